@@ -1,0 +1,71 @@
+"""Structured logging through structlog, with secrets kept out of every line.
+
+Every service logs events as data. The Worker binds the request id of the message it
+handles into structlog's contextvars, so every line logged while handling it, in any
+module, carries ``request_id``. `redact_secrets` runs before rendering and masks
+tokens and passwords wherever they appear as keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["SECRET_KEYS", "configure_logging", "redact_secrets"]
+
+SECRET_KEYS = frozenset(
+    {"auth_token", "token", "password", "admin_password", "secret", "x-auth-token"}
+)
+_MASK = "***"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (_MASK if str(k).lower() in SECRET_KEYS else _redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor that masks the values of secret-looking keys."""
+    for key in list(event_dict):
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = _MASK
+        else:
+            event_dict[key] = _redact(event_dict[key])
+    return event_dict
+
+
+def configure_logging(*, format: str = "console", level: str = "info") -> None:
+    """Set up structlog for a process: JSON lines or console output, at `level`."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if format == "json"
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,210 @@
+"""The wire format, following oslo.messaging's RabbitMQ driver.
+
+Every message body is an oslo "2.0" envelope whose payload is itself a JSON string::
+
+    {"oslo.version": "2.0", "oslo.message": "<JSON text of the message>"}
+
+A request message (rpc.call or rpc.cast)::
+
+    {"method": "build_and_run_instance", "args": {...}, "namespace": null,
+     "version": "5.0", "_unique_id": "<hex>",
+     "_msg_id": "<hex>", "_reply_q": "reply_<hex>",          # rpc.call only
+     "_context_request_id": "req-...", "_context_user_id": ..., ...}
+
+A reply, published to the default exchange with the caller's ``_reply_q`` as routing
+key::
+
+    {"result": ..., "failure": null, "ending": true, "_msg_id": "<hex>"}
+
+On failure, ``failure`` is the JSON text of ``{"class", "module", "message", "tb",
+"args", "kwargs"}``, as oslo.messaging writes it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import MessageDecodeError, NovaLiteError
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "Reply",
+    "Request",
+    "decode_reply",
+    "decode_request",
+    "encode_failure",
+    "encode_reply",
+    "encode_request",
+]
+
+OSLO_VERSION = "2.0"
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+_CONTEXT_PREFIX = "_context_"
+
+
+@attrs.frozen
+class Request:
+    """A decoded request: which method, with what arguments, for whom."""
+
+    method: str
+    args: dict[str, Any]
+    context: RequestContext
+    namespace: str | None = None
+    version: str | None = None
+    msg_id: str | None = None
+    reply_q: str | None = None
+    unique_id: str | None = None
+
+    @property
+    def is_call(self) -> bool:
+        """Whether the caller waits for a reply (rpc.call) rather than not (rpc.cast)."""
+        return self.msg_id is not None and self.reply_q is not None
+
+
+@attrs.frozen
+class Reply:
+    """A decoded reply: a result, or a failure to rebuild on the caller's side."""
+
+    msg_id: str
+    result: Any = None
+    failure: dict[str, Any] | None = None
+
+
+def _wrap(message: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({"oslo.version": OSLO_VERSION, "oslo.message": orjson.dumps(message).decode()})
+
+
+def _unwrap(body: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(body) > max_bytes:
+        raise MessageDecodeError(f"Message of {len(body)} bytes exceeds the {max_bytes}-byte limit.")
+    try:
+        outer = orjson.loads(body)
+        if not isinstance(outer, dict):
+            raise MessageDecodeError("Message body is not a JSON object.")
+        if "oslo.message" not in outer:
+            return outer  # oslo's unwrapped 1.0 format
+        if outer.get("oslo.version") != OSLO_VERSION:
+            raise MessageDecodeError(
+                f"Unsupported envelope version {outer.get('oslo.version')!r}; "
+                f"expected {OSLO_VERSION!r}."
+            )
+        inner = orjson.loads(outer["oslo.message"])
+    except orjson.JSONDecodeError as exc:
+        raise MessageDecodeError(f"Message body is not valid JSON: {exc}") from None
+    except TypeError:
+        raise MessageDecodeError("'oslo.message' is not a JSON string.") from None
+    if not isinstance(inner, dict):
+        raise MessageDecodeError("'oslo.message' is not a JSON object.")
+    return inner
+
+
+def encode_request(
+    ctx: RequestContext,
+    method: str,
+    args: Mapping[str, Any],
+    *,
+    namespace: str | None,
+    version: str | None,
+    unique_id: str,
+    msg_id: str | None = None,
+    reply_q: str | None = None,
+) -> bytes:
+    """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message."""
+    message: dict[str, Any] = {
+        "method": method,
+        "args": args,
+        "namespace": namespace,
+        "version": version,
+        "_unique_id": unique_id,
+    }
+    if msg_id is not None:
+        message["_msg_id"] = msg_id
+        message["_reply_q"] = reply_q
+    for key, value in ctx.to_dict().items():
+        message[_CONTEXT_PREFIX + key] = value
+    return _wrap(message)
+
+
+def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
+    value = message.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MessageDecodeError(f"Field {key!r} must be a string, not {type(value).__name__}.")
+    return value
+
+
+def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Request:
+    """Parse a request body; raise `MessageDecodeError` naming what is wrong."""
+    message = _unwrap(body, max_bytes)
+    method = message.get("method")
+    if not isinstance(method, str) or not method:
+        raise MessageDecodeError("Field 'method' is missing or not a non-empty string.")
+    args = message.get("args", {})
+    if not isinstance(args, dict):
+        raise MessageDecodeError("Field 'args' must be a JSON object.")
+    context = {
+        key[len(_CONTEXT_PREFIX) :]: value
+        for key, value in message.items()
+        if key.startswith(_CONTEXT_PREFIX)
+    }
+    try:
+        ctx = RequestContext.from_dict(context)
+    except (TypeError, ValueError) as exc:
+        raise MessageDecodeError(f"The request context is invalid: {exc}") from None
+    return Request(
+        method=method,
+        args=args,
+        context=ctx,
+        namespace=_optional_str(message, "namespace"),
+        version=_optional_str(message, "version"),
+        msg_id=_optional_str(message, "_msg_id"),
+        reply_q=_optional_str(message, "_reply_q"),
+        unique_id=_optional_str(message, "_unique_id"),
+    )
+
+
+def encode_reply(msg_id: str, *, result: Any = None, failure: str | None = None) -> bytes:
+    """The body of a reply to the rpc.call `msg_id`."""
+    return _wrap({"result": result, "failure": failure, "ending": True, "_msg_id": msg_id})
+
+
+def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Reply:
+    """Parse a reply body; raise `MessageDecodeError` naming what is wrong."""
+    message = _unwrap(body, max_bytes)
+    msg_id = message.get("_msg_id")
+    if not isinstance(msg_id, str):
+        raise MessageDecodeError("Reply has no '_msg_id'.")
+    failure = message.get("failure")
+    if failure is not None:
+        try:
+            failure = orjson.loads(failure) if isinstance(failure, str) else failure
+        except orjson.JSONDecodeError:
+            failure = {"class": "RemoteError", "module": "", "message": str(failure)}
+        if not isinstance(failure, dict):
+            failure = {"class": "RemoteError", "module": "", "message": str(failure)}
+    return Reply(msg_id=msg_id, result=message.get("result"), failure=failure)
+
+
+def encode_failure(exc: BaseException) -> str:
+    """An exception as oslo.messaging's failure JSON text."""
+    kwargs = exc.kwargs if isinstance(exc, NovaLiteError) else {}
+    try:
+        args = orjson.loads(orjson.dumps(list(exc.args), default=str))
+        kwargs = orjson.loads(orjson.dumps(kwargs, default=str))
+    except TypeError:
+        args, kwargs = [str(a) for a in exc.args], {}
+    return orjson.dumps(
+        {
+            "class": type(exc).__name__,
+            "module": type(exc).__module__,
+            "message": str(exc),
+            "tb": traceback.format_exception(exc),
+            "args": args,
+            "kwargs": kwargs,
+        }
+    ).decode()

@@ -1,0 +1,282 @@
+"""The sending side of RPC: Invoker, with its TopicPublisher and DirectConsumer.
+
+An `Invoker` sends rpc.call and rpc.cast messages for one `Target`. Requests go
+through a `TopicPublisher` to the target's topic exchange. Replies to calls come back
+on one exclusive ``reply_<hex>`` queue per transport, read by a `DirectConsumer`
+that resolves pending futures keyed by message id; it is set up on the first call
+and released when the transport closes (which fails every pending call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections.abc import Collection
+from typing import Any
+
+import attrs
+import structlog
+
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    MessageDecodeError,
+    MessageUndeliverable,
+    MessagingTimeout,
+    TransportClosed,
+    UnsupportedVersion,
+)
+from nova_lite.rpc import envelope
+from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
+from nova_lite.rpc.serializer import ObjectSerializer, Serializer
+from nova_lite.rpc.target import Target, version_is_compatible
+from nova_lite.transport import Delivery, ExchangeType, Message, Transport
+
+__all__ = ["DirectConsumer", "Invoker", "TopicPublisher"]
+
+log = structlog.get_logger(__name__)
+
+_UNSET: Any = object()
+
+
+class DirectConsumer:
+    """Receives the replies to one transport's calls on its exclusive reply queue."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.queue = f"reply_{uuid.uuid4().hex}"
+        self._pending: dict[str, asyncio.Future[envelope.Reply]] = {}
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<DirectConsumer {self.queue} pending={len(self._pending)}>"
+
+    async def ensure_started(self) -> None:
+        """Declare and consume the reply queue, once."""
+        if self._started:
+            return
+        async with self._lock:
+            if self._started:
+                return
+            await self.transport.declare_queue(self.queue, exclusive=True, auto_delete=True)
+            await self.transport.consume(self.queue, self._on_reply)
+            self.transport.add_close_callback(self._on_transport_closed)
+            self._started = True
+
+    def expect(self, msg_id: str) -> asyncio.Future[envelope.Reply]:
+        """A future that the reply to `msg_id` will resolve."""
+        future: asyncio.Future[envelope.Reply] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        return future
+
+    def forget(self, msg_id: str) -> None:
+        """Stop waiting for `msg_id` (timed out or never sent); a late reply is dropped."""
+        self._pending.pop(msg_id, None)
+
+    async def _on_reply(self, delivery: Delivery) -> None:
+        await delivery.ack()
+        try:
+            reply = envelope.decode_reply(delivery.message.body)
+        except MessageDecodeError as exc:
+            log.warning("rpc.reply.undecodable", error=str(exc))
+            return
+        future = self._pending.pop(reply.msg_id, None)
+        if future is None:
+            log.debug("rpc.reply.late", msg_id=reply.msg_id)
+        elif not future.done():
+            future.set_result(reply)
+
+    def _on_transport_closed(self) -> None:
+        pending, self._pending = self._pending, {}
+        for msg_id, future in pending.items():
+            if not future.done():
+                future.set_exception(
+                    TransportClosed(
+                        f"Transport {self.transport.url} closed while waiting for the "
+                        f"reply to message {msg_id}."
+                    )
+                )
+        _direct_consumers.pop(self.transport, None)
+
+
+_direct_consumers: weakref.WeakKeyDictionary[Transport, DirectConsumer] = (
+    weakref.WeakKeyDictionary()
+)
+_declared_exchanges: weakref.WeakKeyDictionary[Transport, set[str]] = weakref.WeakKeyDictionary()
+
+
+def direct_consumer_for(transport: Transport) -> DirectConsumer:
+    """The one DirectConsumer shared by every Invoker on `transport`."""
+    consumer = _direct_consumers.get(transport)
+    if consumer is None:
+        consumer = _direct_consumers[transport] = DirectConsumer(transport)
+    return consumer
+
+
+class TopicPublisher:
+    """Publishes requests to a target's topic (or fanout) exchange."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def publish(self, target: Target, message: Message) -> None:
+        """Send `message` to `target`; raise `MessageUndeliverable` if no queue takes it."""
+        if target.fanout:
+            exchange, kind = f"{target.topic}_fanout", ExchangeType.FANOUT
+        else:
+            exchange, kind = target.exchange, ExchangeType.TOPIC
+        declared = _declared_exchanges.setdefault(self.transport, set())
+        if exchange not in declared:
+            await self.transport.declare_exchange(exchange, kind)
+            declared.add(exchange)
+        routing_key = target.topic if target.fanout else target.routing_key
+        await self.transport.publish(exchange, routing_key or "", message, mandatory=True)
+
+
+@attrs.frozen
+class _Options:
+    timeout: float
+    version_cap: str | None
+    serializer: Serializer
+    allowed_remote_modules: Collection[str]
+
+
+class Invoker:
+    """Sends rpc.call and rpc.cast to one `Target` (oslo.messaging's RPCClient).
+
+    Usable at once: the reply consumer is set up lazily on the first call. Use
+    `prepare()` to aim a copy at one server, the fanout, another version or timeout.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: Target,
+        *,
+        timeout: float = 60.0,
+        version_cap: str | None = None,
+        serializer: Serializer | None = None,
+        allowed_remote_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
+    ) -> None:
+        self.transport = transport
+        self.target = target
+        self._options = _Options(
+            timeout, version_cap, serializer or ObjectSerializer(), tuple(allowed_remote_modules)
+        )
+        self._publisher = TopicPublisher(transport)
+
+    def __repr__(self) -> str:
+        return f"<Invoker {self.target} timeout={self.timeout}>"
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a call waits for its reply."""
+        return self._options.timeout
+
+    def prepare(
+        self,
+        *,
+        server: str | None = _UNSET,
+        fanout: bool = _UNSET,
+        timeout: float = _UNSET,
+        version: str | None = _UNSET,
+        namespace: str | None = _UNSET,
+    ) -> Invoker:
+        """A copy of this Invoker with some target fields or the timeout changed."""
+        changes = {
+            name: value
+            for name, value in (
+                ("server", server),
+                ("fanout", fanout),
+                ("version", version),
+                ("namespace", namespace),
+            )
+            if value is not _UNSET
+        }
+        clone = object.__new__(Invoker)
+        clone.transport = self.transport
+        clone.target = attrs.evolve(self.target, **changes)
+        clone._options = self._options
+        if timeout is not _UNSET:
+            clone._options = attrs.evolve(self._options, timeout=timeout)
+        clone._publisher = self._publisher
+        return clone
+
+    def can_send_version(self, version: str | None = None) -> bool:
+        """Whether `version` (default: the target's) is within the version cap."""
+        version = version or self.target.version
+        cap = self._options.version_cap
+        return cap is None or version is None or version_is_compatible(cap, version)
+
+    def _check_version(self) -> None:
+        if not self.can_send_version():
+            raise UnsupportedVersion(
+                f"Version {self.target.version} is above the version cap "
+                f"{self._options.version_cap} of {self}."
+            )
+
+    def _encode(
+        self, ctx: RequestContext, method: str, kwargs: dict[str, Any], **reply: str
+    ) -> bytes:
+        serialize = self._options.serializer.serialize_entity
+        args = {key: serialize(ctx, value) for key, value in kwargs.items()}
+        return envelope.encode_request(
+            ctx,
+            method,
+            args,
+            namespace=self.target.namespace,
+            version=self.target.version,
+            unique_id=uuid.uuid4().hex,
+            **reply,
+        )
+
+    async def cast(self, ctx: RequestContext, method: str, **kwargs: Any) -> None:
+        """Send `method(**kwargs)` without waiting for it to run (rpc.cast)."""
+        self._check_version()
+        body = self._encode(ctx, method, kwargs)
+        try:
+            await self._publisher.publish(self.target, Message(body))
+        except MessageUndeliverable:
+            raise MessageUndeliverable(
+                f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
+            ) from None
+
+    async def call(self, ctx: RequestContext, method: str, **kwargs: Any) -> Any:
+        """Run `method(**kwargs)` on a Worker and return its result (rpc.call).
+
+        Raises `MessageUndeliverable` at once when no worker serves the target,
+        `MessagingTimeout` when no reply comes within the timeout, and the endpoint's
+        own exception (allow-listed classes) or `RemoteError` when it fails.
+        """
+        if self.target.fanout:
+            raise UnsupportedVersion(f"Cannot call {method!r} on a fanout target {self.target}.")
+        self._check_version()
+        replies = direct_consumer_for(self.transport)
+        await replies.ensure_started()
+        msg_id = uuid.uuid4().hex
+        body = self._encode(ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue)
+        message = Message(
+            body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout
+        )
+        future = replies.expect(msg_id)
+        try:
+            await self._publisher.publish(self.target, message)
+            reply = await asyncio.wait_for(future, self.timeout)
+        except MessageUndeliverable:
+            raise MessageUndeliverable(
+                f"Cannot call {method!r} on {self.target}: no worker queue is bound for it."
+            ) from None
+        except TimeoutError:
+            raise MessagingTimeout(
+                f"Timed out after {self.timeout:g}s waiting for a reply to {method!r} "
+                f"from {self.target} (message {msg_id}).",
+                target=str(self.target),
+                method=method,
+                timeout=self.timeout,
+            ) from None
+        finally:
+            replies.forget(msg_id)
+        if reply.failure is not None:
+            raise rebuild_exception(reply.failure, self._options.allowed_remote_modules)
+        return self._options.serializer.deserialize_entity(ctx, reply.result)

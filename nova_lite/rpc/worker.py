@@ -1,0 +1,288 @@
+"""The receiving side of RPC: Worker, with its TopicConsumers and DirectPublisher.
+
+A `Worker` serves one topic on one server (host). On start it declares, as Nova's
+services do, the shared ``topic`` queue (round-robin among every worker of the
+topic), its own ``topic.server`` queue, and an exclusive queue on the
+``topic_fanout`` exchange, and consumes all three through `TopicConsumer`s. Each
+request runs as its own task, at most `max_concurrency` at once; replies to calls go
+back through a `DirectPublisher` to the caller's reply queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import uuid
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import structlog
+
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
+from nova_lite.rpc import envelope
+from nova_lite.rpc.dispatcher import Dispatcher
+from nova_lite.rpc.serializer import ObjectSerializer, Serializer
+from nova_lite.rpc.target import Target
+from nova_lite.transport import Consumer, Delivery, ExchangeType, Message, Transport
+
+__all__ = ["DirectPublisher", "TopicConsumer", "Worker"]
+
+log = structlog.get_logger(__name__)
+
+DEAD_LETTER_SUFFIX = "_dlx"
+
+
+class DirectPublisher:
+    """Sends the reply to an rpc.call back to the caller's reply queue."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def reply(self, request: envelope.Request, body: bytes) -> None:
+        """Publish `body` to the request's reply queue; a vanished caller is only logged."""
+        assert request.reply_q is not None and request.msg_id is not None
+        message = Message(body, correlation_id=request.msg_id)
+        try:
+            await self.transport.publish("", request.reply_q, message, mandatory=True)
+        except TransportError as exc:
+            log.warning("rpc.reply.lost", msg_id=request.msg_id, error=str(exc))
+
+
+class TopicConsumer:
+    """One subscription of a Worker: a queue, how it is bound, and its consumer."""
+
+    def __init__(self, queue: str, exchange: str, routing_key: str) -> None:
+        self.queue = queue
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.consumer: Consumer | None = None
+
+    def __repr__(self) -> str:
+        return f"<TopicConsumer {self.exchange}:{self.routing_key} -> {self.queue}>"
+
+
+class WorkerState(enum.Enum):
+    """Where a Worker is in its lifecycle."""
+
+    NEW = "new"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Worker:
+    """Serves the endpoints' methods to Invokers of one topic (and one server).
+
+    Acknowledgement: by default a request is acknowledged when its handling starts,
+    so a crash mid-handling loses it (at-most-once, as oslo.messaging). With
+    ``at_least_once=True`` it is acknowledged after handling, so a crash makes the
+    broker redeliver it (the endpoint must then be idempotent).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: Target,
+        endpoints: Sequence[object],
+        *,
+        max_concurrency: int = 64,
+        serializer: Serializer | None = None,
+        at_least_once: bool = False,
+        durable_queues: bool = False,
+        max_message_bytes: int = envelope.DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        if not target.topic:
+            raise ValueError(f"A Worker needs a target with a topic, not {target!r}.")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}.")
+        self.transport = transport
+        self.target = target
+        self.dispatcher = Dispatcher(endpoints)
+        self.max_concurrency = max_concurrency
+        self.serializer = serializer or ObjectSerializer()
+        self.at_least_once = at_least_once
+        self.durable_queues = durable_queues
+        self.max_message_bytes = max_message_bytes
+        self.state = WorkerState.NEW
+        self._replies = DirectPublisher(transport)
+        self._subscriptions = self._plan_subscriptions()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running_count = 0
+
+    def __repr__(self) -> str:
+        name = self.target.routing_key if self.target.server else self.target.topic
+        return f"<Worker {name} {self.state.value} in_flight={len(self._tasks)}>"
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests are received and not yet finished."""
+        return len(self._tasks)
+
+    def _plan_subscriptions(self) -> list[TopicConsumer]:
+        topic, exchange = self.target.topic, self.target.exchange
+        assert topic is not None
+        plan = [TopicConsumer(topic, exchange, topic)]
+        if self.target.server:
+            plan.append(TopicConsumer(self.target.routing_key, exchange, self.target.routing_key))
+        fanout_queue = f"{topic}_fanout_{uuid.uuid4().hex}"
+        plan.append(TopicConsumer(fanout_queue, f"{topic}_fanout", topic))
+        return plan
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Declare the exchanges and queues and start consuming."""
+        if self.state is not WorkerState.NEW:
+            raise RuntimeError(f"{self!r} cannot be started again.")
+        self.state = WorkerState.STARTING
+        try:
+            await self._declare_topology()
+            for sub in self._subscriptions:
+                sub.consumer = await self.transport.consume(
+                    sub.queue, self._on_delivery, prefetch=self.max_concurrency
+                )
+        except BaseException:
+            await self._cancel_consumers()
+            self.state = WorkerState.STOPPED
+            raise
+        self.state = WorkerState.RUNNING
+        log.info("rpc.worker.started", worker=repr(self))
+
+    async def _declare_topology(self) -> None:
+        t, dead = self.transport, self.target.exchange + DEAD_LETTER_SUFFIX
+        await t.declare_exchange(self.target.exchange, ExchangeType.TOPIC)
+        await t.declare_exchange(f"{self.target.topic}_fanout", ExchangeType.FANOUT)
+        await t.declare_exchange(dead, ExchangeType.FANOUT, durable=True)
+        dead_queue = await t.declare_queue(f"{self.target.exchange}_dead_letters", durable=True)
+        await t.bind_queue(dead_queue, dead, "#")
+        arguments = {"x-dead-letter-exchange": dead}
+        for sub in self._subscriptions:
+            fanout = sub.exchange.endswith("_fanout")
+            await t.declare_queue(
+                sub.queue,
+                durable=self.durable_queues and not fanout,
+                exclusive=fanout,
+                auto_delete=fanout,
+                arguments=arguments,
+            )
+            await t.bind_queue(sub.queue, sub.exchange, sub.routing_key)
+
+    async def stop(self) -> None:
+        """Stop consuming, let in-flight requests finish, then return.
+
+        Requests received but not yet started go back to their queue for another
+        worker (or this one, restarted). Cancelling `stop()` abandons the in-flight
+        work at once (the urgent path).
+        """
+        if self.state in (WorkerState.STOPPING, WorkerState.STOPPED, WorkerState.NEW):
+            self.state = WorkerState.STOPPED
+            return
+        self.state = WorkerState.STOPPING
+        await self._cancel_consumers()
+        try:
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+        except asyncio.CancelledError:
+            for task in self._tasks:
+                task.cancel()
+            raise
+        finally:
+            self.state = WorkerState.STOPPED
+        log.info("rpc.worker.stopped", worker=repr(self))
+
+    async def _cancel_consumers(self) -> None:
+        for sub in self._subscriptions:
+            if sub.consumer is not None:
+                consumer, sub.consumer = sub.consumer, None
+                try:
+                    await consumer.cancel()
+                except TransportError as exc:
+                    log.warning("rpc.worker.cancel_failed", queue=sub.queue, error=str(exc))
+
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        async with self._slots:
+            if self.state is not WorkerState.RUNNING:
+                await _settle(delivery.reject(requeue=True))
+                return
+            try:
+                request = envelope.decode_request(
+                    delivery.message.body, max_bytes=self.max_message_bytes
+                )
+            except MessageDecodeError as exc:
+                log.error(
+                    "rpc.message.rejected",
+                    message_id=delivery.message.message_id,
+                    routing_key=delivery.routing_key,
+                    error=str(exc),
+                )
+                await _settle(delivery.reject(requeue=False))
+                return
+            if not self.at_least_once:
+                await _settle(delivery.ack())
+            await self._serve(request)
+            if self.at_least_once:
+                await _settle(delivery.ack())
+
+    async def _serve(self, request: envelope.Request) -> None:
+        ctx = request.context
+        with structlog.contextvars.bound_contextvars(
+            request_id=ctx.request_id, global_request_id=ctx.global_request_id
+        ):
+            try:
+                result = await self._dispatch(ctx, request)
+            except Exception as exc:
+                self._log_failure(request, exc)
+                if request.is_call:
+                    await self._replies.reply(
+                        request, envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+                    )
+                return
+            if request.is_call:
+                try:
+                    body = envelope.encode_reply(
+                        request.msg_id or "", result=self.serializer.serialize_entity(ctx, result)
+                    )
+                except TypeError as exc:
+                    body = envelope.encode_reply(
+                        request.msg_id or "", failure=envelope.encode_failure(exc)
+                    )
+                await self._replies.reply(request, body)
+
+    async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
+        method = self.dispatcher.resolve(request)
+        args = {k: self.serializer.deserialize_entity(ctx, v) for k, v in request.args.items()}
+        self.dispatcher.check_arguments(method, args)
+        return await method(ctx, **args)
+
+    def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
+        if isinstance(exc, NovaLiteError):
+            log.info("rpc.endpoint.failed", method=request.method, error=repr(exc))
+        else:
+            log.exception("rpc.endpoint.crashed", method=request.method)
+
+
+async def _settle(settling: Any) -> None:
+    """Ack or reject, tolerating a connection that went away (the broker requeues)."""
+    try:
+        await settling
+    except TransportError as exc:
+        log.warning("rpc.delivery.settle_failed", error=str(exc))

@@ -1,0 +1,203 @@
+"""The transport contract: moving bytes between exchanges and queues.
+
+A transport is one connection to a broker. It knows exchanges, queues, bindings,
+publishing and consuming, and nothing of calls, casts, message ids or timeouts: the
+RPC layer (`nova_lite.rpc`) is written once above it. Implementations live in the
+top-level `transports` package and are chosen by URL through `nova_lite.loader`.
+
+Semantics every implementation follows (the contract tests in
+`tests/test_transport_contract.py` pin them on every transport):
+
+- The exchange named ``""`` is the default direct exchange: every queue is bound to
+  it under its own name.
+- `publish(..., mandatory=True)` raises `MessageUndeliverable` when no queue takes
+  the message, instead of dropping it silently.
+- A consumer gets at most `prefetch` unacknowledged deliveries at a time; each one
+  must be settled with `ack()` or `reject(requeue=...)`. As with AMQP's
+  basic.cancel, cancelling a consumer stops new deliveries but leaves those already
+  handed to the handler to be settled; deliveries still unsettled when the
+  connection closes are requeued, and come back with ``redelivered=True``.
+- Exclusive queues belong to the connection that declared them and vanish with it;
+  auto-delete queues vanish when their last consumer goes.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import attrs
+
+__all__ = [
+    "Consumer",
+    "Delivery",
+    "DeliveryHandler",
+    "ExchangeType",
+    "Message",
+    "Transport",
+]
+
+
+class ExchangeType(enum.StrEnum):
+    """The AMQP exchange types nova_lite uses."""
+
+    TOPIC = "topic"
+    DIRECT = "direct"
+    FANOUT = "fanout"
+
+
+@attrs.frozen
+class Message:
+    """A message as published: the body plus the AMQP properties nova_lite uses.
+
+    `expiration` is in seconds; a message older than that is dropped by the broker
+    instead of being delivered.
+    """
+
+    body: bytes
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    headers: Mapping[str, Any] = attrs.field(factory=dict)
+    expiration: float | None = None
+    content_type: str = "application/json"
+    persistent: bool = False
+
+
+class Delivery(abc.ABC):
+    """A message handed to a consumer, to be settled exactly once."""
+
+    message: Message
+    exchange: str
+    routing_key: str
+    redelivered: bool
+
+    @abc.abstractmethod
+    async def ack(self) -> None:
+        """Tell the broker the message was handled; it is forgotten."""
+
+    @abc.abstractmethod
+    async def reject(self, *, requeue: bool = False) -> None:
+        """Refuse the message: requeue it, or drop (dead-letter) it."""
+
+
+DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+
+class Consumer(abc.ABC):
+    """A running subscription to one queue."""
+
+    queue: str
+
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Stop new deliveries; those already handed out may still be settled.
+
+        Deliveries that are still unsettled when the connection closes are requeued.
+        """
+
+
+class Transport(abc.ABC):
+    """One connection to a message broker.
+
+    Doing no I/O in ``__init__``: `connect()` (or ``async with``) opens it, `close()`
+    releases it and everything declared as exclusive to it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._close_callbacks: list[Callable[[], None]] = []
+
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once when this transport closes (e.g. to fail pending calls)."""
+        self._close_callbacks.append(callback)
+
+    def _run_close_callbacks(self) -> None:
+        """Implementations call this from `close()`, after the connection is gone."""
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Whether `connect()` succeeded and `close()` has not been called."""
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open the connection; raise `TransportUnreachable` if the broker is not there."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the connection; never raises. Exclusive queues are deleted."""
+
+    @abc.abstractmethod
+    async def declare_exchange(
+        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+    ) -> None:
+        """Create the exchange if it does not exist (idempotent)."""
+
+    @abc.abstractmethod
+    async def declare_queue(
+        self,
+        name: str | None = None,
+        *,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create the queue if it does not exist and return its name.
+
+        With ``name=None`` the broker picks a unique name. `arguments` carries broker
+        options such as ``x-dead-letter-exchange`` and ``x-message-ttl``.
+        """
+
+    @abc.abstractmethod
+    async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
+        """Route messages published to `exchange` with a matching key into `queue`."""
+
+    @abc.abstractmethod
+    async def delete_queue(self, name: str) -> None:
+        """Delete the queue and drop what it holds (no error if it does not exist)."""
+
+    @abc.abstractmethod
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: Message,
+        *,
+        mandatory: bool = False,
+    ) -> None:
+        """Publish a message; once this returns, the broker has taken it.
+
+        With ``mandatory=True`` a message that no queue takes raises
+        `MessageUndeliverable` rather than being silently dropped.
+        """
+
+    @abc.abstractmethod
+    async def consume(
+        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0
+    ) -> Consumer:
+        """Start delivering messages from `queue` to `handler`.
+
+        `prefetch` bounds the unsettled deliveries (0: unbounded). The handler is
+        called once per delivery, in delivery order; it is expected to return quickly
+        (schedule long work) and settle the delivery later.
+        """

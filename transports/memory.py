@@ -1,0 +1,486 @@
+"""An in-process AMQP broker emulation, and the transport that connects to it.
+
+`MemoryBroker` is a real (small) broker, not a mock: topic, direct and fanout
+exchanges with AMQP topic matching (``*`` one word, ``#`` zero or more), bindings,
+the default exchange, round-robin delivery among the consumers of a queue, prefetch,
+ack and reject with requeue or dead-lettering, message expiry, exclusive and
+auto-delete queues, and redelivery of unsettled messages when a consumer or
+connection goes away. It is an explicit object: nothing is global, and two
+`MemoryTransport` connections talk to each other only when given the same broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from nova_lite.exceptions import (
+    MessageUndeliverable,
+    TopologyError,
+    TransportClosed,
+    TransportError,
+)
+from nova_lite.transport import (
+    Consumer,
+    Delivery,
+    DeliveryHandler,
+    ExchangeType,
+    Message,
+    Transport,
+)
+
+__all__ = ["MemoryBroker", "MemoryTransport", "topic_matches"]
+
+
+def _words(key: str) -> tuple[str, ...]:
+    return tuple(key.split(".")) if key else ()
+
+
+@functools.lru_cache(maxsize=8192)
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """Whether an AMQP topic binding `pattern` matches `routing_key`."""
+    return _match(_words(pattern), _words(routing_key))
+
+
+def _match(pattern: tuple[str, ...], key: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not key
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, key[i:]) for i in range(len(key) + 1))
+    if not key:
+        return False
+    return (head == "*" or head == key[0]) and _match(rest, key[1:])
+
+
+@attrs.define
+class _Exchange:
+    name: str
+    type: ExchangeType
+    durable: bool
+    auto_delete: bool
+    bindings: set[tuple[str, str]] = attrs.field(factory=set)  # (queue, routing key)
+
+
+@attrs.define
+class _Envelope:
+    message: Message
+    exchange: str
+    routing_key: str
+    expires_at: float | None
+    redelivered: bool = False
+
+
+@attrs.define(eq=False)
+class _Queue:
+    name: str
+    durable: bool
+    exclusive_owner: MemoryTransport | None
+    auto_delete: bool
+    arguments: Mapping[str, Any]
+    messages: deque[_Envelope] = attrs.field(factory=deque)
+    consumers: list[_MemoryConsumer] = attrs.field(factory=list)
+    next_consumer: int = 0
+    had_consumer: bool = False
+
+
+class MemoryBroker:
+    """The in-process broker that `MemoryTransport` connections share."""
+
+    def __init__(self) -> None:
+        self._exchanges: dict[str, _Exchange] = {}
+        self._queues: dict[str, _Queue] = {}
+        self._names = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"<MemoryBroker exchanges={len(self._exchanges)} queues={len(self._queues)}>"
+
+    # -- inspection, for tests and operators --------------------------------
+
+    def queue_depth(self, name: str) -> int:
+        """How many messages wait in queue `name` (not counting unsettled ones)."""
+        return len(self._require_queue(name).messages)
+
+    def has_queue(self, name: str) -> bool:
+        """Whether queue `name` exists."""
+        return name in self._queues
+
+    # -- topology ----------------------------------------------------------
+
+    def declare_exchange(
+        self, name: str, type: ExchangeType, *, durable: bool, auto_delete: bool
+    ) -> None:
+        if not name:
+            raise TopologyError("The default exchange '' cannot be declared.")
+        existing = self._exchanges.get(name)
+        if existing is None:
+            self._exchanges[name] = _Exchange(name, ExchangeType(type), durable, auto_delete)
+        elif existing.type != type or existing.durable != durable:
+            raise TopologyError(
+                f"Exchange {name!r} exists as type={existing.type.value} "
+                f"durable={existing.durable}; cannot redeclare it as type={type} "
+                f"durable={durable}."
+            )
+
+    def declare_queue(
+        self,
+        name: str | None,
+        owner: MemoryTransport,
+        *,
+        durable: bool,
+        exclusive: bool,
+        auto_delete: bool,
+        arguments: Mapping[str, Any],
+    ) -> str:
+        name = name or f"amq.gen-{next(self._names)}"
+        queue = self._queues.get(name)
+        if queue is None:
+            self._queues[name] = _Queue(
+                name, durable, owner if exclusive else None, auto_delete, dict(arguments)
+            )
+            return name
+        if queue.exclusive_owner is not None and queue.exclusive_owner is not owner:
+            raise TopologyError(f"Queue {name!r} is exclusive to another connection.")
+        if queue.durable != durable or (queue.exclusive_owner is not None) != exclusive:
+            raise TopologyError(
+                f"Queue {name!r} exists with durable={queue.durable} "
+                f"exclusive={queue.exclusive_owner is not None}; cannot redeclare it with "
+                f"durable={durable} exclusive={exclusive}."
+            )
+        return name
+
+    def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
+        self._require_queue(queue)
+        self._require_exchange(exchange).bindings.add((queue, routing_key))
+
+    def delete_queue(self, name: str) -> None:
+        queue = self._queues.pop(name, None)
+        if queue is None:
+            return
+        for exchange in self._exchanges.values():
+            exchange.bindings = {b for b in exchange.bindings if b[0] != name}
+        for consumer in list(queue.consumers):
+            consumer.release()
+
+    def _require_queue(self, name: str) -> _Queue:
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise TopologyError(f"Queue {name!r} does not exist.") from None
+
+    def _require_exchange(self, name: str) -> _Exchange:
+        try:
+            return self._exchanges[name]
+        except KeyError:
+            raise TopologyError(f"Exchange {name!r} does not exist.") from None
+
+    # -- routing -----------------------------------------------------------
+
+    def route(self, exchange: str, routing_key: str) -> list[_Queue]:
+        """The queues a message published to `exchange` with `routing_key` reaches."""
+        if not exchange:
+            queue = self._queues.get(routing_key)
+            return [queue] if queue is not None else []
+        ex = self._require_exchange(exchange)
+        if ex.type is ExchangeType.FANOUT:
+            names = {q for q, _ in ex.bindings}
+        elif ex.type is ExchangeType.DIRECT:
+            names = {q for q, key in ex.bindings if key == routing_key}
+        else:
+            names = {q for q, key in ex.bindings if topic_matches(key, routing_key)}
+        return [self._queues[n] for n in sorted(names)]
+
+    def publish(
+        self, exchange: str, routing_key: str, message: Message, *, mandatory: bool
+    ) -> None:
+        queues = self.route(exchange, routing_key)
+        if not queues:
+            if mandatory:
+                raise MessageUndeliverable(
+                    f"No queue is bound to exchange {exchange!r} for routing key "
+                    f"{routing_key!r}; the message was returned."
+                )
+            return
+        now = time.monotonic()
+        for queue in queues:
+            ttl = _ttl(message, queue)
+            expires_at = now + ttl if ttl is not None else None
+            queue.messages.append(_Envelope(message, exchange, routing_key, expires_at))
+            self._dispatch(queue)
+
+    def _dispatch(self, queue: _Queue) -> None:
+        """Hand waiting messages to consumers with room, round-robin."""
+        while queue.messages and queue.consumers:
+            consumer = self._next_ready_consumer(queue)
+            if consumer is None:
+                return
+            envelope = queue.messages.popleft()
+            if envelope.expires_at is not None and envelope.expires_at <= time.monotonic():
+                self._dead_letter(queue, envelope)
+                continue
+            consumer.deliver(envelope)
+
+    def _next_ready_consumer(self, queue: _Queue) -> _MemoryConsumer | None:
+        count = len(queue.consumers)
+        for offset in range(count):
+            consumer = queue.consumers[(queue.next_consumer + offset) % count]
+            if consumer.has_room():
+                queue.next_consumer = (queue.next_consumer + offset + 1) % count
+                return consumer
+        return None
+
+    def _dead_letter(self, queue: _Queue, envelope: _Envelope) -> None:
+        target = queue.arguments.get("x-dead-letter-exchange")
+        if target is None:
+            return
+        key = queue.arguments.get("x-dead-letter-routing-key", envelope.routing_key)
+        headers = dict(envelope.message.headers)
+        headers["x-first-death-queue"] = queue.name
+        dead = attrs.evolve(envelope.message, headers=headers, expiration=None)
+        if target == "" or target in self._exchanges:
+            self.publish(target, key, dead, mandatory=False)
+
+    # -- consumers ---------------------------------------------------------
+
+    def attach(self, consumer: _MemoryConsumer) -> None:
+        queue = self._require_queue(consumer.queue)
+        if queue.exclusive_owner is not None and queue.exclusive_owner is not consumer.owner:
+            raise TopologyError(f"Queue {queue.name!r} is exclusive to another connection.")
+        queue.consumers.append(consumer)
+        queue.had_consumer = True
+        self._dispatch(queue)
+
+    def detach(self, consumer: _MemoryConsumer, returned: list[_Envelope]) -> None:
+        """Remove a consumer from its queue and put `returned` back at the queue's head."""
+        queue = self._queues.get(consumer.queue)
+        if queue is None:
+            return
+        if consumer in queue.consumers:
+            queue.consumers.remove(consumer)
+        for envelope in reversed(returned):
+            envelope.redelivered = True
+            queue.messages.appendleft(envelope)
+        if queue.auto_delete and queue.had_consumer and not queue.consumers:
+            self.delete_queue(queue.name)
+        else:
+            self._dispatch(queue)
+
+    def settle(self, consumer: _MemoryConsumer, envelope: _Envelope, *, requeue: bool | None) -> None:
+        """Ack (``requeue=None``), requeue, or dead-letter one delivery."""
+        queue = self._queues.get(consumer.queue)
+        if queue is None:
+            return
+        if requeue is True:
+            envelope.redelivered = True
+            queue.messages.appendleft(envelope)
+        elif requeue is False:
+            self._dead_letter(queue, envelope)
+        self._dispatch(queue)
+
+    def drop_connection(self, owner: MemoryTransport) -> None:
+        """Delete what an closing connection owned exclusively."""
+        for queue in list(self._queues.values()):
+            if queue.exclusive_owner is owner:
+                self.delete_queue(queue.name)
+
+
+def _ttl(message: Message, queue: _Queue) -> float | None:
+    queue_ttl_ms = queue.arguments.get("x-message-ttl")
+    ttls = [t for t in (message.expiration, queue_ttl_ms and queue_ttl_ms / 1000) if t]
+    return min(ttls) if ttls else None
+
+
+class _MemoryDelivery(Delivery):
+    __slots__ = ("_consumer", "_envelope", "exchange", "message", "redelivered", "routing_key")
+
+    def __init__(self, consumer: _MemoryConsumer, envelope: _Envelope) -> None:
+        self._consumer = consumer
+        self._envelope = envelope
+        self.message = envelope.message
+        self.exchange = envelope.exchange
+        self.routing_key = envelope.routing_key
+        self.redelivered = envelope.redelivered
+
+    async def ack(self) -> None:
+        self._consumer.settle(self._envelope, requeue=None)
+
+    async def reject(self, *, requeue: bool = False) -> None:
+        self._consumer.settle(self._envelope, requeue=requeue)
+
+
+class _MemoryConsumer(Consumer):
+    """One subscription: an inbox drained in order by a task that calls the handler.
+
+    As with AMQP's basic.cancel, cancelling stops new deliveries but leaves those
+    already handed to the handler with it, to be settled; whatever is still unsettled
+    when the connection closes goes back to the queue.
+    """
+
+    def __init__(
+        self, owner: MemoryTransport, queue: str, handler: DeliveryHandler, prefetch: int
+    ) -> None:
+        self.owner = owner
+        self.queue = queue
+        self._handler = handler
+        self._prefetch = prefetch
+        self._unsettled: dict[int, _Envelope] = {}
+        self._inbox: deque[_Envelope] = deque()
+        self._wakeup = asyncio.Event()
+        self._receiving = False
+        self._released = False
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "consuming" if self._receiving else "cancelled"
+        return f"<MemoryConsumer {self.queue} {state} unsettled={len(self._unsettled)}>"
+
+    def start(self) -> None:
+        self._receiving = True
+        try:
+            self.owner.broker.attach(self)
+        except BaseException:
+            self._receiving = False
+            raise
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def has_room(self) -> bool:
+        return self._prefetch <= 0 or len(self._unsettled) < self._prefetch
+
+    def deliver(self, envelope: _Envelope) -> None:
+        self._unsettled[id(envelope)] = envelope
+        self._inbox.append(envelope)
+        self._wakeup.set()
+
+    def settle(self, envelope: _Envelope, *, requeue: bool | None) -> None:
+        if self._unsettled.pop(id(envelope), None) is None:
+            if self._released:
+                return  # already requeued when the connection closed
+            raise TransportError("This delivery was already acknowledged or rejected.")
+        self.owner.broker.settle(self, envelope, requeue=requeue)
+
+    async def _run(self) -> None:
+        while True:
+            while not self._inbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            envelope = self._inbox.popleft()
+            await self._handler(_MemoryDelivery(self, envelope))
+
+    def stop_receiving(self) -> None:
+        """Leave the queue; deliveries the handler has not seen yet go back to it."""
+        if not self._receiving:
+            return
+        self._receiving = False
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+        unseen = list(self._inbox)
+        self._inbox.clear()
+        for envelope in unseen:
+            self._unsettled.pop(id(envelope), None)
+        self.owner.broker.detach(self, unseen)
+
+    def release(self) -> None:
+        """The connection is going: return every unsettled delivery to the queue."""
+        self.stop_receiving()
+        self._released = True
+        unsettled = list(self._unsettled.values())
+        self._unsettled.clear()
+        self.owner.broker.detach(self, unsettled)
+
+    async def cancel(self) -> None:
+        self.stop_receiving()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class MemoryTransport(Transport):
+    """A connection to a `MemoryBroker` (its own private one unless one is given)."""
+
+    def __init__(self, url: str = "memory://", *, broker: MemoryBroker | None = None) -> None:
+        super().__init__(url)
+        self.broker = broker if broker is not None else MemoryBroker()
+        self._connected = False
+        self._consumers: list[_MemoryConsumer] = []
+
+    def __repr__(self) -> str:
+        state = "connected" if self._connected else "closed"
+        return f"<MemoryTransport {self.url} {state}>"
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def _check(self) -> None:
+        if not self._connected:
+            raise TransportClosed(f"Transport {self.url} is not connected.")
+
+    async def connect(self) -> None:
+        self._connected = True
+
+    async def close(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            await consumer.cancel()
+        for consumer in consumers:
+            consumer.release()
+        self.broker.drop_connection(self)
+        self._run_close_callbacks()
+
+    async def declare_exchange(
+        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+    ) -> None:
+        self._check()
+        self.broker.declare_exchange(name, type, durable=durable, auto_delete=auto_delete)
+
+    async def declare_queue(
+        self,
+        name: str | None = None,
+        *,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> str:
+        self._check()
+        return self.broker.declare_queue(
+            name,
+            self,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            arguments=arguments or {},
+        )
+
+    async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
+        self._check()
+        self.broker.bind_queue(queue, exchange, routing_key)
+
+    async def delete_queue(self, name: str) -> None:
+        self._check()
+        self.broker.delete_queue(name)
+
+    async def publish(
+        self, exchange: str, routing_key: str, message: Message, *, mandatory: bool = False
+    ) -> None:
+        self._check()
+        self.broker.publish(exchange, routing_key, message, mandatory=mandatory)
+
+    async def consume(
+        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0
+    ) -> Consumer:
+        self._check()
+        consumer = _MemoryConsumer(self, queue, handler, prefetch)
+        consumer.start()
+        self._consumers.append(consumer)
+        return consumer
