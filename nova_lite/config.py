@@ -24,7 +24,18 @@ import attrs
 
 from nova_lite.exceptions import ConfigError
 
-__all__ = ["Config", "LoggingConfig", "RpcConfig"]
+__all__ = [
+    "ApiConfig",
+    "ComputeConfig",
+    "Config",
+    "FakeDriverConfig",
+    "IdentityConfig",
+    "ImageConfig",
+    "LoggingConfig",
+    "QuotaConfig",
+    "RpcConfig",
+    "SchedulerConfig",
+]
 
 ENV_PREFIX = "NOVA_LITE_"
 
@@ -59,9 +70,101 @@ class LoggingConfig:
     """``[logging]``: structured logs as JSON lines or for a console."""
 
     format: str = attrs.field(default="console", validator=_one_of("console", "json"))
-    level: str = attrs.field(
-        default="info", validator=_one_of("debug", "info", "warning", "error")
+    level: str = attrs.field(default="info", validator=_one_of("debug", "info", "warning", "error"))
+
+
+@attrs.frozen(kw_only=True)
+class IdentityConfig:
+    """``[identity]``: the Keystone-like service: bootstrap admin and tokens."""
+
+    bootstrap_username: str = "admin"
+    bootstrap_project: str = "admin"
+    # Empty: a random password is generated at first start and written, readable only
+    # by its owner, to <state_path>/admin-password.
+    bootstrap_password: str = ""
+    token_ttl: float = attrs.field(default=3600.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ApiConfig:
+    """``[api]``: the nova-api front end."""
+
+    token_cache_ttl: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
+    max_count: int = attrs.field(default=100, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class QuotaConfig:
+    """``[quota]``: default per-project limits (Nova's defaults)."""
+
+    instances: int = 10
+    cores: int = 20
+    ram: int = 51200
+
+
+@attrs.frozen(kw_only=True)
+class SchedulerConfig:
+    """``[scheduler]``: filters and weighers by name, and placement tuning."""
+
+    enabled_filters: tuple[str, ...] = (
+        "ComputeFilter",
+        "AvailabilityZoneFilter",
+        "ComputeCapabilitiesFilter",
+        "ImagePropertiesFilter",
+        "ServerGroupAntiAffinityFilter",
+        "ServerGroupAffinityFilter",
+        "ResourceFilter",
     )
+    weighers: tuple[str, ...] = (
+        "RAMWeigher",
+        "CPUWeigher",
+        "DiskWeigher",
+        "IoOpsWeigher",
+        "BuildFailureWeigher",
+    )
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    disk_weight_multiplier: float = 1.0
+    io_ops_weight_multiplier: float = -1.0
+    build_failure_weight_multiplier: float = 1000000.0
+    host_subset_size: int = attrs.field(default=1, validator=_positive)
+    max_attempts: int = attrs.field(default=3, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ComputeConfig:
+    """``[compute]``: the compute service, its heartbeat and its hypervisor driver."""
+
+    driver: str = "fake"
+    report_interval: float = attrs.field(default=10.0, validator=_positive)
+    service_down_time: float = attrs.field(default=60.0, validator=_positive)
+    instance_build_timeout: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    availability_zone: str = "nova"
+    cpu_allocation_ratio: float = attrs.field(default=16.0, validator=_positive)
+    ram_allocation_ratio: float = attrs.field(default=1.5, validator=_positive)
+    disk_allocation_ratio: float = attrs.field(default=1.0, validator=_positive)
+    reserved_host_memory_mb: int = 512
+
+
+@attrs.frozen(kw_only=True)
+class FakeDriverConfig:
+    """``[fake_driver]``: the fake hypervisor's capacity, delays and failures."""
+
+    vcpus: int = 16
+    memory_mb: int = 32768
+    local_gb: int = 500
+    spawn_delay: float = 0.0
+    operation_delay: float = 0.0
+    fail_spawn_hosts: tuple[str, ...] = ()
+    fail_spawn_names: str = ""  # a regular expression of display names whose spawn fails
+
+
+@attrs.frozen(kw_only=True)
+class ImageConfig:
+    """``[image]``: the Glance-like image store."""
+
+    max_image_bytes: int = attrs.field(default=10 * 1024**3, validator=_positive)
+    chunk_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -73,6 +176,13 @@ class Config:
     state_path: str = ".nova_lite"
     rpc: RpcConfig = attrs.field(factory=RpcConfig)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
+    identity: IdentityConfig = attrs.field(factory=IdentityConfig)
+    api: ApiConfig = attrs.field(factory=ApiConfig)
+    quota: QuotaConfig = attrs.field(factory=QuotaConfig)
+    scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
+    compute: ComputeConfig = attrs.field(factory=ComputeConfig)
+    fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
+    image: ImageConfig = attrs.field(factory=ImageConfig)
 
     @classmethod
     def load(
@@ -101,9 +211,18 @@ class Config:
             config = _build(cls, _merge(attrs.asdict(config), overrides), "overrides")
         return config
 
-    def section(self, name: str) -> Any:
-        """The settings object of section `name`."""
-        return getattr(self, name)
+    def database_path(self, service: str) -> str:
+        """Where `service` keeps its SQLite database (``:memory:`` stays in memory)."""
+        if self.state_path == ":memory:":
+            return ":memory:"
+        return str(Path(self.state_path) / f"{service}.sqlite")
+
+    def service_dir(self, *parts: str) -> Path:
+        """A directory under `state_path` for a service's files (created on demand)."""
+        base = Path(self.state_path if self.state_path != ":memory:" else ".nova_lite")
+        path = base.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

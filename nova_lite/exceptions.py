@@ -18,7 +18,14 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     │   ├── UnsupportedVersion(ValueError)       no endpoint serves that version
     │   └── RemoteError                          an endpoint raised a non allow-listed error
     └── NovaError                                service-level faults (boot flow, lifecycle)
-        ├── NotAuthorized / Forbidden / NotFound / Invalid / Conflict ...
+        ├── NotAuthorized(PermissionError)       401: bad, expired or revoked credentials
+        ├── Forbidden(PermissionError)           403: policy says no (QuotaExceeded)
+        ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound, ...
+        ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
+        ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
+        │                                             UnexpectedTaskStateError, IpAddressExhausted
+        ├── NoValidHost, RescheduledException, BuildAbortException
+        └── HypervisorError                      a driver operation failed
 
 Only classes from this module (and those a caller allow-lists) are rebuilt on the
 caller's side when an endpoint raises them; anything else arrives as `RemoteError`.
@@ -29,27 +36,46 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BuildAbortException",
     "ConfigError",
     "Conflict",
+    "FlavorNotFound",
     "Forbidden",
+    "HypervisorError",
+    "ImageChecksumMismatch",
+    "ImageNotFound",
+    "InstanceInvalidState",
+    "InstanceLocked",
+    "InstanceNotFound",
     "Invalid",
     "InvalidRpcArguments",
+    "IpAddressExhausted",
     "MessageDecodeError",
     "MessageUndeliverable",
     "MessagingError",
     "MessagingTimeout",
+    "NetworkNotFound",
     "NoSuchMethod",
+    "NoValidHost",
     "NotAuthorized",
     "NotFound",
     "NovaError",
     "NovaLiteError",
     "PluginNotFound",
+    "PortNotFound",
+    "QuotaExceeded",
     "RemoteError",
+    "RescheduledException",
     "TopologyError",
     "TransportClosed",
     "TransportError",
     "TransportUnreachable",
+    "UnexpectedDeletingTaskStateError",
+    "UnexpectedTaskStateError",
     "UnsupportedVersion",
+    "UserNotFound",
+    "VolumeInvalidState",
+    "VolumeNotFound",
 ]
 
 
@@ -169,3 +195,84 @@ class Conflict(NovaError):
     """The request conflicts with the current state of the resource."""
 
     code = 409
+
+
+# -- service-level leaves (the names Nova uses) -----------------------------
+
+
+class QuotaExceeded(Forbidden):
+    """The request would take the project over one of its quotas."""
+
+
+class InstanceNotFound(NotFound):
+    """No instance with that id is visible to the caller."""
+
+
+class FlavorNotFound(NotFound):
+    """No flavor with that id or name."""
+
+
+class ImageNotFound(NotFound):
+    """No image with that id is visible to the caller."""
+
+
+class NetworkNotFound(NotFound):
+    """No network with that id is visible to the caller."""
+
+
+class PortNotFound(NotFound):
+    """No port with that id."""
+
+
+class VolumeNotFound(NotFound):
+    """No volume with that id is visible to the caller."""
+
+
+class UserNotFound(NotFound):
+    """No user (or project) with that name or id."""
+
+
+class NoValidHost(NovaError):
+    """The scheduler found no host that passes every filter."""
+
+    code = 500
+
+
+class RescheduledException(NovaError):
+    """A build failed on one host in a way another host may not repeat."""
+
+
+class BuildAbortException(NovaError):
+    """A build failed in a way that rescheduling cannot fix."""
+
+
+class ImageChecksumMismatch(Invalid):
+    """Downloaded image bytes do not match the image's recorded checksum."""
+
+
+class IpAddressExhausted(Conflict):
+    """A subnet's allocation pool has no free address left."""
+
+
+class InstanceInvalidState(Conflict):
+    """The action is not allowed in the instance's current vm_state/task_state."""
+
+
+class UnexpectedTaskStateError(Conflict):
+    """A compare-and-swap save found a task_state other than the expected one."""
+
+
+class UnexpectedDeletingTaskStateError(UnexpectedTaskStateError):
+    """A save during a build found the instance being deleted: the delete wins."""
+
+
+class InstanceLocked(Conflict):
+    """The instance is locked and the caller may not act on it."""
+
+
+class VolumeInvalidState(Conflict):
+    """The volume's status does not allow the operation."""
+
+
+class HypervisorError(NovaError):
+    """The hypervisor driver failed an operation."""

@@ -87,7 +87,7 @@ def get_transport(url: str, **options: Any) -> Transport:
     ``rabbit://``) is RabbitMQ. Options are passed to the transport's constructor.
     """
     scheme = urlsplit(url).scheme
-    if not scheme:
+    if not scheme or "://" not in url:
         raise PluginNotFound(
             f"Transport URL {url!r} has no scheme; use e.g. 'memory://' or "
             "'amqp://guest:guest@127.0.0.1:5672/'."

@@ -192,9 +192,7 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def consume(
-        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0
-    ) -> Consumer:
+    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0) -> Consumer:
         """Start delivering messages from `queue` to `handler`.
 
         `prefetch` bounds the unsettled deliveries (0: unbounded). The handler is

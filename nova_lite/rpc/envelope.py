@@ -77,12 +77,16 @@ class Reply:
 
 
 def _wrap(message: Mapping[str, Any]) -> bytes:
-    return orjson.dumps({"oslo.version": OSLO_VERSION, "oslo.message": orjson.dumps(message).decode()})
+    return orjson.dumps(
+        {"oslo.version": OSLO_VERSION, "oslo.message": orjson.dumps(message).decode()}
+    )
 
 
 def _unwrap(body: bytes, max_bytes: int) -> dict[str, Any]:
     if len(body) > max_bytes:
-        raise MessageDecodeError(f"Message of {len(body)} bytes exceeds the {max_bytes}-byte limit.")
+        raise MessageDecodeError(
+            f"Message of {len(body)} bytes exceeds the {max_bytes}-byte limit."
+        )
     try:
         outer = orjson.loads(body)
         if not isinstance(outer, dict):
@@ -94,11 +98,12 @@ def _unwrap(body: bytes, max_bytes: int) -> dict[str, Any]:
                 f"Unsupported envelope version {outer.get('oslo.version')!r}; "
                 f"expected {OSLO_VERSION!r}."
             )
-        inner = orjson.loads(outer["oslo.message"])
+        payload = outer["oslo.message"]
+        if not isinstance(payload, str):
+            raise MessageDecodeError("'oslo.message' is not a JSON string.")
+        inner = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise MessageDecodeError(f"Message body is not valid JSON: {exc}") from None
-    except TypeError:
-        raise MessageDecodeError("'oslo.message' is not a JSON string.") from None
     if not isinstance(inner, dict):
         raise MessageDecodeError("'oslo.message' is not a JSON object.")
     return inner

@@ -256,9 +256,7 @@ class Invoker:
         await replies.ensure_started()
         msg_id = uuid.uuid4().hex
         body = self._encode(ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue)
-        message = Message(
-            body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout
-        )
+        message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout)
         future = replies.expect(msg_id)
         try:
             await self._publisher.publish(self.target, message)

@@ -43,9 +43,7 @@ def parse_version(version: str) -> tuple[int, int]:
     try:
         return int(major), int(minor or 0)
     except ValueError:
-        raise MessagingError(
-            f"RPC version {version!r} is not of the form 'MAJOR.MINOR'."
-        ) from None
+        raise MessagingError(f"RPC version {version!r} is not of the form 'MAJOR.MINOR'.") from None
 
 
 def version_is_compatible(implemented: str, requested: str) -> bool:

@@ -253,7 +253,10 @@ class Worker:
                 self._log_failure(request, exc)
                 if request.is_call:
                     await self._replies.reply(
-                        request, envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+                        request,
+                        envelope.encode_reply(
+                            request.msg_id or "", failure=envelope.encode_failure(exc)
+                        ),
                     )
                 return
             if request.is_call:

@@ -1,0 +1,1 @@
+"""The compute service (nova-compute): builds and runs instances on one host."""

@@ -1,0 +1,126 @@
+"""Each service's own SQLite database: aiosqlite, WAL, foreign keys, migrations.
+
+No service reads another's tables; they cross by RPC. A service hands `Database` its
+list of migrations (SQL scripts, in order); the ones not yet applied run at start,
+and ``PRAGMA user_version`` records how far the schema has come. All SQL is written
+with ``?`` parameters, never by formatting values into the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import structlog
+
+from nova_lite.exceptions import NovaLiteError
+
+__all__ = ["Database", "DatabaseError"]
+
+log = structlog.get_logger(__name__)
+
+
+class DatabaseError(NovaLiteError):
+    """The service's database cannot be opened or migrated."""
+
+
+class Database:
+    """One service's SQLite database, opened with `open()` and closed with `close()`.
+
+    Writes go through `transaction()`, which takes the write lock at once
+    (``BEGIN IMMEDIATE``) so read-check-write sequences (quota, IP allocation,
+    compare-and-swap on task_state) cannot interleave.
+    """
+
+    def __init__(self, path: str | Path, migrations: Sequence[str], *, name: str = "db") -> None:
+        self.path = str(path)
+        self.migrations = list(migrations)
+        self.name = name
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        state = "open" if self._conn is not None else "closed"
+        return f"<Database {self.name} {self.path} {state}>"
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise DatabaseError(f"Database {self.name} at {self.path} is not open.")
+        return self._conn
+
+    async def open(self) -> None:
+        """Open the file (creating its directory), set pragmas, run pending migrations."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=10000",
+                "PRAGMA synchronous=NORMAL",
+            ):
+                await self._conn.execute(pragma)
+            await self._migrate()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise DatabaseError(f"Cannot open database {self.name} at {self.path}: {exc}") from exc
+
+    async def _migrate(self) -> None:
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        if current > len(self.migrations):
+            raise DatabaseError(
+                f"Database {self.path} is at schema version {current}, newer than this "
+                f"code's {len(self.migrations)}; upgrade nova_lite."
+            )
+        for version, script in enumerate(self.migrations[current:], start=current + 1):
+            await self.conn.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+            log.info("db.migrated", database=self.name, version=version)
+
+    async def close(self) -> None:
+        """Close the connection; never raises."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except sqlite3.Error as exc:
+                log.warning("db.close_failed", database=self.name, error=str(exc))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of a query."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one write statement in its own transaction; return the rows changed."""
+        async with self.transaction() as conn, conn.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount

@@ -1,0 +1,280 @@
+"""The model objects services exchange over RPC (Nova's versioned objects, as attrs).
+
+Each is frozen (changes are made with ``attrs.evolve``), carries a wire ``VERSION``,
+and does no I/O: a service persists its own objects in its own database. `serializer()`
+returns the RPC serializer that knows all of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from nova_lite.rpc import ObjectSerializer
+
+__all__ = [
+    "BlockDevice",
+    "ComputeNode",
+    "Flavor",
+    "Image",
+    "Instance",
+    "InstanceFault",
+    "Network",
+    "Port",
+    "RequestSpec",
+    "Selection",
+    "Subnet",
+    "TokenInfo",
+    "Volume",
+    "serializer",
+]
+
+
+def utcnow() -> datetime.datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+@attrs.frozen(kw_only=True)
+class Flavor:
+    """A hardware template: vCPUs, RAM and disks an instance gets."""
+
+    VERSION: ClassVar[str] = "1.0"
+    flavorid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    ephemeral_gb: int = 0
+    swap: int = 0
+    is_public: bool = True
+    extra_specs: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """An image's metadata as the image service (Glance) describes it."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    status: str = "queued"
+    disk_format: str = "raw"
+    container_format: str = "bare"
+    size: int | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    min_disk: int = 0
+    min_ram: int = 0
+    visibility: str = "public"
+    owner: str | None = None
+    properties: dict[str, str] = attrs.field(factory=dict)
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
+class Network:
+    """A network the network service (Neutron) manages."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    project_id: str | None = None
+    shared: bool = True
+    subnets: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Subnet:
+    """An IP range of a network, with its gateway and allocation pool."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    network_id: str
+    cidr: str
+    gateway_ip: str | None
+    pool_start: str
+    pool_end: str
+    ip_version: int = 4
+
+
+@attrs.frozen(kw_only=True)
+class Port:
+    """A virtual NIC: a MAC address and fixed IPs on a network, bound to a device."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[dict[str, str], ...] = ()
+    device_id: str | None = None
+    project_id: str | None = None
+    status: str = "DOWN"
+
+
+@attrs.frozen(kw_only=True)
+class Volume:
+    """A block-storage volume (Cinder) and where it is attached."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    size: int
+    status: str = "creating"
+    project_id: str | None = None
+    image_id: str | None = None
+    bootable: bool = False
+    attached_to: str | None = None
+    mountpoint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BlockDevice:
+    """How an instance uses a volume: boot from it or attach it as an extra disk."""
+
+    VERSION: ClassVar[str] = "1.0"
+    source_type: str  # "image", "volume" or "blank"
+    destination_type: str = "volume"
+    boot_index: int | None = None
+    volume_id: str | None = None
+    image_id: str | None = None
+    volume_size: int | None = None
+    delete_on_termination: bool = True
+    device_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InstanceFault:
+    """Why an instance went to ERROR: message, code and details."""
+
+    VERSION: ClassVar[str] = "1.0"
+    code: int
+    message: str
+    details: str = ""
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
+class Instance:
+    """A server: what it is, where it runs, and its vm/task/power states."""
+
+    VERSION: ClassVar[str] = "1.0"
+    uuid: str
+    display_name: str
+    project_id: str
+    user_id: str
+    flavor: Flavor
+    image_ref: str | None
+    vm_state: str
+    task_state: str | None = None
+    power_state: int = 0
+    host: str | None = None
+    node: str | None = None
+    availability_zone: str | None = None
+    networks: tuple[str, ...] = ()
+    block_devices: tuple[BlockDevice, ...] = ()
+    addresses: tuple[dict[str, str], ...] = ()
+    metadata: dict[str, str] = attrs.field(factory=dict)
+    scheduler_hints: dict[str, Any] = attrs.field(factory=dict)
+    locked: bool = False
+    locked_by: str | None = None
+    fault: InstanceFault | None = None
+    launched_at: datetime.datetime | None = None
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime | None = None
+    deleted: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RequestSpec:
+    """What the scheduler must place: flavor, image, zone, hints, hosts to avoid."""
+
+    VERSION: ClassVar[str] = "1.0"
+    instance_uuid: str
+    project_id: str
+    flavor: Flavor
+    image: Image | None = None
+    availability_zone: str | None = None
+    scheduler_hints: dict[str, Any] = attrs.field(factory=dict)
+    ignore_hosts: tuple[str, ...] = ()
+    instance_group: str | None = None
+    group_policy: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Selection:
+    """A placement decision: the chosen host, with the resources claimed there."""
+
+    VERSION: ClassVar[str] = "1.0"
+    host: str
+    nodename: str
+    instance_uuid: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
+@attrs.frozen(kw_only=True)
+class ComputeNode:
+    """A compute host's capacity and state, as its resource tracker reports it."""
+
+    VERSION: ClassVar[str] = "1.0"
+    host: str
+    hypervisor_hostname: str
+    hypervisor_type: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    local_gb_used: int = 0
+    running_vms: int = 0
+    availability_zone: str = "nova"
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    supported_instances: tuple[str, ...] = ("x86_64",)
+    disabled: bool = False
+    updated_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
+class TokenInfo:
+    """What identity says about a valid token: who, which project, which roles, until when."""
+
+    VERSION: ClassVar[str] = "1.0"
+    user_id: str
+    user_name: str
+    project_id: str
+    project_name: str
+    roles: tuple[str, ...]
+    expires_at: datetime.datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+_ALL: tuple[type, ...] = (
+    BlockDevice,
+    ComputeNode,
+    Flavor,
+    Image,
+    Instance,
+    InstanceFault,
+    Network,
+    Port,
+    RequestSpec,
+    Selection,
+    Subnet,
+    TokenInfo,
+    Volume,
+)
+
+
+def serializer() -> ObjectSerializer:
+    """An RPC serializer that knows every nova_lite model object."""
+    return ObjectSerializer(_ALL)

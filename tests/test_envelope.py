@@ -1,0 +1,125 @@
+"""The oslo.messaging-style wire format: round trips and refusals."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import MessageDecodeError, NotFound
+from nova_lite.rpc import envelope
+from nova_lite.rpc.failures import rebuild_exception
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+identifiers = st.from_regex(r"[a-z_][a-z0-9_]{0,15}", fullmatch=True)
+contexts = st.builds(
+    RequestContext,
+    user_id=st.none() | st.text(max_size=20),
+    project_id=st.none() | st.text(max_size=20),
+    roles=st.lists(st.sampled_from(["admin", "member", "reader"]), max_size=3).map(tuple),
+    is_admin=st.booleans(),
+)
+
+
+@given(
+    ctx=contexts,
+    method=identifiers,
+    args=st.dictionaries(identifiers, json_values, max_size=5),
+    version=st.none() | st.sampled_from(["1.0", "5.12"]),
+    call=st.booleans(),
+)
+def test_request_round_trips(
+    ctx: RequestContext, method: str, args: dict[str, object], version: str | None, call: bool
+) -> None:
+    """Any JSON arguments and context survive encoding and decoding a request."""
+    reply = {"msg_id": "m1", "reply_q": "reply_x"} if call else {}
+    body = envelope.encode_request(
+        ctx, method, args, namespace=None, version=version, unique_id="u1", **reply
+    )
+    request = envelope.decode_request(body)
+    assert (request.method, request.args, request.context) == (method, args, ctx)
+    assert request.version == version and request.is_call is call
+
+
+@given(result=json_values)
+def test_reply_round_trips(result: object) -> None:
+    """Any JSON result survives encoding and decoding a reply."""
+    reply = envelope.decode_reply(envelope.encode_reply("m1", result=result))
+    assert (reply.msg_id, reply.result, reply.failure) == ("m1", result, None)
+
+
+def test_request_uses_the_oslo_envelope_and_context_keys() -> None:
+    """The body is oslo 2.0: a JSON string payload with _context_* and _msg_id fields."""
+    ctx = RequestContext(request_id="req-1", user_id="u")
+    body = envelope.encode_request(
+        ctx,
+        "ping",
+        {"a": 1},
+        namespace="ns",
+        version="1.2",
+        unique_id="u1",
+        msg_id="m1",
+        reply_q="reply_q1",
+    )
+    outer = orjson.loads(body)
+    assert outer["oslo.version"] == "2.0"
+    inner = orjson.loads(outer["oslo.message"])
+    assert inner["method"] == "ping" and inner["args"] == {"a": 1}
+    assert inner["_msg_id"] == "m1" and inner["_reply_q"] == "reply_q1"
+    assert inner["_context_request_id"] == "req-1" and inner["_context_user_id"] == "u"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"oslo.version": "9.9", "oslo.message": "{}"}', "Unsupported envelope version"),
+        (b'{"oslo.version": "2.0", "oslo.message": 5}', "oslo.message"),
+        (b'{"oslo.version": "2.0", "oslo.message": "{\\"args\\": {}}"}', "'method'"),
+        (b'{"method": "x", "args": []}', "'args'"),
+        (b'{"method": "x", "_msg_id": 5}', "'_msg_id'"),
+        (b'{"method": "x", "_context_roles": 5}', "context"),
+    ],
+)
+def test_bad_requests_are_refused_with_the_reason(body: bytes, problem: str) -> None:
+    """Undecodable requests raise MessageDecodeError saying what is wrong."""
+    with pytest.raises(MessageDecodeError, match=problem):
+        envelope.decode_request(body)
+
+
+def test_oversized_messages_are_refused() -> None:
+    """A body over the size limit is refused before parsing."""
+    with pytest.raises(MessageDecodeError, match="exceeds"):
+        envelope.decode_request(b" " * 101, max_bytes=100)
+
+
+def test_failure_round_trips_into_the_same_exception() -> None:
+    """encode_failure's JSON rebuilds an allow-listed exception with its kwargs."""
+    failure = envelope.decode_reply(
+        envelope.encode_reply("m", failure=envelope.encode_failure(NotFound("gone", id="7")))
+    ).failure
+    assert failure is not None and failure["module"] == "nova_lite.exceptions"
+    rebuilt = rebuild_exception(failure)
+    assert (
+        isinstance(rebuilt, NotFound) and str(rebuilt) == "gone" and rebuilt.kwargs == {"id": "7"}
+    )
+
+
+def test_classes_outside_the_allow_list_are_never_instantiated() -> None:
+    """A failure naming a class outside the allowed modules becomes RemoteError."""
+    failure = {"class": "system", "module": "os", "message": "rm -rf", "tb": []}
+    rebuilt = rebuild_exception(failure)
+    assert type(rebuilt).__name__ == "RemoteError"

@@ -1,0 +1,402 @@
+"""RPC behaviour (call, cast, routing, errors, lifecycle), on every transport."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import enum
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+
+import attrs
+import pytest
+import structlog
+
+from nova_lite import Invoker, ObjectSerializer, RequestContext, Target, Worker
+from nova_lite.exceptions import (
+    InvalidRpcArguments,
+    MessageUndeliverable,
+    MessagingTimeout,
+    NoSuchMethod,
+    NotFound,
+    RemoteError,
+    TransportClosed,
+    UnsupportedVersion,
+)
+from nova_lite.transport import Message, Transport
+from tests.conftest import TransportFactory
+
+log = structlog.get_logger("tests.endpoint")
+WAIT = 10.0
+
+
+class Recorder:
+    """An endpoint that records which host served what, and can be told to block."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.seen: list[str] = []
+        self.casts: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        self.release = asyncio.Event()
+        self.entered: asyncio.Queue[int] = asyncio.Queue()
+
+    async def echo(self, ctx: RequestContext, value: object) -> object:
+        self.seen.append("echo")
+        return value
+
+    async def whoami(self, ctx: RequestContext) -> str:
+        return self.host
+
+    async def note(self, ctx: RequestContext, n: int) -> None:
+        await self.casts.put((self.host, n))
+
+    async def block(self, ctx: RequestContext, n: int) -> int:
+        await self.entered.put(n)
+        await self.release.wait()
+        return n
+
+    async def context_of(self, ctx: RequestContext) -> dict[str, object]:
+        log.info("endpoint.handling", user_id=ctx.user_id)
+        return {"request_id": ctx.request_id, "user_id": ctx.user_id, "roles": list(ctx.roles)}
+
+    async def not_found(self, ctx: RequestContext) -> None:
+        raise NotFound("Instance abc could not be found.", instance_id="abc")
+
+    async def crash(self, ctx: RequestContext) -> None:
+        raise KeyError("boom")
+
+
+@attrs.define
+class Fleet:
+    """Workers serving one unique topic on one broker, and an Invoker aimed at it."""
+
+    broker: TransportFactory
+    target: Target
+    invoker: Invoker
+    transport: Transport
+    workers: list[Worker] = attrs.field(factory=list)
+    endpoints: list[Recorder] = attrs.field(factory=list)
+
+    async def add_worker(
+        self, host: str, *, transport: Transport | None = None, **options: object
+    ) -> Recorder:
+        endpoint = Recorder(host)
+        worker = Worker(
+            transport or self.transport,
+            attrs.evolve(self.target, server=host),
+            [endpoint],
+            **options,  # type: ignore[arg-type]
+        )
+        await worker.start()
+        self.workers.append(worker)
+        self.endpoints.append(endpoint)
+        return endpoint
+
+
+@pytest.fixture
+async def fleet(broker: TransportFactory) -> AsyncIterator[Fleet]:
+    """One connected transport, a unique topic and exchange, and no workers yet."""
+    transport = await broker.connect()
+    target = Target(topic=broker.name("calc"), exchange=broker.name("nova"))
+    invoker = Invoker(transport, target, timeout=WAIT)
+    fleet = Fleet(broker, target, invoker, transport)
+    yield fleet
+    for endpoint in fleet.endpoints:
+        endpoint.release.set()
+    for worker in fleet.workers:
+        await asyncio.wait_for(worker.stop(), WAIT)
+
+
+CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",), auth_token="s3cret")
+
+
+async def test_call_returns_the_endpoint_result(fleet: Fleet) -> None:
+    """rpc.call runs the method on a worker and returns its JSON result."""
+    await fleet.add_worker("h1")
+    value = {"a": [1, 2.5, "x", None, True], "nested": {"k": "v"}}
+    assert await fleet.invoker.call(CTX, "echo", value=value) == value
+
+
+async def test_cast_runs_the_method_without_waiting(fleet: Fleet) -> None:
+    """rpc.cast returns once sent, and the worker runs the method."""
+    endpoint = await fleet.add_worker("h1")
+    assert await fleet.invoker.cast(CTX, "note", n=7) is None
+    assert await asyncio.wait_for(endpoint.casts.get(), WAIT) == ("h1", 7)
+
+
+async def test_server_targeted_call_reaches_only_that_server(fleet: Fleet) -> None:
+    """A call prepared with server=H goes to the ``topic.H`` queue of that worker."""
+    await fleet.add_worker("h1")
+    await fleet.add_worker("h2")
+    to_h2 = fleet.invoker.prepare(server="h2")
+    assert [await to_h2.call(CTX, "whoami") for _ in range(4)] == ["h2"] * 4
+
+
+async def test_calls_to_the_topic_are_shared_round_robin(fleet: Fleet) -> None:
+    """Calls to the bare topic are balanced across the workers of that topic."""
+    await fleet.add_worker("h1")
+    await fleet.add_worker("h2")
+    served = Counter([await fleet.invoker.call(CTX, "whoami") for _ in range(6)])
+    assert served == {"h1": 3, "h2": 3}
+
+
+async def test_fanout_cast_reaches_every_worker(fleet: Fleet) -> None:
+    """A fanout cast is delivered once to each worker of the topic."""
+    endpoints = [await fleet.add_worker(h) for h in ("h1", "h2", "h3")]
+    await fleet.invoker.prepare(fanout=True).cast(CTX, "note", n=1)
+    got = [await asyncio.wait_for(e.casts.get(), WAIT) for e in endpoints]
+    assert sorted(got) == [("h1", 1), ("h2", 1), ("h3", 1)]
+
+
+async def test_call_with_no_worker_fails_at_once(fleet: Fleet) -> None:
+    """A call to a topic that no queue is bound for raises MessageUndeliverable, not a timeout."""
+    slow = fleet.invoker.prepare(timeout=600)
+    with pytest.raises(MessageUndeliverable, match="no worker queue"):
+        await asyncio.wait_for(slow.call(CTX, "echo", value=1), WAIT)
+
+
+async def test_call_to_unknown_server_fails_at_once(fleet: Fleet) -> None:
+    """A call aimed at a host that has no worker is undeliverable even if others exist."""
+    await fleet.add_worker("h1")
+    with pytest.raises(MessageUndeliverable):
+        await fleet.invoker.prepare(server="nowhere", timeout=600).call(CTX, "whoami")
+
+
+async def test_cast_with_no_worker_is_undeliverable(fleet: Fleet) -> None:
+    """A cast nobody's queue can take is reported, not silently dropped."""
+    with pytest.raises(MessageUndeliverable, match="Cannot cast"):
+        await fleet.invoker.cast(CTX, "note", n=1)
+
+
+async def test_call_times_out_naming_target_method_and_timeout(fleet: Fleet) -> None:
+    """A call with no reply within the timeout raises MessagingTimeout saying what and where."""
+    await fleet.add_worker("h1")
+    quick = fleet.invoker.prepare(timeout=0.3)
+    with pytest.raises(MessagingTimeout) as caught:
+        await quick.call(CTX, "block", n=1)
+    text = str(caught.value)
+    assert "'block'" in text and fleet.target.topic in text and "0.3s" in text
+    assert isinstance(caught.value, TimeoutError)
+
+
+async def test_allow_listed_remote_error_is_reraised_as_its_class(fleet: Fleet) -> None:
+    """An endpoint's nova_lite exception comes back as the same class with its kwargs."""
+    await fleet.add_worker("h1")
+    with pytest.raises(NotFound, match="Instance abc could not be found") as caught:
+        await fleet.invoker.call(CTX, "not_found")
+    assert caught.value.kwargs == {"instance_id": "abc"}
+
+
+async def test_other_remote_errors_arrive_as_remote_error(fleet: Fleet) -> None:
+    """A non allow-listed exception arrives as RemoteError with class, value and traceback."""
+    await fleet.add_worker("h1")
+    with pytest.raises(RemoteError) as caught:
+        await fleet.invoker.call(CTX, "crash")
+    assert caught.value.exc_type == "KeyError"
+    assert "boom" in caught.value.value
+    assert "in crash" in caught.value.traceback
+
+
+async def test_unknown_method_raises_no_such_method(fleet: Fleet) -> None:
+    """Calling a method no endpoint has raises NoSuchMethod; private methods are hidden."""
+    await fleet.add_worker("h1")
+    with pytest.raises(NoSuchMethod):
+        await fleet.invoker.call(CTX, "no_such_thing")
+    with pytest.raises(NoSuchMethod):
+        await fleet.invoker.call(CTX, "__init__")
+
+
+async def test_bad_arguments_raise_invalid_rpc_arguments(fleet: Fleet) -> None:
+    """Arguments that do not fit the method's signature are refused with a clear error."""
+    await fleet.add_worker("h1")
+    with pytest.raises(InvalidRpcArguments, match="echo"):
+        await fleet.invoker.call(CTX, "echo", wrong=1)
+
+
+class Versioned:
+    """An endpoint serving namespace 'calc' at version 1.3."""
+
+    target = Target(namespace="calc", version="1.3")
+
+    async def ping(self, ctx: RequestContext) -> str:
+        return "pong"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "version", "outcome"),
+    [
+        ("calc", "1.0", "pong"),
+        ("calc", "1.3", "pong"),
+        ("calc", "1.4", UnsupportedVersion),
+        ("calc", "2.0", UnsupportedVersion),
+        (None, "1.0", UnsupportedVersion),
+        ("other", "1.0", UnsupportedVersion),
+    ],
+)
+async def test_version_negotiation(
+    fleet: Fleet, namespace: str | None, version: str, outcome: object
+) -> None:
+    """Same major and an endpoint minor at least the requested one is served; else refused."""
+    async with Worker(fleet.transport, attrs.evolve(fleet.target, server="h1"), [Versioned()]):
+        invoker = fleet.invoker.prepare(namespace=namespace, version=version)
+        if outcome == "pong":
+            assert await invoker.call(CTX, "ping") == "pong"
+        else:
+            with pytest.raises(UnsupportedVersion):
+                await invoker.call(CTX, "ping")
+
+
+def test_version_cap_limits_what_can_be_sent(fleet: Fleet) -> None:
+    """can_send_version honours the cap: same major, minor no higher than the cap's."""
+    capped = Invoker(fleet.transport, fleet.target, version_cap="5.2")
+    assert capped.can_send_version("5.0") and capped.can_send_version("5.2")
+    assert not capped.can_send_version("5.3") and not capped.can_send_version("6.0")
+    assert Invoker(fleet.transport, fleet.target).can_send_version("99.0")
+
+
+async def test_call_above_version_cap_is_refused_locally(fleet: Fleet) -> None:
+    """A call whose version exceeds the cap is refused before anything is sent."""
+    capped = Invoker(fleet.transport, attrs.evolve(fleet.target, version="1.5"), version_cap="1.2")
+    with pytest.raises(UnsupportedVersion, match="version cap"):
+        await capped.call(CTX, "ping")
+
+
+async def test_context_and_request_id_reach_the_endpoint_and_its_logs(fleet: Fleet) -> None:
+    """The caller's context rides the message; the worker binds its request_id into logs."""
+    await fleet.add_worker("h1")
+    ctx = RequestContext(request_id="req-1234", user_id="alice", roles=("admin",), auth_token="tok")
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        seen = await fleet.invoker.call(ctx, "context_of")
+    assert seen == {"request_id": "req-1234", "user_id": "alice", "roles": ["admin"]}
+    lines = [line for line in logs if line["event"] == "endpoint.handling"]
+    assert lines and lines[0]["request_id"] == "req-1234"
+    assert "tok" not in repr(logs)
+
+
+async def test_requests_are_dispatched_concurrently_up_to_the_limit(fleet: Fleet) -> None:
+    """A worker runs several requests at once, but never more than max_concurrency."""
+    endpoint = await fleet.add_worker("h1", max_concurrency=3)
+    calls = [asyncio.create_task(fleet.invoker.call(CTX, "block", n=n)) for n in range(5)]
+    first = {await asyncio.wait_for(endpoint.entered.get(), WAIT) for _ in range(3)}
+    assert len(first) == 3 and endpoint.entered.empty()
+    assert fleet.workers[0].in_flight >= 3
+    endpoint.release.set()
+    assert sorted(await asyncio.wait_for(asyncio.gather(*calls), WAIT)) == [0, 1, 2, 3, 4]
+
+
+async def test_graceful_stop_finishes_in_flight_work(fleet: Fleet) -> None:
+    """stop() stops taking work, waits for in-flight handlers, and their replies arrive."""
+    endpoint = await fleet.add_worker("h1")
+    call = asyncio.create_task(fleet.invoker.call(CTX, "block", n=42))
+    await asyncio.wait_for(endpoint.entered.get(), WAIT)
+    stopping = asyncio.create_task(fleet.workers[0].stop())
+    await asyncio.sleep(0)  # let stop() begin; it must now wait for the handler
+    assert not stopping.done() and "stopping" in repr(fleet.workers[0])
+    endpoint.release.set()
+    assert await asyncio.wait_for(call, WAIT) == 42
+    await asyncio.wait_for(stopping, WAIT)
+    assert "stopped" in repr(fleet.workers[0])
+
+
+async def test_undecodable_message_is_dead_lettered_and_worker_keeps_serving(
+    fleet: Fleet,
+) -> None:
+    """Garbage on a worker's queue is rejected to the dead-letter queue; calls still work."""
+    await fleet.add_worker("h1")
+    dead: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_dead(delivery):  # type: ignore[no-untyped-def]
+        await dead.put(delivery.message.body)
+        await delivery.ack()
+
+    await fleet.transport.consume(f"{fleet.target.exchange}_dead_letters", on_dead)
+    assert fleet.target.topic is not None
+    for garbage in (b"not json", b'{"oslo.version": "2.0", "oslo.message": "[1]"}', b"{}"):
+        await fleet.transport.publish(
+            fleet.target.exchange, fleet.target.topic, Message(garbage, message_id="m-1")
+        )
+        assert await asyncio.wait_for(dead.get(), WAIT) == garbage
+    assert await fleet.invoker.call(CTX, "echo", value="still here") == "still here"
+
+
+async def test_closing_the_transport_fails_pending_calls(broker: TransportFactory) -> None:
+    """Pending calls fail with TransportClosed when the caller's transport closes."""
+    server, client = await broker.connect(), await broker.connect()
+    target = Target(topic=broker.name("calc"), exchange=broker.name("nova"), server="h1")
+    endpoint = Recorder("h1")
+    async with Worker(server, target, [endpoint]):
+        call = asyncio.create_task(Invoker(client, target, timeout=WAIT).call(CTX, "block", n=1))
+        await asyncio.wait_for(endpoint.entered.get(), WAIT)
+        await client.close()
+        with pytest.raises(TransportClosed):
+            await asyncio.wait_for(call, WAIT)
+        endpoint.release.set()
+
+
+async def test_at_least_once_worker_crash_redelivers_to_another(broker: TransportFactory) -> None:
+    """With at_least_once, a request in flight on a worker whose connection dies is redone."""
+    client, doomed_conn, spare_conn = [await broker.connect() for _ in range(3)]
+    target = Target(topic=broker.name("calc"), exchange=broker.name("nova"))
+    doomed, spare = Recorder("doomed"), Recorder("spare")
+    spare.release.set()
+    doomed_worker = Worker(
+        doomed_conn, attrs.evolve(target, server="a"), [doomed], at_least_once=True
+    )
+    await doomed_worker.start()
+    await Invoker(client, target).cast(CTX, "block", n=5)
+    assert await asyncio.wait_for(doomed.entered.get(), WAIT) == 5
+    async with Worker(spare_conn, attrs.evolve(target, server="b"), [spare], at_least_once=True):
+        await doomed_conn.close()  # the crash: the unacked request goes back to the queue
+        assert await asyncio.wait_for(spare.entered.get(), WAIT) == 5
+    doomed.release.set()
+
+
+class Flavor(enum.Enum):
+    SMALL = "m1.small"
+    LARGE = "m1.large"
+
+
+@attrs.frozen
+class Server:
+    VERSION = "1.1"
+    id: uuid.UUID
+    name: str
+    flavor: Flavor
+    created_at: datetime.datetime
+    tags: tuple[str, ...] = ()
+
+
+class Objects:
+    async def rename(self, ctx: RequestContext, server: Server, name: str) -> Server:
+        assert isinstance(server, Server) and isinstance(server.created_at, datetime.datetime)
+        return attrs.evolve(server, name=name)
+
+
+async def test_registered_objects_round_trip_with_their_field_types(fleet: Fleet) -> None:
+    """attrs objects travel as versioned primitives; UUIDs, enums and datetimes survive."""
+    serializer = ObjectSerializer([Server])
+    target = attrs.evolve(fleet.target, server="h1")
+    async with Worker(fleet.transport, target, [Objects()], serializer=serializer):
+        invoker = Invoker(fleet.transport, fleet.target, serializer=serializer)
+        server = Server(
+            uuid.uuid4(),
+            "a",
+            Flavor.LARGE,
+            datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+            ("x",),
+        )
+        renamed = await invoker.call(CTX, "rename", server=server, name="b")
+    assert renamed == attrs.evolve(server, name="b")
+
+
+def _names(workers: Sequence[Worker]) -> list[str]:
+    return [repr(w) for w in workers]
+
+
+async def test_worker_repr_shows_identity_and_state(fleet: Fleet) -> None:
+    """A worker's repr names its topic.host and its lifecycle state."""
+    await fleet.add_worker("h9")
+    assert _names(fleet.workers) == [f"<Worker {fleet.target.topic}.h9 running in_flight=0>"]
