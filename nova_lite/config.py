@@ -63,6 +63,9 @@ class RpcConfig:
     durable_queues: bool = False
     max_message_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=_positive)
     exchange: str = "nova"
+    # Prepended to the names of the topic queues workers declare; lets several isolated
+    # deployments (or test runs) share one broker. Empty in production (oslo's names).
+    queue_prefix: str = ""
 
 
 @attrs.frozen(kw_only=True)

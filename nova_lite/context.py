@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -13,11 +14,16 @@ __all__ = ["RequestContext", "generate_request_id"]
 
 def generate_request_id() -> str:
     """A new request id in OpenStack's format, ``req-<uuid4>``."""
-    return f"req-{uuid.uuid4()}"
+    return f"req-{uuid.UUID(bytes=os.urandom(16), version=4)}"
 
 
 def _to_roles(value: Any) -> tuple[str, ...]:
-    return tuple(value or ())
+    if isinstance(value, str):
+        raise TypeError(f"roles must be a list of strings, not {value!r}")
+    roles = tuple(value or ())
+    if not all(isinstance(role, str) for role in roles):
+        raise TypeError(f"roles must be a list of strings, not {value!r}")
+    return roles
 
 
 @attrs.frozen(kw_only=True)
@@ -40,15 +46,30 @@ class RequestContext:
 
     def to_dict(self) -> dict[str, Any]:
         """The context as plain JSON values, for the wire."""
-        data = attrs.asdict(self)
-        data["roles"] = list(self.roles)
-        return data
+        return {
+            "request_id": self.request_id,
+            "global_request_id": self.global_request_id,
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "user_name": self.user_name,
+            "project_name": self.project_name,
+            "roles": list(self.roles),
+            "is_admin": self.is_admin,
+            "auth_token": self.auth_token,
+            "read_deleted": self.read_deleted,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:
-        """Rebuild a context from `to_dict()` output, ignoring keys it does not know."""
-        known = {f.name for f in attrs.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known and v is not None}
+        """Rebuild a context from `to_dict()` output, ignoring keys it does not know.
+
+        Raises TypeError or ValueError when a known key has a value of the wrong type.
+        """
+        values = {k: v for k, v in data.items() if k in _FIELDS and v is not None}
+        for key, value in values.items():
+            expected = _FIELDS[key]
+            if not isinstance(value, expected):
+                raise TypeError(f"context field {key!r} must be {expected}, not {value!r}")
         return cls(**values)
 
     def elevated(self) -> RequestContext:
@@ -60,3 +81,17 @@ class RequestContext:
     def admin(cls, **values: Any) -> RequestContext:
         """A context for a service's own work (periodic tasks, start-up)."""
         return cls(is_admin=True, roles=("admin",), **values)
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "request_id": str,
+    "global_request_id": str,
+    "user_id": str,
+    "project_id": str,
+    "user_name": str,
+    "project_name": str,
+    "roles": (list, tuple),
+    "is_admin": bool,
+    "auth_token": str,
+    "read_deleted": str,
+}

@@ -85,6 +85,7 @@ class Service:
             at_least_once=config.rpc.at_least_once,
             durable_queues=config.rpc.durable_queues,
             max_message_bytes=config.rpc.max_message_bytes,
+            queue_prefix=config.rpc.queue_prefix,
         )
         self._periodic: list[asyncio.Task[None]] = []
         self.running = False

@@ -64,6 +64,10 @@ class TransportFactory:
         """A name unique to this test, for exchanges, topics and queues."""
         return f"{prefix}-{self.uid}"
 
+    def rpc_options(self) -> dict[str, str]:
+        """``[rpc]`` settings that isolate this test's exchanges and queues on the broker."""
+        return {"exchange": self.name("nova"), "queue_prefix": self.name("t") + "."}
+
     def build(self) -> Transport:
         """A new, unconnected transport to this test's broker."""
         if self.memory_broker is not None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import structlog
 
 from nova_lite.exceptions import (
     MessageUndeliverable,
@@ -37,6 +38,8 @@ from nova_lite.transport import (
 )
 
 __all__ = ["MemoryBroker", "MemoryTransport", "topic_matches"]
+
+log = structlog.get_logger(__name__)
 
 
 def _words(key: str) -> tuple[str, ...]:
@@ -272,7 +275,9 @@ class MemoryBroker:
         else:
             self._dispatch(queue)
 
-    def settle(self, consumer: _MemoryConsumer, envelope: _Envelope, *, requeue: bool | None) -> None:
+    def settle(
+        self, consumer: _MemoryConsumer, envelope: _Envelope, *, requeue: bool | None
+    ) -> None:
         """Ack (``requeue=None``), requeue, or dead-letter one delivery."""
         queue = self._queues.get(consumer.queue)
         if queue is None:
@@ -371,7 +376,10 @@ class _MemoryConsumer(Consumer):
                 self._wakeup.clear()
                 await self._wakeup.wait()
             envelope = self._inbox.popleft()
-            await self._handler(_MemoryDelivery(self, envelope))
+            try:
+                await self._handler(_MemoryDelivery(self, envelope))
+            except Exception:  # one bad delivery must not end the subscription
+                log.exception("transport.handler_failed", queue=self.queue)
 
     def stop_receiving(self) -> None:
         """Leave the queue; deliveries the handler has not seen yet go back to it."""

@@ -32,10 +32,18 @@ class Dispatcher:
 
     def __init__(self, endpoints: Sequence[object]) -> None:
         self.endpoints = list(endpoints)
-        self._signatures: dict[Callable[..., Any], inspect.Signature] = {}
+        self._resolved: dict[tuple[str | None, str | None, str], Callable[..., Any]] = {}
+        self._parameters: dict[str, _Parameters] = {}
 
     def resolve(self, request: Request) -> Callable[..., Awaitable[Any]]:
         """The bound endpoint method that serves `request`, or raise why none does."""
+        key = (request.namespace, request.version, request.method)
+        method = self._resolved.get(key)
+        if method is None:
+            method = self._resolved[key] = self._search(request)
+        return method
+
+    def _search(self, request: Request) -> Callable[..., Awaitable[Any]]:
         compatible = False
         requested = request.version or "1.0"
         for endpoint in self.endpoints:
@@ -71,12 +79,40 @@ class Dispatcher:
 
     def check_arguments(self, method: Callable[..., Any], args: dict[str, Any]) -> None:
         """Raise `InvalidRpcArguments` if `method(ctx, **args)` would not bind."""
-        signature = self._signatures.get(method)
-        if signature is None:
-            signature = self._signatures[method] = inspect.signature(method)
-        try:
-            signature.bind(None, **args)
-        except TypeError as exc:
-            raise InvalidRpcArguments(
-                f"Bad arguments for {method.__name__!r}: {exc}.", method=method.__name__
-            ) from None
+        name = method.__name__
+        params = self._parameters.get(name)
+        if params is None:
+            params = self._parameters[name] = _Parameters.of(method)
+        problem = params.problem(args)
+        if problem:
+            raise InvalidRpcArguments(f"Bad arguments for {name!r}: {problem}.", method=name)
+
+
+class _Parameters:
+    """The keyword arguments an endpoint method accepts and requires (after ctx)."""
+
+    def __init__(self, accepted: frozenset[str], required: frozenset[str], any_kw: bool) -> None:
+        self.accepted = accepted
+        self.required = required
+        self.any_kw = any_kw
+
+    @classmethod
+    def of(cls, method: Callable[..., Any]) -> _Parameters:
+        params = list(inspect.signature(method).parameters.values())[1:]  # skip ctx
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        named = [p for p in params if p.kind in kinds]
+        return cls(
+            frozenset(p.name for p in named),
+            frozenset(p.name for p in named if p.default is inspect.Parameter.empty),
+            any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params),
+        )
+
+    def problem(self, args: dict[str, Any]) -> str | None:
+        missing = self.required.difference(args)
+        if missing:
+            return f"missing required argument(s) {', '.join(sorted(missing))}"
+        if not self.any_kw:
+            unexpected = set(args).difference(self.accepted)
+            if unexpected:
+                return f"unexpected argument(s) {', '.join(sorted(unexpected))}"
+        return None

@@ -10,6 +10,7 @@ and released when the transport closes (which fails every pending call).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 import weakref
 from collections.abc import Collection
@@ -227,7 +228,7 @@ class Invoker:
             args,
             namespace=self.target.namespace,
             version=self.target.version,
-            unique_id=uuid.uuid4().hex,
+            unique_id=os.urandom(16).hex(),
             **reply,
         )
 
@@ -254,13 +255,14 @@ class Invoker:
         self._check_version()
         replies = direct_consumer_for(self.transport)
         await replies.ensure_started()
-        msg_id = uuid.uuid4().hex
+        msg_id = os.urandom(16).hex()
         body = self._encode(ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue)
         message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout)
         future = replies.expect(msg_id)
+        timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
         try:
             await self._publisher.publish(self.target, message)
-            reply = await asyncio.wait_for(future, self.timeout)
+            reply = await future
         except MessageUndeliverable:
             raise MessageUndeliverable(
                 f"Cannot call {method!r} on {self.target}: no worker queue is bound for it."
@@ -274,7 +276,13 @@ class Invoker:
                 timeout=self.timeout,
             ) from None
         finally:
+            timer.cancel()
             replies.forget(msg_id)
         if reply.failure is not None:
             raise rebuild_exception(reply.failure, self._options.allowed_remote_modules)
         return self._options.serializer.deserialize_entity(ctx, reply.result)
+
+
+def _expire(future: asyncio.Future[envelope.Reply]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

@@ -34,6 +34,7 @@ _NAME = "nova_object.name"
 _NAMESPACE = "nova_object.namespace"
 _VERSION = "nova_object.version"
 _DATA = "nova_object.data"
+_SCALARS = frozenset({str, int, float, bool})
 
 
 class Serializer(Protocol):
@@ -65,7 +66,8 @@ class ObjectSerializer:
 
     def __init__(self, classes: Iterable[type] = ()) -> None:
         self._classes: dict[str, type] = {}
-        self._converter = _make_converter()
+        #: The cattrs converter that turns registered objects into primitives and back.
+        self.converter = _make_converter()
         for cls in classes:
             self.register(cls)
 
@@ -77,7 +79,7 @@ class ObjectSerializer:
         return cls
 
     def serialize_entity(self, ctx: RequestContext, value: Any) -> Any:
-        if value is None or isinstance(value, str | int | float | bool):
+        if type(value) in _SCALARS or value is None:
             return value
         if isinstance(value, Mapping):
             return {str(k): self.serialize_entity(ctx, v) for k, v in value.items()}
@@ -104,10 +106,12 @@ class ObjectSerializer:
             _NAME: cls.__name__,
             _NAMESPACE: self.namespace,
             _VERSION: getattr(cls, "VERSION", "1.0"),
-            _DATA: self._converter.unstructure(value),
+            _DATA: self.converter.unstructure(value),
         }
 
     def deserialize_entity(self, ctx: RequestContext, value: Any) -> Any:
+        if type(value) in _SCALARS or value is None:
+            return value
         if isinstance(value, dict):
             if _NAME in value:
                 return self._from_primitive(value)
@@ -129,6 +133,6 @@ class ObjectSerializer:
                 f"with the local version {getattr(cls, 'VERSION', '1.0')}."
             )
         try:
-            return self._converter.structure(primitive.get(_DATA, {}), cls)
+            return self.converter.structure(primitive.get(_DATA, {}), cls)
         except Exception as exc:
             raise MessageDecodeError(f"Object {name} has invalid data: {exc}") from exc

@@ -93,6 +93,7 @@ class Worker:
         at_least_once: bool = False,
         durable_queues: bool = False,
         max_message_bytes: int = envelope.DEFAULT_MAX_MESSAGE_BYTES,
+        queue_prefix: str = "",
     ) -> None:
         if not target.topic:
             raise ValueError(f"A Worker needs a target with a topic, not {target!r}.")
@@ -106,6 +107,7 @@ class Worker:
         self.at_least_once = at_least_once
         self.durable_queues = durable_queues
         self.max_message_bytes = max_message_bytes
+        self.queue_prefix = queue_prefix
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
         self._subscriptions = self._plan_subscriptions()
@@ -123,12 +125,13 @@ class Worker:
         return len(self._tasks)
 
     def _plan_subscriptions(self) -> list[TopicConsumer]:
-        topic, exchange = self.target.topic, self.target.exchange
+        topic, exchange, prefix = self.target.topic, self.target.exchange, self.queue_prefix
         assert topic is not None
-        plan = [TopicConsumer(topic, exchange, topic)]
+        plan = [TopicConsumer(prefix + topic, exchange, topic)]
         if self.target.server:
-            plan.append(TopicConsumer(self.target.routing_key, exchange, self.target.routing_key))
-        fanout_queue = f"{topic}_fanout_{uuid.uuid4().hex}"
+            key = self.target.routing_key
+            plan.append(TopicConsumer(prefix + key, exchange, key))
+        fanout_queue = f"{prefix}{topic}_fanout_{uuid.uuid4().hex}"
         plan.append(TopicConsumer(fanout_queue, f"{topic}_fanout", topic))
         return plan
 
@@ -167,7 +170,9 @@ class Worker:
         await t.declare_exchange(self.target.exchange, ExchangeType.TOPIC)
         await t.declare_exchange(f"{self.target.topic}_fanout", ExchangeType.FANOUT)
         await t.declare_exchange(dead, ExchangeType.FANOUT, durable=True)
-        dead_queue = await t.declare_queue(f"{self.target.exchange}_dead_letters", durable=True)
+        dead_queue = await t.declare_queue(
+            f"{self.queue_prefix}{self.target.exchange}_dead_letters", durable=True
+        )
         await t.bind_queue(dead_queue, dead, "#")
         arguments = {"x-dead-letter-exchange": dead}
         for sub in self._subscriptions:
@@ -244,31 +249,27 @@ class Worker:
 
     async def _serve(self, request: envelope.Request) -> None:
         ctx = request.context
-        with structlog.contextvars.bound_contextvars(
+        # Each request runs in its own task (its own copy of the context variables), so
+        # what is bound here is seen by every log line of this request and no other.
+        structlog.contextvars.bind_contextvars(
             request_id=ctx.request_id, global_request_id=ctx.global_request_id
-        ):
-            try:
-                result = await self._dispatch(ctx, request)
-            except Exception as exc:
-                self._log_failure(request, exc)
-                if request.is_call:
-                    await self._replies.reply(
-                        request,
-                        envelope.encode_reply(
-                            request.msg_id or "", failure=envelope.encode_failure(exc)
-                        ),
-                    )
-                return
+        )
+        try:
+            result = await self._dispatch(ctx, request)
+        except Exception as exc:
+            self._log_failure(request, exc)
             if request.is_call:
-                try:
-                    body = envelope.encode_reply(
-                        request.msg_id or "", result=self.serializer.serialize_entity(ctx, result)
-                    )
-                except TypeError as exc:
-                    body = envelope.encode_reply(
-                        request.msg_id or "", failure=envelope.encode_failure(exc)
-                    )
-                await self._replies.reply(request, body)
+                failure = envelope.encode_failure(exc)
+                await self._replies.reply(request, envelope.encode_reply(request.msg_id or "", failure=failure))
+            return
+        if request.is_call:
+            try:
+                body = envelope.encode_reply(
+                    request.msg_id or "", result=self.serializer.serialize_entity(ctx, result)
+                )
+            except TypeError as exc:
+                body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+            await self._replies.reply(request, body)
 
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         method = self.dispatcher.resolve(request)

@@ -1,0 +1,473 @@
+"""The RabbitMQ transport: the `Transport` contract over aio-pika.
+
+One robust aio-pika connection per transport, with heartbeats. When the connection
+drops (a broker restart) it reconnects every `reconnect_interval` seconds,
+re-declares the exchanges, queues and bindings declared through it, and resumes its
+consumers; operations started meanwhile wait up to `connect_timeout` for it.
+
+Channels: one for topology, one with publisher confirms for publishing, and one per
+consumer, so that each consumer's prefetch (``basic.qos``) is its own, and a channel
+error (which closes the channel) spoils nothing else. A cancelled consumer keeps its
+channel until the deliveries it handed out are settled, as basic.cancel requires.
+
+Every aio-pika, aiormq and pamqp exception is translated at this boundary into
+`nova_lite.exceptions`, by `translate_error` and its single table `ERROR_MAP`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import aio_pika
+import aiormq.exceptions as amqp
+import pamqp.exceptions
+import structlog
+from aio_pika import abc as pika
+from yarl import URL
+
+from nova_lite.exceptions import (
+    ConfigError,
+    MessageUndeliverable,
+    TopologyError,
+    TransportClosed,
+    TransportError,
+    TransportUnreachable,
+)
+from nova_lite.transport import (
+    Consumer,
+    Delivery,
+    DeliveryHandler,
+    ExchangeType,
+    Message,
+    Transport,
+)
+
+__all__ = ["ERROR_MAP", "RabbitMQTransport", "translate_error"]
+
+log = structlog.get_logger(__name__)
+
+_SCHEMES: Final = {"amqp": "amqp", "amqps": "amqps", "rabbit": "amqp"}
+
+#: Foreign exception -> nova_lite exception; the first matching row wins.
+ERROR_MAP: Final[tuple[tuple[type[BaseException], type[TransportError]], ...]] = (
+    (amqp.PublishError, MessageUndeliverable),  # a mandatory message came back
+    (amqp.ChannelNotFoundEntity, TopologyError),  # 404 NOT_FOUND
+    (amqp.ChannelLockedResource, TopologyError),  # 405 RESOURCE_LOCKED
+    (amqp.ChannelPreconditionFailed, TopologyError),  # 406 PRECONDITION_FAILED
+    (amqp.ChannelAccessRefused, TopologyError),  # 403 ACCESS_REFUSED
+    (amqp.AMQPConnectionError, TransportUnreachable),
+    (amqp.ChannelInvalidStateError, TransportUnreachable),  # channel down, reopening
+    (amqp.AMQPError, TransportError),  # other channel errors, nacks, protocol errors
+    (pamqp.exceptions.PAMQPException, TransportError),
+    (ConnectionError, TransportUnreachable),
+    (OSError, TransportUnreachable),
+    (TimeoutError, TransportUnreachable),
+    (RuntimeError, TransportError),  # aio-pika's "channel/connection closed" states
+)
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, amqp.PublishError):
+        return f"no queue took the message, the broker returned it ({exc.args[0]})"
+    if isinstance(exc, TimeoutError):
+        return "the broker did not answer in time"
+    return (str(exc) or type(exc).__name__).rstrip(".")
+
+
+def translate_error(exc: BaseException, action: str) -> TransportError | None:
+    """The nova_lite exception for a foreign one raised while doing `action`, if any."""
+    for foreign, ours in ERROR_MAP:
+        if isinstance(exc, foreign):
+            return ours(f"Could not {action}: {_detail(exc)}.")
+    return None
+
+
+@contextlib.contextmanager
+def _boundary(transport: RabbitMQTransport, action: str, *args: object) -> Iterator[None]:
+    """Re-raise foreign exceptions from the block as nova_lite ones.
+
+    The action is formatted only when something fails, keeping the hot path cheap.
+    """
+    try:
+        yield
+    except TransportError:
+        raise
+    except Exception as exc:
+        what = f"{action.format(*args)} on {transport.safe_url}"
+        if not transport.is_connected:
+            raise TransportClosed(f"Could not {what}: the transport is closed.") from exc
+        translated = translate_error(exc, what)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _amqp_url(url: str) -> URL:
+    parsed = URL(url)
+    if parsed.scheme not in _SCHEMES:
+        raise ConfigError(
+            f"RabbitMQ URL {url!r} has scheme {parsed.scheme!r}; "
+            f"use one of {', '.join(sorted(_SCHEMES))}."
+        )
+    return parsed.with_scheme(_SCHEMES[parsed.scheme])
+
+
+def _outgoing(message: Message) -> aio_pika.Message:
+    return aio_pika.Message(
+        message.body,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        headers=dict(message.headers) if message.headers else None,
+        expiration=message.expiration,
+        content_type=message.content_type or None,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT if message.persistent else None,
+    )
+
+
+def _incoming(incoming: pika.AbstractIncomingMessage) -> Message:
+    expiration = incoming.expiration
+    return Message(
+        incoming.body,
+        message_id=incoming.message_id,
+        correlation_id=incoming.correlation_id,
+        reply_to=incoming.reply_to,
+        headers=incoming.headers,
+        expiration=float(expiration) if isinstance(expiration, int | float) else None,
+        content_type=incoming.content_type or "",
+        persistent=incoming.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+class _Channel:
+    """A robust aio-pika channel, and a way to wait until it is open again.
+
+    aio-pika reopens a channel by itself after a channel error or a reconnection,
+    but an operation started in between would fail; `ready()` waits for the reopening.
+    """
+
+    __slots__ = ("_reopened", "_timeout", "channel")
+
+    def __init__(self, channel: pika.AbstractRobustChannel, timeout: float) -> None:
+        self.channel = channel
+        self._timeout = timeout
+        self._reopened = asyncio.Event()
+        channel.reopen_callbacks.add(self._on_reopen)
+
+    def _on_reopen(self, _channel: object) -> None:
+        reopened, self._reopened = self._reopened, asyncio.Event()
+        reopened.set()
+
+    async def ready(self) -> pika.AbstractRobustChannel:
+        if self.channel.is_closed:
+            await asyncio.wait_for(self._reopened.wait(), self._timeout)
+        return self.channel
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.channel.close()
+
+
+class _RabbitDelivery(Delivery):
+    """A delivery wrapping an aio-pika incoming message; settled exactly once."""
+
+    def __init__(self, incoming: pika.AbstractIncomingMessage, consumer: _RabbitConsumer) -> None:
+        self._incoming = incoming
+        self._consumer = consumer
+        self._settled = False
+        self.message = _incoming(incoming)
+        self.exchange = incoming.exchange or ""
+        self.routing_key = incoming.routing_key or ""
+        self.redelivered = bool(incoming.redelivered)
+
+    async def ack(self) -> None:
+        await self._settle(None)
+
+    async def reject(self, *, requeue: bool = False) -> None:
+        await self._settle(requeue)
+
+    async def _settle(self, requeue: bool | None) -> None:
+        """Ack (``requeue=None``) or reject, once; a closed channel already requeued it."""
+        if self._settled:
+            raise TransportError("This delivery was already acknowledged or rejected.")
+        self._settled = True
+        try:
+            if requeue is None:
+                await self._incoming.ack()
+            else:
+                await self._incoming.reject(requeue=requeue)
+        except amqp.ChannelInvalidStateError:
+            pass
+        except Exception as exc:
+            translated = translate_error(exc, "settle a delivery")
+            if translated is None:
+                raise
+            raise translated from exc
+        finally:
+            await self._consumer.settled()
+
+
+class _RabbitConsumer(Consumer):
+    """A subscription to one queue, on a channel of its own.
+
+    `cancel()` sends basic.cancel and keeps the channel open until the deliveries
+    already handed to the handler are settled, then closes it; a delivery that
+    arrives after the cancel goes straight back to the queue.
+    """
+
+    def __init__(self, transport: RabbitMQTransport, queue: str, handler: DeliveryHandler) -> None:
+        self.queue = queue
+        self._transport = transport
+        self._handler = handler
+        self._channel: _Channel | None = None
+        self._subscription: pika.AbstractQueue | None = None
+        self._tag = ""
+        self._receiving = False
+        self._unsettled = 0
+        self._ending: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "consuming" if self._receiving else "cancelled"
+        return f"<RabbitMQConsumer {self.queue} {state} unsettled={self._unsettled}>"
+
+    async def start(self, channel: _Channel, prefetch: int) -> None:
+        """Apply `prefetch` and subscribe; on failure, close the channel."""
+        self._channel = channel
+        try:
+            if prefetch > 0:
+                await channel.channel.set_qos(prefetch_count=prefetch)
+            self._subscription = await channel.channel.declare_queue(self.queue, passive=True)
+            self._receiving = True
+            self._tag = await self._subscription.consume(self._on_message)
+            await self._watch(channel.channel)
+            channel.channel.reopen_callbacks.add(self._watch)
+        except BaseException:
+            self._receiving = False
+            await channel.close()
+            raise
+
+    async def _watch(self, channel: Any) -> None:
+        """Hear when the broker cancels this consumer, e.g. because its queue was deleted."""
+        raw = await channel.get_underlay_channel()
+        raw.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+
+    def _on_broker_cancel(self, frame: Any) -> None:
+        # Without this, aio-pika would try to resume the consumer forever.
+        if frame.consumer_tag == self._tag and self._receiving:
+            self._ending = asyncio.get_running_loop().create_task(self.cancel())
+
+    async def _on_message(self, incoming: pika.AbstractIncomingMessage) -> None:
+        if not self._receiving:
+            with contextlib.suppress(Exception):
+                await incoming.reject(requeue=True)
+            return
+        self._unsettled += 1
+        try:
+            await self._handler(_RabbitDelivery(incoming, self))
+        except Exception:
+            log.exception("transport.handler_failed", queue=self.queue)
+
+    async def settled(self) -> None:
+        """Count one delivery settled; after `cancel()`, the last one closes the channel."""
+        self._unsettled -= 1
+        if not self._receiving and self._unsettled == 0 and self._channel is not None:
+            await self._channel.close()
+
+    def stop(self) -> None:
+        """Stop handling deliveries: the connection is closing and requeues them."""
+        self._receiving = False
+
+    async def cancel(self) -> None:
+        if not self._receiving:
+            return
+        self._receiving = False
+        self._transport.forget(self)
+        assert self._channel is not None and self._subscription is not None
+        try:
+            await self._subscription.cancel(self._tag)
+        except Exception:
+            self._unsettled = 0  # the channel is gone, and its deliveries went back
+        if self._unsettled == 0:
+            await self._channel.close()
+
+
+class RabbitMQTransport(Transport):
+    """A connection to RabbitMQ through aio-pika (``amqp://``, ``amqps://``, ``rabbit://``).
+
+    ``rabbit://`` is an alias of ``amqp://``. `safe_url` is the URL with its password
+    masked; every message and ``repr`` uses it instead of `url`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat: int = 30,
+        connect_timeout: float = 10.0,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        super().__init__(url)
+        self._amqp_url = _amqp_url(url)
+        password = self._amqp_url.password
+        self.safe_url = str(self._amqp_url.with_password("****") if password else self._amqp_url)
+        self._options: dict[str, Any] = {
+            "timeout": connect_timeout,
+            "heartbeat": heartbeat,
+            "reconnect_interval": reconnect_interval,
+        }
+        self._timeout = connect_timeout
+        self._state = "unconnected"
+        self._connection: pika.AbstractRobustConnection | None = None
+        self._topology: _Channel | None = None
+        self._publisher: _Channel | None = None
+        self._exchanges: dict[str, pika.AbstractExchange] = {}
+        self._queues: dict[str, pika.AbstractRobustQueue] = {}
+        self._consumers: list[_RabbitConsumer] = []
+
+    def __repr__(self) -> str:
+        reconnecting = self._connection is not None and not self._connection.connected.is_set()
+        return (
+            f"<RabbitMQTransport {self.safe_url} {'reconnecting' if reconnecting else self._state}>"
+        )
+
+    @property
+    def is_connected(self) -> bool:
+        return self._state == "connected"
+
+    async def connect(self) -> None:
+        if self.is_connected:
+            return
+        try:  # aio-pika's own timeout: an outer one could leave its reconnect task behind
+            connection = await aio_pika.connect_robust(self._amqp_url, **self._options)
+        except Exception as exc:
+            detail = _detail(exc).replace(self._amqp_url.password or "\0", "****")
+            raise TransportUnreachable(
+                f"Cannot connect to the broker at {self.safe_url}: {detail}."
+            ) from None
+        self._connection, self._state = connection, "connected"
+        self._queues = {}
+        try:
+            with _boundary(self, "open channels"):
+                self._topology = await self._channel(publisher_confirms=False)
+                self._publisher = await self._channel(on_return_raises=True)
+                self._exchanges = {"": self._publisher.channel.default_exchange}
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _channel(
+        self, *, publisher_confirms: bool = True, on_return_raises: bool = False
+    ) -> _Channel:
+        self._check()
+        assert self._connection is not None
+        channel = self._connection.channel(
+            publisher_confirms=publisher_confirms, on_return_raises=on_return_raises
+        )
+        await channel
+        return _Channel(channel, self._timeout)
+
+    async def close(self) -> None:
+        if self._state != "connected":
+            return
+        self._state = "closed"
+        for consumer in self._consumers:
+            consumer.stop()
+        self._consumers.clear()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        self._run_close_callbacks()
+
+    def forget(self, consumer: _RabbitConsumer) -> None:
+        """Drop a cancelled consumer from the ones `close()` stops."""
+        with contextlib.suppress(ValueError):
+            self._consumers.remove(consumer)
+
+    def _check(self) -> None:
+        if self._state != "connected":
+            raise TransportClosed(f"Transport {self.safe_url} is not connected.")
+
+    async def _topology_channel(self) -> pika.AbstractRobustChannel:
+        self._check()
+        assert self._topology is not None
+        return await self._topology.ready()
+
+    async def declare_exchange(
+        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+    ) -> None:
+        if not name:
+            raise TopologyError("The default exchange '' cannot be declared.")
+        with _boundary(self, "declare exchange {!r} as {}", name, type):
+            channel = await self._topology_channel()
+            await channel.declare_exchange(
+                name, aio_pika.ExchangeType(type), durable=durable, auto_delete=auto_delete
+            )
+
+    async def declare_queue(
+        self,
+        name: str | None = None,
+        *,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Declare a queue; with ``name=None`` aio-pika picks a unique ``amq_…`` name.
+
+        The name is chosen on the client so that a reconnect re-declares the same queue.
+        """
+        with _boundary(self, "declare queue {!r}", name):
+            channel = await self._topology_channel()
+            queue = await channel.declare_queue(
+                name,
+                durable=durable,
+                exclusive=exclusive,
+                auto_delete=auto_delete,
+                arguments=dict(arguments) if arguments else None,
+            )
+        self._queues[queue.name] = queue
+        return queue.name
+
+    async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
+        with _boundary(self, "bind queue {!r} to exchange {!r}", queue, exchange):
+            channel = await self._topology_channel()
+            # A queue declared here remembers its bindings, so a reconnect rebinds them.
+            target = self._queues.get(queue) or await channel.get_queue(queue, ensure=False)
+            await target.bind(exchange, routing_key)
+
+    async def delete_queue(self, name: str) -> None:
+        for consumer in [c for c in self._consumers if c.queue == name]:
+            await consumer.cancel()
+        self._queues.pop(name, None)
+        with _boundary(self, "delete queue {!r}", name):
+            channel = await self._topology_channel()
+            await channel.queue_delete(name)
+
+    async def publish(
+        self, exchange: str, routing_key: str, message: Message, *, mandatory: bool = False
+    ) -> None:
+        with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
+            self._check()
+            assert self._publisher is not None
+            if self._publisher.channel.is_closed:
+                await self._publisher.ready()
+            target = self._exchanges.get(exchange) or await self._exchange(exchange)
+            await target.publish(_outgoing(message), routing_key, mandatory=mandatory)
+
+    async def _exchange(self, name: str) -> pika.AbstractExchange:
+        """The aio-pika object for exchange `name`, made once (no broker round trip)."""
+        assert self._publisher is not None
+        exchange = await self._publisher.channel.get_exchange(name, ensure=False)
+        self._exchanges[name] = exchange
+        return exchange
+
+    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0) -> Consumer:
+        consumer = _RabbitConsumer(self, queue, handler)
+        with _boundary(self, "consume from queue {!r}", queue):
+            await consumer.start(await self._channel(), prefetch)
+        self._consumers.append(consumer)
+        return consumer
