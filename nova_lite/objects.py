@@ -8,9 +8,10 @@ returns the RPC serializer that knows all of them.
 from __future__ import annotations
 
 import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
+import orjson
 
 from nova_lite.rpc import ObjectSerializer
 
@@ -28,7 +29,10 @@ __all__ = [
     "Subnet",
     "TokenInfo",
     "Volume",
+    "dump",
+    "load",
     "serializer",
+    "utcnow",
 ]
 
 
@@ -51,6 +55,11 @@ class Flavor:
     swap: int = 0
     is_public: bool = True
     extra_specs: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def disk_gb(self) -> int:
+        """Local disk the flavor needs: root, ephemeral and swap (MiB, rounded up)."""
+        return self.root_gb + self.ephemeral_gb + (self.swap + 1023) // 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +122,7 @@ class Port:
     device_id: str | None = None
     project_id: str | None = None
     status: str = "DOWN"
+    binding_host: str | None = None  # the host that plugged it (binding:host_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +225,7 @@ class Selection:
     vcpus: int
     memory_mb: int
     disk_gb: int
+    instance_group: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -237,6 +248,8 @@ class ComputeNode:
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
     supported_instances: tuple[str, ...] = ("x86_64",)
+    failed_builds: int = 0
+    io_ops: int = 0
     disabled: bool = False
     updated_at: datetime.datetime = attrs.field(factory=utcnow)
 
@@ -275,6 +288,21 @@ _ALL: tuple[type, ...] = (
 )
 
 
+_SERIALIZER = ObjectSerializer(_ALL)
+
+T = TypeVar("T")
+
+
 def serializer() -> ObjectSerializer:
     """An RPC serializer that knows every nova_lite model object."""
-    return ObjectSerializer(_ALL)
+    return _SERIALIZER
+
+
+def dump(obj: Any) -> str:
+    """An object as JSON text, for a service to store in its own database."""
+    return orjson.dumps(_SERIALIZER.converter.unstructure(obj)).decode()
+
+
+def load(cls: type[T], text: str | bytes) -> T:
+    """Rebuild an object of type `cls` from `dump()` output."""
+    return _SERIALIZER.converter.structure(orjson.loads(text), cls)

@@ -184,11 +184,15 @@ class Transport(abc.ABC):
         message: Message,
         *,
         mandatory: bool = False,
+        confirm: bool = True,
     ) -> None:
         """Publish a message; once this returns, the broker has taken it.
 
         With ``mandatory=True`` a message that no queue takes raises
-        `MessageUndeliverable` rather than being silently dropped.
+        `MessageUndeliverable` rather than being silently dropped. With
+        ``confirm=False`` (only for non-mandatory messages) the call returns as soon
+        as the message is written, without waiting for the broker's confirmation: for
+        messages whose loss the sender could not act on anyway, such as RPC replies.
         """
 
     @abc.abstractmethod

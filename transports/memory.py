@@ -479,9 +479,17 @@ class MemoryTransport(Transport):
         self.broker.delete_queue(name)
 
     async def publish(
-        self, exchange: str, routing_key: str, message: Message, *, mandatory: bool = False
+        self,
+        exchange: str,
+        routing_key: str,
+        message: Message,
+        *,
+        mandatory: bool = False,
+        confirm: bool = True,
     ) -> None:
         self._check()
+        if mandatory and not confirm:
+            raise ValueError("A mandatory message must be published with confirm=True.")
         self.broker.publish(exchange, routing_key, message, mandatory=mandatory)
 
     async def consume(

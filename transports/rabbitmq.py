@@ -323,7 +323,9 @@ class RabbitMQTransport(Transport):
         self._connection: pika.AbstractRobustConnection | None = None
         self._topology: _Channel | None = None
         self._publisher: _Channel | None = None
+        self._unconfirmed: _Channel | None = None
         self._exchanges: dict[str, pika.AbstractExchange] = {}
+        self._fast_exchanges: dict[str, pika.AbstractExchange] = {}
         self._queues: dict[str, pika.AbstractRobustQueue] = {}
         self._consumers: list[_RabbitConsumer] = []
 
@@ -353,7 +355,9 @@ class RabbitMQTransport(Transport):
             with _boundary(self, "open channels"):
                 self._topology = await self._channel(publisher_confirms=False)
                 self._publisher = await self._channel(on_return_raises=True)
+                self._unconfirmed = await self._channel(publisher_confirms=False)
                 self._exchanges = {"": self._publisher.channel.default_exchange}
+                self._fast_exchanges = {"": self._unconfirmed.channel.default_exchange}
         except BaseException:
             await self.close()
             raise
@@ -448,21 +452,32 @@ class RabbitMQTransport(Transport):
             await channel.queue_delete(name)
 
     async def publish(
-        self, exchange: str, routing_key: str, message: Message, *, mandatory: bool = False
+        self,
+        exchange: str,
+        routing_key: str,
+        message: Message,
+        *,
+        mandatory: bool = False,
+        confirm: bool = True,
     ) -> None:
+        if mandatory and not confirm:
+            raise ValueError("A mandatory message must be published with confirm=True.")
         with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
             self._check()
-            assert self._publisher is not None
-            if self._publisher.channel.is_closed:
-                await self._publisher.ready()
-            target = self._exchanges.get(exchange) or await self._exchange(exchange)
+            channel = self._publisher if confirm else self._unconfirmed
+            cache = self._exchanges if confirm else self._fast_exchanges
+            assert channel is not None
+            if channel.channel.is_closed:
+                await channel.ready()
+            target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
             await target.publish(_outgoing(message), routing_key, mandatory=mandatory)
 
-    async def _exchange(self, name: str) -> pika.AbstractExchange:
+    async def _exchange(
+        self, channel: _Channel, cache: dict[str, pika.AbstractExchange], name: str
+    ) -> pika.AbstractExchange:
         """The aio-pika object for exchange `name`, made once (no broker round trip)."""
-        assert self._publisher is not None
-        exchange = await self._publisher.channel.get_exchange(name, ensure=False)
-        self._exchanges[name] = exchange
+        exchange = await channel.channel.get_exchange(name, ensure=False)
+        cache[name] = exchange
         return exchange
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0) -> Consumer:

@@ -41,11 +41,15 @@ class DirectPublisher:
         self.transport = transport
 
     async def reply(self, request: envelope.Request, body: bytes) -> None:
-        """Publish `body` to the request's reply queue; a vanished caller is only logged."""
+        """Publish `body` to the request's reply queue, without awaiting a confirmation.
+
+        A caller that has gone away (its reply queue with it) loses the reply, as in
+        oslo.messaging; there is nobody left to tell.
+        """
         assert request.reply_q is not None and request.msg_id is not None
         message = Message(body, correlation_id=request.msg_id)
         try:
-            await self.transport.publish("", request.reply_q, message, mandatory=True)
+            await self.transport.publish("", request.reply_q, message, confirm=False)
         except TransportError as exc:
             log.warning("rpc.reply.lost", msg_id=request.msg_id, error=str(exc))
 

@@ -1,0 +1,1 @@
+"""The network service (Neutron's role): networks, subnets, ports and IP allocation."""

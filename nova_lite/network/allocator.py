@@ -1,0 +1,87 @@
+"""Making one port for an instance: a unique MAC and a free address from the pool."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from nova_lite.db import Database
+from nova_lite.exceptions import Conflict, IpAddressExhausted, NetworkNotFound
+from nova_lite.network import ipam, rows
+
+__all__ = ["PortAllocator"]
+
+MAC_ATTEMPTS = 16
+
+
+class PortAllocator:
+    """Creates ports inside the caller's write transaction on the network database.
+
+    The caller holds `Database.transaction()` (``BEGIN IMMEDIATE``) around every use,
+    so reading the taken addresses and inserting the new one cannot interleave with
+    another allocation; the ``UNIQUE(subnet_id, ip_address)`` constraint is the backstop.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __repr__(self) -> str:
+        return f"<PortAllocator {self.db.name}>"
+
+    async def create_port(
+        self, conn: aiosqlite.Connection, network_id: str, device: str, project: str
+    ) -> str:
+        """Create a DOWN port of `device` on the network, with one fixed IP; its id."""
+        network = await self.db.fetchone(
+            "SELECT * FROM networks WHERE id = ? AND (shared = 1 OR project_id = ?)",
+            (network_id, project),
+        )
+        if network is None:
+            raise NetworkNotFound(
+                f"Network {network_id} could not be found or is not usable by project {project}.",
+                network_id=network_id,
+            )
+        port_id = rows.new_id()
+        await rows.write(
+            conn,
+            "INSERT INTO ports (id, network_id, mac_address, device_id, project_id, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (port_id, network_id, await self._unique_mac(), device, project, rows.now()),
+        )
+        subnet = await self.db.fetchone(
+            "SELECT * FROM subnets WHERE network_id = ? ORDER BY rowid LIMIT 1", (network_id,)
+        )
+        if subnet is not None:  # a network without subnets gets ports without addresses
+            await rows.write(
+                conn,
+                "INSERT INTO ip_allocations (port_id, subnet_id, ip_address) VALUES (?, ?, ?)",
+                (port_id, subnet["id"], await self._free_address(subnet, network)),
+            )
+        return port_id
+
+    async def _free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
+        taken = [
+            row["ip_address"]
+            for row in await self.db.fetchall(
+                "SELECT ip_address FROM ip_allocations WHERE subnet_id = ?", (subnet["id"],)
+            )
+        ]
+        if subnet["gateway_ip"]:
+            taken.append(subnet["gateway_ip"])
+        address = ipam.first_free(subnet["pool_start"], subnet["pool_end"], taken)
+        if address is None:
+            raise IpAddressExhausted(
+                f"No more IP addresses available on subnet {subnet['id']} ({subnet['cidr']}) "
+                f"of network {network['id']} ({network['name']}).",
+                subnet_id=subnet["id"],
+                network_id=network["id"],
+            )
+        return address
+
+    async def _unique_mac(self) -> str:
+        for _ in range(MAC_ATTEMPTS):
+            mac = ipam.random_mac()
+            if await self.db.fetchone("SELECT 1 FROM ports WHERE mac_address = ?", (mac,)) is None:
+                return mac
+        raise Conflict(f"No unique MAC address found in {MAC_ATTEMPTS} attempts; try again.")

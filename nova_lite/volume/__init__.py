@@ -1,0 +1,1 @@
+"""The volume service (Cinder's role): block volumes and their attachments to instances."""

@@ -1,0 +1,288 @@
+"""The network service (networks, subnets, ports, IP allocation), driven over RPC.
+
+Each test serves the manager on a topic unique to the test as well as on a unique
+exchange: worker queues are named after the topic alone, so two runs sharing one
+RabbitMQ would otherwise consume (and at teardown delete) each other's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from nova_lite import objects
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    IpAddressExhausted,
+    NetworkNotFound,
+    PortNotFound,
+)
+from nova_lite.network import ipam
+from nova_lite.network.manager import NetworkManager
+from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.service import Service
+from tests.conftest import TransportFactory
+
+ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
+ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
+BOB = RequestContext(user_id="bob", project_id="p-bob", roles=("member",))
+MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
+
+
+@pytest.fixture
+async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[NetworkAPI]:
+    """A network service on host1 and the NetworkAPI that reaches it."""
+    topic = broker.name("network")
+
+    class TestManager(NetworkManager):
+        pass
+
+    class TestAPI(NetworkAPI):
+        pass
+
+    TestManager.topic = TestAPI.topic = topic
+    transport = await broker.connect()
+    config = Config.load(
+        environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
+    )
+    async with Service(TestManager(config, transport, "host1"), serializer=objects.serializer()):
+        yield TestAPI(transport, config)
+
+
+async def shared_net(
+    api: NetworkAPI, cidr: str = "10.0.0.0/24", **pool: str
+) -> tuple[objects.Network, objects.Subnet]:
+    network = await api.create_network(ADMIN, "public")
+    subnet = await api.create_subnet(ADMIN, network.id, cidr, **pool)
+    return network, subnet
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def ip_of(port: objects.Port) -> str:
+    (fixed,) = port.fixed_ips
+    return fixed["ip_address"]
+
+
+# -- subnets -----------------------------------------------------------------
+
+
+async def test_subnet_gets_neutron_defaults(api: NetworkAPI) -> None:
+    """A subnet without options gets the first host as gateway and the rest as its pool."""
+    network, subnet = await shared_net(api)
+    assert (subnet.cidr, subnet.gateway_ip, subnet.ip_version) == ("10.0.0.0/24", "10.0.0.1", 4)
+    assert (subnet.pool_start, subnet.pool_end) == ("10.0.0.2", "10.0.0.254")
+    assert (await api.get_network(ALICE, network.id)).subnets == (subnet.id,)
+    assert await api.list_subnets(ALICE, network.id) == [subnet]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"cidr": "10.0.0.300/24"}, "10.0.0.300/24"),
+        ({"cidr": "10.0.0.1/24"}, "host bits set"),
+        ({"cidr": "not-a-cidr"}, "not-a-cidr"),
+        ({"cidr": 42}, "42"),
+        ({"cidr": "10.0.0.0/31"}, "too small"),
+        ({"cidr": "10.0.0.0/24", "gateway_ip": "10.0.1.1"}, "gateway_ip '10.0.1.1'"),
+        ({"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.255"}, "gateway_ip '10.0.0.255'"),
+        ({"cidr": "10.0.0.0/24", "gateway_ip": "fe80::1"}, "gateway_ip 'fe80::1'"),
+        ({"cidr": "10.0.0.0/24", "pool_start": "bogus"}, "pool_start 'bogus'"),
+        ({"cidr": "10.0.0.0/24", "pool_end": "10.0.0.0"}, "pool_end '10.0.0.0'"),
+        ({"cidr": "10.0.0.0/24", "pool_start": "10.0.0.9", "pool_end": "10.0.0.5"}, "after"),
+        ({"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.5", "pool_end": "10.0.0.9"}, "gateway"),
+    ],
+)
+def test_plan_subnet_rejects_bad_values(kwargs: dict[str, object], named: str) -> None:
+    """Every bad CIDR, gateway or pool raises Invalid whose message names the bad value."""
+    with pytest.raises(Invalid, match=re.escape(named)):
+        ipam.plan_subnet(**kwargs)
+
+
+def test_plan_subnet_handles_ipv6_and_custom_pools() -> None:
+    """IPv6 subnets use the whole range after the gateway; explicit pools are kept."""
+    v6 = ipam.plan_subnet("fd00::/64")
+    assert (v6.gateway_ip, v6.pool_start, v6.pool_end, v6.ip_version) == (
+        "fd00::1",
+        "fd00::2",
+        "fd00::ffff:ffff:ffff:ffff",
+        6,
+    )
+    plan = ipam.plan_subnet("10.1.0.0/16", "10.1.255.254", "10.1.0.10", "10.1.0.20")
+    assert (plan.gateway_ip, plan.pool_start, plan.pool_end) == (
+        "10.1.255.254",
+        "10.1.0.10",
+        "10.1.0.20",
+    )
+
+
+def test_first_free_skips_taken_addresses_and_reports_a_full_pool() -> None:
+    """The allocator picks the lowest free pool address and None once all are taken."""
+    assert ipam.first_free("10.0.0.2", "10.0.0.4", {"10.0.0.2"}) == "10.0.0.3"
+    assert ipam.first_free("fd00::2", "fd00::3", ["fd00::2"]) == "fd00::3"
+    assert ipam.first_free("10.0.0.2", "10.0.0.3", ["10.0.0.2", "10.0.0.3"]) is None
+
+
+def test_random_mac_uses_the_neutron_prefix() -> None:
+    """Generated MACs are locally administered fa:16:3e addresses."""
+    assert ipam.random_mac(lambda n: bytes([0xAB, 0x01, 0xFF])) == "fa:16:3e:ab:01:ff"
+    assert MAC.match(ipam.random_mac())
+
+
+async def test_subnet_errors_cross_the_wire(api: NetworkAPI) -> None:
+    """Over RPC, bad subnets, overlaps and unknown networks raise the service's errors."""
+    network, _ = await shared_net(api)
+    with pytest.raises(Invalid, match=re.escape("10.0.0.1/24")):
+        await api.create_subnet(ADMIN, network.id, "10.0.0.1/24")
+    with pytest.raises(Invalid, match=re.escape("overlaps subnet 10.0.0.0/24")):
+        await api.create_subnet(ADMIN, network.id, "10.0.0.128/25")
+    with pytest.raises(NetworkNotFound, match="nope"):
+        await api.create_subnet(ADMIN, "nope", "10.9.0.0/24")
+    with pytest.raises(Forbidden):
+        await api.create_subnet(ALICE, network.id, "10.9.0.0/24")
+
+
+# -- ports -------------------------------------------------------------------
+
+
+async def test_allocate_gives_a_mac_and_an_ip_from_the_pool(api: NetworkAPI) -> None:
+    """Each requested network yields one DOWN port with a fa:16:3e MAC and a pool IP."""
+    network, subnet = await shared_net(api, pool_start="10.0.0.100", pool_end="10.0.0.110")
+    instance = new_uuid()
+    (port,) = await api.allocate_for_instance(ALICE, instance, [network.id], "p-alice")
+    assert MAC.match(port.mac_address)
+    assert port.fixed_ips == ({"subnet_id": subnet.id, "ip_address": "10.0.0.100"},)
+    assert (port.network_id, port.device_id, port.project_id) == (network.id, instance, "p-alice")
+    assert (port.status, port.binding_host) == ("DOWN", None)
+    assert await api.get_port(ALICE, port.id) == port
+    assert await api.list_ports(ALICE, device_id=instance) == [port]
+
+
+async def test_concurrent_allocations_never_share_an_address(api: NetworkAPI) -> None:
+    """50 concurrent allocations on a 50-address pool get 50 distinct IPs; the 51st fails."""
+    network, subnet = await shared_net(
+        api, "10.0.0.0/26", pool_start="10.0.0.2", pool_end="10.0.0.51"
+    )
+    results = await asyncio.gather(
+        *(api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1") for _ in range(50))
+    )
+    ports = [port for (port,) in results]
+    pool = {str(ipaddress.ip_address("10.0.0.2") + i) for i in range(50)}
+    assert {ip_of(port) for port in ports} == pool
+    assert len({port.mac_address for port in ports}) == 50
+    with pytest.raises(IpAddressExhausted) as caught:
+        await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
+    assert subnet.id in str(caught.value) and network.id in str(caught.value)
+
+
+async def test_deallocate_frees_addresses_for_reuse(api: NetworkAPI) -> None:
+    """Releasing an instance's ports returns their addresses to the pool."""
+    network, _ = await shared_net(api, "10.0.0.0/29", pool_start="10.0.0.2", pool_end="10.0.0.2")
+    first, second = new_uuid(), new_uuid()
+    (port,) = await api.allocate_for_instance(ADMIN, first, [network.id], "p1")
+    with pytest.raises(IpAddressExhausted):
+        await api.allocate_for_instance(ADMIN, second, [network.id], "p1")
+    await api.deallocate_for_instance(ADMIN, first)
+    await api.deallocate_for_instance(ADMIN, first)  # nothing left: no error
+    assert await api.list_ports(ADMIN, device_id=first) == []
+    with pytest.raises(PortNotFound):
+        await api.get_port(ADMIN, port.id)
+    (again,) = await api.allocate_for_instance(ADMIN, second, [network.id], "p1")
+    assert ip_of(again) == ip_of(port) == "10.0.0.2"
+
+
+async def test_failure_on_a_later_network_releases_earlier_ports(api: NetworkAPI) -> None:
+    """When the second network's pool is full, the port made on the first is rolled back."""
+    first_net, _ = await shared_net(api, "10.0.0.0/24")
+    full_net, _ = await shared_net(api, "10.1.0.0/29", pool_start="10.1.0.2", pool_end="10.1.0.2")
+    await api.allocate_for_instance(ADMIN, new_uuid(), [full_net.id], "p1")
+    instance = new_uuid()
+    with pytest.raises(IpAddressExhausted, match=full_net.id):
+        await api.allocate_for_instance(ADMIN, instance, [first_net.id, full_net.id], "p1")
+    assert await api.list_ports(ADMIN, device_id=instance) == []
+    assert await api.list_ports(ADMIN, network_id=first_net.id) == []
+    (port,) = await api.allocate_for_instance(ADMIN, new_uuid(), [first_net.id], "p1")
+    assert ip_of(port) == "10.0.0.2"
+
+
+async def test_allocate_again_returns_the_same_ports(api: NetworkAPI) -> None:
+    """A second allocation for the same instance and networks (a reschedule) reuses ports."""
+    network, _ = await shared_net(api)
+    other, _ = await shared_net(api, "10.5.0.0/24")
+    instance = new_uuid()
+    ports = await api.allocate_for_instance(ADMIN, instance, [network.id, other.id], "p1")
+    assert await api.allocate_for_instance(ADMIN, instance, [network.id, other.id], "p1") == ports
+    assert len(await api.list_ports(ADMIN, device_id=instance)) == 2
+
+
+async def test_bind_port_marks_it_active_on_the_host(api: NetworkAPI) -> None:
+    """Binding a port records the compute host and sets the port ACTIVE."""
+    network, _ = await shared_net(api)
+    (port,) = await api.allocate_for_instance(ALICE, new_uuid(), [network.id], "p-alice")
+    bound = await api.bind_port(ALICE, port.id, "compute-7")
+    assert (bound.status, bound.binding_host) == ("ACTIVE", "compute-7")
+    assert await api.get_port(ALICE, port.id) == bound
+    with pytest.raises(PortNotFound):
+        await api.bind_port(BOB, port.id, "compute-7")
+
+
+async def test_delete_network_conflicts_while_ports_remain(api: NetworkAPI) -> None:
+    """A network with ports cannot be deleted; once they are released it can."""
+    network, _ = await shared_net(api)
+    instance = new_uuid()
+    await api.allocate_for_instance(ADMIN, instance, [network.id], "p1")
+    with pytest.raises(Conflict, match="port"):
+        await api.delete_network(ADMIN, network.id)
+    await api.deallocate_for_instance(ADMIN, instance)
+    await api.delete_network(ADMIN, network.id)
+    with pytest.raises(NetworkNotFound):
+        await api.get_network(ADMIN, network.id)
+
+
+async def test_project_networks_are_visible_only_to_their_project(api: NetworkAPI) -> None:
+    """Projects see shared networks and their own; admins see all; others get NotFound."""
+    public, _ = await shared_net(api)
+    with pytest.raises(Forbidden, match="shared"):
+        await api.create_network(ALICE, "mine")
+    private = await api.create_network(ALICE, "private", shared=False)
+    assert (private.project_id, private.shared) == ("p-alice", False)
+    await api.create_subnet(ALICE, private.id, "192.168.0.0/24")
+    assert {n.id for n in await api.list_networks(ALICE)} == {public.id, private.id}
+    assert {n.id for n in await api.list_networks(BOB)} == {public.id}
+    assert {n.id for n in await api.list_networks(ADMIN)} == {public.id, private.id}
+    with pytest.raises(NetworkNotFound):
+        await api.get_network(BOB, private.id)
+    with pytest.raises(NetworkNotFound):
+        await api.allocate_for_instance(BOB, new_uuid(), [private.id], "p-bob")
+    with pytest.raises(Forbidden):
+        await api.delete_network(BOB, public.id)
+    with pytest.raises(Forbidden, match="another project"):
+        await api.allocate_for_instance(BOB, new_uuid(), [public.id], "p-alice")
+    (port,) = await api.allocate_for_instance(ALICE, new_uuid(), [private.id], "p-alice")
+    assert await api.list_ports(BOB) == []
+    with pytest.raises(PortNotFound):
+        await api.get_port(BOB, port.id)
+
+
+async def test_bad_arguments_raise_invalid_naming_the_field(api: NetworkAPI) -> None:
+    """Wrong argument types are refused with Invalid naming the field and the value."""
+    with pytest.raises(Invalid, match="name must be a string, not 5"):
+        await api.create_network(ADMIN, 5)  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="shared must be true or false, not 'yes'"):
+        await api.create_network(ADMIN, "n", shared="yes")  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="network_ids must be a list of ids, not 'abc'"):
+        await api.allocate_for_instance(ADMIN, new_uuid(), "abc", "p1")  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="instance_uuid must not be empty"):
+        await api.allocate_for_instance(ADMIN, "", [], "p1")
