@@ -76,6 +76,7 @@ __all__ = [
     "UserNotFound",
     "VolumeInvalidState",
     "VolumeNotFound",
+    "WaitTimeout",
 ]
 
 
@@ -272,6 +273,10 @@ class InstanceLocked(Conflict):
 
 class VolumeInvalidState(Conflict):
     """The volume's status does not allow the operation."""
+
+
+class WaitTimeout(NovaLiteError, TimeoutError):
+    """A server did not reach the awaited status in time."""
 
 
 class HypervisorError(NovaError):

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from nova_lite.exceptions import PluginNotFound
 
 if TYPE_CHECKING:
+    from nova_lite.config import Config
     from nova_lite.transport import Transport
+    from nova_lite.virt.driver import ComputeDriver
 
-__all__ = ["BUILTIN_DRIVERS", "BUILTIN_TRANSPORTS", "get_transport", "load_driver", "load_plugin"]
+__all__ = ["BUILTIN_DRIVERS", "BUILTIN_TRANSPORTS", "get_transport", "load_driver_for_host", "load_plugin"]
 
 BUILTIN_TRANSPORTS: Final[dict[str, str]] = {
     "memory": "transports.memory:MemoryTransport",
@@ -97,6 +99,10 @@ def get_transport(url: str, **options: Any) -> Transport:
     return transport
 
 
-def load_driver(name: str, **options: Any) -> Any:
-    """Build the hypervisor driver registered as `name` (``fake``, ``libvirt``, ...)."""
-    return load_plugin("driver", name)(**options)
+def load_driver_for_host(config: Config, host: str) -> ComputeDriver:
+    """Build the hypervisor driver ``[compute] driver`` names, for one host.
+
+    Driver classes build themselves with ``from_config(config, host)``.
+    """
+    driver: ComputeDriver = load_plugin("driver", config.compute.driver).from_config(config, host)
+    return driver

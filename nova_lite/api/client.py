@@ -1,0 +1,139 @@
+"""The library entry point: `NovaAPI` authenticates users and hands out Sessions.
+
+`NovaAPI` plays nova-api: it holds the RPC clients of every service, validates the
+caller's token with identity on each request (through a short cache), and builds
+the `RequestContext` that rides on every RPC message the request causes::
+
+    api = NovaAPI(transport, config)
+    session = await api.login("alice", "secret", project="demo")
+    server = await session.servers.create("web1", flavor="m1.small", image="cirros")
+    server = await session.servers.wait_for(server.id, "ACTIVE")
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from nova_lite import objects
+from nova_lite.api.servers import Servers
+from nova_lite.api.watcher import InstanceWatcher
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.config import Config
+from nova_lite.context import RequestContext, generate_request_id
+from nova_lite.exceptions import NotAuthorized
+from nova_lite.identity.rpcapi import IdentityAPI
+from nova_lite.image.rpcapi import ImageAPI
+from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.transport import Transport
+from nova_lite.volume.rpcapi import VolumeAPI
+
+__all__ = ["NovaAPI", "Session"]
+
+
+@attrs.define
+class _CachedToken:
+    info: objects.TokenInfo
+    checked_at: float
+
+
+class NovaAPI:
+    """The API service's logic, usable from any process connected to the bus."""
+
+    def __init__(self, transport: Transport, config: Config) -> None:
+        self.transport = transport
+        self.config = config
+        self.identity = IdentityAPI(transport, config)
+        self.conductor = ConductorAPI(transport, config)
+        self.scheduler = SchedulerAPI(transport, config)
+        self.compute = ComputeAPI(transport, config)
+        self.image = ImageAPI(transport, config)
+        self.network = NetworkAPI(transport, config)
+        self.volume = VolumeAPI(transport, config)
+        self.watcher = InstanceWatcher(transport, config.rpc.exchange)
+        self._tokens: dict[str, _CachedToken] = {}
+
+    def __repr__(self) -> str:
+        return f"<NovaAPI {self.transport!r}>"
+
+    async def login(self, username: str, password: str, *, project: str) -> Session:
+        """Authenticate with identity and return a Session bound to the new token."""
+        result = await self.identity.authenticate(
+            RequestContext(), username=username, password=password, project_name=project
+        )
+        token: str = result["token"]
+        self._tokens[token] = _CachedToken(result["token_info"], time.monotonic())
+        return Session(self, token)
+
+    def session(self, token: str) -> Session:
+        """A Session for a token obtained elsewhere (validated on first use)."""
+        return Session(self, token)
+
+    async def context_for(self, token: str, *, request_id: str | None = None) -> RequestContext:
+        """Validate `token` (cached for ``[api] token_cache_ttl`` seconds) into a context."""
+        info = await self._validate(token)
+        return RequestContext(
+            request_id=request_id or generate_request_id(),
+            user_id=info.user_id,
+            user_name=info.user_name,
+            project_id=info.project_id,
+            project_name=info.project_name,
+            roles=info.roles,
+            is_admin=info.is_admin,
+            auth_token=token,
+        )
+
+    async def _validate(self, token: str) -> objects.TokenInfo:
+        now = time.monotonic()
+        cached = self._tokens.get(token)
+        fresh = cached is not None and now - cached.checked_at < self.config.api.token_cache_ttl
+        if cached is not None and fresh and cached.info.expires_at > objects.utcnow():
+            return cached.info
+        self._tokens.pop(token, None)
+        info = await self.identity.validate_token(RequestContext(), token)
+        self._tokens[token] = _CachedToken(info, now)
+        return info
+
+    def forget_token(self, token: str) -> None:
+        """Drop a token from the cache (after revoking it)."""
+        self._tokens.pop(token, None)
+
+
+class Session:
+    """One user's authenticated view of the cloud: ``session.servers``, ..."""
+
+    def __init__(self, api: NovaAPI, token: str) -> None:
+        self.api = api
+        self.token = token
+        self.servers = Servers(self)
+
+    def __repr__(self) -> str:
+        return f"<Session token=***{self.token[-4:]}>"
+
+    async def context(self) -> RequestContext:
+        """A fresh request context for one API request (new request id)."""
+        if not self.token:
+            raise NotAuthorized("The request you have made requires authentication.")
+        return await self.api.context_for(self.token)
+
+    async def logout(self) -> None:
+        """Revoke this session's token."""
+        ctx = await self.context()
+        await self.api.identity.revoke_token(ctx, self.token)
+        self.api.forget_token(self.token)
+
+    async def flavors(self) -> list[objects.Flavor]:
+        """The flavors available to boot from."""
+        return await self.api.conductor.flavor_list(await self.context())
+
+    async def hosts(self) -> list[dict[str, object]]:
+        """Every compute host with state and usage (admins only)."""
+        ctx = await self.context()
+        if not ctx.is_admin:
+            from nova_lite.exceptions import Forbidden
+
+            raise Forbidden("Policy doesn't allow os_compute_api:os-hypervisors to be performed.")
+        return list(await self.api.scheduler.list_hosts(ctx))

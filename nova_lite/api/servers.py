@@ -1,0 +1,263 @@
+"""Servers through the API: validate, authorise, record, schedule; read; delete.
+
+`create` is steps 1-6 of the seed's flow: the token was checked by the session, the
+policy and the input are checked here, the conductor records the instances in BUILD
+within the project's quota (one transaction), and the conductor is cast to schedule
+and build them. The call returns at once; `wait_for` awaits a status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from nova_lite import objects
+from nova_lite.api import policy
+from nova_lite.api.views import Server
+from nova_lite.compute import task_states, vm_states
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    ImageNotFound,
+    InstanceNotFound,
+    Invalid,
+    NetworkNotFound,
+    WaitTimeout,
+)
+
+if TYPE_CHECKING:
+    from nova_lite.api.client import Session
+
+__all__ = ["Servers"]
+
+TERMINAL = frozenset({"ERROR"})
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise Invalid(f"Server name {name!r} must be a non-blank string of at most 255 characters.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise Invalid(f"Server name {name!r} contains control characters.")
+    return name
+
+
+def _check_count(count: object, maximum: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= maximum:
+        raise Invalid(f"count must be an integer from 1 to {maximum}, not {count!r}.")
+    return count
+
+
+class Servers:
+    """``session.servers``: create, get, list, delete and wait for servers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.api = session.api
+
+    async def create(
+        self,
+        name: str,
+        *,
+        flavor: str,
+        image: str | None = None,
+        networks: Sequence[str] | None = None,
+        count: int = 1,
+        availability_zone: str | None = None,
+        block_devices: Sequence[objects.BlockDevice] = (),
+        scheduler_hints: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[Server]:
+        """Start building `count` servers; they are returned at once, in BUILD."""
+        ctx = await self.session.context()
+        policy.authorize(ctx, "os_compute_api:servers:create")
+        _check_name(name)
+        _check_count(count, self.api.config.api.max_count)
+        flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
+        image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
+        network_ids = await self._resolve_networks(ctx, networks)
+        hints = dict(scheduler_hints or {})
+        instances = [
+            objects.Instance(
+                uuid=str(uuid.uuid4()),
+                display_name=name if count == 1 else f"{name}-{i + 1}",
+                project_id=ctx.project_id or "",
+                user_id=ctx.user_id or "",
+                flavor=flavor_obj,
+                image_ref=image_obj.id if image_obj else None,
+                vm_state=vm_states.BUILDING,
+                task_state=task_states.SCHEDULING,
+                availability_zone=availability_zone,
+                networks=tuple(network_ids),
+                block_devices=tuple(block_devices),
+                metadata=dict(metadata or {}),
+                scheduler_hints=hints,
+            )
+            for i in range(count)
+        ]
+        specs = [_request_spec(i, image_obj, hints) for i in instances]
+        created = await self.api.conductor.create_instances(ctx, instances)
+        await self.api.conductor.schedule_and_build_instances(ctx, specs)
+        return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
+
+    async def _check_image(
+        self,
+        ctx: RequestContext,
+        image: str | None,
+        flavor: objects.Flavor,
+        block_devices: Sequence[objects.BlockDevice],
+    ) -> objects.Image | None:
+        if image is None:
+            if not any(bdm.boot_index == 0 for bdm in block_devices):
+                raise Invalid("An image or a block device with boot_index 0 is required.")
+            return None
+        found = await self._find_image(ctx, image)
+        if found.status != "active":
+            raise Invalid(f"Image {found.id} is not active (status {found.status}).")
+        if found.min_ram > flavor.memory_mb:
+            raise Invalid(f"Flavor {flavor.name}'s memory is too small for image {found.id}.")
+        if flavor.root_gb and found.min_disk > flavor.root_gb:
+            raise Invalid(f"Flavor {flavor.name}'s disk is too small for image {found.id}.")
+        return found
+
+    async def _find_image(self, ctx: RequestContext, ref: str) -> objects.Image:
+        """The image with id `ref`, or else the one visible image named `ref`."""
+        try:
+            return await self.api.image.get(ctx, ref)
+        except ImageNotFound:
+            named = [i for i in await self.api.image.list(ctx) if i.name == ref]
+            if len(named) == 1:
+                return named[0]
+            if named:
+                raise Invalid(f"Several images are named {ref!r}; use an image id.") from None
+            raise
+
+    async def _resolve_networks(
+        self, ctx: RequestContext, requested: Sequence[str] | None
+    ) -> list[str]:
+        visible = await self.api.network.list_networks(ctx)
+        if requested is None:
+            if len(visible) > 1:
+                raise Invalid(
+                    "Multiple possible networks found, use a Network ID to be more specific."
+                )
+            return [n.id for n in visible]
+        by_ref = {n.id: n for n in visible} | {n.name: n for n in visible}
+        missing = [ref for ref in requested if ref not in by_ref]
+        if missing:
+            raise NetworkNotFound(f"Network {missing[0]} could not be found.")
+        return [by_ref[ref].id for ref in requested]
+
+    async def _visible_instance(
+        self, ctx: RequestContext, server_id: str, *, read_deleted: bool = False
+    ) -> objects.Instance:
+        instance = await self.api.conductor.instance_get(ctx, server_id, read_deleted=read_deleted)
+        if not policy.can_see(ctx, instance.project_id):
+            raise InstanceNotFound(f"Instance {server_id} could not be found.")
+        return instance
+
+    async def get(self, server_id: str) -> Server:
+        """One server; another project's is reported as not found."""
+        ctx = await self.session.context()
+        instance = await self._visible_instance(ctx, server_id)
+        return Server.from_instance(instance, show_host=ctx.is_admin)
+
+    async def list(self, *, all_projects: bool = False) -> list[Server]:
+        """The project's servers; every project's for an admin asking for all."""
+        ctx = await self.session.context()
+        project = None if (all_projects and ctx.is_admin) else ctx.project_id
+        instances = await self.api.conductor.instance_get_all(ctx, project_id=project)
+        return [Server.from_instance(i, show_host=ctx.is_admin) for i in instances]
+
+    async def delete(self, server_id: str) -> None:
+        """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
+        ctx = await self.session.context()
+        instance = await self._visible_instance(ctx, server_id)
+        policy.authorize(ctx, "os_compute_api:servers:delete", instance.project_id)
+        instance = await self.api.conductor.instance_update(
+            ctx, server_id, {"task_state": task_states.DELETING}
+        )
+        if instance.host is None or not await self._host_is_up(ctx, instance.host):
+            await self._local_delete(ctx, instance)
+        else:
+            await self.api.compute.terminate_instance(ctx, instance.host, server_id)
+
+    async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
+        hosts = await self.api.scheduler.list_hosts(ctx.elevated())
+        return any(h["host"] == host and h["state"] == "up" for h in hosts)
+
+    async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        """Delete without the compute host (never scheduled, or its service is down)."""
+        await self.api.network.deallocate_for_instance(ctx, instance.uuid)
+        await self.api.scheduler.release(ctx, instance.uuid)
+        await self.api.conductor.instance_destroy(ctx, instance.uuid)
+
+    async def wait_for(
+        self, server_id: str, status: str | Iterable[str] = "ACTIVE", *, timeout: float = 300.0
+    ) -> Server:
+        """Wait until the server shows `status` (or ERROR) and return it.
+
+        ``"DELETED"`` waits for the server to be gone. Driven by notifications: no
+        polling. Raises `WaitTimeout` if the status is not reached in time.
+        """
+        wanted = {status} if isinstance(status, str) else set(status)
+        await self.api.watcher.ensure_started()
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.api.watcher.register(server_id)
+            try:
+                server = await self._current(server_id, wanted)
+                if server is not None and (server.status in wanted | TERMINAL):
+                    return server
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(
+                        f"Server {server_id} did not reach {sorted(wanted)} within "
+                        f"{timeout:g}s (last status {server.status if server else 'DELETED'})."
+                    )
+                try:
+                    await asyncio.wait_for(event.wait(), remaining)
+                except TimeoutError:
+                    pass
+            finally:
+                self.api.watcher.unregister(server_id, event)
+
+    async def _current(self, server_id: str, wanted: set[str]) -> Server | None:
+        try:
+            return await self.get(server_id)
+        except InstanceNotFound:
+            if "DELETED" in wanted:
+                ctx = await self.session.context()
+                deleted = await self.api.conductor.instance_get(ctx, server_id, read_deleted=True)
+                return Server.from_instance(deleted, show_host=ctx.is_admin)
+            raise
+
+    async def console_output(self, server_id: str) -> str:
+        """The tail of the server's serial console."""
+        ctx = await self.session.context()
+        instance = await self._visible_instance(ctx, server_id)
+        if instance.host is None:
+            raise Invalid(f"Server {server_id} is not running on any host yet.")
+        return await self.api.compute.get_console_output(ctx, instance.host, server_id)
+
+
+def _request_spec(
+    instance: objects.Instance, image: objects.Image | None, hints: Mapping[str, Any]
+) -> objects.RequestSpec:
+    group = hints.get("group")
+    policy_name = hints.get("group_policy")
+    if policy_name not in (None, "affinity", "anti-affinity"):
+        raise Invalid(f"group_policy must be 'affinity' or 'anti-affinity', not {policy_name!r}.")
+    return objects.RequestSpec(
+        instance_uuid=instance.uuid,
+        project_id=instance.project_id,
+        flavor=instance.flavor,
+        image=image,
+        availability_zone=instance.availability_zone,
+        scheduler_hints={k: v for k, v in hints.items() if k not in ("group", "group_policy")},
+        instance_group=str(group) if group is not None else None,
+        group_policy=policy_name,
+    )
+

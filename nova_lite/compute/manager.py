@@ -1,0 +1,141 @@
+"""The compute service of one host: builds, runs and deletes its instances.
+
+Steps 8-13 of the seed's flow happen here: read the instance through the conductor
+(never a database), get ports from the network service, volumes from the volume
+service and the image from the image service, then ask the hypervisor driver to
+spawn the guest. Each step saves the instance's new task_state with a
+compare-and-swap, so a delete issued mid-build wins: the next save fails with
+`UnexpectedDeletingTaskStateError` and the build cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import ClassVar
+
+import structlog
+
+from nova_lite import loader, objects
+from nova_lite.compute import power_state
+from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.resource_tracker import ResourceTracker
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import InstanceNotFound, MessageUndeliverable
+from nova_lite.notifications import Notifier, instance_payload
+from nova_lite.rpc import Target
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.service import Manager, PeriodicTask
+from nova_lite.transport import Transport
+from nova_lite.virt.driver import ComputeDriver
+
+__all__ = ["ComputeManager"]
+
+log = structlog.get_logger(__name__)
+
+
+class ComputeManager(Manager):
+    """Manages the instances of one host through its hypervisor driver."""
+
+    topic: ClassVar[str] = "compute"
+    target: ClassVar[Target] = Target(version="1.0")
+
+    def __init__(
+        self,
+        config: Config,
+        transport: Transport,
+        host: str,
+        *,
+        driver: ComputeDriver | None = None,
+    ) -> None:
+        super().__init__(config, transport, host)
+        self.driver = driver or loader.load_driver_for_host(config, host)
+        self.conductor = ConductorAPI(transport, config)
+        self.scheduler = SchedulerAPI(transport, config)
+        self.notifier = Notifier(transport, config.rpc.exchange, f"compute.{host}")
+        self.tracker = ResourceTracker(host, config.compute)
+        self.builder = InstanceBuilder(self)
+        self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
+            asyncio.Lock
+        )
+
+    def __repr__(self) -> str:
+        return f"<ComputeManager {self.host} driver={type(self.driver).__name__}>"
+
+    async def _init_host(self) -> None:
+        await self.driver.init_host(self.host)
+        self.tracker.resources = await self.driver.get_available_resource()
+        ctx = RequestContext.admin()
+        for instance in await self.conductor.instance_get_all(ctx, host=self.host):
+            self.tracker.instances[instance.uuid] = instance.flavor
+        await self._report(ctx)
+
+    async def _cleanup_host(self) -> None:
+        await self.driver.cleanup_host(self.host)
+
+    def _periodic_tasks(self) -> list[PeriodicTask]:
+        interval = self.config.compute.report_interval
+        return [PeriodicTask("report_state", interval, self._report, initial_delay=interval)]
+
+    async def _report(self, ctx: RequestContext) -> None:
+        """Send this host's capacity and usage to the schedulers (the heartbeat)."""
+        self.tracker.resources = await self.driver.get_available_resource()
+        try:
+            await self.scheduler.update_compute_node(ctx, self.tracker.compute_node())
+        except MessageUndeliverable:
+            log.warning("compute.report_unheard", host=self.host, reason="no scheduler")
+
+    @asynccontextmanager
+    async def _instance_lock(self, instance_uuid: str) -> AsyncIterator[None]:
+        """Serialise every operation on one instance (Nova's per-uuid lock)."""
+        lock = self._locks[instance_uuid]
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(instance_uuid, None)
+
+    # -- endpoints -----------------------------------------------------------
+
+    async def build_and_run_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        request_spec: objects.RequestSpec,
+        alternates: list[objects.Selection],
+        attempt: int,
+    ) -> None:
+        """Build the instance here (cast by the conductor)."""
+        async with self._instance_lock(instance_uuid):
+            await self.builder.build(ctx, instance_uuid, request_spec, alternates, attempt)
+
+    async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Destroy the guest, release its ports, volumes and claims, mark it deleted."""
+        async with self._instance_lock(instance_uuid):
+            try:
+                instance = await self.conductor.instance_get(ctx, instance_uuid)
+            except InstanceNotFound:
+                return
+            await self.notifier.info(ctx, "instance.delete.start", instance_payload(instance))
+            await self.builder.release_resources(ctx, instance)
+            instance = await self.conductor.instance_destroy(ctx, instance_uuid)
+            await self.notifier.info(ctx, "instance.delete.end", instance_payload(instance))
+
+    async def get_console_output(self, ctx: RequestContext, instance_uuid: str) -> str:
+        """The tail of the guest's serial console."""
+        instance = await self.conductor.instance_get(ctx, instance_uuid)
+        return await self.driver.get_console_output(instance)
+
+    async def get_power_state(self, ctx: RequestContext, instance_uuid: str) -> int:
+        """What the hypervisor says about the guest (NOSTATE if it has none)."""
+        instance = await self.conductor.instance_get(ctx, instance_uuid)
+        try:
+            return (await self.driver.get_info(instance)).state
+        except InstanceNotFound:
+            return power_state.NOSTATE
+

@@ -1,0 +1,1 @@
+"""The conductor service (nova-conductor): the only owner of the instance database."""

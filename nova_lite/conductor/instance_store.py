@@ -1,0 +1,285 @@
+"""The conductor's tables: instances (with compare-and-swap saves), flavors, quotas.
+
+Each instance row keeps the whole `Instance` as JSON plus the columns that queries,
+quota counting and compare-and-swap need. Every change goes through `update()`, which
+checks the expected task_state and applies the change in one write transaction, so a
+delete that set ``deleting`` always wins over a build that expected ``spawning``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from nova_lite import objects
+from nova_lite.compute import task_states, vm_states
+from nova_lite.config import QuotaConfig
+from nova_lite.db import Database
+from nova_lite.exceptions import (
+    FlavorNotFound,
+    Invalid,
+    InstanceNotFound,
+    QuotaExceeded,
+    UnexpectedDeletingTaskStateError,
+    UnexpectedTaskStateError,
+)
+
+__all__ = ["ANY", "InstanceStore"]
+
+ANY: Any = object()  # "do not check the task_state"
+
+_UPDATABLE = frozenset(
+    {
+        "vm_state",
+        "task_state",
+        "power_state",
+        "host",
+        "node",
+        "addresses",
+        "launched_at",
+        "fault",
+        "locked",
+        "locked_by",
+        "display_name",
+        "flavor",
+        "image_ref",
+        "metadata",
+        "block_devices",
+        "availability_zone",
+        "deleted",
+    }
+)
+
+
+class InstanceStore:
+    """Reads and writes the conductor's instance, flavor and quota tables."""
+
+    def __init__(self, db: Database, quota_defaults: QuotaConfig) -> None:
+        self.db = db
+        self.quota_defaults = quota_defaults
+
+    # -- flavors -----------------------------------------------------------
+
+    async def flavor_create(self, flavor: objects.Flavor) -> objects.Flavor:
+        try:
+            await self.db.execute(
+                "INSERT INTO flavors (flavorid, name, data) VALUES (?, ?, ?)",
+                (flavor.flavorid, flavor.name, objects.dump(flavor)),
+            )
+        except sqlite3.IntegrityError:
+            raise Invalid(
+                f"A flavor with id {flavor.flavorid!r} or name {flavor.name!r} already exists."
+            ) from None
+        return flavor
+
+    async def flavor_get(self, ref: str) -> objects.Flavor:
+        row = await self.db.fetchone(
+            "SELECT data FROM flavors WHERE flavorid = ? OR name = ? ORDER BY flavorid = ? DESC",
+            (ref, ref, ref),
+        )
+        if row is None:
+            raise FlavorNotFound(f"Flavor {ref} could not be found.", flavor_id=ref)
+        return objects.load(objects.Flavor, row["data"])
+
+    async def flavor_list(self) -> list[objects.Flavor]:
+        rows = await self.db.fetchall("SELECT data FROM flavors ORDER BY flavorid")
+        return [objects.load(objects.Flavor, r["data"]) for r in rows]
+
+    # -- instances ---------------------------------------------------------
+
+    async def create(self, instances: Sequence[objects.Instance]) -> None:
+        """Insert new instances if the project's quota allows all of them at once."""
+        async with self.db.transaction() as conn:
+            for project_id in {i.project_id for i in instances}:
+                mine = [i for i in instances if i.project_id == project_id]
+                await self._check_quota(conn, project_id, mine)
+            for instance in instances:
+                await conn.execute(
+                    "INSERT INTO instances (uuid, project_id, user_id, host, vm_state, "
+                    "task_state, vcpus, memory_mb, created_at, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        instance.uuid,
+                        instance.project_id,
+                        instance.user_id,
+                        instance.host,
+                        instance.vm_state,
+                        instance.task_state,
+                        instance.flavor.vcpus,
+                        instance.flavor.memory_mb,
+                        instance.created_at.isoformat(),
+                        objects.dump(instance),
+                    ),
+                )
+
+    async def quota_limits(self, project_id: str) -> dict[str, int]:
+        limits = attrs.asdict(self.quota_defaults)
+        rows = await self.db.fetchall(
+            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,)
+        )
+        limits.update({r["resource"]: r["hard_limit"] for r in rows})
+        return limits
+
+    async def quota_usage(self, project_id: str) -> dict[str, int]:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS instances, COALESCE(SUM(vcpus), 0) AS cores, "
+            "COALESCE(SUM(memory_mb), 0) AS ram FROM instances "
+            "WHERE project_id = ? AND deleted = 0",
+            (project_id,),
+        )
+        assert row is not None
+        return {"instances": row["instances"], "cores": row["cores"], "ram": row["ram"]}
+
+    async def set_quota(self, project_id: str, resource: str, limit: int) -> None:
+        if resource not in ("instances", "cores", "ram"):
+            raise Invalid(f"Unknown quota resource {resource!r}; use instances, cores or ram.")
+        await self.db.execute(
+            "INSERT OR REPLACE INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)",
+            (project_id, resource, limit),
+        )
+
+    async def _check_quota(
+        self, conn: Any, project_id: str, new: Sequence[objects.Instance]
+    ) -> None:
+        limits = await self.quota_limits(project_id)
+        used = await self.quota_usage(project_id)
+        wanted = {
+            "instances": len(new),
+            "cores": sum(i.flavor.vcpus for i in new),
+            "ram": sum(i.flavor.memory_mb for i in new),
+        }
+        for resource, amount in wanted.items():
+            limit = limits[resource]
+            if limit >= 0 and used[resource] + amount > limit:
+                raise QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {amount}, but already used "
+                    f"{used[resource]} of {limit} {resource}.",
+                    resource=resource,
+                    requested=amount,
+                    used=used[resource],
+                    limit=limit,
+                )
+
+    async def get(self, uuid: str, *, read_deleted: bool = False) -> objects.Instance:
+        row = await self.db.fetchone(
+            "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
+        )
+        if row is None or (row["deleted"] and not read_deleted):
+            raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
+        return objects.load(objects.Instance, row["data"])
+
+    async def list(
+        self,
+        *,
+        project_id: str | None = None,
+        host: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        clauses, params = [], []
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        if host is not None:
+            clauses.append("host = ?")
+            params.append(host)
+        if not read_deleted:
+            clauses.append("deleted = 0")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self.db.fetchall(
+            f"SELECT data FROM instances {where} ORDER BY created_at, uuid", params
+        )
+        return [objects.load(objects.Instance, r["data"]) for r in rows]
+
+    async def update(
+        self,
+        uuid: str,
+        values: Mapping[str, Any],
+        *,
+        expected_task_state: Collection[str | None] | Any = ANY,
+        expected_vm_state: Collection[str] | Any = ANY,
+    ) -> objects.Instance:
+        """Apply `values` if the instance is in an expected state (compare-and-swap)."""
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None or row["deleted"]:
+                raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
+            current = objects.load(objects.Instance, row["data"])
+            _check_expected(current, expected_task_state, expected_vm_state)
+            updated = _apply(current, values)
+            await conn.execute(
+                "UPDATE instances SET host = ?, vm_state = ?, task_state = ?, vcpus = ?, "
+                "memory_mb = ?, deleted = ?, data = ? WHERE uuid = ?",
+                (
+                    updated.host,
+                    updated.vm_state,
+                    updated.task_state,
+                    updated.flavor.vcpus,
+                    updated.flavor.memory_mb,
+                    int(updated.deleted),
+                    objects.dump(updated),
+                    uuid,
+                ),
+            )
+            if "fault" in values and updated.fault is not None:
+                fault = updated.fault
+                await conn.execute(
+                    "INSERT INTO instance_faults (instance_uuid, code, message, details, "
+                    "created_at) VALUES (?, ?, ?, ?, ?)",
+                    (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
+                )
+        return updated
+
+    async def destroy(self, uuid: str) -> objects.Instance:
+        """Mark the instance deleted; its quota is released with it."""
+        values = {
+            "vm_state": vm_states.DELETED,
+            "task_state": None,
+            "power_state": 0,
+            "deleted": True,
+        }
+        return await self.update(uuid, values)
+
+
+def _check_expected(
+    current: objects.Instance, expected_task: Any, expected_vm: Any
+) -> None:
+    if expected_vm is not ANY and current.vm_state not in expected_vm:
+        raise UnexpectedTaskStateError(
+            f"Instance {current.uuid} is in vm_state {current.vm_state}, expected one of "
+            f"{sorted(expected_vm)}.",
+            instance_uuid=current.uuid,
+            actual=current.vm_state,
+        )
+    if expected_task is ANY or current.task_state in expected_task:
+        return
+    error = (
+        UnexpectedDeletingTaskStateError
+        if current.task_state == task_states.DELETING
+        else UnexpectedTaskStateError
+    )
+    raise error(
+        f"Instance {current.uuid} has task_state {current.task_state}, expected one of "
+        f"{sorted(map(str, expected_task))}.",
+        instance_uuid=current.uuid,
+        actual=current.task_state,
+    )
+
+
+def _apply(instance: objects.Instance, values: Mapping[str, Any]) -> objects.Instance:
+    converter = objects.serializer().converter
+    data = converter.unstructure(instance)
+    data.update(converter.unstructure(dict(values)))
+    data["updated_at"] = objects.utcnow().isoformat()
+    try:
+        return converter.structure(data, objects.Instance)
+    except Exception as exc:
+        raise Invalid(f"Invalid instance update {sorted(values)}: {exc}") from None

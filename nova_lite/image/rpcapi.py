@@ -1,0 +1,243 @@
+"""The client side of the image service: `ImageAPI`, its endpoints and streaming helpers.
+
+Besides one method per endpoint, `ImageAPI` streams data: `upload` sends bytes or a
+file in base64 chunks, `download_to` fetches an image into a local file, checking
+its MD5 and SHA-512 before the file appears under its final name, and
+`create_from_bytes` creates and uploads in one go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import ImageChecksumMismatch
+from nova_lite.image.checks import chunk_limit
+from nova_lite.objects import Image
+from nova_lite.rpc import ObjectSerializer
+from nova_lite.rpcapi import RPCAPI
+from nova_lite.transport import Transport
+
+__all__ = ["ImageAPI"]
+
+
+class ImageAPI(RPCAPI):
+    """How other services reach the image service (topic ``image``, API 1.0)."""
+
+    topic: ClassVar[str] = "image"
+    version: ClassVar[str] = "1.0"
+
+    def __init__(
+        self,
+        transport: Transport,
+        config: Config,
+        *,
+        serializer: ObjectSerializer | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(transport, config, serializer=serializer, timeout=timeout)
+        self.chunk_bytes = chunk_limit(config)
+
+    # -- endpoints -------------------------------------------------------------
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        name: str,
+        *,
+        disk_format: str = "raw",
+        container_format: str = "bare",
+        visibility: str = "private",
+        min_disk: int = 0,
+        min_ram: int = 0,
+        properties: dict[str, str] | None = None,
+    ) -> Image:
+        """A new ``queued`` image owned by the caller's project (public: admins only)."""
+        image: Image = await self.invoker.call(
+            ctx,
+            "create",
+            name=name,
+            disk_format=disk_format,
+            container_format=container_format,
+            visibility=visibility,
+            min_disk=min_disk,
+            min_ram=min_ram,
+            properties=properties,
+        )
+        return image
+
+    async def get(self, ctx: RequestContext, image_id: str) -> Image:
+        """The image `image_id`; `ImageNotFound` if it is missing or not visible."""
+        image: Image = await self.invoker.call(ctx, "get", image_id=image_id)
+        return image
+
+    async def list(self, ctx: RequestContext) -> builtins.list[Image]:
+        """The images the caller can see, oldest first."""
+        images: builtins.list[Image] = await self.invoker.call(ctx, "list")
+        return images
+
+    async def update(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        *,
+        name: str | None = None,
+        properties: dict[str, str | None] | None = None,
+    ) -> Image:
+        """Rename an image and/or set properties (a None value removes a key)."""
+        image: Image = await self.invoker.call(
+            ctx, "update", image_id=image_id, name=name, properties=properties
+        )
+        return image
+
+    async def delete(self, ctx: RequestContext, image_id: str) -> None:
+        """Delete an image and its data (owner project or administrator)."""
+        await self.invoker.call(ctx, "delete", image_id=image_id)
+
+    async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:
+        """Start (or restart) an upload; the image turns ``saving``."""
+        image: Image = await self.invoker.call(ctx, "upload_begin", image_id=image_id)
+        return image
+
+    async def upload_chunk(
+        self, ctx: RequestContext, image_id: str, offset: int, data: bytes
+    ) -> int:
+        """Send one chunk, which must start at `offset` (the size so far); the new size."""
+        data_b64 = base64.b64encode(data).decode("ascii")
+        size: int = await self.invoker.call(
+            ctx, "upload_chunk", image_id=image_id, offset=offset, data_b64=data_b64
+        )
+        return size
+
+    async def upload_end(self, ctx: RequestContext, image_id: str) -> Image:
+        """Finish an upload; the image turns ``active`` with its size and checksums."""
+        image: Image = await self.invoker.call(ctx, "upload_end", image_id=image_id)
+        return image
+
+    async def download_chunk(
+        self, ctx: RequestContext, image_id: str, offset: int, length: int
+    ) -> tuple[bytes, bool]:
+        """Up to `length` bytes of image data from `offset`, and whether that is the end."""
+        reply: dict[str, Any] = await self.invoker.call(
+            ctx, "download_chunk", image_id=image_id, offset=offset, length=length
+        )
+        return base64.b64decode(reply["data"]), bool(reply["eof"])
+
+    # -- streaming helpers -----------------------------------------------------
+
+    async def upload(self, ctx: RequestContext, image_id: str, source: bytes | Path) -> Image:
+        """Upload all of `source` (bytes, or a file's contents) in chunks; the active image."""
+        await self.upload_begin(ctx, image_id)
+        offset = 0
+        async for chunk in _chunks(source, self.chunk_bytes):
+            offset = await self.upload_chunk(ctx, image_id, offset, chunk)
+        return await self.upload_end(ctx, image_id)
+
+    async def create_from_bytes(
+        self, ctx: RequestContext, name: str, data: bytes, **kwargs: Any
+    ) -> Image:
+        """Create an image (`kwargs` as for `create`) and upload `data` into it."""
+        image = await self.create(ctx, name, **kwargs)
+        return await self.upload(ctx, image.id, data)
+
+    async def download_to(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        dest: Path,
+        *,
+        expected_checksum: str | None = None,
+    ) -> Image:
+        """Stream an image into `dest`, verified; `ImageChecksumMismatch` leaves no file.
+
+        The data goes to a temporary file beside `dest`, is checked against
+        `expected_checksum` (MD5), the image's recorded MD5 and, when recorded, its
+        SHA-512, and only then renamed to `dest`.
+        """
+        image = await self.get(ctx, image_id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+        handle: BinaryIO = await asyncio.to_thread(partial.open, "xb")
+        try:
+            digests = await self._download_into(ctx, image, handle)
+            await asyncio.to_thread(_close_synced, handle)
+            _verify(image, digests, expected_checksum)
+            await asyncio.to_thread(os.replace, partial, dest)
+        except BaseException:
+            handle.close()
+            partial.unlink(missing_ok=True)
+            raise
+        return image
+
+    async def _download_into(self, ctx: RequestContext, image: Image, handle: BinaryIO) -> _Digests:
+        digests = _Digests()
+        eof = False
+        while not eof:
+            data, eof = await self.download_chunk(ctx, image.id, digests.size, self.chunk_bytes)
+            if not data and not eof:
+                break  # the store has less than the image claims; _verify reports it
+            await asyncio.to_thread(handle.write, data)
+            digests.update(data)
+        return digests
+
+
+class _Digests:
+    """The running size, MD5 and SHA-512 of downloaded data."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha512 = hashlib.sha512()
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self.md5.update(data)
+        self.sha512.update(data)
+
+
+def _verify(image: Image, digests: _Digests, expected_checksum: str | None) -> None:
+    """Raise `ImageChecksumMismatch` unless the data matches every known checksum."""
+    md5 = digests.md5.hexdigest()
+    for expected in {expected_checksum, image.checksum} - {None}:
+        if md5 != expected:
+            raise ImageChecksumMismatch(
+                f"Image {image.id}: downloaded data has MD5 {md5}, expected {expected}.",
+                image_id=image.id,
+            )
+    sha512 = digests.sha512.hexdigest()
+    if image.os_hash_value is not None and sha512 != image.os_hash_value:
+        raise ImageChecksumMismatch(
+            f"Image {image.id}: downloaded data has SHA-512 {sha512}, "
+            f"expected {image.os_hash_value}.",
+            image_id=image.id,
+        )
+
+
+def _close_synced(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+
+
+async def _chunks(source: bytes | Path, size: int) -> AsyncIterator[bytes]:
+    """`source` in pieces of at most `size` bytes (none for empty data)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        view = memoryview(source)
+        for start in range(0, len(view), size):
+            yield bytes(view[start : start + size])
+        return
+    handle: BinaryIO = await asyncio.to_thread(source.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, size):
+            yield chunk
+    finally:
+        handle.close()

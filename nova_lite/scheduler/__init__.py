@@ -1,0 +1,1 @@
+"""The scheduler service (nova-scheduler): picks a host with filters and weighers."""

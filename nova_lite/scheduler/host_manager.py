@@ -1,0 +1,179 @@
+"""The scheduler's view of every compute host: capacity, claims, liveness.
+
+Compute hosts report their capacity (`ComputeNode`) every ``report_interval``; the
+scheduler records when it last heard from each. Usage is the sum of the allocations
+the scheduler itself claimed (as Nova's placement service does), so two requests
+placed back to back see each other's claims even before the hosts report again.
+Everything is kept in memory for speed and written through to the scheduler's own
+database, from which a restarted scheduler recovers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from nova_lite import objects
+from nova_lite.db import Database
+
+__all__ = ["Allocation", "HostManager", "HostState"]
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE compute_nodes (
+        host TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE allocations (
+        instance_uuid TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        vcpus INTEGER NOT NULL,
+        memory_mb INTEGER NOT NULL,
+        disk_gb INTEGER NOT NULL,
+        instance_group TEXT
+    );
+    CREATE INDEX allocations_by_host ON allocations (host);
+    """,
+]
+
+
+@attrs.frozen
+class Allocation:
+    """Resources claimed on a host for one instance."""
+
+    instance_uuid: str
+    host: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    instance_group: str | None = None
+
+
+@attrs.define(eq=False)
+class HostState:
+    """One host as filters and weighers see it: capacity, claimed usage, liveness."""
+
+    node: objects.ComputeNode
+    last_seen: float
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    disk_gb_used: int = 0
+    instances: set[str] = attrs.field(factory=set)
+    groups: dict[str, int] = attrs.field(factory=dict)
+    in_progress: int = 0
+
+    @property
+    def host(self) -> str:
+        return self.node.host
+
+    @property
+    def free_vcpus(self) -> float:
+        return self.node.vcpus * self.node.cpu_allocation_ratio - self.vcpus_used
+
+    @property
+    def free_ram_mb(self) -> float:
+        return self.node.memory_mb * self.node.ram_allocation_ratio - self.memory_mb_used
+
+    @property
+    def free_disk_gb(self) -> float:
+        return self.node.local_gb * self.node.disk_allocation_ratio - self.disk_gb_used
+
+    def add(self, allocation: Allocation, sign: int = 1) -> None:
+        self.vcpus_used += sign * allocation.vcpus
+        self.memory_mb_used += sign * allocation.memory_mb
+        self.disk_gb_used += sign * allocation.disk_gb
+        if sign > 0:
+            self.instances.add(allocation.instance_uuid)
+        else:
+            self.instances.discard(allocation.instance_uuid)
+        if allocation.instance_group:
+            count = self.groups.get(allocation.instance_group, 0) + sign
+            if count > 0:
+                self.groups[allocation.instance_group] = count
+            else:
+                self.groups.pop(allocation.instance_group, None)
+
+
+class HostManager:
+    """Holds every HostState and every Allocation, and keeps them in the database."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self.hosts: dict[str, HostState] = {}
+        self.allocations: dict[str, Allocation] = {}
+
+    async def load(self) -> None:
+        """Recover host reports and allocations after a restart."""
+        for row in await self.db.fetchall("SELECT data FROM compute_nodes"):
+            node = objects.load(objects.ComputeNode, row["data"])
+            self.hosts[node.host] = HostState(node, last_seen=node.updated_at.timestamp())
+        for row in await self.db.fetchall("SELECT * FROM allocations"):
+            allocation = Allocation(**{k: row[k] for k in row.keys()})  # noqa: SIM118
+            self._apply(allocation, +1)
+
+    async def update_node(self, node: objects.ComputeNode) -> None:
+        """Record a host's report and that it is alive now."""
+        now = self.clock()
+        state = self.hosts.get(node.host)
+        if state is None:
+            state = self.hosts[node.host] = HostState(node, last_seen=now)
+            for allocation in self.allocations.values():
+                if allocation.host == node.host:
+                    state.add(allocation)
+        else:
+            state.node, state.last_seen, state.in_progress = node, now, 0
+        await self.db.execute(
+            "INSERT OR REPLACE INTO compute_nodes (host, data) VALUES (?, ?)",
+            (node.host, objects.dump(node)),
+        )
+
+    def is_up(self, state: HostState, service_down_time: float) -> bool:
+        """Whether the host reported within `service_down_time` seconds."""
+        return self.clock() - state.last_seen <= service_down_time
+
+    async def claim(self, allocation: Allocation) -> None:
+        """Record resources as used on the allocation's host."""
+        await self.db.execute(
+            "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, "
+            "disk_gb, instance_group) VALUES (?, ?, ?, ?, ?, ?)",
+            attrs.astuple(allocation),
+        )
+        previous = self.allocations.get(allocation.instance_uuid)
+        if previous is not None:
+            self._apply(previous, -1)
+        self._apply(allocation, +1)
+        state = self.hosts.get(allocation.host)
+        if state is not None:
+            state.in_progress += 1
+
+    async def release(self, instance_uuid: str) -> Allocation | None:
+        """Give back what an instance had claimed (no error if nothing was)."""
+        allocation = self.allocations.get(instance_uuid)
+        if allocation is None:
+            return None
+        await self.db.execute(
+            "DELETE FROM allocations WHERE instance_uuid = ?", (instance_uuid,)
+        )
+        self._apply(allocation, -1)
+        return allocation
+
+    def _apply(self, allocation: Allocation, sign: int) -> None:
+        if sign > 0:
+            self.allocations[allocation.instance_uuid] = allocation
+        else:
+            self.allocations.pop(allocation.instance_uuid, None)
+        state = self.hosts.get(allocation.host)
+        if state is not None:
+            state.add(allocation, sign)
+
+    def group_has_members(self, group: str) -> bool:
+        """Whether any allocation belongs to server group `group`."""
+        return any(group in state.groups for state in self.hosts.values())
+
+    def candidates(self, ignore_hosts: Iterable[str] = ()) -> list[HostState]:
+        """Every known host, less the ones to ignore."""
+        ignored = set(ignore_hosts)
+        return [s for h, s in self.hosts.items() if h not in ignored]

@@ -1,0 +1,162 @@
+"""The scheduler: picks hosts for instances and keeps every host's claims.
+
+`select_destinations` filters the known hosts, weighs the survivors, picks one of the
+best `host_subset_size` at random, claims the flavor's resources there and returns it
+with alternates (claimed only if a reschedule needs them). Choosing and claiming
+happen under one lock, so concurrent requests never oversubscribe a host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any, ClassVar
+
+import attrs
+import structlog
+
+from nova_lite import objects
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.db import Database
+from nova_lite.exceptions import NoValidHost
+from nova_lite.rpc import Target
+from nova_lite.scheduler.filters import build_filters
+from nova_lite.scheduler.host_manager import MIGRATIONS, Allocation, HostManager, HostState
+from nova_lite.scheduler.weights import build_weighers, weigh_hosts
+from nova_lite.service import Manager
+from nova_lite.transport import Transport
+
+__all__ = ["SchedulerManager"]
+
+log = structlog.get_logger(__name__)
+
+
+class SchedulerManager(Manager):
+    """Chooses hosts with filters and weighers and tracks resource claims."""
+
+    topic: ClassVar[str] = "scheduler"
+    target: ClassVar[Target] = Target(version="1.0")
+
+    def __init__(self, config: Config, transport: Transport, host: str) -> None:
+        super().__init__(config, transport, host)
+        self.db = Database(config.database_path("scheduler"), MIGRATIONS, name="scheduler")
+        self.hosts = HostManager(self.db)
+        self.filters = build_filters(config, self.hosts)
+        self.weighers = build_weighers(config)
+        self._lock = asyncio.Lock()
+
+    async def _init_host(self) -> None:
+        await self.db.open()
+        await self.hosts.load()
+
+    async def _cleanup_host(self) -> None:
+        await self.db.close()
+
+    async def update_compute_node(self, ctx: RequestContext, node: objects.ComputeNode) -> None:
+        """A compute host's periodic report: its capacity, and that it is alive."""
+        await self.hosts.update_node(node)
+
+    async def select_destinations(
+        self, ctx: RequestContext, spec: objects.RequestSpec, num_alternates: int = 0
+    ) -> list[objects.Selection]:
+        """The chosen host (resources claimed) followed by up to `num_alternates` others."""
+        async with self._lock:
+            passing = self._filter(spec)
+            if not passing:
+                raise NoValidHost(
+                    "No valid host was found. There are not enough hosts available.",
+                    instance_uuid=spec.instance_uuid,
+                )
+            ranked = [host for _, host in weigh_hosts(passing, spec, self.weighers)]
+            subset = ranked[: self.config.scheduler.host_subset_size]
+            chosen = subset[0] if len(subset) == 1 else random.choice(subset)
+            allocation = _allocation(spec, chosen.host)
+            await self.hosts.claim(allocation)
+        others = [h for h in ranked if h is not chosen][:num_alternates]
+        log.info(
+            "scheduler.selected",
+            instance_uuid=spec.instance_uuid,
+            host=chosen.host,
+            candidates=len(passing),
+        )
+        return [_selection(spec, h.host) for h in (chosen, *others)]
+
+    def _filter(self, spec: objects.RequestSpec) -> list[HostState]:
+        hosts = self.hosts.candidates(spec.ignore_hosts)
+        for host_filter in self.filters:
+            hosts = [h for h in hosts if host_filter.host_passes(h, spec)]
+            if not hosts:
+                log.info("scheduler.filtered_out", filter=type(host_filter).__name__)
+                break
+        return hosts
+
+    async def claim(self, ctx: RequestContext, selection: objects.Selection) -> bool:
+        """Claim an alternate's resources, if its host still fits them."""
+        async with self._lock:
+            state = self.hosts.hosts.get(selection.host)
+            if state is None:
+                return False
+            spec_fits = (
+                state.free_vcpus >= selection.vcpus
+                and state.free_ram_mb >= selection.memory_mb
+                and state.free_disk_gb >= selection.disk_gb
+            )
+            if not spec_fits:
+                return False
+            await self.hosts.claim(
+                Allocation(
+                    selection.instance_uuid,
+                    selection.host,
+                    selection.vcpus,
+                    selection.memory_mb,
+                    selection.disk_gb,
+                    selection.instance_group,
+                )
+            )
+            return True
+
+    async def release(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Give back an instance's claim (build failed, or instance deleted)."""
+        async with self._lock:
+            await self.hosts.release(instance_uuid)
+
+    async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every compute host with up/down state, capacity and claimed usage."""
+        down_after = self.config.compute.service_down_time
+        return [
+            {
+                **attrs.asdict(state.node, recurse=False, filter=_plain),
+                "state": "up" if self.hosts.is_up(state, down_after) else "down",
+                "status": "disabled" if state.node.disabled else "enabled",
+                "vcpus_used": state.vcpus_used,
+                "memory_mb_used": state.memory_mb_used,
+                "local_gb_used": state.disk_gb_used,
+                "running_vms": len(state.instances),
+            }
+            for state in sorted(self.hosts.hosts.values(), key=lambda s: s.host)
+        ]
+
+
+def _plain(attribute: attrs.Attribute[Any], value: Any) -> bool:
+    return attribute.name not in ("updated_at", "supported_instances")
+
+
+def _allocation(spec: objects.RequestSpec, host: str) -> Allocation:
+    flavor = spec.flavor
+    return Allocation(
+        spec.instance_uuid, host, flavor.vcpus, flavor.memory_mb, flavor.disk_gb, spec.instance_group
+    )
+
+
+def _selection(spec: objects.RequestSpec, host: str) -> objects.Selection:
+    flavor = spec.flavor
+    return objects.Selection(
+        host=host,
+        nodename=host,
+        instance_uuid=spec.instance_uuid,
+        vcpus=flavor.vcpus,
+        memory_mb=flavor.memory_mb,
+        disk_gb=flavor.disk_gb,
+        instance_group=spec.instance_group,
+    )

@@ -1,0 +1,41 @@
+"""Client side of the scheduler: what the conductor and compute hosts call."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from nova_lite import objects
+from nova_lite.context import RequestContext
+from nova_lite.rpcapi import RPCAPI
+
+__all__ = ["SchedulerAPI"]
+
+
+class SchedulerAPI(RPCAPI):
+    """The scheduler's RPC API, version 1.0."""
+
+    topic: ClassVar[str] = "scheduler"
+    version: ClassVar[str] = "1.0"
+
+    async def select_destinations(
+        self, ctx: RequestContext, spec: objects.RequestSpec, num_alternates: int = 0
+    ) -> list[objects.Selection]:
+        result: list[objects.Selection] = await self.invoker.call(
+            ctx, "select_destinations", spec=spec, num_alternates=num_alternates
+        )
+        return result
+
+    async def claim(self, ctx: RequestContext, selection: objects.Selection) -> bool:
+        result: bool = await self.invoker.call(ctx, "claim", selection=selection)
+        return result
+
+    async def release(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self.invoker.call(ctx, "release", instance_uuid=instance_uuid)
+
+    async def update_compute_node(self, ctx: RequestContext, node: objects.ComputeNode) -> None:
+        """Report a host to every scheduler (a fanout cast, as Nova's computes do)."""
+        await self.invoker.prepare(fanout=True).cast(ctx, "update_compute_node", node=node)
+
+    async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts")
+        return result
