@@ -63,3 +63,25 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     """A configuration path that does not exist says so."""
     with pytest.raises(ConfigError, match="does not exist"):
         Config.load(tmp_path / "nope.toml", environ={})
+
+
+def test_sample_file_documents_every_option() -> None:
+    """etc/nova-lite.sample.toml loads, and names every key of every section."""
+    import tomllib
+
+    import attrs
+
+    sample = Path(__file__).parent.parent / "etc" / "nova-lite.sample.toml"
+    Config.load(sample, environ={})
+    text = sample.read_text()
+    data = tomllib.loads(text)
+    for field in attrs.fields(Config):
+        if attrs.has(field.type if isinstance(field.type, type) else type(None)):
+            continue
+        section = getattr(Config(), field.name)
+        if attrs.has(type(section)):
+            assert field.name in data, f"[{field.name}] missing from the sample"
+            for sub in attrs.fields(type(section)):
+                assert sub.name in data[field.name], f"{field.name}.{sub.name} missing"
+        else:
+            assert f"{field.name} =" in text, f"{field.name} missing from the sample"
