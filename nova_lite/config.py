@@ -147,6 +147,10 @@ class ComputeConfig:
     ram_allocation_ratio: float = attrs.field(default=1.5, validator=_positive)
     disk_allocation_ratio: float = attrs.field(default=1.0, validator=_positive)
     reserved_host_memory_mb: int = 512
+    allow_resize_to_same_host: bool = False
+    shelved_offload_time: int = 0
+    reclaim_instance_interval: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    sync_power_state_interval: float = attrs.field(default=600.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)

@@ -21,7 +21,10 @@ __all__ = [
     "Flavor",
     "Image",
     "Instance",
+    "InstanceAction",
+    "InstanceActionEvent",
     "InstanceFault",
+    "Migration",
     "Network",
     "Port",
     "RequestSpec",
@@ -188,6 +191,7 @@ class Instance:
     block_devices: tuple[BlockDevice, ...] = ()
     addresses: tuple[dict[str, str], ...] = ()
     metadata: dict[str, str] = attrs.field(factory=dict)
+    system_metadata: dict[str, str] = attrs.field(factory=dict)
     scheduler_hints: dict[str, Any] = attrs.field(factory=dict)
     locked: bool = False
     locked_by: str | None = None
@@ -255,6 +259,52 @@ class ComputeNode:
 
 
 @attrs.frozen(kw_only=True)
+class InstanceActionEvent:
+    """One service step of an instance action (Nova's os-instance-actions events)."""
+
+    VERSION: ClassVar[str] = "1.0"
+    event: str
+    host: str | None
+    start_time: datetime.datetime
+    finish_time: datetime.datetime | None = None
+    result: str | None = None
+    traceback: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InstanceAction:
+    """A user request on an instance: what, by whom, when, and its events."""
+
+    VERSION: ClassVar[str] = "1.0"
+    instance_uuid: str
+    action: str
+    request_id: str
+    user_id: str | None
+    project_id: str | None
+    start_time: datetime.datetime
+    finish_time: datetime.datetime | None = None
+    message: str | None = None
+    events: tuple[InstanceActionEvent, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Migration:
+    """A resize in progress or done: source, destination, flavors, status."""
+
+    VERSION: ClassVar[str] = "1.0"
+    uuid: str
+    instance_uuid: str
+    source_host: str
+    dest_host: str | None
+    old_flavor: Flavor
+    new_flavor: Flavor
+    old_vm_state: str
+    status: str
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
 class TokenInfo:
     """What identity says about a valid token: who, which project, which roles, until when."""
 
@@ -277,7 +327,10 @@ _ALL: tuple[type, ...] = (
     Flavor,
     Image,
     Instance,
+    InstanceAction,
+    InstanceActionEvent,
     InstanceFault,
+    Migration,
     Network,
     Port,
     RequestSpec,

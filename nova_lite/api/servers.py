@@ -9,22 +9,28 @@ and build them. The call returns at once; `wait_for` awaits a status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from nova_lite import objects
 from nova_lite.api import policy
+from nova_lite.api.actions import ServerActions
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.allowed_states import check_instance_state
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     ImageNotFound,
     InstanceNotFound,
     Invalid,
     NetworkNotFound,
+    NovaLiteError,
     WaitTimeout,
 )
 
@@ -33,7 +39,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Servers"]
 
+log = structlog.get_logger(__name__)
+
 TERMINAL = frozenset({"ERROR"})
+# Statuses that only exist while a task runs: waiting for them does not wait for idle.
+TRANSITIONAL = frozenset(
+    {"BUILD", "REBOOT", "HARD_REBOOT", "PASSWORD", "REBUILD", "RESIZE", "REVERT_RESIZE",
+     "MIGRATING"}
+)
 
 
 def _check_name(name: object) -> str:
@@ -50,8 +63,8 @@ def _check_count(count: object, maximum: int) -> int:
     return count
 
 
-class Servers:
-    """``session.servers``: create, get, list, delete and wait for servers."""
+class Servers(ServerActions):
+    """``session.servers``: create, get, list, delete, wait for and act on servers."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -99,6 +112,12 @@ class Servers:
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
+        log.info(
+            "api.servers.create",
+            request_id=ctx.request_id,
+            instance_uuids=[i.uuid for i in created],
+            flavor=flavor_obj.name,
+        )
         await self.api.conductor.schedule_and_build_instances(ctx, specs)
         return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
 
@@ -176,9 +195,11 @@ class Servers:
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
         policy.authorize(ctx, "os_compute_api:servers:delete", instance.project_id)
+        check_instance_state(ctx, instance, "delete")
         instance = await self.api.conductor.instance_update(
             ctx, server_id, {"task_state": task_states.DELETING}
         )
+        await self.api.conductor.action_start(ctx, instance.uuid, "delete")
         if instance.host is None or not await self._host_is_up(ctx, instance.host):
             await self._local_delete(ctx, instance)
         else:
@@ -192,6 +213,14 @@ class Servers:
         """Delete without the compute host (never scheduled, or its service is down)."""
         await self.api.network.deallocate_for_instance(ctx, instance.uuid)
         await self.api.scheduler.release(ctx, instance.uuid)
+        for mapping in instance.block_devices:
+            if mapping.volume_id is not None:
+                with contextlib.suppress(NovaLiteError):
+                    await self.api.volume.detach(ctx, mapping.volume_id, instance.uuid)
+        shelved_image = instance.system_metadata.get("shelved_image_id")
+        if shelved_image:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.image.delete(ctx, shelved_image)
         await self.api.conductor.instance_destroy(ctx, instance.uuid)
 
     async def wait_for(
@@ -199,17 +228,21 @@ class Servers:
     ) -> Server:
         """Wait until the server shows `status` (or ERROR) and return it.
 
-        ``"DELETED"`` waits for the server to be gone. Driven by notifications: no
-        polling. Raises `WaitTimeout` if the status is not reached in time.
+        A stable status counts only once no task is in progress (a server that is
+        ACTIVE while its snapshot runs is not done yet). ``"DELETED"`` waits for the
+        server to be gone, even from ERROR. Driven by notifications: no polling.
+        Raises `WaitTimeout` if the status is not reached in time.
         """
         wanted = {status} if isinstance(status, str) else set(status)
+        # A server being deleted may still show ERROR: only DELETED ends that wait.
+        done = wanted if "DELETED" in wanted else wanted | TERMINAL
         await self.api.watcher.ensure_started()
         deadline = time.monotonic() + timeout
         while True:
             event = self.api.watcher.register(server_id)
             try:
                 server = await self._current(server_id, wanted)
-                if server is not None and (server.status in wanted | TERMINAL):
+                if server is not None and _reached(server, done):
                     return server
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -241,6 +274,13 @@ class Servers:
         if instance.host is None:
             raise Invalid(f"Server {server_id} is not running on any host yet.")
         return await self.api.compute.get_console_output(ctx, instance.host, server_id)
+
+
+def _reached(server: Server, done: set[str]) -> bool:
+    """Whether `server` shows one of `done`, with no task running unless transitional."""
+    if server.status not in done:
+        return False
+    return server.task_state is None or server.status in TRANSITIONAL
 
 
 def _request_spec(

@@ -73,6 +73,7 @@ class InstanceBuilder:
         except InstanceNotFound:
             await m.scheduler.release(ctx, uuid)
             return
+        log.info("compute.build.start", instance_uuid=uuid, host=m.host, attempt=attempt)
         await m.notifier.info(ctx, "instance.create.start", instance_payload(instance))
         m.tracker.builds_in_progress += 1
         try:
@@ -90,6 +91,7 @@ class InstanceBuilder:
         finally:
             m.tracker.builds_in_progress -= 1
         m.tracker.build_result(failed=False)
+        log.info("compute.build.done", instance_uuid=uuid, host=m.host)
         await m.notifier.info(ctx, "instance.create.end", instance_payload(instance))
 
     async def _save_task(
@@ -129,7 +131,7 @@ class InstanceBuilder:
         instance = await self._save_task(
             ctx, instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING
         )
-        image, image_path = await self._fetch_image(ctx, instance)
+        image, image_path = await self.fetch_image(ctx, instance)
         await m.driver.spawn(instance, image, image_path, ports, volumes)
         for port in ports:
             await self.network.bind_port(ctx, port.id, m.host)
@@ -146,7 +148,7 @@ class InstanceBuilder:
             expected_task_state=[task_states.SPAWNING],
         )
 
-    async def _fetch_image(
+    async def fetch_image(
         self, ctx: RequestContext, instance: objects.Instance
     ) -> tuple[objects.Image | None, Path | None]:
         """The instance's image, downloaded once per host into the verified cache."""
@@ -224,13 +226,13 @@ class InstanceBuilder:
         await _quietly("release claim", m.scheduler.release(ctx, instance.uuid))
 
     async def _release_volumes(self, ctx: RequestContext, instance: objects.Instance) -> None:
-        for volume in await self._attached_volumes(ctx, instance):
+        for volume in await self.attached_volumes(ctx, instance):
             await _quietly("detach volume", self.volume.detach(ctx, volume.id, instance.uuid))
             bdm = _mapping_for(instance.block_devices, volume.id)
             if bdm is None or bdm.delete_on_termination:
                 await _quietly("delete volume", self.volume.delete(ctx, volume.id))
 
-    async def _attached_volumes(
+    async def attached_volumes(
         self, ctx: RequestContext, instance: objects.Instance
     ) -> list[objects.Volume]:
         try:

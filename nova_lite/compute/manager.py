@@ -21,6 +21,8 @@ import structlog
 from nova_lite import loader, objects
 from nova_lite.compute import power_state
 from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.periodic import HostMaintenance
+from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -38,7 +40,7 @@ __all__ = ["ComputeManager"]
 log = structlog.get_logger(__name__)
 
 
-class ComputeManager(Manager):
+class ComputeManager(HostMaintenance, Manager):
     """Manages the instances of one host through its hypervisor driver."""
 
     topic: ClassVar[str] = "compute"
@@ -56,6 +58,7 @@ class ComputeManager(Manager):
         self.driver = driver or loader.load_driver_for_host(config, host)
         self.conductor = ConductorAPI(transport, config)
         self.scheduler = SchedulerAPI(transport, config)
+        self.compute_rpcapi = ComputeAPI(transport, config)
         self.notifier = Notifier(transport, config.rpc.exchange, f"compute.{host}")
         self.tracker = ResourceTracker(host, config.compute)
         self.builder = InstanceBuilder(self)
@@ -73,13 +76,31 @@ class ComputeManager(Manager):
         for instance in await self.conductor.instance_get_all(ctx, host=self.host):
             self.tracker.instances[instance.uuid] = instance.flavor
         await self._report(ctx)
+        await self._recover_instances(ctx)
 
     async def _cleanup_host(self) -> None:
         await self.driver.cleanup_host(self.host)
 
     def _periodic_tasks(self) -> list[PeriodicTask]:
-        interval = self.config.compute.report_interval
-        return [PeriodicTask("report_state", interval, self._report, initial_delay=interval)]
+        c = self.config.compute
+        tasks = [
+            PeriodicTask("report_state", c.report_interval, self._report, c.report_interval),
+            PeriodicTask(
+                "sync_power_states",
+                c.sync_power_state_interval,
+                self._sync_power_states,
+                c.sync_power_state_interval,
+            ),
+        ]
+        if c.reclaim_instance_interval > 0:
+            interval = c.reclaim_instance_interval
+            tasks.append(PeriodicTask("reclaim", interval, self._reclaim_queued_deletes, interval))
+        if c.instance_build_timeout > 0:
+            interval = c.instance_build_timeout / 2
+            tasks.append(
+                PeriodicTask("build_timeouts", interval, self._check_build_timeouts, interval)
+            )
+        return tasks
 
     async def _report(self, ctx: RequestContext) -> None:
         """Send this host's capacity and usage to the schedulers (the heartbeat)."""

@@ -47,3 +47,149 @@ class ComputeAPI(RPCAPI):
             ctx, "get_console_output", instance_uuid=instance_uuid
         )
         return result
+
+    async def _cast(self, ctx: RequestContext, host: str, method: str, **kwargs: object) -> None:
+        await self.invoker.prepare(server=host).cast(ctx, method, **kwargs)
+
+    async def pause_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "pause_instance", instance_uuid=instance_uuid)
+
+    async def unpause_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "unpause_instance", instance_uuid=instance_uuid)
+
+    async def suspend_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "suspend_instance", instance_uuid=instance_uuid)
+
+    async def resume_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "resume_instance", instance_uuid=instance_uuid)
+
+    async def stop_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "stop_instance", instance_uuid=instance_uuid)
+
+    async def start_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "start_instance", instance_uuid=instance_uuid)
+
+    async def reboot_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, hard: bool
+    ) -> None:
+        await self._cast(ctx, host, "reboot_instance", instance_uuid=instance_uuid, hard=hard)
+
+    async def rescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "rescue_instance", instance_uuid=instance_uuid)
+
+    async def unrescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "unrescue_instance", instance_uuid=instance_uuid)
+
+    async def set_admin_password(
+        self, ctx: RequestContext, host: str, instance_uuid: str, new_pass: str
+    ) -> None:
+        await self._cast(
+            ctx, host, "set_admin_password", instance_uuid=instance_uuid, new_pass=new_pass
+        )
+
+    async def rebuild_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, image_ref: str
+    ) -> None:
+        await self._cast(
+            ctx, host, "rebuild_instance", instance_uuid=instance_uuid, image_ref=image_ref
+        )
+
+    async def snapshot_instance(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        image_id: str,
+        backup_type: str | None = None,
+        rotation: int | None = None,
+    ) -> None:
+        await self._cast(
+            ctx,
+            host,
+            "snapshot_instance",
+            instance_uuid=instance_uuid,
+            image_id=image_id,
+            backup_type=backup_type,
+            rotation=rotation,
+        )
+
+    async def shelve_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, image_id: str
+    ) -> None:
+        await self._cast(
+            ctx, host, "shelve_instance", instance_uuid=instance_uuid, image_id=image_id
+        )
+
+    async def shelve_offload_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str
+    ) -> None:
+        await self._cast(ctx, host, "shelve_offload_instance", instance_uuid=instance_uuid)
+
+    async def unshelve_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "unshelve_instance", instance_uuid=instance_uuid)
+
+    async def soft_delete_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str
+    ) -> None:
+        await self._cast(ctx, host, "soft_delete_instance", instance_uuid=instance_uuid)
+
+    async def restore_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self._cast(ctx, host, "restore_instance", instance_uuid=instance_uuid)
+
+    async def attach_volume(
+        self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str, mountpoint: str
+    ) -> None:
+        await self._cast(
+            ctx,
+            host,
+            "attach_volume",
+            instance_uuid=instance_uuid,
+            volume_id=volume_id,
+            mountpoint=mountpoint,
+        )
+
+    async def detach_volume(
+        self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str
+    ) -> None:
+        await self._cast(
+            ctx, host, "detach_volume", instance_uuid=instance_uuid, volume_id=volume_id
+        )
+
+    async def _migration_cast(
+        self, ctx: RequestContext, host: str, method: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._cast(
+            ctx, host, method, instance_uuid=instance_uuid, migration_uuid=migration_uuid
+        )
+
+    async def prep_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(ctx, host, "prep_resize", instance_uuid, migration_uuid)
+
+    async def resize_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(ctx, host, "resize_instance", instance_uuid, migration_uuid)
+
+    async def finish_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(ctx, host, "finish_resize", instance_uuid, migration_uuid)
+
+    async def confirm_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(ctx, host, "confirm_resize", instance_uuid, migration_uuid)
+
+    async def revert_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(ctx, host, "revert_resize", instance_uuid, migration_uuid)
+
+    async def finish_revert_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        await self._migration_cast(
+            ctx, host, "finish_revert_resize", instance_uuid, migration_uuid
+        )

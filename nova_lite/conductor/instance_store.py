@@ -47,6 +47,7 @@ _UPDATABLE = frozenset(
         "flavor",
         "image_ref",
         "metadata",
+        "system_metadata",
         "block_devices",
         "availability_zone",
         "deleted",

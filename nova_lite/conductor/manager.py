@@ -17,7 +17,9 @@ import structlog
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.actions import ActionEndpoints, ActionStore
 from nova_lite.conductor.instance_store import ANY, InstanceStore
+from nova_lite.conductor.migrate import MigrationTasks
 from nova_lite.conductor.schema import MIGRATIONS
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
@@ -40,7 +42,7 @@ __all__ = ["ConductorManager"]
 log = structlog.get_logger(__name__)
 
 
-class ConductorManager(Manager):
+class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
     """Owns the instance database and orchestrates scheduling."""
 
     topic: ClassVar[str] = "conductor"
@@ -50,6 +52,7 @@ class ConductorManager(Manager):
         super().__init__(config, transport, host)
         self.db = Database(config.database_path("conductor"), MIGRATIONS, name="conductor")
         self.store = InstanceStore(self.db, config.quota)
+        self.actions = ActionStore(self.db)
         self.scheduler = SchedulerAPI(transport, config)
         self.compute = ComputeAPI(transport, config)
         self.notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
@@ -169,6 +172,7 @@ class ConductorManager(Manager):
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         alternates = self.config.scheduler.max_attempts - 1
+        log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         try:
             selections = await self.scheduler.select_destinations(ctx, spec, alternates)
         except NoValidHost as exc:

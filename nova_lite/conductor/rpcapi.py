@@ -128,3 +128,78 @@ class ConductorAPI(RPCAPI):
             ctx, "instance_destroy", instance_uuid=instance_uuid
         )
         return result
+
+    # -- instance actions ------------------------------------------------------
+
+    async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        await self.invoker.call(ctx, "action_start", instance_uuid=instance_uuid, action=action)
+
+    async def action_event_start(
+        self, ctx: RequestContext, instance_uuid: str, event: str, host: str
+    ) -> None:
+        await self.invoker.call(
+            ctx, "action_event_start", instance_uuid=instance_uuid, event=event, host=host
+        )
+
+    async def action_event_finish(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        result: str,
+        traceback: str | None = None,
+    ) -> None:
+        await self.invoker.call(
+            ctx,
+            "action_event_finish",
+            instance_uuid=instance_uuid,
+            event=event,
+            result=result,
+            traceback=traceback,
+        )
+
+    async def actions_list(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> list[objects.InstanceAction]:
+        result: list[objects.InstanceAction] = await self.invoker.call(
+            ctx, "actions_list", instance_uuid=instance_uuid
+        )
+        return result
+
+    # -- migrations ------------------------------------------------------------
+
+    async def migrate_server(
+        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+    ) -> None:
+        await self.invoker.cast(ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor)
+
+    async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self.invoker.cast(ctx, "unshelve_instance", instance_uuid=instance_uuid)
+
+    async def migration_get(self, ctx: RequestContext, migration_uuid: str) -> objects.Migration:
+        result: objects.Migration = await self.invoker.call(
+            ctx, "migration_get", migration_uuid=migration_uuid
+        )
+        return result
+
+    async def migration_update(
+        self,
+        ctx: RequestContext,
+        migration_uuid: str,
+        *,
+        status: str | None = None,
+        dest_host: str | None = None,
+    ) -> objects.Migration:
+        result: objects.Migration = await self.invoker.call(
+            ctx, "migration_update", migration_uuid=migration_uuid, status=status,
+            dest_host=dest_host,
+        )
+        return result
+
+    async def migration_for_instance(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> objects.Migration:
+        result: objects.Migration = await self.invoker.call(
+            ctx, "migration_for_instance", instance_uuid=instance_uuid
+        )
+        return result

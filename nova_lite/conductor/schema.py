@@ -39,4 +39,42 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, resource)
     );
     """,
+    """
+    CREATE TABLE instance_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_uuid TEXT NOT NULL,
+        action TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        user_id TEXT,
+        project_id TEXT,
+        start_time TEXT NOT NULL,
+        finish_time TEXT,
+        message TEXT,
+        UNIQUE (instance_uuid, request_id)
+    );
+    CREATE TABLE instance_action_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        action_id INTEGER NOT NULL REFERENCES instance_actions (id) ON DELETE CASCADE,
+        event TEXT NOT NULL,
+        host TEXT,
+        start_time TEXT NOT NULL,
+        finish_time TEXT,
+        result TEXT,
+        traceback TEXT
+    );
+    CREATE INDEX instance_actions_by_instance ON instance_actions (instance_uuid);
+    CREATE TABLE migrations (
+        uuid TEXT PRIMARY KEY,
+        instance_uuid TEXT NOT NULL,
+        source_host TEXT NOT NULL,
+        dest_host TEXT,
+        old_flavor TEXT NOT NULL,
+        new_flavor TEXT NOT NULL,
+        old_vm_state TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX migrations_by_instance ON migrations (instance_uuid);
+    """,
 ]

@@ -160,6 +160,14 @@ class HostManager:
         self._apply(allocation, -1)
         return allocation
 
+    async def move(self, from_consumer: str, to_consumer: str) -> None:
+        """Give `from_consumer`'s allocation to `to_consumer` (no error if it has none)."""
+        allocation = self.allocations.get(from_consumer)
+        if allocation is None:
+            return
+        await self.release(from_consumer)
+        await self.claim(attrs.evolve(allocation, instance_uuid=to_consumer))
+
     def _apply(self, allocation: Allocation, sign: int) -> None:
         if sign > 0:
             self.allocations[allocation.instance_uuid] = allocation

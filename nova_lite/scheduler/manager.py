@@ -121,6 +121,13 @@ class SchedulerManager(Manager):
         async with self._lock:
             await self.hosts.release(instance_uuid)
 
+    async def move_allocation(
+        self, ctx: RequestContext, from_consumer: str, to_consumer: str
+    ) -> None:
+        """Hand a claim to another consumer (an instance's to its migration, and back)."""
+        async with self._lock:
+            await self.hosts.move(from_consumer, to_consumer)
+
     async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every compute host with up/down state, capacity and claimed usage."""
         down_after = self.config.compute.service_down_time

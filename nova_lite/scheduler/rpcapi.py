@@ -39,3 +39,11 @@ class SchedulerAPI(RPCAPI):
     async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts")
         return result
+
+    async def move_allocation(
+        self, ctx: RequestContext, from_consumer: str, to_consumer: str
+    ) -> None:
+        """Hand a claim to another consumer id (an instance's to its migration, and back)."""
+        await self.invoker.call(
+            ctx, "move_allocation", from_consumer=from_consumer, to_consumer=to_consumer
+        )

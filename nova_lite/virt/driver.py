@@ -113,3 +113,41 @@ class ComputeDriver(abc.ABC):
     async def get_console_output(self, instance: objects.Instance) -> str:
         """The tail of the guest's serial console."""
         raise NotImplementedError
+
+    async def rescue(self, instance: objects.Instance) -> None:
+        """Boot the guest from a rescue image, keeping its disk attached."""
+        raise NotImplementedError
+
+    async def unrescue(self, instance: objects.Instance) -> None:
+        """Return a rescued guest to its own disk."""
+        raise NotImplementedError
+
+    async def set_admin_password(self, instance: objects.Instance, new_pass: str) -> None:
+        """Set the guest's administrator password (if `capabilities` says supported)."""
+        raise NotImplementedError
+
+    async def snapshot(self, instance: objects.Instance) -> bytes:
+        """The guest's root disk, as image bytes for the image service."""
+        raise NotImplementedError
+
+    async def attach_volume(
+        self, instance: objects.Instance, volume: objects.Volume, mountpoint: str
+    ) -> None:
+        """Attach a volume to the guest at `mountpoint`."""
+        raise NotImplementedError
+
+    async def detach_volume(self, instance: objects.Instance, volume: objects.Volume) -> None:
+        """Detach a volume from the guest."""
+        raise NotImplementedError
+
+    async def resize(self, instance: objects.Instance, flavor: objects.Flavor) -> None:
+        """Give a guest staying on this host a new flavor (same-host resize)."""
+        raise NotImplementedError
+
+    async def confirm_resize(self, instance: objects.Instance) -> None:
+        """Forget what a same-host resize kept for a revert."""
+        raise NotImplementedError
+
+    async def finish_revert_resize(self, instance: objects.Instance) -> None:
+        """Give a guest resized on this host its old flavor back."""
+        raise NotImplementedError

@@ -1,0 +1,242 @@
+"""Compute-side handling of the lifecycle actions (pause, stop, reboot, rescue, ...).
+
+Every action follows the same walk, written once in `_run_action`: take the
+instance's lock, record an instance-action event, emit ``instance.<action>.start``,
+make the hypervisor change, then save the final state with a compare-and-swap on the
+task_state the API set. A failure puts the instance in ERROR with a fault, records
+the event as failed with its traceback, and emits ``instance.<action>.error``.
+`LifecycleEndpoints` is mixed into ComputeManager.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from nova_lite import objects
+from nova_lite.compute import power_state, task_states, vm_states
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    InstanceNotFound,
+    NovaError,
+    NovaLiteError,
+    UnexpectedDeletingTaskStateError,
+)
+from nova_lite.notifications import instance_payload
+
+if TYPE_CHECKING:
+    from nova_lite.compute.build import InstanceBuilder
+    from nova_lite.conductor.rpcapi import ConductorAPI
+    from nova_lite.config import Config
+    from nova_lite.notifications import Notifier
+    from nova_lite.scheduler.rpcapi import SchedulerAPI
+    from nova_lite.virt.driver import ComputeDriver
+
+__all__ = ["LifecycleEndpoints"]
+
+log = structlog.get_logger(__name__)
+
+Step = Callable[[RequestContext, objects.Instance], Awaitable[dict[str, Any] | None]]
+
+_NO_ERROR_STATE = frozenset({"set_admin_password", "attach_volume", "detach_volume"})
+
+
+class LifecycleEndpoints:
+    """The compute manager's endpoints for every action after the build."""
+
+    host: str
+    config: Config
+    driver: ComputeDriver
+    conductor: ConductorAPI
+    scheduler: SchedulerAPI
+    notifier: Notifier
+    builder: InstanceBuilder
+    _instance_lock: Callable[[str], AbstractAsyncContextManager[None]]
+
+    async def _run_action(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None = None,
+    ) -> objects.Instance | None:
+        """Run one action's hypervisor step and save its final state (see module doc)."""
+        event = f"compute_{action}_instance"
+        async with self._instance_lock(instance_uuid):
+            try:
+                instance = await self.conductor.instance_get(ctx, instance_uuid)
+            except InstanceNotFound:
+                return None
+            await self.conductor.action_event_start(ctx, instance_uuid, event, self.host)
+            await self.notifier.info(ctx, f"instance.{action}.start", instance_payload(instance))
+            try:
+                extra = await step(ctx, instance) or {}
+                values = {"task_state": None, **(final or {}), **extra}
+                if "power_state" not in values:
+                    values["power_state"] = await self._power_state(instance)
+                instance = await self.conductor.instance_update(
+                    ctx, instance_uuid, values, expected_task_state=[expected_task]
+                )
+            except (UnexpectedDeletingTaskStateError, InstanceNotFound):
+                await self._event_done(ctx, instance_uuid, event, None)
+                return None
+            except Exception as exc:
+                await self._action_failed(ctx, instance, action, event, exc)
+                return None
+            await self._event_done(ctx, instance_uuid, event, None)
+            await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(instance))
+            return instance
+
+    async def _power_state(self, instance: objects.Instance) -> int:
+        try:
+            return (await self.driver.get_info(instance)).state
+        except InstanceNotFound:
+            return power_state.NOSTATE
+
+    async def _event_done(
+        self, ctx: RequestContext, uuid: str, event: str, exc: BaseException | None
+    ) -> None:
+        result = "Success" if exc is None else "Error"
+        tb = "".join(traceback.format_exception(exc)) if exc is not None else None
+        try:
+            await self.conductor.action_event_finish(ctx, uuid, event, result, tb)
+        except NovaLiteError as error:
+            log.warning("compute.action_event_lost", event=event, error=str(error))
+
+    async def _action_failed(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        event: str,
+        exc: Exception,
+    ) -> None:
+        if isinstance(exc, NovaLiteError):
+            log.warning("compute.action_failed", action=action, error=str(exc))
+        else:
+            log.exception("compute.action_crashed", action=action)
+        await self._event_done(ctx, instance.uuid, event, exc)
+        if action in _NO_ERROR_STATE:
+            instance = await self.conductor.instance_update(
+                ctx, instance.uuid, {"task_state": None}
+            )
+        else:
+            code = exc.code if isinstance(exc, NovaError) else 500
+            fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+            instance = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+        await self.notifier.error(ctx, f"instance.{action}.error", instance_payload(instance))
+
+    # -- power -----------------------------------------------------------------
+
+    async def pause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "pause", task_states.PAUSING,
+            _driver_step(self.driver.pause), {"vm_state": vm_states.PAUSED},
+        )
+
+    async def unpause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "unpause", task_states.UNPAUSING,
+            _driver_step(self.driver.unpause), {"vm_state": vm_states.ACTIVE},
+        )
+
+    async def suspend_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "suspend", task_states.SUSPENDING,
+            _driver_step(self.driver.suspend), {"vm_state": vm_states.SUSPENDED},
+        )
+
+    async def resume_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "resume", task_states.RESUMING,
+            _driver_step(self.driver.resume), {"vm_state": vm_states.ACTIVE},
+        )
+
+    async def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "power_off", task_states.POWERING_OFF,
+            self._power_off_step, {"vm_state": vm_states.STOPPED},
+        )
+
+    async def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "power_on", task_states.POWERING_ON,
+            _driver_step(self.driver.power_on), {"vm_state": vm_states.ACTIVE},
+        )
+
+    async def reboot_instance(self, ctx: RequestContext, instance_uuid: str, hard: bool) -> None:
+        async def reboot(ctx: RequestContext, instance: objects.Instance) -> None:
+            await self.driver.reboot(instance, hard=hard)
+
+        expected = task_states.REBOOTING_HARD if hard else task_states.REBOOTING
+        await self._run_action(
+            ctx, instance_uuid, "reboot", expected, reboot, {"vm_state": vm_states.ACTIVE}
+        )
+
+    async def _power_off_step(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        """Power off unless the hypervisor already has the guest off."""
+        if await self._power_state(instance) not in (power_state.SHUTDOWN, power_state.NOSTATE):
+            await self.driver.power_off(instance)
+
+    # -- rescue, password --------------------------------------------------------
+
+    async def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        async def rescue(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            await self.driver.rescue(instance)
+            return {"system_metadata": {**instance.system_metadata,
+                                        "old_vm_state": instance.vm_state}}
+
+        await self._run_action(
+            ctx, instance_uuid, "rescue", task_states.RESCUING, rescue,
+            {"vm_state": vm_states.RESCUED},
+        )
+
+    async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "unrescue", task_states.UNRESCUING,
+            _driver_step(self.driver.unrescue),
+            {"vm_state": vm_states.ACTIVE},
+        )
+
+    async def set_admin_password(
+        self, ctx: RequestContext, instance_uuid: str, new_pass: str
+    ) -> None:
+        async def change(ctx: RequestContext, instance: objects.Instance) -> None:
+            if not self.driver.capabilities.get("supports_set_admin_password"):
+                raise NovaError(
+                    f"The {type(self.driver).__name__} hypervisor does not support setting "
+                    "the admin password.",
+                )
+            await self.driver.set_admin_password(instance, new_pass)
+
+        await self._run_action(
+            ctx, instance_uuid, "set_admin_password", task_states.UPDATING_PASSWORD, change
+        )
+
+    # -- soft delete ------------------------------------------------------------------
+
+    async def soft_delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "soft_delete", task_states.SOFT_DELETING,
+            self._power_off_step, {"vm_state": vm_states.SOFT_DELETED},
+        )
+
+    async def restore_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self._run_action(
+            ctx, instance_uuid, "restore", task_states.RESTORING,
+            _driver_step(self.driver.power_on), {"vm_state": vm_states.ACTIVE},
+        )
+
+
+def _driver_step(operation: Callable[[objects.Instance], Awaitable[None]]) -> Step:
+    async def step(ctx: RequestContext, instance: objects.Instance) -> None:
+        await operation(instance)
+
+    return step
+

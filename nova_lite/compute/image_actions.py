@@ -1,0 +1,212 @@
+"""Compute-side actions that move disks and volumes: rebuild, snapshot, backup,
+shelve, shelve-offload, unshelve, and volume attach/detach.
+
+They run through the same `_run_action` walk as the power actions (lock, event,
+notifications, compare-and-swap save, ERROR with a fault on failure).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from nova_lite import objects
+from nova_lite.compute import power_state, task_states, vm_states
+from nova_lite.compute.actions import LifecycleEndpoints
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import NovaLiteError
+
+__all__ = ["ImageEndpoints"]
+
+log = structlog.get_logger(__name__)
+
+
+class ImageEndpoints(LifecycleEndpoints):
+    """Endpoints for the actions that touch images and volumes."""
+
+    async def rebuild_instance(
+        self, ctx: RequestContext, instance_uuid: str, image_ref: str
+    ) -> None:
+        """Replace the guest's disk with a fresh copy of `image_ref`, keeping its ports."""
+
+        async def rebuild(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            was_stopped = instance.vm_state == vm_states.STOPPED
+            await self.driver.destroy(instance)
+            rebuilt = _with(instance, image_ref=image_ref)
+            image, path = await self.builder.fetch_image(ctx, rebuilt)
+            ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
+            volumes = await self.builder.attached_volumes(ctx, instance)
+            await self.driver.spawn(rebuilt, image, path, ports, volumes)
+            if was_stopped:
+                await self.driver.power_off(rebuilt)
+            return {
+                "image_ref": image_ref,
+                "launched_at": objects.utcnow(),
+                "vm_state": vm_states.STOPPED if was_stopped else vm_states.ACTIVE,
+            }
+
+        await self._run_action(ctx, instance_uuid, "rebuild", task_states.REBUILDING, rebuild)
+
+    async def snapshot_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_id: str,
+        backup_type: str | None = None,
+        rotation: int | None = None,
+    ) -> None:
+        """Upload the guest's disk into the image `image_id` (the API created it queued)."""
+
+        async def snapshot(ctx: RequestContext, instance: objects.Instance) -> None:
+            data = await self.driver.snapshot(instance)
+            await self.builder.image.upload(ctx, image_id, data)
+            if backup_type is not None and rotation is not None:
+                await self._rotate_backups(ctx, instance, backup_type, rotation)
+
+        action, expected = (
+            ("backup", task_states.IMAGE_BACKUP)
+            if backup_type is not None
+            else ("snapshot", task_states.IMAGE_SNAPSHOT)
+        )
+        await self._run_action(ctx, instance_uuid, action, expected, snapshot)
+
+    async def _rotate_backups(
+        self, ctx: RequestContext, instance: objects.Instance, backup_type: str, rotation: int
+    ) -> None:
+        """Keep the newest `rotation` backups of this type, delete the older ones."""
+        backups = [
+            image
+            for image in await self.builder.image.list(ctx)
+            if image.properties.get("instance_uuid") == instance.uuid
+            and image.properties.get("image_type") == "backup"
+            and image.properties.get("backup_type") == backup_type
+        ]
+        backups.sort(key=lambda image: image.created_at, reverse=True)
+        for old in backups[rotation:]:
+            log.info("compute.backup_rotated", image_id=old.id, instance_uuid=instance.uuid)
+            await self.builder.image.delete(ctx, old.id)
+
+    async def shelve_instance(
+        self, ctx: RequestContext, instance_uuid: str, image_id: str
+    ) -> None:
+        """Power off, snapshot into `image_id`, then (by default) offload at once."""
+
+        async def shelve(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            await self._power_off_step(ctx, instance)
+            await self.builder.image.upload(ctx, image_id, await self.driver.snapshot(instance))
+            metadata = {
+                **instance.system_metadata,
+                "shelved_image_id": image_id,
+                "shelved_at": objects.utcnow().isoformat(),
+            }
+            return {"system_metadata": metadata, "power_state": power_state.SHUTDOWN}
+
+        final = {"vm_state": vm_states.SHELVED}
+        shelved = await self._run_action(
+            ctx, instance_uuid, "shelve", task_states.SHELVING, shelve, final
+        )
+        if shelved is not None and self.config.compute.shelved_offload_time == 0:
+            await self.conductor.instance_update(
+                ctx,
+                instance_uuid,
+                {"task_state": task_states.SHELVING_OFFLOADING},
+                expected_task_state=[None],
+            )
+            await self.shelve_offload_instance(ctx, instance_uuid)
+
+    async def shelve_offload_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Remove a shelved guest from this host and free its resources here."""
+
+        async def offload(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            await self.driver.destroy(instance)
+            self.builder.manager.tracker.drop(instance.uuid)
+            await self.scheduler.release(ctx, instance.uuid)
+            return {"host": None, "node": None, "power_state": power_state.NOSTATE}
+
+        await self._run_action(
+            ctx, instance_uuid, "shelve_offload", task_states.SHELVING_OFFLOADING, offload,
+            {"vm_state": vm_states.SHELVED_OFFLOADED},
+        )
+
+    async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Bring a shelved guest back: power on here, or spawn from its shelved image."""
+
+        async def unshelve(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            image_id = instance.system_metadata.get("shelved_image_id")
+            if instance.vm_state == vm_states.SHELVED_OFFLOADED and image_id:
+                self.builder.manager.tracker.claim(instance.uuid, instance.flavor)
+                spawned = _with(instance, image_ref=image_id)
+                image, path = await self.builder.fetch_image(ctx, spawned)
+                ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
+                volumes = await self.builder.attached_volumes(ctx, instance)
+                await self.driver.spawn(instance, image, path, ports, volumes)
+                for port in ports:
+                    await self.builder.network.bind_port(ctx, port.id, self.host)
+            else:
+                await self.driver.power_on(instance)
+            if image_id:
+                try:
+                    await self.builder.image.delete(ctx, image_id)
+                except NovaLiteError as exc:
+                    log.warning("compute.shelved_image_not_deleted", error=str(exc))
+            metadata = {
+                k: v for k, v in instance.system_metadata.items()
+                if k not in ("shelved_image_id", "shelved_at")
+            }
+            return {"system_metadata": metadata}
+
+        await self._run_action(
+            ctx, instance_uuid, "unshelve", task_states.UNSHELVING, unshelve,
+            {"vm_state": vm_states.ACTIVE},
+        )
+
+    async def attach_volume(
+        self, ctx: RequestContext, instance_uuid: str, volume_id: str, mountpoint: str
+    ) -> None:
+        """Attach a reserved volume to the instance (no task_state, as in Nova)."""
+
+        async def attach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            try:
+                volume = await self.builder.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
+                if instance.host is not None:
+                    await self.driver.attach_volume(instance, volume, mountpoint)
+            except Exception:
+                await _undo(self.builder.volume.detach(ctx, volume_id, instance.uuid))
+                await _undo(self.builder.volume.unreserve(ctx, volume_id))
+                raise
+            mapping = objects.BlockDevice(
+                source_type="volume",
+                volume_id=volume_id,
+                device_name=mountpoint,
+                delete_on_termination=False,
+            )
+            return {"block_devices": [*instance.block_devices, mapping]}
+
+        await self._run_action(ctx, instance_uuid, "attach_volume", None, attach)
+
+    async def detach_volume(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
+        """Detach a volume the API marked detaching."""
+
+        async def detach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            volume = await self.builder.volume.get(ctx, volume_id)
+            if instance.host is not None and volume.attached_to == instance.uuid:
+                await self.driver.detach_volume(instance, volume)
+            await self.builder.volume.detach(ctx, volume_id, instance.uuid)
+            remaining = [b for b in instance.block_devices if b.volume_id != volume_id]
+            return {"block_devices": remaining}
+
+        await self._run_action(ctx, instance_uuid, "detach_volume", None, detach)
+
+
+def _with(instance: objects.Instance, **changes: Any) -> objects.Instance:
+    import attrs
+
+    return attrs.evolve(instance, **changes)
+
+
+async def _undo(step: Any) -> None:
+    try:
+        await step
+    except NovaLiteError as exc:
+        log.warning("compute.undo_failed", error=str(exc))

@@ -1,0 +1,175 @@
+"""Cold resize across hosts (or on the same host), with confirm and revert.
+
+The hops follow Nova's: the conductor picks a destination for the new flavor (the
+scheduler claims it there, and moves the source claim to the migration's id), then
+``prep_resize`` on the destination → ``resize_instance`` on the source (the disk
+leaves it) → ``finish_resize`` on the destination (the guest runs there with the new
+flavor, vm_state RESIZED, status VERIFY_RESIZE). ``confirm_resize`` on the source
+frees the source claim; ``revert_resize`` on the destination →
+``finish_revert_resize`` on the source brings the old flavor back where it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nova_lite import objects
+from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.image_actions import ImageEndpoints
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.context import RequestContext
+
+__all__ = ["ResizeEndpoints"]
+
+
+class ResizeEndpoints(ImageEndpoints):
+    """The compute endpoints of a resize's hops."""
+
+    compute_rpcapi: ComputeAPI
+
+    async def prep_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the destination: accept the instance, then ask the source to send it."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def prep(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            if migration.source_host != self.host:
+                self.builder.manager.tracker.claim(instance.uuid, migration.new_flavor)
+            return {"task_state": task_states.RESIZE_MIGRATING, "power_state": instance.power_state}
+
+        done = await self._run_action(
+            ctx, instance_uuid, "resize_prep", task_states.RESIZE_PREP, prep
+        )
+        if done is not None:
+            await self.compute_rpcapi.resize_instance(
+                ctx, migration.source_host, instance_uuid, migration_uuid
+            )
+
+    async def resize_instance(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the source: let the disk go (another host) or resize in place (this host)."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def send(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            if migration.dest_host == self.host:
+                await self.driver.resize(instance, migration.new_flavor)
+            else:
+                await self.driver.destroy(instance)
+                self.builder.manager.tracker.drop(instance.uuid)
+            await self.conductor.migration_update(ctx, migration_uuid, status="post-migrating")
+            return {"task_state": task_states.RESIZE_MIGRATED, "power_state": instance.power_state}
+
+        done = await self._run_action(
+            ctx, instance_uuid, "resize_migrate", task_states.RESIZE_MIGRATING, send
+        )
+        if done is not None and migration.dest_host is not None:
+            await self.compute_rpcapi.finish_resize(
+                ctx, migration.dest_host, instance_uuid, migration_uuid
+            )
+
+    async def finish_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the destination: run the guest with the new flavor; await confirmation."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def finish(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            resized = _evolve(instance, flavor=migration.new_flavor, host=self.host)
+            self.builder.manager.tracker.instances[instance.uuid] = migration.new_flavor
+            if migration.source_host != self.host:
+                await self._spawn_here(ctx, resized)
+            if migration.old_vm_state == vm_states.STOPPED:
+                await self._power_off_step(ctx, resized)
+            await self.conductor.migration_update(ctx, migration_uuid, status="finished")
+            return {
+                "flavor": migration.new_flavor,
+                "host": self.host,
+                "node": self.host,
+                "vm_state": vm_states.RESIZED,
+            }
+
+        await self._run_action(
+            ctx, instance_uuid, "resize_finish", task_states.RESIZE_MIGRATED, finish
+        )
+
+    async def _spawn_here(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        image, path = await self.builder.fetch_image(ctx, instance)
+        ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
+        volumes = await self.builder.attached_volumes(ctx, instance)
+        await self.driver.spawn(instance, image, path, ports, volumes)
+        for port in ports:
+            await self.builder.network.bind_port(ctx, port.id, self.host)
+
+    async def confirm_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the source: forget the old flavor for good and free its claim."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def confirm(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            if migration.dest_host == self.host:
+                await self.driver.confirm_resize(instance)
+            await self.scheduler.release(ctx, migration_uuid)
+            await self.conductor.migration_update(ctx, migration_uuid, status="confirmed")
+            return {"vm_state": migration.old_vm_state}
+
+        await self._run_action(
+            ctx, instance_uuid, "confirm_resize", task_states.RESIZE_CONFIRMING, confirm
+        )
+
+    async def revert_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the destination: drop the resized guest, give the claim back to the source."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def revert(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            if migration.source_host != self.host:
+                await self.driver.destroy(instance)
+                self.builder.manager.tracker.drop(instance.uuid)
+            await self.scheduler.move_allocation(ctx, migration_uuid, instance_uuid)
+            return {"task_state": task_states.RESIZE_REVERTING, "power_state": instance.power_state}
+
+        done = await self._run_action(
+            ctx, instance_uuid, "revert_resize", task_states.RESIZE_REVERTING, revert
+        )
+        if done is not None:
+            await self.compute_rpcapi.finish_revert_resize(
+                ctx, migration.source_host, instance_uuid, migration_uuid
+            )
+
+    async def finish_revert_resize(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """On the source: run the guest again with its old flavor."""
+        migration = await self.conductor.migration_get(ctx, migration_uuid)
+
+        async def finish(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
+            reverted = _evolve(instance, flavor=migration.old_flavor, host=self.host)
+            self.builder.manager.tracker.instances[instance.uuid] = migration.old_flavor
+            if migration.dest_host == self.host:
+                await self.driver.finish_revert_resize(reverted)
+            else:
+                await self._spawn_here(ctx, reverted)
+            if migration.old_vm_state == vm_states.STOPPED:
+                await self._power_off_step(ctx, reverted)
+            await self.conductor.migration_update(ctx, migration_uuid, status="reverted")
+            return {
+                "flavor": migration.old_flavor,
+                "host": self.host,
+                "node": self.host,
+                "vm_state": migration.old_vm_state,
+            }
+
+        await self._run_action(
+            ctx, instance_uuid, "revert_resize_finish", task_states.RESIZE_REVERTING, finish
+        )
+
+
+def _evolve(instance: objects.Instance, **changes: Any) -> objects.Instance:
+    import attrs
+
+    return attrs.evolve(instance, **changes)
+

@@ -1,0 +1,263 @@
+"""Instance actions and migrations: the conductor's records of what was done.
+
+Nova's os-instance-actions: every API request on an instance records an action with
+its request id, user, project and times; each service step adds an event with its
+result and, for failures, the traceback (shown to admins only). Resizes are
+recorded as migrations. `ActionEndpoints` is mixed into the ConductorManager.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nova_lite import objects
+from nova_lite.context import RequestContext
+from nova_lite.db import Database
+from nova_lite.exceptions import Invalid, NotFound
+
+__all__ = ["ActionEndpoints", "ActionStore"]
+
+
+def _time(value: str | None) -> Any:
+    import datetime
+
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+class ActionStore:
+    """Reads and writes the instance_actions, instance_action_events and migrations tables."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def start(
+        self, ctx: RequestContext, instance_uuid: str, action: str, message: str | None = None
+    ) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO instance_actions (instance_uuid, action, request_id, "
+            "user_id, project_id, start_time, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                instance_uuid,
+                action,
+                ctx.request_id,
+                ctx.user_id,
+                ctx.project_id,
+                objects.utcnow().isoformat(),
+                message,
+            ),
+        )
+
+    async def _action_id(self, instance_uuid: str, request_id: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT id FROM instance_actions WHERE instance_uuid = ? AND request_id = ?",
+            (instance_uuid, request_id),
+        )
+        return int(row["id"]) if row else None
+
+    async def event_start(self, ctx: RequestContext, instance_uuid: str, event: str, host: str) -> None:
+        action_id = await self._action_id(instance_uuid, ctx.request_id)
+        if action_id is None:
+            return  # work not started by an API request (periodic task, recovery)
+        await self.db.execute(
+            "INSERT INTO instance_action_events (action_id, event, host, start_time) "
+            "VALUES (?, ?, ?, ?)",
+            (action_id, event, host, objects.utcnow().isoformat()),
+        )
+
+    async def event_finish(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        result: str,
+        traceback: str | None,
+    ) -> None:
+        action_id = await self._action_id(instance_uuid, ctx.request_id)
+        if action_id is None:
+            return
+        now = objects.utcnow().isoformat()
+        await self.db.execute(
+            "UPDATE instance_action_events SET finish_time = ?, result = ?, traceback = ? "
+            "WHERE action_id = ? AND event = ? AND finish_time IS NULL",
+            (now, result, traceback, action_id, event),
+        )
+        await self.db.execute(
+            "UPDATE instance_actions SET finish_time = ?, "
+            "message = CASE WHEN ? = 'Error' THEN 'Error' ELSE message END WHERE id = ?",
+            (now, result, action_id),
+        )
+
+    async def list(self, instance_uuid: str, *, with_tracebacks: bool) -> list[objects.InstanceAction]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM instance_actions WHERE instance_uuid = ? ORDER BY id",
+            (instance_uuid,),
+        )
+        return [await self._action(row, with_tracebacks) for row in rows]
+
+    async def _action(self, row: Any, with_tracebacks: bool) -> objects.InstanceAction:
+        events = await self.db.fetchall(
+            "SELECT * FROM instance_action_events WHERE action_id = ? ORDER BY id", (row["id"],)
+        )
+        return objects.InstanceAction(
+            instance_uuid=row["instance_uuid"],
+            action=row["action"],
+            request_id=row["request_id"],
+            user_id=row["user_id"],
+            project_id=row["project_id"],
+            start_time=_time(row["start_time"]),
+            finish_time=_time(row["finish_time"]),
+            message=row["message"],
+            events=tuple(
+                objects.InstanceActionEvent(
+                    event=e["event"],
+                    host=e["host"],
+                    start_time=_time(e["start_time"]),
+                    finish_time=_time(e["finish_time"]),
+                    result=e["result"],
+                    traceback=e["traceback"] if with_tracebacks else None,
+                )
+                for e in events
+            ),
+        )
+
+    # -- migrations ----------------------------------------------------------
+
+    async def migration_create(self, migration: objects.Migration) -> objects.Migration:
+        await self.db.execute(
+            "INSERT INTO migrations (uuid, instance_uuid, source_host, dest_host, old_flavor, "
+            "new_flavor, old_vm_state, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                migration.uuid,
+                migration.instance_uuid,
+                migration.source_host,
+                migration.dest_host,
+                objects.dump(migration.old_flavor),
+                objects.dump(migration.new_flavor),
+                migration.old_vm_state,
+                migration.status,
+                migration.created_at.isoformat(),
+                migration.updated_at.isoformat(),
+            ),
+        )
+        return migration
+
+    async def migration_update(self, migration_uuid: str, **values: Any) -> objects.Migration:
+        unknown = set(values) - {"dest_host", "status"}
+        if unknown:
+            raise Invalid(f"Cannot update migration fields {sorted(unknown)}.")
+        now = objects.utcnow().isoformat()
+        if "status" in values:
+            await self.db.execute(
+                "UPDATE migrations SET status = ?, updated_at = ? WHERE uuid = ?",
+                (values["status"], now, migration_uuid),
+            )
+        if "dest_host" in values:
+            await self.db.execute(
+                "UPDATE migrations SET dest_host = ?, updated_at = ? WHERE uuid = ?",
+                (values["dest_host"], now, migration_uuid),
+            )
+        return await self.migration_get(migration_uuid)
+
+    async def migration_get(self, migration_uuid: str) -> objects.Migration:
+        row = await self.db.fetchone("SELECT * FROM migrations WHERE uuid = ?", (migration_uuid,))
+        if row is None:
+            raise NotFound(f"Migration {migration_uuid} could not be found.")
+        return _migration(row)
+
+    async def migration_for_instance(self, instance_uuid: str) -> objects.Migration:
+        row = await self.db.fetchone(
+            "SELECT * FROM migrations WHERE instance_uuid = ? AND status = 'finished' "
+            "ORDER BY created_at DESC LIMIT 1",
+            (instance_uuid,),
+        )
+        if row is None:
+            raise NotFound(f"Instance {instance_uuid} has no resize awaiting confirmation.")
+        return _migration(row)
+
+
+def _migration(row: Any) -> objects.Migration:
+    return objects.Migration(
+        uuid=row["uuid"],
+        instance_uuid=row["instance_uuid"],
+        source_host=row["source_host"],
+        dest_host=row["dest_host"],
+        old_flavor=objects.load(objects.Flavor, row["old_flavor"]),
+        new_flavor=objects.load(objects.Flavor, row["new_flavor"]),
+        old_vm_state=row["old_vm_state"],
+        status=row["status"],
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
+    )
+
+
+class ActionEndpoints:
+    """The conductor's RPC endpoints for instance actions and migrations."""
+
+    actions: ActionStore
+
+    async def action_start(
+        self, ctx: RequestContext, instance_uuid: str, action: str
+    ) -> None:
+        """Record that the request `ctx.request_id` started `action` on the instance."""
+        await self.actions.start(ctx, instance_uuid, action)
+
+    async def action_event_start(
+        self, ctx: RequestContext, instance_uuid: str, event: str, host: str
+    ) -> None:
+        await self.actions.event_start(ctx, instance_uuid, event, host)
+
+    async def action_event_finish(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        result: str,
+        traceback: str | None = None,
+    ) -> None:
+        await self.actions.event_finish(ctx, instance_uuid, event, result, traceback)
+
+    async def actions_list(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> list[objects.InstanceAction]:
+        return await self.actions.list(instance_uuid, with_tracebacks=ctx.is_admin)
+
+    async def migration_create(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        source_host: str,
+        old_flavor: objects.Flavor,
+        new_flavor: objects.Flavor,
+        old_vm_state: str,
+    ) -> objects.Migration:
+        migration = objects.Migration(
+            uuid=str(uuid.uuid4()),
+            instance_uuid=instance_uuid,
+            source_host=source_host,
+            dest_host=None,
+            old_flavor=old_flavor,
+            new_flavor=new_flavor,
+            old_vm_state=old_vm_state,
+            status="pre-migrating",
+        )
+        return await self.actions.migration_create(migration)
+
+    async def migration_update(
+        self,
+        ctx: RequestContext,
+        migration_uuid: str,
+        status: str | None = None,
+        dest_host: str | None = None,
+    ) -> objects.Migration:
+        values = {k: v for k, v in (("status", status), ("dest_host", dest_host)) if v}
+        return await self.actions.migration_update(migration_uuid, **values)
+
+    async def migration_get(self, ctx: RequestContext, migration_uuid: str) -> objects.Migration:
+        return await self.actions.migration_get(migration_uuid)
+
+    async def migration_for_instance(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> objects.Migration:
+        return await self.actions.migration_for_instance(instance_uuid)

@@ -1,0 +1,120 @@
+"""The conductor's placement work after the build: resize and unshelve.
+
+Both need a new host chosen by the scheduler, as a build does. A resize also
+records a migration and keeps the source host's claim under the migration's id (as
+Nova keeps it under the migration's placement consumer) until it is confirmed or
+reverted. `MigrationTasks` is mixed into the ConductorManager.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from nova_lite import objects
+from nova_lite.compute import task_states
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import NovaError, NovaLiteError
+
+if TYPE_CHECKING:
+    from nova_lite.compute.rpcapi import ComputeAPI
+    from nova_lite.conductor.actions import ActionStore
+    from nova_lite.conductor.instance_store import InstanceStore
+    from nova_lite.config import Config
+    from nova_lite.notifications import Notifier
+    from nova_lite.scheduler.rpcapi import SchedulerAPI
+
+__all__ = ["MigrationTasks"]
+
+log = structlog.get_logger(__name__)
+
+
+class MigrationTasks:
+    """Conductor endpoints that place an existing instance on a (new) host."""
+
+    config: Config
+    store: InstanceStore
+    actions: ActionStore
+    scheduler: SchedulerAPI
+    compute: ComputeAPI
+    notifier: Notifier
+
+    async def migrate_server(
+        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+    ) -> None:
+        """Start a resize to `flavor`: pick a destination, then hand over to computes."""
+        instance = await self.store.get(instance_uuid)
+        assert instance.host is not None
+        migration = await self.migration_create(  # type: ignore[attr-defined]
+            ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
+        )
+        spec = _spec(instance, flavor)
+        if not self.config.compute.allow_resize_to_same_host:
+            spec = _without(spec, instance.host)
+        await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
+        try:
+            selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
+        except NovaLiteError as exc:
+            await self.scheduler.move_allocation(ctx, migration.uuid, instance_uuid)
+            await self.actions.migration_update(migration.uuid, status="error")
+            await self._resize_refused(ctx, instance_uuid, exc)
+            return
+        await self.actions.migration_update(
+            migration.uuid, status="migrating", dest_host=selection.host
+        )
+        await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
+
+    async def _resize_refused(
+        self, ctx: RequestContext, instance_uuid: str, exc: Exception
+    ) -> None:
+        """No host for the new flavor: the instance stays as it was, with a fault."""
+        code = exc.code if isinstance(exc, NovaError) else 500
+        fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+        await self.store.update(
+            instance_uuid,
+            {"task_state": None, "fault": fault},
+            expected_task_state=[task_states.RESIZE_PREP],
+        )
+        await self.actions.event_finish(ctx, instance_uuid, "conductor_migrate_server",
+                                        "Error", str(exc))
+
+    async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Pick a host for an offloaded instance and cast the unshelve to it."""
+        instance = await self.store.get(instance_uuid)
+        spec = _spec(instance, instance.flavor)
+        try:
+            selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
+        except NovaLiteError as exc:
+            code = exc.code if isinstance(exc, NovaError) else 500
+            fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+            await self.store.update(
+                instance_uuid,
+                {"task_state": None, "fault": fault},
+                expected_task_state=[task_states.UNSHELVING],
+            )
+            return
+        await self.store.update(
+            instance_uuid,
+            {"host": selection.host, "node": selection.nodename},
+            expected_task_state=[task_states.UNSHELVING],
+        )
+        await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
+
+
+def _spec(instance: objects.Instance, flavor: objects.Flavor) -> objects.RequestSpec:
+    hints = instance.scheduler_hints
+    return objects.RequestSpec(
+        instance_uuid=instance.uuid,
+        project_id=instance.project_id,
+        flavor=flavor,
+        availability_zone=instance.availability_zone,
+        instance_group=hints.get("group"),
+        group_policy=hints.get("group_policy"),
+    )
+
+
+def _without(spec: objects.RequestSpec, host: str) -> objects.RequestSpec:
+    import attrs
+
+    return attrs.evolve(spec, ignore_hosts=(*spec.ignore_hosts, host))
