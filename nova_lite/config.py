@@ -210,7 +210,7 @@ class Config:
                 raise ConfigError(f"Configuration file {source} does not exist.") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-        config = _build(cls, data, source)
+        config: Self = _build(cls, data, source)
         env = _from_environ(cls, os.environ if environ is None else environ)
         if env:
             config = _build(cls, _merge(attrs.asdict(config), env), "environment")

@@ -408,6 +408,23 @@ async def test_closing_the_connection_requeues_unsettled_deliveries(
     await cancelled.reject(requeue=False)
 
 
+async def test_no_ack_deliveries_are_settled_on_delivery(broker: TransportFactory) -> None:
+    """A no-ack consumer's deliveries need no settling and are never redelivered."""
+    first_transport, second_transport = await broker.connect(), await broker.connect()
+    queue = await second_transport.declare_queue(broker.name("no-ack"))
+    inbox = Inbox()
+    await first_transport.consume(queue, inbox, no_ack=True)
+    for body in (b"one", b"two"):
+        await second_transport.publish("", queue, Message(body))
+    first, second = await inbox.next(), await inbox.next()
+    assert (first.message.body, second.message.body) == (b"one", b"two")
+    await first.ack()
+    await first.ack()  # settling a no-ack delivery does nothing, however often
+    await first_transport.close()  # with `second` never settled
+    later_inbox, _ = await subscribe(second_transport, queue)
+    assert await drain(second_transport, queue, later_inbox) == []
+
+
 # -- queue kinds ----------------------------------------------------------------
 
 

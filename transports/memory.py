@@ -329,10 +329,16 @@ class _MemoryConsumer(Consumer):
     """
 
     def __init__(
-        self, owner: MemoryTransport, queue: str, handler: DeliveryHandler, prefetch: int
+        self,
+        owner: MemoryTransport,
+        queue: str,
+        handler: DeliveryHandler,
+        prefetch: int,
+        no_ack: bool = False,
     ) -> None:
         self.owner = owner
         self.queue = queue
+        self.no_ack = no_ack
         self._handler = handler
         self._prefetch = prefetch
         self._unsettled: dict[int, _Envelope] = {}
@@ -359,11 +365,14 @@ class _MemoryConsumer(Consumer):
         return self._prefetch <= 0 or len(self._unsettled) < self._prefetch
 
     def deliver(self, envelope: _Envelope) -> None:
-        self._unsettled[id(envelope)] = envelope
+        if not self.no_ack:
+            self._unsettled[id(envelope)] = envelope
         self._inbox.append(envelope)
         self._wakeup.set()
 
     def settle(self, envelope: _Envelope, *, requeue: bool | None) -> None:
+        if self.no_ack:
+            return  # settled by the broker when it was delivered
         if self._unsettled.pop(id(envelope), None) is None:
             if self._released:
                 return  # already requeued when the connection closed
@@ -493,10 +502,10 @@ class MemoryTransport(Transport):
         self.broker.publish(exchange, routing_key, message, mandatory=mandatory)
 
     async def consume(
-        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0
+        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
     ) -> Consumer:
         self._check()
-        consumer = _MemoryConsumer(self, queue, handler, prefetch)
+        consumer = _MemoryConsumer(self, queue, handler, prefetch, no_ack)
         consumer.start()
         self._consumers.append(consumer)
         return consumer

@@ -174,10 +174,17 @@ class _Channel:
 class _RabbitDelivery(Delivery):
     """A delivery wrapping an aio-pika incoming message; settled exactly once."""
 
-    def __init__(self, incoming: pika.AbstractIncomingMessage, consumer: _RabbitConsumer) -> None:
+    def __init__(
+        self,
+        incoming: pika.AbstractIncomingMessage,
+        consumer: _RabbitConsumer,
+        *,
+        settled: bool = False,
+    ) -> None:
         self._incoming = incoming
         self._consumer = consumer
-        self._settled = False
+        self._settled = settled
+        self._auto_settled = settled
         self.message = _incoming(incoming)
         self.exchange = incoming.exchange or ""
         self.routing_key = incoming.routing_key or ""
@@ -191,6 +198,8 @@ class _RabbitDelivery(Delivery):
 
     async def _settle(self, requeue: bool | None) -> None:
         """Ack (``requeue=None``) or reject, once; a closed channel already requeued it."""
+        if self._auto_settled:
+            return  # consumed with no_ack: the broker settled it on delivery
         if self._settled:
             raise TransportError("This delivery was already acknowledged or rejected.")
         self._settled = True
@@ -218,8 +227,16 @@ class _RabbitConsumer(Consumer):
     arrives after the cancel goes straight back to the queue.
     """
 
-    def __init__(self, transport: RabbitMQTransport, queue: str, handler: DeliveryHandler) -> None:
+    def __init__(
+        self,
+        transport: RabbitMQTransport,
+        queue: str,
+        handler: DeliveryHandler,
+        *,
+        no_ack: bool = False,
+    ) -> None:
         self.queue = queue
+        self.no_ack = no_ack
         self._transport = transport
         self._handler = handler
         self._channel: _Channel | None = None
@@ -241,7 +258,7 @@ class _RabbitConsumer(Consumer):
                 await channel.channel.set_qos(prefetch_count=prefetch)
             self._subscription = await channel.channel.declare_queue(self.queue, passive=True)
             self._receiving = True
-            self._tag = await self._subscription.consume(self._on_message)
+            self._tag = await self._subscription.consume(self._on_message, no_ack=self.no_ack)
             await self._watch(channel.channel)
             channel.channel.reopen_callbacks.add(self._watch)
         except BaseException:
@@ -260,13 +277,20 @@ class _RabbitConsumer(Consumer):
             self._ending = asyncio.get_running_loop().create_task(self.cancel())
 
     async def _on_message(self, incoming: pika.AbstractIncomingMessage) -> None:
+        if self.no_ack:
+            if self._receiving:
+                await self._handle(_RabbitDelivery(incoming, self, settled=True))
+            return
         if not self._receiving:
             with contextlib.suppress(Exception):
                 await incoming.reject(requeue=True)
             return
         self._unsettled += 1
+        await self._handle(_RabbitDelivery(incoming, self))
+
+    async def _handle(self, delivery: _RabbitDelivery) -> None:
         try:
-            await self._handler(_RabbitDelivery(incoming, self))
+            await self._handler(delivery)
         except Exception:
             log.exception("transport.handler_failed", queue=self.queue)
 
@@ -480,8 +504,10 @@ class RabbitMQTransport(Transport):
         cache[name] = exchange
         return exchange
 
-    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0) -> Consumer:
-        consumer = _RabbitConsumer(self, queue, handler)
+    async def consume(
+        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
+    ) -> Consumer:
+        consumer = _RabbitConsumer(self, queue, handler, no_ack=no_ack)
         with _boundary(self, "consume from queue {!r}", queue):
             await consumer.start(await self._channel(), prefetch)
         self._consumers.append(consumer)

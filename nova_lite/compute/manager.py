@@ -118,7 +118,7 @@ class ComputeManager(HostMaintenance, Manager):
             async with lock:
                 yield
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._locks.pop(instance_uuid, None)
 
     # -- endpoints -----------------------------------------------------------

@@ -61,7 +61,7 @@ class DirectConsumer:
             if self._started:
                 return
             await self.transport.declare_queue(self.queue, exclusive=True, auto_delete=True)
-            await self.transport.consume(self.queue, self._on_reply)
+            await self.transport.consume(self.queue, self._on_reply, no_ack=True)
             self.transport.add_close_callback(self._on_transport_closed)
             self._started = True
 
@@ -76,7 +76,6 @@ class DirectConsumer:
         self._pending.pop(msg_id, None)
 
     async def _on_reply(self, delivery: Delivery) -> None:
-        await delivery.ack()
         try:
             reply = envelope.decode_reply(delivery.message.body)
         except MessageDecodeError as exc:
@@ -185,7 +184,7 @@ class Invoker:
         namespace: str | None = _UNSET,
     ) -> Invoker:
         """A copy of this Invoker with some target fields or the timeout changed."""
-        changes = {
+        changes: dict[str, Any] = {
             name: value
             for name, value in (
                 ("server", server),

@@ -49,10 +49,10 @@ class ComputeDriver(abc.ABC):
 
     capabilities: dict[str, bool] = {"supports_set_admin_password": False}
 
-    async def init_host(self, host: str) -> None:
+    async def init_host(self, host: str) -> None:  # noqa: B027 - optional hook
         """Prepare the hypervisor for this host (called once at compute start)."""
 
-    async def cleanup_host(self, host: str) -> None:
+    async def cleanup_host(self, host: str) -> None:  # noqa: B027 - optional hook
         """Release what `init_host` took (called at compute stop)."""
 
     @abc.abstractmethod
