@@ -26,6 +26,7 @@ from nova_lite.exceptions import ConfigError
 
 __all__ = [
     "ApiConfig",
+    "ClientConfig",
     "ComputeConfig",
     "Config",
     "FakeDriverConfig",
@@ -175,6 +176,15 @@ class ImageConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ClientConfig:
+    """``[client]``: default credentials of the ``nova-lite`` client commands."""
+
+    username: str = ""
+    password: str = attrs.field(default="", repr=False)
+    project: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """All of nova_lite's settings, each with a default that runs on one machine."""
 
@@ -190,6 +200,7 @@ class Config:
     compute: ComputeConfig = attrs.field(factory=ComputeConfig)
     fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
     image: ImageConfig = attrs.field(factory=ImageConfig)
+    client: ClientConfig = attrs.field(factory=ClientConfig)
 
     @classmethod
     def load(

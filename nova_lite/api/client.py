@@ -68,9 +68,13 @@ class NovaAPI:
         self._tokens[token] = _CachedToken(result["token_info"], time.monotonic())
         return Session(self, token)
 
-    def session(self, token: str) -> Session:
-        """A Session for a token obtained elsewhere (validated on first use)."""
-        return Session(self, token)
+    def session(self, token: str, *, request_id: str | None = None) -> Session:
+        """A Session for a token obtained elsewhere (validated on first use).
+
+        With `request_id`, every request of the session carries that id (a front end
+        passing on its caller's request id).
+        """
+        return Session(self, token, request_id=request_id)
 
     async def context_for(self, token: str, *, request_id: str | None = None) -> RequestContext:
         """Validate `token` (cached for ``[api] token_cache_ttl`` seconds) into a context."""
@@ -105,9 +109,10 @@ class NovaAPI:
 class Session:
     """One user's authenticated view of the cloud: ``session.servers``, ..."""
 
-    def __init__(self, api: NovaAPI, token: str) -> None:
+    def __init__(self, api: NovaAPI, token: str, *, request_id: str | None = None) -> None:
         self.api = api
         self.token = token
+        self.request_id = request_id
         self.servers = Servers(self)
 
     def __repr__(self) -> str:
@@ -117,7 +122,7 @@ class Session:
         """A fresh request context for one API request (new request id)."""
         if not self.token:
             raise NotAuthorized("The request you have made requires authentication.")
-        return await self.api.context_for(self.token)
+        return await self.api.context_for(self.token, request_id=self.request_id)
 
     async def logout(self) -> None:
         """Revoke this session's token."""

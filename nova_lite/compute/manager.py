@@ -27,7 +27,7 @@ from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import InstanceNotFound, MessageUndeliverable
+from nova_lite.exceptions import InstanceNotFound, MessageUndeliverable, MessagingTimeout
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
 from nova_lite.scheduler.rpcapi import SchedulerAPI
@@ -73,10 +73,21 @@ class ComputeManager(HostMaintenance, Manager):
         await self.driver.init_host(self.host)
         self.tracker.resources = await self.driver.get_available_resource()
         ctx = RequestContext.admin()
-        for instance in await self.conductor.instance_get_all(ctx, host=self.host):
+        for instance in await self._wait_for_conductor(ctx):
             self.tracker.instances[instance.uuid] = instance.flavor
         await self._report(ctx)
         await self._recover_instances(ctx)
+
+    async def _wait_for_conductor(self, ctx: RequestContext) -> list[objects.Instance]:
+        """This host's instances, waiting (as Nova's compute does) for a conductor."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.conductor.instance_get_all(ctx, host=self.host)
+            except (MessageUndeliverable, MessagingTimeout) as exc:
+                log.warning("compute.waiting_for_conductor", host=self.host, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _cleanup_host(self) -> None:
         await self.driver.cleanup_host(self.host)

@@ -137,6 +137,11 @@ class InstanceStore:
     async def set_quota(self, project_id: str, resource: str, limit: int) -> None:
         if resource not in ("instances", "cores", "ram"):
             raise Invalid(f"Unknown quota resource {resource!r}; use instances, cores or ram.")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+            raise Invalid(
+                f"The {resource} quota limit must be an integer of at least -1 (unlimited), "
+                f"not {limit!r}."
+            )
         await self.db.execute(
             "INSERT OR REPLACE INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)",
             (project_id, resource, limit),

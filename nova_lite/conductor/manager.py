@@ -88,7 +88,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         self, ctx: RequestContext, project_id: str, resource: str, limit: int
     ) -> None:
         _require_admin(ctx, "set quotas")
-        await self.store.set_quota(project_id, resource, int(limit))
+        await self.store.set_quota(project_id, resource, limit)
 
     # -- instance records --------------------------------------------------
 

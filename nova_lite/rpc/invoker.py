@@ -123,7 +123,7 @@ class TopicPublisher:
     async def publish(self, target: Target, message: Message) -> None:
         """Send `message` to `target`; raise `MessageUndeliverable` if no queue takes it."""
         if target.fanout:
-            exchange, kind = f"{target.topic}_fanout", ExchangeType.FANOUT
+            exchange, kind = target.fanout_exchange, ExchangeType.FANOUT
         else:
             exchange, kind = target.exchange, ExchangeType.TOPIC
         declared = _declared_exchanges.setdefault(self.transport, set())

@@ -6,7 +6,9 @@ import attrs
 
 from nova_lite.exceptions import MessagingError
 
-__all__ = ["Target", "parse_version", "version_is_compatible"]
+__all__ = ["DEFAULT_EXCHANGE", "Target", "parse_version", "version_is_compatible"]
+
+DEFAULT_EXCHANGE = "nova"
 
 
 @attrs.frozen(kw_only=True)
@@ -21,7 +23,7 @@ class Target:
     topic: str | None = None
     server: str | None = None
     fanout: bool = False
-    exchange: str = "nova"
+    exchange: str = "nova"  # DEFAULT_EXCHANGE
     namespace: str | None = None
     version: str | None = None
 
@@ -31,6 +33,16 @@ class Target:
         if self.topic is None:
             raise MessagingError(f"{self!r} has no topic to send to.")
         return f"{self.topic}.{self.server}" if self.server else self.topic
+
+    @property
+    def fanout_exchange(self) -> str:
+        """The fanout exchange of the topic: oslo.messaging's ``<topic>_fanout``.
+
+        Under a control exchange other than the default ``nova`` it is
+        ``<exchange>.<topic>_fanout``, so deployments sharing a vhost stay apart.
+        """
+        name = f"{self.topic}_fanout"
+        return name if self.exchange == DEFAULT_EXCHANGE else f"{self.exchange}.{name}"
 
     def __str__(self) -> str:
         where = "fanout" if self.fanout else self.routing_key

@@ -136,7 +136,7 @@ class Worker:
             key = self.target.routing_key
             plan.append(TopicConsumer(prefix + key, exchange, key))
         fanout_queue = f"{prefix}{topic}_fanout_{uuid.uuid4().hex}"
-        plan.append(TopicConsumer(fanout_queue, f"{topic}_fanout", topic))
+        plan.append(TopicConsumer(fanout_queue, self.target.fanout_exchange, topic))
         return plan
 
     async def __aenter__(self) -> Self:
@@ -172,7 +172,7 @@ class Worker:
     async def _declare_topology(self) -> None:
         t, dead = self.transport, self.target.exchange + DEAD_LETTER_SUFFIX
         await t.declare_exchange(self.target.exchange, ExchangeType.TOPIC)
-        await t.declare_exchange(f"{self.target.topic}_fanout", ExchangeType.FANOUT)
+        await t.declare_exchange(self.target.fanout_exchange, ExchangeType.FANOUT)
         await t.declare_exchange(dead, ExchangeType.FANOUT, durable=True)
         dead_queue = await t.declare_queue(
             f"{self.queue_prefix}{self.target.exchange}_dead_letters", durable=True
@@ -180,7 +180,7 @@ class Worker:
         await t.bind_queue(dead_queue, dead, "#")
         arguments = {"x-dead-letter-exchange": dead}
         for sub in self._subscriptions:
-            fanout = sub.exchange.endswith("_fanout")
+            fanout = sub.exchange == self.target.fanout_exchange
             await t.declare_queue(
                 sub.queue,
                 durable=self.durable_queues and not fanout,

@@ -1,8 +1,8 @@
-"""The ``nova-lite`` command line.
+"""``nova-lite demo``: the README's main job.
 
-``nova-lite demo`` is the README's main job: a whole cloud in one process on the
-embedded defaults (in-memory broker, SQLite in a temporary directory, fake
-hypervisors), booting a few dozen servers across several hosts.
+A whole cloud in one process on the embedded defaults (in-memory broker, SQLite in a
+temporary directory, fake hypervisors), booting a few dozen servers across several
+hosts, then showing them and the hosts' usage.
 """
 
 from __future__ import annotations
@@ -23,18 +23,12 @@ from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.log import configure_logging
 
-__all__ = ["main"]
+__all__ = ["demo"]
 
 console = Console()
 
 
-@click.group()
-@click.version_option(package_name="nova-lite")
-def main() -> None:
-    """nova_lite: a compact re-implementation of OpenStack Nova's architecture."""
-
-
-@main.command()
+@click.command()
 @click.option("--servers", default=30, show_default=True, help="How many servers to boot.")
 @click.option("--computes", default=4, show_default=True, help="How many fake compute hosts.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,

@@ -1,0 +1,22 @@
+"""The ``nova-lite`` command line: the demo, running services, and client commands."""
+
+from __future__ import annotations
+
+import click
+
+from nova_lite.cli.client import flavor, host, image, network, project, server, user, volume
+from nova_lite.cli.demo import demo
+from nova_lite.cli.services import all_in_one, service
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="nova-lite")
+def main() -> None:
+    """nova_lite: a compact re-implementation of OpenStack Nova's architecture."""
+
+
+for command in (demo, service, all_in_one, server, image, network, volume, flavor, host,
+                project, user):
+    main.add_command(command)
