@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -111,7 +112,7 @@ class HostManager:
             node = objects.load(objects.ComputeNode, row["data"])
             self.hosts[node.host] = HostState(node, last_seen=node.updated_at.timestamp())
         for row in await self.db.fetchall("SELECT * FROM allocations"):
-            allocation = Allocation(**{k: row[k] for k in row.keys()})  # noqa: SIM118
+            allocation = Allocation(**dict(row))
             self._apply(allocation, +1)
 
     async def update_node(self, node: objects.ComputeNode) -> None:
@@ -120,27 +121,73 @@ class HostManager:
         state = self.hosts.get(node.host)
         if state is None:
             state = self.hosts[node.host] = HostState(node, last_seen=now)
-            for allocation in self.allocations.values():
-                if allocation.host == node.host:
-                    state.add(allocation)
         else:
             state.node, state.last_seen, state.in_progress = node, now, 0
         await self.db.execute(
             "INSERT OR REPLACE INTO compute_nodes (host, data) VALUES (?, ?)",
             (node.host, objects.dump(node)),
         )
+        await self._reload_allocations(node.host)
+
+    async def _reload_allocations(self, host: str) -> None:
+        """Re-read a host's allocations, taking in claims other schedulers made there."""
+        rows = await self.db.fetchall("SELECT * FROM allocations WHERE host = ?", (host,))
+        stored = {row["instance_uuid"]: Allocation(**dict(row)) for row in rows}
+        for uuid, allocation in list(self.allocations.items()):
+            if allocation.host == host and stored.get(uuid) != allocation:
+                self._apply(allocation, -1)
+        for uuid, allocation in stored.items():
+            if self.allocations.get(uuid) != allocation:
+                self._apply(allocation, +1)
 
     def is_up(self, state: HostState, service_down_time: float) -> bool:
         """Whether the host reported within `service_down_time` seconds."""
         return self.clock() - state.last_seen <= service_down_time
 
-    async def claim(self, allocation: Allocation) -> None:
-        """Record resources as used on the allocation's host."""
-        await self.db.execute(
-            "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, "
-            "disk_gb, instance_group) VALUES (?, ?, ?, ?, ?, ?)",
-            attrs.astuple(allocation),
+    async def claim(self, allocation: Allocation, *, verify: bool = False) -> bool:
+        """Record resources as used on the allocation's host.
+
+        With `verify`, the host's usage is recounted from the database inside the
+        write transaction first, and the claim is refused (False) if it no longer
+        fits: schedulers in other processes sharing this database may have claimed
+        there since this one last looked (Nova's placement does the same with
+        resource-provider generations).
+        """
+        async with self.db.transaction() as conn:
+            if verify and not await self._still_fits(conn, allocation):
+                return False
+            await conn.execute(
+                "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, "
+                "disk_gb, instance_group) VALUES (?, ?, ?, ?, ?, ?)",
+                attrs.astuple(allocation),
+            )
+        self._record(allocation)
+        return True
+
+    async def _still_fits(self, conn: Any, allocation: Allocation) -> bool:
+        state = self.hosts.get(allocation.host)
+        if state is None:
+            return False
+        async with conn.execute(
+            "SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
+            "COALESCE(SUM(disk_gb), 0) FROM allocations WHERE host = ? AND instance_uuid != ?",
+            (allocation.host, allocation.instance_uuid),
+        ) as cursor:
+            row = await cursor.fetchone()
+        vcpus, ram, disk = (int(v) for v in row) if row else (0, 0, 0)
+        mine = self.allocations.get(allocation.instance_uuid)
+        own = mine if mine is not None and mine.host == allocation.host else None
+        state.vcpus_used = vcpus + (own.vcpus if own else 0)
+        state.memory_mb_used = ram + (own.memory_mb if own else 0)
+        state.disk_gb_used = disk + (own.disk_gb if own else 0)
+        node = state.node
+        return (
+            vcpus + allocation.vcpus <= node.vcpus * node.cpu_allocation_ratio
+            and ram + allocation.memory_mb <= node.memory_mb * node.ram_allocation_ratio
+            and disk + allocation.disk_gb <= node.local_gb * node.disk_allocation_ratio
         )
+
+    def _record(self, allocation: Allocation) -> None:
         previous = self.allocations.get(allocation.instance_uuid)
         if previous is not None:
             self._apply(previous, -1)

@@ -69,10 +69,7 @@ class SchedulerManager(Manager):
                     instance_uuid=spec.instance_uuid,
                 )
             ranked = [host for _, host in weigh_hosts(passing, spec, self.weighers)]
-            subset = ranked[: self.config.scheduler.host_subset_size]
-            chosen = subset[0] if len(subset) == 1 else random.choice(subset)
-            allocation = _allocation(spec, chosen.host)
-            await self.hosts.claim(allocation)
+            chosen = await self._claim_best(spec, ranked)
         others = [h for h in ranked if h is not chosen][:num_alternates]
         log.info(
             "scheduler.selected",
@@ -81,6 +78,27 @@ class SchedulerManager(Manager):
             candidates=len(passing),
         )
         return [_selection(spec, h.host) for h in (chosen, *others)]
+
+    async def _claim_best(
+        self, spec: objects.RequestSpec, ranked: list[HostState]
+    ) -> HostState:
+        """Claim on one of the best `host_subset_size` hosts, or the next that still fits.
+
+        The claim is verified against the database, so another scheduler process
+        that claimed there meanwhile makes this one move on rather than overbook.
+        """
+        candidates = list(ranked)
+        size = self.config.scheduler.host_subset_size
+        while candidates:
+            subset = candidates[:size]
+            chosen = subset[0] if len(subset) == 1 else random.choice(subset)
+            if await self.hosts.claim(_allocation(spec, chosen.host), verify=True):
+                return chosen
+            candidates.remove(chosen)
+        raise NoValidHost(
+            "No valid host was found. There are not enough hosts available.",
+            instance_uuid=spec.instance_uuid,
+        )
 
     def _filter(self, spec: objects.RequestSpec) -> list[HostState]:
         hosts = self.hosts.candidates(spec.ignore_hosts)
@@ -97,24 +115,15 @@ class SchedulerManager(Manager):
             state = self.hosts.hosts.get(selection.host)
             if state is None:
                 return False
-            spec_fits = (
-                state.free_vcpus >= selection.vcpus
-                and state.free_ram_mb >= selection.memory_mb
-                and state.free_disk_gb >= selection.disk_gb
+            allocation = Allocation(
+                selection.instance_uuid,
+                selection.host,
+                selection.vcpus,
+                selection.memory_mb,
+                selection.disk_gb,
+                selection.instance_group,
             )
-            if not spec_fits:
-                return False
-            await self.hosts.claim(
-                Allocation(
-                    selection.instance_uuid,
-                    selection.host,
-                    selection.vcpus,
-                    selection.memory_mb,
-                    selection.disk_gb,
-                    selection.instance_group,
-                )
-            )
-            return True
+            return await self.hosts.claim(allocation, verify=True)
 
     async def release(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Give back an instance's claim (build failed, or instance deleted)."""
