@@ -8,6 +8,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     ├── TransportError                           anything the broker layer reports
     │   ├── TransportClosed(ConnectionError)     used after close, or closed under a call
     │   ├── TransportUnreachable(ConnectionError) cannot connect to the broker
+    │   ├── ConnectionLost(ConnectionError)      the broker went away under a call (retryable)
     │   ├── TopologyError(ValueError)            bad exchange/queue declaration or binding
     │   └── MessageUndeliverable(LookupError)    mandatory publish that no queue took
     ├── MessagingError                           RPC-level failures
@@ -39,6 +40,7 @@ __all__ = [
     "BuildAbortException",
     "ConfigError",
     "Conflict",
+    "ConnectionLost",
     "FlavorNotFound",
     "Forbidden",
     "HypervisorError",
@@ -110,6 +112,14 @@ class TransportClosed(TransportError, ConnectionError):
 
 class TransportUnreachable(TransportError, ConnectionError):
     """The broker could not be reached."""
+
+
+class ConnectionLost(TransportError, ConnectionError):
+    """The connection to the broker dropped while a call waited for its reply.
+
+    The request may or may not have been carried out; retrying is safe for
+    idempotent calls. The transport reconnects by itself.
+    """
 
 
 class TopologyError(TransportError, ValueError):

@@ -36,6 +36,7 @@ class RPCAPI:
             Target(topic=self.topic, exchange=config.rpc.exchange, version=self.version),
             timeout=timeout or config.rpc.timeout,
             serializer=serializer or objects.serializer(),
+            persistent_casts=config.rpc.durable_queues,
         )
 
     def __repr__(self) -> str:

@@ -110,6 +110,7 @@ class Transport(abc.ABC):
     def __init__(self, url: str) -> None:
         self.url = url
         self._close_callbacks: list[Callable[[], None]] = []
+        self._lost_callbacks: list[Callable[[], None]] = []
 
     def add_close_callback(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when this transport closes (e.g. to fail pending calls)."""
@@ -119,6 +120,19 @@ class Transport(abc.ABC):
         """Implementations call this from `close()`, after the connection is gone."""
         callbacks, self._close_callbacks = self._close_callbacks, []
         for callback in callbacks:
+            callback()
+
+    def add_connection_lost_callback(self, callback: Callable[[], None]) -> None:
+        """Call `callback` each time the connection drops unexpectedly.
+
+        The transport reconnects by itself; what was in flight on the old connection
+        (replies to calls, unacked deliveries) may be gone.
+        """
+        self._lost_callbacks.append(callback)
+
+    def _run_connection_lost_callbacks(self) -> None:
+        """Implementations call this when the connection drops without `close()`."""
+        for callback in list(self._lost_callbacks):
             callback()
 
     async def __aenter__(self) -> Self:

@@ -374,6 +374,7 @@ class RabbitMQTransport(Transport):
                 f"Cannot connect to the broker at {self.safe_url}: {detail}."
             ) from None
         self._connection, self._state = connection, "connected"
+        connection.close_callbacks.add(self._on_connection_closed)
         self._queues = {}
         try:
             with _boundary(self, "open channels"):
@@ -409,6 +410,11 @@ class RabbitMQTransport(Transport):
             with contextlib.suppress(Exception):
                 await connection.close()
         self._run_close_callbacks()
+
+    def _on_connection_closed(self, _connection: object, _exc: object) -> None:
+        if self._state == "connected":  # not our own close(): the broker went away
+            log.warning("transport.connection_lost", url=self.safe_url)
+            self._run_connection_lost_callbacks()
 
     def forget(self, consumer: _RabbitConsumer) -> None:
         """Drop a cancelled consumer from the ones `close()` stops."""

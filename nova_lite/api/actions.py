@@ -42,6 +42,12 @@ class ServerActions:
     ) -> objects.Instance:
         raise NotImplementedError
 
+    async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        raise NotImplementedError
+
+    async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
+        raise NotImplementedError
+
     async def _begin(
         self,
         server_id: str,
@@ -208,6 +214,7 @@ class ServerActions:
         ctx = await self.session.context()
         new_flavor = await self.api.conductor.flavor_get(ctx, flavor)
         current = await self._visible_instance(ctx, server_id)
+        check_instance_state(ctx, current, "resize")  # the state is reported before the flavor
         if new_flavor.flavorid == current.flavor.flavorid:
             raise Invalid(f"Server {server_id} already has flavor {new_flavor.name}.")
         ctx, instance = await self._begin(server_id, "resize", task_states.RESIZE_PREP)
@@ -236,9 +243,16 @@ class ServerActions:
     # -- soft delete -------------------------------------------------------------
 
     async def soft_delete(self, server_id: str) -> None:
-        """Power off and keep the server for ``reclaim_instance_interval`` (SOFT_DELETED)."""
+        """Power off and keep the server for ``reclaim_instance_interval`` (SOFT_DELETED).
+
+        As in Nova, a server with no host to keep it (shelved offloaded), or whose
+        host is down, is deleted at once instead.
+        """
         ctx, instance = await self._begin(server_id, "soft_delete", task_states.SOFT_DELETING)
-        await self.api.compute.soft_delete_instance(ctx, self._host(instance), instance.uuid)
+        if instance.host is None or not await self._host_is_up(ctx, instance.host):
+            await self._local_delete(ctx, instance)
+            return
+        await self.api.compute.soft_delete_instance(ctx, instance.host, instance.uuid)
 
     async def restore(self, server_id: str) -> None:
         """Bring a soft-deleted server back (→ ACTIVE)."""
@@ -255,10 +269,16 @@ class ServerActions:
     # -- lock ------------------------------------------------------------------
 
     async def lock(self, server_id: str) -> None:
-        """Lock the server: non-admins can no longer act on it."""
+        """Lock the server: non-admins can no longer act on it.
+
+        Locking a locked server again is a no-op for a non-admin, as in Nova, so an
+        owner cannot turn an administrator's lock into one it may lift.
+        """
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
         policy.authorize(ctx, "os_compute_api:os-lock-server:lock", instance.project_id)
+        if instance.locked and not ctx.is_admin:
+            return
         locked_by = "admin" if ctx.is_admin else "owner"
         await self.api.conductor.instance_update(
             ctx, instance.uuid, {"locked": True, "locked_by": locked_by}

@@ -25,6 +25,7 @@ from nova_lite.exceptions import (
     NovaError,
     NovaLiteError,
     UnexpectedDeletingTaskStateError,
+    UnexpectedTaskStateError,
 )
 from nova_lite.notifications import instance_payload
 
@@ -41,8 +42,12 @@ __all__ = ["LifecycleEndpoints"]
 log = structlog.get_logger(__name__)
 
 Step = Callable[[RequestContext, objects.Instance], Awaitable[dict[str, Any] | None]]
+Undo = Callable[[RequestContext, objects.Instance], Awaitable[None]]
 
-_NO_ERROR_STATE = frozenset({"set_admin_password", "attach_volume", "detach_volume"})
+# Actions run without a task_state of their own (beside any other, as in Nova).
+_NO_TASK = frozenset({"attach_volume", "detach_volume"})
+# Actions whose failure leaves the instance's vm_state alone (as in Nova).
+_NO_ERROR_STATE = _NO_TASK | {"set_admin_password"}
 
 
 class LifecycleEndpoints:
@@ -65,8 +70,16 @@ class LifecycleEndpoints:
         expected_task: str | None,
         step: Step,
         final: dict[str, Any] | None = None,
+        *,
+        undo: Undo | None = None,
     ) -> objects.Instance | None:
-        """Run one action's hypervisor step and save its final state (see module doc)."""
+        """Run one action's hypervisor step and save its final state (see module doc).
+
+        Returns the saved instance, or None if the action did not complete: the
+        instance is gone or being deleted, another action took it over (the save's
+        compare-and-swap failed: that action owns the state now), or the step failed
+        (then `undo` runs before the instance goes to ERROR).
+        """
         event = f"compute_{action}_instance"
         async with self._instance_lock(instance_uuid):
             try:
@@ -76,22 +89,41 @@ class LifecycleEndpoints:
             await self.conductor.action_event_start(ctx, instance_uuid, event, self.host)
             await self.notifier.info(ctx, f"instance.{action}.start", instance_payload(instance))
             try:
-                extra = await step(ctx, instance) or {}
-                values = {"task_state": None, **(final or {}), **extra}
-                if "power_state" not in values:
-                    values["power_state"] = await self._power_state(instance)
-                instance = await self.conductor.instance_update(
-                    ctx, instance_uuid, values, expected_task_state=[expected_task]
-                )
+                saved = await self._step_and_save(ctx, instance, action, expected_task, step, final)
             except (UnexpectedDeletingTaskStateError, InstanceNotFound):
                 await self._event_done(ctx, instance_uuid, event, None)
                 return None
+            except UnexpectedTaskStateError as exc:
+                log.info("compute.action_preempted", action=action, error=str(exc))
+                await self._event_done(ctx, instance_uuid, event, exc)
+                return None
             except Exception as exc:
-                await self._action_failed(ctx, instance, action, event, exc)
+                if undo is not None:
+                    await _quietly(undo(ctx, instance))
+                await self._action_failed(ctx, instance, action, expected_task, exc)
                 return None
             await self._event_done(ctx, instance_uuid, event, None)
-            await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(instance))
-            return instance
+            await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(saved))
+            return saved
+
+    async def _step_and_save(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None,
+    ) -> objects.Instance:
+        """The step, then the save: clearing the task with a compare-and-swap on it."""
+        values = {**(final or {}), **(await step(ctx, instance) or {})}
+        if "power_state" not in values:
+            values["power_state"] = await self._power_state(instance)
+        if action in _NO_TASK:
+            return await self.conductor.instance_update(ctx, instance.uuid, values)
+        return await self.conductor.instance_update(
+            ctx, instance.uuid, {"task_state": None, **values}, expected_task_state=[expected_task]
+        )
 
     async def _power_state(self, instance: objects.Instance) -> int:
         try:
@@ -114,22 +146,30 @@ class LifecycleEndpoints:
         ctx: RequestContext,
         instance: objects.Instance,
         action: str,
-        event: str,
+        expected_task: str | None,
         exc: Exception,
     ) -> None:
+        """Record the failure; ERROR with a fault unless the action is one that never errors."""
         if isinstance(exc, NovaLiteError):
             log.warning("compute.action_failed", action=action, error=str(exc))
         else:
             log.exception("compute.action_crashed", action=action)
-        await self._event_done(ctx, instance.uuid, event, exc)
-        if action in _NO_ERROR_STATE:
-            instance = await self.conductor.instance_update(
-                ctx, instance.uuid, {"task_state": None}
-            )
-        else:
-            code = exc.code if isinstance(exc, NovaError) else 500
-            fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-            instance = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+        await self._event_done(ctx, instance.uuid, f"compute_{action}_instance", exc)
+        try:
+            if action in _NO_TASK:
+                instance = await self.conductor.instance_get(ctx, instance.uuid)
+            elif action in _NO_ERROR_STATE:
+                instance = await self.conductor.instance_update(
+                    ctx, instance.uuid, {"task_state": None}, expected_task_state=[expected_task]
+                )
+            else:
+                code = exc.code if isinstance(exc, NovaError) else 500
+                fault = objects.InstanceFault(
+                    code=code, message=str(exc), details=type(exc).__name__
+                )
+                instance = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+        except (UnexpectedTaskStateError, InstanceNotFound) as error:
+            log.info("compute.failure_not_saved", action=action, error=str(error))
         await self.notifier.error(ctx, f"instance.{action}.error", instance_payload(instance))
 
     # -- power -----------------------------------------------------------------
@@ -180,8 +220,16 @@ class LifecycleEndpoints:
         )
 
     async def _power_off_step(self, ctx: RequestContext, instance: objects.Instance) -> None:
-        """Power off unless the hypervisor already has the guest off."""
-        if await self._power_state(instance) not in (power_state.SHUTDOWN, power_state.NOSTATE):
+        """Power off unless the hypervisor already has the guest off.
+
+        A suspended guest is resumed first (its saved memory is then dropped by the
+        shutdown): hypervisors only shut down a guest that runs or is paused.
+        """
+        state = await self._power_state(instance)
+        if state == power_state.SUSPENDED:
+            await self.driver.resume(instance)
+            state = power_state.RUNNING
+        if state not in (power_state.SHUTDOWN, power_state.NOSTATE):
             await self.driver.power_off(instance)
 
     # -- rescue, password --------------------------------------------------------
@@ -240,3 +288,10 @@ def _driver_step(operation: Callable[[objects.Instance], Awaitable[None]]) -> St
 
     return step
 
+
+async def _quietly(undo: Awaitable[None]) -> None:
+    """Run an undo step after a failure; its own failure is logged, never raised."""
+    try:
+        await undo
+    except NovaLiteError as exc:
+        log.warning("compute.undo_failed", error=str(exc))

@@ -124,6 +124,17 @@ def _describe(states: Iterable[str | None] | None, kind: str) -> str:
     return ", ".join(sorted(str(s) for s in states))
 
 
+def _refusal(rule: ActionRule, instance: objects.Instance) -> str:
+    """Why `rule` refuses the instance: its states, and the states the action needs."""
+    never = " and has never been launched" if instance.launched_at is None else ""
+    launched = " on an instance launched once" if rule.must_have_launched else ""
+    return (
+        f"it is in vm_state {instance.vm_state} with task_state {instance.task_state}{never}; "
+        f"{rule.action} needs vm_state in [{_describe(rule.vm_states, 'vm_state')}] and "
+        f"task_state in [{_describe(rule.task_states, 'task_state')}]{launched}"
+    )
+
+
 def check_instance_state(ctx: RequestContext, instance: objects.Instance, action: str) -> None:
     """Raise unless `action` may start now: `InstanceLocked` or `InstanceInvalidState`.
 
@@ -139,16 +150,8 @@ def check_instance_state(ctx: RequestContext, instance: objects.Instance, action
         )
     if rule.allows(instance):
         return
-    if rule.must_have_launched and instance.launched_at is None:
-        reason = "it has never been launched"
-    else:
-        reason = (
-            f"it is in vm_state {instance.vm_state} with task_state {instance.task_state}; "
-            f"{action} needs vm_state in [{_describe(rule.vm_states, 'vm_state')}] and "
-            f"task_state in [{_describe(rule.task_states, 'task_state')}]"
-        )
     raise InstanceInvalidState(
-        f"Cannot '{action}' instance {instance.uuid} while {reason}.",
+        f"Cannot '{action}' instance {instance.uuid} while {_refusal(rule, instance)}.",
         instance_uuid=instance.uuid,
         action=action,
         vm_state=instance.vm_state,

@@ -13,7 +13,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
-from nova_lite.compute.actions import LifecycleEndpoints
+from nova_lite.compute.actions import LifecycleEndpoints, Undo
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaLiteError
 
@@ -69,7 +69,17 @@ class ImageEndpoints(LifecycleEndpoints):
             if backup_type is not None
             else ("snapshot", task_states.IMAGE_SNAPSHOT)
         )
-        await self._run_action(ctx, instance_uuid, action, expected, snapshot)
+        await self._run_action(
+            ctx, instance_uuid, action, expected, snapshot, undo=self._image_dropper(image_id)
+        )
+
+    def _image_dropper(self, image_id: str) -> Undo:
+        """An undo that deletes the image a failed snapshot was to fill (as Nova does)."""
+
+        async def drop(ctx: RequestContext, instance: objects.Instance) -> None:
+            await self.builder.image.delete(ctx, image_id)
+
+        return drop
 
     async def _rotate_backups(
         self, ctx: RequestContext, instance: objects.Instance, backup_type: str, rotation: int
@@ -104,7 +114,8 @@ class ImageEndpoints(LifecycleEndpoints):
 
         final = {"vm_state": vm_states.SHELVED}
         shelved = await self._run_action(
-            ctx, instance_uuid, "shelve", task_states.SHELVING, shelve, final
+            ctx, instance_uuid, "shelve", task_states.SHELVING, shelve, final,
+            undo=self._image_dropper(image_id),
         )
         if shelved is not None and self.config.compute.shelved_offload_time == 0:
             await self.conductor.instance_update(
@@ -169,11 +180,13 @@ class ImageEndpoints(LifecycleEndpoints):
         async def attach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             try:
                 volume = await self.builder.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
-                if instance.host is not None:
-                    await self.driver.attach_volume(instance, volume, mountpoint)
+            except Exception:
+                await _undo(self.builder.volume.unreserve(ctx, volume_id))
+                raise
+            try:
+                await self.driver.attach_volume(instance, volume, mountpoint)
             except Exception:
                 await _undo(self.builder.volume.detach(ctx, volume_id, instance.uuid))
-                await _undo(self.builder.volume.unreserve(ctx, volume_id))
                 raise
             mapping = objects.BlockDevice(
                 source_type="volume",
@@ -190,8 +203,12 @@ class ImageEndpoints(LifecycleEndpoints):
 
         async def detach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             volume = await self.builder.volume.get(ctx, volume_id)
-            if instance.host is not None and volume.attached_to == instance.uuid:
-                await self.driver.detach_volume(instance, volume)
+            try:
+                if volume.attached_to == instance.uuid:
+                    await self.driver.detach_volume(instance, volume)
+            except Exception:
+                await _undo(self.builder.volume.roll_detaching(ctx, volume_id))
+                raise
             await self.builder.volume.detach(ctx, volume_id, instance.uuid)
             remaining = [b for b in instance.block_devices if b.volume_id != volume_id]
             return {"block_devices": remaining}

@@ -113,7 +113,8 @@ class ResizeEndpoints(ImageEndpoints):
                 await self.driver.confirm_resize(instance)
             await self.scheduler.release(ctx, migration_uuid)
             await self.conductor.migration_update(ctx, migration_uuid, status="confirmed")
-            return {"vm_state": migration.old_vm_state}
+            # The guest runs on the destination: this (source) hypervisor cannot see it.
+            return {"vm_state": migration.old_vm_state, "power_state": instance.power_state}
 
         await self._run_action(
             ctx, instance_uuid, "confirm_resize", task_states.RESIZE_CONFIRMING, confirm

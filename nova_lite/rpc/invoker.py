@@ -21,6 +21,7 @@ import structlog
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
+    ConnectionLost,
     MessageDecodeError,
     MessageUndeliverable,
     MessagingTimeout,
@@ -63,6 +64,7 @@ class DirectConsumer:
             await self.transport.declare_queue(self.queue, exclusive=True, auto_delete=True)
             await self.transport.consume(self.queue, self._on_reply, no_ack=True)
             self.transport.add_close_callback(self._on_transport_closed)
+            self.transport.add_connection_lost_callback(self._on_connection_lost)
             self._started = True
 
     def expect(self, msg_id: str) -> asyncio.Future[envelope.Reply]:
@@ -86,6 +88,20 @@ class DirectConsumer:
             log.debug("rpc.reply.late", msg_id=reply.msg_id)
         elif not future.done():
             future.set_result(reply)
+
+    def _on_connection_lost(self) -> None:
+        """Replies to calls in flight went with the old connection: fail them now."""
+        pending, self._pending = self._pending, {}
+        for msg_id, future in pending.items():
+            if not future.done():
+                future.set_exception(
+                    ConnectionLost(
+                        f"The connection to the broker was lost while waiting for the reply "
+                        f"to message {msg_id}; the request may or may not have been carried "
+                        "out. The transport reconnects by itself: retry if the call is "
+                        "idempotent."
+                    )
+                )
 
     def _on_transport_closed(self) -> None:
         pending, self._pending = self._pending, {}
@@ -140,6 +156,7 @@ class _Options:
     version_cap: str | None
     serializer: Serializer
     allowed_remote_modules: Collection[str]
+    persistent_casts: bool = False
 
 
 class Invoker:
@@ -158,11 +175,16 @@ class Invoker:
         version_cap: str | None = None,
         serializer: Serializer | None = None,
         allowed_remote_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
+        persistent_casts: bool = False,
     ) -> None:
         self.transport = transport
         self.target = target
         self._options = _Options(
-            timeout, version_cap, serializer or ObjectSerializer(), tuple(allowed_remote_modules)
+            timeout,
+            version_cap,
+            serializer or ObjectSerializer(),
+            tuple(allowed_remote_modules),
+            persistent_casts,
         )
         self._publisher = TopicPublisher(transport)
 
@@ -236,7 +258,8 @@ class Invoker:
         self._check_version()
         body = self._encode(ctx, method, kwargs)
         try:
-            await self._publisher.publish(self.target, Message(body))
+            message = Message(body, persistent=self._options.persistent_casts)
+            await self._publisher.publish(self.target, message)
         except MessageUndeliverable:
             raise MessageUndeliverable(
                 f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
