@@ -210,10 +210,14 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0) -> Consumer:
+    async def consume(
+        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
+    ) -> Consumer:
         """Start delivering messages from `queue` to `handler`.
 
         `prefetch` bounds the unsettled deliveries (0: unbounded). The handler is
         called once per delivery, in delivery order; it is expected to return quickly
-        (schedule long work) and settle the delivery later.
+        (schedule long work) and settle the delivery later. With ``no_ack=True``
+        (AMQP's no-ack mode, for reply queues) each message counts as settled once
+        delivered: `ack` and `reject` do nothing, and nothing is ever redelivered.
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import click
 
@@ -24,7 +25,7 @@ CONFIG_OPTION = click.option(
 )
 
 
-def load_config(config_path: str | None, **overrides: object) -> Config:
+def load_config(config_path: str | None, **overrides: Any) -> Config:
     """The configuration, or exit with status 2 and the reason."""
     try:
         return Config.load(config_path, **overrides)

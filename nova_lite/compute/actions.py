@@ -21,6 +21,7 @@ from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
+    HypervisorError,
     InstanceNotFound,
     NovaError,
     NovaLiteError,
@@ -116,7 +117,13 @@ class LifecycleEndpoints:
         final: dict[str, Any] | None,
     ) -> objects.Instance:
         """The step, then the save: clearing the task with a compare-and-swap on it."""
-        values = {**(final or {}), **(await step(ctx, instance) or {})}
+        try:
+            extra = await step(ctx, instance) or {}
+        except InstanceNotFound as exc:  # the hypervisor lost the guest: a failure, not a delete
+            raise HypervisorError(
+                f"The hypervisor of {self.host} has no guest for instance {instance.uuid}: {exc}"
+            ) from exc
+        values = {**(final or {}), **extra}
         if "power_state" not in values:
             values["power_state"] = await self._power_state(instance)
         if action in _NO_TASK:

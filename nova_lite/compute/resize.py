@@ -15,6 +15,7 @@ from typing import Any
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.actions import Undo
 from nova_lite.compute.image_actions import ImageEndpoints
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.context import RequestContext
@@ -39,7 +40,8 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_MIGRATING, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "resize_prep", task_states.RESIZE_PREP, prep
+            ctx, instance_uuid, "resize_prep", task_states.RESIZE_PREP, prep,
+            undo=self._give_back(migration, moved=False),
         )
         if done is not None:
             await self.compute_rpcapi.resize_instance(
@@ -62,7 +64,8 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_MIGRATED, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "resize_migrate", task_states.RESIZE_MIGRATING, send
+            ctx, instance_uuid, "resize_migrate", task_states.RESIZE_MIGRATING, send,
+            undo=self._give_back(migration, moved=False),
         )
         if done is not None and migration.dest_host is not None:
             await self.compute_rpcapi.finish_resize(
@@ -91,7 +94,8 @@ class ResizeEndpoints(ImageEndpoints):
             }
 
         await self._run_action(
-            ctx, instance_uuid, "resize_finish", task_states.RESIZE_MIGRATED, finish
+            ctx, instance_uuid, "resize_finish", task_states.RESIZE_MIGRATED, finish,
+            undo=self._give_back(migration, moved=False),
         )
 
     async def _spawn_here(self, ctx: RequestContext, instance: objects.Instance) -> None:
@@ -117,7 +121,8 @@ class ResizeEndpoints(ImageEndpoints):
             return {"vm_state": migration.old_vm_state, "power_state": instance.power_state}
 
         await self._run_action(
-            ctx, instance_uuid, "confirm_resize", task_states.RESIZE_CONFIRMING, confirm
+            ctx, instance_uuid, "confirm_resize", task_states.RESIZE_CONFIRMING, confirm,
+            undo=self._give_back(migration, moved=True),
         )
 
     async def revert_resize(
@@ -134,7 +139,8 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_REVERTING, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "revert_resize", task_states.RESIZE_REVERTING, revert
+            ctx, instance_uuid, "revert_resize", task_states.RESIZE_REVERTING, revert,
+            undo=self._give_back(migration, moved=True),
         )
         if done is not None:
             await self.compute_rpcapi.finish_revert_resize(
@@ -165,8 +171,27 @@ class ResizeEndpoints(ImageEndpoints):
             }
 
         await self._run_action(
-            ctx, instance_uuid, "revert_resize_finish", task_states.RESIZE_REVERTING, finish
+            ctx, instance_uuid, "revert_resize_finish", task_states.RESIZE_REVERTING, finish,
+            undo=self._give_back(migration, moved=True),
         )
+
+    def _give_back(self, migration: objects.Migration, *, moved: bool) -> Undo:
+        """An undo for a failed hop: the migration ends in error, keeping no extra claim.
+
+        Until ``finish_resize`` succeeds the instance is recorded on the source, so the
+        source claim (held by the migration) goes back to the instance, replacing the
+        destination's; once it has moved, the migration's source claim is released.
+        """
+
+        async def give_back(ctx: RequestContext, instance: objects.Instance) -> None:
+            self.builder.manager.tracker.drop(instance.uuid)
+            if moved:
+                await self.scheduler.release(ctx, migration.uuid)
+            else:
+                await self.scheduler.move_allocation(ctx, migration.uuid, instance.uuid)
+            await self.conductor.migration_update(ctx, migration.uuid, status="error")
+
+        return give_back
 
 
 def _evolve(instance: objects.Instance, **changes: Any) -> objects.Instance:

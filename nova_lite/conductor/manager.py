@@ -9,6 +9,7 @@ alternates; `reschedule_instance` takes the next alternate when a build fails th
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -25,6 +26,7 @@ from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
 from nova_lite.exceptions import (
+    BuildAbortException,
     Forbidden,
     InstanceNotFound,
     NoValidHost,
@@ -34,7 +36,8 @@ from nova_lite.exceptions import (
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
 from nova_lite.scheduler.rpcapi import SchedulerAPI
-from nova_lite.service import Manager
+from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 
 __all__ = ["ConductorManager"]
@@ -55,11 +58,40 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         self.actions = ActionStore(self.db)
         self.scheduler = SchedulerAPI(transport, config)
         self.compute = ComputeAPI(transport, config)
+        self.network = NetworkAPI(transport, config)
         self.notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         self._builds: set[asyncio.Task[None]] = set()
 
     async def _init_host(self) -> None:
         await self.db.open()
+
+    def _periodic_tasks(self) -> list[PeriodicTask]:
+        timeout = self.config.compute.instance_build_timeout
+        if timeout <= 0:
+            return []
+        return [PeriodicTask("build_timeouts", timeout / 2, self._check_build_timeouts)]
+
+    async def _check_build_timeouts(self, ctx: RequestContext) -> None:
+        """Builds older than ``instance_build_timeout`` go to ERROR (Nova's periodic).
+
+        This runs on the conductor so that a build whose compute host died (and so
+        will never report back) still ends, releasing its claim and its ports.
+        """
+        timeout = self.config.compute.instance_build_timeout
+        cutoff = objects.utcnow() - datetime.timedelta(seconds=timeout)
+        for instance in await self.store.list():
+            if instance.vm_state != vm_states.BUILDING or instance.created_at > cutoff:
+                continue
+            if instance.task_state == task_states.DELETING:
+                continue
+            log.warning("conductor.build_timed_out", instance_uuid=instance.uuid)
+            exc = BuildAbortException(
+                f"Instance failed to build within {timeout:g} seconds "
+                "(instance_build_timeout).",
+            )
+            await self._fail_build(ctx, instance.uuid, exc)
+            await self.scheduler.release(ctx, instance.uuid)
+            await self.network.deallocate_for_instance(ctx, instance.uuid)
 
     async def _cleanup_host(self) -> None:
         for task in list(self._builds):
