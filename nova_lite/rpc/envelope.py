@@ -46,6 +46,9 @@ __all__ = [
 OSLO_VERSION = "2.0"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _CONTEXT_PREFIX = "_context_"
+_CONTEXT_KEYS = tuple(
+    (name, _CONTEXT_PREFIX + name) for name in attrs.fields_dict(RequestContext)
+)
 
 
 @attrs.frozen
@@ -152,11 +155,7 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
     args = message.get("args", {})
     if not isinstance(args, dict):
         raise MessageDecodeError("Field 'args' must be a JSON object.")
-    context = {
-        key[len(_CONTEXT_PREFIX) :]: value
-        for key, value in message.items()
-        if key.startswith(_CONTEXT_PREFIX)
-    }
+    context = {field: message.get(key) for field, key in _CONTEXT_KEYS}
     try:
         ctx = RequestContext.from_dict(context)
     except (TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ and released when the transport closes (which fails every pending call).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 import weakref
@@ -114,6 +115,15 @@ class DirectConsumer:
                     )
                 )
         _direct_consumers.pop(self.transport, None)
+
+
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count()
+
+
+def _new_id() -> str:
+    """A message id unique across processes: a random process prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
 _direct_consumers: weakref.WeakKeyDictionary[Transport, DirectConsumer] = (
@@ -249,7 +259,7 @@ class Invoker:
             args,
             namespace=self.target.namespace,
             version=self.target.version,
-            unique_id=os.urandom(16).hex(),
+            unique_id=_new_id(),
             **reply,
         )
 
@@ -277,7 +287,7 @@ class Invoker:
         self._check_version()
         replies = direct_consumer_for(self.transport)
         await replies.ensure_started()
-        msg_id = os.urandom(16).hex()
+        msg_id = _new_id()
         body = self._encode(ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue)
         message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout)
         future = replies.expect(msg_id)
