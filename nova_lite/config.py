@@ -31,6 +31,7 @@ __all__ = [
     "Config",
     "FakeDriverConfig",
     "IdentityConfig",
+    "LibvirtConfig",
     "ImageConfig",
     "LoggingConfig",
     "QuotaConfig",
@@ -95,6 +96,10 @@ class ApiConfig:
 
     token_cache_ttl: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     max_count: int = attrs.field(default=100, validator=_positive)
+    # "HOST:PORT" where the api service also serves the OpenStack HTTP API; empty: no HTTP.
+    listen: str = ""
+    # The base URL the service catalog advertises; empty: the URL the request came to.
+    public_url: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -168,6 +173,22 @@ class FakeDriverConfig:
 
 
 @attrs.frozen(kw_only=True)
+class LibvirtConfig:
+    """``[libvirt]``: the libvirt driver: its hypervisor connection, guests and disks."""
+
+    connection_uri: str = "qemu:///system"
+    virt_type: str = attrs.field(default="qemu", validator=_one_of("qemu", "kvm"))
+    # Domain names: formatted with the first 32 bits of the instance uuid as a number.
+    instance_name_template: str = "instance-%08x"
+    instances_path: str = ""  # empty: <state_path>/instances
+    images_path: str = ""  # the base-image cache; empty: <instances_path>/_base
+    vif_type: str = attrs.field(default="user", validator=_one_of("user", "network", "ethernet"))
+    network_name: str = "default"  # the libvirt network of vif_type "network"
+    kernel_cmdline: str = "console=ttyS0"  # unless the image's os_command_line says otherwise
+    shutdown_timeout: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen(kw_only=True)
 class ImageConfig:
     """``[image]``: the Glance-like image store."""
 
@@ -182,6 +203,9 @@ class ClientConfig:
     username: str = ""
     password: str = attrs.field(default="", repr=False)
     project: str = ""
+    # The HTTP API's base URL (e.g. "http://controller:8774"); when set, the server
+    # list/show/create/delete commands use HTTP instead of the message bus.
+    api_url: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -199,6 +223,7 @@ class Config:
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
     compute: ComputeConfig = attrs.field(factory=ComputeConfig)
     fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
+    libvirt: LibvirtConfig = attrs.field(factory=LibvirtConfig)
     image: ImageConfig = attrs.field(factory=ImageConfig)
     client: ClientConfig = attrs.field(factory=ClientConfig)
 
@@ -313,7 +338,7 @@ def _coerce(tp: Any, raw: Any, source: str, where: str) -> Any:
         if typing.get_origin(tp) in (tuple, list):
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(str(item).strip() for item in items if str(item).strip())
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         pass
     else:
         return raw

@@ -23,6 +23,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
         ├── Forbidden(PermissionError)           403: policy says no (QuotaExceeded)
         ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound, ...
         ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
+        ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
         │                                             UnexpectedTaskStateError, IpAddressExhausted
         ├── NoValidHost, RescheduledException, BuildAbortException
@@ -59,6 +60,7 @@ __all__ = [
     "NetworkNotFound",
     "NoSuchMethod",
     "NoValidHost",
+    "NotAcceptable",
     "NotAuthorized",
     "NotFound",
     "NovaError",
@@ -200,6 +202,12 @@ class Invalid(NovaError, ValueError):
     """The request is malformed or names values that are not allowed."""
 
     code = 400
+
+
+class NotAcceptable(NovaError, ValueError):
+    """The request asks for an API version (a microversion) this server does not serve."""
+
+    code = 406
 
 
 class Conflict(NovaError):

@@ -20,6 +20,8 @@ from nova_lite.loader import get_transport
 from nova_lite.transport import Transport
 from transports.memory import MemoryBroker, MemoryTransport
 
+pytest_plugins = ["tests.cloud_fixtures"]
+
 AMQP_URL = os.environ.get("NOVA_LITE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

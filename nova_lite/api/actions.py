@@ -19,8 +19,8 @@ from nova_lite.compute.allowed_states import check_instance_state
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     Forbidden,
-    Invalid,
     InstanceInvalidState,
+    Invalid,
     NotFound,
     UnexpectedTaskStateError,
 )
@@ -176,11 +176,17 @@ class ServerActions:
         return image.id
 
     async def _image_for(
-        self, ctx: RequestContext, instance: objects.Instance, name: str,
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        name: str,
         properties: dict[str, str],
     ) -> objects.Image:
         return await self.api.image.create(
-            ctx, name, disk_format="qcow2", container_format="bare",
+            ctx,
+            name,
+            disk_format="qcow2",
+            container_format="bare",
             properties={"instance_uuid": instance.uuid, **properties},
         )
 
@@ -232,9 +238,7 @@ class ServerActions:
 
     async def revert_resize(self, server_id: str) -> None:
         """Go back to the old flavor on the old host."""
-        ctx, instance = await self._begin(
-            server_id, "revert_resize", task_states.RESIZE_REVERTING
-        )
+        ctx, instance = await self._begin(server_id, "revert_resize", task_states.RESIZE_REVERTING)
         migration = await self.api.conductor.migration_for_instance(ctx, instance.uuid)
         await self.api.compute.revert_resize(
             ctx, self._host(instance), instance.uuid, migration.uuid
@@ -307,14 +311,18 @@ class ServerActions:
         check_instance_state(ctx, instance, "attach_volume")
         used = {b.device_name for b in instance.block_devices}
         mountpoint = device or next(
-            f"/dev/vd{letter}" for letter in "bcdefghijklmnopqrstuvwxyz" if f"/dev/vd{letter}" not in used
+            f"/dev/vd{letter}"
+            for letter in "bcdefghijklmnopqrstuvwxyz"
+            if f"/dev/vd{letter}" not in used
         )
         await self.api.volume.reserve(ctx, volume_id)
         await self.api.conductor.action_start(ctx, instance.uuid, "attach_volume")
         if instance.host is None:
             await self.api.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
             mapping = objects.BlockDevice(
-                source_type="volume", volume_id=volume_id, device_name=mountpoint,
+                source_type="volume",
+                volume_id=volume_id,
+                device_name=mountpoint,
                 delete_on_termination=False,
             )
             await self.api.conductor.instance_update(

@@ -183,38 +183,62 @@ class LifecycleEndpoints:
 
     async def pause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "pause", task_states.PAUSING,
-            _driver_step(self.driver.pause), {"vm_state": vm_states.PAUSED},
+            ctx,
+            instance_uuid,
+            "pause",
+            task_states.PAUSING,
+            _driver_step(self.driver.pause),
+            {"vm_state": vm_states.PAUSED},
         )
 
     async def unpause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "unpause", task_states.UNPAUSING,
-            _driver_step(self.driver.unpause), {"vm_state": vm_states.ACTIVE},
+            ctx,
+            instance_uuid,
+            "unpause",
+            task_states.UNPAUSING,
+            _driver_step(self.driver.unpause),
+            {"vm_state": vm_states.ACTIVE},
         )
 
     async def suspend_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "suspend", task_states.SUSPENDING,
-            _driver_step(self.driver.suspend), {"vm_state": vm_states.SUSPENDED},
+            ctx,
+            instance_uuid,
+            "suspend",
+            task_states.SUSPENDING,
+            _driver_step(self.driver.suspend),
+            {"vm_state": vm_states.SUSPENDED},
         )
 
     async def resume_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "resume", task_states.RESUMING,
-            _driver_step(self.driver.resume), {"vm_state": vm_states.ACTIVE},
+            ctx,
+            instance_uuid,
+            "resume",
+            task_states.RESUMING,
+            _driver_step(self.driver.resume),
+            {"vm_state": vm_states.ACTIVE},
         )
 
     async def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "power_off", task_states.POWERING_OFF,
-            self._power_off_step, {"vm_state": vm_states.STOPPED},
+            ctx,
+            instance_uuid,
+            "power_off",
+            task_states.POWERING_OFF,
+            self._power_off_step,
+            {"vm_state": vm_states.STOPPED},
         )
 
     async def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "power_on", task_states.POWERING_ON,
-            _driver_step(self.driver.power_on), {"vm_state": vm_states.ACTIVE},
+            ctx,
+            instance_uuid,
+            "power_on",
+            task_states.POWERING_ON,
+            _driver_step(self.driver.power_on),
+            {"vm_state": vm_states.ACTIVE},
         )
 
     async def reboot_instance(self, ctx: RequestContext, instance_uuid: str, hard: bool) -> None:
@@ -244,17 +268,25 @@ class LifecycleEndpoints:
     async def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         async def rescue(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             await self.driver.rescue(instance)
-            return {"system_metadata": {**instance.system_metadata,
-                                        "old_vm_state": instance.vm_state}}
+            return {
+                "system_metadata": {**instance.system_metadata, "old_vm_state": instance.vm_state}
+            }
 
         await self._run_action(
-            ctx, instance_uuid, "rescue", task_states.RESCUING, rescue,
+            ctx,
+            instance_uuid,
+            "rescue",
+            task_states.RESCUING,
+            rescue,
             {"vm_state": vm_states.RESCUED},
         )
 
     async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "unrescue", task_states.UNRESCUING,
+            ctx,
+            instance_uuid,
+            "unrescue",
+            task_states.UNRESCUING,
             _driver_step(self.driver.unrescue),
             {"vm_state": vm_states.ACTIVE},
         )
@@ -278,14 +310,22 @@ class LifecycleEndpoints:
 
     async def soft_delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "soft_delete", task_states.SOFT_DELETING,
-            self._power_off_step, {"vm_state": vm_states.SOFT_DELETED},
+            ctx,
+            instance_uuid,
+            "soft_delete",
+            task_states.SOFT_DELETING,
+            self._power_off_step,
+            {"vm_state": vm_states.SOFT_DELETED},
         )
 
     async def restore_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self._run_action(
-            ctx, instance_uuid, "restore", task_states.RESTORING,
-            _driver_step(self.driver.power_on), {"vm_state": vm_states.ACTIVE},
+            ctx,
+            instance_uuid,
+            "restore",
+            task_states.RESTORING,
+            _driver_step(self.driver.power_on),
+            {"vm_state": vm_states.ACTIVE},
         )
 
 

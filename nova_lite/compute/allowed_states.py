@@ -107,11 +107,17 @@ RULES: dict[str, ActionRule] = {
         ActionRule(action="attach_volume", vm_states=_VOLUME_STATES),
         ActionRule(action="detach_volume", vm_states=_VOLUME_STATES),
         ActionRule(
-            action="lock", vm_states=None, task_states=None, must_have_launched=False,
+            action="lock",
+            vm_states=None,
+            task_states=None,
+            must_have_launched=False,
             checks_lock=False,
         ),
         ActionRule(
-            action="unlock", vm_states=None, task_states=None, must_have_launched=False,
+            action="unlock",
+            vm_states=None,
+            task_states=None,
+            must_have_launched=False,
             checks_lock=False,
         ),
     )

@@ -214,6 +214,10 @@ class InstanceBuilder:
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
         instance = await m.conductor.instance_set_error(ctx, instance.uuid, fault)
+        if instance.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
+            instance = await m.conductor.instance_update(
+                ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
+            )
         await m.notifier.error(ctx, "instance.create.error", instance_payload(instance))
 
     async def release_resources(self, ctx: RequestContext, instance: objects.Instance) -> None:

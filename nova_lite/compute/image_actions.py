@@ -97,9 +97,7 @@ class ImageEndpoints(LifecycleEndpoints):
             log.info("compute.backup_rotated", image_id=old.id, instance_uuid=instance.uuid)
             await self.builder.image.delete(ctx, old.id)
 
-    async def shelve_instance(
-        self, ctx: RequestContext, instance_uuid: str, image_id: str
-    ) -> None:
+    async def shelve_instance(self, ctx: RequestContext, instance_uuid: str, image_id: str) -> None:
         """Power off, snapshot into `image_id`, then (by default) offload at once."""
 
         async def shelve(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
@@ -114,7 +112,12 @@ class ImageEndpoints(LifecycleEndpoints):
 
         final = {"vm_state": vm_states.SHELVED}
         shelved = await self._run_action(
-            ctx, instance_uuid, "shelve", task_states.SHELVING, shelve, final,
+            ctx,
+            instance_uuid,
+            "shelve",
+            task_states.SHELVING,
+            shelve,
+            final,
             undo=self._image_dropper(image_id),
         )
         if shelved is not None and self.config.compute.shelved_offload_time == 0:
@@ -136,7 +139,11 @@ class ImageEndpoints(LifecycleEndpoints):
             return {"host": None, "node": None, "power_state": power_state.NOSTATE}
 
         await self._run_action(
-            ctx, instance_uuid, "shelve_offload", task_states.SHELVING_OFFLOADING, offload,
+            ctx,
+            instance_uuid,
+            "shelve_offload",
+            task_states.SHELVING_OFFLOADING,
+            offload,
             {"vm_state": vm_states.SHELVED_OFFLOADED},
         )
 
@@ -162,13 +169,18 @@ class ImageEndpoints(LifecycleEndpoints):
                 except NovaLiteError as exc:
                     log.warning("compute.shelved_image_not_deleted", error=str(exc))
             metadata = {
-                k: v for k, v in instance.system_metadata.items()
+                k: v
+                for k, v in instance.system_metadata.items()
                 if k not in ("shelved_image_id", "shelved_at")
             }
             return {"system_metadata": metadata}
 
         await self._run_action(
-            ctx, instance_uuid, "unshelve", task_states.UNSHELVING, unshelve,
+            ctx,
+            instance_uuid,
+            "unshelve",
+            task_states.UNSHELVING,
+            unshelve,
             {"vm_state": vm_states.ACTIVE},
         )
 

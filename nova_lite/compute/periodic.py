@@ -2,15 +2,18 @@
 
 - `_sync_power_states` (every ``sync_power_state_interval``) compares each idle
   instance's vm_state with what the hypervisor reports and reconciles them as Nova's
-  ``_sync_instance_power_state`` does: an ACTIVE instance whose guest shut down (or
-  crashed, or was suspended) from inside is stopped (SHUTOFF); a STOPPED instance
-  whose guest runs is powered off again.
+  ``_sync_instance_power_state`` does: an ACTIVE instance whose guest shut down,
+  crashed or was suspended from inside is stopped (SHUTOFF); a STOPPED instance
+  whose guest runs (or is paused or suspended) is powered off again; a PAUSED one
+  whose guest shut down is stopped. Otherwise only the recorded power state changes
+  (a guest paused from inside, or missing, is left alone, as in Nova).
 - `_recover_instances` (at start) finishes or undoes what a crash interrupted:
-  instances left mid-build go to ERROR, mid-delete are deleted, and other
-  transitional task_states are cleared with the vm_state taken from the hypervisor.
+  instances left mid-build go to ERROR, mid-delete are deleted, mid-resize go to
+  ERROR, and other transitional task_states are cleared, with the vm_state of a
+  powered instance (active, stopped, paused, suspended) taken from the hypervisor.
 - `_reclaim_queued_deletes` deletes soft-deleted instances older than
   ``reclaim_instance_interval``; `_check_build_timeouts` puts builds older than
-  ``instance_build_timeout`` in ERROR.
+  ``instance_build_timeout`` in ERROR. Both measure age with `now`, which tests replace.
 """
 
 from __future__ import annotations
@@ -23,19 +26,24 @@ from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.compute.resize import ResizeEndpoints
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import NovaLiteError
+from nova_lite.exceptions import InstanceNotFound, NovaLiteError
 
 __all__ = ["HostMaintenance"]
 
 log = structlog.get_logger(__name__)
 
-_OFF = (power_state.SHUTDOWN, power_state.CRASHED)
 _VM_STATE_FOR_POWER = {
     power_state.RUNNING: vm_states.ACTIVE,
     power_state.PAUSED: vm_states.PAUSED,
     power_state.SUSPENDED: vm_states.SUSPENDED,
     power_state.SHUTDOWN: vm_states.STOPPED,
     power_state.CRASHED: vm_states.STOPPED,
+}
+# For each vm_state, the guest power states that make the sync stop the instance.
+_STOP_WHEN: dict[str, frozenset[int]] = {
+    vm_states.ACTIVE: frozenset({power_state.SHUTDOWN, power_state.CRASHED, power_state.SUSPENDED}),
+    vm_states.STOPPED: frozenset({power_state.RUNNING, power_state.PAUSED, power_state.SUSPENDED}),
+    vm_states.PAUSED: frozenset({power_state.SHUTDOWN, power_state.CRASHED}),
 }
 _BUILD_TASKS = {
     task_states.SCHEDULING,
@@ -51,43 +59,48 @@ class HostMaintenance(ResizeEndpoints):
     async def _instances_here(self, ctx: RequestContext) -> list[objects.Instance]:
         return await self.conductor.instance_get_all(ctx, host=self.host)
 
+    def now(self) -> datetime.datetime:
+        """The current UTC time, for the age checks (tests replace it to age instances)."""
+        return objects.utcnow()
+
     async def _sync_power_states(self, ctx: RequestContext) -> None:
         """Reconcile every idle instance on this host with the hypervisor."""
         for instance in await self._instances_here(ctx):
-            if instance.task_state is None:
-                await self.sync_instance_power_state(ctx, instance)
+            if instance.task_state is not None:
+                continue
+            try:
+                await self._sync_instance_power_state(ctx, instance.uuid)
+            except NovaLiteError as exc:
+                log.warning(
+                    "compute.power_sync_failed", instance_uuid=instance.uuid, error=str(exc)
+                )
 
-    async def sync_instance_power_state(
-        self, ctx: RequestContext, instance: objects.Instance
-    ) -> None:
-        """Bring one instance's recorded states in line with its guest's power state."""
-        actual = await self._power_state(instance)
-        vm_state = instance.vm_state
-        if actual == instance.power_state and not (vm_state == vm_states.ACTIVE and actual in _OFF):
-            return
-        values: dict[str, object] = {"power_state": actual}
-        if vm_state == vm_states.ACTIVE and actual in (*_OFF, power_state.SUSPENDED):
-            if actual == power_state.SUSPENDED:
-                await self.driver.power_off(instance)
-                values["power_state"] = power_state.SHUTDOWN
-            values["vm_state"] = vm_states.STOPPED
-        elif vm_state in (vm_states.STOPPED, vm_states.PAUSED) and actual not in (
-            power_state.NOSTATE, *_OFF, power_state.PAUSED
-        ):
-            await self.driver.power_off(instance)
-            values.update(power_state=power_state.SHUTDOWN, vm_state=vm_states.STOPPED)
-        log.info(
-            "compute.power_state_synced",
-            instance_uuid=instance.uuid,
-            vm_state=values.get("vm_state", vm_state),
-            power_state=values["power_state"],
-        )
-        try:
+    async def _sync_instance_power_state(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Bring one instance's recorded states in line with its guest's power state.
+
+        Done under the instance's lock on a fresh read, so it never acts on an
+        instance an action has just claimed.
+        """
+        async with self._instance_lock(instance_uuid):
+            try:
+                instance = await self.conductor.instance_get(ctx, instance_uuid)
+            except InstanceNotFound:
+                return
+            if instance.task_state is not None or instance.host != self.host:
+                return
+            actual = await self._power_state(instance)
+            values: dict[str, object] = {}
+            if actual in _STOP_WHEN.get(instance.vm_state, ()):
+                await self._power_off_step(ctx, instance)
+                actual = await self._power_state(instance)
+                values["vm_state"] = vm_states.STOPPED
+            if not values and actual == instance.power_state:
+                return
+            values["power_state"] = actual
+            log.info("compute.power_state_synced", instance_uuid=instance.uuid, **values)
             await self.conductor.instance_update(
                 ctx, instance.uuid, values, expected_task_state=[None]
             )
-        except NovaLiteError as exc:
-            log.info("compute.power_sync_skipped", instance_uuid=instance.uuid, error=str(exc))
 
     async def _recover_instances(self, ctx: RequestContext) -> None:
         """Deal with instances a crash left in a transitional state (at start-up)."""
@@ -122,9 +135,9 @@ class HostMaintenance(ResizeEndpoints):
             await self.conductor.instance_set_error(ctx, instance.uuid, fault)
         else:
             actual = await self._power_state(instance)
-            vm_state = _VM_STATE_FOR_POWER.get(actual, instance.vm_state)
-            if instance.vm_state in (vm_states.RESCUED, vm_states.SOFT_DELETED):
-                vm_state = instance.vm_state
+            vm_state = instance.vm_state
+            if vm_state in _STOP_WHEN or vm_state == vm_states.SUSPENDED:
+                vm_state = _VM_STATE_FOR_POWER.get(actual, vm_state)
             await self.conductor.instance_update(
                 ctx,
                 instance.uuid,
@@ -137,26 +150,35 @@ class HostMaintenance(ResizeEndpoints):
         interval = self.config.compute.reclaim_instance_interval
         if interval <= 0:
             return
-        cutoff = objects.utcnow() - datetime.timedelta(seconds=interval)
+        cutoff = self.now() - datetime.timedelta(seconds=interval)
         for instance in await self._instances_here(ctx):
-            stamp = instance.updated_at or instance.created_at
-            if instance.vm_state == vm_states.SOFT_DELETED and instance.task_state is None:
-                if stamp <= cutoff:
-                    log.info("compute.reclaiming", instance_uuid=instance.uuid)
-                    await self.conductor.instance_update(
-                        ctx, instance.uuid, {"task_state": task_states.DELETING},
-                        expected_task_state=[None],
-                    )
-                    await self.terminate_instance(ctx, instance.uuid)  # type: ignore[attr-defined]
+            if instance.vm_state != vm_states.SOFT_DELETED or instance.task_state is not None:
+                continue
+            if (instance.updated_at or instance.created_at) > cutoff:
+                continue
+            log.info("compute.reclaiming", instance_uuid=instance.uuid)
+            try:
+                await self.conductor.instance_update(
+                    ctx,
+                    instance.uuid,
+                    {"task_state": task_states.DELETING},
+                    expected_task_state=[None],
+                    expected_vm_state=[vm_states.SOFT_DELETED],
+                )
+            except NovaLiteError as exc:  # restored or deleted meanwhile
+                log.info("compute.reclaim_skipped", instance_uuid=instance.uuid, error=str(exc))
+                continue
+            await self.terminate_instance(ctx, instance.uuid)  # type: ignore[attr-defined]
 
     async def _check_build_timeouts(self, ctx: RequestContext) -> None:
         """Put instances building for longer than ``instance_build_timeout`` in ERROR."""
         timeout = self.config.compute.instance_build_timeout
         if timeout <= 0:
             return
-        cutoff = objects.utcnow() - datetime.timedelta(seconds=timeout)
+        cutoff = self.now() - datetime.timedelta(seconds=timeout)
         for instance in await self._instances_here(ctx):
             if instance.vm_state == vm_states.BUILDING and instance.created_at <= cutoff:
+                log.warning("compute.build_timed_out", instance_uuid=instance.uuid)
                 fault = objects.InstanceFault(
                     code=500,
                     message=f"Instance failed to spawn within {timeout:g} seconds "

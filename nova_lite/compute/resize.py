@@ -40,7 +40,11 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_MIGRATING, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "resize_prep", task_states.RESIZE_PREP, prep,
+            ctx,
+            instance_uuid,
+            "resize_prep",
+            task_states.RESIZE_PREP,
+            prep,
             undo=self._give_back(migration, moved=False),
         )
         if done is not None:
@@ -64,7 +68,11 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_MIGRATED, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "resize_migrate", task_states.RESIZE_MIGRATING, send,
+            ctx,
+            instance_uuid,
+            "resize_migrate",
+            task_states.RESIZE_MIGRATING,
+            send,
             undo=self._give_back(migration, moved=False),
         )
         if done is not None and migration.dest_host is not None:
@@ -94,7 +102,11 @@ class ResizeEndpoints(ImageEndpoints):
             }
 
         await self._run_action(
-            ctx, instance_uuid, "resize_finish", task_states.RESIZE_MIGRATED, finish,
+            ctx,
+            instance_uuid,
+            "resize_finish",
+            task_states.RESIZE_MIGRATED,
+            finish,
             undo=self._give_back(migration, moved=False),
         )
 
@@ -121,7 +133,11 @@ class ResizeEndpoints(ImageEndpoints):
             return {"vm_state": migration.old_vm_state, "power_state": instance.power_state}
 
         await self._run_action(
-            ctx, instance_uuid, "confirm_resize", task_states.RESIZE_CONFIRMING, confirm,
+            ctx,
+            instance_uuid,
+            "confirm_resize",
+            task_states.RESIZE_CONFIRMING,
+            confirm,
             undo=self._give_back(migration, moved=True),
         )
 
@@ -139,7 +155,11 @@ class ResizeEndpoints(ImageEndpoints):
             return {"task_state": task_states.RESIZE_REVERTING, "power_state": instance.power_state}
 
         done = await self._run_action(
-            ctx, instance_uuid, "revert_resize", task_states.RESIZE_REVERTING, revert,
+            ctx,
+            instance_uuid,
+            "revert_resize",
+            task_states.RESIZE_REVERTING,
+            revert,
             undo=self._give_back(migration, moved=True),
         )
         if done is not None:
@@ -171,7 +191,11 @@ class ResizeEndpoints(ImageEndpoints):
             }
 
         await self._run_action(
-            ctx, instance_uuid, "revert_resize_finish", task_states.RESIZE_REVERTING, finish,
+            ctx,
+            instance_uuid,
+            "revert_resize_finish",
+            task_states.RESIZE_REVERTING,
+            finish,
             undo=self._give_back(migration, moved=True),
         )
 
@@ -184,7 +208,8 @@ class ResizeEndpoints(ImageEndpoints):
         """
 
         async def give_back(ctx: RequestContext, instance: objects.Instance) -> None:
-            self.builder.manager.tracker.drop(instance.uuid)
+            if instance.host != self.host:
+                self.builder.manager.tracker.drop(instance.uuid)
             if moved:
                 await self.scheduler.release(ctx, migration.uuid)
             else:
@@ -198,4 +223,3 @@ def _evolve(instance: objects.Instance, **changes: Any) -> objects.Instance:
     import attrs
 
     return attrs.evolve(instance, **changes)
-

@@ -55,7 +55,9 @@ class ActionStore:
         )
         return int(row["id"]) if row else None
 
-    async def event_start(self, ctx: RequestContext, instance_uuid: str, event: str, host: str) -> None:
+    async def event_start(
+        self, ctx: RequestContext, instance_uuid: str, event: str, host: str
+    ) -> None:
         action_id = await self._action_id(instance_uuid, ctx.request_id)
         if action_id is None:
             return  # work not started by an API request (periodic task, recovery)
@@ -88,7 +90,9 @@ class ActionStore:
             (now, result, action_id),
         )
 
-    async def list(self, instance_uuid: str, *, with_tracebacks: bool) -> list[objects.InstanceAction]:
+    async def list(
+        self, instance_uuid: str, *, with_tracebacks: bool
+    ) -> list[objects.InstanceAction]:
         rows = await self.db.fetchall(
             "SELECT * FROM instance_actions WHERE instance_uuid = ? ORDER BY id",
             (instance_uuid,),
@@ -197,9 +201,7 @@ class ActionEndpoints:
 
     actions: ActionStore
 
-    async def action_start(
-        self, ctx: RequestContext, instance_uuid: str, action: str
-    ) -> None:
+    async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Record that the request `ctx.request_id` started `action` on the instance."""
         await self.actions.start(ctx, instance_uuid, action)
 

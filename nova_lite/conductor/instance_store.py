@@ -184,18 +184,10 @@ class InstanceStore:
         host: str | None = None,
         read_deleted: bool = False,
     ) -> list[objects.Instance]:
-        clauses, params = [], []
-        if project_id is not None:
-            clauses.append("project_id = ?")
-            params.append(project_id)
-        if host is not None:
-            clauses.append("host = ?")
-            params.append(host)
-        if not read_deleted:
-            clauses.append("deleted = 0")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = await self.db.fetchall(
-            f"SELECT data FROM instances {where} ORDER BY created_at, uuid", params
+            "SELECT data FROM instances WHERE (? IS NULL OR project_id = ?) "
+            "AND (? IS NULL OR host = ?) AND (? OR deleted = 0) ORDER BY created_at, uuid",
+            (project_id, project_id, host, host, int(read_deleted)),
         )
         return [objects.load(objects.Instance, r["data"]) for r in rows]
 

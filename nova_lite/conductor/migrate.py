@@ -8,14 +8,16 @@ reverted. `MigrationTasks` is mixed into the ConductorManager.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import traceback
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import NovaError, NovaLiteError
+from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
+from nova_lite.notifications import instance_payload
 
 if TYPE_CHECKING:
     from nova_lite.compute.rpcapi import ComputeAPI
@@ -33,6 +35,7 @@ log = structlog.get_logger(__name__)
 class MigrationTasks:
     """Conductor endpoints that place an existing instance on a (new) host."""
 
+    host: str
     config: Config
     store: InstanceStore
     actions: ActionStore
@@ -44,6 +47,8 @@ class MigrationTasks:
         self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
     ) -> None:
         """Start a resize to `flavor`: pick a destination, then hand over to computes."""
+        event = "conductor_migrate_server"
+        await self.actions.event_start(ctx, instance_uuid, event, self.host)
         instance = await self.store.get(instance_uuid)
         assert instance.host is not None
         migration = await self.migration_create(  # type: ignore[attr-defined]
@@ -55,50 +60,55 @@ class MigrationTasks:
         await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
+            await self.actions.migration_update(
+                migration.uuid, status="migrating", dest_host=selection.host
+            )
+            await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
         except NovaLiteError as exc:
+            # The source claim goes back to the instance, replacing any new one.
             await self.scheduler.move_allocation(ctx, migration.uuid, instance_uuid)
             await self.actions.migration_update(migration.uuid, status="error")
-            await self._resize_refused(ctx, instance_uuid, exc)
+            await self._placement_failed(ctx, instance_uuid, task_states.RESIZE_PREP, event, exc)
             return
-        await self.actions.migration_update(
-            migration.uuid, status="migrating", dest_host=selection.host
-        )
-        await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
+        await self.actions.event_finish(ctx, instance_uuid, event, "Success", None)
 
-    async def _resize_refused(
-        self, ctx: RequestContext, instance_uuid: str, exc: Exception
+    async def _placement_failed(
+        self, ctx: RequestContext, instance_uuid: str, task: str, event: str, exc: Exception
     ) -> None:
-        """No host for the new flavor: the instance stays as it was, with a fault."""
+        """No host (or none reachable): the instance stays as it was, with a fault."""
+        log.info("conductor.placement_failed", instance_uuid=instance_uuid, error=str(exc))
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-        await self.store.update(
-            instance_uuid,
-            {"task_state": None, "fault": fault},
-            expected_task_state=[task_states.RESIZE_PREP],
+        await self.actions.event_finish(
+            ctx, instance_uuid, event, "Error", "".join(traceback.format_exception(exc))
         )
-        await self.actions.event_finish(ctx, instance_uuid, "conductor_migrate_server",
-                                        "Error", str(exc))
+        await self._save(ctx, instance_uuid, {"task_state": None, "fault": fault}, task)
+
+    async def _save(
+        self, ctx: RequestContext, instance_uuid: str, values: dict[str, Any], task: str
+    ) -> None:
+        """Save with a compare-and-swap on `task`, and announce it (waiters wake on it)."""
+        try:
+            instance = await self.store.update(instance_uuid, values, expected_task_state=[task])
+        except UnexpectedTaskStateError as exc:  # deleted meanwhile: the delete wins
+            log.info("conductor.save_skipped", instance_uuid=instance_uuid, error=str(exc))
+            return
+        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
 
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
+        event = "conductor_unshelve_instance"
+        await self.actions.event_start(ctx, instance_uuid, event, self.host)
         instance = await self.store.get(instance_uuid)
         spec = _spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
         except NovaLiteError as exc:
-            code = exc.code if isinstance(exc, NovaError) else 500
-            fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-            await self.store.update(
-                instance_uuid,
-                {"task_state": None, "fault": fault},
-                expected_task_state=[task_states.UNSHELVING],
-            )
+            await self._placement_failed(ctx, instance_uuid, task_states.UNSHELVING, event, exc)
             return
-        await self.store.update(
-            instance_uuid,
-            {"host": selection.host, "node": selection.nodename},
-            expected_task_state=[task_states.UNSHELVING],
-        )
+        values = {"host": selection.host, "node": selection.nodename}
+        await self._save(ctx, instance_uuid, values, task_states.UNSHELVING)
+        await self.actions.event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
 
 

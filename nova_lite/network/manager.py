@@ -41,6 +41,10 @@ log = structlog.get_logger(__name__)
 # A row is visible to the caller when: is_admin, shared (networks only), or own project.
 _NETWORK_VISIBLE = "(? OR shared = 1 OR project_id = ?)"
 _PORT_VISIBLE = "(? OR p.project_id = ?)"
+_PORT_FILTERED = (
+    f"{_PORT_VISIBLE} AND (? IS NULL OR p.device_id = ?) AND (? IS NULL OR p.network_id = ?)"
+)
+_PORT_BY_ID = f"p.id = ? AND {_PORT_VISIBLE}"
 
 
 class NetworkManager(Manager):
@@ -204,19 +208,15 @@ class NetworkManager(Manager):
         network_id: str | None = None,
     ) -> list[objects.Port]:
         """The caller's ports (all, for admins), optionally of one device or network."""
-        clauses, params = [_PORT_VISIBLE], list(_caller(ctx))
-        for column, value in (("device_id", device_id), ("network_id", network_id)):
-            if value is not None:
-                clauses.append(f"p.{column} = ?")
-                params.append(check.text(column, value))
-        return await rows.load_ports(self.db, " AND ".join(clauses), params)
+        device = check.text("device_id", device_id) if device_id is not None else None
+        network = check.text("network_id", network_id) if network_id is not None else None
+        params = (*_caller(ctx), device, device, network, network)
+        return await rows.load_ports(self.db, _PORT_FILTERED, params)
 
     async def get_port(self, ctx: RequestContext, port_id: str) -> objects.Port:
         """One visible port; PortNotFound otherwise."""
         port_id = check.text("port_id", port_id)
-        ports = await rows.load_ports(
-            self.db, f"p.id = ? AND {_PORT_VISIBLE}", (port_id, *_caller(ctx))
-        )
+        ports = await rows.load_ports(self.db, _PORT_BY_ID, (port_id, *_caller(ctx)))
         if not ports:
             raise PortNotFound(f"Port {port_id} could not be found.", port_id=port_id)
         return ports[0]

@@ -11,6 +11,7 @@ back through a `DirectPublisher` to the caller's reply queue.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import uuid
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ __all__ = ["DirectPublisher", "TopicConsumer", "Worker"]
 log = structlog.get_logger(__name__)
 
 DEAD_LETTER_SUFFIX = "_dlx"
+# How many recent message ids a worker remembers to drop duplicate deliveries.
+DUPLICATE_WINDOW = 16384
 
 
 class DirectPublisher:
@@ -117,7 +120,7 @@ class Worker:
         self._subscriptions = self._plan_subscriptions()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running_count = 0
+        self._seen = _RecentIds(DUPLICATE_WINDOW)
 
     def __repr__(self) -> str:
         name = self.target.routing_key if self.target.server else self.target.topic
@@ -245,6 +248,14 @@ class Worker:
                 )
                 await _settle(delivery.reject(requeue=False))
                 return
+            if request.unique_id is not None and not self._seen.add(request.unique_id):
+                log.warning(
+                    "rpc.message.duplicate",
+                    unique_id=request.unique_id,
+                    method=request.method,
+                )
+                await _settle(delivery.ack())
+                return
             if not self.at_least_once:
                 await _settle(delivery.ack())
             await self._serve(request)
@@ -286,6 +297,23 @@ class Worker:
             log.info("rpc.endpoint.failed", method=request.method, error=repr(exc))
         else:
             log.exception("rpc.endpoint.crashed", method=request.method)
+
+
+class _RecentIds:
+    """The last `size` message unique ids, to drop duplicates (oslo's _MsgIdCache)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def add(self, unique_id: str) -> bool:
+        """Remember `unique_id`; False if it was seen already."""
+        if unique_id in self._ids:
+            return False
+        self._ids[unique_id] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return True
 
 
 async def _settle(settling: Any) -> None:

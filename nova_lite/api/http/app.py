@@ -1,0 +1,125 @@
+"""The aiohttp application: routes of every API, and the middlewares around them.
+
+Each request passes, outermost first, through:
+
+- `request_ids`: a new ``req-<uuid>`` id, bound into the logs and returned in
+  ``X-Openstack-Request-Id`` (and ``x-compute-request-id`` for compute); it is the
+  request id of every RPC message the request causes, so the services log it too;
+- `faults`: any exception becomes the status and fault body the API being called
+  uses (`faults.fault_body`), with ``WWW-Authenticate`` on 401;
+- `microversions`: compute requests negotiate their microversion (406 if unserved)
+  and every compute response says which one answered;
+- `authentication`: routes not marked `public` need a valid ``X-Auth-Token``; the
+  caller's `Session` and `RequestContext` are stored in the request.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from aiohttp import web
+
+from nova_lite.api.client import NovaAPI
+from nova_lite.api.http import compute, identity, images, network, openapi, volumes
+from nova_lite.api.http import compute_extras, flavors, server_actions
+from nova_lite.api.http.common import API, SETTINGS, Handler, HttpSettings, base_url, is_public
+from nova_lite.api.http.faults import api_of, fault_body, fault_for
+from nova_lite.api.http.microversion import negotiate, response_headers
+from nova_lite.context import generate_request_id
+from nova_lite.exceptions import NotAuthorized
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+
+AUTH_REQUIRED = "The request you have made requires authentication."
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id, log it, and return it in the response headers."""
+    request_id = generate_request_id()
+    request["request_id"] = request_id
+    started = time.monotonic()
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response = await handler(request)
+        log.info(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            duration=round(time.monotonic() - started, 4),
+        )
+    if not response.prepared:
+        response.headers["X-Openstack-Request-Id"] = request_id
+        if api_of(request.path) == "compute":
+            response.headers["x-compute-request-id"] = request_id
+    return response
+
+
+def error_response(request: web.Request, exc: Exception) -> web.Response:
+    """The response reporting `exc` as the called API does."""
+    fault = fault_for(exc)
+    if fault.status >= 500:
+        log.error("http.unexpected_error", exc_info=exc, path=request.path)
+    response = web.json_response(fault_body(api_of(request.path), fault), status=fault.status)
+    if fault.status == 401:
+        response.headers["WWW-Authenticate"] = f'Keystone uri="{base_url(request)}/v3"'
+    return response
+
+
+@web.middleware
+async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Report every error as the called API does."""
+    try:
+        return await handler(request)
+    except Exception as exc:
+        return error_response(request, exc)
+
+
+@web.middleware
+async def microversions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Negotiate the compute microversion and announce it in every compute response."""
+    if api_of(request.path) != "compute":
+        return await handler(request)
+    version = negotiate(request.headers)
+    request["microversion"] = version
+    try:
+        response = await handler(request)
+    except Exception as exc:
+        response = error_response(request, exc)
+    if not response.prepared:
+        response.headers.update(response_headers(version))
+    return response
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn the request's token into the caller's session (routes that need one)."""
+    match = request.match_info
+    if match.http_exception is not None or is_public(match.handler):
+        return await handler(request)
+    token = request.headers.get("X-Auth-Token", "").strip()
+    if not token:
+        raise NotAuthorized(AUTH_REQUIRED)
+    api = request.app[API]
+    request["ctx"] = await api.context_for(token, request_id=request["request_id"])
+    request["session"] = api.session(token, request_id=request["request_id"])
+    return await handler(request)
+
+
+def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
+    """The HTTP API application, serving `api` (every route of every API)."""
+    app = web.Application(
+        middlewares=[request_ids, faults, microversions, authentication],
+        client_max_size=1024**2,
+    )
+    app[API] = api
+    app[SETTINGS] = HttpSettings(public_url=public_url)
+    for module in (
+        identity, compute, server_actions, flavors, compute_extras, images, network, volumes
+    ):
+        app.add_routes(module.routes)
+    app.add_routes(openapi.routes)
+    return app

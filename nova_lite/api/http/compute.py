@@ -1,0 +1,249 @@
+"""Compute API v2.1 (Nova): version discovery and servers (create, list, show, update, delete).
+
+Writes go through the caller's `Session` (``session.servers``: policy, state checks,
+quotas and the build flow live there); reads fetch the instances from the conductor
+and apply the same visibility rule (`policy.can_see`), so another project's server
+is "not found". Server actions are in `server_actions`, the rest of the compute API
+(flavors, limits, instance actions, hosts, volume attachments) in `compute_extras`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from nova_lite import objects
+from nova_lite.api import policy
+from nova_lite.api.http import server_create
+from nova_lite.api.http.common import (
+    API,
+    base_url,
+    body_of,
+    check_fields,
+    context_of,
+    json,
+    microversion_of,
+    public,
+    query_int,
+    session_of,
+)
+from nova_lite.api.http.microversion import MAX_VERSION, MIN_VERSION
+from nova_lite.api.http.views import ServerView, link
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import Forbidden, InstanceNotFound, Invalid
+
+__all__ = ["routes", "server_view", "visible_instance"]
+
+routes = web.RouteTableDef()
+PREFIX = "/compute/v2.1"
+
+
+def _version_doc(base: str) -> dict[str, Any]:
+    return {
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": str(MAX_VERSION),
+        "min_version": str(MIN_VERSION),
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": f"{base}{PREFIX}/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
+        ],
+    }
+
+
+@routes.get("/compute")
+@routes.get("/compute/")
+@public
+async def versions(request: web.Request) -> web.Response:
+    """The compute API versions served (only v2.1, with its microversion range)."""
+    return json({"versions": [_version_doc(base_url(request))]})
+
+
+@routes.get(PREFIX)
+@routes.get(PREFIX + "/")
+@public
+async def version(request: web.Request) -> web.Response:
+    """The v2.1 version document: ``min_version`` and ``version`` (the newest microversion)."""
+    return json({"version": _version_doc(base_url(request))})
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+async def visible_instance(request: web.Request, server_id: str) -> objects.Instance:
+    """The server `server_id`, or `InstanceNotFound` if the caller may not see it."""
+    ctx = context_of(request)
+    instance = await request.app[API].conductor.instance_get(ctx, server_id)
+    if not policy.can_see(ctx, instance.project_id):
+        raise InstanceNotFound(f"Instance {server_id} could not be found.")
+    return instance
+
+
+async def server_view(request: web.Request) -> ServerView:
+    """How servers look to this request (network names, host states for admins)."""
+    api, ctx, version = request.app[API], context_of(request), microversion_of(request)
+    networks = await api.network.list_networks(ctx)
+    host_states: dict[str, str] = {}
+    if ctx.is_admin and version.at_least("2.16"):
+        hosts = await api.scheduler.list_hosts(ctx)
+        host_states = {h["host"]: "UP" if h["state"] == "up" else "DOWN" for h in hosts}
+    return ServerView(
+        base=base_url(request),
+        version=version,
+        is_admin=ctx.is_admin,
+        network_names={n.id: n.name for n in networks},
+        host_states=host_states,
+    )
+
+
+def _all_tenants(request: web.Request, ctx: RequestContext) -> bool:
+    raw = request.query.get("all_tenants")
+    if raw is None or raw.lower() in ("0", "false", "off", "no"):
+        return False
+    if not ctx.is_admin:
+        raise Forbidden(
+            "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed."
+        )
+    return True
+
+
+def _matches(request: web.Request, instance: objects.Instance, view: ServerView) -> bool:
+    query = request.query
+    statuses = {s.upper() for s in query.getall("status", [])}
+    name = query.get("name")
+    checks = (
+        not statuses or view.detail(instance)["status"] in statuses,
+        name is None or _search(name, instance.display_name),
+        "flavor" not in query or instance.flavor.flavorid == query["flavor"],
+        "image" not in query or instance.image_ref == query["image"],
+        "host" not in query or (view.is_admin and instance.host == query["host"]),
+    )
+    return all(checks)
+
+
+def _search(pattern: str, name: str) -> bool:
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        raise Invalid(f"Invalid name filter {pattern!r}: not a regular expression.") from None
+
+
+def _page(
+    request: web.Request, instances: Sequence[objects.Instance]
+) -> tuple[list[objects.Instance], int | None]:
+    ordered = sorted(instances, key=lambda i: (i.created_at, i.uuid), reverse=True)
+    marker = request.query.get("marker")
+    if marker is not None:
+        ids = [i.uuid for i in ordered]
+        if marker not in ids:
+            raise Invalid(f"marker [{marker}] not found")
+        ordered = ordered[ids.index(marker) + 1 :]
+    limit = query_int(request, "limit")
+    return (ordered if limit is None else ordered[:limit]), limit
+
+
+async def _list(request: web.Request, *, detail: bool) -> web.Response:
+    api, ctx = request.app[API], context_of(request)
+    all_tenants = _all_tenants(request, ctx)
+    project = request.query.get("project_id") or request.query.get("tenant_id")
+    if not all_tenants:
+        project = ctx.project_id
+    instances = await api.conductor.instance_get_all(ctx, project_id=project)
+    view = await server_view(request)
+    page, limit = _page(request, [i for i in instances if _matches(request, i, view)])
+    body: dict[str, Any] = {"servers": [view.detail(i) if detail else view.brief(i) for i in page]}
+    if limit is not None and page and len(page) == limit:
+        query = {**request.query, "marker": page[-1].uuid}
+        href = f"{base_url(request)}{request.path}?{urlencode(query)}"
+        body["servers_links"] = [{"rel": "next", "href": href}]
+    return json(body)
+
+
+@routes.get(PREFIX + "/servers")
+async def list_servers(request: web.Request) -> web.Response:
+    """The caller's servers (id, name, links); filters and pagination as for detail."""
+    return await _list(request, detail=False)
+
+
+@routes.get(PREFIX + "/servers/detail")
+async def list_servers_detail(request: web.Request) -> web.Response:
+    """The caller's servers in full; ``status``, ``name`` (a regex), ``all_tenants``
+    (admins), ``limit`` and ``marker`` narrow the list, newest first."""
+    return await _list(request, detail=True)
+
+
+@routes.get(PREFIX + "/servers/{server_id}")
+async def show_server(request: web.Request) -> web.Response:
+    """One server, in full."""
+    instance = await visible_instance(request, request.match_info["server_id"])
+    return json({"server": (await server_view(request)).detail(instance)})
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+@routes.post(PREFIX + "/servers")
+async def create_server(request: web.Request) -> web.Response:
+    """Start building servers; 202 with the first one's id and admin password."""
+    order = server_create.parse(await body_of(request), microversion_of(request))
+    servers = await session_of(request).servers.create(
+        order.name,
+        flavor=order.flavor,
+        image=order.image,
+        networks=order.networks,
+        count=order.count,
+        availability_zone=order.availability_zone,
+        block_devices=order.block_devices,
+        scheduler_hints=order.scheduler_hints,
+        metadata=order.metadata,
+    )
+    first = servers[0]
+    base = base_url(request)
+    if order.return_reservation_id:
+        return json({"reservation_id": f"r-{first.id[:8]}"}, status=202)
+    body = {
+        "id": first.id,
+        "links": link(base, "servers", first.id),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": "default"}],
+        "adminPass": order.admin_password or secrets.token_urlsafe(9),
+    }
+    location = f"{base}{PREFIX}/servers/{first.id}"
+    return json({"server": body}, status=202, headers={"Location": location})
+
+
+@routes.put(PREFIX + "/servers/{server_id}")
+async def update_server(request: web.Request) -> web.Response:
+    """Rename a server; 200 with the server."""
+    body = await body_of(request, "server")
+    check_fields(body, allowed=("name",), where="server")
+    instance = await visible_instance(request, request.match_info["server_id"])
+    ctx = context_of(request)
+    policy.authorize(ctx, "os_compute_api:servers:update", instance.project_id)
+    if "name" in body:
+        name = server_create.check_name(body["name"])
+        instance = await request.app[API].conductor.instance_update(
+            ctx, instance.uuid, {"display_name": name}
+        )
+    return json({"server": (await server_view(request)).detail(instance)})
+
+
+@routes.delete(PREFIX + "/servers/{server_id}")
+async def delete_server(request: web.Request) -> web.Response:
+    """Delete a server (soft-delete when ``reclaim_instance_interval`` is set); 204."""
+    server_id = request.match_info["server_id"]
+    servers = session_of(request).servers
+    if request.app[API].config.compute.reclaim_instance_interval > 0:
+        await servers.soft_delete(server_id)
+    else:
+        await servers.delete(server_id)
+    return web.Response(status=204)

@@ -1,0 +1,145 @@
+"""Compute API flavors and limits: ``/flavors`` (list, detail, show, create) and ``/limits``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from nova_lite import objects
+from nova_lite.api.http.common import (
+    API,
+    base_url,
+    body_of,
+    check_fields,
+    context_of,
+    json,
+    microversion_of,
+    query_int,
+    require_admin,
+)
+from nova_lite.api.http.compute import PREFIX
+from nova_lite.api.http.views import flavor_brief, flavor_detail
+from nova_lite.exceptions import Invalid
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+FLAVOR_FIELDS = (
+    "name",
+    "id",
+    "ram",
+    "vcpus",
+    "disk",
+    "OS-FLV-EXT-DATA:ephemeral",
+    "swap",
+    "rxtx_factor",
+    "os-flavor-access:is_public",
+    "description",
+)
+
+
+async def _flavors(request: web.Request) -> list[objects.Flavor]:
+    flavors = await request.app[API].conductor.flavor_list(context_of(request))
+    min_ram = query_int(request, "minRam") or 0
+    min_disk = query_int(request, "minDisk") or 0
+    found = [f for f in flavors if f.memory_mb >= min_ram and f.root_gb >= min_disk]
+    marker = request.query.get("marker")
+    if marker is not None:
+        ids = [f.flavorid for f in found]
+        if marker not in ids:
+            raise Invalid(f"marker [{marker}] not found")
+        found = found[ids.index(marker) + 1 :]
+    limit = query_int(request, "limit")
+    return found if limit is None else found[:limit]
+
+
+@routes.get(PREFIX + "/flavors")
+async def list_flavors(request: web.Request) -> web.Response:
+    """The flavors (id, name, links); ``minRam``, ``minDisk``, ``limit``, ``marker``."""
+    base, version = base_url(request), microversion_of(request)
+    flavors = await _flavors(request)
+    return json({"flavors": [flavor_brief(base, f, version) for f in flavors]})
+
+
+@routes.get(PREFIX + "/flavors/detail")
+async def list_flavors_detail(request: web.Request) -> web.Response:
+    """The flavors in full."""
+    base, version = base_url(request), microversion_of(request)
+    flavors = await _flavors(request)
+    return json({"flavors": [flavor_detail(base, f, version) for f in flavors]})
+
+
+@routes.get(PREFIX + "/flavors/{flavor_id}")
+async def show_flavor(request: web.Request) -> web.Response:
+    """One flavor, by id (or by name)."""
+    flavor = await request.app[API].conductor.flavor_get(
+        context_of(request), request.match_info["flavor_id"]
+    )
+    return json({"flavor": flavor_detail(base_url(request), flavor, microversion_of(request))})
+
+
+def _size(body: dict[str, Any], field: str, *, minimum: int, default: int | None = None) -> int:
+    value = body.get(field, default)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise Invalid(f"Invalid input for field/attribute {field}. Value: {value!r}.")
+    return value
+
+
+@routes.post(PREFIX + "/flavors")
+async def create_flavor(request: web.Request) -> web.Response:
+    """Create a flavor (administrators only); 200 with the flavor."""
+    ctx = require_admin(request, "os_compute_api:os-flavor-manage:create")
+    body = await body_of(request, "flavor")
+    check_fields(body, allowed=FLAVOR_FIELDS, required=("name", "ram", "vcpus", "disk"),
+                 where="flavor")
+    name = body["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
+    flavorid = body.get("id") or name
+    if not isinstance(flavorid, str | int) or isinstance(flavorid, bool):
+        raise Invalid(f"Invalid input for field/attribute id. Value: {flavorid!r}.")
+    public = body.get("os-flavor-access:is_public", True)
+    if not isinstance(public, bool):
+        raise Invalid(f"Invalid input for field/attribute is_public. Value: {public!r}.")
+    flavor = objects.Flavor(
+        flavorid=str(flavorid),
+        name=name,
+        vcpus=_size(body, "vcpus", minimum=1),
+        memory_mb=_size(body, "ram", minimum=1),
+        root_gb=_size(body, "disk", minimum=0),
+        ephemeral_gb=_size(body, "OS-FLV-EXT-DATA:ephemeral", minimum=0, default=0),
+        swap=_size(body, "swap", minimum=0, default=0) if body.get("swap") != "" else 0,
+        is_public=public,
+    )
+    created = await request.app[API].conductor.flavor_create(ctx, flavor)
+    return json({"flavor": flavor_detail(base_url(request), created, microversion_of(request))})
+
+
+@routes.get(PREFIX + "/limits")
+async def limits(request: web.Request) -> web.Response:
+    """The project's absolute limits and usage (an admin may ask for ``tenant_id``'s)."""
+    ctx = context_of(request)
+    project = request.query.get("tenant_id") if ctx.is_admin else None
+    quota = await request.app[API].conductor.quota_get(ctx, project or ctx.project_id or "")
+    limit, usage = quota["limits"], quota["usage"]
+    absolute: dict[str, int] = {
+        "maxTotalInstances": limit["instances"],
+        "maxTotalCores": limit["cores"],
+        "maxTotalRAMSize": limit["ram"],
+        "totalInstancesUsed": usage["instances"],
+        "totalCoresUsed": usage["cores"],
+        "totalRAMUsed": usage["ram"],
+        "maxServerMeta": 128,
+        "maxImageMeta": 128,
+        "maxTotalKeypairs": 100,
+        "maxServerGroups": 10,
+        "maxServerGroupMembers": 10,
+        "totalServerGroupsUsed": 0,
+    }
+    if not microversion_of(request).at_least("2.57"):
+        absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
+    return json({"limits": {"rate": [], "absolute": absolute}})

@@ -1,0 +1,224 @@
+"""The body of ``POST /servers``, checked and turned into what `Servers.create` takes.
+
+Nova's request schema, for the fields nova_lite serves: ``name``, ``imageRef``,
+``flavorRef``, ``networks`` (a list of ``{"uuid": ...}``, or ``"auto"``/``"none"``;
+required from microversion 2.37), ``min_count``/``max_count``, ``availability_zone``,
+``metadata``, ``adminPass`` and ``block_device_mapping_v2``. Fields clients send by
+habit and nova_lite has no use for (``security_groups`` of ``default``, ``user_data``,
+``config_drive``, ``OS-DCF:diskConfig``) are accepted and ignored; any other is a 400.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from nova_lite import objects
+from nova_lite.api.http.common import check_fields
+from nova_lite.api.http.microversion import APIVersion
+from nova_lite.exceptions import Invalid
+
+__all__ = ["CreateOrder", "check_name", "parse"]
+
+SERVER_FIELDS = (
+    "name",
+    "imageRef",
+    "flavorRef",
+    "networks",
+    "min_count",
+    "max_count",
+    "availability_zone",
+    "metadata",
+    "adminPass",
+    "block_device_mapping_v2",
+    "return_reservation_id",
+    "security_groups",
+    "user_data",
+    "config_drive",
+    "OS-DCF:diskConfig",
+    "key_name",
+)
+HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
+BDM_FIELDS = (
+    "source_type",
+    "destination_type",
+    "boot_index",
+    "uuid",
+    "volume_size",
+    "delete_on_termination",
+    "device_name",
+    "disk_bus",
+    "device_type",
+    "tag",
+)
+
+
+@attrs.frozen(kw_only=True)
+class CreateOrder:
+    """A checked create request."""
+
+    name: str
+    flavor: str
+    image: str | None
+    networks: list[str] | None
+    count: int
+    availability_zone: str | None
+    metadata: dict[str, str]
+    admin_password: str | None
+    block_devices: list[objects.BlockDevice]
+    scheduler_hints: dict[str, Any]
+    return_reservation_id: bool
+
+
+def check_name(name: object) -> str:
+    """A server name: a non-blank string of at most 255 characters, no control characters."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
+    return name
+
+
+def parse(body: Any, version: APIVersion) -> CreateOrder:
+    """The create order in `body`; `Invalid` (400) naming the first bad field."""
+    if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
+        raise Invalid("The request body must be an object with an object 'server'.")
+    check_fields(body, allowed=("server", *HINT_KEYS))
+    server = body["server"]
+    required = ("name", "flavorRef", "networks")[: 3 if version.at_least("2.37") else 2]
+    check_fields(server, allowed=SERVER_FIELDS, required=required, where="server")
+    _check_ignored(server)
+    hints = next((body[k] for k in HINT_KEYS if k in body), {})
+    if not isinstance(hints, dict):
+        raise Invalid(f"Invalid input for field/attribute scheduler_hints. Value: {hints!r}.")
+    return CreateOrder(
+        name=check_name(server["name"]),
+        flavor=_ref("flavorRef", server["flavorRef"]),
+        image=_ref("imageRef", server["imageRef"]) if server.get("imageRef") else None,
+        networks=_networks(server.get("networks")),
+        count=_count(server),
+        availability_zone=_optional_text(server, "availability_zone"),
+        metadata=_metadata(server.get("metadata", {})),
+        admin_password=_optional_text(server, "adminPass"),
+        block_devices=[_bdm(m) for m in _list(server, "block_device_mapping_v2")],
+        scheduler_hints=dict(hints),
+        return_reservation_id=server.get("return_reservation_id") is True,
+    )
+
+
+def _invalid(field: str, value: object) -> Invalid:
+    return Invalid(f"Invalid input for field/attribute {field}. Value: {value!r}.")
+
+
+def _ref(field: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise _invalid(field, value)
+    return str(value)
+
+
+def _optional_text(server: Mapping[str, Any], field: str) -> str | None:
+    value = server.get(field)
+    if value is not None and not isinstance(value, str):
+        raise _invalid(field, value)
+    return value
+
+
+def _check_ignored(server: Mapping[str, Any]) -> None:
+    if server.get("key_name") is not None:
+        raise Invalid(f"Invalid key_name provided: keypair {server['key_name']!r} not found.")
+    for group in _list(server, "security_groups"):
+        if not isinstance(group, dict) or group.get("name") not in ("default", None):
+            raise Invalid(f"Security group {group!r} not found (only 'default' exists).")
+
+
+def _list(server: Mapping[str, Any], field: str) -> list[Any]:
+    value = server.get(field, [])
+    if not isinstance(value, list):
+        raise _invalid(field, value)
+    return value
+
+
+def _networks(value: object) -> list[str] | None:
+    if value is None or value == "auto":
+        return None
+    if value == "none":
+        return []
+    if not isinstance(value, list):
+        raise _invalid("networks", value)
+    networks = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("uuid"), str):
+            raise Invalid(
+                f"Invalid network request {item!r}: give {{'uuid': <network id>}} "
+                "(ports and fixed IPs are not supported)."
+            )
+        check_fields(item, allowed=("uuid", "tag"), where="networks")
+        networks.append(item["uuid"])
+    return networks
+
+
+def _integer(field: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise _invalid(field, value)
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise _invalid(field, value) from None
+    if number < 1:
+        raise Invalid(f"Invalid input for field/attribute {field}: {value!r} is less than 1.")
+    return number
+
+
+def _count(server: Mapping[str, Any]) -> int:
+    low = _integer("min_count", server.get("min_count", 1))
+    high = _integer("max_count", server.get("max_count", low))
+    if low > high:
+        raise Invalid("min_count must be <= max_count")
+    return high
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _invalid("metadata", value)
+    return dict(value)
+
+
+def _bdm(mapping: object) -> objects.BlockDevice:
+    if not isinstance(mapping, dict):
+        raise _invalid("block_device_mapping_v2", mapping)
+    check_fields(
+        mapping, allowed=BDM_FIELDS, required=("source_type",), where="block_device_mapping_v2"
+    )
+    source = mapping["source_type"]
+    if source not in ("image", "volume", "blank"):
+        raise _invalid("source_type", source)
+    uuid = mapping.get("uuid")
+    boot_index = mapping.get("boot_index")
+    return objects.BlockDevice(
+        source_type=source,
+        destination_type=mapping.get("destination_type", "volume"),
+        boot_index=_boot_index(boot_index),
+        volume_id=uuid if source == "volume" else None,
+        image_id=uuid if source == "image" else None,
+        volume_size=mapping.get("volume_size"),
+        delete_on_termination=bool(mapping.get("delete_on_termination", source != "volume")),
+        device_name=mapping.get("device_name"),
+    )
+
+
+def _boot_index(value: object) -> int | None:
+    """The boot index; None (or a negative one) for a disk that is not booted from."""
+    if value is None or value == "none":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _invalid("boot_index", value)
+    try:
+        index = int(value)
+    except ValueError:
+        raise _invalid("boot_index", value) from None
+    return index if index >= 0 else None

@@ -1,0 +1,296 @@
+"""The conductor's records, driven over RPC: flavors, quotas, and compare-and-swap saves."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nova_lite import objects
+from nova_lite.compute import task_states, vm_states
+from nova_lite.conductor.manager import ConductorManager
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    FlavorNotFound,
+    Forbidden,
+    InstanceNotFound,
+    Invalid,
+    QuotaExceeded,
+    UnexpectedDeletingTaskStateError,
+    UnexpectedTaskStateError,
+)
+from nova_lite.service import Service
+from tests.conftest import TransportFactory
+
+ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
+ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
+TINY = objects.Flavor(flavorid="1", name="m1.tiny", vcpus=1, memory_mb=512, root_gb=1)
+MEDIUM = objects.Flavor(flavorid="3", name="m1.medium", vcpus=2, memory_mb=4096, root_gb=40)
+
+
+@pytest.fixture
+async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[ConductorAPI]:
+    """A conductor on host c1 and the ConductorAPI that reaches it."""
+    transport = await broker.connect()
+    config = Config.load(
+        environ={},
+        state_path=str(tmp_path),
+        rpc={**broker.rpc_options(), "timeout": 15},
+        quota={"instances": 3, "cores": 4, "ram": 8192},
+    )
+    async with Service(ConductorManager(config, transport, "c1"), serializer=objects.serializer()):
+        yield ConductorAPI(transport, config)
+
+
+def instance(
+    flavor: objects.Flavor = TINY, project_id: str = "p-alice", **values: Any
+) -> objects.Instance:
+    """A new instance record in BUILD/scheduling."""
+    defaults: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "display_name": "web",
+        "user_id": "alice",
+        "image_ref": None,
+        "vm_state": vm_states.BUILDING,
+        "task_state": task_states.SCHEDULING,
+    }
+    return objects.Instance(flavor=flavor, project_id=project_id, **{**defaults, **values})
+
+
+# -- flavors ---------------------------------------------------------------------
+
+
+async def test_a_flavor_is_found_by_id_or_by_name(api: ConductorAPI) -> None:
+    """flavor_get accepts a flavor id or a name, and an id wins over another flavor's equal name."""
+    await api.flavor_create(ADMIN, TINY)
+    odd = objects.Flavor(flavorid="7", name="1", vcpus=2, memory_mb=1024, root_gb=10)
+    await api.flavor_create(ADMIN, odd)
+
+    assert await api.flavor_get(ALICE, "m1.tiny") == TINY
+    assert await api.flavor_get(ALICE, "1") == TINY
+    assert await api.flavor_get(ALICE, "7") == odd
+    assert [f.flavorid for f in await api.flavor_list(ALICE)] == ["1", "7"]
+    with pytest.raises(FlavorNotFound):
+        await api.flavor_get(ALICE, "m1.huge")
+
+
+async def test_only_admins_create_flavors_and_names_are_unique(api: ConductorAPI) -> None:
+    """A member may not create flavors, and a second flavor with a taken id or name is Invalid."""
+    with pytest.raises(Forbidden):
+        await api.flavor_create(ALICE, TINY)
+    await api.flavor_create(ADMIN, TINY)
+
+    with pytest.raises(Invalid, match="already exists"):
+        await api.flavor_create(
+            ADMIN, objects.Flavor(flavorid="9", name="m1.tiny", vcpus=1, memory_mb=1, root_gb=1)
+        )
+    with pytest.raises(Invalid, match="already exists"):
+        await api.flavor_create(
+            ADMIN, objects.Flavor(flavorid="1", name="other", vcpus=1, memory_mb=1, root_gb=1)
+        )
+
+
+# -- quotas ----------------------------------------------------------------------
+
+
+async def test_quota_usage_counts_live_instances(api: ConductorAPI) -> None:
+    """Usage sums the instances, cores and RAM of a project's undeleted instances only."""
+    first, second = instance(), instance(MEDIUM)
+    await api.create_instances(ALICE, [first, second])
+    await api.create_instances(ADMIN, [instance(project_id="p-other")])
+
+    quota = await api.quota_get(ALICE, "p-alice")
+    assert quota["usage"] == {"instances": 2, "cores": 3, "ram": 4608}
+    assert quota["limits"] == {"instances": 3, "cores": 4, "ram": 8192}
+
+    await api.instance_destroy(ADMIN, first.uuid)
+    usage = (await api.quota_get(ALICE, "p-alice"))["usage"]
+    assert usage == {"instances": 1, "cores": 2, "ram": 4096}
+
+
+async def test_a_batch_over_quota_records_none_of_it(api: ConductorAPI) -> None:
+    """A create exceeding any quota raises QuotaExceeded and records none of its instances."""
+    await api.create_instances(ALICE, [instance()])
+
+    with pytest.raises(QuotaExceeded, match="instances"):
+        await api.create_instances(ALICE, [instance() for _ in range(3)])
+    with pytest.raises(QuotaExceeded, match="cores"):
+        await api.create_instances(ALICE, [instance(MEDIUM), instance(MEDIUM)])
+
+    assert len(await api.instance_get_all(ALICE, project_id="p-alice")) == 1
+
+
+async def test_a_quota_set_by_an_admin_replaces_the_default(api: ConductorAPI) -> None:
+    """quota_set changes one project's limit (-1 is unlimited); members may not set quotas."""
+    await api.quota_set(ADMIN, "p-alice", "instances", -1)
+    await api.quota_set(ADMIN, "p-alice", "cores", -1)
+    await api.quota_set(ADMIN, "p-alice", "ram", 10**6)
+
+    await api.create_instances(ALICE, [instance() for _ in range(5)])
+
+    assert (await api.quota_get(ALICE, "p-alice"))["limits"]["ram"] == 10**6
+    assert (await api.quota_get(ALICE, "p-other"))["limits"]["instances"] == 3
+    with pytest.raises(Forbidden):
+        await api.quota_set(ALICE, "p-alice", "instances", 100)
+
+
+@pytest.mark.parametrize(
+    ("resource", "limit"), [("disks", 3), ("instances", "lots"), ("instances", -2), ("cores", 1.5)]
+)
+async def test_a_bad_quota_is_invalid(api: ConductorAPI, resource: str, limit: Any) -> None:
+    """An unknown resource, or a limit that is not an integer of at least -1, is Invalid."""
+    with pytest.raises(Invalid, match=resource if resource == "disks" else "limit"):
+        await api.quota_set(ADMIN, "p-alice", resource, limit)
+
+
+async def test_concurrent_creates_never_exceed_the_quota(api: ConductorAPI) -> None:
+    """Many creates racing for the last quota slots record exactly the quota's worth."""
+    results = await asyncio.gather(
+        *(api.create_instances(ALICE, [instance()]) for _ in range(12)), return_exceptions=True
+    )
+
+    assert sum(isinstance(r, list) for r in results) == 3
+    assert all(isinstance(r, list | QuotaExceeded) for r in results)
+    assert len(await api.instance_get_all(ALICE, project_id="p-alice")) == 3
+
+
+# -- compare-and-swap saves ----------------------------------------------------------
+
+
+async def test_an_update_applies_when_the_task_state_is_as_expected(api: ConductorAPI) -> None:
+    """A save expecting the current task_state applies its values and returns the new record."""
+    [record] = await api.create_instances(ALICE, [instance()])
+
+    updated = await api.instance_update(
+        ALICE,
+        record.uuid,
+        {"task_state": task_states.NETWORKING, "host": "compute1"},
+        expected_task_state=[task_states.SCHEDULING],
+    )
+
+    assert (updated.task_state, updated.host) == (task_states.NETWORKING, "compute1")
+    assert await api.instance_get(ALICE, record.uuid) == updated
+
+
+async def test_an_update_expecting_another_task_state_is_refused(api: ConductorAPI) -> None:
+    """A save whose expected task_state or vm_state does not match raises UnexpectedTaskStateError
+    and changes nothing.
+    """
+    [record] = await api.create_instances(ALICE, [instance()])
+
+    with pytest.raises(UnexpectedTaskStateError, match="scheduling") as caught:
+        await api.instance_update(
+            ALICE,
+            record.uuid,
+            {"task_state": task_states.BLOCK_DEVICE_MAPPING},
+            expected_task_state=[task_states.NETWORKING],
+        )
+    assert not isinstance(caught.value, UnexpectedDeletingTaskStateError)
+    with pytest.raises(UnexpectedTaskStateError):
+        await api.instance_update(
+            ALICE, record.uuid, {"host": "h"}, expected_vm_state=[vm_states.ACTIVE]
+        )
+
+    assert await api.instance_get(ALICE, record.uuid) == record
+
+
+async def test_an_update_during_a_delete_raises_the_deleting_error(api: ConductorAPI) -> None:
+    """Once a delete set task_state deleting, a build's save fails with
+    UnexpectedDeletingTaskStateError.
+    """
+    [record] = await api.create_instances(ALICE, [instance()])
+    await api.instance_update(ALICE, record.uuid, {"task_state": task_states.DELETING})
+
+    with pytest.raises(UnexpectedDeletingTaskStateError):
+        await api.instance_update(
+            ALICE,
+            record.uuid,
+            {"task_state": task_states.NETWORKING},
+            expected_task_state=[task_states.SCHEDULING],
+        )
+
+    assert (await api.instance_get(ALICE, record.uuid)).task_state == task_states.DELETING
+
+
+async def test_an_update_may_expect_no_task_state(api: ConductorAPI) -> None:
+    """An expected task_state of None matches an instance with nothing in progress."""
+    [record] = await api.create_instances(ALICE, [instance(task_state=None)])
+
+    updated = await api.instance_update(
+        ALICE, record.uuid, {"task_state": task_states.REBOOTING}, expected_task_state=[None]
+    )
+
+    assert updated.task_state == task_states.REBOOTING
+
+
+async def test_concurrent_saves_expecting_one_state_let_only_one_win(api: ConductorAPI) -> None:
+    """Of many saves racing from the same expected task_state, exactly one applies."""
+    [record] = await api.create_instances(ALICE, [instance()])
+
+    results = await asyncio.gather(
+        *(
+            api.instance_update(
+                ALICE,
+                record.uuid,
+                {"task_state": task_states.NETWORKING, "host": f"h{i}"},
+                expected_task_state=[task_states.SCHEDULING],
+            )
+            for i in range(10)
+        ),
+        return_exceptions=True,
+    )
+
+    winners = [r for r in results if isinstance(r, objects.Instance)]
+    assert len(winners) == 1
+    assert all(isinstance(r, UnexpectedTaskStateError) for r in results if r not in winners)
+    assert (await api.instance_get(ALICE, record.uuid)).host == winners[0].host
+
+
+async def test_an_update_of_an_unknown_field_or_value_is_invalid(api: ConductorAPI) -> None:
+    """Fields that may not change, and values of the wrong type, are Invalid."""
+    [record] = await api.create_instances(ALICE, [instance()])
+
+    with pytest.raises(Invalid, match="project_id"):
+        await api.instance_update(ALICE, record.uuid, {"project_id": "p-bob"})
+    with pytest.raises(Invalid):
+        await api.instance_update(ALICE, record.uuid, {"power_state": "on"})
+
+    assert await api.instance_get(ALICE, record.uuid) == record
+
+
+async def test_a_destroyed_instance_is_gone_but_readable_as_deleted(api: ConductorAPI) -> None:
+    """After destroy, reads and saves find no instance unless they ask for deleted ones."""
+    [record] = await api.create_instances(ALICE, [instance()])
+
+    await api.instance_destroy(ALICE, record.uuid)
+
+    with pytest.raises(InstanceNotFound):
+        await api.instance_get(ALICE, record.uuid)
+    with pytest.raises(InstanceNotFound):
+        await api.instance_update(ALICE, record.uuid, {"host": "h"})
+    deleted = await api.instance_get(ALICE, record.uuid, read_deleted=True)
+    assert (deleted.vm_state, deleted.deleted) == (vm_states.DELETED, True)
+    assert await api.instance_get_all(ALICE, project_id="p-alice") == []
+
+
+async def test_set_error_records_a_fault_unless_the_instance_is_being_deleted(
+    api: ConductorAPI,
+) -> None:
+    """instance_set_error puts a building instance in ERROR with its fault, but leaves a deleting
+    one alone.
+    """
+    building, deleting = await api.create_instances(ALICE, [instance(), instance()])
+    await api.instance_update(ALICE, deleting.uuid, {"task_state": task_states.DELETING})
+    fault = objects.InstanceFault(code=500, message="No valid host was found.")
+
+    failed = await api.instance_set_error(ALICE, building.uuid, fault)
+    untouched = await api.instance_set_error(ALICE, deleting.uuid, fault)
+
+    assert (failed.vm_state, failed.task_state, failed.fault) == (vm_states.ERROR, None, fault)
+    assert (untouched.vm_state, untouched.task_state) == (vm_states.BUILDING, task_states.DELETING)
