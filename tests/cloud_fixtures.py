@@ -96,34 +96,12 @@ class CloudFactory:
         )
         await cloud.start()
         self._clouds.append(cloud)
-        _hear_own_hosts_only(cloud)
         await _hosts_reported(cloud)
         return cloud
 
     async def aclose(self) -> None:
         for cloud in reversed(self._clouds):
             await cloud.stop()
-
-
-def _hear_own_hosts_only(cloud: Cloud) -> None:
-    """Make the cloud's scheduler take host reports from its own compute hosts only.
-
-    Workers bind the fanout exchange ``scheduler_fanout``, whose name no ``[rpc]``
-    setting isolates, so on a shared RabbitMQ every deployment's computes report to
-    every scheduler. A report naming one of this cloud's hosts is replaced by that
-    host's own numbers; any other host is ignored.
-    """
-    hosts = scheduler_of(cloud).hosts
-    update = hosts.update_node
-
-    async def own_only(node: objects.ComputeNode) -> None:
-        try:
-            local = cloud.compute(node.host)
-        except KeyError:
-            return
-        await update(local.tracker.compute_node())
-
-    hosts.update_node = own_only  # type: ignore[method-assign]
 
 
 async def _hosts_reported(cloud: Cloud) -> None:

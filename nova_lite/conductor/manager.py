@@ -89,9 +89,9 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
                 f"Instance failed to build within {timeout:g} seconds "
                 "(instance_build_timeout).",
             )
-            await self._fail_build(ctx, instance.uuid, exc)
             await self.scheduler.release(ctx, instance.uuid)
             await self.network.deallocate_for_instance(ctx, instance.uuid)
+            await self._fail_build(ctx, instance.uuid, exc)
 
     async def _cleanup_host(self) -> None:
         for task in list(self._builds):
