@@ -148,6 +148,8 @@ class ServerActions:
     async def rebuild(self, server_id: str, image: str) -> None:
         """Replace the server's disk with a fresh copy of `image` (status REBUILD)."""
         ctx = await self.session.context()
+        current = await self._visible_instance(ctx, server_id)
+        policy.authorize(ctx, "os_compute_api:servers:rebuild", current.project_id)
         new_image = await self._find_image(ctx, image)  # type: ignore[attr-defined]
         ctx, instance = await self._begin(server_id, "rebuild", task_states.REBUILDING)
         await self.api.compute.rebuild_instance(
@@ -218,8 +220,9 @@ class ServerActions:
     async def resize(self, server_id: str, flavor: str) -> None:
         """Move the server to `flavor` (status RESIZE, then VERIFY_RESIZE)."""
         ctx = await self.session.context()
-        new_flavor = await self.api.conductor.flavor_get(ctx, flavor)
         current = await self._visible_instance(ctx, server_id)
+        policy.authorize(ctx, "os_compute_api:servers:resize", current.project_id)
+        new_flavor = await self.api.conductor.flavor_get(ctx, flavor)
         check_instance_state(ctx, current, "resize")  # the state is reported before the flavor
         if new_flavor.flavorid == current.flavor.flavorid:
             raise Invalid(f"Server {server_id} already has flavor {new_flavor.name}.")
@@ -253,10 +256,25 @@ class ServerActions:
         host is down, is deleted at once instead.
         """
         ctx, instance = await self._begin(server_id, "soft_delete", task_states.SOFT_DELETING)
+        await self._confirm_resize_on_deleting(ctx, instance)
         if instance.host is None or not await self._host_is_up(ctx, instance.host):
             await self._local_delete(ctx, instance)
             return
         await self.api.compute.soft_delete_instance(ctx, instance.host, instance.uuid)
+
+    async def _confirm_resize_on_deleting(
+        self, ctx: RequestContext, instance: objects.Instance
+    ) -> None:
+        """Settle a resize awaiting confirmation before the server goes, as Nova does.
+
+        The guest already runs on the destination; only the source host's claim,
+        kept under the migration's id for a revert, is left to free.
+        """
+        if instance.vm_state != vm_states.RESIZED:
+            return
+        migration = await self.api.conductor.migration_for_instance(ctx, instance.uuid)
+        await self.api.scheduler.release(ctx, migration.uuid)
+        await self.api.conductor.migration_update(ctx, migration.uuid, status="confirmed")
 
     async def restore(self, server_id: str) -> None:
         """Bring a soft-deleted server back (→ ACTIVE)."""
@@ -264,10 +282,11 @@ class ServerActions:
         await self.api.compute.restore_instance(ctx, self._host(instance), instance.uuid)
 
     async def force_delete(self, server_id: str) -> None:
-        """Delete a soft-deleted server now."""
+        """Delete the server now, in any vm_state: a soft-deleted one skips its grace time."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
         check_instance_state(ctx, instance, "force_delete")
+        await self._confirm_resize_on_deleting(ctx, instance)
         await self.delete(server_id)  # type: ignore[attr-defined]
 
     # -- lock ------------------------------------------------------------------
