@@ -285,9 +285,9 @@ class ServerActions:
         """Delete the server now, in any vm_state: a soft-deleted one skips its grace time."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
+        policy.authorize(ctx, "os_compute_api:os-deferred-delete:force", instance.project_id)
         check_instance_state(ctx, instance, "force_delete")
-        await self._confirm_resize_on_deleting(ctx, instance)
-        await self.delete(server_id)  # type: ignore[attr-defined]
+        await self.delete(server_id, action="force_delete")  # type: ignore[attr-defined]
 
     # -- lock ------------------------------------------------------------------
 

@@ -112,6 +112,8 @@ class Servers(ServerActions):
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
+        for instance in created:
+            await self.api.conductor.action_start(ctx, instance.uuid, "create")
         log.info(
             "api.servers.create",
             request_id=ctx.request_id,
@@ -190,16 +192,21 @@ class Servers(ServerActions):
         instances = await self.api.conductor.instance_get_all(ctx, project_id=project)
         return [Server.from_instance(i, show_host=ctx.is_admin) for i in instances]
 
-    async def delete(self, server_id: str) -> None:
+    async def delete(self, server_id: str, *, action: str = "delete") -> None:
         """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:servers:delete", instance.project_id)
-        check_instance_state(ctx, instance, "delete")
+        policy.authorize(ctx, f"os_compute_api:servers:{action}", instance.project_id)
+        check_instance_state(ctx, instance, action)
+        await self._confirm_resize_on_deleting(ctx, instance)
         instance = await self.api.conductor.instance_update(
             ctx, server_id, {"task_state": task_states.DELETING}
         )
-        await self.api.conductor.action_start(ctx, instance.uuid, "delete")
+        await self.api.conductor.action_start(ctx, instance.uuid, action)
+        shelved_image = instance.system_metadata.get("shelved_image_id")
+        if shelved_image:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.image.delete(ctx, shelved_image)
         if instance.host is None or not await self._host_is_up(ctx, instance.host):
             await self._local_delete(ctx, instance)
         else:
@@ -217,10 +224,6 @@ class Servers(ServerActions):
             if mapping.volume_id is not None:
                 with contextlib.suppress(NovaLiteError):
                     await self.api.volume.detach(ctx, mapping.volume_id, instance.uuid)
-        shelved_image = instance.system_metadata.get("shelved_image_id")
-        if shelved_image:
-            with contextlib.suppress(NovaLiteError):
-                await self.api.image.delete(ctx, shelved_image)
         await self.api.conductor.instance_destroy(ctx, instance.uuid)
 
     async def wait_for(

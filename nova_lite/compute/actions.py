@@ -179,76 +179,62 @@ class LifecycleEndpoints:
             log.info("compute.failure_not_saved", action=action, error=str(error))
         await self.notifier.error(ctx, f"instance.{action}.error", instance_payload(instance))
 
+    async def _move(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        action: str,
+        task: str,
+        step: Step,
+        vm_state: str,
+    ) -> None:
+        """Run `action` as the API's `task` and leave the instance in `vm_state`."""
+        await self._run_action(ctx, instance_uuid, action, task, step, {"vm_state": vm_state})
+
     # -- power -----------------------------------------------------------------
 
     async def pause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "pause",
-            task_states.PAUSING,
-            _driver_step(self.driver.pause),
-            {"vm_state": vm_states.PAUSED},
-        )
+        """Freeze the guest in memory: ACTIVE → PAUSED."""
+        step = _driver_step(self.driver.pause)
+        await self._move(ctx, instance_uuid, "pause", task_states.PAUSING, step, vm_states.PAUSED)
 
     async def unpause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "unpause",
-            task_states.UNPAUSING,
-            _driver_step(self.driver.unpause),
-            {"vm_state": vm_states.ACTIVE},
+        """Let a paused guest run again: PAUSED → ACTIVE."""
+        step = _driver_step(self.driver.unpause)
+        await self._move(
+            ctx, instance_uuid, "unpause", task_states.UNPAUSING, step, vm_states.ACTIVE
         )
 
     async def suspend_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "suspend",
-            task_states.SUSPENDING,
-            _driver_step(self.driver.suspend),
-            {"vm_state": vm_states.SUSPENDED},
-        )
+        """Save the guest's memory and stop it: ACTIVE → SUSPENDED."""
+        step = _driver_step(self.driver.suspend)
+        task, vm_state = task_states.SUSPENDING, vm_states.SUSPENDED
+        await self._move(ctx, instance_uuid, "suspend", task, step, vm_state)
 
     async def resume_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "resume",
-            task_states.RESUMING,
-            _driver_step(self.driver.resume),
-            {"vm_state": vm_states.ACTIVE},
-        )
+        """Restore a suspended guest: SUSPENDED → ACTIVE."""
+        step = _driver_step(self.driver.resume)
+        await self._move(ctx, instance_uuid, "resume", task_states.RESUMING, step, vm_states.ACTIVE)
 
     async def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "power_off",
-            task_states.POWERING_OFF,
-            self._power_off_step,
-            {"vm_state": vm_states.STOPPED},
-        )
+        """Power the guest off: → STOPPED (status SHUTOFF)."""
+        task, vm_state = task_states.POWERING_OFF, vm_states.STOPPED
+        await self._move(ctx, instance_uuid, "power_off", task, self._power_off_step, vm_state)
 
     async def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "power_on",
-            task_states.POWERING_ON,
-            _driver_step(self.driver.power_on),
-            {"vm_state": vm_states.ACTIVE},
-        )
+        """Power a stopped guest on: STOPPED → ACTIVE."""
+        step = _driver_step(self.driver.power_on)
+        task, vm_state = task_states.POWERING_ON, vm_states.ACTIVE
+        await self._move(ctx, instance_uuid, "power_on", task, step, vm_state)
 
     async def reboot_instance(self, ctx: RequestContext, instance_uuid: str, hard: bool) -> None:
+        """Reboot the guest, softly (through its OS) or hard (a reset): → ACTIVE."""
+
         async def reboot(ctx: RequestContext, instance: objects.Instance) -> None:
             await self.driver.reboot(instance, hard=hard)
 
-        expected = task_states.REBOOTING_HARD if hard else task_states.REBOOTING
-        await self._run_action(
-            ctx, instance_uuid, "reboot", expected, reboot, {"vm_state": vm_states.ACTIVE}
-        )
+        task = task_states.REBOOTING_HARD if hard else task_states.REBOOTING
+        await self._move(ctx, instance_uuid, "reboot", task, reboot, vm_states.ACTIVE)
 
     async def _power_off_step(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Power off unless the hypervisor already has the guest off.
@@ -266,34 +252,28 @@ class LifecycleEndpoints:
     # -- rescue, password --------------------------------------------------------
 
     async def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Boot the guest from a rescue image, its own disk attached: → RESCUED."""
+
         async def rescue(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             await self.driver.rescue(instance)
-            return {
-                "system_metadata": {**instance.system_metadata, "old_vm_state": instance.vm_state}
-            }
+            metadata = {**instance.system_metadata, "old_vm_state": instance.vm_state}
+            return {"system_metadata": metadata}
 
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "rescue",
-            task_states.RESCUING,
-            rescue,
-            {"vm_state": vm_states.RESCUED},
+        await self._move(
+            ctx, instance_uuid, "rescue", task_states.RESCUING, rescue, vm_states.RESCUED
         )
 
     async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "unrescue",
-            task_states.UNRESCUING,
-            _driver_step(self.driver.unrescue),
-            {"vm_state": vm_states.ACTIVE},
-        )
+        """Boot the guest from its own disk again: RESCUED → ACTIVE."""
+        step = _driver_step(self.driver.unrescue)
+        task, vm_state = task_states.UNRESCUING, vm_states.ACTIVE
+        await self._move(ctx, instance_uuid, "unrescue", task, step, vm_state)
 
     async def set_admin_password(
         self, ctx: RequestContext, instance_uuid: str, new_pass: str
     ) -> None:
+        """Set the guest's administrator password (a failure leaves the server ACTIVE)."""
+
         async def change(ctx: RequestContext, instance: objects.Instance) -> None:
             if not self.driver.capabilities.get("supports_set_admin_password"):
                 raise NovaError(
@@ -309,23 +289,15 @@ class LifecycleEndpoints:
     # -- soft delete ------------------------------------------------------------------
 
     async def soft_delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "soft_delete",
-            task_states.SOFT_DELETING,
-            self._power_off_step,
-            {"vm_state": vm_states.SOFT_DELETED},
-        )
+        """Power the guest off and keep it until reclaimed or restored: → SOFT_DELETED."""
+        task, vm_state = task_states.SOFT_DELETING, vm_states.SOFT_DELETED
+        await self._move(ctx, instance_uuid, "soft_delete", task, self._power_off_step, vm_state)
 
     async def restore_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        await self._run_action(
-            ctx,
-            instance_uuid,
-            "restore",
-            task_states.RESTORING,
-            _driver_step(self.driver.power_on),
-            {"vm_state": vm_states.ACTIVE},
+        """Power a soft-deleted guest on again: SOFT_DELETED → ACTIVE."""
+        step = _driver_step(self.driver.power_on)
+        await self._move(
+            ctx, instance_uuid, "restore", task_states.RESTORING, step, vm_states.ACTIVE
         )
 
 

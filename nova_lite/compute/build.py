@@ -28,6 +28,7 @@ from nova_lite.exceptions import (
     NovaLiteError,
     RescheduledException,
     UnexpectedDeletingTaskStateError,
+    UnexpectedTaskStateError,
 )
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.network.rpcapi import NetworkAPI
@@ -81,6 +82,9 @@ class InstanceBuilder:
         except (UnexpectedDeletingTaskStateError, InstanceNotFound):
             log.info("compute.build.deleted_during_build", instance_uuid=uuid)
             await self.release_resources(ctx, instance)
+            return
+        except UnexpectedTaskStateError as exc:
+            await self._taken_over(ctx, instance, exc)
             return
         except _RESCHEDULABLE as exc:
             await self._reschedule(ctx, instance, spec, alternates, attempt, exc)
@@ -204,6 +208,28 @@ class InstanceBuilder:
         except NovaLiteError:
             return  # deleted meanwhile: nothing left to build
         await m.conductor.reschedule_instance(ctx, spec, alternates, attempt, str(exc))
+
+    async def _taken_over(
+        self, ctx: RequestContext, instance: objects.Instance, exc: Exception
+    ) -> None:
+        """Someone else moved the instance on (the build timeout put it in ERROR)."""
+        try:
+            current = await self.manager.conductor.instance_get(ctx, instance.uuid)
+        except InstanceNotFound:
+            await self.release_resources(ctx, instance)
+            return
+        if current.vm_state == vm_states.ERROR:
+            log.info("compute.build.taken_over", instance_uuid=instance.uuid)
+            await self.release_resources(ctx, instance)
+            if current.host is not None:
+                current = await self.manager.conductor.instance_update(
+                    ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
+                )
+            await self.manager.notifier.error(
+                ctx, "instance.create.error", instance_payload(current)
+            )
+            return
+        await self._abort(ctx, instance, exc)
 
     async def _abort(self, ctx: RequestContext, instance: objects.Instance, exc: Exception) -> None:
         m = self.manager

@@ -77,6 +77,7 @@ class ComputeManager(HostMaintenance, Manager):
             self.tracker.instances[instance.uuid] = instance.flavor
         await self._report(ctx)
         await self._recover_instances(ctx)
+        await self._reap_deleted_guests(ctx)
 
     async def _wait_for_conductor(self, ctx: RequestContext) -> list[objects.Instance]:
         """This host's instances, waiting (as Nova's compute does) for a conductor."""

@@ -63,8 +63,26 @@ class HostMaintenance(ResizeEndpoints):
         """The current UTC time, for the age checks (tests replace it to age instances)."""
         return objects.utcnow()
 
+    async def _reap_deleted_guests(self, ctx: RequestContext) -> None:
+        """Destroy guests whose instance was deleted while this host was down.
+
+        A delete made while the host was down is done locally (without the host), so
+        the guest is still on the hypervisor when the host comes back; Nova's
+        ``_cleanup_running_deleted_instances`` removes such guests the same way.
+        """
+        for uuid in await self.driver.list_instances():
+            try:
+                instance = await self.conductor.instance_get(ctx, uuid, read_deleted=True)
+            except InstanceNotFound:
+                continue  # not a guest of this cloud: leave it alone
+            if instance.deleted:
+                log.warning("compute.reaping_deleted_guest", instance_uuid=uuid)
+                await self.driver.destroy(instance)
+                self.builder.manager.tracker.drop(uuid)
+
     async def _sync_power_states(self, ctx: RequestContext) -> None:
         """Reconcile every idle instance on this host with the hypervisor."""
+        await self._reap_deleted_guests(ctx)
         for instance in await self._instances_here(ctx):
             if instance.task_state is not None:
                 continue

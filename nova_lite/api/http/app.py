@@ -21,9 +21,29 @@ import structlog
 from aiohttp import web
 
 from nova_lite.api.client import NovaAPI
-from nova_lite.api.http import compute, identity, images, network, openapi, volumes
-from nova_lite.api.http import compute_extras, flavors, server_actions
-from nova_lite.api.http.common import API, SETTINGS, Handler, HttpSettings, base_url, is_public
+from nova_lite.api.http import (
+    compute,
+    compute_extras,
+    flavors,
+    identity,
+    images,
+    network,
+    openapi,
+    server_actions,
+    volumes,
+)
+from nova_lite.api.http.common import (
+    API,
+    CONTEXT,
+    MICROVERSION,
+    REQUEST_ID,
+    SESSION,
+    SETTINGS,
+    Handler,
+    HttpSettings,
+    base_url,
+    is_public,
+)
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
 from nova_lite.context import generate_request_id
@@ -40,7 +60,7 @@ AUTH_REQUIRED = "The request you have made requires authentication."
 async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an id, log it, and return it in the response headers."""
     request_id = generate_request_id()
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     started = time.monotonic()
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await handler(request)
@@ -84,7 +104,7 @@ async def microversions(request: web.Request, handler: Handler) -> web.StreamRes
     if api_of(request.path) != "compute":
         return await handler(request)
     version = negotiate(request.headers)
-    request["microversion"] = version
+    request[MICROVERSION] = version
     try:
         response = await handler(request)
     except Exception as exc:
@@ -104,8 +124,8 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     if not token:
         raise NotAuthorized(AUTH_REQUIRED)
     api = request.app[API]
-    request["ctx"] = await api.context_for(token, request_id=request["request_id"])
-    request["session"] = api.session(token, request_id=request["request_id"])
+    request[CONTEXT] = await api.context_for(token, request_id=request[REQUEST_ID])
+    request[SESSION] = api.session(token, request_id=request[REQUEST_ID])
     return await handler(request)
 
 
@@ -117,8 +137,16 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     )
     app[API] = api
     app[SETTINGS] = HttpSettings(public_url=public_url)
+    app[identity.PROJECT_NAMES] = {}
     for module in (
-        identity, compute, server_actions, flavors, compute_extras, images, network, volumes
+        identity,
+        compute,
+        server_actions,
+        flavors,
+        compute_extras,
+        images,
+        network,
+        volumes,
     ):
         app.add_routes(module.routes)
     app.add_routes(openapi.routes)

@@ -23,6 +23,10 @@ from nova_lite.exceptions import Forbidden, Invalid
 
 __all__ = [
     "API",
+    "CONTEXT",
+    "MICROVERSION",
+    "REQUEST_ID",
+    "SESSION",
     "SETTINGS",
     "Handler",
     "HttpSettings",
@@ -51,6 +55,10 @@ class HttpSettings:
 
 API = web.AppKey("api", NovaAPI)
 SETTINGS = web.AppKey("settings", HttpSettings)
+REQUEST_ID = web.RequestKey("request_id", str)
+CONTEXT = web.RequestKey("context", RequestContext)
+SESSION = web.RequestKey("session", Session)
+MICROVERSION = web.RequestKey("microversion", APIVersion)
 
 
 def public(handler: H) -> H:
@@ -66,20 +74,17 @@ def is_public(handler: object) -> bool:
 
 def session_of(request: web.Request) -> Session:
     """The caller's session (set by the auth middleware)."""
-    session: Session = request["session"]
-    return session
+    return request[SESSION]
 
 
 def context_of(request: web.Request) -> RequestContext:
     """The caller's request context: who they are, under this request's id."""
-    ctx: RequestContext = request["ctx"]
-    return ctx
+    return request[CONTEXT]
 
 
 def microversion_of(request: web.Request) -> APIVersion:
     """The compute microversion this request negotiated (2.1 outside compute)."""
-    version: APIVersion = request.get("microversion", MIN_VERSION)
-    return version
+    return request[MICROVERSION] if MICROVERSION in request else MIN_VERSION
 
 
 def require_admin(request: web.Request, action: str) -> RequestContext:
@@ -157,9 +162,7 @@ def query_int(request: web.Request, name: str, *, minimum: int = 0) -> int | Non
     return value
 
 
-def json(
-    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
+def json(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     """A JSON response (orjson: datetimes as ISO 8601)."""
     return web.Response(
         body=orjson.dumps(data),

@@ -55,7 +55,10 @@ def _version_doc(base: str) -> dict[str, Any]:
             {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
         ],
         "media-types": [
-            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2.1",
+            }
         ],
     }
 

@@ -84,8 +84,9 @@ async def list_services(request: web.Request) -> web.Response:
     return json({"services": services})
 
 
-def _hypervisors(hosts: list[dict[str, Any]], version: APIVersion, *, detail: bool
-                 ) -> list[dict[str, Any]]:
+def _hypervisors(
+    hosts: list[dict[str, Any]], version: APIVersion, *, detail: bool
+) -> list[dict[str, Any]]:
     return [hypervisor_view(h, i, version, detail=detail) for i, h in enumerate(hosts, start=1)]
 
 
@@ -117,8 +118,9 @@ async def show_hypervisor(request: web.Request) -> web.Response:
 # -- volume attachments -----------------------------------------------------------------------
 
 
-def _attachment(server_id: str, mapping: objects.BlockDevice, version: APIVersion
-                ) -> dict[str, Any]:
+def _attachment(
+    server_id: str, mapping: objects.BlockDevice, version: APIVersion
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": mapping.volume_id,
         "serverId": server_id,
@@ -158,15 +160,21 @@ async def show_volume_attachment(request: web.Request) -> web.Response:
 async def attach_volume(request: web.Request) -> web.Response:
     """Attach a volume (``volumeId``, optional ``device``); 200 with the attachment."""
     body = await body_of(request, "volumeAttachment")
-    check_fields(body, allowed=("device", "tag", "delete_on_termination"),
-                 required=("volumeId",), where="volumeAttachment")
+    check_fields(
+        body,
+        allowed=("device", "tag", "delete_on_termination"),
+        required=("volumeId",),
+        where="volumeAttachment",
+    )
     volume_id, device = body["volumeId"], body.get("device")
     if not isinstance(volume_id, str) or (device is not None and not isinstance(device, str)):
         raise Invalid(f"Invalid volumeAttachment {body!r}: volumeId and device are strings.")
     server_id = request.match_info["server_id"]
     device = await session_of(request).servers.attach_volume(server_id, volume_id, device)
     mapping = objects.BlockDevice(
-        source_type="volume", volume_id=volume_id, device_name=device,
+        source_type="volume",
+        volume_id=volume_id,
+        device_name=device,
         delete_on_termination=bool(body.get("delete_on_termination", False)),
     )
     return json({"volumeAttachment": _attachment(server_id, mapping, microversion_of(request))})
@@ -179,4 +187,3 @@ async def detach_volume(request: web.Request) -> web.Response:
         request.match_info["server_id"], request.match_info["volume_id"]
     )
     return web.Response(status=202)
-

@@ -94,8 +94,9 @@ async def create_flavor(request: web.Request) -> web.Response:
     """Create a flavor (administrators only); 200 with the flavor."""
     ctx = require_admin(request, "os_compute_api:os-flavor-manage:create")
     body = await body_of(request, "flavor")
-    check_fields(body, allowed=FLAVOR_FIELDS, required=("name", "ram", "vcpus", "disk"),
-                 where="flavor")
+    check_fields(
+        body, allowed=FLAVOR_FIELDS, required=("name", "ram", "vcpus", "disk"), where="flavor"
+    )
     name = body["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")

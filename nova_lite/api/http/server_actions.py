@@ -16,84 +16,106 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 from aiohttp import web
 
-from nova_lite.api.client import Session
-from nova_lite.api.http.common import base_url, body_of, check_fields, json, microversion_of
-from nova_lite.api.http.common import session_of
+from nova_lite.api.http.common import (
+    base_url,
+    body_of,
+    check_fields,
+    json,
+    microversion_of,
+    session_of,
+)
 from nova_lite.api.http.compute import PREFIX, server_view, visible_instance
+from nova_lite.api.servers import Servers
 from nova_lite.exceptions import Invalid
 
 __all__ = ["ACTIONS", "routes"]
 
 routes = web.RouteTableDef()
 
-Action = Callable[[web.Request, Session, str, Any], Awaitable[web.Response]]
+
+@attrs.frozen
+class Call:
+    """One action request: the HTTP request, the caller's servers, the server, the arguments."""
+
+    request: web.Request
+    servers: Servers
+    server_id: str
+    args: Any
+
+    def arguments(
+        self, name: str, *, allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The action's arguments object, checked; `Invalid` naming the bad field."""
+        if self.args is None and not required:
+            return {}
+        if not isinstance(self.args, dict):
+            raise Invalid(f"Invalid input for action {name!r}: an object is required.")
+        check_fields(self.args, allowed=allowed, required=required, where=name)
+        return self.args
+
+
+Action = Callable[[Call], Awaitable[web.Response]]
 
 
 def _accepted() -> web.Response:
     return web.Response(status=202)
 
 
-def _no_arguments(name: str, args: Any) -> None:
-    if args not in (None, {}):
-        raise Invalid(f"Invalid input for action {name!r}: it takes no arguments, not {args!r}.")
-
-
-def _arguments(name: str, args: Any, *, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-               ) -> dict[str, Any]:
-    if args is None and not required:
-        return {}
-    if not isinstance(args, dict):
-        raise Invalid(f"Invalid input for action {name!r}: an object is required, not {args!r}.")
-    check_fields(args, allowed=allowed, required=required, where=name)
-    return args
+def _no_arguments(call: Call, name: str) -> None:
+    if call.args not in (None, {}):
+        raise Invalid(f"Invalid input for action {name!r}: it takes no arguments.")
 
 
 def _simple(method: str, name: str) -> Action:
-    """An action without arguments that answers 202."""
+    """An action without arguments (``null`` or ``{}``) that answers 202."""
 
-    async def run(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-        _no_arguments(name, args)
-        await getattr(session.servers, method)(server_id)
+    async def run(call: Call) -> web.Response:
+        _no_arguments(call, name)
+        await getattr(call.servers, method)(call.server_id)
         return _accepted()
 
     return run
 
 
-async def _reboot(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    args = _arguments("reboot", args, allowed=(), required=("type",))
-    kind = str(args["type"]).upper()
-    if kind not in ("SOFT", "HARD"):
-        raise Invalid(f"Invalid input for field/attribute type. Value: {args['type']!r}. "
-                      "It must be SOFT or HARD.")
-    await session.servers.reboot(server_id, hard=kind == "HARD")
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"Invalid input for field/attribute {field}. Value: {value!r}.")
+    return value
+
+
+async def _reboot(call: Call) -> web.Response:
+    kind = call.arguments("reboot", required=("type",))["type"]
+    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+        raise Invalid(
+            f"Invalid input for field/attribute type. Value: {kind!r}. It must be SOFT or HARD."
+        )
+    await call.servers.reboot(call.server_id, hard=kind.upper() == "HARD")
     return _accepted()
 
 
-async def _rescue(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    args = _arguments("rescue", args, allowed=("adminPass", "rescue_image_ref"))
-    await session.servers.rescue(server_id)
+async def _rescue(call: Call) -> web.Response:
+    args = call.arguments("rescue", allowed=("adminPass", "rescue_image_ref"))
+    await call.servers.rescue(call.server_id)
     return json({"adminPass": args.get("adminPass") or secrets.token_urlsafe(9)})
 
 
-async def _change_password(
-    request: web.Request, session: Session, server_id: str, args: Any
-) -> web.Response:
-    args = _arguments("changePassword", args, allowed=(), required=("adminPass",))
-    await session.servers.set_admin_password(server_id, args["adminPass"])
+async def _change_password(call: Call) -> web.Response:
+    args = call.arguments("changePassword", required=("adminPass",))
+    await call.servers.set_admin_password(call.server_id, args["adminPass"])
     return _accepted()
 
 
-async def _rebuild(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    args = _arguments(
-        "rebuild", args, allowed=("name", "adminPass", "metadata", "OS-DCF:diskConfig",
-                                  "preserve_ephemeral", "description", "key_name", "user_data"),
-        required=("imageRef",),
-    )
-    await session.servers.rebuild(server_id, str(args["imageRef"]))
-    instance = await visible_instance(request, server_id)
-    body = (await server_view(request)).detail(instance)
+REBUILD_FIELDS = ("name", "adminPass", "metadata", "OS-DCF:diskConfig", "preserve_ephemeral")
+
+
+async def _rebuild(call: Call) -> web.Response:
+    args = call.arguments("rebuild", allowed=REBUILD_FIELDS, required=("imageRef",))
+    await call.servers.rebuild(call.server_id, _text("imageRef", args["imageRef"]))
+    instance = await visible_instance(call.request, call.server_id)
+    body = (await server_view(call.request)).detail(instance)
     body["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
     return json({"server": body}, status=202)
 
@@ -105,83 +127,67 @@ def _image_created(request: web.Request, image_id: str) -> web.Response:
     return web.Response(status=202, headers={"Location": location})
 
 
-async def _create_image(
-    request: web.Request, session: Session, server_id: str, args: Any
-) -> web.Response:
-    args = _arguments("createImage", args, allowed=("metadata",), required=("name",))
-    image_id = await session.servers.snapshot(server_id, _text("name", args["name"]))
-    return _image_created(request, image_id)
+async def _create_image(call: Call) -> web.Response:
+    args = call.arguments("createImage", allowed=("metadata",), required=("name",))
+    image_id = await call.servers.snapshot(call.server_id, _text("name", args["name"]))
+    return _image_created(call.request, image_id)
 
 
-async def _create_backup(
-    request: web.Request, session: Session, server_id: str, args: Any
-) -> web.Response:
-    args = _arguments("createBackup", args, allowed=("metadata",),
-                      required=("name", "backup_type", "rotation"))
+async def _create_backup(call: Call) -> web.Response:
+    args = call.arguments(
+        "createBackup", allowed=("metadata",), required=("name", "backup_type", "rotation")
+    )
     rotation = args["rotation"]
     if isinstance(rotation, str) and rotation.isdigit():
         rotation = int(rotation)
-    image_id = await session.servers.backup(
-        server_id, _text("name", args["name"]), _text("backup_type", args["backup_type"]),
-        rotation,
-    )
-    return _image_created(request, image_id)
+    name, kind = _text("name", args["name"]), _text("backup_type", args["backup_type"])
+    image_id = await call.servers.backup(call.server_id, name, kind, rotation)
+    return _image_created(call.request, image_id)
 
 
-async def _resize(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    args = _arguments("resize", args, allowed=("OS-DCF:diskConfig",), required=("flavorRef",))
-    await session.servers.resize(server_id, str(args["flavorRef"]))
+async def _resize(call: Call) -> web.Response:
+    args = call.arguments("resize", allowed=("OS-DCF:diskConfig",), required=("flavorRef",))
+    flavor = args["flavorRef"]
+    if isinstance(flavor, bool) or not isinstance(flavor, str | int):
+        raise Invalid(f"Invalid input for field/attribute flavorRef. Value: {flavor!r}.")
+    await call.servers.resize(call.server_id, str(flavor))
     return _accepted()
 
 
-async def _confirm_resize(
-    request: web.Request, session: Session, server_id: str, args: Any
-) -> web.Response:
-    _no_arguments("confirmResize", args)
-    await session.servers.confirm_resize(server_id)
+async def _confirm_resize(call: Call) -> web.Response:
+    _no_arguments(call, "confirmResize")
+    await call.servers.confirm_resize(call.server_id)
     return web.Response(status=204)
 
 
-async def _unshelve(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    _arguments("unshelve", args, allowed=("availability_zone",))
-    await session.servers.unshelve(server_id)
+async def _unshelve(call: Call) -> web.Response:
+    call.arguments("unshelve", allowed=("availability_zone",))
+    await call.servers.unshelve(call.server_id)
     return _accepted()
 
 
-async def _lock(request: web.Request, session: Session, server_id: str, args: Any) -> web.Response:
-    _arguments("lock", args, allowed=("locked_reason",))
-    await session.servers.lock(server_id)
+async def _lock(call: Call) -> web.Response:
+    call.arguments("lock", allowed=("locked_reason",))
+    await call.servers.lock(call.server_id)
     return _accepted()
-
-
-async def _console_output(
-    request: web.Request, session: Session, server_id: str, args: Any
-) -> web.Response:
-    args = _arguments("os-getConsoleOutput", args, allowed=("length",))
-    output = await session.servers.console_output(server_id)
-    length = args.get("length")
-    if length is not None:
-        lines = _length(length)
-        output = "".join(output.splitlines(keepends=True)[-lines:]) if lines else ""
-    return json({"output": output})
 
 
 def _length(value: object) -> int:
-    if isinstance(value, bool):
+    """The number of console lines asked for (-1, or none: all of them)."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
         raise Invalid(f"Invalid input for field/attribute length. Value: {value!r}.")
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise Invalid(f"Invalid input for field/attribute length. Value: {value!r}.") from None
-    if number < -1:
-        raise Invalid(f"Invalid input for field/attribute length. Value: {value!r}.")
-    return 10**9 if number == -1 else number
+    return 10**9 if value == -1 else value
 
 
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"Invalid input for field/attribute {field}. Value: {value!r}.")
-    return value
+async def _console_output(call: Call) -> web.Response:
+    args = call.arguments("os-getConsoleOutput", allowed=("length",))
+    output = await call.servers.console_output(call.server_id)
+    if args.get("length") is not None:
+        lines = _length(args["length"])
+        output = "".join(output.splitlines(keepends=True)[-lines:]) if lines else ""
+    return json({"output": output})
 
 
 ACTIONS: dict[str, Action] = {
@@ -222,4 +228,5 @@ async def server_action(request: web.Request) -> web.Response:
     action = ACTIONS.get(name)
     if action is None:
         raise Invalid(f"There is no such action: {name}")
-    return await action(request, session_of(request), request.match_info["server_id"], args)
+    servers = session_of(request).servers
+    return await action(Call(request, servers, request.match_info["server_id"], args))

@@ -91,7 +91,7 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
     required = ("name", "flavorRef", "networks")[: 3 if version.at_least("2.37") else 2]
     check_fields(server, allowed=SERVER_FIELDS, required=required, where="server")
     _check_ignored(server)
-    hints = next((body[k] for k in HINT_KEYS if k in body), {})
+    hints: Any = next((body[k] for k in HINT_KEYS if k in body), {})
     if not isinstance(hints, dict):
         raise Invalid(f"Invalid input for field/attribute scheduler_hints. Value: {hints!r}.")
     return CreateOrder(
@@ -163,10 +163,11 @@ def _networks(value: object) -> list[str] | None:
 def _integer(field: str, value: object) -> int:
     if isinstance(value, bool):
         raise _invalid(field, value)
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise _invalid(field, value) from None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise _invalid(field, value)
+    number: int = value
     if number < 1:
         raise Invalid(f"Invalid input for field/attribute {field}: {value!r} is less than 1.")
     return number

@@ -265,15 +265,16 @@ def action_view(action: objects.InstanceAction, version: APIVersion) -> dict[str
         "message": action.message,
     }
     if version.at_least("2.58"):
-        last = max(
-            [action.start_time, *(e.finish_time or e.start_time for e in action.events)]
-        )
+        last = max([action.start_time, *(e.finish_time or e.start_time for e in action.events)])
         view["updated_at"] = usectime(last)
     return view
 
 
 def action_event_view(
-    event: objects.InstanceActionEvent, action: objects.InstanceAction, *, version: APIVersion,
+    event: objects.InstanceActionEvent,
+    action: objects.InstanceAction,
+    *,
+    version: APIVersion,
     is_admin: bool,
 ) -> dict[str, Any]:
     """One event of an instance action; the traceback and host only for admins."""
@@ -292,9 +293,7 @@ def action_event_view(
     return view
 
 
-def service_view(
-    host: Mapping[str, Any], index: int, version: APIVersion
-) -> dict[str, Any]:
+def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> dict[str, Any]:
     """A compute host as an os-services entry (the only services listed)."""
     view: dict[str, Any] = {
         "id": stable_id("service", host["host"]) if version.at_least("2.53") else index,
