@@ -153,6 +153,10 @@ def restartable_broker(broker: TransportFactory) -> TransportFactory:
     """The RabbitMQ side of `broker`, if this machine may restart it."""
     if broker.kind != "rabbitmq":
         pytest.skip("the in-memory broker cannot restart")
+    if not IN_CI and os.environ.get("NOVA_LITE_TEST_BROKER_RESTART") != "1":
+        pytest.skip(
+            "restarts the shared RabbitMQ: runs in CI, or with NOVA_LITE_TEST_BROKER_RESTART=1"
+        )
     if shutil.which("rabbitmqctl") is None or os.geteuid() != 0:
         if IN_CI:
             pytest.fail("CI must be able to restart RabbitMQ with rabbitmqctl.")
