@@ -10,12 +10,15 @@ raised as `LaunchError` with a message for a human and an exit status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 
 from nova_lite import objects
+from nova_lite.api.client import NovaAPI
+from nova_lite.api.http import HttpServer
 from nova_lite.api.manager import ApiManager
 from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
@@ -31,7 +34,7 @@ from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
 from nova_lite.volume.manager import VolumeManager
 
-__all__ = ["SERVICES", "LaunchError", "run_all", "run_service"]
+__all__ = ["SERVICES", "LaunchError", "run_all", "run_service", "serve_http"]
 
 log = structlog.get_logger(__name__)
 
@@ -88,12 +91,35 @@ async def run_service(config: Config, name: str, host: str, stop: asyncio.Event)
     service = Service(SERVICES[name](config, transport, host), serializer=objects.serializer())
     try:
         await _start(service)
-        log.info("launcher.ready", service=name, host=host)
-        await stop.wait()
-        log.info("launcher.stopping", service=name, host=host)
-        await service.stop()
+        try:
+            api = service.manager.api if isinstance(service.manager, ApiManager) else None
+            async with serve_http(config, api):
+                log.info("launcher.ready", service=name, host=host)
+                await stop.wait()
+                log.info("launcher.stopping", service=name, host=host)
+        finally:
+            await service.stop()
     finally:
         await transport.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_http(config: Config, api: NovaAPI | None) -> AsyncIterator[HttpServer | None]:
+    """The HTTP API of `api` on ``[api] listen`` while the block runs (none if unset)."""
+    if api is None or not config.api.listen:
+        yield None
+        return
+    try:
+        server = HttpServer(api, listen=config.api.listen, public_url=config.api.public_url)
+        await server.start()
+    except ConfigError as exc:
+        raise LaunchError(str(exc), status=2) from None
+    except OSError as exc:
+        raise LaunchError(f"Cannot listen on {config.api.listen}: {exc}", status=5) from None
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 async def _start(service: Service) -> None:
@@ -114,8 +140,9 @@ async def run_all(config: Config, computes: int, stop: asyncio.Event) -> None:
         raise LaunchError(f"Cannot reach the broker: {exc}", status=3) from None
     except DatabaseError as exc:
         raise LaunchError(f"Cannot open a service's database: {exc}", status=4) from None
-    log.info("launcher.ready", service="all", computes=computes)
     try:
-        await stop.wait()
+        async with serve_http(config, cloud.api):
+            log.info("launcher.ready", service="all", computes=computes)
+            await stop.wait()
     finally:
         await cloud.stop()

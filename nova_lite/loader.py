@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     from nova_lite.transport import Transport
     from nova_lite.virt.driver import ComputeDriver
 
-__all__ = ["BUILTIN_DRIVERS", "BUILTIN_TRANSPORTS", "get_transport", "load_driver_for_host", "load_plugin"]
+__all__ = [
+    "BUILTIN_DRIVERS",
+    "BUILTIN_TRANSPORTS",
+    "get_transport",
+    "load_driver_for_host",
+    "load_plugin",
+]
 
 BUILTIN_TRANSPORTS: Final[dict[str, str]] = {
     "memory": "transports.memory:MemoryTransport",

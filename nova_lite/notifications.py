@@ -77,9 +77,7 @@ class Notifier:
         """Emit an INFO notification."""
         await self._emit(ctx, "INFO", event_type, payload)
 
-    async def error(
-        self, ctx: RequestContext, event_type: str, payload: Mapping[str, Any]
-    ) -> None:
+    async def error(self, ctx: RequestContext, event_type: str, payload: Mapping[str, Any]) -> None:
         """Emit an ERROR notification."""
         await self._emit(ctx, "ERROR", event_type, payload)
 

@@ -19,7 +19,6 @@ from typing import Any
 import attrs
 import pytest
 
-from nova_lite import objects
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
 from nova_lite.cloud import Cloud

@@ -55,7 +55,7 @@ def test_bad_files_name_the_file_key_and_value(tmp_path: Path, text: str, messag
 
 def test_bad_environment_value_names_the_source() -> None:
     """A bad environment value is reported as coming from the environment."""
-    with pytest.raises(ConfigError, match="environment: rpc.at_least_once = 'maybe'"):
+    with pytest.raises(ConfigError, match=r"environment: rpc\.at_least_once = 'maybe'"):
         Config.load(environ={"NOVA_LITE_RPC_AT_LEAST_ONCE": "maybe"})
 
 

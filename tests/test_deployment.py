@@ -92,9 +92,17 @@ async def deployment(
     for name, host in [*((n, "ctl") for n in CONTROL_PLANE), *(("compute", h) for h in COMPUTES)]:
         key = host if name == "compute" else name
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nova_lite", "service", name, "--host", host,
-            "--config", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "nova_lite",
+            "service",
+            name,
+            "--host",
+            host,
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         processes[key] = Process(key, proc)
     try:
@@ -111,8 +119,16 @@ async def deployment(
 async def cli(config: Path, *args: str) -> Any:
     """Run a ``nova-lite`` client command with --format json and return its output."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nova_lite", *args, "--format", "json", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "nova_lite",
+        *args,
+        "--format",
+        "json",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "NOVA_LITE_LOGGING_LEVEL": "error"},
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
@@ -133,11 +149,34 @@ async def test_services_in_separate_processes(
     image.write_bytes(os.urandom(4096))
     await cli(config, "network", "create", "private", "--cidr", "10.20.0.0/24", "--shared")
     await cli(config, "image", "create", "cirros", "--file", str(image), "--public")
-    await cli(config, "flavor", "create", "m1.tiny", "--id", "1", "--vcpus", "1",
-              "--ram", "512", "--disk", "1")
+    await cli(
+        config,
+        "flavor",
+        "create",
+        "m1.tiny",
+        "--id",
+        "1",
+        "--vcpus",
+        "1",
+        "--ram",
+        "512",
+        "--disk",
+        "1",
+    )
 
-    servers = await cli(config, "server", "create", "web", "--flavor", "m1.tiny",
-                        "--image", "cirros", "--count", "6", "--wait")
+    servers = await cli(
+        config,
+        "server",
+        "create",
+        "web",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--count",
+        "6",
+        "--wait",
+    )
     assert {s["status"] for s in servers} == {"ACTIVE"}
     assert {s["host"] for s in servers} == set(COMPUTES)
 
@@ -150,8 +189,19 @@ async def test_services_in_separate_processes(
         await asyncio.sleep(REPORT_INTERVAL)
     assert (await host_states(config))["c2"] == "up"
 
-    later = await cli(config, "server", "create", "late", "--flavor", "m1.tiny",
-                      "--image", "cirros", "--count", "4", "--wait")
+    later = await cli(
+        config,
+        "server",
+        "create",
+        "late",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--count",
+        "4",
+        "--wait",
+    )
     assert {s["status"] for s in later} == {"ACTIVE"}
     assert "c1" not in {s["host"] for s in later}
 

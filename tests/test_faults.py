@@ -20,8 +20,8 @@ from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.exceptions import ConnectionLost, MessagingTimeout
-from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.rpc.worker import WorkerState
+from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
 from tests.cloud_fixtures import (
     WAIT,
@@ -91,8 +91,9 @@ async def test_compute_killed_mid_build_ends_in_error_and_recovers(
         await admin.servers.wait_for(later.id, "DELETED", timeout=WAIT)
 
 
-async def test_a_restarted_conductor_carries_on(clouds: CloudFactory,
-                                                broker: TransportFactory) -> None:
+async def test_a_restarted_conductor_carries_on(
+    clouds: CloudFactory, broker: TransportFactory
+) -> None:
     """Killing the conductor and starting a new one on the same database loses nothing."""
     cloud = await clouds.start(computes=2)
     admin = await cloud.login_admin()
@@ -113,8 +114,9 @@ async def test_a_restarted_conductor_carries_on(clouds: CloudFactory,
         await replacement.stop()
 
 
-async def test_two_schedulers_never_double_book(clouds: CloudFactory,
-                                                broker: TransportFactory) -> None:
+async def test_two_schedulers_never_double_book(
+    clouds: CloudFactory, broker: TransportFactory
+) -> None:
     """Two scheduler processes on one database share the hosts without overbooking."""
     cloud = await clouds.start(
         computes=2,
@@ -185,7 +187,7 @@ class Slow:
 async def test_broker_restart_loses_no_confirmed_cast(
     restartable_broker: TransportFactory, clouds: CloudFactory
 ) -> None:
-    """After stop_app/start_app: confirmed casts survive, calls in flight fail fast, all reconnect."""
+    """After a broker restart: confirmed casts survive, calls fail fast, all reconnect."""
     broker = restartable_broker
     cloud = await clouds.start(computes=1, rpc={"durable_queues": True})
     admin = await cloud.login_admin()
@@ -200,8 +202,11 @@ async def test_broker_restart_loses_no_confirmed_cast(
         await invoker.cast(RequestContext(), "note", n=n)
     hanging_target = Target(topic=broker.name("hang"), exchange=target.exchange)
     hanging = Slow()
-    hanging_worker = Worker(transport, Target(topic=hanging_target.topic, server="w2",
-                                              exchange=target.exchange), [hanging])
+    hanging_worker = Worker(
+        transport,
+        Target(topic=hanging_target.topic, server="w2", exchange=target.exchange),
+        [hanging],
+    )
     await hanging_worker.start()
     in_flight = asyncio.create_task(
         Invoker(transport, hanging_target, timeout=60).call(RequestContext(), "hang")

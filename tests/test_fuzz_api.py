@@ -83,8 +83,12 @@ def _answer(fuzzed: Fuzzed, coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 anything = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=True),
-    st.text(max_size=300), st.lists(st.text(max_size=5), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=300),
+    st.lists(st.text(max_size=5), max_size=3),
 )
 
 
@@ -118,11 +122,24 @@ def test_server_create_answers_every_input(
 @SETTINGS
 @given(
     server_id=st.text(max_size=80) | st.sampled_from(["../x", "' OR 1=1 --", "\x00"]),
-    action=st.sampled_from(["pause", "stop", "reboot", "rescue", "shelve", "lock", "get",
-                            "delete", "actions", "console_output"]),
+    action=st.sampled_from(
+        [
+            "pause",
+            "stop",
+            "reboot",
+            "rescue",
+            "shelve",
+            "lock",
+            "get",
+            "delete",
+            "actions",
+            "console_output",
+        ]
+    ),
 )
-def test_actions_on_unknown_servers_are_refused(fuzzed: Fuzzed, server_id: str,
-                                                action: str) -> None:
+def test_actions_on_unknown_servers_are_refused(
+    fuzzed: Fuzzed, server_id: str, action: str
+) -> None:
     """Any server id that is not a server gets InstanceNotFound (or Invalid), never a crash."""
     result = _answer(fuzzed, getattr(fuzzed.admin.servers, action)(server_id))
     assert isinstance(result, NovaError)
@@ -131,8 +148,11 @@ def test_actions_on_unknown_servers_are_refused(fuzzed: Fuzzed, server_id: str,
 @SETTINGS
 @given(
     chunks=st.lists(
-        st.tuples(st.integers(-5, 80_000) | st.just(0), st.binary(max_size=40_000).map(
-            lambda b: base64.b64encode(b).decode()) | st.text(max_size=20)),
+        st.tuples(
+            st.integers(-5, 80_000) | st.just(0),
+            st.binary(max_size=40_000).map(lambda b: base64.b64encode(b).decode())
+            | st.text(max_size=20),
+        ),
         max_size=5,
     ),
     finish=st.booleans(),
@@ -146,8 +166,12 @@ def test_image_uploads_never_corrupt_the_store(
     image = fuzzed.run(images.create(ctx, "fuzzed"))
     _answer(fuzzed, images.invoker.call(ctx, "upload_begin", image_id=image.id))
     for offset, data in chunks:
-        _answer(fuzzed, images.invoker.call(ctx, "upload_chunk", image_id=image.id,
-                                            offset=offset, data_b64=data))
+        _answer(
+            fuzzed,
+            images.invoker.call(
+                ctx, "upload_chunk", image_id=image.id, offset=offset, data_b64=data
+            ),
+        )
     if finish:
         _answer(fuzzed, images.invoker.call(ctx, "upload_end", image_id=image.id))
     final = fuzzed.run(images.get(ctx, image.id))

@@ -20,7 +20,7 @@ def test_memory_url_builds_an_unconnected_memory_transport() -> None:
 
 def test_unknown_scheme_lists_the_known_ones_and_suggests() -> None:
     """A typo in the scheme names the known transports and the closest one."""
-    with pytest.raises(PluginNotFound, match="known transports: amqp.*Did you mean 'amqp'"):
+    with pytest.raises(PluginNotFound, match=r"known transports: amqp.*Did you mean 'amqp'"):
         get_transport("amqq://host/")
 
 
@@ -32,7 +32,7 @@ def test_url_without_scheme_is_refused() -> None:
 
 def test_unknown_driver_is_refused() -> None:
     """Drivers load through the same loader and refuse unknown names the same way."""
-    with pytest.raises(PluginNotFound, match="Unknown driver 'fak'.*Did you mean 'fake'"):
+    with pytest.raises(PluginNotFound, match=r"Unknown driver 'fak'.*Did you mean 'fake'"):
         load_plugin("driver", "fak")
 
 

@@ -30,8 +30,18 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 }
 READS = ("get", "actions", "console_output")
 DESTRUCTIVE = ("delete", "force_delete")
-STABLE = ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED", "RESCUE", "VERIFY_RESIZE", "SOFT_DELETED",
-          "SHELVED", "SHELVED_OFFLOADED", "ERROR")
+STABLE = (
+    "ACTIVE",
+    "SHUTOFF",
+    "PAUSED",
+    "SUSPENDED",
+    "RESCUE",
+    "VERIFY_RESIZE",
+    "SOFT_DELETED",
+    "SHELVED",
+    "SHELVED_OFFLOADED",
+    "ERROR",
+)
 
 
 async def _outcome(session: Session, operation: str, server_id: str) -> str:

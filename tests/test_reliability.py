@@ -50,18 +50,32 @@ class Counter:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=10,
 )
 garbage = st.one_of(
     st.binary(max_size=200),
     json_values.map(orjson.dumps),
     st.dictionaries(
-        st.sampled_from(["method", "args", "_msg_id", "_reply_q", "_context_roles",
-                         "_context_request_id", "version", "namespace", "_unique_id"]),
+        st.sampled_from(
+            [
+                "method",
+                "args",
+                "_msg_id",
+                "_reply_q",
+                "_context_roles",
+                "_context_request_id",
+                "version",
+                "namespace",
+                "_unique_id",
+            ]
+        ),
         json_values,
-    ).map(lambda m: orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(m).decode()})),
+    ).map(
+        lambda m: orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(m).decode()})
+    ),
 )
 
 
@@ -92,7 +106,12 @@ async def test_workers_survive_garbage_on_every_broker(broker: TransportFactory)
     """A fixed sample of malformed messages is rejected on both brokers; calls still work."""
     transport = await broker.connect()
     bodies = [
-        b"", b"\x00\xff", b"[]", b"{}", b"null", b'{"oslo.version": "2.0"}',
+        b"",
+        b"\x00\xff",
+        b"[]",
+        b"{}",
+        b"null",
+        b'{"oslo.version": "2.0"}',
         b'{"oslo.version": "2.0", "oslo.message": "{\\"method\\": 3}"}',
         b'{"method": "note", "args": {"n": "not-an-int", "extra": 1}}',
         b'{"method": "note", "args": []}',
@@ -109,10 +128,15 @@ async def test_duplicate_message_ids_are_processed_once(broker: TransportFactory
     transport = await broker.connect()
     target = Target(topic=broker.name("dup"), exchange=broker.name("nova"))
     counter = Counter()
-    async with Worker(transport, Target(topic=target.topic, server="h1",
-                                        exchange=target.exchange), [counter]):
+    async with Worker(
+        transport, Target(topic=target.topic, server="h1", exchange=target.exchange), [counter]
+    ):
         body = envelope.encode_request(
-            RequestContext(), "note", {"n": 1}, namespace=None, version=None,
+            RequestContext(),
+            "note",
+            {"n": 1},
+            namespace=None,
+            version=None,
             unique_id="same-id",
         )
         for _ in range(3):
@@ -154,8 +178,9 @@ async def test_casts_queued_while_workers_are_down_are_all_processed_once(
         st.sampled_from(["1", "-5", "0", "1e309", '"text"', "true", "[1, 2]", "{}", '""']),
     )
 )
-def test_configuration_files_load_or_fail_clearly(tmp_path_factory: pytest.TempPathFactory,
-                                                  text: str) -> None:
+def test_configuration_files_load_or_fail_clearly(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
     """Any file content gives a Config or a ConfigError, never another exception."""
     path = tmp_path_factory.mktemp("cfg") / "fuzz.toml"
     path.write_text(text, encoding="utf-8")
@@ -168,9 +193,12 @@ def test_configuration_files_load_or_fail_clearly(tmp_path_factory: pytest.TempP
 def _sql_calls(tree: ast.AST) -> list[ast.Call]:
     names = {"execute", "executemany", "executescript", "fetchone", "fetchall"}
     return [
-        node for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and node.func.attr in names and node.args
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in names
+        and node.args
     ]
 
 
@@ -222,8 +250,12 @@ async def test_no_secret_reaches_a_log_line(broker: TransportFactory, tmp_path: 
 
     from nova_lite.cloud import Cloud
 
-    config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options(),
-                         identity={"bootstrap_password": "Sup3r-S3cret-Admin"})
+    config = Config.load(
+        environ={},
+        state_path=str(tmp_path),
+        rpc=broker.rpc_options(),
+        identity={"bootstrap_password": "Sup3r-S3cret-Admin"},
+    )
     with structlog.testing.capture_logs(
         processors=[structlog.contextvars.merge_contextvars]
     ) as logs:
@@ -240,7 +272,12 @@ async def test_no_secret_reaches_a_log_line(broker: TransportFactory, tmp_path: 
                 await cloud.api.login("eve", "Wrong-Pa55word!", project="admin")
             await eve.logout()
     text = repr(logs)
-    for secret in ("Sup3r-S3cret-Admin", "Eve-Pa55word!", "Wrong-Pa55word!", "Guest-Pa55!",
-                   session.token, eve.token):
+    for secret in (
+        "Sup3r-S3cret-Admin",
+        "Eve-Pa55word!",
+        "Wrong-Pa55word!",
+        "Guest-Pa55!",
+        session.token,
+        eve.token,
+    ):
         assert secret not in text
-

@@ -44,8 +44,16 @@ log = structlog.get_logger(__name__)
 TERMINAL = frozenset({"ERROR"})
 # Statuses that only exist while a task runs: waiting for them does not wait for idle.
 TRANSITIONAL = frozenset(
-    {"BUILD", "REBOOT", "HARD_REBOOT", "PASSWORD", "REBUILD", "RESIZE", "REVERT_RESIZE",
-     "MIGRATING"}
+    {
+        "BUILD",
+        "REBOOT",
+        "HARD_REBOOT",
+        "PASSWORD",
+        "REBUILD",
+        "RESIZE",
+        "REVERT_RESIZE",
+        "MIGRATING",
+    }
 )
 
 
@@ -253,10 +261,8 @@ class Servers(ServerActions):
                         f"Server {server_id} did not reach {sorted(wanted)} within "
                         f"{timeout:g}s (last status {server.status if server else 'DELETED'})."
                     )
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), remaining)
-                except TimeoutError:
-                    pass
             finally:
                 self.api.watcher.unregister(server_id, event)
 
@@ -303,4 +309,3 @@ def _request_spec(
         instance_group=str(group) if group is not None else None,
         group_policy=policy_name,
     )
-

@@ -29,8 +29,8 @@ class InstanceWatcher:
         self.transport = transport
         self.exchange = exchange
         self.queue = f"nova_lite_watcher_{uuid.uuid4().hex}"
-        self._waiters: collections.defaultdict[str, set[asyncio.Event]] = (
-            collections.defaultdict(set)
+        self._waiters: collections.defaultdict[str, set[asyncio.Event]] = collections.defaultdict(
+            set
         )
         self._started = False
         self._lock = asyncio.Lock()

@@ -200,8 +200,7 @@ class InstanceBuilder:
             await m.conductor.instance_update(
                 ctx,
                 instance.uuid,
-                {"task_state": task_states.SCHEDULING, "host": None, "node": None,
-                 "addresses": []},
+                {"task_state": task_states.SCHEDULING, "host": None, "node": None, "addresses": []},
                 expected_vm_state=[vm_states.BUILDING],
                 expected_task_state=_BUILD_TASK_STATES,
             )

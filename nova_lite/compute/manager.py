@@ -22,8 +22,8 @@ from nova_lite import loader, objects
 from nova_lite.compute import power_state
 from nova_lite.compute.build import InstanceBuilder
 from nova_lite.compute.periodic import HostMaintenance
-from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.compute.resource_tracker import ResourceTracker
+from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
@@ -171,4 +171,3 @@ class ComputeManager(HostMaintenance, Manager):
             return (await self.driver.get_info(instance)).state
         except InstanceNotFound:
             return power_state.NOSTATE
-

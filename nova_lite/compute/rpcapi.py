@@ -40,9 +40,7 @@ class ComputeAPI(RPCAPI):
             ctx, "terminate_instance", instance_uuid=instance_uuid
         )
 
-    async def get_console_output(
-        self, ctx: RequestContext, host: str, instance_uuid: str
-    ) -> str:
+    async def get_console_output(self, ctx: RequestContext, host: str, instance_uuid: str) -> str:
         result: str = await self.invoker.prepare(server=host).call(
             ctx, "get_console_output", instance_uuid=instance_uuid
         )
@@ -190,6 +188,4 @@ class ComputeAPI(RPCAPI):
     async def finish_revert_resize(
         self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
     ) -> None:
-        await self._migration_cast(
-            ctx, host, "finish_revert_resize", instance_uuid, migration_uuid
-        )
+        await self._migration_cast(ctx, host, "finish_revert_resize", instance_uuid, migration_uuid)

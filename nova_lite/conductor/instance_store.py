@@ -20,8 +20,8 @@ from nova_lite.config import QuotaConfig
 from nova_lite.db import Database
 from nova_lite.exceptions import (
     FlavorNotFound,
-    Invalid,
     InstanceNotFound,
+    Invalid,
     QuotaExceeded,
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
@@ -170,9 +170,7 @@ class InstanceStore:
                 )
 
     async def get(self, uuid: str, *, read_deleted: bool = False) -> objects.Instance:
-        row = await self.db.fetchone(
-            "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
-        )
+        row = await self.db.fetchone("SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,))
         if row is None or (row["deleted"] and not read_deleted):
             raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
         return objects.load(objects.Instance, row["data"])
@@ -247,9 +245,7 @@ class InstanceStore:
         return await self.update(uuid, values)
 
 
-def _check_expected(
-    current: objects.Instance, expected_task: Any, expected_vm: Any
-) -> None:
+def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: Any) -> None:
     if expected_vm is not ANY and current.vm_state not in expected_vm:
         raise UnexpectedTaskStateError(
             f"Instance {current.uuid} is in vm_state {current.vm_state}, expected one of "

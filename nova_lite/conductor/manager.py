@@ -29,14 +29,14 @@ from nova_lite.exceptions import (
     BuildAbortException,
     Forbidden,
     InstanceNotFound,
-    NoValidHost,
     NovaError,
+    NoValidHost,
     UnexpectedTaskStateError,
 )
+from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
 from nova_lite.scheduler.rpcapi import SchedulerAPI
-from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 
@@ -86,8 +86,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
                 continue
             log.warning("conductor.build_timed_out", instance_uuid=instance.uuid)
             exc = BuildAbortException(
-                f"Instance failed to build within {timeout:g} seconds "
-                "(instance_build_timeout).",
+                f"Instance failed to build within {timeout:g} seconds (instance_build_timeout).",
             )
             await self.scheduler.release(ctx, instance.uuid)
             await self.network.deallocate_for_instance(ctx, instance.uuid)
@@ -183,9 +182,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
         return instance
 
-    async def instance_destroy(
-        self, ctx: RequestContext, instance_uuid: str
-    ) -> objects.Instance:
+    async def instance_destroy(self, ctx: RequestContext, instance_uuid: str) -> objects.Instance:
         """Mark the instance deleted (its quota is released with it)."""
         instance = await self.store.destroy(instance_uuid)
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))

@@ -191,7 +191,10 @@ class ConductorAPI(RPCAPI):
         dest_host: str | None = None,
     ) -> objects.Migration:
         result: objects.Migration = await self.invoker.call(
-            ctx, "migration_update", migration_uuid=migration_uuid, status=status,
+            ctx,
+            "migration_update",
+            migration_uuid=migration_uuid,
+            status=status,
             dest_host=dest_host,
         )
         return result

@@ -46,9 +46,7 @@ __all__ = [
 OSLO_VERSION = "2.0"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _CONTEXT_PREFIX = "_context_"
-_CONTEXT_KEYS = tuple(
-    (name, _CONTEXT_PREFIX + name) for name in attrs.fields_dict(RequestContext)
-)
+_CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in attrs.fields_dict(RequestContext))
 
 
 @attrs.frozen

@@ -275,7 +275,9 @@ class Worker:
             self._log_failure(request, exc)
             if request.is_call:
                 failure = envelope.encode_failure(exc)
-                await self._replies.reply(request, envelope.encode_reply(request.msg_id or "", failure=failure))
+                await self._replies.reply(
+                    request, envelope.encode_reply(request.msg_id or "", failure=failure)
+                )
             return
         if request.is_call:
             try:
@@ -283,7 +285,9 @@ class Worker:
                     request.msg_id or "", result=self.serializer.serialize_entity(ctx, result)
                 )
             except TypeError as exc:
-                body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+                body = envelope.encode_reply(
+                    request.msg_id or "", failure=envelope.encode_failure(exc)
+                )
             await self._replies.reply(request, body)
 
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:

@@ -201,9 +201,7 @@ class HostManager:
         allocation = self.allocations.get(instance_uuid)
         if allocation is None:
             return None
-        await self.db.execute(
-            "DELETE FROM allocations WHERE instance_uuid = ?", (instance_uuid,)
-        )
+        await self.db.execute("DELETE FROM allocations WHERE instance_uuid = ?", (instance_uuid,))
         self._apply(allocation, -1)
         return allocation
 

@@ -79,9 +79,7 @@ class SchedulerManager(Manager):
         )
         return [_selection(spec, h.host) for h in (chosen, *others)]
 
-    async def _claim_best(
-        self, spec: objects.RequestSpec, ranked: list[HostState]
-    ) -> HostState:
+    async def _claim_best(self, spec: objects.RequestSpec, ranked: list[HostState]) -> HostState:
         """Claim on one of the best `host_subset_size` hosts, or the next that still fits.
 
         The claim is verified against the database, so another scheduler process
@@ -161,7 +159,12 @@ def _plain(attribute: attrs.Attribute[Any], value: Any) -> bool:
 def _allocation(spec: objects.RequestSpec, host: str) -> Allocation:
     flavor = spec.flavor
     return Allocation(
-        spec.instance_uuid, host, flavor.vcpus, flavor.memory_mb, flavor.disk_gb, spec.instance_group
+        spec.instance_uuid,
+        host,
+        flavor.vcpus,
+        flavor.memory_mb,
+        flavor.disk_gb,
+        spec.instance_group,
     )
 
 

@@ -89,7 +89,8 @@ class BuildFailureWeigher:
 
 
 WEIGHERS: dict[str, type] = {
-    cls.name: cls for cls in (RAMWeigher, CPUWeigher, DiskWeigher, IoOpsWeigher, BuildFailureWeigher)
+    cls.name: cls
+    for cls in (RAMWeigher, CPUWeigher, DiskWeigher, IoOpsWeigher, BuildFailureWeigher)
 }
 
 
