@@ -63,11 +63,13 @@ class FrontEnd:
         return cls(cloud, server, aiohttp.ClientSession())
 
     async def aclose(self) -> None:
+        """Close the client, then stop serving."""
         await self.http.close()
         await self.server.stop()
 
     @property
     def url(self) -> str:
+        """The front end's base URL."""
         return self.server.url
 
     async def call(
@@ -101,8 +103,9 @@ class FrontEnd:
 
     async def boot(self, token: str, name: str = "web", **extra: Any) -> str:
         """Create a server through HTTP and wait (through the library) until it is ACTIVE."""
-        body = {"server": {"name": name, "imageRef": await self.image_id(), "flavorRef": "1",
-                           **extra}}
+        body = {
+            "server": {"name": name, "imageRef": await self.image_id(), "flavorRef": "1", **extra}
+        }
         reply = await self.call("POST", "/compute/v2.1/servers", token=token, json=body)
         assert reply.status == 202, reply.body
         server_id: str = reply.body["server"]["id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nova_lite.cli.bench import bench
 from nova_lite.cli.client import flavor, host, image, network, project, server, user, volume
 from nova_lite.cli.demo import demo
 from nova_lite.cli.services import all_in_one, service
@@ -18,5 +19,5 @@ def main() -> None:
 
 
 for command in (demo, service, all_in_one, server, image, network, volume, flavor, host,
-                project, user):
+                project, user, bench):
     main.add_command(command)

@@ -5,6 +5,10 @@ identity (credentials from flags, ``NOVA_LITE_USERNAME``/``_PASSWORD``/``_PROJEC
 or the ``[client]`` section), and sends its request with the token: server, flavor
 and host requests to the api service, the others to their service. Output is a
 table, or JSON with ``--format json``.
+
+With an HTTP API URL (``--api-url``, ``NOVA_LITE_API_URL`` or ``[client] api_url``),
+``server list/show/create/delete`` go over the OpenStack HTTP API instead (see
+`nova_lite.api.http.client`), and need no broker credentials.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import attrs
 import click
 
 from nova_lite import objects
+from nova_lite.api.http.client import HttpApiClient
 from nova_lite.api.manager import SERVER_ACTIONS
 from nova_lite.api.rpcapi import ApiClient
 from nova_lite.cli.output import Output
@@ -46,14 +51,46 @@ class Client:
     transport: Transport
     ctx: RequestContext
     out: Output
+    http_api: Any = None  # _OverHttp in HTTP mode
 
     @property
     def api(self) -> ApiClient:
-        return ApiClient(self.transport, self.config)
+        return self.http_api or ApiClient(self.transport, self.config)
 
 
-def client_command(group: click.Group, name: str | None = None) -> Callable[..., Any]:
-    """Register an async ``fn(client, **options)`` as a command with the common options."""
+class _OverHttp:
+    """ApiClient's server methods, served over the HTTP API (the token is the client's)."""
+
+    def __init__(self, http: HttpApiClient) -> None:
+        self.http = http
+
+    async def servers_create(self, ctx: RequestContext, **kwargs: Any) -> list[dict[str, Any]]:
+        return await self.http.servers_create(**kwargs)
+
+    async def servers_list(
+        self, ctx: RequestContext, *, all_projects: bool = False
+    ) -> list[dict[str, Any]]:
+        return await self.http.servers_list(all_projects=all_projects)
+
+    async def servers_get(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
+        return await self.http.servers_get(server_id)
+
+    async def servers_delete(self, ctx: RequestContext, server_id: str) -> None:
+        await self.http.servers_delete(server_id)
+
+    async def servers_wait(
+        self, ctx: RequestContext, server_id: str, status: list[str], timeout: float
+    ) -> dict[str, Any]:
+        return await self.http.servers_wait(server_id, status, seconds=timeout)
+
+
+def client_command(
+    group: click.Group, name: str | None = None, *, http: bool = False
+) -> Callable[..., Any]:
+    """Register an async ``fn(client, **options)`` as a command with the common options.
+
+    With `http`, the command goes over the HTTP API when an API URL is configured.
+    """
 
     def register(fn: Callable[..., Awaitable[None]]) -> click.Command:
         @group.command(name or fn.__name__.replace("_", "-"))
@@ -62,10 +99,24 @@ def client_command(group: click.Group, name: str | None = None) -> Callable[...,
         @click.option("--password", envvar="NOVA_LITE_PASSWORD", default=None)
         @click.option("--project", envvar="NOVA_LITE_PROJECT", default=None)
         @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+        @click.option(
+            "--api-url",
+            envvar="NOVA_LITE_API_URL",
+            default=None,
+            help="The HTTP API's URL (server list/show/create/delete use HTTP then).",
+        )
         @functools.wraps(fn)
-        def command(config_path: str | None, username: str | None, password: str | None,
-                    project: str | None, fmt: str, **options: Any) -> None:
+        def command(
+            config_path: str | None,
+            username: str | None,
+            password: str | None,
+            project: str | None,
+            fmt: str,
+            api_url: str | None,
+            **options: Any,
+        ) -> None:
             config = load_config(config_path)
+            api_url = (api_url or config.client.api_url) if http else None
             configure_logging(format=config.logging.format, level="error")
             credentials = (
                 username or config.client.username,
@@ -73,7 +124,7 @@ def client_command(group: click.Group, name: str | None = None) -> Callable[...,
                 project or config.client.project,
             )
             try:
-                asyncio.run(_run(config, credentials, Output(fmt), fn, options))
+                asyncio.run(_run(config, credentials, Output(fmt), fn, options, api_url))
             except NovaLiteError as exc:
                 click.echo(f"nova-lite: {type(exc).__name__}: {exc}", err=True)
                 sys.exit(1)
@@ -89,6 +140,7 @@ async def _run(
     out: Output,
     fn: Callable[..., Awaitable[None]],
     options: dict[str, Any],
+    api_url: str | None = None,
 ) -> None:
     username, password, project = credentials
     if not (username and password and project):
@@ -98,6 +150,15 @@ async def _run(
             err=True,
         )
         sys.exit(2)
+    if api_url:
+        async with HttpApiClient(api_url, timeout=config.rpc.timeout) as http:
+            await http.login(username, password, project)
+            ctx = RequestContext(user_name=username, project_name=project, auth_token=http.token)
+            # The transport is never connected: over HTTP no broker is needed.
+            client = Client(config, get_transport(config.transport_url), ctx, out)
+            client.http_api = _OverHttp(http)
+            await fn(client, **options)
+        return
     async with get_transport(config.transport_url) as transport:
         identity = IdentityAPI(transport, config)
         result = await identity.authenticate(
@@ -136,7 +197,7 @@ async def _wait(client: Client, server_id: str, status: Iterable[str]) -> dict[s
         return await client.api.servers_wait(client.ctx, server_id, list(status), timeout=600)
 
 
-@client_command(server, "create")
+@client_command(server, "create", http=True)
 @click.argument("name")
 @click.option("--flavor", required=True)
 @click.option("--image", default=None)
@@ -157,7 +218,7 @@ async def server_create(client: Client, name: str, flavor: str, image: str | Non
     client.out.rows([_server_row(s) for s in servers], SERVER_COLUMNS)
 
 
-@client_command(server, "list")
+@client_command(server, "list", http=True)
 @click.option("--all-projects", is_flag=True)
 async def server_list(client: Client, all_projects: bool) -> None:
     """The servers of your project (every project's for admins with --all-projects)."""
@@ -165,14 +226,14 @@ async def server_list(client: Client, all_projects: bool) -> None:
     client.out.rows([_server_row(s) for s in servers], SERVER_COLUMNS)
 
 
-@client_command(server, "show")
+@client_command(server, "show", http=True)
 @click.argument("server_id")
 async def server_show(client: Client, server_id: str) -> None:
     """Every field of one server."""
     client.out.record(_server_row(await client.api.servers_get(client.ctx, server_id)))
 
 
-@client_command(server, "delete")
+@client_command(server, "delete", http=True)
 @click.argument("server_id")
 @click.option("--wait", is_flag=True, help="Wait until the server is DELETED.")
 async def server_delete(client: Client, server_id: str, wait: bool) -> None:

@@ -51,22 +51,44 @@ def _launch(run: object) -> None:
         sys.exit(exc.status)
 
 
+LISTEN_OPTION = click.option(
+    "--listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also serve the OpenStack HTTP API here (default: [api] listen; empty: no HTTP).",
+)
+
+
 @click.command()
 @click.argument("name", type=click.Choice(list(SERVICES)))
 @click.option("--host", default=None, help="This service's host name (default: [DEFAULT] host).")
+@LISTEN_OPTION
 @CONFIG_OPTION
-def service(name: str, host: str | None, config_path: str | None) -> None:
-    """Run one service (NAME) until SIGTERM or SIGINT, then stop it gracefully."""
-    config = load_config(config_path, **({"host": host} if host else {}))
+def service(name: str, host: str | None, listen: str | None, config_path: str | None) -> None:
+    """Run one service (NAME) until SIGTERM or SIGINT, then stop it gracefully.
+
+    The api service with --listen (or [api] listen) also serves the HTTP API.
+    """
+    if listen is not None and name != "api":
+        click.echo("nova-lite: --listen is for the api service only.", err=True)
+        sys.exit(2)
+    overrides: dict[str, object] = {"host": host} if host else {}
+    if listen is not None:
+        overrides["api"] = {"listen": listen}
+    config = load_config(config_path, **overrides)
     configure_logging(format=config.logging.format, level=config.logging.level)
     _launch(lambda stop: run_service(config, name, config.host, stop))
 
 
 @click.command("all")
 @click.option("--computes", default=3, show_default=True, help="Fake compute hosts to run.")
+@LISTEN_OPTION
 @CONFIG_OPTION
-def all_in_one(computes: int, config_path: str | None) -> None:
-    """Run every service in one process, on the configured transport."""
-    config = load_config(config_path)
+def all_in_one(computes: int, listen: str | None, config_path: str | None) -> None:
+    """Run every service in one process, on the configured transport.
+
+    With --listen (or [api] listen) it also serves the HTTP API.
+    """
+    config = load_config(config_path, **({"api": {"listen": listen}} if listen else {}))
     configure_logging(format=config.logging.format, level=config.logging.level)
     _launch(lambda stop: run_all(config, computes, stop))

@@ -117,7 +117,8 @@ class HttpApiClient:
         headers = {"X-Auth-Token": self.token} if self.token else {}
         headers["OpenStack-API-Version"] = "compute 2.79"
         async with self._http.request(method, url, json=body, headers=headers) as response:
-            data = await response.json() if response.content_length != 0 else None
+            json_body = response.content_type == "application/json"
+            data = await response.json() if json_body else None
             if response.status >= 400:
                 raise _error(response.status, data)
             return data, dict(response.headers)

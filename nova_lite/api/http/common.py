@@ -84,7 +84,9 @@ def context_of(request: web.Request) -> RequestContext:
 
 def microversion_of(request: web.Request) -> APIVersion:
     """The compute microversion this request negotiated (2.1 outside compute)."""
-    return request[MICROVERSION] if MICROVERSION in request else MIN_VERSION
+    if MICROVERSION not in request:
+        return MIN_VERSION
+    return request[MICROVERSION]
 
 
 def require_admin(request: web.Request, action: str) -> RequestContext:

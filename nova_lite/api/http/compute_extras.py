@@ -8,6 +8,7 @@ only). ``os-volume_attachments`` attaches and detaches volumes through the serve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,12 +24,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.api.http.microversion import APIVersion
-from nova_lite.api.http.views import (
-    action_event_view,
-    action_view,
-    hypervisor_view,
-    service_view,
-)
+from nova_lite.api.http.views import action_event_view, action_view, stable_id
 from nova_lite.exceptions import Invalid, NotFound
 
 __all__ = ["routes"]
@@ -66,6 +62,60 @@ async def show_instance_action(request: web.Request) -> web.Response:
 
 
 # -- services and hypervisors (administrators) ----------------------------------------------
+
+
+def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> dict[str, Any]:
+    """A compute host as an os-services entry (the only services listed)."""
+    view: dict[str, Any] = {
+        "id": stable_id("service", host["host"]) if version.at_least("2.53") else index,
+        "binary": "nova-compute",
+        "host": host["host"],
+        "zone": host.get("availability_zone", "nova"),
+        "status": host["status"],
+        "state": host["state"],
+        "updated_at": None,
+        "disabled_reason": None,
+    }
+    if version.at_least("2.11"):
+        view["forced_down"] = False
+    return view
+
+
+def hypervisor_view(
+    host: Mapping[str, Any], index: int, version: APIVersion, *, detail: bool
+) -> dict[str, Any]:
+    """A compute host as an os-hypervisors entry (with usage in detail)."""
+    new_ids = version.at_least("2.53")
+    view: dict[str, Any] = {
+        "id": stable_id("hypervisor", host["host"]) if new_ids else index,
+        "hypervisor_hostname": host["hypervisor_hostname"],
+        "state": host["state"],
+        "status": host["status"],
+    }
+    if not detail:
+        return view
+    service_id = stable_id("service", host["host"]) if new_ids else index
+    view.update(
+        {
+            "hypervisor_type": host["hypervisor_type"],
+            "hypervisor_version": 1000,
+            "host_ip": "127.0.0.1",
+            "service": {"host": host["host"], "id": service_id, "disabled_reason": None},
+            "vcpus": host["vcpus"],
+            "vcpus_used": host["vcpus_used"],
+            "memory_mb": host["memory_mb"],
+            "memory_mb_used": host["memory_mb_used"],
+            "local_gb": host["local_gb"],
+            "local_gb_used": host["local_gb_used"],
+            "free_ram_mb": host["memory_mb"] - host["memory_mb_used"],
+            "free_disk_gb": host["local_gb"] - host["local_gb_used"],
+            "running_vms": host["running_vms"],
+            "current_workload": 0,
+            "disk_available_least": host["local_gb"] - host["local_gb_used"],
+            "cpu_info": "{}",
+        }
+    )
+    return view
 
 
 async def _hosts(request: web.Request) -> list[dict[str, Any]]:

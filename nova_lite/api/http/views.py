@@ -1,4 +1,4 @@
-"""The JSON shapes of the compute API: servers, flavors, instance actions, hosts.
+"""The JSON shapes of the compute API: servers, flavors and instance actions.
 
 Field names, nesting and time formats are Nova's, and so is what depends on the
 microversion (the embedded flavor from 2.47, ``locked`` from 2.9, ...) or on the
@@ -26,10 +26,9 @@ __all__ = [
     "action_view",
     "flavor_brief",
     "flavor_detail",
-    "hypervisor_view",
+    "host_id",
     "isotime",
     "link",
-    "service_view",
     "stable_id",
     "usectime",
 ]
@@ -290,58 +289,4 @@ def action_event_view(
         view["hostId"] = host_id(action.project_id or "", event.host)
         if is_admin:
             view["host"] = event.host
-    return view
-
-
-def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> dict[str, Any]:
-    """A compute host as an os-services entry (the only services listed)."""
-    view: dict[str, Any] = {
-        "id": stable_id("service", host["host"]) if version.at_least("2.53") else index,
-        "binary": "nova-compute",
-        "host": host["host"],
-        "zone": host.get("availability_zone", "nova"),
-        "status": host["status"],
-        "state": host["state"],
-        "updated_at": None,
-        "disabled_reason": None,
-    }
-    if version.at_least("2.11"):
-        view["forced_down"] = False
-    return view
-
-
-def hypervisor_view(
-    host: Mapping[str, Any], index: int, version: APIVersion, *, detail: bool
-) -> dict[str, Any]:
-    """A compute host as an os-hypervisors entry (with usage in detail)."""
-    new_ids = version.at_least("2.53")
-    view: dict[str, Any] = {
-        "id": stable_id("hypervisor", host["host"]) if new_ids else index,
-        "hypervisor_hostname": host["hypervisor_hostname"],
-        "state": host["state"],
-        "status": host["status"],
-    }
-    if not detail:
-        return view
-    service_id = stable_id("service", host["host"]) if new_ids else index
-    view.update(
-        {
-            "hypervisor_type": host["hypervisor_type"],
-            "hypervisor_version": 1000,
-            "host_ip": "127.0.0.1",
-            "service": {"host": host["host"], "id": service_id, "disabled_reason": None},
-            "vcpus": host["vcpus"],
-            "vcpus_used": host["vcpus_used"],
-            "memory_mb": host["memory_mb"],
-            "memory_mb_used": host["memory_mb_used"],
-            "local_gb": host["local_gb"],
-            "local_gb_used": host["local_gb_used"],
-            "free_ram_mb": host["memory_mb"] - host["memory_mb_used"],
-            "free_disk_gb": host["local_gb"] - host["local_gb_used"],
-            "running_vms": host["running_vms"],
-            "current_workload": 0,
-            "disk_available_least": host["local_gb"] - host["local_gb_used"],
-            "cpu_info": "{}",
-        }
-    )
     return view

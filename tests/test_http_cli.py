@@ -1,0 +1,97 @@
+"""The ``openstack`` command line (python-openstackclient), unchanged, against the front end.
+
+The cloud runs in this process on the in-memory broker; the ``openstack`` command
+runs as a subprocess configured only by the usual ``OS_*`` environment variables,
+while the test's event loop keeps serving. ``server create --wait`` polls at the
+client's own pace (every 5 s); the test itself never sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cloud_fixtures import PASSWORD, WAIT, CloudFactory
+from tests.http_fixtures import FrontEnd
+
+pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)
+
+OPENSTACK = Path(sys.executable).with_name("openstack")
+
+
+@pytest.fixture
+async def front(clouds: CloudFactory) -> AsyncIterator[FrontEnd]:
+    """A one-host cloud on the in-memory broker behind the HTTP front end."""
+    front = await FrontEnd.start(await clouds.start(computes=1))
+    try:
+        yield front
+    finally:
+        await front.aclose()
+
+
+async def openstack(front: FrontEnd, home: Path, *args: str) -> Any:
+    """Run ``openstack ARGS`` with OS_* variables for the admin; its JSON output, if any."""
+    env = {
+        "PATH": str(OPENSTACK.parent),
+        "HOME": str(home),
+        "OS_AUTH_URL": front.url + "/v3",
+        "OS_USERNAME": "admin",
+        "OS_PASSWORD": PASSWORD,
+        "OS_PROJECT_NAME": "admin",
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_REGION_NAME": "RegionOne",
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(OPENSTACK),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), WAIT)
+    assert process.returncode == 0, err.decode()
+    return json.loads(out) if out.strip() else None
+
+
+async def test_the_openstack_cli_creates_lists_shows_stops_and_deletes_a_server(
+    front: FrontEnd, tmp_path: Path
+) -> None:
+    """``openstack server create --wait``, ``list``, ``show``, ``stop`` and ``delete`` work."""
+    created = await openstack(
+        front,
+        tmp_path,
+        "server",
+        "create",
+        "--image",
+        "cirros",
+        "--flavor",
+        "m1.tiny",
+        "--network",
+        "private",
+        "--wait",
+        "-f",
+        "json",
+        "vm1",
+    )
+    listed, shown = await asyncio.gather(
+        openstack(front, tmp_path, "server", "list", "-f", "json"),
+        openstack(front, tmp_path, "server", "show", "vm1", "-f", "json"),
+    )
+    await openstack(front, tmp_path, "server", "stop", "vm1")
+    token = await front.token()
+    await front.wait(token, created["id"], "SHUTOFF")
+    await openstack(front, tmp_path, "server", "delete", "vm1")
+    await front.wait(token, created["id"], "DELETED")
+
+    assert created["status"] == "ACTIVE" and created["name"] == "vm1"
+    assert [(s["Name"], s["Status"], s["Flavor"]) for s in listed] == [("vm1", "ACTIVE", "m1.tiny")]
+    assert shown["id"] == created["id"] and shown["OS-EXT-SRV-ATTR:host"] == "compute1"
+    assert list(shown["addresses"]) == ["private"]
