@@ -24,6 +24,7 @@ Semantics every implementation follows (the contract tests in
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -111,6 +112,7 @@ class Transport(abc.ABC):
         self.url = url
         self._close_callbacks: list[Callable[[], None]] = []
         self._lost_callbacks: list[Callable[[], None]] = []
+        self._up = asyncio.Event()
 
     def add_close_callback(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when this transport closes (e.g. to fail pending calls)."""
@@ -132,8 +134,18 @@ class Transport(abc.ABC):
 
     def _run_connection_lost_callbacks(self) -> None:
         """Implementations call this when the connection drops without `close()`."""
+        self._up.clear()
         for callback in list(self._lost_callbacks):
             callback()
+
+    def _mark_up(self) -> None:
+        """Implementations call this once connected, and again once reconnected with
+        their exchanges, queues, bindings and consumers restored."""
+        self._up.set()
+
+    async def wait_until_up(self) -> None:
+        """Return once the transport is connected (again, after a broker outage)."""
+        await self._up.wait()
 
     async def __aenter__(self) -> Self:
         await self.connect()

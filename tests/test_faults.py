@@ -219,6 +219,8 @@ async def test_broker_restart_loses_no_confirmed_cast(
     finally:
         await asyncio.to_thread(_rabbitmqctl, "start_app")
         await asyncio.to_thread(_rabbitmqctl, "await_startup")
+    for connection in (transport, cloud.transport):  # each reconnects and restores itself
+        await asyncio.wait_for(connection.wait_until_up(), 60)
     hanging.release.set()
     await hanging_worker.stop()
     async with Worker(transport, worker_target, [slow], durable_queues=True):

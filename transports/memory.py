@@ -441,6 +441,7 @@ class MemoryTransport(Transport):
 
     async def connect(self) -> None:
         self._connected = True
+        self._mark_up()
 
     async def close(self) -> None:
         if not self._connected:

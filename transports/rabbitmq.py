@@ -375,6 +375,7 @@ class RabbitMQTransport(Transport):
             ) from None
         self._connection, self._state = connection, "connected"
         connection.close_callbacks.add(self._on_connection_closed)
+        connection.reconnect_callbacks.add(self._on_reconnected)
         self._queues = {}
         try:
             with _boundary(self, "open channels"):
@@ -386,6 +387,7 @@ class RabbitMQTransport(Transport):
         except BaseException:
             await self.close()
             raise
+        self._mark_up()
 
     async def _channel(
         self, *, publisher_confirms: bool = True, on_return_raises: bool = False
@@ -410,6 +412,12 @@ class RabbitMQTransport(Transport):
             with contextlib.suppress(Exception):
                 await connection.close()
         self._run_close_callbacks()
+
+    def _on_reconnected(self, _connection: object) -> None:
+        """aio-pika restored the channels (topology and consumers): usable again."""
+        if self._state == "connected":
+            log.info("transport.reconnected", url=self.safe_url)
+            self._mark_up()
 
     def _on_connection_closed(self, _connection: object, _exc: object) -> None:
         if self._state == "connected":  # not our own close(): the broker went away
