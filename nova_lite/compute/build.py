@@ -155,10 +155,27 @@ class InstanceBuilder:
     async def fetch_image(
         self, ctx: RequestContext, instance: objects.Instance
     ) -> tuple[objects.Image | None, Path | None]:
-        """The instance's image, downloaded once per host into the verified cache."""
+        """The instance's image, downloaded once per host into the verified cache.
+
+        A driver that boots images needing other images (a kernel and a ramdisk named
+        by ``kernel_id``/``ramdisk_id``) gets them fetched the same way, through its
+        optional ``prepare_image_files(image, fetch)`` hook.
+        """
         if not instance.image_ref:
             return None, None
-        image = await self.image.get(ctx, instance.image_ref)
+        image, path = await self._cached_image(ctx, instance.image_ref)
+        prepare = getattr(self.manager.driver, "prepare_image_files", None)
+        if prepare is not None:
+
+            async def fetch(image_id: str) -> Path:
+                return (await self._cached_image(ctx, image_id))[1]
+
+            await prepare(image, fetch)
+        return image, path
+
+    async def _cached_image(self, ctx: RequestContext, image_id: str) -> tuple[objects.Image, Path]:
+        """One image's metadata and its verified copy in this host's cache."""
+        image = await self.image.get(ctx, image_id)
         path = self.cache_dir / image.id
         async with self._image_locks[image.id]:
             if not path.exists():

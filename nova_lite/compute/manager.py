@@ -27,7 +27,12 @@ from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import InstanceNotFound, MessageUndeliverable, MessagingTimeout
+from nova_lite.exceptions import (
+    InstanceNotFound,
+    MessageUndeliverable,
+    MessagingTimeout,
+    NovaLiteError,
+)
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
 from nova_lite.scheduler.rpcapi import SchedulerAPI
@@ -65,12 +70,16 @@ class ComputeManager(HostMaintenance, Manager):
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock
         )
+        self._event_tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"<ComputeManager {self.host} driver={type(self.driver).__name__}>"
 
     async def _init_host(self) -> None:
         await self.driver.init_host(self.host)
+        set_handler = getattr(self.driver, "set_event_handler", None)
+        if set_handler is not None:
+            set_handler(self._on_power_event)
         self.tracker.resources = await self.driver.get_available_resource()
         ctx = RequestContext.admin()
         for instance in await self._wait_for_conductor(ctx):
@@ -91,7 +100,30 @@ class ComputeManager(HostMaintenance, Manager):
                 delay = min(delay * 2, 10.0)
 
     async def _cleanup_host(self) -> None:
+        set_handler = getattr(self.driver, "set_event_handler", None)
+        if set_handler is not None:
+            set_handler(None)
+        for task in list(self._event_tasks):
+            task.cancel()
+        await asyncio.gather(*self._event_tasks, return_exceptions=True)
         await self.driver.cleanup_host(self.host)
+
+    def _on_power_event(self, instance_uuid: str, state: int) -> None:
+        """A hypervisor lifecycle event (a guest stopped, started, paused ...).
+
+        As Nova's ``handle_lifecycle_event``: the event only says where to look; the
+        power-state sync then reads the real state and reconciles the database.
+        """
+        task = asyncio.get_running_loop().create_task(self._sync_after_event(instance_uuid))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+
+    async def _sync_after_event(self, instance_uuid: str) -> None:
+        ctx = RequestContext.admin()
+        try:  # the sync takes the instance's lock and skips busy or moved instances
+            await self._sync_instance_power_state(ctx, instance_uuid)
+        except NovaLiteError as exc:
+            log.info("compute.event_sync_skipped", instance_uuid=instance_uuid, error=str(exc))
 
     def _periodic_tasks(self) -> list[PeriodicTask]:
         c = self.config.compute
