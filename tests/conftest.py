@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import structlog
 
 from nova_lite.loader import get_transport
 from nova_lite.transport import Transport
@@ -122,3 +125,58 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[TransportFacto
 async def transport(broker: TransportFactory) -> Transport:
     """One connected transport to the parametrized broker."""
     return await broker.connect()
+
+
+# -- no secret in any log line of the whole suite ---------------------------------
+
+_SECRETS: set[str] = set()
+_LOG_LINES: list[str] = []
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _remember_log_line(logger: object, method: str, event_dict: Any) -> Any:
+    _LOG_LINES.append(repr(event_dict))
+    return event_dict
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_for_secrets_in_logs() -> Iterator[None]:
+    """Record every password hashed or checked, every token issued, and every log event."""
+    from nova_lite.identity import passwords, tokens
+
+    scrypt, digest = passwords._scrypt, tokens._digest
+
+    def scrypt_and_remember(password: str, *args: Any) -> bytes:
+        if len(password) >= 6:  # shorter test passwords would match by accident
+            _SECRETS.add(password)
+        return scrypt(password, *args)
+
+    def digest_and_remember(token: str) -> str:
+        _SECRETS.add(token)
+        return digest(token)
+
+    passwords._scrypt = scrypt_and_remember  # type: ignore[assignment]
+    tokens._digest = digest_and_remember  # type: ignore[assignment]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _remember_log_line,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ]
+    )
+    yield
+    passwords._scrypt, tokens._digest = scrypt, digest
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any recorded password or token appears in a log event."""
+    if not _LOG_LINES:
+        return
+    text = "\n".join(_LOG_LINES)
+    tokens = {t for t in _SECRETS if len(t) == 43}
+    leaked = set(_TOKEN_SHAPE.findall(text)) & tokens
+    leaked |= {p for p in _SECRETS - tokens if p in text}
+    if leaked:
+        print(f"\n{len(leaked)} secret(s) appeared in log lines: {sorted(leaked)[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
