@@ -24,6 +24,9 @@ __all__ = ["Database", "DatabaseError"]
 
 log = structlog.get_logger(__name__)
 
+# Each attempt waits up to the connection's busy timeout (10 s) for the write lock.
+BEGIN_ATTEMPTS = 3
+
 
 class DatabaseError(NovaLiteError):
     """The service's database cannot be opened or migrated."""
@@ -101,13 +104,30 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: commits on success, rolls back on any exception."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin_immediate()
             try:
                 yield self.conn
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+
+    async def _begin_immediate(self) -> None:
+        """Take the write lock, retrying while another process holds it too long."""
+        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if attempt == BEGIN_ATTEMPTS:
+                    raise DatabaseError(
+                        f"Database {self.name} at {self.path} stayed locked by another "
+                        f"process through {BEGIN_ATTEMPTS} attempts."
+                    ) from exc
+                log.warning("db.locked", database=self.name, attempt=attempt)
+                await asyncio.sleep(0.05 * attempt)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""

@@ -19,7 +19,7 @@ from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
-from nova_lite.exceptions import ConnectionLost, MessagingTimeout
+from nova_lite.exceptions import ConnectionLost, MessagingTimeout, QuotaExceeded
 from nova_lite.rpc.worker import WorkerState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
@@ -231,3 +231,30 @@ async def test_broker_restart_loses_no_confirmed_cast(
     (server,) = await admin.servers.create("after-restart", flavor="m1.tiny", image="cirros")
     assert (await admin.servers.wait_for(server.id, "ACTIVE", timeout=60)).status == "ACTIVE"
     assert all(s.task_state is None for s in await admin.servers.list())
+
+
+async def test_two_conductors_never_exceed_a_quota(
+    clouds: CloudFactory, broker: TransportFactory
+) -> None:
+    """Two conductor processes on one database: concurrent creates stay within quota."""
+    cloud = await clouds.start(computes=2, quota={"instances": 5})
+    admin = await cloud.login_admin()
+    second = Service(
+        ConductorManager(cloud.config, await broker.connect(), "control2"),
+        serializer=objects.serializer(),
+    )
+    await second.start()
+    try:
+        creates = [
+            admin.servers.create(f"q{i}", flavor="m1.tiny", image="cirros") for i in range(20)
+        ]
+        outcomes = await asyncio.gather(*creates, return_exceptions=True)
+        created = [o[0] for o in outcomes if isinstance(o, list)]
+        refused = [o for o in outcomes if isinstance(o, QuotaExceeded)]
+        others = [o for o in outcomes if not isinstance(o, list | QuotaExceeded)]
+        assert (len(created), len(refused)) == (5, 15), others
+        assert len(await admin.servers.list()) == 5
+        for server in created:
+            assert (await admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)).host
+    finally:
+        await second.stop()

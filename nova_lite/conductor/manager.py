@@ -211,7 +211,12 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
             log.exception("conductor.schedule_failed", instance_uuid=spec.instance_uuid)
             await self._fail_build(ctx, spec.instance_uuid, exc)
             return
-        await self._send_to_host(ctx, spec, selections[0], selections[1:], attempt=1)
+        try:
+            await self._send_to_host(ctx, spec, selections[0], selections[1:], attempt=1)
+        except Exception as exc:  # never leave a build in BUILD for want of a host
+            log.exception("conductor.dispatch_failed", instance_uuid=spec.instance_uuid)
+            await self.scheduler.release(ctx, spec.instance_uuid)
+            await self._fail_build(ctx, spec.instance_uuid, exc)
 
     async def reschedule_instance(
         self,
