@@ -141,6 +141,10 @@ class Database:
             return list(await cursor.fetchall())
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one write statement in its own transaction; return the rows changed."""
-        async with self.transaction() as conn, conn.execute(sql, tuple(params)) as cursor:
+        """Run one write statement, atomically on its own; return the rows changed.
+
+        A single statement is its own transaction in SQLite; taking the connection's
+        lock keeps it out of another coroutine's open transaction.
+        """
+        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return cursor.rowcount

@@ -40,6 +40,20 @@ MIGRATIONS: list[str] = [
 ]
 
 
+_INSERT = (
+    "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, disk_gb, "
+    "instance_group) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_USED = "(SELECT COALESCE(SUM({0}), 0) FROM allocations WHERE host = ? AND instance_uuid != ?)"
+_INSERT_IF_IT_FITS = (
+    "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, disk_gb, "
+    "instance_group) SELECT ?, ?, ?, ?, ?, ? WHERE "
+    + " AND ".join(
+        f"{_USED.format(column)} + ? <= ?" for column in ("vcpus", "memory_mb", "disk_gb")
+    )
+)
+
+
 @attrs.frozen
 class Allocation:
     """Resources claimed on a host for one instance."""
@@ -54,7 +68,12 @@ class Allocation:
 
 @attrs.define(eq=False)
 class HostState:
-    """One host as filters and weighers see it: capacity, claimed usage, liveness."""
+    """One host as filters and weighers see it: capacity, claimed usage, liveness.
+
+    The free amounts (after allocation ratios) are plain attributes, recomputed on
+    every change, because filters and weighers read them for every host of every
+    decision.
+    """
 
     node: objects.ComputeNode
     last_seen: float
@@ -64,27 +83,36 @@ class HostState:
     instances: set[str] = attrs.field(factory=set)
     groups: dict[str, int] = attrs.field(factory=dict)
     in_progress: int = 0
+    host: str = attrs.field(init=False, default="")
+    free_vcpus: float = attrs.field(init=False, default=0.0)
+    free_ram_mb: float = attrs.field(init=False, default=0.0)
+    free_disk_gb: float = attrs.field(init=False, default=0.0)
 
-    @property
-    def host(self) -> str:
-        return self.node.host
+    def __attrs_post_init__(self) -> None:
+        self._recompute()
 
-    @property
-    def free_vcpus(self) -> float:
-        return self.node.vcpus * self.node.cpu_allocation_ratio - self.vcpus_used
+    def _recompute(self) -> None:
+        node = self.node
+        self.host = node.host
+        self.free_vcpus = node.vcpus * node.cpu_allocation_ratio - self.vcpus_used
+        self.free_ram_mb = node.memory_mb * node.ram_allocation_ratio - self.memory_mb_used
+        self.free_disk_gb = node.local_gb * node.disk_allocation_ratio - self.disk_gb_used
 
-    @property
-    def free_ram_mb(self) -> float:
-        return self.node.memory_mb * self.node.ram_allocation_ratio - self.memory_mb_used
+    def set_node(self, node: objects.ComputeNode, last_seen: float) -> None:
+        """Take a new report from the host."""
+        self.node, self.last_seen, self.in_progress = node, last_seen, 0
+        self._recompute()
 
-    @property
-    def free_disk_gb(self) -> float:
-        return self.node.local_gb * self.node.disk_allocation_ratio - self.disk_gb_used
+    def set_usage(self, vcpus: int, memory_mb: int, disk_gb: int) -> None:
+        """Take usage recounted from the allocations table."""
+        self.vcpus_used, self.memory_mb_used, self.disk_gb_used = vcpus, memory_mb, disk_gb
+        self._recompute()
 
     def add(self, allocation: Allocation, sign: int = 1) -> None:
         self.vcpus_used += sign * allocation.vcpus
         self.memory_mb_used += sign * allocation.memory_mb
         self.disk_gb_used += sign * allocation.disk_gb
+        self._recompute()
         if sign > 0:
             self.instances.add(allocation.instance_uuid)
         else:
@@ -122,7 +150,7 @@ class HostManager:
         if state is None:
             state = self.hosts[node.host] = HostState(node, last_seen=now)
         else:
-            state.node, state.last_seen, state.in_progress = node, now, 0
+            state.set_node(node, now)
         await self.db.execute(
             "INSERT OR REPLACE INTO compute_nodes (host, data) VALUES (?, ?)",
             (node.host, objects.dump(node)),
@@ -147,45 +175,49 @@ class HostManager:
     async def claim(self, allocation: Allocation, *, verify: bool = False) -> bool:
         """Record resources as used on the allocation's host.
 
-        With `verify`, the host's usage is recounted from the database inside the
-        write transaction first, and the claim is refused (False) if it no longer
-        fits: schedulers in other processes sharing this database may have claimed
-        there since this one last looked (Nova's placement does the same with
-        resource-provider generations).
+        With `verify`, the claim is one conditional INSERT that counts the host's
+        usage in the database as it writes, and is refused (False) if the host no
+        longer fits it: schedulers in other processes sharing this database may have
+        claimed there since this one last looked (Nova's placement does the same with
+        resource-provider generations). A refusal reloads the host's usage.
         """
-        async with self.db.transaction() as conn:
-            if verify and not await self._still_fits(conn, allocation):
-                return False
-            await conn.execute(
-                "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, "
-                "disk_gb, instance_group) VALUES (?, ?, ?, ?, ?, ?)",
-                attrs.astuple(allocation),
-            )
-        self._record(allocation)
-        return True
-
-    async def _still_fits(self, conn: Any, allocation: Allocation) -> bool:
+        if not verify:
+            await self.db.execute(_INSERT, attrs.astuple(allocation))
+            self._record(allocation)
+            return True
         state = self.hosts.get(allocation.host)
         if state is None:
             return False
-        async with conn.execute(
-            "SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
-            "COALESCE(SUM(disk_gb), 0) FROM allocations WHERE host = ? AND instance_uuid != ?",
-            (allocation.host, allocation.instance_uuid),
-        ) as cursor:
-            row = await cursor.fetchone()
-        vcpus, ram, disk = (int(v) for v in row) if row else (0, 0, 0)
-        mine = self.allocations.get(allocation.instance_uuid)
-        own = mine if mine is not None and mine.host == allocation.host else None
-        state.vcpus_used = vcpus + (own.vcpus if own else 0)
-        state.memory_mb_used = ram + (own.memory_mb if own else 0)
-        state.disk_gb_used = disk + (own.disk_gb if own else 0)
-        node = state.node
-        return (
-            vcpus + allocation.vcpus <= node.vcpus * node.cpu_allocation_ratio
-            and ram + allocation.memory_mb <= node.memory_mb * node.ram_allocation_ratio
-            and disk + allocation.disk_gb <= node.local_gb * node.disk_allocation_ratio
+        node, a = state.node, allocation
+        params = (
+            *attrs.astuple(a),
+            a.host,
+            a.instance_uuid,
+            a.vcpus,
+            node.vcpus * node.cpu_allocation_ratio,
+            a.host,
+            a.instance_uuid,
+            a.memory_mb,
+            node.memory_mb * node.ram_allocation_ratio,
+            a.host,
+            a.instance_uuid,
+            a.disk_gb,
+            node.local_gb * node.disk_allocation_ratio,
         )
+        if await self.db.execute(_INSERT_IF_IT_FITS, params) == 0:
+            await self._reload_usage(state, allocation)
+            return False
+        self._record(allocation)
+        return True
+
+    async def _reload_usage(self, state: HostState, allocation: Allocation) -> None:
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
+            "COALESCE(SUM(disk_gb), 0) FROM allocations WHERE host = ?",
+            (allocation.host,),
+        )
+        if row is not None:
+            state.set_usage(int(row[0]), int(row[1]), int(row[2]))
 
     def _record(self, allocation: Allocation) -> None:
         previous = self.allocations.get(allocation.instance_uuid)

@@ -31,6 +31,9 @@ __all__ = ["SchedulerManager"]
 
 log = structlog.get_logger(__name__)
 
+# Hosts ranked beyond the subset and the alternates, for claims that lose a race.
+_SPARE = 8
+
 
 class SchedulerManager(Manager):
     """Chooses hosts with filters and weighers and tracks resource claims."""
@@ -68,8 +71,16 @@ class SchedulerManager(Manager):
                     "No valid host was found. There are not enough hosts available.",
                     instance_uuid=spec.instance_uuid,
                 )
-            ranked = [host for _, host in weigh_hosts(passing, spec, self.weighers)]
-            chosen = await self._claim_best(spec, ranked)
+            # The best few are enough unless every one of them fails its claim.
+            limit = self.config.scheduler.host_subset_size + num_alternates + _SPARE
+            ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers, limit=limit)]
+            try:
+                chosen = await self._claim_best(spec, ranked)
+            except NoValidHost:
+                if len(ranked) == len(passing):
+                    raise
+                ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers)]
+                chosen = await self._claim_best(spec, ranked)
         others = [h for h in ranked if h is not chosen][:num_alternates]
         log.info(
             "scheduler.selected",
@@ -101,7 +112,7 @@ class SchedulerManager(Manager):
     def _filter(self, spec: objects.RequestSpec) -> list[HostState]:
         hosts = self.hosts.candidates(spec.ignore_hosts)
         for host_filter in self.filters:
-            hosts = [h for h in hosts if host_filter.host_passes(h, spec)]
+            hosts = host_filter.filter_all(hosts, spec)
             if not hosts:
                 log.info("scheduler.filtered_out", filter=type(host_filter).__name__)
                 break

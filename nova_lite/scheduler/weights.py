@@ -8,6 +8,7 @@ enabled by name in ``[scheduler] weighers``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
@@ -27,6 +28,10 @@ class Weigher(Protocol):
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float: ...
 
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        """`weigh` for every host, in one loop (what the scheduler calls)."""
+        ...
+
 
 class RAMWeigher:
     """Prefers hosts with more free RAM (spreading); a negative multiplier stacks."""
@@ -38,6 +43,9 @@ class RAMWeigher:
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
         return host.free_ram_mb
+
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return [h.free_ram_mb for h in hosts]
 
 
 class CPUWeigher:
@@ -51,6 +59,9 @@ class CPUWeigher:
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
         return host.free_vcpus
 
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return [h.free_vcpus for h in hosts]
+
 
 class DiskWeigher:
     """Prefers hosts with more free disk."""
@@ -62,6 +73,9 @@ class DiskWeigher:
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
         return host.free_disk_gb
+
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return [h.free_disk_gb for h in hosts]
 
 
 class IoOpsWeigher:
@@ -75,6 +89,9 @@ class IoOpsWeigher:
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
         return host.in_progress + host.node.io_ops
 
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return [h.in_progress + h.node.io_ops for h in hosts]
+
 
 class BuildFailureWeigher:
     """Pushes away hosts whose recent builds failed (Nova's huge default multiplier)."""
@@ -86,6 +103,9 @@ class BuildFailureWeigher:
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
         return -host.node.failed_builds
+
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return [-h.node.failed_builds for h in hosts]
 
 
 WEIGHERS: dict[str, type] = {
@@ -106,19 +126,29 @@ def build_weighers(config: Config) -> list[Weigher]:
 
 
 def weigh_hosts(
-    hosts: Sequence[HostState], spec: objects.RequestSpec, weighers: Sequence[Weigher]
+    hosts: Sequence[HostState],
+    spec: objects.RequestSpec,
+    weighers: Sequence[Weigher],
+    *,
+    limit: int | None = None,
 ) -> list[tuple[float, HostState]]:
-    """Every host with its total weight, best first (ties keep the hosts' order)."""
+    """Hosts with their total weights, best first (ties keep the hosts' order).
+
+    With `limit`, only the best `limit` hosts are returned (a partial sort).
+    """
     totals = [0.0] * len(hosts)
     for weigher in weighers:
         if not weigher.multiplier:
             continue
-        raw = [weigher.weigh(host, spec) for host in hosts]
+        raw = weigher.weigh_all(hosts, spec)
         low, high = min(raw), max(raw)
         if high == low:
             continue
         scale = weigher.multiplier / (high - low)
-        for i, value in enumerate(raw):
-            totals[i] += (value - low) * scale
-    order = sorted(range(len(hosts)), key=lambda i: -totals[i])
+        totals = [total + (value - low) * scale for total, value in zip(totals, raw, strict=True)]
+    indexes = range(len(hosts))
+    if limit is not None and limit < len(hosts):
+        order = heapq.nlargest(limit, indexes, key=totals.__getitem__)
+    else:
+        order = sorted(indexes, key=totals.__getitem__, reverse=True)
     return [(totals[i], hosts[i]) for i in order]
