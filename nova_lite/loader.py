@@ -11,6 +11,7 @@ plugins register under the entry-point groups ``nova_lite.transports`` and
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Final
@@ -48,9 +49,15 @@ _EXTRAS: Final[dict[str, str]] = {"aio_pika": "rabbitmq", "libvirt": "libvirt"}
 
 def _known(group: str, builtins: dict[str, str]) -> dict[str, str]:
     known = dict(builtins)
-    for ep in entry_points(group=group):
-        known.setdefault(ep.name, ep.value)
+    for name, value in _entry_points(group):
+        known.setdefault(name, value)
     return known
+
+
+@functools.cache
+def _entry_points(group: str) -> tuple[tuple[str, str], ...]:
+    """The installed plugins of a group (scanning installed packages is slow: once)."""
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
 
 
 def _import(spec: str) -> Any:

@@ -70,6 +70,21 @@ class _Exchange:
     durable: bool
     auto_delete: bool
     bindings: set[tuple[str, str]] = attrs.field(factory=set)  # (queue, routing key)
+    # For routing: queues by exact binding key, and the topic wildcard patterns.
+    exact: dict[str, set[str]] = attrs.field(factory=dict)
+    patterns: set[tuple[str, str]] = attrs.field(factory=set)
+
+    def bind(self, queue: str, routing_key: str) -> None:
+        self.bindings.add((queue, routing_key))
+        self.exact.setdefault(routing_key, set()).add(queue)
+        if "*" in routing_key or "#" in routing_key:
+            self.patterns.add((queue, routing_key))
+
+    def unbind_queue(self, queue: str) -> None:
+        self.bindings = {b for b in self.bindings if b[0] != queue}
+        self.patterns = {b for b in self.patterns if b[0] != queue}
+        for queues in self.exact.values():
+            queues.discard(queue)
 
 
 @attrs.define
@@ -161,14 +176,14 @@ class MemoryBroker:
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         self._require_queue(queue)
-        self._require_exchange(exchange).bindings.add((queue, routing_key))
+        self._require_exchange(exchange).bind(queue, routing_key)
 
     def delete_queue(self, name: str) -> None:
         queue = self._queues.pop(name, None)
         if queue is None:
             return
         for exchange in self._exchanges.values():
-            exchange.bindings = {b for b in exchange.bindings if b[0] != name}
+            exchange.unbind_queue(name)
         for consumer in list(queue.consumers):
             consumer.release()
 
@@ -195,9 +210,10 @@ class MemoryBroker:
         if ex.type is ExchangeType.FANOUT:
             names = {q for q, _ in ex.bindings}
         elif ex.type is ExchangeType.DIRECT:
-            names = {q for q, key in ex.bindings if key == routing_key}
+            names = set(ex.exact.get(routing_key, ()))
         else:
-            names = {q for q, key in ex.bindings if topic_matches(key, routing_key)}
+            names = set(ex.exact.get(routing_key, ()))
+            names.update(q for q, key in ex.patterns if topic_matches(key, routing_key))
         return [self._queues[n] for n in sorted(names)]
 
     def publish(

@@ -25,6 +25,9 @@ class PortAllocator:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The address handed out last, per subnet: the next one is usually free,
+        # which spares a scan of every allocation (checked, so never trusted blindly).
+        self._last: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<PortAllocator {self.db.name}>"
@@ -61,6 +64,27 @@ class PortAllocator:
         return port_id
 
     async def _free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
+        address = await self._next_after_last(subnet) or await self._scan(subnet, network)
+        self._last[subnet["id"]] = address
+        return address
+
+    async def _next_after_last(self, subnet: sqlite3.Row) -> str | None:
+        last = self._last.get(subnet["id"])
+        candidate = last and ipam.after(last, subnet["pool_start"], subnet["pool_end"])
+        if not candidate or candidate == subnet["gateway_ip"]:
+            return None
+        rows = await self.db.fetchall(
+            "SELECT ip_address FROM ip_allocations WHERE subnet_id = ? AND ip_address IN (?, ?)",
+            (subnet["id"], last, candidate),
+        )
+        # Only while `last` is still held (not rolled back) is every lower address taken.
+        return candidate if [r["ip_address"] for r in rows] == [last] else None
+
+    def forget(self) -> None:
+        """Addresses were released: the next allocation scans for the lowest free one."""
+        self._last.clear()
+
+    async def _scan(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
         taken = [
             row["ip_address"]
             for row in await self.db.fetchall(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 from collections.abc import Callable, Collection
 
 import attrs
@@ -116,14 +117,27 @@ def _host(field: str, value: object, network: IpNetwork) -> int:
     return int(address)
 
 
+def _as_int(address: str) -> int:
+    """An address string as an integer (socket's parser: far faster than ipaddress')."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return int.from_bytes(socket.inet_pton(family, address), "big")
+
+
 def first_free(pool_start: str, pool_end: str, taken: Collection[str]) -> str | None:
     """The lowest pool address not in `taken`, or None when the pool is used up."""
     start, end = ipaddress.ip_address(pool_start), ipaddress.ip_address(pool_end)
-    used = {int(ipaddress.ip_address(address)) for address in taken}
+    used = {_as_int(address) for address in taken}
     for value in range(int(start), int(end) + 1):
         if value not in used:
             return str(type(start)(value))
     return None
+
+
+def after(address: str, pool_start: str, pool_end: str) -> str | None:
+    """The pool address right after `address`, or None past the pool's end."""
+    start, end = ipaddress.ip_address(pool_start), ipaddress.ip_address(pool_end)
+    value = _as_int(address) + 1
+    return str(type(start)(value)) if int(start) <= value <= int(end) else None
 
 
 def random_mac(randbytes: Callable[[int], bytes] = secrets.token_bytes) -> str:

@@ -199,6 +199,7 @@ class NetworkManager(Manager):
                 "DELETE FROM ports WHERE device_id = ? AND (? OR project_id = ?)",
                 (device, *_caller(ctx)),
             )
+        self.allocator.forget()
         log.info("network.deallocated", instance_uuid=device, ports=released)
 
     async def list_ports(
