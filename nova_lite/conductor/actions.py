@@ -48,23 +48,15 @@ class ActionStore:
             ),
         )
 
-    async def _action_id(self, instance_uuid: str, request_id: str) -> int | None:
-        row = await self.db.fetchone(
-            "SELECT id FROM instance_actions WHERE instance_uuid = ? AND request_id = ?",
-            (instance_uuid, request_id),
-        )
-        return int(row["id"]) if row else None
-
     async def event_start(
         self, ctx: RequestContext, instance_uuid: str, event: str, host: str
     ) -> None:
-        action_id = await self._action_id(instance_uuid, ctx.request_id)
-        if action_id is None:
-            return  # work not started by an API request (periodic task, recovery)
+        """Add an event to the request's action (nothing if no API request started one,
+        as for periodic tasks and recovery)."""
         await self.db.execute(
             "INSERT INTO instance_action_events (action_id, event, host, start_time) "
-            "VALUES (?, ?, ?, ?)",
-            (action_id, event, host, objects.utcnow().isoformat()),
+            "SELECT id, ?, ?, ? FROM instance_actions WHERE instance_uuid = ? AND request_id = ?",
+            (event, host, objects.utcnow().isoformat(), instance_uuid, ctx.request_id),
         )
 
     async def event_finish(
@@ -75,19 +67,19 @@ class ActionStore:
         result: str,
         traceback: str | None,
     ) -> None:
-        action_id = await self._action_id(instance_uuid, ctx.request_id)
-        if action_id is None:
-            return
+        """Close the event, and the action with it (marked Error if the event failed)."""
         now = objects.utcnow().isoformat()
         await self.db.execute(
             "UPDATE instance_action_events SET finish_time = ?, result = ?, traceback = ? "
-            "WHERE action_id = ? AND event = ? AND finish_time IS NULL",
-            (now, result, traceback, action_id, event),
+            "WHERE event = ? AND finish_time IS NULL AND action_id = (SELECT id FROM "
+            "instance_actions WHERE instance_uuid = ? AND request_id = ?)",
+            (now, result, traceback, event, instance_uuid, ctx.request_id),
         )
         await self.db.execute(
             "UPDATE instance_actions SET finish_time = ?, "
-            "message = CASE WHEN ? = 'Error' THEN 'Error' ELSE message END WHERE id = ?",
-            (now, result, action_id),
+            "message = CASE WHEN ? = 'Error' THEN 'Error' ELSE message END "
+            "WHERE instance_uuid = ? AND request_id = ?",
+            (now, result, instance_uuid, ctx.request_id),
         )
 
     async def list(
