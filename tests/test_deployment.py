@@ -114,6 +114,21 @@ async def deployment(
             if process.proc.returncode is None:
                 process.proc.kill()
                 await process.finish()
+        await _delete_queues(rabbitmq_url, names.name("q") + ".", names.name("dep"))
+
+
+async def _delete_queues(url: str, prefix: str, exchange: str) -> None:
+    """Leave the shared broker tidy: the services' queues outlive their processes."""
+    from nova_lite.loader import get_transport
+
+    topics = [*CONTROL_PLANE, "compute"]
+    names = [f"{prefix}{exchange}_dead_letters"]
+    names += [f"{prefix}{topic}" for topic in topics]
+    names += [f"{prefix}{topic}.ctl" for topic in CONTROL_PLANE]
+    names += [f"{prefix}compute.{host}" for host in COMPUTES]
+    async with get_transport(url) as transport:
+        for name in names:
+            await transport.delete_queue(name)
 
 
 async def cli(config: Path, *args: str) -> Any:
