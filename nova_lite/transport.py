@@ -228,8 +228,8 @@ class Transport(abc.ABC):
         """Start delivering messages from `queue` to `handler`.
 
         `prefetch` bounds the unsettled deliveries (0: unbounded). The handler is
-        called once per delivery, in delivery order; it is expected to return quickly
-        (schedule long work) and settle the delivery later. With ``no_ack=True``
+        called once per delivery, each call started in delivery order in a task of its
+        own, so a handler may take its time; it settles the delivery when it likes. With ``no_ack=True``
         (AMQP's no-ack mode, for reply queues) each message counts as settled once
         delivered: `ack` and `reject` do nothing, and nothing is ever redelivered.
         """

@@ -363,6 +363,7 @@ class _MemoryConsumer(Consumer):
         self._receiving = False
         self._released = False
         self._task: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         state = "consuming" if self._receiving else "cancelled"
@@ -401,10 +402,18 @@ class _MemoryConsumer(Consumer):
                 self._wakeup.clear()
                 await self._wakeup.wait()
             envelope = self._inbox.popleft()
-            try:
-                await self._handler(_MemoryDelivery(self, envelope))
-            except Exception:  # one bad delivery must not end the subscription
-                log.exception("transport.handler_failed", queue=self.queue)
+            # Each delivery's handler runs in a task of its own (as aiormq does).
+            task = asyncio.get_running_loop().create_task(
+                self._handle(_MemoryDelivery(self, envelope))
+            )
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+    async def _handle(self, delivery: _MemoryDelivery) -> None:
+        try:
+            await self._handler(delivery)
+        except Exception:  # one bad delivery must not end the subscription
+            log.exception("transport.handler_failed", queue=self.queue)
 
     def stop_receiving(self) -> None:
         """Leave the queue; deliveries the handler has not seen yet go back to it."""

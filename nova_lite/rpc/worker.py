@@ -226,9 +226,15 @@ class Worker:
                     log.warning("rpc.worker.cancel_failed", queue=sub.queue, error=str(exc))
 
     async def _on_delivery(self, delivery: Delivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        # The transport runs each delivery's handler in a task of its own: handle the
+        # request right here, and remember the task so that stop() can wait for it.
+        task = asyncio.current_task()
+        assert task is not None
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        try:
+            await self._handle(delivery)
+        finally:
+            self._tasks.discard(task)
 
     async def _handle(self, delivery: Delivery) -> None:
         async with self._slots:
