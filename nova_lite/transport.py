@@ -229,7 +229,8 @@ class Transport(abc.ABC):
 
         `prefetch` bounds the unsettled deliveries (0: unbounded). The handler is
         called once per delivery, each call started in delivery order in a task of its
-        own, so a handler may take its time; it settles the delivery when it likes. With ``no_ack=True``
-        (AMQP's no-ack mode, for reply queues) each message counts as settled once
-        delivered: `ack` and `reject` do nothing, and nothing is ever redelivered.
+        own, so a handler may take its time; it settles the delivery when it likes.
+        With ``no_ack=True`` (AMQP's no-ack mode, for reply queues) each message
+        counts as settled once delivered: `ack` and `reject` do nothing, and nothing
+        is ever redelivered.
         """
