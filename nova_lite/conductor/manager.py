@@ -209,6 +209,8 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
             return
         except Exception as exc:
             log.exception("conductor.schedule_failed", instance_uuid=spec.instance_uuid)
+            # A timed-out select_destinations may still have claimed: give it back.
+            await self.scheduler.release(ctx, spec.instance_uuid)
             await self._fail_build(ctx, spec.instance_uuid, exc)
             return
         try:

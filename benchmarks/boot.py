@@ -1,0 +1,238 @@
+"""Boot benchmark: servers per second end to end, and where each boot's time goes.
+
+Each run starts a fresh `Cloud` (every service in this process, on the chosen
+transport, with M fake compute hosts; startup is not timed), lifts the admin
+project's quotas, then creates N servers through the API library in batches of
+``batch`` sent concurrently, and times until the last build is done. The services'
+own log events (`benchmarks.spans`) give each instance's time in the API, the
+scheduler, the conductor hand-off and the compute build; the table shows the median
+of each stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from benchmarks.common import Figure, rpc_isolation
+from benchmarks.spans import CREATE, STAGES, EventRecorder, Mark, recording, stage_medians
+from nova_lite.api.client import Session
+from nova_lite.cloud import Cloud, compute_host_name
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.notifications import decode_notification
+from nova_lite.scheduler.manager import SchedulerManager
+from nova_lite.transport import Delivery, ExchangeType, Transport
+
+__all__ = [
+    "BootResult",
+    "BootSpec",
+    "boot_run",
+    "cloud_config",
+    "lift_quotas",
+    "report_hosts",
+    "run_boot",
+]
+
+Advance = Callable[[int], None]
+
+
+@attrs.frozen(kw_only=True)
+class BootSpec:
+    """One boot workload: how many servers, on how many hosts, over which transport."""
+
+    servers: int = 500
+    hosts: int = 100
+    batch: int = 50
+    transport_url: str = "memory://"
+    flavor: str = "m1.tiny"
+    timeout: float = 600.0
+    in_flight: int = 0  # at most this many builds under way at once; 0: all at once
+    overrides: dict[str, Any] = attrs.field(factory=dict)  # more Config.load overrides
+
+
+@attrs.frozen
+class BootResult:
+    """What one run measured (`checks`: whatever the run's `check` found)."""
+
+    seconds: float
+    startup_seconds: float
+    active: int
+    failed: int
+    stages_ms: dict[str, float]
+    checks: dict[str, Any] = attrs.field(factory=dict)
+    failures: dict[str, int] = attrs.field(factory=dict)  # fault message: how many
+
+
+Check = Callable[[Cloud, Session], Awaitable[dict[str, Any]]]
+
+
+def cloud_config(state_path: str, transport_url: str, **overrides: Any) -> Config:
+    """A benchmark cloud's configuration: its own names on the broker, quiet hosts."""
+    return Config.load(
+        environ={},
+        state_path=state_path,
+        transport_url=transport_url,
+        rpc=rpc_isolation(),
+        compute={"report_interval": 3600.0, "service_down_time": 7200.0,
+                 "sync_power_state_interval": 3600.0},
+        api={"max_count": 1000},
+        **overrides,
+    )  # fmt: skip
+
+
+async def lift_quotas(cloud: Cloud, session: Session) -> None:
+    """Make the admin project unlimited (the benchmark boots far past the defaults)."""
+    ctx = await session.context()
+    for resource in ("instances", "cores", "ram"):
+        await cloud.api.conductor.quota_set(ctx, ctx.project_id or "", resource, -1)
+
+
+async def create_all(
+    session: Session, recorder: EventRecorder, spec: BootSpec, advance: Advance
+) -> None:
+    """Create `spec.servers` servers in batches: all at once, or `spec.in_flight` at most.
+
+    With a limit, each batch is sent once enough earlier builds have ended to keep
+    the builds under way within it (a client pacing its requests).
+    """
+
+    async def one_batch(first: int, count: int) -> None:
+        started = time.perf_counter()
+        created = await session.servers.create(
+            f"bench{first}", flavor=spec.flavor, image="cirros", count=count
+        )
+        for server in created:
+            recorder.marks.append(Mark(started, CREATE, server.id, None))
+
+    batches = [(i, min(spec.batch, spec.servers - i)) for i in range(0, spec.servers, spec.batch)]
+    if not spec.in_flight:
+        await asyncio.gather(*(one_batch(first, count) for first, count in batches))
+        return
+    for first, count in batches:
+        await recorder.until_ended(first + count - max(spec.in_flight, count))
+        await one_batch(first, count)
+
+
+async def watch_failures(cloud: Cloud, recorder: EventRecorder) -> None:
+    """Tell `recorder` of every ``instance.create.error`` notification, with its fault."""
+    transport, exchange = cloud.transport, cloud.config.rpc.exchange
+    queue = f"bench_failures_{uuid.uuid4().hex}"
+
+    async def on_error(delivery: Delivery) -> None:
+        await delivery.ack()
+        note = decode_notification(delivery.message.body)
+        if note.get("event_type") == "instance.create.error":
+            payload = note["payload"]["nova_object.data"]
+            recorder.fail(payload["uuid"], str(payload.get("fault", {}).get("message", "?")))
+
+    await transport.declare_exchange(exchange, ExchangeType.TOPIC)
+    await transport.declare_queue(queue, exclusive=True, auto_delete=True)
+    await transport.bind_queue(queue, exchange, "notifications.error")
+    await transport.consume(queue, on_error)
+
+
+async def wait_built(
+    recorder: EventRecorder, spec: BootSpec, advance: Advance, creating: asyncio.Task[None]
+) -> None:
+    """Wait until every build has ended (done or failed), reporting progress."""
+    deadline = time.perf_counter() + spec.timeout
+    seen = 0
+    while recorder.ended < spec.servers:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(
+                f"{recorder.ended} of {spec.servers} builds ended in {spec.timeout:g}s"
+            )
+        if creating.done():
+            creating.result()  # a failed create call fails the run
+        target = min(spec.servers, recorder.ended + max(1, spec.servers // 50))
+        waiter = recorder.until_ended(target)
+        await asyncio.wait({waiter, creating} if not creating.done() else {waiter}, timeout=1.0)
+        advance(recorder.ended - seen)
+        seen = recorder.ended
+
+
+async def report_hosts(cloud: Cloud) -> None:
+    """Hand every host's report to the embedded scheduler now, before the clock starts.
+
+    Hosts announce themselves with a fanout cast at start-up, which may still be on
+    its way; applying the same reports directly means no boot races it.
+    """
+    scheduler = next(s.manager for s in cloud.services if isinstance(s.manager, SchedulerManager))
+    ctx = RequestContext.admin()
+    for index in range(1, cloud.computes + 1):
+        node = cloud.compute(compute_host_name(index)).tracker.compute_node()
+        await scheduler.update_compute_node(ctx, node)
+
+
+async def boot_run(
+    spec: BootSpec,
+    advance: Advance = lambda _: None,
+    check: Check | None = None,
+    *,
+    transport: Transport | None = None,
+) -> BootResult:
+    """One run: a fresh cloud, N servers booted, timed, their stages measured.
+
+    `check`, if given, inspects the cloud once every build is done, before it stops.
+    With `transport` (connected, to `spec.transport_url`'s broker) the cloud uses it
+    and leaves it open.
+    """
+    recorder = EventRecorder()
+    with tempfile.TemporaryDirectory(prefix="nova-lite-bench-") as state, recording(recorder):
+        config = cloud_config(state, spec.transport_url, **spec.overrides)
+        started = time.perf_counter()
+        cloud = Cloud(config, computes=spec.hosts, network_cidr="10.0.0.0/16", transport=transport)
+        async with cloud:
+            startup = time.perf_counter() - started
+            session = await cloud.login_admin()
+            await lift_quotas(cloud, session)
+            await report_hosts(cloud)
+            await watch_failures(cloud, recorder)
+            recorder.marks.clear()
+            start = time.perf_counter()
+            creating = asyncio.get_running_loop().create_task(
+                create_all(session, recorder, spec, advance)
+            )
+            await wait_built(recorder, spec, advance, creating)
+            seconds = time.perf_counter() - start
+            await creating
+            checks = await check(cloud, session) if check is not None else {}
+    active = len(recorder.done)  # a build logs done once its instance is ACTIVE
+    failures = collections.Counter(recorder.failed.values())
+    return BootResult(
+        seconds,
+        startup,
+        active,
+        spec.servers - active,
+        stage_medians(recorder.marks),
+        checks,
+        dict(failures.most_common(5)),
+    )
+
+
+async def run_boot(
+    spec: BootSpec, *, runs: int, advance: Advance = lambda _: None
+) -> tuple[dict[str, Figure], list[BootResult]]:
+    """`runs` boot runs: figures over the runs (servers/s, failures, each stage's
+    median), and each run's own result."""
+    results = [await boot_run(spec, advance) for _ in range(runs)]
+    figures = {
+        "servers_per_s": Figure(
+            "servers/s", "1/s", tuple(spec.servers / r.seconds for r in results)
+        ),
+        "seconds": Figure("wall time", "s", tuple(r.seconds for r in results)),
+        "failed": Figure("not ACTIVE", "servers", tuple(float(r.failed) for r in results)),
+    }
+    for stage in STAGES:
+        values = tuple(r.stages_ms[stage] for r in results if stage in r.stages_ms)
+        if values:
+            figures[f"{stage}_ms"] = Figure(f"{stage} (median per server)", "ms", values)
+    return figures, results
