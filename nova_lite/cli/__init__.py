@@ -18,6 +18,18 @@ def main() -> None:
     """nova_lite: a compact re-implementation of OpenStack Nova's architecture."""
 
 
-for command in (demo, service, all_in_one, server, image, network, volume, flavor, host,
-                project, user, bench):
+for command in (
+    demo,
+    service,
+    all_in_one,
+    server,
+    image,
+    network,
+    volume,
+    flavor,
+    host,
+    project,
+    user,
+    bench,
+):
     main.add_command(command)

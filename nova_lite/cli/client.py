@@ -205,13 +205,25 @@ async def _wait(client: Client, server_id: str, status: Iterable[str]) -> dict[s
 @click.option("--count", default=1, show_default=True)
 @click.option("--availability-zone", default=None)
 @click.option("--wait", is_flag=True, help="Wait until the servers are ACTIVE (or ERROR).")
-async def server_create(client: Client, name: str, flavor: str, image: str | None,
-                        networks: tuple[str, ...], count: int, availability_zone: str | None,
-                        wait: bool) -> None:
+async def server_create(
+    client: Client,
+    name: str,
+    flavor: str,
+    image: str | None,
+    networks: tuple[str, ...],
+    count: int,
+    availability_zone: str | None,
+    wait: bool,
+) -> None:
     """Create COUNT servers called NAME."""
     servers = await client.api.servers_create(
-        client.ctx, name=name, flavor=flavor, image=image,
-        networks=list(networks) or None, count=count, availability_zone=availability_zone,
+        client.ctx,
+        name=name,
+        flavor=flavor,
+        image=image,
+        networks=list(networks) or None,
+        count=count,
+        availability_zone=availability_zone,
     )
     if wait:
         servers = [await _wait(client, s["id"], ["ACTIVE"]) for s in servers]
@@ -321,12 +333,14 @@ def image() -> None:
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--disk-format", default="raw", show_default=True)
 @click.option("--public", is_flag=True)
-async def image_create(client: Client, name: str, path: str, disk_format: str,
-                       public: bool) -> None:
+async def image_create(
+    client: Client, name: str, path: str, disk_format: str, public: bool
+) -> None:
     """Upload the file at PATH as a new image."""
     images = ImageAPI(client.transport, client.config)
-    created = await images.create(client.ctx, name, disk_format=disk_format,
-                                  visibility="public" if public else "private")
+    created = await images.create(
+        client.ctx, name, disk_format=disk_format, visibility="public" if public else "private"
+    )
     with client.out.spinner(f"Uploading {path}"):
         await images.upload(client.ctx, created.id, Path(path))
     client.out.record(attrs.asdict(await images.get(client.ctx, created.id)))
@@ -397,8 +411,9 @@ async def volume_create(client: Client, size: int, name: str) -> None:
 async def volume_list(client: Client) -> None:
     """Your project's volumes."""
     found = await VolumeAPI(client.transport, client.config).list(client.ctx)
-    client.out.rows([attrs.asdict(v) for v in found], ("id", "name", "size", "status",
-                                                        "attached_to"))
+    client.out.rows(
+        [attrs.asdict(v) for v in found], ("id", "name", "size", "status", "attached_to")
+    )
 
 
 # -- flavors, hosts, projects, users -------------------------------------------------
@@ -413,8 +428,9 @@ def flavor() -> None:
 async def flavor_list(client: Client) -> None:
     """The flavors to boot from."""
     flavors = await client.api.flavors_list(client.ctx)
-    client.out.rows([attrs.asdict(f) for f in flavors],
-                    ("flavorid", "name", "vcpus", "memory_mb", "root_gb"))
+    client.out.rows(
+        [attrs.asdict(f) for f in flavors], ("flavorid", "name", "vcpus", "memory_mb", "root_gb")
+    )
 
 
 @client_command(flavor, "create")
@@ -423,8 +439,9 @@ async def flavor_list(client: Client) -> None:
 @click.option("--vcpus", type=int, required=True)
 @click.option("--ram", type=int, required=True, help="MiB")
 @click.option("--disk", type=int, required=True, help="GiB")
-async def flavor_create(client: Client, name: str, flavorid: str, vcpus: int, ram: int,
-                        disk: int) -> None:
+async def flavor_create(
+    client: Client, name: str, flavorid: str, vcpus: int, ram: int, disk: int
+) -> None:
     """Create a flavor (admins only)."""
     from nova_lite.conductor.rpcapi import ConductorAPI
 
@@ -442,8 +459,19 @@ def host() -> None:
 async def host_list(client: Client) -> None:
     """Every compute host: up or down, and its usage (admins only)."""
     hosts = await client.api.hosts_list(client.ctx)
-    client.out.rows(hosts, ("host", "state", "status", "running_vms", "vcpus_used", "vcpus",
-                            "memory_mb_used", "memory_mb"))
+    client.out.rows(
+        hosts,
+        (
+            "host",
+            "state",
+            "status",
+            "running_vms",
+            "vcpus_used",
+            "vcpus",
+            "memory_mb_used",
+            "memory_mb",
+        ),
+    )
 
 
 @click.group()
@@ -476,10 +504,12 @@ def user() -> None:
 @click.argument("name")
 @click.option("--user-password", required=True, help="The new user's password.")
 @click.option("--user-project", required=True, help="The project the user joins.")
-@click.option("--role", default="member", show_default=True,
-              type=click.Choice(["admin", "member", "reader"]))
-async def user_create(client: Client, name: str, user_password: str, user_project: str,
-                      role: str) -> None:
+@click.option(
+    "--role", default="member", show_default=True, type=click.Choice(["admin", "member", "reader"])
+)
+async def user_create(
+    client: Client, name: str, user_password: str, user_project: str, role: str
+) -> None:
     """Create a user with a role on a project."""
     identity = IdentityAPI(client.transport, client.config)
     created = await identity.create_user(client.ctx, name, user_password, user_project, role)

@@ -31,8 +31,13 @@ console = Console()
 @click.command()
 @click.option("--servers", default=30, show_default=True, help="How many servers to boot.")
 @click.option("--computes", default=4, show_default=True, help="How many fake compute hosts.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="A TOML configuration file (defaults: in-memory broker, fake driver).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A TOML configuration file (defaults: in-memory broker, fake driver).",
+)
 @click.option("--verbose", is_flag=True, help="Show the services' logs.")
 def demo(servers: int, computes: int, config_path: str | None, verbose: bool) -> None:
     """Boot SERVERS servers on COMPUTES fake hosts in one process, then show them."""
@@ -89,8 +94,9 @@ def _print_servers(servers: list[Server]) -> None:
         table.add_column(column)
     for server in sorted(servers, key=lambda s: int(s.name.rsplit("-", 1)[-1])):
         style = "green" if server.status == "ACTIVE" else "red"
-        table.add_row(server.name, f"[{style}]{server.status}[/]", server.host or "-",
-                      server.ip or "-")
+        table.add_row(
+            server.name, f"[{style}]{server.status}[/]", server.host or "-", server.ip or "-"
+        )
     console.print(table)
 
 
