@@ -201,38 +201,44 @@ class InstanceStore:
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-        async with self.db.transaction() as conn:
-            async with conn.execute(
+        while True:  # optimistic: re-read and retry if another writer got there first
+            row = await self.db.fetchone(
                 "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is None or row["deleted"]:
                 raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
             current = objects.load(objects.Instance, row["data"])
             _check_expected(current, expected_task_state, expected_vm_state)
             updated = _apply(current, values)
-            await conn.execute(
-                "UPDATE instances SET host = ?, vm_state = ?, task_state = ?, vcpus = ?, "
-                "memory_mb = ?, deleted = ?, data = ? WHERE uuid = ?",
-                (
-                    updated.host,
-                    updated.vm_state,
-                    updated.task_state,
-                    updated.flavor.vcpus,
-                    updated.flavor.memory_mb,
-                    int(updated.deleted),
-                    objects.dump(updated),
-                    uuid,
-                ),
+            if await self._swap(uuid, row["data"], updated):
+                break
+        if "fault" in values and updated.fault is not None:
+            fault = updated.fault
+            await self.db.execute(
+                "INSERT INTO instance_faults (instance_uuid, code, message, details, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
             )
-            if "fault" in values and updated.fault is not None:
-                fault = updated.fault
-                await conn.execute(
-                    "INSERT INTO instance_faults (instance_uuid, code, message, details, "
-                    "created_at) VALUES (?, ?, ?, ?, ?)",
-                    (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
-                )
         return updated
+
+    async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
+        """Write `updated` only if the row still holds `expected_data` (one statement)."""
+        changed = await self.db.execute(
+            "UPDATE instances SET host = ?, vm_state = ?, task_state = ?, vcpus = ?, "
+            "memory_mb = ?, deleted = ?, data = ? WHERE uuid = ? AND data = ?",
+            (
+                updated.host,
+                updated.vm_state,
+                updated.task_state,
+                updated.flavor.vcpus,
+                updated.flavor.memory_mb,
+                int(updated.deleted),
+                objects.dump(updated),
+                uuid,
+                expected_data,
+            ),
+        )
+        return changed == 1
 
     async def destroy(self, uuid: str) -> objects.Instance:
         """Mark the instance deleted; its quota is released with it."""
