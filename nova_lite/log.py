@@ -67,5 +67,6 @@ def configure_logging(*, format: str = "console", level: str = "info") -> None:
             logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a process (or a test run) may reconfigure logging later.
+        cache_logger_on_first_use=False,
     )

@@ -165,8 +165,20 @@ def _watch_for_secrets_in_logs() -> Iterator[None]:
             structlog.dev.ConsoleRenderer(colors=False),
         ]
     )
+    _TEST_LOGGING.update(structlog.get_config())
     yield
     passwords._scrypt, tokens._digest = scrypt, digest
+
+
+_TEST_LOGGING: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo any logging set-up a test made (the CLI and benchmarks configure structlog)."""
+    yield
+    if _TEST_LOGGING:
+        structlog.configure(**_TEST_LOGGING)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
