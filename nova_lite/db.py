@@ -46,6 +46,7 @@ class Database:
         self.name = name
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._conn is not None else "closed"
@@ -101,9 +102,29 @@ class Database:
                 log.warning("db.close_failed", database=self.name, error=str(exc))
 
     @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Use the connection alone (re-entrant for the task that already does).
+
+        Every statement goes through here, reads included: a read left open on the
+        shared connection while another coroutine writes would make SQLite refuse
+        that write ("database is locked", at once) whenever another process wrote
+        in between.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: commits on success, rolls back on any exception."""
-        async with self._lock:
+        async with self._exclusive():
             await self._begin_immediate()
             try:
                 yield self.conn
@@ -131,13 +152,13 @@ class Database:
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query."""
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -146,5 +167,5 @@ class Database:
         A single statement is its own transaction in SQLite; taking the connection's
         lock keeps it out of another coroutine's open transaction.
         """
-        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
             return cursor.rowcount
