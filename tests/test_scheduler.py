@@ -432,3 +432,19 @@ async def test_claims_survive_a_scheduler_restart(broker: TransportFactory, tmp_
         assert await api.claim(ADMIN, attrs.evolve(first[0], instance_uuid="i-4"))
         [host] = await api.list_hosts(ADMIN)
     assert (host["vcpus_used"], host["running_vms"]) == (2, 2)
+
+
+async def test_host_is_up_follows_the_reports(broker: TransportFactory, tmp_path: Path) -> None:
+    """host_is_up is true for a host heard within service_down_time, false when late or unknown."""
+    cfg = service_config(broker, tmp_path)
+    transport = await broker.connect()
+    manager = SchedulerManager(cfg, transport, "s1")
+    clock = Clock()
+    manager.hosts.clock = clock
+    async with Service(manager, serializer=objects.serializer()):
+        api = SchedulerAPI(transport, cfg)
+        await report(manager, api, node("a"))
+        assert await api.host_is_up(ADMIN, "a")
+        assert not await api.host_is_up(ADMIN, "nowhere")
+        clock.value += cfg.compute.service_down_time + 1
+        assert not await api.host_is_up(ADMIN, "a")

@@ -221,8 +221,7 @@ class Servers(ServerActions):
             await self.api.compute.terminate_instance(ctx, instance.host, server_id)
 
     async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
-        hosts = await self.api.scheduler.list_hosts(ctx.elevated())
-        return any(h["host"] == host and h["state"] == "up" for h in hosts)
+        return await self.api.scheduler.host_is_up(ctx, host)
 
     async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Delete without the compute host (never scheduled, or its service is down)."""

@@ -19,7 +19,6 @@ from typing import ClassVar
 import structlog
 
 from nova_lite import loader, objects
-from nova_lite.compute import power_state
 from nova_lite.compute.build import InstanceBuilder
 from nova_lite.compute.periodic import HostMaintenance
 from nova_lite.compute.resource_tracker import ResourceTracker
@@ -195,11 +194,3 @@ class ComputeManager(HostMaintenance, Manager):
         """The tail of the guest's serial console."""
         instance = await self.conductor.instance_get(ctx, instance_uuid)
         return await self.driver.get_console_output(instance)
-
-    async def get_power_state(self, ctx: RequestContext, instance_uuid: str) -> int:
-        """What the hypervisor says about the guest (NOSTATE if it has none)."""
-        instance = await self.conductor.instance_get(ctx, instance_uuid)
-        try:
-            return (await self.driver.get_info(instance)).state
-        except InstanceNotFound:
-            return power_state.NOSTATE

@@ -146,6 +146,11 @@ class SchedulerManager(Manager):
         async with self._lock:
             await self.hosts.move(from_consumer, to_consumer)
 
+    async def host_is_up(self, ctx: RequestContext, host: str) -> bool:
+        """Whether `host` reported within ``service_down_time`` (False if unknown)."""
+        state = self.hosts.hosts.get(host)
+        return state is not None and self.hosts.is_up(state, self.config.compute.service_down_time)
+
     async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every compute host with up/down state, capacity and claimed usage."""
         down_after = self.config.compute.service_down_time

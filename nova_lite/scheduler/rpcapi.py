@@ -36,6 +36,10 @@ class SchedulerAPI(RPCAPI):
         """Report a host to every scheduler (a fanout cast, as Nova's computes do)."""
         await self.invoker.prepare(fanout=True).cast(ctx, "update_compute_node", node=node)
 
+    async def host_is_up(self, ctx: RequestContext, host: str) -> bool:
+        result: bool = await self.invoker.call(ctx, "host_is_up", host=host)
+        return result
+
     async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts")
         return result
