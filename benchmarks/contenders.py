@@ -27,6 +27,7 @@ import orjson
 
 from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.loader import get_transport
+from nova_lite.rpc import endpoint
 
 __all__ = [
     "PAYLOAD",
@@ -138,9 +139,11 @@ class _Endpoint:
     def __init__(self, counter: _CastCounter) -> None:
         self.counter = counter
 
+    @endpoint
     async def echo(self, ctx: RequestContext, **kwargs: Any) -> dict[str, Any]:
         return kwargs
 
+    @endpoint
     async def note(self, ctx: RequestContext, **kwargs: Any) -> None:
         self.counter.tick()
 

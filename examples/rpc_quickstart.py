@@ -9,21 +9,23 @@ Run it with no argument for the in-memory broker, or give a RabbitMQ URL:
 import asyncio
 import sys
 
-from nova_lite import Invoker, RequestContext, Target, Worker, get_transport
+from nova_lite import Invoker, RequestContext, Target, Worker, endpoint, get_transport
 from nova_lite.log import configure_logging
 
 
 class Calculator:
-    """An endpoint: its public coroutine methods are callable over RPC."""
+    """An endpoint: its `@endpoint` coroutine methods are callable over RPC."""
 
     target = Target(version="1.1")
 
     def __init__(self) -> None:
         self.notes: asyncio.Queue[str] = asyncio.Queue()
 
+    @endpoint
     async def add(self, ctx: RequestContext, a: int, b: int) -> int:
         return a + b
 
+    @endpoint
     async def note(self, ctx: RequestContext, text: str) -> None:
         await self.notes.put(f"{ctx.user_id}: {text}")
 

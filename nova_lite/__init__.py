@@ -2,7 +2,7 @@
 
 The public names of the messaging core::
 
-    from nova_lite import Target, Invoker, Worker, RequestContext, get_transport
+    from nova_lite import Target, Invoker, Worker, RequestContext, endpoint, get_transport
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.loader import get_transport
-from nova_lite.rpc import Invoker, ObjectSerializer, Target, Worker
+from nova_lite.rpc import Invoker, ObjectSerializer, Target, Worker, endpoint
 
 __all__ = [
     "Config",
@@ -19,6 +19,7 @@ __all__ = [
     "RequestContext",
     "Target",
     "Worker",
+    "endpoint",
     "get_transport",
 ]
 

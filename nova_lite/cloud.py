@@ -11,8 +11,6 @@ except that they share `transport`.
 from __future__ import annotations
 
 import hashlib
-from types import TracebackType
-from typing import Self
 
 import structlog
 
@@ -25,6 +23,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaLiteError
 from nova_lite.identity.manager import IdentityManager
 from nova_lite.image.manager import ImageManager
+from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.loader import get_transport
 from nova_lite.network.manager import NetworkManager
 from nova_lite.scheduler.manager import SchedulerManager
@@ -66,7 +65,7 @@ def default_image_bytes() -> bytes:
     return hashlib.sha256(b"nova-lite").digest() * 2048
 
 
-class Cloud:
+class Cloud(AsyncLifecycle):
     """Every nova_lite service, started and stopped together in this process."""
 
     def __init__(
@@ -89,18 +88,6 @@ class Cloud:
 
     def __repr__(self) -> str:
         return f"<Cloud {self.config.transport_url} services={len(self.services)}>"
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def admin_password(self) -> str:

@@ -2,7 +2,7 @@
 
 Every nova_lite service (identity, conductor, scheduler, compute, image, network,
 volume) is a `Manager` subclass run by a `Service`: the service starts the manager
-(`init_host`: open its database, recover state), serves its public coroutine
+(`init_host`: open its database, recover state), serves its `@endpoint`
 methods through a `Worker` on ``topic`` and ``topic.host``, runs its periodic tasks,
 and on `stop()` drains in-flight requests before closing the manager.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import attrs
 import structlog
 
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
+from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.rpc import ObjectSerializer, Target, Worker
 from nova_lite.transport import Transport
 
@@ -40,8 +40,10 @@ class PeriodicTask:
 class Manager:
     """The base of every service's manager: its RPC endpoints and its lifecycle hooks.
 
-    Public coroutine methods are RPC endpoints; `target` carries the RPC API version
-    the manager implements. Managers must not do I/O in ``__init__``.
+    Its `@endpoint` methods are served over RPC; `target` carries the RPC API version
+    the manager implements. `init_host`, `cleanup_host` and `periodic_tasks` are the
+    hooks `Service` calls; they are never on the bus. Managers do no I/O in
+    ``__init__``.
     """
 
     target: ClassVar[Target] = Target(version="1.0")
@@ -52,18 +54,26 @@ class Manager:
         self.transport = transport
         self.host = host
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         """Open resources and recover state before the service takes requests."""
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         """Release resources after the service has stopped taking requests."""
 
-    def _periodic_tasks(self) -> list[PeriodicTask]:
+    def periodic_tasks(self) -> list[PeriodicTask]:
         """The periodic tasks this manager wants run (none by default)."""
         return []
 
+    def endpoints(self) -> list[object]:
+        """The objects whose `@endpoint` methods the service serves (the manager itself).
 
-class Service:
+        A manager composed of parts may list them; each part's own ``target`` then
+        says which namespace and version it serves.
+        """
+        return [self]
+
+
+class Service(AsyncLifecycle):
     """Runs one `Manager` as a service on the bus, with start/stop and periodic tasks."""
 
     def __init__(
@@ -79,7 +89,7 @@ class Service:
         self.worker = Worker(
             manager.transport,
             target,
-            [manager],
+            manager.endpoints(),
             max_concurrency=max_concurrency or config.rpc.max_concurrency,
             serializer=serializer,
             at_least_once=config.rpc.at_least_once,
@@ -94,28 +104,16 @@ class Service:
         state = "running" if self.running else "stopped"
         return f"<Service {self.manager.topic}@{self.manager.host} {state}>"
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         """Initialise the manager, start serving, then start the periodic tasks."""
-        await self.manager._init_host()
+        await self.manager.init_host()
         try:
             await self.worker.start()
         except BaseException:
-            await self.manager._cleanup_host()
+            await self.manager.cleanup_host()
             raise
         loop = asyncio.get_running_loop()
-        for task in self.manager._periodic_tasks():
+        for task in self.manager.periodic_tasks():
             self._periodic.append(loop.create_task(self._run_periodic(task)))
         self.running = True
         log.info("service.started", service=repr(self))
@@ -130,7 +128,7 @@ class Service:
         await asyncio.gather(*self._periodic, return_exceptions=True)
         self._periodic.clear()
         await self.worker.stop()
-        await self.manager._cleanup_host()
+        await self.manager.cleanup_host()
         log.info("service.stopped", service=repr(self))
 
     async def _run_periodic(self, task: PeriodicTask) -> None:

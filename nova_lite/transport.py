@@ -27,10 +27,11 @@ import abc
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import attrs
+
+from nova_lite.lifecycle import AsyncLifecycle
 
 __all__ = [
     "Consumer",
@@ -101,7 +102,7 @@ class Consumer(abc.ABC):
         """
 
 
-class Transport(abc.ABC):
+class Transport(AsyncLifecycle):
     """One connection to a message broker.
 
     Doing no I/O in ``__init__``: `connect()` (or ``async with``) opens it, `close()`
@@ -147,16 +148,12 @@ class Transport(abc.ABC):
         """Return once the transport is connected (again, after a broker outage)."""
         await self._up.wait()
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """`connect()`, under the name every lifecycle shares (``async with`` uses it)."""
         await self.connect()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
+        """`close()`, under the name every lifecycle shares."""
         await self.close()
 
     @property

@@ -20,6 +20,7 @@ from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.exceptions import ConnectionLost, MessagingTimeout, QuotaExceeded
+from nova_lite.rpc import endpoint
 from nova_lite.rpc.worker import WorkerState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
@@ -73,7 +74,7 @@ async def test_compute_killed_mid_build_ends_in_error_and_recovers(
     compute = cloud.compute("compute1")
     await tap.wait_event(server.id, "instance.create.start")  # the build reached the host
     dead = await _kill(cloud, ComputeManager, "compute1")
-    await dead.manager._cleanup_host()
+    await dead.manager.cleanup_host()
     failed = await admin.servers.wait_for(server.id, "ERROR", timeout=WAIT)
     assert failed.fault is not None and "instance_build_timeout" in failed.fault.message
     assert server.id not in scheduler_of(cloud).hosts.allocations
@@ -100,7 +101,7 @@ async def test_a_restarted_conductor_carries_on(
     (first,) = await admin.servers.create("before", flavor="m1.tiny", image="cirros")
     await admin.servers.wait_for(first.id, "ACTIVE", timeout=WAIT)
     dead = await _kill(cloud, ConductorManager)
-    await dead.manager._cleanup_host()
+    await dead.manager.cleanup_host()
     replacement = Service(
         ConductorManager(cloud.config, await broker.connect(), "control2"),
         serializer=objects.serializer(),
@@ -175,10 +176,12 @@ class Slow:
         self.seen: list[int] = []
         self.changed = asyncio.Event()
 
+    @endpoint
     async def hang(self, ctx: RequestContext) -> None:
         self.entered.set()
         await self.release.wait()
 
+    @endpoint
     async def note(self, ctx: RequestContext, n: int) -> None:
         self.seen.append(n)
         self.changed.set()

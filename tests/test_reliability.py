@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
-from nova_lite.rpc import envelope
+from nova_lite.rpc import endpoint, envelope
 from nova_lite.transport import Message, Transport
 from tests.conftest import TransportFactory
 from transports.memory import MemoryTransport
@@ -35,10 +35,12 @@ class Counter:
         self.seen: list[int] = []
         self.changed = asyncio.Event()
 
+    @endpoint
     async def note(self, ctx: RequestContext, n: int) -> None:
         self.seen.append(n)
         self.changed.set()
 
+    @endpoint
     async def ping(self, ctx: RequestContext) -> str:
         return "pong"
 

@@ -24,6 +24,7 @@ from nova_lite.exceptions import (
     TransportClosed,
     UnsupportedVersion,
 )
+from nova_lite.rpc import endpoint
 from nova_lite.transport import Message, Transport
 from tests.conftest import TransportFactory
 
@@ -41,28 +42,35 @@ class Recorder:
         self.release = asyncio.Event()
         self.entered: asyncio.Queue[int] = asyncio.Queue()
 
+    @endpoint
     async def echo(self, ctx: RequestContext, value: object) -> object:
         self.seen.append("echo")
         return value
 
+    @endpoint
     async def whoami(self, ctx: RequestContext) -> str:
         return self.host
 
+    @endpoint
     async def note(self, ctx: RequestContext, n: int) -> None:
         await self.casts.put((self.host, n))
 
+    @endpoint
     async def block(self, ctx: RequestContext, n: int) -> int:
         await self.entered.put(n)
         await self.release.wait()
         return n
 
+    @endpoint
     async def context_of(self, ctx: RequestContext) -> dict[str, object]:
         log.info("endpoint.handling", user_id=ctx.user_id)
         return {"request_id": ctx.request_id, "user_id": ctx.user_id, "roles": list(ctx.roles)}
 
+    @endpoint
     async def not_found(self, ctx: RequestContext) -> None:
         raise NotFound("Instance abc could not be found.", instance_id="abc")
 
+    @endpoint
     async def crash(self, ctx: RequestContext) -> None:
         raise KeyError("boom")
 
@@ -102,8 +110,8 @@ async def fleet(broker: TransportFactory) -> AsyncIterator[Fleet]:
     invoker = Invoker(transport, target, timeout=WAIT)
     fleet = Fleet(broker, target, invoker, transport)
     yield fleet
-    for endpoint in fleet.endpoints:
-        endpoint.release.set()
+    for served in fleet.endpoints:
+        served.release.set()
     for worker in fleet.workers:
         await asyncio.wait_for(worker.stop(), WAIT)
 
@@ -219,6 +227,7 @@ class Versioned:
 
     target = Target(namespace="calc", version="1.3")
 
+    @endpoint
     async def ping(self, ctx: RequestContext) -> str:
         return "pong"
 
@@ -370,6 +379,7 @@ class Server:
 
 
 class Objects:
+    @endpoint
     async def rename(self, ctx: RequestContext, server: Server, name: str) -> Server:
         assert isinstance(server, Server) and isinstance(server.created_at, datetime.datetime)
         return attrs.evolve(server, name=name)

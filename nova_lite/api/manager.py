@@ -18,6 +18,7 @@ from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Invalid, NotAuthorized
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
 
@@ -75,6 +76,7 @@ class ApiManager(Manager):
             raise NotAuthorized("The request you have made requires authentication.")
         return self.api.session(ctx.auth_token, request_id=ctx.request_id)
 
+    @endpoint
     async def servers_create(
         self,
         ctx: RequestContext,
@@ -95,18 +97,22 @@ class ApiManager(Manager):
         )
         return [server_to_dict(s) for s in servers]
 
+    @endpoint
     async def servers_list(
         self, ctx: RequestContext, all_projects: bool = False
     ) -> list[dict[str, Any]]:
         servers = await self._session(ctx).servers.list(all_projects=all_projects)
         return [server_to_dict(s) for s in servers]
 
+    @endpoint
     async def servers_get(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
         return server_to_dict(await self._session(ctx).servers.get(server_id))
 
+    @endpoint
     async def servers_delete(self, ctx: RequestContext, server_id: str) -> None:
         await self._session(ctx).servers.delete(server_id)
 
+    @endpoint
     async def servers_action(
         self, ctx: RequestContext, server_id: str, action: str, args: dict[str, Any]
     ) -> Any:
@@ -118,22 +124,27 @@ class ApiManager(Manager):
             raise Invalid(f"Action {action!r} takes no argument(s) {sorted(unknown)}.")
         return await getattr(self._session(ctx).servers, action)(server_id, **args)
 
+    @endpoint
     async def servers_wait(
         self, ctx: RequestContext, server_id: str, status: list[str], timeout: float
     ) -> dict[str, Any]:
         server = await self._session(ctx).servers.wait_for(server_id, status, timeout=timeout)
         return server_to_dict(server)
 
+    @endpoint
     async def servers_actions(self, ctx: RequestContext, server_id: str) -> list[dict[str, Any]]:
         actions = await self._session(ctx).servers.actions(server_id)
         converter = objects.serializer().converter
         return [converter.unstructure(a) for a in actions]
 
+    @endpoint
     async def servers_console(self, ctx: RequestContext, server_id: str) -> str:
         return await self._session(ctx).servers.console_output(server_id)
 
+    @endpoint
     async def flavors_list(self, ctx: RequestContext) -> list[objects.Flavor]:
         return await self._session(ctx).flavors()
 
+    @endpoint
     async def hosts_list(self, ctx: RequestContext) -> list[dict[str, Any]]:
         return await self._session(ctx).hosts()

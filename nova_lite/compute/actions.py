@@ -29,6 +29,7 @@ from nova_lite.exceptions import (
     UnexpectedTaskStateError,
 )
 from nova_lite.notifications import instance_payload
+from nova_lite.rpc.endpoint import endpoint
 
 if TYPE_CHECKING:
     from nova_lite.compute.build import InstanceBuilder
@@ -193,11 +194,13 @@ class LifecycleEndpoints:
 
     # -- power -----------------------------------------------------------------
 
+    @endpoint
     async def pause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Freeze the guest in memory: ACTIVE → PAUSED."""
         step = _driver_step(self.driver.pause)
         await self._move(ctx, instance_uuid, "pause", task_states.PAUSING, step, vm_states.PAUSED)
 
+    @endpoint
     async def unpause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Let a paused guest run again: PAUSED → ACTIVE."""
         step = _driver_step(self.driver.unpause)
@@ -205,28 +208,33 @@ class LifecycleEndpoints:
             ctx, instance_uuid, "unpause", task_states.UNPAUSING, step, vm_states.ACTIVE
         )
 
+    @endpoint
     async def suspend_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Save the guest's memory and stop it: ACTIVE → SUSPENDED."""
         step = _driver_step(self.driver.suspend)
         task, vm_state = task_states.SUSPENDING, vm_states.SUSPENDED
         await self._move(ctx, instance_uuid, "suspend", task, step, vm_state)
 
+    @endpoint
     async def resume_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Restore a suspended guest: SUSPENDED → ACTIVE."""
         step = _driver_step(self.driver.resume)
         await self._move(ctx, instance_uuid, "resume", task_states.RESUMING, step, vm_states.ACTIVE)
 
+    @endpoint
     async def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power the guest off: → STOPPED (status SHUTOFF)."""
         task, vm_state = task_states.POWERING_OFF, vm_states.STOPPED
         await self._move(ctx, instance_uuid, "power_off", task, self._power_off_step, vm_state)
 
+    @endpoint
     async def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power a stopped guest on: STOPPED → ACTIVE."""
         step = _driver_step(self.driver.power_on)
         task, vm_state = task_states.POWERING_ON, vm_states.ACTIVE
         await self._move(ctx, instance_uuid, "power_on", task, step, vm_state)
 
+    @endpoint
     async def reboot_instance(self, ctx: RequestContext, instance_uuid: str, hard: bool) -> None:
         """Reboot the guest, softly (through its OS) or hard (a reset): → ACTIVE."""
 
@@ -251,6 +259,7 @@ class LifecycleEndpoints:
 
     # -- rescue, password --------------------------------------------------------
 
+    @endpoint
     async def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Boot the guest from a rescue image, its own disk attached: → RESCUED."""
 
@@ -263,12 +272,14 @@ class LifecycleEndpoints:
             ctx, instance_uuid, "rescue", task_states.RESCUING, rescue, vm_states.RESCUED
         )
 
+    @endpoint
     async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Boot the guest from its own disk again: RESCUED → ACTIVE."""
         step = _driver_step(self.driver.unrescue)
         task, vm_state = task_states.UNRESCUING, vm_states.ACTIVE
         await self._move(ctx, instance_uuid, "unrescue", task, step, vm_state)
 
+    @endpoint
     async def set_admin_password(
         self, ctx: RequestContext, instance_uuid: str, new_pass: str
     ) -> None:
@@ -288,11 +299,13 @@ class LifecycleEndpoints:
 
     # -- soft delete ------------------------------------------------------------------
 
+    @endpoint
     async def soft_delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power the guest off and keep it until reclaimed or restored: → SOFT_DELETED."""
         task, vm_state = task_states.SOFT_DELETING, vm_states.SOFT_DELETED
         await self._move(ctx, instance_uuid, "soft_delete", task, self._power_off_step, vm_state)
 
+    @endpoint
     async def restore_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power a soft-deleted guest on again: SOFT_DELETED → ACTIVE."""
         step = _driver_step(self.driver.power_on)

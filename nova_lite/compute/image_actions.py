@@ -16,6 +16,7 @@ from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.compute.actions import LifecycleEndpoints, Undo
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaLiteError
+from nova_lite.rpc.endpoint import endpoint
 
 __all__ = ["ImageEndpoints"]
 
@@ -25,6 +26,7 @@ log = structlog.get_logger(__name__)
 class ImageEndpoints(LifecycleEndpoints):
     """Endpoints for the actions that touch images and volumes."""
 
+    @endpoint
     async def rebuild_instance(
         self, ctx: RequestContext, instance_uuid: str, image_ref: str
     ) -> None:
@@ -48,6 +50,7 @@ class ImageEndpoints(LifecycleEndpoints):
 
         await self._run_action(ctx, instance_uuid, "rebuild", task_states.REBUILDING, rebuild)
 
+    @endpoint
     async def snapshot_instance(
         self,
         ctx: RequestContext,
@@ -97,6 +100,7 @@ class ImageEndpoints(LifecycleEndpoints):
             log.info("compute.backup_rotated", image_id=old.id, instance_uuid=instance.uuid)
             await self.builder.image.delete(ctx, old.id)
 
+    @endpoint
     async def shelve_instance(self, ctx: RequestContext, instance_uuid: str, image_id: str) -> None:
         """Power off, snapshot into `image_id`, then (by default) offload at once."""
 
@@ -129,6 +133,7 @@ class ImageEndpoints(LifecycleEndpoints):
             )
             await self.shelve_offload_instance(ctx, instance_uuid)
 
+    @endpoint
     async def shelve_offload_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Remove a shelved guest from this host and free its resources here."""
 
@@ -147,6 +152,7 @@ class ImageEndpoints(LifecycleEndpoints):
             {"vm_state": vm_states.SHELVED_OFFLOADED},
         )
 
+    @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Bring a shelved guest back: power on here, or spawn from its shelved image."""
 
@@ -184,6 +190,7 @@ class ImageEndpoints(LifecycleEndpoints):
             {"vm_state": vm_states.ACTIVE},
         )
 
+    @endpoint
     async def attach_volume(
         self, ctx: RequestContext, instance_uuid: str, volume_id: str, mountpoint: str
     ) -> None:
@@ -210,6 +217,7 @@ class ImageEndpoints(LifecycleEndpoints):
 
         await self._run_action(ctx, instance_uuid, "attach_volume", None, attach)
 
+    @endpoint
     async def detach_volume(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
         """Detach a volume the API marked detaching."""
 

@@ -34,6 +34,7 @@ from nova_lite.exceptions import (
 )
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
@@ -74,7 +75,7 @@ class ComputeManager(HostMaintenance, Manager):
     def __repr__(self) -> str:
         return f"<ComputeManager {self.host} driver={type(self.driver).__name__}>"
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.driver.init_host(self.host)
         set_handler = getattr(self.driver, "set_event_handler", None)
         if set_handler is not None:
@@ -98,7 +99,7 @@ class ComputeManager(HostMaintenance, Manager):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         set_handler = getattr(self.driver, "set_event_handler", None)
         if set_handler is not None:
             set_handler(None)
@@ -124,7 +125,7 @@ class ComputeManager(HostMaintenance, Manager):
         except NovaLiteError as exc:
             log.info("compute.event_sync_skipped", instance_uuid=instance_uuid, error=str(exc))
 
-    def _periodic_tasks(self) -> list[PeriodicTask]:
+    def periodic_tasks(self) -> list[PeriodicTask]:
         c = self.config.compute
         tasks = [
             PeriodicTask("report_state", c.report_interval, self._report, c.report_interval),
@@ -166,6 +167,7 @@ class ComputeManager(HostMaintenance, Manager):
 
     # -- endpoints -----------------------------------------------------------
 
+    @endpoint
     async def build_and_run_instance(
         self,
         ctx: RequestContext,
@@ -178,6 +180,7 @@ class ComputeManager(HostMaintenance, Manager):
         async with self._instance_lock(instance_uuid):
             await self.builder.build(ctx, instance_uuid, request_spec, alternates, attempt)
 
+    @endpoint
     async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Destroy the guest, release its ports, volumes and claims, mark it deleted."""
         async with self._instance_lock(instance_uuid):
@@ -190,6 +193,7 @@ class ComputeManager(HostMaintenance, Manager):
             instance = await self.conductor.instance_destroy(ctx, instance_uuid)
             await self.notifier.info(ctx, "instance.delete.end", instance_payload(instance))
 
+    @endpoint
     async def get_console_output(self, ctx: RequestContext, instance_uuid: str) -> str:
         """The tail of the guest's serial console."""
         instance = await self.conductor.instance_get(ctx, instance_uuid)

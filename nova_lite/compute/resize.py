@@ -19,6 +19,7 @@ from nova_lite.compute.actions import Undo
 from nova_lite.compute.image_actions import ImageEndpoints
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.context import RequestContext
+from nova_lite.rpc.endpoint import endpoint
 
 __all__ = ["ResizeEndpoints"]
 
@@ -28,6 +29,7 @@ class ResizeEndpoints(ImageEndpoints):
 
     compute_rpcapi: ComputeAPI
 
+    @endpoint
     async def prep_resize(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:
@@ -52,6 +54,7 @@ class ResizeEndpoints(ImageEndpoints):
                 ctx, migration.source_host, instance_uuid, migration_uuid
             )
 
+    @endpoint
     async def resize_instance(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:
@@ -80,6 +83,7 @@ class ResizeEndpoints(ImageEndpoints):
                 ctx, migration.dest_host, instance_uuid, migration_uuid
             )
 
+    @endpoint
     async def finish_resize(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:
@@ -118,6 +122,7 @@ class ResizeEndpoints(ImageEndpoints):
         for port in ports:
             await self.builder.network.bind_port(ctx, port.id, self.host)
 
+    @endpoint
     async def confirm_resize(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:
@@ -141,6 +146,7 @@ class ResizeEndpoints(ImageEndpoints):
             undo=self._give_back(migration, moved=True),
         )
 
+    @endpoint
     async def revert_resize(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:
@@ -167,6 +173,7 @@ class ResizeEndpoints(ImageEndpoints):
                 ctx, migration.source_host, instance_uuid, migration_uuid
             )
 
+    @endpoint
     async def finish_revert_resize(
         self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
     ) -> None:

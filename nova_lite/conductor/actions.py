@@ -15,6 +15,7 @@ from nova_lite import objects
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
 from nova_lite.exceptions import Invalid, NotFound
+from nova_lite.rpc.endpoint import endpoint
 
 __all__ = ["ActionEndpoints", "ActionStore"]
 
@@ -193,15 +194,18 @@ class ActionEndpoints:
 
     actions: ActionStore
 
+    @endpoint
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Record that the request `ctx.request_id` started `action` on the instance."""
         await self.actions.start(ctx, instance_uuid, action)
 
+    @endpoint
     async def action_event_start(
         self, ctx: RequestContext, instance_uuid: str, event: str, host: str
     ) -> None:
         await self.actions.event_start(ctx, instance_uuid, event, host)
 
+    @endpoint
     async def action_event_finish(
         self,
         ctx: RequestContext,
@@ -212,6 +216,7 @@ class ActionEndpoints:
     ) -> None:
         await self.actions.event_finish(ctx, instance_uuid, event, result, traceback)
 
+    @endpoint
     async def actions_list(
         self, ctx: RequestContext, instance_uuid: str
     ) -> list[objects.InstanceAction]:
@@ -238,6 +243,7 @@ class ActionEndpoints:
         )
         return await self.actions.migration_create(migration)
 
+    @endpoint
     async def migration_update(
         self,
         ctx: RequestContext,
@@ -248,9 +254,11 @@ class ActionEndpoints:
         values = {k: v for k, v in (("status", status), ("dest_host", dest_host)) if v}
         return await self.actions.migration_update(migration_uuid, **values)
 
+    @endpoint
     async def migration_get(self, ctx: RequestContext, migration_uuid: str) -> objects.Migration:
         return await self.actions.migration_get(migration_uuid)
 
+    @endpoint
     async def migration_for_instance(
         self, ctx: RequestContext, instance_uuid: str
     ) -> objects.Migration:

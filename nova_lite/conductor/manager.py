@@ -36,6 +36,7 @@ from nova_lite.exceptions import (
 from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.notifications import Notifier, instance_payload
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
@@ -62,10 +63,10 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         self.notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         self._builds: set[asyncio.Task[None]] = set()
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.db.open()
 
-    def _periodic_tasks(self) -> list[PeriodicTask]:
+    def periodic_tasks(self) -> list[PeriodicTask]:
         timeout = self.config.compute.instance_build_timeout
         if timeout <= 0:
             return []
@@ -92,29 +93,34 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
             await self.network.deallocate_for_instance(ctx, instance.uuid)
             await self._fail_build(ctx, instance.uuid, exc)
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         for task in list(self._builds):
             await asyncio.gather(task, return_exceptions=True)
         await self.db.close()
 
     # -- flavors and quotas ------------------------------------------------
 
+    @endpoint
     async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
         _require_admin(ctx, "create flavors")
         return await self.store.flavor_create(flavor)
 
+    @endpoint
     async def flavor_get(self, ctx: RequestContext, flavor_ref: str) -> objects.Flavor:
         return await self.store.flavor_get(flavor_ref)
 
+    @endpoint
     async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
         return await self.store.flavor_list()
 
+    @endpoint
     async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
         return {
             "limits": await self.store.quota_limits(project_id),
             "usage": await self.store.quota_usage(project_id),
         }
 
+    @endpoint
     async def quota_set(
         self, ctx: RequestContext, project_id: str, resource: str, limit: int
     ) -> None:
@@ -123,6 +129,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
 
     # -- instance records --------------------------------------------------
 
+    @endpoint
     async def create_instances(
         self, ctx: RequestContext, instances: list[objects.Instance]
     ) -> list[objects.Instance]:
@@ -132,11 +139,13 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
             await self.notifier.info(ctx, "instance.update", instance_payload(instance))
         return instances
 
+    @endpoint
     async def instance_get(
         self, ctx: RequestContext, instance_uuid: str, read_deleted: bool = False
     ) -> objects.Instance:
         return await self.store.get(instance_uuid, read_deleted=read_deleted)
 
+    @endpoint
     async def instance_get_all(
         self,
         ctx: RequestContext,
@@ -146,6 +155,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
     ) -> list[objects.Instance]:
         return await self.store.list(project_id=project_id, host=host, read_deleted=read_deleted)
 
+    @endpoint
     async def instance_update(
         self,
         ctx: RequestContext,
@@ -164,6 +174,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
         return instance
 
+    @endpoint
     async def instance_set_error(
         self, ctx: RequestContext, instance_uuid: str, fault: objects.InstanceFault
     ) -> objects.Instance:
@@ -182,6 +193,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
         return instance
 
+    @endpoint
     async def instance_destroy(self, ctx: RequestContext, instance_uuid: str) -> objects.Instance:
         """Mark the instance deleted (its quota is released with it)."""
         instance = await self.store.destroy(instance_uuid)
@@ -190,6 +202,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
 
     # -- scheduling ----------------------------------------------------------
 
+    @endpoint
     async def schedule_and_build_instances(
         self, ctx: RequestContext, request_specs: list[objects.RequestSpec]
     ) -> None:
@@ -220,6 +233,7 @@ class ConductorManager(ActionEndpoints, MigrationTasks, Manager):
             await self.scheduler.release(ctx, spec.instance_uuid)
             await self._fail_build(ctx, spec.instance_uuid, exc)
 
+    @endpoint
     async def reschedule_instance(
         self,
         ctx: RequestContext,

@@ -18,6 +18,7 @@ from nova_lite.compute import task_states
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
 from nova_lite.notifications import instance_payload
+from nova_lite.rpc.endpoint import endpoint
 
 if TYPE_CHECKING:
     from nova_lite.compute.rpcapi import ComputeAPI
@@ -43,6 +44,7 @@ class MigrationTasks:
     compute: ComputeAPI
     notifier: Notifier
 
+    @endpoint
     async def migrate_server(
         self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
     ) -> None:
@@ -95,6 +97,7 @@ class MigrationTasks:
             return
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
 
+    @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
         event = "conductor_unshelve_instance"

@@ -36,6 +36,7 @@ from nova_lite.identity.schema import MIGRATIONS
 from nova_lite.identity.tokens import TokenStore, isoformat
 from nova_lite.objects import TokenInfo, utcnow
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 
@@ -74,7 +75,7 @@ class IdentityManager(Manager):
 
     # -- lifecycle -------------------------------------------------------------
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.db.open()
         try:
             await self._bootstrap()
@@ -82,10 +83,10 @@ class IdentityManager(Manager):
             await self.db.close()
             raise
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         await self.db.close()
 
-    def _periodic_tasks(self) -> list[PeriodicTask]:
+    def periodic_tasks(self) -> list[PeriodicTask]:
         return [
             PeriodicTask(
                 "purge_expired_tokens",
@@ -124,6 +125,7 @@ class IdentityManager(Manager):
 
     # -- tokens ----------------------------------------------------------------
 
+    @endpoint
     async def authenticate(
         self, ctx: RequestContext, username: str, password: str, project_name: str
     ) -> dict[str, Any]:
@@ -143,10 +145,12 @@ class IdentityManager(Manager):
         log.info("identity.authenticated", user_id=info.user_id, project_id=info.project_id)
         return {"token": token, "token_info": info}
 
+    @endpoint
     async def validate_token(self, ctx: RequestContext, token: str) -> TokenInfo:
         """Who `token` stands for; `NotAuthorized` if it is unknown, expired or revoked."""
         return await self.tokens.validate(checks.check_secret("token", token), self.now())
 
+    @endpoint
     async def revoke_token(self, ctx: RequestContext, token: str) -> None:
         """Revoke `token` (holding it is the right to revoke it); revoking twice is harmless."""
         if await self.tokens.revoke(checks.check_secret("token", token)):
@@ -154,6 +158,7 @@ class IdentityManager(Manager):
 
     # -- administration --------------------------------------------------------
 
+    @endpoint
     async def create_project(
         self, ctx: RequestContext, name: str, description: str = ""
     ) -> dict[str, Any]:
@@ -165,6 +170,7 @@ class IdentityManager(Manager):
         log.info("identity.project_created", project_id=project["id"], project_name=name)
         return project
 
+    @endpoint
     async def list_projects(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every project, by name: ``{"id", "name", "description", "created_at"}``."""
         checks.require_admin(ctx, "list projects")
@@ -173,6 +179,7 @@ class IdentityManager(Manager):
         )
         return [dict(row) for row in rows]
 
+    @endpoint
     async def create_user(
         self,
         ctx: RequestContext,
@@ -194,6 +201,7 @@ class IdentityManager(Manager):
         log.info("identity.user_created", user_id=user["id"], user_name=name, role=role)
         return {**user, "assignments": [{"project": project_name, "role": role}]}
 
+    @endpoint
     async def assign_role(
         self, ctx: RequestContext, user_name: str, project_name: str, role: str
     ) -> None:
@@ -206,6 +214,7 @@ class IdentityManager(Manager):
             await self._assign(user_name, project_name, role)
         log.info("identity.role_assigned", user_name=user_name, project_name=project_name)
 
+    @endpoint
     async def list_users(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every user, by name, with their assignments; never their password hashes."""
         checks.require_admin(ctx, "list users")
@@ -226,6 +235,7 @@ class IdentityManager(Manager):
                 assignments.append({"project": row["project"], "role": row["role"]})
         return list(users.values())
 
+    @endpoint
     async def delete_user(self, ctx: RequestContext, user_name: str) -> None:
         """Delete `user_name` and their assignments, and revoke every token they hold."""
         checks.require_admin(ctx, "delete users")

@@ -27,6 +27,7 @@ from nova_lite.image.schema import COLUMNS, MIGRATIONS, PLACEHOLDERS, image_from
 from nova_lite.image.store import ImageStore, Upload
 from nova_lite.objects import Image, utcnow
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
 
@@ -78,7 +79,7 @@ class ImageManager(Manager):
             raise RuntimeError("The image manager has not been started.")
         return self.store
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         self.store = ImageStore(self.config.service_dir("images"))
         await self.db.open()
         try:
@@ -89,11 +90,12 @@ class ImageManager(Manager):
             await self.db.close()
             raise
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         await self.db.close()
 
     # -- records ---------------------------------------------------------------
 
+    @endpoint
     async def create(
         self,
         ctx: RequestContext,
@@ -129,10 +131,12 @@ class ImageManager(Manager):
         log.info("image.created", image_id=image.id, owner=image.owner)
         return image
 
+    @endpoint
     async def get(self, ctx: RequestContext, image_id: str) -> Image:
         """The image `image_id`; `ImageNotFound` if it is missing or not visible."""
         return await self._visible_image(ctx, image_id)
 
+    @endpoint
     async def list(self, ctx: RequestContext) -> builtins.list[Image]:
         """The images the caller can see, oldest first."""
         if _is_admin(ctx):
@@ -145,6 +149,7 @@ class ImageManager(Manager):
             )
         return [image_from_row(row) for row in rows]
 
+    @endpoint
     async def update(
         self,
         ctx: RequestContext,
@@ -165,6 +170,7 @@ class ImageManager(Manager):
             )
         return updated
 
+    @endpoint
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (its owner project or an administrator only)."""
         image = await self._owned_image(ctx, image_id)
@@ -174,6 +180,7 @@ class ImageManager(Manager):
 
     # -- data ------------------------------------------------------------------
 
+    @endpoint
     async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:
         """Start (or restart) the upload of a ``queued`` image's data: → ``saving``."""
         image = await self._owned_image(ctx, image_id)
@@ -183,6 +190,7 @@ class ImageManager(Manager):
         await self._set_status(image.id, "saving")
         return attrs.evolve(image, status="saving")
 
+    @endpoint
     async def upload_chunk(
         self, ctx: RequestContext, image_id: str, offset: int, data_b64: str
     ) -> int:
@@ -207,6 +215,7 @@ class ImageManager(Manager):
             await self._store.append(image.id, upload, data)
             return upload.size
 
+    @endpoint
     async def upload_end(self, ctx: RequestContext, image_id: str) -> Image:
         """Finish an upload: the data goes into place, and the image turns ``active``."""
         image = await self._owned_image(ctx, image_id)
@@ -237,6 +246,7 @@ class ImageManager(Manager):
         log.info("image.uploaded", image_id=image.id, size=active.size)
         return active
 
+    @endpoint
     async def download_chunk(
         self, ctx: RequestContext, image_id: str, offset: int, length: int
     ) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from nova_lite.network import validation as check
 from nova_lite.network.allocator import PortAllocator
 from nova_lite.network.schema import MIGRATIONS
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
 
@@ -58,14 +59,15 @@ class NetworkManager(Manager):
         self.db = Database(config.database_path("network"), MIGRATIONS, name="network")
         self.allocator = PortAllocator(self.db)
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.db.open()
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         await self.db.close()
 
     # -- networks -----------------------------------------------------------
 
+    @endpoint
     async def create_network(
         self, ctx: RequestContext, name: str, shared: bool = True
     ) -> objects.Network:
@@ -87,6 +89,7 @@ class NetworkManager(Manager):
         log.info("network.created", network_id=network.id, shared=shared)
         return network
 
+    @endpoint
     async def list_networks(self, ctx: RequestContext) -> list[objects.Network]:
         """The networks the caller sees: shared ones and its project's (all, for admins)."""
         found = await self.db.fetchall(
@@ -97,6 +100,7 @@ class NetworkManager(Manager):
             subnets.setdefault(row["network_id"], []).append(row["id"])
         return [rows.network(row, subnets.get(row["id"], ())) for row in found]
 
+    @endpoint
     async def get_network(self, ctx: RequestContext, network_id: str) -> objects.Network:
         """One visible network, with its subnet ids; NetworkNotFound otherwise."""
         row = await self._visible_network(ctx, network_id)
@@ -105,6 +109,7 @@ class NetworkManager(Manager):
         )
         return rows.network(row, [subnet["id"] for subnet in subnets])
 
+    @endpoint
     async def delete_network(self, ctx: RequestContext, network_id: str) -> None:
         """Delete a network and its subnets; Conflict while any port is still on it."""
         async with self.db.transaction() as conn:
@@ -123,6 +128,7 @@ class NetworkManager(Manager):
 
     # -- subnets ------------------------------------------------------------
 
+    @endpoint
     async def create_subnet(
         self,
         ctx: RequestContext,
@@ -147,6 +153,7 @@ class NetworkManager(Manager):
         log.info("network.subnet_created", network_id=network_id, cidr=subnet.cidr)
         return subnet
 
+    @endpoint
     async def list_subnets(self, ctx: RequestContext, network_id: str) -> list[objects.Subnet]:
         """The subnets of one visible network, oldest (the one ports use) first."""
         await self._visible_network(ctx, network_id)
@@ -157,6 +164,7 @@ class NetworkManager(Manager):
 
     # -- ports --------------------------------------------------------------
 
+    @endpoint
     async def allocate_for_instance(
         self,
         ctx: RequestContext,
@@ -190,6 +198,7 @@ class NetworkManager(Manager):
         log.info("network.allocated", instance_uuid=device, ports=port_ids)
         return [ports[port_id] for port_id in port_ids]
 
+    @endpoint
     async def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Release every port of an instance and its addresses (none is fine)."""
         device = check.text("instance_uuid", instance_uuid)
@@ -202,6 +211,7 @@ class NetworkManager(Manager):
         self.allocator.forget()
         log.info("network.deallocated", instance_uuid=device, ports=released)
 
+    @endpoint
     async def list_ports(
         self,
         ctx: RequestContext,
@@ -214,6 +224,7 @@ class NetworkManager(Manager):
         params = (*_caller(ctx), device, device, network, network)
         return await rows.load_ports(self.db, _PORT_FILTERED, params)
 
+    @endpoint
     async def get_port(self, ctx: RequestContext, port_id: str) -> objects.Port:
         """One visible port; PortNotFound otherwise."""
         port_id = check.text("port_id", port_id)
@@ -222,6 +233,7 @@ class NetworkManager(Manager):
             raise PortNotFound(f"Port {port_id} could not be found.", port_id=port_id)
         return ports[0]
 
+    @endpoint
     async def bind_port(self, ctx: RequestContext, port_id: str, host: str) -> objects.Port:
         """Record that `host` plugged the port in, and mark it ACTIVE."""
         port_id = check.text("port_id", port_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nova_lite.rpc.endpoint import endpoint, rpc_methods
 from nova_lite.rpc.invoker import DirectConsumer, Invoker, TopicPublisher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
@@ -17,5 +18,7 @@ __all__ = [
     "TopicConsumer",
     "TopicPublisher",
     "Worker",
+    "endpoint",
+    "rpc_methods",
     "version_is_compatible",
 ]

@@ -4,7 +4,8 @@ As in oslo.messaging's RPCDispatcher: an endpoint serves a request when its
 ``target`` namespace equals the request's and its version is compatible (same major,
 minor at least the requested one). A request that some endpoint is compatible with
 but none has the method of gets `NoSuchMethod`; one no endpoint is compatible with
-gets `UnsupportedVersion`. Only public coroutine methods are exposed.
+gets `UnsupportedVersion`. Only methods marked `@endpoint` are exposed: a public
+helper or lifecycle hook of a manager is never callable from the bus.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from nova_lite.exceptions import InvalidRpcArguments, NoSuchMethod, UnsupportedVersion
+from nova_lite.rpc.endpoint import rpc_methods
 from nova_lite.rpc.envelope import Request
 from nova_lite.rpc.target import Target, version_is_compatible
 
@@ -32,6 +34,7 @@ class Dispatcher:
 
     def __init__(self, endpoints: Sequence[object]) -> None:
         self.endpoints = list(endpoints)
+        self._methods = [rpc_methods(endpoint) for endpoint in self.endpoints]
         self._resolved: dict[tuple[str | None, str | None, str], Callable[..., Any]] = {}
         self._parameters: dict[str, _Parameters] = {}
 
@@ -46,14 +49,14 @@ class Dispatcher:
     def _search(self, request: Request) -> Callable[..., Awaitable[Any]]:
         compatible = False
         requested = request.version or "1.0"
-        for endpoint in self.endpoints:
+        for endpoint, methods in zip(self.endpoints, self._methods, strict=True):
             target = _endpoint_target(endpoint)
             if target.namespace != request.namespace:
                 continue
             if not version_is_compatible(target.version or "1.0", requested):
                 continue
             compatible = True
-            method = self._public_method(endpoint, request.method)
+            method = methods.get(request.method)
             if method is not None:
                 return method
         if compatible:
@@ -67,15 +70,6 @@ class Dispatcher:
             f"(for method {request.method!r}).",
             version=requested,
         )
-
-    @staticmethod
-    def _public_method(endpoint: object, name: str) -> Callable[..., Awaitable[Any]] | None:
-        if name.startswith("_"):
-            return None
-        method = getattr(endpoint, name, None)
-        if method is None or not inspect.iscoroutinefunction(method):
-            return None
-        return method  # type: ignore[no-any-return]
 
     def check_arguments(self, method: Callable[..., Any], args: dict[str, Any]) -> None:
         """Raise `InvalidRpcArguments` if `method(ctx, **args)` would not bind."""

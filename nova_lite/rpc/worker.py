@@ -15,13 +15,13 @@ import collections
 import enum
 import uuid
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import structlog
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
+from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.rpc import envelope
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
@@ -80,7 +80,7 @@ class WorkerState(enum.Enum):
     STOPPED = "stopped"
 
 
-class Worker:
+class Worker(AsyncLifecycle):
     """Serves the endpoints' methods to Invokers of one topic (and one server).
 
     Acknowledgement: by default a request is acknowledged when its handling starts,
@@ -141,18 +141,6 @@ class Worker:
         fanout_queue = f"{prefix}{topic}_fanout_{uuid.uuid4().hex}"
         plan.append(TopicConsumer(fanout_queue, self.target.fanout_exchange, topic))
         return plan
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Declare the exchanges and queues and start consuming."""

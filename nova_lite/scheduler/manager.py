@@ -21,6 +21,7 @@ from nova_lite.context import RequestContext
 from nova_lite.db import Database
 from nova_lite.exceptions import NoValidHost
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.filters import build_filters
 from nova_lite.scheduler.host_manager import MIGRATIONS, Allocation, HostManager, HostState
 from nova_lite.scheduler.weights import build_weighers, weigh_hosts
@@ -49,17 +50,19 @@ class SchedulerManager(Manager):
         self.weighers = build_weighers(config)
         self._lock = asyncio.Lock()
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.db.open()
         await self.hosts.load()
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         await self.db.close()
 
+    @endpoint
     async def update_compute_node(self, ctx: RequestContext, node: objects.ComputeNode) -> None:
         """A compute host's periodic report: its capacity, and that it is alive."""
         await self.hosts.update_node(node)
 
+    @endpoint
     async def select_destinations(
         self, ctx: RequestContext, spec: objects.RequestSpec, num_alternates: int = 0
     ) -> list[objects.Selection]:
@@ -118,6 +121,7 @@ class SchedulerManager(Manager):
                 break
         return hosts
 
+    @endpoint
     async def claim(self, ctx: RequestContext, selection: objects.Selection) -> bool:
         """Claim an alternate's resources, if its host still fits them."""
         async with self._lock:
@@ -134,11 +138,13 @@ class SchedulerManager(Manager):
             )
             return await self.hosts.claim(allocation, verify=True)
 
+    @endpoint
     async def release(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Give back an instance's claim (build failed, or instance deleted)."""
         async with self._lock:
             await self.hosts.release(instance_uuid)
 
+    @endpoint
     async def move_allocation(
         self, ctx: RequestContext, from_consumer: str, to_consumer: str
     ) -> None:
@@ -146,11 +152,13 @@ class SchedulerManager(Manager):
         async with self._lock:
             await self.hosts.move(from_consumer, to_consumer)
 
+    @endpoint
     async def host_is_up(self, ctx: RequestContext, host: str) -> bool:
         """Whether `host` reported within ``service_down_time`` (False if unknown)."""
         state = self.hosts.hosts.get(host)
         return state is not None and self.hosts.is_up(state, self.config.compute.service_down_time)
 
+    @endpoint
     async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every compute host with up/down state, capacity and claimed usage."""
         down_after = self.config.compute.service_down_time

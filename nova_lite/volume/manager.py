@@ -31,6 +31,7 @@ from nova_lite.context import RequestContext
 from nova_lite.db import Database
 from nova_lite.exceptions import Forbidden, Invalid, VolumeInvalidState, VolumeNotFound
 from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
 from nova_lite.volume import validation as check
@@ -60,12 +61,13 @@ class VolumeManager(Manager):
         super().__init__(config, transport, host)
         self.db = Database(config.database_path("volume"), MIGRATIONS, name="volume")
 
-    async def _init_host(self) -> None:
+    async def init_host(self) -> None:
         await self.db.open()
 
-    async def _cleanup_host(self) -> None:
+    async def cleanup_host(self) -> None:
         await self.db.close()
 
+    @endpoint
     async def create(
         self, ctx: RequestContext, size: int, name: str = "", image_id: str | None = None
     ) -> objects.Volume:
@@ -94,23 +96,28 @@ class VolumeManager(Manager):
         # No storage to provision: the backend is "done" at once.
         return await self._transition(ctx, volume_id, ("creating",), "available", "create")
 
+    @endpoint
     async def get(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """One volume of the caller's project (any, for admins); VolumeNotFound otherwise."""
         return await self._load(ctx, check.text("volume_id", volume_id))
 
+    @endpoint
     async def list(self, ctx: RequestContext) -> builtins.list[objects.Volume]:
         """The caller's project's volumes (all, for admins), oldest first."""
         found = await self.db.fetchall(f"{_SELECT} WHERE {_VISIBLE} ORDER BY v.rowid", _caller(ctx))
         return [_volume(row) for row in found]
 
+    @endpoint
     async def reserve(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """Claim an available volume for an attach: available -> attaching."""
         return await self._transition(ctx, volume_id, ("available",), "attaching", "reserve")
 
+    @endpoint
     async def unreserve(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """Give up a reservation (the attach failed): attaching -> available."""
         return await self._transition(ctx, volume_id, ("attaching",), "available", "unreserve")
 
+    @endpoint
     async def attach(
         self, ctx: RequestContext, volume_id: str, instance_uuid: str, mountpoint: str
     ) -> objects.Volume:
@@ -130,14 +137,17 @@ class VolumeManager(Manager):
         log.info("volume.attached", volume_id=volume.id, instance_uuid=instance_uuid)
         return volume
 
+    @endpoint
     async def begin_detaching(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """Mark a detach as started: in-use -> detaching."""
         return await self._transition(ctx, volume_id, ("in-use",), "detaching", "begin_detaching")
 
+    @endpoint
     async def roll_detaching(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """Undo `begin_detaching` after a failed detach: detaching -> in-use."""
         return await self._transition(ctx, volume_id, ("detaching",), "in-use", "roll_detaching")
 
+    @endpoint
     async def detach(
         self, ctx: RequestContext, volume_id: str, instance_uuid: str
     ) -> objects.Volume:
@@ -163,6 +173,7 @@ class VolumeManager(Manager):
         log.info("volume.detached", volume_id=volume.id, instance_uuid=instance_uuid)
         return volume
 
+    @endpoint
     async def delete(self, ctx: RequestContext, volume_id: str) -> None:
         """Delete an available or errored volume (deleting, then gone)."""
         await self._transition(ctx, volume_id, ("available", "error"), "deleting", "delete")
@@ -170,6 +181,7 @@ class VolumeManager(Manager):
             await _write(conn, "DELETE FROM volumes WHERE id = ?", (volume_id,))
         log.info("volume.deleted", volume_id=volume_id)
 
+    @endpoint
     async def reset_status(
         self, ctx: RequestContext, volume_id: str, status: str
     ) -> objects.Volume:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 
@@ -26,6 +25,7 @@ from nova_lite.exceptions import (
     NovaError,
     WaitTimeout,
 )
+from nova_lite.lifecycle import AsyncLifecycle
 
 __all__ = ["HttpApiClient", "server_from_http"]
 
@@ -68,7 +68,7 @@ def server_from_http(server: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class HttpApiClient:
+class HttpApiClient(AsyncLifecycle):
     """The server operations of the compute API, over HTTP with one user's token."""
 
     def __init__(self, api_url: str, *, timeout: float = 60.0) -> None:
@@ -81,16 +81,12 @@ class HttpApiClient:
     def __repr__(self) -> str:
         return f"<HttpApiClient {self.api_url}>"
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Open the HTTP session (``async with`` does this)."""
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
+        """Close the HTTP session."""
         if self._http is not None:
             await self._http.close()
 

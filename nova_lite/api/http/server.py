@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 import structlog
 from aiohttp import web
 
 from nova_lite.api.client import NovaAPI
 from nova_lite.api.http.app import create_app
 from nova_lite.exceptions import ConfigError
+from nova_lite.lifecycle import AsyncLifecycle
 
 __all__ = ["HttpServer", "parse_listen"]
 
@@ -26,7 +24,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class HttpServer:
+class HttpServer(AsyncLifecycle):
     """The HTTP API of `api` served on `listen` (port 0: any free port) until stopped."""
 
     def __init__(self, api: NovaAPI, *, listen: str, public_url: str = "") -> None:
@@ -45,18 +43,6 @@ class HttpServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Start listening; `OSError` if the address cannot be bound."""
