@@ -19,6 +19,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     HypervisorError,
@@ -28,7 +29,6 @@ from nova_lite.exceptions import (
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
 )
-from nova_lite.notifications import instance_payload
 from nova_lite.rpc.endpoint import endpoint
 
 if TYPE_CHECKING:

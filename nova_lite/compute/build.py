@@ -20,6 +20,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     HypervisorError,
@@ -32,7 +33,6 @@ from nova_lite.exceptions import (
 )
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.network.rpcapi import NetworkAPI
-from nova_lite.notifications import instance_payload
 from nova_lite.volume.rpcapi import VolumeAPI
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ import structlog
 
 from nova_lite import loader, objects
 from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.periodic import HostMaintenance
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
@@ -32,7 +33,7 @@ from nova_lite.exceptions import (
     MessagingTimeout,
     NovaLiteError,
 )
-from nova_lite.notifications import Notifier, instance_payload
+from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI

@@ -17,6 +17,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionEndpoints, ActionStore
 from nova_lite.conductor.instance_store import ANY, InstanceStore
@@ -34,7 +35,7 @@ from nova_lite.exceptions import (
     UnexpectedTaskStateError,
 )
 from nova_lite.network.rpcapi import NetworkAPI
-from nova_lite.notifications import Notifier, instance_payload
+from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI

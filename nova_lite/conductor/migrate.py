@@ -15,9 +15,9 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
-from nova_lite.notifications import instance_payload
 from nova_lite.rpc.endpoint import endpoint
 
 if TYPE_CHECKING:
