@@ -201,7 +201,7 @@ class ActionRecords:
         self.actions = actions
 
     def __repr__(self) -> str:
-        return f"<ActionRecords {self.actions.db!r}>"
+        return "<ActionRecords>"
 
     @endpoint
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:

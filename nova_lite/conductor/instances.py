@@ -34,7 +34,7 @@ class InstanceRecords:
         self.notifier = notifier
 
     def __repr__(self) -> str:
-        return f"<InstanceRecords {self.notifier.publisher_id}>"
+        return "<InstanceRecords>"
 
     # -- flavors and quotas ------------------------------------------------
 
