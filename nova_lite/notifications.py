@@ -11,9 +11,10 @@ every event. The body is an oslo envelope around::
                                            "nova_object.version": "1.0",
                                            "nova_object.data": {...}}}
 
-The payload of ``instance.*`` events always carries ``uuid``, ``display_name``,
-``project_id``, ``user_id``, ``host``, ``vm_state``, ``task_state``, ``power_state``,
-``status`` and ``request_id``, plus ``fault`` on ``*.error`` events.
+The payload of ``instance.*`` events (built by
+`nova_lite.compute.notification_payloads.instance_payload`) always carries ``uuid``,
+``display_name``, ``project_id``, ``user_id``, ``host``, ``vm_state``, ``task_state``,
+``power_state``, ``status`` and ``request_id``, plus ``fault`` on ``*.error`` events.
 Notifications are fire-and-forget: a missing listener never fails the action.
 """
 
@@ -31,34 +32,12 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import TransportError
 from nova_lite.transport import ExchangeType, Message, Transport
 
-__all__ = ["Notifier", "instance_payload"]
+__all__ = ["Notifier", "decode_notification"]
 
 log = structlog.get_logger(__name__)
 
 TOPIC = "notifications"
 PAYLOAD_VERSION = "1.0"
-
-
-def instance_payload(instance: objects.Instance, **extra: Any) -> dict[str, Any]:
-    """The fields every ``instance.*`` notification carries."""
-    from nova_lite.compute.status import status_from_state
-
-    payload: dict[str, Any] = {
-        "uuid": instance.uuid,
-        "display_name": instance.display_name,
-        "project_id": instance.project_id,
-        "user_id": instance.user_id,
-        "host": instance.host,
-        "vm_state": instance.vm_state,
-        "task_state": instance.task_state,
-        "power_state": instance.power_state,
-        "status": status_from_state(instance.vm_state, instance.task_state),
-        "flavor": instance.flavor.name,
-    }
-    if instance.fault is not None:
-        payload["fault"] = {"code": instance.fault.code, "message": instance.fault.message}
-    payload.update(extra)
-    return payload
 
 
 class Notifier:

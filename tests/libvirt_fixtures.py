@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from nova_lite import objects
-from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.image_cache import ImageCache
 from nova_lite.context import RequestContext
 
 __all__ = [
@@ -90,13 +90,13 @@ def wire_image_files(monkeypatch: pytest.MonkeyPatch) -> None:
     The kernel and ramdisk go through the compute's own verified image cache, fetched
     with the request's context, exactly as the boot image does.
     """
-    fetch_image = InstanceBuilder.fetch_image
+    fetch_image = ImageCache.fetch
 
     async def fetch_and_prepare(
-        self: InstanceBuilder, ctx: RequestContext, instance: objects.Instance
+        self: ImageCache, ctx: RequestContext, instance: objects.Instance
     ) -> tuple[objects.Image | None, Path | None]:
         image, path = await fetch_image(self, ctx, instance)
-        prepare = getattr(self.manager.driver, "prepare_image_files", None)
+        prepare = getattr(self.driver, "prepare_image_files", None)
         if image is not None and prepare is not None:
 
             async def fetch(image_id: str) -> Path:
@@ -107,4 +107,4 @@ def wire_image_files(monkeypatch: pytest.MonkeyPatch) -> None:
             await prepare(image, fetch)
         return image, path
 
-    monkeypatch.setattr(InstanceBuilder, "fetch_image", fetch_and_prepare)
+    monkeypatch.setattr(ImageCache, "fetch", fetch_and_prepare)

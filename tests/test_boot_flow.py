@@ -63,7 +63,7 @@ async def test_boot_then_delete_walks_the_whole_flow(clouds: CloudFactory) -> No
     first, last = (int(ipaddress.ip_address(a)) for a in (subnet.pool_start, subnet.pool_end))
     assert server.ip is not None and first <= int(ipaddress.ip_address(server.ip)) <= last
     compute = cloud.compute(server.host)
-    assert (compute.builder.cache_dir / (server.image or "")).is_file()
+    assert (compute.images.cache_dir / (server.image or "")).is_file()
     instance = await cloud.api.conductor.instance_get(ctx, server.id)
     assert (await compute.driver.get_info(instance)).state == power_state.RUNNING
     [port] = await cloud.api.network.list_ports(ctx, device_id=server.id)
@@ -353,7 +353,7 @@ async def test_an_image_whose_data_was_tampered_with_fails_the_build(
 
     assert server.status == "ERROR"
     assert server.fault is not None and "MD5" in server.fault.message
-    assert list(cloud.compute("compute1").builder.cache_dir.iterdir()) == []
+    assert list(cloud.compute("compute1").images.cache_dir.iterdir()) == []
     await assert_nothing_leaked(cloud, admin, [server.id])
 
 

@@ -682,15 +682,15 @@ async def test_a_soft_deleted_server_is_reclaimed_once_old_enough(memory: CloudF
         await world.admin.servers.soft_delete(sid)
         await world.wait(sid, "SOFT_DELETED")
     host = (await world.instance(old)).host
-    compute = world.compute(host)
+    maintenance = world.compute(host).maintenance
 
-    await compute._reclaim_queued_deletes(ADMIN)
+    await maintenance.reclaim_queued_deletes(ADMIN)
     assert (await world.instance(old)).vm_state == "soft-delete"
     later = objects.utcnow() + datetime.timedelta(hours=2)
-    compute.now = lambda: later  # type: ignore[method-assign]
+    maintenance.now = lambda: later
     await world.admin.servers.restore(kept)
     await world.wait(kept, "ACTIVE")
-    await compute._reclaim_queued_deletes(ADMIN)
+    await maintenance.reclaim_queued_deletes(ADMIN)
 
     await world.wait(old, "DELETED")
     assert world.guests(old) == {}

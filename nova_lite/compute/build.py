@@ -1,25 +1,30 @@
-"""Building an instance on a compute host, step by step, and undoing it.
+"""Building an instance on a compute host, step by step, and tearing it down.
 
-`InstanceBuilder.build` walks Nova's build task_states: scheduling → networking →
+`InstanceBuilder.build_and_run_instance` walks Nova's build task_states: scheduling → networking →
 block_device_mapping → spawning → ACTIVE. Failures are sorted as Nova sorts them:
 the delete winning (clean up quietly), a failure another host may not repeat
 (`RescheduledException`, hypervisor errors: clean up, release the claim, ask the
 conductor for the next alternate), or a failure rescheduling cannot fix (bad image,
 no network address, bad volume: clean up and go to ERROR with a fault).
+`terminate_instance` and the host's recovery use the same `release_resources`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.guests import attached_volumes
+from nova_lite.compute.image_cache import ImageCache
+from nova_lite.compute.locks import InstanceLocks
+from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.compute.resource_tracker import ResourceTracker
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     HypervisorError,
@@ -30,13 +35,13 @@ from nova_lite.exceptions import (
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
 )
-from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.network.rpcapi import NetworkAPI
-from nova_lite.notifications import instance_payload
+from nova_lite.notifications import Notifier
+from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.virt.driver import ComputeDriver
 from nova_lite.volume.rpcapi import VolumeAPI
-
-if TYPE_CHECKING:
-    from nova_lite.compute.manager import ComputeManager
 
 __all__ = ["InstanceBuilder"]
 
@@ -46,20 +51,65 @@ _RESCHEDULABLE = (RescheduledException, HypervisorError)
 
 
 class InstanceBuilder:
-    """Builds and tears down instances for one ComputeManager."""
+    """Builds and tears down the instances of one host (its build and delete endpoints)."""
 
-    def __init__(self, manager: ComputeManager) -> None:
-        self.manager = manager
-        config, transport = manager.config, manager.transport
-        self.image = ImageAPI(transport, config)
-        self.network = NetworkAPI(transport, config)
-        self.volume = VolumeAPI(transport, config)
-        self.cache_dir = config.service_dir("compute", manager.host, "images")
-        self._image_locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
-            asyncio.Lock
-        )
+    target: ClassVar[Target] = Target(version=ComputeAPI.version)
 
-    async def build(
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        tracker: ResourceTracker,
+        locks: InstanceLocks,
+        images: ImageCache,
+        *,
+        conductor: ConductorAPI,
+        scheduler: SchedulerAPI,
+        network: NetworkAPI,
+        volume: VolumeAPI,
+        notifier: Notifier,
+    ) -> None:
+        self.host = host
+        self.driver = driver
+        self.tracker = tracker
+        self.locks = locks
+        self.images = images
+        self.conductor = conductor
+        self.scheduler = scheduler
+        self.network = network
+        self.volume = volume
+        self.notifier = notifier
+
+    def __repr__(self) -> str:
+        return f"<InstanceBuilder {self.host} building={self.tracker.builds_in_progress}>"
+
+    @endpoint
+    async def build_and_run_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        request_spec: objects.RequestSpec,
+        alternates: list[objects.Selection],
+        attempt: int,
+    ) -> None:
+        """Build the instance here (cast by the conductor)."""
+        async with self.locks.hold(instance_uuid):
+            await self._build(ctx, instance_uuid, request_spec, alternates, attempt)
+
+    @endpoint
+    async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Destroy the guest, release its ports, volumes and claims, mark it deleted."""
+        async with self.locks.hold(instance_uuid):
+            try:
+                instance = await self.conductor.instance_get(ctx, instance_uuid)
+            except InstanceNotFound:
+                return
+            await self.notifier.info(ctx, "instance.delete.start", instance_payload(instance))
+            await self.release_resources(ctx, instance)
+            instance = await self.conductor.instance_destroy(ctx, instance_uuid)
+            await self.notifier.info(ctx, "instance.delete.end", instance_payload(instance))
+
+    async def _build(
         self,
         ctx: RequestContext,
         uuid: str,
@@ -68,15 +118,14 @@ class InstanceBuilder:
         attempt: int,
     ) -> None:
         """Build `uuid` here; on failure reschedule or put it in ERROR."""
-        m = self.manager
         try:
-            instance = await m.conductor.instance_get(ctx, uuid)
+            instance = await self.conductor.instance_get(ctx, uuid)
         except InstanceNotFound:
-            await m.scheduler.release(ctx, uuid)
+            await self.scheduler.release(ctx, uuid)
             return
-        log.info("compute.build.start", instance_uuid=uuid, host=m.host, attempt=attempt)
-        await m.notifier.info(ctx, "instance.create.start", instance_payload(instance))
-        m.tracker.builds_in_progress += 1
+        log.info("compute.build.start", instance_uuid=uuid, host=self.host, attempt=attempt)
+        await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
+        self.tracker.builds_in_progress += 1
         try:
             instance = await self._build_resources_and_spawn(ctx, instance)
         except (UnexpectedDeletingTaskStateError, InstanceNotFound):
@@ -93,10 +142,10 @@ class InstanceBuilder:
             await self._abort(ctx, instance, exc)
             return
         finally:
-            m.tracker.builds_in_progress -= 1
-        m.tracker.build_result(failed=False)
-        log.info("compute.build.done", instance_uuid=uuid, host=m.host)
-        await m.notifier.info(ctx, "instance.create.end", instance_payload(instance))
+            self.tracker.builds_in_progress -= 1
+        self.tracker.build_result(failed=False)
+        log.info("compute.build.done", instance_uuid=uuid, host=self.host)
+        await self.notifier.info(ctx, "instance.create.end", instance_payload(instance))
 
     async def _save_task(
         self,
@@ -106,7 +155,7 @@ class InstanceBuilder:
         expected: str | None,
         **values: Any,
     ) -> objects.Instance:
-        return await self.manager.conductor.instance_update(
+        return await self.conductor.instance_update(
             ctx,
             instance.uuid,
             {"task_state": task_state, **values},
@@ -116,8 +165,7 @@ class InstanceBuilder:
     async def _build_resources_and_spawn(
         self, ctx: RequestContext, instance: objects.Instance
     ) -> objects.Instance:
-        m = self.manager
-        m.tracker.claim(instance.uuid, instance.flavor)
+        self.tracker.claim(instance.uuid, instance.flavor)
         instance = await self._save_task(
             ctx, instance, task_states.NETWORKING, task_states.SCHEDULING
         )
@@ -135,12 +183,12 @@ class InstanceBuilder:
         instance = await self._save_task(
             ctx, instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING
         )
-        image, image_path = await self.fetch_image(ctx, instance)
-        await m.driver.spawn(instance, image, image_path, ports, volumes)
+        image, image_path = await self.images.fetch(ctx, instance)
+        await self.driver.spawn(instance, image, image_path, ports, volumes)
         for port in ports:
-            await self.network.bind_port(ctx, port.id, m.host)
-        info = await m.driver.get_info(instance)
-        return await m.conductor.instance_update(
+            await self.network.bind_port(ctx, port.id, self.host)
+        info = await self.driver.get_info(instance)
+        return await self.conductor.instance_update(
             ctx,
             instance.uuid,
             {
@@ -151,36 +199,6 @@ class InstanceBuilder:
             },
             expected_task_state=[task_states.SPAWNING],
         )
-
-    async def fetch_image(
-        self, ctx: RequestContext, instance: objects.Instance
-    ) -> tuple[objects.Image | None, Path | None]:
-        """The instance's image, downloaded once per host into the verified cache.
-
-        A driver that boots images needing other images (a kernel and a ramdisk named
-        by ``kernel_id``/``ramdisk_id``) gets them fetched the same way, through its
-        optional ``prepare_image_files(image, fetch)`` hook.
-        """
-        if not instance.image_ref:
-            return None, None
-        image, path = await self._cached_image(ctx, instance.image_ref)
-        prepare = getattr(self.manager.driver, "prepare_image_files", None)
-        if prepare is not None:
-
-            async def fetch(image_id: str) -> Path:
-                return (await self._cached_image(ctx, image_id))[1]
-
-            await prepare(image, fetch)
-        return image, path
-
-    async def _cached_image(self, ctx: RequestContext, image_id: str) -> tuple[objects.Image, Path]:
-        """One image's metadata and its verified copy in this host's cache."""
-        image = await self.image.get(ctx, image_id)
-        path = self.cache_dir / image.id
-        async with self._image_locks[image.id]:
-            if not path.exists():
-                await self.image.download_to(ctx, image.id, path, expected_checksum=image.checksum)
-        return image, path
 
     async def _prepare_volumes(
         self, ctx: RequestContext, instance: objects.Instance
@@ -209,12 +227,11 @@ class InstanceBuilder:
         attempt: int,
         exc: Exception,
     ) -> None:
-        m = self.manager
         log.warning("compute.build.rescheduling", instance_uuid=instance.uuid, error=str(exc))
-        m.tracker.build_result(failed=True)
+        self.tracker.build_result(failed=True)
         await self.release_resources(ctx, instance)
         try:
-            await m.conductor.instance_update(
+            await self.conductor.instance_update(
                 ctx,
                 instance.uuid,
                 {"task_state": task_states.SCHEDULING, "host": None, "node": None, "addresses": []},
@@ -223,14 +240,14 @@ class InstanceBuilder:
             )
         except NovaLiteError:
             return  # deleted meanwhile: nothing left to build
-        await m.conductor.reschedule_instance(ctx, spec, alternates, attempt, str(exc))
+        await self.conductor.reschedule_instance(ctx, spec, alternates, attempt, str(exc))
 
     async def _taken_over(
         self, ctx: RequestContext, instance: objects.Instance, exc: Exception
     ) -> None:
         """Someone else moved the instance on (the build timeout put it in ERROR)."""
         try:
-            current = await self.manager.conductor.instance_get(ctx, instance.uuid)
+            current = await self.conductor.instance_get(ctx, instance.uuid)
         except InstanceNotFound:
             await self.release_resources(ctx, instance)
             return
@@ -238,54 +255,41 @@ class InstanceBuilder:
             log.info("compute.build.taken_over", instance_uuid=instance.uuid)
             await self.release_resources(ctx, instance)
             if current.host is not None:
-                current = await self.manager.conductor.instance_update(
+                current = await self.conductor.instance_update(
                     ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
                 )
-            await self.manager.notifier.error(
-                ctx, "instance.create.error", instance_payload(current)
-            )
+            await self.notifier.error(ctx, "instance.create.error", instance_payload(current))
             return
         await self._abort(ctx, instance, exc)
 
     async def _abort(self, ctx: RequestContext, instance: objects.Instance, exc: Exception) -> None:
-        m = self.manager
         if not isinstance(exc, NovaLiteError):
             log.exception("compute.build.crashed", instance_uuid=instance.uuid)
-        m.tracker.build_result(failed=True)
+        self.tracker.build_result(failed=True)
         await self.release_resources(ctx, instance)
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-        instance = await m.conductor.instance_set_error(ctx, instance.uuid, fault)
+        instance = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
         if instance.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
-            instance = await m.conductor.instance_update(
+            instance = await self.conductor.instance_update(
                 ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
             )
-        await m.notifier.error(ctx, "instance.create.error", instance_payload(instance))
+        await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))
 
     async def release_resources(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Undo a build or a whole instance: guest, ports, volumes, claims. Idempotent."""
-        m = self.manager
-        await _quietly("destroy guest", m.driver.destroy(instance))
+        await _quietly("destroy guest", self.driver.destroy(instance))
         await _quietly("deallocate ports", self.network.deallocate_for_instance(ctx, instance.uuid))
         await self._release_volumes(ctx, instance)
-        m.tracker.drop(instance.uuid)
-        await _quietly("release claim", m.scheduler.release(ctx, instance.uuid))
+        self.tracker.drop(instance.uuid)
+        await _quietly("release claim", self.scheduler.release(ctx, instance.uuid))
 
     async def _release_volumes(self, ctx: RequestContext, instance: objects.Instance) -> None:
-        for volume in await self.attached_volumes(ctx, instance):
+        for volume in await attached_volumes(self.volume, ctx, instance):
             await _quietly("detach volume", self.volume.detach(ctx, volume.id, instance.uuid))
             bdm = _mapping_for(instance.block_devices, volume.id)
             if bdm is None or bdm.delete_on_termination:
                 await _quietly("delete volume", self.volume.delete(ctx, volume.id))
-
-    async def attached_volumes(
-        self, ctx: RequestContext, instance: objects.Instance
-    ) -> list[objects.Volume]:
-        try:
-            volumes = await self.volume.list(ctx)
-        except NovaLiteError:
-            return []
-        return [v for v in volumes if v.attached_to == instance.uuid]
 
 
 _BUILD_TASK_STATES: list[str | None] = [

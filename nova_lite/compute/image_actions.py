@@ -1,30 +1,68 @@
 """Compute-side actions that move disks and volumes: rebuild, snapshot, backup,
 shelve, shelve-offload, unshelve, and volume attach/detach.
 
-They run through the same `_run_action` walk as the power actions (lock, event,
+They run through the host's `ActionRunner`, as the power actions do (lock, event,
 notifications, compare-and-swap save, ERROR with a fault on failure).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 import structlog
 
 from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
-from nova_lite.compute.actions import LifecycleEndpoints, Undo
+from nova_lite.compute.action_runner import ActionRunner, Undo
+from nova_lite.compute.guests import GuestSpawner, power_off
+from nova_lite.compute.resource_tracker import ResourceTracker
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaLiteError
+from nova_lite.image.rpcapi import ImageAPI
+from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.virt.driver import ComputeDriver
+from nova_lite.volume.rpcapi import VolumeAPI
 
-__all__ = ["ImageEndpoints"]
+__all__ = ["ImageActions"]
 
 log = structlog.get_logger(__name__)
 
 
-class ImageEndpoints(LifecycleEndpoints):
-    """Endpoints for the actions that touch images and volumes."""
+class ImageActions:
+    """The compute endpoints for the actions that touch images and volumes."""
+
+    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+
+    def __init__(
+        self,
+        runner: ActionRunner,
+        driver: ComputeDriver,
+        spawner: GuestSpawner,
+        tracker: ResourceTracker,
+        *,
+        conductor: ConductorAPI,
+        scheduler: SchedulerAPI,
+        image: ImageAPI,
+        volume: VolumeAPI,
+        shelved_offload_time: int,
+    ) -> None:
+        self.runner = runner
+        self.driver = driver
+        self.spawner = spawner
+        self.tracker = tracker
+        self.conductor = conductor
+        self.scheduler = scheduler
+        self.image = image
+        self.volume = volume
+        self.shelved_offload_time = shelved_offload_time
+
+    def __repr__(self) -> str:
+        return f"<ImageActions driver={type(self.driver).__name__}>"
 
     @endpoint
     async def rebuild_instance(
@@ -35,11 +73,8 @@ class ImageEndpoints(LifecycleEndpoints):
         async def rebuild(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             was_stopped = instance.vm_state == vm_states.STOPPED
             await self.driver.destroy(instance)
-            rebuilt = _with(instance, image_ref=image_ref)
-            image, path = await self.builder.fetch_image(ctx, rebuilt)
-            ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
-            volumes = await self.builder.attached_volumes(ctx, instance)
-            await self.driver.spawn(rebuilt, image, path, ports, volumes)
+            rebuilt = attrs.evolve(instance, image_ref=image_ref)
+            await self.spawner.respawn(ctx, rebuilt, bind=False)
             if was_stopped:
                 await self.driver.power_off(rebuilt)
             return {
@@ -48,7 +83,7 @@ class ImageEndpoints(LifecycleEndpoints):
                 "vm_state": vm_states.STOPPED if was_stopped else vm_states.ACTIVE,
             }
 
-        await self._run_action(ctx, instance_uuid, "rebuild", task_states.REBUILDING, rebuild)
+        await self.runner.run(ctx, instance_uuid, "rebuild", task_states.REBUILDING, rebuild)
 
     @endpoint
     async def snapshot_instance(
@@ -63,7 +98,7 @@ class ImageEndpoints(LifecycleEndpoints):
 
         async def snapshot(ctx: RequestContext, instance: objects.Instance) -> None:
             data = await self.driver.snapshot(instance)
-            await self.builder.image.upload(ctx, image_id, data)
+            await self.image.upload(ctx, image_id, data)
             if backup_type is not None and rotation is not None:
                 await self._rotate_backups(ctx, instance, backup_type, rotation)
 
@@ -72,7 +107,7 @@ class ImageEndpoints(LifecycleEndpoints):
             if backup_type is not None
             else ("snapshot", task_states.IMAGE_SNAPSHOT)
         )
-        await self._run_action(
+        await self.runner.run(
             ctx, instance_uuid, action, expected, snapshot, undo=self._image_dropper(image_id)
         )
 
@@ -80,7 +115,7 @@ class ImageEndpoints(LifecycleEndpoints):
         """An undo that deletes the image a failed snapshot was to fill (as Nova does)."""
 
         async def drop(ctx: RequestContext, instance: objects.Instance) -> None:
-            await self.builder.image.delete(ctx, image_id)
+            await self.image.delete(ctx, image_id)
 
         return drop
 
@@ -90,7 +125,7 @@ class ImageEndpoints(LifecycleEndpoints):
         """Keep the newest `rotation` backups of this type, delete the older ones."""
         backups = [
             image
-            for image in await self.builder.image.list(ctx)
+            for image in await self.image.list(ctx)
             if image.properties.get("instance_uuid") == instance.uuid
             and image.properties.get("image_type") == "backup"
             and image.properties.get("backup_type") == backup_type
@@ -98,15 +133,15 @@ class ImageEndpoints(LifecycleEndpoints):
         backups.sort(key=lambda image: image.created_at, reverse=True)
         for old in backups[rotation:]:
             log.info("compute.backup_rotated", image_id=old.id, instance_uuid=instance.uuid)
-            await self.builder.image.delete(ctx, old.id)
+            await self.image.delete(ctx, old.id)
 
     @endpoint
     async def shelve_instance(self, ctx: RequestContext, instance_uuid: str, image_id: str) -> None:
         """Power off, snapshot into `image_id`, then (by default) offload at once."""
 
         async def shelve(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
-            await self._power_off_step(ctx, instance)
-            await self.builder.image.upload(ctx, image_id, await self.driver.snapshot(instance))
+            await power_off(self.driver, instance)
+            await self.image.upload(ctx, image_id, await self.driver.snapshot(instance))
             metadata = {
                 **instance.system_metadata,
                 "shelved_image_id": image_id,
@@ -115,7 +150,7 @@ class ImageEndpoints(LifecycleEndpoints):
             return {"system_metadata": metadata, "power_state": power_state.SHUTDOWN}
 
         final = {"vm_state": vm_states.SHELVED}
-        shelved = await self._run_action(
+        shelved = await self.runner.run(
             ctx,
             instance_uuid,
             "shelve",
@@ -124,7 +159,7 @@ class ImageEndpoints(LifecycleEndpoints):
             final,
             undo=self._image_dropper(image_id),
         )
-        if shelved is not None and self.config.compute.shelved_offload_time == 0:
+        if shelved is not None and self.shelved_offload_time == 0:
             await self.conductor.instance_update(
                 ctx,
                 instance_uuid,
@@ -139,11 +174,11 @@ class ImageEndpoints(LifecycleEndpoints):
 
         async def offload(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             await self.driver.destroy(instance)
-            self.builder.manager.tracker.drop(instance.uuid)
+            self.tracker.drop(instance.uuid)
             await self.scheduler.release(ctx, instance.uuid)
             return {"host": None, "node": None, "power_state": power_state.NOSTATE}
 
-        await self._run_action(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "shelve_offload",
@@ -159,21 +194,13 @@ class ImageEndpoints(LifecycleEndpoints):
         async def unshelve(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             image_id = instance.system_metadata.get("shelved_image_id")
             if instance.vm_state == vm_states.SHELVED_OFFLOADED and image_id:
-                self.builder.manager.tracker.claim(instance.uuid, instance.flavor)
-                spawned = _with(instance, image_ref=image_id)
-                image, path = await self.builder.fetch_image(ctx, spawned)
-                ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
-                volumes = await self.builder.attached_volumes(ctx, instance)
-                await self.driver.spawn(instance, image, path, ports, volumes)
-                for port in ports:
-                    await self.builder.network.bind_port(ctx, port.id, self.host)
+                self.tracker.claim(instance.uuid, instance.flavor)
+                shelved = attrs.evolve(instance, image_ref=image_id)
+                await self.spawner.respawn(ctx, instance, image_of=shelved)
             else:
                 await self.driver.power_on(instance)
             if image_id:
-                try:
-                    await self.builder.image.delete(ctx, image_id)
-                except NovaLiteError as exc:
-                    log.warning("compute.shelved_image_not_deleted", error=str(exc))
+                await self._drop_shelved_image(ctx, image_id)
             metadata = {
                 k: v
                 for k, v in instance.system_metadata.items()
@@ -181,7 +208,7 @@ class ImageEndpoints(LifecycleEndpoints):
             }
             return {"system_metadata": metadata}
 
-        await self._run_action(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "unshelve",
@@ -189,6 +216,12 @@ class ImageEndpoints(LifecycleEndpoints):
             unshelve,
             {"vm_state": vm_states.ACTIVE},
         )
+
+    async def _drop_shelved_image(self, ctx: RequestContext, image_id: str) -> None:
+        try:
+            await self.image.delete(ctx, image_id)
+        except NovaLiteError as exc:
+            log.warning("compute.shelved_image_not_deleted", error=str(exc))
 
     @endpoint
     async def attach_volume(
@@ -198,14 +231,14 @@ class ImageEndpoints(LifecycleEndpoints):
 
         async def attach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             try:
-                volume = await self.builder.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
+                volume = await self.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
             except Exception:
-                await _undo(self.builder.volume.unreserve(ctx, volume_id))
+                await _undo(self.volume.unreserve(ctx, volume_id))
                 raise
             try:
                 await self.driver.attach_volume(instance, volume, mountpoint)
             except Exception:
-                await _undo(self.builder.volume.detach(ctx, volume_id, instance.uuid))
+                await _undo(self.volume.detach(ctx, volume_id, instance.uuid))
                 raise
             mapping = objects.BlockDevice(
                 source_type="volume",
@@ -215,31 +248,25 @@ class ImageEndpoints(LifecycleEndpoints):
             )
             return {"block_devices": [*instance.block_devices, mapping]}
 
-        await self._run_action(ctx, instance_uuid, "attach_volume", None, attach)
+        await self.runner.run(ctx, instance_uuid, "attach_volume", None, attach)
 
     @endpoint
     async def detach_volume(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
         """Detach a volume the API marked detaching."""
 
         async def detach(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
-            volume = await self.builder.volume.get(ctx, volume_id)
+            volume = await self.volume.get(ctx, volume_id)
             try:
                 if volume.attached_to == instance.uuid:
                     await self.driver.detach_volume(instance, volume)
             except Exception:
-                await _undo(self.builder.volume.roll_detaching(ctx, volume_id))
+                await _undo(self.volume.roll_detaching(ctx, volume_id))
                 raise
-            await self.builder.volume.detach(ctx, volume_id, instance.uuid)
+            await self.volume.detach(ctx, volume_id, instance.uuid)
             remaining = [b for b in instance.block_devices if b.volume_id != volume_id]
             return {"block_devices": remaining}
 
-        await self._run_action(ctx, instance_uuid, "detach_volume", None, detach)
-
-
-def _with(instance: objects.Instance, **changes: Any) -> objects.Instance:
-    import attrs
-
-    return attrs.evolve(instance, **changes)
+        await self.runner.run(ctx, instance_uuid, "detach_volume", None, detach)
 
 
 async def _undo(step: Any) -> None:

@@ -6,50 +6,71 @@ service and the image from the image service, then ask the hypervisor driver to
 spawn the guest. Each step saves the instance's new task_state with a
 compare-and-swap, so a delete issued mid-build wins: the next save fails with
 `UnexpectedDeletingTaskStateError` and the build cleans up after itself.
+
+`ComputeManager` is composed, not inherited: it creates the host's shared pieces
+(driver, resource tracker, `InstanceLocks`, `ImageCache`, `GuestSpawner`,
+`ActionRunner`, the RPC clients, the notifier) and hands each part exactly the ones
+it uses:
+
+- `InstanceBuilder` (build.py): build, reschedule, abort, terminate, release;
+- `LifecycleActions` (actions.py): power, rescue, password, soft delete, console;
+- `ImageActions` (image_actions.py): rebuild, snapshot, backup, shelve, volumes;
+- `ResizeActions` (resize.py): the resize hops;
+- `HostMaintenance` (periodic.py): power-state sync, recovery, reclaim, build
+  timeouts, reaping deleted guests (no endpoints: start-up and periodic work).
+
+RPC endpoints are served by the parts themselves: `endpoints()` returns the four
+parts that carry ``@endpoint`` methods, each with the manager's ``target``. Each
+endpoint is thus written once, beside the code it runs, as oslo.messaging serves a
+list of endpoint objects (Nova's conductor serves two); thin delegating methods on
+the manager would repeat some thirty signatures that must stay equal to the
+rpcapi's. The manager keeps the service hooks (`init_host`, `cleanup_host`,
+`periodic_tasks`), the heartbeat and the hypervisor events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import structlog
 
 from nova_lite import loader, objects
+from nova_lite.compute.action_runner import ActionRunner
+from nova_lite.compute.actions import LifecycleActions
 from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.guests import GuestSpawner
+from nova_lite.compute.image_actions import ImageActions
+from nova_lite.compute.image_cache import ImageCache
+from nova_lite.compute.locks import InstanceLocks
 from nova_lite.compute.periodic import HostMaintenance
+from nova_lite.compute.resize import ResizeActions
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import (
-    InstanceNotFound,
-    MessageUndeliverable,
-    MessagingTimeout,
-    NovaLiteError,
-)
-from nova_lite.notifications import Notifier, instance_payload
+from nova_lite.exceptions import MessageUndeliverable, MessagingTimeout, NovaLiteError
+from nova_lite.image.rpcapi import ImageAPI
+from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
-from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 from nova_lite.virt.driver import ComputeDriver
+from nova_lite.volume.rpcapi import VolumeAPI
 
 __all__ = ["ComputeManager"]
 
 log = structlog.get_logger(__name__)
 
 
-class ComputeManager(HostMaintenance, Manager):
+class ComputeManager(Manager):
     """Manages the instances of one host through its hypervisor driver."""
 
     topic: ClassVar[str] = "compute"
-    target: ClassVar[Target] = Target(version="1.0")
+    target: ClassVar[Target] = Target(version=ComputeAPI.version)
 
     def __init__(
         self,
@@ -63,17 +84,84 @@ class ComputeManager(HostMaintenance, Manager):
         self.driver = driver or loader.load_driver_for_host(config, host)
         self.conductor = ConductorAPI(transport, config)
         self.scheduler = SchedulerAPI(transport, config)
-        self.compute_rpcapi = ComputeAPI(transport, config)
         self.notifier = Notifier(transport, config.rpc.exchange, f"compute.{host}")
         self.tracker = ResourceTracker(host, config.compute)
-        self.builder = InstanceBuilder(self)
-        self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
-            asyncio.Lock
-        )
+        self.locks = InstanceLocks()
+        image, network = ImageAPI(transport, config), NetworkAPI(transport, config)
+        volume = VolumeAPI(transport, config)
+        cache_dir = config.service_dir("compute", host, "images")
+        self.images = ImageCache(image, self.driver, cache_dir)
+        spawner = GuestSpawner(host, self.driver, self.images, network, volume)
+        runner = ActionRunner(host, self.driver, self.conductor, self.notifier, self.locks)
+        self.builder = self._new_builder(network, volume)
+        self.lifecycle = LifecycleActions(runner, self.driver, self.conductor)
+        self.image_actions = self._new_image_actions(runner, spawner, image, volume)
+        compute_rpcapi = ComputeAPI(transport, config)
+        self.resize_actions = self._new_resize_actions(runner, spawner, compute_rpcapi)
+        self.maintenance = self._new_maintenance()
         self._event_tasks: set[asyncio.Task[None]] = set()
+
+    def _new_builder(self, network: NetworkAPI, volume: VolumeAPI) -> InstanceBuilder:
+        return InstanceBuilder(
+            self.host,
+            self.driver,
+            self.tracker,
+            self.locks,
+            self.images,
+            conductor=self.conductor,
+            scheduler=self.scheduler,
+            network=network,
+            volume=volume,
+            notifier=self.notifier,
+        )
+
+    def _new_image_actions(
+        self, runner: ActionRunner, spawner: GuestSpawner, image: ImageAPI, volume: VolumeAPI
+    ) -> ImageActions:
+        return ImageActions(
+            runner,
+            self.driver,
+            spawner,
+            self.tracker,
+            conductor=self.conductor,
+            scheduler=self.scheduler,
+            image=image,
+            volume=volume,
+            shelved_offload_time=self.config.compute.shelved_offload_time,
+        )
+
+    def _new_resize_actions(
+        self, runner: ActionRunner, spawner: GuestSpawner, compute_rpcapi: ComputeAPI
+    ) -> ResizeActions:
+        return ResizeActions(
+            self.host,
+            runner,
+            self.driver,
+            spawner,
+            self.tracker,
+            conductor=self.conductor,
+            scheduler=self.scheduler,
+            compute_rpcapi=compute_rpcapi,
+        )
+
+    def _new_maintenance(self) -> HostMaintenance:
+        return HostMaintenance(
+            self.host,
+            self.driver,
+            self.tracker,
+            self.locks,
+            self.builder,
+            self.conductor,
+            reclaim_interval=self.config.compute.reclaim_instance_interval,
+            build_timeout=self.config.compute.instance_build_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"<ComputeManager {self.host} driver={type(self.driver).__name__}>"
+
+    def endpoints(self) -> list[object]:
+        """The parts that serve this host's RPC endpoints (see the module docstring)."""
+        return [self.builder, self.lifecycle, self.image_actions, self.resize_actions]
 
     async def init_host(self) -> None:
         await self.driver.init_host(self.host)
@@ -85,8 +173,8 @@ class ComputeManager(HostMaintenance, Manager):
         for instance in await self._wait_for_conductor(ctx):
             self.tracker.instances[instance.uuid] = instance.flavor
         await self._report(ctx)
-        await self._recover_instances(ctx)
-        await self._reap_deleted_guests(ctx)
+        await self.maintenance.recover_instances(ctx)
+        await self.maintenance.reap_deleted_guests(ctx)
 
     async def _wait_for_conductor(self, ctx: RequestContext) -> list[objects.Instance]:
         """This host's instances, waiting (as Nova's compute does) for a conductor."""
@@ -121,29 +209,27 @@ class ComputeManager(HostMaintenance, Manager):
     async def _sync_after_event(self, instance_uuid: str) -> None:
         ctx = RequestContext.admin()
         try:  # the sync takes the instance's lock and skips busy or moved instances
-            await self._sync_instance_power_state(ctx, instance_uuid)
+            await self.maintenance.sync_instance_power_state(ctx, instance_uuid)
         except NovaLiteError as exc:
             log.info("compute.event_sync_skipped", instance_uuid=instance_uuid, error=str(exc))
 
     def periodic_tasks(self) -> list[PeriodicTask]:
-        c = self.config.compute
+        c, m = self.config.compute, self.maintenance
         tasks = [
             PeriodicTask("report_state", c.report_interval, self._report, c.report_interval),
             PeriodicTask(
                 "sync_power_states",
                 c.sync_power_state_interval,
-                self._sync_power_states,
+                m.sync_power_states,
                 c.sync_power_state_interval,
             ),
         ]
         if c.reclaim_instance_interval > 0:
             interval = c.reclaim_instance_interval
-            tasks.append(PeriodicTask("reclaim", interval, self._reclaim_queued_deletes, interval))
+            tasks.append(PeriodicTask("reclaim", interval, m.reclaim_queued_deletes, interval))
         if c.instance_build_timeout > 0:
             interval = c.instance_build_timeout / 2
-            tasks.append(
-                PeriodicTask("build_timeouts", interval, self._check_build_timeouts, interval)
-            )
+            tasks.append(PeriodicTask("build_timeouts", interval, m.check_build_timeouts, interval))
         return tasks
 
     async def _report(self, ctx: RequestContext) -> None:
@@ -153,48 +239,3 @@ class ComputeManager(HostMaintenance, Manager):
             await self.scheduler.update_compute_node(ctx, self.tracker.compute_node())
         except MessageUndeliverable:
             log.warning("compute.report_unheard", host=self.host, reason="no scheduler")
-
-    @asynccontextmanager
-    async def _instance_lock(self, instance_uuid: str) -> AsyncIterator[None]:
-        """Serialise every operation on one instance (Nova's per-uuid lock)."""
-        lock = self._locks[instance_uuid]
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._locks.pop(instance_uuid, None)
-
-    # -- endpoints -----------------------------------------------------------
-
-    @endpoint
-    async def build_and_run_instance(
-        self,
-        ctx: RequestContext,
-        instance_uuid: str,
-        request_spec: objects.RequestSpec,
-        alternates: list[objects.Selection],
-        attempt: int,
-    ) -> None:
-        """Build the instance here (cast by the conductor)."""
-        async with self._instance_lock(instance_uuid):
-            await self.builder.build(ctx, instance_uuid, request_spec, alternates, attempt)
-
-    @endpoint
-    async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """Destroy the guest, release its ports, volumes and claims, mark it deleted."""
-        async with self._instance_lock(instance_uuid):
-            try:
-                instance = await self.conductor.instance_get(ctx, instance_uuid)
-            except InstanceNotFound:
-                return
-            await self.notifier.info(ctx, "instance.delete.start", instance_payload(instance))
-            await self.builder.release_resources(ctx, instance)
-            instance = await self.conductor.instance_destroy(ctx, instance_uuid)
-            await self.notifier.info(ctx, "instance.delete.end", instance_payload(instance))
-
-    @endpoint
-    async def get_console_output(self, ctx: RequestContext, instance_uuid: str) -> str:
-        """The tail of the guest's serial console."""
-        instance = await self.conductor.instance_get(ctx, instance_uuid)
-        return await self.driver.get_console_output(instance)

@@ -1,32 +1,43 @@
 """A compute host's housekeeping: power-state sync, recovery, reclaim, build timeouts.
 
-- `_sync_power_states` (every ``sync_power_state_interval``) compares each idle
+`HostMaintenance` holds what the compute manager's start-up, periodic tasks and
+hypervisor events call:
+
+- `sync_power_states` (every ``sync_power_state_interval``) compares each idle
   instance's vm_state with what the hypervisor reports and reconciles them as Nova's
   ``_sync_instance_power_state`` does: an ACTIVE instance whose guest shut down,
   crashed or was suspended from inside is stopped (SHUTOFF); a STOPPED instance
   whose guest runs (or is paused or suspended) is powered off again; a PAUSED one
   whose guest shut down is stopped. Otherwise only the recorded power state changes
   (a guest paused from inside, or missing, is left alone, as in Nova).
-- `_recover_instances` (at start) finishes or undoes what a crash interrupted:
+- `recover_instances` (at start) finishes or undoes what a crash interrupted:
   instances left mid-build go to ERROR, mid-delete are deleted, mid-resize go to
   ERROR, and other transitional task_states are cleared, with the vm_state of a
   powered instance (active, stopped, paused, suspended) taken from the hypervisor.
-- `_reclaim_queued_deletes` deletes soft-deleted instances older than
-  ``reclaim_instance_interval``; `_check_build_timeouts` puts builds older than
+- `reclaim_queued_deletes` deletes soft-deleted instances older than
+  ``reclaim_instance_interval``; `check_build_timeouts` puts builds older than
   ``instance_build_timeout`` in ERROR. Both measure age with `now`, which tests replace.
+- `reap_deleted_guests` (at start and before each sync) destroys guests whose
+  instance was deleted while the host was down.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 import structlog
 
 from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
-from nova_lite.compute.resize import ResizeEndpoints
+from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.guests import power_off, power_state_of
+from nova_lite.compute.locks import InstanceLocks
+from nova_lite.compute.resource_tracker import ResourceTracker
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import InstanceNotFound, NovaLiteError
+from nova_lite.virt.driver import ComputeDriver
 
 __all__ = ["HostMaintenance"]
 
@@ -53,17 +64,39 @@ _BUILD_TASKS = {
 }
 
 
-class HostMaintenance(ResizeEndpoints):
+class HostMaintenance:
     """Periodic and start-up reconciliation of one host's instances."""
+
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        tracker: ResourceTracker,
+        locks: InstanceLocks,
+        builder: InstanceBuilder,
+        conductor: ConductorAPI,
+        *,
+        reclaim_interval: float,
+        build_timeout: float,
+    ) -> None:
+        self.host = host
+        self.driver = driver
+        self.tracker = tracker
+        self.locks = locks
+        self.builder = builder
+        self.conductor = conductor
+        self.reclaim_interval = reclaim_interval
+        self.build_timeout = build_timeout
+        self.now: Callable[[], datetime.datetime] = objects.utcnow
+        """The current UTC time, for the age checks (tests replace it to age instances)."""
+
+    def __repr__(self) -> str:
+        return f"<HostMaintenance {self.host}>"
 
     async def _instances_here(self, ctx: RequestContext) -> list[objects.Instance]:
         return await self.conductor.instance_get_all(ctx, host=self.host)
 
-    def now(self) -> datetime.datetime:
-        """The current UTC time, for the age checks (tests replace it to age instances)."""
-        return objects.utcnow()
-
-    async def _reap_deleted_guests(self, ctx: RequestContext) -> None:
+    async def reap_deleted_guests(self, ctx: RequestContext) -> None:
         """Destroy guests whose instance was deleted while this host was down.
 
         A delete made while the host was down is done locally (without the host), so
@@ -78,39 +111,39 @@ class HostMaintenance(ResizeEndpoints):
             if instance.deleted:
                 log.warning("compute.reaping_deleted_guest", instance_uuid=uuid)
                 await self.driver.destroy(instance)
-                self.builder.manager.tracker.drop(uuid)
+                self.tracker.drop(uuid)
 
-    async def _sync_power_states(self, ctx: RequestContext) -> None:
+    async def sync_power_states(self, ctx: RequestContext) -> None:
         """Reconcile every idle instance on this host with the hypervisor."""
-        await self._reap_deleted_guests(ctx)
+        await self.reap_deleted_guests(ctx)
         for instance in await self._instances_here(ctx):
             if instance.task_state is not None:
                 continue
             try:
-                await self._sync_instance_power_state(ctx, instance.uuid)
+                await self.sync_instance_power_state(ctx, instance.uuid)
             except NovaLiteError as exc:
                 log.warning(
                     "compute.power_sync_failed", instance_uuid=instance.uuid, error=str(exc)
                 )
 
-    async def _sync_instance_power_state(self, ctx: RequestContext, instance_uuid: str) -> None:
+    async def sync_instance_power_state(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Bring one instance's recorded states in line with its guest's power state.
 
         Done under the instance's lock on a fresh read, so it never acts on an
         instance an action has just claimed.
         """
-        async with self._instance_lock(instance_uuid):
+        async with self.locks.hold(instance_uuid):
             try:
                 instance = await self.conductor.instance_get(ctx, instance_uuid)
             except InstanceNotFound:
                 return
             if instance.task_state is not None or instance.host != self.host:
                 return
-            actual = await self._power_state(instance)
+            actual = await power_state_of(self.driver, instance)
             values: dict[str, object] = {}
             if actual in _STOP_WHEN.get(instance.vm_state, ()):
-                await self._power_off_step(ctx, instance)
-                actual = await self._power_state(instance)
+                await power_off(self.driver, instance)
+                actual = await power_state_of(self.driver, instance)
                 values["vm_state"] = vm_states.STOPPED
             if not values and actual == instance.power_state:
                 return
@@ -120,7 +153,7 @@ class HostMaintenance(ResizeEndpoints):
                 ctx, instance.uuid, values, expected_task_state=[None]
             )
 
-    async def _recover_instances(self, ctx: RequestContext) -> None:
+    async def recover_instances(self, ctx: RequestContext) -> None:
         """Deal with instances a crash left in a transitional state (at start-up)."""
         for instance in await self._instances_here(ctx):
             task = instance.task_state
@@ -135,7 +168,7 @@ class HostMaintenance(ResizeEndpoints):
     async def _recover(self, ctx: RequestContext, instance: objects.Instance) -> None:
         task = instance.task_state
         if task == task_states.DELETING:
-            await self.terminate_instance(ctx, instance.uuid)  # type: ignore[attr-defined]
+            await self.builder.terminate_instance(ctx, instance.uuid)
         elif instance.vm_state == vm_states.BUILDING or task in _BUILD_TASKS:
             fault = objects.InstanceFault(
                 code=500,
@@ -152,7 +185,7 @@ class HostMaintenance(ResizeEndpoints):
             )
             await self.conductor.instance_set_error(ctx, instance.uuid, fault)
         else:
-            actual = await self._power_state(instance)
+            actual = await power_state_of(self.driver, instance)
             vm_state = instance.vm_state
             if vm_state in _STOP_WHEN or vm_state == vm_states.SUSPENDED:
                 vm_state = _VM_STATE_FOR_POWER.get(actual, vm_state)
@@ -163,9 +196,9 @@ class HostMaintenance(ResizeEndpoints):
                 expected_task_state=[task],
             )
 
-    async def _reclaim_queued_deletes(self, ctx: RequestContext) -> None:
+    async def reclaim_queued_deletes(self, ctx: RequestContext) -> None:
         """Delete soft-deleted instances older than ``reclaim_instance_interval``."""
-        interval = self.config.compute.reclaim_instance_interval
+        interval = self.reclaim_interval
         if interval <= 0:
             return
         cutoff = self.now() - datetime.timedelta(seconds=interval)
@@ -186,11 +219,11 @@ class HostMaintenance(ResizeEndpoints):
             except NovaLiteError as exc:  # restored or deleted meanwhile
                 log.info("compute.reclaim_skipped", instance_uuid=instance.uuid, error=str(exc))
                 continue
-            await self.terminate_instance(ctx, instance.uuid)  # type: ignore[attr-defined]
+            await self.builder.terminate_instance(ctx, instance.uuid)
 
-    async def _check_build_timeouts(self, ctx: RequestContext) -> None:
+    async def check_build_timeouts(self, ctx: RequestContext) -> None:
         """Put instances building for longer than ``instance_build_timeout`` in ERROR."""
-        timeout = self.config.compute.instance_build_timeout
+        timeout = self.build_timeout
         if timeout <= 0:
             return
         cutoff = self.now() - datetime.timedelta(seconds=timeout)

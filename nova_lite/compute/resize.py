@@ -11,23 +11,54 @@ frees the source claim; ``revert_resize`` on the destination →
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+import attrs
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
-from nova_lite.compute.actions import Undo
-from nova_lite.compute.image_actions import ImageEndpoints
+from nova_lite.compute.action_runner import ActionRunner, Undo
+from nova_lite.compute.guests import GuestSpawner, power_off
+from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
+from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.virt.driver import ComputeDriver
 
-__all__ = ["ResizeEndpoints"]
+__all__ = ["ResizeActions"]
 
 
-class ResizeEndpoints(ImageEndpoints):
-    """The compute endpoints of a resize's hops."""
+class ResizeActions:
+    """The compute endpoints of a resize's hops, on its source and destination hosts."""
 
-    compute_rpcapi: ComputeAPI
+    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+
+    def __init__(
+        self,
+        host: str,
+        runner: ActionRunner,
+        driver: ComputeDriver,
+        spawner: GuestSpawner,
+        tracker: ResourceTracker,
+        *,
+        conductor: ConductorAPI,
+        scheduler: SchedulerAPI,
+        compute_rpcapi: ComputeAPI,
+    ) -> None:
+        self.host = host
+        self.runner = runner
+        self.driver = driver
+        self.spawner = spawner
+        self.tracker = tracker
+        self.conductor = conductor
+        self.scheduler = scheduler
+        self.compute_rpcapi = compute_rpcapi
+
+    def __repr__(self) -> str:
+        return f"<ResizeActions {self.host}>"
 
     @endpoint
     async def prep_resize(
@@ -38,10 +69,10 @@ class ResizeEndpoints(ImageEndpoints):
 
         async def prep(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             if migration.source_host != self.host:
-                self.builder.manager.tracker.claim(instance.uuid, migration.new_flavor)
+                self.tracker.claim(instance.uuid, migration.new_flavor)
             return {"task_state": task_states.RESIZE_MIGRATING, "power_state": instance.power_state}
 
-        done = await self._run_action(
+        done = await self.runner.run(
             ctx,
             instance_uuid,
             "resize_prep",
@@ -66,11 +97,11 @@ class ResizeEndpoints(ImageEndpoints):
                 await self.driver.resize(instance, migration.new_flavor)
             else:
                 await self.driver.destroy(instance)
-                self.builder.manager.tracker.drop(instance.uuid)
+                self.tracker.drop(instance.uuid)
             await self.conductor.migration_update(ctx, migration_uuid, status="post-migrating")
             return {"task_state": task_states.RESIZE_MIGRATED, "power_state": instance.power_state}
 
-        done = await self._run_action(
+        done = await self.runner.run(
             ctx,
             instance_uuid,
             "resize_migrate",
@@ -91,12 +122,12 @@ class ResizeEndpoints(ImageEndpoints):
         migration = await self.conductor.migration_get(ctx, migration_uuid)
 
         async def finish(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
-            resized = _evolve(instance, flavor=migration.new_flavor, host=self.host)
-            self.builder.manager.tracker.instances[instance.uuid] = migration.new_flavor
+            resized = attrs.evolve(instance, flavor=migration.new_flavor, host=self.host)
+            self.tracker.instances[instance.uuid] = migration.new_flavor
             if migration.source_host != self.host:
-                await self._spawn_here(ctx, resized)
+                await self.spawner.respawn(ctx, resized)
             if migration.old_vm_state == vm_states.STOPPED:
-                await self._power_off_step(ctx, resized)
+                await power_off(self.driver, resized)
             await self.conductor.migration_update(ctx, migration_uuid, status="finished")
             return {
                 "flavor": migration.new_flavor,
@@ -105,7 +136,7 @@ class ResizeEndpoints(ImageEndpoints):
                 "vm_state": vm_states.RESIZED,
             }
 
-        await self._run_action(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "resize_finish",
@@ -113,14 +144,6 @@ class ResizeEndpoints(ImageEndpoints):
             finish,
             undo=self._give_back(migration, moved=False),
         )
-
-    async def _spawn_here(self, ctx: RequestContext, instance: objects.Instance) -> None:
-        image, path = await self.builder.fetch_image(ctx, instance)
-        ports = await self.builder.network.list_ports(ctx, device_id=instance.uuid)
-        volumes = await self.builder.attached_volumes(ctx, instance)
-        await self.driver.spawn(instance, image, path, ports, volumes)
-        for port in ports:
-            await self.builder.network.bind_port(ctx, port.id, self.host)
 
     @endpoint
     async def confirm_resize(
@@ -137,7 +160,7 @@ class ResizeEndpoints(ImageEndpoints):
             # The guest runs on the destination: this (source) hypervisor cannot see it.
             return {"vm_state": migration.old_vm_state, "power_state": instance.power_state}
 
-        await self._run_action(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "confirm_resize",
@@ -156,11 +179,11 @@ class ResizeEndpoints(ImageEndpoints):
         async def revert(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
             if migration.source_host != self.host:
                 await self.driver.destroy(instance)
-                self.builder.manager.tracker.drop(instance.uuid)
+                self.tracker.drop(instance.uuid)
             await self.scheduler.move_allocation(ctx, migration_uuid, instance_uuid)
             return {"task_state": task_states.RESIZE_REVERTING, "power_state": instance.power_state}
 
-        done = await self._run_action(
+        done = await self.runner.run(
             ctx,
             instance_uuid,
             "revert_resize",
@@ -181,14 +204,14 @@ class ResizeEndpoints(ImageEndpoints):
         migration = await self.conductor.migration_get(ctx, migration_uuid)
 
         async def finish(ctx: RequestContext, instance: objects.Instance) -> dict[str, Any]:
-            reverted = _evolve(instance, flavor=migration.old_flavor, host=self.host)
-            self.builder.manager.tracker.instances[instance.uuid] = migration.old_flavor
+            reverted = attrs.evolve(instance, flavor=migration.old_flavor, host=self.host)
+            self.tracker.instances[instance.uuid] = migration.old_flavor
             if migration.dest_host == self.host:
                 await self.driver.finish_revert_resize(reverted)
             else:
-                await self._spawn_here(ctx, reverted)
+                await self.spawner.respawn(ctx, reverted)
             if migration.old_vm_state == vm_states.STOPPED:
-                await self._power_off_step(ctx, reverted)
+                await power_off(self.driver, reverted)
             await self.conductor.migration_update(ctx, migration_uuid, status="reverted")
             return {
                 "flavor": migration.old_flavor,
@@ -197,7 +220,7 @@ class ResizeEndpoints(ImageEndpoints):
                 "vm_state": migration.old_vm_state,
             }
 
-        await self._run_action(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "revert_resize_finish",
@@ -216,7 +239,7 @@ class ResizeEndpoints(ImageEndpoints):
 
         async def give_back(ctx: RequestContext, instance: objects.Instance) -> None:
             if instance.host != self.host:
-                self.builder.manager.tracker.drop(instance.uuid)
+                self.tracker.drop(instance.uuid)
             if moved:
                 await self.scheduler.release(ctx, migration.uuid)
             else:
@@ -224,9 +247,3 @@ class ResizeEndpoints(ImageEndpoints):
             await self.conductor.migration_update(ctx, migration.uuid, status="error")
 
         return give_back
-
-
-def _evolve(instance: objects.Instance, **changes: Any) -> objects.Instance:
-    import attrs
-
-    return attrs.evolve(instance, **changes)

@@ -3,21 +3,24 @@
 Nova's os-instance-actions: every API request on an instance records an action with
 its request id, user, project and times; each service step adds an event with its
 result and, for failures, the traceback (shown to admins only). Resizes are
-recorded as migrations. `ActionEndpoints` is mixed into the ConductorManager.
+recorded as migrations. `ActionStore` owns the tables; `ActionRecords` is the
+conductor part that serves them over RPC (and creates migrations for the resize task).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from nova_lite import objects
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
 from nova_lite.exceptions import Invalid, NotFound
+from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["ActionEndpoints", "ActionStore"]
+__all__ = ["ActionRecords", "ActionStore"]
 
 
 def _time(value: str | None) -> Any:
@@ -189,10 +192,16 @@ def _migration(row: Any) -> objects.Migration:
     )
 
 
-class ActionEndpoints:
+class ActionRecords:
     """The conductor's RPC endpoints for instance actions and migrations."""
 
-    actions: ActionStore
+    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+
+    def __init__(self, actions: ActionStore) -> None:
+        self.actions = actions
+
+    def __repr__(self) -> str:
+        return "<ActionRecords>"
 
     @endpoint
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
@@ -231,6 +240,11 @@ class ActionEndpoints:
         new_flavor: objects.Flavor,
         old_vm_state: str,
     ) -> objects.Migration:
+        """Record a new (pre-migrating) migration of the instance.
+
+        Not an endpoint: no client creates migrations over RPC; the conductor's own
+        resize task (`MigrationTasks.migrate_server`) does.
+        """
         migration = objects.Migration(
             uuid=str(uuid.uuid4()),
             instance_uuid=instance_uuid,

@@ -3,30 +3,29 @@
 Both need a new host chosen by the scheduler, as a build does. A resize also
 records a migration and keeps the source host's claim under the migration's id (as
 Nova keeps it under the migration's placement consumer) until it is confirmed or
-reverted. `MigrationTasks` is mixed into the ConductorManager.
+reverted. `MigrationTasks` saves instances through the conductor's `InstanceRecords`
+and records events and migrations through its `ActionRecords`.
 """
 
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
+import attrs
 import structlog
 
 from nova_lite import objects
 from nova_lite.compute import task_states
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.actions import ActionRecords
+from nova_lite.conductor.instances import InstanceRecords
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
-from nova_lite.notifications import instance_payload
+from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
-
-if TYPE_CHECKING:
-    from nova_lite.compute.rpcapi import ComputeAPI
-    from nova_lite.conductor.actions import ActionStore
-    from nova_lite.conductor.instance_store import InstanceStore
-    from nova_lite.config import Config
-    from nova_lite.notifications import Notifier
-    from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.scheduler.rpcapi import SchedulerAPI
 
 __all__ = ["MigrationTasks"]
 
@@ -36,13 +35,27 @@ log = structlog.get_logger(__name__)
 class MigrationTasks:
     """Conductor endpoints that place an existing instance on a (new) host."""
 
-    host: str
-    config: Config
-    store: InstanceStore
-    actions: ActionStore
-    scheduler: SchedulerAPI
-    compute: ComputeAPI
-    notifier: Notifier
+    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+
+    def __init__(
+        self,
+        host: str,
+        records: InstanceRecords,
+        actions: ActionRecords,
+        *,
+        scheduler: SchedulerAPI,
+        compute: ComputeAPI,
+        allow_resize_to_same_host: bool,
+    ) -> None:
+        self.host = host
+        self.records = records
+        self.actions = actions
+        self.scheduler = scheduler
+        self.compute = compute
+        self.allow_resize_to_same_host = allow_resize_to_same_host
+
+    def __repr__(self) -> str:
+        return f"<MigrationTasks {self.host}>"
 
     @endpoint
     async def migrate_server(
@@ -50,29 +63,29 @@ class MigrationTasks:
     ) -> None:
         """Start a resize to `flavor`: pick a destination, then hand over to computes."""
         event = "conductor_migrate_server"
-        await self.actions.event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.store.get(instance_uuid)
+        await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
+        instance = await self.records.instance_get(ctx, instance_uuid)
         assert instance.host is not None
-        migration = await self.migration_create(  # type: ignore[attr-defined]
+        migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
         spec = _spec(instance, flavor)
-        if not self.config.compute.allow_resize_to_same_host:
+        if not self.allow_resize_to_same_host:
             spec = _without(spec, instance.host)
         await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
             await self.actions.migration_update(
-                migration.uuid, status="migrating", dest_host=selection.host
+                ctx, migration.uuid, status="migrating", dest_host=selection.host
             )
             await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
         except NovaLiteError as exc:
             # The source claim goes back to the instance, replacing any new one.
             await self.scheduler.move_allocation(ctx, migration.uuid, instance_uuid)
-            await self.actions.migration_update(migration.uuid, status="error")
+            await self.actions.migration_update(ctx, migration.uuid, status="error")
             await self._placement_failed(ctx, instance_uuid, task_states.RESIZE_PREP, event, exc)
             return
-        await self.actions.event_finish(ctx, instance_uuid, event, "Success", None)
+        await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
 
     async def _placement_failed(
         self, ctx: RequestContext, instance_uuid: str, task: str, event: str, exc: Exception
@@ -81,7 +94,7 @@ class MigrationTasks:
         log.info("conductor.placement_failed", instance_uuid=instance_uuid, error=str(exc))
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-        await self.actions.event_finish(
+        await self.actions.action_event_finish(
             ctx, instance_uuid, event, "Error", "".join(traceback.format_exception(exc))
         )
         await self._save(ctx, instance_uuid, {"task_state": None, "fault": fault}, task)
@@ -89,20 +102,20 @@ class MigrationTasks:
     async def _save(
         self, ctx: RequestContext, instance_uuid: str, values: dict[str, Any], task: str
     ) -> None:
-        """Save with a compare-and-swap on `task`, and announce it (waiters wake on it)."""
+        """Save with a compare-and-swap on `task` (announced: waiters wake on it)."""
         try:
-            instance = await self.store.update(instance_uuid, values, expected_task_state=[task])
+            await self.records.instance_update(
+                ctx, instance_uuid, values, expected_task_state=[task]
+            )
         except UnexpectedTaskStateError as exc:  # deleted meanwhile: the delete wins
             log.info("conductor.save_skipped", instance_uuid=instance_uuid, error=str(exc))
-            return
-        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
 
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
         event = "conductor_unshelve_instance"
-        await self.actions.event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.store.get(instance_uuid)
+        await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
+        instance = await self.records.instance_get(ctx, instance_uuid)
         spec = _spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
@@ -111,7 +124,7 @@ class MigrationTasks:
             return
         values = {"host": selection.host, "node": selection.nodename}
         await self._save(ctx, instance_uuid, values, task_states.UNSHELVING)
-        await self.actions.event_finish(ctx, instance_uuid, event, "Success", None)
+        await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
 
 
@@ -128,6 +141,4 @@ def _spec(instance: objects.Instance, flavor: objects.Flavor) -> objects.Request
 
 
 def _without(spec: objects.RequestSpec, host: str) -> objects.RequestSpec:
-    import attrs
-
     return attrs.evolve(spec, ignore_hosts=(*spec.ignore_hosts, host))

@@ -1,0 +1,198 @@
+"""The one walk every compute-side action after the build follows.
+
+`ActionRunner.run`: take the instance's lock, record an instance-action event, emit
+``instance.<action>.start``, make the hypervisor change (the action's `Step`), then
+save the final state with a compare-and-swap on the task_state the API set. A
+failure runs the action's `Undo`, puts the instance in ERROR with a fault, records
+the event as failed with its traceback, and emits ``instance.<action>.error``.
+
+The lifecycle, image and resize parts of the compute manager each hold the host's
+one runner (composition: they call it, none inherits it), as Nova's actions share
+``wrap_instance_event``, ``wrap_instance_fault`` and ``reverts_task_state``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from nova_lite import objects
+from nova_lite.compute.guests import power_state_of
+from nova_lite.compute.locks import InstanceLocks
+from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    HypervisorError,
+    InstanceNotFound,
+    NovaError,
+    NovaLiteError,
+    UnexpectedDeletingTaskStateError,
+    UnexpectedTaskStateError,
+)
+from nova_lite.notifications import Notifier
+from nova_lite.virt.driver import ComputeDriver
+
+__all__ = ["ActionRunner", "Step", "Undo"]
+
+log = structlog.get_logger(__name__)
+
+Step = Callable[[RequestContext, objects.Instance], Awaitable[dict[str, Any] | None]]
+"""An action's hypervisor change; it returns extra values to save (or None)."""
+Undo = Callable[[RequestContext, objects.Instance], Awaitable[None]]
+"""What to give back when an action's step failed (before the instance goes to ERROR)."""
+
+# Actions run without a task_state of their own (beside any other, as in Nova).
+_NO_TASK = frozenset({"attach_volume", "detach_volume"})
+# Actions whose failure leaves the instance's vm_state alone (as in Nova).
+_NO_ERROR_STATE = _NO_TASK | {"set_admin_password"}
+
+
+class ActionRunner:
+    """Runs one host's actions through the common walk (see the module docstring)."""
+
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        conductor: ConductorAPI,
+        notifier: Notifier,
+        locks: InstanceLocks,
+    ) -> None:
+        self.host = host
+        self.driver = driver
+        self.conductor = conductor
+        self.notifier = notifier
+        self.locks = locks
+
+    def __repr__(self) -> str:
+        return f"<ActionRunner {self.host}>"
+
+    async def run(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None = None,
+        *,
+        undo: Undo | None = None,
+    ) -> objects.Instance | None:
+        """Run one action's hypervisor step and save its final state (see module doc).
+
+        Returns the saved instance, or None if the action did not complete: the
+        instance is gone or being deleted, another action took it over (the save's
+        compare-and-swap failed: that action owns the state now), or the step failed
+        (then `undo` runs before the instance goes to ERROR).
+        """
+        event = f"compute_{action}_instance"
+        async with self.locks.hold(instance_uuid):
+            try:
+                instance = await self.conductor.instance_get(ctx, instance_uuid)
+            except InstanceNotFound:
+                return None
+            await self.conductor.action_event_start(ctx, instance_uuid, event, self.host)
+            await self.notifier.info(ctx, f"instance.{action}.start", instance_payload(instance))
+            try:
+                saved = await self._step_and_save(ctx, instance, action, expected_task, step, final)
+            except (UnexpectedDeletingTaskStateError, InstanceNotFound):
+                await self._event_done(ctx, instance_uuid, event, None)
+                return None
+            except UnexpectedTaskStateError as exc:
+                log.info("compute.action_preempted", action=action, error=str(exc))
+                await self._event_done(ctx, instance_uuid, event, exc)
+                return None
+            except Exception as exc:
+                if undo is not None:
+                    await _quietly(undo(ctx, instance))
+                await self._action_failed(ctx, instance, action, expected_task, exc)
+                return None
+            await self._event_done(ctx, instance_uuid, event, None)
+            await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(saved))
+            return saved
+
+    async def _step_and_save(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None,
+    ) -> objects.Instance:
+        """The step, then the save: clearing the task with a compare-and-swap on it."""
+        try:
+            extra = await step(ctx, instance) or {}
+        except InstanceNotFound as exc:  # the hypervisor lost the guest: a failure, not a delete
+            raise HypervisorError(
+                f"The hypervisor of {self.host} has no guest for instance {instance.uuid}: {exc}"
+            ) from exc
+        values = {**(final or {}), **extra}
+        if "power_state" not in values:
+            values["power_state"] = await power_state_of(self.driver, instance)
+        if action in _NO_TASK:
+            return await self.conductor.instance_update(ctx, instance.uuid, values)
+        return await self.conductor.instance_update(
+            ctx, instance.uuid, {"task_state": None, **values}, expected_task_state=[expected_task]
+        )
+
+    async def _event_done(
+        self, ctx: RequestContext, uuid: str, event: str, exc: BaseException | None
+    ) -> None:
+        result = "Success" if exc is None else "Error"
+        tb = "".join(traceback.format_exception(exc)) if exc is not None else None
+        try:
+            await self.conductor.action_event_finish(ctx, uuid, event, result, tb)
+        except NovaLiteError as error:
+            log.warning("compute.action_event_lost", event=event, error=str(error))
+
+    async def _action_failed(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        expected_task: str | None,
+        exc: Exception,
+    ) -> None:
+        """Record the failure; ERROR with a fault unless the action is one that never errors."""
+        if isinstance(exc, NovaLiteError):
+            log.warning("compute.action_failed", action=action, error=str(exc))
+        else:
+            log.exception("compute.action_crashed", action=action)
+        await self._event_done(ctx, instance.uuid, f"compute_{action}_instance", exc)
+        try:
+            instance = await self._save_failure(ctx, instance, action, expected_task, exc)
+        except (UnexpectedTaskStateError, InstanceNotFound) as error:
+            log.info("compute.failure_not_saved", action=action, error=str(error))
+        await self.notifier.error(ctx, f"instance.{action}.error", instance_payload(instance))
+
+    async def _save_failure(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        expected_task: str | None,
+        exc: Exception,
+    ) -> objects.Instance:
+        """The instance after a failed action: unchanged, task cleared, or ERROR."""
+        if action in _NO_TASK:
+            return await self.conductor.instance_get(ctx, instance.uuid)
+        if action in _NO_ERROR_STATE:
+            return await self.conductor.instance_update(
+                ctx, instance.uuid, {"task_state": None}, expected_task_state=[expected_task]
+            )
+        code = exc.code if isinstance(exc, NovaError) else 500
+        fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+        return await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+
+
+async def _quietly(undo: Awaitable[None]) -> None:
+    """Run an undo step after a failure; its own failure is logged, never raised."""
+    try:
+        await undo
+    except NovaLiteError as exc:
+        log.warning("compute.undo_failed", error=str(exc))

@@ -1,0 +1,181 @@
+"""The scheduling half of every build: place, record, cast; reschedule; time out.
+
+`schedule_and_build_instances` is step 6-7 of the seed's flow: ask the scheduler for
+a host (rpc.call), record it, and cast the build to that host with the alternates;
+`reschedule_instance` takes the next alternate when a build fails there. The build
+timeout periodic puts builds that never finished (their host died) in ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Sequence
+from typing import ClassVar
+
+import structlog
+
+from nova_lite import objects
+from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.instances import InstanceRecords
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import (
+    BuildAbortException,
+    InstanceNotFound,
+    NovaError,
+    NoValidHost,
+    UnexpectedTaskStateError,
+)
+from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.notifications import Notifier
+from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.rpcapi import SchedulerAPI
+
+__all__ = ["BuildTasks"]
+
+log = structlog.get_logger(__name__)
+
+
+class BuildTasks:
+    """The conductor endpoints that place new instances, and the build timeout check."""
+
+    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+
+    def __init__(
+        self,
+        records: InstanceRecords,
+        *,
+        scheduler: SchedulerAPI,
+        compute: ComputeAPI,
+        network: NetworkAPI,
+        notifier: Notifier,
+        max_attempts: int,
+        build_timeout: float,
+    ) -> None:
+        self.records = records
+        self.scheduler = scheduler
+        self.compute = compute
+        self.network = network
+        self.notifier = notifier
+        self.max_attempts = max_attempts
+        self.build_timeout = build_timeout
+        self._builds: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<BuildTasks scheduling={len(self._builds)}>"
+
+    async def drain(self) -> None:
+        """Wait for every scheduling task started so far (before the database closes)."""
+        for task in list(self._builds):
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def check_build_timeouts(self, ctx: RequestContext) -> None:
+        """Builds older than ``instance_build_timeout`` go to ERROR (Nova's periodic).
+
+        This runs on the conductor so that a build whose compute host died (and so
+        will never report back) still ends, releasing its claim and its ports.
+        """
+        timeout = self.build_timeout
+        cutoff = objects.utcnow() - datetime.timedelta(seconds=timeout)
+        for instance in await self.records.instance_get_all(ctx):
+            if instance.vm_state != vm_states.BUILDING or instance.created_at > cutoff:
+                continue
+            if instance.task_state == task_states.DELETING:
+                continue
+            log.warning("conductor.build_timed_out", instance_uuid=instance.uuid)
+            exc = BuildAbortException(
+                f"Instance failed to build within {timeout:g} seconds (instance_build_timeout).",
+            )
+            await self.scheduler.release(ctx, instance.uuid)
+            await self.network.deallocate_for_instance(ctx, instance.uuid)
+            await self._fail_build(ctx, instance.uuid, exc)
+
+    @endpoint
+    async def schedule_and_build_instances(
+        self, ctx: RequestContext, request_specs: list[objects.RequestSpec]
+    ) -> None:
+        """Place each instance and cast its build to the chosen host (one task each)."""
+        for spec in request_specs:
+            task = asyncio.get_running_loop().create_task(self._schedule(ctx, spec))
+            self._builds.add(task)
+            task.add_done_callback(self._builds.discard)
+
+    async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
+        alternates = self.max_attempts - 1
+        log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
+        try:
+            selections = await self.scheduler.select_destinations(ctx, spec, alternates)
+        except NoValidHost as exc:
+            await self._fail_build(ctx, spec.instance_uuid, exc)
+            return
+        except Exception as exc:
+            log.exception("conductor.schedule_failed", instance_uuid=spec.instance_uuid)
+            # A timed-out select_destinations may still have claimed: give it back.
+            await self.scheduler.release(ctx, spec.instance_uuid)
+            await self._fail_build(ctx, spec.instance_uuid, exc)
+            return
+        try:
+            await self._send_to_host(ctx, spec, selections[0], selections[1:], attempt=1)
+        except Exception as exc:  # never leave a build in BUILD for want of a host
+            log.exception("conductor.dispatch_failed", instance_uuid=spec.instance_uuid)
+            await self.scheduler.release(ctx, spec.instance_uuid)
+            await self._fail_build(ctx, spec.instance_uuid, exc)
+
+    @endpoint
+    async def reschedule_instance(
+        self,
+        ctx: RequestContext,
+        request_spec: objects.RequestSpec,
+        alternates: list[objects.Selection],
+        attempt: int,
+        reason: str,
+    ) -> None:
+        """A build failed on its host: claim the next alternate, or give up in ERROR."""
+        uuid = request_spec.instance_uuid
+        while alternates and attempt < self.max_attempts:
+            selection, alternates = alternates[0], alternates[1:]
+            if await self.scheduler.claim(ctx, selection):
+                await self._send_to_host(ctx, request_spec, selection, alternates, attempt + 1)
+                return
+        message = (
+            f"Exceeded maximum number of retries. Exhausted all hosts available for "
+            f"retrying build failures for instance {uuid}. Last failure: {reason}"
+        )
+        await self._fail_build(ctx, uuid, NoValidHost(message))
+
+    async def _send_to_host(
+        self,
+        ctx: RequestContext,
+        spec: objects.RequestSpec,
+        selection: objects.Selection,
+        alternates: Sequence[objects.Selection],
+        attempt: int,
+    ) -> None:
+        uuid = spec.instance_uuid
+        try:
+            await self.records.instance_update(
+                ctx,
+                uuid,
+                {"host": selection.host, "node": selection.nodename},
+                expected_task_state=[task_states.SCHEDULING],
+            )
+        except (UnexpectedTaskStateError, InstanceNotFound):
+            log.info("conductor.build_abandoned", instance_uuid=uuid, reason="deleted")
+            await self.scheduler.release(ctx, uuid)
+            return
+        await self.compute.build_and_run_instance(
+            ctx, selection.host, uuid, spec, list(alternates), attempt
+        )
+
+    async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:
+        code = exc.code if isinstance(exc, NovaError) else 500
+        fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+        try:
+            instance = await self.records.instance_set_error(ctx, uuid, fault)
+        except InstanceNotFound:
+            return
+        await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))

@@ -1,0 +1,144 @@
+"""The conductor's endpoints for instance records, and the flavors and quotas they use.
+
+Compute hosts never touch a database; they read and save instances through these
+endpoints, over the `InstanceStore`. Every change to an instance is announced as an
+``instance.update`` notification (the API's waiters wake on it). The build and
+migration tasks save instances through the same methods, so they announce too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from nova_lite import objects
+from nova_lite.compute import task_states, vm_states
+from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.conductor.instance_store import ANY, InstanceStore
+from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import Forbidden, UnexpectedTaskStateError
+from nova_lite.notifications import Notifier
+from nova_lite.rpc import Target
+from nova_lite.rpc.endpoint import endpoint
+
+__all__ = ["InstanceRecords"]
+
+
+class InstanceRecords:
+    """The conductor endpoints that read and save instances, flavors and quotas."""
+
+    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+
+    def __init__(self, store: InstanceStore, notifier: Notifier) -> None:
+        self.store = store
+        self.notifier = notifier
+
+    def __repr__(self) -> str:
+        return "<InstanceRecords>"
+
+    # -- flavors and quotas ------------------------------------------------
+
+    @endpoint
+    async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
+        _require_admin(ctx, "create flavors")
+        return await self.store.flavor_create(flavor)
+
+    @endpoint
+    async def flavor_get(self, ctx: RequestContext, flavor_ref: str) -> objects.Flavor:
+        return await self.store.flavor_get(flavor_ref)
+
+    @endpoint
+    async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
+        return await self.store.flavor_list()
+
+    @endpoint
+    async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
+        return {
+            "limits": await self.store.quota_limits(project_id),
+            "usage": await self.store.quota_usage(project_id),
+        }
+
+    @endpoint
+    async def quota_set(
+        self, ctx: RequestContext, project_id: str, resource: str, limit: int
+    ) -> None:
+        _require_admin(ctx, "set quotas")
+        await self.store.set_quota(project_id, resource, limit)
+
+    # -- instance records --------------------------------------------------
+
+    @endpoint
+    async def create_instances(
+        self, ctx: RequestContext, instances: list[objects.Instance]
+    ) -> list[objects.Instance]:
+        """Record new instances in BUILD, all or none, within the project's quota."""
+        await self.store.create(instances)
+        for instance in instances:
+            await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        return instances
+
+    @endpoint
+    async def instance_get(
+        self, ctx: RequestContext, instance_uuid: str, read_deleted: bool = False
+    ) -> objects.Instance:
+        return await self.store.get(instance_uuid, read_deleted=read_deleted)
+
+    @endpoint
+    async def instance_get_all(
+        self,
+        ctx: RequestContext,
+        project_id: str | None = None,
+        host: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        return await self.store.list(project_id=project_id, host=host, read_deleted=read_deleted)
+
+    @endpoint
+    async def instance_update(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        values: dict[str, Any],
+        expected_task_state: list[str | None] | None = None,
+        expected_vm_state: list[str] | None = None,
+    ) -> objects.Instance:
+        """Save `values`, if the instance is in one of the expected states."""
+        instance = await self.store.update(
+            instance_uuid,
+            values,
+            expected_task_state=ANY if expected_task_state is None else expected_task_state,
+            expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
+        )
+        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        return instance
+
+    @endpoint
+    async def instance_set_error(
+        self, ctx: RequestContext, instance_uuid: str, fault: objects.InstanceFault
+    ) -> objects.Instance:
+        """Put the instance in ERROR with `fault`, unless it is being deleted."""
+        current = await self.store.get(instance_uuid)
+        if current.task_state == task_states.DELETING:
+            return current
+        try:
+            instance = await self.store.update(
+                instance_uuid,
+                {"vm_state": vm_states.ERROR, "task_state": None, "fault": fault},
+                expected_task_state=[current.task_state],
+            )
+        except UnexpectedTaskStateError:
+            return await self.store.get(instance_uuid)
+        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        return instance
+
+    @endpoint
+    async def instance_destroy(self, ctx: RequestContext, instance_uuid: str) -> objects.Instance:
+        """Mark the instance deleted (its quota is released with it)."""
+        instance = await self.store.destroy(instance_uuid)
+        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        return instance
+
+
+def _require_admin(ctx: RequestContext, what: str) -> None:
+    if not ctx.is_admin:
+        raise Forbidden(f"Only administrators may {what}.")
