@@ -7,10 +7,11 @@ TOML (or Python) value of it is checked, how an environment variable's text spel
 it, and what an error says was expected. Nothing is coerced: an ``int`` option
 given ``1.9``, ``"2"`` or ``true`` is an error, not 1, 2 or 1.
 
-(cattrs, which the RPC serializer uses, was considered: its structuring is lax by
-default, ``int("2")``, so each strict check would still be a hook written here, and
-its grouped exceptions would have to be translated back into one sentence naming
-the file or variable, the key and the value.)
+(cattrs, which the RPC serializer uses, was considered. Its structuring is lax by
+default (``"2"`` becomes 2, ``1.9`` becomes 1, ``"false"`` becomes True), so each
+strict check would still be a hook written here, environment text would still need
+its own parsing, and cattrs' grouped exceptions would have to be translated back
+into one sentence naming the file or variable, the key and the value.)
 """
 
 from __future__ import annotations

@@ -200,6 +200,13 @@ def test_every_option_can_be_set_from_its_variable() -> None:
 
 # -- Hypothesis: no wrongly typed TOML value is coerced --------------------------------------
 
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for the examples' configuration files (each rewrites nova.toml)."""
+    return tmp_path_factory.mktemp("config")
+
+
 OPTIONS: list[tuple[str, str]] = [
     (path[0], path[1]) if len(path) == 2 else ("", path[0])
     for path in environment_variables(Config).values()
@@ -241,11 +248,11 @@ def is_of_type(value: Any, example: Any) -> bool:
 @STRICT
 @given(option=st.sampled_from(OPTIONS), value=toml_values)
 def test_any_wrongly_typed_toml_value_is_a_config_error(
-    tmp_path_factory: pytest.TempPathFactory, option: tuple[str, str], value: Any
+    config_dir: Path, option: tuple[str, str], value: Any
 ) -> None:
     """Every option refuses every TOML value not of its type with a ConfigError naming it."""
     assume(not is_of_type(value, current(Config(host="h"), option)))
-    path = toml_file(tmp_path_factory.mktemp("config"), option, value)
+    path = toml_file(config_dir, option, value)
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {where(option)} = ")):
         Config.load(path, environ={})
 
@@ -266,13 +273,13 @@ def values_of_type(example: Any) -> st.SearchStrategy[Any]:
 @STRICT
 @given(option=st.sampled_from(OPTIONS), data=st.data())
 def test_a_rightly_typed_toml_value_is_kept_as_written(
-    tmp_path_factory: pytest.TempPathFactory, option: tuple[str, str], data: st.DataObject
+    config_dir: Path, option: tuple[str, str], data: st.DataObject
 ) -> None:
     """A value of the option's type loads unchanged, or only the option's own range refuses it."""
     example = current(Config(host="h"), option)
     value = data.draw(values_of_type(example))
     assert is_of_type(value, example)
-    path = toml_file(tmp_path_factory.mktemp("config"), option, value)
+    path = toml_file(config_dir, option, value)
     try:
         config = Config.load(path, environ={})
     except ConfigError as exc:
