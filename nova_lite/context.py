@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-__all__ = ["RequestContext", "generate_request_id"]
+if TYPE_CHECKING:
+    from nova_lite.objects import TokenInfo
+
+__all__ = ["RequestContext", "generate_request_id", "is_request_id"]
+
+_REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def generate_request_id() -> str:
     """A new request id in OpenStack's format, ``req-<uuid4>``."""
     return f"req-{uuid.UUID(bytes=os.urandom(16), version=4)}"
+
+
+def is_request_id(value: object) -> bool:
+    """Whether `value` is a request id in OpenStack's format, ``req-<uuid>`` in lower case.
+
+    This is oslo.middleware's test for an inbound ``X-OpenStack-Request-ID``: only such
+    a value is taken as the global request id; anything else is ignored.
+    """
+    return isinstance(value, str) and _REQUEST_ID.fullmatch(value) is not None
 
 
 def _to_roles(value: Any) -> tuple[str, ...]:
@@ -58,6 +73,41 @@ class RequestContext:
             "auth_token": self.auth_token,
             "read_deleted": self.read_deleted,
         }
+
+    @classmethod
+    def from_token(
+        cls,
+        info: TokenInfo,
+        token: str,
+        *,
+        request_id: str | None = None,
+        global_request_id: str | None = None,
+    ) -> RequestContext:
+        """The context of a request made with `token`, which identity validated into `info`.
+
+        The caller is who the token says: user, project and roles as identity
+        recorded them, admin when the roles hold ``admin``. `request_id` is the id
+        this request is known by (the HTTP front end passes the id it returns in
+        ``X-OpenStack-Request-ID``); without one a new id is made. `global_request_id`
+        is the id of the request of another service that this one serves, as
+        OpenStack passes it along; it must be in the ``req-<uuid>`` format
+        (`is_request_id`), or ValueError is raised.
+        """
+        if global_request_id is not None and not is_request_id(global_request_id):
+            raise ValueError(
+                f"global_request_id must look like req-<uuid>, not {global_request_id!r:.80}"
+            )
+        return cls(
+            request_id=request_id or generate_request_id(),
+            global_request_id=global_request_id,
+            user_id=info.user_id,
+            user_name=info.user_name,
+            project_id=info.project_id,
+            project_name=info.project_name,
+            roles=info.roles,
+            is_admin=info.is_admin,
+            auth_token=token,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import attrs
 import pytest
 
-from nova_lite.config import Config
+from nova_lite.config import (
+    RESERVED_ENV_NAMES,
+    RESERVED_ENV_PREFIXES,
+    Config,
+    environment_variables,
+    is_reserved_variable,
+)
 from nova_lite.exceptions import ConfigError
 
 
@@ -53,10 +61,104 @@ def test_bad_files_name_the_file_key_and_value(tmp_path: Path, text: str, messag
     assert str(path) in str(caught.value)
 
 
-def test_bad_environment_value_names_the_source() -> None:
-    """A bad environment value is reported as coming from the environment."""
-    with pytest.raises(ConfigError, match=r"environment: rpc\.at_least_once = 'maybe'"):
+def test_bad_environment_value_names_the_variable() -> None:
+    """A bad environment value is reported with the variable that set it."""
+    message = r"environment variable NOVA_LITE_RPC_AT_LEAST_ONCE: rpc\.at_least_once = 'maybe'"
+    with pytest.raises(ConfigError, match=message):
         Config.load(environ={"NOVA_LITE_RPC_AT_LEAST_ONCE": "maybe"})
+
+
+def test_out_of_range_environment_value_names_the_variable() -> None:
+    """A value the option's own validator refuses names the variable, the key and the value."""
+    message = r"environment variable NOVA_LITE_RPC_TIMEOUT: rpc\.timeout = -3\.0: must be greater"
+    with pytest.raises(ConfigError, match=message):
+        Config.load(environ={"NOVA_LITE_RPC_TIMEOUT": "-3"})
+
+
+def test_unknown_toml_key_suggests_the_closest() -> None:
+    """A misspelt key in a section gets a did-you-mean and the section's keys."""
+    with pytest.raises(ConfigError, match=r"unknown key 'rpc\.timout'\. Did you mean 'timeout'\?"):
+        Config.load(environ={}, rpc={"timout": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("NOVA_LITE_RPC_TIMOUT", "NOVA_LITE_RPC_TIMEOUT"),
+        ("NOVA_LITE_rpc_timeout", "NOVA_LITE_RPC_TIMEOUT"),
+        ("NOVA_LITE_TRANSPORT", "NOVA_LITE_TRANSPORT_URL"),
+        ("NOVA_LITE_COMPUTE_DRIVERS", "NOVA_LITE_COMPUTE_DRIVER"),
+        ("NOVA_LITE_FAKEDRIVER_VCPUS", "NOVA_LITE_FAKE_DRIVER_VCPUS"),
+        ("NOVA_LITE_XYZ", None),
+    ],
+)
+def test_unknown_nova_lite_variable_is_an_error(name: str, suggestion: str | None) -> None:
+    """A NOVA_LITE_* variable that is no option (and not reserved) fails, with a did-you-mean."""
+    with pytest.raises(ConfigError, match=f"environment variable {name} is not a nova_lite option"):
+        Config.load(environ={name: "1"})
+    try:
+        Config.load(environ={name: "1"})
+    except ConfigError as exc:
+        if suggestion is None:
+            assert "Did you mean" not in str(exc)
+        else:
+            assert f"Did you mean {suggestion}?" in str(exc)
+
+
+def test_other_variables_are_not_ours() -> None:
+    """Variables without the NOVA_LITE_ prefix (any letter case) are ignored."""
+    assert Config.load(environ={"nova_lite_rpc_timout": "x", "NOVA_LITEX": "y", "PATH": "/"})
+
+
+def test_reserved_variables_are_not_options() -> None:
+    """The tools' NOVA_LITE_* variables load without error and change nothing."""
+    reserved = {name: "whatever" for name in RESERVED_ENV_NAMES}
+    reserved |= {f"{prefix}ANYTHING_AT_ALL": "1" for prefix in RESERVED_ENV_PREFIXES}
+    reserved |= {"NOVA_LITE_TEST_AMQP_URL": "amqp://x/", "NOVA_LITE_TEST_BROKER_RESTART": "1"}
+    assert Config.load(environ=reserved, host="h") == Config.load(environ={}, host="h")
+    assert all(is_reserved_variable(name) for name in reserved)
+
+
+def test_no_reserved_name_hides_an_option() -> None:
+    """No option's variable is reserved, so every option can be set from the environment."""
+    options = environment_variables(Config)
+    assert not [name for name in options if is_reserved_variable(name)]
+    values = [getattr(Config(host="h"), field.name) for field in attrs.fields(Config)]
+    assert len(options) == sum(
+        len(attrs.fields(type(v))) if attrs.has(type(v)) else 1 for v in values
+    )
+
+
+_MENTION = re.compile(r"\bNOVA_LITE_[A-Z0-9_]*[A-Z0-9](?![A-Za-z0-9_*<])")
+_DEFINING = ("test_config.py", "config_reader.py")  # where the names are defined or misspelt
+_SCANNED = ("nova_lite", "tests", "scripts", "benchmarks", ".ci", "etc", "examples", "drivers")
+
+
+def _mentions() -> dict[str, str]:
+    """Every NOVA_LITE_* variable named in the project's files, with one file naming it."""
+    root = Path(__file__).parent.parent
+    found: dict[str, str] = {}
+    files = [root / "README.md", root / "ARCHITECTURE.md", root / "pyproject.toml"]
+    files += [p for d in _SCANNED for p in (root / d).rglob("*") if p.is_file()]
+    for path in files:
+        if path.suffix in (".pyc", ".sqlite", ".png") or path.name in _DEFINING:
+            continue
+        for name in _MENTION.findall(path.read_text(encoding="utf-8", errors="replace")):
+            found.setdefault(name, str(path.relative_to(root)))
+    return found
+
+
+def test_every_variable_the_project_uses_is_an_option_or_reserved() -> None:
+    """The tests, tools and docs use only NOVA_LITE_* names that Config accepts."""
+    mentions = _mentions()
+    assert {"NOVA_LITE_TEST_AMQP_URL", "NOVA_LITE_CONFIG", "NOVA_LITE_TRANSPORT_URL"} <= set(
+        mentions
+    )
+    options = environment_variables(Config)
+    unknown = {
+        n: f for n, f in mentions.items() if n not in options and not is_reserved_variable(n)
+    }
+    assert not unknown, f"NOVA_LITE_* names that Config.load would refuse: {unknown}"
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -68,8 +170,6 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_sample_file_documents_every_option() -> None:
     """etc/nova-lite.sample.toml loads, and names every key of every section."""
     import tomllib
-
-    import attrs
 
     sample = Path(__file__).parent.parent / "etc" / "nova-lite.sample.toml"
     Config.load(sample, environ={})

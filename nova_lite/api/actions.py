@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nova_lite import objects
+from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
@@ -160,6 +160,7 @@ class ServerActions:
 
     async def snapshot(self, server_id: str, name: str) -> str:
         """Save the server's disk as a new image; returns the image's id at once."""
+        validators.server_name(name)  # Nova's rule for createImage, before the task starts
         ctx, instance = await self._begin(server_id, "snapshot", task_states.IMAGE_SNAPSHOT)
         image = await self._image_for(ctx, instance, name, {"image_type": "snapshot"})
         await self.api.compute.snapshot_instance(ctx, self._host(instance), instance.uuid, image.id)
@@ -167,6 +168,7 @@ class ServerActions:
 
     async def backup(self, server_id: str, name: str, backup_type: str, rotation: int) -> str:
         """Snapshot as a backup, keeping the newest `rotation` backups of `backup_type`."""
+        validators.server_name(name)  # Nova's rule for createBackup, before the task starts
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation < 0:
             raise Invalid(f"rotation must be an integer of at least 0, not {rotation!r}.")
         ctx, instance = await self._begin(server_id, "backup", task_states.IMAGE_BACKUP)

@@ -68,36 +68,40 @@ class NovaAPI:
         self._tokens[token] = _CachedToken(result["token_info"], time.monotonic())
         return Session(self, token)
 
-    def session(self, token: str, *, request_id: str | None = None) -> Session:
+    def session(
+        self, token: str, *, request_id: str | None = None, global_request_id: str | None = None
+    ) -> Session:
         """A Session for a token obtained elsewhere (validated on first use).
 
         With `request_id`, every request of the session carries that id (a front end
-        passing on its caller's request id).
+        passing on its caller's request id); `global_request_id` likewise (the id of
+        another service's request that this session serves).
         """
-        return Session(self, token, request_id=request_id)
+        return Session(self, token, request_id=request_id, global_request_id=global_request_id)
 
-    async def context_for(self, token: str, *, request_id: str | None = None) -> RequestContext:
-        """Validate `token` (cached for ``[api] token_cache_ttl`` seconds) into a context."""
-        info = await self._validate(token)
-        return RequestContext(
-            request_id=request_id or generate_request_id(),
-            user_id=info.user_id,
-            user_name=info.user_name,
-            project_id=info.project_id,
-            project_name=info.project_name,
-            roles=info.roles,
-            is_admin=info.is_admin,
-            auth_token=token,
+    async def context_for(
+        self, token: str, *, request_id: str | None = None, global_request_id: str | None = None
+    ) -> RequestContext:
+        """Validate `token` (cached for ``[api] token_cache_ttl`` seconds) into a context.
+
+        The context has `request_id` (a new one if None) and `global_request_id`; the
+        token's validation by identity runs under the same ids.
+        """
+        request_id = request_id or generate_request_id()
+        checking = RequestContext(request_id=request_id, global_request_id=global_request_id)
+        info = await self._validate(token, checking)
+        return RequestContext.from_token(
+            info, token, request_id=request_id, global_request_id=global_request_id
         )
 
-    async def _validate(self, token: str) -> objects.TokenInfo:
+    async def _validate(self, token: str, ctx: RequestContext) -> objects.TokenInfo:
         now = time.monotonic()
         cached = self._tokens.get(token)
         fresh = cached is not None and now - cached.checked_at < self.config.api.token_cache_ttl
         if cached is not None and fresh and cached.info.expires_at > objects.utcnow():
             return cached.info
         self._tokens.pop(token, None)
-        info = await self.identity.validate_token(RequestContext(), token)
+        info = await self.identity.validate_token(ctx, token)
         self._tokens[token] = _CachedToken(info, now)
         return info
 
@@ -109,10 +113,18 @@ class NovaAPI:
 class Session:
     """One user's authenticated view of the cloud: ``session.servers``, ..."""
 
-    def __init__(self, api: NovaAPI, token: str, *, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        api: NovaAPI,
+        token: str,
+        *,
+        request_id: str | None = None,
+        global_request_id: str | None = None,
+    ) -> None:
         self.api = api
         self.token = token
         self.request_id = request_id
+        self.global_request_id = global_request_id
         self.servers = Servers(self)
 
     def __repr__(self) -> str:
@@ -122,7 +134,9 @@ class Session:
         """A fresh request context for one API request (new request id)."""
         if not self.token:
             raise NotAuthorized("The request you have made requires authentication.")
-        return await self.api.context_for(self.token, request_id=self.request_id)
+        return await self.api.context_for(
+            self.token, request_id=self.request_id, global_request_id=self.global_request_id
+        )
 
     async def logout(self) -> None:
         """Revoke this session's token."""

@@ -74,7 +74,9 @@ class ApiManager(Manager):
     def _session(self, ctx: RequestContext) -> Session:
         if not ctx.auth_token:
             raise NotAuthorized("The request you have made requires authentication.")
-        return self.api.session(ctx.auth_token, request_id=ctx.request_id)
+        return self.api.session(
+            ctx.auth_token, request_id=ctx.request_id, global_request_id=ctx.global_request_id
+        )
 
     @endpoint
     async def servers_create(

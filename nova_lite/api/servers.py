@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from nova_lite import objects
+from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
 from nova_lite.api.views import Server
@@ -57,14 +56,6 @@ TRANSITIONAL = frozenset(
 )
 
 
-def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise Invalid(f"Server name {name!r} must be a non-blank string of at most 255 characters.")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise Invalid(f"Server name {name!r} contains control characters.")
-    return name
-
-
 def _check_count(count: object, maximum: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= maximum:
         raise Invalid(f"count must be an integer from 1 to {maximum}, not {count!r}.")
@@ -94,7 +85,7 @@ class Servers(ServerActions):
         """Start building `count` servers; they are returned at once, in BUILD."""
         ctx = await self.session.context()
         policy.authorize(ctx, "os_compute_api:servers:create")
-        _check_name(name)
+        validators.server_name(name)
         _check_count(count, self.api.config.api.max_count)
         flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)

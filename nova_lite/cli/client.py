@@ -152,8 +152,9 @@ async def _run(
         sys.exit(2)
     if api_url:
         async with HttpApiClient(api_url, timeout=config.rpc.timeout) as http:
-            await http.login(username, password, project)
-            ctx = RequestContext(user_name=username, project_name=project, auth_token=http.token)
+            ctx = RequestContext.from_token(
+                await http.login(username, password, project), http.token
+            )
             # The transport is never connected: over HTTP no broker is needed.
             client = Client(config, get_transport(config.transport_url), ctx, out)
             client.http_api = _OverHttp(http)
@@ -165,15 +166,7 @@ async def _run(
             RequestContext(), username=username, password=password, project_name=project
         )
         info: objects.TokenInfo = result["token_info"]
-        ctx = RequestContext(
-            user_id=info.user_id,
-            user_name=info.user_name,
-            project_id=info.project_id,
-            project_name=info.project_name,
-            roles=info.roles,
-            is_admin=info.is_admin,
-            auth_token=result["token"],
-        )
+        ctx = RequestContext.from_token(info, result["token"])
         await fn(Client(config, transport, ctx, out), **options)
 
 

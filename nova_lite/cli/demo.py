@@ -19,6 +19,7 @@ from rich.table import Table
 
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
+from nova_lite.cli.services import load_config
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.log import configure_logging
@@ -43,7 +44,7 @@ def demo(servers: int, computes: int, config_path: str | None, verbose: bool) ->
     """Boot SERVERS servers on COMPUTES fake hosts in one process, then show them."""
     configure_logging(level="info" if verbose else "error")
     with tempfile.TemporaryDirectory(prefix="nova-lite-demo-") as state:
-        config = Config.load(config_path, state_path=state)
+        config = load_config(config_path, state_path=state)
         asyncio.run(_demo(config, servers, computes))
 
 

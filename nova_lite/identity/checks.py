@@ -1,12 +1,12 @@
 """Input checks and the admin policy for the identity service's endpoints.
 
 Values arrive from the bus as JSON, so each endpoint checks types and ranges where
-they enter. Secrets (passwords, tokens) are never echoed in an error message.
+they enter. Secrets (passwords, tokens) are never echoed in an error message. User
+and project names follow Keystone's rules, in `nova_lite.validators`.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +15,6 @@ from nova_lite.exceptions import Forbidden, Invalid
 
 __all__ = [
     "ROLES",
-    "check_name",
     "check_role",
     "check_secret",
     "check_text",
@@ -27,23 +26,8 @@ __all__ = [
 ROLES: tuple[str, ...] = ("admin", "member", "reader")
 """The only roles, strongest first; each implies the ones after it (as in Keystone)."""
 
-MAX_NAME = 64
 MAX_DESCRIPTION = 255
 MAX_SECRET = 1024
-
-
-def check_name(field: str, value: Any) -> str:
-    """`value` if it is a 1-64 character string without control characters."""
-    if not isinstance(value, str):
-        raise Invalid(f"{field} must be a string, not {type(value).__name__}.", field=field)
-    if not 1 <= len(value) <= MAX_NAME:
-        raise Invalid(
-            f"{field} must be 1 to {MAX_NAME} characters long, not {len(value)}: {value[:80]!r}.",
-            field=field,
-        )
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise Invalid(f"{field} {value!r} contains control characters.", field=field)
-    return value
 
 
 def check_text(field: str, value: Any, *, max_length: int = MAX_DESCRIPTION) -> str:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import structlog
 
+from nova_lite import validators
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -103,8 +104,8 @@ class IdentityManager(Manager):
     async def _bootstrap(self) -> None:
         """Create the bootstrap project, administrator and admin assignment if missing."""
         cfg = self.config.identity
-        user_name = checks.check_name("bootstrap_username", cfg.bootstrap_username)
-        project_name = checks.check_name("bootstrap_project", cfg.bootstrap_project)
+        user_name = validators.user_name(cfg.bootstrap_username, "bootstrap_username")
+        project_name = validators.project_name(cfg.bootstrap_project, "bootstrap_project")
         if await self._find_project(project_name) is None:
             await self._insert_project(project_name, "The bootstrap administrator's project.")
         if await self._find_user(user_name) is None:
@@ -164,7 +165,7 @@ class IdentityManager(Manager):
     ) -> dict[str, Any]:
         """Create project `name`; `Conflict` if one by that name exists."""
         checks.require_admin(ctx, "create projects")
-        name = checks.check_name("name", name)
+        name = validators.project_name(name)
         description = checks.check_text("description", description)
         project = await self._insert_project(name, description)
         log.info("identity.project_created", project_id=project["id"], project_name=name)
@@ -190,9 +191,9 @@ class IdentityManager(Manager):
     ) -> dict[str, Any]:
         """Create user `name` with `password` and give them `role` on `project_name`."""
         checks.require_admin(ctx, "create users")
-        name = checks.check_name("name", name)
+        name = validators.user_name(name)
         password = checks.check_secret("password", password)
-        project_name = checks.check_name("project_name", project_name)
+        project_name = validators.project_name(project_name, "project_name")
         role = checks.check_role(role)
         encoded = await self._hash(password)
         async with self.db.transaction():
@@ -208,8 +209,8 @@ class IdentityManager(Manager):
         """Give `user_name` `role` on `project_name` (tokens already issued keep theirs)."""
         checks.require_admin(ctx, "assign roles")
         role = checks.check_role(role)
-        user_name = checks.check_name("user_name", user_name)
-        project_name = checks.check_name("project_name", project_name)
+        user_name = validators.user_name(user_name, "user_name")
+        project_name = validators.project_name(project_name, "project_name")
         async with self.db.transaction():
             await self._assign(user_name, project_name, role)
         log.info("identity.role_assigned", user_name=user_name, project_name=project_name)
@@ -239,7 +240,7 @@ class IdentityManager(Manager):
     async def delete_user(self, ctx: RequestContext, user_name: str) -> None:
         """Delete `user_name` and their assignments, and revoke every token they hold."""
         checks.require_admin(ctx, "delete users")
-        user_name = checks.check_name("user_name", user_name)
+        user_name = validators.user_name(user_name, "user_name")
         async with self.db.transaction() as conn:
             user = await self._find_user(user_name)
             if user is None:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import attrs
 import structlog
 
+from nova_lite import validators
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -110,7 +111,7 @@ class ImageManager(Manager):
         """A new ``queued`` image owned by the caller's project (public: admins only)."""
         image = Image(
             id=str(uuid.uuid4()),
-            name=checks.check_name(name),
+            name=validators.image_name(name),
             disk_format=checks.check_choice("disk_format", disk_format, checks.DISK_FORMATS),
             container_format=checks.check_choice(
                 "container_format", container_format, checks.CONTAINER_FORMATS
@@ -157,13 +158,17 @@ class ImageManager(Manager):
         name: str | None = None,
         properties: dict[str, str | None] | None = None,
     ) -> Image:
-        """Rename an image and/or set its `properties` (a None value removes a key)."""
-        new_name = None if name is None else checks.check_name(name)
+        """Rename an image and/or set its `properties` (a None value removes a key).
+
+        `name` None leaves the name as it is; ``""`` clears it (Glance allows no name).
+        """
+        new_name = None if name is None else validators.image_name(name)
         changes = checks.check_properties(properties or {}, allow_none=True)
         async with self.db.transaction() as conn:  # read-modify-write, so no update is lost
             image = await self._owned_image(ctx, image_id)
             merged = _merge_properties(image.properties, changes)
-            updated = attrs.evolve(image, name=new_name or image.name, properties=merged)
+            renamed = image.name if new_name is None else new_name
+            updated = attrs.evolve(image, name=renamed, properties=merged)
             await conn.execute(
                 "UPDATE images SET name = ?, properties = ? WHERE id = ?",
                 (updated.name, json.dumps(merged), image.id),

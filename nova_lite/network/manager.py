@@ -16,6 +16,7 @@ import attrs
 import structlog
 
 from nova_lite import objects
+from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -27,7 +28,6 @@ from nova_lite.exceptions import (
     PortNotFound,
 )
 from nova_lite.network import ipam, rows
-from nova_lite.network import validation as check
 from nova_lite.network.allocator import PortAllocator
 from nova_lite.network.schema import MIGRATIONS
 from nova_lite.rpc import Target
@@ -72,7 +72,7 @@ class NetworkManager(Manager):
         self, ctx: RequestContext, name: str, shared: bool = True
     ) -> objects.Network:
         """Create a network owned by the caller's project; only admins may share one."""
-        name = check.text("name", name)
+        name = check.network_name(name)
         if check.boolean("shared", shared) and not ctx.is_admin:
             raise Forbidden(
                 "Only admins may create shared networks; pass shared=False for a network "

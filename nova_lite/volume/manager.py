@@ -26,6 +26,7 @@ import aiosqlite
 import structlog
 
 from nova_lite import objects
+from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -34,7 +35,7 @@ from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
-from nova_lite.volume import validation as check
+from nova_lite.volume import validation
 from nova_lite.volume.schema import MIGRATIONS
 
 __all__ = ["STATUSES", "VolumeManager"]
@@ -72,8 +73,8 @@ class VolumeManager(Manager):
         self, ctx: RequestContext, size: int, name: str = "", image_id: str | None = None
     ) -> objects.Volume:
         """Create a volume of `size` GiB for the caller's project (bootable if from an image)."""
-        size = check.size(size)
-        name = check.text("name", name, empty=True)
+        size = validation.size(size)
+        name = check.volume_name(name)
         image_id = check.optional_text("image_id", image_id)
         volume_id = str(uuid.uuid4())
         async with self.db.transaction() as conn:

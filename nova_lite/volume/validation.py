@@ -1,28 +1,15 @@
-"""Checks for volume endpoint arguments: bad values raise `Invalid` naming the field."""
+"""Checks for volume endpoint arguments that only volumes have: their size.
+
+Names and the checks the services share are in `nova_lite.validators`.
+"""
 
 from __future__ import annotations
 
 from nova_lite.exceptions import Invalid
 
-__all__ = ["MAX_SIZE_GB", "optional_text", "size", "text"]
+__all__ = ["MAX_SIZE_GB", "size"]
 
 MAX_SIZE_GB = 16384
-
-
-def text(field: str, value: object, *, max_length: int = 255, empty: bool = False) -> str:
-    """`value` if it is a string of an allowed length."""
-    if not isinstance(value, str):
-        raise Invalid(f"{field} must be a string, not {value!r}.")
-    if not value.strip() and not empty:
-        raise Invalid(f"{field} must not be empty.")
-    if len(value) > max_length:
-        raise Invalid(f"{field} {value[:40]!r}... is longer than {max_length} characters.")
-    return value
-
-
-def optional_text(field: str, value: object) -> str | None:
-    """`value` if it is None or a non-empty string."""
-    return None if value is None else text(field, value)
 
 
 def size(value: object) -> int:

@@ -4,7 +4,9 @@ Each request passes, outermost first, through:
 
 - `request_ids`: a new ``req-<uuid>`` id, bound into the logs and returned in
   ``X-Openstack-Request-Id`` (and ``x-compute-request-id`` for compute); it is the
-  request id of every RPC message the request causes, so the services log it too;
+  request id of every RPC message the request causes, so the services log it too.
+  A well-formed ``X-Openstack-Request-Id`` sent by the caller (another service's
+  request id) becomes the global request id, as with oslo.middleware;
 - `faults`: any exception becomes the status and fault body the API being called
   uses (`faults.fault_body`), with ``WWW-Authenticate`` on 401;
 - `microversions`: compute requests negotiate their microversion (406 if unserved)
@@ -46,7 +48,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
-from nova_lite.context import generate_request_id
+from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import NotAuthorized
 
 __all__ = ["create_app"]
@@ -56,13 +58,24 @@ log = structlog.get_logger(__name__)
 AUTH_REQUIRED = "The request you have made requires authentication."
 
 
+def global_request_id(request: web.Request) -> str | None:
+    """The caller's ``X-OpenStack-Request-ID``, if it is a well-formed request id.
+
+    As oslo.middleware does, another service's request id sent in that header becomes
+    the global request id of this request; a malformed value is ignored.
+    """
+    inbound = request.headers.get("X-Openstack-Request-Id", "")
+    return inbound if is_request_id(inbound) else None
+
+
 @web.middleware
 async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an id, log it, and return it in the response headers."""
     request_id = generate_request_id()
     request[REQUEST_ID] = request_id
     started = time.monotonic()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    ids = {"request_id": request_id, "global_request_id": global_request_id(request)}
+    with structlog.contextvars.bound_contextvars(**{k: v for k, v in ids.items() if v}):
         response = await handler(request)
         log.info(
             "http.request",
@@ -124,8 +137,9 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     if not token:
         raise NotAuthorized(AUTH_REQUIRED)
     api = request.app[API]
-    request[CONTEXT] = await api.context_for(token, request_id=request[REQUEST_ID])
-    request[SESSION] = api.session(token, request_id=request[REQUEST_ID])
+    ids = {"request_id": request[REQUEST_ID], "global_request_id": global_request_id(request)}
+    request[CONTEXT] = await api.context_for(token, **ids)
+    request[SESSION] = api.session(token, **ids)
     return await handler(request)
 
 

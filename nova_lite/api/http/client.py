@@ -10,6 +10,7 @@ service's `server_to_dict`), so the commands print them the same way.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -26,8 +27,9 @@ from nova_lite.exceptions import (
     WaitTimeout,
 )
 from nova_lite.lifecycle import AsyncLifecycle
+from nova_lite.objects import TokenInfo
 
-__all__ = ["HttpApiClient", "server_from_http"]
+__all__ = ["HttpApiClient", "server_from_http", "token_info_from_keystone"]
 
 _ERRORS: dict[int, type[NovaError]] = {
     400: Invalid,
@@ -68,6 +70,18 @@ def server_from_http(server: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def token_info_from_keystone(token: dict[str, Any]) -> TokenInfo:
+    """What a Keystone v3 token body (``{"token": ...}``'s value) says of its holder."""
+    return TokenInfo(
+        user_id=token["user"]["id"],
+        user_name=token["user"]["name"],
+        project_id=token["project"]["id"],
+        project_name=token["project"]["name"],
+        roles=tuple(role["name"] for role in token["roles"]),
+        expires_at=datetime.datetime.fromisoformat(token["expires_at"]),
+    )
+
+
 class HttpApiClient(AsyncLifecycle):
     """The server operations of the compute API, over HTTP with one user's token."""
 
@@ -75,6 +89,7 @@ class HttpApiClient(AsyncLifecycle):
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.token = ""
+        self.token_info: TokenInfo | None = None  # who the token is for, once logged in
         self.compute_url = ""
         self._http: aiohttp.ClientSession | None = None
 
@@ -90,8 +105,11 @@ class HttpApiClient(AsyncLifecycle):
         if self._http is not None:
             await self._http.close()
 
-    async def login(self, username: str, password: str, project: str) -> None:
-        """Get a token scoped to `project`, and the compute URL from its catalog."""
+    async def login(self, username: str, password: str, project: str) -> TokenInfo:
+        """Get a token scoped to `project`, and the compute URL from its catalog.
+
+        Returns what the token says of its holder (also kept as `token_info`).
+        """
         domain = {"name": "Default"}
         body = {
             "auth": {
@@ -106,7 +124,9 @@ class HttpApiClient(AsyncLifecycle):
         }
         data, headers = await self._request("POST", f"{self.api_url}/v3/auth/tokens", body)
         self.token = headers["X-Subject-Token"]
+        self.token_info = token_info_from_keystone(data["token"])
         self.compute_url = _endpoint(data["token"]["catalog"], "compute")
+        return self.token_info
 
     async def _request(self, method: str, url: str, body: Any = None) -> tuple[Any, dict[str, str]]:
         assert self._http is not None, "use HttpApiClient as an async context manager"

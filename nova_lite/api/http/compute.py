@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from nova_lite import objects
+from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.api.http import server_create
 from nova_lite.api.http.common import (
@@ -233,7 +233,7 @@ async def update_server(request: web.Request) -> web.Response:
     ctx = context_of(request)
     policy.authorize(ctx, "os_compute_api:servers:update", instance.project_id)
     if "name" in body:
-        name = server_create.check_name(body["name"])
+        name = validators.server_name(body["name"])
         instance = await request.app[API].conductor.instance_update(
             ctx, instance.uuid, {"display_name": name}
         )

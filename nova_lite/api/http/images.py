@@ -146,9 +146,10 @@ async def create_image(request: web.Request) -> web.Response:
     if bad:
         raise Invalid(f"Image property {bad[0]!r} must be a string, not {properties[bad[0]]!r}.")
     check_fields({k: v for k, v in body.items() if k in CREATE_FIELDS}, allowed=CREATE_FIELDS)
+    name: Any = body.get("name")  # as sent: the image service applies Glance's name rule
     image = await request.app[API].image.create(
         context_of(request),
-        str(body.get("name") or ""),
+        name,
         disk_format=str(body.get("disk_format") or "raw"),
         container_format=str(body.get("container_format") or "bare"),
         visibility=str(body.get("visibility") or "private"),

@@ -117,7 +117,7 @@ async def create_network(request: web.Request) -> web.Response:
     if not isinstance(shared, bool):
         raise Invalid(f"Invalid input for shared. Reason: {shared!r} is not a boolean.")
     created = await request.app[API].network.create_network(
-        context_of(request), str(body.get("name", "")), shared=shared
+        context_of(request), body.get("name", ""), shared=shared
     )
     return json({"network": network_view(created)}, status=201)
 

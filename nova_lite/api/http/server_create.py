@@ -10,18 +10,17 @@ habit and nova_lite has no use for (``security_groups`` of ``default``, ``user_d
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from nova_lite import objects
+from nova_lite import objects, validators
 from nova_lite.api.http.common import check_fields
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.exceptions import Invalid
 
-__all__ = ["CreateOrder", "check_name", "parse"]
+__all__ = ["CreateOrder", "parse"]
 
 SERVER_FIELDS = (
     "name",
@@ -73,15 +72,6 @@ class CreateOrder:
     return_reservation_id: bool
 
 
-def check_name(name: object) -> str:
-    """A server name: a non-blank string of at most 255 characters, no control characters."""
-    if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
-    return name
-
-
 def parse(body: Any, version: APIVersion) -> CreateOrder:
     """The create order in `body`; `Invalid` (400) naming the first bad field."""
     if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
@@ -95,7 +85,7 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
     if not isinstance(hints, dict):
         raise Invalid(f"Invalid input for field/attribute scheduler_hints. Value: {hints!r}.")
     return CreateOrder(
-        name=check_name(server["name"]),
+        name=validators.server_name(server["name"]),
         flavor=_ref("flavorRef", server["flavorRef"]),
         image=_ref("imageRef", server["imageRef"]) if server.get("imageRef") else None,
         networks=_networks(server.get("networks")),

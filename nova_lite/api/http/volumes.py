@@ -160,11 +160,8 @@ async def create_volume(request: web.Request) -> web.Response:
         size = int(size)
     if isinstance(size, bool) or not isinstance(size, int):
         raise Invalid(f"Invalid input for field/attribute size. Value: {body['size']!r}.")
-    name = body.get("name") or ""
-    if not isinstance(name, str):
-        raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
     volume = await request.app[API].volume.create(
-        _project_context(request), size, name=name, image_id=body.get("imageRef")
+        _project_context(request), size, name=body.get("name"), image_id=body.get("imageRef")
     )
     return json({"volume": volume_view(request, volume)}, status=202)
 
