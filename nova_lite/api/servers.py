@@ -84,7 +84,7 @@ class Servers(ServerActions):
     ) -> list[Server]:
         """Start building `count` servers; they are returned at once, in BUILD."""
         ctx = await self.session.context()
-        policy.authorize(ctx, "os_compute_api:servers:create")
+        self.api.authorize(ctx, "create", ctx.project_id)
         validators.server_name(name)
         _check_count(count, self.api.config.api.max_count)
         flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
@@ -195,7 +195,7 @@ class Servers(ServerActions):
         """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, f"os_compute_api:servers:{action}", instance.project_id)
+        self.api.authorize(ctx, action, instance.project_id)
         check_instance_state(ctx, instance, action)
         await self._confirm_resize_on_deleting(ctx, instance)
         instance = await self.api.conductor.instance_update(
@@ -270,6 +270,7 @@ class Servers(ServerActions):
         """The tail of the server's serial console."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
+        self.api.authorize(ctx, "console_output", instance.project_id)
         if instance.host is None:
             raise Invalid(f"Server {server_id} is not running on any host yet.")
         return await self.api.compute.get_console_output(ctx, instance.host, server_id)

@@ -16,7 +16,6 @@ from nova_lite.api.http.common import (
     json,
     microversion_of,
     query_int,
-    require_admin,
 )
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
@@ -92,7 +91,8 @@ def _size(body: dict[str, Any], field: str, *, minimum: int, default: int | None
 @routes.post(PREFIX + "/flavors")
 async def create_flavor(request: web.Request) -> web.Response:
     """Create a flavor (administrators only); 200 with the flavor."""
-    ctx = require_admin(request, "os_compute_api:os-flavor-manage:create")
+    ctx = context_of(request)
+    request.app[API].authorize(ctx, "os_compute_api:os-flavor-manage:create", None)
     body = await body_of(request, "flavor")
     check_fields(
         body, allowed=FLAVOR_FIELDS, required=("name", "ram", "vcpus", "disk"), where="flavor"
