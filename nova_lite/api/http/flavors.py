@@ -19,6 +19,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
+from nova_lite.api.servers import MAX_SERVER_META
 from nova_lite.exceptions import Invalid
 
 __all__ = ["routes"]
@@ -134,7 +135,7 @@ async def limits(request: web.Request) -> web.Response:
         "totalInstancesUsed": usage["instances"],
         "totalCoresUsed": usage["cores"],
         "totalRAMUsed": usage["ram"],
-        "maxServerMeta": 128,
+        "maxServerMeta": MAX_SERVER_META,
         "maxImageMeta": 128,
         "maxTotalKeypairs": 100,
         "maxServerGroups": 10,

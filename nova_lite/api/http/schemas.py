@@ -60,6 +60,8 @@ def _object(properties: Schema, *, required: tuple[str, ...] = (), extra: bool =
 NAME = _text(255, 1)
 UUID_LIKE = _text(255, 1)
 DEVICE_NAME = {"type": "string", "pattern": "^(/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$"}
+# Keys 1-255 and values up to 255 characters (400); more than maxServerMeta items is
+# the metadata_items quota, a 403 from the servers API, so the count is not capped here.
 METADATA: Schema = {
     "type": "object",
     "propertyNames": {"minLength": 1, "maxLength": 255},
