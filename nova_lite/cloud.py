@@ -25,6 +25,7 @@ from nova_lite.identity.manager import IdentityManager
 from nova_lite.image.manager import ImageManager
 from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.loader import get_transport
+from nova_lite.log import mask_url
 from nova_lite.network.manager import NetworkManager
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
@@ -119,7 +120,8 @@ class Cloud(AsyncLifecycle):
         except BaseException:
             await self.stop()
             raise
-        log.info("cloud.started", computes=self.computes, transport=self.config.transport_url)
+        transport = mask_url(self.config.transport_url)
+        log.info("cloud.started", computes=self.computes, transport=transport)
 
     async def _start(self, manager: Manager) -> None:
         service = Service(manager, serializer=objects.serializer())

@@ -54,9 +54,12 @@ __all__ = [
     "ImageConfig",
     "LibvirtConfig",
     "LoggingConfig",
+    "NetworkConfig",
+    "PolicyConfig",
     "QuotaConfig",
     "RpcConfig",
     "SchedulerConfig",
+    "VolumeConfig",
     "environment_variables",
     "is_reserved_variable",
 ]
@@ -116,6 +119,8 @@ class ApiConfig:
 
     token_cache_ttl: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     max_count: int = attrs.field(default=100, validator=_positive)
+    # Networks one server create may ask for (each is a port and a NIC).
+    max_networks_per_server: int = attrs.field(default=16, validator=_positive)
     # "HOST:PORT" where the api service also serves the OpenStack HTTP API; empty: no HTTP.
     listen: str = ""
     # The base URL the service catalog advertises; empty: the URL the request came to.
@@ -124,11 +129,20 @@ class ApiConfig:
 
 @attrs.frozen(kw_only=True)
 class QuotaConfig:
-    """``[quota]``: default per-project limits (Nova's defaults)."""
+    """``[quota]``: default per-project limits of compute (Nova's defaults)."""
 
     instances: int = 10
     cores: int = 20
     ram: int = 51200
+
+
+@attrs.frozen(kw_only=True)
+class PolicyConfig:
+    """``[policy]``: overrides of the default policy rules (oslo.policy's policy file)."""
+
+    # A YAML (.yaml/.yml) or TOML file of "rule name" = "check string"; empty: defaults.
+    # A relative path is taken from the directory the process runs in.
+    file: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -214,6 +228,26 @@ class ImageConfig:
 
     max_image_bytes: int = attrs.field(default=10 * 1024**3, validator=_positive)
     chunk_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
+    # Images a project may own (Glance's image_count_total); -1: unlimited.
+    image_count_total: int = attrs.field(default=100, validator=attrs.validators.ge(-1))
+    # Seconds an upload may go without a chunk before it is dropped (image back to queued).
+    upload_idle_timeout: float = attrs.field(default=300.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class NetworkConfig:
+    """``[network]``: the Neutron-like network service."""
+
+    # Ports a project may have (Neutron's [quotas] quota_port); -1: unlimited.
+    quota_port: int = attrs.field(default=500, validator=attrs.validators.ge(-1))
+
+
+@attrs.frozen(kw_only=True)
+class VolumeConfig:
+    """``[volume]``: the Cinder-like volume service."""
+
+    # Volumes a project may have (Cinder's quota_volumes); -1: unlimited.
+    quota_volumes: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
 
 
 @attrs.frozen(kw_only=True)
@@ -240,11 +274,14 @@ class Config:
     identity: IdentityConfig = attrs.field(factory=IdentityConfig)
     api: ApiConfig = attrs.field(factory=ApiConfig)
     quota: QuotaConfig = attrs.field(factory=QuotaConfig)
+    policy: PolicyConfig = attrs.field(factory=PolicyConfig)
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
     compute: ComputeConfig = attrs.field(factory=ComputeConfig)
     fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
     libvirt: LibvirtConfig = attrs.field(factory=LibvirtConfig)
     image: ImageConfig = attrs.field(factory=ImageConfig)
+    network: NetworkConfig = attrs.field(factory=NetworkConfig)
+    volume: VolumeConfig = attrs.field(factory=VolumeConfig)
     client: ClientConfig = attrs.field(factory=ClientConfig)
 
     @classmethod

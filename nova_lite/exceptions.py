@@ -4,6 +4,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
 
     NovaLiteError
     ├── ConfigError(ValueError)                  bad configuration value or file
+    │   └── PolicyError                          a policy rule or file that cannot be used
     ├── PluginNotFound(LookupError)              unknown transport/driver name
     ├── TransportError                           anything the broker layer reports
     │   ├── TransportClosed(ConnectionError)     used after close, or closed under a call
@@ -20,7 +21,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     │   └── RemoteError                          an endpoint raised a non allow-listed error
     └── NovaError                                service-level faults (boot flow, lifecycle)
         ├── NotAuthorized(PermissionError)       401: bad, expired or revoked credentials
-        ├── Forbidden(PermissionError)           403: policy says no (QuotaExceeded)
+        ├── Forbidden(PermissionError)           403: PolicyNotAuthorized, QuotaExceeded
         ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound, ...
         ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
         ├── NotAcceptable(ValueError)            406: an API microversion not served
@@ -66,6 +67,8 @@ __all__ = [
     "NovaError",
     "NovaLiteError",
     "PluginNotFound",
+    "PolicyError",
+    "PolicyNotAuthorized",
     "PortNotFound",
     "QuotaExceeded",
     "RemoteError",
@@ -98,6 +101,11 @@ class NovaLiteError(Exception):
 
 class ConfigError(NovaLiteError, ValueError):
     """A configuration file, key or value is invalid."""
+
+
+class PolicyError(ConfigError):
+    """A policy rule that cannot be parsed, a policy file that cannot be read, or an
+    unknown rule name."""
 
 
 class PluginNotFound(NovaLiteError, LookupError):
@@ -217,6 +225,10 @@ class Conflict(NovaError):
 
 
 # -- service-level leaves (the names Nova uses) -----------------------------
+
+
+class PolicyNotAuthorized(Forbidden):
+    """The policy rule guarding the action does not let this caller perform it."""
 
 
 class QuotaExceeded(Forbidden):

@@ -3,27 +3,40 @@
 Every service logs events as data. The Worker binds the request id of the message it
 handles into structlog's contextvars, so every line logged while handling it, in any
 module, carries ``request_id``. `redact_secrets` runs before rendering and masks
-tokens and passwords wherever they appear as keys.
+tokens and passwords wherever they appear as keys, and the password of any URL in any
+value (``amqp://nova:***@rabbit/``). Code that logs a URL masks it itself with
+`mask_url`, so a line is clean even before the pipeline sees it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-__all__ = ["SECRET_KEYS", "configure_logging", "redact_secrets"]
+__all__ = ["SECRET_KEYS", "configure_logging", "mask_url", "redact_secrets"]
 
 SECRET_KEYS = frozenset(
     {"auth_token", "token", "password", "admin_password", "secret", "x-auth-token"}
 )
 _MASK = "***"
+# scheme://user:password@ : the password is whatever lies between the ':' and the '@'.
+# Greedy to the token's last '@', so a password holding '@' is masked whole.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)\S*@")
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password of its user information (if any) replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}{_MASK}@", url)
 
 
 def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_url(value) if "://" in value else value
     if isinstance(value, dict):
         return {
             k: (_MASK if str(k).lower() in SECRET_KEYS else _redact(v)) for k, v in value.items()

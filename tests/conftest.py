@@ -141,8 +141,21 @@ def _remember_log_line(logger: object, method: str, event_dict: Any) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def _watch_for_secrets_in_logs() -> Iterator[None]:
-    """Record every password hashed or checked, every token issued, and every log event."""
+    """Record every password hashed or checked, every token issued, the broker password of
+    every configuration made, and every log event."""
+    from nova_lite.config import Config
     from nova_lite.identity import passwords, tokens
+
+    config_init = Config.__init__
+
+    def config_init_and_remember(self: Config, *args: Any, **kwargs: Any) -> None:
+        config_init(self, *args, **kwargs)
+        parts = urlsplit(self.transport_url)
+        # The test broker's "guest" is also its user name, which logs may show.
+        if parts.password and len(parts.password) >= 6 and parts.password != parts.username:
+            _SECRETS.add(parts.password)
+
+    Config.__init__ = config_init_and_remember  # type: ignore[method-assign]
 
     scrypt, digest = passwords._scrypt, tokens._digest
 
@@ -168,6 +181,7 @@ def _watch_for_secrets_in_logs() -> Iterator[None]:
     _TEST_LOGGING.update(structlog.get_config())
     yield
     passwords._scrypt, tokens._digest = scrypt, digest
+    Config.__init__ = config_init  # type: ignore[method-assign]
 
 
 _TEST_LOGGING: dict[str, Any] = {}

@@ -43,7 +43,10 @@ async def test_requests_without_or_with_a_bad_token_are_401(front: FrontEnd) -> 
     ("body", "message"),
     [
         (b"{not json", "Malformed request body"),
-        (b'{"server": {"name": "x", "flavorRef": "1", "colour": "red"}}', "'colour' unexpected"),
+        (
+            b'{"server": {"name": "x", "flavorRef": "1", "colour": "red"}}',
+            "'colour' was unexpected",
+        ),
         (b'{"server": {"flavorRef": "1"}}', "'name' is a required property"),
         (b'{"server": {"name": "x", "flavorRef": "1", "min_count": 0}}', "min_count"),
     ],

@@ -13,7 +13,10 @@ import pytest
 
 from nova_lite.api.client import Session
 from nova_lite.api.manager import SERVER_ACTIONS
+from nova_lite.api.policy import rule_for
+from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, InstanceNotFound, NovaLiteError
+from nova_lite.policy import Enforcer
 from tests.cloud_fixtures import WAIT, CloudFactory, add_user, unlimited_quota
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)
@@ -57,14 +60,21 @@ async def _outcome(session: Session, operation: str, server_id: str) -> str:
     return "allowed"
 
 
+READ_RULES = {
+    "get": "os_compute_api:servers:show",
+    "actions": "os_compute_api:os-instance-actions:list",
+}
+
+
 def _expected(role: str, whose: str, operation: str) -> str:
+    """The outcome the default rule table (`nova_lite.policy`) gives."""
     if role == "admin":
         return "allowed"
     if whose == "other":
         return "invisible"
-    if role == "reader" and operation not in READS:
-        return "forbidden"
-    return "allowed"
+    ctx = RequestContext(user_id="u", project_id="p", roles=(role,))
+    rule = READ_RULES.get(operation) or rule_for(operation)
+    return "allowed" if Enforcer().check(ctx, rule, {"project_id": "p"}) else "forbidden"
 
 
 async def test_the_policy_matrix(clouds: CloudFactory) -> None:

@@ -170,7 +170,7 @@ async def test_network_names_null_and_5_are_refused_not_stored(front: FrontEnd) 
     unnamed = await front.call("POST", path, token=token, json={"network": {}})
     names = {n["name"] for n in (await front.call("GET", path, token=token)).body["networks"]}
     assert (null.status, five.status, unnamed.status) == (400, 400, 201)
-    assert "name must be a string, not None" in null.body["NeutronError"]["message"]
+    assert "network/name. Value: None" in null.body["NeutronError"]["message"]
     assert unnamed.body["network"]["name"] == ""
     assert not names & {"None", "5"}
 

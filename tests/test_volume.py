@@ -11,13 +11,21 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from nova_lite import objects
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, Invalid, VolumeInvalidState, VolumeNotFound
+from nova_lite.exceptions import (
+    Forbidden,
+    ImageNotFound,
+    Invalid,
+    QuotaExceeded,
+    VolumeInvalidState,
+    VolumeNotFound,
+)
 from nova_lite.service import Service
 from nova_lite.volume.manager import VolumeManager
 from nova_lite.volume.rpcapi import VolumeAPI
@@ -43,8 +51,19 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[VolumeA
     config = Config.load(
         environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
     )
-    async with Service(TestManager(config, transport, "host1"), serializer=objects.serializer()):
+    manager = TestManager(config, transport, "host1")
+    manager.images = _Images()  # type: ignore[assignment]
+    async with Service(manager, serializer=objects.serializer()):
         yield TestAPI(transport, config)
+
+
+class _Images:
+    """The image service as the volume service sees it: only ``img-1`` exists (for ALICE)."""
+
+    async def get(self, ctx: RequestContext, image_id: str) -> SimpleNamespace:
+        if image_id != "img-1" or ctx.project_id != ALICE.project_id:
+            raise ImageNotFound(f"Image {image_id} could not be found.")
+        return SimpleNamespace(id=image_id)
 
 
 def new_uuid() -> str:
@@ -88,6 +107,39 @@ async def test_volume_from_an_image_is_bootable(api: VolumeAPI) -> None:
     """A volume created from an image records the image and is bootable."""
     volume = await api.create(ALICE, 20, image_id="img-1")
     assert (volume.image_id, volume.bootable, volume.status) == ("img-1", True, "available")
+
+
+async def test_a_volume_needs_an_image_its_project_can_see(api: VolumeAPI) -> None:
+    """Another project's private image, or a missing one, is ImageNotFound; nothing is made."""
+    with pytest.raises(ImageNotFound):
+        await api.create(BOB, 1, image_id="img-1")
+    with pytest.raises(ImageNotFound):
+        await api.create(ALICE, 1, image_id="no-such-image")
+
+    assert await api.list(ALICE) == [] and await api.list(BOB) == []
+
+
+async def test_a_project_has_at_most_its_volume_quota(api: VolumeAPI) -> None:
+    """The eleventh volume of a project is QuotaExceeded naming the limit; others may go on."""
+    for _ in range(10):
+        await api.create(ALICE, 1)
+
+    with pytest.raises(QuotaExceeded, match=r"\(10\).*quota_volumes"):
+        await api.create(ALICE, 1)
+    assert len(await api.list(ALICE)) == 10
+    assert (await api.create(BOB, 1)).status == "available"
+
+
+async def test_a_reader_cannot_write_volumes(api: VolumeAPI) -> None:
+    """A reader of the owning project may read its volumes but not create or delete them."""
+    volume = await api.create(ALICE, 1)
+    reader = RequestContext(user_id="rex", project_id="p-alice", roles=("reader",))
+
+    assert (await api.get(reader, volume.id)).id == volume.id
+    with pytest.raises(Forbidden, match="volume:create"):
+        await api.create(reader, 1)
+    with pytest.raises(Forbidden, match="volume:delete"):
+        await api.delete(reader, volume.id)
 
 
 @pytest.mark.parametrize("size", [0, -1, 16385, "10", 1.5, True, None])

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nova_lite import objects, validators
-from nova_lite.api import policy
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
 from nova_lite.context import RequestContext
@@ -58,7 +57,7 @@ class ServerActions:
         """Check and claim the server for `action`; return the context and instance."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, f"os_compute_api:servers:{action}", instance.project_id)
+        self.api.authorize(ctx, action, instance.project_id)
         check_instance_state(ctx, instance, action)
         try:
             instance = await self.api.conductor.instance_update(
@@ -149,7 +148,7 @@ class ServerActions:
         """Replace the server's disk with a fresh copy of `image` (status REBUILD)."""
         ctx = await self.session.context()
         current = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:servers:rebuild", current.project_id)
+        self.api.authorize(ctx, "os_compute_api:servers:rebuild", current.project_id)
         new_image = await self._find_image(ctx, image)  # type: ignore[attr-defined]
         ctx, instance = await self._begin(server_id, "rebuild", task_states.REBUILDING)
         await self.api.compute.rebuild_instance(
@@ -223,7 +222,7 @@ class ServerActions:
         """Move the server to `flavor` (status RESIZE, then VERIFY_RESIZE)."""
         ctx = await self.session.context()
         current = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:servers:resize", current.project_id)
+        self.api.authorize(ctx, "os_compute_api:servers:resize", current.project_id)
         new_flavor = await self.api.conductor.flavor_get(ctx, flavor)
         check_instance_state(ctx, current, "resize")  # the state is reported before the flavor
         if new_flavor.flavorid == current.flavor.flavorid:
@@ -287,7 +286,7 @@ class ServerActions:
         """Delete the server now, in any vm_state: a soft-deleted one skips its grace time."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:os-deferred-delete:force", instance.project_id)
+        self.api.authorize(ctx, "os_compute_api:os-deferred-delete:force", instance.project_id)
         check_instance_state(ctx, instance, "force_delete")
         await self.delete(server_id, action="force_delete")  # type: ignore[attr-defined]
 
@@ -301,7 +300,7 @@ class ServerActions:
         """
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:os-lock-server:lock", instance.project_id)
+        self.api.authorize(ctx, "os_compute_api:os-lock-server:lock", instance.project_id)
         if instance.locked and not ctx.is_admin:
             return
         locked_by = "admin" if ctx.is_admin else "owner"
@@ -314,7 +313,7 @@ class ServerActions:
         """Unlock; a lock set by an admin can only be removed by an admin."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:os-lock-server:unlock", instance.project_id)
+        self.api.authorize(ctx, "os_compute_api:os-lock-server:unlock", instance.project_id)
         if instance.locked_by == "admin" and not ctx.is_admin:
             raise Forbidden(f"Server {server_id} was locked by an administrator.")
         await self.api.conductor.instance_update(
@@ -328,7 +327,7 @@ class ServerActions:
         """Attach a volume; returns the device name it gets."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:os-volumes-attachments:create", instance.project_id)
+        self.api.authorize(ctx, "os_compute_api:os-volumes-attachments:create", instance.project_id)
         check_instance_state(ctx, instance, "attach_volume")
         used = {b.device_name for b in instance.block_devices}
         mountpoint = device or next(
@@ -359,7 +358,7 @@ class ServerActions:
         """Detach a volume attached to the server."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, "os_compute_api:os-volumes-attachments:delete", instance.project_id)
+        self.api.authorize(ctx, "os_compute_api:os-volumes-attachments:delete", instance.project_id)
         check_instance_state(ctx, instance, "detach_volume")
         if not any(b.volume_id == volume_id for b in instance.block_devices):
             raise NotFound(f"Volume {volume_id} is not attached to server {server_id}.")

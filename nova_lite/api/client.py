@@ -17,6 +17,7 @@ import time
 import attrs
 
 from nova_lite import objects
+from nova_lite.api.policy import rule_for
 from nova_lite.api.servers import Servers
 from nova_lite.api.watcher import InstanceWatcher
 from nova_lite.compute.rpcapi import ComputeAPI
@@ -27,6 +28,7 @@ from nova_lite.exceptions import NotAuthorized
 from nova_lite.identity.rpcapi import IdentityAPI
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.policy import Enforcer
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.transport import Transport
 from nova_lite.volume.rpcapi import VolumeAPI
@@ -54,6 +56,7 @@ class NovaAPI:
         self.network = NetworkAPI(transport, config)
         self.volume = VolumeAPI(transport, config)
         self.watcher = InstanceWatcher(transport, config.rpc.exchange)
+        self.policy = Enforcer.from_file(config.policy.file)
         self._tokens: dict[str, _CachedToken] = {}
 
     def __repr__(self) -> str:
@@ -105,6 +108,14 @@ class NovaAPI:
         self._tokens[token] = _CachedToken(info, now)
         return info
 
+    def authorize(self, ctx: RequestContext, operation: str, project_id: str | None) -> None:
+        """`PolicyNotAuthorized` (403) unless the caller may do `operation` in the project.
+
+        `operation` is a nova_lite action (``pause``) or a compute rule name; the rule
+        is evaluated with the owning project as its target (`nova_lite.policy`).
+        """
+        self.policy.authorize(ctx, rule_for(operation), {"project_id": project_id})
+
     def forget_token(self, token: str) -> None:
         """Drop a token from the cache (after revoking it)."""
         self._tokens.pop(token, None)
@@ -151,8 +162,5 @@ class Session:
     async def hosts(self) -> list[dict[str, object]]:
         """Every compute host with state and usage (admins only)."""
         ctx = await self.context()
-        if not ctx.is_admin:
-            from nova_lite.exceptions import Forbidden
-
-            raise Forbidden("Policy doesn't allow os_compute_api:os-hypervisors to be performed.")
+        self.api.authorize(ctx, "os_compute_api:os-hypervisors:list", ctx.project_id)
         return list(await self.api.scheduler.list_hosts(ctx))

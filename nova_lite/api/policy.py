@@ -1,34 +1,59 @@
-"""Who may do what: owners and admins act, readers only read, others see nothing.
+"""Compute's policy in the api service: each server operation's upstream rule name.
 
-As in Nova's default policy: an admin may act on any project's servers; a member
-acts on its own project's; a reader may only read its own project's. Another
-project's server is reported as not found (never "forbidden"), so its existence
-does not leak.
+The rules themselves (Nova's defaults, a deployment's overrides) are in
+`nova_lite.policy`; this module names the rule guarding each nova_lite operation
+(``pause`` is ``os_compute_api:os-pause-server:pause``, as in Nova) and says who may
+see a server at all. Another project's server is reported as not found, never
+"forbidden", so its existence does not leak.
 """
 
 from __future__ import annotations
 
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden
 
-__all__ = ["authorize", "can_see"]
+__all__ = ["ACTION_RULES", "can_see", "rule_for"]
 
-WRITE_ROLES = frozenset({"admin", "member"})
+_S = "os_compute_api:servers:"
+ACTION_RULES: dict[str, str] = {
+    "create": _S + "create",
+    "update": _S + "update",
+    "delete": _S + "delete",
+    "soft_delete": _S + "delete",
+    "force_delete": "os_compute_api:os-deferred-delete:force",
+    "restore": "os_compute_api:os-deferred-delete:restore",
+    "reboot": _S + "reboot",
+    "reboot_hard": _S + "reboot",
+    "resize": _S + "resize",
+    "confirm_resize": _S + "confirm_resize",
+    "revert_resize": _S + "revert_resize",
+    "rebuild": _S + "rebuild",
+    "snapshot": _S + "create_image",
+    "backup": "os_compute_api:os-create-backup",
+    "start": _S + "start",
+    "stop": _S + "stop",
+    "pause": "os_compute_api:os-pause-server:pause",
+    "unpause": "os_compute_api:os-pause-server:unpause",
+    "suspend": "os_compute_api:os-suspend-server:suspend",
+    "resume": "os_compute_api:os-suspend-server:resume",
+    "rescue": "os_compute_api:os-rescue",
+    "unrescue": "os_compute_api:os-unrescue",
+    "set_admin_password": "os_compute_api:os-admin-password",
+    "shelve": "os_compute_api:os-shelve:shelve",
+    "shelve_offload": "os_compute_api:os-shelve:shelve_offload",
+    "unshelve": "os_compute_api:os-shelve:unshelve",
+    "lock": "os_compute_api:os-lock-server:lock",
+    "unlock": "os_compute_api:os-lock-server:unlock",
+    "attach_volume": "os_compute_api:os-volumes-attachments:create",
+    "detach_volume": "os_compute_api:os-volumes-attachments:delete",
+    "console_output": "os_compute_api:os-console-output",
+}
+
+
+def rule_for(operation: str) -> str:
+    """The rule guarding `operation` (a nova_lite action name, or a rule name itself)."""
+    return ACTION_RULES.get(operation, operation)
 
 
 def can_see(ctx: RequestContext, project_id: str) -> bool:
     """Whether the caller may know a resource of `project_id` exists."""
     return ctx.is_admin or ctx.project_id == project_id
-
-
-def authorize(ctx: RequestContext, action: str, project_id: str | None = None) -> None:
-    """Raise Forbidden unless the caller may perform write `action` in the project."""
-    if ctx.is_admin:
-        return
-    if project_id is not None and ctx.project_id != project_id:
-        raise Forbidden(f"Policy doesn't allow {action} to be performed.")
-    if not WRITE_ROLES.intersection(ctx.roles):
-        raise Forbidden(
-            f"Policy doesn't allow {action} to be performed: the role(s) "
-            f"{', '.join(ctx.roles) or 'none'} may only read."
-        )

@@ -30,6 +30,7 @@ from nova_lite.exceptions import (
     Invalid,
     NetworkNotFound,
     NovaLiteError,
+    QuotaExceeded,
     WaitTimeout,
 )
 
@@ -62,6 +63,28 @@ def _check_count(count: object, maximum: int) -> int:
     return count
 
 
+MAX_SERVER_META = 128  # maxServerMeta in /limits: Nova's metadata_items quota
+MAX_META_LENGTH = 255  # a metadata key (1-255 characters) or value (0-255)
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    """QuotaExceeded (403) past `MAX_SERVER_META` items; Invalid (400) for a bad key or value."""
+    if len(metadata) > MAX_SERVER_META:
+        raise QuotaExceeded(
+            f"Quota exceeded for metadata_items: {len(metadata)} metadata items are more than "
+            f"the {MAX_SERVER_META} allowed (maxServerMeta).",
+            resource="metadata_items",
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_META_LENGTH:
+            raise Invalid(f"A metadata key must be 1 to {MAX_META_LENGTH} characters: {key!r:.80}.")
+        if not isinstance(value, str) or len(value) > MAX_META_LENGTH:
+            raise Invalid(
+                f"Metadata {key!r:.80} must have a string value of at most {MAX_META_LENGTH} "
+                f"characters, not {value!r:.80}."
+            )
+
+
 class Servers(ServerActions):
     """``session.servers``: create, get, list, delete, wait for and act on servers."""
 
@@ -84,9 +107,15 @@ class Servers(ServerActions):
     ) -> list[Server]:
         """Start building `count` servers; they are returned at once, in BUILD."""
         ctx = await self.session.context()
-        policy.authorize(ctx, "os_compute_api:servers:create")
+        self.api.authorize(ctx, "create", ctx.project_id)
         validators.server_name(name)
         _check_count(count, self.api.config.api.max_count)
+        _check_metadata(metadata or {})
+        if networks is not None and len(networks) > self.api.config.api.max_networks_per_server:
+            raise Invalid(
+                f"A server may ask for at most {self.api.config.api.max_networks_per_server} "
+                f"networks ([api] max_networks_per_server), not {len(networks)}."
+            )
         flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
         network_ids = await self._resolve_networks(ctx, networks)
@@ -195,7 +224,7 @@ class Servers(ServerActions):
         """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, f"os_compute_api:servers:{action}", instance.project_id)
+        self.api.authorize(ctx, action, instance.project_id)
         check_instance_state(ctx, instance, action)
         await self._confirm_resize_on_deleting(ctx, instance)
         instance = await self.api.conductor.instance_update(
@@ -270,6 +299,7 @@ class Servers(ServerActions):
         """The tail of the server's serial console."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
+        self.api.authorize(ctx, "console_output", instance.project_id)
         if instance.host is None:
             raise Invalid(f"Server {server_id} is not running on any host yet.")
         return await self.api.compute.get_console_output(ctx, instance.host, server_id)

@@ -36,6 +36,7 @@ from nova_lite.identity.passwords import (
 from nova_lite.identity.schema import MIGRATIONS
 from nova_lite.identity.tokens import TokenStore, isoformat
 from nova_lite.objects import TokenInfo, utcnow
+from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager, PeriodicTask
@@ -67,6 +68,7 @@ class IdentityManager(Manager):
         super().__init__(config, transport, host)
         self.db = Database(config.database_path("identity"), MIGRATIONS, name="identity")
         self.tokens = TokenStore(self.db, ttl=config.identity.token_ttl)
+        self.policy = Enforcer.from_file(config.policy.file)
         self.now: Callable[[], datetime.datetime] = utcnow
         self.password_params: ScryptParams = DEFAULT_PARAMS
         self._decoy_hash: str | None = None
@@ -164,7 +166,7 @@ class IdentityManager(Manager):
         self, ctx: RequestContext, name: str, description: str = ""
     ) -> dict[str, Any]:
         """Create project `name`; `Conflict` if one by that name exists."""
-        checks.require_admin(ctx, "create projects")
+        self.policy.authorize(ctx, "identity:create_project")
         name = validators.project_name(name)
         description = checks.check_text("description", description)
         project = await self._insert_project(name, description)
@@ -174,7 +176,7 @@ class IdentityManager(Manager):
     @endpoint
     async def list_projects(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every project, by name: ``{"id", "name", "description", "created_at"}``."""
-        checks.require_admin(ctx, "list projects")
+        self.policy.authorize(ctx, "identity:list_projects")
         rows = await self.db.fetchall(
             "SELECT id, name, description, created_at FROM projects ORDER BY name"
         )
@@ -190,7 +192,7 @@ class IdentityManager(Manager):
         role: str = "member",
     ) -> dict[str, Any]:
         """Create user `name` with `password` and give them `role` on `project_name`."""
-        checks.require_admin(ctx, "create users")
+        self.policy.authorize(ctx, "identity:create_user")
         name = validators.user_name(name)
         password = checks.check_secret("password", password)
         project_name = validators.project_name(project_name, "project_name")
@@ -207,7 +209,7 @@ class IdentityManager(Manager):
         self, ctx: RequestContext, user_name: str, project_name: str, role: str
     ) -> None:
         """Give `user_name` `role` on `project_name` (tokens already issued keep theirs)."""
-        checks.require_admin(ctx, "assign roles")
+        self.policy.authorize(ctx, "identity:create_grant")
         role = checks.check_role(role)
         user_name = validators.user_name(user_name, "user_name")
         project_name = validators.project_name(project_name, "project_name")
@@ -218,7 +220,7 @@ class IdentityManager(Manager):
     @endpoint
     async def list_users(self, ctx: RequestContext) -> list[dict[str, Any]]:
         """Every user, by name, with their assignments; never their password hashes."""
-        checks.require_admin(ctx, "list users")
+        self.policy.authorize(ctx, "identity:list_users")
         rows = await self.db.fetchall(
             "SELECT u.id, u.name, u.created_at, p.name AS project, a.role FROM users AS u"
             " LEFT JOIN assignments AS a ON a.user_id = u.id"
@@ -239,7 +241,7 @@ class IdentityManager(Manager):
     @endpoint
     async def delete_user(self, ctx: RequestContext, user_name: str) -> None:
         """Delete `user_name` and their assignments, and revoke every token they hold."""
-        checks.require_admin(ctx, "delete users")
+        self.policy.authorize(ctx, "identity:delete_user")
         user_name = validators.user_name(user_name, "user_name")
         async with self.db.transaction() as conn:
             user = await self._find_user(user_name)

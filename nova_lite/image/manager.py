@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import time
 import uuid
 from typing import Any, ClassVar
 
@@ -22,14 +23,15 @@ from nova_lite import validators
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import Conflict, Forbidden, ImageNotFound, Invalid
+from nova_lite.exceptions import Conflict, ImageNotFound, Invalid, QuotaExceeded
 from nova_lite.image import checks
 from nova_lite.image.schema import COLUMNS, MIGRATIONS, PLACEHOLDERS, image_from_row, row_values
 from nova_lite.image.store import ImageStore, Upload
 from nova_lite.objects import Image, utcnow
+from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
-from nova_lite.service import Manager
+from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 
 __all__ = ["ImageManager"]
@@ -70,6 +72,9 @@ class ImageManager(Manager):
         self.store: ImageStore | None = None
         self.max_image_bytes = config.image.max_image_bytes
         self.chunk_bytes = checks.chunk_limit(config)
+        self.policy = Enforcer.from_file(config.policy.file)
+        self.max_images = config.image.image_count_total
+        self.upload_idle_timeout = config.image.upload_idle_timeout
 
     def __repr__(self) -> str:
         return f"<ImageManager {self.host} {self.db!r}>"
@@ -123,12 +128,14 @@ class ImageManager(Manager):
             properties={k: str(v) for k, v in checks.check_properties(properties or {}).items()},
             created_at=utcnow(),
         )
-        if image.visibility == "public" and not _is_admin(ctx):
-            raise Forbidden("Only administrators may create public images.")
-        await self.db.execute(
-            f"INSERT INTO images ({COLUMNS}) VALUES ({PLACEHOLDERS})",
-            row_values(image),
-        )
+        self.policy.authorize(ctx, "add_image", {"project_id": ctx.project_id})
+        if image.visibility == "public":
+            self.policy.authorize(ctx, "publicize_image", {"project_id": ctx.project_id})
+        async with self.db.transaction() as conn:  # count and insert at once: no overshoot
+            await self._check_image_quota(conn, ctx)
+            await conn.execute(
+                f"INSERT INTO images ({COLUMNS}) VALUES ({PLACEHOLDERS})", row_values(image)
+            )
         log.info("image.created", image_id=image.id, owner=image.owner)
         return image
 
@@ -165,7 +172,7 @@ class ImageManager(Manager):
         new_name = None if name is None else validators.image_name(name)
         changes = checks.check_properties(properties or {}, allow_none=True)
         async with self.db.transaction() as conn:  # read-modify-write, so no update is lost
-            image = await self._owned_image(ctx, image_id)
+            image = await self._authorized_image(ctx, image_id, "modify_image")
             merged = _merge_properties(image.properties, changes)
             renamed = image.name if new_name is None else new_name
             updated = attrs.evolve(image, name=renamed, properties=merged)
@@ -178,7 +185,7 @@ class ImageManager(Manager):
     @endpoint
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (its owner project or an administrator only)."""
-        image = await self._owned_image(ctx, image_id)
+        image = await self._authorized_image(ctx, image_id, "delete_image")
         await self.db.execute("DELETE FROM images WHERE id = ?", (image.id,))
         await self._store.remove(image.id)
         log.info("image.deleted", image_id=image.id)
@@ -188,7 +195,7 @@ class ImageManager(Manager):
     @endpoint
     async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:
         """Start (or restart) the upload of a ``queued`` image's data: → ``saving``."""
-        image = await self._owned_image(ctx, image_id)
+        image = await self._authorized_image(ctx, image_id, "upload_image")
         if image.status == "active":
             raise Conflict(f"Image {image.id} is active; its data cannot be replaced.")
         await self._store.begin(image.id)
@@ -200,7 +207,7 @@ class ImageManager(Manager):
         self, ctx: RequestContext, image_id: str, offset: int, data_b64: str
     ) -> int:
         """Append a base64 chunk at `offset` (the size so far); returns the new size."""
-        image = await self._owned_image(ctx, image_id)
+        image = await self._authorized_image(ctx, image_id, "upload_image")
         offset = checks.check_count("offset", offset)
         data = checks.decode_chunk(data_b64)
         upload = self._upload_of(image)
@@ -223,7 +230,7 @@ class ImageManager(Manager):
     @endpoint
     async def upload_end(self, ctx: RequestContext, image_id: str) -> Image:
         """Finish an upload: the data goes into place, and the image turns ``active``."""
-        image = await self._owned_image(ctx, image_id)
+        image = await self._authorized_image(ctx, image_id, "upload_image")
         upload = self._upload_of(image)
         async with upload.lock:
             self._check_current(image, upload)
@@ -252,11 +259,48 @@ class ImageManager(Manager):
         return active
 
     @endpoint
+    async def upload_abort(self, ctx: RequestContext, image_id: str) -> Image:
+        """Give up an upload (the client went away): the data goes, the image is ``queued``.
+
+        As Glance does when an upload fails, the image can be uploaded again. An image
+        with no upload in progress is left as it is.
+        """
+        image = await self._authorized_image(ctx, image_id, "upload_image")
+        upload = self._store.upload(image.id)
+        if upload is None or image.status != "saving":
+            return image
+        async with upload.lock:
+            if self._store.upload(image.id) is upload:
+                await self._abort_upload(image.id)
+        return attrs.evolve(image, status="queued")
+
+    def periodic_tasks(self) -> builtins.list[PeriodicTask]:
+        """Discard uploads abandoned mid-way (no chunk for ``[image] upload_idle_timeout``)."""
+        interval = max(1.0, self.upload_idle_timeout / 4)
+        return [PeriodicTask("image.reap_idle_uploads", interval, self._reap)]
+
+    async def _reap(self, ctx: RequestContext) -> None:
+        await self.reap_idle_uploads(time.monotonic())
+
+    async def reap_idle_uploads(self, now: float) -> int:
+        """Return every upload idle past the timeout (at `now`) to ``queued``; how many."""
+        moment = now
+        idle = self._store.idle_uploads(self.upload_idle_timeout, moment)
+        for image_id in idle:
+            upload = self._store.upload(image_id)
+            if upload is None:
+                continue
+            async with upload.lock:
+                if self._store.upload(image_id) is upload:
+                    await self._abort_upload(image_id)
+        return len(idle)
+
+    @endpoint
     async def download_chunk(
         self, ctx: RequestContext, image_id: str, offset: int, length: int
     ) -> dict[str, Any]:
         """Up to `length` bytes (capped) from `offset`: ``{"data": base64, "eof": bool}``."""
-        image = await self._visible_image(ctx, image_id)
+        image = await self._authorized_image(ctx, image_id, "download_image")
         offset = checks.check_count("offset", offset)
         length = min(checks.check_count("length", length, minimum=1), self.chunk_bytes)
         if image.status != "active" or image.size is None:
@@ -281,11 +325,27 @@ class ImageManager(Manager):
             raise ImageNotFound(f"Image {image_id} could not be found.", image_id=image_id)
         return image
 
-    async def _owned_image(self, ctx: RequestContext, image_id: str) -> Image:
+    async def _authorized_image(self, ctx: RequestContext, image_id: str, rule: str) -> Image:
+        """The image, if visible (else `ImageNotFound`) and `rule` allows the caller."""
         image = await self._visible_image(ctx, image_id)
-        if not _is_admin(ctx) and image.owner != ctx.project_id:
-            raise Forbidden(f"Image {image.id} belongs to another project.", image_id=image.id)
+        target = {"project_id": image.owner, "visibility": image.visibility}
+        self.policy.authorize(ctx, rule, target)
         return image
+
+    async def _check_image_quota(self, conn: Any, ctx: RequestContext) -> None:
+        """`QuotaExceeded` if the caller's project already has ``[quota] images`` images."""
+        if self.max_images < 0:
+            return
+        async with conn.execute(
+            "SELECT count(*) FROM images WHERE owner = ?", (ctx.project_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row[0] >= self.max_images:
+            raise QuotaExceeded(
+                f"Quota exceeded for images: project {ctx.project_id} has {row[0]} of its "
+                f"{self.max_images} images ([image] image_count_total).",
+                resource="images",
+            )
 
     def _upload_of(self, image: Image) -> Upload:
         upload = self._store.upload(image.id)

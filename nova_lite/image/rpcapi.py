@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+import structlog
+
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import ImageChecksumMismatch
@@ -26,6 +28,8 @@ from nova_lite.objects import Image
 from nova_lite.rpc import ObjectSerializer
 from nova_lite.rpcapi import RPCAPI
 from nova_lite.transport import Transport
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["ImageAPI"]
 
@@ -123,6 +127,11 @@ class ImageAPI(RPCAPI):
         image: Image = await self.invoker.call(ctx, "upload_end", image_id=image_id)
         return image
 
+    async def upload_abort(self, ctx: RequestContext, image_id: str) -> Image:
+        """Give up an upload: its data is dropped and the image is ``queued`` again."""
+        image: Image = await self.invoker.call(ctx, "upload_abort", image_id=image_id)
+        return image
+
     async def download_chunk(
         self, ctx: RequestContext, image_id: str, offset: int, length: int
     ) -> tuple[bytes, bool]:
@@ -137,10 +146,14 @@ class ImageAPI(RPCAPI):
     async def upload(self, ctx: RequestContext, image_id: str, source: bytes | Path) -> Image:
         """Upload all of `source` (bytes, or a file's contents) in chunks; the active image."""
         await self.upload_begin(ctx, image_id)
-        offset = 0
-        async for chunk in _chunks(source, self.chunk_bytes):
-            offset = await self.upload_chunk(ctx, image_id, offset, chunk)
-        return await self.upload_end(ctx, image_id)
+        try:
+            offset = 0
+            async for chunk in _chunks(source, self.chunk_bytes):
+                offset = await self.upload_chunk(ctx, image_id, offset, chunk)
+            return await self.upload_end(ctx, image_id)
+        except BaseException:
+            await _abort_quietly(self, ctx, image_id)
+            raise
 
     async def create_from_bytes(
         self, ctx: RequestContext, name: str, data: bytes, **kwargs: Any
@@ -202,6 +215,15 @@ class _Digests:
         self.size += len(data)
         self.md5.update(data)
         self.sha512.update(data)
+
+
+async def _abort_quietly(images: ImageAPI, ctx: RequestContext, image_id: str) -> None:
+    """Return a failed upload's image to ``queued``; a failure to do so is only logged
+    (the image service's idle-upload reaper will do it)."""
+    try:
+        await asyncio.shield(images.upload_abort(ctx, image_id))
+    except Exception as exc:  # the original failure is what the caller must see
+        log.warning("image.upload_abort_failed", image_id=image_id, error=str(exc))
 
 
 def _verify(image: Image, digests: _Digests, expected_checksum: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class Upload:
     """
 
     size: int = 0
+    touched: float = attrs.field(factory=time.monotonic)  # when a chunk last arrived
     md5: Any = attrs.field(factory=lambda: hashlib.md5(usedforsecurity=False))
     sha512: Any = attrs.field(factory=hashlib.sha512)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
@@ -89,6 +91,11 @@ class ImageStore:
         """Append `data` to the upload's partial file; the caller holds its lock."""
         await asyncio.to_thread(_append, self._partial(image_id), upload, data)
         upload.size += len(data)
+        upload.touched = time.monotonic()
+
+    def idle_uploads(self, idle_for: float, now: float) -> list[str]:
+        """The images whose upload has had no chunk for `idle_for` seconds (at `now`)."""
+        return [i for i, up in self._uploads.items() if now - up.touched >= idle_for]
 
     async def finish(self, image_id: str, upload: Upload) -> Digests:
         """Move a complete upload into place; the caller holds its lock."""

@@ -15,7 +15,7 @@ import attrs
 
 from nova_lite.exceptions import Invalid
 
-__all__ = ["SubnetPlan", "first_free", "plan_subnet", "random_mac"]
+__all__ = ["SubnetPlan", "first_free", "plan_subnet", "random_mac", "require_served"]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -72,13 +72,30 @@ def plan_subnet(
     )
 
 
+MIN_PREFIX = 8  # a subnet wider than a /8 is refused, as is the whole-internet 0.0.0.0/0
+
+
+def require_served(plan: SubnetPlan) -> SubnetPlan:
+    """`plan` if the network service serves it: IPv4 (the only version its API offers),
+    no wider than a ``/8`` (``0.0.0.0/0`` would claim every address there is)."""
+    network = ipaddress.ip_network(plan.cidr)
+    if network.version != 4:
+        raise Invalid(f"cidr {plan.cidr!r} is IPv{network.version}; only IPv4 subnets are served.")
+    if network.prefixlen < MIN_PREFIX:
+        raise Invalid(
+            f"cidr {plan.cidr!r} is too wide: a subnet's prefix must be /{MIN_PREFIX} or longer."
+        )
+    return plan
+
+
 def _parse_cidr(value: object) -> IpNetwork:
     if not isinstance(value, str) or "/" not in value:
-        raise Invalid(f"cidr must be a network like '10.0.0.0/24', not {value!r}.", cidr=value)
+        raise Invalid(f"cidr must be a network like '10.0.0.0/24', not {value!r:.80}.", cidr=value)
     try:
-        return ipaddress.ip_network(value, strict=True)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise Invalid(f"cidr {value!r} is not a valid CIDR: {exc}.", cidr=value) from None
+        raise Invalid(f"cidr {value!r:.80} is not a valid CIDR: {exc}.", cidr=value) from None
+    return network
 
 
 def _to_address(network: IpNetwork) -> Callable[[int], str]:

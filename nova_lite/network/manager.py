@@ -26,10 +26,12 @@ from nova_lite.exceptions import (
     Invalid,
     NetworkNotFound,
     PortNotFound,
+    QuotaExceeded,
 )
 from nova_lite.network import ipam, rows
 from nova_lite.network.allocator import PortAllocator
 from nova_lite.network.schema import MIGRATIONS
+from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
@@ -58,6 +60,8 @@ class NetworkManager(Manager):
         super().__init__(config, transport, host)
         self.db = Database(config.database_path("network"), MIGRATIONS, name="network")
         self.allocator = PortAllocator(self.db)
+        self.policy = Enforcer.from_file(config.policy.file)
+        self.max_ports = config.network.quota_port
 
     async def init_host(self) -> None:
         await self.db.open()
@@ -73,10 +77,13 @@ class NetworkManager(Manager):
     ) -> objects.Network:
         """Create a network owned by the caller's project; only admins may share one."""
         name = check.network_name(name)
-        if check.boolean("shared", shared) and not ctx.is_admin:
+        self.policy.authorize(ctx, "create_network", {"project_id": ctx.project_id})
+        if check.boolean("shared", shared) and not self.policy.check(
+            ctx, "create_network:shared", {"project_id": ctx.project_id}
+        ):
             raise Forbidden(
-                "Only admins may create shared networks; pass shared=False for a network "
-                "of your own project."
+                "Policy doesn't allow create_network:shared to be performed: only admins may "
+                "create shared networks; pass shared=False for a network of your own project."
             )
         network = objects.Network(
             id=rows.new_id(), name=name, project_id=ctx.project_id, shared=shared
@@ -113,7 +120,7 @@ class NetworkManager(Manager):
     async def delete_network(self, ctx: RequestContext, network_id: str) -> None:
         """Delete a network and its subnets; Conflict while any port is still on it."""
         async with self.db.transaction() as conn:
-            await self._owned_network(ctx, network_id)
+            await self._owned_network(ctx, network_id, "delete_network")
             row = await self.db.fetchone(
                 "SELECT count(*) FROM ports WHERE network_id = ?", (network_id,)
             )
@@ -139,9 +146,9 @@ class NetworkManager(Manager):
         pool_end: str | None = None,
     ) -> objects.Subnet:
         """Add an IP range to a network (see `ipam.plan_subnet` for the defaults)."""
-        plan = ipam.plan_subnet(cidr, gateway_ip, pool_start, pool_end)
+        plan = ipam.require_served(ipam.plan_subnet(cidr, gateway_ip, pool_start, pool_end))
         async with self.db.transaction() as conn:
-            await self._owned_network(ctx, network_id)
+            await self._owned_network(ctx, network_id, "create_subnet")
             await self._check_overlap(network_id, plan.cidr)
             subnet = objects.Subnet(id=rows.new_id(), network_id=network_id, **attrs.asdict(plan))
             await rows.write(
@@ -181,12 +188,13 @@ class NetworkManager(Manager):
         device = check.text("instance_uuid", instance_uuid)
         wanted = check.text_list("network_ids", network_ids)
         project = check.text("project_id", project_id)
-        if not ctx.is_admin and project != ctx.project_id:
-            raise Forbidden(f"Only admins may allocate ports for another project ({project}).")
+        self.policy.authorize(ctx, "create_port", {"project_id": project})
         async with self.db.transaction() as conn:
             existing: dict[str, list[str]] = {}
             for port in await self._ports_of(device):
                 existing.setdefault(port.network_id, []).append(port.id)
+            reused_count = sum(min(len(existing.get(n, ())), wanted.count(n)) for n in set(wanted))
+            await self._check_port_quota(project, len(wanted) - reused_count)
             port_ids = []
             for net in wanted:
                 reused = existing.get(net)
@@ -202,6 +210,7 @@ class NetworkManager(Manager):
     async def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Release every port of an instance and its addresses (none is fine)."""
         device = check.text("instance_uuid", instance_uuid)
+        self.policy.authorize(ctx, "delete_port", {"project_id": ctx.project_id})
         async with self.db.transaction() as conn:
             released = await rows.write(
                 conn,
@@ -238,6 +247,7 @@ class NetworkManager(Manager):
         """Record that `host` plugged the port in, and mark it ACTIVE."""
         port_id = check.text("port_id", port_id)
         host = check.text("host", host)
+        self.policy.authorize(ctx, "update_port:binding:host_id", {"project_id": ctx.project_id})
         async with self.db.transaction() as conn:
             bound = await rows.write(
                 conn,
@@ -267,14 +277,27 @@ class NetworkManager(Manager):
     async def _ports_of(self, device: str) -> list[objects.Port]:
         return await rows.load_ports(self.db, "p.device_id = ?", (device,))
 
-    async def _owned_network(self, ctx: RequestContext, network_id: object) -> sqlite3.Row:
+    async def _owned_network(
+        self, ctx: RequestContext, network_id: object, rule: str
+    ) -> sqlite3.Row:
+        """The network, if visible (else `NetworkNotFound`) and `rule` allows the caller."""
         row = await self._visible_network(ctx, network_id)
-        if not ctx.is_admin and row["project_id"] != ctx.project_id:
-            raise Forbidden(
-                f"Network {row['id']} belongs to another project; only its owner or an "
-                "admin may change it."
-            )
+        target = {"project_id": row["project_id"], "shared": bool(row["shared"])}
+        self.policy.authorize(ctx, rule, target)
         return row
+
+    async def _check_port_quota(self, project: str, new_ports: int) -> None:
+        """`QuotaExceeded` if `new_ports` more would take `project` over ``[quota] ports``."""
+        if self.max_ports < 0 or new_ports <= 0:
+            return
+        row = await self.db.fetchone("SELECT count(*) FROM ports WHERE project_id = ?", (project,))
+        used = row[0] if row else 0
+        if used + new_ports > self.max_ports:
+            raise QuotaExceeded(
+                f"Quota exceeded for resources: ['port']: project {project} has {used} of its "
+                f"{self.max_ports} ports ([network] quota_port) and asked for {new_ports} more.",
+                resource="port",
+            )
 
     async def _check_overlap(self, network_id: str, cidr: str) -> None:
         new = ipaddress.ip_network(cidr)

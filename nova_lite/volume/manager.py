@@ -30,7 +30,14 @@ from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import Forbidden, Invalid, VolumeInvalidState, VolumeNotFound
+from nova_lite.exceptions import (
+    Invalid,
+    QuotaExceeded,
+    VolumeInvalidState,
+    VolumeNotFound,
+)
+from nova_lite.image.rpcapi import ImageAPI
+from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
@@ -50,6 +57,19 @@ _SELECT = (
 )
 
 Step = Callable[[aiosqlite.Connection], Awaitable[None]]
+_ACTIONS = "volume_extension:volume_actions:"
+# The rule guarding each status transition (Cinder's names).
+RULES = {
+    "create": "volume:create",
+    "delete": "volume:delete",
+    "reserve": _ACTIONS + "reserve",
+    "unreserve": _ACTIONS + "unreserve",
+    "attach": _ACTIONS + "attach",
+    "begin_detaching": _ACTIONS + "begin_detaching",
+    "roll_detaching": _ACTIONS + "roll_detaching",
+    "detach": _ACTIONS + "detach",
+    "reset_status": "volume_extension:volume_admin_actions:reset_status",
+}
 
 
 class VolumeManager(Manager):
@@ -61,6 +81,9 @@ class VolumeManager(Manager):
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
         self.db = Database(config.database_path("volume"), MIGRATIONS, name="volume")
+        self.policy = Enforcer.from_file(config.policy.file)
+        self.images = ImageAPI(transport, config)
+        self.max_volumes = config.volume.quota_volumes
 
     async def init_host(self) -> None:
         await self.db.open()
@@ -72,12 +95,22 @@ class VolumeManager(Manager):
     async def create(
         self, ctx: RequestContext, size: int, name: str = "", image_id: str | None = None
     ) -> objects.Volume:
-        """Create a volume of `size` GiB for the caller's project (bootable if from an image)."""
+        """Create a volume of `size` GiB for the caller's project (bootable if from an image).
+
+        The image must be one the caller can see (Cinder asks Glance): another project's
+        private image, or none at all, is `ImageNotFound`.
+        """
         size = validation.size(size)
         name = check.volume_name(name)
         image_id = check.optional_text("image_id", image_id)
+        own = {"project_id": ctx.project_id}
+        self.policy.authorize(ctx, "volume:create", own)
+        if image_id is not None:
+            self.policy.authorize(ctx, "volume:create_from_image", own)
+            image_id = (await self.images.get(ctx, image_id)).id
         volume_id = str(uuid.uuid4())
         async with self.db.transaction() as conn:
+            await self._check_quota(conn, ctx)
             await _write(
                 conn,
                 "INSERT INTO volumes (id, name, size, status, project_id, user_id, image_id, "
@@ -100,11 +133,14 @@ class VolumeManager(Manager):
     @endpoint
     async def get(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         """One volume of the caller's project (any, for admins); VolumeNotFound otherwise."""
-        return await self._load(ctx, check.text("volume_id", volume_id))
+        volume = await self._load(ctx, check.text("volume_id", volume_id))
+        self.policy.authorize(ctx, "volume:get", {"project_id": volume.project_id})
+        return volume
 
     @endpoint
     async def list(self, ctx: RequestContext) -> builtins.list[objects.Volume]:
         """The caller's project's volumes (all, for admins), oldest first."""
+        self.policy.authorize(ctx, "volume:get_all", {"project_id": ctx.project_id})
         found = await self.db.fetchall(f"{_SELECT} WHERE {_VISIBLE} ORDER BY v.rowid", _caller(ctx))
         return [_volume(row) for row in found]
 
@@ -190,8 +226,7 @@ class VolumeManager(Manager):
 
         Attachments are left as they are.
         """
-        if not ctx.is_admin:
-            raise Forbidden("Only admins may reset a volume's status.")
+        self.policy.authorize(ctx, RULES["reset_status"], {"project_id": None})
         if status not in STATUSES or status == "deleting":
             allowed = ", ".join(s for s in STATUSES if s != "deleting")
             raise Invalid(f"status must be one of {allowed}; not {status!r}.")
@@ -208,6 +243,9 @@ class VolumeManager(Manager):
     ) -> objects.Volume:
         """Compare-and-swap the status (and run `then`) in one transaction."""
         volume_id = check.text("volume_id", volume_id)
+        if action != "create":  # the volume's creator was authorized as it was made
+            found = await self._load(ctx, volume_id)
+            self.policy.authorize(ctx, RULES[action], {"project_id": found.project_id})
         marks = ", ".join("?" for _ in expected)
         async with self.db.transaction() as conn:
             swapped = await _write(
@@ -227,6 +265,23 @@ class VolumeManager(Manager):
             if then is not None:
                 await then(conn)
             return await self._load(ctx, volume_id)
+
+    async def _check_quota(self, conn: aiosqlite.Connection, ctx: RequestContext) -> None:
+        """`QuotaExceeded` if the caller's project has ``[quota] volumes`` volumes already."""
+        if self.max_volumes < 0:
+            return
+        async with conn.execute(
+            "SELECT count(*) FROM volumes WHERE project_id = ?", (ctx.project_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        used = row[0] if row else 0
+        if used >= self.max_volumes:
+            raise QuotaExceeded(
+                f"VolumeLimitExceeded: Maximum number of volumes allowed "
+                f"({self.max_volumes}) exceeded for project {ctx.project_id} "
+                "([volume] quota_volumes).",
+                resource="volumes",
+            )
 
     async def _load(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
         row = await self.db.fetchone(

@@ -12,13 +12,16 @@ Each request passes, outermost first, through:
 - `microversions`: compute requests negotiate their microversion (406 if unserved)
   and every compute response says which one answered;
 - `authentication`: routes not marked `public` need a valid ``X-Auth-Token``; the
-  caller's `Session` and `RequestContext` are stored in the request.
+  caller's `Session` and `RequestContext` are stored in the request;
+- `request_schemas`: a JSON body must fit its route's schema (`schemas.SCHEMAS`,
+  also the OpenAPI document's), or the request is a 400 naming the field.
 """
 
 from __future__ import annotations
 
 import time
 
+import orjson
 import structlog
 from aiohttp import web
 
@@ -31,6 +34,7 @@ from nova_lite.api.http import (
     images,
     network,
     openapi,
+    schemas,
     server_actions,
     volumes,
 )
@@ -49,7 +53,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
 from nova_lite.context import generate_request_id, is_request_id
-from nova_lite.exceptions import NotAuthorized
+from nova_lite.exceptions import Invalid, NotAuthorized
 
 __all__ = ["create_app"]
 
@@ -143,10 +147,30 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     return await handler(request)
 
 
+@web.middleware
+async def request_schemas(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check a JSON body against its route's schema before the handler reads it."""
+    resource = request.match_info.route.resource
+    operation = (
+        None
+        if resource is None
+        else openapi.operation_ids().get((request.method, resource.canonical))
+    )
+    if operation in schemas.SCHEMAS and request.can_read_body:
+        raw = await request.read()
+        if raw:
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise Invalid(f"Malformed request body: not valid JSON ({exc}).") from None
+            schemas.validate(operation, body)
+    return await handler(request)
+
+
 def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     """The HTTP API application, serving `api` (every route of every API)."""
     app = web.Application(
-        middlewares=[request_ids, faults, microversions, authentication],
+        middlewares=[request_ids, faults, microversions, authentication, request_schemas],
         client_max_size=1024**2,
     )
     app[API] = api

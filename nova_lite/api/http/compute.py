@@ -9,9 +9,8 @@ is "not found". Server actions are in `server_actions`, the rest of the compute 
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,15 +31,17 @@ from nova_lite.api.http.common import (
     query_int,
     session_of,
 )
+from nova_lite.api.http.filters import regex_filter
 from nova_lite.api.http.microversion import MAX_VERSION, MIN_VERSION
 from nova_lite.api.http.views import ServerView, link
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, InstanceNotFound, Invalid
+from nova_lite.exceptions import InstanceNotFound, Invalid
 
 __all__ = ["routes", "server_view", "visible_instance"]
 
 routes = web.RouteTableDef()
 PREFIX = "/compute/v2.1"
+MAX_LIMIT = 1000  # Nova's [api] max_limit: the most items one page returns
 
 
 def _version_doc(base: str) -> dict[str, Any]:
@@ -112,32 +113,34 @@ def _all_tenants(request: web.Request, ctx: RequestContext) -> bool:
     raw = request.query.get("all_tenants")
     if raw is None or raw.lower() in ("0", "false", "off", "no"):
         return False
-    if not ctx.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed."
-        )
+    request.app[API].authorize(ctx, "os_compute_api:servers:index:get_all_tenants", None)
     return True
 
 
-def _matches(request: web.Request, instance: objects.Instance, view: ServerView) -> bool:
+def _matcher(request: web.Request, view: ServerView) -> Callable[[objects.Instance], bool]:
+    """The filter of the request's query (the name pattern compiled once, with RE2)."""
     query = request.query
     statuses = {s.upper() for s in query.getall("status", [])}
     name = query.get("name")
+    name_matches = regex_filter("name", name) if name is not None else None
+    return lambda instance: _matches(query, instance, view, statuses, name_matches)
+
+
+def _matches(
+    query: Mapping[str, str],
+    instance: objects.Instance,
+    view: ServerView,
+    statuses: set[str],
+    name_matches: Callable[[str], bool] | None,
+) -> bool:
     checks = (
         not statuses or view.detail(instance)["status"] in statuses,
-        name is None or _search(name, instance.display_name),
+        name_matches is None or name_matches(instance.display_name),
         "flavor" not in query or instance.flavor.flavorid == query["flavor"],
         "image" not in query or instance.image_ref == query["image"],
         "host" not in query or (view.is_admin and instance.host == query["host"]),
     )
     return all(checks)
-
-
-def _search(pattern: str, name: str) -> bool:
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        raise Invalid(f"Invalid name filter {pattern!r}: not a regular expression.") from None
 
 
 def _page(
@@ -151,6 +154,8 @@ def _page(
             raise Invalid(f"marker [{marker}] not found")
         ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
+    if limit is not None:
+        limit = min(limit, MAX_LIMIT)
     return (ordered if limit is None else ordered[:limit]), limit
 
 
@@ -162,7 +167,8 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
         project = ctx.project_id
     instances = await api.conductor.instance_get_all(ctx, project_id=project)
     view = await server_view(request)
-    page, limit = _page(request, [i for i in instances if _matches(request, i, view)])
+    matches = _matcher(request, view)
+    page, limit = _page(request, [i for i in instances if matches(i)])
     body: dict[str, Any] = {"servers": [view.detail(i) if detail else view.brief(i) for i in page]}
     if limit is not None and page and len(page) == limit:
         query = {**request.query, "marker": page[-1].uuid}
@@ -231,7 +237,7 @@ async def update_server(request: web.Request) -> web.Response:
     check_fields(body, allowed=("name",), where="server")
     instance = await visible_instance(request, request.match_info["server_id"])
     ctx = context_of(request)
-    policy.authorize(ctx, "os_compute_api:servers:update", instance.project_id)
+    request.app[API].authorize(ctx, "update", instance.project_id)
     if "name" in body:
         name = validators.server_name(body["name"])
         instance = await request.app[API].conductor.instance_update(

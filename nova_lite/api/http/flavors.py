@@ -16,10 +16,10 @@ from nova_lite.api.http.common import (
     json,
     microversion_of,
     query_int,
-    require_admin,
 )
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
+from nova_lite.api.servers import MAX_SERVER_META
 from nova_lite.exceptions import Invalid
 
 __all__ = ["routes"]
@@ -92,7 +92,8 @@ def _size(body: dict[str, Any], field: str, *, minimum: int, default: int | None
 @routes.post(PREFIX + "/flavors")
 async def create_flavor(request: web.Request) -> web.Response:
     """Create a flavor (administrators only); 200 with the flavor."""
-    ctx = require_admin(request, "os_compute_api:os-flavor-manage:create")
+    ctx = context_of(request)
+    request.app[API].authorize(ctx, "os_compute_api:os-flavor-manage:create", None)
     body = await body_of(request, "flavor")
     check_fields(
         body, allowed=FLAVOR_FIELDS, required=("name", "ram", "vcpus", "disk"), where="flavor"
@@ -134,7 +135,7 @@ async def limits(request: web.Request) -> web.Response:
         "totalInstancesUsed": usage["instances"],
         "totalCoresUsed": usage["cores"],
         "totalRAMUsed": usage["ram"],
-        "maxServerMeta": 128,
+        "maxServerMeta": MAX_SERVER_META,
         "maxImageMeta": 128,
         "maxTotalKeypairs": 100,
         "maxServerGroups": 10,

@@ -20,7 +20,7 @@ from aiohttp import web
 from nova_lite.api.http.catalog import catalog
 from nova_lite.api.http.common import API, REQUEST_ID, base_url, body_of, context_of, json, public
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, Invalid, NotAuthorized, NotFound
+from nova_lite.exceptions import Invalid, NotAuthorized, NotFound
 from nova_lite.objects import TokenInfo, utcnow
 
 __all__ = ["PROJECT_NAMES", "routes"]
@@ -181,9 +181,11 @@ async def _subject(request: web.Request) -> tuple[str, TokenInfo]:
         info = await request.app[API].identity.validate_token(context_of(request), subject)
     except NotAuthorized as exc:
         raise NotFound(f"Could not find token: {exc}") from None
-    ctx = context_of(request)
-    if not ctx.is_admin and info.user_id != ctx.user_id:
-        raise Forbidden("Only administrators may inspect other users' tokens.")
+    rule = {"GET": "identity:validate_token", "HEAD": "identity:check_token"}.get(
+        request.method, "identity:revoke_token"
+    )
+    target = {"target.token.user_id": info.user_id}
+    request.app[API].policy.authorize(context_of(request), rule, target)
     return subject, info
 
 

@@ -8,8 +8,10 @@ image properties appear as top-level fields, as in Glance.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from nova_lite.api.http.common import (
@@ -29,6 +31,7 @@ from nova_lite.objects import Image
 
 __all__ = ["routes"]
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 PREFIX = "/image/v2"
 
@@ -174,6 +177,18 @@ async def upload_image(request: web.Request) -> web.Response:
     images, ctx = request.app[API].image, context_of(request)
     image_id = request.match_info["image_id"]
     await images.upload_begin(ctx, image_id)
+    try:
+        await _stream_upload(request, image_id)
+    except BaseException:
+        # A body cut off (or any failure): as Glance, the image goes back to queued
+        # and its partial data is freed, even if this handler is being cancelled.
+        await asyncio.shield(_abort(request, image_id))
+        raise
+    return web.Response(status=204)
+
+
+async def _stream_upload(request: web.Request, image_id: str) -> None:
+    images, ctx = request.app[API].image, context_of(request)
     offset = 0
     buffer = bytearray()
     async for data in request.content.iter_chunked(images.chunk_bytes):
@@ -184,7 +199,13 @@ async def upload_image(request: web.Request) -> web.Response:
     if buffer:
         await images.upload_chunk(ctx, image_id, offset, bytes(buffer))
     await images.upload_end(ctx, image_id)
-    return web.Response(status=204)
+
+
+async def _abort(request: web.Request, image_id: str) -> None:
+    try:
+        await request.app[API].image.upload_abort(context_of(request), image_id)
+    except Exception as exc:  # the reaper of idle uploads will finish the job
+        log.warning("image.upload_abort_failed", image_id=image_id, error=str(exc))
 
 
 @routes.get(PREFIX + "/images/{image_id}/file")

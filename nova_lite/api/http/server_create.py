@@ -95,7 +95,7 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
         admin_password=_optional_text(server, "adminPass"),
         block_devices=[_bdm(m) for m in _list(server, "block_device_mapping_v2")],
         scheduler_hints=dict(hints),
-        return_reservation_id=server.get("return_reservation_id") is True,
+        return_reservation_id=_loose_boolean(server.get("return_reservation_id", False)),
     )
 
 
@@ -179,6 +179,18 @@ def _metadata(value: object) -> dict[str, str]:
     return dict(value)
 
 
+TRUE_SPELLINGS = frozenset({"true", "1", "on", "yes", "y", "t"})
+
+
+def _loose_boolean(value: object) -> bool:
+    """Nova's boolean: True/False or one of its spellings (the schema allows only those)."""
+    return value if isinstance(value, bool) else str(value).lower() in TRUE_SPELLINGS
+
+
+def _size(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
 def _bdm(mapping: object) -> objects.BlockDevice:
     if not isinstance(mapping, dict):
         raise _invalid("block_device_mapping_v2", mapping)
@@ -196,8 +208,10 @@ def _bdm(mapping: object) -> objects.BlockDevice:
         boot_index=_boot_index(boot_index),
         volume_id=uuid if source == "volume" else None,
         image_id=uuid if source == "image" else None,
-        volume_size=mapping.get("volume_size"),
-        delete_on_termination=bool(mapping.get("delete_on_termination", source != "volume")),
+        volume_size=_size(mapping.get("volume_size")),
+        delete_on_termination=_loose_boolean(
+            mapping.get("delete_on_termination", source != "volume")
+        ),
         device_name=mapping.get("device_name"),
     )
 

@@ -175,10 +175,10 @@ async def delete_volume(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/limits")
 async def limits(request: web.Request) -> web.Response:
-    """The project's volume usage (the volume service sets no limits: -1)."""
+    """The project's volume usage and its volume quota (``[quota] volumes``)."""
     found = await request.app[API].volume.list(_project_context(request))
     absolute = {
-        "maxTotalVolumes": -1,
+        "maxTotalVolumes": request.app[API].config.volume.quota_volumes,
         "maxTotalVolumeGigabytes": -1,
         "maxTotalSnapshots": -1,
         "maxTotalBackups": -1,

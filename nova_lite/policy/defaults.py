@@ -1,0 +1,199 @@
+"""The default rules of every service, named and written as upstream OpenStack has them.
+
+Each service's table follows its upstream project's defaults with the admin, member
+and reader personas (Nova's ``nova/policies/``, Glance's ``glance/policies/``,
+Neutron's ``neutron/conf/policies/``, Cinder's ``cinder/policies/``, Keystone's
+``keystone/common/policies/``), in their project-scoped form: a member acts on its
+project's resources, a reader only reads them, and an administrator acts on any
+project's. Rule names are the upstream ones, so a policy file written for OpenStack
+overrides the same rule here. ``etc/policy.sample.yaml`` lists every rule with its
+default; a test keeps it in step with these tables.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["BASE", "COMPUTE", "DEFAULTS", "IDENTITY", "IMAGE", "NETWORK", "VOLUME", "RuleDefault"]
+
+
+@attrs.frozen
+class RuleDefault:
+    """A rule's name, its default check string and what it guards."""
+
+    name: str
+    check_str: str
+    description: str
+
+
+ADMIN = "rule:context_is_admin"
+MEMBER_OR_ADMIN = "rule:project_member_or_admin"
+READER_OR_ADMIN = "rule:project_reader_or_admin"
+
+BASE = (
+    RuleDefault("context_is_admin", "role:admin", "Whether the caller is an administrator."),
+    RuleDefault("admin_api", "role:admin", "Nova's name for administrator-only APIs."),
+    RuleDefault("admin_required", "role:admin", "Keystone's name for administrator-only APIs."),
+    RuleDefault(
+        "project_member_api",
+        "role:member and project_id:%(project_id)s",
+        "A member of the project that owns the target.",
+    ),
+    RuleDefault(
+        "project_reader_api",
+        "role:reader and project_id:%(project_id)s",
+        "A reader (or member) of the project that owns the target.",
+    ),
+    RuleDefault(
+        "project_member_or_admin",
+        "rule:project_member_api or rule:context_is_admin",
+        "A member of the owning project, or an administrator.",
+    ),
+    RuleDefault(
+        "project_reader_or_admin",
+        "rule:project_reader_api or rule:context_is_admin",
+        "A reader of the owning project, or an administrator.",
+    ),
+)
+
+
+def _rules(*rows: tuple[str, str, str]) -> tuple[RuleDefault, ...]:
+    return tuple(RuleDefault(*row) for row in rows)
+
+
+_SERVERS = "os_compute_api:servers:"
+COMPUTE = _rules(
+    (_SERVERS + "index", READER_OR_ADMIN, "List the project's servers."),
+    (_SERVERS + "detail", READER_OR_ADMIN, "List the project's servers in detail."),
+    (_SERVERS + "index:get_all_tenants", ADMIN, "List every project's servers."),
+    (_SERVERS + "detail:get_all_tenants", ADMIN, "List every project's servers in detail."),
+    (_SERVERS + "show", READER_OR_ADMIN, "Show a server."),
+    (_SERVERS + "show:host_status", ADMIN, "See the host status of a server."),
+    (_SERVERS + "create", MEMBER_OR_ADMIN, "Create servers."),
+    (_SERVERS + "update", MEMBER_OR_ADMIN, "Rename a server."),
+    (_SERVERS + "delete", MEMBER_OR_ADMIN, "Delete (or soft-delete) a server."),
+    (_SERVERS + "reboot", MEMBER_OR_ADMIN, "Reboot a server (soft or hard)."),
+    (_SERVERS + "resize", MEMBER_OR_ADMIN, "Resize a server."),
+    (_SERVERS + "confirm_resize", MEMBER_OR_ADMIN, "Confirm a resize."),
+    (_SERVERS + "revert_resize", MEMBER_OR_ADMIN, "Revert a resize."),
+    (_SERVERS + "rebuild", MEMBER_OR_ADMIN, "Rebuild a server from an image."),
+    (_SERVERS + "create_image", MEMBER_OR_ADMIN, "Snapshot a server into an image."),
+    (_SERVERS + "start", MEMBER_OR_ADMIN, "Start a stopped server."),
+    (_SERVERS + "stop", MEMBER_OR_ADMIN, "Stop a server."),
+    ("os_compute_api:os-pause-server:pause", MEMBER_OR_ADMIN, "Pause a server."),
+    ("os_compute_api:os-pause-server:unpause", MEMBER_OR_ADMIN, "Unpause a server."),
+    ("os_compute_api:os-suspend-server:suspend", MEMBER_OR_ADMIN, "Suspend a server."),
+    ("os_compute_api:os-suspend-server:resume", MEMBER_OR_ADMIN, "Resume a server."),
+    ("os_compute_api:os-rescue", MEMBER_OR_ADMIN, "Rescue a server."),
+    ("os_compute_api:os-unrescue", MEMBER_OR_ADMIN, "Unrescue a server."),
+    ("os_compute_api:os-admin-password", MEMBER_OR_ADMIN, "Change a server's admin password."),
+    ("os_compute_api:os-shelve:shelve", MEMBER_OR_ADMIN, "Shelve a server."),
+    ("os_compute_api:os-shelve:shelve_offload", ADMIN, "Offload a shelved server."),
+    ("os_compute_api:os-shelve:unshelve", MEMBER_OR_ADMIN, "Unshelve a server."),
+    ("os_compute_api:os-deferred-delete:restore", MEMBER_OR_ADMIN, "Restore a soft-deleted one."),
+    ("os_compute_api:os-deferred-delete:force", MEMBER_OR_ADMIN, "Force-delete a server."),
+    ("os_compute_api:os-lock-server:lock", MEMBER_OR_ADMIN, "Lock a server."),
+    ("os_compute_api:os-lock-server:unlock", MEMBER_OR_ADMIN, "Unlock a server."),
+    (
+        "os_compute_api:os-lock-server:unlock:unlock_override",
+        ADMIN,
+        "Unlock a server locked by someone else (an administrator).",
+    ),
+    ("os_compute_api:os-create-backup", MEMBER_OR_ADMIN, "Back a server up into an image."),
+    ("os_compute_api:os-console-output", MEMBER_OR_ADMIN, "Read a server's console output."),
+    ("os_compute_api:os-flavor-manage:create", ADMIN, "Create a flavor."),
+    ("os_compute_api:limits", "@", "Show the caller's project's limits and usage."),
+    ("os_compute_api:limits:other_project", ADMIN, "Show another project's limits."),
+    ("os_compute_api:os-instance-actions:list", READER_OR_ADMIN, "List a server's actions."),
+    ("os_compute_api:os-instance-actions:show", READER_OR_ADMIN, "Show a server's action."),
+    ("os_compute_api:os-instance-actions:events", ADMIN, "See action events' tracebacks."),
+    ("os_compute_api:os-services:list", ADMIN, "List the compute services."),
+    ("os_compute_api:os-hypervisors:list", ADMIN, "List the hypervisors."),
+    ("os_compute_api:os-hypervisors:list-detail", ADMIN, "List the hypervisors in detail."),
+    ("os_compute_api:os-hypervisors:show", ADMIN, "Show a hypervisor."),
+    ("os_compute_api:os-volumes-attachments:index", READER_OR_ADMIN, "List volume attachments."),
+    ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
+    ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
+    ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
+)
+
+IMAGE = _rules(
+    ("get_images", READER_OR_ADMIN, "List images (public ones and the project's)."),
+    (
+        "get_image",
+        READER_OR_ADMIN + " or 'public':%(visibility)s",
+        "Show an image: the project's, or a public one.",
+    ),
+    ("add_image", MEMBER_OR_ADMIN, "Create an image in the caller's project."),
+    ("publicize_image", ADMIN, "Create (or make) an image public."),
+    ("modify_image", MEMBER_OR_ADMIN, "Rename an image or change its properties."),
+    ("delete_image", MEMBER_OR_ADMIN, "Delete an image and its data."),
+    ("upload_image", MEMBER_OR_ADMIN, "Upload an image's data."),
+    (
+        "download_image",
+        READER_OR_ADMIN + " or 'public':%(visibility)s",
+        "Download an image's data: the project's, or a public image's.",
+    ),
+)
+
+NETWORK = _rules(
+    ("admin_only", "rule:context_is_admin", "Neutron's name for administrator-only actions."),
+    ("get_network", READER_OR_ADMIN + " or 'True':%(shared)s", "Show a network."),
+    ("create_network", MEMBER_OR_ADMIN, "Create a network in the caller's project."),
+    ("create_network:shared", "rule:admin_only", "Create a shared network."),
+    ("delete_network", MEMBER_OR_ADMIN, "Delete a network."),
+    ("get_subnet", READER_OR_ADMIN + " or 'True':%(shared)s", "Show a subnet."),
+    ("create_subnet", MEMBER_OR_ADMIN, "Add a subnet to a network of the caller's project."),
+    ("get_port", READER_OR_ADMIN, "Show a port."),
+    (
+        "create_port",
+        MEMBER_OR_ADMIN,
+        "Create ports for an instance (compute does, with the owner's credentials).",
+    ),
+    ("update_port:binding:host_id", MEMBER_OR_ADMIN, "Bind a port to a compute host."),
+    ("delete_port", MEMBER_OR_ADMIN, "Release an instance's ports."),
+)
+
+_ACTIONS = "volume_extension:volume_actions:"
+VOLUME = _rules(
+    ("volume:get_all", READER_OR_ADMIN, "List the project's volumes."),
+    ("volume:get", READER_OR_ADMIN, "Show a volume."),
+    ("volume:create", MEMBER_OR_ADMIN, "Create a volume."),
+    ("volume:create_from_image", MEMBER_OR_ADMIN, "Create a volume from an image."),
+    ("volume:delete", MEMBER_OR_ADMIN, "Delete a volume."),
+    (_ACTIONS + "reserve", MEMBER_OR_ADMIN, "Reserve a volume for an attach."),
+    (_ACTIONS + "unreserve", MEMBER_OR_ADMIN, "Give up a reservation."),
+    (_ACTIONS + "attach", MEMBER_OR_ADMIN, "Record an attachment."),
+    (_ACTIONS + "begin_detaching", MEMBER_OR_ADMIN, "Start a detach."),
+    (_ACTIONS + "roll_detaching", MEMBER_OR_ADMIN, "Undo a started detach."),
+    (_ACTIONS + "detach", MEMBER_OR_ADMIN, "End an attachment."),
+    ("volume_extension:volume_admin_actions:reset_status", ADMIN, "Force a volume's status."),
+    ("limits_extension:used_limits", READER_OR_ADMIN, "Show the project's volume usage."),
+)
+
+IDENTITY = _rules(
+    ("identity:get_auth_projects", "", "List the projects the token may scope to."),
+    (
+        "identity:validate_token",
+        "rule:admin_required or user_id:%(target.token.user_id)s",
+        "Check a token: an administrator, or the token's own user.",
+    ),
+    (
+        "identity:check_token",
+        "rule:admin_required or user_id:%(target.token.user_id)s",
+        "HEAD a token: an administrator, or the token's own user.",
+    ),
+    (
+        "identity:revoke_token",
+        "rule:admin_required or user_id:%(target.token.user_id)s",
+        "Revoke a token: an administrator, or the token's own user.",
+    ),
+    ("identity:list_projects", "rule:admin_required", "List every project."),
+    ("identity:create_project", "rule:admin_required", "Create a project."),
+    ("identity:list_users", "rule:admin_required", "List every user."),
+    ("identity:create_user", "rule:admin_required", "Create a user."),
+    ("identity:delete_user", "rule:admin_required", "Delete a user."),
+    ("identity:create_grant", "rule:admin_required", "Give a user a role on a project."),
+)
+
+DEFAULTS: tuple[RuleDefault, ...] = (*BASE, *COMPUTE, *IMAGE, *NETWORK, *VOLUME, *IDENTITY)

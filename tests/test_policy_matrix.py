@@ -1,0 +1,516 @@
+"""The policy matrix over HTTP: every route of every API, for six kinds of caller.
+
+The routes come from ``openapi.json``; each operation names the policy rule guarding
+it (``x-policy``; the server action route maps each action to its rule). Each route is
+called by an administrator (of another project), a member and a reader of the
+project owning the resource, a member of another project, a caller without a token
+and one with an expired token. The expected status is derived from the rule table
+(`nova_lite.policy.DEFAULTS`), never written per route: no or an expired token gets
+401; a rule that lets the caller through gets the route's success status (or 409, a
+state conflict past the policy); a rule that refuses gets 404 when the resource
+belongs to a project the caller cannot see (its existence does not leak), else 403.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from nova_lite.api.http.openapi import document
+from nova_lite.context import RequestContext
+from nova_lite.objects import utcnow
+from nova_lite.policy import Enforcer
+from tests.cloud_fixtures import (
+    PASSWORD,
+    CloudFactory,
+    NotificationTap,
+    add_user,
+    identity_of,
+    unlimited_quota,
+)
+from tests.http_fixtures import FrontEnd, Reply, auth_body
+
+METHODS = ("get", "head", "post", "put", "patch", "delete")
+# Callers the policy should refuse come first, so that a wrongly allowed write cannot
+# change what a later caller finds; the administrator acts before the owner's member.
+ROLES = ("other_member", "owner_reader", "no_token", "expired_token", "admin", "owner_member")
+COMPUTE, IMAGE, NETWORK, IDENTITY = "/compute/v2.1", "/image/v2", "/network/v2.0", "/v3"
+ACTION_BODIES: dict[str, Any] = {
+    "os-stop": None,
+    "os-start": None,
+    "reboot": {"type": "SOFT"},
+    "rescue": None,
+    "changePassword": {"adminPass": "n3w-Passw0rd"},
+    "rebuild": {"imageRef": "cirros"},
+    "createImage": {"name": "snap"},
+    "createBackup": {"name": "bak", "backup_type": "daily", "rotation": 1},
+    "resize": {"flavorRef": "2"},
+    "os-getConsoleOutput": {"length": 5},
+    "lock": None,
+    "unlock": None,
+}
+
+
+@attrs.frozen(kw_only=True)
+class Operation:
+    """One documented route (or one server action): method, path, rule, success codes."""
+
+    operation_id: str
+    method: str
+    path: str
+    rule: str | None  # None: a public route
+    success: frozenset[int]
+    action: str | None = None
+
+
+def operations() -> list[Operation]:
+    """Every operation of the OpenAPI document, the action route once per action."""
+    found = []
+    for path, item in document()["paths"].items():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            success = frozenset(int(c) for c in op["responses"] if c.startswith(("2", "3")))
+            policy = op.get("x-policy")
+            if isinstance(policy, dict):
+                for action, rule in policy.items():
+                    found.append(
+                        Operation(
+                            operation_id=op["operationId"],
+                            method=method,
+                            path=path,
+                            rule=rule,
+                            success=success | {200, 204},
+                            action=action,
+                        )
+                    )
+                continue
+            rule = None if op.get("security") == [] else policy
+            found.append(
+                Operation(
+                    operation_id=op["operationId"],
+                    method=method,
+                    path=path,
+                    rule=rule,
+                    success=success,
+                )
+            )
+    return found
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """How to call one operation for one caller, and what it acts on."""
+
+    path: str
+    json: Any = None
+    data: bytes | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    owner: str | None = None  # the project owning the target; None: the caller's own
+    hidden: bool = False  # whether a caller outside `owner` must not learn it exists
+    target: dict[str, Any] = attrs.field(factory=dict)  # more of the target the rule reads
+
+
+@attrs.define
+class World:
+    """The cloud, a token and a context per caller, and the owner project's resources."""
+
+    front: FrontEnd
+    tokens: dict[str, str | None]
+    contexts: dict[str, RequestContext]
+    owner: str
+    server: str
+    image: str
+    network: str
+    volume: str
+    port: str
+    subnet: str
+    request_id: str
+    attached: str
+    shared_network: str = ""
+    spare: str = ""  # a second server, for attaches the matrix does not wait for
+    tap: NotificationTap | None = None
+    attaches: int = 0
+    counter: Any = attrs.field(factory=itertools.count)
+
+    @property
+    def cloud(self) -> Any:
+        return self.front.cloud
+
+    @property
+    def member(self) -> RequestContext:
+        return self.contexts["owner_member"]
+
+    def unique(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    async def new_server(self) -> str:
+        token = self.tokens["owner_member"]
+        assert token is not None
+        networks = [{"uuid": self.shared_network}]
+        return await self.front.boot(token, self.unique("srv"), networks=networks)
+
+    async def new_image(self) -> str:
+        return (await self.cloud.api.image.create(self.member, self.unique("img"))).id
+
+    async def new_network(self) -> str:
+        network = await self.cloud.api.network.create_network(
+            self.member, self.unique("net"), shared=False
+        )
+        return str(network.id)
+
+    async def new_volume(self) -> str:
+        return str((await self.cloud.api.volume.create(self.member, 1, name="v")).id)
+
+    async def new_attachment(self) -> str:
+        volume = await self.new_volume()
+        session = self.cloud.api.session(self.tokens["owner_member"])
+        device = f"/dev/vd{'bcdefghijklmnop'[self.attaches]}"
+        await session.servers.attach_volume(self.server, volume, device)
+        self.attaches += 1
+        assert self.tap is not None
+        done = "instance.attach_volume.end"
+        await self.tap.wait_for(lambda _: len(self.tap.about(self.server, done)) >= self.attaches)
+        return volume
+
+
+Builder = Callable[[World, str], Awaitable[Call]]
+
+
+def _servers(world: World, rest: str = "") -> str:
+    return f"{COMPUTE}/servers/{world.server}{rest}"
+
+
+def _volumes(world: World, rest: str = "") -> str:
+    return f"/volume/v3/{world.owner}{rest}"
+
+
+def _fixed(path: str) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        return Call(path=path)
+
+    return build
+
+
+def _owned(path: Callable[[World], str], *, hidden: bool = True, **extra: Any) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        return Call(path=path(world), owner=world.owner, hidden=hidden, **extra)
+
+    return build
+
+
+def _own_token(world: World, role: str, subject: str | None) -> Call:
+    ctx = world.contexts.get(role)
+    target = {"target.token.user_id": ctx.user_id if ctx else None}
+    headers = {"X-Subject-Token": subject or "none"}
+    return Call(path="/v3/auth/tokens", headers=headers, target=target)
+
+
+async def _subject(world: World, role: str) -> Call:
+    return _own_token(world, role, world.tokens[role])
+
+
+async def _issue(world: World, role: str) -> Call:
+    return Call(path="/v3/auth/tokens", json=auth_body("rex", PASSWORD, "demo"))
+
+
+async def _revoke(world: World, role: str) -> Call:
+    user = {"admin": "admin", "owner_member": "mia", "owner_reader": "rex", "other_member": "sam"}
+    subject = None
+    if role in user:
+        project = {"admin": "admin", "other_member": "beta"}.get(role, "demo")
+        subject = await world.front.token(user[role], project)
+    return _own_token(world, role, subject)
+
+
+async def _delete_server(world: World, role: str) -> Call:
+    server = await world.new_server()
+    return Call(path=f"{COMPUTE}/servers/{server}", owner=world.owner, hidden=True)
+
+
+async def _create_server(world: World, role: str) -> Call:
+    server = {"name": world.unique("new"), "imageRef": "cirros", "flavorRef": "1"}
+    body = {"server": {**server, "networks": [{"uuid": world.shared_network}]}}
+    return Call(path=f"{COMPUTE}/servers", json=body)
+
+
+async def _create_flavor(world: World, role: str) -> Call:
+    body = {"flavor": {"name": world.unique("flv"), "ram": 64, "vcpus": 1, "disk": 1}}
+    return Call(path=f"{COMPUTE}/flavors", json=body)
+
+
+async def _attach(world: World, role: str) -> Call:
+    device = f"/dev/vd{'qrstuvwxy'[next(world.counter) % 9]}"
+    body = {"volumeAttachment": {"volumeId": await world.new_volume(), "device": device}}
+    path = f"{COMPUTE}/servers/{world.spare}/os-volume_attachments"
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _detach(world: World, role: str) -> Call:
+    volume = await world.new_attachment()
+    path = _servers(world, f"/os-volume_attachments/{volume}")
+    return Call(path=path, owner=world.owner, hidden=True)
+
+
+async def _create_image(world: World, role: str) -> Call:
+    return Call(path=f"{IMAGE}/images", json={"name": world.unique("img")})
+
+
+async def _delete_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    return Call(path=f"{IMAGE}/images/{image}", owner=world.owner, hidden=True)
+
+
+async def _upload_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    headers = {"Content-Type": "application/octet-stream"}
+    path = f"{IMAGE}/images/{image}/file"
+    return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _create_network(world: World, role: str) -> Call:
+    return Call(path=f"{NETWORK}/networks", json={"network": {"name": world.unique("net")}})
+
+
+async def _delete_network(world: World, role: str) -> Call:
+    network = await world.new_network()
+    return Call(path=f"{NETWORK}/networks/{network}", owner=world.owner, hidden=True)
+
+
+async def _create_subnet(world: World, role: str) -> Call:
+    cidr = f"10.9.{next(world.counter)}.0/24"
+    body = {"subnet": {"network_id": world.network, "cidr": cidr, "ip_version": 4}}
+    return Call(path=f"{NETWORK}/subnets", json=body, owner=world.owner, hidden=True)
+
+
+async def _create_volume(world: World, role: str) -> Call:
+    return Call(path=_volumes(world, "/volumes"), json={"volume": {"size": 1}}, owner=world.owner)
+
+
+async def _delete_volume(world: World, role: str) -> Call:
+    volume = await world.new_volume()
+    return Call(path=_volumes(world, f"/volumes/{volume}"), owner=world.owner)
+
+
+async def _action(world: World, role: str, action: str) -> Call:
+    server = world.server if action != "forceDelete" else await world.new_server()
+    body = {action: ACTION_BODIES.get(action)}
+    path = f"{COMPUTE}/servers/{server}/action"
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+BUILDERS: dict[str, Builder] = {
+    "identity_versions": _fixed("/"),
+    "identity_version": _fixed(IDENTITY),
+    "identity_version_slash": _fixed(IDENTITY + "/"),
+    "identity_openapi": _fixed("/openapi.json"),
+    "identity_issue_token": _issue,
+    "identity_token_projects": _fixed("/v3/auth/projects"),
+    "identity_check_token_head": _subject,
+    "identity_check_token": _subject,
+    "identity_revoke_token": _revoke,
+    "identity_list_projects": _fixed("/v3/projects"),
+    "identity_list_users": _fixed("/v3/users"),
+    "compute_versions": _fixed("/compute"),
+    "compute_versions_slash": _fixed("/compute/"),
+    "compute_version": _fixed(COMPUTE),
+    "compute_version_slash": _fixed(COMPUTE + "/"),
+    "compute_list_flavors": _fixed(f"{COMPUTE}/flavors"),
+    "compute_list_flavors_detail": _fixed(f"{COMPUTE}/flavors/detail"),
+    "compute_show_flavor": _fixed(f"{COMPUTE}/flavors/1"),
+    "compute_create_flavor": _create_flavor,
+    "compute_limits": _fixed(f"{COMPUTE}/limits"),
+    "compute_list_hypervisors": _fixed(f"{COMPUTE}/os-hypervisors"),
+    "compute_list_hypervisors_detail": _fixed(f"{COMPUTE}/os-hypervisors/detail"),
+    "compute_show_hypervisor": _fixed(f"{COMPUTE}/os-hypervisors/1"),
+    "compute_list_services": _fixed(f"{COMPUTE}/os-services"),
+    "compute_list_servers": _fixed(f"{COMPUTE}/servers"),
+    "compute_list_servers_detail": _fixed(f"{COMPUTE}/servers/detail"),
+    "compute_create_server": _create_server,
+    "compute_show_server": _owned(_servers),
+    "compute_update_server": _owned(_servers, json={"server": {"name": "renamed"}}),
+    "compute_delete_server": _delete_server,
+    "compute_list_instance_actions": _owned(lambda w: _servers(w, "/os-instance-actions")),
+    "compute_show_instance_action": _owned(
+        lambda w: _servers(w, f"/os-instance-actions/{w.request_id}")
+    ),
+    "compute_list_volume_attachments": _owned(lambda w: _servers(w, "/os-volume_attachments")),
+    "compute_show_volume_attachment": _owned(
+        lambda w: _servers(w, f"/os-volume_attachments/{w.attached}")
+    ),
+    "compute_attach_volume": _attach,
+    "compute_detach_volume": _detach,
+    "image_versions": _fixed("/image"),
+    "image_versions_slash": _fixed("/image/"),
+    "image_list_images": _fixed(f"{IMAGE}/images"),
+    "image_create_image": _create_image,
+    "image_show_image": _owned(lambda w: f"{IMAGE}/images/{w.image}"),
+    "image_delete_image": _delete_image,
+    "image_upload_image": _upload_image,
+    "image_download_image": _owned(lambda w: f"{IMAGE}/images/{w.image}/file"),
+    "network_versions": _fixed("/network"),
+    "network_versions_slash": _fixed("/network/"),
+    "network_extensions": _fixed(f"{NETWORK}/extensions"),
+    "network_list_networks": _fixed(f"{NETWORK}/networks"),
+    "network_create_network": _create_network,
+    "network_show_network": _owned(lambda w: f"{NETWORK}/networks/{w.network}"),
+    "network_delete_network": _delete_network,
+    "network_list_ports": _fixed(f"{NETWORK}/ports"),
+    "network_show_port": _owned(lambda w: f"{NETWORK}/ports/{w.port}"),
+    "network_list_subnets": _fixed(f"{NETWORK}/subnets"),
+    "network_create_subnet": _create_subnet,
+    "network_show_subnet": _owned(lambda w: f"{NETWORK}/subnets/{w.subnet}"),
+    "volume_versions": _fixed("/volume"),
+    "volume_versions_slash": _fixed("/volume/"),
+    "volume_version": _fixed("/volume/v3"),
+    "volume_version_slash": _fixed("/volume/v3/"),
+    "volume_limits": _owned(lambda w: _volumes(w, "/limits"), hidden=False),
+    "volume_list_volumes": _owned(lambda w: _volumes(w, "/volumes"), hidden=False),
+    "volume_list_volumes_detail": _owned(lambda w: _volumes(w, "/volumes/detail"), hidden=False),
+    "volume_create_volume": _create_volume,
+    "volume_show_volume": _owned(lambda w: _volumes(w, f"/volumes/{w.volume}"), hidden=False),
+    "volume_delete_volume": _delete_volume,
+}
+
+
+def expected(
+    enforcer: Enforcer, operation: Operation, role: str, world: World, call: Call
+) -> set[int]:
+    """The statuses the rule table allows for `role` calling `operation` as `call`."""
+    if operation.rule is None:
+        return set(operation.success)
+    if role in ("no_token", "expired_token"):
+        return {401}
+    ctx = world.contexts[role]
+    owner = call.owner or ctx.project_id
+    target = {"project_id": owner, "visibility": "private", **call.target}
+    if operation.rule == "@" or enforcer.check(ctx, operation.rule, target):
+        return set(operation.success) | {409}
+    if call.hidden and not ctx.is_admin and ctx.project_id != owner:
+        return {404}
+    return {403}
+
+
+async def _expired_token(front: FrontEnd) -> str:
+    identity = identity_of(front.cloud)
+    clock = identity.now
+    identity.now = lambda: utcnow() - datetime.timedelta(days=2)
+    try:
+        return await front.token("mia", "demo")
+    finally:
+        identity.now = clock
+
+
+@pytest.fixture
+async def world(clouds: CloudFactory) -> AsyncIterator[World]:
+    """A cloud served over HTTP with a project ``demo`` owning one of everything."""
+    unlimited = {"volume": {"quota_volumes": -1}, "image": {"image_count_total": -1}}
+    cloud = await clouds.start(computes=2, api={"token_cache_ttl": 0}, **unlimited)
+    front = await FrontEnd.start(cloud)
+    try:
+        admin = await cloud.login_admin()
+        for name, project, role in (
+            ("mia", "demo", "member"),
+            ("rex", "demo", "reader"),
+            ("sam", "beta", "member"),
+        ):
+            await add_user(cloud, admin, name, project=project, role=role)
+        tokens: dict[str, str | None] = {
+            "admin": await front.token("admin", "admin"),
+            "owner_member": await front.token("mia", "demo"),
+            "owner_reader": await front.token("rex", "demo"),
+            "other_member": await front.token("sam", "beta"),
+            "no_token": None,
+            "expired_token": await _expired_token(front),
+        }
+        contexts = {
+            role: await cloud.api.context_for(token)
+            for role, token in tokens.items()
+            if token is not None and role != "expired_token"
+        }
+        member = contexts["owner_member"]
+        for ctx in contexts.values():
+            await unlimited_quota(cloud, admin, ctx.project_id)
+        world = World(
+            front=front,
+            tokens=tokens,
+            contexts=contexts,
+            owner=member.project_id or "",
+            server="",
+            image="",
+            network="",
+            volume="",
+            port="",
+            subnet="",
+            request_id="",
+            attached="",
+        )
+        world.tap = await NotificationTap.attach(cloud)
+        (shared,) = await cloud.api.network.list_networks(member)
+        world.shared_network = shared.id
+        world.server = await world.new_server()
+        world.spare = await world.new_server()
+        image = await cloud.api.image.create(member, "demo-image")
+        await cloud.api.image.upload(member, image.id, b"demo image data")
+        world.image = image.id
+        world.network = await world.new_network()
+        subnet = await cloud.api.network.create_subnet(member, world.network, "10.8.0.0/24")
+        world.subnet = subnet.id
+        world.volume = await world.new_volume()
+        ports = await cloud.api.network.list_ports(member, device_id=world.server)
+        world.port = ports[0].id
+        session = cloud.api.session(tokens["owner_member"])
+        world.request_id = (await session.servers.actions(world.server))[0].request_id
+        world.attached = await world.new_attachment()
+        yield world
+    finally:
+        await front.aclose()
+
+
+def test_every_route_names_its_policy_rule() -> None:
+    """Each operation needing a token names a rule the enforcer knows; a new route must too."""
+    enforcer = Enforcer()
+    for operation in operations():
+        if operation.rule is None:
+            continue
+        assert operation.rule == "@" or operation.rule in enforcer.rules, operation
+
+
+def test_every_route_has_a_request_in_the_matrix() -> None:
+    """The matrix knows how to call every documented operation, and nothing else."""
+    assert {o.operation_id for o in operations()} == set(BUILDERS) | {"compute_server_action"}
+
+
+@pytest.mark.parametrize("broker", ["memory"], indirect=True)
+async def test_the_policy_matrix_of_every_route(world: World) -> None:
+    """Every route x caller answers the status its rule gives (see the module docstring)."""
+    enforcer = Enforcer()
+    mismatches = []
+    cells = 0
+    for operation in operations():
+        for role in ROLES:
+            if operation.action is not None:
+                call = await _action(world, role, operation.action)
+            else:
+                call = await BUILDERS[operation.operation_id](world, role)
+            token = world.tokens[role]
+            reply: Reply = await world.front.call(
+                operation.method.upper(),
+                call.path,
+                token=token,
+                json=call.json,
+                data=call.data,
+                headers=call.headers,
+            )
+            cells += 1
+            wanted = expected(enforcer, operation, role, world, call)
+            if reply.status not in wanted:
+                name = operation.action or operation.operation_id
+                mismatches.append(f"{name} {role}: {reply.status}, expected {sorted(wanted)}")
+    print(f"policy matrix: {cells} cells ({cells // len(ROLES)} routes x {len(ROLES)} callers)")
+    assert mismatches == [], f"{len(mismatches)} of {cells} cells:\n" + "\n".join(mismatches)
