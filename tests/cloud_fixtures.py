@@ -21,8 +21,10 @@ import pytest
 
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
+from nova_lite.audit import Audit, AuditReport
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
+from nova_lite.context import RequestContext
 from nova_lite.identity import manager as identity_manager_module
 from nova_lite.identity.manager import IdentityManager
 from nova_lite.identity.passwords import ScryptParams
@@ -37,7 +39,9 @@ __all__ = [
     "Notification",
     "NotificationTap",
     "add_user",
+    "assert_audit_clean",
     "assert_nothing_leaked",
+    "audit",
     "identity_of",
     "scheduler_of",
     "unlimited_quota",
@@ -164,6 +168,23 @@ async def assert_nothing_leaked(cloud: Cloud, admin: Session, uuids: Iterable[st
     for instance_uuid in gone:
         assert await cloud.api.network.list_ports(ctx, device_id=instance_uuid) == []
     assert gone.isdisjoint(scheduler_of(cloud).hosts.allocations)
+
+
+async def audit(cloud: Cloud) -> AuditReport:
+    """The audit of the cloud's books, counting any task nothing works on as stuck."""
+    return await Audit(cloud.transport, cloud.config, stuck_after=0).run(RequestContext.admin())
+
+
+async def assert_audit_clean(cloud: Cloud) -> None:
+    """Every book of the cloud agrees: the audit finds no disagreement at all.
+
+    Any task_state left with nothing working on it counts (no grace time), so call
+    it once the test's actions are done.
+    """
+    report = await audit(cloud)
+    assert report.clean, "the audit found:\n" + "\n".join(
+        f"  {f.kind} [{f.host}] {f.detail}" for f in report.findings
+    )
 
 
 @attrs.frozen

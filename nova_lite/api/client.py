@@ -13,12 +13,15 @@ the `RequestContext` that rides on every RPC message the request causes::
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import attrs
 
 from nova_lite import objects
+from nova_lite.api import policy
 from nova_lite.api.servers import Servers
 from nova_lite.api.watcher import InstanceWatcher
+from nova_lite.audit import Audit
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -137,8 +140,13 @@ class Session:
     async def hosts(self) -> list[dict[str, object]]:
         """Every compute host with state and usage (admins only)."""
         ctx = await self.context()
-        if not ctx.is_admin:
-            from nova_lite.exceptions import Forbidden
-
-            raise Forbidden("Policy doesn't allow os_compute_api:os-hypervisors to be performed.")
+        policy.authorize_admin(ctx, "os_compute_api:os-hypervisors")
         return list(await self.api.scheduler.list_hosts(ctx))
+
+    async def audit(self, *, heal: bool = False, stuck_after: float = 300.0) -> dict[str, Any]:
+        """The audit of the cloud's books, repaired with `heal` (admins only; see audit.py)."""
+        ctx = await self.context()
+        policy.authorize_admin(ctx, "os_compute_api:audit")
+        auditor = Audit(self.api.transport, self.api.config, stuck_after=stuck_after)
+        report = await (auditor.heal(ctx) if heal else auditor.run(ctx))
+        return report.to_dict()

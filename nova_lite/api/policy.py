@@ -11,7 +11,7 @@ from __future__ import annotations
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden
 
-__all__ = ["authorize", "can_see"]
+__all__ = ["authorize", "authorize_admin", "can_see"]
 
 WRITE_ROLES = frozenset({"admin", "member"})
 
@@ -32,3 +32,9 @@ def authorize(ctx: RequestContext, action: str, project_id: str | None = None) -
             f"Policy doesn't allow {action} to be performed: the role(s) "
             f"{', '.join(ctx.roles) or 'none'} may only read."
         )
+
+
+def authorize_admin(ctx: RequestContext, action: str) -> None:
+    """Raise Forbidden unless the caller is an administrator (admin-only `action`)."""
+    if not ctx.is_admin:
+        raise Forbidden(f"Policy doesn't allow {action} to be performed.")

@@ -18,6 +18,7 @@ from nova_lite.compute.action_runner import ActionRunner, Undo
 from nova_lite.compute.guests import GuestSpawner, power_off
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaLiteError
@@ -44,6 +45,7 @@ class ImageActions:
         driver: ComputeDriver,
         spawner: GuestSpawner,
         tracker: ResourceTracker,
+        settler: Settler,
         *,
         conductor: ConductorAPI,
         scheduler: SchedulerAPI,
@@ -55,6 +57,7 @@ class ImageActions:
         self.driver = driver
         self.spawner = spawner
         self.tracker = tracker
+        self.settler = settler
         self.conductor = conductor
         self.scheduler = scheduler
         self.image = image

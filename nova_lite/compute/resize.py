@@ -21,6 +21,7 @@ from nova_lite.compute.action_runner import ActionRunner, Undo
 from nova_lite.compute.guests import GuestSpawner, power_off
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.rpc import Target
@@ -43,6 +44,7 @@ class ResizeActions:
         driver: ComputeDriver,
         spawner: GuestSpawner,
         tracker: ResourceTracker,
+        settler: Settler,
         *,
         conductor: ConductorAPI,
         scheduler: SchedulerAPI,
@@ -53,6 +55,7 @@ class ResizeActions:
         self.driver = driver
         self.spawner = spawner
         self.tracker = tracker
+        self.settler = settler
         self.conductor = conductor
         self.scheduler = scheduler
         self.compute_rpcapi = compute_rpcapi

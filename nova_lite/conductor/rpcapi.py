@@ -206,3 +206,16 @@ class ConductorAPI(RPCAPI):
             ctx, "migration_for_instance", instance_uuid=instance_uuid
         )
         return result
+
+    async def migration_list(
+        self,
+        ctx: RequestContext,
+        *,
+        instance_uuid: str | None = None,
+        statuses: list[str] | None = None,
+    ) -> list[objects.Migration]:
+        """Migrations of one instance (or all) in `statuses` (or any), oldest first."""
+        result: list[objects.Migration] = await self.invoker.call(
+            ctx, "migration_list", instance_uuid=instance_uuid, statuses=statuses
+        )
+        return result
