@@ -19,10 +19,12 @@ from typing import Any
 import attrs
 import pytest
 
+from nova_lite import objects
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
 from nova_lite.audit import Audit, AuditReport
 from nova_lite.cloud import Cloud
+from nova_lite.compute.manager import ComputeManager
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.identity import manager as identity_manager_module
@@ -30,6 +32,7 @@ from nova_lite.identity.manager import IdentityManager
 from nova_lite.identity.passwords import ScryptParams
 from nova_lite.notifications import decode_notification
 from nova_lite.scheduler.manager import SchedulerManager
+from nova_lite.service import Service
 from nova_lite.transport import Delivery, ExchangeType, Transport
 from tests.conftest import TransportFactory
 
@@ -43,6 +46,7 @@ __all__ = [
     "assert_nothing_leaked",
     "audit",
     "identity_of",
+    "restart_compute",
     "scheduler_of",
     "unlimited_quota",
     "wait_all",
@@ -168,6 +172,25 @@ async def assert_nothing_leaked(cloud: Cloud, admin: Session, uuids: Iterable[st
     for instance_uuid in gone:
         assert await cloud.api.network.list_ports(ctx, device_id=instance_uuid) == []
     assert gone.isdisjoint(scheduler_of(cloud).hosts.allocations)
+
+
+async def restart_compute(cloud: Cloud, host: str) -> ComputeManager:
+    """Stop `host`'s compute service if it runs, and start a new one on the same hypervisor.
+
+    The new service recovers at start-up as a restarted process does (reaps guests of
+    servers deleted meanwhile, recovers interrupted tasks), and reports to the
+    scheduler before this returns.
+    """
+    old = cloud.compute(host)
+    service = next(s for s in cloud.services if s.manager is old)
+    if service.running:
+        await service.stop()
+    manager = ComputeManager(cloud.config, cloud.transport, host, driver=old.driver)
+    replacement = Service(manager, serializer=objects.serializer())
+    await replacement.start()
+    cloud.services[cloud.services.index(service)] = replacement
+    await scheduler_of(cloud).hosts.update_node(manager.tracker.compute_node())
+    return manager
 
 
 async def audit(cloud: Cloud) -> AuditReport:

@@ -488,8 +488,8 @@ TASK_CASES = [
 
 
 def test_only_a_few_actions_may_start_while_a_task_runs() -> None:
-    """With a task in progress only delete, soft delete, (un)lock and some hard reboots pass."""
-    anytime = {"delete", "soft_delete", "lock", "unlock"}
+    """With a task in progress only the deletes, (un)lock and some hard reboots pass."""
+    anytime = {"delete", "force_delete", "soft_delete", "lock", "unlock"}
     for task in TASKS:
         allowed = {a for a in RULES if _allowed_with_task(task, a)}
         hard = {"reboot_hard"} if task != task_states.IMAGE_SNAPSHOT else set()
@@ -505,7 +505,9 @@ async def test_an_action_allowed_during_a_task_runs(lab: Lab, task: str, action:
 
     await CALLS[action](lab.servers, server_id, "")
 
-    expected = {"delete": "DELETED", "soft_delete": "SOFT_DELETED"}.get(action, "ACTIVE")
+    expected = {"delete": "DELETED", "force_delete": "DELETED", "soft_delete": "SOFT_DELETED"}.get(
+        action, "ACTIVE"
+    )
     if action in ("lock", "unlock"):
         await lab.cloud.api.conductor.instance_update(lab.ctx, server_id, {"task_state": None})
     await lab.wait(server_id, expected)

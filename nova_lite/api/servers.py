@@ -201,12 +201,19 @@ class Servers(ServerActions):
         return [Server.from_instance(i, show_host=ctx.is_admin) for i in instances]
 
     async def delete(self, server_id: str, *, action: str = "delete") -> None:
-        """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
+        """Delete a server in any state; it goes to DELETED once its host has cleaned up.
+
+        As in Nova, a server already being deleted by a host that is up is left to
+        that delete (nothing is recorded again); a delete the host cannot be sent is
+        done without it, as for a host that is down.
+        """
         ctx = await self.session.context()
-        instance = await self._visible_instance(ctx, server_id)
-        policy.authorize(ctx, f"os_compute_api:servers:{action}", instance.project_id)
-        check_instance_state(ctx, instance, action)
-        await self._confirm_resize_on_deleting(ctx, instance)
+        before = await self._visible_instance(ctx, server_id)
+        policy.authorize(ctx, f"os_compute_api:servers:{action}", before.project_id)
+        check_instance_state(ctx, before, action)
+        host_up = before.host is not None and await self._host_is_up(ctx, before.host)
+        if before.task_state == task_states.DELETING and host_up:
+            return
         instance = await self.api.conductor.instance_update(
             ctx, server_id, {"task_state": task_states.DELETING}
         )
@@ -215,10 +222,20 @@ class Servers(ServerActions):
         if shelved_image:
             with contextlib.suppress(NovaLiteError):
                 await self.api.image.delete(ctx, shelved_image)
-        if instance.host is None or not await self._host_is_up(ctx, instance.host):
-            await self._local_delete(ctx, instance)
-        else:
-            await self.api.compute.terminate_instance(ctx, instance.host, server_id)
+        await self._terminate(ctx, instance, host_up=host_up)
+        await self._confirm_resize_on_deleting(ctx, before)
+
+    async def _terminate(
+        self, ctx: RequestContext, instance: objects.Instance, *, host_up: bool
+    ) -> None:
+        """Have the host delete the instance, or delete it here if no host can."""
+        if instance.host is not None and host_up:
+            try:
+                await self.api.compute.terminate_instance(ctx, instance.host, instance.uuid)
+                return
+            except NovaLiteError as exc:
+                log.warning("api.terminate_unsent", instance_uuid=instance.uuid, error=str(exc))
+        await self._local_delete(ctx, instance)
 
     async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
         return await self.api.scheduler.host_is_up(ctx, host)

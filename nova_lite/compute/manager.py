@@ -105,7 +105,7 @@ class ComputeManager(Manager):
             scheduler=self.scheduler,
         )
         self.builder = self._new_builder(network, volume)
-        self.lifecycle = LifecycleActions(runner, self.driver, self.conductor)
+        self.lifecycle = LifecycleActions(runner, self.driver, self.conductor, settler)
         self.image_actions = self._new_image_actions(runner, spawner, settler, image, volume)
         compute_rpcapi = ComputeAPI(transport, config)
         self.resize_actions = self._new_resize_actions(runner, spawner, settler, compute_rpcapi)
@@ -141,6 +141,7 @@ class ComputeManager(Manager):
             spawner,
             self.tracker,
             settler,
+            locks=self.locks,
             conductor=self.conductor,
             scheduler=self.scheduler,
             image=image,
@@ -162,9 +163,11 @@ class ComputeManager(Manager):
             spawner,
             self.tracker,
             settler,
+            locks=self.locks,
             conductor=self.conductor,
             scheduler=self.scheduler,
             compute_rpcapi=compute_rpcapi,
+            notifier=self.notifier,
         )
 
     def _new_maintenance(self) -> HostMaintenance:

@@ -192,9 +192,12 @@ class ComputeAPI(RPCAPI):
 
     async def abandon_resize(
         self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
-    ) -> None:
-        """Ask one end of a preempted resize to give back its share (see resize.py)."""
-        await self._migration_cast(ctx, host, "abandon_resize", instance_uuid, migration_uuid)
+    ) -> list[str]:
+        """Have one end of a resize that did not complete give back its share (a call)."""
+        result: list[str] = await self.invoker.prepare(server=host).call(
+            ctx, "abandon_resize", instance_uuid=instance_uuid, migration_uuid=migration_uuid
+        )
+        return result
 
     # -- the audit (admins only) --------------------------------------------------
 

@@ -11,9 +11,9 @@ host's share back in line, as the record now stands:
 
 - the record is deleted: no tracker entry and no guest here (a guest this cloud
   never had is left alone, as `HostMaintenance.reap_deleted_guests` does);
-- it is being deleted: nothing (the delete on its host owns the teardown);
 - it names another host: no tracker entry and no guest here, unless a resize of the
   instance through this host is still under way;
+- it names this host but is being deleted: nothing (the delete here tears it down);
 - it names this host: the tracker counts its flavor, and (when asked) a guest runs
   here, spawned again if it left, in the power state the record wants, and the
   scheduler's allocation is the flavor's on this host.
@@ -119,12 +119,13 @@ class Settler:
         record = await self.lookup(ctx, instance_uuid)
         if record is None or record.deleted:
             return await self._away(instance_uuid, record)
-        if record.task_state == task_states.DELETING:
-            return []
+        deleting = record.task_state == task_states.DELETING
         if record.host != self.host:
-            if await self._resizing_through_here(ctx, record):
+            if not deleting and await self._resizing_through_here(ctx, record):
                 return []
             return await self._away(instance_uuid, record)
+        if deleting:
+            return []  # the delete on this host tears it all down
         return await self._here(ctx, record, respawn=respawn, allocation=allocation)
 
     async def _away(self, instance_uuid: str, record: objects.Instance | None) -> list[str]:

@@ -55,6 +55,14 @@ class ActionStore:
             ),
         )
 
+    async def discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Forget the action the request recorded (its events go with it)."""
+        await self.db.execute(
+            "DELETE FROM instance_actions WHERE instance_uuid = ? AND request_id = ? "
+            "AND action = ?",
+            (instance_uuid, ctx.request_id, action),
+        )
+
     async def event_start(
         self, ctx: RequestContext, instance_uuid: str, event: str, host: str
     ) -> None:
@@ -221,6 +229,12 @@ class ActionRecords:
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Record that the request `ctx.request_id` started `action` on the instance."""
         await self.actions.start(ctx, instance_uuid, action)
+
+    @endpoint
+    async def action_discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Forget `action` recorded by the request `ctx.request_id`: the API gave it back
+        (a step after its claim failed), so nothing of it happened."""
+        await self.actions.discard(ctx, instance_uuid, action)
 
     @endpoint
     async def action_event_start(

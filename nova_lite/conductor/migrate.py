@@ -16,13 +16,18 @@ import attrs
 import structlog
 
 from nova_lite import objects
-from nova_lite.compute import task_states
+from nova_lite.compute import migration_states, task_states
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
+from nova_lite.exceptions import (
+    InstanceNotFound,
+    NovaError,
+    NovaLiteError,
+    UnexpectedTaskStateError,
+)
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
@@ -76,16 +81,38 @@ class MigrationTasks:
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
             await self.actions.migration_update(
-                ctx, migration.uuid, status="migrating", dest_host=selection.host
+                ctx, migration.uuid, status=migration_states.MIGRATING, dest_host=selection.host
             )
             await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
         except NovaLiteError as exc:
-            # The source claim goes back to the instance, replacing any new one.
-            await self.scheduler.move_allocation(ctx, migration.uuid, instance_uuid)
-            await self.actions.migration_update(ctx, migration.uuid, status="error")
+            await self._give_back(ctx, instance_uuid, migration.uuid)
             await self._placement_failed(ctx, instance_uuid, task_states.RESIZE_PREP, event, exc)
             return
+        # A delete or soft delete that won meanwhile is settled by prep_resize's host.
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
+
+    async def _give_back(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """A resize that found no destination ends; its claims go back (or go, if deleted).
+
+        The source claim the migration held returns to the instance, replacing any new
+        one; if the instance was deleted meanwhile, both are released instead.
+        """
+        await self.actions.migration_update(ctx, migration_uuid, status=migration_states.ERROR)
+        if await self._gone(ctx, instance_uuid):
+            await self.scheduler.release(ctx, migration_uuid)
+            await self.scheduler.release(ctx, instance_uuid)
+        else:
+            await self.scheduler.move_allocation(ctx, migration_uuid, instance_uuid)
+
+    async def _gone(self, ctx: RequestContext, instance_uuid: str) -> bool:
+        """Whether the instance is deleted or being deleted."""
+        try:
+            instance = await self.records.instance_get(ctx, instance_uuid)
+        except InstanceNotFound:
+            return True
+        return instance.task_state == task_states.DELETING
 
     async def _placement_failed(
         self, ctx: RequestContext, instance_uuid: str, task: str, event: str, exc: Exception
@@ -101,14 +128,19 @@ class MigrationTasks:
 
     async def _save(
         self, ctx: RequestContext, instance_uuid: str, values: dict[str, Any], task: str
-    ) -> None:
-        """Save with a compare-and-swap on `task` (announced: waiters wake on it)."""
+    ) -> bool:
+        """Save with a compare-and-swap on `task` (announced: waiters wake on it).
+
+        False if another action or a delete took the instance meanwhile: it wins.
+        """
         try:
             await self.records.instance_update(
                 ctx, instance_uuid, values, expected_task_state=[task]
             )
-        except UnexpectedTaskStateError as exc:  # deleted meanwhile: the delete wins
+        except (UnexpectedTaskStateError, InstanceNotFound) as exc:
             log.info("conductor.save_skipped", instance_uuid=instance_uuid, error=str(exc))
+            return False
+        return True
 
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -123,7 +155,12 @@ class MigrationTasks:
             await self._placement_failed(ctx, instance_uuid, task_states.UNSHELVING, event, exc)
             return
         values = {"host": selection.host, "node": selection.nodename}
-        await self._save(ctx, instance_uuid, values, task_states.UNSHELVING)
+        if not await self._save(ctx, instance_uuid, values, task_states.UNSHELVING):
+            # A delete (or another action) won before the host was recorded: the
+            # claim just made is not the instance's.
+            await self.scheduler.release(ctx, instance_uuid)
+            await self.actions.action_event_finish(ctx, instance_uuid, event, "Error", None)
+            return
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
 
