@@ -274,6 +274,14 @@ class NotificationTap:
         assert note is not None
         return note
 
+    async def wait_count(self, instance_uuid: str, event_type: str, count: int) -> None:
+        """Until `count` notifications of `event_type` about `instance_uuid` have come."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.about(instance_uuid, event_type)) >= count),
+                WAIT,
+            )
+
     async def wait_event(self, instance_uuid: str, event_type: str) -> Notification:
         """The first `event_type` notification about `instance_uuid`."""
         return await self.wait_for(

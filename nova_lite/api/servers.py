@@ -218,10 +218,7 @@ class Servers(ServerActions):
             ctx, server_id, {"task_state": task_states.DELETING}
         )
         await self.api.conductor.action_start(ctx, instance.uuid, action)
-        shelved_image = instance.system_metadata.get("shelved_image_id")
-        if shelved_image:
-            with contextlib.suppress(NovaLiteError):
-                await self.api.image.delete(ctx, shelved_image)
+        await self._drop_shelved_image(ctx, instance)
         await self._terminate(ctx, instance, host_up=host_up)
         await self._confirm_resize_on_deleting(ctx, before)
 
@@ -240,8 +237,16 @@ class Servers(ServerActions):
     async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
         return await self.api.scheduler.host_is_up(ctx, host)
 
+    async def _drop_shelved_image(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        """A deleted server's shelve snapshot goes with it (whoever does the delete)."""
+        shelved_image = instance.system_metadata.get("shelved_image_id")
+        if shelved_image:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.image.delete(ctx, shelved_image)
+
     async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Delete without the compute host (never scheduled, or its service is down)."""
+        await self._drop_shelved_image(ctx, instance)
         await self.api.network.deallocate_for_instance(ctx, instance.uuid)
         await self.api.scheduler.release(ctx, instance.uuid)
         for mapping in instance.block_devices:

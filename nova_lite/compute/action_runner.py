@@ -46,7 +46,17 @@ from nova_lite.exceptions import (
 from nova_lite.notifications import Notifier
 from nova_lite.virt.driver import ComputeDriver
 
-__all__ = ["DONE", "FAILED", "GONE", "PREEMPTED", "ActionResult", "ActionRunner", "Step", "Undo"]
+__all__ = [
+    "DONE",
+    "FAILED",
+    "GONE",
+    "PREEMPTED",
+    "ActionResult",
+    "ActionRunner",
+    "Preempted",
+    "Step",
+    "Undo",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +64,9 @@ Step = Callable[[RequestContext, objects.Instance], Awaitable[dict[str, Any] | N
 """An action's hypervisor change; it returns extra values to save (or None)."""
 Undo = Callable[[RequestContext, objects.Instance], Awaitable[None]]
 """What to give back when an action's step failed (before the instance goes to ERROR)."""
+Preempted = Callable[[RequestContext, objects.Instance | None, bool], Awaitable[None]]
+"""What to give back when the action lost: called with the instance as read (None if it
+was gone) and whether the step had run, under the instance's lock."""
 
 DONE = "done"  # the step ran and the final state was saved
 FAILED = "failed"  # the step failed: undone, the instance in ERROR (or as the action wants)
@@ -115,44 +128,99 @@ class ActionRunner:
         final: dict[str, Any] | None = None,
         *,
         undo: Undo | None = None,
-        preempted: Undo | None = None,
+        preempted: Preempted | None = None,
     ) -> ActionResult:
         """Run one action's hypervisor step and save its final state (see module doc).
 
         The result says whether the action completed (with the saved instance), or
         why not: the instance is gone or being deleted, another action took it over
-        before the step or at the final save (that action owns the state now; if the
-        step had run, `preempted` gives back what it did, under the lock, before that
-        action's own work runs here), or the step failed (`undo` runs before the
-        instance goes to ERROR).
+        before the step or at the final save (that action owns the state now), or the
+        step failed (`undo` runs before the instance goes to ERROR). When it lost,
+        `preempted` gives back what it took, under the lock, before the winner's own
+        work runs here; then ``instance.<action>.preempted`` is emitted.
         """
-        event = f"compute_{action}_instance"
         async with self.locks.hold(instance_uuid):
-            try:
-                instance = await self.conductor.instance_get(ctx, instance_uuid)
-            except InstanceNotFound:
-                return ActionResult(GONE)
-            await self.conductor.action_event_start(ctx, instance_uuid, event, self.host)
-            await self.notifier.info(ctx, f"instance.{action}.start", instance_payload(instance))
-            if action not in _NO_TASK and instance.task_state != expected_task:
-                return await self._taken_over(ctx, instance, event, expected_task)
-            try:
-                extra = await self._step(ctx, instance, step)
-            except Exception as exc:
-                if undo is not None:
-                    await _quietly(undo(ctx, instance))
-                await self._action_failed(ctx, instance, action, expected_task, exc)
-                return ActionResult(FAILED, instance, stepped=True)
-            try:
-                saved = await self._save(ctx, instance, action, expected_task, final, extra)
-            except (UnexpectedTaskStateError, InstanceNotFound) as exc:
-                log.info("compute.action_preempted", action=action, error=str(exc))
-                if preempted is not None:
-                    await _quietly(preempted(ctx, instance))
-                return await self._lost(ctx, instance_uuid, event, exc)
-            await self._event_done(ctx, instance_uuid, event, None)
-            await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(saved))
-            return ActionResult(DONE, saved, stepped=True)
+            result = await self._walk(
+                ctx, instance_uuid, action, expected_task, step, final, undo, preempted
+            )
+            if result.lost:
+                await self._announce_lost(ctx, instance_uuid, action, result)
+            return result
+
+    async def _walk(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None,
+        undo: Undo | None,
+        preempted: Preempted | None,
+    ) -> ActionResult:
+        """`run`'s walk, under the instance's lock."""
+        event = f"compute_{action}_instance"
+        try:
+            instance = await self.conductor.instance_get(ctx, instance_uuid)
+        except InstanceNotFound:
+            if preempted is not None:
+                await _quietly(preempted(ctx, None, False))
+            return ActionResult(GONE)
+        await self.conductor.action_event_start(ctx, instance_uuid, event, self.host)
+        await self.notifier.info(ctx, f"instance.{action}.start", instance_payload(instance))
+        if action not in _NO_TASK and instance.task_state != expected_task:
+            result = await self._taken_over(ctx, instance, event, expected_task)
+        else:
+            result = await self._step_and_save(
+                ctx, instance, action, expected_task, step, final, undo
+            )
+        if result.lost and preempted is not None:
+            await _quietly(preempted(ctx, instance, result.stepped))
+        return result
+
+    async def _step_and_save(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        action: str,
+        expected_task: str | None,
+        step: Step,
+        final: dict[str, Any] | None,
+        undo: Undo | None,
+    ) -> ActionResult:
+        event = f"compute_{action}_instance"
+        try:
+            extra = await self._step(ctx, instance, step)
+        except Exception as exc:
+            if undo is not None:
+                await _quietly(undo(ctx, instance))
+            await self._action_failed(ctx, instance, action, expected_task, exc)
+            return ActionResult(FAILED, instance, stepped=True)
+        try:
+            saved = await self._save(ctx, instance, action, expected_task, final, extra)
+        except (UnexpectedTaskStateError, InstanceNotFound) as exc:
+            log.info("compute.action_preempted", action=action, error=str(exc))
+            return await self._lost(ctx, instance.uuid, event, exc)
+        await self._event_done(ctx, instance.uuid, event, None)
+        await self.notifier.info(ctx, f"instance.{action}.end", instance_payload(saved))
+        return ActionResult(DONE, saved, stepped=True)
+
+    async def _announce_lost(
+        self, ctx: RequestContext, instance_uuid: str, action: str, result: ActionResult
+    ) -> None:
+        """``instance.<action>.preempted``: the action lost, and gave back what it took."""
+        log.info(
+            "compute.action_lost",
+            instance_uuid=instance_uuid,
+            action=action,
+            outcome=result.outcome,
+            stepped=result.stepped,
+        )
+        try:
+            record = await self.conductor.instance_get(ctx, instance_uuid, read_deleted=True)
+        except InstanceNotFound:
+            return
+        await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
 
     async def _taken_over(
         self, ctx: RequestContext, instance: objects.Instance, event: str, expected: str | None

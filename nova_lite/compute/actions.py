@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
-from nova_lite.compute.action_runner import ActionRunner, Step, Undo
+from nova_lite.compute.action_runner import ActionRunner, Preempted, Step
 from nova_lite.compute.guests import power_off
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.compute.settle import Settler
@@ -56,7 +56,7 @@ class LifecycleActions:
         step: Step,
         vm_state: str,
         *,
-        preempted: Undo | None = None,
+        preempted: Preempted | None = None,
     ) -> None:
         """Run `action` as the API's `task` and leave the instance in `vm_state`."""
         final = {"vm_state": vm_state}
@@ -128,9 +128,12 @@ class LifecycleActions:
             metadata = {**instance.system_metadata, "old_vm_state": instance.vm_state}
             return {"system_metadata": metadata}
 
-        async def leave_rescue(ctx: RequestContext, instance: objects.Instance) -> None:
+        async def leave_rescue(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
             # Preempted: the winner (a soft delete) expects the guest on its own disk.
-            await self.driver.unrescue(instance)
+            if instance is not None and stepped:
+                await self.driver.unrescue(instance)
 
         await self._move(
             ctx,
@@ -146,8 +149,19 @@ class LifecycleActions:
     async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Boot the guest from its own disk again: RESCUED → ACTIVE."""
         step = _driver_step(self.driver.unrescue)
+
+        async def back_to_rescue(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            # Preempted: the record still says RESCUED, and the winner (a soft delete)
+            # expects the guest as that record says; a delete destroys it anyway.
+            if instance is not None and stepped:
+                await self.driver.rescue(instance)
+
         task, vm_state = task_states.UNRESCUING, vm_states.ACTIVE
-        await self._move(ctx, instance_uuid, "unrescue", task, step, vm_state)
+        await self._move(
+            ctx, instance_uuid, "unrescue", task, step, vm_state, preempted=back_to_rescue
+        )
 
     @endpoint
     async def set_admin_password(

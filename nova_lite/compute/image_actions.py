@@ -16,7 +16,6 @@ from nova_lite import objects
 from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.compute.action_runner import ActionRunner, Undo
 from nova_lite.compute.guests import GuestSpawner, power_off
-from nova_lite.compute.locks import InstanceLocks
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.compute.settle import Settler
@@ -48,7 +47,6 @@ class ImageActions:
         tracker: ResourceTracker,
         settler: Settler,
         *,
-        locks: InstanceLocks,
         conductor: ConductorAPI,
         scheduler: SchedulerAPI,
         image: ImageAPI,
@@ -60,7 +58,6 @@ class ImageActions:
         self.spawner = spawner
         self.tracker = tracker
         self.settler = settler
-        self.locks = locks
         self.conductor = conductor
         self.scheduler = scheduler
         self.image = image
@@ -89,9 +86,12 @@ class ImageActions:
                 "vm_state": vm_states.STOPPED if was_stopped else vm_states.ACTIVE,
             }
 
-        async def keep_new_disk(ctx: RequestContext, instance: objects.Instance) -> None:
+        async def keep_new_disk(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
             # Preempted once the disk was replaced: the record says which image it is.
-            await self._save_facts(ctx, instance, {"image_ref": image_ref})
+            if instance is not None and stepped:
+                await self._save_facts(ctx, instance, {"image_ref": image_ref})
 
         task = task_states.REBUILDING
         await self.runner.run(ctx, instance_uuid, "rebuild", task, rebuild, preempted=keep_new_disk)
@@ -118,11 +118,19 @@ class ImageActions:
             if backup_type is not None
             else ("snapshot", task_states.IMAGE_SNAPSHOT)
         )
-        result = await self.runner.run(
-            ctx, instance_uuid, action, expected, snapshot, undo=self._image_dropper(image_id)
-        )
-        if result.lost:
+
+        async def lost(ctx: RequestContext, instance: objects.Instance | None, _: bool) -> None:
             await self._drop_unless_active(ctx, image_id)
+
+        await self.runner.run(
+            ctx,
+            instance_uuid,
+            action,
+            expected,
+            snapshot,
+            undo=self._image_dropper(image_id),
+            preempted=lost,
+        )
 
     def _image_dropper(self, image_id: str) -> Undo:
         """An undo that deletes the image a failed snapshot was to fill (as Nova does)."""
@@ -184,6 +192,10 @@ class ImageActions:
             }
             return {"system_metadata": metadata, "power_state": power_state.SHUTDOWN}
 
+        async def lost(ctx: RequestContext, instance: objects.Instance | None, _: bool) -> None:
+            # Nothing refers to the shelve image: it goes.
+            await _undo(self.image.delete(ctx.elevated(), image_id))
+
         final = {"vm_state": vm_states.SHELVED}
         result = await self.runner.run(
             ctx,
@@ -193,9 +205,8 @@ class ImageActions:
             shelve,
             final,
             undo=self._image_dropper(image_id),
+            preempted=lost,
         )
-        if result.lost:  # nothing refers to the shelve image: it goes
-            await _undo(self.image.delete(ctx.elevated(), image_id))
         if result.done and self.shelved_offload_time == 0:
             await self._offload_now(ctx, instance_uuid)
 
@@ -224,10 +235,13 @@ class ImageActions:
             await self.scheduler.release(ctx, instance.uuid)
             return {"host": None, "node": None, "power_state": power_state.NOSTATE}
 
-        async def bring_back(ctx: RequestContext, instance: objects.Instance) -> None:
+        async def bring_back(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
             # Preempted (a soft delete): the server stays on this host, so its guest,
             # tracker entry and claim come back, as the winner expects to find them.
-            await self.settler.settle(ctx, instance.uuid)
+            if instance is not None and stepped:
+                await self.settler.settle(ctx, instance.uuid)
 
         await self.runner.run(
             ctx,
@@ -260,16 +274,22 @@ class ImageActions:
             }
             return {"system_metadata": metadata}
 
-        async def keep_unshelved(ctx: RequestContext, instance: objects.Instance) -> None:
-            # Preempted once the guest runs here: its shelved image is gone for good.
-            metadata = {
-                k: v
-                for k, v in instance.system_metadata.items()
-                if k not in ("shelved_image_id", "shelved_at")
-            }
-            await self._save_facts(ctx, instance, {"system_metadata": metadata})
+        async def keep_unshelved(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            if instance is None:
+                return
+            if stepped:  # the guest runs here: its shelved image is gone for good
+                metadata = {
+                    k: v
+                    for k, v in instance.system_metadata.items()
+                    if k not in ("shelved_image_id", "shelved_at")
+                }
+                await self._save_facts(ctx, instance, {"system_metadata": metadata})
+            # The conductor placed it here: this host's books must say so.
+            await self.settler.settle(ctx, instance.uuid)
 
-        result = await self.runner.run(
+        await self.runner.run(
             ctx,
             instance_uuid,
             "unshelve",
@@ -278,9 +298,6 @@ class ImageActions:
             {"vm_state": vm_states.ACTIVE},
             preempted=keep_unshelved,
         )
-        if result.lost:  # the conductor placed it here: this host's books must say so
-            async with self.locks.hold(instance_uuid):
-                await self.settler.settle(ctx, instance_uuid)
 
     async def _drop_shelved_image(self, ctx: RequestContext, image_id: str) -> None:
         try:

@@ -141,7 +141,6 @@ class ComputeManager(Manager):
             spawner,
             self.tracker,
             settler,
-            locks=self.locks,
             conductor=self.conductor,
             scheduler=self.scheduler,
             image=image,

@@ -151,8 +151,10 @@ class ResizeActions:
                 self.tracker.drop(instance.uuid)
             return {"task_state": task_states.RESIZE_MIGRATED, "power_state": instance.power_state}
 
-        async def unsize(ctx: RequestContext, instance: objects.Instance) -> None:
-            if in_place:  # the guest keeps its disk here: give it its old size back
+        async def unsize(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            if in_place and stepped and instance is not None:  # give the old size back
                 await self.driver.finish_revert_resize(instance)
 
         task = task_states.RESIZE_MIGRATING

@@ -17,6 +17,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.compute import migration_states, task_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
 from nova_lite.conductor.instances import InstanceRecords
@@ -28,6 +29,7 @@ from nova_lite.exceptions import (
     NovaLiteError,
     UnexpectedTaskStateError,
 )
+from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
@@ -50,6 +52,7 @@ class MigrationTasks:
         *,
         scheduler: SchedulerAPI,
         compute: ComputeAPI,
+        notifier: Notifier,
         allow_resize_to_same_host: bool,
     ) -> None:
         self.host = host
@@ -57,6 +60,7 @@ class MigrationTasks:
         self.actions = actions
         self.scheduler = scheduler
         self.compute = compute
+        self.notifier = notifier
         self.allow_resize_to_same_host = allow_resize_to_same_host
 
     def __repr__(self) -> str:
@@ -69,8 +73,9 @@ class MigrationTasks:
         """Start a resize to `flavor`: pick a destination, then hand over to computes."""
         event = "conductor_migrate_server"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.records.instance_get(ctx, instance_uuid)
-        assert instance.host is not None
+        instance = await self._still_ours(ctx, instance_uuid, task_states.RESIZE_PREP, event)
+        if instance is None or instance.host is None:
+            return
         migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
@@ -142,12 +147,35 @@ class MigrationTasks:
             return False
         return True
 
+    async def _still_ours(
+        self, ctx: RequestContext, instance_uuid: str, task: str, event: str
+    ) -> objects.Instance | None:
+        """The instance, unless a delete or another action took it before this task began."""
+        try:
+            instance = await self.records.instance_get(ctx, instance_uuid)
+        except InstanceNotFound:
+            instance = None
+        if instance is not None and instance.task_state == task:
+            return instance
+        action = "resize" if task == task_states.RESIZE_PREP else "unshelve"
+        await self._lost(ctx, instance_uuid, action, event)
+        return None
+
+    async def _lost(self, ctx: RequestContext, instance_uuid: str, action: str, event: str) -> None:
+        """Record that the task lost its instance, and say so (``instance.<action>.preempted``)."""
+        log.info("conductor.task_preempted", instance_uuid=instance_uuid, action=action)
+        await self.actions.action_event_finish(ctx, instance_uuid, event, "Error", None)
+        record = await self.records.instance_get(ctx, instance_uuid, read_deleted=True)
+        await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
+
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
         event = "conductor_unshelve_instance"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.records.instance_get(ctx, instance_uuid)
+        instance = await self._still_ours(ctx, instance_uuid, task_states.UNSHELVING, event)
+        if instance is None:
+            return
         spec = _spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
@@ -159,7 +187,7 @@ class MigrationTasks:
             # A delete (or another action) won before the host was recorded: the
             # claim just made is not the instance's.
             await self.scheduler.release(ctx, instance_uuid)
-            await self.actions.action_event_finish(ctx, instance_uuid, event, "Error", None)
+            await self._lost(ctx, instance_uuid, "unshelve", event)
             return
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
