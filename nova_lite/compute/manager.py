@@ -177,6 +177,7 @@ class ComputeManager(Manager):
             self.locks,
             self.builder,
             self.conductor,
+            abandon_resize=self.resize_actions.abandon,
             reclaim_interval=self.config.compute.reclaim_instance_interval,
             build_timeout=self.config.compute.instance_build_timeout,
         )

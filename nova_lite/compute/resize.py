@@ -10,7 +10,7 @@ frees the source claim; ``revert_resize`` on the destination →
 hop advances the migration's status only once its own save succeeded.
 
 A hop that does not complete gives back what the resize took so far, on both of its
-hosts (`_abandon`): it failed (the instance is in ERROR), or another action won the
+hosts (`abandon`): it failed (the instance is in ERROR), or another action won the
 instance (a delete, a soft delete, or a newer action) before or during its step, or
 the instance is gone. The migration ends in ``error`` and releases the source claim
 it held; each end then settles its share of the books on the instance's record as
@@ -94,7 +94,7 @@ class ResizeActions:
         if migration.status not in migration_states.FINAL:
             return migration
         log.info("compute.resize_hop_after_end", migration=migration_uuid, status=migration.status)
-        await self._abandon(ctx, instance_uuid, migration_uuid)
+        await self.abandon(ctx, instance_uuid, migration_uuid)
         return None
 
     async def _next_or_abandon(
@@ -106,7 +106,7 @@ class ResizeActions:
     ) -> bool:
         """After a hop: advance the migration to `status` if it completed, else give back."""
         if not result.done:
-            await self._abandon(ctx, migration.instance_uuid, migration.uuid)
+            await self.abandon(ctx, migration.instance_uuid, migration.uuid)
             return False
         if status is not None:
             await self.conductor.migration_update(ctx, migration.uuid, status=status)
@@ -279,8 +279,12 @@ class ResizeActions:
         async with self.locks.hold(instance_uuid):
             return await self._give_back(ctx.elevated(), instance_uuid, migration_uuid)
 
-    async def _abandon(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
-        """End a resize that lost or failed here, and have both of its ends give back."""
+    async def abandon(self, ctx: RequestContext, instance_uuid: str, migration_uuid: str) -> None:
+        """End a resize that lost or failed here, and have both of its ends give back.
+
+        Not an endpoint: the hops call it, and the host's start-up recovery for a
+        resize a crash cut short.
+        """
         ctx = ctx.elevated()
         async with self.locks.hold(instance_uuid):
             done = await self._give_back(ctx, instance_uuid, migration_uuid)
