@@ -203,17 +203,16 @@ class Servers(ServerActions):
     async def delete(self, server_id: str, *, action: str = "delete") -> None:
         """Delete a server in any state; it goes to DELETED once its host has cleaned up.
 
-        As in Nova, a server already being deleted by a host that is up is left to
-        that delete (nothing is recorded again); a delete the host cannot be sent is
-        done without it, as for a host that is down.
+        Any number of times: a server already being deleted has its host asked again
+        (the teardown is idempotent, and a host that lost the first request, or a
+        task left ``deleting`` by a crash, is unstuck so). A delete the host cannot
+        be sent is done without it, as for a host that is down.
         """
         ctx = await self.session.context()
         before = await self._visible_instance(ctx, server_id)
         policy.authorize(ctx, f"os_compute_api:servers:{action}", before.project_id)
         check_instance_state(ctx, before, action)
         host_up = before.host is not None and await self._host_is_up(ctx, before.host)
-        if before.task_state == task_states.DELETING and host_up:
-            return
         instance = await self.api.conductor.instance_update(
             ctx, server_id, {"task_state": task_states.DELETING}
         )
