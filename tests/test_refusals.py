@@ -451,3 +451,29 @@ async def test_a_delete_that_cannot_reach_the_host_is_done_without_it(
     await lab.wait(sid, "DELETED")
     await lab.cloud.compute(host).maintenance.reap_deleted_guests(ADMIN)  # its next sync
     await _gone(lab, sid)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"createImage": {"name": LONG_NAME}},
+        {"createBackup": {"name": LONG_NAME, "backup_type": "daily", "rotation": 1}},
+    ],
+    ids=["createImage", "createBackup"],
+)
+@in_module_loop
+async def test_an_image_name_the_image_service_refuses_is_400_and_changes_nothing(
+    lab: Lab, front: FrontEnd, body: dict[str, Any]
+) -> None:
+    """createImage or createBackup with a name too long: 400, and the server stays usable."""
+    sid = await lab.reach(A.ACTIVE)
+    token = await front.token()
+    before = await _snapshot_of_books(lab, sid)
+
+    reply = await front.call("POST", f"/compute/v2.1/servers/{sid}/action", token=token, json=body)
+
+    assert reply.status == 400, reply.body
+    assert await _snapshot_of_books(lab, sid) == before
+    await lab.admin.servers.pause(sid)  # not refused for a task left behind
+    await lab.wait(sid, "PAUSED")
+    await _done_with(lab, sid)
