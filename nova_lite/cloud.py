@@ -1,11 +1,14 @@
 """A whole deployment in one process: the embedded default.
 
 `Cloud` starts every service on one transport (by default the in-memory broker)
-from one `Config`: identity, conductor, scheduler, image, network, volume and N
-compute hosts with the configured driver, then seeds default flavors, an image and a
-network, and stops it all in reverse order. The same services run one per process
-over RabbitMQ with ``nova-lite service <name>``; nothing here assumes one process
-except that they share `transport`.
+from one `Config`: identity, api, conductor, scheduler, image, network, volume and
+N compute hosts with the configured driver (every topic ``nova-lite service``
+serves, so the client commands work against ``nova-lite all`` as against separate
+processes), then seeds default flavors, an image and a network, and stops it all in
+reverse order. `Cloud.api` is the library's own `NovaAPI`, for callers in this
+process. The same services run one per process over RabbitMQ with ``nova-lite
+service <name>``; nothing here assumes one process except that they share
+`transport`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.api.client import NovaAPI, Session
+from nova_lite.api.manager import ApiManager
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.config import Config
@@ -48,6 +52,7 @@ DEFAULT_NETWORK_NAME = "private"
 
 CONTROL_PLANE: tuple[type[Manager], ...] = (
     IdentityManager,
+    ApiManager,
     ConductorManager,
     SchedulerManager,
     ImageManager,

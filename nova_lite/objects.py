@@ -19,6 +19,7 @@ __all__ = [
     "BlockDevice",
     "ComputeNode",
     "Flavor",
+    "HostLedger",
     "Image",
     "Instance",
     "InstanceAction",
@@ -321,10 +322,27 @@ class TokenInfo:
         return "admin" in self.roles
 
 
+@attrs.frozen(kw_only=True)
+class HostLedger:
+    """One compute host's own books, as the audit reads them.
+
+    `tracked` is the resource tracker (instance uuid → the flavor it counts),
+    `guests` the hypervisor's guests, and `busy` the instances an operation is
+    working on right now (their lock is held), whose books may be mid-change.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    host: str
+    tracked: dict[str, Flavor] = attrs.field(factory=dict)
+    guests: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()
+
+
 _ALL: tuple[type, ...] = (
     BlockDevice,
     ComputeNode,
     Flavor,
+    HostLedger,
     Image,
     Instance,
     InstanceAction,

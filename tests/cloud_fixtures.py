@@ -19,15 +19,20 @@ from typing import Any
 import attrs
 import pytest
 
+from nova_lite import objects
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
+from nova_lite.audit import Audit, AuditReport
 from nova_lite.cloud import Cloud
+from nova_lite.compute.manager import ComputeManager
 from nova_lite.config import Config
+from nova_lite.context import RequestContext
 from nova_lite.identity import manager as identity_manager_module
 from nova_lite.identity.manager import IdentityManager
 from nova_lite.identity.passwords import ScryptParams
 from nova_lite.notifications import decode_notification
 from nova_lite.scheduler.manager import SchedulerManager
+from nova_lite.service import Service
 from nova_lite.transport import Delivery, ExchangeType, Transport
 from tests.conftest import TransportFactory
 
@@ -37,8 +42,11 @@ __all__ = [
     "Notification",
     "NotificationTap",
     "add_user",
+    "assert_audit_clean",
     "assert_nothing_leaked",
+    "audit",
     "identity_of",
+    "restart_compute",
     "scheduler_of",
     "unlimited_quota",
     "wait_all",
@@ -166,6 +174,42 @@ async def assert_nothing_leaked(cloud: Cloud, admin: Session, uuids: Iterable[st
     assert gone.isdisjoint(scheduler_of(cloud).hosts.allocations)
 
 
+async def restart_compute(cloud: Cloud, host: str) -> ComputeManager:
+    """Stop `host`'s compute service if it runs, and start a new one on the same hypervisor.
+
+    The new service recovers at start-up as a restarted process does (reaps guests of
+    servers deleted meanwhile, recovers interrupted tasks), and reports to the
+    scheduler before this returns.
+    """
+    old = cloud.compute(host)
+    service = next(s for s in cloud.services if s.manager is old)
+    if service.running:
+        await service.stop()
+    manager = ComputeManager(cloud.config, cloud.transport, host, driver=old.driver)
+    replacement = Service(manager, serializer=objects.serializer())
+    await replacement.start()
+    cloud.services[cloud.services.index(service)] = replacement
+    await scheduler_of(cloud).hosts.update_node(manager.tracker.compute_node())
+    return manager
+
+
+async def audit(cloud: Cloud) -> AuditReport:
+    """The audit of the cloud's books, counting any task nothing works on as stuck."""
+    return await Audit(cloud.transport, cloud.config, stuck_after=0).run(RequestContext.admin())
+
+
+async def assert_audit_clean(cloud: Cloud) -> None:
+    """Every book of the cloud agrees: the audit finds no disagreement at all.
+
+    Any task_state left with nothing working on it counts (no grace time), so call
+    it once the test's actions are done.
+    """
+    report = await audit(cloud)
+    assert report.clean, "the audit found:\n" + "\n".join(
+        f"  {f.kind} [{f.host}] {f.detail}" for f in report.findings
+    )
+
+
 @attrs.frozen
 class Notification:
     """One received notification: its event type, priority, publisher and payload."""
@@ -229,6 +273,14 @@ class NotificationTap:
         note = found()
         assert note is not None
         return note
+
+    async def wait_count(self, instance_uuid: str, event_type: str, count: int) -> None:
+        """Until `count` notifications of `event_type` about `instance_uuid` have come."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.about(instance_uuid, event_type)) >= count),
+                WAIT,
+            )
 
     async def wait_event(self, instance_uuid: str, event_type: str) -> Notification:
         """The first `event_type` notification about `instance_uuid`."""

@@ -36,6 +36,7 @@ from tests.cloud_fixtures import (
     CloudFactory,
     NotificationTap,
     add_user,
+    assert_audit_clean,
     assert_nothing_leaked,
     identity_of,
     unlimited_quota,
@@ -75,6 +76,7 @@ async def test_boot_then_delete_walks_the_whole_flow(clouds: CloudFactory) -> No
     assert deleted.status == "DELETED"
     await assert_nothing_leaked(cloud, admin, [server.id])
     assert await _usage(admin) == {h: (0, 0, 0) for h in ("compute1", "compute2", "compute3")}
+    await assert_audit_clean(cloud)
 
 
 async def _usage(admin: Session) -> dict[str, tuple[int, int, int]]:
@@ -190,6 +192,7 @@ async def test_a_boot_over_quota_records_nothing(
     assert await alice.servers.list() == []
     usage = (await cloud.api.conductor.quota_get(await admin.context(), project_id))["usage"]
     assert usage == {"instances": 0, "cores": 0, "ram": 0}
+    await assert_audit_clean(cloud)
 
 
 UNKNOWN: list[tuple[dict[str, Any], type[Exception]]] = [
@@ -258,6 +261,7 @@ async def test_no_valid_host_puts_the_server_in_error(clouds: CloudFactory, obst
     await assert_nothing_leaked(cloud, admin, [server.id])
     await admin.servers.delete(server.id)
     assert (await admin.servers.wait_for(server.id, "DELETED", timeout=WAIT)).status == "DELETED"
+    await assert_audit_clean(cloud)
 
 
 async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory) -> None:
@@ -281,6 +285,7 @@ async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory)
     assert starts == [f"compute.{idle}", f"compute.{busy}"]
     assert server.id not in cloud.compute(idle).driver.guests  # type: ignore[attr-defined]
     assert await _usage(admin) == {busy: (2, 2560, 2), idle: (0, 0, 0)}
+    await assert_audit_clean(cloud)
 
 
 async def test_a_spawn_failing_everywhere_ends_in_error(clouds: CloudFactory) -> None:
@@ -303,6 +308,7 @@ async def test_a_spawn_failing_everywhere_ends_in_error(clouds: CloudFactory) ->
     await tap.wait_event(server.id, "instance.create.error")
     await assert_nothing_leaked(cloud, admin, [server.id])
     assert await _usage(admin) == {h: (0, 0, 0) for h in hosts}
+    await assert_audit_clean(cloud)
 
 
 async def test_an_exhausted_address_pool_puts_the_extra_servers_in_error(
@@ -332,6 +338,7 @@ async def test_an_exhausted_address_pool_puts_the_extra_servers_in_error(
     deleted = await wait_all(admin, failed, "DELETED")
     assert {s.status for s in deleted} == {"DELETED"}
     await assert_nothing_leaked(cloud, admin, [s.id for s in failed])
+    await assert_audit_clean(cloud)
 
 
 async def test_an_image_whose_data_was_tampered_with_fails_the_build(
@@ -355,6 +362,7 @@ async def test_an_image_whose_data_was_tampered_with_fails_the_build(
     assert server.fault is not None and "MD5" in server.fault.message
     assert list(cloud.compute("compute1").images.cache_dir.iterdir()) == []
     await assert_nothing_leaked(cloud, admin, [server.id])
+    await assert_audit_clean(cloud)
 
 
 class SpawnGate:
@@ -397,6 +405,7 @@ async def test_a_delete_during_the_build_wins(
     assert deleted.status == "DELETED"
     await assert_nothing_leaked(cloud, admin, [server.id])
     assert await _usage(admin) == {h: (0, 0, 0) for h in ("compute1", "compute2", "compute3")}
+    await assert_audit_clean(cloud)
 
 
 # -- concurrency -----------------------------------------------------------------
@@ -438,6 +447,7 @@ async def test_a_hundred_boots_fill_the_hosts_exactly(clouds: CloudFactory) -> N
     ports = await cloud.api.network.list_ports(await admin.context())
     addresses = [ip["ip_address"] for p in ports for ip in p.fixed_ips]
     assert len(addresses) == len(set(addresses)) == 90
+    await assert_audit_clean(cloud)
 
 
 async def test_concurrent_boots_never_exceed_the_instance_quota(clouds: CloudFactory) -> None:
@@ -458,6 +468,7 @@ async def test_concurrent_boots_never_exceed_the_instance_quota(clouds: CloudFac
     assert (len(created), len(refused)) == (5, 15)
     assert {s.status for s in await wait_all(alice, created, "ACTIVE")} == {"ACTIVE"}
     assert len(await alice.servers.list()) == 5
+    await assert_audit_clean(cloud)
 
 
 # -- observability -----------------------------------------------------------------

@@ -28,6 +28,7 @@ from tests.cloud_fixtures import (
     WAIT,
     CloudFactory,
     NotificationTap,
+    assert_audit_clean,
     scheduler_of,
     unlimited_quota,
 )
@@ -90,6 +91,7 @@ async def test_compute_killed_mid_build_ends_in_error_and_recovers(
         await admin.servers.wait_for(server.id, "DELETED", timeout=WAIT)
         await admin.servers.delete(later.id)
         await admin.servers.wait_for(later.id, "DELETED", timeout=WAIT)
+        await assert_audit_clean(cloud)
 
 
 async def test_a_restarted_conductor_carries_on(
@@ -111,6 +113,7 @@ async def test_a_restarted_conductor_carries_on(
         assert (await admin.servers.get(first.id)).status == "ACTIVE"
         (second,) = await admin.servers.create("after", flavor="m1.tiny", image="cirros")
         assert (await admin.servers.wait_for(second.id, "ACTIVE", timeout=WAIT)).host
+        await assert_audit_clean(cloud)
     finally:
         await replacement.stop()
 
@@ -145,6 +148,9 @@ async def test_two_schedulers_never_double_book(
             assert len(cloud.compute(host).driver.guests) == 4  # type: ignore[attr-defined]
     finally:
         await second.stop()
+    for host in ("compute1", "compute2"):  # the reports that show each its peer's claims
+        await scheduler_of(cloud).hosts.update_node(cloud.compute(host).tracker.compute_node())
+    await assert_audit_clean(cloud)
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -234,6 +240,7 @@ async def test_broker_restart_loses_no_confirmed_cast(
     (server,) = await admin.servers.create("after-restart", flavor="m1.tiny", image="cirros")
     assert (await admin.servers.wait_for(server.id, "ACTIVE", timeout=60)).status == "ACTIVE"
     assert all(s.task_state is None for s in await admin.servers.list())
+    await assert_audit_clean(cloud)
 
 
 async def test_two_conductors_never_exceed_a_quota(
@@ -259,5 +266,6 @@ async def test_two_conductors_never_exceed_a_quota(
         assert len(await admin.servers.list()) == 5
         for server in created:
             assert (await admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)).host
+        await assert_audit_clean(cloud)
     finally:
         await second.stop()

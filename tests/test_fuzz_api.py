@@ -24,6 +24,7 @@ from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.exceptions import NovaError, RemoteError
+from tests.cloud_fixtures import audit
 
 T = TypeVar("T")
 MAX_IMAGE = 70_000  # the seeded default image is 64 KiB
@@ -117,6 +118,8 @@ def test_server_create_answers_every_input(
         for server in result:
             fuzzed.run(servers.delete(server.id))
             fuzzed.run(servers.wait_for(server.id, "DELETED", timeout=30))
+    report = fuzzed.run(audit(fuzzed.cloud))
+    assert report.clean, report.findings  # nothing half-made left in any service's books
 
 
 @SETTINGS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ from tests.cloud_fixtures import (
     CloudFactory,
     NotificationTap,
     add_user,
+    assert_audit_clean,
     assert_nothing_leaked,
+    restart_compute,
     scheduler_of,
     unlimited_quota,
 )
@@ -112,6 +115,7 @@ class World:
         await self.wait(server_id, "DELETED")
         await assert_nothing_leaked(self.cloud, self.admin, [server_id])
         assert await self.usage() == {h: (0, 0) for h in await self._hosts()}
+        await assert_audit_clean(self.cloud)
 
     async def _hosts(self) -> list[str]:
         return [str(h["host"]) for h in await self.admin.hosts()]
@@ -746,6 +750,7 @@ async def test_a_delete_during_the_build_wins_and_leaks_nothing(memory_world: Wo
         await world.wait(server.id, "DELETED")
     await assert_nothing_leaked(world.cloud, world.admin, [server.id])
     assert set((await world.usage()).values()) == {(0, 0)}
+    await assert_audit_clean(world.cloud)
 
 
 async def test_a_server_in_error_can_be_deleted(memory_world: World) -> None:
@@ -779,12 +784,16 @@ async def test_a_server_whose_host_is_down_is_deleted_locally(memory_world: Worl
     assert await world.cloud.api.network.list_ports(ADMIN, device_id=sid) == []
     assert sid not in hosts.allocations
     assert (await world.cloud.api.volume.get(ADMIN, volume.id)).status == "available"
+    hosts.clock = time.time
+    await restart_compute(world.cloud, host or "")  # reaps the guest the host kept
+    await assert_audit_clean(world.cloud)
 
 
 async def test_a_soft_delete_with_the_host_down_deletes_at_once(memory_world: World) -> None:
     """As in Nova, a soft delete that no compute host can carry out is a local delete."""
     world = memory_world
     sid = await world.boot()
+    host = (await world.instance(sid)).host
     hosts = scheduler_of(world.cloud).hosts
     now = hosts.clock() + world.cloud.config.compute.service_down_time + 1
     hosts.clock = lambda: now
@@ -794,6 +803,9 @@ async def test_a_soft_delete_with_the_host_down_deletes_at_once(memory_world: Wo
     await world.wait(sid, "DELETED")
     assert sid not in hosts.allocations
     assert await world.cloud.api.network.list_ports(ADMIN, device_id=sid) == []
+    hosts.clock = time.time
+    await restart_compute(world.cloud, host or "")  # reaps the guest the host kept
+    await assert_audit_clean(world.cloud)
 
 
 async def test_an_unshelve_no_host_can_take_stays_offloaded_with_a_fault(
@@ -818,6 +830,8 @@ async def test_an_unshelve_no_host_can_take_stays_offloaded_with_a_fault(
     assert [(e.event, e.result) for e in unshelve.events] == [
         ("conductor_unshelve_instance", "Error")
     ]
+    hosts.clock = time.time
+    await assert_audit_clean(world.cloud)
 
 
 async def test_the_actions_of_a_server_name_who_asked_and_each_step(world: World) -> None:
@@ -841,5 +855,6 @@ async def test_the_actions_of_a_server_name_who_asked_and_each_step(world: World
     assert stop.request_id != start.request_id
     assert [(e.event, e.result) for e in stop.events] == [("compute_power_off_instance", "Success")]
     assert [(e.event, e.result) for e in start.events] == [("compute_power_on_instance", "Success")]
+    await assert_audit_clean(world.cloud)
     notes = [n for n in world.tap.about(sid) if n.event_type.startswith("instance.power_off")]
     assert {n.payload["request_id"] for n in notes} == {stop.request_id}

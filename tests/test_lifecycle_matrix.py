@@ -34,7 +34,14 @@ from nova_lite.compute.status import status_from_state
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, InstanceInvalidState, InstanceLocked
 from nova_lite.identity import manager as identity_manager_module
-from tests.cloud_fixtures import FAST_HASHES, WAIT, CloudFactory, add_user, unlimited_quota
+from tests.cloud_fixtures import (
+    FAST_HASHES,
+    WAIT,
+    CloudFactory,
+    add_user,
+    assert_audit_clean,
+    unlimited_quota,
+)
 from tests.conftest import TransportFactory
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's cloud
@@ -350,6 +357,7 @@ async def test_an_allowed_action_reaches_novas_outcome(lab: Lab, state: str, act
     after = await lab.instance(server_id)
     _check_guest(lab, after, expected, GUEST_STATE_FROM.get((state, action)))
     _check_side_effects(after, action, volume_id)
+    await assert_audit_clean(lab.cloud)
     if expected != "DELETED":
         await lab.servers.delete(server_id)
         await lab.wait(server_id, "DELETED")
@@ -368,6 +376,7 @@ async def _allowed_while_building(lab: Lab, action: str) -> None:
     after = await lab.instance(server.id)
     _check_guest(lab, after, expected, None)
     _check_side_effects(after, action, None)
+    await assert_audit_clean(lab.cloud)
     if expected != "DELETED":
         await lab.servers.delete(server.id)
         await lab.wait(server.id, "DELETED")
@@ -445,6 +454,7 @@ async def test_every_refused_action_names_the_states_and_changes_nothing(
         assert volume.status == "available"
     await lab.servers.delete(server_id)
     await lab.wait(server_id, "DELETED")
+    await assert_audit_clean(lab.cloud)
 
 
 def _check_refusal(message: str, action: str, instance: objects.Instance) -> None:
@@ -489,8 +499,8 @@ TASK_CASES = [
 
 
 def test_only_a_few_actions_may_start_while_a_task_runs() -> None:
-    """With a task in progress only delete, soft delete, (un)lock and some hard reboots pass."""
-    anytime = {"delete", "soft_delete", "lock", "unlock"}
+    """With a task in progress only the deletes, (un)lock and some hard reboots pass."""
+    anytime = {"delete", "force_delete", "soft_delete", "lock", "unlock"}
     for task in TASKS:
         allowed = {a for a in RULES if _allowed_with_task(task, a)}
         hard = {"reboot_hard"} if task != task_states.IMAGE_SNAPSHOT else set()
@@ -506,13 +516,16 @@ async def test_an_action_allowed_during_a_task_runs(lab: Lab, task: str, action:
 
     await CALLS[action](lab.servers, server_id, "")
 
-    expected = {"delete": "DELETED", "soft_delete": "SOFT_DELETED"}.get(action, "ACTIVE")
+    expected = {"delete": "DELETED", "force_delete": "DELETED", "soft_delete": "SOFT_DELETED"}.get(
+        action, "ACTIVE"
+    )
     if action in ("lock", "unlock"):
         await lab.cloud.api.conductor.instance_update(lab.ctx, server_id, {"task_state": None})
     await lab.wait(server_id, expected)
     if expected != "DELETED":
         await lab.servers.delete(server_id)
         await lab.wait(server_id, "DELETED")
+    await assert_audit_clean(lab.cloud)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -533,6 +546,7 @@ async def test_other_actions_are_refused_while_a_task_runs(lab: Lab, task: str) 
     assert (await lab.instance(server_id)).task_state == task
     await lab.servers.delete(server_id)
     await lab.wait(server_id, "DELETED")
+    await assert_audit_clean(lab.cloud)
 
 
 def test_the_rules_are_novas_check_instance_state() -> None:
@@ -622,6 +636,7 @@ async def test_a_locked_server_refuses_its_owner_but_not_an_admin(lab: Lab) -> N
     assert (await lab.instance(server.id)).locked
     await lab.servers.delete(server.id)
     await lab.wait(server.id, "DELETED")
+    await assert_audit_clean(lab.cloud)
 
 
 @in_module_loop

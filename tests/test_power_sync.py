@@ -29,6 +29,7 @@ from tests.cloud_fixtures import (
     WAIT,
     CloudFactory,
     NotificationTap,
+    assert_audit_clean,
     assert_nothing_leaked,
     unlimited_quota,
 )
@@ -245,6 +246,7 @@ async def test_a_restart_errors_builds_and_finishes_deletes(host: Host) -> None:
     assert await host.cloud.api.network.list_ports(ADMIN, device_id=building) == []
     await host.wait(deleting, "DELETED")
     await assert_nothing_leaked(host.cloud, host.admin, [deleting])
+    await assert_audit_clean(host.cloud)
 
 
 @pytest.mark.parametrize(
@@ -264,6 +266,7 @@ async def test_a_restart_clears_a_reboot_taking_the_state_from_the_hypervisor(
 
     instance = await host.wait(sid, status)
     assert (instance.task_state, instance.power_state, instance.fault) == (None, inside, None)
+    await assert_audit_clean(host.cloud)
 
 
 async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: Host) -> None:
@@ -279,6 +282,7 @@ async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: Host) -
     assert (await host.wait(rescued, "RESCUE")).task_state is None
     failed = await host.wait(resizing, "ERROR")
     assert failed.fault is not None and "resize_migrating" in failed.fault.message
+    await assert_audit_clean(host.cloud)
 
 
 async def test_a_restarted_compute_serves_actions_again(host: Host) -> None:
@@ -289,6 +293,7 @@ async def test_a_restarted_compute_serves_actions_again(host: Host) -> None:
     await host.admin.servers.stop(sid)
 
     assert (await host.wait(sid, "SHUTOFF")).power_state == SHUTDOWN
+    await assert_audit_clean(host.cloud)
 
 
 # -- reclaim and build timeouts ------------------------------------------------------------
@@ -325,3 +330,4 @@ async def test_a_build_older_than_the_timeout_goes_to_error(
     await host.tap.wait_event(server.id, "instance.create.error")
     assert (await host.instance(server.id)).vm_state == vm_states.ERROR
     await assert_nothing_leaked(host.cloud, host.admin, [server.id])
+    await assert_audit_clean(host.cloud)

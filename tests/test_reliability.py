@@ -21,6 +21,7 @@ from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
 from nova_lite.rpc import endpoint, envelope
 from nova_lite.transport import Message, Transport
+from tests.cloud_fixtures import assert_audit_clean
 from tests.conftest import TransportFactory
 from transports.memory import MemoryTransport
 
@@ -273,6 +274,7 @@ async def test_no_secret_reaches_a_log_line(broker: TransportFactory, tmp_path: 
             with pytest.raises(Exception):  # noqa: B017 - any refusal will do
                 await cloud.api.login("eve", "Wrong-Pa55word!", project="admin")
             await eve.logout()
+            await assert_audit_clean(cloud)  # the audit's own log lines carry no secret
     text = repr(logs)
     for secret in (
         "Sup3r-S3cret-Admin",

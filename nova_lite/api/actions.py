@@ -1,27 +1,34 @@
-"""Server actions through the API: check the state table, set the task, cast.
+"""Server actions through the API: check the state table, claim the task, cast.
 
-Every action goes through `_begin`: the server must be visible, the policy must allow
-the caller to act on it, `check_instance_state` must accept its current vm_state and
-task_state (the one table in ``compute/allowed_states.py``), and the task_state is set
-with a compare-and-swap on the states just read, so of two racing actions exactly
-one wins and the other is refused with `InstanceInvalidState`. The action is recorded
-(os-instance-actions) under the request's id before the work is cast.
+Every action is checked, claimed and sent as `claims.ClaimingActions` describes: the
+server must be visible, the policy must allow the caller to act on it,
+`check_instance_state` must accept its current vm_state and task_state (the one
+table in ``compute/allowed_states.py``), whatever another service must accept (an
+image name, a flavor, a migration, a volume) is checked next, and only then is the
+task_state set with a compare-and-swap on the states just read (of two racing
+actions exactly one wins; the other is refused with `InstanceInvalidState`) and the
+action recorded (os-instance-actions) under the request's id. A cast that fails
+gives the claim back.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import structlog
 
 from nova_lite import objects, validators
-from nova_lite.compute import task_states, vm_states
+from nova_lite.api.claims import ClaimingActions
+from nova_lite.compute import migration_states, task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     Forbidden,
-    InstanceInvalidState,
     Invalid,
     NotFound,
-    UnexpectedTaskStateError,
+    NovaLiteError,
 )
 
 if TYPE_CHECKING:
@@ -29,17 +36,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerActions"]
 
+log = structlog.get_logger(__name__)
 
-class ServerActions:
+IMAGE_NAME_MAX = 255  # the image service's limit (Glance's)
+SHELVED_SUFFIX = "-shelved"
+
+
+class ServerActions(ClaimingActions):
     """The lifecycle actions of ``session.servers``."""
 
     session: Session
     api: NovaAPI
-
-    async def _visible_instance(
-        self, ctx: RequestContext, server_id: str, *, read_deleted: bool = False
-    ) -> objects.Instance:
-        raise NotImplementedError
 
     async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
         raise NotImplementedError
@@ -47,102 +54,70 @@ class ServerActions:
     async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
         raise NotImplementedError
 
-    async def _begin(
-        self,
-        server_id: str,
-        action: str,
-        task_state: str | None,
-        **values: Any,
-    ) -> tuple[RequestContext, objects.Instance]:
-        """Check and claim the server for `action`; return the context and instance."""
-        ctx = await self.session.context()
-        instance = await self._visible_instance(ctx, server_id)
-        self.api.authorize(ctx, action, instance.project_id)
-        check_instance_state(ctx, instance, action)
-        try:
-            instance = await self.api.conductor.instance_update(
-                ctx,
-                instance.uuid,
-                {"task_state": task_state, **values},
-                expected_task_state=[instance.task_state],
-                expected_vm_state=[instance.vm_state],
-            )
-        except UnexpectedTaskStateError as exc:
-            raise InstanceInvalidState(
-                f"Cannot '{action}' instance {instance.uuid}: its state changed while the "
-                f"request was checked ({exc}).",
-                instance_uuid=instance.uuid,
-                action=action,
-            ) from None
-        await self.api.conductor.action_start(ctx, instance.uuid, action)
-        return ctx, instance
-
-    def _host(self, instance: objects.Instance) -> str:
-        if instance.host is None:
-            raise Invalid(f"Server {instance.uuid} is not on any host.")
-        return instance.host
-
     # -- power ---------------------------------------------------------------
 
     async def pause(self, server_id: str) -> None:
         """Freeze the server in memory (ACTIVE → PAUSED)."""
-        ctx, instance = await self._begin(server_id, "pause", task_states.PAUSING)
-        await self.api.compute.pause_instance(ctx, self._host(instance), instance.uuid)
+        compute = self.api.compute
+        await self._cast_action(server_id, "pause", task_states.PAUSING, compute.pause_instance)
 
     async def unpause(self, server_id: str) -> None:
         """PAUSED → ACTIVE."""
-        ctx, instance = await self._begin(server_id, "unpause", task_states.UNPAUSING)
-        await self.api.compute.unpause_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.unpause_instance
+        await self._cast_action(server_id, "unpause", task_states.UNPAUSING, send)
 
     async def suspend(self, server_id: str) -> None:
         """Save the server's memory to disk and stop it (ACTIVE → SUSPENDED)."""
-        ctx, instance = await self._begin(server_id, "suspend", task_states.SUSPENDING)
-        await self.api.compute.suspend_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.suspend_instance
+        await self._cast_action(server_id, "suspend", task_states.SUSPENDING, send)
 
     async def resume(self, server_id: str) -> None:
         """SUSPENDED → ACTIVE."""
-        ctx, instance = await self._begin(server_id, "resume", task_states.RESUMING)
-        await self.api.compute.resume_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.resume_instance
+        await self._cast_action(server_id, "resume", task_states.RESUMING, send)
 
     async def stop(self, server_id: str) -> None:
         """Power the server off (→ SHUTOFF)."""
-        ctx, instance = await self._begin(server_id, "stop", task_states.POWERING_OFF)
-        await self.api.compute.stop_instance(ctx, self._host(instance), instance.uuid)
+        compute = self.api.compute
+        await self._cast_action(server_id, "stop", task_states.POWERING_OFF, compute.stop_instance)
 
     async def start(self, server_id: str) -> None:
         """Power a stopped server on (SHUTOFF → ACTIVE)."""
-        ctx, instance = await self._begin(server_id, "start", task_states.POWERING_ON)
-        await self.api.compute.start_instance(ctx, self._host(instance), instance.uuid)
+        compute = self.api.compute
+        await self._cast_action(server_id, "start", task_states.POWERING_ON, compute.start_instance)
 
     async def reboot(self, server_id: str, *, hard: bool = False) -> None:
         """Reboot: soft (ask the guest OS; ACTIVE only) or hard (reset; more states)."""
         action = "reboot_hard" if hard else "reboot"
         task = task_states.REBOOTING_HARD if hard else task_states.REBOOTING
-        ctx, instance = await self._begin(server_id, action, task)
-        await self.api.compute.reboot_instance(ctx, self._host(instance), instance.uuid, hard)
+
+        async def send(ctx: RequestContext, host: str, uuid: str) -> None:
+            await self.api.compute.reboot_instance(ctx, host, uuid, hard)
+
+        await self._cast_action(server_id, action, task, send)
 
     # -- rescue, password, rebuild -----------------------------------------------
 
     async def rescue(self, server_id: str) -> None:
         """Boot the server from a rescue image (→ RESCUE)."""
-        ctx, instance = await self._begin(server_id, "rescue", task_states.RESCUING)
-        await self.api.compute.rescue_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.rescue_instance
+        await self._cast_action(server_id, "rescue", task_states.RESCUING, send)
 
     async def unrescue(self, server_id: str) -> None:
         """RESCUE → ACTIVE."""
-        ctx, instance = await self._begin(server_id, "unrescue", task_states.UNRESCUING)
-        await self.api.compute.unrescue_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.unrescue_instance
+        await self._cast_action(server_id, "unrescue", task_states.UNRESCUING, send)
 
     async def set_admin_password(self, server_id: str, password: str) -> None:
         """Set the guest's administrator password (status PASSWORD meanwhile)."""
         if not isinstance(password, str) or not password:
             raise Invalid("The admin password must be a non-empty string.")
-        ctx, instance = await self._begin(
-            server_id, "set_admin_password", task_states.UPDATING_PASSWORD
-        )
-        await self.api.compute.set_admin_password(
-            ctx, self._host(instance), instance.uuid, password
-        )
+
+        async def send(ctx: RequestContext, host: str, uuid: str) -> None:
+            await self.api.compute.set_admin_password(ctx, host, uuid, password)
+
+        task = task_states.UPDATING_PASSWORD
+        await self._cast_action(server_id, "set_admin_password", task, send)
 
     async def rebuild(self, server_id: str, image: str) -> None:
         """Replace the server's disk with a fresh copy of `image` (status REBUILD)."""
@@ -150,32 +125,61 @@ class ServerActions:
         current = await self._visible_instance(ctx, server_id)
         self.api.authorize(ctx, "os_compute_api:servers:rebuild", current.project_id)
         new_image = await self._find_image(ctx, image)  # type: ignore[attr-defined]
-        ctx, instance = await self._begin(server_id, "rebuild", task_states.REBUILDING)
-        await self.api.compute.rebuild_instance(
-            ctx, self._host(instance), instance.uuid, new_image.id
-        )
+
+        async def send(ctx: RequestContext, host: str, uuid: str) -> None:
+            await self.api.compute.rebuild_instance(ctx, host, uuid, new_image.id)
+
+        await self._cast_action(server_id, "rebuild", task_states.REBUILDING, send)
 
     # -- images ----------------------------------------------------------------
 
     async def snapshot(self, server_id: str, name: str) -> str:
         """Save the server's disk as a new image; returns the image's id at once."""
-        validators.server_name(name)  # Nova's rule for createImage, before the task starts
-        ctx, instance = await self._begin(server_id, "snapshot", task_states.IMAGE_SNAPSHOT)
-        image = await self._image_for(ctx, instance, name, {"image_type": "snapshot"})
-        await self.api.compute.snapshot_instance(ctx, self._host(instance), instance.uuid, image.id)
-        return image.id
+        validators.server_name(name)  # Nova's rule for createImage, before anything else
+        return await self._image_action(
+            server_id, "snapshot", task_states.IMAGE_SNAPSHOT, name, {"image_type": "snapshot"}
+        )
 
     async def backup(self, server_id: str, name: str, backup_type: str, rotation: int) -> str:
         """Snapshot as a backup, keeping the newest `rotation` backups of `backup_type`."""
+        validators.server_name(name)  # Nova's rule for createBackup, before anything else
         validators.server_name(name)  # Nova's rule for createBackup, before the task starts
         if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation < 0:
             raise Invalid(f"rotation must be an integer of at least 0, not {rotation!r}.")
-        ctx, instance = await self._begin(server_id, "backup", task_states.IMAGE_BACKUP)
+        if not isinstance(backup_type, str) or not backup_type.strip():
+            raise Invalid(f"backup_type must be a non-blank string, not {backup_type!r}.")
         properties = {"image_type": "backup", "backup_type": backup_type}
-        image = await self._image_for(ctx, instance, name, properties)
-        await self.api.compute.snapshot_instance(
-            ctx, self._host(instance), instance.uuid, image.id, backup_type, rotation
+        return await self._image_action(
+            server_id,
+            "backup",
+            task_states.IMAGE_BACKUP,
+            name,
+            properties,
+            backup=(backup_type, rotation),
         )
+
+    async def _image_action(
+        self,
+        server_id: str,
+        action: str,
+        task_state: str,
+        name: str,
+        properties: dict[str, str],
+        *,
+        backup: tuple[str, int] | None = None,
+    ) -> str:
+        """A snapshot or backup: the image service accepts the image before the claim."""
+        ctx, instance = await self._check(server_id, action)
+        host = self._host(instance)
+        image = await self._image_for(ctx, instance, name, properties)
+        async with (
+            self._dropping_on_failure(ctx, image),
+            self._claimed(ctx, instance, action, task_state),
+        ):
+            backup_type, rotation = backup if backup is not None else (None, None)
+            await self.api.compute.snapshot_instance(
+                ctx, host, instance.uuid, image.id, backup_type, rotation
+            )
         return image.id
 
     async def _image_for(
@@ -193,28 +197,46 @@ class ServerActions:
             properties={"instance_uuid": instance.uuid, **properties},
         )
 
+    @contextlib.asynccontextmanager
+    async def _dropping_on_failure(
+        self, ctx: RequestContext, image: objects.Image
+    ) -> AsyncIterator[None]:
+        """Delete the image made for an action whose claim or cast then failed."""
+        try:
+            yield
+        except NovaLiteError:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.image.delete(ctx, image.id)
+            raise
+
     async def shelve(self, server_id: str) -> None:
-        """Snapshot and power off the server, then free its host (→ SHELVED_OFFLOADED)."""
-        ctx, instance = await self._begin(server_id, "shelve", task_states.SHELVING)
-        image = await self._image_for(
-            ctx, instance, f"{instance.display_name}-shelved", {"image_type": "snapshot"}
-        )
-        await self.api.compute.shelve_instance(ctx, self._host(instance), instance.uuid, image.id)
+        """Snapshot and power off the server, then free its host (→ SHELVED_OFFLOADED).
+
+        The snapshot is named after the server, cut to the image service's limit.
+        """
+        ctx, instance = await self._check(server_id, "shelve")
+        host = self._host(instance)
+        name = instance.display_name[: IMAGE_NAME_MAX - len(SHELVED_SUFFIX)] + SHELVED_SUFFIX
+        image = await self._image_for(ctx, instance, name, {"image_type": "snapshot"})
+        async with (
+            self._dropping_on_failure(ctx, image),
+            self._claimed(ctx, instance, "shelve", task_states.SHELVING),
+        ):
+            await self.api.compute.shelve_instance(ctx, host, instance.uuid, image.id)
 
     async def shelve_offload(self, server_id: str) -> None:
         """Free the host of a SHELVED server (→ SHELVED_OFFLOADED)."""
-        ctx, instance = await self._begin(
-            server_id, "shelve_offload", task_states.SHELVING_OFFLOADING
-        )
-        await self.api.compute.shelve_offload_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.shelve_offload_instance
+        await self._cast_action(server_id, "shelve_offload", task_states.SHELVING_OFFLOADING, send)
 
     async def unshelve(self, server_id: str) -> None:
         """Bring a shelved server back (scheduled again if it was offloaded)."""
-        ctx, instance = await self._begin(server_id, "unshelve", task_states.UNSHELVING)
-        if instance.vm_state == vm_states.SHELVED_OFFLOADED or instance.host is None:
-            await self.api.conductor.unshelve_instance(ctx, instance.uuid)
-        else:
-            await self.api.compute.unshelve_instance(ctx, instance.host, instance.uuid)
+        ctx, instance = await self._check(server_id, "unshelve")
+        async with self._claimed(ctx, instance, "unshelve", task_states.UNSHELVING):
+            if instance.vm_state == vm_states.SHELVED_OFFLOADED or instance.host is None:
+                await self.api.conductor.unshelve_instance(ctx, instance.uuid)
+            else:
+                await self.api.compute.unshelve_instance(ctx, instance.host, instance.uuid)
 
     # -- resize ----------------------------------------------------------------
 
@@ -224,29 +246,60 @@ class ServerActions:
         current = await self._visible_instance(ctx, server_id)
         self.api.authorize(ctx, "os_compute_api:servers:resize", current.project_id)
         new_flavor = await self.api.conductor.flavor_get(ctx, flavor)
-        check_instance_state(ctx, current, "resize")  # the state is reported before the flavor
-        if new_flavor.flavorid == current.flavor.flavorid:
+        ctx, instance = await self._check(server_id, "resize")  # state before flavor, as Nova
+        if new_flavor.flavorid == instance.flavor.flavorid:
             raise Invalid(f"Server {server_id} already has flavor {new_flavor.name}.")
-        ctx, instance = await self._begin(server_id, "resize", task_states.RESIZE_PREP)
-        await self.api.conductor.migrate_server(ctx, instance.uuid, new_flavor)
+        self._host(instance)
+        async with self._claimed(ctx, instance, "resize", task_states.RESIZE_PREP):
+            await self.api.conductor.migrate_server(ctx, instance.uuid, new_flavor)
+
+    async def _awaiting_confirmation(
+        self, ctx: RequestContext, instance: objects.Instance
+    ) -> objects.Migration | None:
+        """The resize of the instance awaiting confirmation, if there is one."""
+        try:
+            return await self.api.conductor.migration_for_instance(ctx, instance.uuid)
+        except NotFound:
+            return None
+
+    async def _migration_to_settle(
+        self, ctx: RequestContext, instance: objects.Instance
+    ) -> objects.Migration:
+        migration = await self._awaiting_confirmation(ctx, instance)
+        if migration is None:
+            raise NotFound(f"Instance {instance.uuid} has no resize awaiting confirmation.")
+        return migration
 
     async def confirm_resize(self, server_id: str) -> None:
         """Keep the new flavor; the old host's resources are freed (→ ACTIVE/SHUTOFF)."""
-        ctx, instance = await self._begin(
-            server_id, "confirm_resize", task_states.RESIZE_CONFIRMING
-        )
-        migration = await self.api.conductor.migration_for_instance(ctx, instance.uuid)
-        await self.api.compute.confirm_resize(
-            ctx, migration.source_host, instance.uuid, migration.uuid
-        )
+        ctx, instance = await self._check(server_id, "confirm_resize")
+        migration = await self._migration_to_settle(ctx, instance)
+        task = task_states.RESIZE_CONFIRMING
+        async with self._claimed(ctx, instance, "confirm_resize", task):
+            await self.api.compute.confirm_resize(
+                ctx, migration.source_host, instance.uuid, migration.uuid
+            )
 
     async def revert_resize(self, server_id: str) -> None:
-        """Go back to the old flavor on the old host."""
-        ctx, instance = await self._begin(server_id, "revert_resize", task_states.RESIZE_REVERTING)
-        migration = await self.api.conductor.migration_for_instance(ctx, instance.uuid)
-        await self.api.compute.revert_resize(
-            ctx, self._host(instance), instance.uuid, migration.uuid
-        )
+        """Go back to the old flavor on the old host.
+
+        The migration is marked ``reverting`` (as Nova does), so a delete that
+        arrives meanwhile leaves it to the revert instead of confirming it.
+        """
+        ctx, instance = await self._check(server_id, "revert_resize")
+        migration = await self._migration_to_settle(ctx, instance)
+        host = self._host(instance)
+        async with self._claimed(ctx, instance, "revert_resize", task_states.RESIZE_REVERTING):
+            await self.api.conductor.migration_update(
+                ctx, migration.uuid, status=migration_states.REVERTING
+            )
+            try:
+                await self.api.compute.revert_resize(ctx, host, instance.uuid, migration.uuid)
+            except NovaLiteError:
+                await self.api.conductor.migration_update(
+                    ctx, migration.uuid, status=migration_states.FINISHED
+                )
+                raise
 
     # -- soft delete -------------------------------------------------------------
 
@@ -254,36 +307,60 @@ class ServerActions:
         """Power off and keep the server for ``reclaim_instance_interval`` (SOFT_DELETED).
 
         As in Nova, a server with no host to keep it (shelved offloaded), or whose
-        host is down, is deleted at once instead.
+        host is down, is deleted at once instead; a server already being deleted or
+        soft-deleted is left to that request.
         """
-        ctx, instance = await self._begin(server_id, "soft_delete", task_states.SOFT_DELETING)
-        await self._confirm_resize_on_deleting(ctx, instance)
-        if instance.host is None or not await self._host_is_up(ctx, instance.host):
-            await self._local_delete(ctx, instance)
+        ctx, instance = await self._check(server_id, "soft_delete")
+        if instance.task_state in (task_states.DELETING, task_states.SOFT_DELETING):
             return
-        await self.api.compute.soft_delete_instance(ctx, instance.host, instance.uuid)
+        async with self._claimed(ctx, instance, "soft_delete", task_states.SOFT_DELETING) as got:
+            if got.host is None or not await self._host_is_up(ctx, got.host):
+                await self._local_delete(ctx, got)
+            else:
+                await self.api.compute.soft_delete_instance(ctx, got.host, got.uuid)
+        await self._confirm_resize_on_deleting(ctx, instance)
+
+    async def delete_deferred(self, server_id: str) -> None:
+        """DELETE with ``reclaim_instance_interval`` set: a soft delete, as Nova's API.
+
+        A server that never launched (still building, or whose build failed) has
+        nothing to keep, and is deleted at once, as Nova's API falls back to a hard
+        delete when the soft delete refuses it.
+        """
+        ctx = await self.session.context()
+        instance = await self._visible_instance(ctx, server_id)
+        if instance.vm_state == vm_states.BUILDING or instance.launched_at is None:
+            await self.delete(server_id)  # type: ignore[attr-defined]
+        else:
+            await self.soft_delete(server_id)
 
     async def _confirm_resize_on_deleting(
         self, ctx: RequestContext, instance: objects.Instance
     ) -> None:
-        """Settle a resize awaiting confirmation before the server goes, as Nova does.
+        """Settle a resize awaiting confirmation once its server goes, as Nova does.
 
         The guest already runs on the destination; only the source host's claim,
-        kept under the migration's id for a revert, is left to free.
+        kept under the migration's id for a revert, is left to free. Idempotent: a
+        server with no resize awaiting confirmation (never resized, confirmed already
+        by an earlier delete, or being reverted) has nothing to settle.
         """
         if instance.vm_state != vm_states.RESIZED:
             return
-        migration = await self.api.conductor.migration_for_instance(ctx, instance.uuid)
+        migration = await self._awaiting_confirmation(ctx, instance)
+        if migration is None:
+            return
         await self.api.scheduler.release(ctx, migration.uuid)
-        await self.api.conductor.migration_update(ctx, migration.uuid, status="confirmed")
+        await self.api.conductor.migration_update(
+            ctx, migration.uuid, status=migration_states.CONFIRMED
+        )
 
     async def restore(self, server_id: str) -> None:
         """Bring a soft-deleted server back (→ ACTIVE)."""
-        ctx, instance = await self._begin(server_id, "restore", task_states.RESTORING)
-        await self.api.compute.restore_instance(ctx, self._host(instance), instance.uuid)
+        send = self.api.compute.restore_instance
+        await self._cast_action(server_id, "restore", task_states.RESTORING, send)
 
     async def force_delete(self, server_id: str) -> None:
-        """Delete the server now, in any vm_state: a soft-deleted one skips its grace time."""
+        """Delete the server now, in any vm_state and task_state (Nova's forceDelete)."""
         ctx = await self.session.context()
         instance = await self._visible_instance(ctx, server_id)
         self.api.authorize(ctx, "os_compute_api:os-deferred-delete:force", instance.project_id)
@@ -336,7 +413,20 @@ class ServerActions:
             if f"/dev/vd{letter}" not in used
         )
         await self.api.volume.reserve(ctx, volume_id)
-        await self.api.conductor.action_start(ctx, instance.uuid, "attach_volume")
+        try:
+            await self.api.conductor.action_start(ctx, instance.uuid, "attach_volume")
+            await self._send_attach(ctx, instance, volume_id, mountpoint)
+        except NovaLiteError:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.volume.unreserve(ctx, volume_id)
+            with contextlib.suppress(NovaLiteError):
+                await self.api.conductor.action_discard(ctx, instance.uuid, "attach_volume")
+            raise
+        return mountpoint
+
+    async def _send_attach(
+        self, ctx: RequestContext, instance: objects.Instance, volume_id: str, mountpoint: str
+    ) -> None:
         if instance.host is None:
             await self.api.volume.attach(ctx, volume_id, instance.uuid, mountpoint)
             mapping = objects.BlockDevice(
@@ -352,7 +442,6 @@ class ServerActions:
             await self.api.compute.attach_volume(
                 ctx, instance.host, instance.uuid, volume_id, mountpoint
             )
-        return mountpoint
 
     async def detach_volume(self, server_id: str, volume_id: str) -> None:
         """Detach a volume attached to the server."""
@@ -363,7 +452,19 @@ class ServerActions:
         if not any(b.volume_id == volume_id for b in instance.block_devices):
             raise NotFound(f"Volume {volume_id} is not attached to server {server_id}.")
         await self.api.volume.begin_detaching(ctx, volume_id)
-        await self.api.conductor.action_start(ctx, instance.uuid, "detach_volume")
+        try:
+            await self.api.conductor.action_start(ctx, instance.uuid, "detach_volume")
+            await self._send_detach(ctx, instance, volume_id)
+        except NovaLiteError:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.volume.roll_detaching(ctx, volume_id)
+            with contextlib.suppress(NovaLiteError):
+                await self.api.conductor.action_discard(ctx, instance.uuid, "detach_volume")
+            raise
+
+    async def _send_detach(
+        self, ctx: RequestContext, instance: objects.Instance, volume_id: str
+    ) -> None:
         if instance.host is None:
             await self.api.volume.detach(ctx, volume_id, instance.uuid)
             remaining = [b for b in instance.block_devices if b.volume_id != volume_id]

@@ -13,6 +13,7 @@ the `RequestContext` that rides on every RPC message the request causes::
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,7 @@ from nova_lite import objects
 from nova_lite.api.policy import rule_for
 from nova_lite.api.servers import Servers
 from nova_lite.api.watcher import InstanceWatcher
+from nova_lite.audit import Audit
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -164,3 +166,11 @@ class Session:
         ctx = await self.context()
         self.api.authorize(ctx, "os_compute_api:os-hypervisors:list", ctx.project_id)
         return list(await self.api.scheduler.list_hosts(ctx))
+
+    async def audit(self, *, heal: bool = False, stuck_after: float = 300.0) -> dict[str, Any]:
+        """The audit of the cloud's books, repaired with `heal` (admins only; see audit.py)."""
+        ctx = await self.context()
+        self.api.authorize(ctx, "os_compute_api:audit", ctx.project_id)
+        auditor = Audit(self.api.transport, self.api.config, stuck_after=stuck_after)
+        report = await (auditor.heal(ctx) if heal else auditor.run(ctx))
+        return report.to_dict()

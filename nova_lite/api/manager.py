@@ -150,3 +150,10 @@ class ApiManager(Manager):
     @endpoint
     async def hosts_list(self, ctx: RequestContext) -> list[dict[str, Any]]:
         return await self._session(ctx).hosts()
+
+    @endpoint
+    async def audit(
+        self, ctx: RequestContext, heal: bool = False, stuck_after: float = 300.0
+    ) -> dict[str, Any]:
+        """The audit of the cloud's books (``nova-lite audit``); admins only."""
+        return await self._session(ctx).audit(heal=heal, stuck_after=stuck_after)

@@ -68,3 +68,12 @@ class ApiClient(RPCAPI):
     async def hosts_list(self, ctx: RequestContext) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.invoker.call(ctx, "hosts_list")
         return result
+
+    async def audit(
+        self, ctx: RequestContext, *, heal: bool = False, stuck_after: float = 300.0
+    ) -> dict[str, Any]:
+        """The audit of the cloud's books, and what a heal repaired (admins only)."""
+        result: dict[str, Any] = await self.invoker.call(
+            ctx, "audit", heal=heal, stuck_after=stuck_after
+        )
+        return result

@@ -221,30 +221,51 @@ class Servers(ServerActions):
         return [Server.from_instance(i, show_host=ctx.is_admin) for i in instances]
 
     async def delete(self, server_id: str, *, action: str = "delete") -> None:
-        """Delete a server in any state; it goes to DELETED once its host has cleaned up."""
+        """Delete a server in any state; it goes to DELETED once its host has cleaned up.
+
+        Any number of times: a server already being deleted has its host asked again
+        (the teardown is idempotent, and a host that lost the first request, or a
+        task left ``deleting`` by a crash, is unstuck so). A delete the host cannot
+        be sent is done without it, as for a host that is down.
+        """
         ctx = await self.session.context()
-        instance = await self._visible_instance(ctx, server_id)
-        self.api.authorize(ctx, action, instance.project_id)
-        check_instance_state(ctx, instance, action)
-        await self._confirm_resize_on_deleting(ctx, instance)
+        before = await self._visible_instance(ctx, server_id)
+        self.api.authorize(ctx, action, before.project_id)
+        check_instance_state(ctx, before, action)
+        host_up = before.host is not None and await self._host_is_up(ctx, before.host)
         instance = await self.api.conductor.instance_update(
             ctx, server_id, {"task_state": task_states.DELETING}
         )
         await self.api.conductor.action_start(ctx, instance.uuid, action)
-        shelved_image = instance.system_metadata.get("shelved_image_id")
-        if shelved_image:
-            with contextlib.suppress(NovaLiteError):
-                await self.api.image.delete(ctx, shelved_image)
-        if instance.host is None or not await self._host_is_up(ctx, instance.host):
-            await self._local_delete(ctx, instance)
-        else:
-            await self.api.compute.terminate_instance(ctx, instance.host, server_id)
+        await self._drop_shelved_image(ctx, instance)
+        await self._terminate(ctx, instance, host_up=host_up)
+        await self._confirm_resize_on_deleting(ctx, before)
+
+    async def _terminate(
+        self, ctx: RequestContext, instance: objects.Instance, *, host_up: bool
+    ) -> None:
+        """Have the host delete the instance, or delete it here if no host can."""
+        if instance.host is not None and host_up:
+            try:
+                await self.api.compute.terminate_instance(ctx, instance.host, instance.uuid)
+                return
+            except NovaLiteError as exc:
+                log.warning("api.terminate_unsent", instance_uuid=instance.uuid, error=str(exc))
+        await self._local_delete(ctx, instance)
 
     async def _host_is_up(self, ctx: RequestContext, host: str) -> bool:
         return await self.api.scheduler.host_is_up(ctx, host)
 
+    async def _drop_shelved_image(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        """A deleted server's shelve snapshot goes with it (whoever does the delete)."""
+        shelved_image = instance.system_metadata.get("shelved_image_id")
+        if shelved_image:
+            with contextlib.suppress(NovaLiteError):
+                await self.api.image.delete(ctx, shelved_image)
+
     async def _local_delete(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Delete without the compute host (never scheduled, or its service is down)."""
+        await self._drop_shelved_image(ctx, instance)
         await self.api.network.deallocate_for_instance(ctx, instance.uuid)
         await self.api.scheduler.release(ctx, instance.uuid)
         for mapping in instance.block_devices:

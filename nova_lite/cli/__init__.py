@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from nova_lite.cli.bench import bench
-from nova_lite.cli.client import flavor, host, image, network, project, server, user, volume
+from nova_lite.cli.client import (
+    audit,
+    flavor,
+    host,
+    image,
+    network,
+    project,
+    server,
+    user,
+    volume,
+)
 from nova_lite.cli.demo import demo
 from nova_lite.cli.services import all_in_one, service
 
@@ -30,6 +40,7 @@ for command in (
     host,
     project,
     user,
+    audit,
     bench,
 ):
     main.add_command(command)

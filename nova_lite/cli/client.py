@@ -40,7 +40,17 @@ from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.transport import Transport
 from nova_lite.volume.rpcapi import VolumeAPI
 
-__all__ = ["flavor", "host", "image", "network", "project", "server", "user", "volume"]
+__all__ = [
+    "audit",
+    "flavor",
+    "host",
+    "image",
+    "network",
+    "project",
+    "server",
+    "user",
+    "volume",
+]
 
 
 @attrs.define
@@ -85,15 +95,18 @@ class _OverHttp:
 
 
 def client_command(
-    group: click.Group, name: str | None = None, *, http: bool = False
+    group: click.Group | None, name: str | None = None, *, http: bool = False
 ) -> Callable[..., Any]:
     """Register an async ``fn(client, **options)`` as a command with the common options.
 
     With `http`, the command goes over the HTTP API when an API URL is configured.
+    With no `group`, the command stands alone (``nova-lite audit``).
     """
 
     def register(fn: Callable[..., Awaitable[None]]) -> click.Command:
-        @group.command(name or fn.__name__.replace("_", "-"))
+        make = group.command if group is not None else click.command
+
+        @make(name or fn.__name__.replace("_", "-"))
         @CONFIG_OPTION
         @click.option("--username", envvar="NOVA_LITE_USERNAME", default=None)
         @click.option("--password", envvar="NOVA_LITE_PASSWORD", default=None)
@@ -514,3 +527,40 @@ async def user_list(client: Client) -> None:
     """Every user."""
     users = await IdentityAPI(client.transport, client.config).list_users(client.ctx)
     client.out.rows(users, ("id", "name"))
+
+
+# -- the audit -----------------------------------------------------------------------
+
+AUDIT_COLUMNS = ("kind", "subject", "host", "detail")
+REPAIR_COLUMNS = ("kind", "subject", "host", "repaired", "repair")
+AUDIT_DISAGREES = 3  # the exit status when disagreements remain (nova-manage's style)
+
+
+@client_command(None, "audit")
+@click.option("--heal", is_flag=True, help="Repair what can be repaired safely, and say what.")
+@click.option(
+    "--stuck-after",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds a task_state may wait with nothing working on it before it counts as stuck.",
+)
+async def audit(client: Client, heal: bool, stuck_after: float) -> None:
+    """Compare every service's books and list each disagreement (admins only).
+
+    The scheduler's allocations, each compute host's resource tracker and
+    hypervisor guests, the instances with their migrations and ports. Exits 0 when
+    the books agree (or every disagreement was repaired), 3 otherwise.
+    """
+    report = await client.api.audit(client.ctx, heal=heal, stuck_after=stuck_after)
+    if client.out.fmt == "json":
+        client.out.record(report)
+    elif heal:
+        client.out.rows(report["repairs"], REPAIR_COLUMNS)
+    elif report["findings"]:
+        client.out.rows(report["findings"], AUDIT_COLUMNS)
+    else:
+        client.out.message("The books agree: no disagreement found.")
+    unrepaired = [r for r in report["repairs"] if not r["repaired"]]
+    if not report["clean"] and (not heal or unrepaired):
+        sys.exit(AUDIT_DISAGREES)

@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
-from nova_lite.compute.action_runner import ActionRunner, Step
+from nova_lite.compute.action_runner import ActionRunner, Preempted, Step
 from nova_lite.compute.guests import power_off
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NovaError
@@ -32,11 +33,16 @@ class LifecycleActions:
     target: ClassVar[Target] = Target(version=ComputeAPI.version)
 
     def __init__(
-        self, runner: ActionRunner, driver: ComputeDriver, conductor: ConductorAPI
+        self,
+        runner: ActionRunner,
+        driver: ComputeDriver,
+        conductor: ConductorAPI,
+        settler: Settler,
     ) -> None:
         self.runner = runner
         self.driver = driver
         self.conductor = conductor
+        self.settler = settler
 
     def __repr__(self) -> str:
         return f"<LifecycleActions driver={type(self.driver).__name__}>"
@@ -49,9 +55,12 @@ class LifecycleActions:
         task: str,
         step: Step,
         vm_state: str,
+        *,
+        preempted: Preempted | None = None,
     ) -> None:
         """Run `action` as the API's `task` and leave the instance in `vm_state`."""
-        await self.runner.run(ctx, instance_uuid, action, task, step, {"vm_state": vm_state})
+        final = {"vm_state": vm_state}
+        await self.runner.run(ctx, instance_uuid, action, task, step, final, preempted=preempted)
 
     async def _power_off_step(self, ctx: RequestContext, instance: objects.Instance) -> None:
         await power_off(self.driver, instance)
@@ -119,16 +128,40 @@ class LifecycleActions:
             metadata = {**instance.system_metadata, "old_vm_state": instance.vm_state}
             return {"system_metadata": metadata}
 
+        async def leave_rescue(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            # Preempted: the winner (a soft delete) expects the guest on its own disk.
+            if instance is not None and stepped:
+                await self.driver.unrescue(instance)
+
         await self._move(
-            ctx, instance_uuid, "rescue", task_states.RESCUING, rescue, vm_states.RESCUED
+            ctx,
+            instance_uuid,
+            "rescue",
+            task_states.RESCUING,
+            rescue,
+            vm_states.RESCUED,
+            preempted=leave_rescue,
         )
 
     @endpoint
     async def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Boot the guest from its own disk again: RESCUED → ACTIVE."""
         step = _driver_step(self.driver.unrescue)
+
+        async def back_to_rescue(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            # Preempted: the record still says RESCUED, and the winner (a soft delete)
+            # expects the guest as that record says; a delete destroys it anyway.
+            if instance is not None and stepped:
+                await self.driver.rescue(instance)
+
         task, vm_state = task_states.UNRESCUING, vm_states.ACTIVE
-        await self._move(ctx, instance_uuid, "unrescue", task, step, vm_state)
+        await self._move(
+            ctx, instance_uuid, "unrescue", task, step, vm_state, preempted=back_to_rescue
+        )
 
     @endpoint
     async def set_admin_password(
@@ -152,16 +185,34 @@ class LifecycleActions:
 
     @endpoint
     async def soft_delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """Power the guest off and keep it until reclaimed or restored: → SOFT_DELETED."""
+        """Power the guest off and keep it until reclaimed or restored: → SOFT_DELETED.
+
+        A rescued guest leaves rescue first, so that a restore brings the server back
+        ACTIVE on its own disk.
+        """
+
+        async def soft_delete(ctx: RequestContext, instance: objects.Instance) -> None:
+            if instance.vm_state == vm_states.RESCUED:
+                await self.driver.unrescue(instance)
+            await power_off(self.driver, instance)
+
         task, vm_state = task_states.SOFT_DELETING, vm_states.SOFT_DELETED
-        await self._move(ctx, instance_uuid, "soft_delete", task, self._power_off_step, vm_state)
+        await self._move(ctx, instance_uuid, "soft_delete", task, soft_delete, vm_state)
 
     @endpoint
     async def restore_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """Power a soft-deleted guest on again: SOFT_DELETED → ACTIVE."""
-        step = _driver_step(self.driver.power_on)
+        """Power a soft-deleted guest on again: SOFT_DELETED → ACTIVE.
+
+        A guest that left this host while the soft delete won a race with another
+        action (a resize, an offload) is spawned here again first (`Settler`).
+        """
+
+        async def restore(ctx: RequestContext, instance: objects.Instance) -> None:
+            await self.settler.settle(ctx, instance.uuid)
+            await self.driver.power_on(instance)
+
         await self._move(
-            ctx, instance_uuid, "restore", task_states.RESTORING, step, vm_states.ACTIVE
+            ctx, instance_uuid, "restore", task_states.RESTORING, restore, vm_states.ACTIVE
         )
 
     # -- console -------------------------------------------------------------------

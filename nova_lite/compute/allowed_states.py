@@ -99,7 +99,9 @@ RULES: dict[str, ActionRule] = {
         ActionRule(action="revert_resize", vm_states=_states(vm.RESIZED)),
         ActionRule(action="soft_delete", vm_states=None, task_states=None),
         ActionRule(action="restore", vm_states=_states(vm.SOFT_DELETED)),
-        ActionRule(action="force_delete", vm_states=None, must_have_launched=False),
+        ActionRule(
+            action="force_delete", vm_states=None, task_states=None, must_have_launched=False
+        ),
         ActionRule(action="delete", vm_states=None, task_states=None, must_have_launched=False),
         ActionRule(action="shelve", vm_states=_IMAGE_STATES),
         ActionRule(action="shelve_offload", vm_states=_states(vm.SHELVED)),

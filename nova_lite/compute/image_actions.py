@@ -18,9 +18,10 @@ from nova_lite.compute.action_runner import ActionRunner, Undo
 from nova_lite.compute.guests import GuestSpawner, power_off
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import NovaLiteError
+from nova_lite.exceptions import InstanceNotFound, NovaLiteError, UnexpectedTaskStateError
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
@@ -44,6 +45,7 @@ class ImageActions:
         driver: ComputeDriver,
         spawner: GuestSpawner,
         tracker: ResourceTracker,
+        settler: Settler,
         *,
         conductor: ConductorAPI,
         scheduler: SchedulerAPI,
@@ -55,6 +57,7 @@ class ImageActions:
         self.driver = driver
         self.spawner = spawner
         self.tracker = tracker
+        self.settler = settler
         self.conductor = conductor
         self.scheduler = scheduler
         self.image = image
@@ -83,7 +86,15 @@ class ImageActions:
                 "vm_state": vm_states.STOPPED if was_stopped else vm_states.ACTIVE,
             }
 
-        await self.runner.run(ctx, instance_uuid, "rebuild", task_states.REBUILDING, rebuild)
+        async def keep_new_disk(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            # Preempted once the disk was replaced: the record says which image it is.
+            if instance is not None and stepped:
+                await self._save_facts(ctx, instance, {"image_ref": image_ref})
+
+        task = task_states.REBUILDING
+        await self.runner.run(ctx, instance_uuid, "rebuild", task, rebuild, preempted=keep_new_disk)
 
     @endpoint
     async def snapshot_instance(
@@ -107,8 +118,18 @@ class ImageActions:
             if backup_type is not None
             else ("snapshot", task_states.IMAGE_SNAPSHOT)
         )
+
+        async def lost(ctx: RequestContext, instance: objects.Instance | None, _: bool) -> None:
+            await self._drop_unless_active(ctx, image_id)
+
         await self.runner.run(
-            ctx, instance_uuid, action, expected, snapshot, undo=self._image_dropper(image_id)
+            ctx,
+            instance_uuid,
+            action,
+            expected,
+            snapshot,
+            undo=self._image_dropper(image_id),
+            preempted=lost,
         )
 
     def _image_dropper(self, image_id: str) -> Undo:
@@ -118,6 +139,28 @@ class ImageActions:
             await self.image.delete(ctx, image_id)
 
         return drop
+
+    async def _drop_unless_active(self, ctx: RequestContext, image_id: str) -> None:
+        """After a snapshot lost its instance: keep a finished image, drop an empty one.
+
+        As Nova's ``_snapshot_instance`` does when the instance disappears under it:
+        an upload that completed is the user's snapshot; a queued image never will be.
+        """
+        try:
+            image = await self.image.get(ctx.elevated(), image_id)
+            if image.status != "active":
+                await self.image.delete(ctx.elevated(), image_id)
+        except NovaLiteError as exc:
+            log.warning("compute.snapshot_image_not_dropped", image_id=image_id, error=str(exc))
+
+    async def _save_facts(
+        self, ctx: RequestContext, instance: objects.Instance, values: dict[str, Any]
+    ) -> None:
+        """Record what a preempted step did to the guest, leaving the states to the winner."""
+        try:
+            await self.conductor.instance_update(ctx, instance.uuid, values)
+        except NovaLiteError as exc:
+            log.info("compute.facts_not_saved", instance_uuid=instance.uuid, error=str(exc))
 
     async def _rotate_backups(
         self, ctx: RequestContext, instance: objects.Instance, backup_type: str, rotation: int
@@ -149,8 +192,12 @@ class ImageActions:
             }
             return {"system_metadata": metadata, "power_state": power_state.SHUTDOWN}
 
+        async def lost(ctx: RequestContext, instance: objects.Instance | None, _: bool) -> None:
+            # Nothing refers to the shelve image: it goes.
+            await _undo(self.image.delete(ctx.elevated(), image_id))
+
         final = {"vm_state": vm_states.SHELVED}
-        shelved = await self.runner.run(
+        result = await self.runner.run(
             ctx,
             instance_uuid,
             "shelve",
@@ -158,15 +205,25 @@ class ImageActions:
             shelve,
             final,
             undo=self._image_dropper(image_id),
+            preempted=lost,
         )
-        if shelved is not None and self.shelved_offload_time == 0:
+        if result.done and self.shelved_offload_time == 0:
+            await self._offload_now(ctx, instance_uuid)
+
+    async def _offload_now(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Offload a server just shelved, unless another action took it meanwhile."""
+        try:
             await self.conductor.instance_update(
                 ctx,
                 instance_uuid,
                 {"task_state": task_states.SHELVING_OFFLOADING},
                 expected_task_state=[None],
+                expected_vm_state=[vm_states.SHELVED],
             )
-            await self.shelve_offload_instance(ctx, instance_uuid)
+        except (UnexpectedTaskStateError, InstanceNotFound) as exc:
+            log.info("compute.offload_preempted", instance_uuid=instance_uuid, error=str(exc))
+            return
+        await self.shelve_offload_instance(ctx, instance_uuid)
 
     @endpoint
     async def shelve_offload_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -178,6 +235,14 @@ class ImageActions:
             await self.scheduler.release(ctx, instance.uuid)
             return {"host": None, "node": None, "power_state": power_state.NOSTATE}
 
+        async def bring_back(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            # Preempted (a soft delete): the server stays on this host, so its guest,
+            # tracker entry and claim come back, as the winner expects to find them.
+            if instance is not None and stepped:
+                await self.settler.settle(ctx, instance.uuid)
+
         await self.runner.run(
             ctx,
             instance_uuid,
@@ -185,6 +250,7 @@ class ImageActions:
             task_states.SHELVING_OFFLOADING,
             offload,
             {"vm_state": vm_states.SHELVED_OFFLOADED},
+            preempted=bring_back,
         )
 
     @endpoint
@@ -208,6 +274,21 @@ class ImageActions:
             }
             return {"system_metadata": metadata}
 
+        async def keep_unshelved(
+            ctx: RequestContext, instance: objects.Instance | None, stepped: bool
+        ) -> None:
+            if instance is None:
+                return
+            if stepped:  # the guest runs here: its shelved image is gone for good
+                metadata = {
+                    k: v
+                    for k, v in instance.system_metadata.items()
+                    if k not in ("shelved_image_id", "shelved_at")
+                }
+                await self._save_facts(ctx, instance, {"system_metadata": metadata})
+            # The conductor placed it here: this host's books must say so.
+            await self.settler.settle(ctx, instance.uuid)
+
         await self.runner.run(
             ctx,
             instance_uuid,
@@ -215,6 +296,7 @@ class ImageActions:
             task_states.UNSHELVING,
             unshelve,
             {"vm_state": vm_states.ACTIVE},
+            preempted=keep_unshelved,
         )
 
     async def _drop_shelved_image(self, ctx: RequestContext, image_id: str) -> None:

@@ -27,6 +27,10 @@ class InstanceLocks:
     def __repr__(self) -> str:
         return f"<InstanceLocks held={len(self._locks)}>"
 
+    def held(self) -> set[str]:
+        """The instances some operation is working on now (their lock is held)."""
+        return {uuid for uuid, lock in self._locks.items() if lock.locked()}
+
     @asynccontextmanager
     async def hold(self, instance_uuid: str) -> AsyncIterator[None]:
         """Run the block alone with respect to every other holder of `instance_uuid`."""

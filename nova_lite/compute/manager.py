@@ -9,17 +9,18 @@ compare-and-swap, so a delete issued mid-build wins: the next save fails with
 
 `ComputeManager` is composed, not inherited: it creates the host's shared pieces
 (driver, resource tracker, `InstanceLocks`, `ImageCache`, `GuestSpawner`,
-`ActionRunner`, the RPC clients, the notifier) and hands each part exactly the ones
-it uses:
+`ActionRunner`, `Settler`, the RPC clients, the notifier) and hands each part
+exactly the ones it uses:
 
 - `InstanceBuilder` (build.py): build, reschedule, abort, terminate, release;
 - `LifecycleActions` (actions.py): power, rescue, password, soft delete, console;
 - `ImageActions` (image_actions.py): rebuild, snapshot, backup, shelve, volumes;
-- `ResizeActions` (resize.py): the resize hops;
+- `ResizeActions` (resize.py): the resize hops, and giving back a preempted one;
+- `HostBooks` (books.py): this host's tracker and guests for the audit;
 - `HostMaintenance` (periodic.py): power-state sync, recovery, reclaim, build
   timeouts, reaping deleted guests (no endpoints: start-up and periodic work).
 
-RPC endpoints are served by the parts themselves: `endpoints()` returns the four
+RPC endpoints are served by the parts themselves: `endpoints()` returns the five
 parts that carry ``@endpoint`` methods, each with the manager's ``target``. Each
 endpoint is thus written once, beside the code it runs, as oslo.messaging serves a
 list of endpoint objects (Nova's conductor serves two); thin delegating methods on
@@ -38,6 +39,7 @@ import structlog
 from nova_lite import loader, objects
 from nova_lite.compute.action_runner import ActionRunner
 from nova_lite.compute.actions import LifecycleActions
+from nova_lite.compute.books import HostBooks
 from nova_lite.compute.build import InstanceBuilder
 from nova_lite.compute.guests import GuestSpawner
 from nova_lite.compute.image_actions import ImageActions
@@ -47,6 +49,7 @@ from nova_lite.compute.periodic import HostMaintenance
 from nova_lite.compute.resize import ResizeActions
 from nova_lite.compute.resource_tracker import ResourceTracker
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
@@ -93,11 +96,20 @@ class ComputeManager(Manager):
         self.images = ImageCache(image, self.driver, cache_dir)
         spawner = GuestSpawner(host, self.driver, self.images, network, volume)
         runner = ActionRunner(host, self.driver, self.conductor, self.notifier, self.locks)
+        settler = Settler(
+            host,
+            self.driver,
+            self.tracker,
+            spawner,
+            conductor=self.conductor,
+            scheduler=self.scheduler,
+        )
         self.builder = self._new_builder(network, volume)
-        self.lifecycle = LifecycleActions(runner, self.driver, self.conductor)
-        self.image_actions = self._new_image_actions(runner, spawner, image, volume)
+        self.lifecycle = LifecycleActions(runner, self.driver, self.conductor, settler)
+        self.image_actions = self._new_image_actions(runner, spawner, settler, image, volume)
         compute_rpcapi = ComputeAPI(transport, config)
-        self.resize_actions = self._new_resize_actions(runner, spawner, compute_rpcapi)
+        self.resize_actions = self._new_resize_actions(runner, spawner, settler, compute_rpcapi)
+        self.books = HostBooks(host, self.driver, self.tracker, self.locks, settler)
         self.maintenance = self._new_maintenance()
         self._event_tasks: set[asyncio.Task[None]] = set()
 
@@ -116,13 +128,19 @@ class ComputeManager(Manager):
         )
 
     def _new_image_actions(
-        self, runner: ActionRunner, spawner: GuestSpawner, image: ImageAPI, volume: VolumeAPI
+        self,
+        runner: ActionRunner,
+        spawner: GuestSpawner,
+        settler: Settler,
+        image: ImageAPI,
+        volume: VolumeAPI,
     ) -> ImageActions:
         return ImageActions(
             runner,
             self.driver,
             spawner,
             self.tracker,
+            settler,
             conductor=self.conductor,
             scheduler=self.scheduler,
             image=image,
@@ -131,7 +149,11 @@ class ComputeManager(Manager):
         )
 
     def _new_resize_actions(
-        self, runner: ActionRunner, spawner: GuestSpawner, compute_rpcapi: ComputeAPI
+        self,
+        runner: ActionRunner,
+        spawner: GuestSpawner,
+        settler: Settler,
+        compute_rpcapi: ComputeAPI,
     ) -> ResizeActions:
         return ResizeActions(
             self.host,
@@ -139,9 +161,12 @@ class ComputeManager(Manager):
             self.driver,
             spawner,
             self.tracker,
+            settler,
+            locks=self.locks,
             conductor=self.conductor,
             scheduler=self.scheduler,
             compute_rpcapi=compute_rpcapi,
+            notifier=self.notifier,
         )
 
     def _new_maintenance(self) -> HostMaintenance:
@@ -152,6 +177,7 @@ class ComputeManager(Manager):
             self.locks,
             self.builder,
             self.conductor,
+            abandon_resize=self.resize_actions.abandon,
             reclaim_interval=self.config.compute.reclaim_instance_interval,
             build_timeout=self.config.compute.instance_build_timeout,
         )
@@ -161,7 +187,13 @@ class ComputeManager(Manager):
 
     def endpoints(self) -> list[object]:
         """The parts that serve this host's RPC endpoints (see the module docstring)."""
-        return [self.builder, self.lifecycle, self.image_actions, self.resize_actions]
+        return [
+            self.builder,
+            self.lifecycle,
+            self.image_actions,
+            self.resize_actions,
+            self.books,
+        ]
 
     async def init_host(self) -> None:
         await self.driver.init_host(self.host)

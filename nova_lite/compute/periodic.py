@@ -12,8 +12,9 @@ hypervisor events call:
   (a guest paused from inside, or missing, is left alone, as in Nova).
 - `recover_instances` (at start) finishes or undoes what a crash interrupted:
   instances left mid-build go to ERROR, mid-delete are deleted, mid-resize go to
-  ERROR, and other transitional task_states are cleared, with the vm_state of a
-  powered instance (active, stopped, paused, suspended) taken from the hypervisor.
+  ERROR with their unfinished migrations given back (`ResizeActions.abandon`), and
+  other transitional task_states are cleared, with the vm_state of a powered
+  instance (active, stopped, paused, suspended) taken from the hypervisor.
 - `reclaim_queued_deletes` deletes soft-deleted instances older than
   ``reclaim_instance_interval``; `check_build_timeouts` puts builds older than
   ``instance_build_timeout`` in ERROR. Both measure age with `now`, which tests replace.
@@ -24,12 +25,12 @@ hypervisor events call:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from nova_lite import objects
-from nova_lite.compute import power_state, task_states, vm_states
+from nova_lite.compute import migration_states, power_state, task_states, vm_states
 from nova_lite.compute.build import InstanceBuilder
 from nova_lite.compute.guests import power_off, power_state_of
 from nova_lite.compute.locks import InstanceLocks
@@ -76,6 +77,7 @@ class HostMaintenance:
         builder: InstanceBuilder,
         conductor: ConductorAPI,
         *,
+        abandon_resize: Callable[[RequestContext, str, str], Awaitable[None]],
         reclaim_interval: float,
         build_timeout: float,
     ) -> None:
@@ -85,6 +87,7 @@ class HostMaintenance:
         self.locks = locks
         self.builder = builder
         self.conductor = conductor
+        self.abandon_resize = abandon_resize
         self.reclaim_interval = reclaim_interval
         self.build_timeout = build_timeout
         self.now: Callable[[], datetime.datetime] = objects.utcnow
@@ -176,7 +179,11 @@ class HostMaintenance:
                 details="RecoveredAtStartup",
             )
             await self.builder.release_resources(ctx, instance)
-            await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+            failed = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+            if failed.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
+                await self.conductor.instance_update(
+                    ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
+                )
         elif task and task.startswith("resize"):
             fault = objects.InstanceFault(
                 code=500,
@@ -184,6 +191,7 @@ class HostMaintenance:
                 details="RecoveredAtStartup",
             )
             await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+            await self._abandon_resizes(ctx, instance.uuid)
         else:
             actual = await power_state_of(self.driver, instance)
             vm_state = instance.vm_state
@@ -195,6 +203,16 @@ class HostMaintenance:
                 {"task_state": None, "power_state": actual, "vm_state": vm_state},
                 expected_task_state=[task],
             )
+
+    async def _abandon_resizes(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Give back what the instance's unfinished resizes took, on both of their hosts."""
+        live = await self.conductor.migration_list(
+            ctx.elevated(),
+            instance_uuid=instance_uuid,
+            statuses=list(migration_states.IN_PROGRESS),
+        )
+        for migration in live:
+            await self.abandon_resize(ctx, instance_uuid, migration.uuid)
 
     async def reclaim_queued_deletes(self, ctx: RequestContext) -> None:
         """Delete soft-deleted instances older than ``reclaim_instance_interval``."""

@@ -189,3 +189,30 @@ class ComputeAPI(RPCAPI):
         self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
     ) -> None:
         await self._migration_cast(ctx, host, "finish_revert_resize", instance_uuid, migration_uuid)
+
+    async def abandon_resize(
+        self, ctx: RequestContext, host: str, instance_uuid: str, migration_uuid: str
+    ) -> list[str]:
+        """Have one end of a resize that did not complete give back its share (a call)."""
+        result: list[str] = await self.invoker.prepare(server=host).call(
+            ctx, "abandon_resize", instance_uuid=instance_uuid, migration_uuid=migration_uuid
+        )
+        return result
+
+    # -- the audit (admins only) --------------------------------------------------
+
+    async def host_ledger(self, ctx: RequestContext, host: str) -> objects.HostLedger:
+        """The host's tracker entries, hypervisor guests and busy instances."""
+        result: objects.HostLedger = await self.invoker.prepare(server=host).call(
+            ctx, "host_ledger"
+        )
+        return result
+
+    async def settle_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str
+    ) -> list[str]:
+        """Repair the host's tracker entry and guest of one instance; what was changed."""
+        result: list[str] = await self.invoker.prepare(server=host).call(
+            ctx, "settle_instance", instance_uuid=instance_uuid
+        )
+        return result

@@ -9,10 +9,13 @@ conductor part that serves them over RPC (and creates migrations for the resize 
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from nova_lite import objects
+from nova_lite.admin import require_admin
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -50,6 +53,14 @@ class ActionStore:
                 objects.utcnow().isoformat(),
                 message,
             ),
+        )
+
+    async def discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Forget the action the request recorded (its events go with it)."""
+        await self.db.execute(
+            "DELETE FROM instance_actions WHERE instance_uuid = ? AND request_id = ? "
+            "AND action = ?",
+            (instance_uuid, ctx.request_id, action),
         )
 
     async def event_start(
@@ -176,6 +187,17 @@ class ActionStore:
             raise NotFound(f"Instance {instance_uuid} has no resize awaiting confirmation.")
         return _migration(row)
 
+    async def migration_list(
+        self, instance_uuid: str | None, statuses: Sequence[str] | None
+    ) -> builtins.list[objects.Migration]:
+        """Migrations, oldest first: of one instance or all, in `statuses` or any."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM migrations WHERE (? IS NULL OR instance_uuid = ?) ORDER BY created_at",
+            (instance_uuid, instance_uuid),
+        )
+        found = [_migration(row) for row in rows]
+        return [m for m in found if statuses is None or m.status in statuses]
+
 
 def _migration(row: Any) -> objects.Migration:
     return objects.Migration(
@@ -207,6 +229,12 @@ class ActionRecords:
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Record that the request `ctx.request_id` started `action` on the instance."""
         await self.actions.start(ctx, instance_uuid, action)
+
+    @endpoint
+    async def action_discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Forget `action` recorded by the request `ctx.request_id`: the API gave it back
+        (a step after its claim failed), so nothing of it happened."""
+        await self.actions.discard(ctx, instance_uuid, action)
 
     @endpoint
     async def action_event_start(
@@ -277,3 +305,14 @@ class ActionRecords:
         self, ctx: RequestContext, instance_uuid: str
     ) -> objects.Migration:
         return await self.actions.migration_for_instance(instance_uuid)
+
+    @endpoint
+    async def migration_list(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str | None = None,
+        statuses: list[str] | None = None,
+    ) -> list[objects.Migration]:
+        """Migrations (of one instance, in some statuses), oldest first; admins only."""
+        require_admin(ctx, "list migrations")
+        return await self.actions.migration_list(instance_uuid, statuses)

@@ -71,6 +71,7 @@ class ConductorManager(Manager):
             self.actions,
             scheduler=scheduler,
             compute=compute,
+            notifier=notifier,
             allow_resize_to_same_host=config.compute.allow_resize_to_same_host,
         )
 

@@ -16,13 +16,20 @@ import attrs
 import structlog
 
 from nova_lite import objects
-from nova_lite.compute import task_states
+from nova_lite.compute import migration_states, task_states
+from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import NovaError, NovaLiteError, UnexpectedTaskStateError
+from nova_lite.exceptions import (
+    InstanceNotFound,
+    NovaError,
+    NovaLiteError,
+    UnexpectedTaskStateError,
+)
+from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
@@ -45,6 +52,7 @@ class MigrationTasks:
         *,
         scheduler: SchedulerAPI,
         compute: ComputeAPI,
+        notifier: Notifier,
         allow_resize_to_same_host: bool,
     ) -> None:
         self.host = host
@@ -52,6 +60,7 @@ class MigrationTasks:
         self.actions = actions
         self.scheduler = scheduler
         self.compute = compute
+        self.notifier = notifier
         self.allow_resize_to_same_host = allow_resize_to_same_host
 
     def __repr__(self) -> str:
@@ -64,8 +73,9 @@ class MigrationTasks:
         """Start a resize to `flavor`: pick a destination, then hand over to computes."""
         event = "conductor_migrate_server"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.records.instance_get(ctx, instance_uuid)
-        assert instance.host is not None
+        instance = await self._still_ours(ctx, instance_uuid, task_states.RESIZE_PREP, event)
+        if instance is None or instance.host is None:
+            return
         migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
@@ -76,16 +86,38 @@ class MigrationTasks:
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
             await self.actions.migration_update(
-                ctx, migration.uuid, status="migrating", dest_host=selection.host
+                ctx, migration.uuid, status=migration_states.MIGRATING, dest_host=selection.host
             )
             await self.compute.prep_resize(ctx, selection.host, instance_uuid, migration.uuid)
         except NovaLiteError as exc:
-            # The source claim goes back to the instance, replacing any new one.
-            await self.scheduler.move_allocation(ctx, migration.uuid, instance_uuid)
-            await self.actions.migration_update(ctx, migration.uuid, status="error")
+            await self._give_back(ctx, instance_uuid, migration.uuid)
             await self._placement_failed(ctx, instance_uuid, task_states.RESIZE_PREP, event, exc)
             return
+        # A delete or soft delete that won meanwhile is settled by prep_resize's host.
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
+
+    async def _give_back(
+        self, ctx: RequestContext, instance_uuid: str, migration_uuid: str
+    ) -> None:
+        """A resize that found no destination ends; its claims go back (or go, if deleted).
+
+        The source claim the migration held returns to the instance, replacing any new
+        one; if the instance was deleted meanwhile, both are released instead.
+        """
+        await self.actions.migration_update(ctx, migration_uuid, status=migration_states.ERROR)
+        if await self._gone(ctx, instance_uuid):
+            await self.scheduler.release(ctx, migration_uuid)
+            await self.scheduler.release(ctx, instance_uuid)
+        else:
+            await self.scheduler.move_allocation(ctx, migration_uuid, instance_uuid)
+
+    async def _gone(self, ctx: RequestContext, instance_uuid: str) -> bool:
+        """Whether the instance is deleted or being deleted."""
+        try:
+            instance = await self.records.instance_get(ctx, instance_uuid)
+        except InstanceNotFound:
+            return True
+        return instance.task_state == task_states.DELETING
 
     async def _placement_failed(
         self, ctx: RequestContext, instance_uuid: str, task: str, event: str, exc: Exception
@@ -101,21 +133,49 @@ class MigrationTasks:
 
     async def _save(
         self, ctx: RequestContext, instance_uuid: str, values: dict[str, Any], task: str
-    ) -> None:
-        """Save with a compare-and-swap on `task` (announced: waiters wake on it)."""
+    ) -> bool:
+        """Save with a compare-and-swap on `task` (announced: waiters wake on it).
+
+        False if another action or a delete took the instance meanwhile: it wins.
+        """
         try:
             await self.records.instance_update(
                 ctx, instance_uuid, values, expected_task_state=[task]
             )
-        except UnexpectedTaskStateError as exc:  # deleted meanwhile: the delete wins
+        except (UnexpectedTaskStateError, InstanceNotFound) as exc:
             log.info("conductor.save_skipped", instance_uuid=instance_uuid, error=str(exc))
+            return False
+        return True
+
+    async def _still_ours(
+        self, ctx: RequestContext, instance_uuid: str, task: str, event: str
+    ) -> objects.Instance | None:
+        """The instance, unless a delete or another action took it before this task began."""
+        try:
+            instance = await self.records.instance_get(ctx, instance_uuid)
+        except InstanceNotFound:
+            instance = None
+        if instance is not None and instance.task_state == task:
+            return instance
+        action = "resize" if task == task_states.RESIZE_PREP else "unshelve"
+        await self._lost(ctx, instance_uuid, action, event)
+        return None
+
+    async def _lost(self, ctx: RequestContext, instance_uuid: str, action: str, event: str) -> None:
+        """Record that the task lost its instance, and say so (``instance.<action>.preempted``)."""
+        log.info("conductor.task_preempted", instance_uuid=instance_uuid, action=action)
+        await self.actions.action_event_finish(ctx, instance_uuid, event, "Error", None)
+        record = await self.records.instance_get(ctx, instance_uuid, read_deleted=True)
+        await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
 
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
         event = "conductor_unshelve_instance"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
-        instance = await self.records.instance_get(ctx, instance_uuid)
+        instance = await self._still_ours(ctx, instance_uuid, task_states.UNSHELVING, event)
+        if instance is None:
+            return
         spec = _spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
@@ -123,7 +183,12 @@ class MigrationTasks:
             await self._placement_failed(ctx, instance_uuid, task_states.UNSHELVING, event, exc)
             return
         values = {"host": selection.host, "node": selection.nodename}
-        await self._save(ctx, instance_uuid, values, task_states.UNSHELVING)
+        if not await self._save(ctx, instance_uuid, values, task_states.UNSHELVING):
+            # A delete (or another action) won before the host was recorded: the
+            # claim just made is not the instance's.
+            await self.scheduler.release(ctx, instance_uuid)
+            await self._lost(ctx, instance_uuid, "unshelve", event)
+            return
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
 

@@ -134,6 +134,10 @@ class ConductorAPI(RPCAPI):
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         await self.invoker.call(ctx, "action_start", instance_uuid=instance_uuid, action=action)
 
+    async def action_discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
+        """Forget the action this request recorded (the API gave its claim back)."""
+        await self.invoker.call(ctx, "action_discard", instance_uuid=instance_uuid, action=action)
+
     async def action_event_start(
         self, ctx: RequestContext, instance_uuid: str, event: str, host: str
     ) -> None:
@@ -204,5 +208,18 @@ class ConductorAPI(RPCAPI):
     ) -> objects.Migration:
         result: objects.Migration = await self.invoker.call(
             ctx, "migration_for_instance", instance_uuid=instance_uuid
+        )
+        return result
+
+    async def migration_list(
+        self,
+        ctx: RequestContext,
+        *,
+        instance_uuid: str | None = None,
+        statuses: list[str] | None = None,
+    ) -> list[objects.Migration]:
+        """Migrations of one instance (or all) in `statuses` (or any), oldest first."""
+        result: list[objects.Migration] = await self.invoker.call(
+            ctx, "migration_list", instance_uuid=instance_uuid, statuses=statuses
         )
         return result

@@ -111,6 +111,7 @@ COMPUTE = _rules(
     ("os_compute_api:os-hypervisors:list", ADMIN, "List the hypervisors."),
     ("os_compute_api:os-hypervisors:list-detail", ADMIN, "List the hypervisors in detail."),
     ("os_compute_api:os-hypervisors:show", ADMIN, "Show a hypervisor."),
+    ("os_compute_api:audit", ADMIN, "Audit the cloud's books (nova-lite audit), and heal them."),
     ("os_compute_api:os-volumes-attachments:index", READER_OR_ADMIN, "List volume attachments."),
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),

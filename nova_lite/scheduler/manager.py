@@ -16,6 +16,7 @@ import attrs
 import structlog
 
 from nova_lite import objects
+from nova_lite.admin import require_admin
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -151,6 +152,36 @@ class SchedulerManager(Manager):
         """Hand a claim to another consumer (an instance's to its migration, and back)."""
         async with self._lock:
             await self.hosts.move(from_consumer, to_consumer)
+
+    @endpoint
+    async def list_allocations(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every claim this scheduler holds, by consumer (admins only: the audit reads it)."""
+        require_admin(ctx, "list the scheduler's allocations")
+        return [attrs.asdict(a) for a in self.hosts.allocations.values()]
+
+    @endpoint
+    async def put_allocation(
+        self,
+        ctx: RequestContext,
+        consumer: str,
+        host: str,
+        vcpus: int,
+        memory_mb: int,
+        disk_gb: int,
+    ) -> None:
+        """Record a consumer's allocation as given, replacing any it had (admins only).
+
+        Not a claim: nothing is checked against the host's capacity. It is how the
+        books are made to agree with what runs (an audit repair, or a preempted
+        action giving back what it took), so the instance is already there.
+        """
+        require_admin(ctx, "write allocations")
+        async with self._lock:
+            previous = self.hosts.allocations.get(consumer)
+            group = previous.instance_group if previous is not None else None
+            wanted = Allocation(consumer, host, vcpus, memory_mb, disk_gb, group)
+            if previous != wanted:
+                await self.hosts.claim(wanted)
 
     @endpoint
     async def host_is_up(self, ctx: RequestContext, host: str) -> bool:

@@ -51,3 +51,22 @@ class SchedulerAPI(RPCAPI):
         await self.invoker.call(
             ctx, "move_allocation", from_consumer=from_consumer, to_consumer=to_consumer
         )
+
+    async def list_allocations(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every allocation the scheduler holds (admins only)."""
+        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_allocations")
+        return result
+
+    async def put_allocation(
+        self, ctx: RequestContext, consumer: str, host: str, flavor: objects.Flavor
+    ) -> None:
+        """Record `consumer`'s allocation as `flavor` on `host`, unchecked (admins only)."""
+        await self.invoker.call(
+            ctx,
+            "put_allocation",
+            consumer=consumer,
+            host=host,
+            vcpus=flavor.vcpus,
+            memory_mb=flavor.memory_mb,
+            disk_gb=flavor.disk_gb,
+        )

@@ -248,11 +248,15 @@ async def update_server(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/servers/{server_id}")
 async def delete_server(request: web.Request) -> web.Response:
-    """Delete a server (soft-delete when ``reclaim_instance_interval`` is set); 204."""
+    """Delete a server (soft-delete when ``reclaim_instance_interval`` is set); 204.
+
+    As Nova's API, a soft delete falls back to a hard delete for a server that never
+    launched (`ServerActions.delete_deferred`).
+    """
     server_id = request.match_info["server_id"]
     servers = session_of(request).servers
     if request.app[API].config.compute.reclaim_instance_interval > 0:
-        await servers.soft_delete(server_id)
+        await servers.delete_deferred(server_id)
     else:
         await servers.delete(server_id)
     return web.Response(status=204)

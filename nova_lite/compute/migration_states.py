@@ -1,0 +1,38 @@
+"""The statuses of a migration record (Nova's ``Migration.status`` values for a resize).
+
+A resize's migration goes ``pre-migrating`` (recorded by the conductor) →
+``migrating`` (destination chosen) → ``post-migrating`` (the source let the guest
+go) → ``finished`` (the guest runs on the destination; VERIFY_RESIZE). A revert
+accepted by the API makes it ``reverting``. It ends ``confirmed``, ``reverted`` or
+``error`` (a hop failed, or a delete, soft delete or other action preempted it).
+Until it ends it holds the source host's claim under its own uuid.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONFIRMED",
+    "ERROR",
+    "FINAL",
+    "FINISHED",
+    "IN_PROGRESS",
+    "MIGRATING",
+    "POST_MIGRATING",
+    "PRE_MIGRATING",
+    "REVERTED",
+    "REVERTING",
+]
+
+PRE_MIGRATING = "pre-migrating"
+MIGRATING = "migrating"
+POST_MIGRATING = "post-migrating"
+FINISHED = "finished"
+REVERTING = "reverting"
+CONFIRMED = "confirmed"
+REVERTED = "reverted"
+ERROR = "error"
+
+FINAL = frozenset({CONFIRMED, REVERTED, ERROR})
+"""A migration in one of these holds nothing any more."""
+IN_PROGRESS = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, REVERTING)
+"""Every status before the end, in the order a resize goes through them."""
