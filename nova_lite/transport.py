@@ -15,8 +15,10 @@ Semantics every implementation follows (the contract tests in
 - A consumer gets at most `prefetch` unacknowledged deliveries at a time; each one
   must be settled with `ack()` or `reject(requeue=...)`. As with AMQP's
   basic.cancel, cancelling a consumer stops new deliveries but leaves those already
-  handed to the handler to be settled; deliveries still unsettled when the
-  connection closes are requeued, and come back with ``redelivered=True``.
+  handed to the handler to be settled, and handlers already running run to their
+  end, whether or not they have settled their delivery yet (a graceful stop relies
+  on it); deliveries still unsettled when the connection closes are requeued, and
+  come back with ``redelivered=True``.
 - Exclusive queues belong to the connection that declared them and vanish with it;
   auto-delete queues vanish when their last consumer goes.
 """
@@ -98,7 +100,9 @@ class Consumer(abc.ABC):
     async def cancel(self) -> None:
         """Stop new deliveries; those already handed out may still be settled.
 
-        Deliveries that are still unsettled when the connection closes are requeued.
+        Handlers already running are left to finish; `cancel()` does not wait for
+        them. Deliveries that are still unsettled when the connection closes are
+        requeued.
         """
 
 

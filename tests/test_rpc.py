@@ -8,6 +8,7 @@ import enum
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import attrs
 import pytest
@@ -25,7 +26,7 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import endpoint
-from nova_lite.transport import Message, Transport
+from nova_lite.transport import Consumer, Delivery, DeliveryHandler, Message, Transport
 from tests.conftest import TransportFactory
 
 log = structlog.get_logger("tests.endpoint")
@@ -41,6 +42,8 @@ class Recorder:
         self.casts: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self.release = asyncio.Event()
         self.entered: asyncio.Queue[int] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[object]] = []
+        self.cancelled = asyncio.Event()
 
     @endpoint
     async def echo(self, ctx: RequestContext, value: object) -> object:
@@ -57,8 +60,15 @@ class Recorder:
 
     @endpoint
     async def block(self, ctx: RequestContext, n: int) -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.append(task)
         await self.entered.put(n)
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
         return n
 
     @endpoint
@@ -296,18 +306,120 @@ async def test_requests_are_dispatched_concurrently_up_to_the_limit(fleet: Fleet
     assert sorted(await asyncio.wait_for(asyncio.gather(*calls), WAIT)) == [0, 1, 2, 3, 4]
 
 
-async def test_graceful_stop_finishes_in_flight_work(fleet: Fleet) -> None:
-    """stop() stops taking work, waits for in-flight handlers, and their replies arrive."""
-    endpoint = await fleet.add_worker("h1")
+class ConsumerSpy:
+    """Watches the consumers a transport makes: their deliveries, and their cancels.
+
+    It wraps the transport's `consume()`, so a test can await "every consumer of the
+    Worker has been cancelled" (stop() is past the cancel) and "a delivery reached
+    the Worker" without sleeping.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.delivered: asyncio.Queue[str] = asyncio.Queue()
+        self.all_cancelled = asyncio.Event()
+        self._consumers = 0
+        self._cancelled = 0
+        real_consume = transport.consume
+
+        async def consume(queue: str, handler: DeliveryHandler, **options: Any) -> Consumer:
+            async def spy(delivery: Delivery) -> None:
+                self.delivered.put_nowait(delivery.routing_key)
+                await handler(delivery)
+
+            consumer = await real_consume(queue, spy, **options)
+            self._watch(consumer)
+            return consumer
+
+        transport.consume = consume  # type: ignore[method-assign]
+
+    def _watch(self, consumer: Consumer) -> None:
+        self._consumers += 1
+        real_cancel = consumer.cancel
+
+        async def cancel() -> None:
+            await real_cancel()
+            self._cancelled += 1
+            if self._cancelled == self._consumers:
+                self.all_cancelled.set()
+
+        consumer.cancel = cancel  # type: ignore[method-assign]
+
+
+async def _spied_worker(
+    fleet: Fleet, host: str, **options: Any
+) -> tuple[Worker, Recorder, ConsumerSpy]:
+    """A started worker for `host` on a transport of its own, with its consumers spied on."""
+    server = await fleet.broker.connect()
+    spy = ConsumerSpy(server)
+    endpoint = Recorder(host)
+    worker = Worker(server, attrs.evolve(fleet.target, server=host), [endpoint], **options)
+    await worker.start()
+    fleet.workers.append(worker)
+    fleet.endpoints.append(endpoint)
+    return worker, endpoint, spy
+
+
+@pytest.mark.parametrize("at_least_once", [False, True], ids=["at-most-once", "at-least-once"])
+async def test_graceful_stop_finishes_in_flight_work(fleet: Fleet, at_least_once: bool) -> None:
+    """stop() stops consuming, waits for the handler in flight, and its reply arrives.
+
+    The handler is held until stop() has cancelled every consumer and a cast sent
+    after that has been left in the queue; it is still running then, and only then
+    released.
+    """
+    worker, endpoint, spy = await _spied_worker(fleet, "h1", at_least_once=at_least_once)
     call = asyncio.create_task(fleet.invoker.call(CTX, "block", n=42))
     await asyncio.wait_for(endpoint.entered.get(), WAIT)
-    stopping = asyncio.create_task(fleet.workers[0].stop())
-    await asyncio.sleep(0)  # let stop() begin; it must now wait for the handler
-    assert not stopping.done() and "stopping" in repr(fleet.workers[0])
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    await fleet.invoker.prepare(server="h1").cast(CTX, "note", n=1)  # a broker round trip
+    assert not endpoint.tasks[0].done() and not stopping.done()
+    assert "stopping" in repr(worker)
     endpoint.release.set()
     assert await asyncio.wait_for(call, WAIT) == 42
     await asyncio.wait_for(stopping, WAIT)
-    assert "stopped" in repr(fleet.workers[0])
+    assert "stopped" in repr(worker) and endpoint.casts.empty()
+    successor = await fleet.add_worker("h1")  # the cast waited in h1's queue for it
+    assert await asyncio.wait_for(successor.casts.get(), WAIT) == ("h1", 1)
+
+
+async def test_stop_returns_waiting_deliveries_at_once(fleet: Fleet) -> None:
+    """A delivery waiting for a free slot goes back to the queue when stop() begins.
+
+    It is served by another worker while the stopping worker's one request in flight
+    is still held, not after it.
+    """
+    worker, endpoint, spy = await _spied_worker(fleet, "h1", max_concurrency=1)
+    first = asyncio.create_task(fleet.invoker.call(CTX, "block", n=1))
+    assert await asyncio.wait_for(endpoint.entered.get(), WAIT) == 1
+    second = asyncio.create_task(fleet.invoker.call(CTX, "block", n=2))
+    for _ in range(2):  # the first request, then the second, waiting for the slot
+        await asyncio.wait_for(spy.delivered.get(), WAIT)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    other = await fleet.add_worker("h2")
+    other.release.set()
+    assert await asyncio.wait_for(second, WAIT) == 2
+    assert not first.done() and not endpoint.tasks[0].done()
+    endpoint.release.set()
+    assert await asyncio.wait_for(first, WAIT) == 1
+    await asyncio.wait_for(stopping, WAIT)
+
+
+async def test_cancelling_stop_cancels_the_handlers_in_flight(fleet: Fleet) -> None:
+    """Cancelling stop() is the urgent path: the handler in flight is cancelled."""
+    worker, endpoint, spy = await _spied_worker(fleet, "h1")
+    call = asyncio.create_task(fleet.invoker.call(CTX, "block", n=7))
+    await asyncio.wait_for(endpoint.entered.get(), WAIT)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    assert not endpoint.tasks[0].done()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await asyncio.wait_for(endpoint.cancelled.wait(), WAIT)
+    assert "stopped" in repr(worker)
+    call.cancel()
 
 
 async def test_undecodable_message_is_dead_lettered_and_worker_keeps_serving(

@@ -373,6 +373,63 @@ async def test_cancel_stops_new_deliveries_but_keeps_handed_out_ones(
     assert first_inbox.empty()
 
 
+class HeldHandler:
+    """A handler that settles when told (before or after its work) and holds its work.
+
+    It records its own task, waits on `release`, then publishes b"done" to the
+    `results` queue from inside the handler: the test sees the work finish only if
+    the handler was left to run to its end.
+    """
+
+    def __init__(self, transport: Transport, results: str, *, ack_first: bool) -> None:
+        self.transport = transport
+        self.results = results
+        self.ack_first = ack_first
+        self.release = asyncio.Event()
+        self.started: asyncio.Queue[asyncio.Task[object]] = asyncio.Queue()
+
+    async def __call__(self, delivery: Delivery) -> None:
+        if self.ack_first:
+            await delivery.ack()  # at-most-once: settled as soon as handling starts
+        task = asyncio.current_task()
+        assert task is not None
+        self.started.put_nowait(task)
+        await self.release.wait()
+        await self.transport.publish("", self.results, Message(b"done"))
+        if not self.ack_first:
+            await delivery.ack()  # at-least-once: settled once the work is done
+
+
+@pytest.mark.parametrize("ack_first", [True, False], ids=["ack-first", "ack-last"])
+async def test_cancel_leaves_a_running_handler_running(
+    broker: TransportFactory, ack_first: bool
+) -> None:
+    """A handler still at work when its consumer is cancelled runs to its end.
+
+    The handler is held until the cancel has returned and a message published after
+    it has gone to another consumer; only then is it released.
+    """
+    first_transport, second_transport = await broker.connect(), await broker.connect()
+    queue = await first_transport.declare_queue(broker.name("held"))
+    results = await second_transport.declare_queue(broker.name("results"))
+    results_inbox, _ = await subscribe(second_transport, results)
+    held = HeldHandler(first_transport, results, ack_first=ack_first)
+    consumer = await first_transport.consume(queue, held)
+    await first_transport.publish("", queue, Message(b"job"))
+    handler_task = await asyncio.wait_for(held.started.get(), TIMEOUT)
+    await consumer.cancel()
+    second_inbox, _ = await subscribe(second_transport, queue)
+    await first_transport.publish("", queue, Message(b"after the cancel"))
+    assert (await second_inbox.next()).message.body == b"after the cancel"
+    assert not handler_task.done()  # past the cancel, the handler is still at work
+    held.release.set()
+    assert (await results_inbox.next()).message.body == b"done"
+    await asyncio.wait_for(handler_task, TIMEOUT)
+    assert not handler_task.cancelled()
+    await first_transport.close()  # would requeue the job had the ack not counted
+    assert await drain(second_transport, queue, second_inbox) == []
+
+
 async def test_cancelled_consumer_can_requeue_what_it_holds(broker: TransportFactory) -> None:
     """A delivery rejected with requeue after cancel() goes to another consumer."""
     first_transport, second_transport = await broker.connect(), await broker.connect()

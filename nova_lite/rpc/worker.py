@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import uuid
 from collections.abc import Sequence
@@ -118,7 +119,7 @@ class Worker(AsyncLifecycle):
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
         self._subscriptions = self._plan_subscriptions()
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = _Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen = _RecentIds(DUPLICATE_WINDOW)
 
@@ -193,6 +194,7 @@ class Worker(AsyncLifecycle):
             return
         self.state = WorkerState.STOPPING
         await self._cancel_consumers()
+        self._slots.close()  # deliveries waiting for a slot go back to the queue now
         try:
             while self._tasks:
                 await asyncio.wait(set(self._tasks))
@@ -225,36 +227,47 @@ class Worker(AsyncLifecycle):
             self._tasks.discard(task)
 
     async def _handle(self, delivery: Delivery) -> None:
-        async with self._slots:
-            if self.state is not WorkerState.RUNNING:
-                await _settle(delivery.reject(requeue=True))
-                return
-            try:
-                request = envelope.decode_request(
-                    delivery.message.body, max_bytes=self.max_message_bytes
-                )
-            except MessageDecodeError as exc:
-                log.error(
-                    "rpc.message.rejected",
-                    message_id=delivery.message.message_id,
-                    routing_key=delivery.routing_key,
-                    error=str(exc),
-                )
-                await _settle(delivery.reject(requeue=False))
-                return
-            if request.unique_id is not None and not self._seen.add(request.unique_id):
-                log.warning(
-                    "rpc.message.duplicate",
-                    unique_id=request.unique_id,
-                    method=request.method,
-                )
-                await _settle(delivery.ack())
-                return
-            if not self.at_least_once:
-                await _settle(delivery.ack())
-            await self._serve(request)
-            if self.at_least_once:
-                await _settle(delivery.ack())
+        if self.state is not WorkerState.RUNNING or not await self._slots.acquire():
+            await _settle(delivery.reject(requeue=True))  # not started: another worker's
+            return
+        try:
+            await self._handle_started(delivery)
+        finally:
+            self._slots.release()
+
+    async def _handle_started(self, delivery: Delivery) -> None:
+        request = await self._decode(delivery)
+        if request is None:
+            return
+        if not self.at_least_once:
+            await _settle(delivery.ack())
+        await self._serve(request)
+        if self.at_least_once:
+            await _settle(delivery.ack())
+
+    async def _decode(self, delivery: Delivery) -> envelope.Request | None:
+        """The delivery's request, or None once an undecodable or duplicate one is settled."""
+        try:
+            request = envelope.decode_request(
+                delivery.message.body, max_bytes=self.max_message_bytes
+            )
+        except MessageDecodeError as exc:
+            log.error(
+                "rpc.message.rejected",
+                message_id=delivery.message.message_id,
+                routing_key=delivery.routing_key,
+                error=str(exc),
+            )
+            await self._dead_letter(delivery)
+            return None
+        if request.unique_id is not None and not self._seen.add(request.unique_id):
+            log.warning("rpc.message.duplicate", unique_id=request.unique_id, method=request.method)
+            await _settle(delivery.ack())
+            return None
+        return request
+
+    async def _dead_letter(self, delivery: Delivery) -> None:
+        await _settle(delivery.reject(requeue=False))
 
     async def _serve(self, request: envelope.Request) -> None:
         ctx = request.context
@@ -295,6 +308,55 @@ class Worker(AsyncLifecycle):
             log.info("rpc.endpoint.failed", method=request.method, error=repr(exc))
         else:
             log.exception("rpc.endpoint.crashed", method=request.method)
+
+
+class _Slots:
+    """At most `size` requests handled at once; closing it turns the waiting ones away.
+
+    A semaphore, except that `close()` (at the start of a graceful stop) wakes every
+    delivery still waiting for a slot with False, so it goes back to the queue at
+    once for another worker instead of waiting behind the requests in flight.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
+        self._closed = False
+
+    async def acquire(self) -> bool:
+        """Take a slot (True), or learn that the worker is stopping (False)."""
+        if self._closed:
+            return False
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and waiter.result():
+                self.release()  # handed a slot just as we were cancelled: pass it on
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back, to the longest waiter if any."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
+        self._free += 1
+
+    def close(self) -> None:
+        """Refuse every waiting and future `acquire()`."""
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
 
 
 class _RecentIds:
