@@ -20,7 +20,11 @@ Semantics every implementation follows (the contract tests in
   on it); deliveries still unsettled when the connection closes are requeued, and
   come back with ``redelivered=True``.
 - Exclusive queues belong to the connection that declared them and vanish with it;
-  auto-delete queues vanish when their last consumer goes.
+  auto-delete queues vanish when their last consumer goes; a queue declared with
+  ``x-expires`` (ms) vanishes once it has had no consumer that long. An auto-delete
+  exchange vanishes when its last binding goes.
+- Redeclaring an exchange or queue with other properties (durable, auto-delete,
+  exclusive, arguments) raises `TopologyError`, as RabbitMQ's PRECONDITION_FAILED.
 """
 
 from __future__ import annotations
@@ -175,9 +179,22 @@ class Transport(AsyncLifecycle):
 
     @abc.abstractmethod
     async def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+        self,
+        name: str,
+        type: ExchangeType,
+        *,
+        durable: bool | None = None,
+        auto_delete: bool = False,
     ) -> None:
-        """Create the exchange if it does not exist (idempotent)."""
+        """Create the exchange if it does not exist (idempotent).
+
+        Redeclaring an existing exchange with another type, durability or
+        auto-delete setting raises `TopologyError`, as RabbitMQ does
+        (PRECONDITION_FAILED). With ``durable=None`` the declarer takes the exchange
+        as it is, durable or not, and creates it transient if it is missing: for
+        those who only publish or listen on a control exchange whose durability is
+        the deployment's choice (``[rpc] durable_queues``), such as notifiers.
+        """
 
     @abc.abstractmethod
     async def declare_queue(

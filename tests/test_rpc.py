@@ -26,7 +26,14 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import endpoint
-from nova_lite.transport import Consumer, Delivery, DeliveryHandler, Message, Transport
+from nova_lite.transport import (
+    Consumer,
+    Delivery,
+    DeliveryHandler,
+    ExchangeType,
+    Message,
+    Transport,
+)
 from tests.conftest import TransportFactory
 
 log = structlog.get_logger("tests.endpoint")
@@ -512,6 +519,51 @@ async def test_registered_objects_round_trip_with_their_field_types(fleet: Fleet
         )
         renamed = await invoker.call(CTX, "rename", server=server, name="b")
     assert renamed == attrs.evolve(server, name="b")
+
+
+async def _declare_as_oslo_does(transport: Transport, target: Target, fanout_queue: str) -> None:
+    """Every name a Worker of `target` uses, declared as oslo.messaging 18 declares it.
+
+    Written out here from oslo's ``impl_rabbit`` (default options), independently of
+    `nova_lite.rpc.topology`, so that this test checks that table.
+    """
+    assert target.topic is not None and target.server is not None
+    await transport.declare_exchange(
+        target.exchange, ExchangeType.TOPIC, durable=False, auto_delete=False
+    )
+    await transport.declare_exchange(
+        f"{target.topic}_fanout", ExchangeType.FANOUT, durable=False, auto_delete=True
+    )
+    for queue in (target.topic, f"{target.topic}.{target.server}"):
+        await transport.declare_queue(queue, durable=False, auto_delete=False, exclusive=False)
+    await transport.declare_queue(fanout_queue, arguments={"x-expires": 1800000})
+    await transport.bind_queue(fanout_queue, f"{target.topic}_fanout", target.topic)
+
+
+@pytest.mark.parametrize("first", ["oslo-style", "worker"])
+async def test_worker_declares_every_name_as_oslo_does(
+    broker: TransportFactory, first: str
+) -> None:
+    """A Worker and oslo-style declarations of the same names agree, whichever comes first."""
+    transport = await broker.connect()
+    target = Target(topic=broker.name("compat"), server="h1")  # exchange "nova", as oslo's
+    recorder = Recorder("h1")
+    worker = Worker(transport, target, [recorder])
+    fanout_queue = f"{target.topic}_fanout_{uuid.uuid4().hex}"
+    if first == "worker":
+        await worker.start()
+    await _declare_as_oslo_does(transport, target, fanout_queue)
+    await _declare_as_oslo_does(transport, target, fanout_queue)  # idempotent, too
+    if first == "oslo-style":
+        await worker.start()
+    try:
+        invoker = Invoker(transport, target, timeout=WAIT)
+        assert await invoker.call(CTX, "whoami") == "h1"
+        await invoker.prepare(fanout=True).cast(CTX, "note", n=3)
+        assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 3)
+    finally:
+        await worker.stop()
+        await transport.delete_queue(fanout_queue)
 
 
 def _names(workers: Sequence[Worker]) -> list[str]:

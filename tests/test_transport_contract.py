@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import inspect
 import socket
+from typing import Any
 
 import pytest
 
@@ -603,6 +604,76 @@ async def test_redeclaring_an_exchange_as_another_type_fails_harmlessly(
     [(queue, inbox)] = await bound_queues(broker, transport, name, ["a.*"])
     await transport.publish(name, "a.b", Message(b"works"), mandatory=True)
     assert await drain(transport, queue, inbox) == [b"works"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"durable": True}, {"auto_delete": False}],
+    ids=["durable", "auto_delete"],
+)
+async def test_redeclaring_an_exchange_with_other_properties_fails(
+    transport: Transport, broker: TransportFactory, other: dict[str, bool]
+) -> None:
+    """An exchange redeclared with another durability or auto-delete is refused."""
+    name = await new_exchange(broker, transport, "props", ExchangeType.FANOUT)
+    await transport.declare_exchange(name, ExchangeType.FANOUT, durable=False, auto_delete=True)
+    options = {"durable": False, "auto_delete": True, **other}
+    with pytest.raises(TopologyError):
+        await transport.declare_exchange(name, ExchangeType.FANOUT, **options)
+
+
+async def test_an_exchange_of_unspecified_durability_is_taken_as_it_is(
+    transport: Transport, broker: TransportFactory
+) -> None:
+    """declare_exchange(durable=None) accepts a durable exchange and creates a transient one."""
+    durable = broker.name("durable-x")
+    await transport.declare_exchange(durable, ExchangeType.TOPIC, durable=True, auto_delete=True)
+    await transport.declare_exchange(durable, ExchangeType.TOPIC, auto_delete=True)
+    transient = broker.name("transient-x")
+    await transport.declare_exchange(transient, ExchangeType.TOPIC, auto_delete=True)
+    await transport.declare_exchange(transient, ExchangeType.TOPIC, durable=False, auto_delete=True)
+    with pytest.raises(TopologyError):
+        await transport.declare_exchange(
+            transient, ExchangeType.TOPIC, durable=True, auto_delete=True
+        )
+    [(queue, inbox)] = await bound_queues(broker, transport, durable, ["k"])
+    await transport.publish(durable, "k", Message(b"through"), mandatory=True)
+    assert await drain(transport, queue, inbox) == [b"through"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"durable": True},
+        {"auto_delete": True},
+        {"arguments": {"x-dead-letter-exchange": "elsewhere"}},
+        {"arguments": {"x-expires": 60000}},
+    ],
+    ids=["durable", "auto_delete", "dead-letter", "expires"],
+)
+async def test_redeclaring_a_queue_with_other_properties_fails(
+    broker: TransportFactory, other: dict[str, object]
+) -> None:
+    """A queue redeclared with another durability, auto-delete or x-argument is refused."""
+    first, second = await broker.connect(), await broker.connect()
+    name = broker.name("props-q")
+    await first.declare_queue(name, arguments={"x-expires": 30000})
+    options: dict[str, Any] = {"arguments": {"x-expires": 30000}, **other}
+    with pytest.raises(TopologyError):
+        await second.declare_queue(name, **options)
+    assert await second.declare_queue(name, arguments={"x-expires": 30000}) == name
+
+
+async def test_auto_delete_exchange_vanishes_with_its_last_binding(
+    transport: Transport, broker: TransportFactory
+) -> None:
+    """An auto-delete exchange is deleted when its last bound queue is deleted."""
+    name = await new_exchange(broker, transport, "fleeting", ExchangeType.FANOUT)
+    queue = await transport.declare_queue(broker.name("fleeting-q"))
+    await transport.bind_queue(queue, name, "")
+    await transport.delete_queue(queue)
+    with pytest.raises(TopologyError):
+        await transport.publish(name, "", Message(b"nowhere"), mandatory=True)
 
 
 async def test_operations_after_close_raise_transport_closed(broker: TransportFactory) -> None:

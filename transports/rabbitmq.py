@@ -465,10 +465,26 @@ class RabbitMQTransport(Transport):
         return await self._topology.ready()
 
     async def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+        self,
+        name: str,
+        type: ExchangeType,
+        *,
+        durable: bool | None = None,
+        auto_delete: bool = False,
     ) -> None:
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
+        try:
+            await self._declare_exchange(name, type, bool(durable), auto_delete)
+        except TopologyError:
+            if durable is not None:
+                raise
+            # It exists durable (if anything else differed, this fails as well).
+            await self._declare_exchange(name, type, True, auto_delete)
+
+    async def _declare_exchange(
+        self, name: str, type: ExchangeType, durable: bool, auto_delete: bool
+    ) -> None:
         with _boundary(self, "declare exchange {!r} as {}", name, type):
             channel = await self._topology_channel()
             await channel.declare_exchange(

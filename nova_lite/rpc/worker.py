@@ -18,12 +18,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import structlog
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
 from nova_lite.lifecycle import AsyncLifecycle
-from nova_lite.rpc import envelope
+from nova_lite.rpc import envelope, topology
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
@@ -122,6 +123,7 @@ class Worker(AsyncLifecycle):
         self._slots = _Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen = _RecentIds(DUPLICATE_WINDOW)
+        self._dead_exchange = target.exchange + DEAD_LETTER_SUFFIX
 
     def __repr__(self) -> str:
         name = self.target.routing_key if self.target.server else self.target.topic
@@ -162,25 +164,31 @@ class Worker(AsyncLifecycle):
         log.info("rpc.worker.started", worker=repr(self))
 
     async def _declare_topology(self) -> None:
-        t, dead = self.transport, self.target.exchange + DEAD_LETTER_SUFFIX
-        await t.declare_exchange(self.target.exchange, ExchangeType.TOPIC)
-        await t.declare_exchange(self.target.fanout_exchange, ExchangeType.FANOUT)
-        await t.declare_exchange(dead, ExchangeType.FANOUT, durable=True)
+        """The exchanges and queues, as oslo.messaging declares them (see `topology`)."""
+        t, target = self.transport, self.target
+        await topology.topic_exchange(target.exchange, durable=self.durable_queues).declare(t)
+        await topology.fanout_exchange(target.fanout_exchange).declare(t)
+        await self._declare_dead_letters()
+        for sub in self._subscriptions:
+            if sub.exchange == target.fanout_exchange:
+                spec = topology.fanout_queue(sub.queue)
+            else:
+                spec = topology.topic_queue(sub.queue, durable=self.durable_queues)
+            await spec.declare(t)
+            await t.bind_queue(sub.queue, sub.exchange, sub.routing_key)
+
+    async def _declare_dead_letters(self) -> None:
+        """nova_lite's own ``<exchange>_dlx`` exchange and ``<exchange>_dead_letters`` queue.
+
+        oslo.messaging has neither; its queues carry no ``x-dead-letter-exchange``, so
+        the worker republishes an undecodable message here itself (`_dead_letter`).
+        """
+        t = self.transport
+        await t.declare_exchange(self._dead_exchange, ExchangeType.FANOUT, durable=True)
         dead_queue = await t.declare_queue(
             f"{self.queue_prefix}{self.target.exchange}_dead_letters", durable=True
         )
-        await t.bind_queue(dead_queue, dead, "#")
-        arguments = {"x-dead-letter-exchange": dead}
-        for sub in self._subscriptions:
-            fanout = sub.exchange == self.target.fanout_exchange
-            await t.declare_queue(
-                sub.queue,
-                durable=self.durable_queues and not fanout,
-                exclusive=fanout,
-                auto_delete=fanout,
-                arguments=arguments,
-            )
-            await t.bind_queue(sub.queue, sub.exchange, sub.routing_key)
+        await t.bind_queue(dead_queue, self._dead_exchange, "#")
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight requests finish, then return.
@@ -204,7 +212,16 @@ class Worker(AsyncLifecycle):
             raise
         finally:
             self.state = WorkerState.STOPPED
+        await self._delete_fanout_queue()
         log.info("rpc.worker.stopped", worker=repr(self))
+
+    async def _delete_fanout_queue(self) -> None:
+        """This worker's fanout queue is its alone: delete it rather than let it expire."""
+        fanout = self._subscriptions[-1]
+        try:
+            await self.transport.delete_queue(fanout.queue)
+        except TransportError as exc:
+            log.warning("rpc.worker.fanout_queue_left", queue=fanout.queue, error=str(exc))
 
     async def _cancel_consumers(self) -> None:
         for sub in self._subscriptions:
@@ -258,7 +275,7 @@ class Worker(AsyncLifecycle):
                 routing_key=delivery.routing_key,
                 error=str(exc),
             )
-            await self._dead_letter(delivery)
+            await self._dead_letter(delivery, str(exc))
             return None
         if request.unique_id is not None and not self._seen.add(request.unique_id):
             log.warning("rpc.message.duplicate", unique_id=request.unique_id, method=request.method)
@@ -266,8 +283,28 @@ class Worker(AsyncLifecycle):
             return None
         return request
 
-    async def _dead_letter(self, delivery: Delivery) -> None:
-        await _settle(delivery.reject(requeue=False))
+    async def _dead_letter(self, delivery: Delivery, error: str) -> None:
+        """Move an undecodable message to the dead-letter exchange, then ack it.
+
+        Done by the worker rather than by an ``x-dead-letter-exchange`` queue argument,
+        which oslo.messaging does not declare: with it, the first of the two to
+        declare a shared queue would make the other's declaration fail.
+        """
+        message = delivery.message
+        headers = {
+            **message.headers,
+            "x-first-death-exchange": delivery.exchange,
+            "x-first-death-reason": "rejected",
+            "x-nova-lite-error": error[:500],
+        }
+        dead = attrs.evolve(message, headers=headers, expiration=None)
+        try:
+            await self.transport.publish(self._dead_exchange, delivery.routing_key, dead)
+        except TransportError as exc:
+            log.warning("rpc.message.dead_letter_failed", error=str(exc))
+            await _settle(delivery.reject(requeue=False))
+            return
+        await _settle(delivery.ack())
 
     async def _serve(self, request: envelope.Request) -> None:
         ctx = request.context
