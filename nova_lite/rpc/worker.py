@@ -336,9 +336,9 @@ class Worker(AsyncLifecycle):
 
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         method = self.dispatcher.resolve(request)
-        args = {k: self.serializer.deserialize_entity(ctx, v) for k, v in request.args.items()}
-        self.dispatcher.check_arguments(method, args)
-        return await method(ctx, **args)
+        deserialize = self.serializer.deserialize_entity
+        args = {k: deserialize(ctx, v) for k, v in request.args.items()}
+        return await method(ctx, **self.dispatcher.structure_arguments(method, args))
 
     def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
         if isinstance(exc, NovaLiteError):
