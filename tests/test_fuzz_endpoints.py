@@ -212,6 +212,14 @@ short_text = st.text(max_size=30) | st.sampled_from(["", "../x", "' OR 1=1 --", 
 # values no other argument can take, so that only a real leak is reported.
 secrets = st.uuids().map(lambda u: f"secret-{u.hex}")
 SECRET_PARAMETERS = frozenset({"password", "token", "new_pass"})
+_not_a_number = json_values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int | float))
+# Parameters that say how long to wait or how much to build: kept small, so that an
+# example is answered within the call's timeout (servers_wait waits `timeout` seconds
+# by contract) and a servers_create does not start hundreds of builds.
+BOUNDED_PARAMETERS: dict[str, st.SearchStrategy[Any]] = {
+    "timeout": st.floats(0, 1) | st.integers(-1, 1) | _not_a_number,
+    "count": st.integers(-1, 3) | _not_a_number,
+}
 
 
 def typed(tp: Any, known: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
@@ -258,6 +266,8 @@ def arguments(
     for name, param in signature.parameters.items():
         if name in SECRET_PARAMETERS:
             values = secrets
+        elif name in BOUNDED_PARAMETERS:
+            values = BOUNDED_PARAMETERS[name]
         else:
             values = typed(param.annotation, known) if well_typed else json_values
         (required if param.required else optional)[name] = values
