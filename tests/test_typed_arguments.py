@@ -173,6 +173,9 @@ def test_missing_and_unexpected_arguments_are_refused() -> None:
     with pytest.raises(InvalidRpcArguments, match="Unexpected argument") as unexpected:
         DISPATCHER.structure_arguments(METHODS["optionals"], {"nope": 1})
     assert unexpected.value.kwargs["argument"] == "nope"
+    with pytest.raises(InvalidRpcArguments, match="Missing required argument") as extra:
+        DISPATCHER.structure_arguments(METHODS["open_ended"], {"extra": 1})  # no `a`
+    assert extra.value.kwargs["argument"] == "a"
 
 
 def test_invalid_rpc_arguments_is_an_invalid_request() -> None:

@@ -48,9 +48,11 @@ class Dispatcher:
         self.endpoints = list(endpoints)
         self._methods = [rpc_methods(endpoint) for endpoint in self.endpoints]
         self._resolved: dict[tuple[str | None, str | None, str], Callable[..., Any]] = {}
+        self._signatures: dict[Callable[..., Any], Signature] = {}
         for methods in self._methods:  # every signature read and compiled up front
             for method in methods.values():
-                signature_of(method)
+                function = getattr(method, "__func__", method)
+                self._signatures[function] = signature_of(function)
 
     def resolve(self, request: Request) -> Callable[..., Awaitable[Any]]:
         """The bound endpoint method that serves `request`, or raise why none does."""
@@ -94,7 +96,11 @@ class Dispatcher:
         ``tuple[...]`` as a tuple, an int for a ``float`` as a float); nothing else
         is coerced.
         """
-        return signature_of(method).structure(method.__name__, args)
+        function = getattr(method, "__func__", method)  # hashable, unlike some endpoints
+        signature = self._signatures.get(function)
+        if signature is None:
+            signature = self._signatures[function] = signature_of(function)
+        return signature.structure(method.__name__, args)
 
 
 @functools.cache
@@ -114,6 +120,19 @@ class _Parameter:
     hook: Hook
     required: bool
     none_default: bool  # ``= None``: None is accepted whatever the annotation says
+    # The fast path: a value of exactly this type fits as it is, with no hook called
+    # (str, int, bool, float, dict[str, Any], an attrs class).
+    exact: type | None = None
+
+
+def _exact_type(annotation: Any) -> type | None:
+    if annotation in (str, int, bool, float):
+        return annotation  # type: ignore[no-any-return]
+    if annotation == dict[str, Any]:
+        return dict
+    if isinstance(annotation, type) and attrs.has(annotation):
+        return annotation
+    return None
 
 
 @attrs.frozen
@@ -149,26 +168,30 @@ class Signature:
                 strict_hook(annotation),
                 p.default is inspect.Parameter.empty,
                 p.default is None,
+                _exact_type(annotation),
             )
         return cls(parameters, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params))
 
     def structure(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """The checked arguments, or raise `InvalidRpcArguments` about the first bad one."""
         result: dict[str, Any] = {}
+        named = 0
         for name, value in args.items():
             param = self.parameters.get(name)
             if param is None:
                 if not self.any_kw:
                     raise _unexpected(method, set(args).difference(self.parameters))
                 result[name] = value
-            elif value is None and param.none_default:
-                result[name] = None
-            else:
-                try:
-                    result[name] = param.hook(value, param.annotation)
-                except ArgumentMismatch as exc:
-                    raise _mismatch(method, param, exc) from None
-        if len(result) < len(self.parameters):
+                continue
+            named += 1
+            if type(value) is param.exact or (value is None and param.none_default):
+                result[name] = value
+                continue
+            try:
+                result[name] = param.hook(value, param.annotation)
+            except ArgumentMismatch as exc:
+                raise _mismatch(method, param, exc) from None
+        if named < len(self.parameters):  # some left out: were any of them required?
             missing = [
                 p.name for p in self.parameters.values() if p.required and p.name not in args
             ]

@@ -11,8 +11,6 @@ back through a `DirectPublisher` to the caller's reply queue.
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import enum
 import uuid
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
 from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.rpc import envelope, topology
+from nova_lite.rpc.admission import RecentIds, Slots
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
@@ -120,9 +119,9 @@ class Worker(AsyncLifecycle):
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
         self._subscriptions = self._plan_subscriptions()
-        self._slots = _Slots(max_concurrency)
+        self._slots = Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._seen = _RecentIds(DUPLICATE_WINDOW)
+        self._seen = RecentIds(DUPLICATE_WINDOW)
         self._dead_exchange = target.exchange + DEAD_LETTER_SUFFIX
 
     def __repr__(self) -> str:
@@ -193,9 +192,10 @@ class Worker(AsyncLifecycle):
     async def stop(self) -> None:
         """Stop consuming, let in-flight requests finish, then return.
 
-        Requests received but not yet started go back to their queue for another
-        worker (or this one, restarted). Cancelling `stop()` abandons the in-flight
-        work at once (the urgent path).
+        Requests received but not yet started (also those waiting for a free slot)
+        go back to their queue at once, for another worker or this one restarted;
+        running handlers are waited for, whatever the acknowledgement mode, so their
+        replies are sent. Cancelling `stop()` cancels them (the urgent path).
         """
         if self.state in (WorkerState.STOPPING, WorkerState.STOPPED, WorkerState.NEW):
             self.state = WorkerState.STOPPED
@@ -345,72 +345,6 @@ class Worker(AsyncLifecycle):
             log.info("rpc.endpoint.failed", method=request.method, error=repr(exc))
         else:
             log.exception("rpc.endpoint.crashed", method=request.method)
-
-
-class _Slots:
-    """At most `size` requests handled at once; closing it turns the waiting ones away.
-
-    A semaphore, except that `close()` (at the start of a graceful stop) wakes every
-    delivery still waiting for a slot with False, so it goes back to the queue at
-    once for another worker instead of waiting behind the requests in flight.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
-        self._closed = False
-
-    async def acquire(self) -> bool:
-        """Take a slot (True), or learn that the worker is stopping (False)."""
-        if self._closed:
-            return False
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return True
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and waiter.result():
-                self.release()  # handed a slot just as we were cancelled: pass it on
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        """Give a slot back, to the longest waiter if any."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)
-                return
-        self._free += 1
-
-    def close(self) -> None:
-        """Refuse every waiting and future `acquire()`."""
-        self._closed = True
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(False)
-
-
-class _RecentIds:
-    """The last `size` message unique ids, to drop duplicates (oslo's _MsgIdCache)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
-
-    def add(self, unique_id: str) -> bool:
-        """Remember `unique_id`; False if it was seen already."""
-        if unique_id in self._ids:
-            return False
-        self._ids[unique_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return True
 
 
 async def _settle(settling: Any) -> None:
