@@ -174,6 +174,18 @@ async def test_fanout_cast_reaches_every_worker(fleet: Fleet) -> None:
     assert sorted(got) == [("h1", 1), ("h2", 1), ("h3", 1)]
 
 
+async def test_fanout_cast_after_the_last_worker_left_is_undeliverable(fleet: Fleet) -> None:
+    """The fanout exchange goes with its last queue (oslo's auto-delete); a cast then is
+    refused as undeliverable, not as a missing exchange."""
+    endpoint = await fleet.add_worker("h1")
+    fanout = fleet.invoker.prepare(fanout=True)
+    await fanout.cast(CTX, "note", n=1)
+    assert await asyncio.wait_for(endpoint.casts.get(), WAIT) == ("h1", 1)
+    await fleet.workers.pop().stop()  # deletes its fanout queue, the exchange's last
+    with pytest.raises(MessageUndeliverable, match="Cannot cast"):
+        await fanout.cast(CTX, "note", n=2)
+
+
 async def test_call_with_no_worker_fails_at_once(fleet: Fleet) -> None:
     """A call to a topic that no queue is bound for raises MessageUndeliverable, not a timeout."""
     slow = fleet.invoker.prepare(timeout=600)
