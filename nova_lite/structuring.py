@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import pathlib
 import types
 import typing
 import uuid
@@ -382,6 +383,9 @@ def _strict_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(_is_literal, _literal)
     converter.register_structure_hook_factory(_is_union, _union)
     converter.register_structure_hook_func(lambda tp: tp is Any or tp is object, _any)
+    # cattrs structures these by calling the class (bytes(5), Path("x")): refuse instead.
+    for cls in (bytes, pathlib.Path):
+        converter.register_structure_hook(cls, _instance(cls, converter))
     for tp, hook in (
         (str, _str),
         (int, _int),

@@ -228,6 +228,7 @@ async def test_rpcapi_and_endpoints_agree(service: str, tmp_path: Path) -> None:
     manager = SERVICES[service](config, transport, "host1")
     endpoints = _endpoints(manager)
     assert endpoints, f"{service} has no endpoints"
+    Dispatcher(manager.endpoints())  # every annotation resolves to a form it can check
     rpcapi = _rpcapi_class(service, manager.topic)(transport, config)
     sent = await _record(rpcapi, endpoints, tmp_path)
     assert sent, f"{service}'s rpcapi sent nothing"

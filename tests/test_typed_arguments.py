@@ -21,6 +21,7 @@ from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.exceptions import Invalid, InvalidRpcArguments
 from nova_lite.rpc import endpoint
 from nova_lite.rpc.dispatcher import Dispatcher
+from nova_lite.structuring import ArgumentMismatch, strict_hook
 from tests.cloud_fixtures import CloudFactory
 from tests.conftest import TransportFactory
 
@@ -162,6 +163,16 @@ def test_misfits_are_refused_naming_method_argument_and_type(
     assert message in str(error) and repr(method) in str(error)
     assert error.kwargs["method"] == method and error.kwargs["argument"] == argument
     assert error.kwargs["expected"] and error.kwargs["got"]
+
+
+@pytest.mark.parametrize(
+    ("tp", "value"), [(bytes, 5), (bytes, "x"), (Path, "/etc"), (set[int], "ab"), (int, None)]
+)
+def test_types_cattrs_would_build_by_calling_them_are_refused(tp: Any, value: Any) -> None:
+    """No class is called on a wrong value to make one (cattrs' default would: bytes(5))."""
+    hook = strict_hook(tp)
+    with pytest.raises(ArgumentMismatch):
+        hook(value, tp)
 
 
 def test_missing_and_unexpected_arguments_are_refused() -> None:
