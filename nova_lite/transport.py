@@ -185,8 +185,12 @@ class Transport(AsyncLifecycle):
         *,
         durable: bool | None = None,
         auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
         """Create the exchange if it does not exist (idempotent).
+
+        With ``passive=True`` nothing is created or compared: it only checks that the
+        exchange exists (`TopologyError` if not), and takes it as it is.
 
         Redeclaring an existing exchange with another type, durability or
         auto-delete setting raises `TopologyError`, as RabbitMQ does
@@ -205,8 +209,12 @@ class Transport(AsyncLifecycle):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         """Create the queue if it does not exist and return its name.
+
+        With ``passive=True`` nothing is created or compared: it only checks that the
+        queue exists (`TopologyError` if not), and takes it as it is.
 
         With ``name=None`` the broker picks a unique name. `arguments` carries broker
         options such as ``x-dead-letter-exchange`` and ``x-message-ttl``.

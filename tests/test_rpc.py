@@ -578,6 +578,28 @@ async def test_worker_declares_every_name_as_oslo_does(
         await transport.delete_queue(fanout_queue)
 
 
+async def test_worker_takes_names_an_earlier_nova_lite_declared(broker: TransportFactory) -> None:
+    """Queues and exchanges declared otherwise (as before oslo compatibility) are used
+    as they are, with a warning, so that old and new services can share them."""
+    transport = await broker.connect()
+    target = Target(topic=broker.name("old"), server="h1", exchange=broker.name("nova"))
+    assert target.topic is not None
+    old_dlx = {"x-dead-letter-exchange": f"{target.exchange}_dlx"}
+    await transport.declare_exchange(target.exchange, ExchangeType.TOPIC, durable=False)
+    await transport.declare_exchange(target.fanout_exchange, ExchangeType.FANOUT, durable=False)
+    for queue in (target.topic, target.routing_key):
+        await transport.declare_queue(queue, arguments=old_dlx)
+    recorder = Recorder("h1")
+    with structlog.testing.capture_logs() as logs:
+        async with Worker(transport, target, [recorder]):
+            invoker = Invoker(transport, target, timeout=WAIT)
+            assert await invoker.call(CTX, "whoami") == "h1"
+            await invoker.prepare(fanout=True).cast(CTX, "note", n=4)
+            assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 4)
+    taken = [line for line in logs if line["event"] == "rpc.topology.taken_as_it_is"]
+    assert len(taken) == 4  # the two topic queues; the fanout exchange, by worker and invoker
+
+
 def _names(workers: Sequence[Worker]) -> list[str]:
     return [repr(w) for w in workers]
 

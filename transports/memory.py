@@ -527,8 +527,12 @@ class MemoryTransport(Transport):
         *,
         durable: bool | None = None,
         auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
         self._check()
+        if passive:
+            self.broker._require_exchange(name)
+            return
         self.broker.declare_exchange(name, type, durable=durable, auto_delete=auto_delete)
 
     async def declare_queue(
@@ -539,8 +543,11 @@ class MemoryTransport(Transport):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         self._check()
+        if passive:
+            return self.broker._require_queue(name or "").name
         return self.broker.declare_queue(
             name,
             self,

@@ -471,9 +471,15 @@ class RabbitMQTransport(Transport):
         *,
         durable: bool | None = None,
         auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
+        if passive:  # not re-declared after a reconnection: it is someone else's
+            with _boundary(self, "find exchange {!r}", name):
+                channel = await self._topology_channel()
+                await channel.declare_exchange(name, passive=True, robust=False)
+            return
         try:
             await self._declare_exchange(name, type, bool(durable), auto_delete)
         except TopologyError:
@@ -499,11 +505,18 @@ class RabbitMQTransport(Transport):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         """Declare a queue; with ``name=None`` aio-pika picks a unique ``amq_…`` name.
 
         The name is chosen on the client so that a reconnect re-declares the same queue.
         """
+        if passive:
+            with _boundary(self, "find queue {!r}", name):
+                channel = await self._topology_channel()
+                found = await channel.declare_queue(name, passive=True, robust=False)
+            self._queues[found.name] = found
+            return found.name
         with _boundary(self, "declare queue {!r}", name):
             channel = await self._topology_channel()
             queue = await channel.declare_queue(

@@ -19,16 +19,20 @@ name                          durable  auto_delete  exclusive  arguments
 ============================  =======  ===========  =========  ==============================
 
 D is ``[rpc] durable_queues``, nova_lite's name for oslo's ``amqp_durable_queues``.
-Replies go through the default exchange ``""``, as oslo's ``direct_send``.
+Replies go through the default exchange ``""``, as oslo's ``direct_send``. A name
+that already exists with other properties (declared by an earlier nova_lite) is
+taken as it is, with a warning, so that a rolling upgrade can go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import attrs
+import structlog
 
+from nova_lite.exceptions import TopologyError
 from nova_lite.transport import ExchangeType, Transport
 
 __all__ = [
@@ -41,6 +45,8 @@ __all__ = [
     "topic_exchange",
     "topic_queue",
 ]
+
+log = structlog.get_logger(__name__)
 
 #: oslo's ``rabbit_transient_queues_ttl`` default (30 minutes), as ``x-expires``: a
 #: fanout or reply queue nobody has consumed from that long is deleted by the broker.
@@ -57,10 +63,15 @@ class ExchangeSpec:
     auto_delete: bool
 
     async def declare(self, transport: Transport) -> None:
-        """Declare it on `transport`."""
-        await transport.declare_exchange(
-            self.name, self.type, durable=self.durable, auto_delete=self.auto_delete
-        )
+        """Declare it on `transport`; one that exists otherwise is taken as it is."""
+        try:
+            await transport.declare_exchange(
+                self.name, self.type, durable=self.durable, auto_delete=self.auto_delete
+            )
+        except TopologyError as exc:
+            await _take_as_it_is(
+                exc, transport.declare_exchange(self.name, self.type, passive=True)
+            )
 
 
 @attrs.frozen
@@ -74,14 +85,33 @@ class QueueSpec:
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
 
     async def declare(self, transport: Transport) -> str:
-        """Declare it on `transport`; returns its name."""
-        return await transport.declare_queue(
-            self.name,
-            durable=self.durable,
-            auto_delete=self.auto_delete,
-            exclusive=self.exclusive,
-            arguments=self.arguments,
-        )
+        """Declare it on `transport`, or take one that exists otherwise; returns its name."""
+        try:
+            return await transport.declare_queue(
+                self.name,
+                durable=self.durable,
+                auto_delete=self.auto_delete,
+                exclusive=self.exclusive,
+                arguments=self.arguments,
+            )
+        except TopologyError as exc:
+            await _take_as_it_is(exc, transport.declare_queue(self.name, passive=True))
+            return self.name
+
+
+async def _take_as_it_is(refusal: TopologyError, find: Awaitable[object]) -> None:
+    """Use an exchange or queue that exists with other properties, saying so.
+
+    It was declared by an earlier nova_lite (or a peer configured otherwise): taking
+    it lets old and new services share it during a rolling upgrade, where refusing
+    would stop the new one from starting. oslo.messaging peers would still refuse
+    it: redeclare such names once the old services are gone (see the README).
+    """
+    try:
+        await find
+    except TopologyError:
+        raise refusal from None
+    log.warning("rpc.topology.taken_as_it_is", reason=str(refusal))
 
 
 def topic_exchange(name: str, *, durable: bool) -> ExchangeSpec:
