@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import orjson
 import pytest
+import structlog
 
 from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.exceptions import NotFound, RemoteError
@@ -110,6 +111,19 @@ class OsloPeer:
             for pipe in (self.proc.stdin, self.proc.stdout, self._stderr):
                 if pipe is not None:
                     pipe.close()
+
+
+@pytest.fixture(autouse=True)
+def _declared_exactly_alike() -> Iterator[None]:
+    """Fail a test in which nova_lite had to take a name declared otherwise as it was.
+
+    Taking it keeps a rolling upgrade going, but here it would hide a declaration
+    that differs from oslo's.
+    """
+    with structlog.testing.capture_logs() as logs:
+        yield
+    taken = [line for line in logs if line["event"] == "rpc.topology.taken_as_it_is"]
+    assert not taken, taken
 
 
 @pytest.fixture(scope="module")

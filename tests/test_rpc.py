@@ -562,20 +562,22 @@ async def test_worker_declares_every_name_as_oslo_does(
     recorder = Recorder("h1")
     worker = Worker(transport, target, [recorder])
     fanout_queue = f"{target.topic}_fanout_{uuid.uuid4().hex}"
-    if first == "worker":
-        await worker.start()
-    await _declare_as_oslo_does(transport, target, fanout_queue)
-    await _declare_as_oslo_does(transport, target, fanout_queue)  # idempotent, too
-    if first == "oslo-style":
-        await worker.start()
-    try:
-        invoker = Invoker(transport, target, timeout=WAIT)
-        assert await invoker.call(CTX, "whoami") == "h1"
-        await invoker.prepare(fanout=True).cast(CTX, "note", n=3)
-        assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 3)
-    finally:
-        await worker.stop()
-        await transport.delete_queue(fanout_queue)
+    with structlog.testing.capture_logs() as logs:
+        if first == "worker":
+            await worker.start()
+        await _declare_as_oslo_does(transport, target, fanout_queue)
+        await _declare_as_oslo_does(transport, target, fanout_queue)  # idempotent, too
+        if first == "oslo-style":
+            await worker.start()
+        try:
+            invoker = Invoker(transport, target, timeout=WAIT)
+            assert await invoker.call(CTX, "whoami") == "h1"
+            await invoker.prepare(fanout=True).cast(CTX, "note", n=3)
+            assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 3)
+        finally:
+            await worker.stop()
+            await transport.delete_queue(fanout_queue)
+    assert not [line for line in logs if line["event"] == "rpc.topology.taken_as_it_is"]
 
 
 async def test_worker_takes_names_an_earlier_nova_lite_declared(broker: TransportFactory) -> None:
