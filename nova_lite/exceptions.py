@@ -16,7 +16,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     │   ├── MessagingTimeout(TimeoutError)       no reply within the timeout
     │   ├── MessageDecodeError(ValueError)       a message that cannot be decoded
     │   ├── NoSuchMethod(AttributeError)         no endpoint has that method
-    │   ├── InvalidRpcArguments(TypeError)       the method exists; the arguments do not fit
+    │   ├── InvalidRpcArguments(Invalid, TypeError) the arguments do not fit the method
     │   ├── UnsupportedVersion(ValueError)       no endpoint serves that version
     │   └── RemoteError                          an endpoint raised a non allow-listed error
     └── NovaError                                service-level faults (boot flow, lifecycle)
@@ -156,10 +156,6 @@ class NoSuchMethod(MessagingError, AttributeError):
     """No endpoint of the Worker exposes the requested method."""
 
 
-class InvalidRpcArguments(MessagingError, TypeError):
-    """The endpoint method exists but the message's arguments do not fit its signature."""
-
-
 class UnsupportedVersion(MessagingError, ValueError):
     """No endpoint of the Worker can serve the requested namespace and version."""
 
@@ -210,6 +206,16 @@ class Invalid(NovaError, ValueError):
     """The request is malformed or names values that are not allowed."""
 
     code = 400
+
+
+class InvalidRpcArguments(Invalid, MessagingError, TypeError):
+    """The endpoint method exists but the request's arguments do not fit its signature.
+
+    Raised before the method runs, for a missing or unexpected argument or one whose
+    type does not match the method's annotation. ``kwargs`` name the `method`, the
+    `argument` (with its path inside a container, e.g. ``networks[2]``), what was
+    `expected` and what was `got`. It is an `Invalid` (400): the caller sent it.
+    """
 
 
 class NotAcceptable(NovaError, ValueError):

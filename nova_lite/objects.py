@@ -2,7 +2,8 @@
 
 Each is frozen (changes are made with ``attrs.evolve``), carries a wire ``VERSION``,
 and does no I/O: a service persists its own objects in its own database. `serializer()`
-returns the RPC serializer that knows all of them.
+returns the serializer that knows all of them (`nova_lite.converter.ObjectSerializer`:
+this module does not depend on the RPC layer).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import orjson
 
-from nova_lite.rpc import ObjectSerializer
+from nova_lite.converter import ObjectSerializer
 
 __all__ = [
     "BlockDevice",

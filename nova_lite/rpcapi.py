@@ -37,6 +37,7 @@ class RPCAPI:
             timeout=timeout or config.rpc.timeout,
             serializer=serializer or objects.serializer(),
             persistent_casts=config.rpc.durable_queues,
+            durable_queues=config.rpc.durable_queues,
         )
 
     def __repr__(self) -> str:

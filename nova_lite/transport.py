@@ -15,10 +15,16 @@ Semantics every implementation follows (the contract tests in
 - A consumer gets at most `prefetch` unacknowledged deliveries at a time; each one
   must be settled with `ack()` or `reject(requeue=...)`. As with AMQP's
   basic.cancel, cancelling a consumer stops new deliveries but leaves those already
-  handed to the handler to be settled; deliveries still unsettled when the
-  connection closes are requeued, and come back with ``redelivered=True``.
+  handed to the handler to be settled, and handlers already running run to their
+  end, whether or not they have settled their delivery yet (a graceful stop relies
+  on it); deliveries still unsettled when the connection closes are requeued, and
+  come back with ``redelivered=True``.
 - Exclusive queues belong to the connection that declared them and vanish with it;
-  auto-delete queues vanish when their last consumer goes.
+  auto-delete queues vanish when their last consumer goes; a queue declared with
+  ``x-expires`` (ms) vanishes once it has had no consumer that long. An auto-delete
+  exchange vanishes when its last binding goes.
+- Redeclaring an exchange or queue with other properties (durable, auto-delete,
+  exclusive, arguments) raises `TopologyError`, as RabbitMQ's PRECONDITION_FAILED.
 """
 
 from __future__ import annotations
@@ -98,7 +104,9 @@ class Consumer(abc.ABC):
     async def cancel(self) -> None:
         """Stop new deliveries; those already handed out may still be settled.
 
-        Deliveries that are still unsettled when the connection closes are requeued.
+        Handlers already running are left to finish; `cancel()` does not wait for
+        them. Deliveries that are still unsettled when the connection closes are
+        requeued.
         """
 
 
@@ -171,9 +179,26 @@ class Transport(AsyncLifecycle):
 
     @abc.abstractmethod
     async def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+        self,
+        name: str,
+        type: ExchangeType,
+        *,
+        durable: bool | None = None,
+        auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
-        """Create the exchange if it does not exist (idempotent)."""
+        """Create the exchange if it does not exist (idempotent).
+
+        With ``passive=True`` nothing is created or compared: it only checks that the
+        exchange exists (`TopologyError` if not), and takes it as it is.
+
+        Redeclaring an existing exchange with another type, durability or
+        auto-delete setting raises `TopologyError`, as RabbitMQ does
+        (PRECONDITION_FAILED). With ``durable=None`` the declarer takes the exchange
+        as it is, durable or not, and creates it transient if it is missing: for
+        those who only publish or listen on a control exchange whose durability is
+        the deployment's choice (``[rpc] durable_queues``), such as notifiers.
+        """
 
     @abc.abstractmethod
     async def declare_queue(
@@ -184,8 +209,12 @@ class Transport(AsyncLifecycle):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         """Create the queue if it does not exist and return its name.
+
+        With ``passive=True`` nothing is created or compared: it only checks that the
+        queue exists (`TopologyError` if not), and takes it as it is.
 
         With ``name=None`` the broker picks a unique name. `arguments` carries broker
         options such as ``x-dead-letter-exchange`` and ``x-message-ttl``.

@@ -81,6 +81,38 @@ def test_request_uses_the_oslo_envelope_and_context_keys() -> None:
     assert inner["_context_request_id"] == "req-1" and inner["_context_user_id"] == "u"
 
 
+def test_unset_namespace_and_version_are_left_out_as_oslo_does() -> None:
+    """No "version": null (an oslo server refuses it) and no "namespace": null."""
+    body = envelope.encode_request(
+        RequestContext(), "ping", {}, namespace=None, version=None, unique_id="u1"
+    )
+    inner = orjson.loads(orjson.loads(body)["oslo.message"])
+    assert "version" not in inner and "namespace" not in inner
+    request = envelope.decode_request(body)
+    assert (request.version, request.namespace) == (None, None)
+
+
+def test_user_and_project_travel_under_oslo_context_names_too() -> None:
+    """Requests carry oslo.context's user/project keys; requests with only those are read."""
+    ctx = RequestContext(user_id="alice", project_id="p1")
+    body = envelope.encode_request(ctx, "ping", {}, namespace=None, version=None, unique_id="u")
+    inner = orjson.loads(orjson.loads(body)["oslo.message"])
+    assert (inner["_context_user"], inner["_context_project"]) == ("alice", "p1")
+    from_oslo = {
+        "method": "ping",
+        "args": {},
+        "_context_user": "bob",
+        "_context_project": "p2",
+        "_context_roles": ["admin"],
+        "_context_user_identity": "bob p2 - - -",
+    }
+    wrapped = orjson.dumps(
+        {"oslo.version": "2.0", "oslo.message": orjson.dumps(from_oslo).decode()}
+    )
+    seen = envelope.decode_request(wrapped).context
+    assert (seen.user_id, seen.project_id, seen.roles) == ("bob", "p2", ("admin",))
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [

@@ -282,7 +282,7 @@ async def test_bad_arguments_raise_invalid_naming_the_field(api: NetworkAPI) -> 
         await api.create_network(ADMIN, 5)  # type: ignore[arg-type]
     with pytest.raises(Invalid, match="shared must be true or false, not 'yes'"):
         await api.create_network(ADMIN, "n", shared="yes")  # type: ignore[arg-type]
-    with pytest.raises(Invalid, match="network_ids must be a list of ids, not 'abc'"):
+    with pytest.raises(Invalid, match="network_ids must be a list of strings, not 'abc'"):
         await api.allocate_for_instance(ADMIN, new_uuid(), "abc", "p1")  # type: ignore[arg-type]
     with pytest.raises(Invalid, match="instance_uuid must not be empty"):
         await api.allocate_for_instance(ADMIN, "", [], "p1")

@@ -8,6 +8,7 @@ import enum
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import attrs
 import pytest
@@ -25,7 +26,14 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import endpoint
-from nova_lite.transport import Message, Transport
+from nova_lite.transport import (
+    Consumer,
+    Delivery,
+    DeliveryHandler,
+    ExchangeType,
+    Message,
+    Transport,
+)
 from tests.conftest import TransportFactory
 
 log = structlog.get_logger("tests.endpoint")
@@ -41,6 +49,8 @@ class Recorder:
         self.casts: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self.release = asyncio.Event()
         self.entered: asyncio.Queue[int] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[object]] = []
+        self.cancelled = asyncio.Event()
 
     @endpoint
     async def echo(self, ctx: RequestContext, value: object) -> object:
@@ -57,8 +67,15 @@ class Recorder:
 
     @endpoint
     async def block(self, ctx: RequestContext, n: int) -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.append(task)
         await self.entered.put(n)
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
         return n
 
     @endpoint
@@ -155,6 +172,18 @@ async def test_fanout_cast_reaches_every_worker(fleet: Fleet) -> None:
     await fleet.invoker.prepare(fanout=True).cast(CTX, "note", n=1)
     got = [await asyncio.wait_for(e.casts.get(), WAIT) for e in endpoints]
     assert sorted(got) == [("h1", 1), ("h2", 1), ("h3", 1)]
+
+
+async def test_fanout_cast_after_the_last_worker_left_is_undeliverable(fleet: Fleet) -> None:
+    """The fanout exchange goes with its last queue (oslo's auto-delete); a cast then is
+    refused as undeliverable, not as a missing exchange."""
+    endpoint = await fleet.add_worker("h1")
+    fanout = fleet.invoker.prepare(fanout=True)
+    await fanout.cast(CTX, "note", n=1)
+    assert await asyncio.wait_for(endpoint.casts.get(), WAIT) == ("h1", 1)
+    await fleet.workers.pop().stop()  # deletes its fanout queue, the exchange's last
+    with pytest.raises(MessageUndeliverable, match="Cannot cast"):
+        await fanout.cast(CTX, "note", n=2)
 
 
 async def test_call_with_no_worker_fails_at_once(fleet: Fleet) -> None:
@@ -296,18 +325,120 @@ async def test_requests_are_dispatched_concurrently_up_to_the_limit(fleet: Fleet
     assert sorted(await asyncio.wait_for(asyncio.gather(*calls), WAIT)) == [0, 1, 2, 3, 4]
 
 
-async def test_graceful_stop_finishes_in_flight_work(fleet: Fleet) -> None:
-    """stop() stops taking work, waits for in-flight handlers, and their replies arrive."""
-    endpoint = await fleet.add_worker("h1")
+class ConsumerSpy:
+    """Watches the consumers a transport makes: their deliveries, and their cancels.
+
+    It wraps the transport's `consume()`, so a test can await "every consumer of the
+    Worker has been cancelled" (stop() is past the cancel) and "a delivery reached
+    the Worker" without sleeping.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.delivered: asyncio.Queue[str] = asyncio.Queue()
+        self.all_cancelled = asyncio.Event()
+        self._consumers = 0
+        self._cancelled = 0
+        real_consume = transport.consume
+
+        async def consume(queue: str, handler: DeliveryHandler, **options: Any) -> Consumer:
+            async def spy(delivery: Delivery) -> None:
+                self.delivered.put_nowait(delivery.routing_key)
+                await handler(delivery)
+
+            consumer = await real_consume(queue, spy, **options)
+            self._watch(consumer)
+            return consumer
+
+        transport.consume = consume  # type: ignore[method-assign]
+
+    def _watch(self, consumer: Consumer) -> None:
+        self._consumers += 1
+        real_cancel = consumer.cancel
+
+        async def cancel() -> None:
+            await real_cancel()
+            self._cancelled += 1
+            if self._cancelled == self._consumers:
+                self.all_cancelled.set()
+
+        consumer.cancel = cancel  # type: ignore[method-assign]
+
+
+async def _spied_worker(
+    fleet: Fleet, host: str, **options: Any
+) -> tuple[Worker, Recorder, ConsumerSpy]:
+    """A started worker for `host` on a transport of its own, with its consumers spied on."""
+    server = await fleet.broker.connect()
+    spy = ConsumerSpy(server)
+    endpoint = Recorder(host)
+    worker = Worker(server, attrs.evolve(fleet.target, server=host), [endpoint], **options)
+    await worker.start()
+    fleet.workers.append(worker)
+    fleet.endpoints.append(endpoint)
+    return worker, endpoint, spy
+
+
+@pytest.mark.parametrize("at_least_once", [False, True], ids=["at-most-once", "at-least-once"])
+async def test_graceful_stop_finishes_in_flight_work(fleet: Fleet, at_least_once: bool) -> None:
+    """stop() stops consuming, waits for the handler in flight, and its reply arrives.
+
+    The handler is held until stop() has cancelled every consumer and a cast sent
+    after that has been left in the queue; it is still running then, and only then
+    released.
+    """
+    worker, endpoint, spy = await _spied_worker(fleet, "h1", at_least_once=at_least_once)
     call = asyncio.create_task(fleet.invoker.call(CTX, "block", n=42))
     await asyncio.wait_for(endpoint.entered.get(), WAIT)
-    stopping = asyncio.create_task(fleet.workers[0].stop())
-    await asyncio.sleep(0)  # let stop() begin; it must now wait for the handler
-    assert not stopping.done() and "stopping" in repr(fleet.workers[0])
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    await fleet.invoker.prepare(server="h1").cast(CTX, "note", n=1)  # a broker round trip
+    assert not endpoint.tasks[0].done() and not stopping.done()
+    assert "stopping" in repr(worker)
     endpoint.release.set()
     assert await asyncio.wait_for(call, WAIT) == 42
     await asyncio.wait_for(stopping, WAIT)
-    assert "stopped" in repr(fleet.workers[0])
+    assert "stopped" in repr(worker) and endpoint.casts.empty()
+    successor = await fleet.add_worker("h1")  # the cast waited in h1's queue for it
+    assert await asyncio.wait_for(successor.casts.get(), WAIT) == ("h1", 1)
+
+
+async def test_stop_returns_waiting_deliveries_at_once(fleet: Fleet) -> None:
+    """A delivery waiting for a free slot goes back to the queue when stop() begins.
+
+    It is served by another worker while the stopping worker's one request in flight
+    is still held, not after it.
+    """
+    worker, endpoint, spy = await _spied_worker(fleet, "h1", max_concurrency=1)
+    first = asyncio.create_task(fleet.invoker.call(CTX, "block", n=1))
+    assert await asyncio.wait_for(endpoint.entered.get(), WAIT) == 1
+    second = asyncio.create_task(fleet.invoker.call(CTX, "block", n=2))
+    for _ in range(2):  # the first request, then the second, waiting for the slot
+        await asyncio.wait_for(spy.delivered.get(), WAIT)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    other = await fleet.add_worker("h2")
+    other.release.set()
+    assert await asyncio.wait_for(second, WAIT) == 2
+    assert not first.done() and not endpoint.tasks[0].done()
+    endpoint.release.set()
+    assert await asyncio.wait_for(first, WAIT) == 1
+    await asyncio.wait_for(stopping, WAIT)
+
+
+async def test_cancelling_stop_cancels_the_handlers_in_flight(fleet: Fleet) -> None:
+    """Cancelling stop() is the urgent path: the handler in flight is cancelled."""
+    worker, endpoint, spy = await _spied_worker(fleet, "h1")
+    call = asyncio.create_task(fleet.invoker.call(CTX, "block", n=7))
+    await asyncio.wait_for(endpoint.entered.get(), WAIT)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.wait_for(spy.all_cancelled.wait(), WAIT)
+    assert not endpoint.tasks[0].done()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await asyncio.wait_for(endpoint.cancelled.wait(), WAIT)
+    assert "stopped" in repr(worker)
+    call.cancel()
 
 
 async def test_undecodable_message_is_dead_lettered_and_worker_keeps_serving(
@@ -400,6 +531,75 @@ async def test_registered_objects_round_trip_with_their_field_types(fleet: Fleet
         )
         renamed = await invoker.call(CTX, "rename", server=server, name="b")
     assert renamed == attrs.evolve(server, name="b")
+
+
+async def _declare_as_oslo_does(transport: Transport, target: Target, fanout_queue: str) -> None:
+    """Every name a Worker of `target` uses, declared as oslo.messaging 18 declares it.
+
+    Written out here from oslo's ``impl_rabbit`` (default options), independently of
+    `nova_lite.rpc.topology`, so that this test checks that table.
+    """
+    assert target.topic is not None and target.server is not None
+    await transport.declare_exchange(
+        target.exchange, ExchangeType.TOPIC, durable=False, auto_delete=False
+    )
+    await transport.declare_exchange(
+        f"{target.topic}_fanout", ExchangeType.FANOUT, durable=False, auto_delete=True
+    )
+    for queue in (target.topic, f"{target.topic}.{target.server}"):
+        await transport.declare_queue(queue, durable=False, auto_delete=False, exclusive=False)
+    await transport.declare_queue(fanout_queue, arguments={"x-expires": 1800000})
+    await transport.bind_queue(fanout_queue, f"{target.topic}_fanout", target.topic)
+
+
+@pytest.mark.parametrize("first", ["oslo-style", "worker"])
+async def test_worker_declares_every_name_as_oslo_does(
+    broker: TransportFactory, first: str
+) -> None:
+    """A Worker and oslo-style declarations of the same names agree, whichever comes first."""
+    transport = await broker.connect()
+    target = Target(topic=broker.name("compat"), server="h1")  # exchange "nova", as oslo's
+    recorder = Recorder("h1")
+    worker = Worker(transport, target, [recorder])
+    fanout_queue = f"{target.topic}_fanout_{uuid.uuid4().hex}"
+    with structlog.testing.capture_logs() as logs:
+        if first == "worker":
+            await worker.start()
+        await _declare_as_oslo_does(transport, target, fanout_queue)
+        await _declare_as_oslo_does(transport, target, fanout_queue)  # idempotent, too
+        if first == "oslo-style":
+            await worker.start()
+        try:
+            invoker = Invoker(transport, target, timeout=WAIT)
+            assert await invoker.call(CTX, "whoami") == "h1"
+            await invoker.prepare(fanout=True).cast(CTX, "note", n=3)
+            assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 3)
+        finally:
+            await worker.stop()
+            await transport.delete_queue(fanout_queue)
+    assert not [line for line in logs if line["event"] == "rpc.topology.taken_as_it_is"]
+
+
+async def test_worker_takes_names_an_earlier_nova_lite_declared(broker: TransportFactory) -> None:
+    """Queues and exchanges declared otherwise (as before oslo compatibility) are used
+    as they are, with a warning, so that old and new services can share them."""
+    transport = await broker.connect()
+    target = Target(topic=broker.name("old"), server="h1", exchange=broker.name("nova"))
+    assert target.topic is not None
+    old_dlx = {"x-dead-letter-exchange": f"{target.exchange}_dlx"}
+    await transport.declare_exchange(target.exchange, ExchangeType.TOPIC, durable=False)
+    await transport.declare_exchange(target.fanout_exchange, ExchangeType.FANOUT, durable=False)
+    for queue in (target.topic, target.routing_key):
+        await transport.declare_queue(queue, arguments=old_dlx)
+    recorder = Recorder("h1")
+    with structlog.testing.capture_logs() as logs:
+        async with Worker(transport, target, [recorder]):
+            invoker = Invoker(transport, target, timeout=WAIT)
+            assert await invoker.call(CTX, "whoami") == "h1"
+            await invoker.prepare(fanout=True).cast(CTX, "note", n=4)
+            assert await asyncio.wait_for(recorder.casts.get(), WAIT) == ("h1", 4)
+    taken = [line for line in logs if line["event"] == "rpc.topology.taken_as_it_is"]
+    assert len(taken) == 4  # the two topic queues; the fanout exchange, by worker and invoker
 
 
 def _names(workers: Sequence[Worker]) -> list[str]:

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import inspect
 import socket
+from typing import Any
 
 import pytest
 
@@ -373,6 +374,63 @@ async def test_cancel_stops_new_deliveries_but_keeps_handed_out_ones(
     assert first_inbox.empty()
 
 
+class HeldHandler:
+    """A handler that settles when told (before or after its work) and holds its work.
+
+    It records its own task, waits on `release`, then publishes b"done" to the
+    `results` queue from inside the handler: the test sees the work finish only if
+    the handler was left to run to its end.
+    """
+
+    def __init__(self, transport: Transport, results: str, *, ack_first: bool) -> None:
+        self.transport = transport
+        self.results = results
+        self.ack_first = ack_first
+        self.release = asyncio.Event()
+        self.started: asyncio.Queue[asyncio.Task[object]] = asyncio.Queue()
+
+    async def __call__(self, delivery: Delivery) -> None:
+        if self.ack_first:
+            await delivery.ack()  # at-most-once: settled as soon as handling starts
+        task = asyncio.current_task()
+        assert task is not None
+        self.started.put_nowait(task)
+        await self.release.wait()
+        await self.transport.publish("", self.results, Message(b"done"))
+        if not self.ack_first:
+            await delivery.ack()  # at-least-once: settled once the work is done
+
+
+@pytest.mark.parametrize("ack_first", [True, False], ids=["ack-first", "ack-last"])
+async def test_cancel_leaves_a_running_handler_running(
+    broker: TransportFactory, ack_first: bool
+) -> None:
+    """A handler still at work when its consumer is cancelled runs to its end.
+
+    The handler is held until the cancel has returned and a message published after
+    it has gone to another consumer; only then is it released.
+    """
+    first_transport, second_transport = await broker.connect(), await broker.connect()
+    queue = await first_transport.declare_queue(broker.name("held"))
+    results = await second_transport.declare_queue(broker.name("results"))
+    results_inbox, _ = await subscribe(second_transport, results)
+    held = HeldHandler(first_transport, results, ack_first=ack_first)
+    consumer = await first_transport.consume(queue, held)
+    await first_transport.publish("", queue, Message(b"job"))
+    handler_task = await asyncio.wait_for(held.started.get(), TIMEOUT)
+    await consumer.cancel()
+    second_inbox, _ = await subscribe(second_transport, queue)
+    await first_transport.publish("", queue, Message(b"after the cancel"))
+    assert (await second_inbox.next()).message.body == b"after the cancel"
+    assert not handler_task.done()  # past the cancel, the handler is still at work
+    held.release.set()
+    assert (await results_inbox.next()).message.body == b"done"
+    await asyncio.wait_for(handler_task, TIMEOUT)
+    assert not handler_task.cancelled()
+    await first_transport.close()  # would requeue the job had the ack not counted
+    assert await drain(second_transport, queue, second_inbox) == []
+
+
 async def test_cancelled_consumer_can_requeue_what_it_holds(broker: TransportFactory) -> None:
     """A delivery rejected with requeue after cancel() goes to another consumer."""
     first_transport, second_transport = await broker.connect(), await broker.connect()
@@ -546,6 +604,76 @@ async def test_redeclaring_an_exchange_as_another_type_fails_harmlessly(
     [(queue, inbox)] = await bound_queues(broker, transport, name, ["a.*"])
     await transport.publish(name, "a.b", Message(b"works"), mandatory=True)
     assert await drain(transport, queue, inbox) == [b"works"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"durable": True}, {"auto_delete": False}],
+    ids=["durable", "auto_delete"],
+)
+async def test_redeclaring_an_exchange_with_other_properties_fails(
+    transport: Transport, broker: TransportFactory, other: dict[str, bool]
+) -> None:
+    """An exchange redeclared with another durability or auto-delete is refused."""
+    name = await new_exchange(broker, transport, "props", ExchangeType.FANOUT)
+    await transport.declare_exchange(name, ExchangeType.FANOUT, durable=False, auto_delete=True)
+    options = {"durable": False, "auto_delete": True, **other}
+    with pytest.raises(TopologyError):
+        await transport.declare_exchange(name, ExchangeType.FANOUT, **options)
+
+
+async def test_an_exchange_of_unspecified_durability_is_taken_as_it_is(
+    transport: Transport, broker: TransportFactory
+) -> None:
+    """declare_exchange(durable=None) accepts a durable exchange and creates a transient one."""
+    durable = broker.name("durable-x")
+    await transport.declare_exchange(durable, ExchangeType.TOPIC, durable=True, auto_delete=True)
+    await transport.declare_exchange(durable, ExchangeType.TOPIC, auto_delete=True)
+    transient = broker.name("transient-x")
+    await transport.declare_exchange(transient, ExchangeType.TOPIC, auto_delete=True)
+    await transport.declare_exchange(transient, ExchangeType.TOPIC, durable=False, auto_delete=True)
+    with pytest.raises(TopologyError):
+        await transport.declare_exchange(
+            transient, ExchangeType.TOPIC, durable=True, auto_delete=True
+        )
+    [(queue, inbox)] = await bound_queues(broker, transport, durable, ["k"])
+    await transport.publish(durable, "k", Message(b"through"), mandatory=True)
+    assert await drain(transport, queue, inbox) == [b"through"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"durable": True},
+        {"auto_delete": True},
+        {"arguments": {"x-dead-letter-exchange": "elsewhere"}},
+        {"arguments": {"x-expires": 60000}},
+    ],
+    ids=["durable", "auto_delete", "dead-letter", "expires"],
+)
+async def test_redeclaring_a_queue_with_other_properties_fails(
+    broker: TransportFactory, other: dict[str, object]
+) -> None:
+    """A queue redeclared with another durability, auto-delete or x-argument is refused."""
+    first, second = await broker.connect(), await broker.connect()
+    name = broker.name("props-q")
+    await first.declare_queue(name, arguments={"x-expires": 30000})
+    options: dict[str, Any] = {"arguments": {"x-expires": 30000}, **other}
+    with pytest.raises(TopologyError):
+        await second.declare_queue(name, **options)
+    assert await second.declare_queue(name, arguments={"x-expires": 30000}) == name
+
+
+async def test_auto_delete_exchange_vanishes_with_its_last_binding(
+    transport: Transport, broker: TransportFactory
+) -> None:
+    """An auto-delete exchange is deleted when its last bound queue is deleted."""
+    name = await new_exchange(broker, transport, "fleeting", ExchangeType.FANOUT)
+    queue = await transport.declare_queue(broker.name("fleeting-q"))
+    await transport.bind_queue(queue, name, "")
+    await transport.delete_queue(queue)
+    with pytest.raises(TopologyError):
+        await transport.publish(name, "", Message(b"nowhere"), mandatory=True)
 
 
 async def test_operations_after_close_raise_transport_closed(broker: TransportFactory) -> None:

@@ -3,10 +3,12 @@
 `MemoryBroker` is a real (small) broker, not a mock: topic, direct and fanout
 exchanges with AMQP topic matching (``*`` one word, ``#`` zero or more), bindings,
 the default exchange, round-robin delivery among the consumers of a queue, prefetch,
-ack and reject with requeue or dead-lettering, message expiry, exclusive and
-auto-delete queues, and redelivery of unsettled messages when a consumer or
-connection goes away. It is an explicit object: nothing is global, and two
-`MemoryTransport` connections talk to each other only when given the same broker.
+ack and reject with requeue or dead-lettering, message expiry, exclusive,
+auto-delete and expiring (``x-expires``) queues, auto-delete exchanges, redelivery of
+unsettled messages when a consumer or connection goes away, and RabbitMQ's refusal
+(PRECONDITION_FAILED) to redeclare an exchange or queue with other properties. It is
+an explicit object: nothing is global, and two `MemoryTransport` connections talk to
+each other only when given the same broker.
 """
 
 from __future__ import annotations
@@ -80,11 +82,14 @@ class _Exchange:
         if "*" in routing_key or "#" in routing_key:
             self.patterns.add((queue, routing_key))
 
-    def unbind_queue(self, queue: str) -> None:
+    def unbind_queue(self, queue: str) -> bool:
+        """Remove every binding of `queue`; whether there was any."""
+        before = len(self.bindings)
         self.bindings = {b for b in self.bindings if b[0] != queue}
         self.patterns = {b for b in self.patterns if b[0] != queue}
         for queues in self.exact.values():
             queues.discard(queue)
+        return len(self.bindings) != before
 
 
 @attrs.define
@@ -107,6 +112,7 @@ class _Queue:
     consumers: list[_MemoryConsumer] = attrs.field(factory=list)
     next_consumer: int = 0
     had_consumer: bool = False
+    generation: int = 0  # bumped on each use, so a pending x-expires check is stale
 
 
 class MemoryBroker:
@@ -133,18 +139,24 @@ class MemoryBroker:
     # -- topology ----------------------------------------------------------
 
     def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool, auto_delete: bool
+        self, name: str, type: ExchangeType, *, durable: bool | None, auto_delete: bool
     ) -> None:
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
         existing = self._exchanges.get(name)
         if existing is None:
-            self._exchanges[name] = _Exchange(name, ExchangeType(type), durable, auto_delete)
-        elif existing.type != type or existing.durable != durable:
+            self._exchanges[name] = _Exchange(name, ExchangeType(type), bool(durable), auto_delete)
+            return
+        if (
+            existing.type != type
+            or existing.auto_delete != auto_delete
+            or (durable is not None and existing.durable != durable)
+        ):
             raise TopologyError(
                 f"Exchange {name!r} exists as type={existing.type.value} "
-                f"durable={existing.durable}; cannot redeclare it as type={type} "
-                f"durable={durable}."
+                f"durable={existing.durable} auto_delete={existing.auto_delete}; cannot "
+                f"redeclare it as type={type} durable={durable} auto_delete={auto_delete} "
+                "(PRECONDITION_FAILED)."
             )
 
     def declare_queue(
@@ -160,18 +172,27 @@ class MemoryBroker:
         name = name or f"amq.gen-{next(self._names)}"
         queue = self._queues.get(name)
         if queue is None:
-            self._queues[name] = _Queue(
+            queue = self._queues[name] = _Queue(
                 name, durable, owner if exclusive else None, auto_delete, dict(arguments)
             )
+            self._expire_later(queue)
             return name
         if queue.exclusive_owner is not None and queue.exclusive_owner is not owner:
             raise TopologyError(f"Queue {name!r} is exclusive to another connection.")
-        if queue.durable != durable or (queue.exclusive_owner is not None) != exclusive:
+        if (
+            queue.durable != durable
+            or (queue.exclusive_owner is not None) != exclusive
+            or queue.auto_delete != auto_delete
+            or queue.arguments != dict(arguments)
+        ):
             raise TopologyError(
                 f"Queue {name!r} exists with durable={queue.durable} "
-                f"exclusive={queue.exclusive_owner is not None}; cannot redeclare it with "
-                f"durable={durable} exclusive={exclusive}."
+                f"exclusive={queue.exclusive_owner is not None} "
+                f"auto_delete={queue.auto_delete} arguments={queue.arguments}; cannot "
+                f"redeclare it with durable={durable} exclusive={exclusive} "
+                f"auto_delete={auto_delete} arguments={dict(arguments)} (PRECONDITION_FAILED)."
             )
+        self._expire_later(queue)  # a redeclaration counts as use
         return name
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
@@ -182,10 +203,27 @@ class MemoryBroker:
         queue = self._queues.pop(name, None)
         if queue is None:
             return
-        for exchange in self._exchanges.values():
-            exchange.unbind_queue(name)
+        for exchange in list(self._exchanges.values()):
+            if exchange.unbind_queue(name) and exchange.auto_delete and not exchange.bindings:
+                del self._exchanges[exchange.name]  # an auto-delete exchange's last binding
         for consumer in list(queue.consumers):
             consumer.release()
+
+    def _expire_later(self, queue: _Queue) -> None:
+        """Honour ``x-expires``: delete the queue once unused (no consumer) that long."""
+        expires_ms = queue.arguments.get("x-expires")
+        if not isinstance(expires_ms, int) or expires_ms <= 0 or queue.consumers:
+            return
+        queue.generation += 1
+        generation = queue.generation
+        asyncio.get_running_loop().call_later(
+            expires_ms / 1000, self._expire, queue.name, generation
+        )
+
+    def _expire(self, name: str, generation: int) -> None:
+        queue = self._queues.get(name)
+        if queue is not None and queue.generation == generation and not queue.consumers:
+            self.delete_queue(name)
 
     def _require_queue(self, name: str) -> _Queue:
         try:
@@ -274,6 +312,7 @@ class MemoryBroker:
             raise TopologyError(f"Queue {queue.name!r} is exclusive to another connection.")
         queue.consumers.append(consumer)
         queue.had_consumer = True
+        queue.generation += 1
         self._dispatch(queue)
 
     def detach(self, consumer: _MemoryConsumer, returned: list[_Envelope]) -> None:
@@ -289,6 +328,7 @@ class MemoryBroker:
         if queue.auto_delete and queue.had_consumer and not queue.consumers:
             self.delete_queue(queue.name)
         else:
+            self._expire_later(queue)
             self._dispatch(queue)
 
     def settle(
@@ -481,9 +521,18 @@ class MemoryTransport(Transport):
         self._run_close_callbacks()
 
     async def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+        self,
+        name: str,
+        type: ExchangeType,
+        *,
+        durable: bool | None = None,
+        auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
         self._check()
+        if passive:
+            self.broker._require_exchange(name)
+            return
         self.broker.declare_exchange(name, type, durable=durable, auto_delete=auto_delete)
 
     async def declare_queue(
@@ -494,8 +543,11 @@ class MemoryTransport(Transport):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         self._check()
+        if passive:
+            return self.broker._require_queue(name or "").name
         return self.broker.declare_queue(
             name,
             self,

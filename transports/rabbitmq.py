@@ -223,8 +223,11 @@ class _RabbitConsumer(Consumer):
     """A subscription to one queue, on a channel of its own.
 
     `cancel()` sends basic.cancel and keeps the channel open until the deliveries
-    already handed to the handler are settled, then closes it; a delivery that
-    arrives after the cancel goes straight back to the queue.
+    already handed to the handler are settled *and* every running handler has
+    returned, then closes it; a delivery that arrives after the cancel goes straight
+    back to the queue. Waiting for the handlers matters because aiormq runs each
+    handler in a task owned by the channel: closing the channel under a handler
+    that has already acked its delivery (at-most-once) would cancel it mid-work.
     """
 
     def __init__(
@@ -244,11 +247,17 @@ class _RabbitConsumer(Consumer):
         self._tag = ""
         self._receiving = False
         self._unsettled = 0
+        self._running = 0
         self._ending: asyncio.Task[None] | None = None
+        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = "consuming" if self._receiving else "cancelled"
-        return f"<RabbitMQConsumer {self.queue} {state} unsettled={self._unsettled}>"
+        return (
+            f"<RabbitMQConsumer {self.queue} {state} unsettled={self._unsettled} "
+            f"running={self._running}>"
+        )
 
     async def start(self, channel: _Channel, prefetch: int) -> None:
         """Apply `prefetch` and subscribe; on failure, close the channel."""
@@ -289,16 +298,32 @@ class _RabbitConsumer(Consumer):
         await self._handle(_RabbitDelivery(incoming, self))
 
     async def _handle(self, delivery: _RabbitDelivery) -> None:
+        self._running += 1
         try:
             await self._handler(delivery)
         except Exception:
             log.exception("transport.handler_failed", queue=self.queue)
+        finally:
+            self._running -= 1
+            self._close_when_idle()
 
     async def settled(self) -> None:
-        """Count one delivery settled; after `cancel()`, the last one closes the channel."""
+        """Count one delivery settled; after `cancel()`, the channel closes once idle."""
         self._unsettled -= 1
-        if not self._receiving and self._unsettled == 0 and self._channel is not None:
-            await self._channel.close()
+        self._close_when_idle()
+
+    def _idle(self) -> bool:
+        return not self._receiving and self._unsettled == 0 and self._running == 0
+
+    def _close_when_idle(self) -> None:
+        """After `cancel()`, close the channel once nothing uses it any more.
+
+        The close runs in a task of the consumer's own, not in the handler's task:
+        that one belongs to the channel, and closing the channel cancels it.
+        """
+        if self._idle() and self._channel is not None and not self._closed:
+            self._closed = True
+            self._closing = asyncio.get_running_loop().create_task(self._channel.close())
 
     def stop(self) -> None:
         """Stop handling deliveries: the connection is closing and requeues them."""
@@ -314,7 +339,8 @@ class _RabbitConsumer(Consumer):
             await self._subscription.cancel(self._tag)
         except Exception:
             self._unsettled = 0  # the channel is gone, and its deliveries went back
-        if self._unsettled == 0:
+        if self._idle() and not self._closed:
+            self._closed = True
             await self._channel.close()
 
 
@@ -439,10 +465,32 @@ class RabbitMQTransport(Transport):
         return await self._topology.ready()
 
     async def declare_exchange(
-        self, name: str, type: ExchangeType, *, durable: bool = False, auto_delete: bool = False
+        self,
+        name: str,
+        type: ExchangeType,
+        *,
+        durable: bool | None = None,
+        auto_delete: bool = False,
+        passive: bool = False,
     ) -> None:
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
+        if passive:  # not re-declared after a reconnection: it is someone else's
+            with _boundary(self, "find exchange {!r}", name):
+                channel = await self._topology_channel()
+                await channel.declare_exchange(name, passive=True, robust=False)
+            return
+        try:
+            await self._declare_exchange(name, type, bool(durable), auto_delete)
+        except TopologyError:
+            if durable is not None:
+                raise
+            # It exists durable (if anything else differed, this fails as well).
+            await self._declare_exchange(name, type, True, auto_delete)
+
+    async def _declare_exchange(
+        self, name: str, type: ExchangeType, durable: bool, auto_delete: bool
+    ) -> None:
         with _boundary(self, "declare exchange {!r} as {}", name, type):
             channel = await self._topology_channel()
             await channel.declare_exchange(
@@ -457,11 +505,18 @@ class RabbitMQTransport(Transport):
         exclusive: bool = False,
         auto_delete: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
     ) -> str:
         """Declare a queue; with ``name=None`` aio-pika picks a unique ``amq_…`` name.
 
         The name is chosen on the client so that a reconnect re-declares the same queue.
         """
+        if passive:
+            with _boundary(self, "find queue {!r}", name):
+                channel = await self._topology_channel()
+                found = await channel.declare_queue(name, passive=True, robust=False)
+            self._queues[found.name] = found
+            return found.name
         with _boundary(self, "declare queue {!r}", name):
             channel = await self._topology_channel()
             queue = await channel.declare_queue(

@@ -105,7 +105,7 @@ class ImageManager(Manager):
     async def create(
         self,
         ctx: RequestContext,
-        name: str,
+        name: str | None,
         disk_format: str = "raw",
         container_format: str = "bare",
         visibility: str = "private",

@@ -56,7 +56,7 @@ class ImageAPI(RPCAPI):
     async def create(
         self,
         ctx: RequestContext,
-        name: str,
+        name: str | None,
         *,
         disk_format: str = "raw",
         container_format: str = "bare",

@@ -6,10 +6,12 @@ Every message body is an oslo "2.0" envelope whose payload is itself a JSON stri
 
 A request message (rpc.call or rpc.cast)::
 
-    {"method": "build_and_run_instance", "args": {...}, "namespace": null,
-     "version": "5.0", "_unique_id": "<hex>",
+    {"method": "build_and_run_instance", "args": {...},
+     "namespace": "...", "version": "5.0",        # only when set, as oslo's client
+     "_unique_id": "<hex>",
      "_msg_id": "<hex>", "_reply_q": "reply_<hex>",          # rpc.call only
-     "_context_request_id": "req-...", "_context_user_id": ..., ...}
+     "_context_request_id": "req-...", "_context_user_id": ..., ...,
+     "_context_user": ..., "_context_project": ...}    # oslo.context's spellings
 
 A reply, published to the default exchange with the caller's ``_reply_q`` as routing
 key::
@@ -47,6 +49,9 @@ OSLO_VERSION = "2.0"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _CONTEXT_PREFIX = "_context_"
 _CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in attrs.fields_dict(RequestContext))
+# oslo.context's RequestContext writes and reads the user and project as ``user`` and
+# ``project`` (Nova's own context sends both spellings): nova_lite does the same.
+_OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
 
 
 @attrs.frozen
@@ -122,18 +127,20 @@ def encode_request(
     reply_q: str | None = None,
 ) -> bytes:
     """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message."""
-    message: dict[str, Any] = {
-        "method": method,
-        "args": args,
-        "namespace": namespace,
-        "version": version,
-        "_unique_id": unique_id,
-    }
+    message: dict[str, Any] = {"method": method, "args": args, "_unique_id": unique_id}
+    # As oslo.messaging's client: no key for an unset namespace or version (a server
+    # reads a missing version as "1.0"; oslo's refuses an explicit null).
+    if namespace is not None:
+        message["namespace"] = namespace
+    if version is not None:
+        message["version"] = version
     if msg_id is not None:
         message["_msg_id"] = msg_id
         message["_reply_q"] = reply_q
     for key, value in ctx.to_dict().items():
         message[_CONTEXT_PREFIX + key] = value
+    for field, alias in _OSLO_ALIASES:
+        message[alias] = message[_CONTEXT_PREFIX + field]
     return _wrap(message)
 
 
@@ -154,6 +161,9 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
     if not isinstance(args, dict):
         raise MessageDecodeError("Field 'args' must be a JSON object.")
     context = {field: message.get(key) for field, key in _CONTEXT_KEYS}
+    for field, alias in _OSLO_ALIASES:
+        if context.get(field) is None:
+            context[field] = message.get(alias)
     try:
         ctx = RequestContext.from_dict(context)
     except (TypeError, ValueError) as exc:

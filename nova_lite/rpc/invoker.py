@@ -2,9 +2,10 @@
 
 An `Invoker` sends rpc.call and rpc.cast messages for one `Target`. Requests go
 through a `TopicPublisher` to the target's topic exchange. Replies to calls come back
-on one exclusive ``reply_<hex>`` queue per transport, read by a `DirectConsumer`
-that resolves pending futures keyed by message id; it is set up on the first call
-and released when the transport closes (which fails every pending call).
+on one ``reply_<hex>`` queue per transport (declared as oslo's, expiring 30 minutes
+after its last use), read by a `DirectConsumer` that resolves pending futures keyed
+by message id; it is set up on the first call and released when the transport
+closes (which fails every pending call).
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from nova_lite.exceptions import (
     MessageDecodeError,
     MessageUndeliverable,
     MessagingTimeout,
+    TopologyError,
     TransportClosed,
     UnsupportedVersion,
 )
-from nova_lite.rpc import envelope
+from nova_lite.rpc import envelope, topology
 from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
-from nova_lite.transport import Delivery, ExchangeType, Message, Transport
+from nova_lite.transport import Delivery, Message, Transport
 
 __all__ = ["DirectConsumer", "Invoker", "TopicPublisher"]
 
@@ -62,7 +64,7 @@ class DirectConsumer:
         async with self._lock:
             if self._started:
                 return
-            await self.transport.declare_queue(self.queue, exclusive=True, auto_delete=True)
+            await topology.reply_queue(self.queue).declare(self.transport)
             await self.transport.consume(self.queue, self._on_reply, no_ack=True)
             self.transport.add_close_callback(self._on_transport_closed)
             self.transport.add_connection_lost_callback(self._on_connection_lost)
@@ -141,23 +143,38 @@ def direct_consumer_for(transport: Transport) -> DirectConsumer:
 
 
 class TopicPublisher:
-    """Publishes requests to a target's topic (or fanout) exchange."""
+    """Publishes requests to a target's topic (or fanout) exchange.
 
-    def __init__(self, transport: Transport) -> None:
+    It declares the exchange before its first use, as oslo.messaging's publisher
+    does: the control exchange durable when `durable` (``[rpc] durable_queues``),
+    the fanout exchange transient and auto-deleted with its last queue.
+    """
+
+    def __init__(self, transport: Transport, *, durable: bool = False) -> None:
         self.transport = transport
+        self.durable = durable
 
     async def publish(self, target: Target, message: Message) -> None:
         """Send `message` to `target`; raise `MessageUndeliverable` if no queue takes it."""
         if target.fanout:
-            exchange, kind = target.fanout_exchange, ExchangeType.FANOUT
+            spec = topology.fanout_exchange(target.fanout_exchange)
+            routing_key = target.topic or ""
         else:
-            exchange, kind = target.exchange, ExchangeType.TOPIC
+            spec = topology.topic_exchange(target.exchange, durable=self.durable)
+            routing_key = target.routing_key
         declared = _declared_exchanges.setdefault(self.transport, set())
-        if exchange not in declared:
-            await self.transport.declare_exchange(exchange, kind)
-            declared.add(exchange)
-        routing_key = target.topic if target.fanout else target.routing_key
-        await self.transport.publish(exchange, routing_key or "", message, mandatory=True)
+        if spec.name not in declared:
+            await spec.declare(self.transport)
+            declared.add(spec.name)
+        try:
+            await self.transport.publish(spec.name, routing_key, message, mandatory=True)
+        except TopologyError:
+            if not spec.auto_delete:
+                raise
+            # The fanout exchange went with its last queue: declare it again, so the
+            # message is refused as undeliverable (no queue) rather than misrouted.
+            await spec.declare(self.transport)
+            await self.transport.publish(spec.name, routing_key, message, mandatory=True)
 
 
 @attrs.frozen
@@ -174,6 +191,8 @@ class Invoker:
 
     Usable at once: the reply consumer is set up lazily on the first call. Use
     `prepare()` to aim a copy at one server, the fanout, another version or timeout.
+    `durable_queues` must be the deployment's ``[rpc] durable_queues`` (oslo's
+    ``amqp_durable_queues``): it says how the control exchange is declared.
     """
 
     def __init__(
@@ -186,6 +205,7 @@ class Invoker:
         serializer: Serializer | None = None,
         allowed_remote_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
         persistent_casts: bool = False,
+        durable_queues: bool = False,
     ) -> None:
         self.transport = transport
         self.target = target
@@ -196,7 +216,7 @@ class Invoker:
             tuple(allowed_remote_modules),
             persistent_casts,
         )
-        self._publisher = TopicPublisher(transport)
+        self._publisher = TopicPublisher(transport, durable=durable_queues)
 
     def __repr__(self) -> str:
         return f"<Invoker {self.target} timeout={self.timeout}>"

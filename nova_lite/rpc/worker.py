@@ -11,18 +11,19 @@ back through a `DirectPublisher` to the caller's reply queue.
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import structlog
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
 from nova_lite.lifecycle import AsyncLifecycle
-from nova_lite.rpc import envelope
+from nova_lite.rpc import envelope, topology
+from nova_lite.rpc.admission import RecentIds, Slots
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
@@ -118,9 +119,10 @@ class Worker(AsyncLifecycle):
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
         self._subscriptions = self._plan_subscriptions()
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._seen = _RecentIds(DUPLICATE_WINDOW)
+        self._seen = RecentIds(DUPLICATE_WINDOW)
+        self._dead_exchange = target.exchange + DEAD_LETTER_SUFFIX
 
     def __repr__(self) -> str:
         name = self.target.routing_key if self.target.server else self.target.topic
@@ -161,38 +163,46 @@ class Worker(AsyncLifecycle):
         log.info("rpc.worker.started", worker=repr(self))
 
     async def _declare_topology(self) -> None:
-        t, dead = self.transport, self.target.exchange + DEAD_LETTER_SUFFIX
-        await t.declare_exchange(self.target.exchange, ExchangeType.TOPIC)
-        await t.declare_exchange(self.target.fanout_exchange, ExchangeType.FANOUT)
-        await t.declare_exchange(dead, ExchangeType.FANOUT, durable=True)
+        """The exchanges and queues, as oslo.messaging declares them (see `topology`)."""
+        t, target = self.transport, self.target
+        await topology.topic_exchange(target.exchange, durable=self.durable_queues).declare(t)
+        await topology.fanout_exchange(target.fanout_exchange).declare(t)
+        await self._declare_dead_letters()
+        for sub in self._subscriptions:
+            if sub.exchange == target.fanout_exchange:
+                spec = topology.fanout_queue(sub.queue)
+            else:
+                spec = topology.topic_queue(sub.queue, durable=self.durable_queues)
+            await spec.declare(t)
+            await t.bind_queue(sub.queue, sub.exchange, sub.routing_key)
+
+    async def _declare_dead_letters(self) -> None:
+        """nova_lite's own ``<exchange>_dlx`` exchange and ``<exchange>_dead_letters`` queue.
+
+        oslo.messaging has neither; its queues carry no ``x-dead-letter-exchange``, so
+        the worker republishes an undecodable message here itself (`_dead_letter`).
+        """
+        t = self.transport
+        await t.declare_exchange(self._dead_exchange, ExchangeType.FANOUT, durable=True)
         dead_queue = await t.declare_queue(
             f"{self.queue_prefix}{self.target.exchange}_dead_letters", durable=True
         )
-        await t.bind_queue(dead_queue, dead, "#")
-        arguments = {"x-dead-letter-exchange": dead}
-        for sub in self._subscriptions:
-            fanout = sub.exchange == self.target.fanout_exchange
-            await t.declare_queue(
-                sub.queue,
-                durable=self.durable_queues and not fanout,
-                exclusive=fanout,
-                auto_delete=fanout,
-                arguments=arguments,
-            )
-            await t.bind_queue(sub.queue, sub.exchange, sub.routing_key)
+        await t.bind_queue(dead_queue, self._dead_exchange, "#")
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight requests finish, then return.
 
-        Requests received but not yet started go back to their queue for another
-        worker (or this one, restarted). Cancelling `stop()` abandons the in-flight
-        work at once (the urgent path).
+        Requests received but not yet started (also those waiting for a free slot)
+        go back to their queue at once, for another worker or this one restarted;
+        running handlers are waited for, whatever the acknowledgement mode, so their
+        replies are sent. Cancelling `stop()` cancels them (the urgent path).
         """
         if self.state in (WorkerState.STOPPING, WorkerState.STOPPED, WorkerState.NEW):
             self.state = WorkerState.STOPPED
             return
         self.state = WorkerState.STOPPING
         await self._cancel_consumers()
+        self._slots.close()  # deliveries waiting for a slot go back to the queue now
         try:
             while self._tasks:
                 await asyncio.wait(set(self._tasks))
@@ -202,7 +212,16 @@ class Worker(AsyncLifecycle):
             raise
         finally:
             self.state = WorkerState.STOPPED
+        await self._delete_fanout_queue()
         log.info("rpc.worker.stopped", worker=repr(self))
+
+    async def _delete_fanout_queue(self) -> None:
+        """This worker's fanout queue is its alone: delete it rather than let it expire."""
+        fanout = self._subscriptions[-1]
+        try:
+            await self.transport.delete_queue(fanout.queue)
+        except TransportError as exc:
+            log.warning("rpc.worker.fanout_queue_left", queue=fanout.queue, error=str(exc))
 
     async def _cancel_consumers(self) -> None:
         for sub in self._subscriptions:
@@ -225,36 +244,67 @@ class Worker(AsyncLifecycle):
             self._tasks.discard(task)
 
     async def _handle(self, delivery: Delivery) -> None:
-        async with self._slots:
-            if self.state is not WorkerState.RUNNING:
-                await _settle(delivery.reject(requeue=True))
-                return
-            try:
-                request = envelope.decode_request(
-                    delivery.message.body, max_bytes=self.max_message_bytes
-                )
-            except MessageDecodeError as exc:
-                log.error(
-                    "rpc.message.rejected",
-                    message_id=delivery.message.message_id,
-                    routing_key=delivery.routing_key,
-                    error=str(exc),
-                )
-                await _settle(delivery.reject(requeue=False))
-                return
-            if request.unique_id is not None and not self._seen.add(request.unique_id):
-                log.warning(
-                    "rpc.message.duplicate",
-                    unique_id=request.unique_id,
-                    method=request.method,
-                )
-                await _settle(delivery.ack())
-                return
-            if not self.at_least_once:
-                await _settle(delivery.ack())
-            await self._serve(request)
-            if self.at_least_once:
-                await _settle(delivery.ack())
+        if self.state is not WorkerState.RUNNING or not await self._slots.acquire():
+            await _settle(delivery.reject(requeue=True))  # not started: another worker's
+            return
+        try:
+            await self._handle_started(delivery)
+        finally:
+            self._slots.release()
+
+    async def _handle_started(self, delivery: Delivery) -> None:
+        request = await self._decode(delivery)
+        if request is None:
+            return
+        if not self.at_least_once:
+            await _settle(delivery.ack())
+        await self._serve(request)
+        if self.at_least_once:
+            await _settle(delivery.ack())
+
+    async def _decode(self, delivery: Delivery) -> envelope.Request | None:
+        """The delivery's request, or None once an undecodable or duplicate one is settled."""
+        try:
+            request = envelope.decode_request(
+                delivery.message.body, max_bytes=self.max_message_bytes
+            )
+        except MessageDecodeError as exc:
+            log.error(
+                "rpc.message.rejected",
+                message_id=delivery.message.message_id,
+                routing_key=delivery.routing_key,
+                error=str(exc),
+            )
+            await self._dead_letter(delivery, str(exc))
+            return None
+        if request.unique_id is not None and not self._seen.add(request.unique_id):
+            log.warning("rpc.message.duplicate", unique_id=request.unique_id, method=request.method)
+            await _settle(delivery.ack())
+            return None
+        return request
+
+    async def _dead_letter(self, delivery: Delivery, error: str) -> None:
+        """Move an undecodable message to the dead-letter exchange, then ack it.
+
+        Done by the worker rather than by an ``x-dead-letter-exchange`` queue argument,
+        which oslo.messaging does not declare: with it, the first of the two to
+        declare a shared queue would make the other's declaration fail.
+        """
+        message = delivery.message
+        headers = {
+            **message.headers,
+            "x-first-death-exchange": delivery.exchange,
+            "x-first-death-reason": "rejected",
+            "x-nova-lite-error": error[:500],
+        }
+        dead = attrs.evolve(message, headers=headers, expiration=None)
+        try:
+            await self.transport.publish(self._dead_exchange, delivery.routing_key, dead)
+        except TransportError as exc:
+            log.warning("rpc.message.dead_letter_failed", error=str(exc))
+            await _settle(delivery.reject(requeue=False))
+            return
+        await _settle(delivery.ack())
 
     async def _serve(self, request: envelope.Request) -> None:
         ctx = request.context
@@ -286,32 +336,15 @@ class Worker(AsyncLifecycle):
 
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         method = self.dispatcher.resolve(request)
-        args = {k: self.serializer.deserialize_entity(ctx, v) for k, v in request.args.items()}
-        self.dispatcher.check_arguments(method, args)
-        return await method(ctx, **args)
+        deserialize = self.serializer.deserialize_entity
+        args = {k: deserialize(ctx, v) for k, v in request.args.items()}
+        return await method(ctx, **self.dispatcher.structure_arguments(method, args))
 
     def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
         if isinstance(exc, NovaLiteError):
             log.info("rpc.endpoint.failed", method=request.method, error=repr(exc))
         else:
             log.exception("rpc.endpoint.crashed", method=request.method)
-
-
-class _RecentIds:
-    """The last `size` message unique ids, to drop duplicates (oslo's _MsgIdCache)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
-
-    def add(self, unique_id: str) -> bool:
-        """Remember `unique_id`; False if it was seen already."""
-        if unique_id in self._ids:
-            return False
-        self._ids[unique_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return True
 
 
 async def _settle(settling: Any) -> None:

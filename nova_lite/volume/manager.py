@@ -93,7 +93,7 @@ class VolumeManager(Manager):
 
     @endpoint
     async def create(
-        self, ctx: RequestContext, size: int, name: str = "", image_id: str | None = None
+        self, ctx: RequestContext, size: int, name: str | None = "", image_id: str | None = None
     ) -> objects.Volume:
         """Create a volume of `size` GiB for the caller's project (bootable if from an image).
 

@@ -23,7 +23,7 @@ class VolumeAPI(RPCAPI):
     version: ClassVar[str] = "1.0"
 
     async def create(
-        self, ctx: RequestContext, size: int, *, name: str = "", image_id: str | None = None
+        self, ctx: RequestContext, size: int, *, name: str | None = "", image_id: str | None = None
     ) -> objects.Volume:
         """Create a volume of `size` GiB (1 to 16384); bootable when made from an image."""
         result: objects.Volume = await self.invoker.call(
