@@ -205,6 +205,8 @@ BAD_INPUT: list[tuple[Any, Any]] = [
     *[(name, 1) for name in ("", "   ", "x" * 256, "bad\x00name", "tab\tname", 42, None)],
     *[("web", count) for count in (0, -1, 101, True, "2", 1.0)],
 ]
+# Not a list of network ids: a string was once read as one-letter ids ("Network a").
+BAD_NETWORKS: list[Any] = ["abc", ["private", ""], ["private", 7], {"private": 1}]
 
 
 async def test_a_boot_naming_unknown_things_fails(clouds: CloudFactory) -> None:
@@ -228,6 +230,18 @@ async def test_a_boot_with_a_bad_name_or_count_is_invalid(clouds: CloudFactory) 
         with pytest.raises(Invalid) as caught:
             await admin.servers.create(name, flavor="m1.tiny", image="cirros", count=count)
         assert ("count" if name == "web" else "name") in str(caught.value)
+
+    assert await admin.servers.list() == []
+
+
+async def test_a_boot_with_networks_not_a_list_of_ids_is_invalid(clouds: CloudFactory) -> None:
+    """A string, a blank or non-text id, or a mapping as `networks` is Invalid naming it."""
+    cloud = await clouds.start(computes=1)
+    admin = await cloud.login_admin()
+
+    for networks in BAD_NETWORKS:
+        with pytest.raises(Invalid, match=r"^networks(\[1\])? must"):
+            await admin.servers.create("web", flavor="m1.tiny", image="cirros", networks=networks)
 
     assert await admin.servers.list() == []
 
