@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
@@ -129,8 +130,10 @@ class InstanceStore:
             raise Conflict(
                 f"Instance uuid {twice[0]!r} is given twice in one request.", uuid=twice[0]
             )
-        marks = ", ".join("?" * len(uuids))
-        cursor = await conn.execute(f"SELECT uuid FROM instances WHERE uuid IN ({marks})", uuids)
+        cursor = await conn.execute(
+            "SELECT uuid FROM instances WHERE uuid IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(uuids)).decode(),),
+        )
         taken = sorted(row[0] for row in await cursor.fetchall())
         if taken:
             raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
