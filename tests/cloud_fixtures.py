@@ -7,6 +7,7 @@ against this module keeps working. The `clouds` fixture is the plugin's.
 from __future__ import annotations
 
 from nova_lite.testing import (
+    FAST_HASHES,
     PASSWORD,
     WAIT,
     CloudFactory,
@@ -22,7 +23,6 @@ from nova_lite.testing import (
     unlimited_quota,
     wait_all,
 )
-from nova_lite.testing.clouds import FAST_HASHES
 
 __all__ = [
     "FAST_HASHES",

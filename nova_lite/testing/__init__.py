@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from nova_lite.testing.brokers import TransportFactory, amqp_url, broker_answers
 from nova_lite.testing.clouds import (
+    FAST_HASHES,
     PASSWORD,
     WAIT,
     CloudFactory,
@@ -46,6 +47,7 @@ from nova_lite.testing.logs import capture_logs, events_named
 from nova_lite.testing.notifications import Notification, NotificationTap, capture_notifications
 
 __all__ = [
+    "FAST_HASHES",
     "PASSWORD",
     "REACHABLE",
     "STEPS",
