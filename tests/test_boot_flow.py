@@ -31,7 +31,7 @@ from nova_lite.exceptions import (
     NotAuthorized,
     QuotaExceeded,
 )
-from tests.cloud_fixtures import (
+from nova_lite.testing import (
     WAIT,
     CloudFactory,
     NotificationTap,
