@@ -23,8 +23,7 @@ from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.identity import manager as identity_manager_module
 from nova_lite.loader import get_transport
-from tests.cloud_fixtures import FAST_HASHES, PASSWORD, NotificationTap, scheduler_of
-from tests.conftest import TransportFactory
+from nova_lite.testing import FAST_HASHES, PASSWORD, NotificationTap, TransportFactory, scheduler_of
 from tests.test_deployment import Process
 
 SERVERS = 3
