@@ -25,8 +25,8 @@ from nova_lite.image.manager import ImageManager
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.store import ImageStore
 from nova_lite.service import Service
+from nova_lite.testing import TransportFactory
 from nova_lite.transport import Transport
-from tests.conftest import TransportFactory
 
 CHUNK = 1000
 LIMIT = 5000
