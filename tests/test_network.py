@@ -31,7 +31,7 @@ from nova_lite.network import ipam
 from nova_lite.network.manager import NetworkManager
 from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.service import Service
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
