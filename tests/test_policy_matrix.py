@@ -25,7 +25,7 @@ from nova_lite.api.http.openapi import document
 from nova_lite.context import RequestContext
 from nova_lite.objects import utcnow
 from nova_lite.policy import Enforcer
-from tests.cloud_fixtures import (
+from nova_lite.testing import (
     PASSWORD,
     CloudFactory,
     NotificationTap,
