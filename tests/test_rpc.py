@@ -26,6 +26,7 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import endpoint
+from nova_lite.testing import TransportFactory
 from nova_lite.transport import (
     Consumer,
     Delivery,
@@ -34,7 +35,6 @@ from nova_lite.transport import (
     Message,
     Transport,
 )
-from tests.conftest import TransportFactory
 
 log = structlog.get_logger("tests.endpoint")
 WAIT = 10.0
