@@ -10,7 +10,7 @@ import pytest
 
 from nova_lite import validators
 from nova_lite.exceptions import Invalid
-from tests.cloud_fixtures import PASSWORD, CloudFactory
+from nova_lite.testing import PASSWORD, CloudFactory
 from tests.http_fixtures import FrontEnd
 
 Rule = Callable[..., str]
