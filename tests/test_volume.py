@@ -27,9 +27,9 @@ from nova_lite.exceptions import (
     VolumeNotFound,
 )
 from nova_lite.service import Service
+from nova_lite.testing import TransportFactory
 from nova_lite.volume.manager import VolumeManager
 from nova_lite.volume.rpcapi import VolumeAPI
-from tests.conftest import TransportFactory
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
