@@ -38,6 +38,7 @@ from nova_lite.testing import (
     add_user,
     assert_audit_clean,
     assert_nothing_leaked,
+    fake_driver,
     identity_of,
     unlimited_quota,
     wait_all,
@@ -289,7 +290,7 @@ async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory)
     first = await admin.servers.wait_for(first.id, "ACTIVE", timeout=WAIT)
     busy = first.host or ""
     idle = "compute2" if busy == "compute1" else "compute1"
-    cloud.compute(idle).driver.fail_next("spawn")  # type: ignore[attr-defined]
+    fake_driver(cloud.compute(idle)).fail_next("spawn")
 
     [server] = await admin.servers.create("second", flavor="m1.tiny", image="cirros")
     server = await admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)
@@ -297,7 +298,7 @@ async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory)
     assert (server.status, server.host) == ("ACTIVE", busy)
     starts = [n.publisher_id for n in tap.about(server.id, "instance.create.start")]
     assert starts == [f"compute.{idle}", f"compute.{busy}"]
-    assert server.id not in cloud.compute(idle).driver.guests  # type: ignore[attr-defined]
+    assert server.id not in fake_driver(cloud.compute(idle)).guests
     assert await _usage(admin) == {busy: (2, 2560, 2), idle: (0, 0, 0)}
     await assert_audit_clean(cloud)
 
@@ -456,7 +457,7 @@ async def test_a_hundred_boots_fill_the_hosts_exactly(clouds: CloudFactory) -> N
         h: (30, 30 * 512, 30) for h in ("compute1", "compute2", "compute3")
     }
     for index in (1, 2, 3):
-        guests = cloud.compute(f"compute{index}").driver.guests.values()  # type: ignore[attr-defined]
+        guests = fake_driver(cloud.compute(f"compute{index}")).guests.values()
         assert sum(g.vcpus for g in guests) == 30 and sum(g.memory_mb for g in guests) == 30 * 512
     ports = await cloud.api.network.list_ports(await admin.context())
     addresses = [ip["ip_address"] for p in ports for ip in p.fixed_ips]
