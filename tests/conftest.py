@@ -72,7 +72,7 @@ def _watch_for_secrets_in_logs() -> Iterator[None]:
         return digest(token)
 
     passwords._scrypt = scrypt_and_remember  # type: ignore[assignment]
-    tokens._digest = digest_and_remember  # type: ignore[assignment]
+    tokens._digest = digest_and_remember
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

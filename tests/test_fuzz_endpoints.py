@@ -71,7 +71,7 @@ KNOWN_FAILURES: dict[tuple[str, str], KnownFailure] = {}
 def _endpoint_table() -> list[tuple[str, str]]:
     """(service, method) for every endpoint, read from managers that are never started."""
     config = Config.load(environ={}, state_path="/nonexistent-never-opened")
-    table = []
+    table: list[tuple[str, str]] = []
     for service, cls in SERVICES.items():
         manager = cls(config, MemoryTransport(), "host1")
         for part in manager.endpoints():
@@ -242,8 +242,10 @@ def arguments(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Keyword arguments for `method`: every required one, optional ones or not."""
     signature = signature_of(method)
-    required, optional = {}, {}
+    required: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
     for name, param in signature.parameters.items():
+        values: st.SearchStrategy[Any]
         if name in SECRET_PARAMETERS:
             values = secrets
         elif name in BOUNDED_PARAMETERS:
