@@ -56,3 +56,10 @@ def test_the_testing_example_passes_as_its_own_project() -> None:
     summary = out.strip().splitlines()[-1]
     assert " failed" not in summary and " error" not in summary, out
     assert summary.startswith(("5 passed", "3 passed, 2 skipped")), out
+
+
+def test_the_readme_quotes_the_testing_example_as_it_is() -> None:
+    """The README's "Testing your own endpoints and drivers" code is the example's own."""
+    code = (EXAMPLES / "testing" / "test_with_nova_lite.py").read_text()
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert code[code.index("class Calculator:") :] in readme
