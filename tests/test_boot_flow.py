@@ -11,7 +11,6 @@ import asyncio
 import datetime
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state
 from nova_lite.exceptions import (
     FlavorNotFound,
@@ -34,6 +32,7 @@ from nova_lite.exceptions import (
 from nova_lite.testing import (
     WAIT,
     CloudFactory,
+    DriverFaults,
     NotificationTap,
     add_user,
     assert_audit_clean,
@@ -380,46 +379,24 @@ async def test_an_image_whose_data_was_tampered_with_fails_the_build(
     await assert_audit_clean(cloud)
 
 
-class SpawnGate:
-    """Holds every spawn of a cloud's fake hosts until `release` is set."""
-
-    def __init__(self, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-        for index in range(1, cloud.computes + 1):
-            driver = cloud.compute(f"compute{index}").driver
-            monkeypatch.setattr(driver, "spawn", self._gated(driver.spawn))
-
-    def _gated(self, spawn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def gated(*args: Any, **kwargs: Any) -> None:
-            self.entered.set()
-            await self.release.wait()
-            await spawn(*args, **kwargs)
-
-        return gated
-
-
 @pytest.mark.parametrize("moment", ["scheduling", "spawning"])
-async def test_a_delete_during_the_build_wins(
-    clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch, moment: str
-) -> None:
+async def test_a_delete_during_the_build_wins(clouds: CloudFactory, moment: str) -> None:
     """A server deleted while it is being scheduled or spawned ends DELETED with nothing leaked."""
     cloud = await clouds.start()
     admin = await cloud.login_admin()
-    gate = SpawnGate(cloud, monkeypatch)
-    if moment == "scheduling":
-        gate.release.set()
-
-    [server] = await admin.servers.create("web", flavor="m1.tiny", image="cirros")
-    if moment == "spawning":
-        await asyncio.wait_for(gate.entered.wait(), WAIT)
-    await admin.servers.delete(server.id)
-    gate.release.set()
+    hosts = ("compute1", "compute2", "compute3")
+    with DriverFaults([fake_driver(cloud.compute(h)) for h in hosts]).hold("spawn") as gate:
+        if moment == "scheduling":
+            gate.release()
+        [server] = await admin.servers.create("web", flavor="m1.tiny", image="cirros")
+        if moment == "spawning":
+            await gate.wait_reached()
+        await admin.servers.delete(server.id)
     deleted = await admin.servers.wait_for(server.id, "DELETED", timeout=WAIT)
 
     assert deleted.status == "DELETED"
     await assert_nothing_leaked(cloud, admin, [server.id])
-    assert await _usage(admin) == {h: (0, 0, 0) for h in ("compute1", "compute2", "compute3")}
+    assert await _usage(admin) == {h: (0, 0, 0) for h in hosts}
     await assert_audit_clean(cloud)
 
 
