@@ -31,6 +31,7 @@ from nova_lite.identity.passwords import ScryptParams
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
 from nova_lite.testing.brokers import TransportFactory
+from nova_lite.testing.limits import WAIT
 from nova_lite.virt.driver import ComputeDriver
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ __all__ = [
     "wait_all",
 ]
 
-WAIT = 20.0  # a generous bound for any one awaited event; tests finish far sooner
 FAST_HASHES = ScryptParams(n=2**10)  # users made in tests log in in milliseconds
 PASSWORD = "correct horse battery staple"  # the bootstrap admin's and every test user's
 
@@ -117,11 +117,6 @@ class CloudFactory:
 
     def __repr__(self) -> str:
         return f"<CloudFactory {self.broker.kind} clouds={len(self._clouds)}>"
-
-    @property
-    def tmp_path(self) -> Path:
-        """The directory the clouds' state directories are made in (`path`)."""
-        return self.path
 
     def config(self, **overrides: Any) -> Config:
         """A configuration isolated on this factory's broker and directory, with `overrides`."""

@@ -22,12 +22,13 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from nova_lite.testing.limits import WAIT
+
 if TYPE_CHECKING:
     from drivers.fake import FakeDriver
 
 __all__ = ["STEPS", "DriverFaults", "DriverStep", "Gate", "hold", "slow"]
 
-WAIT = 20.0  # how long `Gate.wait_reached` waits before it fails
 
 #: The hypervisor operations of `ComputeDriver` that the fake driver can make fail.
 DriverStep = Literal[

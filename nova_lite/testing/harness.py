@@ -141,14 +141,17 @@ class CloudHarness:
 
     @property
     def conductor(self) -> ConductorManager:
+        """The cloud's conductor manager (its parts' clients can be held)."""
         return books.conductor_of(self.cloud)
 
     @property
     def scheduler(self) -> SchedulerManager:
+        """The cloud's scheduler manager (its host states and claims)."""
         return books.scheduler_of(self.cloud)
 
     @property
     def identity(self) -> IdentityManager:
+        """The cloud's identity manager (tests move its clock)."""
         return books.identity_of(self.cloud)
 
     # -- servers -----------------------------------------------------------------

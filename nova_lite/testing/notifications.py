@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from nova_lite.notifications import decode_notification
+from nova_lite.testing.limits import WAIT
 from nova_lite.transport import Consumer, Delivery, ExchangeType, Transport
 
 if TYPE_CHECKING:
     from nova_lite.cloud import Cloud
 
 __all__ = ["Notification", "NotificationTap", "capture_notifications"]
-
-WAIT = 20.0  # how long a wait for a notification may take before it fails
 
 
 @attrs.frozen
