@@ -10,8 +10,9 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -208,6 +209,15 @@ def test_captured_logs_can_start_at_a_level() -> None:
         structlog.get_logger("t").info("quiet")
         structlog.get_logger("t").warning("loud")
     assert [e["event"] for e in events] == ["loud"]
+
+
+def test_the_log_events_fixture_holds_the_tests_events(
+    log_events: list[MutableMapping[str, Any]],
+) -> None:
+    """The plugin's `log_events` captures what the test logs, masked as a process would."""
+    structlog.get_logger("t").warning("thing.odd", token="abc-secret")
+
+    assert [(e["event"], e["token"]) for e in log_events] == [("thing.odd", "***")]
 
 
 class Divider:
