@@ -66,7 +66,7 @@ def make_config(tmp_path: Path, broker: TransportFactory, **identity: Any) -> Co
     return Config.load(
         environ={},
         state_path=str(tmp_path),
-        rpc={"exchange": broker.name("nova"), "timeout": 10.0},
+        rpc={**broker.rpc_options(), "timeout": 10.0},
         identity={"bootstrap_password": ADMIN_PASSWORD, "token_ttl": 60.0, **identity},
     )
 
