@@ -50,7 +50,7 @@ def make_config(tmp_path: Path, broker: TransportFactory) -> Config:
     return Config.load(
         environ={},
         state_path=str(tmp_path / "state"),
-        rpc={"exchange": broker.name("nova"), "timeout": 10.0},
+        rpc={**broker.rpc_options(), "timeout": 10.0},
         image={"chunk_bytes": CHUNK, "max_image_bytes": LIMIT},
     )
 
