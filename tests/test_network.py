@@ -53,7 +53,7 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[Network
     TestManager.topic = TestAPI.topic = topic
     transport = await broker.connect()
     config = Config.load(
-        environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
+        environ={}, state_path=str(tmp_path), rpc={**broker.rpc_options(), "timeout": 15}
     )
     async with Service(TestManager(config, transport, "host1"), serializer=objects.serializer()):
         yield TestAPI(transport, config)
