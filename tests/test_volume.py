@@ -49,7 +49,7 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[VolumeA
     TestManager.topic = TestAPI.topic = broker.name("volume")
     transport = await broker.connect()
     config = Config.load(
-        environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
+        environ={}, state_path=str(tmp_path), rpc={**broker.rpc_options(), "timeout": 15}
     )
     manager = TestManager(config, transport, "host1")
     manager.images = _Images()  # type: ignore[assignment]
