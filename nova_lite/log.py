@@ -17,8 +17,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
-__all__ = ["SECRET_KEYS", "configure_logging", "mask_url", "redact_secrets"]
+__all__ = ["SECRET_KEYS", "configure_logging", "mask_url", "processors", "redact_secrets"]
 
 SECRET_KEYS = frozenset(
     {"auth_token", "token", "password", "admin_password", "secret", "x-auth-token"}
@@ -58,6 +59,22 @@ def redact_secrets(
     return event_dict
 
 
+def processors() -> list[Processor]:
+    """What every nova_lite process does to each log event before rendering it.
+
+    The request id (and whatever else is bound in contextvars) is merged in, the level
+    and a UTC timestamp are added, secrets are masked and exceptions formatted.
+    `nova_lite.testing.capture_logs` captures events as this chain leaves them.
+    """
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+        structlog.processors.format_exc_info,
+    ]
+
+
 def configure_logging(*, format: str = "console", level: str = "info") -> None:
     """Set up structlog for a process: JSON lines or console output, at `level`."""
     renderer: Any = (
@@ -68,14 +85,7 @@ def configure_logging(*, format: str = "console", level: str = "info") -> None:
         )
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_secrets,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),

@@ -18,7 +18,7 @@ from multidict import CIMultiDictProxy
 from nova_lite.api.http import HttpServer
 from nova_lite.api.views import Server
 from nova_lite.cloud import Cloud
-from tests.cloud_fixtures import PASSWORD, WAIT
+from nova_lite.testing import PASSWORD, WAIT
 
 __all__ = ["FrontEnd", "Reply", "auth_body"]
 

@@ -26,7 +26,7 @@ from nova_lite.cli import main
 from nova_lite.cloud import CONTROL_PLANE
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.launcher import SERVICES
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 from tests.test_deployment import Process
 
 COMPUTES = 2

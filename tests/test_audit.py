@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,36 +22,27 @@ from nova_lite.api.client import Session
 from nova_lite.audit import Audit, AuditReport
 from nova_lite.cloud import Cloud
 from nova_lite.compute import migration_states, task_states
-from nova_lite.conductor.manager import ConductorManager
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden
-from nova_lite.identity import manager as identity_manager_module
 from nova_lite.scheduler.host_manager import Allocation
-from tests.cloud_fixtures import (
-    FAST_HASHES,
+from nova_lite.testing import (
     WAIT,
     CloudFactory,
     add_user,
     assert_audit_clean,
     audit,
+    conductor_of,
+    fake_driver,
     scheduler_of,
 )
-from tests.conftest import TransportFactory
 
 ADMIN = RequestContext.admin()
 
 
 @pytest.fixture
-async def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Cloud]:
+async def cloud(memory_clouds: CloudFactory) -> Cloud:
     """Two fake hosts on the in-memory broker."""
-    monkeypatch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-    broker = TransportFactory("memory", "memory://")
-    factory = CloudFactory(broker, tmp_path)
-    try:
-        yield await factory.start(computes=2)
-    finally:
-        await factory.aclose()
-        await broker.aclose()
+    return await memory_clouds.start(computes=2)
 
 
 async def _boot(cloud: Cloud, name: str = "srv") -> objects.Instance:
@@ -66,10 +55,6 @@ async def _boot(cloud: Cloud, name: str = "srv") -> objects.Instance:
 
 def _other_host(instance: objects.Instance) -> str:
     return "compute2" if instance.host == "compute1" else "compute1"
-
-
-def _conductor(cloud: Cloud) -> ConductorManager:
-    return next(s.manager for s in cloud.services if isinstance(s.manager, ConductorManager))
 
 
 async def _heal(cloud: Cloud) -> AuditReport:
@@ -152,51 +137,51 @@ async def test_a_phantom_guest_of_a_deleted_server_is_destroyed(cloud: Cloud) ->
     """A guest left on a hypervisor after its server was deleted is found and destroyed."""
     admin = await cloud.login_admin()
     instance = await _boot(cloud)
-    driver = cloud.compute(instance.host or "").driver
-    guest = driver.guests[instance.uuid]  # type: ignore[attr-defined]
+    driver = fake_driver(cloud.compute(instance.host or ""))
+    guest = driver.guests[instance.uuid]
     await admin.servers.delete(instance.uuid)
     await admin.servers.wait_for(instance.uuid, "DELETED", timeout=WAIT)
-    driver.guests[instance.uuid] = guest  # type: ignore[attr-defined]
+    driver.guests[instance.uuid] = guest
 
     healed = await _found_healed_and_clean(cloud, kinds.PHANTOM_GUEST, instance.uuid)
 
     assert "destroyed the guest" in healed.repairs[0].detail.lower()
-    assert instance.uuid not in driver.guests  # type: ignore[attr-defined]
+    assert instance.uuid not in driver.guests
 
 
 async def test_a_guest_on_the_wrong_host_is_destroyed_there_only(cloud: Cloud) -> None:
     """A second guest of a server on another host goes; the one on its own host stays."""
     instance = await _boot(cloud)
-    home = cloud.compute(instance.host or "").driver
-    stray = cloud.compute(_other_host(instance)).driver
-    stray.guests[instance.uuid] = home.guests[instance.uuid]  # type: ignore[attr-defined]
+    home = fake_driver(cloud.compute(instance.host or ""))
+    stray = fake_driver(cloud.compute(_other_host(instance)))
+    stray.guests[instance.uuid] = home.guests[instance.uuid]
 
     await _found_healed_and_clean(cloud, kinds.PHANTOM_GUEST, instance.uuid)
 
-    assert instance.uuid in home.guests  # type: ignore[attr-defined]
-    assert instance.uuid not in stray.guests  # type: ignore[attr-defined]
+    assert instance.uuid in home.guests
+    assert instance.uuid not in stray.guests
 
 
 async def test_a_guest_that_is_not_this_clouds_is_reported_and_left_alone(cloud: Cloud) -> None:
     """A guest no instance of this cloud ever had is reported, and no heal destroys it."""
     instance = await _boot(cloud)
-    driver = cloud.compute(instance.host or "").driver
+    driver = fake_driver(cloud.compute(instance.host or ""))
     foreign = str(uuid.uuid4())
-    driver.guests[foreign] = attrs.evolve(driver.guests[instance.uuid], uuid=foreign)  # type: ignore[attr-defined]
+    driver.guests[foreign] = attrs.evolve(driver.guests[instance.uuid], uuid=foreign)
 
     report = await audit(cloud)
     assert [(f.kind, f.subject) for f in report.findings] == [(kinds.PHANTOM_GUEST, foreign)]
     healed = await _heal(cloud)
 
     assert [r.done for r in healed.repairs] == [False]
-    assert foreign in driver.guests  # type: ignore[attr-defined]
+    assert foreign in driver.guests
 
 
 async def test_a_missing_guest_is_reported_but_not_healed(cloud: Cloud) -> None:
     """An ACTIVE server whose guest vanished is reported; a heal says an operator must act."""
     admin = await cloud.login_admin()
     instance = await _boot(cloud)
-    del cloud.compute(instance.host or "").driver.guests[instance.uuid]  # type: ignore[attr-defined]
+    del fake_driver(cloud.compute(instance.host or "")).guests[instance.uuid]
 
     report = await audit(cloud)
     assert [(f.kind, f.subject, f.host) for f in report.findings] == [
@@ -252,7 +237,7 @@ async def test_a_migration_left_in_progress_is_ended(cloud: Cloud) -> None:
     """A migration still 'migrating' though its server has no resize task is ended."""
     instance = await _boot(cloud)
     small = await cloud.api.conductor.flavor_get(ADMIN, "m1.small")
-    migration = await _conductor(cloud).actions.migration_create(
+    migration = await conductor_of(cloud).actions.migration_create(
         ADMIN, instance.uuid, instance.host or "", instance.flavor, small, instance.vm_state
     )
     await cloud.api.conductor.migration_update(
@@ -269,7 +254,7 @@ async def test_a_stuck_migrations_claim_is_released_with_it(cloud: Cloud) -> Non
     """A stuck migration holding the source claim is ended, and its claim released."""
     instance = await _boot(cloud)
     small = await cloud.api.conductor.flavor_get(ADMIN, "m1.small")
-    migration = await _conductor(cloud).actions.migration_create(
+    migration = await conductor_of(cloud).actions.migration_create(
         ADMIN, instance.uuid, instance.host or "", instance.flavor, small, instance.vm_state
     )
     await scheduler_of(cloud).hosts.claim(

@@ -22,7 +22,7 @@ from benchmarks.rpc import run_rpc
 from benchmarks.scale import ScaleSpec, run_scale
 from benchmarks.scheduler import SchedulerSpec, run_scheduler
 from nova_lite.cli import main as nova_lite_main
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 TINY = Workload(count=40, latency_count=10, concurrency=(1, 4))
 

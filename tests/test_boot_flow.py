@@ -11,7 +11,6 @@ import asyncio
 import datetime
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ import structlog
 
 from nova_lite import objects
 from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state
 from nova_lite.exceptions import (
     FlavorNotFound,
@@ -31,13 +29,15 @@ from nova_lite.exceptions import (
     NotAuthorized,
     QuotaExceeded,
 )
-from tests.cloud_fixtures import (
+from nova_lite.testing import (
     WAIT,
     CloudFactory,
+    DriverFaults,
     NotificationTap,
     add_user,
     assert_audit_clean,
     assert_nothing_leaked,
+    fake_driver,
     identity_of,
     unlimited_quota,
     wait_all,
@@ -205,6 +205,8 @@ BAD_INPUT: list[tuple[Any, Any]] = [
     *[(name, 1) for name in ("", "   ", "x" * 256, "bad\x00name", "tab\tname", 42, None)],
     *[("web", count) for count in (0, -1, 101, True, "2", 1.0)],
 ]
+# Not a list of network ids: a string was once read as one-letter ids ("Network a").
+BAD_NETWORKS: list[Any] = ["abc", ["private", ""], ["private", 7], {"private": 1}]
 
 
 async def test_a_boot_naming_unknown_things_fails(clouds: CloudFactory) -> None:
@@ -228,6 +230,18 @@ async def test_a_boot_with_a_bad_name_or_count_is_invalid(clouds: CloudFactory) 
         with pytest.raises(Invalid) as caught:
             await admin.servers.create(name, flavor="m1.tiny", image="cirros", count=count)
         assert ("count" if name == "web" else "name") in str(caught.value)
+
+    assert await admin.servers.list() == []
+
+
+async def test_a_boot_with_networks_not_a_list_of_ids_is_invalid(clouds: CloudFactory) -> None:
+    """A string, a blank or non-text id, or a mapping as `networks` is Invalid naming it."""
+    cloud = await clouds.start(computes=1)
+    admin = await cloud.login_admin()
+
+    for networks in BAD_NETWORKS:
+        with pytest.raises(Invalid, match=r"^networks(\[1\])? must"):
+            await admin.servers.create("web", flavor="m1.tiny", image="cirros", networks=networks)
 
     assert await admin.servers.list() == []
 
@@ -275,7 +289,7 @@ async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory)
     first = await admin.servers.wait_for(first.id, "ACTIVE", timeout=WAIT)
     busy = first.host or ""
     idle = "compute2" if busy == "compute1" else "compute1"
-    cloud.compute(idle).driver.fail_next("spawn")  # type: ignore[attr-defined]
+    fake_driver(cloud.compute(idle)).fail_next("spawn")
 
     [server] = await admin.servers.create("second", flavor="m1.tiny", image="cirros")
     server = await admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)
@@ -283,7 +297,7 @@ async def test_a_spawn_failure_reschedules_to_another_host(clouds: CloudFactory)
     assert (server.status, server.host) == ("ACTIVE", busy)
     starts = [n.publisher_id for n in tap.about(server.id, "instance.create.start")]
     assert starts == [f"compute.{idle}", f"compute.{busy}"]
-    assert server.id not in cloud.compute(idle).driver.guests  # type: ignore[attr-defined]
+    assert server.id not in fake_driver(cloud.compute(idle)).guests
     assert await _usage(admin) == {busy: (2, 2560, 2), idle: (0, 0, 0)}
     await assert_audit_clean(cloud)
 
@@ -365,46 +379,24 @@ async def test_an_image_whose_data_was_tampered_with_fails_the_build(
     await assert_audit_clean(cloud)
 
 
-class SpawnGate:
-    """Holds every spawn of a cloud's fake hosts until `release` is set."""
-
-    def __init__(self, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-        for index in range(1, cloud.computes + 1):
-            driver = cloud.compute(f"compute{index}").driver
-            monkeypatch.setattr(driver, "spawn", self._gated(driver.spawn))
-
-    def _gated(self, spawn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def gated(*args: Any, **kwargs: Any) -> None:
-            self.entered.set()
-            await self.release.wait()
-            await spawn(*args, **kwargs)
-
-        return gated
-
-
 @pytest.mark.parametrize("moment", ["scheduling", "spawning"])
-async def test_a_delete_during_the_build_wins(
-    clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch, moment: str
-) -> None:
+async def test_a_delete_during_the_build_wins(clouds: CloudFactory, moment: str) -> None:
     """A server deleted while it is being scheduled or spawned ends DELETED with nothing leaked."""
     cloud = await clouds.start()
     admin = await cloud.login_admin()
-    gate = SpawnGate(cloud, monkeypatch)
-    if moment == "scheduling":
-        gate.release.set()
-
-    [server] = await admin.servers.create("web", flavor="m1.tiny", image="cirros")
-    if moment == "spawning":
-        await asyncio.wait_for(gate.entered.wait(), WAIT)
-    await admin.servers.delete(server.id)
-    gate.release.set()
+    hosts = ("compute1", "compute2", "compute3")
+    with DriverFaults([fake_driver(cloud.compute(h)) for h in hosts]).hold("spawn") as gate:
+        if moment == "scheduling":
+            gate.release()
+        [server] = await admin.servers.create("web", flavor="m1.tiny", image="cirros")
+        if moment == "spawning":
+            await gate.wait_reached()
+        await admin.servers.delete(server.id)
     deleted = await admin.servers.wait_for(server.id, "DELETED", timeout=WAIT)
 
     assert deleted.status == "DELETED"
     await assert_nothing_leaked(cloud, admin, [server.id])
-    assert await _usage(admin) == {h: (0, 0, 0) for h in ("compute1", "compute2", "compute3")}
+    assert await _usage(admin) == {h: (0, 0, 0) for h in hosts}
     await assert_audit_clean(cloud)
 
 
@@ -442,7 +434,7 @@ async def test_a_hundred_boots_fill_the_hosts_exactly(clouds: CloudFactory) -> N
         h: (30, 30 * 512, 30) for h in ("compute1", "compute2", "compute3")
     }
     for index in (1, 2, 3):
-        guests = cloud.compute(f"compute{index}").driver.guests.values()  # type: ignore[attr-defined]
+        guests = fake_driver(cloud.compute(f"compute{index}")).guests.values()
         assert sum(g.vcpus for g in guests) == 30 and sum(g.memory_mb for g in guests) == 30 * 512
     ports = await cloud.api.network.list_ports(await admin.context())
     addresses = [ip["ip_address"] for p in ports for ip in p.fixed_ips]

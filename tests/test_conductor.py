@@ -17,6 +17,7 @@ from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
+    Conflict,
     FlavorNotFound,
     Forbidden,
     InstanceNotFound,
@@ -26,7 +27,7 @@ from nova_lite.exceptions import (
     UnexpectedTaskStateError,
 )
 from nova_lite.service import Service
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
@@ -124,6 +125,24 @@ async def test_a_batch_over_quota_records_none_of_it(api: ConductorAPI) -> None:
         await api.create_instances(ALICE, [instance(MEDIUM), instance(MEDIUM)])
 
     assert len(await api.instance_get_all(ALICE, project_id="p-alice")) == 1
+
+
+async def test_an_instance_uuid_already_taken_or_given_twice_is_a_conflict(
+    api: ConductorAPI,
+) -> None:
+    """A uuid in use (even by a deleted instance) or twice in a batch: Conflict, none recorded."""
+    kept, gone = instance(), instance()
+    await api.create_instances(ALICE, [kept, gone])
+    await api.instance_destroy(ADMIN, gone.uuid)
+    fresh = instance()
+
+    for taken in (kept, gone):
+        with pytest.raises(Conflict, match=f"uuid '{taken.uuid}' already exists"):
+            await api.create_instances(ALICE, [fresh, instance(uuid=taken.uuid)])
+    with pytest.raises(Conflict, match=f"uuid '{fresh.uuid}' is given twice"):
+        await api.create_instances(ALICE, [fresh, instance(uuid=fresh.uuid)])
+
+    assert [i.uuid for i in await api.instance_get_all(ALICE, project_id="p-alice")] == [kept.uuid]
 
 
 async def test_a_quota_set_by_an_admin_replaces_the_default(api: ConductorAPI) -> None:

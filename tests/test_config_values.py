@@ -88,14 +88,26 @@ def current(config: Config, option: tuple[str, str]) -> Any:
 
 # -- TOML: each type, bad values ------------------------------------------------------------
 
+
+def _each(*values: Any) -> tuple[Any, ...]:
+    """The values as they are (their types vary on purpose)."""
+    return values
+
+
 BAD_TOML: list[tuple[tuple[str, str], Any]] = [
-    *[(INT, v) for v in (1.9, 2.0, "2", True, False, [1], {"a": 1}, datetime.date(2020, 1, 1))],
-    *[(FLOAT, v) for v in ("1.5", "60", True, math.nan, math.inf, -math.inf, [1.0], {})],
+    *[
+        (INT, v)
+        for v in _each(1.9, 2.0, "2", True, False, [1], {"a": 1}, datetime.date(2020, 1, 1))
+    ],
+    *[(FLOAT, v) for v in _each("1.5", "60", True, math.nan, math.inf, -math.inf, [1.0], {})],
     (FLOAT, 2**53 + 1),  # an integer that a float would round
-    *[(BOOL, v) for v in (1, 0, "true", "yes", "on", 1.0, [True])],
-    *[(STR, v) for v in (1, 1.5, True, ["memory://"], {"url": "x"}, datetime.time(7, 30))],
-    *[(NAMES, v) for v in ("RAMWeigher", "RAMWeigher,CPUWeigher", [1], ["RAMWeigher", 2], [""])],
-    *[(NAMES, v) for v in ([" "], {"a": "b"}, True)],
+    *[(BOOL, v) for v in _each(1, 0, "true", "yes", "on", 1.0, [True])],
+    *[(STR, v) for v in _each(1, 1.5, True, ["memory://"], {"url": "x"}, datetime.time(7, 30))],
+    *[
+        (NAMES, v)
+        for v in _each("RAMWeigher", "RAMWeigher,CPUWeigher", [1], ["RAMWeigher", 2], [""])
+    ],
+    *[(NAMES, v) for v in _each([" "], {"a": "b"}, True)],
 ]
 
 

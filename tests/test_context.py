@@ -12,7 +12,7 @@ import structlog
 from nova_lite.api.http.client import token_info_from_keystone
 from nova_lite.context import RequestContext, generate_request_id, is_request_id
 from nova_lite.objects import TokenInfo
-from tests.cloud_fixtures import CloudFactory
+from nova_lite.testing import CloudFactory
 from tests.http_fixtures import FrontEnd
 
 EXPIRES = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 CONTROL_PLANE = ("identity", "api", "conductor", "scheduler", "image", "network", "volume")
 COMPUTES = ("c1", "c2", "c3")

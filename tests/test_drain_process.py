@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,14 @@ from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.identity import manager as identity_manager_module
 from nova_lite.loader import get_transport
-from tests.cloud_fixtures import FAST_HASHES, PASSWORD, NotificationTap, scheduler_of
-from tests.conftest import TransportFactory
+from nova_lite.testing import (
+    FAST_HASHES,
+    PASSWORD,
+    Notification,
+    NotificationTap,
+    TransportFactory,
+    scheduler_of,
+)
 from tests.test_deployment import Process
 
 SERVERS = 3
@@ -104,11 +110,7 @@ async def test_sigterm_lets_builds_in_flight_finish(
             "drain", flavor="m1.tiny", image="cirros", count=SERVERS
         )
         for server in servers:
-            await tap.wait_for(
-                lambda n, uuid=server.id: (
-                    n.payload.get("uuid") == uuid and n.payload.get("task_state") == "spawning"
-                )
-            )
+            await tap.wait_for(_spawning(server.id))
         compute.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(compute.finish(), WAIT) == 0, "\n".join(compute.raw[-30:])
     finally:
@@ -121,3 +123,8 @@ async def test_sigterm_lets_builds_in_flight_finish(
     assert "launcher.stopping" in events and "service.stopped" in events
     assert events.index("launcher.stopping") < events.index("service.stopped")
     assert not any(line.get("level") in ("error", "critical") for line in compute.lines)
+
+
+def _spawning(uuid: str) -> Callable[[Notification], bool]:
+    """Matches a notification that the server `uuid` is spawning."""
+    return lambda n: n.payload.get("uuid") == uuid and n.payload.get("task_state") == "spawning"

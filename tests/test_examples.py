@@ -43,3 +43,23 @@ def test_the_demo_command(servers: int, tmp_path: Path) -> None:
     """`nova-lite demo` (the README's first command) boots every server it asks for."""
     out = _run("-m", "nova_lite", "demo", "--servers", str(servers), "--computes", "2")
     assert f"{servers}/{servers} servers ACTIVE" in out
+
+
+def test_the_testing_example_passes_as_its_own_project() -> None:
+    """examples/testing, a project enabling nova_lite's pytest plugin, passes its tests.
+
+    Its endpoint test runs on both brokers (the RabbitMQ run is skipped when none
+    answers, and fails with CI=true, as here), its harness test on both, its driver
+    test on the in-memory broker.
+    """
+    out = _run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(EXAMPLES / "testing"))
+    summary = out.strip().splitlines()[-1]
+    assert " failed" not in summary and " error" not in summary, out
+    assert summary.startswith(("5 passed", "3 passed, 2 skipped")), out
+
+
+def test_the_readme_quotes_the_testing_example_as_it_is() -> None:
+    """The README's "Testing your own endpoints and drivers" code is the example's own."""
+    code = (EXAMPLES / "testing" / "test_with_nova_lite.py").read_text()
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert code[code.index("class Calculator:") :] in readme

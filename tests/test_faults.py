@@ -129,14 +129,12 @@ async def test_two_schedulers_never_double_book(
     )
     admin = await cloud.login_admin()
     await unlimited_quota(cloud, admin)
-    second = Service(
-        SchedulerManager(cloud.config, await broker.connect(), "control2"),
-        serializer=objects.serializer(),
-    )
+    scheduler = SchedulerManager(cloud.config, await broker.connect(), "control2")
+    second = Service(scheduler, serializer=objects.serializer())
     await second.start()
     try:
         for host in ("compute1", "compute2"):
-            await second.manager.hosts.update_node(cloud.compute(host).tracker.compute_node())
+            await scheduler.hosts.update_node(cloud.compute(host).tracker.compute_node())
         creates = [
             admin.servers.create(f"s{i}", flavor="m1.tiny", image="cirros") for i in range(12)
         ]

@@ -24,7 +24,7 @@ from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.exceptions import NovaError, RemoteError
-from tests.cloud_fixtures import audit
+from nova_lite.testing import audit
 
 T = TypeVar("T")
 MAX_IMAGE = 70_000  # the seeded default image is 64 KiB

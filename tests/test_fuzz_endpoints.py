@@ -55,19 +55,6 @@ SETTINGS = settings(
 )
 
 
-def _instance(uuid: str) -> objects.Instance:
-    flavor = objects.Flavor(flavorid="1", name="m1.tiny", vcpus=1, memory_mb=512, root_gb=1)
-    return objects.Instance(
-        uuid=uuid,
-        display_name="dup",
-        project_id="fuzz",
-        user_id="fuzz",
-        flavor=flavor,
-        image_ref=None,
-        vm_state="building",
-    )
-
-
 @attrs.frozen
 class KnownFailure:
     """A failure found here in code this suite does not own, and an example that shows it."""
@@ -78,20 +65,13 @@ class KnownFailure:
 
 #: (service, endpoint) -> the failure found; each runs its example first, and is
 #: xfail(strict=True): once fixed, the test passes and the strict mark turns it red.
-KNOWN_FAILURES: dict[tuple[str, str], KnownFailure] = {
-    ("conductor", "create_instances"): KnownFailure(
-        "conductor.create_instances: an instance uuid that already exists (or twice in "
-        "one request) reaches SQLite's UNIQUE constraint; the caller gets RemoteError "
-        "IntegrityError instead of a Conflict (nova_lite/conductor/instance_store.py create)",
-        lambda: {"instances": [_instance("fuzz-dup"), _instance("fuzz-dup")]},
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], KnownFailure] = {}
 
 
 def _endpoint_table() -> list[tuple[str, str]]:
     """(service, method) for every endpoint, read from managers that are never started."""
     config = Config.load(environ={}, state_path="/nonexistent-never-opened")
-    table = []
+    table: list[tuple[str, str]] = []
     for service, cls in SERVICES.items():
         manager = cls(config, MemoryTransport(), "host1")
         for part in manager.endpoints():
@@ -262,8 +242,10 @@ def arguments(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Keyword arguments for `method`: every required one, optional ones or not."""
     signature = signature_of(method)
-    required, optional = {}, {}
+    required: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
     for name, param in signature.parameters.items():
+        values: st.SearchStrategy[Any]
         if name in SECRET_PARAMETERS:
             values = secrets
         elif name in BOUNDED_PARAMETERS:

@@ -16,7 +16,7 @@ import structlog
 
 from nova_lite.api.http.openapi import document
 from nova_lite.objects import utcnow
-from tests.cloud_fixtures import PASSWORD, CloudFactory, add_user, identity_of
+from nova_lite.testing import PASSWORD, CloudFactory, add_user, identity_of
 from tests.http_fixtures import FrontEnd, auth_body
 
 COMPUTE = "/compute/v2.1"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nova_lite.exceptions import QuotaExceeded
-from tests.cloud_fixtures import CloudFactory, add_user
+from nova_lite.testing import CloudFactory, add_user
 from tests.http_fixtures import FrontEnd
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud_fixtures import PASSWORD, WAIT, CloudFactory
+from nova_lite.testing import PASSWORD, WAIT, CloudFactory
 from tests.http_fixtures import FrontEnd
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)

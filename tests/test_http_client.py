@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from nova_lite.cli import main
 from nova_lite.config import Config
 from nova_lite.launcher import LaunchError, serve_http
-from tests.cloud_fixtures import PASSWORD, WAIT, CloudFactory
+from nova_lite.testing import PASSWORD, WAIT, CloudFactory
 from tests.http_fixtures import FrontEnd
 
 NOVA_LITE = Path(sys.executable).with_name("nova-lite")

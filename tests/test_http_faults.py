@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.cloud_fixtures import PASSWORD, CloudFactory
+from nova_lite.testing import PASSWORD, CloudFactory
 from tests.http_fixtures import FrontEnd, auth_body
 
 COMPUTE = "/compute/v2.1"

@@ -18,7 +18,8 @@ def _app() -> web.Application:
 
 
 def _served() -> set[tuple[str, str]]:
-    return {(r.method.lower(), r.resource.canonical) for r in _app().router.routes()}
+    routes = _app().router.routes()
+    return {(r.method.lower(), r.resource.canonical) for r in routes if r.resource is not None}
 
 
 def _documented() -> set[tuple[str, str]]:

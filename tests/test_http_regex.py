@@ -17,7 +17,7 @@ import pytest
 from nova_lite.api.http.filters import regex_filter
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.exceptions import Invalid
-from tests.cloud_fixtures import WAIT, CloudFactory, add_user
+from nova_lite.testing import WAIT, CloudFactory, add_user
 from tests.http_fixtures import FrontEnd
 
 COMPUTE = "/compute/v2.1"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.cloud_fixtures import CloudFactory, NotificationTap, add_user
+from nova_lite.testing import CloudFactory, NotificationTap, add_user
 from tests.http_fixtures import FrontEnd
 
 COMPUTE = "/compute/v2.1"

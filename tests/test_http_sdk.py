@@ -17,7 +17,7 @@ import openstack.connection
 import openstack.exceptions
 import pytest
 
-from tests.cloud_fixtures import PASSWORD, WAIT, CloudFactory, add_user
+from nova_lite.testing import PASSWORD, WAIT, CloudFactory, add_user
 from tests.http_fixtures import FrontEnd
 
 T = TypeVar("T")

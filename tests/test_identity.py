@@ -28,8 +28,8 @@ from nova_lite.identity.passwords import (
 from nova_lite.identity.rpcapi import IdentityAPI
 from nova_lite.objects import TokenInfo
 from nova_lite.service import Service
+from nova_lite.testing import TransportFactory
 from nova_lite.transport import Transport
-from tests.conftest import TransportFactory
 
 ADMIN_PASSWORD = "bootstrap-secret-1"
 # Cheaper than the default cost, to keep the tests fast; hashes record their own cost.
@@ -66,7 +66,7 @@ def make_config(tmp_path: Path, broker: TransportFactory, **identity: Any) -> Co
     return Config.load(
         environ={},
         state_path=str(tmp_path),
-        rpc={"exchange": broker.name("nova"), "timeout": 10.0},
+        rpc={**broker.rpc_options(), "timeout": 10.0},
         identity={"bootstrap_password": ADMIN_PASSWORD, "token_ttl": 60.0, **identity},
     )
 

@@ -25,8 +25,8 @@ from nova_lite.image.manager import ImageManager
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.store import ImageStore
 from nova_lite.service import Service
+from nova_lite.testing import TransportFactory
 from nova_lite.transport import Transport
-from tests.conftest import TransportFactory
 
 CHUNK = 1000
 LIMIT = 5000
@@ -50,7 +50,7 @@ def make_config(tmp_path: Path, broker: TransportFactory) -> Config:
     return Config.load(
         environ={},
         state_path=str(tmp_path / "state"),
-        rpc={"exchange": broker.name("nova"), "timeout": 10.0},
+        rpc={**broker.rpc_options(), "timeout": 10.0},
         image={"chunk_bytes": CHUNK, "max_image_bytes": LIMIT},
     )
 

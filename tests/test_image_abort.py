@@ -19,7 +19,7 @@ import pytest
 from nova_lite.cloud import Cloud
 from nova_lite.image.manager import ImageManager
 from nova_lite.image.rpcapi import ImageAPI
-from tests.cloud_fixtures import WAIT, CloudFactory, add_user
+from nova_lite.testing import WAIT, CloudFactory, add_user
 from tests.http_fixtures import FrontEnd
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud_fixtures import WAIT, CloudFactory, NotificationTap, unlimited_quota
+from nova_lite.testing import WAIT, CloudFactory, NotificationTap, unlimited_quota
 from tests.libvirt_fixtures import (
     PORT,
     SMALL,

@@ -32,7 +32,7 @@ require("qemu-img", "qemu-system-x86_64", "busybox", "cpio", "ldd")
 
 from nova_lite.api.client import Session  # noqa: E402 - after the checks
 from nova_lite.cloud import Cloud  # noqa: E402
-from tests.cloud_fixtures import WAIT, CloudFactory  # noqa: E402
+from nova_lite.testing import WAIT, CloudFactory  # noqa: E402
 
 URI = "qemu:///system"
 MARKER = "NOVA-LITE-GUEST-OK"

@@ -9,166 +9,47 @@ both brokers; the rest runs on the in-memory broker, on one cloud per test.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from nova_lite import objects
 from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state, task_states
-from nova_lite.compute.manager import ComputeManager
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import InstanceInvalidState
-from nova_lite.identity import manager as identity_manager_module
-from tests.cloud_fixtures import (
-    FAST_HASHES,
-    WAIT,
+from nova_lite.testing import (
     CloudFactory,
-    NotificationTap,
-    add_user,
+    CloudHarness,
+    DriverStep,
     assert_audit_clean,
     assert_nothing_leaked,
     restart_compute,
     scheduler_of,
-    unlimited_quota,
 )
-from tests.conftest import TransportFactory
 
 ADMIN = RequestContext.admin()
 
 
-class World:
-    """One started cloud, its admin, a member user, and a tap on its notifications."""
-
-    def __init__(self, cloud: Cloud, admin: Session, owner: Session, tap: NotificationTap) -> None:
-        self.cloud = cloud
-        self.admin = admin
-        self.owner = owner
-        self.tap = tap
-
-    @classmethod
-    async def start(cls, clouds: CloudFactory, *, computes: int = 2, **config: Any) -> World:
-        cloud = await clouds.start(computes=computes, **config)
-        admin = await cloud.login_admin()
-        await unlimited_quota(cloud, admin)
-        owner = await add_user(cloud, admin, "owner", project="demo")
-        return cls(cloud, admin, owner, await NotificationTap.attach(cloud))
-
-    async def boot(self, session: Session | None = None, *, flavor: str = "m1.tiny") -> str:
-        session = session or self.admin
-        [server] = await session.servers.create("srv", flavor=flavor, image="cirros")
-        await self.wait(server.id, "ACTIVE")
-        return server.id
-
-    async def wait(self, server_id: str, status: str) -> objects.Instance:
-        """The instance once its server shows `status` with no task (fails on another)."""
-        server = await self.admin.servers.wait_for(server_id, status, timeout=WAIT)
-        assert server.status == status, (server.status, server.fault)
-        return await self.instance(server_id)
-
-    async def instance(self, server_id: str) -> objects.Instance:
-        return await self.cloud.api.conductor.instance_get(ADMIN, server_id, read_deleted=True)
-
-    async def settle(
-        self, server_id: str, check: Callable[[objects.Instance], bool]
-    ) -> objects.Instance:
-        """The instance once `check` holds, woken by its notifications (no polling)."""
-        watcher = self.cloud.api.watcher
-        await watcher.ensure_started()
-        async with asyncio.timeout(WAIT):
-            while True:
-                event = watcher.register(server_id)
-                try:
-                    instance = await self.instance(server_id)
-                    if check(instance):
-                        return instance
-                    await event.wait()
-                finally:
-                    watcher.unregister(server_id, event)
-
-    def compute(self, host: str | None) -> ComputeManager:
-        assert host is not None
-        return self.cloud.compute(host)
-
-    def guests(self, server_id: str) -> dict[str, Any]:
-        """Each host whose fake hypervisor has a guest for the server, with that guest."""
-        hosts = [f"compute{i}" for i in range(1, self.cloud.computes + 1)]
-        found = {h: self.cloud.compute(h).driver.guests.get(server_id) for h in hosts}
-        return {h: g for h, g in found.items() if g is not None}
-
-    async def usage(self) -> dict[str, tuple[int, int]]:
-        """Each host's claimed vCPUs and RAM, as the scheduler reports them."""
-        return {
-            str(h["host"]): (int(h["vcpus_used"]), int(h["memory_mb_used"]))  # type: ignore[call-overload]
-            for h in await self.admin.hosts()
-        }
-
-    async def delete(self, server_id: str) -> None:
-        """Delete the server and check that nothing of it is left anywhere."""
-        await self.admin.servers.delete(server_id)
-        await self.wait(server_id, "DELETED")
-        await assert_nothing_leaked(self.cloud, self.admin, [server_id])
-        assert await self.usage() == {h: (0, 0) for h in await self._hosts()}
-        await assert_audit_clean(self.cloud)
-
-    async def _hosts(self) -> list[str]:
-        return [str(h["host"]) for h in await self.admin.hosts()]
-
-
-@contextlib.contextmanager
-def holding(driver: Any, operation: str) -> Any:
-    """Hold the driver's `operation` until the yielded gate opens; `began` says it started."""
-    began, gate = asyncio.Event(), asyncio.Event()
-    original = getattr(driver, operation)
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        began.set()
-        await gate.wait()
-        return await original(*args, **kwargs)
-
-    setattr(driver, operation, held)
-    try:
-        yield began, gate
-    finally:
-        gate.set()
-        delattr(driver, operation)
-
-
 @pytest.fixture
-async def world(clouds: CloudFactory) -> World:
+async def world(clouds: CloudFactory) -> CloudHarness:
     """Two hosts on the parametrized broker; shelve offloads at once (the default)."""
-    return await World.start(clouds)
+    return await CloudHarness.start(clouds)
 
 
 @pytest.fixture
-async def memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CloudFactory]:
-    """Clouds on the in-memory broker only, for the tests that need no second run."""
-    monkeypatch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-    broker = TransportFactory("memory", "memory://")
-    factory = CloudFactory(broker, tmp_path)
-    try:
-        yield factory
-    finally:
-        await factory.aclose()
-        await broker.aclose()
-
-
-@pytest.fixture
-async def memory_world(memory: CloudFactory) -> World:
-    """`world` on the in-memory broker only."""
-    return await World.start(memory)
+async def memory_world(memory_clouds: CloudFactory) -> CloudHarness:
+    """`world` on the in-memory broker only, for the tests that need no second run."""
+    return await CloudHarness.start(memory_clouds)
 
 
 # -- every action, on both brokers ---------------------------------------------------
 
 
-async def test_every_action_walks_through_and_is_recorded(world: World) -> None:
+async def test_every_action_walks_through_and_is_recorded(world: CloudHarness) -> None:
     """One server goes through every action; each reaches Nova's status and is recorded."""
     servers = world.admin.servers
     sid = await world.boot()
@@ -316,9 +197,11 @@ FAILURES: list[Any] = [
 
 
 @pytest.fixture
-async def one_host(memory: CloudFactory) -> World:
+async def one_host(memory_clouds: CloudFactory) -> CloudHarness:
     """One host on the in-memory broker that resizes in place (so `resize` can fail)."""
-    return await World.start(memory, computes=1, compute={"allow_resize_to_same_host": True})
+    return await CloudHarness.start(
+        memory_clouds, computes=1, compute={"allow_resize_to_same_host": True}
+    )
 
 
 @pytest.mark.parametrize(
@@ -327,20 +210,20 @@ async def one_host(memory: CloudFactory) -> World:
     ids=[case[0] for case in FAILURES],
 )
 async def test_a_failed_action_puts_the_server_in_error_with_a_fault(
-    one_host: World,
+    one_host: CloudHarness,
     action: str,
-    operation: str,
+    operation: DriverStep,
     steps: list[tuple[Prepare, str]],
     call: Prepare,
     event: str,
 ) -> None:
     """A hypervisor failure gives ERROR, a fault, an Error event and .error notification."""
-    world, owner = one_host, one_host.owner
+    world, owner = one_host, one_host.member
     sid = await world.boot(owner)
     for step, status in steps:
         await step(owner, sid)
         await world.wait(sid, status)
-    world.compute("compute1").driver.fail_next(operation)
+    world.faults("compute1").fail_next(operation)
 
     await call(owner, sid)
 
@@ -355,9 +238,9 @@ async def test_a_failed_action_puts_the_server_in_error_with_a_fault(
     await world.delete(sid)
 
 
-async def _check_failure_recorded(world: World, sid: str, action: str, event: str) -> None:
+async def _check_failure_recorded(world: CloudHarness, sid: str, action: str, event: str) -> None:
     """The action's event failed with a traceback shown to admins, hidden from the owner."""
-    mine = next(a for a in reversed(await world.owner.servers.actions(sid)) if a.action == action)
+    mine = next(a for a in reversed(await world.member.servers.actions(sid)) if a.action == action)
     admins = next(a for a in reversed(await world.admin.servers.actions(sid)) if a.action == action)
     assert mine.message == admins.message == "Error"
     [failed] = [e for e in admins.events if e.result == "Error"]
@@ -366,14 +249,16 @@ async def _check_failure_recorded(world: World, sid: str, action: str, event: st
     assert all(e.traceback is None for e in mine.events)
 
 
-async def test_a_failed_password_change_leaves_the_server_active(memory_world: World) -> None:
+async def test_a_failed_password_change_leaves_the_server_active(
+    memory_world: CloudHarness,
+) -> None:
     """As in Nova, set_admin_password failing clears the task: ACTIVE, no fault, Error event."""
     world = memory_world
-    sid = await world.boot(world.owner)
+    sid = await world.boot(world.member)
     host = (await world.instance(sid)).host
-    world.compute(host).driver.fail_next("set_admin_password")
+    world.faults(host).fail_next("set_admin_password")
 
-    await world.owner.servers.set_admin_password(sid, "n3w")
+    await world.member.servers.set_admin_password(sid, "n3w")
 
     note = await world.tap.wait_event(sid, "instance.set_admin_password.error")
     instance = await world.wait(sid, "ACTIVE")
@@ -382,7 +267,7 @@ async def test_a_failed_password_change_leaves_the_server_active(memory_world: W
         world, sid, "set_admin_password", "compute_set_admin_password_instance"
     )
     assert world.guests(sid)[host or ""].password_changes == 0
-    await world.owner.servers.set_admin_password(sid, "n3w")
+    await world.member.servers.set_admin_password(sid, "n3w")
     await world.tap.wait_for(
         lambda n: n.event_type == "instance.set_admin_password.end" and n.payload["uuid"] == sid
     )
@@ -391,16 +276,16 @@ async def test_a_failed_password_change_leaves_the_server_active(memory_world: W
 
 
 async def test_a_failed_volume_attach_or_detach_leaves_both_as_they_were(
-    memory_world: World,
+    memory_world: CloudHarness,
 ) -> None:
     """An attach failing leaves the volume available, a detach failing leaves it in-use."""
     world = memory_world
     sid = await world.boot()
     host = (await world.instance(sid)).host
     volume = await world.cloud.api.volume.create(ADMIN, 1, name="data")
-    driver = world.compute(host).driver
+    faults = world.faults(host)
 
-    driver.fail_next("attach_volume")
+    faults.fail_next("attach_volume")
     await world.admin.servers.attach_volume(sid, volume.id)
     await world.tap.wait_event(sid, "instance.attach_volume.error")
     assert (await world.cloud.api.volume.get(ADMIN, volume.id)).status == "available"
@@ -408,7 +293,7 @@ async def test_a_failed_volume_attach_or_detach_leaves_both_as_they_were(
 
     await world.admin.servers.attach_volume(sid, volume.id)
     await world.settle(sid, lambda i: bool(i.block_devices))
-    driver.fail_next("detach_volume")
+    faults.fail_next("detach_volume")
     await world.admin.servers.detach_volume(sid, volume.id)
     await world.tap.wait_event(sid, "instance.detach_volume.error")
     still = await world.cloud.api.volume.get(ADMIN, volume.id)
@@ -430,7 +315,7 @@ RACES = [
 
 @pytest.mark.parametrize(("first", "second", "outcomes"), RACES, ids=[r[0] for r in RACES])
 async def test_two_racing_actions_have_exactly_one_winner(
-    memory_world: World, first: str, second: str, outcomes: dict[str, str]
+    memory_world: CloudHarness, first: str, second: str, outcomes: dict[str, str]
 ) -> None:
     """Of two different actions sent at once, one wins; the other is InstanceInvalidState."""
     world = memory_world
@@ -454,16 +339,17 @@ async def test_two_racing_actions_have_exactly_one_winner(
     await world.delete(sid)
 
 
-async def test_a_hard_reboot_may_preempt_a_pause_without_an_error(memory_world: World) -> None:
+async def test_a_hard_reboot_may_preempt_a_pause_without_an_error(
+    memory_world: CloudHarness,
+) -> None:
     """A hard reboot sent while a pause runs wins: the pause's save is preempted, no ERROR."""
     world = memory_world
     sid = await world.boot()
-    driver = world.compute((await world.instance(sid)).host).driver
-    with holding(driver, "pause") as (began, gate):
+    with world.faults((await world.instance(sid)).host).hold("pause") as gate:
         await world.admin.servers.pause(sid)
-        await began.wait()
+        await gate.wait_reached()
         await world.admin.servers.reboot(sid, hard=True)
-        gate.set()
+        gate.release()
         await world.tap.wait_event(sid, "instance.reboot.end")
 
     instance = await world.wait(sid, "ACTIVE")
@@ -476,7 +362,7 @@ async def test_a_hard_reboot_may_preempt_a_pause_without_an_error(memory_world: 
 # -- images ---------------------------------------------------------------------------
 
 
-async def test_a_snapshot_is_an_active_image_with_the_disk(memory_world: World) -> None:
+async def test_a_snapshot_is_an_active_image_with_the_disk(memory_world: CloudHarness) -> None:
     """A snapshot returns an image id at once; it becomes active holding the guest's disk."""
     world = memory_world
     sid = await world.boot()
@@ -491,11 +377,11 @@ async def test_a_snapshot_is_an_active_image_with_the_disk(memory_world: World) 
     await world.delete(sid)
 
 
-async def test_a_failed_snapshot_leaves_no_image_behind(memory_world: World) -> None:
+async def test_a_failed_snapshot_leaves_no_image_behind(memory_world: CloudHarness) -> None:
     """The image a failed snapshot was to fill is deleted, as Nova deletes it."""
     world = memory_world
     sid = await world.boot()
-    world.compute((await world.instance(sid)).host).driver.fail_next("snapshot")
+    world.faults((await world.instance(sid)).host).fail_next("snapshot")
 
     image_id = await world.admin.servers.snapshot(sid, "snap")
     await world.wait(sid, "ERROR")
@@ -504,7 +390,7 @@ async def test_a_failed_snapshot_leaves_no_image_behind(memory_world: World) -> 
     await world.delete(sid)
 
 
-async def test_backups_are_rotated_keeping_the_newest(memory_world: World) -> None:
+async def test_backups_are_rotated_keeping_the_newest(memory_world: CloudHarness) -> None:
     """Backups beyond `rotation` of one type are deleted oldest first; other types stay."""
     world = memory_world
     sid = await world.boot()
@@ -522,7 +408,7 @@ async def test_backups_are_rotated_keeping_the_newest(memory_world: World) -> No
 # -- resize -----------------------------------------------------------------------------
 
 
-async def test_a_confirmed_resize_frees_the_old_host(memory_world: World) -> None:
+async def test_a_confirmed_resize_frees_the_old_host(memory_world: CloudHarness) -> None:
     """Resize claims the new host and keeps the old; confirm frees the old and records it."""
     world = memory_world
     sid = await world.boot()
@@ -553,7 +439,7 @@ async def test_a_confirmed_resize_frees_the_old_host(memory_world: World) -> Non
 
 
 async def test_a_reverted_resize_goes_back_to_the_old_host_and_flavor(
-    memory_world: World,
+    memory_world: CloudHarness,
 ) -> None:
     """Revert frees the new host's claim and runs the guest on the old host, old flavor."""
     world = memory_world
@@ -578,7 +464,7 @@ async def test_a_reverted_resize_goes_back_to_the_old_host_and_flavor(
 
 @pytest.mark.parametrize("deletion", ["soft_delete", "force_delete"])
 async def test_deleting_a_resized_server_confirms_the_resize_first(
-    memory_world: World, deletion: str
+    memory_world: CloudHarness, deletion: str
 ) -> None:
     """A soft or forced delete of a server awaiting resize confirmation frees the old host."""
     world = memory_world
@@ -601,7 +487,7 @@ async def test_deleting_a_resized_server_confirms_the_resize_first(
 
 
 async def test_a_resize_no_host_fits_leaves_the_server_active_with_a_fault(
-    memory_world: World,
+    memory_world: CloudHarness,
 ) -> None:
     """With no host for the new flavor the server stays ACTIVE, task cleared, with a fault."""
     world = memory_world
@@ -623,11 +509,11 @@ async def test_a_resize_no_host_fits_leaves_the_server_active_with_a_fault(
     await world.delete(sid)
 
 
-async def test_a_failed_resize_then_delete_leaks_no_claim(one_host: World) -> None:
+async def test_a_failed_resize_then_delete_leaks_no_claim(one_host: CloudHarness) -> None:
     """After a resize fails in ERROR, deleting the server frees every claim it held."""
     world = one_host
     sid = await world.boot()
-    world.compute("compute1").driver.fail_next("resize")
+    world.faults("compute1").fail_next("resize")
 
     await world.admin.servers.resize(sid, "m1.small")
     await world.wait(sid, "ERROR")
@@ -639,7 +525,9 @@ async def test_a_failed_resize_then_delete_leaks_no_claim(one_host: World) -> No
 # -- shelve, soft delete ------------------------------------------------------------------
 
 
-async def test_shelve_frees_the_host_and_unshelve_schedules_again(memory_world: World) -> None:
+async def test_shelve_frees_the_host_and_unshelve_schedules_again(
+    memory_world: CloudHarness,
+) -> None:
     """Shelving offloads the guest (host None, claim released); unshelve boots it anew."""
     world = memory_world
     sid = await world.boot()
@@ -663,7 +551,7 @@ async def test_shelve_frees_the_host_and_unshelve_schedules_again(memory_world: 
     await world.delete(sid)
 
 
-async def test_a_soft_deleted_server_can_be_restored(memory_world: World) -> None:
+async def test_a_soft_deleted_server_can_be_restored(memory_world: CloudHarness) -> None:
     """Soft delete powers the guest off and keeps it; restore powers it on again."""
     world = memory_world
     sid = await world.boot()
@@ -678,9 +566,11 @@ async def test_a_soft_deleted_server_can_be_restored(memory_world: World) -> Non
     await world.delete(sid)
 
 
-async def test_a_soft_deleted_server_is_reclaimed_once_old_enough(memory: CloudFactory) -> None:
+async def test_a_soft_deleted_server_is_reclaimed_once_old_enough(
+    memory_clouds: CloudFactory,
+) -> None:
     """The reclaim task deletes soft-deleted servers older than reclaim_instance_interval."""
-    world = await World.start(memory, compute={"reclaim_instance_interval": 3600})
+    world = await CloudHarness.start(memory_clouds, compute={"reclaim_instance_interval": 3600})
     kept, old = await world.boot(), await world.boot()
     for sid in (kept, old):
         await world.admin.servers.soft_delete(sid)
@@ -705,7 +595,7 @@ async def test_a_soft_deleted_server_is_reclaimed_once_old_enough(memory: CloudF
 # -- volumes --------------------------------------------------------------------------------
 
 
-async def test_a_volume_attaches_to_and_detaches_from_a_running_server(world: World) -> None:
+async def test_a_volume_attaches_to_and_detaches_from_a_running_server(world: CloudHarness) -> None:
     """Attach makes the volume in-use and a disk of the guest; detach undoes both."""
     sid = await world.boot()
     host = (await world.instance(sid)).host or ""
@@ -732,39 +622,33 @@ async def test_a_volume_attaches_to_and_detaches_from_a_running_server(world: Wo
 # -- delete from anywhere ---------------------------------------------------------------------
 
 
-async def test_a_delete_during_the_build_wins_and_leaks_nothing(memory_world: World) -> None:
+async def test_a_delete_during_the_build_wins_and_leaks_nothing(memory_world: CloudHarness) -> None:
     """A server deleted while its spawn is held goes to DELETED, nothing left behind."""
     world = memory_world
-    drivers = [world.compute(f"compute{i}").driver for i in (1, 2)]
-    with contextlib.ExitStack() as stack:
-        holds = [stack.enter_context(holding(d, "spawn")) for d in drivers]
+    with world.faults().hold("spawn") as gate:
         [server] = await world.admin.servers.create("b", flavor="m1.tiny", image="cirros")
-        await asyncio.wait(
-            [asyncio.ensure_future(began.wait()) for began, _ in holds],
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        await gate.wait_reached()
         assert (await world.instance(server.id)).task_state == task_states.SPAWNING
         await world.admin.servers.delete(server.id)
-        for _, gate in holds:
-            gate.set()
+        gate.release()
         await world.wait(server.id, "DELETED")
     await assert_nothing_leaked(world.cloud, world.admin, [server.id])
     assert set((await world.usage()).values()) == {(0, 0)}
     await assert_audit_clean(world.cloud)
 
 
-async def test_a_server_in_error_can_be_deleted(memory_world: World) -> None:
+async def test_a_server_in_error_can_be_deleted(memory_world: CloudHarness) -> None:
     """A server put in ERROR by a failed action is deleted like any other."""
     world = memory_world
     sid = await world.boot()
-    world.compute((await world.instance(sid)).host).driver.fail_next("rescue")
+    world.faults((await world.instance(sid)).host).fail_next("rescue")
     await world.admin.servers.rescue(sid)
     await world.wait(sid, "ERROR")
 
     await world.delete(sid)
 
 
-async def test_a_server_whose_host_is_down_is_deleted_locally(memory_world: World) -> None:
+async def test_a_server_whose_host_is_down_is_deleted_locally(memory_world: CloudHarness) -> None:
     """With its compute service down, a delete cleans up centrally and reaches DELETED."""
     world = memory_world
     sid = await world.boot()
@@ -789,7 +673,7 @@ async def test_a_server_whose_host_is_down_is_deleted_locally(memory_world: Worl
     await assert_audit_clean(world.cloud)
 
 
-async def test_a_soft_delete_with_the_host_down_deletes_at_once(memory_world: World) -> None:
+async def test_a_soft_delete_with_the_host_down_deletes_at_once(memory_world: CloudHarness) -> None:
     """As in Nova, a soft delete that no compute host can carry out is a local delete."""
     world = memory_world
     sid = await world.boot()
@@ -809,7 +693,7 @@ async def test_a_soft_delete_with_the_host_down_deletes_at_once(memory_world: Wo
 
 
 async def test_an_unshelve_no_host_can_take_stays_offloaded_with_a_fault(
-    memory_world: World,
+    memory_world: CloudHarness,
 ) -> None:
     """With every host down an unshelve leaves the server SHELVED_OFFLOADED, with a fault."""
     world = memory_world
@@ -834,19 +718,19 @@ async def test_an_unshelve_no_host_can_take_stays_offloaded_with_a_fault(
     await assert_audit_clean(world.cloud)
 
 
-async def test_the_actions_of_a_server_name_who_asked_and_each_step(world: World) -> None:
+async def test_the_actions_of_a_server_name_who_asked_and_each_step(world: CloudHarness) -> None:
     """Each request is an action with its request id, user and project, and one event per hop."""
-    sid = await world.boot(world.owner)
-    ctx = await world.owner.context()
+    sid = await world.boot(world.member)
+    ctx = await world.member.context()
 
-    await world.owner.servers.stop(sid)
+    await world.member.servers.stop(sid)
     await world.wait(sid, "SHUTOFF")
-    await world.owner.servers.start(sid)
+    await world.member.servers.start(sid)
     await world.wait(sid, "ACTIVE")
-    await world.owner.servers.delete(sid)
+    await world.member.servers.delete(sid)
     await world.wait(sid, "DELETED")
 
-    actions = await world.owner.servers.actions(sid)
+    actions = await world.member.servers.actions(sid)
     assert [a.action for a in actions][-3:] == ["stop", "start", "delete"]
     for action in actions[-3:]:
         assert (action.user_id, action.project_id) == (ctx.user_id, ctx.project_id)

@@ -11,7 +11,6 @@ boots its own servers.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import uuid
@@ -27,22 +26,19 @@ from nova_lite import objects
 from nova_lite.api.client import Session
 from nova_lite.api.policy import rule_for
 from nova_lite.api.servers import Servers
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.compute.allowed_states import RULES, check_instance_state
 from nova_lite.compute.status import status_from_state
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, InstanceInvalidState, InstanceLocked
-from nova_lite.identity import manager as identity_manager_module
-from tests.cloud_fixtures import (
-    FAST_HASHES,
+from nova_lite.testing import (
+    REACHABLE,
     WAIT,
     CloudFactory,
+    CloudHarness,
     add_user,
     assert_audit_clean,
-    unlimited_quota,
 )
-from tests.conftest import TransportFactory
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's cloud
 
@@ -153,123 +149,29 @@ ALLOWED_CASES = [
 # -- the module's cloud --------------------------------------------------------
 
 
-class Lab:
-    """The module's cloud, an admin session, and ways to put servers in any state."""
+async def _boot(lab: CloudHarness, *, volume: bool = False) -> tuple[str, str | None]:
+    """A new ACTIVE server, with a volume attached if asked: (server id, volume id)."""
+    server_id = await lab.boot(name="m")
+    volume_id = None
+    if volume:
+        volume_id = await lab.new_volume()
+        await lab.attach(server_id, volume_id)
+    return server_id, volume_id
 
-    def __init__(self, cloud: Cloud, admin: Session) -> None:
-        self.cloud = cloud
-        self.admin = admin
-        self.servers: Servers = admin.servers
-        self.ctx = RequestContext.admin()
 
-    @property
-    def computes(self) -> list[Any]:
-        return [self.cloud.compute(f"compute{i}") for i in range(1, self.cloud.computes + 1)]
-
-    async def instance(self, server_id: str) -> objects.Instance:
-        return await self.cloud.api.conductor.instance_get(self.ctx, server_id, read_deleted=True)
-
-    async def settle(
-        self, server_id: str, check: Callable[[objects.Instance], bool]
-    ) -> objects.Instance:
-        """The instance once `check` holds, woken by its notifications (no polling)."""
-        watcher = self.cloud.api.watcher
-        await watcher.ensure_started()
-        async with asyncio.timeout(WAIT):
-            while True:
-                event = watcher.register(server_id)
-                try:
-                    instance = await self.instance(server_id)
-                    if check(instance):
-                        return instance
-                    await event.wait()
-                finally:
-                    watcher.unregister(server_id, event)
-
-    async def wait(self, server_id: str, status: str) -> None:
-        server = await self.servers.wait_for(server_id, status, timeout=WAIT)
-        assert server.status == status, (server.status, server.fault)
-
-    async def volume(self) -> str:
-        return (await self.cloud.api.volume.create(self.ctx, 1, name="vol")).id
-
-    async def attach(self, server_id: str, volume_id: str) -> None:
-        await self.servers.attach_volume(server_id, volume_id)
-        await self.settle(server_id, lambda i: _has_volume(i, volume_id))
-
-    async def boot(self, *, volume: bool = False) -> tuple[str, str | None]:
-        """A new ACTIVE server, with a volume attached if asked: (server id, volume id)."""
-        [server] = await self.servers.create("m", flavor="m1.tiny", image="cirros")
-        await self.wait(server.id, "ACTIVE")
-        volume_id = None
-        if volume:
-            volume_id = await self.volume()
-            await self.attach(server.id, volume_id)
-        return server.id, volume_id
-
-    async def reach(self, state: str, *, volume: bool = False) -> tuple[str, str | None]:
-        """A new server in vm_state `state` (not BUILDING: see `held_build`)."""
-        server_id, volume_id = await self.boot(volume=volume)
-        for call, status in PATHS[state]:
-            await call(self, server_id)
-            await self.wait(server_id, status)
-        assert (await self.instance(server_id)).vm_state == state
-        return server_id, volume_id
-
-    def guests(self, server_id: str) -> dict[str, Any]:
-        """The hosts whose fake hypervisor has a guest for the server, with the guest."""
-        found = {c.host: c.driver.guests.get(server_id) for c in self.computes}
-        return {host: guest for host, guest in found.items() if guest is not None}
-
-    @contextlib.asynccontextmanager
-    async def held_build(self) -> AsyncIterator[tuple[asyncio.Event, asyncio.Event]]:
-        """Hold every spawn until the yielded gate is set; the other event says one began."""
-        began, gate = asyncio.Event(), asyncio.Event()
-        drivers = [c.driver for c in self.computes]
-        for driver in drivers:
-            original = driver.spawn
-
-            async def spawn(*args: Any, _original: Any = original, **kwargs: Any) -> None:
-                began.set()
-                await gate.wait()
-                await _original(*args, **kwargs)
-
-            driver.spawn = spawn
-        try:
-            yield began, gate
-        finally:
-            gate.set()
-            for driver in drivers:
-                del driver.spawn
+async def _reach(lab: CloudHarness, state: str, *, volume: bool = False) -> tuple[str, str | None]:
+    """A new server in vm_state `state` (not BUILDING: hold the spawn for that)."""
+    server_id, volume_id = await _boot(lab, volume=volume)
+    for step, status in REACHABLE[state]:
+        await step(lab, server_id)
+        await lab.wait(server_id, status)
+    assert (await lab.instance(server_id)).vm_state == state
+    return server_id, volume_id
 
 
 def _has_volume(instance: objects.Instance, volume_id: str) -> bool:
     return any(b.volume_id == volume_id for b in instance.block_devices)
 
-
-async def _fail_pause(lab: Lab, server_id: str) -> None:
-    host = (await lab.instance(server_id)).host
-    lab.cloud.compute(host or "").driver.fail_next("pause")
-    await lab.servers.pause(server_id)
-
-
-Step = tuple[Callable[[Lab, str], Awaitable[Any]], str]
-# How to walk a new ACTIVE server to each state: (action, status to await) steps.
-PATHS: dict[str, list[Step]] = {
-    vm_states.ACTIVE: [],
-    vm_states.PAUSED: [(lambda lab, s: lab.servers.pause(s), "PAUSED")],
-    vm_states.SUSPENDED: [(lambda lab, s: lab.servers.suspend(s), "SUSPENDED")],
-    vm_states.STOPPED: [(lambda lab, s: lab.servers.stop(s), "SHUTOFF")],
-    vm_states.RESCUED: [(lambda lab, s: lab.servers.rescue(s), "RESCUE")],
-    vm_states.RESIZED: [(lambda lab, s: lab.servers.resize(s, "m1.small"), "VERIFY_RESIZE")],
-    vm_states.SOFT_DELETED: [(lambda lab, s: lab.servers.soft_delete(s), "SOFT_DELETED")],
-    vm_states.SHELVED: [(lambda lab, s: lab.servers.shelve(s), "SHELVED")],
-    vm_states.SHELVED_OFFLOADED: [
-        (lambda lab, s: lab.servers.shelve(s), "SHELVED"),
-        (lambda lab, s: lab.servers.shelve_offload(s), "SHELVED_OFFLOADED"),
-    ],
-    vm_states.ERROR: [(_fail_pause, "ERROR")],
-}
 
 Call = Callable[[Servers, str, str], Awaitable[Any]]
 # Each action through the library API; the third argument is a volume id.
@@ -306,20 +208,10 @@ CALLS: dict[str, Call] = {
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CloudHarness]:
     """Two fake compute hosts on the in-memory broker; shelve stops at SHELVED."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-        broker = TransportFactory("memory", "memory://")
-        factory = CloudFactory(broker, tmp_path_factory.mktemp("matrix"))
-        try:
-            cloud = await factory.start(computes=2, compute={"shelved_offload_time": -1})
-            admin = await cloud.login_admin()
-            await unlimited_quota(cloud, admin)
-            yield Lab(cloud, admin)
-        finally:
-            await factory.aclose()
-            await broker.aclose()
+    async with CloudFactory.memory(tmp_path_factory.mktemp("matrix")) as clouds:
+        yield await CloudHarness.start(clouds, compute={"shelved_offload_time": -1})
 
 
 # -- the matrix ------------------------------------------------------------------
@@ -328,24 +220,26 @@ async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
 def test_the_matrix_covers_every_rule_and_state() -> None:
     """Every action of RULES has a call and an outcome, and every reachable state a path."""
     assert set(CALLS) == set(RULES) == set(OUTCOME)
-    assert set(PATHS) == set(STATES) - {vm_states.BUILDING}
+    assert set(REACHABLE) == set(STATES) - {vm_states.BUILDING}
     assert {s for s, _ in (p.values for p in ALLOWED_CASES)} == set(STATES)
 
 
 @pytest.mark.parametrize(("state", "action"), ALLOWED_CASES)
 @in_module_loop
-async def test_an_allowed_action_reaches_novas_outcome(lab: Lab, state: str, action: str) -> None:
+async def test_an_allowed_action_reaches_novas_outcome(
+    lab: CloudHarness, state: str, action: str
+) -> None:
     """An action RULES allows in a state runs, and the server and its guest end as Nova's."""
     if state == vm_states.BUILDING:
         await _allowed_while_building(lab, action)
         return
-    server_id, volume_id = await lab.reach(state, volume=action == "detach_volume")
+    server_id, volume_id = await _reach(lab, state, volume=action == "detach_volume")
     before = await lab.instance(server_id)
     assert RULES[action].allows(before)
     if action == "unlock":
         await lab.servers.lock(server_id)
     if action == "attach_volume":
-        volume_id = await lab.volume()
+        volume_id = await lab.new_volume()
 
     await CALLS[action](lab.servers, server_id, volume_id or "")
 
@@ -363,14 +257,14 @@ async def test_an_allowed_action_reaches_novas_outcome(lab: Lab, state: str, act
         await lab.wait(server_id, "DELETED")
 
 
-async def _allowed_while_building(lab: Lab, action: str) -> None:
-    async with lab.held_build() as (began, gate):
+async def _allowed_while_building(lab: CloudHarness, action: str) -> None:
+    with lab.faults().hold("spawn") as gate:
         [server] = await lab.servers.create("b", flavor="m1.tiny", image="cirros")
-        await began.wait()
+        await gate.wait_reached()
         instance = await lab.instance(server.id)
         assert (instance.vm_state, instance.task_state) == ("building", task_states.SPAWNING)
         await CALLS[action](lab.servers, server.id, "")
-        gate.set()
+        gate.release()
         expected = OUTCOME_FROM.get((vm_states.BUILDING, action), OUTCOME[action])
         await lab.wait(server.id, expected)
     after = await lab.instance(server.id)
@@ -382,7 +276,7 @@ async def _allowed_while_building(lab: Lab, action: str) -> None:
         await lab.wait(server.id, "DELETED")
 
 
-async def _settled(lab: Lab, server_id: str, action: str, volume_id: str | None) -> None:
+async def _settled(lab: CloudHarness, server_id: str, action: str, volume_id: str | None) -> None:
     """Wait for the actions that run without a task_state (volumes) to finish."""
     if action == "attach_volume":
         await lab.settle(server_id, lambda i: _has_volume(i, volume_id or ""))
@@ -390,7 +284,9 @@ async def _settled(lab: Lab, server_id: str, action: str, volume_id: str | None)
         await lab.settle(server_id, lambda i: not _has_volume(i, volume_id or ""))
 
 
-def _check_guest(lab: Lab, instance: objects.Instance, status: str, expected: int | None) -> None:
+def _check_guest(
+    lab: CloudHarness, instance: objects.Instance, status: str, expected: int | None
+) -> None:
     """The fake hypervisor agrees with the server's status and recorded power state."""
     guests = lab.guests(instance.uuid)
     wanted = expected if expected is not None else GUEST_STATE[status]
@@ -398,7 +294,7 @@ def _check_guest(lab: Lab, instance: objects.Instance, status: str, expected: in
         assert guests == {}, guests
         return
     assert list(guests) == [instance.host]
-    guest = guests[instance.host]
+    guest = guests[instance.host or ""]
     assert (guest.state_name, instance.power_state) == (
         power_state.STATE_MAP[wanted],
         wanted,
@@ -421,20 +317,20 @@ def _check_side_effects(instance: objects.Instance, action: str, volume_id: str 
 @pytest.mark.parametrize("state", STATES)
 @in_module_loop
 async def test_every_refused_action_names_the_states_and_changes_nothing(
-    lab: Lab, state: str
+    lab: CloudHarness, state: str
 ) -> None:
     """Each action RULES refuses in a state raises InstanceInvalidState and leaves all as it was."""
     async with contextlib.AsyncExitStack() as stack:
         if state == vm_states.BUILDING:
-            began, _ = await stack.enter_async_context(lab.held_build())
+            gate = stack.enter_context(lab.faults().hold("spawn"))
             [server] = await lab.servers.create("r", flavor="m1.tiny", image="cirros")
             server_id = server.id
-            await began.wait()
+            await gate.wait_reached()
         else:
-            server_id, _ = await lab.reach(state)
+            server_id, _ = await _reach(lab, state)
         before = await lab.instance(server_id)
         actions_before = await lab.servers.actions(server_id)
-        volume_id = await lab.volume()
+        volume_id = await lab.new_volume()
         refused = [a for a in RULES if not RULES[a].allows(before)]
         assert refused == [a for a in RULES if not _allowed(state, a)]
 
@@ -470,9 +366,9 @@ def _check_refusal(message: str, action: str, instance: objects.Instance) -> Non
 
 
 @in_module_loop
-async def test_a_refused_resize_reports_the_state_before_the_flavor(lab: Lab) -> None:
+async def test_a_refused_resize_reports_the_state_before_the_flavor(lab: CloudHarness) -> None:
     """Resizing a resized server to its own flavor is refused for its state, as in Nova."""
-    server_id, _ = await lab.reach(vm_states.RESIZED)
+    server_id, _ = await _reach(lab, vm_states.RESIZED)
 
     with pytest.raises(InstanceInvalidState, match="vm_state resized"):
         await lab.servers.resize(server_id, "m1.small")
@@ -509,9 +405,11 @@ def test_only_a_few_actions_may_start_while_a_task_runs() -> None:
 
 @pytest.mark.parametrize(("task", "action"), TASK_CASES)
 @in_module_loop
-async def test_an_action_allowed_during_a_task_runs(lab: Lab, task: str, action: str) -> None:
+async def test_an_action_allowed_during_a_task_runs(
+    lab: CloudHarness, task: str, action: str
+) -> None:
     """An action whose rule accepts the task in progress passes the check and completes."""
-    server_id, _ = await lab.boot()
+    server_id, _ = await _boot(lab)
     await lab.cloud.api.conductor.instance_update(lab.ctx, server_id, {"task_state": task})
 
     await CALLS[action](lab.servers, server_id, "")
@@ -530,13 +428,13 @@ async def test_an_action_allowed_during_a_task_runs(lab: Lab, task: str, action:
 
 @pytest.mark.parametrize("task", TASKS)
 @in_module_loop
-async def test_other_actions_are_refused_while_a_task_runs(lab: Lab, task: str) -> None:
+async def test_other_actions_are_refused_while_a_task_runs(lab: CloudHarness, task: str) -> None:
     """Every action whose rule does not accept the task in progress is refused, naming it."""
-    server_id, _ = await lab.boot()
+    server_id, _ = await _boot(lab)
     instance = await lab.cloud.api.conductor.instance_update(
         lab.ctx, server_id, {"task_state": task}
     )
-    volume_id = await lab.volume()
+    volume_id = await lab.new_volume()
 
     for action in (a for a in RULES if not _allowed_with_task(task, a)):
         with pytest.raises(InstanceInvalidState) as caught:
@@ -607,18 +505,18 @@ def test_check_instance_state_refuses_a_never_launched_instance() -> None:
 # -- locks ------------------------------------------------------------------------
 
 
-async def _member(lab: Lab) -> Session:
+async def _member(lab: CloudHarness) -> Session:
     return await add_user(lab.cloud, lab.admin, f"m-{uuid.uuid4().hex[:8]}", project="lockers")
 
 
 @in_module_loop
-async def test_a_locked_server_refuses_its_owner_but_not_an_admin(lab: Lab) -> None:
+async def test_a_locked_server_refuses_its_owner_but_not_an_admin(lab: CloudHarness) -> None:
     """Every lock-checked action is InstanceLocked for the owner; the admin still acts."""
     owner = await _member(lab)
     [server] = await owner.servers.create("locked", flavor="m1.tiny", image="cirros")
     await owner.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)
     await lab.servers.lock(server.id)
-    volume_id = await lab.volume()
+    volume_id = await lab.new_volume()
 
     ctx = await owner.context()
 
@@ -640,7 +538,7 @@ async def test_a_locked_server_refuses_its_owner_but_not_an_admin(lab: Lab) -> N
 
 
 @in_module_loop
-async def test_an_admins_lock_cannot_be_removed_by_the_owner(lab: Lab) -> None:
+async def test_an_admins_lock_cannot_be_removed_by_the_owner(lab: CloudHarness) -> None:
     """The owner may lift its own lock but not one an admin set, even after locking it again."""
     owner = await _member(lab)
     [server] = await owner.servers.create("locked", flavor="m1.tiny", image="cirros")

@@ -37,11 +37,11 @@ def test_unknown_driver_is_refused() -> None:
 
 
 def test_core_import_does_not_load_plugins() -> None:
-    """Importing nova_lite loads neither aio-pika nor any transport or driver module."""
+    """Importing nova_lite loads neither pytest, aio-pika nor any transport or driver module."""
     code = (
         "import sys, nova_lite, nova_lite.rpc;"
         "bad = [m for m in sys.modules if m.split('.')[0] in"
-        " ('aio_pika', 'aiormq', 'transports', 'drivers', 'libvirt')];"
+        " ('pytest', '_pytest', 'aio_pika', 'aiormq', 'transports', 'drivers', 'libvirt')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -10,7 +10,7 @@ import structlog
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.log import mask_url, redact_secrets
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 BROKER_PASSWORD = "Br0ker-S3cret@pw"
 

@@ -31,7 +31,7 @@ from nova_lite.network import ipam
 from nova_lite.network.manager import NetworkManager
 from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.service import Service
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
@@ -53,7 +53,7 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[Network
     TestManager.topic = TestAPI.topic = topic
     transport = await broker.connect()
     config = Config.load(
-        environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
+        environ={}, state_path=str(tmp_path), rpc={**broker.rpc_options(), "timeout": 15}
     )
     async with Service(TestManager(config, transport, "host1"), serializer=objects.serializer()):
         yield TestAPI(transport, config)

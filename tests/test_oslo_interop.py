@@ -31,7 +31,7 @@ import structlog
 from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.exceptions import NotFound, RemoteError
 from nova_lite.rpc import endpoint
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("oslo_messaging") is None,

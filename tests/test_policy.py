@@ -17,7 +17,7 @@ from nova_lite.api.policy import rule_for
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, InstanceNotFound, NovaLiteError
 from nova_lite.policy import Enforcer
-from tests.cloud_fixtures import WAIT, CloudFactory, add_user, unlimited_quota
+from nova_lite.testing import WAIT, CloudFactory, add_user, unlimited_quota
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)
 

@@ -22,10 +22,11 @@ import attrs
 import pytest
 
 from nova_lite.api.http.openapi import document
+from nova_lite.cloud import Cloud
 from nova_lite.context import RequestContext
 from nova_lite.objects import utcnow
 from nova_lite.policy import Enforcer
-from tests.cloud_fixtures import (
+from nova_lite.testing import (
     PASSWORD,
     CloudFactory,
     NotificationTap,
@@ -139,12 +140,17 @@ class World:
     counter: Any = attrs.field(factory=itertools.count)
 
     @property
-    def cloud(self) -> Any:
+    def cloud(self) -> Cloud:
         return self.front.cloud
 
     @property
     def member(self) -> RequestContext:
         return self.contexts["owner_member"]
+
+    def _token(self, role: str) -> str:
+        token = self.tokens[role]
+        assert token is not None, role
+        return token
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -169,13 +175,14 @@ class World:
 
     async def new_attachment(self) -> str:
         volume = await self.new_volume()
-        session = self.cloud.api.session(self.tokens["owner_member"])
+        session = self.cloud.api.session(self._token("owner_member"))
         device = f"/dev/vd{'bcdefghijklmnop'[self.attaches]}"
         await session.servers.attach_volume(self.server, volume, device)
         self.attaches += 1
-        assert self.tap is not None
+        tap = self.tap
+        assert tap is not None
         done = "instance.attach_volume.end"
-        await self.tap.wait_for(lambda _: len(self.tap.about(self.server, done)) >= self.attaches)
+        await tap.wait_for(lambda _: len(tap.about(self.server, done)) >= self.attaches)
         return volume
 
 
@@ -464,7 +471,7 @@ async def world(clouds: CloudFactory) -> AsyncIterator[World]:
         world.volume = await world.new_volume()
         ports = await cloud.api.network.list_ports(member, device_id=world.server)
         world.port = ports[0].id
-        session = cloud.api.session(tokens["owner_member"])
+        session = cloud.api.session(world._token("owner_member"))
         world.request_id = (await session.servers.actions(world.server))[0].request_id
         world.attached = await world.new_attachment()
         yield world

@@ -11,7 +11,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import ConfigError, PolicyError, PolicyNotAuthorized
 from nova_lite.policy import DEFAULTS, Enforcer, parse
 from nova_lite.policy.sample import render
-from tests.cloud_fixtures import CloudFactory, add_user
+from nova_lite.testing import CloudFactory, add_user
 
 MEMBER = RequestContext(user_id="u1", project_id="p1", roles=("member",))
 READER = RequestContext(user_id="u2", project_id="p1", roles=("reader",))

@@ -8,209 +8,141 @@ to see what start-up recovery makes of instances a crash left mid-task.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from nova_lite import objects
-from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state, task_states, vm_states
-from nova_lite.compute.manager import ComputeManager
 from nova_lite.context import RequestContext
-from nova_lite.identity import manager as identity_manager_module
-from nova_lite.service import Service
-from tests.cloud_fixtures import (
-    FAST_HASHES,
-    WAIT,
-    CloudFactory,
-    NotificationTap,
-    assert_audit_clean,
-    assert_nothing_leaked,
-    unlimited_quota,
-)
-from tests.conftest import TransportFactory
+from nova_lite.testing import CloudFactory, CloudHarness, assert_audit_clean, assert_nothing_leaked
 
 ADMIN = RequestContext.admin()
+HOST = "compute1"
 RUNNING, PAUSED, SUSPENDED = power_state.RUNNING, power_state.PAUSED, power_state.SUSPENDED
 SHUTDOWN, CRASHED, NOSTATE = power_state.SHUTDOWN, power_state.CRASHED, power_state.NOSTATE
 
+StartHost = Callable[..., Awaitable[CloudHarness]]
 
-class Host:
-    """A one-host cloud, its admin and its compute manager, as the tests drive them."""
 
-    def __init__(self, cloud: Cloud, admin: Session, tap: NotificationTap) -> None:
-        self.cloud = cloud
-        self.admin = admin
-        self.tap = tap
-
-    @property
-    def compute(self) -> ComputeManager:
-        return self.cloud.compute("compute1")
-
-    @property
-    def driver(self) -> Any:
-        return self.compute.driver
-
-    async def boot(self) -> str:
-        [server] = await self.admin.servers.create("g", flavor="m1.tiny", image="cirros")
-        await self.wait(server.id, "ACTIVE")
-        return server.id
-
-    async def wait(self, server_id: str, status: str) -> objects.Instance:
-        server = await self.admin.servers.wait_for(server_id, status, timeout=WAIT)
-        assert server.status == status, (server.status, server.fault)
-        return await self.instance(server_id)
-
-    async def instance(self, server_id: str) -> objects.Instance:
-        return await self.cloud.api.conductor.instance_get(ADMIN, server_id, read_deleted=True)
-
-    async def force(self, server_id: str, **values: Any) -> None:
-        """Record states directly, as a crash mid-task would have left them."""
-        await self.cloud.api.conductor.instance_update(ADMIN, server_id, values)
-
-    def guest_state(self, server_id: str) -> int | None:
-        guest = self.driver.guests.get(server_id)
-        return None if guest is None else int(guest.state)
-
-    async def restart_compute(self) -> ComputeManager:
-        """Stop the compute service and start a new one for the host, on the same hypervisor."""
-        old = next(s for s in self.cloud.services if s.manager is self.compute)
-        await old.stop()
-        manager = ComputeManager(
-            self.cloud.config, self.cloud.transport, "compute1", driver=self.driver
-        )
-        service = Service(manager, serializer=objects.serializer())
-        await service.start()
-        self.cloud.services[self.cloud.services.index(old)] = service
-        return manager
+def guest_state(host: CloudHarness, server_id: str) -> int | None:
+    """The power state the host's fake hypervisor gives the server's guest (None: none)."""
+    guest = host.driver(HOST).guests.get(server_id)
+    return None if guest is None else int(guest.state)
 
 
 @pytest.fixture
-async def start_host(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Callable[..., Any]]:
+def start_host(memory_clouds: CloudFactory) -> StartHost:
     """Starts one-host clouds on the in-memory broker (with config overrides)."""
-    monkeypatch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-    broker = TransportFactory("memory", "memory://")
-    factory = CloudFactory(broker, tmp_path)
 
-    async def start(**config: Any) -> Host:
-        cloud = await factory.start(computes=1, **config)
-        admin = await cloud.login_admin()
-        await unlimited_quota(cloud, admin)
-        return Host(cloud, admin, await NotificationTap.attach(cloud))
+    async def start(**config: Any) -> CloudHarness:
+        return await CloudHarness.start(memory_clouds, computes=1, **config)
 
-    try:
-        yield start
-    finally:
-        await factory.aclose()
-        await broker.aclose()
+    return start
 
 
 @pytest.fixture
-async def host(start_host: Callable[..., Any]) -> Host:
+async def host(start_host: StartHost) -> CloudHarness:
     """A one-host cloud whose periodic tasks do not run during the test."""
-    started: Host = await start_host()
-    return started
+    return await start_host()
 
 
 # -- power-state sync ---------------------------------------------------------------
 
 
-async def test_a_guest_shut_down_from_inside_stops_an_active_server(host: Host) -> None:
+async def test_a_guest_shut_down_from_inside_stops_an_active_server(host: CloudHarness) -> None:
     """ACTIVE with a guest that shut itself down becomes SHUTOFF at the next sync."""
     sid = await host.boot()
-    host.driver.inject_power_state(sid, SHUTDOWN)
+    host.driver(HOST).inject_power_state(sid, SHUTDOWN)
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     instance = await host.wait(sid, "SHUTOFF")
     assert (instance.vm_state, instance.power_state) == (vm_states.STOPPED, SHUTDOWN)
-    assert host.guest_state(sid) == SHUTDOWN
+    assert guest_state(host, sid) == SHUTDOWN
 
 
 @pytest.mark.parametrize("inside", [CRASHED, SUSPENDED], ids=["crashed", "suspended"])
-async def test_a_crashed_or_suspended_guest_stops_an_active_server(host: Host, inside: int) -> None:
+async def test_a_crashed_or_suspended_guest_stops_an_active_server(
+    host: CloudHarness, inside: int
+) -> None:
     """ACTIVE with a crashed or suspended guest is stopped: the guest is powered off."""
     sid = await host.boot()
-    host.driver.inject_power_state(sid, inside)
+    host.driver(HOST).inject_power_state(sid, inside)
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     instance = await host.wait(sid, "SHUTOFF")
-    assert (instance.power_state, host.guest_state(sid)) == (SHUTDOWN, SHUTDOWN)
+    assert (instance.power_state, guest_state(host, sid)) == (SHUTDOWN, SHUTDOWN)
 
 
 @pytest.mark.parametrize(
     "inside", [RUNNING, PAUSED, SUSPENDED], ids=["running", "paused", "suspended"]
 )
 async def test_a_stopped_server_whose_guest_runs_is_powered_off_again(
-    host: Host, inside: int
+    host: CloudHarness, inside: int
 ) -> None:
     """STOPPED with a guest running (or paused, or suspended) has its guest powered off."""
     sid = await host.boot()
     await host.admin.servers.stop(sid)
     await host.wait(sid, "SHUTOFF")
-    host.driver.inject_power_state(sid, inside)
+    host.driver(HOST).inject_power_state(sid, inside)
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     instance = await host.wait(sid, "SHUTOFF")
-    assert (instance.power_state, host.guest_state(sid)) == (SHUTDOWN, SHUTDOWN)
+    assert (instance.power_state, guest_state(host, sid)) == (SHUTDOWN, SHUTDOWN)
     note = await host.tap.wait_for(
         lambda n: n.payload["uuid"] == sid and n.payload["power_state"] == SHUTDOWN
     )
     assert note.event_type == "instance.update"
 
 
-async def test_a_paused_server_whose_guest_shut_down_is_stopped(host: Host) -> None:
+async def test_a_paused_server_whose_guest_shut_down_is_stopped(host: CloudHarness) -> None:
     """PAUSED with a guest that shut down becomes SHUTOFF, as Nova's sync force-stops it."""
     sid = await host.boot()
     await host.admin.servers.pause(sid)
     await host.wait(sid, "PAUSED")
-    host.driver.inject_power_state(sid, SHUTDOWN)
+    host.driver(HOST).inject_power_state(sid, SHUTDOWN)
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     instance = await host.wait(sid, "SHUTOFF")
     assert instance.power_state == SHUTDOWN
 
 
-async def test_a_guest_paused_or_missing_leaves_an_active_server_alone(host: Host) -> None:
+async def test_a_guest_paused_or_missing_leaves_an_active_server_alone(host: CloudHarness) -> None:
     """As in Nova, a guest paused from inside or not found only updates the power state."""
     paused, missing = await host.boot(), await host.boot()
-    host.driver.inject_power_state(paused, PAUSED)
-    del host.driver.guests[missing]
+    host.driver(HOST).inject_power_state(paused, PAUSED)
+    del host.driver(HOST).guests[missing]
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     assert (await host.wait(paused, "ACTIVE")).power_state == PAUSED
     assert (await host.wait(missing, "ACTIVE")).power_state == NOSTATE
-    assert host.guest_state(paused) == PAUSED
+    assert guest_state(host, paused) == PAUSED
 
 
-async def test_the_sync_skips_a_server_with_a_task_in_progress(host: Host) -> None:
+async def test_the_sync_skips_a_server_with_a_task_in_progress(host: CloudHarness) -> None:
     """An instance whose task is running is left to that task, whatever its guest does."""
     sid = await host.boot()
     await host.force(sid, task_state=task_states.POWERING_ON)
-    host.driver.inject_power_state(sid, SHUTDOWN)
+    host.driver(HOST).inject_power_state(sid, SHUTDOWN)
 
-    await host.compute.maintenance.sync_power_states(ADMIN)
+    await host.compute(HOST).maintenance.sync_power_states(ADMIN)
 
     instance = await host.instance(sid)
     assert (instance.vm_state, instance.task_state) == (vm_states.ACTIVE, task_states.POWERING_ON)
     assert instance.power_state == RUNNING
 
 
-async def test_an_action_on_a_guest_the_hypervisor_lost_ends_in_error(host: Host) -> None:
+async def test_an_action_on_a_guest_the_hypervisor_lost_ends_in_error(host: CloudHarness) -> None:
     """A pause whose guest vanished fails into ERROR with a fault instead of hanging."""
     sid = await host.boot()
-    del host.driver.guests[sid]
+    del host.driver(HOST).guests[sid]
 
     await host.admin.servers.pause(sid)
 
@@ -218,12 +150,12 @@ async def test_an_action_on_a_guest_the_hypervisor_lost_ends_in_error(host: Host
     assert instance.fault is not None and "no guest" in instance.fault.message
 
 
-async def test_the_sync_runs_as_a_periodic_task(start_host: Callable[..., Any]) -> None:
+async def test_the_sync_runs_as_a_periodic_task(start_host: StartHost) -> None:
     """With a short sync_power_state_interval the service itself stops a shut-down guest."""
-    host: Host = await start_host(compute={"sync_power_state_interval": 0.05})
+    host = await start_host(compute={"sync_power_state_interval": 0.05})
     sid = await host.boot()
 
-    host.driver.inject_power_state(sid, SHUTDOWN)
+    host.driver(HOST).inject_power_state(sid, SHUTDOWN)
 
     instance = await host.wait(sid, "SHUTOFF")
     assert instance.power_state == SHUTDOWN
@@ -232,17 +164,17 @@ async def test_the_sync_runs_as_a_periodic_task(start_host: Callable[..., Any]) 
 # -- recovery at start-up --------------------------------------------------------------
 
 
-async def test_a_restart_errors_builds_and_finishes_deletes(host: Host) -> None:
+async def test_a_restart_errors_builds_and_finishes_deletes(host: CloudHarness) -> None:
     """At start an instance left building goes to ERROR, freed; one left deleting is deleted."""
     building, deleting = await host.boot(), await host.boot()
     await host.force(building, vm_state=vm_states.BUILDING, task_state=task_states.SPAWNING)
     await host.force(deleting, task_state=task_states.DELETING)
 
-    await host.restart_compute()
+    await host.restart_compute(HOST)
 
     failed = await host.wait(building, "ERROR")
     assert failed.fault is not None and failed.fault.details == "RecoveredAtStartup"
-    assert host.guest_state(building) is None
+    assert guest_state(host, building) is None
     assert await host.cloud.api.network.list_ports(ADMIN, device_id=building) == []
     await host.wait(deleting, "DELETED")
     await assert_nothing_leaked(host.cloud, host.admin, [deleting])
@@ -255,21 +187,21 @@ async def test_a_restart_errors_builds_and_finishes_deletes(host: Host) -> None:
     ids=["running", "shutdown", "paused"],
 )
 async def test_a_restart_clears_a_reboot_taking_the_state_from_the_hypervisor(
-    host: Host, inside: int, status: str
+    host: CloudHarness, inside: int, status: str
 ) -> None:
     """A reboot cut short by a restart is cleared, the vm_state read from the guest."""
     sid = await host.boot()
     await host.force(sid, task_state=task_states.REBOOTING)
-    host.driver.inject_power_state(sid, inside)
+    host.driver(HOST).inject_power_state(sid, inside)
 
-    await host.restart_compute()
+    await host.restart_compute(HOST)
 
     instance = await host.wait(sid, status)
     assert (instance.task_state, instance.power_state, instance.fault) == (None, inside, None)
     await assert_audit_clean(host.cloud)
 
 
-async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: Host) -> None:
+async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: CloudHarness) -> None:
     """A rescued server's task is cleared keeping RESCUE; a resize cut short goes to ERROR."""
     rescued, resizing = await host.boot(), await host.boot()
     await host.admin.servers.rescue(rescued)
@@ -277,7 +209,7 @@ async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: Host) -
     await host.force(rescued, task_state=task_states.UNRESCUING)
     await host.force(resizing, task_state=task_states.RESIZE_MIGRATING)
 
-    await host.restart_compute()
+    await host.restart_compute(HOST)
 
     assert (await host.wait(rescued, "RESCUE")).task_state is None
     failed = await host.wait(resizing, "ERROR")
@@ -285,11 +217,11 @@ async def test_a_restart_keeps_non_power_states_and_errors_resizes(host: Host) -
     await assert_audit_clean(host.cloud)
 
 
-async def test_a_restarted_compute_serves_actions_again(host: Host) -> None:
+async def test_a_restarted_compute_serves_actions_again(host: CloudHarness) -> None:
     """After a restart on the same hypervisor the host's servers take actions as before."""
     sid = await host.boot()
 
-    await host.restart_compute()
+    await host.restart_compute(HOST)
     await host.admin.servers.stop(sid)
 
     assert (await host.wait(sid, "SHUTOFF")).power_state == SHUTDOWN
@@ -300,33 +232,22 @@ async def test_a_restarted_compute_serves_actions_again(host: Host) -> None:
 
 
 async def test_a_build_older_than_the_timeout_goes_to_error(
-    start_host: Callable[..., Any],
+    start_host: StartHost,
 ) -> None:
     """A build still spawning after instance_build_timeout is put in ERROR and cleaned up."""
-    host: Host = await start_host(compute={"instance_build_timeout": 3600})
-    gate, began = asyncio.Event(), asyncio.Event()
-    spawn = host.driver.spawn
-
-    async def held_spawn(*args: Any, **kwargs: Any) -> None:
-        began.set()
-        await gate.wait()
-        await spawn(*args, **kwargs)
-
-    host.driver.spawn = held_spawn
-    try:
+    host = await start_host(compute={"instance_build_timeout": 3600})
+    with host.faults().hold("spawn") as gate:
         [server] = await host.admin.servers.create("slow", flavor="m1.tiny", image="cirros")
-        await began.wait()
-        await host.compute.maintenance.check_build_timeouts(ADMIN)
+        await gate.wait_reached()
+        await host.compute(HOST).maintenance.check_build_timeouts(ADMIN)
         assert (await host.instance(server.id)).vm_state == vm_states.BUILDING
         later = objects.utcnow() + datetime.timedelta(hours=2)
-        host.compute.maintenance.now = lambda: later
+        host.compute(HOST).maintenance.now = lambda: later
 
-        await host.compute.maintenance.check_build_timeouts(ADMIN)
+        await host.compute(HOST).maintenance.check_build_timeouts(ADMIN)
 
         failed = await host.wait(server.id, "ERROR")
         assert failed.fault is not None and failed.fault.details == "BuildTimeout"
-    finally:
-        gate.set()
     await host.tap.wait_event(server.id, "instance.create.error")
     assert (await host.instance(server.id)).vm_state == vm_states.ERROR
     await assert_nothing_leaked(host.cloud, host.admin, [server.id])

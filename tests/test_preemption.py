@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -33,23 +33,18 @@ import pytest
 import pytest_asyncio
 
 from nova_lite import objects
-from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud
 from nova_lite.compute import power_state, task_states, vm_states
 from nova_lite.compute.allowed_states import RULES
-from nova_lite.conductor.manager import ConductorManager
 from nova_lite.context import RequestContext
-from nova_lite.identity import manager as identity_manager_module
-from tests.cloud_fixtures import (
-    FAST_HASHES,
+from nova_lite.testing import (
     WAIT,
     CloudFactory,
-    NotificationTap,
+    CloudHarness,
+    Gate,
     assert_audit_clean,
     assert_nothing_leaked,
-    unlimited_quota,
+    hold,
 )
-from tests.conftest import TransportFactory
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the cases share the module's cloud
 
@@ -441,180 +436,91 @@ def test_the_preemptors_are_the_ones_rules_allow_during_a_task() -> None:
 # -- the module's cloud ------------------------------------------------------------
 
 
-class Gate:
-    """Holds the first call (of some methods) that matches, until released."""
+def start_action(lab: CloudHarness, action: str, server_id: str) -> Callable[[], Awaitable[Any]]:
+    """The API request that starts `action`."""
+    servers = lab.admin.servers
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "pause": lambda: servers.pause(server_id),
+        "unpause": lambda: servers.unpause(server_id),
+        "suspend": lambda: servers.suspend(server_id),
+        "resume": lambda: servers.resume(server_id),
+        "stop": lambda: servers.stop(server_id),
+        "start": lambda: servers.start(server_id),
+        "reboot": lambda: servers.reboot(server_id),
+        "reboot_hard": lambda: servers.reboot(server_id, hard=True),
+        "rescue": lambda: servers.rescue(server_id),
+        "unrescue": lambda: servers.unrescue(server_id),
+        "set_admin_password": lambda: servers.set_admin_password(server_id, "n3w"),
+        "rebuild": lambda: servers.rebuild(server_id, "cirros"),
+        "snapshot": lambda: servers.snapshot(server_id, "snap"),
+        "backup": lambda: servers.backup(server_id, "bak", "daily", 2),
+        "shelve": lambda: servers.shelve(server_id),
+        "shelve_offload": lambda: servers.shelve_offload(server_id),
+        "unshelve": lambda: servers.unshelve(server_id),
+        "resize": lambda: servers.resize(server_id, "m1.small"),
+        "confirm_resize": lambda: servers.confirm_resize(server_id),
+        "revert_resize": lambda: servers.revert_resize(server_id),
+        "restore": lambda: servers.restore(server_id),
+        "soft_delete": lambda: servers.soft_delete(server_id),
+        "delete": lambda: servers.delete(server_id),
+        "force_delete": lambda: servers.force_delete(server_id),
+    }
+    return calls[action]
 
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
-        self.armed = True
+
+def _senders(lab: CloudHarness, sender: str, here: str) -> list[object]:
+    """The objects named by a hop's `sender` (see `Hop`)."""
+    owner, client = sender.split(".")
+    if owner == "api":
+        return [getattr(lab.cloud.api, client)]
+    if owner == "conductor":
+        return [getattr(lab.conductor.migrations, client)]
+    compute = lab.compute(_hosts(lab, owner, here)[0])
+    return [compute.resize_actions.compute_rpcapi if client == "resize" else compute.conductor]
+
+
+def _hosts(lab: CloudHarness, role: str, here: str) -> list[str]:
+    if role == "here":
+        return [here]
+    if role == "there":
+        return [h for h in lab.hosts if h != here]
+    return lab.hosts
+
+
+def hold_hop(
+    lab: CloudHarness, hop: Hop, mode: str, server_id: str, here: str
+) -> contextlib.AbstractContextManager[Gate]:
+    """The gate of `hop` on `server_id` in `mode` (see the module docstring).
+
+    Only the first matching call is held: a retried or chained one passes.
+    """
+    if mode == BEFORE:
+        if hop.method == "instance_update":  # the chained offload claims its task
+            match = _claims(server_id, hop.task)
+        else:
+            match = _about(server_id)
+        return hold(_senders(lab, hop.sender, here), hop.method, match=match, first_only=True)
+    if hop.runs_on == "conductor":
+        scheduler = [lab.conductor.migrations.scheduler]
+        placing = _placing(server_id)
+        return hold(scheduler, "select_destinations", match=placing, after=True, first_only=True)
+    computes = [lab.compute(h).conductor for h in _hosts(lab, hop.runs_on, here)]
+    saving = _final_save(server_id, hop.task)
+    return hold(computes, "instance_update", match=saving, first_only=True)
 
 
 @contextlib.contextmanager
-def holding(
-    targets: Sequence[object],
-    method: str,
-    match: Callable[..., bool],
-    *,
-    after: bool = False,
-) -> Iterator[Gate]:
-    """Hold the first call of `method` on any of `targets` that `match`es.
-
-    Before it runs, or (with `after`) once it has returned, until the gate is released.
-    """
-    gate = Gate()
-    for target in targets:
-        original = getattr(target, method)
-
-        async def held(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            if not (gate.armed and match(*args, **kwargs)):
-                return await _original(*args, **kwargs)
-            gate.armed = False
-            result = await _original(*args, **kwargs) if after else None
-            gate.reached.set()
-            await gate.released.wait()
-            return result if after else await _original(*args, **kwargs)
-
-        setattr(target, method, held)
+def offloading_at_once(lab: CloudHarness, hop: Hop) -> Iterator[None]:
+    """Shelving offloads at once while a case about the chained offload runs."""
+    parts = [c.image_actions for c in lab.computes]
+    chained = hop.name == "shelve:offload"
+    for part in parts:
+        part.shelved_offload_time = 0 if chained else -1
     try:
-        yield gate
+        yield
     finally:
-        gate.released.set()
-        for target in targets:
-            delattr(target, method)
-
-
-class Lab:
-    """The module's cloud, its admin, a notification tap, and ways to drive one case."""
-
-    def __init__(self, cloud: Cloud, admin: Session, tap: NotificationTap) -> None:
-        self.cloud = cloud
-        self.admin = admin
-        self.tap = tap
-
-    @property
-    def hosts(self) -> list[str]:
-        return [f"compute{i}" for i in range(1, self.cloud.computes + 1)]
-
-    @property
-    def conductor(self) -> ConductorManager:
-        return next(
-            s.manager for s in self.cloud.services if isinstance(s.manager, ConductorManager)
-        )
-
-    async def instance(self, server_id: str) -> objects.Instance:
-        return await self.cloud.api.conductor.instance_get(ADMIN, server_id, read_deleted=True)
-
-    async def wait(self, server_id: str, *statuses: str) -> str:
-        server = await self.admin.servers.wait_for(server_id, statuses, timeout=WAIT)
-        assert server.status in statuses, (server.status, server.fault)
-        return server.status
-
-    def guests(self, server_id: str) -> dict[str, Any]:
-        found = {h: self.cloud.compute(h).driver.guests.get(server_id) for h in self.hosts}
-        return {host: guest for host, guest in found.items() if guest is not None}
-
-    async def reach(self, state: str) -> str:
-        """A new server in vm_state `state`."""
-        [server] = await self.admin.servers.create("race", flavor="m1.tiny", image="cirros")
-        sid = server.id
-        await self.wait(sid, "ACTIVE")
-        servers = self.admin.servers
-        steps: dict[str, list[tuple[Callable[[], Awaitable[Any]], str]]] = {
-            A.ACTIVE: [],
-            A.PAUSED: [(lambda: servers.pause(sid), "PAUSED")],
-            A.SUSPENDED: [(lambda: servers.suspend(sid), "SUSPENDED")],
-            A.STOPPED: [(lambda: servers.stop(sid), "SHUTOFF")],
-            A.RESCUED: [(lambda: servers.rescue(sid), "RESCUE")],
-            A.RESIZED: [(lambda: servers.resize(sid, "m1.small"), "VERIFY_RESIZE")],
-            A.SOFT_DELETED: [(lambda: servers.soft_delete(sid), "SOFT_DELETED")],
-            A.SHELVED: [(lambda: servers.shelve(sid), "SHELVED")],
-            A.SHELVED_OFFLOADED: [
-                (lambda: servers.shelve(sid), "SHELVED"),
-                (lambda: servers.shelve_offload(sid), "SHELVED_OFFLOADED"),
-            ],
-        }
-        for call, status in steps[state]:
-            await call()
-            await self.wait(sid, status)
-        return sid
-
-    def call(self, action: str, server_id: str) -> Callable[[], Awaitable[Any]]:
-        """The API request that starts `action`."""
-        servers = self.admin.servers
-        calls: dict[str, Callable[[], Awaitable[Any]]] = {
-            "pause": lambda: servers.pause(server_id),
-            "unpause": lambda: servers.unpause(server_id),
-            "suspend": lambda: servers.suspend(server_id),
-            "resume": lambda: servers.resume(server_id),
-            "stop": lambda: servers.stop(server_id),
-            "start": lambda: servers.start(server_id),
-            "reboot": lambda: servers.reboot(server_id),
-            "reboot_hard": lambda: servers.reboot(server_id, hard=True),
-            "rescue": lambda: servers.rescue(server_id),
-            "unrescue": lambda: servers.unrescue(server_id),
-            "set_admin_password": lambda: servers.set_admin_password(server_id, "n3w"),
-            "rebuild": lambda: servers.rebuild(server_id, "cirros"),
-            "snapshot": lambda: servers.snapshot(server_id, "snap"),
-            "backup": lambda: servers.backup(server_id, "bak", "daily", 2),
-            "shelve": lambda: servers.shelve(server_id),
-            "shelve_offload": lambda: servers.shelve_offload(server_id),
-            "unshelve": lambda: servers.unshelve(server_id),
-            "resize": lambda: servers.resize(server_id, "m1.small"),
-            "confirm_resize": lambda: servers.confirm_resize(server_id),
-            "revert_resize": lambda: servers.revert_resize(server_id),
-            "restore": lambda: servers.restore(server_id),
-            "soft_delete": lambda: servers.soft_delete(server_id),
-            "delete": lambda: servers.delete(server_id),
-            "force_delete": lambda: servers.force_delete(server_id),
-        }
-        return calls[action]
-
-    def senders(self, sender: str, here: str) -> list[object]:
-        """The objects named by a hop's `sender` (see `Hop`)."""
-        owner, client = sender.split(".")
-        if owner == "api":
-            return [getattr(self.cloud.api, client)]
-        if owner == "conductor":
-            return [getattr(self.conductor.migrations, client)]
-        compute = self.cloud.compute(self._host(owner, here)[0])
-        return [compute.resize_actions.compute_rpcapi if client == "resize" else compute.conductor]
-
-    def _host(self, role: str, here: str) -> list[str]:
-        if role == "here":
-            return [here]
-        if role == "there":
-            return [h for h in self.hosts if h != here]
-        return self.hosts
-
-    def hold(
-        self, hop: Hop, mode: str, server_id: str, here: str
-    ) -> contextlib.AbstractContextManager[Gate]:
-        """The gate of `hop` on `server_id` in `mode` (see the module docstring)."""
-        if mode == BEFORE:
-            if hop.method == "instance_update":  # the chained offload claims its task
-                match = _claims(server_id, hop.task)
-            else:
-                match = _about(server_id)
-            return holding(self.senders(hop.sender, here), hop.method, match)
-        if hop.runs_on == "conductor":
-            scheduler = [self.conductor.migrations.scheduler]
-            return holding(scheduler, "select_destinations", _placing(server_id), after=True)
-        computes = [self.cloud.compute(h).conductor for h in self._host(hop.runs_on, here)]
-        return holding(computes, "instance_update", _final_save(server_id, hop.task))
-
-    @contextlib.contextmanager
-    def offloading_at_once(self, hop: Hop) -> Iterator[None]:
-        """Shelving offloads at once while a case about the chained offload runs."""
-        parts = [self.cloud.compute(h).image_actions for h in self.hosts]
-        chained = hop.name == "shelve:offload"
         for part in parts:
-            part.shelved_offload_time = 0 if chained else -1
-        try:
-            yield
-        finally:
-            for part in parts:
-                part.shelved_offload_time = -1
+            part.shelved_offload_time = -1
 
 
 def _about(server_id: str) -> Callable[..., bool]:
@@ -640,20 +546,10 @@ def _placing(server_id: str) -> Callable[..., bool]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CloudHarness]:
     """Two fake hosts on the in-memory broker; shelving stops at SHELVED unless a case asks."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-        broker = TransportFactory("memory", "memory://")
-        factory = CloudFactory(broker, tmp_path_factory.mktemp("races"))
-        try:
-            cloud = await factory.start(computes=2, compute={"shelved_offload_time": -1})
-            admin = await cloud.login_admin()
-            await unlimited_quota(cloud, admin)
-            yield Lab(cloud, admin, await NotificationTap.attach(cloud))
-        finally:
-            await factory.aclose()
-            await broker.aclose()
+    async with CloudFactory.memory(tmp_path_factory.mktemp("races")) as clouds:
+        yield await CloudHarness.start(clouds, compute={"shelved_offload_time": -1})
 
 
 # -- the matrix ----------------------------------------------------------------------
@@ -662,15 +558,15 @@ async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
 @pytest.mark.parametrize(("hop", "mode", "preemptor"), CASES)
 @in_module_loop
 async def test_a_preempted_hop_gives_back_what_it_took(
-    lab: Lab, hop: Hop, mode: str, preemptor: str
+    lab: CloudHarness, hop: Hop, mode: str, preemptor: str
 ) -> None:
     """The hop loses to the preemptor; the server ends sensibly and the books agree."""
     sid = await lab.reach(hop.start)
     here = (await lab.instance(sid)).host or lab.hosts[0]
-    with lab.offloading_at_once(hop), lab.hold(hop, mode, sid, here) as gate:
-        asked = asyncio.ensure_future(lab.call(hop.action, sid)())
+    with offloading_at_once(lab, hop), hold_hop(lab, hop, mode, sid, here) as gate:
+        asked = asyncio.ensure_future(start_action(lab, hop.action, sid)())
         await asyncio.wait_for(gate.reached.wait(), WAIT)
-        await lab.call(preemptor, sid)()
+        await start_action(lab, preemptor, sid)()
         gate.released.set()
         await asyncio.wait_for(asked, WAIT)
         signal = hop.signal_for(mode)
@@ -688,20 +584,23 @@ async def test_a_preempted_hop_gives_back_what_it_took(
     await assert_audit_clean(lab.cloud)
 
 
-async def _preemptor_done(lab: Lab, sid: str, preemptor: str, hop: Hop) -> str:
+async def _preemptor_done(lab: CloudHarness, sid: str, preemptor: str, hop: Hop) -> str:
     """The status the preemptor leaves (after a restore, for a soft delete)."""
     if preemptor in ("delete", "force_delete"):
-        return await lab.wait(sid, "DELETED")
-    if preemptor == "reboot_hard":
-        return await lab.wait(sid, "ACTIVE")
-    if hop.hostless:  # a soft delete of a server no host keeps is a delete (as Nova's)
-        return await lab.wait(sid, "DELETED")
-    await lab.wait(sid, "SOFT_DELETED")
-    await lab.admin.servers.restore(sid)
-    return await lab.wait(sid, "ACTIVE")
+        outcome = "DELETED"
+    elif preemptor == "reboot_hard":
+        outcome = "ACTIVE"
+    elif hop.hostless:  # a soft delete of a server no host keeps is a delete (as Nova's)
+        outcome = "DELETED"
+    else:
+        await lab.wait(sid, "SOFT_DELETED")
+        await lab.admin.servers.restore(sid)
+        outcome = "ACTIVE"
+    await lab.wait(sid, outcome)
+    return outcome
 
 
-async def _check_sensible(lab: Lab, sid: str, outcome: str) -> None:
+async def _check_sensible(lab: CloudHarness, sid: str, outcome: str) -> None:
     """DELETED leaves no guest; ACTIVE has one running guest, out of rescue, at its host."""
     guests = lab.guests(sid)
     if outcome == "DELETED":
@@ -715,7 +614,7 @@ async def _check_sensible(lab: Lab, sid: str, outcome: str) -> None:
     assert guest.flavor == instance.flavor
 
 
-async def _check_no_image_left(lab: Lab, sid: str) -> None:
+async def _check_no_image_left(lab: CloudHarness, sid: str) -> None:
     """No snapshot left half-made, and no shelve image outliving its server."""
     images = await lab.cloud.api.image.list(ADMIN)
     mine = [i for i in images if i.properties.get("instance_uuid") == sid]
@@ -726,13 +625,13 @@ async def _check_no_image_left(lab: Lab, sid: str) -> None:
 
 
 @in_module_loop
-async def test_resizes_raced_by_soft_delete_and_restore_leak_nothing(lab: Lab) -> None:
+async def test_resizes_raced_by_soft_delete_and_restore_leak_nothing(lab: CloudHarness) -> None:
     """Twenty resizes each raced by a soft delete and a restore leave the books clean."""
     sid = await lab.reach(A.ACTIVE)
     here = (await lab.instance(sid)).host or ""
     hop = next(h for h in HOPS if h.name == "resize:prep")
     for round_ in range(1, 21):
-        with lab.hold(hop, SAVE, sid, here) as gate:
+        with hold_hop(lab, hop, SAVE, sid, here) as gate:
             await lab.admin.servers.resize(sid, "m1.small")
             await asyncio.wait_for(gate.reached.wait(), WAIT)
             await lab.admin.servers.soft_delete(sid)
@@ -746,18 +645,18 @@ async def test_resizes_raced_by_soft_delete_and_restore_leak_nothing(lab: Lab) -
     await assert_audit_clean(lab.cloud)
 
 
-async def _abandoned(lab: Lab, sid: str, times: int) -> None:
+async def _abandoned(lab: CloudHarness, sid: str, times: int) -> None:
     """Wait until the server's resizes were abandoned `times` times."""
     await lab.tap.wait_count(sid, f"instance.{ABANDONED}", times)
 
 
 @in_module_loop
-async def test_a_rescue_raced_by_a_soft_delete_can_be_rescued_again(lab: Lab) -> None:
+async def test_a_rescue_raced_by_a_soft_delete_can_be_rescued_again(lab: CloudHarness) -> None:
     """Rescue, soft delete, restore: the guest is out of rescue, and a new rescue works."""
     sid = await lab.reach(A.ACTIVE)
     here = (await lab.instance(sid)).host or ""
     hop = next(h for h in HOPS if h.name == "rescue")
-    with lab.hold(hop, SAVE, sid, here) as gate:
+    with hold_hop(lab, hop, SAVE, sid, here) as gate:
         await lab.admin.servers.rescue(sid)
         await asyncio.wait_for(gate.reached.wait(), WAIT)
         await lab.admin.servers.soft_delete(sid)
@@ -774,7 +673,7 @@ async def test_a_rescue_raced_by_a_soft_delete_can_be_rescued_again(lab: Lab) ->
 
 
 @in_module_loop
-async def test_a_soft_deleted_rescued_server_is_restored_out_of_rescue(lab: Lab) -> None:
+async def test_a_soft_deleted_rescued_server_is_restored_out_of_rescue(lab: CloudHarness) -> None:
     """A rescued server soft-deleted and restored is ACTIVE on its own disk."""
     sid = await lab.reach(A.RESCUED)
     await lab.admin.servers.soft_delete(sid)

@@ -30,19 +30,16 @@ from nova_lite.exceptions import (
     NotFound,
     NovaLiteError,
 )
-from nova_lite.identity import manager as identity_manager_module
-from tests.cloud_fixtures import (
-    FAST_HASHES,
+from nova_lite.testing import (
     WAIT,
     CloudFactory,
-    NotificationTap,
+    CloudHarness,
+    DriverStep,
     add_user,
     assert_audit_clean,
-    unlimited_quota,
 )
-from tests.conftest import TransportFactory
 from tests.http_fixtures import FrontEnd
-from tests.test_preemption import ADMIN, Lab
+from tests.test_preemption import ADMIN, start_action
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -50,27 +47,16 @@ A = vm_states
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CloudHarness]:
     """Two fake hosts on the in-memory broker, soft delete enabled, shelving stops at SHELVED."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(identity_manager_module, "DEFAULT_PARAMS", FAST_HASHES)
-        broker = TransportFactory("memory", "memory://")
-        factory = CloudFactory(broker, tmp_path_factory.mktemp("refusals"))
-        try:
-            cloud = await factory.start(
-                computes=2,
-                compute={"shelved_offload_time": -1, "reclaim_instance_interval": 3600},
-            )
-            admin = await cloud.login_admin()
-            await unlimited_quota(cloud, admin)
-            yield Lab(cloud, admin, await NotificationTap.attach(cloud))
-        finally:
-            await factory.aclose()
-            await broker.aclose()
+    async with CloudFactory.memory(tmp_path_factory.mktemp("refusals")) as clouds:
+        yield await CloudHarness.start(
+            clouds, compute={"shelved_offload_time": -1, "reclaim_instance_interval": 3600}
+        )
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def front(lab: Lab) -> AsyncIterator[FrontEnd]:
+async def front(lab: CloudHarness) -> AsyncIterator[FrontEnd]:
     """The module's cloud behind the HTTP front end."""
     served = await FrontEnd.start(lab.cloud)
     try:
@@ -79,7 +65,7 @@ async def front(lab: Lab) -> AsyncIterator[FrontEnd]:
         await served.aclose()
 
 
-async def _gone(lab: Lab, sid: str) -> None:
+async def _gone(lab: CloudHarness, sid: str) -> None:
     await lab.wait(sid, "DELETED")
     await assert_audit_clean(lab.cloud)
 
@@ -89,36 +75,21 @@ async def _gone(lab: Lab, sid: str) -> None:
 
 @in_module_loop
 async def test_delete_with_soft_delete_on_hard_deletes_a_building_server(
-    lab: Lab, front: FrontEnd
+    lab: CloudHarness, front: FrontEnd
 ) -> None:
     """DELETE of a server still building answers 204 and deletes it, as Nova falls back."""
-    computes = [lab.cloud.compute(h) for h in lab.hosts]
-    began, gate = asyncio.Event(), asyncio.Event()
-    for compute in computes:
-        spawn = compute.driver.spawn
-
-        async def held(*args: Any, _spawn: Any = spawn, **kwargs: Any) -> None:
-            began.set()
-            await gate.wait()
-            await _spawn(*args, **kwargs)
-
-        compute.driver.spawn = held  # type: ignore[method-assign]
-    try:
+    with lab.faults().hold("spawn") as gate:
         [server] = await lab.admin.servers.create("b", flavor="m1.tiny", image="cirros")
-        await began.wait()
+        await gate.wait_reached()
         token = await front.token()
         reply = await front.call("DELETE", f"/compute/v2.1/servers/{server.id}", token=token)
         assert reply.status == 204, reply.body
-    finally:
-        gate.set()
-        for compute in computes:
-            del compute.driver.spawn
     await _gone(lab, server.id)
 
 
 @in_module_loop
 async def test_delete_with_soft_delete_on_hard_deletes_a_server_that_never_launched(
-    lab: Lab, front: FrontEnd
+    lab: CloudHarness, front: FrontEnd
 ) -> None:
     """DELETE of a server whose build failed (never launched) deletes it, not 409."""
     [server] = await lab.admin.servers.create(
@@ -135,7 +106,7 @@ async def test_delete_with_soft_delete_on_hard_deletes_a_server_that_never_launc
 
 @in_module_loop
 async def test_delete_with_soft_delete_on_soft_deletes_a_launched_server(
-    lab: Lab, front: FrontEnd
+    lab: CloudHarness, front: FrontEnd
 ) -> None:
     """DELETE of a server that launched keeps it SOFT_DELETED until reclaimed."""
     sid = await lab.reach(A.ACTIVE)
@@ -155,7 +126,7 @@ async def test_delete_with_soft_delete_on_soft_deletes_a_launched_server(
     [task_states.REBOOTING, task_states.IMAGE_SNAPSHOT, task_states.SHELVING, task_states.DELETING],
 )
 @in_module_loop
-async def test_force_delete_works_whatever_task_runs(lab: Lab, task: str) -> None:
+async def test_force_delete_works_whatever_task_runs(lab: CloudHarness, task: str) -> None:
     """forceDelete is accepted in any task_state (Nova's check has task_state=None)."""
     sid = await lab.reach(A.ACTIVE)
     await lab.cloud.api.conductor.instance_update(ADMIN, sid, {"task_state": task})
@@ -168,16 +139,16 @@ async def test_force_delete_works_whatever_task_runs(lab: Lab, task: str) -> Non
 @pytest.mark.parametrize("first", ["delete", "soft_delete", "force_delete"])
 @in_module_loop
 async def test_a_server_awaiting_resize_confirmation_can_be_deleted_again(
-    lab: Lab, first: str
+    lab: CloudHarness, first: str
 ) -> None:
     """A VERIFY_RESIZE server deleted (or soft-deleted) then deleted again goes cleanly."""
     sid = await lab.reach(A.RESIZED)
     actions_before = len(await lab.admin.servers.actions(sid))
-    driver = lab.cloud.compute((await lab.instance(sid)).host or "").driver
-    step = "power_off" if first == "soft_delete" else "destroy"
+    faults = lab.faults((await lab.instance(sid)).host)
+    step: DriverStep = "power_off" if first == "soft_delete" else "destroy"
 
-    with _held(driver, step) as gate:  # the first is under way on the host
-        await lab.call(first, sid)()
+    with faults.hold(step) as gate:  # the first is under way on the host
+        await start_action(lab, first, sid)()
         await asyncio.wait_for(gate.reached.wait(), WAIT)
         await lab.admin.servers.delete(sid)  # accepted: no "no resize awaiting confirmation"
 
@@ -189,11 +160,11 @@ async def test_a_server_awaiting_resize_confirmation_can_be_deleted_again(
 
 
 @in_module_loop
-async def test_a_second_delete_of_a_deleting_server_is_accepted(lab: Lab) -> None:
+async def test_a_second_delete_of_a_deleting_server_is_accepted(lab: CloudHarness) -> None:
     """A delete while the host is already deleting the server is accepted; it goes once."""
     sid = await lab.reach(A.ACTIVE)
     host = (await lab.instance(sid)).host or ""
-    with _held(lab.cloud.compute(host).driver, "destroy") as gate:
+    with lab.faults(host).hold("destroy") as gate:
         await lab.admin.servers.delete(sid)
         await asyncio.wait_for(gate.reached.wait(), WAIT)
         await lab.admin.servers.delete(sid)
@@ -206,36 +177,7 @@ async def test_a_second_delete_of_a_deleting_server_is_accepted(lab: Lab) -> Non
 # -- refusals change nothing ---------------------------------------------------------
 
 
-class Held:
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
-
-
-class _held:
-    """Hold the next call of `driver.operation` until the block ends."""
-
-    def __init__(self, driver: Any, operation: str) -> None:
-        self.driver, self.operation, self.gate = driver, operation, Held()
-
-    def __enter__(self) -> Held:
-        original = getattr(self.driver, self.operation)
-        gate = self.gate
-
-        async def held(*args: Any, **kwargs: Any) -> Any:
-            gate.reached.set()
-            await gate.released.wait()
-            return await original(*args, **kwargs)
-
-        setattr(self.driver, self.operation, held)
-        return gate
-
-    def __exit__(self, *exc: object) -> None:
-        self.gate.released.set()
-        delattr(self.driver, self.operation)
-
-
-async def _snapshot_of_books(lab: Lab, sid: str) -> tuple[Any, ...]:
+async def _snapshot_of_books(lab: CloudHarness, sid: str) -> tuple[Any, ...]:
     """What a refusal must leave as it was: states, actions, images, volumes."""
     instance = await lab.instance(sid)
     actions = await lab.admin.servers.actions(sid)
@@ -250,7 +192,7 @@ async def _snapshot_of_books(lab: Lab, sid: str) -> tuple[Any, ...]:
 
 
 async def _refused_changes_nothing(
-    lab: Lab, sid: str, request: Callable[[], Awaitable[Any]], error: type[Exception]
+    lab: CloudHarness, sid: str, request: Callable[[], Awaitable[Any]], error: type[Exception]
 ) -> None:
     before = await _snapshot_of_books(lab, sid)
     with pytest.raises(error):
@@ -259,7 +201,7 @@ async def _refused_changes_nothing(
     await assert_audit_clean(lab.cloud)
 
 
-async def _done_with(lab: Lab, sid: str) -> None:
+async def _done_with(lab: CloudHarness, sid: str) -> None:
     await lab.admin.servers.force_delete(sid)
     await _gone(lab, sid)
 
@@ -286,7 +228,7 @@ LONG_NAME = "n" * 256  # the image service refuses names over 255 characters
 )
 @in_module_loop
 async def test_an_argument_another_service_refuses_changes_nothing(
-    lab: Lab, state: str, action: str, call: Any, error: type[Exception]
+    lab: CloudHarness, state: str, action: str, call: Any, error: type[Exception]
 ) -> None:
     """The image, conductor, volume services or the state table refuse: nothing is written."""
     sid = await lab.reach(state)
@@ -297,7 +239,7 @@ async def test_an_argument_another_service_refuses_changes_nothing(
 
 
 @in_module_loop
-async def test_a_resize_with_no_migration_to_settle_changes_nothing(lab: Lab) -> None:
+async def test_a_resize_with_no_migration_to_settle_changes_nothing(lab: CloudHarness) -> None:
     """Confirm or revert of a server whose migration ended is NotFound, nothing written."""
     sid = await lab.reach(A.RESIZED)
     [migration] = await lab.cloud.api.conductor.migration_list(ADMIN, instance_uuid=sid)
@@ -305,8 +247,12 @@ async def test_a_resize_with_no_migration_to_settle_changes_nothing(lab: Lab) ->
         ADMIN, migration.uuid, status=migration_states.CONFIRMED
     )
     servers = lab.admin.servers
+    requests: list[Callable[[], Awaitable[Any]]] = [
+        lambda: servers.confirm_resize(sid),
+        lambda: servers.revert_resize(sid),
+    ]
 
-    for request in (lambda: servers.confirm_resize(sid), lambda: servers.revert_resize(sid)):
+    for request in requests:
         before = await _snapshot_of_books(lab, sid)
         with pytest.raises(NotFound):
             await request()
@@ -316,7 +262,9 @@ async def test_a_resize_with_no_migration_to_settle_changes_nothing(lab: Lab) ->
 
 
 @in_module_loop
-async def test_a_locked_servers_force_delete_by_its_owner_changes_nothing(lab: Lab) -> None:
+async def test_a_locked_servers_force_delete_by_its_owner_changes_nothing(
+    lab: CloudHarness,
+) -> None:
     """forceDelete of an admin-locked server by its owner is InstanceLocked; nothing recorded."""
     owner = await add_user(lab.cloud, lab.admin, f"o{id(lab)}", project="demo")
     [server] = await owner.servers.create("o", flavor="m1.tiny", image="cirros")
@@ -331,7 +279,7 @@ async def test_a_locked_servers_force_delete_by_its_owner_changes_nothing(lab: L
 
 
 @in_module_loop
-async def test_a_shelve_of_a_server_with_a_longest_name_is_accepted(lab: Lab) -> None:
+async def test_a_shelve_of_a_server_with_a_longest_name_is_accepted(lab: CloudHarness) -> None:
     """The shelve snapshot's name is cut to the image service's limit, so shelve works."""
     [server] = await lab.admin.servers.create("s" * 255, flavor="m1.tiny", image="cirros")
     await lab.wait(server.id, "ACTIVE")
@@ -382,7 +330,12 @@ UNDELIVERABLE: list[Undeliverable] = [
 )
 @in_module_loop
 async def test_a_step_that_cannot_be_delivered_changes_nothing(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch, state: str, client: str, method: str, call: Any
+    lab: CloudHarness,
+    monkeypatch: pytest.MonkeyPatch,
+    state: str,
+    client: str,
+    method: str,
+    call: Any,
 ) -> None:
     """The message after the claim cannot be delivered: the claim and the action go back."""
     sid = await lab.reach(state)
@@ -403,7 +356,7 @@ async def test_a_step_that_cannot_be_delivered_changes_nothing(
     await _done_with(lab, sid)
 
 
-async def _awaiting(lab: Lab, sid: str) -> objects.Migration | None:
+async def _awaiting(lab: CloudHarness, sid: str) -> objects.Migration | None:
     try:
         return await lab.cloud.api.conductor.migration_for_instance(ADMIN, sid)
     except NovaLiteError:
@@ -413,7 +366,7 @@ async def _awaiting(lab: Lab, sid: str) -> objects.Migration | None:
 @pytest.mark.parametrize("action", ["attach_volume", "detach_volume"])
 @in_module_loop
 async def test_a_volume_step_that_cannot_be_delivered_changes_nothing(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch, action: str
+    lab: CloudHarness, monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
     """A volume attach or detach whose cast fails leaves the volume and server as they were."""
     sid = await lab.reach(A.ACTIVE)
@@ -435,7 +388,7 @@ async def test_a_volume_step_that_cannot_be_delivered_changes_nothing(
 
 @in_module_loop
 async def test_a_delete_that_cannot_reach_the_host_is_done_without_it(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch
+    lab: CloudHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A terminate that cannot be delivered becomes a local delete; the host reaps its guest."""
     sid = await lab.reach(A.ACTIVE)
@@ -463,7 +416,7 @@ async def test_a_delete_that_cannot_reach_the_host_is_done_without_it(
 )
 @in_module_loop
 async def test_an_image_name_the_image_service_refuses_is_400_and_changes_nothing(
-    lab: Lab, front: FrontEnd, body: dict[str, Any]
+    lab: CloudHarness, front: FrontEnd, body: dict[str, Any]
 ) -> None:
     """createImage or createBackup with a name too long: 400, and the server stays usable."""
     sid = await lab.reach(A.ACTIVE)

@@ -20,9 +20,8 @@ from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
 from nova_lite.rpc import endpoint, envelope
+from nova_lite.testing import TransportFactory, assert_audit_clean
 from nova_lite.transport import Message, Transport
-from tests.cloud_fixtures import assert_audit_clean
-from tests.conftest import TransportFactory
 from transports.memory import MemoryTransport
 
 WAIT = 15.0

@@ -41,7 +41,7 @@ from nova_lite.scheduler.weights import (
     weigh_hosts,
 )
 from nova_lite.service import Service
-from tests.conftest import TransportFactory
+from nova_lite.testing import TransportFactory
 
 T = TypeVar("T")
 TINY = objects.Flavor(flavorid="1", name="m1.tiny", vcpus=1, memory_mb=512, root_gb=1)

@@ -25,6 +25,7 @@ from nova_lite.exceptions import (
     TransportUnreachable,
 )
 from nova_lite.loader import get_transport
+from nova_lite.testing import TransportFactory
 from nova_lite.transport import (
     Consumer,
     Delivery,
@@ -33,7 +34,6 @@ from nova_lite.transport import (
     Message,
     Transport,
 )
-from tests.conftest import TransportFactory
 from transports.memory import topic_matches
 
 TIMEOUT = 10.0

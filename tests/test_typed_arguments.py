@@ -22,8 +22,7 @@ from nova_lite.exceptions import Invalid, InvalidRpcArguments
 from nova_lite.rpc import endpoint
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.structuring import ArgumentMismatch, strict_hook
-from tests.cloud_fixtures import CloudFactory
-from tests.conftest import TransportFactory
+from nova_lite.testing import CloudFactory, TransportFactory
 
 CTX = RequestContext(user_id="u1", project_id="p1")
 FLAVOR = objects.Flavor(flavorid="1", name="m1.tiny", vcpus=1, memory_mb=512, root_gb=1)

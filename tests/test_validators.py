@@ -10,7 +10,7 @@ import pytest
 
 from nova_lite import validators
 from nova_lite.exceptions import Invalid
-from tests.cloud_fixtures import PASSWORD, CloudFactory
+from nova_lite.testing import PASSWORD, CloudFactory
 from tests.http_fixtures import FrontEnd
 
 Rule = Callable[..., str]
@@ -135,14 +135,15 @@ def test_the_shared_argument_checks() -> None:
     what is not of their type, naming the field."""
     assert validators.text("host", "h1") == "h1" and validators.optional_text("x", None) is None
     assert validators.text_list("ids", ("a", "b")) == ["a", "b"]
-    for call, message in [
+    cases: list[tuple[Callable[[], object], str]] = [
         (lambda: validators.text("host", 5), "host must be a string, not 5"),
         (lambda: validators.text("host", "  "), "host must not be empty"),
         (lambda: validators.text("host", "h" * 256), "longer than 255"),
         (lambda: validators.boolean("shared", 1), "shared must be true or false, not 1"),
         (lambda: validators.text_list("ids", "abc"), "ids must be a list of ids, not 'abc'"),
         (lambda: validators.text_list("ids", ["a", ""]), r"ids\[1\] must not be empty"),
-    ]:
+    ]
+    for call, message in cases:
         with pytest.raises(Invalid, match=message):
             call()
 

@@ -27,9 +27,9 @@ from nova_lite.exceptions import (
     VolumeNotFound,
 )
 from nova_lite.service import Service
+from nova_lite.testing import TransportFactory
 from nova_lite.volume.manager import VolumeManager
 from nova_lite.volume.rpcapi import VolumeAPI
-from tests.conftest import TransportFactory
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
@@ -49,7 +49,7 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[VolumeA
     TestManager.topic = TestAPI.topic = broker.name("volume")
     transport = await broker.connect()
     config = Config.load(
-        environ={}, state_path=str(tmp_path), rpc={"exchange": broker.name("nova"), "timeout": 15}
+        environ={}, state_path=str(tmp_path), rpc={**broker.rpc_options(), "timeout": 15}
     )
     manager = TestManager(config, transport, "host1")
     manager.images = _Images()  # type: ignore[assignment]

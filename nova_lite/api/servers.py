@@ -111,6 +111,8 @@ class Servers(ServerActions):
         validators.server_name(name)
         _check_count(count, self.api.config.api.max_count)
         _check_metadata(metadata or {})
+        if networks is not None:  # a str is a Sequence too, of one-letter "ids"
+            networks = validators.text_list("networks", networks)
         if networks is not None and len(networks) > self.api.config.api.max_networks_per_server:
             raise Invalid(
                 f"A server may ask for at most {self.api.config.api.max_networks_per_server} "

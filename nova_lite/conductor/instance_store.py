@@ -9,16 +9,19 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.config import QuotaConfig
 from nova_lite.db import Database
 from nova_lite.exceptions import (
+    Conflict,
     FlavorNotFound,
     InstanceNotFound,
     Invalid,
@@ -92,8 +95,13 @@ class InstanceStore:
     # -- instances ---------------------------------------------------------
 
     async def create(self, instances: Sequence[objects.Instance]) -> None:
-        """Insert new instances if the project's quota allows all of them at once."""
+        """Insert new instances if the project's quota allows all of them at once.
+
+        A uuid given twice, or one an instance (even a deleted one) already has, is a
+        `Conflict` naming it, and nothing is inserted.
+        """
         async with self.db.transaction() as conn:
+            await self._check_new_uuids(conn, [i.uuid for i in instances])
             for project_id in {i.project_id for i in instances}:
                 mine = [i for i in instances if i.project_id == project_id]
                 await self._check_quota(conn, project_id, mine)
@@ -115,6 +123,20 @@ class InstanceStore:
                         objects.dump(instance),
                     ),
                 )
+
+    async def _check_new_uuids(self, conn: Any, uuids: Sequence[str]) -> None:
+        twice = sorted(u for u, n in Counter(uuids).items() if n > 1)
+        if twice:
+            raise Conflict(
+                f"Instance uuid {twice[0]!r} is given twice in one request.", uuid=twice[0]
+            )
+        cursor = await conn.execute(
+            "SELECT uuid FROM instances WHERE uuid IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(uuids)).decode(),),
+        )
+        taken = sorted(row[0] for row in await cursor.fetchall())
+        if taken:
+            raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
 
     async def quota_limits(self, project_id: str) -> dict[str, int]:
         limits = attrs.asdict(self.quota_defaults)
