@@ -183,6 +183,12 @@ class ResizeActions:
                 await self.spawner.respawn(ctx, resized)
             if migration.old_vm_state == vm_states.STOPPED:
                 await power_off(self.driver, resized)
+            # As Nova's finish_resize: the migration is finished before the instance
+            # shows RESIZED, so a confirm or revert that sees RESIZED finds its migration.
+            # If the save below loses to a preempting action, the undo ends it in error.
+            await self.conductor.migration_update(
+                ctx, migration.uuid, status=migration_states.FINISHED
+            )
             return {
                 "flavor": migration.new_flavor,
                 "host": self.host,
@@ -192,7 +198,7 @@ class ResizeActions:
 
         task = task_states.RESIZE_MIGRATED
         result = await self.runner.run(ctx, instance_uuid, "resize_finish", task, finish)
-        await self._next_or_abandon(ctx, result, migration, migration_states.FINISHED)
+        await self._next_or_abandon(ctx, result, migration)
 
     @endpoint
     async def confirm_resize(
