@@ -17,5 +17,6 @@ per capability). The modules, each with one concern:
 - `outcomes`: each selected test's outcome (passed, failed, skipped, not run).
 - `causes`: why a test failed, grouped into a worklist.
 - `report`: the per-module table, the markdown, the files a run leaves for diffing.
-- `cli`: ``python -m conformance`` (what ``scripts/tempest`` runs).
+- `run`: one run, in order: cloud, accounts, configuration, list, run, stop.
+- `cli`: ``python -m conformance`` (what ``scripts/tempest`` runs), and reporting again.
 """

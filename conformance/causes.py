@@ -154,37 +154,63 @@ REFUSED = {
 }
 
 
+def _schema(message: str, where: str) -> Cause:
+    detail = message.split("(", 1)[1] if "(" in message else message
+    return Cause("non-conforming response schema", f"{where}: {_clean(detail)}")
+
+
+def _success_code(message: str, where: str) -> Cause:
+    codes = re.search(r"status code\((\d+)\) is different than the expected one\((.*?)\)", message)
+    got = f"{codes.group(1)} instead of {codes.group(2)}" if codes else _clean(message)
+    return Cause("wrong status code", f"{where}: {got}")
+
+
+def _persona(message: str, where: str) -> Cause:
+    return Cause("no account for a persona", _clean(message.removeprefix("Invalid Credentials ")))
+
+
+def _header(message: str, where: str) -> Cause:
+    return Cause("wrong response header", _clean(message.split(" - ")[0]))
+
+
+def _token(message: str, where: str) -> Cause:
+    return Cause("token request refused", f"{where}: {_clean(message)}")
+
+
+def _endpoint(message: str, where: str) -> Cause:
+    return Cause("catalog: no endpoint", _clean(message))
+
+
+def _timeout(message: str, where: str) -> Cause:
+    return Cause("timed out waiting", _clean(message, 120))
+
+
+def _error_state(message: str, where: str) -> Cause:
+    return Cause("resource went to ERROR", _clean(message, 120))
+
+
+BY_EXCEPTION = {
+    "InvalidHTTPResponseBody": _schema,
+    "ValidationError": _schema,
+    "InvalidHttpSuccessCode": _success_code,
+    "InvalidCredentials": _persona,
+    "InvalidHTTPResponseHeader": _header,
+    "IdentityError": _token,
+    "EndpointNotFound": _endpoint,
+    "TimeoutException": _timeout,
+    "BuildErrorException": _error_state,
+    "VolumeResourceBuildErrorException": _error_state,
+}
+
+
 def _by_exception(kind: str, message: str, where: str, outcome: Outcome) -> Cause:
-    if kind in ("InvalidHTTPResponseBody", "ValidationError"):
-        detail = message.split("(", 1)[1] if "(" in message else message
-        return Cause("non-conforming response schema", f"{where}: {_clean(detail)}")
-    if kind == "InvalidHttpSuccessCode":
-        codes = re.search(
-            r"status code\((\d+)\) is different than the expected one\((.*?)\)", message
-        )
-        got = f"{codes.group(1)} instead of {codes.group(2)}" if codes else _clean(message)
-        return Cause("wrong status code", f"{where}: {got}")
+    if kind in BY_EXCEPTION:
+        return BY_EXCEPTION[kind](message, where)
     if kind in REFUSED:
         return Cause(REFUSED[kind], f"{where}: {_clean(_message(message))}")
-    if kind == "InvalidCredentials":
-        return Cause(
-            "no account for a persona", _clean(message.removeprefix("Invalid Credentials "))
-        )
-    if kind == "InvalidHTTPResponseHeader":
-        return Cause("wrong response header", _clean(message.split(" - ")[0]))
-    if kind == "IdentityError":
-        return Cause("token request refused", f"{where}: {_clean(message)}")
-    if kind == "EndpointNotFound":
-        return Cause("catalog: no endpoint", _clean(message))
-    if kind in ("TimeoutException", "BuildErrorException", "VolumeResourceBuildErrorException"):
-        return Cause(
-            "timed out waiting" if "Timeout" in kind else "resource went to ERROR",
-            _clean(message, 120),
-        )
     if kind in ("MismatchError", "AssertionError"):
-        return Cause(
-            "wrong response content", f"{outcome.name.rsplit('.', 2)[-2]}: {_clean(message, 120)}"
-        )
+        test_class = outcome.name.rsplit(".", 2)[-2]
+        return Cause("wrong response content", f"{test_class}: {_clean(message, 120)}")
     if outcome.outcome == "not run" and not kind:
         return Cause("not run", _clean(outcome.reason))
     return Cause(kind or "other", _clean(message))

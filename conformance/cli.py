@@ -18,23 +18,19 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-import urllib.error
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from conformance import accounts, groups, interop
+from conformance import groups, interop
 from conformance.causes import Routes
-from conformance.cloud import AllInOne, CloudError, CloudSettings
-from conformance.discovery import Discovered, HttpClient, discover
+from conformance.cloud import delete_queues, kept_settings
 from conformance.outcomes import Outcome, classify
 from conformance.report import rows, table_text, totals_line, write
-from conformance.tempest_conf import TempestSettings, build, render
-from conformance.workspace import RunResult, TempestError, Workspace
-from nova_lite.exceptions import NovaLiteError
+from conformance.run import Run
+from conformance.workspace import TempestError, Workspace
 
 __all__ = ["main"]
 
@@ -84,6 +80,12 @@ TITLES = {
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Report again on an earlier run's directory (its selected.txt and subunit.stream).",
 )
+@click.option(
+    "--delete-queues",
+    "kept_work",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Delete the queues of a cloud kept with --keep (its work directory), once stopped.",
+)
 @click.option("--quiet", is_flag=True, help="No line per test while it runs.")
 @click.option("--tempest-venv", type=click.Path(path_type=Path), default=REPO / ".venv-tempest")
 @click.option("--amqp-url", default=AMQP_URL, show_default=True)
@@ -98,11 +100,16 @@ def main(
     expect_pass: Path | None,
     list_only: bool,
     report_dir: Path | None,
+    kept_work: Path | None,
     quiet: bool,
     tempest_venv: Path,
     amqp_url: str,
 ) -> None:
     """Run Tempest's API tests against a fresh ``nova-lite all`` and report per module."""
+    if kept_work is not None:
+        delete_queues(kept_settings(kept_work.absolute()))
+        shutil.rmtree(kept_work, ignore_errors=True)
+        return
     if report_dir is not None:
         _report_again(report_dir.absolute(), group_set, tempest_venv.absolute())
         return
@@ -132,7 +139,8 @@ def main(
     if status == 2:
         sys.exit(status)
     title = TITLES.get(label, f"Tempest: {regex}")
-    outcomes = run.report(tests, title, group_set or "")
+    run.save_labels(title, group_set or "")
+    outcomes = report_run(out, tests, run.records, title, group_set or "")
     if expect_pass is not None and not expected_passed(expect_pass, outcomes):
         sys.exit(1)
     sys.exit(status)
@@ -147,112 +155,6 @@ def _fail(message: str, work: Path) -> NoReturn:
     click.echo(f"scripts/tempest: {message}", err=True)
     shutil.rmtree(work, ignore_errors=True)
     sys.exit(2)
-
-
-class Run:
-    """One run's cloud, workspace and report directory."""
-
-    def __init__(
-        self, work: Path, workspace: Workspace, out: Path, account_mode: str, amqp_url: str
-    ) -> None:
-        self.work = work
-        self.workspace = workspace
-        self.out = out
-        self.account_mode = account_mode
-        self.cloud = AllInOne(CloudSettings(work_dir=work, amqp_url=amqp_url))
-        self.discovered: Discovered | None = None
-        self.records: list[dict[str, object]] = []
-
-    def execute(
-        self, include: list[str], *, concurrency: int, timeout: float, echo: bool, keep: bool
-    ) -> tuple[int, list[str]]:
-        """Start the cloud, configure Tempest, run what `include` selects, stop.
-
-        The exit status so far, and the tests selected.
-        """
-        self.out.mkdir(parents=True, exist_ok=True)
-        try:
-            tests, result = self._run(include, concurrency=concurrency, timeout=timeout, echo=echo)
-        except (CloudError, TempestError, NovaLiteError, OSError, urllib.error.URLError) as exc:
-            click.echo(f"scripts/tempest: {type(exc).__name__}: {exc}", err=True)
-            return 2, []
-        finally:
-            self._finish(keep)
-        click.echo(f"ran in {result.seconds:.0f} s" + (" (timed out)" if result.timed_out else ""))
-        return (3 if result.timed_out else 0), tests
-
-    def _run(
-        self, include: list[str], *, concurrency: int, timeout: float, echo: bool
-    ) -> tuple[list[str], RunResult]:
-        started = time.monotonic()
-        self.cloud.start()
-        self._configure(concurrency)
-        click.echo(f"cloud at {self.cloud.url} ready in {time.monotonic() - started:.0f} s")
-        # Listed again under the final tempest.conf: some tags depend on it (a test is
-        # "slow" only when validation is on), and --load-list matches whole ids.
-        tests = self.workspace.list_tests(include)
-        (self.out / "selected.txt").write_text("\n".join(tests) + "\n", encoding="utf-8")
-        subunit = self.out / "subunit.stream"
-        result = self.workspace.run(
-            tests, concurrency=concurrency, timeout=timeout, subunit=subunit, echo=echo
-        )
-        self.workspace.to_json(subunit, self.work / "records.json", self.workspace.log)
-        self.records = json.loads((self.work / "records.json").read_text())
-        return tests, result
-
-    def _configure(self, concurrency: int) -> None:
-        settings = self.cloud.settings
-        admin = ("admin", settings.admin_password, "admin")
-        self.discovered = discover(self.cloud.url, *admin)
-        accounts_file = None
-        if self.account_mode == "pre-provisioned":
-            planned = accounts.plan(concurrency)
-            accounts.provision(self.cloud.config_path, planned)
-            accounts_file = self.workspace.path / "etc" / "accounts.yaml"
-            accounts_file.write_text(accounts.accounts_yaml(planned), encoding="utf-8")
-        else:
-            _warn_without_identity_admin(self.cloud.url, admin)
-        conf = render(
-            build(
-                TempestSettings(
-                    base_url=self.cloud.url,
-                    workspace=self.workspace.path,
-                    discovered=self.discovered,
-                    accounts_file=accounts_file,
-                    admin=admin,
-                    computes=settings.computes,
-                )
-            )
-        )
-        self.workspace.write_conf(conf)
-        (self.out / "tempest.conf").write_text(conf, encoding="utf-8")
-
-    def _finish(self, keep: bool) -> None:
-        if keep:
-            password = self.cloud.settings.admin_password
-            click.echo(
-                f"kept: the cloud at {self.cloud.url} (admin / {password}), its configuration"
-                f" {self.cloud.config_path}, the Tempest workspace {self.workspace.path};"
-                f" stop it with: kill {self._pid()}"
-            )
-            return
-        self.cloud.stop()
-        logs = self.out / "logs"
-        logs.mkdir(exist_ok=True)
-        for log in (self.cloud.log_path, self.workspace.log):
-            if log.exists():
-                with log.open("rb") as src, gzip.open(logs / (log.name + ".gz"), "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    def _pid(self) -> str:
-        proc = self.cloud._proc  # the child's pid is for the operator's kill command
-        return str(proc.pid) if proc is not None else "?"
-
-    def report(self, tests: list[str], title: str, group_set: str) -> list[Outcome]:
-        """Classify, write the report files, print the table; the outcomes."""
-        (self.out / "run.json").write_text(json.dumps({"title": title, "groups": group_set}))
-        return report_run(self.out, tests, self.records, title, group_set)
 
 
 def report_run(
@@ -285,21 +187,6 @@ def _report_again(out: Path, group_set: str | None, tempest_venv: Path) -> None:
         records = json.loads(records_path.read_text())
     title = saved.get("title") or TITLES.get(group_set or "", "Tempest")
     report_run(out, tests, records, title, group_set or "")
-
-
-def _warn_without_identity_admin(base: str, admin: tuple[str, str, str]) -> None:
-    client = HttpClient(base)
-    client.login(*admin)
-    try:
-        client.post("/v3/projects", {"project": {"name": "tempest-probe", "domain_id": "default"}})
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 405):
-            click.echo(
-                "scripts/tempest: warning: --accounts dynamic needs Keystone's project, user and"
-                f" role management (POST /v3/projects answered {exc.code}); expect every class to"
-                " fail in set-up.",
-                err=True,
-            )
 
 
 def expected_passed(path: Path, outcomes: Sequence[Outcome]) -> bool:

@@ -10,6 +10,7 @@ never what fails a test (the quota tests read limits, they do not fill them).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -17,16 +18,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
+import time
 import uuid
 from pathlib import Path
-from typing import IO
 
 import attrs
 
+from nova_lite.config import Config
 from nova_lite.launcher import SERVICES
+from nova_lite.loader import get_transport
 
-__all__ = ["AllInOne", "CloudError", "CloudSettings"]
+__all__ = ["AllInOne", "CloudError", "CloudSettings", "delete_queues", "kept_settings"]
 
 READY_EVENT = "launcher.ready"
 HOST = "tempest"
@@ -96,8 +98,6 @@ class AllInOne:
         self.config_path = settings.work_dir / "nova-lite.toml"
         self.log_path = settings.work_dir / "cloud.log"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._ready = threading.Event()
-        self._reader: threading.Thread | None = None
 
     def __repr__(self) -> str:
         state = "running" if self._proc and self._proc.poll() is None else "stopped"
@@ -109,27 +109,29 @@ class AllInOne:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120.0) -> None:
-        """Start the process and wait for it to log that it is ready."""
+        """Start the process, its log going to ``cloud.log``, and wait until it is ready.
+
+        The log is a file, not a pipe, so a cloud kept after the runner exits
+        (``--keep``) goes on logging; readiness is its ``launcher.ready`` line.
+        """
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(config_text(self.settings, self.port), encoding="utf-8")
         command = [sys.executable, "-m", "nova_lite", "all", "--computes"]
         command += [str(self.settings.computes), "--config", str(self.config_path)]
-        self._proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
-        self._reader = threading.Thread(target=self._read, args=(self._proc.stderr,), daemon=True)
-        self._reader.start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise CloudError(f"nova-lite all was not ready in {timeout:.0f} s: see {self.log_path}")
-
-    def _read(self, stream: IO[bytes]) -> None:
         with self.log_path.open("wb") as log:
-            for line in stream:
-                log.write(line)
-                log.flush()
-                if not self._ready.is_set() and _event(line) == READY_EVENT:
-                    self._ready.set()
+            self._proc = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while not self._logged(READY_EVENT):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise CloudError(f"nova-lite all did not start: see {self.log_path}")
+            time.sleep(0.1)
+
+    def _logged(self, event: str) -> bool:
+        with self.log_path.open("rb") as log:
+            return any(_event(line) == event for line in log)
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (a graceful stop), SIGKILL after `timeout`; then delete the run's queues."""
@@ -140,13 +142,12 @@ class AllInOne:
             except subprocess.TimeoutExpired:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
-        if self._reader is not None:
-            self._reader.join(10)
         delete_queues(self.settings)
 
-    def running(self) -> bool:
-        """Whether the process is still alive."""
-        return self._proc is not None and self._proc.poll() is None
+    @property
+    def pid(self) -> int | None:
+        """The process id (for the ``kill`` that stops a kept cloud)."""
+        return self._proc.pid if self._proc is not None else None
 
 
 def _event(line: bytes) -> str | None:
@@ -159,10 +160,6 @@ def _event(line: bytes) -> str | None:
 
 def delete_queues(settings: CloudSettings) -> None:
     """Leave the shared broker tidy: the services' queues outlive the process."""
-    import asyncio
-
-    from nova_lite.loader import get_transport
-
     topics = {manager.topic for manager in SERVICES.values()}
     prefix, exchange = settings.queue_prefix, settings.exchange
     queues = [f"{prefix}{exchange}_dead_letters", *(f"{prefix}{t}" for t in topics)]
@@ -175,3 +172,10 @@ def delete_queues(settings: CloudSettings) -> None:
                 await transport.delete_queue(queue)
 
     asyncio.run(delete())
+
+
+def kept_settings(work_dir: Path) -> CloudSettings:
+    """The settings of a cloud a run kept (``--keep``), read back from its work directory."""
+    config = Config.load(str(work_dir / "nova-lite.toml"))
+    uid = config.rpc.exchange.removeprefix("tempest-")
+    return CloudSettings(work_dir=work_dir, amqp_url=config.transport_url, uid=uid)
