@@ -83,9 +83,16 @@ def _template_regex(path: str) -> re.Pattern[str]:
 
 
 def normalise_path(url: str) -> str:
-    """A request URL's path with ids replaced by ``{id}`` (the query dropped)."""
+    """A request URL's path with ids as ``{id}``, Tempest's made-up names as ``{name}``."""
     path = urlsplit(url).path
-    return "/".join("{id}" if ID_SEGMENT.match(part) else part for part in path.split("/"))
+    parts = path.split("/")
+    return "/".join(_placeholder(part) for part in parts)
+
+
+def _placeholder(part: str) -> str:
+    if ID_SEGMENT.match(part):
+        return "{id}"
+    return "{name}" if part.startswith("tempest-") else part  # names Tempest made up
 
 
 def _own_requests(record: Mapping[str, Any]) -> list[Sequence[str]]:

@@ -7,7 +7,7 @@ as issue 15 measured it. The output directory gets, sorted so that two runs
 diff line by line:
 
 - ``summary.md``: the table (and, for ``--groups interop``, the capabilities), the
-  worklist of causes, the skip reasons;
+  worklist of causes (all together, then service by service), the skip reasons;
 - ``tests.tsv``: every selected test with its outcome;
 - ``failures.txt``: every failed or not-run test with the first line of its failure;
 - ``results.json``: all of it, with each failure's cause, for tools;
@@ -76,6 +76,8 @@ def _rate(row: Row) -> str:
     return "-" if rate is None else f"{100 * rate:.0f}%"
 
 
+SERVICES = ("compute", "image", "network", "volume", "identity")  # tempest.api's, by module
+
 HEADERS = ("module", "passed", "failed", "skipped", "not run", "pass % of run")
 
 
@@ -106,9 +108,10 @@ def table_text(table: Sequence[Row], total: Row) -> str:
     return "\n".join(out)
 
 
-def table_markdown(table: Sequence[Row], total: Row) -> str:
-    """The table in markdown, the totals row in bold."""
-    lines = ["| " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * (len(HEADERS) - 1)]
+def table_markdown(table: Sequence[Row], total: Row, first: str = "module") -> str:
+    """The table in markdown (its first column headed `first`), the totals row in bold."""
+    headers = (first, *HEADERS[1:])
+    lines = ["| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in table]
     lines.append("| " + " | ".join(f"**{c}**" for c in _cells(total)) + " |")
     return "\n".join(lines)
@@ -176,11 +179,17 @@ def write(
     parts = [f"# {title}", "", totals_line(total), "", table_markdown(table, total)]
     if group_patterns:
         per_group = group_rows(outcomes, group_patterns)
-        parts += ["", "## Per group", "", table_markdown(per_group[:-1], per_group[-1])]
+        per_group_table = table_markdown(per_group[:-1], per_group[-1], first="group")
+        parts += ["", "## Per group", "", per_group_table]
     if interop_tests is not None:
         verdicts = capability_verdicts(interop_tests, {o.name: o.outcome for o in outcomes})
         parts += ["", "## Interop capabilities", "", verdicts_markdown(verdicts)]
     parts += ["", "## Causes of failures and not-run tests", "", worklist_markdown(items)]
+    for service in SERVICES:
+        members = [o for o in outcomes if o.module.split(".", 1)[0] == service]
+        service_items = worklist(members, routes)
+        if service_items:
+            parts += ["", f"### {service}", "", worklist_markdown(service_items, per_cause=20)]
     skips = skip_reasons(outcomes)
     if skips:
         parts += ["", "## Skip reasons", "", "| reason | tests |", "|---|---:|"]

@@ -19,7 +19,7 @@ import click
 
 from conformance import accounts
 from conformance.cloud import AllInOne, CloudError, CloudSettings
-from conformance.discovery import Discovered, HttpClient, discover
+from conformance.discovery import HttpClient, discover
 from conformance.tempest_conf import TempestSettings, build, render
 from conformance.workspace import RunResult, TempestError, Workspace
 from nova_lite.exceptions import NovaLiteError
@@ -38,7 +38,6 @@ class Run:
         self.out = out
         self.account_mode = account_mode
         self.cloud = AllInOne(CloudSettings(work_dir=work, amqp_url=amqp_url))
-        self.discovered: Discovered | None = None
         self.records: list[dict[str, object]] = []
 
     def execute(
@@ -81,7 +80,7 @@ class Run:
     def _configure(self, concurrency: int) -> None:
         settings = self.cloud.settings
         admin = ("admin", settings.admin_password, "admin")
-        self.discovered = discover(self.cloud.url, *admin)
+        discovered = discover(self.cloud.url, *admin)
         accounts_file = None
         if self.account_mode == "pre-provisioned":
             planned = accounts.plan(concurrency)
@@ -95,7 +94,7 @@ class Run:
                 TempestSettings(
                     base_url=self.cloud.url,
                     workspace=self.workspace.path,
-                    discovered=self.discovered,
+                    discovered=discovered,
                     accounts_file=accounts_file,
                     admin=admin,
                     computes=settings.computes,
@@ -130,15 +129,21 @@ class Run:
 
 
 def _warn_without_identity_admin(base: str, admin: tuple[str, str, str]) -> None:
+    """Say so when dynamic credentials cannot work: Tempest first looks up the domain
+    and the roles, then creates a project and users (read-only checks here)."""
     client = HttpClient(base)
     client.login(*admin)
-    try:
-        client.post("/v3/projects", {"project": {"name": "tempest-probe", "domain_id": "default"}})
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 405):
-            click.echo(
-                "scripts/tempest: warning: --accounts dynamic needs Keystone's project, user and"
-                f" role management (POST /v3/projects answered {exc.code}); expect every class to"
-                " fail in set-up.",
-                err=True,
-            )
+    missing = []
+    for path in ("/v3/domains?name=Default", "/v3/roles"):
+        try:
+            if client.get(path) is None:
+                missing.append(path)
+        except urllib.error.HTTPError:
+            missing.append(path)
+    if missing:
+        click.echo(
+            "scripts/tempest: warning: --accounts dynamic needs Keystone's domains, projects,"
+            f" users and roles; {', '.join('GET ' + p for p in missing)} not served: expect"
+            " every class to fail in set-up.",
+            err=True,
+        )

@@ -309,8 +309,8 @@ def render(sections: Iterable[Section]) -> str:
     """The configuration file's text, each reason as a comment above its option."""
     lines = [
         "# Written by scripts/tempest (conformance/tempest_conf.py) for a nova_lite cloud.",
-        "# Every option that differs from Tempest's default says why; an option set to",
-        "# false (or an empty extension list) is something nova_lite does not serve yet.",
+        "# Each switch says above it why it has its value; one set to false (or an empty",
+        "# extension list) is something nova_lite does not serve yet (README, Conformance).",
     ]
     for section in sections:
         lines += ["", f"[{section.name}]"]
