@@ -65,9 +65,12 @@ class Run:
         self.cloud.start()
         self._configure(concurrency)
         click.echo(f"cloud at {self.cloud.url} ready in {time.monotonic() - started:.0f} s")
-        # Listed again under the final tempest.conf: some tags depend on it (a test is
-        # "slow" only when validation is on), and --load-list matches whole ids.
+        # Listed under the final tempest.conf: some tags depend on it (a test is "slow"
+        # only when validation is on), and --load-list matches whole ids.
         tests = self.workspace.list_tests(include)
+        if not tests:
+            raise TempestError(f"No Tempest test matches {include}.")
+        click.echo(f"{len(tests)} tests selected")
         (self.out / "selected.txt").write_text("\n".join(tests) + "\n", encoding="utf-8")
         subunit = self.out / "subunit.stream"
         result = self.workspace.run(
