@@ -258,7 +258,10 @@ async def _detach(world: World, role: str) -> Call:
 
 
 async def _create_image(world: World, role: str) -> Call:
-    return Call(path=f"{IMAGE}/images", json={"name": world.unique("img")})
+    """An image of the caller's own project (Glance's add_image reads the new owner)."""
+    ctx = world.contexts.get(role)
+    target = {"owner": ctx.project_id if ctx else None}
+    return Call(path=f"{IMAGE}/images", json={"name": world.unique("img")}, target=target)
 
 
 async def _delete_image(world: World, role: str) -> Call:
@@ -271,6 +274,79 @@ async def _upload_image(world: World, role: str) -> Call:
     headers = {"Content-Type": "application/octet-stream"}
     path = f"{IMAGE}/images/{image}/file"
     return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _patch_image(world: World, role: str) -> Call:
+    headers = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    data = b'[{"op": "add", "path": "/os_distro", "value": "cirros"}]'
+    path = f"{IMAGE}/images/{world.image}"
+    return Call(path=path, data=data, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _delete_tag(world: World, role: str) -> Call:
+    image = await world.cloud.api.image.create(world.member, world.unique("img"), tags=["t"])
+    return Call(path=f"{IMAGE}/images/{image.id}/tags/t", owner=world.owner, hidden=True)
+
+
+async def _image_action(world: World, action: str) -> Call:
+    images = world.cloud.api.image
+    image = await images.create_from_bytes(world.member, world.unique("img"), b"bits")
+    if action == "reactivate":
+        await images.deactivate(world.member, image.id)
+    path = f"{IMAGE}/images/{image.id}/actions/{action}"
+    return Call(path=path, owner=world.owner, hidden=True)
+
+
+async def _deactivate_image(world: World, role: str) -> Call:
+    return await _image_action(world, "deactivate")
+
+
+async def _reactivate_image(world: World, role: str) -> Call:
+    return await _image_action(world, "reactivate")
+
+
+async def _shared_image(world: World, member: str | None = None) -> str:
+    """A new ``shared`` image of the owner project, shared with `member` if given."""
+    images = world.cloud.api.image
+    image = await images.create(world.member, world.unique("img"), visibility="shared")
+    if member is not None:
+        await images.add_member(world.member, image.id, member)
+    return image.id
+
+
+def _members(image: str, rest: str = "") -> str:
+    return f"{IMAGE}/images/{image}/members{rest}"
+
+
+async def _list_members(world: World, role: str) -> Call:
+    path = _members(await _shared_image(world, "proj-x"))
+    return Call(path=path, owner=world.owner, hidden=True, target={"visibility": "shared"})
+
+
+async def _add_member(world: World, role: str) -> Call:
+    body = {"member": world.unique("proj-")}
+    path = _members(await _shared_image(world))
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _show_member(world: World, role: str) -> Call:
+    path = _members(await _shared_image(world, "proj-x"), "/proj-x")
+    return Call(path=path, owner=world.owner, hidden=True, target={"visibility": "shared"})
+
+
+async def _update_member(world: World, role: str) -> Call:
+    """The image is shared with the other project, whose member alone may accept it."""
+    other = world.contexts["other_member"].project_id
+    path = _members(await _shared_image(world, other), f"/{other}")
+    return Call(
+        path=path, json={"status": "accepted"}, owner=world.owner, target={"member_id": other}
+    )
+
+
+async def _delete_member(world: World, role: str) -> Call:
+    other = world.contexts["other_member"].project_id
+    path = _members(await _shared_image(world, other), f"/{other}")
+    return Call(path=path, owner=world.owner, target={"member_id": other})
 
 
 async def _create_network(world: World, role: str) -> Call:
@@ -353,6 +429,21 @@ BUILDERS: dict[str, Builder] = {
     "image_delete_image": _delete_image,
     "image_upload_image": _upload_image,
     "image_download_image": _owned(lambda w: f"{IMAGE}/images/{w.image}/file"),
+    "image_versions_explicit": _fixed("/image/versions"),
+    "image_update_image": _patch_image,
+    "image_add_tag": _owned(lambda w: f"{IMAGE}/images/{w.image}/tags/matrix"),
+    "image_delete_tag": _delete_tag,
+    "image_deactivate_image": _deactivate_image,
+    "image_reactivate_image": _reactivate_image,
+    "image_list_members": _list_members,
+    "image_add_member": _add_member,
+    "image_show_member": _show_member,
+    "image_update_member": _update_member,
+    "image_delete_member": _delete_member,
+    "image_show_schema": _fixed(f"{IMAGE}/schemas/image"),
+    "image_show_metadef_schema": _fixed(f"{IMAGE}/schemas/metadefs/namespace"),
+    "image_import_info": _fixed(f"{IMAGE}/info/import"),
+    "image_stores_info": _fixed(f"{IMAGE}/info/stores"),
     "network_versions": _fixed("/network"),
     "network_versions_slash": _fixed("/network/"),
     "network_extensions": _fixed(f"{NETWORK}/extensions"),

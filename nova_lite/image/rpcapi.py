@@ -24,7 +24,7 @@ from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import ImageChecksumMismatch
 from nova_lite.image.checks import chunk_limit
-from nova_lite.objects import Image
+from nova_lite.objects import Image, ImageChange, ImageMember, ImageQuery
 from nova_lite.rpc import ObjectSerializer
 from nova_lite.rpcapi import RPCAPI
 from nova_lite.transport import Transport
@@ -35,10 +35,14 @@ __all__ = ["ImageAPI"]
 
 
 class ImageAPI(RPCAPI):
-    """How other services reach the image service (topic ``image``, API 1.0)."""
+    """How other services reach the image service (topic ``image``, API 1.1).
+
+    1.1: protected, hidden and tagged images, Glance's visibilities and update
+    operations, list queries, members, deactivate/reactivate.
+    """
 
     topic: ClassVar[str] = "image"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"
 
     def __init__(
         self,
@@ -51,7 +55,7 @@ class ImageAPI(RPCAPI):
         super().__init__(transport, config, serializer=serializer, timeout=timeout)
         self.chunk_bytes = chunk_limit(config)
 
-    # -- endpoints -------------------------------------------------------------
+    # -- endpoints: records ------------------------------------------------------
 
     async def create(
         self,
@@ -64,8 +68,17 @@ class ImageAPI(RPCAPI):
         min_disk: int = 0,
         min_ram: int = 0,
         properties: dict[str, str] | None = None,
+        protected: bool = False,
+        os_hidden: bool = False,
+        tags: list[str] | None = None,
+        owner: str | None = None,
+        image_id: str | None = None,
     ) -> Image:
-        """A new ``queued`` image owned by the caller's project (public: admins only)."""
+        """A new ``queued`` image owned by `owner` (default: the caller's project).
+
+        Public images need an administrator (``publicize_image``), as does another
+        project as `owner`; `image_id` chooses the id (a new lowercase UUID).
+        """
         image: Image = await self.invoker.call(
             ctx,
             "create",
@@ -76,6 +89,11 @@ class ImageAPI(RPCAPI):
             min_disk=min_disk,
             min_ram=min_ram,
             properties=properties,
+            protected=protected,
+            os_hidden=os_hidden,
+            tags=tags,
+            owner=owner,
+            image_id=image_id,
         )
         return image
 
@@ -84,9 +102,12 @@ class ImageAPI(RPCAPI):
         image: Image = await self.invoker.call(ctx, "get", image_id=image_id)
         return image
 
-    async def list(self, ctx: RequestContext) -> builtins.list[Image]:
-        """The images the caller can see, oldest first."""
-        images: builtins.list[Image] = await self.invoker.call(ctx, "list")
+    async def list(
+        self, ctx: RequestContext, query: ImageQuery | None = None
+    ) -> builtins.list[Image]:
+        """The images `query` asks for (Glance's list parameters), or, without one, the
+        images Glance lists by default (no hidden ones), oldest first."""
+        images: builtins.list[Image] = await self.invoker.call(ctx, "list", query=query)
         return images
 
     async def update(
@@ -96,16 +117,95 @@ class ImageAPI(RPCAPI):
         *,
         name: str | None = None,
         properties: dict[str, str | None] | None = None,
+        purge_properties: bool = False,
     ) -> Image:
-        """Rename an image and/or set properties (a None value removes a key)."""
+        """Rename an image and/or set properties (a None value removes a key); with
+        `purge_properties` the extra properties become exactly `properties`."""
         image: Image = await self.invoker.call(
-            ctx, "update", image_id=image_id, name=name, properties=properties
+            ctx,
+            "update",
+            image_id=image_id,
+            name=name,
+            properties=properties,
+            purge_properties=purge_properties,
         )
         return image
 
+    async def update_image(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        changes: builtins.list[ImageChange],
+        *,
+        strict_add: bool = False,
+    ) -> Image:
+        """Apply Glance's update operations to an image, all or none."""
+        image: Image = await self.invoker.call(
+            ctx, "update_image", image_id=image_id, changes=changes, strict_add=strict_add
+        )
+        return image
+
+    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        """Tag an image (again: no change)."""
+        image: Image = await self.invoker.call(ctx, "add_tag", image_id=image_id, tag=tag)
+        return image
+
+    async def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        """Take a tag off an image; `NotFound` if it does not have it."""
+        image: Image = await self.invoker.call(ctx, "delete_tag", image_id=image_id, tag=tag)
+        return image
+
+    async def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """Make an active image's data unavailable (but to administrators)."""
+        image: Image = await self.invoker.call(ctx, "deactivate", image_id=image_id)
+        return image
+
+    async def reactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """Make a deactivated image's data available again."""
+        image: Image = await self.invoker.call(ctx, "reactivate", image_id=image_id)
+        return image
+
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
-        """Delete an image and its data (owner project or administrator)."""
+        """Delete an image and its data (owner project or administrator; not protected)."""
         await self.invoker.call(ctx, "delete", image_id=image_id)
+
+    # -- endpoints: members ------------------------------------------------------
+
+    async def add_member(self, ctx: RequestContext, image_id: str, member_id: str) -> ImageMember:
+        """Share a ``shared`` image with project `member_id` (``pending``)."""
+        member: ImageMember = await self.invoker.call(
+            ctx, "add_member", image_id=image_id, member_id=member_id
+        )
+        return member
+
+    async def list_members(self, ctx: RequestContext, image_id: str) -> builtins.list[ImageMember]:
+        """The image's members (a member project sees only its own membership)."""
+        members: builtins.list[ImageMember] = await self.invoker.call(
+            ctx, "list_members", image_id=image_id
+        )
+        return members
+
+    async def get_member(self, ctx: RequestContext, image_id: str, member_id: str) -> ImageMember:
+        """One membership of an image."""
+        member: ImageMember = await self.invoker.call(
+            ctx, "get_member", image_id=image_id, member_id=member_id
+        )
+        return member
+
+    async def update_member(
+        self, ctx: RequestContext, image_id: str, member_id: str, status: str
+    ) -> ImageMember:
+        """Accept, reject (or leave pending) an image shared with the caller's project."""
+        member: ImageMember = await self.invoker.call(
+            ctx, "update_member", image_id=image_id, member_id=member_id, status=status
+        )
+        return member
+
+    async def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        """Stop sharing an image with `member_id`."""
+        await self.invoker.call(ctx, "delete_member", image_id=image_id, member_id=member_id)
+
+    # -- endpoints: data -----------------------------------------------------------
 
     async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:
         """Start (or restart) an upload; the image turns ``saving``."""

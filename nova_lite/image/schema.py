@@ -1,4 +1,10 @@
-"""The image service's SQLite schema (migration scripts) and its rows ↔ `Image`."""
+"""The image service's SQLite schema (migration scripts) and its rows ↔ objects.
+
+Images live in ``images``; their tags in ``image_tags`` (insertion order kept) and
+the projects they are shared with in ``image_members``, both deleted with their
+image. Times are stored as ISO 8601 text in UTC with microseconds, so that text order
+is time order.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,19 @@ import json
 import sqlite3
 from typing import Any
 
-from nova_lite.objects import Image
+from nova_lite.objects import Image, ImageMember
 
-__all__ = ["COLUMNS", "MIGRATIONS", "PLACEHOLDERS", "image_from_row", "row_values"]
+__all__ = [
+    "COLUMNS",
+    "MEMBER_COLUMNS",
+    "MIGRATIONS",
+    "PLACEHOLDERS",
+    "SELECT_IMAGES",
+    "image_from_row",
+    "isotext",
+    "member_from_row",
+    "row_values",
+]
 
 _INITIAL = """
 CREATE TABLE images (
@@ -33,7 +49,58 @@ CREATE TABLE images (
 CREATE INDEX images_by_owner ON images (owner);
 """
 
-MIGRATIONS: list[str] = [_INITIAL]
+# Glance's statuses and visibilities, protected and hidden images, tags, members.
+# SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+_GLANCE_V2 = """
+CREATE TABLE images_v2 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'saving', 'active', 'killed',
+        'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated')),
+    disk_format TEXT NOT NULL,
+    container_format TEXT NOT NULL,
+    size INTEGER,
+    checksum TEXT,
+    os_hash_algo TEXT,
+    os_hash_value TEXT,
+    min_disk INTEGER NOT NULL DEFAULT 0,
+    min_ram INTEGER NOT NULL DEFAULT 0,
+    visibility TEXT NOT NULL CHECK (visibility IN ('public', 'private', 'shared', 'community')),
+    owner TEXT,
+    properties TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    protected INTEGER NOT NULL DEFAULT 0 CHECK (protected IN (0, 1)),
+    os_hidden INTEGER NOT NULL DEFAULT 0 CHECK (os_hidden IN (0, 1)),
+    updated_at TEXT NOT NULL
+);
+INSERT INTO images_v2 (id, name, status, disk_format, container_format, size, checksum,
+    os_hash_algo, os_hash_value, min_disk, min_ram, visibility, owner, properties,
+    created_at, updated_at)
+SELECT id, name, status, disk_format, container_format, size, checksum, os_hash_algo,
+    os_hash_value, min_disk, min_ram, visibility, owner, properties, created_at, created_at
+FROM images;
+DROP TABLE images;
+ALTER TABLE images_v2 RENAME TO images;
+CREATE INDEX images_by_owner ON images (owner);
+
+CREATE TABLE image_tags (
+    image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (image_id, tag)
+);
+
+CREATE TABLE image_members (
+    image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    member_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (image_id, member_id)
+);
+CREATE INDEX image_members_by_member ON image_members (member_id);
+"""
+
+MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2]
 
 _FIELDS = (
     "id",
@@ -51,17 +118,41 @@ _FIELDS = (
     "owner",
     "properties",
     "created_at",
+    "protected",
+    "os_hidden",
+    "updated_at",
 )
 COLUMNS = ", ".join(_FIELDS)
 """The ``images`` columns, in the order `row_values` gives them."""
 PLACEHOLDERS = ", ".join("?" * len(_FIELDS))
+_TAGS = (
+    "(SELECT json_group_array(tag) FROM "
+    "(SELECT tag FROM image_tags WHERE image_tags.image_id = images.id ORDER BY rowid)) AS tags"
+)
+SELECT_IMAGES = f"SELECT {', '.join('images.' + f for f in _FIELDS)}, {_TAGS} FROM images"
+"""The start of a query for whole images (their tags included), for `image_from_row`."""
+
+MEMBER_COLUMNS = "image_id, member_id, status, created_at, updated_at"
+
+
+def isotext(moment: datetime.datetime) -> str:
+    """`moment` as stored: ISO 8601 in UTC, always with microseconds."""
+    return moment.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def _moment(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
 
 
 def image_from_row(row: sqlite3.Row) -> Image:
-    """The `Image` a row selected with `COLUMNS` describes."""
+    """The `Image` a row selected with `SELECT_IMAGES` describes."""
     values = dict(row)
     values["properties"] = json.loads(values["properties"])
-    values["created_at"] = datetime.datetime.fromisoformat(values["created_at"])
+    values["created_at"] = _moment(values["created_at"])
+    values["updated_at"] = _moment(values["updated_at"])
+    values["protected"] = bool(values["protected"])
+    values["os_hidden"] = bool(values["os_hidden"])
+    values["tags"] = tuple(json.loads(values.get("tags") or "[]"))
     return Image(**values)
 
 
@@ -69,5 +160,16 @@ def row_values(image: Image) -> tuple[Any, ...]:
     """`image` as the values of a row, in `COLUMNS` order."""
     values = {name: getattr(image, name) for name in _FIELDS}
     values["properties"] = json.dumps(image.properties)
-    values["created_at"] = image.created_at.isoformat()
+    values["created_at"] = isotext(image.created_at)
+    values["updated_at"] = isotext(image.updated_at or image.created_at)
+    values["protected"] = int(image.protected)
+    values["os_hidden"] = int(image.os_hidden)
     return tuple(values.values())
+
+
+def member_from_row(row: sqlite3.Row) -> ImageMember:
+    """The `ImageMember` a row selected with `MEMBER_COLUMNS` describes."""
+    values = dict(row)
+    values["created_at"] = _moment(values["created_at"])
+    values["updated_at"] = _moment(values["updated_at"])
+    return ImageMember(**values)

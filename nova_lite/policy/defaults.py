@@ -118,23 +118,53 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
 )
 
+# Glance's defaults (glance/policies/base.py, image.py), written out in full.
+_IMAGE_VISIBLE = (
+    "project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s"
+    " or 'public':%(visibility)s or 'shared':%(visibility)s"
+)
+_IMAGE_MEMBERS = "project_id:%(project_id)s or project_id:%(member_id)s"
 IMAGE = _rules(
-    ("get_images", READER_OR_ADMIN, "List images (public ones and the project's)."),
+    ("get_images", READER_OR_ADMIN, "List images."),
     (
         "get_image",
-        READER_OR_ADMIN + " or 'public':%(visibility)s",
-        "Show an image: the project's, or a public one.",
+        f"{ADMIN} or (role:reader and ({_IMAGE_VISIBLE}))",
+        "Show an image: the project's, one shared with it, a community or public one.",
     ),
-    ("add_image", MEMBER_OR_ADMIN, "Create an image in the caller's project."),
+    (
+        "add_image",
+        f"{ADMIN} or (role:member and project_id:%(project_id)s and project_id:%(owner)s)",
+        "Create an image (owned by another project: administrators only).",
+    ),
     ("publicize_image", ADMIN, "Create (or make) an image public."),
-    ("modify_image", MEMBER_OR_ADMIN, "Rename an image or change its properties."),
+    ("communitize_image", MEMBER_OR_ADMIN, "Create (or make) a community image."),
+    ("modify_image", MEMBER_OR_ADMIN, "Update an image (PATCH, tags)."),
     ("delete_image", MEMBER_OR_ADMIN, "Delete an image and its data."),
     ("upload_image", MEMBER_OR_ADMIN, "Upload an image's data."),
     (
         "download_image",
-        READER_OR_ADMIN + " or 'public':%(visibility)s",
-        "Download an image's data: the project's, or a public image's.",
+        f"{ADMIN} or (role:member and ({_IMAGE_VISIBLE}))",
+        "Download an image's data: the project's, a shared, community or public image's.",
     ),
+    ("add_member", MEMBER_OR_ADMIN, "Share an image with a project."),
+    ("delete_member", MEMBER_OR_ADMIN, "Stop sharing an image with a project."),
+    (
+        "get_member",
+        f"{ADMIN} or role:reader and ({_IMAGE_MEMBERS})",
+        "Show an image membership: the image's owner, or the member.",
+    ),
+    (
+        "get_members",
+        f"{ADMIN} or role:reader and ({_IMAGE_MEMBERS})",
+        "List an image's members: the image's owner, or a member (its own).",
+    ),
+    (
+        "modify_member",
+        f"{ADMIN} or (role:member and project_id:%(member_id)s)",
+        "Accept or reject an image shared with the caller's project.",
+    ),
+    ("deactivate", MEMBER_OR_ADMIN, "Deactivate an image."),
+    ("reactivate", MEMBER_OR_ADMIN, "Reactivate an image."),
 )
 
 NETWORK = _rules(
