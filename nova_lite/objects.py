@@ -25,6 +25,7 @@ __all__ = [
     "ImageChange",
     "ImageMember",
     "ImageQuery",
+    "ImageTask",
     "Instance",
     "InstanceAction",
     "InstanceActionEvent",
@@ -106,6 +107,26 @@ class ImageMember:
     status: str = "pending"
     created_at: datetime.datetime = attrs.field(factory=utcnow)
     updated_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
+class ImageTask:
+    """An image task (Glance's ``api_image_import``): what was asked, and how it ended."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    image_id: str
+    type: str = "api_image_import"
+    status: str = "pending"
+    input: dict[str, Any] = attrs.field(factory=dict)
+    result: dict[str, Any] | None = None
+    message: str = ""
+    owner: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime = attrs.field(factory=utcnow)
+    expires_at: datetime.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -402,6 +423,7 @@ _ALL: tuple[type, ...] = (
     ImageChange,
     ImageMember,
     ImageQuery,
+    ImageTask,
     Instance,
     InstanceAction,
     InstanceActionEvent,

@@ -86,7 +86,7 @@ async def test_the_version_document_is_glances(glance: Glance) -> None:
 
 
 async def test_the_schemas_and_discovery_documents(glance: Glance) -> None:
-    """Every schema Glance serves answers with its name; one store; no import method."""
+    """Every schema Glance serves answers with its name; one store; glance-direct import."""
     names = {}
     for schema in ("image", "images", "member", "members"):
         reply = await glance.call("GET", f"/image/v2/schemas/{schema}", glance.rex)
@@ -105,7 +105,7 @@ async def test_the_schemas_and_discovery_documents(glance: Glance) -> None:
         "stores": [{"id": "file", "description": stores.body["stores"][0]["description"],
                     "default": True}]
     }  # fmt: skip
-    assert methods.body["import-methods"]["value"] == []
+    assert methods.body["import-methods"]["value"] == ["glance-direct"]
 
 
 async def test_create_takes_glances_body(glance: Glance) -> None:
@@ -335,3 +335,29 @@ async def test_bad_list_parameters_are_400(glance: Glance, query: str) -> None:
     reply = await glance.call("GET", f"{IMAGES}?{query}")
 
     assert reply.status == 400, reply.body
+
+
+async def test_glance_direct_import(glance: Glance) -> None:
+    """Stage (uploading), import (202, active, checksums), and the import's task."""
+    image = await glance.create(disk_format="raw")
+    path = f"{IMAGES}/{image['id']}"
+    early = await glance.call("POST", f"{path}/import", json={"method": {"name": "glance-direct"}})
+    staged = await glance.call("PUT", f"{path}/stage", data=b"staged bits")
+    uploading = (await glance.call("GET", path)).body["status"]
+    web = await glance.call("POST", f"{path}/import", json={"method": {"name": "web-download"}})
+    imported = await glance.call(
+        "POST", f"{path}/import", json={"method": {"name": "glance-direct"}}
+    )
+    shown = (await glance.call("GET", path)).body
+    tasks = (await glance.call("GET", f"{path}/tasks", glance.rex)).body["tasks"]
+    data = await glance.call("GET", f"{path}/file")
+
+    assert early.status == 409 and staged.status == 204 and uploading == "uploading"
+    assert web.status == 400 and "Unknown import method" in web.body["error"]["message"]
+    assert imported.status == 202
+    assert (shown["status"], shown["size"], shown["stores"]) == ("active", 11, "file")
+    assert data.raw == b"staged bits"
+    (task,) = tasks
+    assert (task["status"], task["type"]) == ("success", "api_image_import")
+    assert task["request_id"] == imported.headers["X-Openstack-Request-Id"]
+    assert task["input"]["import_req"]["method"]["name"] == "glance-direct"

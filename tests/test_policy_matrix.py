@@ -276,6 +276,20 @@ async def _upload_image(world: World, role: str) -> Call:
     return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
 
 
+async def _stage_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    headers = {"Content-Type": "application/octet-stream"}
+    path = f"{IMAGE}/images/{image}/stage"
+    return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _import_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    await world.cloud.api.image.upload(world.member, image, b"staged", stage=True)
+    body = {"method": {"name": "glance-direct"}}
+    return Call(path=f"{IMAGE}/images/{image}/import", json=body, owner=world.owner, hidden=True)
+
+
 async def _patch_image(world: World, role: str) -> Call:
     headers = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
     data = b'[{"op": "add", "path": "/os_distro", "value": "cirros"}]'
@@ -430,6 +444,9 @@ BUILDERS: dict[str, Builder] = {
     "image_upload_image": _upload_image,
     "image_download_image": _owned(lambda w: f"{IMAGE}/images/{w.image}/file"),
     "image_versions_explicit": _fixed("/image/versions"),
+    "image_stage_image": _stage_image,
+    "image_import_image": _import_image,
+    "image_list_image_tasks": _owned(lambda w: f"{IMAGE}/images/{w.image}/tasks"),
     "image_update_image": _patch_image,
     "image_add_tag": _owned(lambda w: f"{IMAGE}/images/{w.image}/tags/matrix"),
     "image_delete_tag": _delete_tag,

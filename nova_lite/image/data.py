@@ -29,11 +29,30 @@ from nova_lite.objects import Image, utcnow
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["DEACTIVATED", "ImageData"]
+__all__ = ["DEACTIVATED", "ImageData", "current_upload", "upload_of"]
 
 log = structlog.get_logger(__name__)
 
 DEACTIVATED = "The requested image has been deactivated. Image data download is forbidden."
+# The status of an image whose data (or staged data) is arriving, by kind of upload.
+_UPLOADING = ("saving", "uploading")
+
+
+def upload_of(store: ImageStore, image: Image, *, staging: bool | None = None) -> Upload:
+    """The upload in progress for `image` (of the kind asked for); `Conflict` if none."""
+    upload = store.upload(image.id)
+    wanted = (False, True) if staging is None else (staging,)
+    ok = upload is not None and upload.staging in wanted
+    status = "uploading" if upload is not None and upload.staging else "saving"
+    if upload is None or not ok or image.status != status:
+        raise Conflict(f"Image {image.id} has no upload in progress (it is {image.status}).")
+    return upload
+
+
+def current_upload(store: ImageStore, image: Image, upload: Upload) -> None:
+    """Raise if `upload` was restarted, finished or dropped while we waited for it."""
+    if store.upload(image.id) is not upload:
+        raise Conflict(f"The upload of image {image.id} was restarted or ended.")
 
 
 class ImageData:
@@ -81,9 +100,9 @@ class ImageData:
         image = await self.access.authorized(ctx, image_id, "upload_image")
         offset = checks.check_count("offset", offset)
         data = checks.decode_chunk(data_b64)
-        upload = self._upload_of(image)
+        upload = upload_of(self.store, image)
         async with upload.lock:
-            self._check_current(image, upload)
+            current_upload(self.store, image, upload)
             if offset != upload.size:
                 raise Invalid(
                     f"Chunk offset {offset} for image {image.id} does not match the "
@@ -102,9 +121,9 @@ class ImageData:
     async def upload_end(self, ctx: RequestContext, image_id: str) -> Image:
         """Finish an upload: the data goes into place, and the image turns ``active``."""
         image = await self.access.authorized(ctx, image_id, "upload_image")
-        upload = self._upload_of(image)
+        upload = upload_of(self.store, image, staging=False)
         async with upload.lock:
-            self._check_current(image, upload)
+            current_upload(self.store, image, upload)
             digests = await self.store.finish(image.id, upload)
             active = attrs.evolve(
                 image,
@@ -140,7 +159,7 @@ class ImageData:
         """
         image = await self.access.authorized(ctx, image_id, "upload_image")
         upload = self.store.upload(image.id)
-        if upload is None or image.status != "saving":
+        if upload is None or image.status not in _UPLOADING:
             return image
         async with upload.lock:
             if self.store.upload(image.id) is upload:
@@ -184,17 +203,6 @@ class ImageData:
         return {"data": base64.b64encode(data).decode("ascii"), "eof": eof}
 
     # -- helpers ---------------------------------------------------------------
-
-    def _upload_of(self, image: Image) -> Upload:
-        upload = self.store.upload(image.id)
-        if image.status != "saving" or upload is None:
-            raise Conflict(f"Image {image.id} has no upload in progress (it is {image.status}).")
-        return upload
-
-    def _check_current(self, image: Image, upload: Upload) -> None:
-        """Raise if `upload` was restarted, finished or dropped while we waited for it."""
-        if self.store.upload(image.id) is not upload:
-            raise Conflict(f"The upload of image {image.id} was restarted or ended.")
 
     async def _abort_upload(self, image_id: str) -> None:
         await self.store.discard(image_id)

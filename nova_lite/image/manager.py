@@ -8,7 +8,9 @@ parts that carry the endpoints, each given what it uses:
   tags, deactivate/reactivate, delete;
 - `ImageData` (``data.py``): chunked uploads and downloads, and the reaper of
   abandoned uploads;
-- `ImageMembers` (``members.py``): sharing images with other projects.
+- `ImageMembers` (``members.py``): sharing images with other projects;
+- `ImageImports` (``imports.py``): staging and importing data (``glance-direct``),
+  and the image tasks that record imports.
 
 `ImageAccess` (``access.py``), shared by the three, decides who sees an image and
 what the policy is asked about it: an image the caller may not see is
@@ -28,6 +30,7 @@ from nova_lite.db import Database
 from nova_lite.image import checks
 from nova_lite.image.access import ImageAccess
 from nova_lite.image.data import ImageData
+from nova_lite.image.imports import ImageImports
 from nova_lite.image.members import ImageMembers
 from nova_lite.image.records import ImageRecords
 from nova_lite.image.rpcapi import ImageAPI
@@ -72,13 +75,14 @@ class ImageManager(Manager):
             upload_idle_timeout=self.upload_idle_timeout,
         )
         self.members = ImageMembers(self.db, access)
+        self.imports = ImageImports(self.db, access, self.store)
 
     def __repr__(self) -> str:
         return f"<ImageManager {self.host} {self.db!r}>"
 
     def endpoints(self) -> builtins.list[object]:
         """The parts that serve the image service's RPC endpoints."""
-        return [self.records, self.data, self.members]
+        return [self.records, self.data, self.members, self.imports]
 
     async def init_host(self) -> None:
         self.config.service_dir("images")
@@ -87,6 +91,7 @@ class ImageManager(Manager):
             # Uploads cannot resume across restarts: their hashing state is gone.
             await self.store.recover()
             await self.db.execute("UPDATE images SET status = 'queued' WHERE status = 'saving'")
+            await self.imports.recover()
         except BaseException:
             await self.db.close()
             raise

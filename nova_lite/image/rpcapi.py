@@ -24,7 +24,7 @@ from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import ImageChecksumMismatch
 from nova_lite.image.checks import chunk_limit
-from nova_lite.objects import Image, ImageChange, ImageMember, ImageQuery
+from nova_lite.objects import Image, ImageChange, ImageMember, ImageQuery, ImageTask
 from nova_lite.rpc import ObjectSerializer
 from nova_lite.rpcapi import RPCAPI
 from nova_lite.transport import Transport
@@ -205,6 +205,34 @@ class ImageAPI(RPCAPI):
         """Stop sharing an image with `member_id`."""
         await self.invoker.call(ctx, "delete_member", image_id=image_id, member_id=member_id)
 
+    # -- endpoints: import ---------------------------------------------------------
+
+    async def stage_begin(self, ctx: RequestContext, image_id: str) -> Image:
+        """Start staging a ``queued`` image's data (chunks as an upload's); → ``uploading``."""
+        image: Image = await self.invoker.call(ctx, "stage_begin", image_id=image_id)
+        return image
+
+    async def stage_end(self, ctx: RequestContext, image_id: str) -> Image:
+        """Finish staging; the data waits for `import_image`."""
+        image: Image = await self.invoker.call(ctx, "stage_end", image_id=image_id)
+        return image
+
+    async def import_image(
+        self, ctx: RequestContext, image_id: str, request: dict[str, Any]
+    ) -> ImageTask:
+        """Import an image's staged data (`request` is Glance's import body); the task."""
+        task: ImageTask = await self.invoker.call(
+            ctx, "import_image", image_id=image_id, request=request
+        )
+        return task
+
+    async def list_tasks(self, ctx: RequestContext, image_id: str) -> builtins.list[ImageTask]:
+        """The image's tasks (its imports), oldest first."""
+        tasks: builtins.list[ImageTask] = await self.invoker.call(
+            ctx, "list_tasks", image_id=image_id
+        )
+        return tasks
+
     # -- endpoints: data -----------------------------------------------------------
 
     async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:
@@ -243,14 +271,25 @@ class ImageAPI(RPCAPI):
 
     # -- streaming helpers -----------------------------------------------------
 
-    async def upload(self, ctx: RequestContext, image_id: str, source: bytes | Path) -> Image:
-        """Upload all of `source` (bytes, or a file's contents) in chunks; the active image."""
-        await self.upload_begin(ctx, image_id)
+    async def upload(
+        self, ctx: RequestContext, image_id: str, source: bytes | Path, *, stage: bool = False
+    ) -> Image:
+        """Upload all of `source` (bytes, or a file's contents) in chunks; the active image
+        (with `stage`: staged for `import_image`, the image still ``uploading``)."""
+        begin, end = (
+            (self.stage_begin, self.stage_end)
+            if stage
+            else (
+                self.upload_begin,
+                self.upload_end,
+            )
+        )
+        await begin(ctx, image_id)
         try:
             offset = 0
             async for chunk in _chunks(source, self.chunk_bytes):
                 offset = await self.upload_chunk(ctx, image_id, offset, chunk)
-            return await self.upload_end(ctx, image_id)
+            return await end(ctx, image_id)
         except BaseException:
             await _abort_quietly(self, ctx, image_id)
             raise

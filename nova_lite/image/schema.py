@@ -13,7 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from nova_lite.objects import Image, ImageMember
+from nova_lite.objects import Image, ImageMember, ImageTask
 
 __all__ = [
     "COLUMNS",
@@ -21,10 +21,13 @@ __all__ = [
     "MIGRATIONS",
     "PLACEHOLDERS",
     "SELECT_IMAGES",
+    "TASK_COLUMNS",
     "image_from_row",
     "isotext",
     "member_from_row",
     "row_values",
+    "task_from_row",
+    "task_values",
 ]
 
 _INITIAL = """
@@ -100,7 +103,34 @@ CREATE TABLE image_members (
 CREATE INDEX image_members_by_member ON image_members (member_id);
 """
 
-MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2]
+# Interoperable import (glance-direct): what a finished staging measured, and tasks.
+_IMPORT = """
+CREATE TABLE image_staging (
+    image_id TEXT PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+    size INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    os_hash_value TEXT NOT NULL
+);
+
+CREATE TABLE image_tasks (
+    id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'success', 'failure')),
+    input TEXT NOT NULL,
+    result TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    owner TEXT,
+    user_id TEXT,
+    request_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT
+);
+CREATE INDEX image_tasks_by_image ON image_tasks (image_id);
+"""
+
+MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2, _IMPORT]
 
 _FIELDS = (
     "id",
@@ -133,6 +163,10 @@ SELECT_IMAGES = f"SELECT {', '.join('images.' + f for f in _FIELDS)}, {_TAGS} FR
 """The start of a query for whole images (their tags included), for `image_from_row`."""
 
 MEMBER_COLUMNS = "image_id, member_id, status, created_at, updated_at"
+TASK_COLUMNS = (
+    "id, image_id, type, status, input, result, message, owner, user_id, request_id,"
+    " created_at, updated_at, expires_at"
+)
 
 
 def isotext(moment: datetime.datetime) -> str:
@@ -173,3 +207,33 @@ def member_from_row(row: sqlite3.Row) -> ImageMember:
     values["created_at"] = _moment(values["created_at"])
     values["updated_at"] = _moment(values["updated_at"])
     return ImageMember(**values)
+
+
+def task_from_row(row: sqlite3.Row) -> ImageTask:
+    """The `ImageTask` a row selected with `TASK_COLUMNS` describes."""
+    values = dict(row)
+    values["input"] = json.loads(values["input"])
+    values["result"] = None if values["result"] is None else json.loads(values["result"])
+    for field in ("created_at", "updated_at", "expires_at"):
+        if values[field] is not None:
+            values[field] = _moment(values[field])
+    return ImageTask(**values)
+
+
+def task_values(task: ImageTask) -> tuple[Any, ...]:
+    """`task` as the values of a row, in `TASK_COLUMNS` order."""
+    return (
+        task.id,
+        task.image_id,
+        task.type,
+        task.status,
+        json.dumps(task.input),
+        None if task.result is None else json.dumps(task.result),
+        task.message,
+        task.owner,
+        task.user_id,
+        task.request_id,
+        isotext(task.created_at),
+        isotext(task.updated_at),
+        None if task.expires_at is None else isotext(task.expires_at),
+    )

@@ -1,4 +1,4 @@
-"""Image API v2 (Glance): an image's data, streamed in and out.
+"""Image API v2 (Glance): an image's data, streamed in and out, staged and imported.
 
 ``PUT /v2/images/{id}/file`` streams the request body into the image service in
 ``[image] chunk_bytes`` pieces (``upload_begin``/``upload_chunk``/``upload_end``),
@@ -6,19 +6,24 @@ so an upload never sits in memory whole; a body cut off (or any failure) returns
 image to ``queued`` with its partial data freed, as Glance does. ``GET .../file``
 streams it back: 204 while the image has no data, 403 for a deactivated image (but
 to administrators); the first chunk is read before the response starts, so every
-refusal is a proper error response.
+refusal is a proper error response. ``PUT .../stage`` streams the same way into the
+image's staging area, and ``POST .../import`` (``glance-direct``) makes the staged
+data the image's, recorded by a task that ``GET .../tasks`` shows.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiohttp import web
 
-from nova_lite.api.http.common import API, REQUEST_ID, context_of
+from nova_lite.api.http.common import API, REQUEST_ID, body_of, context_of, json
 from nova_lite.api.http.images import PREFIX
-from nova_lite.exceptions import ImageNotFound
+from nova_lite.api.http.views import isotime
+from nova_lite.exceptions import ImageNotFound, Invalid
+from nova_lite.objects import ImageTask
 
 __all__ = ["routes"]
 
@@ -30,11 +35,22 @@ _NO_DATA_YET = ("queued", "saving", "uploading", "importing")
 @routes.put(PREFIX + "/images/{image_id}/file")
 async def upload_image(request: web.Request) -> web.Response:
     """Store the request body as the image's data, streamed in chunks; 204."""
+    return await _receive(request, stage=False)
+
+
+@routes.put(PREFIX + "/images/{image_id}/stage")
+async def stage_image(request: web.Request) -> web.Response:
+    """Stage the request body for an import (``glance-direct``), streamed; 204."""
+    return await _receive(request, stage=True)
+
+
+async def _receive(request: web.Request, *, stage: bool) -> web.Response:
     images, ctx = request.app[API].image, context_of(request)
     image_id = request.match_info["image_id"]
-    await images.upload_begin(ctx, image_id)
+    await (images.stage_begin if stage else images.upload_begin)(ctx, image_id)
     try:
         await _stream_upload(request, image_id)
+        await (images.stage_end if stage else images.upload_end)(ctx, image_id)
     except BaseException:
         # A body cut off (or any failure): as Glance, the image goes back to queued
         # and its partial data is freed, even if this handler is being cancelled.
@@ -54,7 +70,6 @@ async def _stream_upload(request: web.Request, image_id: str) -> None:
             offset = await images.upload_chunk(ctx, image_id, offset, chunk)
     if buffer:
         await images.upload_chunk(ctx, image_id, offset, bytes(buffer))
-    await images.upload_end(ctx, image_id)
 
 
 async def _abort(request: web.Request, image_id: str) -> None:
@@ -90,3 +105,45 @@ async def download_image(request: web.Request) -> web.StreamResponse:
         await response.write(data)
     await response.write_eof()
     return response
+
+
+@routes.post(PREFIX + "/images/{image_id}/import")
+async def import_image(request: web.Request) -> web.Response:
+    """Import the image's staged data (``{"method": {"name": "glance-direct"}}``); 202."""
+    body = await body_of(request)
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    await request.app[API].image.import_image(
+        context_of(request), request.match_info["image_id"], body
+    )
+    return web.Response(status=202)
+
+
+def task_view(task: ImageTask) -> dict[str, Any]:
+    """An image task as Glance lists it."""
+    return {
+        "id": task.id,
+        "type": task.type,
+        "status": task.status,
+        "owner": task.owner,
+        "input": task.input,
+        "result": task.result,
+        "message": task.message,
+        "image_id": task.image_id,
+        "request_id": task.request_id,
+        "user_id": task.user_id,
+        "created_at": isotime(task.created_at),
+        "updated_at": isotime(task.updated_at),
+        "expires_at": isotime(task.expires_at),
+        "deleted_at": None,
+        "deleted": False,
+    }
+
+
+@routes.get(PREFIX + "/images/{image_id}/tasks")
+async def list_image_tasks(request: web.Request) -> web.Response:
+    """The image's tasks (its imports)."""
+    tasks = await request.app[API].image.list_tasks(
+        context_of(request), request.match_info["image_id"]
+    )
+    return json({"tasks": [task_view(t) for t in tasks]})

@@ -4,10 +4,10 @@
 (`nova_lite.image.glance_schema`: what it checks images against);
 ``/v2/schemas/metadefs/*`` are Glance's metadata-definition schemas. nova_lite has
 one store, ``file`` (the image service's files), and answers ``/v2/info/stores`` as
-Glance does with one store configured; it offers no interoperable import method
-(``/v2/info/import`` lists none): ``web-download`` would fetch URLs from the image
-service's host, which this cloud does not do, and ``glance-direct`` staging is not
-served.
+Glance does with one store configured. The interoperable import method offered is
+``glance-direct`` (stage, then import); ``web-download`` and ``glance-download`` are
+not: they would fetch data from URLs or another cloud, which this image service does
+not do.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from nova_lite.api.http.image_metadef_schemas import METADEF_SCHEMAS
 from nova_lite.api.http.images import PREFIX, STORE_ID
 from nova_lite.exceptions import NotFound
 from nova_lite.image import glance_schema
+from nova_lite.image.imports import IMPORT_METHODS
 
-__all__ = ["IMPORT_METHODS", "routes"]
+__all__ = ["routes"]
 
 routes = web.RouteTableDef()
-IMPORT_METHODS: tuple[str, ...] = ()
 
 
 def _minimal(schema: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +73,7 @@ async def show_metadef_schema(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/info/import")
 async def import_info(request: web.Request) -> web.Response:
-    """The interoperable import methods offered (none: see the module docstring)."""
+    """The interoperable import methods offered: ``glance-direct``."""
     methods = {"description": "Import methods available.", "type": "array"}
     return json({"import-methods": {**methods, "value": list(IMPORT_METHODS)}})
 

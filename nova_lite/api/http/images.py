@@ -30,6 +30,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.views import isotime
 from nova_lite.exceptions import Forbidden, Invalid
 from nova_lite.image import checks
+from nova_lite.image.imports import IMPORT_METHODS
 from nova_lite.objects import Image, ImageQuery
 
 __all__ = ["PREFIX", "STORE_ID", "image_view", "routes"]
@@ -232,6 +233,7 @@ async def create_image(request: web.Request) -> web.Response:
     headers = {
         "Location": f"{base_url(request)}{PREFIX}/images/{image.id}",
         "OpenStack-image-store-ids": STORE_ID,
+        "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
     }
     return json(image_view(image), status=201, headers=headers)
 

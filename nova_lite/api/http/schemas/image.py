@@ -34,7 +34,17 @@ MEMBER_UPDATE: Schema = {
     "properties": {"status": {"type": "string"}},
     "required": ["status"],
 }
+IMPORT: Schema = {
+    "type": "object",
+    "properties": {
+        "method": {"type": "object", "properties": {"name": {"type": "string"}}},
+        "stores": {"type": "array", "items": {"type": "string"}},
+        "all_stores": {"type": "boolean"},
+        "all_stores_must_succeed": {"type": "boolean"},
+    },
+}
 SCHEMAS: dict[str, Schema] = {
+    "image_import_image": IMPORT,
     "image_create_image": IMAGE_CREATE,
     "image_add_member": MEMBER_CREATE,
     "image_update_member": MEMBER_UPDATE,
