@@ -10,7 +10,8 @@ parts that carry the endpoints, each given what it uses:
   abandoned uploads;
 - `ImageMembers` (``members.py``): sharing images with other projects;
 - `ImageImports` (``imports.py``): staging and importing data (``glance-direct``),
-  and the image tasks that record imports.
+  and the image tasks that record imports;
+- `MetadefCatalog` (``metadefs.py``): the metadata-definition catalog.
 
 `ImageAccess` (``access.py``), shared by the three, decides who sees an image and
 what the policy is asked about it: an image the caller may not see is
@@ -32,6 +33,7 @@ from nova_lite.image.access import ImageAccess
 from nova_lite.image.data import ImageData
 from nova_lite.image.imports import ImageImports
 from nova_lite.image.members import ImageMembers
+from nova_lite.image.metadefs import MetadefCatalog
 from nova_lite.image.records import ImageRecords
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.schema import MIGRATIONS
@@ -76,13 +78,14 @@ class ImageManager(Manager):
         )
         self.members = ImageMembers(self.db, access)
         self.imports = ImageImports(self.db, access, self.store)
+        self.metadefs = MetadefCatalog(self.db, self.policy)
 
     def __repr__(self) -> str:
         return f"<ImageManager {self.host} {self.db!r}>"
 
     def endpoints(self) -> builtins.list[object]:
         """The parts that serve the image service's RPC endpoints."""
-        return [self.records, self.data, self.members, self.imports]
+        return [self.records, self.data, self.members, self.imports, self.metadefs]
 
     async def init_host(self) -> None:
         self.config.service_dir("images")

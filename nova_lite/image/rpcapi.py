@@ -233,6 +233,116 @@ class ImageAPI(RPCAPI):
         )
         return tasks
 
+    # -- endpoints: metadata definitions -----------------------------------------------
+
+    async def metadef_list_namespaces(
+        self,
+        ctx: RequestContext,
+        *,
+        visibility: str | None = None,
+        resource_types: builtins.list[str] | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """The metadata-definition namespaces the caller may see."""
+        found: builtins.list[dict[str, Any]] = await self.invoker.call(
+            ctx, "metadef_list_namespaces", visibility=visibility, resource_types=resource_types
+        )
+        return found
+
+    async def metadef_create_namespace(
+        self, ctx: RequestContext, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new namespace (Glance's namespace document, elements included)."""
+        found: dict[str, Any] = await self.invoker.call(
+            ctx, "metadef_create_namespace", values=values
+        )
+        return found
+
+    async def metadef_get_namespace(self, ctx: RequestContext, namespace: str) -> dict[str, Any]:
+        """A namespace with its elements."""
+        found: dict[str, Any] = await self.invoker.call(
+            ctx, "metadef_get_namespace", namespace=namespace
+        )
+        return found
+
+    async def metadef_update_namespace(
+        self, ctx: RequestContext, namespace: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change a namespace's fields (its name too)."""
+        found: dict[str, Any] = await self.invoker.call(
+            ctx, "metadef_update_namespace", namespace=namespace, values=values
+        )
+        return found
+
+    async def metadef_delete_namespace(self, ctx: RequestContext, namespace: str) -> None:
+        """Delete a namespace (403 while protected)."""
+        await self.invoker.call(ctx, "metadef_delete_namespace", namespace=namespace)
+
+    async def metadef_list_resource_types(
+        self, ctx: RequestContext
+    ) -> builtins.list[dict[str, Any]]:
+        """The resource types namespaces may be associated with."""
+        found: builtins.list[dict[str, Any]] = await self.invoker.call(
+            ctx, "metadef_list_resource_types"
+        )
+        return found
+
+    async def metadef_list_elements(
+        self, ctx: RequestContext, namespace: str, kind: str
+    ) -> builtins.list[dict[str, Any]]:
+        """A namespace's elements of `kind` (object, property, tag, resource_type)."""
+        found: builtins.list[dict[str, Any]] = await self.invoker.call(
+            ctx, "metadef_list_elements", namespace=namespace, kind=kind
+        )
+        return found
+
+    async def metadef_get_element(
+        self, ctx: RequestContext, namespace: str, kind: str, name: str
+    ) -> dict[str, Any]:
+        """One element of a namespace."""
+        found: dict[str, Any] = await self.invoker.call(
+            ctx, "metadef_get_element", namespace=namespace, kind=kind, name=name
+        )
+        return found
+
+    async def metadef_put_element(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        kind: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        create: bool,
+    ) -> dict[str, Any]:
+        """Create (`create`) or replace an element of a namespace."""
+        found: dict[str, Any] = await self.invoker.call(
+            ctx,
+            "metadef_put_element",
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            body=body,
+            create=create,
+        )
+        return found
+
+    async def metadef_delete_element(
+        self, ctx: RequestContext, namespace: str, kind: str, name: str | None = None
+    ) -> None:
+        """Delete an element of a namespace (every one of `kind`, without `name`)."""
+        await self.invoker.call(
+            ctx, "metadef_delete_element", namespace=namespace, kind=kind, name=name
+        )
+
+    async def metadef_create_tags(
+        self, ctx: RequestContext, namespace: str, names: builtins.list[str], *, append: bool
+    ) -> builtins.list[dict[str, Any]]:
+        """Set (or, with `append`, add to) a namespace's tags."""
+        found: builtins.list[dict[str, Any]] = await self.invoker.call(
+            ctx, "metadef_create_tags", namespace=namespace, names=names, append=append
+        )
+        return found
+
     # -- endpoints: data -----------------------------------------------------------
 
     async def upload_begin(self, ctx: RequestContext, image_id: str) -> Image:

@@ -130,7 +130,45 @@ CREATE TABLE image_tasks (
 CREATE INDEX image_tasks_by_image ON image_tasks (image_id);
 """
 
-MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2, _IMPORT]
+# The metadata-definition catalog: namespaces, their elements (as JSON documents), and
+# the resource types namespaces may be associated with (Glance's seeded five).
+_METADEFS = """
+CREATE TABLE metadef_namespaces (
+    namespace TEXT PRIMARY KEY,
+    display_name TEXT,
+    description TEXT,
+    visibility TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
+    protected INTEGER NOT NULL DEFAULT 0 CHECK (protected IN (0, 1)),
+    owner TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE metadef_elements (
+    namespace TEXT NOT NULL
+        REFERENCES metadef_namespaces (namespace) ON DELETE CASCADE ON UPDATE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('object', 'property', 'tag', 'resource_type')),
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (namespace, kind, name)
+);
+
+CREATE TABLE metadef_resource_types (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+INSERT INTO metadef_resource_types (name, created_at, updated_at) VALUES
+    ('OS::Glance::Image', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00'),
+    ('OS::Cinder::Volume', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00'),
+    ('OS::Nova::Flavor', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00'),
+    ('OS::Nova::Aggregate', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00'),
+    ('OS::Nova::Server', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00');
+"""
+
+MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2, _IMPORT, _METADEFS]
 
 _FIELDS = (
     "id",

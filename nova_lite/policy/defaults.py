@@ -124,6 +124,41 @@ _IMAGE_VISIBLE = (
     " or 'public':%(visibility)s or 'shared':%(visibility)s"
 )
 _IMAGE_MEMBERS = "project_id:%(project_id)s or project_id:%(member_id)s"
+# Glance's metadata-definition catalog: administrators write it, readers read what
+# they may see (their project's namespaces, public ones).
+_METADEF_READ = (
+    f"{ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+)
+_METADEF_RULES = (
+    ("get_metadef_namespaces", READER_OR_ADMIN, "List metadata definition namespaces."),
+    *(
+        (f"get_metadef_{noun}", _METADEF_READ, f"Show a namespace's {noun.replace('_', ' ')}.")
+        for noun in ("namespace", "object", "objects", "property", "properties", "tag", "tags")
+    ),
+    ("list_metadef_resource_types", _METADEF_READ, "List the metadata resource types."),
+    ("get_metadef_resource_type", _METADEF_READ, "List a namespace's resource type associations."),
+    *(
+        (rule, ADMIN, f"Change the metadata definitions ({rule}).")
+        for rule in (
+            "add_metadef_namespace",
+            "modify_metadef_namespace",
+            "delete_metadef_namespace",
+            "add_metadef_object",
+            "modify_metadef_object",
+            "delete_metadef_object",
+            "add_metadef_resource_type_association",
+            "remove_metadef_resource_type_association",
+            "add_metadef_property",
+            "modify_metadef_property",
+            "remove_metadef_property",
+            "add_metadef_tag",
+            "add_metadef_tags",
+            "modify_metadef_tag",
+            "delete_metadef_tag",
+            "delete_metadef_tags",
+        )
+    ),
+)
 IMAGE = _rules(
     ("get_images", READER_OR_ADMIN, "List images."),
     (
@@ -165,6 +200,7 @@ IMAGE = _rules(
     ),
     ("deactivate", MEMBER_OR_ADMIN, "Deactivate an image."),
     ("reactivate", MEMBER_OR_ADMIN, "Reactivate an image."),
+    *_METADEF_RULES,
 )
 
 NETWORK = _rules(

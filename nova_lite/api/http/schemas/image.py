@@ -9,6 +9,7 @@ with 403, as Glance does; more than 128 extra properties is the image service's 
 
 from __future__ import annotations
 
+from nova_lite.api.http.image_metadef_schemas import METADEF_SCHEMAS
 from nova_lite.api.http.schemas.types import Schema, text
 from nova_lite.image import glance_schema
 
@@ -43,8 +44,37 @@ IMPORT: Schema = {
         "all_stores_must_succeed": {"type": "boolean"},
     },
 }
+
+
+def _metadef(name: str) -> Schema:
+    """Glance's metadefs schema `name` as a request body schema."""
+    schema = {k: v for k, v in METADEF_SCHEMAS[name].items() if k not in ("name", "links")}
+    readonly = ("created_at", "updated_at", "schema", "self")
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in readonly}
+    return {"type": "object", **schema}
+
+
+METADEF_TAGS: Schema = {
+    "type": "object",
+    "properties": {
+        "tags": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": text(255, 1)}, "required": ["name"]},
+        }
+    },
+    "required": ["tags"],
+}
 SCHEMAS: dict[str, Schema] = {
     "image_import_image": IMPORT,
+    "image_create_metadef_namespace": _metadef("namespace"),
+    "image_update_metadef_namespace": _metadef("namespace"),
+    "image_create_metadef_association": _metadef("resource_type"),
+    "image_create_metadef_property": _metadef("property"),
+    "image_update_metadef_property": _metadef("property"),
+    "image_create_metadef_object": _metadef("object"),
+    "image_update_metadef_object": _metadef("object"),
+    "image_create_metadef_tags": METADEF_TAGS,
+    "image_update_metadef_tag": _metadef("tag"),
     "image_create_image": IMAGE_CREATE,
     "image_add_member": MEMBER_CREATE,
     "image_update_member": MEMBER_UPDATE,
