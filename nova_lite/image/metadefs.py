@@ -20,8 +20,20 @@ import structlog
 
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import Conflict, Forbidden, Invalid, NotFound
+from nova_lite.exceptions import Conflict, Forbidden, NotFound
 from nova_lite.image.access import is_admin
+from nova_lite.image.metadef_checks import (
+    KINDS,
+    NAMESPACE_COLUMNS,
+    NAMESPACE_FIELDS,
+    check_kind,
+    check_namespace,
+    element_name,
+    element_view,
+    namespace_name,
+    namespace_view,
+    nested,
+)
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.schema import isotext
 from nova_lite.objects import utcnow
@@ -32,74 +44,6 @@ from nova_lite.rpc.endpoint import endpoint
 __all__ = ["KINDS", "MetadefCatalog"]
 
 log = structlog.get_logger(__name__)
-
-#: The kinds of namespace element, and Glance's rule names for reading one, reading
-#: all, adding, changing and removing (the tags' bulk rules are add/delete_metadef_tags).
-KINDS: dict[str, tuple[str, str, str, str, str]] = {
-    "object": (
-        "get_metadef_object",
-        "get_metadef_objects",
-        "add_metadef_object",
-        "modify_metadef_object",
-        "delete_metadef_object",
-    ),
-    "property": (
-        "get_metadef_property",
-        "get_metadef_properties",
-        "add_metadef_property",
-        "modify_metadef_property",
-        "remove_metadef_property",
-    ),
-    "tag": (
-        "get_metadef_tag",
-        "get_metadef_tags",
-        "add_metadef_tag",
-        "modify_metadef_tag",
-        "delete_metadef_tag",
-    ),
-    "resource_type": (
-        "get_metadef_resource_type",
-        "get_metadef_resource_type",
-        "add_metadef_resource_type_association",
-        "add_metadef_resource_type_association",
-        "remove_metadef_resource_type_association",
-    ),
-}
-_NAMESPACE_FIELDS = ("namespace", "display_name", "description", "visibility", "protected")
-_NAMESPACE_COLUMNS = (
-    "namespace, display_name, description, visibility, protected, owner, created_at, updated_at"
-)
-
-
-def _namespace_name(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 80:
-        raise Invalid(f"namespace {value!r:.80} must be a string of 1 to 80 characters.")
-    return value
-
-
-def _check_namespace(values: dict[str, Any]) -> None:
-    """`Invalid` unless the namespace fields in `values` have Glance's types and sizes."""
-    for field, limit in (("display_name", 80), ("description", 500), ("owner", 255)):
-        value = values.get(field)
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise Invalid(f"{field} {value!r:.80} must be a string of at most {limit} characters.")
-    if values.get("visibility") not in (None, "public", "private"):
-        raise Invalid(f"visibility {values['visibility']!r:.40} is not public or private.")
-    if not isinstance(values.get("protected", False), bool):
-        raise Invalid("protected must be true or false.")
-
-
-def _element_name(kind: str, value: Any) -> str:
-    limit = 255 if kind == "tag" else 80
-    if not isinstance(value, str) or not 1 <= len(value) <= limit or "/" in value:
-        raise Invalid(f"{kind} name {value!r:.80} must be 1 to {limit} characters, no '/'.")
-    return value
-
-
-def _check_kind(kind: str) -> tuple[str, str, str, str, str]:
-    if kind not in KINDS:
-        raise Invalid(f"kind {kind!r:.40} is not one of: {', '.join(KINDS)}.")
-    return KINDS[kind]
 
 
 class MetadefCatalog:
@@ -127,7 +71,7 @@ class MetadefCatalog:
         `resource_types`), by name."""
         self.policy.authorize(ctx, "get_metadef_namespaces", {"project_id": ctx.project_id})
         rows = await self.db.fetchall(
-            f"SELECT {_NAMESPACE_COLUMNS} FROM metadef_namespaces ORDER BY namespace"
+            f"SELECT {NAMESPACE_COLUMNS} FROM metadef_namespaces ORDER BY namespace"
         )
         found = [dict(row) for row in rows if self._may_read(ctx, dict(row))]
         if visibility is not None:
@@ -135,15 +79,15 @@ class MetadefCatalog:
         if resource_types:
             associated = await self._associated(resource_types)
             found = [ns for ns in found if ns["namespace"] in associated]
-        return [_namespace_view(ns) for ns in found]
+        return [namespace_view(ns) for ns in found]
 
     @endpoint
     async def metadef_create_namespace(
         self, ctx: RequestContext, values: dict[str, Any]
     ) -> dict[str, Any]:
         """A new namespace (with the elements `values` lists); 409 if the name is taken."""
-        name = _namespace_name(values.get("namespace"))
-        _check_namespace(values)
+        name = namespace_name(values.get("namespace"))
+        check_namespace(values)
         self.policy.authorize(ctx, "add_metadef_namespace", {"project_id": ctx.project_id})
         now = isotext(utcnow())
         row = {
@@ -160,11 +104,11 @@ class MetadefCatalog:
             if await self._row(name) is not None:
                 raise Conflict(f"A metadata definition namespace {name} already exists.")
             await conn.execute(
-                f"INSERT INTO metadef_namespaces ({_NAMESPACE_COLUMNS}) VALUES"
+                f"INSERT INTO metadef_namespaces ({NAMESPACE_COLUMNS}) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(row.values()),
             )
-            for kind, name_of, items in _nested(values):
+            for kind, name_of, items in nested(values):
                 for item in items:
                     await self._put(conn, name, kind, name_of(item), item, now=now)
         log.info("image.metadef_namespace_created", namespace=name)
@@ -174,7 +118,7 @@ class MetadefCatalog:
     async def metadef_get_namespace(self, ctx: RequestContext, namespace: str) -> dict[str, Any]:
         """A namespace with its resource type associations, properties, objects, tags."""
         row = await self._readable(ctx, namespace, "get_metadef_namespace")
-        view = _namespace_view(row)
+        view = namespace_view(row)
         elements = await self._elements(namespace)
         nested = (("resource_type", "resource_type_associations"), ("object", "objects"))
         for kind, key in (*nested, ("tag", "tags")):
@@ -189,13 +133,13 @@ class MetadefCatalog:
         self, ctx: RequestContext, namespace: str, values: dict[str, Any]
     ) -> dict[str, Any]:
         """Change a namespace's fields (its name too); 409 if the new name is taken."""
-        _check_namespace(values)
+        check_namespace(values)
         async with self.db.transaction() as conn:
             row = await self._readable(ctx, namespace, "modify_metadef_namespace", write=True)
-            new_name = _namespace_name(values.get("namespace", namespace))
+            new_name = namespace_name(values.get("namespace", namespace))
             if new_name != namespace and await self._row(new_name) is not None:
                 raise Conflict(f"A metadata definition namespace {new_name} already exists.")
-            merged = {**row, **{k: values[k] for k in _NAMESPACE_FIELDS if k in values}}
+            merged = {**row, **{k: values[k] for k in NAMESPACE_FIELDS if k in values}}
             await conn.execute(
                 "UPDATE metadef_namespaces SET namespace = ?, display_name = ?,"
                 " description = ?, visibility = ?, protected = ?, updated_at = ?"
@@ -242,7 +186,7 @@ class MetadefCatalog:
         self, ctx: RequestContext, namespace: str, kind: str
     ) -> builtins.list[dict[str, Any]]:
         """A namespace's objects, properties, tags or resource type associations."""
-        rules = _check_kind(kind)
+        rules = check_kind(kind)
         await self._readable(ctx, namespace, rules[1])
         return (await self._elements(namespace)).get(kind, [])
 
@@ -251,7 +195,7 @@ class MetadefCatalog:
         self, ctx: RequestContext, namespace: str, kind: str, name: str
     ) -> dict[str, Any]:
         """One element of a namespace; `NotFound` if it has none of that name."""
-        rules = _check_kind(kind)
+        rules = check_kind(kind)
         await self._readable(ctx, namespace, rules[0])
         return await self._element(namespace, kind, name)
 
@@ -267,8 +211,8 @@ class MetadefCatalog:
     ) -> dict[str, Any]:
         """Create (`create`; 409 if it exists) or replace (404 if not) an element; a
         replacement may rename it (``body["name"]``; 409 if that name is taken)."""
-        rules = _check_kind(kind)
-        name = _element_name(kind, name)
+        rules = check_kind(kind)
+        name = element_name(kind, name)
         async with self.db.transaction() as conn:
             await self._readable(ctx, namespace, rules[2 if create else 3], write=True)
             existing = await self._find(namespace, kind, name)
@@ -278,7 +222,7 @@ class MetadefCatalog:
                 )
             if not create and existing is None:
                 raise NotFound(f"Metadata definition {kind} {name} not found in {namespace}.")
-            new_name = _element_name(kind, body.get("name", name))
+            new_name = element_name(kind, body.get("name", name))
             if new_name != name and await self._find(namespace, kind, new_name) is not None:
                 raise Conflict(f"A metadata definition {kind} {new_name} already exists.")
             created = None if existing is None else existing["created_at"]
@@ -294,7 +238,7 @@ class MetadefCatalog:
         self, ctx: RequestContext, namespace: str, kind: str, name: str | None = None
     ) -> None:
         """Delete one element (`NotFound` if absent), or every element of `kind` (None)."""
-        rules = _check_kind(kind)
+        rules = check_kind(kind)
         rule = "delete_metadef_tags" if kind == "tag" and name is None else rules[4]
         async with self.db.transaction() as conn:
             await self._readable(ctx, namespace, rule, write=True)
@@ -311,7 +255,7 @@ class MetadefCatalog:
         self, ctx: RequestContext, namespace: str, names: builtins.list[str], append: bool = False
     ) -> builtins.list[dict[str, Any]]:
         """Set a namespace's tags to `names` (or add them, with `append`); 409 on a repeat."""
-        names = [_element_name("tag", n) for n in names]
+        names = [element_name("tag", n) for n in names]
         if len(set(names)) != len(names):
             raise Conflict("A metadata tag is given twice.")
         async with self.db.transaction() as conn:
@@ -335,7 +279,7 @@ class MetadefCatalog:
 
     async def _row(self, namespace: str) -> dict[str, Any] | None:
         row = await self.db.fetchone(
-            f"SELECT {_NAMESPACE_COLUMNS} FROM metadef_namespaces WHERE namespace = ?",
+            f"SELECT {NAMESPACE_COLUMNS} FROM metadef_namespaces WHERE namespace = ?",
             (namespace,),
         )
         return None if row is None else dict(row)
@@ -352,11 +296,10 @@ class MetadefCatalog:
         return row
 
     async def _associated(self, resource_types: builtins.list[str]) -> set[str]:
-        marks = ", ".join("?" * len(resource_types))
         rows = await self.db.fetchall(
             "SELECT namespace FROM metadef_elements WHERE kind = 'resource_type'"
-            f" AND name IN ({marks})",
-            tuple(resource_types),
+            " AND name IN (SELECT value FROM json_each(?))",
+            (json.dumps(resource_types),),
         )
         return {str(row[0]) for row in rows}
 
@@ -366,7 +309,7 @@ class MetadefCatalog:
             " WHERE namespace = ? AND kind = ? AND name = ?",
             (namespace, kind, name),
         )
-        return None if row is None else _element_view(row)
+        return None if row is None else element_view(row)
 
     async def _element(self, namespace: str, kind: str, name: str) -> dict[str, Any]:
         found = await self._find(namespace, kind, name)
@@ -382,7 +325,7 @@ class MetadefCatalog:
         )
         grouped: dict[str, builtins.list[dict[str, Any]]] = {}
         for row in rows:
-            grouped.setdefault(str(row["kind"]), []).append(_element_view(row))
+            grouped.setdefault(str(row["kind"]), []).append(element_view(row))
         return grouped
 
     async def _put(
@@ -397,7 +340,7 @@ class MetadefCatalog:
         created: str | None = None,
     ) -> None:
         moment = now or isotext(utcnow())
-        document = {**body, "name": _element_name(kind, name)}
+        document = {**body, "name": element_name(kind, name)}
         await conn.execute(
             "INSERT INTO metadef_elements (namespace, kind, name, body, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -409,43 +352,3 @@ class MetadefCatalog:
                 " VALUES (?, ?, ?)",
                 (name, moment, moment),
             )
-
-
-def _nested(values: dict[str, Any]) -> builtins.list[tuple[str, Any, builtins.list[Any]]]:
-    """The elements a namespace is created with: (kind, how to name one, the items)."""
-    raw = values.get("properties") or {}
-    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
-        raise Invalid("properties must be an object of property definitions (objects).")
-    properties = [{**v, "name": k} for k, v in raw.items()]
-    for key in ("resource_type_associations", "objects", "tags"):
-        items = values.get(key) or []
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise Invalid(f"{key} must be a list of objects.")
-
-    def name_of(item: Any) -> Any:
-        return item.get("name") if isinstance(item, dict) else None
-
-    return [
-        ("resource_type", name_of, values.get("resource_type_associations") or []),
-        ("property", name_of, properties),
-        ("object", name_of, values.get("objects") or []),
-        ("tag", name_of, values.get("tags") or []),
-    ]
-
-
-def _namespace_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "namespace": row["namespace"],
-        "display_name": row["display_name"],
-        "description": row["description"],
-        "visibility": row["visibility"],
-        "protected": bool(row["protected"]),
-        "owner": row["owner"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-
-
-def _element_view(row: Any) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(row["body"])
-    return {**document, "created_at": row["created_at"], "updated_at": row["updated_at"]}

@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
-import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -22,8 +20,8 @@ import structlog
 
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import ImageChecksumMismatch
 from nova_lite.image.checks import chunk_limit
+from nova_lite.image.transfer import Digests, abort_quietly, chunks, close_synced, verify
 from nova_lite.objects import Image, ImageChange, ImageMember, ImageQuery, ImageTask
 from nova_lite.rpc import ObjectSerializer
 from nova_lite.rpcapi import RPCAPI
@@ -397,11 +395,11 @@ class ImageAPI(RPCAPI):
         await begin(ctx, image_id)
         try:
             offset = 0
-            async for chunk in _chunks(source, self.chunk_bytes):
+            async for chunk in chunks(source, self.chunk_bytes):
                 offset = await self.upload_chunk(ctx, image_id, offset, chunk)
             return await end(ctx, image_id)
         except BaseException:
-            await _abort_quietly(self, ctx, image_id)
+            await abort_quietly(self.upload_abort(ctx, image_id), image_id)
             raise
 
     async def create_from_bytes(
@@ -431,8 +429,8 @@ class ImageAPI(RPCAPI):
         handle: BinaryIO = await asyncio.to_thread(partial.open, "xb")
         try:
             digests = await self._download_into(ctx, image, handle)
-            await asyncio.to_thread(_close_synced, handle)
-            _verify(image, digests, expected_checksum)
+            await asyncio.to_thread(close_synced, handle)
+            verify(image, digests, expected_checksum)
             await asyncio.to_thread(os.replace, partial, dest)
         except BaseException:
             handle.close()
@@ -440,8 +438,8 @@ class ImageAPI(RPCAPI):
             raise
         return image
 
-    async def _download_into(self, ctx: RequestContext, image: Image, handle: BinaryIO) -> _Digests:
-        digests = _Digests()
+    async def _download_into(self, ctx: RequestContext, image: Image, handle: BinaryIO) -> Digests:
+        digests = Digests()
         eof = False
         while not eof:
             data, eof = await self.download_chunk(ctx, image.id, digests.size, self.chunk_bytes)
@@ -450,65 +448,3 @@ class ImageAPI(RPCAPI):
             await asyncio.to_thread(handle.write, data)
             digests.update(data)
         return digests
-
-
-class _Digests:
-    """The running size, MD5 and SHA-512 of downloaded data."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha512 = hashlib.sha512()
-
-    def update(self, data: bytes) -> None:
-        self.size += len(data)
-        self.md5.update(data)
-        self.sha512.update(data)
-
-
-async def _abort_quietly(images: ImageAPI, ctx: RequestContext, image_id: str) -> None:
-    """Return a failed upload's image to ``queued``; a failure to do so is only logged
-    (the image service's idle-upload reaper will do it)."""
-    try:
-        await asyncio.shield(images.upload_abort(ctx, image_id))
-    except Exception as exc:  # the original failure is what the caller must see
-        log.warning("image.upload_abort_failed", image_id=image_id, error=str(exc))
-
-
-def _verify(image: Image, digests: _Digests, expected_checksum: str | None) -> None:
-    """Raise `ImageChecksumMismatch` unless the data matches every known checksum."""
-    md5 = digests.md5.hexdigest()
-    for expected in {expected_checksum, image.checksum} - {None}:
-        if md5 != expected:
-            raise ImageChecksumMismatch(
-                f"Image {image.id}: downloaded data has MD5 {md5}, expected {expected}.",
-                image_id=image.id,
-            )
-    sha512 = digests.sha512.hexdigest()
-    if image.os_hash_value is not None and sha512 != image.os_hash_value:
-        raise ImageChecksumMismatch(
-            f"Image {image.id}: downloaded data has SHA-512 {sha512}, "
-            f"expected {image.os_hash_value}.",
-            image_id=image.id,
-        )
-
-
-def _close_synced(handle: BinaryIO) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
-
-
-async def _chunks(source: bytes | Path, size: int) -> AsyncIterator[bytes]:
-    """`source` in pieces of at most `size` bytes (none for empty data)."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        view = memoryview(source)
-        for start in range(0, len(view), size):
-            yield bytes(view[start : start + size])
-        return
-    handle: BinaryIO = await asyncio.to_thread(source.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, size):
-            yield chunk
-    finally:
-        handle.close()
