@@ -27,6 +27,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
         ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
         │                                             UnexpectedTaskStateError, IpAddressExhausted
+        ├── ImageLimitExceeded                   413: too many image tags, members or properties
         ├── NoValidHost, RescheduledException, BuildAbortException
         └── HypervisorError                      a driver operation failed
 
@@ -47,6 +48,7 @@ __all__ = [
     "Forbidden",
     "HypervisorError",
     "ImageChecksumMismatch",
+    "ImageLimitExceeded",
     "ImageNotFound",
     "InstanceInvalidState",
     "InstanceLocked",
@@ -281,6 +283,12 @@ class RescheduledException(NovaError):
 
 class BuildAbortException(NovaError):
     """A build failed in a way that rescheduling cannot fix."""
+
+
+class ImageLimitExceeded(NovaError):
+    """An image would exceed one of Glance's per-image limits (tags, members, properties)."""
+
+    code = 413
 
 
 class ImageChecksumMismatch(Invalid):

@@ -22,6 +22,10 @@ __all__ = [
     "Flavor",
     "HostLedger",
     "Image",
+    "ImageChange",
+    "ImageMember",
+    "ImageQuery",
+    "ImageTask",
     "Instance",
     "InstanceAction",
     "InstanceActionEvent",
@@ -71,7 +75,7 @@ class Flavor:
 class Image:
     """An image's metadata as the image service (Glance) describes it."""
 
-    VERSION: ClassVar[str] = "1.0"
+    VERSION: ClassVar[str] = "1.1"  # 1.1: protected, os_hidden, tags, updated_at
     id: str
     name: str
     status: str = "queued"
@@ -87,6 +91,77 @@ class Image:
     owner: str | None = None
     properties: dict[str, str] = attrs.field(factory=dict)
     created_at: datetime.datetime = attrs.field(factory=utcnow)
+    protected: bool = False
+    os_hidden: bool = False
+    tags: tuple[str, ...] = ()
+    updated_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ImageMember:
+    """A project an image is shared with, and whether that project accepted it."""
+
+    VERSION: ClassVar[str] = "1.0"
+    image_id: str
+    member_id: str
+    status: str = "pending"
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
+class ImageTask:
+    """An image task (Glance's ``api_image_import``): what was asked, and how it ended."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    image_id: str
+    type: str = "api_image_import"
+    status: str = "pending"
+    input: dict[str, Any] = attrs.field(factory=dict)
+    result: dict[str, Any] | None = None
+    message: str = ""
+    owner: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime = attrs.field(factory=utcnow)
+    expires_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ImageQuery:
+    """Which images a list asks for, in Glance's terms (``GET /v2/images``'s parameters).
+
+    `filters` holds the filter parameters as text, as Glance reads them: core fields
+    (``name``, ``status``, ``visibility``, ``owner``, ...; ``in:`` lists and the
+    ``created_at``/``updated_at`` operators ``gt:``, ``gte:``, ...), ranges
+    (``size_min``, ``size_max``), ``os_hidden`` and ``protected``; any other key is an
+    extra property. The image service interprets them, so every caller gets the same.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    filters: dict[str, str] = attrs.field(factory=dict)
+    tags: tuple[str, ...] = ()
+    member_status: str = "accepted"
+    sort_keys: tuple[str, ...] = ()
+    sort_dirs: tuple[str, ...] = ()
+    marker: str | None = None
+    limit: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ImageChange:
+    """One operation of an image update (Glance's JSON patch): add, replace or remove.
+
+    `path` is the property the operation is about (the JSON pointer's one token);
+    `value` is absent (None) for ``remove``.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    op: str
+    path: str
+    value: Any = None
 
 
 @attrs.frozen(kw_only=True)
@@ -345,6 +420,10 @@ _ALL: tuple[type, ...] = (
     Flavor,
     HostLedger,
     Image,
+    ImageChange,
+    ImageMember,
+    ImageQuery,
+    ImageTask,
     Instance,
     InstanceAction,
     InstanceActionEvent,

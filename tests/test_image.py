@@ -274,9 +274,9 @@ async def test_update_renames_and_merges_properties(local_images: Images) -> Non
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("disk_format", "exe", "disk_format 'exe' is not one of: raw, qcow2"),
-        ("container_format", "zip", "container_format 'zip' is not one of: bare"),
-        ("visibility", "shared", "visibility 'shared' is not one of: public, private"),
+        ("disk_format", "exe", "disk_format 'exe' is not one of: ami, ari, aki, vhd"),
+        ("container_format", "zip", "container_format 'zip' is not one of: ami, ari, aki, bare"),
+        ("visibility", "secret", "visibility 'secret' is not one of: community, public, private"),
         ("min_disk", -1, "min_disk must be an integer of at least 0, not -1"),
         # Wrong types are refused at the RPC boundary, from the endpoint's annotations.
         ("min_ram", "lots", "min_ram must be an integer, not 'lots'"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -265,7 +266,10 @@ async def _detach(world: World, role: str) -> Call:
 
 
 async def _create_image(world: World, role: str) -> Call:
-    return Call(path=f"{IMAGE}/images", json={"name": world.unique("img")})
+    """An image of the caller's own project (Glance's add_image reads the new owner)."""
+    ctx = world.contexts.get(role)
+    target = {"owner": ctx.project_id if ctx else None}
+    return Call(path=f"{IMAGE}/images", json={"name": world.unique("img")}, target=target)
 
 
 async def _delete_image(world: World, role: str) -> Call:
@@ -278,6 +282,137 @@ async def _upload_image(world: World, role: str) -> Call:
     headers = {"Content-Type": "application/octet-stream"}
     path = f"{IMAGE}/images/{image}/file"
     return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
+
+
+def _fresh(prefix: str) -> str:
+    """A new name for the image API's builders (the world's counter numbers subnets)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def _stage_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    headers = {"Content-Type": "application/octet-stream"}
+    path = f"{IMAGE}/images/{image}/stage"
+    return Call(path=path, data=b"x" * 64, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _import_image(world: World, role: str) -> Call:
+    image = await world.new_image()
+    await world.cloud.api.image.upload(world.member, image, b"staged", stage=True)
+    body = {"method": {"name": "glance-direct"}}
+    return Call(path=f"{IMAGE}/images/{image}/import", json=body, owner=world.owner, hidden=True)
+
+
+async def _patch_image(world: World, role: str) -> Call:
+    headers = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    data = b'[{"op": "add", "path": "/os_distro", "value": "cirros"}]'
+    path = f"{IMAGE}/images/{world.image}"
+    return Call(path=path, data=data, headers=headers, owner=world.owner, hidden=True)
+
+
+async def _delete_tag(world: World, role: str) -> Call:
+    image = await world.cloud.api.image.create(world.member, _fresh("img"), tags=["t"])
+    return Call(path=f"{IMAGE}/images/{image.id}/tags/t", owner=world.owner, hidden=True)
+
+
+async def _image_action(world: World, action: str) -> Call:
+    images = world.cloud.api.image
+    image = await images.create_from_bytes(world.member, _fresh("img"), b"bits")
+    if action == "reactivate":
+        await images.deactivate(world.member, image.id)
+    path = f"{IMAGE}/images/{image.id}/actions/{action}"
+    return Call(path=path, owner=world.owner, hidden=True)
+
+
+async def _deactivate_image(world: World, role: str) -> Call:
+    return await _image_action(world, "deactivate")
+
+
+async def _reactivate_image(world: World, role: str) -> Call:
+    return await _image_action(world, "reactivate")
+
+
+async def _namespace(world: World) -> str:
+    """A new private metadefs namespace of the owner project (the catalog is admins')."""
+    admin = await (await world.cloud.login_admin()).context()
+    name = _fresh("ns")
+    values = {
+        "namespace": name,
+        "owner": world.owner,
+        "resource_type_associations": [{"name": "OS::Glance::Image"}],
+        "properties": {"p": {"title": "P", "type": "string"}},
+        "objects": [{"name": "o"}],
+        "tags": [{"name": "t"}],
+    }
+    await world.cloud.api.image.metadef_create_namespace(admin, values)
+    return name
+
+
+def _in_namespace(rest: str = "", **extra: Any) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        path = f"{IMAGE}/metadefs/namespaces/{await _namespace(world)}{rest}"
+        return Call(path=path, owner=world.owner, hidden=True, **extra)
+
+    return build
+
+
+async def _create_namespace(world: World, role: str) -> Call:
+    body = {"namespace": _fresh("ns-new")}
+    return Call(path=f"{IMAGE}/metadefs/namespaces", json=body)
+
+
+def _unique_body(rest: str, **fields: str) -> Builder:
+    """A call in a new namespace whose body's ``name`` is new each time."""
+
+    async def build(world: World, role: str) -> Call:
+        call = await _in_namespace(rest)(world, role)
+        return attrs.evolve(call, json={"name": _fresh("el"), **fields})
+
+    return build
+
+
+async def _shared_image(world: World, member: str | None = None) -> str:
+    """A new ``shared`` image of the owner project, shared with `member` if given."""
+    images = world.cloud.api.image
+    image = await images.create(world.member, _fresh("img"), visibility="shared")
+    if member is not None:
+        await images.add_member(world.member, image.id, member)
+    return image.id
+
+
+def _members(image: str, rest: str = "") -> str:
+    return f"{IMAGE}/images/{image}/members{rest}"
+
+
+async def _list_members(world: World, role: str) -> Call:
+    path = _members(await _shared_image(world, "proj-x"))
+    return Call(path=path, owner=world.owner, hidden=True, target={"visibility": "shared"})
+
+
+async def _add_member(world: World, role: str) -> Call:
+    body = {"member": _fresh("proj-")}
+    path = _members(await _shared_image(world))
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _show_member(world: World, role: str) -> Call:
+    path = _members(await _shared_image(world, "proj-x"), "/proj-x")
+    return Call(path=path, owner=world.owner, hidden=True, target={"visibility": "shared"})
+
+
+async def _update_member(world: World, role: str) -> Call:
+    """The image is shared with the other project, whose member alone may accept it."""
+    other = world.contexts["other_member"].project_id
+    path = _members(await _shared_image(world, other), f"/{other}")
+    return Call(
+        path=path, json={"status": "accepted"}, owner=world.owner, target={"member_id": other}
+    )
+
+
+async def _delete_member(world: World, role: str) -> Call:
+    other = world.contexts["other_member"].project_id
+    path = _members(await _shared_image(world, other), f"/{other}")
+    return Call(path=path, owner=world.owner, target={"member_id": other})
 
 
 async def _create_network(world: World, role: str) -> Call:
@@ -360,6 +495,54 @@ BUILDERS: dict[str, Builder] = {
     "image_delete_image": _delete_image,
     "image_upload_image": _upload_image,
     "image_download_image": _owned(lambda w: f"{IMAGE}/images/{w.image}/file"),
+    "image_versions_explicit": _fixed("/image/versions"),
+    "image_stage_image": _stage_image,
+    "image_import_image": _import_image,
+    "image_list_image_tasks": _owned(lambda w: f"{IMAGE}/images/{w.image}/tasks"),
+    "image_update_image": _patch_image,
+    "image_add_tag": _owned(lambda w: f"{IMAGE}/images/{w.image}/tags/matrix"),
+    "image_delete_tag": _delete_tag,
+    "image_deactivate_image": _deactivate_image,
+    "image_reactivate_image": _reactivate_image,
+    "image_list_members": _list_members,
+    "image_add_member": _add_member,
+    "image_show_member": _show_member,
+    "image_update_member": _update_member,
+    "image_delete_member": _delete_member,
+    "image_list_metadef_namespaces": _fixed(f"{IMAGE}/metadefs/namespaces"),
+    "image_create_metadef_namespace": _create_namespace,
+    "image_show_metadef_namespace": _in_namespace(),
+    "image_update_metadef_namespace": _in_namespace(json={"namespace": "renamed"}),
+    "image_delete_metadef_namespace": _in_namespace(),
+    "image_list_metadef_resource_types": _fixed(f"{IMAGE}/metadefs/resource_types"),
+    "image_list_metadef_associations": _in_namespace("/resource_types"),
+    "image_create_metadef_association": _in_namespace(
+        "/resource_types", json={"name": "OS::Nova::Flavor"}
+    ),
+    "image_delete_metadef_association": _in_namespace("/resource_types/OS::Glance::Image"),
+    "image_list_metadef_properties": _in_namespace("/properties"),
+    "image_create_metadef_property": _unique_body("/properties", title="T", type="string"),
+    "image_show_metadef_property": _in_namespace("/properties/p"),
+    "image_update_metadef_property": _in_namespace(
+        "/properties/p", json={"name": "p", "title": "P2", "type": "string"}
+    ),
+    "image_delete_metadef_property": _in_namespace("/properties/p"),
+    "image_list_metadef_objects": _in_namespace("/objects"),
+    "image_create_metadef_object": _unique_body("/objects"),
+    "image_show_metadef_object": _in_namespace("/objects/o"),
+    "image_update_metadef_object": _in_namespace("/objects/o", json={"name": "o2"}),
+    "image_delete_metadef_object": _in_namespace("/objects/o"),
+    "image_list_metadef_tags": _in_namespace("/tags"),
+    "image_create_metadef_tags": _in_namespace("/tags", json={"tags": [{"name": "a"}]}),
+    "image_delete_metadef_tags": _in_namespace("/tags"),
+    "image_create_metadef_tag": _in_namespace("/tags/new"),
+    "image_show_metadef_tag": _in_namespace("/tags/t"),
+    "image_update_metadef_tag": _in_namespace("/tags/t", json={"name": "t2"}),
+    "image_delete_metadef_tag": _in_namespace("/tags/t"),
+    "image_show_schema": _fixed(f"{IMAGE}/schemas/image"),
+    "image_show_metadef_schema": _fixed(f"{IMAGE}/schemas/metadefs/namespace"),
+    "image_import_info": _fixed(f"{IMAGE}/info/import"),
+    "image_stores_info": _fixed(f"{IMAGE}/info/stores"),
     "network_versions": _fixed("/network"),
     "network_versions_slash": _fixed("/network/"),
     "network_extensions": _fixed(f"{NETWORK}/extensions"),

@@ -13,27 +13,86 @@ import uuid
 from typing import Any
 
 from nova_lite.config import Config
-from nova_lite.exceptions import ImageNotFound, Invalid
+from nova_lite.exceptions import Forbidden, ImageLimitExceeded, ImageNotFound, Invalid
 
 __all__ = [
     "CONTAINER_FORMATS",
+    "CORE_FIELDS",
     "DISK_FORMATS",
+    "MAX_MEMBERS",
+    "MAX_PROPERTIES",
+    "MAX_TAG",
+    "MAX_TAGS",
+    "MEMBER_STATUSES",
+    "READ_ONLY",
+    "STATUSES",
     "VISIBILITIES",
     "check_choice",
     "check_count",
+    "check_extra_names",
     "check_image_id",
     "check_properties",
+    "check_tag",
+    "check_tags",
     "chunk_limit",
     "decode_chunk",
     "is_image_id",
 ]
 
-DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "iso", "ari", "aki", "ami")
-CONTAINER_FORMATS = ("bare", "ovf", "aki", "ari", "ami")
-VISIBILITIES = ("public", "private")
+# Glance's defaults ([image_format] disk_formats, container_formats).
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
+VISIBILITIES = ("community", "public", "private", "shared")
+STATUSES = (
+    "queued",
+    "saving",
+    "active",
+    "killed",
+    "deleted",
+    "uploading",
+    "importing",
+    "pending_delete",
+    "deactivated",
+)
+MEMBER_STATUSES = ("pending", "accepted", "rejected")
 MAX_PROPERTY_NAME = 255
-MAX_PROPERTIES = 128
+MAX_PROPERTIES = 128  # Glance's image_property_quota
 MAX_PROPERTY_VALUE = 65535
+MAX_TAG = 255
+MAX_TAGS = 128  # Glance's image_tag_quota
+MAX_MEMBERS = 128  # Glance's image_member_quota
+# The image's own fields a caller may set (everything else is an extra property).
+CORE_FIELDS = (
+    "name",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "owner",
+    "tags",
+)
+# What Glance computes or keeps for itself: setting these is 403.
+READ_ONLY = (
+    "created_at",
+    "updated_at",
+    "status",
+    "checksum",
+    "size",
+    "virtual_size",
+    "direct_url",
+    "self",
+    "file",
+    "schema",
+    "id",
+    "os_hash_algo",
+    "os_hash_value",
+    "stores",
+)
+_RESERVED = ("location", "deleted", "deleted_at")
+_RESERVED_PREFIX = "os_glance"
 _ENVELOPE_ROOM = 64 * 1024  # what a chunk's RPC message needs besides the data
 
 
@@ -75,7 +134,10 @@ def check_properties(value: Any, *, allow_none: bool = False) -> dict[str, str |
     if not isinstance(value, dict):
         raise Invalid(f"properties must be a dict, not {type(value).__name__}.")
     if len(value) > MAX_PROPERTIES:
-        raise Invalid(f"properties may hold at most {MAX_PROPERTIES} keys, not {len(value)}.")
+        raise ImageLimitExceeded(
+            f"Maximum number of image properties exceeded: {len(value)} of {MAX_PROPERTIES}."
+        )
+    check_extra_names(value)
     for key, item in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_PROPERTY_NAME:
             raise Invalid(f"property name {key!r:.80} must be 1 to {MAX_PROPERTY_NAME} characters.")
@@ -84,6 +146,39 @@ def check_properties(value: Any, *, allow_none: bool = False) -> dict[str, str |
         if not isinstance(item, str) or len(item) > MAX_PROPERTY_VALUE:
             raise Invalid(f"property {key!r} must have a string value, not {item!r:.80}.")
     return value
+
+
+def check_extra_names(names: Any) -> None:
+    """Refuse extra property names Glance refuses: its own fields, read-only and reserved
+    names (``os_glance_*``, ``location``, ...) are 403, as Glance answers."""
+    for name in names:
+        if not isinstance(name, str):
+            continue  # check_properties reports it
+        if name in READ_ONLY:
+            raise Forbidden(f"Attribute '{name}' is read-only.")
+        if name in _RESERVED or name.startswith(_RESERVED_PREFIX):
+            raise Forbidden(f"Attribute '{name}' is reserved.")
+        if name in CORE_FIELDS:
+            raise Invalid(f"{name!r} is an image field, not an extra property.")
+
+
+def check_tag(value: Any) -> str:
+    """`value` if it can be an image tag: a string of 1 to 255 characters."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TAG:
+        raise Invalid(f"Image tag {value!r:.80} must be a string of 1 to {MAX_TAG} characters.")
+    return value
+
+
+def check_tags(value: Any) -> tuple[str, ...]:
+    """`value` as tags: strings, duplicates dropped (first kept), at most `MAX_TAGS`."""
+    if not isinstance(value, list | tuple):
+        raise Invalid(f"tags must be a list of strings, not {type(value).__name__}.")
+    tags = tuple(dict.fromkeys(check_tag(tag) for tag in value))
+    if len(tags) > MAX_TAGS:
+        raise ImageLimitExceeded(
+            f"Maximum number of tags exceeded: {len(tags)} of {MAX_TAGS} for an image."
+        )
+    return tags
 
 
 def decode_chunk(value: Any) -> bytes:

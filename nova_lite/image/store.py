@@ -3,7 +3,9 @@
 Only canonical UUID strings (which the image service generates) ever become file
 names, so no caller-supplied text can reach outside the store. An upload writes to
 ``<id>.partial`` while hashing incrementally, and is renamed to ``<id>`` only when
-complete: a half-written image never looks like a whole one.
+complete: a half-written image never looks like a whole one. Staged data (Glance's
+``glance-direct`` import) is renamed to ``<id>.staged`` instead, and becomes
+``<id>`` when the import is asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from nova_lite.image.checks import is_image_id
 __all__ = ["Digests", "ImageStore", "Upload"]
 
 _PARTIAL = ".partial"
+_STAGED = ".staged"
 
 
 @attrs.define(eq=False)
@@ -32,6 +35,7 @@ class Upload:
     Whoever appends to, finishes or discards it holds `lock` while doing so.
     """
 
+    staging: bool = False  # bound for ``<id>.staged`` (an import), not ``<id>``
     size: int = 0
     touched: float = attrs.field(factory=time.monotonic)  # when a chunk last arrived
     md5: Any = attrs.field(factory=lambda: hashlib.md5(usedforsecurity=False))
@@ -67,6 +71,10 @@ class ImageStore:
     def _partial(self, image_id: str) -> Path:
         return self.path(image_id).with_name(image_id + _PARTIAL)
 
+    def staged_path(self, image_id: str) -> Path:
+        """Where `image_id`'s staged data is kept until it is imported."""
+        return self.path(image_id).with_name(image_id + _STAGED)
+
     async def recover(self) -> None:
         """Delete partial files left by uploads a previous run did not finish."""
         await asyncio.to_thread(_remove_partials, self.root)
@@ -75,11 +83,12 @@ class ImageStore:
         """The upload in progress for `image_id`, if any."""
         return self._uploads.get(image_id)
 
-    async def begin(self, image_id: str) -> Upload:
-        """Start (or restart, dropping what came before) an upload for `image_id`."""
+    async def begin(self, image_id: str, *, staging: bool = False) -> Upload:
+        """Start (or restart, dropping what came before) an upload for `image_id`
+        (`staging`: its data is staged for an import, not the image's data yet)."""
         partial = self._partial(image_id)
         previous = self._uploads.get(image_id)
-        upload = self._uploads[image_id] = Upload()
+        upload = self._uploads[image_id] = Upload(staging=staging)
         async with upload.lock:
             if previous is not None:
                 async with previous.lock:  # let an in-flight chunk finish first
@@ -98,10 +107,20 @@ class ImageStore:
         return [i for i, up in self._uploads.items() if now - up.touched >= idle_for]
 
     async def finish(self, image_id: str, upload: Upload) -> Digests:
-        """Move a complete upload into place; the caller holds its lock."""
+        """Move a complete upload into place (staged or final); the caller holds its lock."""
         self._uploads.pop(image_id, None)
-        await asyncio.to_thread(_commit, self._partial(image_id), self.path(image_id))
+        final = self.staged_path(image_id) if upload.staging else self.path(image_id)
+        await asyncio.to_thread(_commit, self._partial(image_id), final)
         return Digests(upload.size, upload.md5.hexdigest(), upload.sha512.hexdigest())
+
+    async def promote(self, image_id: str) -> None:
+        """Make the staged data the image's data (an import)."""
+        await asyncio.to_thread(os.replace, self.staged_path(image_id), self.path(image_id))
+
+    async def holds(self, image_id: str, *, staged: bool = False) -> bool:
+        """Whether the image's data (or its staged data) is in the store."""
+        path = self.staged_path(image_id) if staged else self.path(image_id)
+        return await asyncio.to_thread(path.exists)
 
     async def discard(self, image_id: str) -> None:
         """Drop an upload and its partial file; the caller holds its lock (if any)."""
@@ -109,12 +128,17 @@ class ImageStore:
         await asyncio.to_thread(self._partial(image_id).unlink, missing_ok=True)
 
     async def remove(self, image_id: str) -> None:
-        """Delete everything stored for `image_id`: its data and any upload."""
+        """Delete everything stored for `image_id`: its data, staged data and any upload."""
         upload = self._uploads.get(image_id)
         if upload is not None:
             async with upload.lock:
                 await self.discard(image_id)
+        await self.unstage(image_id)
         await asyncio.to_thread(self.path(image_id).unlink, missing_ok=True)
+
+    async def unstage(self, image_id: str) -> None:
+        """Delete `image_id`'s staged data, if any."""
+        await asyncio.to_thread(self.staged_path(image_id).unlink, missing_ok=True)
 
     async def read(self, image_id: str, offset: int, length: int) -> bytes:
         """Up to `length` bytes of the image's data from `offset`."""

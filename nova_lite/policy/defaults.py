@@ -118,23 +118,89 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
 )
 
+# Glance's defaults (glance/policies/base.py, image.py), written out in full.
+_IMAGE_VISIBLE = (
+    "project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s"
+    " or 'public':%(visibility)s or 'shared':%(visibility)s"
+)
+_IMAGE_MEMBERS = "project_id:%(project_id)s or project_id:%(member_id)s"
+# Glance's metadata-definition catalog: administrators write it, readers read what
+# they may see (their project's namespaces, public ones).
+_METADEF_READ = (
+    f"{ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+)
+_METADEF_RULES = (
+    ("get_metadef_namespaces", READER_OR_ADMIN, "List metadata definition namespaces."),
+    *(
+        (f"get_metadef_{noun}", _METADEF_READ, f"Show a namespace's {noun.replace('_', ' ')}.")
+        for noun in ("namespace", "object", "objects", "property", "properties", "tag", "tags")
+    ),
+    ("list_metadef_resource_types", _METADEF_READ, "List the metadata resource types."),
+    ("get_metadef_resource_type", _METADEF_READ, "List a namespace's resource type associations."),
+    *(
+        (rule, ADMIN, f"Change the metadata definitions ({rule}).")
+        for rule in (
+            "add_metadef_namespace",
+            "modify_metadef_namespace",
+            "delete_metadef_namespace",
+            "add_metadef_object",
+            "modify_metadef_object",
+            "delete_metadef_object",
+            "add_metadef_resource_type_association",
+            "remove_metadef_resource_type_association",
+            "add_metadef_property",
+            "modify_metadef_property",
+            "remove_metadef_property",
+            "add_metadef_tag",
+            "add_metadef_tags",
+            "modify_metadef_tag",
+            "delete_metadef_tag",
+            "delete_metadef_tags",
+        )
+    ),
+)
 IMAGE = _rules(
-    ("get_images", READER_OR_ADMIN, "List images (public ones and the project's)."),
+    ("get_images", READER_OR_ADMIN, "List images."),
     (
         "get_image",
-        READER_OR_ADMIN + " or 'public':%(visibility)s",
-        "Show an image: the project's, or a public one.",
+        f"{ADMIN} or (role:reader and ({_IMAGE_VISIBLE}))",
+        "Show an image: the project's, one shared with it, a community or public one.",
     ),
-    ("add_image", MEMBER_OR_ADMIN, "Create an image in the caller's project."),
+    (
+        "add_image",
+        f"{ADMIN} or (role:member and project_id:%(project_id)s and project_id:%(owner)s)",
+        "Create an image (owned by another project: administrators only).",
+    ),
     ("publicize_image", ADMIN, "Create (or make) an image public."),
-    ("modify_image", MEMBER_OR_ADMIN, "Rename an image or change its properties."),
+    ("communitize_image", MEMBER_OR_ADMIN, "Create (or make) a community image."),
+    ("modify_image", MEMBER_OR_ADMIN, "Update an image (PATCH, tags)."),
     ("delete_image", MEMBER_OR_ADMIN, "Delete an image and its data."),
     ("upload_image", MEMBER_OR_ADMIN, "Upload an image's data."),
     (
         "download_image",
-        READER_OR_ADMIN + " or 'public':%(visibility)s",
-        "Download an image's data: the project's, or a public image's.",
+        f"{ADMIN} or (role:member and ({_IMAGE_VISIBLE}))",
+        "Download an image's data: the project's, a shared, community or public image's.",
     ),
+    ("add_member", MEMBER_OR_ADMIN, "Share an image with a project."),
+    ("delete_member", MEMBER_OR_ADMIN, "Stop sharing an image with a project."),
+    (
+        "get_member",
+        f"{ADMIN} or role:reader and ({_IMAGE_MEMBERS})",
+        "Show an image membership: the image's owner, or the member.",
+    ),
+    (
+        "get_members",
+        f"{ADMIN} or role:reader and ({_IMAGE_MEMBERS})",
+        "List an image's members: the image's owner, or a member (its own).",
+    ),
+    (
+        "modify_member",
+        f"{ADMIN} or (role:member and project_id:%(member_id)s)",
+        "Accept or reject an image shared with the caller's project.",
+    ),
+    ("deactivate", MEMBER_OR_ADMIN, "Deactivate an image."),
+    ("reactivate", MEMBER_OR_ADMIN, "Reactivate an image."),
+    *_METADEF_RULES,
 )
 
 NETWORK = _rules(

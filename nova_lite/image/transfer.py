@@ -1,0 +1,86 @@
+"""Moving image data on the client side: chunks of a source, running digests, checks.
+
+`ImageAPI` streams with these: `chunks` cuts bytes or a file into pieces, `Digests`
+measures what arrives, `verify` compares it with the image's recorded checksums, and
+`abort_quietly` gives back a failed upload without hiding the original failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
+from typing import BinaryIO
+
+import structlog
+
+from nova_lite.exceptions import ImageChecksumMismatch
+from nova_lite.objects import Image
+
+__all__ = ["Digests", "abort_quietly", "chunks", "close_synced", "verify"]
+
+log = structlog.get_logger(__name__)
+
+
+class Digests:
+    """The running size, MD5 and SHA-512 of downloaded data."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha512 = hashlib.sha512()
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self.md5.update(data)
+        self.sha512.update(data)
+
+
+async def abort_quietly(abort: Awaitable[object], image_id: str) -> None:
+    """Return a failed upload's image to ``queued`` (`abort`, the call doing it); a
+    failure to do so is only logged (the image service's idle-upload reaper will)."""
+    try:
+        await asyncio.shield(abort)
+    except Exception as exc:  # the original failure is what the caller must see
+        log.warning("image.upload_abort_failed", image_id=image_id, error=str(exc))
+
+
+def verify(image: Image, digests: Digests, expected_checksum: str | None) -> None:
+    """Raise `ImageChecksumMismatch` unless the data matches every known checksum."""
+    md5 = digests.md5.hexdigest()
+    for expected in {expected_checksum, image.checksum} - {None}:
+        if md5 != expected:
+            raise ImageChecksumMismatch(
+                f"Image {image.id}: downloaded data has MD5 {md5}, expected {expected}.",
+                image_id=image.id,
+            )
+    sha512 = digests.sha512.hexdigest()
+    if image.os_hash_value is not None and sha512 != image.os_hash_value:
+        raise ImageChecksumMismatch(
+            f"Image {image.id}: downloaded data has SHA-512 {sha512}, "
+            f"expected {image.os_hash_value}.",
+            image_id=image.id,
+        )
+
+
+def close_synced(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+
+
+async def chunks(source: bytes | Path, size: int) -> AsyncIterator[bytes]:
+    """`source` in pieces of at most `size` bytes (none for empty data)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        view = memoryview(source)
+        for start in range(0, len(view), size):
+            yield bytes(view[start : start + size])
+        return
+    handle: BinaryIO = await asyncio.to_thread(source.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, size):
+            yield chunk
+    finally:
+        handle.close()
