@@ -37,8 +37,8 @@ async def catalog(clouds: CloudFactory) -> AsyncIterator[Catalog]:
         admin = await cloud.login_admin()
         await add_user(cloud, admin, "rex", project="demo", role="reader")
         await add_user(cloud, admin, "sam", project="beta")
-        tokens = [await front.token(), await front.token("rex", "demo")]
-        yield Catalog(front, *tokens, await front.token("sam", "beta"))
+        admin_token, reader_token = await front.token(), await front.token("rex", "demo")
+        yield Catalog(front, admin_token, reader_token, await front.token("sam", "beta"))
     finally:
         await front.aclose()
 
