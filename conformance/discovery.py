@@ -39,12 +39,17 @@ class HttpClient:
         return token
 
     def get(self, path: str) -> Any:
-        """The JSON body of ``GET path``, or None if it answers 404."""
+        """The JSON body of ``GET path``, or None if it answers 404.
+
+        A 300 (Multiple Choices) is a version document, as Glance's and Cinder's roots
+        answer: its body is the answer."""
         try:
             return self._send("GET", path)[1]
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
+            if exc.code == 300:
+                return json.loads(exc.read())
             raise
 
     def post(self, path: str, body: Any) -> Any:

@@ -248,6 +248,18 @@ class VolumeConfig:
 
     # Volumes a project may have (Cinder's quota_volumes); -1: unlimited.
     quota_volumes: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
+    # Snapshots a project may have (Cinder's quota_snapshots); -1: unlimited.
+    quota_snapshots: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
+    # GiB of volumes and snapshots a project may have (quota_gigabytes); -1: unlimited.
+    quota_gigabytes: int = attrs.field(default=1000, validator=attrs.validators.ge(-1))
+    # Backups a project may have (Cinder's quota_backups); -1: unlimited.
+    quota_backups: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
+    # GiB of backups a project may have (quota_backup_gigabytes); -1: unlimited.
+    quota_backup_gigabytes: int = attrs.field(default=1000, validator=attrs.validators.ge(-1))
+    # The largest volume, in GiB (per_volume_size_limit); -1: no limit but 16384.
+    per_volume_size_limit: int = attrs.field(default=-1, validator=attrs.validators.ge(-1))
+    # The availability zone volumes are created in (storage_availability_zone).
+    availability_zone: str = "nova"
 
 
 @attrs.frozen(kw_only=True)

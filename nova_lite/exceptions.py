@@ -85,6 +85,8 @@ __all__ = [
     "UserNotFound",
     "VolumeInvalidState",
     "VolumeNotFound",
+    "VolumeSnapshotNotFound",
+    "VolumeTypeNotFound",
     "WaitTimeout",
 ]
 
@@ -265,6 +267,14 @@ class PortNotFound(NotFound):
 
 class VolumeNotFound(NotFound):
     """No volume with that id is visible to the caller."""
+
+
+class VolumeSnapshotNotFound(NotFound):
+    """No volume snapshot with that id is visible to the caller."""
+
+
+class VolumeTypeNotFound(NotFound):
+    """No volume type with that id or name is visible to the caller."""
 
 
 class UserNotFound(NotFound):

@@ -38,6 +38,8 @@ __all__ = [
     "Subnet",
     "TokenInfo",
     "Volume",
+    "VolumeSnapshot",
+    "VolumeType",
     "dump",
     "load",
     "serializer",
@@ -207,9 +209,14 @@ class Port:
 
 @attrs.frozen(kw_only=True)
 class Volume:
-    """A block-storage volume (Cinder) and where it is attached."""
+    """A block-storage volume (Cinder) and where it is attached.
 
-    VERSION: ClassVar[str] = "1.0"
+    Version 1.1 added what Cinder's API shows besides (description, metadata, type,
+    zone, sources, read-only flag, image metadata, times, the attachment's id); every
+    new field has a default, so a 1.0 peer's primitive still builds one.
+    """
+
+    VERSION: ClassVar[str] = "1.1"
     id: str
     name: str
     size: int
@@ -219,6 +226,55 @@ class Volume:
     bootable: bool = False
     attached_to: str | None = None
     mountpoint: str | None = None
+    user_id: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict)
+    volume_type_id: str | None = None
+    volume_type: str | None = None  # the type's name, as Cinder shows it
+    availability_zone: str = "nova"
+    snapshot_id: str | None = None
+    source_volid: str | None = None
+    readonly: bool | None = None  # None: never set (Cinder shows it once it is)
+    image_metadata: dict[str, str] = attrs.field(factory=dict)
+    attachment_id: str | None = None
+    attached_at: datetime.datetime | None = None
+    host: str | None = None  # the volume service's host@backend#pool
+    created_at: datetime.datetime | None = None
+    updated_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VolumeSnapshot:
+    """A point-in-time copy of a volume (Cinder's snapshot), in the volume's project."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    volume_id: str
+    name: str
+    size: int
+    status: str = "creating"
+    description: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict)
+    progress: str = "0%"
+    created_at: datetime.datetime | None = None
+    updated_at: datetime.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VolumeType:
+    """A volume type (Cinder's): a name, extra specs for the backend, who may use it."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    description: str | None = None
+    is_public: bool = True
+    extra_specs: dict[str, str] = attrs.field(factory=dict)
+    qos_specs_id: str | None = None
+    # Its encryption (provider, cipher, key_size, control_location, ...), if any.
+    encryption: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -436,6 +492,8 @@ _ALL: tuple[type, ...] = (
     Subnet,
     TokenInfo,
     Volume,
+    VolumeSnapshot,
+    VolumeType,
 )
 
 

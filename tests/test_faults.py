@@ -204,7 +204,8 @@ async def test_broker_restart_loses_no_confirmed_cast(
     slow = Slow()
     async with Worker(transport, worker_target, [slow], durable_queues=True):
         pass  # leave a durable queue with nobody consuming
-    invoker = Invoker(transport, target, timeout=60, persistent_casts=True)
+    # Every party on one exchange declares it alike: durable exactly when durable_queues.
+    invoker = Invoker(transport, target, timeout=60, persistent_casts=True, durable_queues=True)
     for n in range(200):
         await invoker.cast(RequestContext(), "note", n=n)
     hanging_target = Target(topic=broker.name("hang"), exchange=target.exchange)
@@ -213,10 +214,13 @@ async def test_broker_restart_loses_no_confirmed_cast(
         transport,
         Target(topic=hanging_target.topic, server="w2", exchange=target.exchange),
         [hanging],
+        durable_queues=True,
     )
     await hanging_worker.start()
     in_flight = asyncio.create_task(
-        Invoker(transport, hanging_target, timeout=60).call(RequestContext(), "hang")
+        Invoker(transport, hanging_target, timeout=60, durable_queues=True).call(
+            RequestContext(), "hang"
+        )
     )
     await asyncio.wait_for(hanging.entered.wait(), WAIT)
     try:

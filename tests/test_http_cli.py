@@ -95,3 +95,49 @@ async def test_the_openstack_cli_creates_lists_shows_stops_and_deletes_a_server(
     assert [(s["Name"], s["Status"], s["Flavor"]) for s in listed] == [("vm1", "ACTIVE", "m1.tiny")]
     assert shown["id"] == created["id"] and shown["OS-EXT-SRV-ATTR:host"] == "compute1"
     assert list(shown["addresses"]) == ["private"]
+
+
+async def test_the_openstack_cli_manages_volumes_snapshots_and_types(
+    front: FrontEnd, tmp_path: Path
+) -> None:
+    """``volume create/list/show/set/delete``, ``volume snapshot create/list/delete`` and
+    ``volume type create/list`` work against the block storage API."""
+
+    async def cli(*args: str) -> Any:
+        return await openstack(front, tmp_path, *args)
+
+    kind = await cli("volume", "type", "create", "fast", "--property", "tier=1", "-f", "json")
+    types = await cli("volume", "type", "list", "-f", "json")
+    created = await cli(
+        "volume",
+        "create",
+        "--size",
+        "2",
+        "--type",
+        "fast",
+        "--property",
+        "a=b",
+        "-f",
+        "json",
+        "data",
+    )
+    await cli(
+        "volume", "set", "--name", "renamed", "--description", "about", "--property", "c=d", "data"
+    )
+    shown = await cli("volume", "show", "renamed", "-f", "json")
+    snapshot = await cli(
+        "volume", "snapshot", "create", "--volume", "renamed", "-f", "json", "snap"
+    )
+    snapshots = await cli("volume", "snapshot", "list", "-f", "json")
+    await cli("volume", "snapshot", "delete", "snap")
+    listed = await cli("volume", "list", "-f", "json")
+    await cli("volume", "delete", "renamed")
+    after = await cli("volume", "list", "-f", "json")
+
+    assert kind["name"] == "fast" and [t["Name"] for t in types] == ["__DEFAULT__", "fast"]
+    assert (created["size"], created["type"], created["status"]) == (2, "fast", "available")
+    assert (shown["name"], shown["description"]) == ("renamed", "about")
+    assert shown["properties"] == {"a": "b", "c": "d"}
+    assert snapshot["name"] == "snap" and [s["Name"] for s in snapshots] == ["snap"]
+    assert [(v["Name"], v["Size"]) for v in listed] == [("renamed", 2)]
+    assert after == []

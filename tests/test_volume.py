@@ -7,24 +7,29 @@ are named after the topic alone, and a shared RabbitMQ must not mix two runs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from types import SimpleNamespace
 
+import attrs
+import orjson
 import pytest
 
 from nova_lite import objects
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
+    Conflict,
     Forbidden,
     ImageNotFound,
     Invalid,
     QuotaExceeded,
     VolumeInvalidState,
     VolumeNotFound,
+    VolumeSnapshotNotFound,
+    VolumeTypeNotFound,
 )
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
@@ -49,10 +54,13 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[VolumeA
     TestManager.topic = TestAPI.topic = broker.name("volume")
     transport = await broker.connect()
     config = Config.load(
-        environ={}, state_path=str(tmp_path), rpc={**broker.rpc_options(), "timeout": 15}
+        environ={},
+        state_path=str(tmp_path),
+        rpc={**broker.rpc_options(), "timeout": 15},
+        volume={"quota_gigabytes": -1, "quota_backup_gigabytes": -1},
     )
     manager = TestManager(config, transport, "host1")
-    manager.images = _Images()  # type: ignore[assignment]
+    manager.volumes.images = _Images()  # type: ignore[assignment]
     async with Service(manager, serializer=objects.serializer()):
         yield TestAPI(transport, config)
 
@@ -60,10 +68,10 @@ async def api(broker: TransportFactory, tmp_path: Path) -> AsyncIterator[VolumeA
 class _Images:
     """The image service as the volume service sees it: only ``img-1`` exists (for ALICE)."""
 
-    async def get(self, ctx: RequestContext, image_id: str) -> SimpleNamespace:
+    async def get(self, ctx: RequestContext, image_id: str) -> objects.Image:
         if image_id != "img-1" or ctx.project_id != ALICE.project_id:
             raise ImageNotFound(f"Image {image_id} could not be found.")
-        return SimpleNamespace(id=image_id)
+        return objects.Image(id=image_id, name="cirros", status="active", size=1024)
 
 
 def new_uuid() -> str:
@@ -203,7 +211,8 @@ async def test_unreserve_and_roll_detaching_undo_their_steps(api: VolumeAPI) -> 
     assert (await api.unreserve(ALICE, volume.id)).status == "available"
     attached = await attached_volume(api, new_uuid())
     await api.begin_detaching(ALICE, attached.id)
-    assert await api.roll_detaching(ALICE, attached.id) == attached
+    rolled = await api.roll_detaching(ALICE, attached.id)
+    assert attrs.evolve(rolled, updated_at=None) == attrs.evolve(attached, updated_at=None)
 
 
 async def test_volumes_are_visible_only_to_their_project(api: VolumeAPI) -> None:
@@ -229,3 +238,280 @@ async def test_reset_status_is_admin_only_and_error_volumes_delete(api: VolumeAP
     assert (await api.reset_status(ADMIN, volume.id, "error")).status == "error"
     await api.delete(ALICE, volume.id)
     assert await api.list(ADMIN) == []
+
+
+# -- Cinder's API beyond attachments: sources, updates, snapshots, types, quotas ---------
+
+
+async def test_update_and_metadata_merge_or_replace(api: VolumeAPI) -> None:
+    """An update renames and describes; metadata is merged by POST-like calls, replaced by PUT."""
+    volume = await api.create(ALICE, 1, name="data", metadata={"a": "1"})
+    updated = await api.update(ALICE, volume.id, {"name": "new", "description": "about"})
+    merged = await api.set_metadata(ALICE, volume.id, {"b": "2"}, replace=False)
+    replaced = await api.set_metadata(ALICE, volume.id, {"c": "3"}, replace=True)
+    await api.delete_metadata(ALICE, volume.id, "c")
+
+    assert (updated.name, updated.description, updated.metadata) == ("new", "about", {"a": "1"})
+    assert merged == {"a": "1", "b": "2"} and replaced == {"c": "3"}
+    assert (await api.get(ALICE, volume.id)).metadata == {}
+    with pytest.raises(Invalid, match="only name, description, metadata"):
+        await api.update(ALICE, volume.id, {"size": 5})
+
+
+async def test_extend_grows_an_available_volume_only(api: VolumeAPI) -> None:
+    """Extend needs a bigger size and an available volume; an in-use one is refused."""
+    volume = await api.create(ALICE, 1)
+    assert (await api.extend(ALICE, volume.id, 3)).size == 3
+    with pytest.raises(Invalid, match="greater than current size"):
+        await api.extend(ALICE, volume.id, 3)
+    attached = await attached_volume(api, new_uuid())
+    with pytest.raises(VolumeInvalidState, match="'in-use'"):
+        await api.extend(ALICE, attached.id, 2)
+
+
+async def test_a_snapshot_of_an_in_use_volume_needs_force(api: VolumeAPI) -> None:
+    """An available volume is snapshotted at once; an in-use one only with force."""
+    idle = await api.create(ALICE, 2)
+    attached = await attached_volume(api, new_uuid())
+    snapshot = await api.snapshot_create(ALICE, idle.id, name="s", metadata={"k": "v"})
+    with pytest.raises(VolumeInvalidState, match="with force"):
+        await api.snapshot_create(ALICE, attached.id)
+    forced = await api.snapshot_create(ALICE, attached.id, force=True)
+
+    assert (snapshot.status, snapshot.size, snapshot.metadata) == ("available", 2, {"k": "v"})
+    assert forced.volume_id == attached.id
+    assert {s.id for s in await api.snapshot_list(ALICE)} == {snapshot.id, forced.id}
+    assert await api.snapshot_list(BOB) == []
+
+
+async def test_a_volume_with_snapshots_is_deleted_only_with_cascade(api: VolumeAPI) -> None:
+    """A plain delete is refused while snapshots exist; a cascading one takes them along."""
+    volume = await api.create(ALICE, 1)
+    snapshot = await api.snapshot_create(ALICE, volume.id)
+    with pytest.raises(VolumeInvalidState, match="1 dependent snapshots"):
+        await api.delete(ALICE, volume.id)
+    assert (await api.get(ALICE, volume.id)).status == "available"
+    await api.delete(ALICE, volume.id, cascade=True)
+
+    assert await api.list(ALICE) == [] and await api.snapshot_list(ALICE) == []
+    with pytest.raises(VolumeSnapshotNotFound):
+        await api.snapshot_get(ALICE, snapshot.id)
+
+
+async def test_volumes_from_a_snapshot_or_a_volume_take_their_source(api: VolumeAPI) -> None:
+    """A new volume from a snapshot or a clone records its source and is at least as big."""
+    source = await api.create(ALICE, 2, image_id="img-1")
+    snapshot = await api.snapshot_create(ALICE, source.id)
+    from_snapshot = await api.create(ALICE, None, snapshot_id=snapshot.id)
+    clone = await api.create(ALICE, 4, source_volid=source.id)
+    with pytest.raises(Invalid, match="smaller than its source"):
+        await api.create(ALICE, 1, snapshot_id=snapshot.id)
+    with pytest.raises(VolumeSnapshotNotFound):
+        await api.create(BOB, None, snapshot_id=snapshot.id)
+
+    assert (from_snapshot.size, from_snapshot.snapshot_id, from_snapshot.bootable) == (
+        2,
+        snapshot.id,
+        True,
+    )
+    assert (clone.size, clone.source_volid, clone.image_metadata["image_id"]) == (
+        4,
+        source.id,
+        "img-1",
+    )
+
+
+async def test_racing_creates_never_pass_the_volume_quota(api: VolumeAPI) -> None:
+    """Six concurrent creates against a limit of three: exactly three volumes are made."""
+    await api.quota_update(ADMIN, "p-alice", {"volumes": 3})
+    results = await asyncio.gather(
+        *(api.create(ALICE, 1) for _ in range(6)), return_exceptions=True
+    )
+
+    assert sum(isinstance(r, objects.Volume) for r in results) == 3
+    assert sum(isinstance(r, QuotaExceeded) for r in results) == 3
+    assert len(await api.list(ALICE)) == 3
+
+
+async def test_gigabytes_count_volumes_and_snapshots(api: VolumeAPI) -> None:
+    """The gigabytes quota counts snapshots too; extends and snapshots past it are refused."""
+    await api.quota_update(ADMIN, "p-alice", {"gigabytes": 3})
+    volume = await api.create(ALICE, 2)
+    with pytest.raises(QuotaExceeded, match="gigabytes"):
+        await api.snapshot_create(ALICE, volume.id)
+    with pytest.raises(QuotaExceeded, match="gigabytes"):
+        await api.extend(ALICE, volume.id, 4)
+    usage = await api.quota_show(ALICE, "p-alice", usage=True)
+
+    assert usage["gigabytes"] == {"limit": 3, "in_use": 2, "reserved": 0}
+    assert usage["volumes"]["in_use"] == 1
+    await api.quota_delete(ADMIN, "p-alice")
+    assert (await api.quota_show(ALICE, "p-alice"))["gigabytes"] == -1
+
+
+async def test_quotas_are_set_by_admins_with_valid_limits(api: VolumeAPI) -> None:
+    """A member may read its quotas, not set them; limits below -1 or unknown names are Invalid."""
+    with pytest.raises(Forbidden, match="quotas:update"):
+        await api.quota_update(ALICE, "p-alice", {"volumes": 50})
+    with pytest.raises(Invalid, match="-1"):
+        await api.quota_update(ADMIN, "p-alice", {"volumes": -2})
+    with pytest.raises(Invalid, match="Bad key"):
+        await api.quota_update(ADMIN, "p-alice", {"instances": 2})
+
+    assert (await api.quota_show(ALICE, "p-alice"))["volumes"] == 10
+
+
+async def test_private_types_are_seen_only_where_given(api: VolumeAPI) -> None:
+    """A private type is invisible to a project until an admin gives it access."""
+    private = await api.type_create(ADMIN, "gold", is_public=False, extra_specs={"tier": "1"})
+    with pytest.raises(VolumeTypeNotFound):
+        await api.create(ALICE, 1, volume_type="gold")
+    await api.type_access_add(ADMIN, private.id, "p-alice")
+    volume = await api.create(ALICE, 1, volume_type="gold")
+
+    assert (volume.volume_type, volume.volume_type_id) == ("gold", private.id)
+    assert [t.name for t in await api.type_list(BOB)] == ["__DEFAULT__"]
+    assert {t.name for t in await api.type_list(ALICE)} == {"__DEFAULT__", "gold"}
+    assert await api.type_access_list(ADMIN, private.id) == ["p-alice"]
+
+
+async def test_types_in_use_and_the_default_type_stay(api: VolumeAPI) -> None:
+    """A type some volume has, and the default type, cannot be deleted; names are unique."""
+    silver = await api.type_create(ADMIN, "silver")
+    volume = await api.create(ALICE, 1, volume_type=silver.id)
+    with pytest.raises(Invalid, match="not allowed with volumes"):
+        await api.type_delete(ADMIN, silver.id)
+    with pytest.raises(Invalid, match="default volume type"):
+        await api.type_delete(ADMIN, "__DEFAULT__")
+    with pytest.raises(Conflict, match="already exists"):
+        await api.type_create(ADMIN, "silver")
+    with pytest.raises(Forbidden):
+        await api.type_create(ALICE, "bronze")
+    await api.delete(ALICE, volume.id)
+    await api.type_delete(ADMIN, silver.id)
+
+    assert (await api.create(ALICE, 1)).volume_type == "__DEFAULT__"
+
+
+async def test_retype_changes_the_type_of_available_or_in_use_volumes(api: VolumeAPI) -> None:
+    """Retype moves a volume to another type; to its own type is Invalid."""
+    await api.type_create(ADMIN, "fast")
+    volume = await api.create(ALICE, 1)
+    retyped = await api.retype(ALICE, volume.id, "fast")
+    with pytest.raises(Invalid, match="already has type"):
+        await api.retype(ALICE, volume.id, "fast")
+
+    assert retyped.volume_type == "fast"
+
+
+async def test_force_delete_and_force_detach_are_admin_only(api: VolumeAPI) -> None:
+    """Admins force-delete a volume in any status and force-detach an attached one."""
+    stuck = await api.create(ALICE, 1)
+    await api.reset_status(ADMIN, stuck.id, "maintenance")
+    attached = await attached_volume(api, new_uuid())
+    with pytest.raises(Forbidden):
+        await api.force_delete(ALICE, stuck.id)
+    with pytest.raises(VolumeInvalidState, match="detach it first"):
+        await api.force_delete(ADMIN, attached.id)
+    await api.force_delete(ADMIN, stuck.id)
+    detached = await api.force_detach(ADMIN, attached.id)
+
+    assert (detached.status, detached.attached_to) == ("available", None)
+    assert [v.id for v in await api.list(ALICE)] == [attached.id]
+
+
+async def test_snapshot_status_actions(api: VolumeAPI) -> None:
+    """Admins reset a snapshot's status; owners move creating on; force delete takes any."""
+    volume = await api.create(ALICE, 1)
+    snapshot = await api.snapshot_create(ALICE, volume.id)
+    with pytest.raises(Invalid, match="cannot be updated"):
+        await api.snapshot_update_status(ALICE, snapshot.id, "error")
+    await api.snapshot_reset_status(ADMIN, snapshot.id, "creating")
+    moved = await api.snapshot_update_status(ALICE, snapshot.id, "error", "80%")
+    with pytest.raises(VolumeInvalidState, match="'deleting'"):
+        await api.snapshot_reset_status(ADMIN, snapshot.id, "deleting")
+        await api.snapshot_delete(ALICE, snapshot.id)
+    await api.snapshot_force_delete(ADMIN, snapshot.id)
+
+    assert (moved.status, moved.progress) == ("error", "80%")
+    assert await api.snapshot_list(ALICE) == []
+
+
+async def test_a_type_no_backend_fits_makes_an_errored_volume_and_a_message(
+    api: VolumeAPI,
+) -> None:
+    """A type asking for another vendor gets its volume in error and a message about it."""
+    bogus = await api.type_create(ADMIN, "bogus", extra_specs={"vendor_name": "Nobody"})
+    fitting = await api.type_create(
+        ADMIN, "lvm", extra_specs={"capabilities:storage_protocol": "<in> iSCSI"}
+    )
+    failed = await api.create(ALICE, 1, volume_type=bogus.id)
+    made = await api.create(ALICE, 1, volume_type=fitting.id)
+    (message,) = await api.message_list(ALICE)
+
+    assert (failed.status, made.status) == ("error", "available")
+    assert message["resource_uuid"] == failed.id
+    assert message["event_id"] == "VOLUME_VOLUME_001_003"
+    assert await api.message_list(BOB) == []
+    await api.message_delete(ALICE, message["id"])
+    await api.delete(ALICE, failed.id)
+    assert await api.message_list(ALICE) == []
+
+
+async def test_backups_restore_what_their_volume_was(api: VolumeAPI) -> None:
+    """A backup records its volume; restoring makes a volume with its size and metadata."""
+    volume = await api.create(ALICE, 2, image_id="img-1", metadata={"k": "v"})
+    backup = await api.backup_create(ALICE, volume.id, name="b1")
+    restored = await api.backup_restore(ALICE, backup["id"])
+    made = await api.get(ALICE, restored["volume_id"])
+
+    assert (backup["status"], backup["size"], backup["is_incremental"]) == ("available", 2, False)
+    assert (made.size, made.metadata, made.bootable) == (2, {"k": "v"}, True)
+    assert made.image_metadata["image_id"] == "img-1"
+    assert [b["id"] for b in await api.backup_list(ALICE)] == [backup["id"]]
+    assert await api.backup_list(BOB) == []
+
+
+async def test_incremental_backups_depend_on_the_last_one(api: VolumeAPI) -> None:
+    """An incremental backup needs a full one; a backup another depends on stays."""
+    volume = await api.create(ALICE, 1)
+    with pytest.raises(Invalid, match="No backups available"):
+        await api.backup_create(ALICE, volume.id, incremental=True)
+    full = await api.backup_create(ALICE, volume.id)
+    incremental = await api.backup_create(ALICE, volume.id, incremental=True)
+    with pytest.raises(Invalid, match="Incremental backups exist"):
+        await api.backup_delete(ALICE, full["id"])
+    await api.backup_delete(ALICE, incremental["id"])
+    await api.backup_delete(ALICE, full["id"])
+
+    assert incremental["is_incremental"] and incremental["parent_id"] == full["id"]
+    assert await api.backup_list(ALICE) == []
+
+
+async def test_backups_count_against_their_quota(api: VolumeAPI) -> None:
+    """The backups quota refuses one backup too many."""
+    await api.quota_update(ADMIN, "p-alice", {"backups": 1})
+    volume = await api.create(ALICE, 1)
+    await api.backup_create(ALICE, volume.id)
+    with pytest.raises(QuotaExceeded, match="backups"):
+        await api.backup_create(ALICE, volume.id)
+
+    assert (await api.quota_show(ALICE, "p-alice", usage=True))["backups"]["in_use"] == 1
+
+
+async def test_an_exported_backup_imports_under_a_new_id(api: VolumeAPI) -> None:
+    """Admins export a backup's record and import it again; the same id twice is Conflict."""
+    volume = await api.create(ALICE, 1)
+    backup = await api.backup_create(ALICE, volume.id)
+    record = await api.backup_export(ADMIN, backup["id"])
+    with pytest.raises(Forbidden):
+        await api.backup_export(ALICE, backup["id"])
+    with pytest.raises(Conflict):
+        await api.backup_import(ADMIN, record["backup_service"], record["backup_url"])
+    fields = orjson.loads(base64.b64decode(record["backup_url"]))
+    url = base64.b64encode(orjson.dumps({**fields, "id": new_uuid()})).decode()
+    imported = await api.backup_import(ADMIN, record["backup_service"], url)
+
+    assert imported["volume_id"] == volume.id and imported["status"] == "available"
+    assert imported["project_id"] == ADMIN.project_id
+    assert [b["id"] for b in await api.backup_list(ALICE)] == [backup["id"]]

@@ -1,79 +1,121 @@
-"""The volume manager: Cinder's volumes and attachments, served over RPC.
+"""The volume manager: Cinder's volumes, snapshots, types and quotas, served over RPC.
 
-A volume moves through Cinder's statuses::
+The manager opens the service's database and composes the parts that carry its
+endpoints, each given what it uses:
 
-    creating -> available -> attaching -> in-use -> detaching -> available
-                     ^           |                     |
-                     +- unreserve                      +- roll_detaching -> in-use
-    available | error -> deleting -> (gone)
+- `VolumeRecords` (``volumes.py``, with ``sources.py``): create, show, list, update,
+  metadata, delete and force delete;
+- `VolumeChanges` (``changes.py``): extend, retype, flags, image metadata, reset;
+- `AttachmentStates` (``attachments.py``): reserve, attach, detach and their undos;
+- `SnapshotRecords` (``snapshots.py``), `TypeRecords` (``types.py``),
+  `TransferRecords` (``transfers.py``), `QosRecords` (``qos.py``), `MessageRecords`
+  (``messages.py``), `BackupRecords` (``backups.py``) and `QuotaBook` (``quotas.py``);
+- `ImageUploads` (``uploads.py``): a volume copied into a new image;
+- `ServiceStatus` (below): what Cinder's os-services and availability zones show.
 
-Every change is a compare-and-swap in one write transaction
-(``UPDATE ... WHERE status IN (...)``); when no row changes, the call raises
-`VolumeInvalidState` naming the status it found, so of two racing attaches exactly
-one wins. There is no real storage behind this service: sizes are recorded, and a
-new volume is available at once.
+Every change is a compare-and-swap in one write transaction (`store.VolumeStore`);
+when no row changes, the call raises `VolumeInvalidState` naming the status it
+found, so of two racing attaches exactly one wins. There is no real storage behind
+this service: sizes are recorded, and a new volume is available at once (or in
+error, with a user message, when its type asks for another backend: ``backend.py``).
 """
 
 from __future__ import annotations
 
-import builtins
-import sqlite3
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
+import datetime
+import tempfile
+from pathlib import Path
 from typing import Any, ClassVar
 
-import aiosqlite
-import structlog
-
 from nova_lite import objects
-from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import (
-    Invalid,
-    QuotaExceeded,
-    VolumeInvalidState,
-    VolumeNotFound,
-)
+from nova_lite.exceptions import NotFound
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
-from nova_lite.volume import validation
+from nova_lite.volume.attachments import AttachmentStates
+from nova_lite.volume.backups import BackupRecords
+from nova_lite.volume.changes import RESET_STATUSES, VolumeChanges
+from nova_lite.volume.messages import MessageRecords
+from nova_lite.volume.qos import QosRecords
+from nova_lite.volume.quotas import QuotaBook
 from nova_lite.volume.schema import MIGRATIONS
+from nova_lite.volume.snapshots import SnapshotRecords
+from nova_lite.volume.store import VolumeStore
+from nova_lite.volume.transfers import TransferRecords
+from nova_lite.volume.types import TypeRecords
+from nova_lite.volume.uploads import ImageUploads
+from nova_lite.volume.volumes import VolumeRecords
 
-__all__ = ["STATUSES", "VolumeManager"]
+__all__ = ["STATUSES", "ServiceStatus", "VolumeManager"]
 
-log = structlog.get_logger(__name__)
+#: The statuses a volume can have (what an administrator may reset it to, and more).
+STATUSES = (*RESET_STATUSES, "uploading")
 
-STATUSES = ("creating", "available", "attaching", "in-use", "detaching", "error", "deleting")
-_VISIBLE = "(? OR v.project_id = ?)"  # parameters: is the caller admin, its project
-_SELECT = (
-    "SELECT v.*, a.instance_uuid, a.mountpoint FROM volumes v "
-    "LEFT JOIN attachments a ON a.volume_id = v.id AND a.detached_at IS NULL "
-)
 
-Step = Callable[[aiosqlite.Connection], Awaitable[None]]
-_ACTIONS = "volume_extension:volume_actions:"
-# The rule guarding each status transition (Cinder's names).
-RULES = {
-    "create": "volume:create",
-    "delete": "volume:delete",
-    "reserve": _ACTIONS + "reserve",
-    "unreserve": _ACTIONS + "unreserve",
-    "attach": _ACTIONS + "attach",
-    "begin_detaching": _ACTIONS + "begin_detaching",
-    "roll_detaching": _ACTIONS + "roll_detaching",
-    "detach": _ACTIONS + "detach",
-    "reset_status": "volume_extension:volume_admin_actions:reset_status",
-}
+class ServiceStatus:
+    """The volume service as Cinder's os-services shows it: host, zone, start, switches.
+
+    It stands for Cinder's ``cinder-scheduler`` (on the host) and ``cinder-volume`` (on
+    its backend, ``<host>@lvmdriver-1``). Whether each is disabled (and why) and
+    whether the backend is frozen are kept in memory and shown; they change nothing
+    else, and a restart forgets them.
+    """
+
+    BINARIES = ("cinder-scheduler", "cinder-volume")
+
+    def __init__(self, host: str, availability_zone: str, policy: Enforcer) -> None:
+        self.host = host
+        self.availability_zone = availability_zone
+        self.policy = policy
+        self.started_at = objects.utcnow()
+        self.disabled: dict[str, str | None] = {}  # binary -> reason
+        self.frozen = False
+
+    @endpoint
+    async def service_status(self, ctx: RequestContext) -> dict[str, Any]:
+        """This service's host, zone, times, disabled binaries and frozen flag."""
+        return {
+            "host": self.host,
+            "zone": self.availability_zone,
+            "started_at": self.started_at.isoformat(),
+            "updated_at": datetime.datetime.now(datetime.UTC).isoformat(),
+            "disabled": dict(self.disabled),
+            "frozen": self.frozen,
+        }
+
+    @endpoint
+    async def service_set(
+        self,
+        ctx: RequestContext,
+        binary: str,
+        disabled: bool,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Enable or disable one binary (admins); its state afterwards."""
+        self.policy.authorize(ctx, "volume_extension:services:update", {"project_id": None})
+        if binary not in self.BINARIES:
+            raise NotFound(f"Service {binary} could not be found.")
+        if disabled:
+            self.disabled[binary] = reason
+        else:
+            self.disabled.pop(binary, None)
+        return {"binary": binary, "disabled": disabled, "disabled_reason": reason}
+
+    @endpoint
+    async def service_freeze(self, ctx: RequestContext, frozen: bool) -> None:
+        """Freeze or thaw the backend (admins): recorded and shown."""
+        self.policy.authorize(ctx, "volume_extension:services:update", {"project_id": None})
+        self.frozen = frozen
 
 
 class VolumeManager(Manager):
-    """Serves the ``volume`` topic: create, attach, detach and delete volumes."""
+    """Serves the ``volume`` topic: volumes, attachments, snapshots, types, quotas."""
 
     topic: ClassVar[str] = "volume"
     target: ClassVar[Target] = Target(version="1.0")
@@ -83,237 +125,52 @@ class VolumeManager(Manager):
         self.db = Database(config.database_path("volume"), MIGRATIONS, name="volume")
         self.policy = Enforcer.from_file(config.policy.file)
         self.images = ImageAPI(transport, config)
-        self.max_volumes = config.volume.quota_volumes
+        self.store = VolumeStore(self.db, host=host)
+        zone = config.volume.availability_zone
+        self.quotas = QuotaBook(self.store, self.policy, config)
+        self.volumes = VolumeRecords(
+            self.store, self.policy, self.quotas, self.images, availability_zone=zone
+        )
+        self.changes = VolumeChanges(self.store, self.policy, self.quotas)
+        self.attachments = AttachmentStates(self.store, self.policy)
+        self.snapshots = SnapshotRecords(self.store, self.policy, self.quotas)
+        self.types = TypeRecords(self.store, self.policy)
+        self.transfers = TransferRecords(self.store, self.policy, self.quotas)
+        self.qos = QosRecords(self.store, self.policy)
+        self.messages = MessageRecords(self.store, self.policy)
+        self.backups = BackupRecords(self.store, self.policy, self.quotas)
+        scratch = _scratch(config)
+        self.uploads = ImageUploads(self.store, self.policy, self.images, scratch)
+        self.status = ServiceStatus(host, zone, self.policy)
+
+    def endpoints(self) -> list[object]:
+        """The parts that serve this service's RPC endpoints (see the module docstring)."""
+        return [
+            self.volumes,
+            self.changes,
+            self.attachments,
+            self.snapshots,
+            self.types,
+            self.transfers,
+            self.qos,
+            self.messages,
+            self.backups,
+            self.quotas,
+            self.uploads,
+            self.status,
+        ]
 
     async def init_host(self) -> None:
         await self.db.open()
+        self.uploads.scratch.mkdir(parents=True, exist_ok=True)
 
     async def cleanup_host(self) -> None:
+        await self.uploads.drain()
         await self.db.close()
 
-    @endpoint
-    async def create(
-        self, ctx: RequestContext, size: int, name: str | None = "", image_id: str | None = None
-    ) -> objects.Volume:
-        """Create a volume of `size` GiB for the caller's project (bootable if from an image).
 
-        The image must be one the caller can see (Cinder asks Glance): another project's
-        private image, or none at all, is `ImageNotFound`.
-        """
-        size = validation.size(size)
-        name = check.volume_name(name)
-        image_id = check.optional_text("image_id", image_id)
-        own = {"project_id": ctx.project_id}
-        self.policy.authorize(ctx, "volume:create", own)
-        if image_id is not None:
-            self.policy.authorize(ctx, "volume:create_from_image", own)
-            image_id = (await self.images.get(ctx, image_id)).id
-        volume_id = str(uuid.uuid4())
-        async with self.db.transaction() as conn:
-            await self._check_quota(conn, ctx)
-            await _write(
-                conn,
-                "INSERT INTO volumes (id, name, size, status, project_id, user_id, image_id, "
-                "bootable, created_at) VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?)",
-                (
-                    volume_id,
-                    name,
-                    size,
-                    ctx.project_id,
-                    ctx.user_id,
-                    image_id,
-                    bool(image_id),
-                    _now(),
-                ),
-            )
-        log.info("volume.created", volume_id=volume_id, size=size, image_id=image_id)
-        # No storage to provision: the backend is "done" at once.
-        return await self._transition(ctx, volume_id, ("creating",), "available", "create")
-
-    @endpoint
-    async def get(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        """One volume of the caller's project (any, for admins); VolumeNotFound otherwise."""
-        volume = await self._load(ctx, check.text("volume_id", volume_id))
-        self.policy.authorize(ctx, "volume:get", {"project_id": volume.project_id})
-        return volume
-
-    @endpoint
-    async def list(self, ctx: RequestContext) -> builtins.list[objects.Volume]:
-        """The caller's project's volumes (all, for admins), oldest first."""
-        self.policy.authorize(ctx, "volume:get_all", {"project_id": ctx.project_id})
-        found = await self.db.fetchall(f"{_SELECT} WHERE {_VISIBLE} ORDER BY v.rowid", _caller(ctx))
-        return [_volume(row) for row in found]
-
-    @endpoint
-    async def reserve(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        """Claim an available volume for an attach: available -> attaching."""
-        return await self._transition(ctx, volume_id, ("available",), "attaching", "reserve")
-
-    @endpoint
-    async def unreserve(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        """Give up a reservation (the attach failed): attaching -> available."""
-        return await self._transition(ctx, volume_id, ("attaching",), "available", "unreserve")
-
-    @endpoint
-    async def attach(
-        self, ctx: RequestContext, volume_id: str, instance_uuid: str, mountpoint: str
-    ) -> objects.Volume:
-        """Record the attachment to an instance: attaching -> in-use."""
-        instance_uuid = check.text("instance_uuid", instance_uuid)
-        mountpoint = check.text("mountpoint", mountpoint)
-
-        async def record(conn: aiosqlite.Connection) -> None:
-            await _write(
-                conn,
-                "INSERT INTO attachments (id, volume_id, instance_uuid, mountpoint, "
-                "attached_at) VALUES (?, ?, ?, ?, ?)",
-                (str(uuid.uuid4()), volume_id, instance_uuid, mountpoint, _now()),
-            )
-
-        volume = await self._transition(ctx, volume_id, ("attaching",), "in-use", "attach", record)
-        log.info("volume.attached", volume_id=volume.id, instance_uuid=instance_uuid)
-        return volume
-
-    @endpoint
-    async def begin_detaching(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        """Mark a detach as started: in-use -> detaching."""
-        return await self._transition(ctx, volume_id, ("in-use",), "detaching", "begin_detaching")
-
-    @endpoint
-    async def roll_detaching(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        """Undo `begin_detaching` after a failed detach: detaching -> in-use."""
-        return await self._transition(ctx, volume_id, ("detaching",), "in-use", "roll_detaching")
-
-    @endpoint
-    async def detach(
-        self, ctx: RequestContext, volume_id: str, instance_uuid: str
-    ) -> objects.Volume:
-        """End the attachment to `instance_uuid`: in-use or detaching -> available."""
-        instance_uuid = check.text("instance_uuid", instance_uuid)
-
-        async def close(conn: aiosqlite.Connection) -> None:
-            closed = await _write(
-                conn,
-                "UPDATE attachments SET detached_at = ? "
-                "WHERE volume_id = ? AND instance_uuid = ? AND detached_at IS NULL",
-                (_now(), volume_id, instance_uuid),
-            )
-            if not closed:
-                raise VolumeInvalidState(
-                    f"Volume {volume_id} is not attached to instance {instance_uuid}.",
-                    volume_id=volume_id,
-                )
-
-        volume = await self._transition(
-            ctx, volume_id, ("in-use", "detaching"), "available", "detach", close
-        )
-        log.info("volume.detached", volume_id=volume.id, instance_uuid=instance_uuid)
-        return volume
-
-    @endpoint
-    async def delete(self, ctx: RequestContext, volume_id: str) -> None:
-        """Delete an available or errored volume (deleting, then gone)."""
-        await self._transition(ctx, volume_id, ("available", "error"), "deleting", "delete")
-        async with self.db.transaction() as conn:
-            await _write(conn, "DELETE FROM volumes WHERE id = ?", (volume_id,))
-        log.info("volume.deleted", volume_id=volume_id)
-
-    @endpoint
-    async def reset_status(
-        self, ctx: RequestContext, volume_id: str, status: str
-    ) -> objects.Volume:
-        """Force a volume's status (admin only, like ``cinder reset-state``).
-
-        Attachments are left as they are.
-        """
-        self.policy.authorize(ctx, RULES["reset_status"], {"project_id": None})
-        if status not in STATUSES or status == "deleting":
-            allowed = ", ".join(s for s in STATUSES if s != "deleting")
-            raise Invalid(f"status must be one of {allowed}; not {status!r}.")
-        return await self._transition(ctx, volume_id, STATUSES, status, "reset_status")
-
-    async def _transition(
-        self,
-        ctx: RequestContext,
-        volume_id: object,
-        expected: tuple[str, ...],
-        new: str,
-        action: str,
-        then: Step | None = None,
-    ) -> objects.Volume:
-        """Compare-and-swap the status (and run `then`) in one transaction."""
-        volume_id = check.text("volume_id", volume_id)
-        if action != "create":  # the volume's creator was authorized as it was made
-            found = await self._load(ctx, volume_id)
-            self.policy.authorize(ctx, RULES[action], {"project_id": found.project_id})
-        marks = ", ".join("?" for _ in expected)
-        async with self.db.transaction() as conn:
-            swapped = await _write(
-                conn,
-                "UPDATE volumes SET status = ?, updated_at = ? "
-                f"WHERE id = ? AND status IN ({marks}) AND (? OR project_id = ?)",
-                (new, _now(), volume_id, *expected, *_caller(ctx)),
-            )
-            if not swapped:
-                current = await self._load(ctx, volume_id)
-                raise VolumeInvalidState(
-                    f"Volume {volume_id} is {current.status!r}; {action} needs status "
-                    f"{' or '.join(map(repr, expected))}.",
-                    volume_id=volume_id,
-                    status=current.status,
-                )
-            if then is not None:
-                await then(conn)
-            return await self._load(ctx, volume_id)
-
-    async def _check_quota(self, conn: aiosqlite.Connection, ctx: RequestContext) -> None:
-        """`QuotaExceeded` if the caller's project has ``[quota] volumes`` volumes already."""
-        if self.max_volumes < 0:
-            return
-        async with conn.execute(
-            "SELECT count(*) FROM volumes WHERE project_id = ?", (ctx.project_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        used = row[0] if row else 0
-        if used >= self.max_volumes:
-            raise QuotaExceeded(
-                f"VolumeLimitExceeded: Maximum number of volumes allowed "
-                f"({self.max_volumes}) exceeded for project {ctx.project_id} "
-                "([volume] quota_volumes).",
-                resource="volumes",
-            )
-
-    async def _load(self, ctx: RequestContext, volume_id: str) -> objects.Volume:
-        row = await self.db.fetchone(
-            f"{_SELECT} WHERE v.id = ? AND {_VISIBLE}", (volume_id, *_caller(ctx))
-        )
-        if row is None:
-            raise VolumeNotFound(f"Volume {volume_id} could not be found.", volume_id=volume_id)
-        return _volume(row)
-
-
-def _caller(ctx: RequestContext) -> tuple[bool, str | None]:
-    return ctx.is_admin, ctx.project_id
-
-
-async def _write(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return cursor.rowcount
-
-
-def _now() -> str:
-    return objects.utcnow().isoformat()
-
-
-def _volume(row: sqlite3.Row) -> objects.Volume:
-    return objects.Volume(
-        id=row["id"],
-        name=row["name"],
-        size=row["size"],
-        status=row["status"],
-        project_id=row["project_id"],
-        image_id=row["image_id"],
-        bootable=bool(row["bootable"]),
-        attached_to=row["instance_uuid"],
-        mountpoint=row["mountpoint"],
-    )
+def _scratch(config: Config) -> Path:
+    """Where image uploads are staged: beside the database, or in the temporary dir."""
+    if config.state_path == ":memory:":
+        return Path(tempfile.gettempdir()) / "nova-lite-volume-uploads"
+    return Path(config.state_path) / "volume-uploads"

@@ -9,8 +9,8 @@ Each request passes, outermost first, through:
   request id) becomes the global request id, as with oslo.middleware;
 - `faults`: any exception becomes the status and fault body the API being called
   uses (`faults.fault_body`), with ``WWW-Authenticate`` on 401;
-- `microversions`: compute requests negotiate their microversion (406 if unserved)
-  and every compute response says which one answered;
+- `microversions`: compute and block storage requests negotiate their microversion
+  (406 if unserved) and every such response says which one answered;
 - `authentication`: routes not marked `public` need a valid ``X-Auth-Token``; the
   caller's `Session` and `RequestContext` are stored in the request;
 - `request_schemas`: a JSON body must fit its route's schema (`schemas.SCHEMAS`,
@@ -41,6 +41,15 @@ from nova_lite.api.http import (
     openapi,
     schemas,
     server_actions,
+    volume_actions,
+    volume_backups,
+    volume_extras,
+    volume_qos,
+    volume_services,
+    volume_snapshots,
+    volume_transfers,
+    volume_types,
+    volume_version,
     volumes,
 )
 from nova_lite.api.http.common import (
@@ -57,6 +66,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
+from nova_lite.api.http.volume_common import cinder_fault
 from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
 
@@ -102,7 +112,7 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def error_response(request: web.Request, exc: Exception) -> web.Response:
     """The response reporting `exc` as the called API does."""
-    fault = fault_for(exc)
+    fault = cinder_fault(exc) if api_of(request.path) == "volume" else fault_for(exc)
     if fault.status >= 500:
         log.error("http.unexpected_error", exc_info=exc, path=request.path)
     response = web.json_response(fault_body(api_of(request.path), fault), status=fault.status)
@@ -123,16 +133,23 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def microversions(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Negotiate the compute microversion and announce it in every compute response."""
-    if api_of(request.path) != "compute":
+    api = api_of(request.path)
+    if api == "volume" and request.path.startswith("/volume/v3/"):
+        volume = volume_version.negotiate(request.headers)
+        request[volume_version.VOLUME_MICROVERSION] = volume
+        headers = volume_version.response_headers(volume)
+    elif api == "compute":
+        version = negotiate(request.headers)
+        request[MICROVERSION] = version
+        headers = response_headers(version)
+    else:
         return await handler(request)
-    version = negotiate(request.headers)
-    request[MICROVERSION] = version
     try:
         response = await handler(request)
     except Exception as exc:
         response = error_response(request, exc)
     if not response.prepared:
-        response.headers.update(response_headers(version))
+        response.headers.update(headers)
     return response
 
 
@@ -195,6 +212,14 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         image_discovery,
         network,
         volumes,
+        volume_actions,
+        volume_snapshots,
+        volume_types,
+        volume_transfers,
+        volume_qos,
+        volume_backups,
+        volume_services,
+        volume_extras,
     ):
         app.add_routes(module.routes)
     app.add_routes(openapi.routes)

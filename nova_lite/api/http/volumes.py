@@ -1,43 +1,61 @@
-"""Block Storage API v3 (Cinder) subset: volumes (list, detail, show, create, delete).
+"""Block Storage API v3 (Cinder): versions, volumes, their metadata and their actions.
 
 Volumes live under ``/volume/v3/{project_id}``; the project in the URL must be the
-token's (administrators may name any). Attaching goes through the compute API's
-``os-volume_attachments``, as with Nova and Cinder.
+token's (administrators may name any). Attaching to a server goes through the
+compute API's ``os-volume_attachments``, as with Nova and Cinder; Cinder's own
+attach actions (``os-reserve``, ``os-attach``, ...) only record the attachment, as
+its legacy API does. Snapshots, types and the rest are in the other ``volume_*``
+modules. Cinder's older spellings ``display_name`` and ``display_description`` are
+taken for ``name`` and ``description`` wherever Cinder takes them.
 """
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from aiohttp import web
 
-from nova_lite import objects
-from nova_lite.api.http.common import (
-    API,
-    base_url,
-    body_of,
-    check_fields,
-    context_of,
-    json,
-    public,
+from nova_lite.api.http.common import API, base_url, body_of, json, public
+from nova_lite.api.http.volume_common import (
+    PREFIX,
+    accepted,
+    page,
+    project_context,
+    query_bool,
 )
-from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, Invalid
+from nova_lite.api.http.volume_version import MAX_VERSION, MIN_VERSION
+from nova_lite.api.http.volume_views import volume_view
+from nova_lite.exceptions import Invalid, NotFound
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-PREFIX = "/volume/v3/{project_id}"
+VOLUME_SORT_KEYS = (
+    "id",
+    "name",
+    "status",
+    "size",
+    "availability_zone",
+    "created_at",
+    "updated_at",
+    "bootable",
+    "volume_type",
+    "description",
+)
 
 
 def _version_doc(base: str) -> dict[str, Any]:
     return {
         "id": "v3.0",
         "status": "CURRENT",
-        "version": "3.0",
-        "min_version": "3.0",
+        "version": str(MAX_VERSION),
+        "min_version": str(MIN_VERSION),
         "updated": "2023-08-31T00:00:00Z",
-        "links": [{"rel": "self", "href": f"{base}/volume/v3/"}],
+        "links": [
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+            {"rel": "self", "href": f"{base}/volume/v3/"},
+        ],
         "media-types": [
             {"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}
         ],
@@ -48,8 +66,8 @@ def _version_doc(base: str) -> dict[str, Any]:
 @routes.get("/volume/")
 @public
 async def versions(request: web.Request) -> web.Response:
-    """The block storage API versions served (v3, without microversions beyond 3.0)."""
-    return json({"versions": [_version_doc(base_url(request))]})
+    """The block storage API versions served (v3, microversions 3.0 to 3.70); 300."""
+    return json({"versions": [_version_doc(base_url(request))]}, status=300)
 
 
 @routes.get("/volume/v3")
@@ -60,70 +78,79 @@ async def version(request: web.Request) -> web.Response:
     return json({"versions": [_version_doc(base_url(request))]})
 
 
-def _project_context(request: web.Request) -> RequestContext:
-    ctx = context_of(request)
-    if not ctx.is_admin and request.match_info["project_id"] != ctx.project_id:
-        raise Forbidden("The project in the URL is not the token's project.")
-    return ctx
+def _aliased(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with Cinder's ``display_name``/``display_description`` as the new names."""
+    given = dict(body)
+    for old, new in (("display_name", "name"), ("display_description", "description")):
+        if old in given:
+            value = given.pop(old)
+            given.setdefault(new, value)
+    return given
 
 
-def volume_view(request: web.Request, volume: objects.Volume) -> dict[str, Any]:
-    """A volume as Cinder shows it."""
-    attachments = []
-    if volume.attached_to:
-        attachments.append(
-            {
-                "id": volume.id,
-                "attachment_id": volume.id,
-                "volume_id": volume.id,
-                "server_id": volume.attached_to,
-                "device": volume.mountpoint,
-                "host_name": None,
-                "attached_at": None,
-            }
-        )
-    self_href = f"{base_url(request)}/volume/v3/{volume.project_id}/volumes/{volume.id}"
-    return {
-        "id": volume.id,
-        "name": volume.name,
-        "size": volume.size,
-        "status": volume.status,
-        "bootable": "true" if volume.bootable else "false",
-        "attachments": attachments,
-        "availability_zone": "nova",
-        "os-vol-tenant-attr:tenant_id": volume.project_id,
-        "volume_image_metadata": {"image_id": volume.image_id} if volume.image_id else {},
-        "volume_type": "__DEFAULT__",
-        "description": None,
-        "metadata": {},
-        "encrypted": False,
-        "multiattach": False,
-        "snapshot_id": None,
-        "source_volid": None,
-        "replication_status": None,
-        "consistencygroup_id": None,
-        "user_id": None,
-        "created_at": None,
-        "updated_at": None,
-        "links": [{"rel": "self", "href": self_href}],
-    }
+# -- volumes --------------------------------------------------------------------------
+
+
+def _filters(request: web.Request) -> dict[str, Any]:
+    query = request.query
+    wanted: dict[str, Any] = {}
+    for key in ("status", "availability_zone", "volume_type"):
+        if key in query:
+            wanted[key] = query[key]
+    name = query.get("name", query.get("display_name"))
+    if name is not None:
+        wanted["name"] = name
+    bootable = query_bool(request, "bootable")
+    if bootable is not None:
+        wanted["bootable"] = "true" if bootable else "false"
+    if "metadata" in query:
+        wanted["metadata"] = _metadata_filter(query["metadata"])
+    return wanted
+
+
+def _metadata_filter(raw: str) -> dict[str, str]:
+    """Cinder's ``metadata`` filter: a dict literal (``{'k': 'v'}``) or JSON."""
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        raise Invalid(f"Invalid metadata filter {raw!r}: it must be a dict.") from None
+    if not isinstance(value, dict):
+        raise Invalid(f"Invalid metadata filter {raw!r}: it must be a dict.")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _matches(view: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    for key, value in wanted.items():
+        if key == "metadata":
+            if any(view["metadata"].get(k) != v for k, v in value.items()):
+                return False
+        elif view.get(key) != value:
+            return False
+    return True
 
 
 async def _list(request: web.Request, *, detail: bool) -> web.Response:
-    found = await request.app[API].volume.list(_project_context(request))
-    if "name" in request.query:
-        found = [v for v in found if v.name == request.query["name"]]
-    if "status" in request.query:
-        found = [v for v in found if v.status == request.query["status"]]
-    views = [volume_view(request, v) for v in found]
-    if not detail:
-        views = [{k: v[k] for k in ("id", "name", "links")} for v in views]
-    return json({"volumes": views})
+    ctx = project_context(request)
+    everyone = ctx.is_admin and bool(query_bool(request, "all_tenants"))
+    project = request.query.get("project_id") if everyone else request.match_info["project_id"]
+    found = await request.app[API].volume.list(ctx)
+    wanted = _filters(request)
+    views = [volume_view(request, v) for v in found if project is None or v.project_id == project]
+    views = [v for v in views if _matches(v, wanted)]
+    summary = ("id", "name", "links")
+    body = page(
+        request,
+        views,
+        collection="volumes",
+        sort_keys=VOLUME_SORT_KEYS,
+        shown=(lambda v: v) if detail else (lambda v: {k: v[k] for k in summary}),
+    )
+    return json(body)
 
 
 @routes.get(PREFIX + "/volumes")
 async def list_volumes(request: web.Request) -> web.Response:
-    """The project's volumes (id, name, links); ``name`` and ``status`` filter."""
+    """The project's volumes (id, name, links): filters, sorting and paging as Cinder's."""
     return await _list(request, detail=False)
 
 
@@ -133,60 +160,158 @@ async def list_volumes_detail(request: web.Request) -> web.Response:
     return await _list(request, detail=True)
 
 
+@routes.get(PREFIX + "/volumes/summary")
+async def volumes_summary(request: web.Request) -> web.Response:
+    """How many volumes the project has, their total size and metadata (3.12)."""
+    ctx = project_context(request)
+    found = [
+        v
+        for v in await request.app[API].volume.list(ctx)
+        if v.project_id == request.match_info["project_id"]
+    ]
+    metadata: dict[str, list[str]] = {}
+    for volume in found:
+        for key, value in volume.metadata.items():
+            metadata.setdefault(key, [])
+            if value not in metadata[key]:
+                metadata[key].append(value)
+    summary = {
+        "total_size": sum(v.size for v in found),
+        "total_count": len(found),
+        "metadata": metadata,
+    }
+    return json({"volume-summary": summary})
+
+
 @routes.get(PREFIX + "/volumes/{volume_id}")
 async def show_volume(request: web.Request) -> web.Response:
     """One volume."""
     volume = await request.app[API].volume.get(
-        _project_context(request), request.match_info["volume_id"]
+        project_context(request), request.match_info["volume_id"]
     )
     return json({"volume": volume_view(request, volume)})
 
 
-VOLUME_FIELDS = ("name", "imageRef", "description", "volume_type", "availability_zone", "metadata")
-# Sources clients send as null: accepted only as null.
-UNSUPPORTED = ("snapshot_id", "source_volid", "backup_id", "consistencygroup_id")
+def _size(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"Invalid input for field/attribute size. Value: {value!r}.")
+    return value
 
 
 @routes.post(PREFIX + "/volumes")
 async def create_volume(request: web.Request) -> web.Response:
-    """Create a volume of ``size`` GiB (from ``imageRef``: bootable); 202."""
-    body = await body_of(request, "volume")
-    check_fields(body, allowed=VOLUME_FIELDS + UNSUPPORTED, required=("size",), where="volume")
-    given = [name for name in UNSUPPORTED if body.get(name) is not None]
-    if given:
-        raise Invalid(f"Creating a volume from {given[0]!r} is not supported.")
-    size = body["size"]
-    if isinstance(size, str) and size.isdigit():
-        size = int(size)
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise Invalid(f"Invalid input for field/attribute size. Value: {body['size']!r}.")
+    """Create a volume: blank, or from ``imageRef``, ``snapshot_id`` or ``source_volid``."""
+    body = _aliased(await body_of(request, "volume"))
+    if body.get("backup_id") is not None:
+        raise Invalid("Creating a volume from a backup is not supported: backups are not served.")
+    image = body.get("imageRef", body.get("image_id"))
     volume = await request.app[API].volume.create(
-        _project_context(request), size, name=body.get("name"), image_id=body.get("imageRef")
+        project_context(request),
+        _size(body.get("size")),
+        name=body.get("name"),
+        image_id=image,
+        description=body.get("description"),
+        metadata=body.get("metadata"),
+        volume_type=body.get("volume_type"),
+        availability_zone=body.get("availability_zone"),
+        snapshot_id=body.get("snapshot_id"),
+        source_volid=body.get("source_volid"),
     )
-    return json({"volume": volume_view(request, volume)}, status=202)
+    return json({"volume": volume_view(request, volume, detail=False)}, status=202)
+
+
+@routes.put(PREFIX + "/volumes/{volume_id}")
+async def update_volume(request: web.Request) -> web.Response:
+    """Rename a volume, change its description or replace its metadata."""
+    body = _aliased(await body_of(request, "volume"))
+    volume = await request.app[API].volume.update(
+        project_context(request), request.match_info["volume_id"], body
+    )
+    return json({"volume": volume_view(request, volume, detail=False)})
 
 
 @routes.delete(PREFIX + "/volumes/{volume_id}")
 async def delete_volume(request: web.Request) -> web.Response:
-    """Delete an available volume; 202."""
-    await request.app[API].volume.delete(_project_context(request), request.match_info["volume_id"])
-    return web.Response(status=202)
+    """Delete an available volume (``cascade=true``: its snapshots too); 202."""
+    cascade = bool(query_bool(request, "cascade"))
+    await request.app[API].volume.delete(
+        project_context(request), request.match_info["volume_id"], cascade=cascade
+    )
+    return accepted()
 
 
-@routes.get(PREFIX + "/limits")
-async def limits(request: web.Request) -> web.Response:
-    """The project's volume usage and its volume quota (``[quota] volumes``)."""
-    found = await request.app[API].volume.list(_project_context(request))
-    absolute = {
-        "maxTotalVolumes": request.app[API].config.volume.quota_volumes,
-        "maxTotalVolumeGigabytes": -1,
-        "maxTotalSnapshots": -1,
-        "maxTotalBackups": -1,
-        "maxTotalBackupGigabytes": -1,
-        "totalVolumesUsed": len(found),
-        "totalGigabytesUsed": sum(v.size for v in found),
-        "totalSnapshotsUsed": 0,
-        "totalBackupsUsed": 0,
-        "totalBackupGigabytesUsed": 0,
-    }
-    return json({"limits": {"rate": [], "absolute": absolute}})
+# -- metadata -------------------------------------------------------------------------
+
+
+def _metadata_of(body: Any, wrapper: str) -> dict[str, str]:
+    if not isinstance(body, dict) or not isinstance(body.get(wrapper), dict):
+        raise Invalid(f"The request body must be an object with an object {wrapper!r}.")
+    metadata: dict[str, str] = body[wrapper]
+    return metadata
+
+
+@routes.get(PREFIX + "/volumes/{volume_id}/metadata")
+async def show_volume_metadata(request: web.Request) -> web.Response:
+    """A volume's metadata."""
+    volume = await request.app[API].volume.get(
+        project_context(request), request.match_info["volume_id"]
+    )
+    return json({"metadata": dict(volume.metadata)})
+
+
+async def _set_metadata(request: web.Request, *, replace: bool) -> web.Response:
+    metadata = _metadata_of(await body_of(request), "metadata")
+    result = await request.app[API].volume.set_metadata(
+        project_context(request), request.match_info["volume_id"], metadata, replace=replace
+    )
+    return json({"metadata": result})
+
+
+@routes.post(PREFIX + "/volumes/{volume_id}/metadata")
+async def create_volume_metadata(request: web.Request) -> web.Response:
+    """Add keys to a volume's metadata; all of it afterwards."""
+    return await _set_metadata(request, replace=False)
+
+
+@routes.put(PREFIX + "/volumes/{volume_id}/metadata")
+async def update_volume_metadata(request: web.Request) -> web.Response:
+    """Replace a volume's metadata."""
+    return await _set_metadata(request, replace=True)
+
+
+@routes.get(PREFIX + "/volumes/{volume_id}/metadata/{key}")
+async def show_volume_metadata_item(request: web.Request) -> web.Response:
+    """One key of a volume's metadata."""
+    volume = await request.app[API].volume.get(
+        project_context(request), request.match_info["volume_id"]
+    )
+    key = request.match_info["key"]
+    if key not in volume.metadata:
+        raise NotFound(f"Volume {volume.id} has no metadata with key {key!r}.")
+    return json({"meta": {key: volume.metadata[key]}})
+
+
+@routes.put(PREFIX + "/volumes/{volume_id}/metadata/{key}")
+async def update_volume_metadata_item(request: web.Request) -> web.Response:
+    """Set one key of a volume's metadata (the body holds exactly that key)."""
+    key = request.match_info["key"]
+    meta = _metadata_of(await body_of(request), "meta")
+    if list(meta) != [key]:
+        raise Invalid("The request body must hold exactly the metadata key of the URL.")
+    await request.app[API].volume.set_metadata(
+        project_context(request), request.match_info["volume_id"], meta, replace=False
+    )
+    return json({"meta": meta})
+
+
+@routes.delete(PREFIX + "/volumes/{volume_id}/metadata/{key}")
+async def delete_volume_metadata_item(request: web.Request) -> web.Response:
+    """Remove one key of a volume's metadata."""
+    await request.app[API].volume.delete_metadata(
+        project_context(request), request.match_info["volume_id"], request.match_info["key"]
+    )
+    return web.Response(status=200)
