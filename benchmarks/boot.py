@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import tempfile
 import time
 import uuid
@@ -22,6 +23,7 @@ from typing import Any
 import attrs
 
 from benchmarks.common import Figure, rpc_isolation
+from benchmarks.hops import counting
 from benchmarks.spans import CREATE, STAGES, EventRecorder, Mark, recording, stage_medians
 from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud, compute_host_name
@@ -36,6 +38,7 @@ __all__ = [
     "BootSpec",
     "boot_run",
     "cloud_config",
+    "count_hops",
     "lift_quotas",
     "report_hosts",
     "run_boot",
@@ -56,6 +59,7 @@ class BootSpec:
     timeout: float = 600.0
     in_flight: int = 0  # at most this many builds under way at once; 0: all at once
     overrides: dict[str, Any] = attrs.field(factory=dict)  # more Config.load overrides
+    hops: bool = False  # count messages and statements per boot (`benchmarks.hops`)
 
 
 @attrs.frozen
@@ -69,6 +73,7 @@ class BootResult:
     stages_ms: dict[str, float]
     checks: dict[str, Any] = attrs.field(factory=dict)
     failures: dict[str, int] = attrs.field(factory=dict)  # fault message: how many
+    hops: dict[str, Any] | None = None  # `HopCounts.per_boot`, on a counted run
 
 
 Check = Callable[[Cloud, Session], Awaitable[dict[str, Any]]]
@@ -186,10 +191,13 @@ async def boot_run(
     and leaves it open.
     """
     recorder = EventRecorder()
-    with tempfile.TemporaryDirectory(prefix="nova-lite-bench-") as state, recording(recorder):
+    with contextlib.ExitStack() as stack:
+        state = stack.enter_context(tempfile.TemporaryDirectory(prefix="nova-lite-bench-"))
+        stack.enter_context(recording(recorder))
         config = cloud_config(state, spec.transport_url, **spec.overrides)
         started = time.perf_counter()
         cloud = Cloud(config, computes=spec.hosts, network_cidr="10.0.0.0/16", transport=transport)
+        hop_counts = stack.enter_context(counting(cloud.transport)) if spec.hops else None
         async with cloud:
             startup = time.perf_counter() - started
             session = await cloud.login_admin()
@@ -197,6 +205,8 @@ async def boot_run(
             await report_hosts(cloud)
             await watch_failures(cloud, recorder)
             recorder.marks.clear()
+            if hop_counts is not None:
+                hop_counts.reset()
             start = time.perf_counter()
             creating = asyncio.get_running_loop().create_task(
                 create_all(session, recorder, spec, advance)
@@ -204,6 +214,7 @@ async def boot_run(
             await wait_built(recorder, spec, advance, creating)
             seconds = time.perf_counter() - start
             await creating
+            hops = hop_counts.per_boot(spec.servers) if hop_counts is not None else None
             checks = await check(cloud, session) if check is not None else {}
     active = len(recorder.done)  # a build logs done once its instance is ACTIVE
     failures = collections.Counter(recorder.failed.values())
@@ -215,6 +226,7 @@ async def boot_run(
         stage_medians(recorder.marks),
         checks,
         dict(failures.most_common(5)),
+        hops,
     )
 
 
@@ -236,3 +248,15 @@ async def run_boot(
         if values:
             figures[f"{stage}_ms"] = Figure(f"{stage} (median per server)", "ms", values)
     return figures, results
+
+
+HOP_SERVERS = 100  # a counted run's size: enough for stable per-boot averages
+
+
+async def count_hops(spec: BootSpec) -> dict[str, Any]:
+    """Messages and statements per boot, on one untimed run of at most `HOP_SERVERS`."""
+    servers = min(spec.servers, HOP_SERVERS)
+    counted = attrs.evolve(spec, servers=servers, batch=min(spec.batch, servers), hops=True)
+    result = await boot_run(counted)
+    assert result.hops is not None
+    return result.hops

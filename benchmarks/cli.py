@@ -182,13 +182,20 @@ def _redact(url: str) -> str:
 )
 @click.option("--in-flight", default=0, show_default=True, help=IN_FLIGHT_HELP)
 @click.option("--amqp-url", default=DEFAULT_AMQP_URL, show_default=True)
+@click.option(
+    "--hops/--no-hops",
+    default=True,
+    show_default=True,
+    help="Also count RPC messages and SQLite statements per boot (a separate, untimed run).",
+)
 @common_options
 def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, ...],
-         in_flight: int, amqp_url: str, output: Path, plot: bool) -> None:  # fmt: skip
-    """Servers per second end to end, and the median time of each stage."""
-    from benchmarks.boot import BootSpec, run_boot
+         in_flight: int, amqp_url: str, hops: bool, output: Path, plot: bool) -> None:  # fmt: skip
+    """Servers per second end to end, the median time of each stage, and hops per boot."""
+    from benchmarks.boot import BootSpec, count_hops, run_boot
 
     figures: dict[str, Any] = {}
+    hop_counts: dict[str, dict[str, Any]] = {}
     failures: dict[str, list[dict[str, int]]] = {}
     skipped: dict[str, str] = {}
     with progress() as bar:
@@ -204,13 +211,17 @@ def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, .
                 run_boot(spec, runs=runs, advance=functools.partial(bar.advance, task))
             )
             failures[transport] = [r.failures for r in results]
+            if hops:
+                hop_counts[transport] = asyncio.run(count_hops(spec))
     tables.boot_table(figures, skipped, runs=runs, count=count, hosts=hosts)
+    if hop_counts:
+        tables.hops_table(hop_counts)
     _finish("boot", {
         "config": {"runs": runs, "servers": count, "hosts": hosts, "batch": batch,
                    "in_flight": in_flight, "transports": list(transports),
                    "amqp_url": _redact(amqp_url)},
         "figures": figures, "skipped": skipped, "failures": failures,
-        "stages": tables.stage_descriptions(),
+        "stages": tables.stage_descriptions(), "hops": hop_counts,
     }, output, plot)  # fmt: skip
 
 

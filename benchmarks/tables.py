@@ -7,7 +7,14 @@ from typing import Any
 from benchmarks.common import Figure, print_table, with_spread
 from benchmarks.spans import STAGES
 
-__all__ = ["boot_table", "rpc_tables", "scale_table", "scheduler_table", "stage_descriptions"]
+__all__ = [
+    "boot_table",
+    "hops_table",
+    "rpc_tables",
+    "scale_table",
+    "scheduler_table",
+    "stage_descriptions",
+]
 
 
 def rpc_tables(results: Any, workload: Any, runs: int) -> None:
@@ -61,6 +68,32 @@ def boot_table(
         f"Boot: {count} servers on {hosts} fake hosts, median (min-max) of {runs} runs",
         ["figure", *transports], rows, caption=caption,
     )  # fmt: skip
+
+
+def hops_table(hops: dict[str, dict[str, Any]]) -> None:
+    """Messages (by kind, topic and method) and statements (by database) per boot."""
+    transports = list(hops)
+    keys: dict[str, None] = {}
+    for counts in hops.values():
+        keys.update(dict.fromkeys(counts["messages_by_method"]))
+    rows = [["messages, all", *(f"{hops[t]['messages_per_boot']:.1f}" for t in transports)]]
+    for key in sorted(keys):
+        rows.append(
+            [key, *(f"{hops[t]['messages_by_method'].get(key, 0):.2f}" for t in transports)]
+        )
+    rows.append(["SQLite statements, all",
+                 *(f"{hops[t]['statements_per_boot']:.1f}" for t in transports)])  # fmt: skip
+    databases: dict[str, None] = {}
+    for counts in hops.values():
+        databases.update(dict.fromkeys(counts["statements_by_database"]))
+    for name in sorted(databases):
+        rows.append([f"statements: {name}",
+                     *(f"{hops[t]['statements_by_database'].get(name, 0):.2f}"
+                       for t in transports)])  # fmt: skip
+    servers = next(iter(hops.values()))["servers"]
+    print_table(
+        f"Hops per boot (a counted run of {servers} servers)", ["per boot", *transports], rows
+    )
 
 
 def scheduler_table(results: dict[int, dict[str, Figure]], *, runs: int) -> None:

@@ -82,6 +82,27 @@ async def test_boot_scenario_boots_and_breaks_time_into_stages(
     assert result.stages_ms["total"] >= result.stages_ms["compute"]
 
 
+async def test_boot_scenario_counts_hops_per_boot(broker: TransportFactory) -> None:
+    """A counted run splits each boot's messages by kind, topic and method, and its
+    SQLite statements by service, divided by the servers booted."""
+    spec = BootSpec(servers=4, hosts=2, batch=2, transport_url=broker.url, timeout=60, hops=True)
+    transport = await broker.connect()
+    result = await boot_run(spec, transport=transport)
+    assert (result.active, result.failed) == (4, 0)
+    hops = result.hops
+    assert hops is not None and hops["servers"] == 4
+    methods = hops["messages_by_method"]
+    # Each build is scheduled once and cast to one compute host once.
+    assert methods["call scheduler.select_destinations"] == 1.0
+    assert methods["cast compute.build_and_run_instance"] == 1.0
+    calls = sum(v for k, v in methods.items() if k.startswith("call "))
+    assert methods.get("reply") == pytest.approx(calls), methods  # every call answered once
+    assert hops["messages_per_boot"] == pytest.approx(sum(methods.values()), abs=0.05)
+    assert {"conductor", "network"} <= set(hops["statements_by_database"])
+    assert hops["statements_per_boot"] > 0
+    assert "publish" not in vars(transport)  # the counter is gone with the run
+
+
 async def test_boot_scenario_can_pace_its_requests() -> None:
     """With an in-flight limit, every server still boots, a batch at a time."""
     spec = BootSpec(servers=6, hosts=2, batch=2, in_flight=2, timeout=60)
