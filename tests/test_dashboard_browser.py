@@ -119,10 +119,13 @@ class Browser:
 
         await self.run(work)
 
-    async def sign_in(self, user: str, project: str) -> None:
-        """Sign in through the form, and wait for the servers page."""
+    async def sign_in(self, user: str, project: str, *, screenshot: bool = False) -> None:
+        """Sign in through the form (photographed first if asked), and wait for the
+        servers page."""
         await self.open("/dashboard")
         await self.until(lambda d: d.find_element(By.ID, "login"), "the sign-in form")
+        if screenshot:
+            await self.screenshot("login")
         fields = {"username": user, "password": PASSWORD, "project": project}
         await self.fill("#login", fields, submit="#login button[type=submit]")
         await self.until(lambda d: f"{user} @ {project}" in d.find_element(By.ID, "who").text, user)
@@ -222,7 +225,7 @@ async def test_a_member_boots_stops_and_deletes_a_server_in_the_browser(
 ) -> None:
     """Sign in, launch, watch BUILD turn ACTIVE, stop and see SHUTOFF, read the server's
     page (instance actions, console), delete it; the cloud's books end clean."""
-    await browser.sign_in("member", "demo")
+    await browser.sign_in("member", "demo", screenshot=True)
     await browser.screenshot("servers-empty")
     await browser.open("/dashboard/servers/new")
     await browser.until(lambda d: d.find_element(By.ID, "launch"), "the launch form")
