@@ -145,6 +145,26 @@ class Browser:
 
         await self.until(shows, f"server {server_id} {status}")
 
+    async def row_shows(self, server_id: str, status: str, *, task: str = "") -> None:
+        """Wait until the server's row shows `status` (and `task`) while still changing."""
+
+        def shows(driver: WebDriver) -> bool:
+            row = driver.find_element(By.ID, f"server-{server_id}")
+            changing = row.get_attribute("data-poll") is not None
+            tasks = row.find_elements(By.CSS_SELECTOR, "span.task")
+            shown = tasks[0].text if tasks else ""
+            return row.get_attribute("data-status") == status and changing and task in shown
+
+        await self.until(shows, f"server {server_id} {status} {task}")
+
+    async def mark_page(self) -> None:
+        """Leave a mark on the page the browser shows now (gone if the page is reloaded)."""
+        await self.run(lambda d: d.execute_script("window.novaLiteTestMark = true;"))
+
+    async def page_is_marked(self) -> bool:
+        """Whether the browser still shows the page `mark_page` marked."""
+        return bool(await self.run(lambda d: d.execute_script("return !!window.novaLiteTestMark;")))
+
     async def press(self, server_id: str, action: str) -> None:
         """Press the action's button in the server's row (accepting its confirmation)."""
 
@@ -223,23 +243,34 @@ def browser(driver: WebDriver, front: FrontEnd, shots: Path) -> Browser:
 async def test_a_member_boots_stops_and_deletes_a_server_in_the_browser(
     browser: Browser, harness: CloudHarness
 ) -> None:
-    """Sign in, launch, watch BUILD turn ACTIVE, stop and see SHUTOFF, read the server's
-    page (instance actions, console), delete it; the cloud's books end clean."""
+    """Sign in, launch, see BUILD while the spawn is held and watch the same page turn
+    ACTIVE once it is released; stop likewise (held power-off, then SHUTOFF); read the
+    server's page (instance actions, console), delete it; the cloud's books end clean."""
     await browser.sign_in("member", "demo", screenshot=True)
     await browser.screenshot("servers-empty")
     await browser.open("/dashboard/servers/new")
     await browser.until(lambda d: d.find_element(By.ID, "launch"), "the launch form")
     await browser.run(lambda d: Select(d.find_element(By.ID, "flavor")).select_by_index(0))
     await browser.screenshot("launch")
-    await browser.fill("#launch", {"name": "web1"}, submit="#launch-button")
-
-    server_id = await browser.until(_server_of("web1"), "the new server's row")
-    await browser.row_status(server_id, "ACTIVE")  # the row's own polling brought it here
+    with harness.faults().hold("spawn") as spawning:
+        await browser.fill("#launch", {"name": "web1"}, submit="#launch-button")
+        server_id = await browser.until(_server_of("web1"), "the new server's row")
+        await spawning.wait_reached()
+        await browser.row_shows(server_id, "BUILD")
+        await browser.screenshot("servers-building")
+        await browser.mark_page()
+    await browser.row_status(server_id, "ACTIVE")  # brought here by the row's own polling
+    assert await browser.page_is_marked()  # the same page: it was never reloaded
     await browser.screenshot("servers")
     assert (await harness.instance(server_id)).vm_state == "active"
 
-    await browser.press(server_id, "stop")
+    with harness.faults().hold("power_off") as powering_off:
+        await browser.press(server_id, "stop")
+        await powering_off.wait_reached()
+        await browser.row_shows(server_id, "ACTIVE", task="powering-off")
+        await browser.mark_page()
     await browser.row_status(server_id, "SHUTOFF")
+    assert await browser.page_is_marked()
     assert await browser.count(f"#server-{server_id} button.action-start") == 1
     assert await browser.count(f"#server-{server_id} button.action-stop") == 0
 
