@@ -17,6 +17,7 @@ from urllib.parse import quote
 import aiohttp
 import attrs
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from nova_lite.api.http.client import server_from_http, token_info_from_keystone
 from nova_lite.exceptions import Conflict, Forbidden, Invalid, NotAuthorized, NotFound, NovaError
@@ -68,7 +69,7 @@ class ApiClient:
 
     async def call(
         self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, CIMultiDictProxy[str]]:
         """Send one request to `path`; its JSON body (None if none) and headers.
 
         An error status raises the `NovaError` subclass it stands for, with the fault's
