@@ -18,8 +18,13 @@ def _app() -> web.Application:
 
 
 def _served() -> set[tuple[str, str]]:
+    """Every API route served (the HTML dashboard under /dashboard is not an API)."""
     routes = _app().router.routes()
-    return {(r.method.lower(), r.resource.canonical) for r in routes if r.resource is not None}
+    return {
+        (r.method.lower(), r.resource.canonical)
+        for r in routes
+        if r.resource is not None and not r.resource.canonical.startswith("/dashboard")
+    }
 
 
 def _documented() -> set[tuple[str, str]]:

@@ -42,10 +42,19 @@ class ActionRule:
 
     def allows(self, instance: objects.Instance) -> bool:
         """Whether the instance's states allow this action."""
+        return self.allows_states(
+            vm_state=instance.vm_state,
+            task_state=instance.task_state,
+            launched=instance.launched_at is not None,
+        )
+
+    def allows_states(self, *, vm_state: str, task_state: str | None, launched: bool) -> bool:
+        """Whether these states allow this action: `allows`, for a caller holding only the
+        states a server's API view shows (the dashboard offers the actions this allows)."""
         return (
-            (self.vm_states is None or instance.vm_state in self.vm_states)
-            and (self.task_states is None or instance.task_state in self.task_states)
-            and (not self.must_have_launched or instance.launched_at is not None)
+            (self.vm_states is None or vm_state in self.vm_states)
+            and (self.task_states is None or task_state in self.task_states)
+            and (not self.must_have_launched or launched)
         )
 
 

@@ -29,6 +29,7 @@ from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
     compute,
     compute_extras,
+    dashboard,
     flavors,
     identity,
     image_data,
@@ -223,4 +224,5 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     ):
         app.add_routes(module.routes)
     app.add_routes(openapi.routes)
+    dashboard.mount(app)  # the HTML dashboard at /dashboard (not an API: not in openapi.json)
     return app
