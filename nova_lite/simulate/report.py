@@ -25,7 +25,11 @@ from nova_lite.cloud import Cloud
 from nova_lite.context import RequestContext
 from nova_lite.objects import Flavor
 
-__all__ = ["Recorder", "SimulationResult", "percentile"]
+__all__ = ["COUNTS", "Recorder", "SimulationResult", "percentile"]
+
+# Conservation: arrivals = placed + rejected + withdrawn + unsettled, and
+# placed = departed + remaining (still placed when the scenario ended).
+COUNTS = ("arrivals", "placed", "rejected", "withdrawn", "departed", "unsettled")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -89,7 +93,12 @@ class Recorder:
         self.reasons[short] += 1
 
     def departed(self, now: float) -> None:
-        self._count("deleted")
+        """A placed server deleted at its departure."""
+        self._count("departed")
+
+    def withdrawn(self, now: float) -> None:
+        """A server whose departure came before its build ended (deleted unplaced)."""
+        self._count("withdrawn")
 
     def event(self, now: float, kind: str, host: str) -> None:
         self.events.append({"t": _r(now), "event": kind, "host": host})
@@ -146,10 +155,11 @@ class Recorder:
 
     def active_servers(self) -> int:
         """Servers placed and not yet deleted."""
-        return self.totals["placed"] - min(self.totals["deleted"], self.totals["placed"])
+        return self.totals["placed"] - self.totals["departed"]
 
     def result(self, config: dict[str, Any], audit: dict[str, Any]) -> SimulationResult:
-        totals = dict(sorted(self.totals.items()))
+        totals: dict[str, Any] = {key: self.totals[key] for key in COUNTS}
+        totals["remaining"] = self.active_servers()
         totals["rejected_by"] = dict(sorted(self.reasons.items()))
         totals["placement_latency_p50"] = _r(percentile(self._all_latencies, 50))
         totals["placement_latency_p99"] = _r(percentile(self._all_latencies, 99))

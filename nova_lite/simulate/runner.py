@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 import structlog
 
-from nova_lite import clock
+from nova_lite import clock, objects
 from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud, compute_host_name
 from nova_lite.config import Config
@@ -53,7 +53,7 @@ __all__ = ["SIMULATION_PASSWORD", "Simulation", "SimulationSpec"]
 
 log = structlog.get_logger(__name__)
 
-SIMULATION_PASSWORD = "simulation-admin"  # noqa: S105 - an in-process cloud's only account
+SIMULATION_PASSWORD = "simulation-admin"
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: simulated time 0, the same every run
 Progress = Callable[[float, float], None]  # (simulated seconds so far, of total)
 
@@ -75,6 +75,7 @@ class SimulationSpec:
     report_interval: float = 600.0
     service_down_time: float = 1800.0
     end: float | None = None  # simulated seconds; default: the trace's last event
+    drain_limit: float = 7200.0  # simulated seconds allowed after the end to settle
 
     def config(self) -> Config:
         """The cloud's configuration (in memory, fake driver, quiet periodic work)."""
@@ -93,7 +94,9 @@ class SimulationSpec:
                 "local_gb": self.host_disk_gb,
                 "spawn_delay": self.spawn_seconds,
             },
-            "identity": {"bootstrap_password": SIMULATION_PASSWORD},
+            # The replaying session lives as long as any scenario (tokens expire in
+            # virtual time too).
+            "identity": {"bootstrap_password": SIMULATION_PASSWORD, "token_ttl": 10 * 365 * 86400.0},
             "api": {"max_count": 1000},
             "scheduler": dict(self.scheduler),
         }
@@ -173,12 +176,20 @@ class Simulation:
             faults = [asyncio.create_task(self._fault(cloud, f, recorder)) for f in spec.faults]
             end = self.end_time()
             await replay.play(self.arrivals, end, progress)
-            await replay.drain()
-            for task in (sampler, *faults):
+            for fault in faults:  # a fault that failed to act fails the simulation
+                if fault.done():
+                    fault.result()
+            unsettled = await replay.drain(spec.drain_limit)
+            sampler.cancel()
+            for task in faults:
                 task.cancel()
-            await asyncio.gather(sampler, *faults, return_exceptions=True)
+            await asyncio.gather(sampler, return_exceptions=True)
+            for outcome in await asyncio.gather(*faults, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    raise outcome
             await recorder.sample(cloud, ctx, asyncio.get_running_loop().time())
             audit = await session.audit()
+        recorder.totals["unsettled"] = len(unsettled)
         return recorder.result(spec_summary(spec), audit)
 
     async def _sample(self, cloud: Cloud, ctx: RequestContext, recorder: Recorder) -> None:
@@ -190,15 +201,20 @@ class Simulation:
     async def _fault(self, cloud: Cloud, fault: HostFailure, recorder: Recorder) -> None:
         """Stop a host's compute service at the failure, start it again at recovery."""
         loop = asyncio.get_running_loop()
-        service = _compute_service(cloud, fault.host)
         for down, up in fault.windows():
             await asyncio.sleep(max(0.0, down - loop.time()))
+            service = _compute_service(cloud, fault.host)
             await service.stop()
             recorder.event(loop.time(), "host_down", fault.host)
             if up is None:
                 return
             await asyncio.sleep(max(0.0, up - loop.time()))
-            await service.start()
+            # A restarted host is a new service process around the same hypervisor
+            # (the fake driver's guests survive, as a host's guests survive a
+            # nova-compute restart).
+            restarted = Service(service.manager, serializer=objects.serializer())
+            await restarted.start()
+            cloud.services[cloud.services.index(service)] = restarted
             recorder.event(loop.time(), "host_up", fault.host)
 
 
@@ -246,7 +262,7 @@ class _Replay:
         else:
             fault = data.get("fault") or {}
             self.recorder.rejected(now, str(fault.get("message") or "unknown"))
-            self._spawn(self._delete(server))
+            self._spawn(self._delete(server, departing=False))
         self._check_settled()
 
     async def play(
@@ -270,7 +286,7 @@ class _Replay:
                     seq += 1
                     heapq.heappush(events, (item.departure, seq, "depart", server))
             else:
-                self._spawn(self._delete(item))
+                self._spawn(self._delete(item, departing=True))
         await asyncio.sleep(max(0.0, end - loop.time()))
         if progress is not None:
             progress(end, end)
@@ -290,14 +306,19 @@ class _Replay:
         self.building[server.id] = loop.time()
         return server.id
 
-    async def _delete(self, server: str) -> None:
+    async def _delete(self, server: str, *, departing: bool) -> None:
+        """Delete a departing server (placed, or withdrawn while it was still
+        building) or a rejected one (`departing` false: the cleanup)."""
         try:
             await self.session.servers.delete(server)
         except NotFound:
             return
-        self.building.pop(server, None)
-        self.placed.discard(server)
-        self.recorder.departed(asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        if self.building.pop(server, None) is not None:
+            self.recorder.withdrawn(now)
+        elif server in self.placed:
+            self.placed.discard(server)
+            self.recorder.departed(now)
         self._check_settled()
 
     def _spawn(self, coro: Any) -> None:
@@ -309,16 +330,28 @@ class _Replay:
         if not self.building and not self.tasks:
             self.settled.set()
 
-    async def drain(self) -> None:
-        """Wait until every build has ended and every delete has been answered, then
-        until no server of the cloud is still deleting."""
-        while self.tasks or self.building:
-            if self.tasks:
-                await asyncio.gather(*list(self.tasks), return_exceptions=True)
-            else:
-                await asyncio.sleep(1.0)
-        while any(s.task_state is not None for s in await self.session.servers.list()):
-            await asyncio.sleep(1.0)
+    async def drain(self, limit: float) -> list[str]:
+        """Wait (at most `limit` simulated seconds) until every build has ended, every
+        delete has been answered and no server is still deleting; the servers that
+        had not settled by then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while (self.tasks or self.building) and loop.time() < deadline:
+            self.settled.clear()
+            pending = [*self.tasks]
+            if pending:
+                await asyncio.wait(pending, timeout=deadline - loop.time())
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled.wait(), deadline - loop.time())
+        while loop.time() < deadline:
+            busy = [s.id for s in await self.session.servers.list() if s.task_state is not None]
+            if not busy:
+                return sorted(self.building)
+            # Polling in virtual time costs a list call, never wall time.
+            await asyncio.sleep(min(60.0, max(0.0, deadline - loop.time())))
+        busy = [s.id for s in await self.session.servers.list() if s.task_state is not None]
+        return sorted({*self.building, *busy})
 
 
 async def _flavors(
