@@ -96,7 +96,10 @@ class SimulationSpec:
             },
             # The replaying session lives as long as any scenario (tokens expire in
             # virtual time too).
-            "identity": {"bootstrap_password": SIMULATION_PASSWORD, "token_ttl": 10 * 365 * 86400.0},
+            "identity": {
+                "bootstrap_password": SIMULATION_PASSWORD,
+                "token_ttl": 10 * 365 * 86400.0,
+            },
             "api": {"max_count": 1000},
             "scheduler": dict(self.scheduler),
         }

@@ -296,7 +296,7 @@ def read_azure(
             " ORDER BY vm.starttime, vm.vmId"
         )
         rows: Iterator[Any] = db.execute(query, (machine_id,))
-        arrivals = []
+        arrivals: list[Arrival] = []
         vcpus, ram_mb, disk_gb = machine
         for start, stop, core, memory, ssd, tenant in rows:
             if limit is not None and len(arrivals) >= limit:
