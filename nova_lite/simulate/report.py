@@ -76,6 +76,8 @@ class Recorder:
         self._latencies: list[float] = []
         self._all_latencies: list[float] = []
         self.active = 0
+        # Kept for callers (not in the JSON, which stays small at 10,000 hosts):
+        self.placements: dict[str, list[float]] = collections.defaultdict(list)
 
     def arrived(self, now: float) -> None:
         self._count("arrivals")
@@ -85,6 +87,7 @@ class Recorder:
         self.active += 1
         self._latencies.append(latency)
         self._all_latencies.append(latency)
+        self.placements[host].append(now)
 
     def rejected(self, now: float, reason: str) -> None:
         self._count("rejected")

@@ -120,6 +120,7 @@ class Simulation:
         self.spec = spec
         self.arrivals = list(arrivals)
         self.wall_seconds = 0.0
+        self.recorder: Recorder | None = None  # the last run's, for a closer look
 
     def run(self, progress: Progress | None = None) -> SimulationResult:
         """Run to the end on a virtual-time loop of its own (in a thread when this
@@ -170,10 +171,12 @@ class Simulation:
             for resource in ("instances", "cores", "ram"):
                 await cloud.api.conductor.quota_set(ctx, ctx.project_id or "", resource, -1)
             flavors = await _flavors(cloud, ctx, self.arrivals)
+            (image,) = [i for i in await cloud.api.image.list(ctx) if i.name == "cirros"]
             recorder = Recorder(
                 spec.sample_interval, [f for f in flavors.values()], hosts=spec.hosts
             )
-            replay = _Replay(cloud, session, recorder, flavors)
+            self.recorder = recorder
+            replay = _Replay(cloud, session, recorder, flavors, image.id)
             await replay.watch()
             sampler = asyncio.create_task(self._sample(cloud, ctx, recorder))
             faults = [asyncio.create_task(self._fault(cloud, f, recorder)) for f in spec.faults]
@@ -225,9 +228,15 @@ class _Replay:
     """Creates and deletes the trace's servers and follows their builds."""
 
     def __init__(
-        self, cloud: Cloud, session: Session, recorder: Recorder, flavors: dict[Any, Flavor]
+        self,
+        cloud: Cloud,
+        session: Session,
+        recorder: Recorder,
+        flavors: dict[Any, Flavor],
+        image: str,
     ) -> None:
         self.cloud = cloud
+        self.image = image
         self.session = session
         self.recorder = recorder
         self.flavors = flavors
@@ -301,7 +310,7 @@ class _Replay:
         metadata = {"project": arrival.project} if arrival.project else None
         try:
             (server,) = await self.session.servers.create(
-                "sim", flavor=flavor.flavorid, image="cirros", metadata=metadata
+                "sim", flavor=flavor.flavorid, image=self.image, metadata=metadata
             )
         except Invalid as exc:  # refused at the API: counted as a rejection
             self.recorder.rejected(loop.time(), str(exc))
