@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Self
 
 import attrs
 
+from nova_lite import clock as clock_module
 from nova_lite import objects
 from nova_lite.compute import power_state
 from nova_lite.compute.power_state import CRASHED, PAUSED, RUNNING, SHUTDOWN, SUSPENDED
@@ -93,7 +93,7 @@ class FakeDriver(ComputeDriver):
     ) -> None:
         self.host = host
         self.config = config or FakeDriverConfig()
-        self.clock = clock or time.monotonic
+        self.clock = clock or clock_module.monotonic
         self.guests: dict[str, FakeGuest] = {}
         self._fail_next: Counter[str] = Counter()
         try:

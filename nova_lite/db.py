@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 import structlog
 
+from nova_lite import clock
 from nova_lite.exceptions import NovaLiteError
 
 __all__ = ["Database", "DatabaseError"]
@@ -30,6 +31,45 @@ BEGIN_ATTEMPTS = 3
 
 class DatabaseError(NovaLiteError):
     """The service's database cannot be opened or migrated."""
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's interface, each statement run at once on the event loop's thread.
+
+    For simulations only (`nova_lite.clock.is_virtual`): there the event loop's clock
+    jumps to the next timer whenever nothing is ready, so work on a helper thread
+    would let time jump while a statement runs, and several connections' threads
+    finishing in a varying order would make two runs of one scenario differ. Run
+    inline, SQLite still does its real I/O, takes no virtual time, and every run
+    interleaves alike. (It overrides aiosqlite's private `_connect`/`_execute`/
+    `stop`, which its cursors also call; tests/test_simulate_clock.py checks it.)
+    """
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._connect().__await__()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _connect(path: str) -> aiosqlite.Connection:
+    """A connection to `path`: aiosqlite's thread, or inline under a virtual clock."""
+    if clock.is_virtual():
+        return _InlineConnection(lambda: sqlite3.connect(path, isolation_level=None), 64)
+    return aiosqlite.connect(path, isolation_level=None)
 
 
 class Database:
@@ -63,7 +103,7 @@ class Database:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn = await _connect(self.path)
             self._conn.row_factory = sqlite3.Row
             for pragma in (
                 "PRAGMA journal_mode=WAL",

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import orjson
 
+from nova_lite import clock
 from nova_lite.converter import ObjectSerializer
 
 __all__ = [
@@ -48,8 +49,8 @@ __all__ = [
 
 
 def utcnow() -> datetime.datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.datetime.now(datetime.UTC)
+    """The current time, timezone-aware in UTC (`nova_lite.clock`: virtual in a simulation)."""
+    return clock.now()
 
 
 @attrs.frozen(kw_only=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import attrs
 import structlog
 
+from nova_lite import clock
 from nova_lite.exceptions import (
     MessageUndeliverable,
     TopologyError,
@@ -265,7 +265,7 @@ class MemoryBroker:
                     f"{routing_key!r}; the message was returned."
                 )
             return
-        now = time.monotonic()
+        now = clock.monotonic()
         for queue in queues:
             ttl = _ttl(message, queue)
             expires_at = now + ttl if ttl is not None else None
@@ -279,7 +279,7 @@ class MemoryBroker:
             if consumer is None:
                 return
             envelope = queue.messages.popleft()
-            if envelope.expires_at is not None and envelope.expires_at <= time.monotonic():
+            if envelope.expires_at is not None and envelope.expires_at <= clock.monotonic():
                 self._dead_letter(queue, envelope)
                 continue
             consumer.deliver(envelope)

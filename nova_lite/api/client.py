@@ -12,12 +12,11 @@ the `RequestContext` that rides on every RPC message the request causes::
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import attrs
 
-from nova_lite import objects
+from nova_lite import clock, objects
 from nova_lite.api.policy import rule_for
 from nova_lite.api.servers import Servers
 from nova_lite.api.watcher import InstanceWatcher
@@ -70,7 +69,7 @@ class NovaAPI:
             RequestContext(), username=username, password=password, project_name=project
         )
         token: str = result["token"]
-        self._tokens[token] = _CachedToken(result["token_info"], time.monotonic())
+        self._tokens[token] = _CachedToken(result["token_info"], clock.monotonic())
         return Session(self, token)
 
     def session(
@@ -100,7 +99,7 @@ class NovaAPI:
         )
 
     async def _validate(self, token: str, ctx: RequestContext) -> objects.TokenInfo:
-        now = time.monotonic()
+        now = clock.monotonic()
         cached = self._tokens.get(token)
         fresh = cached is not None and now - cached.checked_at < self.config.api.token_cache_ttl
         if cached is not None and fresh and cached.info.expires_at > objects.utcnow():

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from nova_lite import objects, validators
+from nova_lite import clock, objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
 from nova_lite.api.views import Server
@@ -290,14 +289,14 @@ class Servers(ServerActions):
         # A server being deleted may still show ERROR: only DELETED ends that wait.
         done = wanted if "DELETED" in wanted else wanted | TERMINAL
         await self.api.watcher.ensure_started()
-        deadline = time.monotonic() + timeout
+        deadline = clock.monotonic() + timeout
         while True:
             event = self.api.watcher.register(server_id)
             try:
                 server = await self._current(server_id, wanted)
                 if server is not None and _reached(server, done):
                     return server
-                remaining = deadline - time.monotonic()
+                remaining = deadline - clock.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(
                         f"Server {server_id} did not reach {sorted(wanted)} within "

@@ -18,6 +18,7 @@ from nova_lite.cli.client import (
 )
 from nova_lite.cli.demo import demo
 from nova_lite.cli.services import all_in_one, service
+from nova_lite.cli.simulate import simulate
 
 __all__ = ["main"]
 
@@ -42,5 +43,6 @@ for command in (
     user,
     audit,
     bench,
+    simulate,
 ):
     main.add_command(command)

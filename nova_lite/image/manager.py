@@ -21,10 +21,10 @@ what the policy is asked about it: an image the caller may not see is
 from __future__ import annotations
 
 import builtins
-import time
 from pathlib import Path
 from typing import ClassVar
 
+from nova_lite import clock
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -108,7 +108,7 @@ class ImageManager(Manager):
         return [PeriodicTask("image.reap_idle_uploads", interval, self._reap)]
 
     async def _reap(self, ctx: RequestContext) -> None:
-        await self.data.reap_idle_uploads(time.monotonic())
+        await self.data.reap_idle_uploads(clock.monotonic())
 
     async def reap_idle_uploads(self, now: float) -> int:
         """Return every upload idle past the timeout (at `now`) to ``queued``; how many."""

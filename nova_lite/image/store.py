@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from nova_lite import clock
 from nova_lite.exceptions import ImageNotFound
 from nova_lite.image.checks import is_image_id
 
@@ -37,7 +37,7 @@ class Upload:
 
     staging: bool = False  # bound for ``<id>.staged`` (an import), not ``<id>``
     size: int = 0
-    touched: float = attrs.field(factory=time.monotonic)  # when a chunk last arrived
+    touched: float = attrs.field(factory=clock.monotonic)  # when a chunk last arrived
     md5: Any = attrs.field(factory=lambda: hashlib.md5(usedforsecurity=False))
     sha512: Any = attrs.field(factory=hashlib.sha512)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
@@ -100,7 +100,7 @@ class ImageStore:
         """Append `data` to the upload's partial file; the caller holds its lock."""
         await asyncio.to_thread(_append, self._partial(image_id), upload, data)
         upload.size += len(data)
-        upload.touched = time.monotonic()
+        upload.touched = clock.monotonic()
 
     def idle_uploads(self, idle_for: float, now: float) -> list[str]:
         """The images whose upload has had no chunk for `idle_for` seconds (at `now`)."""

@@ -10,11 +10,11 @@ database, from which a restarted scheduler recovers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 
 import attrs
 
+from nova_lite import clock as wallclock
 from nova_lite import objects
 from nova_lite.db import Database
 
@@ -127,7 +127,7 @@ class HostState:
 class HostManager:
     """Holds every HostState and every Allocation, and keeps them in the database."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = wallclock.time) -> None:
         self.db = db
         self.clock = clock
         self.hosts: dict[str, HostState] = {}

@@ -22,7 +22,6 @@ error, with a user message, when its type asks for another backend: ``backend.py
 
 from __future__ import annotations
 
-import datetime
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,7 +83,7 @@ class ServiceStatus:
             "host": self.host,
             "zone": self.availability_zone,
             "started_at": self.started_at.isoformat(),
-            "updated_at": datetime.datetime.now(datetime.UTC).isoformat(),
+            "updated_at": objects.utcnow().isoformat(),
             "disabled": dict(self.disabled),
             "frozen": self.frozen,
         }
