@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import click
 
 from benchmarks import tables
@@ -288,6 +289,30 @@ def scale(runs: int, count: int, hosts: int, batch: int, timeout: float, in_flig
     _finish("scale", {
         "config": {"runs": runs, "servers": count, "hosts": hosts, "batch": batch,
                    "in_flight": in_flight, "transport": "memory"},
+        "figures": figures, "runs": raw,
+    }, output, plot)  # fmt: skip
+
+
+@main.command()
+@click.option("--runs", default=3, show_default=True, help="Runs (each in its own process).")
+@click.option("--hosts", default=10000, show_default=True, help="Fake compute hosts.")
+@click.option("--hours", default=24.0, show_default=True, help="Simulated hours.")
+@click.option("--rate", default=4200.0, show_default=True, help="Arrivals per simulated hour.")
+@click.option("--median-lifetime", default=3600.0, show_default=True, help="Seconds.")
+@click.option("--seed", default=0, show_default=True)
+@common_options
+def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: float,
+             seed: int, output: Path, plot: bool) -> None:  # fmt: skip
+    """nova-lite simulate in the harness: simulated hours per wall minute, memory, and
+    whether every run gave the same result."""
+    from benchmarks.simulate import SimulateSpec, run_simulate
+
+    spec = SimulateSpec(hosts=hosts, hours=hours, arrivals_per_hour=rate,
+                        median_lifetime=median_lifetime, seed=seed)  # fmt: skip
+    figures, raw = asyncio.run(run_simulate(spec, runs=runs))
+    tables.simulate_table(figures, spec, runs=runs, raw=raw)
+    _finish("simulate", {
+        "config": attrs.asdict(spec) | {"runs": runs},
         "figures": figures, "runs": raw,
     }, output, plot)  # fmt: skip
 

@@ -96,6 +96,23 @@ def hops_table(hops: dict[str, dict[str, Any]]) -> None:
     )
 
 
+def simulate_table(
+    figures: dict[str, Figure], spec: Any, *, runs: int, raw: list[dict[str, Any]]
+) -> None:
+    """Wall time, simulated hours per wall minute, memory, determinism, conservation."""
+    rows = [[f.name, with_spread(f)] for f in figures.values()]
+    first = raw[0]
+    rows.append(["arrivals", f"{first['arrivals']:,}"])
+    rows.append(["placed / rejected / withdrawn",
+                 f"{first['totals']['placed']:,} / {first['totals']['rejected']:,} / "
+                 f"{first['totals']['withdrawn']:,}"])  # fmt: skip
+    rows.append(["audit", "clean" if all(r["audit"]["clean"] for r in raw) else "findings"])
+    print_table(
+        f"Simulate: {spec.hours:g} h on {spec.hosts:,} fake hosts, median (min-max) of {runs}",
+        ["figure", "value"], rows,
+    )  # fmt: skip
+
+
 def scheduler_table(results: dict[int, dict[str, Figure]], *, runs: int) -> None:
     """One row per host count."""
     rows = [

@@ -101,6 +101,7 @@ class SimulationSpec:
                 "token_ttl": 10 * 365 * 86400.0,
             },
             "api": {"max_count": 1000},
+            "network": {"quota_port": -1},  # one project holds every simulated server
             "scheduler": dict(self.scheduler),
         }
         for key, value in self.overrides.items():

@@ -1,0 +1,115 @@
+"""Simulation benchmark: simulated hours per wall minute, memory, determinism.
+
+Issue 17's target is a simulated 24 h on 10,000 fake hosts with >= 100,000
+arrivals in < 10 min wall and < 4 GiB. Each run is a child process
+(``python -m benchmarks.simulate``, with ``PYTHONHASHSEED=0``) replaying one seeded
+synthetic workload with `nova_lite.simulate.Simulation`, so its peak resident
+memory is its own; it reports its wall time, the simulated span, the result's
+totals and the SHA-256 of the result JSON. Equal digests over the runs show the
+simulation deterministic across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from typing import Any
+
+import attrs
+
+from benchmarks.common import Figure
+from benchmarks.scale import peak_rss_mib
+
+__all__ = ["SimulateSpec", "run_simulate"]
+
+
+@attrs.frozen(kw_only=True)
+class SimulateSpec:
+    """The simulated cloud and workload of one benchmark run."""
+
+    hosts: int = 10000
+    hours: float = 24.0
+    arrivals_per_hour: float = 4200.0  # >= 100,000 arrivals in 24 h
+    median_lifetime: float = 3600.0
+    seed: int = 0
+
+
+def _child(spec: SimulateSpec) -> dict[str, Any]:
+    from nova_lite.log import configure_logging
+    from nova_lite.simulate import Simulation, SimulationSpec, synthetic
+
+    configure_logging(level="error")
+    arrivals = synthetic(seed=spec.seed, hours=spec.hours,
+                         arrivals_per_hour=spec.arrivals_per_hour,
+                         median_lifetime=spec.median_lifetime)  # fmt: skip
+    simulation = Simulation(SimulationSpec(hosts=spec.hosts, seed=spec.seed), arrivals)
+    result = simulation.run()
+    return {
+        "wall_seconds": simulation.wall_seconds,
+        "simulated_seconds": simulation.end_time(),
+        "arrivals": len(arrivals),
+        "totals": result.totals,
+        "audit": result.audit,
+        "digest": hashlib.sha256(result.to_json()).hexdigest(),
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def main() -> None:
+    """The child: ``python -m benchmarks.simulate HOSTS HOURS RATE LIFETIME SEED``."""
+    hosts, hours, rate, lifetime, seed = sys.argv[1:6]
+    spec = SimulateSpec(hosts=int(hosts), hours=float(hours), arrivals_per_hour=float(rate),
+                        median_lifetime=float(lifetime), seed=int(seed))  # fmt: skip
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout = sys.stderr
+    out.write(json.dumps({"result": _child(spec)}) + "\n")
+    out.flush()
+
+
+async def one_run(spec: SimulateSpec) -> dict[str, Any]:
+    """One child process's result."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.simulate", str(spec.hosts), str(spec.hours),
+        str(spec.arrivals_per_hour), str(spec.median_lifetime), str(spec.seed),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )  # fmt: skip
+    stdout, stderr = await process.communicate()
+    for line in stdout.decode().splitlines():
+        message = json.loads(line)
+        if "result" in message:
+            result: dict[str, Any] = message["result"]
+            return result
+    raise RuntimeError(
+        f"simulate run failed (exit {process.returncode}): {stderr.decode()[-3000:]}"
+    )
+
+
+async def run_simulate(
+    spec: SimulateSpec, *, runs: int
+) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
+    """`runs` child runs: figures over the runs, and each run's raw result."""
+    raw = [await one_run(spec) for _ in range(runs)]
+    figures = {
+        "wall_seconds": Figure("wall time", "s", tuple(r["wall_seconds"] for r in raw)),
+        "simulated_hours_per_wall_minute": Figure(
+            "simulated hours per wall minute", "h/min",
+            tuple(r["simulated_seconds"] / 3600 / (r["wall_seconds"] / 60) for r in raw),
+        ),
+        "arrivals_per_wall_second": Figure(
+            "arrivals per wall second", "1/s",
+            tuple(r["arrivals"] / r["wall_seconds"] for r in raw),
+        ),
+        "peak_rss_mib": Figure("peak RSS", "MiB", tuple(r["peak_rss_mib"] for r in raw)),
+        "distinct_results": Figure(
+            "distinct result digests", "", (float(len({r["digest"] for r in raw})),)
+        ),
+    }  # fmt: skip
+    return figures, raw
+
+
+if __name__ == "__main__":
+    main()
