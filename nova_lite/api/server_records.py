@@ -26,7 +26,14 @@ from nova_lite.compute import vm_states as vm
 from nova_lite.compute.allowed_states import ActionRule, check_rule
 from nova_lite.conductor.instance_edits import MAX_SERVER_META, MAX_TAGS
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import InstanceNotFound, Invalid, KeypairNotFound, NotFound, QuotaExceeded
+from nova_lite.exceptions import (
+    InstanceNotFound,
+    Invalid,
+    KeypairNotFound,
+    NotFound,
+    NovaLiteError,
+    QuotaExceeded,
+)
 
 if TYPE_CHECKING:
     from nova_lite.api.client import NovaAPI, Session
@@ -214,13 +221,22 @@ class ServerRecords:
 
         Besides what an update changes, a rebuild may replace the metadata, the key
         pair (``key_name``; None removes it) and the user data. Everything is checked
-        before the rebuild is claimed, and saved once it is.
+        first, then saved before the rebuild is sent (the host rebuilds with the new
+        key and user data, as in Nova); a rebuild that is then refused puts the old
+        values back, so a refused request changes nothing.
         """
         ctx = await self.session.context()
         values = await self._checked(ctx, changes, REBUILDABLE)
-        await self.rebuild(server_id, image)
+        ctx, before = await self._record(server_id, "rebuild")
         if values:
-            return await self.api.conductor.instance_update(ctx, server_id, values)
+            await self.api.conductor.instance_update(ctx, before.uuid, values)
+        try:
+            await self.rebuild(server_id, image)
+        except NovaLiteError:
+            if values:
+                old = {field: getattr(before, field) for field in values}
+                await self.api.conductor.instance_update(ctx, before.uuid, old)
+            raise
         return await self.api.conductor.instance_get(ctx, server_id)
 
     async def _checked(

@@ -192,7 +192,39 @@ VOLUME_ATTACH = obj(
     },
     required=("volumeAttachment",),
 )
+# -- key pairs, metadata and tags ---------------------------------------------------------
+KEYPAIR_CREATE = obj(
+    {
+        "keypair": obj(
+            {
+                "name": NAME,
+                "public_key": text(65535),
+                "type": {"enum": ["ssh", "x509"]},
+                "user_id": text(255, 1),
+            },
+            required=("name",),
+        )
+    },
+    required=("keypair",),
+)
+METADATA_BODY = obj({"metadata": METADATA}, required=("metadata",))
+METADATA_ITEM = obj(
+    {"meta": {**METADATA, "minProperties": 1, "maxProperties": 1}}, required=("meta",)
+)
+TAGS_BODY = obj({"tags": TAGS}, required=("tags",))
+RECORD_SCHEMAS: dict[str, Schema] = {
+    "compute_create_keypair": KEYPAIR_CREATE,
+    "compute_create_server_metadata": METADATA_BODY,
+    "compute_replace_server_metadata": METADATA_BODY,
+    "compute_set_server_metadata_item": METADATA_ITEM,
+    "compute_replace_server_tags": TAGS_BODY,
+    "compute_create_image_metadata": METADATA_BODY,
+    "compute_replace_image_metadata": METADATA_BODY,
+    "compute_set_image_metadata_item": METADATA_ITEM,
+}
+
 SCHEMAS: dict[str, Schema] = {
+    **RECORD_SCHEMAS,
     "compute_create_server": SERVER_CREATE,
     "compute_update_server": SERVER_UPDATE,
     "compute_server_action": SERVER_ACTION,
