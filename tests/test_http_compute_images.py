@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from nova_lite.testing import CloudFactory, add_user
+from nova_lite.testing import CloudFactory, DriverFaults, add_user, fake_driver
 from tests.http_fixtures import FrontEnd
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)
@@ -122,3 +122,43 @@ async def test_the_proxy_is_gone_from_2_36(front: FrontEnd, member: str) -> None
     )
 
     assert reply.status == 404
+
+
+async def test_create_image_metadata_becomes_the_images_properties(
+    front: FrontEnd, member: str
+) -> None:
+    """createImage's metadata is on the image, over Nova's own (image_type)."""
+    server_id = await front.boot(member)
+    made = await front.call(
+        "POST", f"/compute/v2.1/servers/{server_id}/action", token=member,
+        json={"createImage": {"name": "snap", "metadata": {"image_type": "test", "a": "b"}}},
+    )  # fmt: skip
+    image_id = made.headers["Location"].rsplit("/", 1)[-1]
+    await front.wait(member, server_id, "ACTIVE")
+
+    shown = await front.call("GET", f"{IMAGES}/{image_id}", token=member)
+
+    metadata = shown.body["image"]["metadata"]
+    assert (metadata["image_type"], metadata["a"], metadata["instance_uuid"]) == (
+        "test", "b", server_id,
+    )  # fmt: skip
+
+
+async def test_an_image_deleted_while_it_is_saved_leaves_the_server_as_it_was(
+    front: FrontEnd, member: str
+) -> None:
+    """A snapshot whose image is deleted mid-snapshot ends quietly: ACTIVE, no fault."""
+    server_id = await front.boot(member)
+    drivers = DriverFaults([fake_driver(front.cloud.compute("compute1"))])
+    with drivers.hold("snapshot") as gate:
+        made = await front.call(
+            "POST", f"/compute/v2.1/servers/{server_id}/action", token=member,
+            json={"createImage": {"name": "snap"}},
+        )  # fmt: skip
+        await gate.wait_reached()
+        image_id = made.headers["Location"].rsplit("/", 1)[-1]
+        deleted = await front.call("DELETE", f"{IMAGES}/{image_id}", token=member)
+    server = await front.wait(member, server_id, "ACTIVE")
+
+    assert deleted.status == 204
+    assert server.fault is None and server.task_state is None

@@ -449,3 +449,38 @@ async def test_a_create_past_the_port_quota_is_refused_before_anything_is_record
     assert refused.status == 403 and "ports" in refused.body["forbidden"]["message"]
     assert [s["name"] for s in listed.body["servers"]] == ["first"]
     assert accepted.status == 202, accepted.body
+
+
+async def test_a_rebuild_answers_the_new_image(front: FrontEnd, member: str) -> None:
+    """The rebuild's answer already names the image it rebuilds from, as Nova's."""
+    server_id = await front.boot(member)
+    session = await front.cloud.login_admin()
+    alt = await front.cloud.api.image.create_from_bytes(
+        await session.context(), "alt", b"alt image", visibility="public"
+    )
+
+    reply = await front.call(
+        "POST", f"{COMPUTE}/servers/{server_id}/action", token=member,
+        json={"rebuild": {"imageRef": alt.id}},
+    )  # fmt: skip
+    await front.wait(member, server_id, "ACTIVE")
+
+    assert reply.body["server"]["image"]["id"] == alt.id
+    assert (await _server(front, member, server_id))["image"]["id"] == alt.id
+
+
+async def test_a_server_cannot_boot_from_a_volume_that_is_not_bootable(
+    front: FrontEnd, member: str
+) -> None:
+    """A blank volume as the boot disk is a 400 naming it, and no server is recorded."""
+    ctx = await front.cloud.api.context_for(member)
+    volume = await front.cloud.api.volume.create(ctx, 1, name="blank")
+    bdm = {"source_type": "volume", "destination_type": "volume", "boot_index": 0,
+           "uuid": volume.id}  # fmt: skip
+    body = {"server": {"name": "s", "flavorRef": "1", "block_device_mapping_v2": [bdm]}}
+
+    reply = await front.call("POST", f"{COMPUTE}/servers", token=member, json=body)
+    listed = await front.call("GET", f"{COMPUTE}/servers", token=member)
+
+    assert reply.status == 400 and "not bootable" in reply.body["badRequest"]["message"]
+    assert listed.body["servers"] == []

@@ -142,6 +142,9 @@ class ServerRecords:
     async def rebuild(self, server_id: str, image: str) -> None:
         raise NotImplementedError  # ServerActions'
 
+    async def _find_image(self, ctx: RequestContext, ref: str) -> objects.Image:
+        raise NotImplementedError  # Servers'
+
     async def _record(
         self, server_id: str, rule: str, state_rule: ActionRule | None = None
     ) -> tuple[RequestContext, objects.Instance]:
@@ -221,21 +224,21 @@ class ServerRecords:
 
         Besides what an update changes, a rebuild may replace the metadata, the key
         pair (``key_name``; None removes it) and the user data. Everything is checked
-        first, then saved before the rebuild is sent (the host rebuilds with the new
-        key and user data, as in Nova); a rebuild that is then refused puts the old
-        values back, so a refused request changes nothing.
+        first, then saved with the new image before the rebuild is sent (the host
+        rebuilds with the new key and user data, and the answer shows the new image,
+        as in Nova); a rebuild that is then refused puts the old values back, so a
+        refused request changes nothing.
         """
         ctx = await self.session.context()
         values = await self._checked(ctx, changes, REBUILDABLE)
         ctx, before = await self._record(server_id, "rebuild")
-        if values:
-            await self.api.conductor.instance_update(ctx, before.uuid, values)
+        values["image_ref"] = (await self._find_image(ctx, image)).id
+        await self.api.conductor.instance_update(ctx, before.uuid, values)
         try:
             await self.rebuild(server_id, image)
         except NovaLiteError:
-            if values:
-                old = {field: getattr(before, field) for field in values}
-                await self.api.conductor.instance_update(ctx, before.uuid, old)
+            old = {field: getattr(before, field) for field in values}
+            await self.api.conductor.instance_update(ctx, before.uuid, old)
             raise
         return await self.api.conductor.instance_get(ctx, server_id)
 

@@ -170,8 +170,13 @@ class Servers(ServerActions, ServerRecords):
         block_devices: Sequence[objects.BlockDevice],
     ) -> objects.Image | None:
         if image is None:
-            if not any(bdm.boot_index == 0 for bdm in block_devices):
+            boot = next((bdm for bdm in block_devices if bdm.boot_index == 0), None)
+            if boot is None:
                 raise Invalid("An image or a block device with boot_index 0 is required.")
+            if boot.source_type == "volume" and boot.volume_id is not None:
+                volume = await self.api.volume.get(ctx, boot.volume_id)
+                if not volume.bootable:
+                    raise Invalid(f"Block Device {volume.id} is not bootable.")
             return None
         found = await self._find_image(ctx, image)
         if found.status != "active":

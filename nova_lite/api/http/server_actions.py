@@ -153,7 +153,8 @@ def _image_created(request: web.Request, image_id: str) -> web.Response:
 
 async def _create_image(call: Call) -> web.Response:
     args = call.arguments("createImage", allowed=("metadata",), required=("name",))
-    image_id = await call.servers.snapshot(call.server_id, _text("name", args["name"]))
+    name, metadata = _text("name", args["name"]), args.get("metadata") or {}
+    image_id = await call.servers.snapshot(call.server_id, name, metadata)
     return _image_created(call.request, image_id)
 
 
