@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from nova_lite.testing import CloudFactory, add_user, fake_driver
+from nova_lite.testing import CloudFactory, add_user, capture_logs, fake_driver
 from tests.http_fixtures import FrontEnd, Reply
 
 pytestmark = pytest.mark.parametrize("broker", ["memory"], indirect=True)
@@ -226,3 +227,19 @@ async def test_an_unknown_key_name_is_a_400_and_records_no_server(front: FrontEn
 
     assert reply.status == 400 and "key_name" in reply.body["badRequest"]["message"]
     assert listed.body["servers"] == []
+
+
+async def test_a_generated_private_key_is_never_stored_or_logged(front: FrontEnd) -> None:
+    """The private half of a generated key pair is in the answer only: not in the
+    conductor's database files, not in any log line."""
+    token = await _user(front, "mia")
+
+    with capture_logs() as events:
+        made = await _create(front, token, name="gen")
+    private = made.body["keypair"]["private_key"]
+    secret = "".join(private.splitlines()[1:-1])[:64]  # a stretch of the key's base64
+
+    state = Path(front.cloud.config.database_path("conductor")).parent
+    stored = b"".join(p.read_bytes() for p in state.glob("conductor.sqlite*"))
+    assert stored and secret.encode() not in stored
+    assert secret not in repr(events)
