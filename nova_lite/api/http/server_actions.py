@@ -214,8 +214,13 @@ def _length(value: object) -> int:
 
 
 def _last_lines(text: str, count: int) -> str:
-    """The last `count` newline-separated pieces of `text` (Nova's ``_tail_log``)."""
-    return "\n".join(text.split("\n")[-count:]) if count else ""
+    """The last `count` lines of `text`, joined by newlines with none after the last.
+
+    So that ``output.split("\\n")`` has `count` pieces, as Tempest counts them (Nova's
+    ``_tail_log`` counts the empty piece after a final newline as a line, and then
+    answers ``""`` for one line; here the last line is the last text written).
+    """
+    return "\n".join(text.splitlines()[-count:]) if count else ""
 
 
 async def _console_output(call: Call) -> web.Response:
