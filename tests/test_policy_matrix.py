@@ -883,6 +883,8 @@ BUILDERS: dict[str, Builder] = {
     "compute_versions_slash": _fixed("/compute/"),
     "compute_version": _fixed(COMPUTE),
     "compute_version_slash": _fixed(COMPUTE + "/"),
+    "compute_legacy_version": _fixed("/compute/v2"),
+    "compute_legacy_version_slash": _fixed("/compute/v2/"),
     "compute_list_flavors": _fixed(f"{COMPUTE}/flavors"),
     "compute_list_flavors_detail": _fixed(f"{COMPUTE}/flavors/detail"),
     "compute_show_flavor": _fixed(f"{COMPUTE}/flavors/1"),

@@ -65,12 +65,31 @@ def _version_doc(base: str) -> dict[str, Any]:
     }
 
 
+def _legacy_version_doc(base: str) -> dict[str, Any]:
+    """Nova's v2.0 entry (deprecated, no microversions): listed first, as Nova lists it."""
+    return {
+        "id": "v2.0",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": f"{base}/compute/v2/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
+        ],
+    }
+
+
 @routes.get("/compute")
 @routes.get("/compute/")
 @public
 async def versions(request: web.Request) -> web.Response:
-    """The compute API versions served (only v2.1, with its microversion range)."""
-    return json({"versions": [_version_doc(base_url(request))]})
+    """The compute API versions: v2.0 (its version document only) and v2.1."""
+    base = base_url(request)
+    return json({"versions": [_legacy_version_doc(base), _version_doc(base)]})
 
 
 @routes.get(PREFIX)
@@ -79,6 +98,14 @@ async def versions(request: web.Request) -> web.Response:
 async def version(request: web.Request) -> web.Response:
     """The v2.1 version document: ``min_version`` and ``version`` (the newest microversion)."""
     return json({"version": _version_doc(base_url(request))})
+
+
+@routes.get("/compute/v2")
+@routes.get("/compute/v2/")
+@public
+async def legacy_version(request: web.Request) -> web.Response:
+    """The v2.0 version document (the v2.0 API itself is not served: use v2.1)."""
+    return json({"version": _legacy_version_doc(base_url(request))})
 
 
 # -- reading ---------------------------------------------------------------------------
