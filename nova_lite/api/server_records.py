@@ -12,19 +12,23 @@ by the conductor (`conductor.instance_edits`), so concurrent edits lose nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from nova_lite import objects, validators
 from nova_lite.api import policy
+from nova_lite.api.server_fields import (
+    CreateFields,
+    access_ip,
+    check_description,
+    check_items,
+    check_tag,
+    check_user_data,
+    checked_metadata,
+)
 from nova_lite.compute import vm_states as vm
 from nova_lite.compute.allowed_states import ActionRule, check_rule
-from nova_lite.conductor.instance_edits import MAX_SERVER_META, MAX_TAGS
+from nova_lite.conductor.instance_edits import MAX_TAGS
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     InstanceNotFound,
@@ -38,14 +42,7 @@ from nova_lite.exceptions import (
 if TYPE_CHECKING:
     from nova_lite.api.client import NovaAPI, Session
 
-__all__ = [
-    "MAX_TAG_LENGTH",
-    "CreateFields",
-    "ServerRecords",
-    "access_ip",
-    "check_description",
-    "check_tag",
-]
+__all__ = ["ServerRecords"]
 
 _EDITABLE = frozenset({vm.ACTIVE, vm.PAUSED, vm.SUSPENDED, vm.STOPPED})
 METADATA_RULE = ActionRule(action="update_metadata", vm_states=_EDITABLE)
@@ -53,9 +50,6 @@ TAGS_RULE = ActionRule(
     action="update_tags", vm_states=_EDITABLE, task_states=None, must_have_launched=False,
     checks_lock=False,
 )  # fmt: skip
-MAX_TAG_LENGTH = 60
-MAX_DESCRIPTION = 255
-MAX_USER_DATA = 65535  # characters of base64 text, as Nova's schema
 UPDATABLE = frozenset(
     {"display_name", "description", "access_ip_v4", "access_ip_v6", "auto_disk_config"}
 )
@@ -63,74 +57,6 @@ REBUILDABLE = UPDATABLE | {"metadata", "key_name", "user_data"}
 _META = "os_compute_api:server-metadata:"
 _TAGS = "os_compute_api:os-server-tags:"
 _PASSWORD = "os_compute_api:os-server-password:"
-
-
-def access_ip(value: object, version: int) -> str:
-    """An access address of IP `version` in its usual spelling; "" unsets it."""
-    if value in ("", None):
-        return ""
-    field = f"accessIPv{version}"
-    try:
-        address = ipaddress.ip_address(validators.text(field, value, max_length=64))
-    except ValueError:
-        raise Invalid(f"Invalid input for field/attribute {field}. Value: {value!r}.") from None
-    if address.version != version:
-        raise Invalid(f"{field} must be an IPv{version} address, not {value!r}.")
-    return str(address)
-
-
-def check_description(value: object) -> str | None:
-    """A server description (2.19): None, or up to 255 printable characters."""
-    if value is None:
-        return None
-    text = validators.text("description", value, max_length=MAX_DESCRIPTION, empty=True)
-    if not text.isprintable():
-        raise Invalid(f"Invalid input for field/attribute description. Value: {value!r:.80}.")
-    return text
-
-
-def check_tag(value: object) -> str:
-    """A server tag: 1-60 characters, neither ``/`` nor ``,``."""
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= MAX_TAG_LENGTH
-        or set(value)
-        & {
-            "/",
-            ",",
-        }
-    ):
-        raise Invalid(
-            f"Tag {value!r:.80} is invalid. It must be a non empty string of at most "
-            f"{MAX_TAG_LENGTH} characters without characters '/' and ','."
-        )
-    return value
-
-
-def check_user_data(value: object) -> str | None:
-    """User data for the guest: None, or base64 text of at most 65,535 characters."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_USER_DATA:
-        raise Invalid(f"user_data must be base64 text of at most {MAX_USER_DATA} characters.")
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise Invalid("User data needs to be valid base 64.") from None
-    return value
-
-
-@attrs.frozen(kw_only=True)
-class CreateFields:
-    """What a server create may give besides flavor, image and networks (Nova's fields)."""
-
-    description: str | None = None
-    key_name: str | None = None
-    access_ip_v4: str = ""
-    access_ip_v6: str = ""
-    auto_disk_config: bool = False
-    user_data: str | None = None
-    tags: tuple[str, ...] = ()
 
 
 class ServerRecords:
@@ -257,7 +183,7 @@ class ServerRecords:
             "access_ip_v6": lambda v: access_ip(v, 6),
             "auto_disk_config": lambda v: validators.boolean("auto_disk_config", v),
             "user_data": check_user_data,
-            "metadata": _checked_metadata,
+            "metadata": checked_metadata,
         }
         for field, check in checks.items():
             if field in values:
@@ -286,7 +212,7 @@ class ServerRecords:
         self, server_id: str, items: Mapping[str, str], *, replace: bool = False, one: bool = False
     ) -> dict[str, str]:
         """Add or change `items` (all of the metadata if `replace`); the result."""
-        _check_items(items)
+        check_items(items)
         operation = "update_all" if replace else ("update" if one else "create")
         ctx, instance = await self._record(server_id, _META + operation, METADATA_RULE)
         saved = await self.api.conductor.instance_edit_metadata(
@@ -349,27 +275,6 @@ class ServerRecords:
             return
         kept = {k: v for k, v in instance.system_metadata.items() if not k.startswith("password_")}
         await self.api.conductor.instance_update(ctx, instance.uuid, {"system_metadata": kept})
-
-
-def _checked_metadata(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise Invalid(f"Invalid input for field/attribute metadata. Value: {value!r:.80}.")
-    _check_items(value)
-    if len(value) > MAX_SERVER_META:
-        raise QuotaExceeded(
-            f"Quota exceeded for metadata_items: {len(value)} metadata items are more than "
-            f"the {MAX_SERVER_META} allowed (maxServerMeta).",
-            resource="metadata_items",
-        )
-    return dict(value)
-
-
-def _check_items(items: Mapping[str, str]) -> None:
-    for key, value in items.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 255:
-            raise Invalid(f"A metadata key must be 1 to 255 characters: {key!r:.80}.")
-        if not isinstance(value, str) or len(value) > 255:
-            raise Invalid(f"Metadata {key!r:.80} must be a string of at most 255 characters.")
 
 
 def _password_of(system_metadata: Mapping[str, str]) -> str:

@@ -20,7 +20,8 @@ import structlog
 from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
-from nova_lite.api.server_records import CreateFields, ServerRecords
+from nova_lite.api.server_fields import CreateFields
+from nova_lite.api.server_records import ServerRecords
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state

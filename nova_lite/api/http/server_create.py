@@ -20,7 +20,7 @@ import attrs
 from nova_lite import objects, validators
 from nova_lite.api.http.common import check_fields
 from nova_lite.api.http.microversion import APIVersion
-from nova_lite.api.server_records import CreateFields
+from nova_lite.api.server_fields import CreateFields
 from nova_lite.exceptions import Invalid
 
 __all__ = ["CreateOrder", "parse"]
