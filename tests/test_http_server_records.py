@@ -484,3 +484,20 @@ async def test_a_server_cannot_boot_from_a_volume_that_is_not_bootable(
 
     assert reply.status == 400 and "not bootable" in reply.body["badRequest"]["message"]
     assert listed.body["servers"] == []
+
+
+async def test_attaching_a_volume_in_use_is_a_400(front: FrontEnd, member: str) -> None:
+    """A volume another server holds is a bad request for the next attach, as in Nova."""
+    first, second = await front.boot(member, "first"), await front.boot(member, "second")
+    volume = await front.cloud.api.volume.create(await front.cloud.api.context_for(member), 1)
+    body = {"volumeAttachment": {"volumeId": volume.id}}
+
+    attached = await front.call(
+        "POST", f"{COMPUTE}/servers/{first}/os-volume_attachments", token=member, json=body
+    )
+    again = await front.call(
+        "POST", f"{COMPUTE}/servers/{second}/os-volume_attachments", token=member, json=body
+    )
+
+    assert attached.status == 200, attached.body
+    assert again.status == 400 and "Invalid volume" in again.body["badRequest"]["message"]
