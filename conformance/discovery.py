@@ -93,7 +93,8 @@ def discover(base: str, username: str, password: str, project: str) -> Discovere
     """Read `Discovered` from the cloud at `base`, as the admin (creating the second image)."""
     client = HttpClient(base)
     token = client.login(username, password, project)
-    compute = client.get("/compute/")["versions"][0]
+    # The version with microversions (v2.1; Nova lists the deprecated v2.0 first).
+    compute = next(v for v in client.get("/compute/")["versions"] if v["min_version"])
     volume = client.get("/volume/")["versions"][0]
     network_ext = client.get("/network/v2.0/extensions") or {"extensions": []}
     volume_ext = client.get(f"/volume/v3/{token['project']['id']}/extensions") or {}

@@ -77,6 +77,8 @@ class FakeGuest:
     rescued: bool = False
     previous_flavor: objects.Flavor | None = None  # kept by resize for a revert
     password_changes: int = 0  # set_admin_password records that it ran, never the secret
+    key_name: str | None = None  # the key pair the guest was given (its public key below)
+    key_data: str | None = None
 
     @property
     def state_name(self) -> str:
@@ -169,6 +171,8 @@ class FakeDriver(ComputeDriver):
             memory_mb=instance.flavor.memory_mb,
             booted_at=self.clock(),
             volumes=disks,
+            key_name=instance.key_name,
+            key_data=instance.key_data,
         )
         self.guests[instance.uuid] = guest
         self._log(guest, *_boot_lines(guest, image, network_info, disks))

@@ -134,6 +134,7 @@ class QuotaConfig:
     instances: int = 10
     cores: int = 20
     ram: int = 51200
+    key_pairs: int = 100  # per user, as Nova counts them
 
 
 @attrs.frozen(kw_only=True)

@@ -22,7 +22,8 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     └── NovaError                                service-level faults (boot flow, lifecycle)
         ├── NotAuthorized(PermissionError)       401: bad, expired or revoked credentials
         ├── Forbidden(PermissionError)           403: PolicyNotAuthorized, QuotaExceeded
-        ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound, ...
+        ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound,
+        │                                             KeypairNotFound, ...
         ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
         ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
@@ -56,6 +57,7 @@ __all__ = [
     "Invalid",
     "InvalidRpcArguments",
     "IpAddressExhausted",
+    "KeypairNotFound",
     "MessageDecodeError",
     "MessageUndeliverable",
     "MessagingError",
@@ -255,6 +257,10 @@ class FlavorNotFound(NotFound):
 
 class ImageNotFound(NotFound):
     """No image with that id is visible to the caller."""
+
+
+class KeypairNotFound(NotFound):
+    """The user has no key pair of that name."""
 
 
 class NetworkNotFound(NotFound):

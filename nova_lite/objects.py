@@ -31,6 +31,7 @@ __all__ = [
     "InstanceAction",
     "InstanceActionEvent",
     "InstanceFault",
+    "KeyPair",
     "Migration",
     "Network",
     "Port",
@@ -334,6 +335,32 @@ class Instance:
     created_at: datetime.datetime = attrs.field(factory=utcnow)
     updated_at: datetime.datetime | None = None
     deleted: bool = False
+    # What the user gave the server at create, update or rebuild, as Nova's server API
+    # shows it: the description (2.19), the key pair (its name, and its public key
+    # as the driver gets it), access addresses ("" when unset), disk config (AUTO or
+    # MANUAL), user data (base64 text) and tags.
+    description: str | None = None
+    key_name: str | None = None
+    key_data: str | None = None
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
+    auto_disk_config: bool = False
+    user_data: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class KeyPair:
+    """A user's key pair (os-keypairs): the public half only; the private one is never kept."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: int
+    name: str
+    user_id: str
+    type: str
+    public_key: str
+    fingerprint: str
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
 
 
 @attrs.frozen(kw_only=True)
@@ -485,6 +512,7 @@ _ALL: tuple[type, ...] = (
     InstanceAction,
     InstanceActionEvent,
     InstanceFault,
+    KeyPair,
     Migration,
     Network,
     Port,

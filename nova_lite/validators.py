@@ -8,6 +8,7 @@ here, they differ there:
 name                    length     empty       None         also
 ======================  =========  ==========  ===========  ====================================
 server (Nova)           1-255      refused     refused      printable; no space at either end
+key pair (Nova)         1-255      refused     refused      letters, digits, ``_``, ``-``, space
 image (Glance)          0-255      allowed     stored ""    -
 network (Neutron)       0-255      allowed     refused      -
 volume (Cinder)         0-255 [1]  allowed     stored ""    -
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_PROJECT_NAME",
     "boolean",
     "image_name",
+    "keypair_name",
     "network_name",
     "optional_text",
     "project_name",
@@ -78,6 +80,28 @@ def server_name(value: object, field: str = "name") -> str:
             )
     if unicodedata.category(name[0]) == "Zs" or unicodedata.category(name[-1]) == "Zs":
         raise Invalid(f"{field} {name!r:.80} must not start or end with a space.", field=field)
+    return name
+
+
+KEYPAIR_NAME_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- "
+)
+
+
+def keypair_name(value: object, field: str = "name") -> str:
+    """A Nova key pair name: a server name made only of ASCII letters, digits, ``_ -``.
+
+    Nova's ``keypair_name_special_chars`` (``^[_\\- a-zA-Z0-9]+$``), up to
+    microversion 2.91; no space at either end, as every Nova name.
+    """
+    name = server_name(value, field)
+    wrong = sorted(set(name) - KEYPAIR_NAME_CHARACTERS)
+    if wrong:
+        raise Invalid(
+            f"Keypair name {name!r:.80} contains {wrong[0]!r}: a key pair name may contain "
+            "only letters, digits, '_', '-' and spaces.",
+            field=field,
+        )
     return name
 
 

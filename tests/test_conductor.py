@@ -108,7 +108,7 @@ async def test_quota_usage_counts_live_instances(api: ConductorAPI) -> None:
 
     quota = await api.quota_get(ALICE, "p-alice")
     assert quota["usage"] == {"instances": 2, "cores": 3, "ram": 4608}
-    assert quota["limits"] == {"instances": 3, "cores": 4, "ram": 8192}
+    assert quota["limits"] == {"instances": 3, "cores": 4, "ram": 8192, "key_pairs": 100}
 
     await api.instance_destroy(ADMIN, first.uuid)
     usage = (await api.quota_get(ALICE, "p-alice"))["usage"]

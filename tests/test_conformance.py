@@ -308,7 +308,7 @@ def test_schema_and_status_code_failures_name_the_route() -> None:
 
 def test_the_worklist_counts_tests_per_cause_largest_first() -> None:
     """Two tests blocked by one missing route outweigh one wrong status code."""
-    route = [["C:test_a", "404", "GET", f"{BASE}/compute/v2.1/os-keypairs"]]
+    route = [["C:test_a", "404", "GET", f"{BASE}/compute/v2.1/os-no-such-thing"]]
     outcomes = [
         failed(NOT_FOUND, route),
         failed(NOT_FOUND, route),
@@ -319,7 +319,7 @@ def test_the_worklist_counts_tests_per_cause_largest_first() -> None:
         ("missing route", 2),
         ("wrong response content", 1),
     ]
-    assert items[0].keys == (("GET /compute/v2.1/os-keypairs", 2),)
+    assert items[0].keys == (("GET /compute/v2.1/os-no-such-thing", 2),)
 
 
 def test_ids_in_paths_are_replaced() -> None:

@@ -51,6 +51,10 @@ async def test_version_documents_need_no_token(front: FrontEnd) -> None:
     assert root.status == 300 and root.body["versions"]["values"][0]["id"].startswith("v3")
     version = compute.body["version"]
     assert (version["min_version"], version["version"]) == ("2.1", "2.79")
+    listed = await front.call("GET", "/compute/")
+    assert [v["id"] for v in listed.body["versions"]] == ["v2.0", "v2.1"]  # Nova's order
+    legacy = await front.call("GET", "/compute/v2/")
+    assert legacy.status == 200 and legacy.body["version"]["id"] == "v2.0"
     assert [r.status for r in others] == [200, 300, 200, 300]  # Glance's and Cinder's: 300
 
 

@@ -215,4 +215,4 @@ async def test_console_output_returns_the_last_lines(front: FrontEnd) -> None:
     )
 
     assert whole.status == 200 and "login" in whole.body["output"]
-    assert tail.body["output"] == whole.body["output"].splitlines(keepends=True)[-1]
+    assert tail.body["output"] == whole.body["output"].splitlines()[-1]

@@ -145,6 +145,20 @@ def test_metadata_records_the_instance_in_nova_lites_namespace(conn: Any) -> Non
         assert (record.host, record.root_image, record.root_format) == ("host1", "img-1", "qcow2")
 
 
+def test_the_key_pair_is_recorded_in_the_domain_metadata(conn: Any) -> None:
+    """A server booted with a key pair has its name and public key in <metadata>."""
+    instance = attrs.evolve(make_instance("web"), key_name="mine", key_data="ssh-rsa AAAA me")
+    domain = defined(conn, design(instance))
+
+    key = domain.find("metadata/n:instance/n:key", NS)
+    assert key is not None and key.get("name") == "mine" and key.text == "ssh-rsa AAAA me"
+    dom = conn.lookupByUUIDString(instance.uuid)
+    alone = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
+    assert parse_metadata(alone).key_name == "mine"
+    keyless = defined(conn, design(make_instance("other")))
+    assert keyless.find("metadata/n:instance/n:key", NS) is None
+
+
 def test_a_disk_booted_kvm_guest_boots_from_hd_with_the_host_cpu(conn: Any) -> None:
     """Without a kernel the guest boots from vda; kvm guests get the host-model CPU."""
     settings = LibvirtConfig(virt_type="kvm")

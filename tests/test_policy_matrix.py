@@ -27,7 +27,7 @@ import pytest
 from nova_lite.api.http.openapi import document
 from nova_lite.cloud import Cloud
 from nova_lite.context import RequestContext
-from nova_lite.objects import utcnow
+from nova_lite.objects import KeyPair, utcnow
 from nova_lite.policy import Enforcer
 from nova_lite.testing import (
     PASSWORD,
@@ -765,7 +765,109 @@ async def _action(world: World, role: str, action: str) -> Call:
     return Call(path=path, json=body, owner=world.owner, hidden=True)
 
 
+# -- the server surface's records: key pairs (the caller's own), metadata, tags, images
+
+
+PUBLIC_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCsNe3/1ILNCqFyfYWDeTKLD6jEXC2OQHLmietMWW+/vd"
+    "aZq7KZEwO0jhglaFjU1mpqq4Gz5RX156sCTNM9vRbwKAxfsdF9laBYVsex3m3Wmui3uYrKyumsoJn2g9GNnG1P"
+    "I1mrVjZ61i0GY3khna+wzlTpCCmy5HNlrmbj3XLqBUpipTOXmsnr4sChzC53KCd8LXuwc1i/CZPvF+3XipvAgFSE"
+    "53pCtLOeB1kYMOBaiUPLQTWXR3JpckqFIQwhIH0zoHlJvZE8hh90XcPojYN56tI0OlrGqojbediJYD0rUsJu4we"
+    "Zpbn8vilb3JuDY+jwssnSA8wzBx3A/8y9Pp1B nova@ubuntu"
+)
+TAGS_VERSION = {"OpenStack-API-Version": "compute 2.26"}
+
+
+def _keypair_target(world: World, role: str) -> dict[str, Any]:
+    ctx = world.contexts.get(role)
+    return {"user_id": ctx.user_id if ctx else None}
+
+
+async def _own_keypair(world: World, role: str) -> Call:
+    """A key pair of the caller's own user, at its URL."""
+    name = world.unique("kp")
+    ctx = world.contexts.get(role)
+    if ctx is not None:
+        keypair = KeyPair(
+            id=0, name=name, user_id=ctx.user_id or "", type="ssh", public_key=PUBLIC_KEY,
+            fingerprint="f",
+        )  # fmt: skip
+        await world.cloud.api.conductor.keypair_create(ctx, keypair)
+    return Call(path=f"{COMPUTE}/os-keypairs/{name}", target=_keypair_target(world, role))
+
+
+async def _list_keypairs(world: World, role: str) -> Call:
+    return Call(path=f"{COMPUTE}/os-keypairs", target=_keypair_target(world, role))
+
+
+async def _create_keypair(world: World, role: str) -> Call:
+    body = {"keypair": {"name": world.unique("kp"), "public_key": PUBLIC_KEY}}
+    return Call(path=f"{COMPUTE}/os-keypairs", json=body, target=_keypair_target(world, role))
+
+
+def _server_record(rest: str, **extra: Any) -> Builder:
+    """A call on the world's server's records, with its metadata item ``k`` and tag ``t``."""
+
+    async def build(world: World, role: str) -> Call:
+        admin = world.contexts["admin"]
+        await world.cloud.api.conductor.instance_edit_metadata(admin, world.server, {"k": "v"}, [])
+        await world.cloud.api.conductor.instance_edit_tags(admin, world.server, ["t"], [])
+        return Call(path=_servers(world, rest), owner=world.owner, hidden=True, **extra)
+
+    return build
+
+
+async def _fresh_image_call(world: World, rest: str = "", **extra: Any) -> Call:
+    image = await world.cloud.api.image.create(world.member, _fresh("img"), properties={"k": "v"})
+    path = f"{COMPUTE}/images/{image.id}{rest}"
+    return Call(path=path, owner=world.owner, hidden=True, **extra)
+
+
+def _on_fresh_image(rest: str = "", **extra: Any) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        return await _fresh_image_call(world, rest, **extra)
+
+    return build
+
+
+RECORD_BUILDERS: dict[str, Builder] = {
+    "compute_list_keypairs": _list_keypairs,
+    "compute_create_keypair": _create_keypair,
+    "compute_show_keypair": _own_keypair,
+    "compute_delete_keypair": _own_keypair,
+    "compute_list_server_metadata": _server_record("/metadata"),
+    "compute_create_server_metadata": _server_record("/metadata", json={"metadata": {"a": "b"}}),
+    "compute_replace_server_metadata": _server_record("/metadata", json={"metadata": {"k": "v"}}),
+    "compute_show_server_metadata_item": _server_record("/metadata/k"),
+    "compute_set_server_metadata_item": _server_record("/metadata/k", json={"meta": {"k": "w"}}),
+    "compute_delete_server_metadata_item": _server_record("/metadata/k"),
+    "compute_list_server_tags": _server_record("/tags", headers=TAGS_VERSION),
+    "compute_replace_server_tags": _server_record(
+        "/tags", json={"tags": ["t"]}, headers=TAGS_VERSION
+    ),
+    "compute_delete_server_tags": _server_record("/tags", headers=TAGS_VERSION),
+    "compute_check_server_tag": _server_record("/tags/t", headers=TAGS_VERSION),
+    "compute_add_server_tag": _server_record("/tags/u", headers=TAGS_VERSION),
+    "compute_delete_server_tag": _server_record("/tags/t", headers=TAGS_VERSION),
+    "compute_list_server_ips": _server_record("/ips"),
+    "compute_show_server_ips": _server_record("/ips/private"),
+    "compute_show_server_password": _server_record("/os-server-password"),
+    "compute_clear_server_password": _server_record("/os-server-password"),
+    "compute_list_images": _fixed(f"{COMPUTE}/images"),
+    "compute_list_images_detail": _fixed(f"{COMPUTE}/images/detail"),
+    "compute_show_image": _owned(lambda w: f"{COMPUTE}/images/{w.image}"),
+    "compute_delete_image": _on_fresh_image(),
+    "compute_list_image_metadata": _on_fresh_image("/metadata"),
+    "compute_create_image_metadata": _on_fresh_image("/metadata", json={"metadata": {"a": "b"}}),
+    "compute_replace_image_metadata": _on_fresh_image("/metadata", json={"metadata": {"a": "b"}}),
+    "compute_show_image_metadata_item": _on_fresh_image("/metadata/k"),
+    "compute_set_image_metadata_item": _on_fresh_image("/metadata/k", json={"meta": {"k": "w"}}),
+    "compute_delete_image_metadata_item": _on_fresh_image("/metadata/k"),
+}
+
+
 BUILDERS: dict[str, Builder] = {
+    **RECORD_BUILDERS,
     "identity_versions": _fixed("/"),
     "identity_version": _fixed(IDENTITY),
     "identity_version_slash": _fixed(IDENTITY + "/"),
@@ -781,6 +883,8 @@ BUILDERS: dict[str, Builder] = {
     "compute_versions_slash": _fixed("/compute/"),
     "compute_version": _fixed(COMPUTE),
     "compute_version_slash": _fixed(COMPUTE + "/"),
+    "compute_legacy_version": _fixed("/compute/v2"),
+    "compute_legacy_version_slash": _fixed("/compute/v2/"),
     "compute_list_flavors": _fixed(f"{COMPUTE}/flavors"),
     "compute_list_flavors_detail": _fixed(f"{COMPUTE}/flavors/detail"),
     "compute_show_flavor": _fixed(f"{COMPUTE}/flavors/1"),

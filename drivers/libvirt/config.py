@@ -77,6 +77,8 @@ class GuestMetadata:
     project_id: str
     root_image: str | None  # the image the root disk is an overlay on (None: volume)
     root_format: str = "raw"  # that image's qemu format (rescue makes another overlay)
+    key_name: str | None = None  # the key pair the server was booted with, and its public
+    key_data: str | None = None  # key (no config drive or metadata service hands it over)
 
 
 @attrs.frozen(kw_only=True)
@@ -183,6 +185,8 @@ def design_guest(
         project_id=instance.project_id,
         root_image=image.id if image is not None else None,
         root_format=disk_format(image) if image is not None else "raw",
+        key_name=instance.key_name,
+        key_data=instance.key_data,
     )
     return GuestConfig(
         virt_type=settings.virt_type,

@@ -97,6 +97,8 @@ def _metadata(meta: GuestMetadata) -> ET.Element:
         )
     else:
         ET.SubElement(root, _N + "root", type="volume")
+    if meta.key_name is not None:
+        _text(root, _N + "key", meta.key_data or "", name=meta.key_name)
     return root
 
 
@@ -249,11 +251,12 @@ def _find(element: ET.Element, path: str) -> ET.Element:
 
 @attrs.frozen(kw_only=True)
 class MetadataRecord:
-    """What a domain's ``<nova_lite:instance>`` says: its host and its root image."""
+    """What a domain's ``<nova_lite:instance>`` says: its host, root image and key pair."""
 
     host: str | None
     root_image: str | None
     root_format: str = "raw"
+    key_name: str | None = None
 
 
 def parse_metadata(text: str) -> MetadataRecord:
@@ -270,4 +273,6 @@ def parse_metadata(text: str) -> MetadataRecord:
     root = element.find("root")
     image = root.get("uuid") if root is not None and root.get("type") == "image" else None
     fmt = root.get("format", "raw") if root is not None else "raw"
-    return MetadataRecord(host=host, root_image=image, root_format=fmt)
+    key = element.find("key")
+    key_name = key.get("name") if key is not None else None
+    return MetadataRecord(host=host, root_image=image, root_format=fmt, key_name=key_name)

@@ -14,7 +14,7 @@ gives the claim back.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -133,11 +133,17 @@ class ServerActions(ClaimingActions):
 
     # -- images ----------------------------------------------------------------
 
-    async def snapshot(self, server_id: str, name: str) -> str:
-        """Save the server's disk as a new image; returns the image's id at once."""
+    async def snapshot(
+        self, server_id: str, name: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Save the server's disk as a new image; returns the image's id at once.
+
+        `metadata` becomes the image's properties, over Nova's own (``image_type``...).
+        """
         validators.server_name(name)  # Nova's rule for createImage, before anything else
+        properties = {"image_type": "snapshot", **(metadata or {})}
         return await self._image_action(
-            server_id, "snapshot", task_states.IMAGE_SNAPSHOT, name, {"image_type": "snapshot"}
+            server_id, "snapshot", task_states.IMAGE_SNAPSHOT, name, properties
         )
 
     async def backup(self, server_id: str, name: str, backup_type: str, rotation: int) -> str:

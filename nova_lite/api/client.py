@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from nova_lite import clock, objects
+from nova_lite.api.keypairs import Keypairs
 from nova_lite.api.policy import rule_for
 from nova_lite.api.servers import Servers
 from nova_lite.api.watcher import InstanceWatcher
@@ -138,6 +139,7 @@ class Session:
         self.request_id = request_id
         self.global_request_id = global_request_id
         self.servers = Servers(self)
+        self.keypairs = Keypairs(self)
 
     def __repr__(self) -> str:
         return f"<Session token=***{self.token[-4:]}>"

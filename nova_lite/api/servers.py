@@ -19,9 +19,12 @@ import structlog
 from nova_lite import clock, objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
+from nova_lite.api.server_fields import CreateFields
+from nova_lite.api.server_records import ServerRecords
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
+from nova_lite.conductor.instance_edits import MAX_SERVER_META
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     ImageNotFound,
@@ -36,7 +39,7 @@ from nova_lite.exceptions import (
 if TYPE_CHECKING:
     from nova_lite.api.client import Session
 
-__all__ = ["Servers"]
+__all__ = ["MAX_SERVER_META", "Servers"]
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +65,6 @@ def _check_count(count: object, maximum: int) -> int:
     return count
 
 
-MAX_SERVER_META = 128  # maxServerMeta in /limits: Nova's metadata_items quota
 MAX_META_LENGTH = 255  # a metadata key (1-255 characters) or value (0-255)
 
 
@@ -84,7 +86,7 @@ def _check_metadata(metadata: Mapping[str, Any]) -> None:
             )
 
 
-class Servers(ServerActions):
+class Servers(ServerActions, ServerRecords):
     """``session.servers``: create, get, list, delete, wait for and act on servers."""
 
     def __init__(self, session: Session) -> None:
@@ -103,8 +105,13 @@ class Servers(ServerActions):
         block_devices: Sequence[objects.BlockDevice] = (),
         scheduler_hints: Mapping[str, Any] | None = None,
         metadata: Mapping[str, str] | None = None,
+        fields: CreateFields | None = None,
     ) -> list[Server]:
-        """Start building `count` servers; they are returned at once, in BUILD."""
+        """Start building `count` servers; they are returned at once, in BUILD.
+
+        `fields` are the rest of what Nova's create takes (description, key pair,
+        access addresses, disk config, user data, tags).
+        """
         ctx = await self.session.context()
         self.api.authorize(ctx, "create", ctx.project_id)
         validators.server_name(name)
@@ -120,6 +127,8 @@ class Servers(ServerActions):
         flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
         network_ids = await self._resolve_networks(ctx, networks)
+        extra = await self._instance_fields(ctx, fields)
+        await self._check_port_quota(ctx, count * len(network_ids))
         hints = dict(scheduler_hints or {})
         instances = [
             objects.Instance(
@@ -136,6 +145,7 @@ class Servers(ServerActions):
                 block_devices=tuple(block_devices),
                 metadata=dict(metadata or {}),
                 scheduler_hints=hints,
+                **extra,
             )
             for i in range(count)
         ]
@@ -160,8 +170,13 @@ class Servers(ServerActions):
         block_devices: Sequence[objects.BlockDevice],
     ) -> objects.Image | None:
         if image is None:
-            if not any(bdm.boot_index == 0 for bdm in block_devices):
+            boot = next((bdm for bdm in block_devices if bdm.boot_index == 0), None)
+            if boot is None:
                 raise Invalid("An image or a block device with boot_index 0 is required.")
+            if boot.source_type == "volume" and boot.volume_id is not None:
+                volume = await self.api.volume.get(ctx, boot.volume_id)
+                if not volume.bootable:
+                    raise Invalid(f"Block Device {volume.id} is not bootable.")
             return None
         found = await self._find_image(ctx, image)
         if found.status != "active":

@@ -21,7 +21,7 @@ from nova_lite.compute import vm_states as vm
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import InstanceInvalidState, InstanceLocked
 
-__all__ = ["RULES", "ActionRule", "check_instance_state"]
+__all__ = ["RULES", "ActionRule", "check_instance_state", "check_rule"]
 
 _NO_TASK: frozenset[str | None] = frozenset({None})
 
@@ -158,7 +158,12 @@ def check_instance_state(ctx: RequestContext, instance: objects.Instance, action
     The refusal names the action, the current vm_state and task_state, and the
     states that would allow it.
     """
-    rule = RULES[action]
+    check_rule(ctx, instance, RULES[action])
+
+
+def check_rule(ctx: RequestContext, instance: objects.Instance, rule: ActionRule) -> None:
+    """`check_instance_state` for a rule outside the table (the server record edits')."""
+    action = rule.action
     if rule.checks_lock and instance.locked and not ctx.is_admin:
         raise InstanceLocked(
             f"Instance {instance.uuid} is locked; only an administrator may {action} it.",

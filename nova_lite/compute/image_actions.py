@@ -21,7 +21,12 @@ from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.compute.settle import Settler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import InstanceNotFound, NovaLiteError, UnexpectedTaskStateError
+from nova_lite.exceptions import (
+    ImageNotFound,
+    InstanceNotFound,
+    NovaLiteError,
+    UnexpectedTaskStateError,
+)
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
@@ -109,7 +114,13 @@ class ImageActions:
 
         async def snapshot(ctx: RequestContext, instance: objects.Instance) -> None:
             data = await self.driver.snapshot(instance)
-            await self.image.upload(ctx, image_id, data)
+            try:
+                await self.image.upload(ctx, image_id, data)
+            except ImageNotFound:
+                # Deleted while it was saving: Nova's "Image not found during snapshot".
+                # The server carries on as it was; there is nothing left to fill.
+                log.warning("compute.snapshot_image_gone", image_id=image_id)
+                return
             if backup_type is not None and rotation is not None:
                 await self._rotate_backups(ctx, instance, backup_type, rotation)
 

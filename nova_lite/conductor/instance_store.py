@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -54,6 +54,15 @@ _UPDATABLE = frozenset(
         "block_devices",
         "availability_zone",
         "deleted",
+        # the server API's user-facing fields
+        "description",
+        "key_name",
+        "key_data",
+        "access_ip_v4",
+        "access_ip_v6",
+        "auto_disk_config",
+        "user_data",
+        "tags",
     }
 )
 
@@ -220,20 +229,12 @@ class InstanceStore:
         expected_vm_state: Collection[str] | Any = ANY,
     ) -> objects.Instance:
         """Apply `values` if the instance is in an expected state (compare-and-swap)."""
-        unknown = set(values) - _UPDATABLE
-        if unknown:
-            raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-        while True:  # optimistic: re-read and retry if another writer got there first
-            row = await self.db.fetchone(
-                "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
-            )
-            if row is None or row["deleted"]:
-                raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
-            current = objects.load(objects.Instance, row["data"])
+
+        def change(current: objects.Instance) -> Mapping[str, Any]:
             _check_expected(current, expected_task_state, expected_vm_state)
-            updated = _apply(current, values)
-            if await self._swap(uuid, row["data"], updated):
-                break
+            return values
+
+        updated = await self.edit(uuid, change)
         if "fault" in values and updated.fault is not None:
             fault = updated.fault
             await self.db.execute(
@@ -242,6 +243,30 @@ class InstanceStore:
                 (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
             )
         return updated
+
+    async def edit(
+        self, uuid: str, change: Callable[[objects.Instance], Mapping[str, Any]]
+    ) -> objects.Instance:
+        """Save the values `change` makes of the current instance, as one compare-and-swap.
+
+        `change` sees the record as it is and may raise to refuse; if another writer
+        got there first, the record is read again and `change` runs again, so an
+        edit computed from the record (merging metadata, adding a tag) loses nothing.
+        """
+        while True:  # optimistic: re-read and retry if another writer got there first
+            row = await self.db.fetchone(
+                "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
+            )
+            if row is None or row["deleted"]:
+                raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
+            current = objects.load(objects.Instance, row["data"])
+            values = change(current)
+            unknown = set(values) - _UPDATABLE
+            if unknown:
+                raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
+            updated = _apply(current, values)
+            if await self._swap(uuid, row["data"], updated):
+                return updated
 
     async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
         """Write `updated` only if the row still holds `expected_data` (one statement)."""

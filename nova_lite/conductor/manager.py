@@ -9,9 +9,11 @@ hands each part exactly what it uses:
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
   and the build timeout periodic;
-- `MigrationTasks` (migrate.py): resize and unshelve placement.
+- `MigrationTasks` (migrate.py): resize and unshelve placement;
+- `InstanceEdits` (instance_edits.py): metadata and tags merged into the record;
+- `KeypairRecords` (keypairs.py): users' key pairs.
 
-RPC endpoints are served by the parts themselves: `endpoints()` returns the four
+RPC endpoints are served by the parts themselves: `endpoints()` returns the
 parts, each with the manager's ``target``, as Nova's conductor serves its
 ConductorManager and ComputeTaskManager side by side. Each endpoint is written once,
 beside the code it runs, instead of again as a delegating method here (the same
@@ -25,8 +27,10 @@ from typing import ClassVar
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
 from nova_lite.conductor.build import BuildTasks
+from nova_lite.conductor.instance_edits import InstanceEdits
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
+from nova_lite.conductor.keypairs import KeypairRecords
 from nova_lite.conductor.migrate import MigrationTasks
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
@@ -54,7 +58,10 @@ class ConductorManager(Manager):
         notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
-        self.instances = InstanceRecords(InstanceStore(self.db, config.quota), notifier)
+        store = InstanceStore(self.db, config.quota)
+        self.instances = InstanceRecords(store, notifier)
+        self.edits = InstanceEdits(store, notifier)
+        self.keypairs = KeypairRecords(self.db, limit=config.quota.key_pairs)
         self.actions = ActionRecords(ActionStore(self.db))
         self.builds = BuildTasks(
             self.instances,
@@ -80,7 +87,14 @@ class ConductorManager(Manager):
 
     def endpoints(self) -> list[object]:
         """The parts that serve the conductor's RPC endpoints (see the module docstring)."""
-        return [self.instances, self.actions, self.builds, self.migrations]
+        return [
+            self.instances,
+            self.actions,
+            self.builds,
+            self.migrations,
+            self.edits,
+            self.keypairs,
+        ]
 
     async def init_host(self) -> None:
         await self.db.open()

@@ -223,3 +223,71 @@ class ConductorAPI(RPCAPI):
             ctx, "migration_list", instance_uuid=instance_uuid, statuses=statuses
         )
         return result
+
+    # -- a server's metadata and tags, edited in place; key pairs ------------------
+
+    async def instance_edit_metadata(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        items: dict[str, str],
+        remove: list[str],
+        *,
+        replace: bool = False,
+    ) -> objects.Instance:
+        result: objects.Instance = await self.invoker.call(
+            ctx,
+            "instance_edit_metadata",
+            instance_uuid=instance_uuid,
+            items=items,
+            remove=remove,
+            replace=replace,
+        )
+        return result
+
+    async def instance_edit_tags(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        add: list[str],
+        remove: list[str],
+        *,
+        replace: bool = False,
+    ) -> objects.Instance:
+        result: objects.Instance = await self.invoker.call(
+            ctx,
+            "instance_edit_tags",
+            instance_uuid=instance_uuid,
+            add=add,
+            remove=remove,
+            replace=replace,
+        )
+        return result
+
+    async def keypair_create(
+        self, ctx: RequestContext, keypair: objects.KeyPair
+    ) -> objects.KeyPair:
+        result: objects.KeyPair = await self.invoker.call(ctx, "keypair_create", keypair=keypair)
+        return result
+
+    async def keypair_get(self, ctx: RequestContext, user_id: str, name: str) -> objects.KeyPair:
+        result: objects.KeyPair = await self.invoker.call(
+            ctx, "keypair_get", user_id=user_id, name=name
+        )
+        return result
+
+    async def keypair_list(
+        self,
+        ctx: RequestContext,
+        user_id: str,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+    ) -> list[objects.KeyPair]:
+        result: list[objects.KeyPair] = await self.invoker.call(
+            ctx, "keypair_list", user_id=user_id, limit=limit, marker=marker
+        )
+        return result
+
+    async def keypair_delete(self, ctx: RequestContext, user_id: str, name: str) -> None:
+        await self.invoker.call(ctx, "keypair_delete", user_id=user_id, name=name)

@@ -1,4 +1,4 @@
-"""The conductor's database: flavors, instances, faults and quota limits."""
+"""The conductor's database: flavors, instances, faults, quota limits and key pairs."""
 
 from __future__ import annotations
 
@@ -76,5 +76,15 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     CREATE INDEX migrations_by_instance ON migrations (instance_uuid);
+    """,
+    # Key pairs (Nova's API database keeps them): one user's names are unique.
+    """
+    CREATE TABLE key_pairs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (user_id, name)
+    );
     """,
 ]

@@ -29,6 +29,7 @@ class RuleDefault:
 ADMIN = "rule:context_is_admin"
 MEMBER_OR_ADMIN = "rule:project_member_or_admin"
 READER_OR_ADMIN = "rule:project_reader_or_admin"
+_ADMIN_OR_USER = "(rule:context_is_admin) or user_id:%(user_id)s"  # Nova's key pair rules
 
 BASE = (
     RuleDefault("context_is_admin", "role:admin", "Whether the caller is an administrator."),
@@ -116,7 +117,29 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
-)
+    # The server surface's records: key pairs (per user), metadata, tags, addresses, password.
+    *(
+        (f"os_compute_api:os-keypairs:{op}", _ADMIN_OR_USER, f"{what} the user's key pairs.")
+        for op, what in (("index", "List"), ("show", "Show"), ("create", "Create or import"),
+                         ("delete", "Delete"))
+    ),
+    ("os_compute_api:server-metadata:index", READER_OR_ADMIN, "List a server's metadata."),
+    ("os_compute_api:server-metadata:show", READER_OR_ADMIN, "Show a server's metadata item."),
+    ("os_compute_api:server-metadata:create", MEMBER_OR_ADMIN, "Add or change metadata items."),
+    ("os_compute_api:server-metadata:update_all", MEMBER_OR_ADMIN, "Replace a server's metadata."),
+    ("os_compute_api:server-metadata:update", MEMBER_OR_ADMIN, "Set one metadata item."),
+    ("os_compute_api:server-metadata:delete", MEMBER_OR_ADMIN, "Delete a metadata item."),
+    ("os_compute_api:os-server-tags:index", READER_OR_ADMIN, "List a server's tags."),
+    ("os_compute_api:os-server-tags:show", READER_OR_ADMIN, "Check that a server has a tag."),
+    ("os_compute_api:os-server-tags:update", MEMBER_OR_ADMIN, "Add a tag to a server."),
+    ("os_compute_api:os-server-tags:update_all", MEMBER_OR_ADMIN, "Replace a server's tags."),
+    ("os_compute_api:os-server-tags:delete", MEMBER_OR_ADMIN, "Remove a tag from a server."),
+    ("os_compute_api:os-server-tags:delete_all", MEMBER_OR_ADMIN, "Remove all of its tags."),
+    ("os_compute_api:ips:index", READER_OR_ADMIN, "List a server's addresses."),
+    ("os_compute_api:ips:show", READER_OR_ADMIN, "List a server's addresses on one network."),
+    ("os_compute_api:os-server-password:show", READER_OR_ADMIN, "Show a server's password."),
+    ("os_compute_api:os-server-password:clear", MEMBER_OR_ADMIN, "Clear a server's password."),
+)  # fmt: skip
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.
 _IMAGE_VISIBLE = (

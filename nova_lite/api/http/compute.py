@@ -10,13 +10,13 @@ is "not found". Server actions are in `server_actions`, the rest of the compute 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from nova_lite import objects, validators
+from nova_lite import objects
 from nova_lite.api import policy
 from nova_lite.api.http import server_create
 from nova_lite.api.http.common import (
@@ -31,11 +31,12 @@ from nova_lite.api.http.common import (
     query_int,
     session_of,
 )
-from nova_lite.api.http.filters import regex_filter
-from nova_lite.api.http.microversion import MAX_VERSION, MIN_VERSION
-from nova_lite.api.http.views import ServerView, link
+from nova_lite.api.http.microversion import MAX_VERSION, MIN_VERSION, APIVersion
+from nova_lite.api.http.server_filters import ServerFilter
+from nova_lite.api.http.server_views import Parts, ServerView
+from nova_lite.api.http.views import link
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import InstanceNotFound, Invalid
+from nova_lite.exceptions import FlavorNotFound, ImageNotFound, InstanceNotFound, Invalid
 
 __all__ = ["routes", "server_view", "visible_instance"]
 
@@ -64,12 +65,31 @@ def _version_doc(base: str) -> dict[str, Any]:
     }
 
 
+def _legacy_version_doc(base: str) -> dict[str, Any]:
+    """Nova's v2.0 entry (deprecated, no microversions): listed first, as Nova lists it."""
+    return {
+        "id": "v2.0",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": f"{base}/compute/v2/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
+        ],
+    }
+
+
 @routes.get("/compute")
 @routes.get("/compute/")
 @public
 async def versions(request: web.Request) -> web.Response:
-    """The compute API versions served (only v2.1, with its microversion range)."""
-    return json({"versions": [_version_doc(base_url(request))]})
+    """The compute API versions: v2.0 (its version document only) and v2.1."""
+    base = base_url(request)
+    return json({"versions": [_legacy_version_doc(base), _version_doc(base)]})
 
 
 @routes.get(PREFIX)
@@ -78,6 +98,14 @@ async def versions(request: web.Request) -> web.Response:
 async def version(request: web.Request) -> web.Response:
     """The v2.1 version document: ``min_version`` and ``version`` (the newest microversion)."""
     return json({"version": _version_doc(base_url(request))})
+
+
+@routes.get("/compute/v2")
+@routes.get("/compute/v2/")
+@public
+async def legacy_version(request: web.Request) -> web.Response:
+    """The v2.0 version document (the v2.0 API itself is not served: use v2.1)."""
+    return json({"version": _legacy_version_doc(base_url(request))})
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -117,32 +145,6 @@ def _all_tenants(request: web.Request, ctx: RequestContext) -> bool:
     return True
 
 
-def _matcher(request: web.Request, view: ServerView) -> Callable[[objects.Instance], bool]:
-    """The filter of the request's query (the name pattern compiled once, with RE2)."""
-    query = request.query
-    statuses = {s.upper() for s in query.getall("status", [])}
-    name = query.get("name")
-    name_matches = regex_filter("name", name) if name is not None else None
-    return lambda instance: _matches(query, instance, view, statuses, name_matches)
-
-
-def _matches(
-    query: Mapping[str, str],
-    instance: objects.Instance,
-    view: ServerView,
-    statuses: set[str],
-    name_matches: Callable[[str], bool] | None,
-) -> bool:
-    checks = (
-        not statuses or view.detail(instance)["status"] in statuses,
-        name_matches is None or name_matches(instance.display_name),
-        "flavor" not in query or instance.flavor.flavorid == query["flavor"],
-        "image" not in query or instance.image_ref == query["image"],
-        "host" not in query or (view.is_admin and instance.host == query["host"]),
-    )
-    return all(checks)
-
-
 def _page(
     request: web.Request, instances: Sequence[objects.Instance]
 ) -> tuple[list[objects.Instance], int | None]:
@@ -165,11 +167,13 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
     project = request.query.get("project_id") or request.query.get("tenant_id")
     if not all_tenants:
         project = ctx.project_id
-    instances = await api.conductor.instance_get_all(ctx, project_id=project)
+    wanted = ServerFilter.of(request.query, microversion_of(request), is_admin=ctx.is_admin)
+    instances = await api.conductor.instance_get_all(
+        ctx, project_id=project, read_deleted=wanted.read_deleted
+    )
     view = await server_view(request)
-    matches = _matcher(request, view)
-    page, limit = _page(request, [i for i in instances if matches(i)])
-    body: dict[str, Any] = {"servers": [view.detail(i) if detail else view.brief(i) for i in page]}
+    page, limit = _page(request, [i for i in instances if wanted(i)])
+    body: dict[str, Any] = {"servers": [view.listed(i) if detail else view.brief(i) for i in page]}
     if limit is not None and page and len(page) == limit:
         query = {**request.query, "marker": page[-1].uuid}
         href = f"{base_url(request)}{request.path}?{urlencode(query)}"
@@ -202,19 +206,29 @@ async def show_server(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/servers")
 async def create_server(request: web.Request) -> web.Response:
-    """Start building servers; 202 with the first one's id and admin password."""
+    """Start building servers; 202 with the first one's id and admin password.
+
+    An unknown flavor or image is a 400, as Nova answers (the request is wrong, not
+    the URL).
+    """
     order = server_create.parse(await body_of(request), microversion_of(request))
-    servers = await session_of(request).servers.create(
-        order.name,
-        flavor=order.flavor,
-        image=order.image,
-        networks=order.networks,
-        count=order.count,
-        availability_zone=order.availability_zone,
-        block_devices=order.block_devices,
-        scheduler_hints=order.scheduler_hints,
-        metadata=order.metadata,
-    )
+    try:
+        servers = await session_of(request).servers.create(
+            order.name,
+            flavor=order.flavor,
+            image=order.image,
+            networks=order.networks,
+            count=order.count,
+            availability_zone=order.availability_zone,
+            block_devices=order.block_devices,
+            scheduler_hints=order.scheduler_hints,
+            metadata=order.metadata,
+            fields=order.fields,
+        )
+    except FlavorNotFound as exc:
+        raise Invalid(f"Invalid flavorRef provided: {exc}") from None
+    except ImageNotFound as exc:
+        raise Invalid(f"Can not find requested image: {exc}") from None
     first = servers[0]
     base = base_url(request)
     if order.return_reservation_id:
@@ -222,7 +236,7 @@ async def create_server(request: web.Request) -> web.Response:
     body = {
         "id": first.id,
         "links": link(base, "servers", first.id),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": "AUTO" if order.fields.auto_disk_config else "MANUAL",
         "security_groups": [{"name": "default"}],
         "adminPass": order.admin_password or secrets.token_urlsafe(9),
     }
@@ -230,20 +244,41 @@ async def create_server(request: web.Request) -> web.Response:
     return json({"server": body}, status=202, headers={"Location": location})
 
 
+UPDATE_FIELDS = {  # the body's field: the record's, and the microversion that added it
+    "name": ("display_name", "2.1"),
+    "accessIPv4": ("access_ip_v4", "2.1"),
+    "accessIPv6": ("access_ip_v6", "2.1"),
+    "OS-DCF:diskConfig": ("auto_disk_config", "2.1"),
+    "description": ("description", "2.19"),
+}
+
+
+def record_changes(body: dict[str, Any], version: APIVersion, where: str) -> dict[str, Any]:
+    """The record fields a body of an update (or rebuild) changes; 400 for one not served."""
+    changes: dict[str, Any] = {}
+    for field, value in body.items():
+        if field not in UPDATE_FIELDS:
+            continue
+        name, since = UPDATE_FIELDS[field]
+        if not version.at_least(since):
+            raise Invalid(
+                f"Additional properties are not allowed ({field!r} was unexpected) in "
+                f"{where!r}: it needs microversion {since}."
+            )
+        changes[name] = value == "AUTO" if field == "OS-DCF:diskConfig" else value
+    return changes
+
+
 @routes.put(PREFIX + "/servers/{server_id}")
 async def update_server(request: web.Request) -> web.Response:
-    """Rename a server; 200 with the server."""
+    """Rename a server, or change its description, access addresses or disk config; 200."""
     body = await body_of(request, "server")
-    check_fields(body, allowed=("name",), where="server")
-    instance = await visible_instance(request, request.match_info["server_id"])
-    ctx = context_of(request)
-    request.app[API].authorize(ctx, "update", instance.project_id)
-    if "name" in body:
-        name = validators.server_name(body["name"])
-        instance = await request.app[API].conductor.instance_update(
-            ctx, instance.uuid, {"display_name": name}
-        )
-    return json({"server": (await server_view(request)).detail(instance)})
+    check_fields(body, allowed=tuple(UPDATE_FIELDS), where="server")
+    version = microversion_of(request)
+    changes = record_changes(body, version, "server")
+    servers = session_of(request).servers
+    instance = await servers.update(request.match_info["server_id"], changes)
+    return json({"server": (await server_view(request)).detail(instance, Parts.update(version))})
 
 
 @routes.delete(PREFIX + "/servers/{server_id}")

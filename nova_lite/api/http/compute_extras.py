@@ -25,7 +25,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.api.http.views import action_event_view, action_view, stable_id
-from nova_lite.exceptions import Invalid, NotFound
+from nova_lite.exceptions import Invalid, NotFound, VolumeInvalidState
 
 __all__ = ["routes"]
 
@@ -220,7 +220,10 @@ async def attach_volume(request: web.Request) -> web.Response:
     if not isinstance(volume_id, str) or (device is not None and not isinstance(device, str)):
         raise Invalid(f"Invalid volumeAttachment {body!r}: volumeId and device are strings.")
     server_id = request.match_info["server_id"]
-    device = await session_of(request).servers.attach_volume(server_id, volume_id, device)
+    try:
+        device = await session_of(request).servers.attach_volume(server_id, volume_id, device)
+    except VolumeInvalidState as exc:  # Nova: an attached (or busy) volume is a bad request
+        raise Invalid(f"Invalid volume: {exc}") from None
     mapping = objects.BlockDevice(
         source_type="volume",
         volume_id=volume_id,

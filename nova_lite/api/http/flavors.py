@@ -21,6 +21,7 @@ from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
 from nova_lite.api.servers import MAX_SERVER_META
 from nova_lite.exceptions import Invalid
+from nova_lite.image.checks import MAX_PROPERTIES as MAX_IMAGE_META
 
 __all__ = ["routes"]
 
@@ -121,10 +122,20 @@ async def create_flavor(request: web.Request) -> web.Response:
     return json({"flavor": flavor_detail(base_url(request), created, microversion_of(request))})
 
 
+# Nova's defaults of the proxied network quotas, shown below 2.36 (Neutron counts them).
+NETWORK_LIMITS = {"maxSecurityGroups": 10, "maxSecurityGroupRules": 20, "maxTotalFloatingIps": 10}
+NETWORK_USAGE = ("totalSecurityGroupsUsed", "totalFloatingIpsUsed")
+
+
 @routes.get(PREFIX + "/limits")
 async def limits(request: web.Request) -> web.Response:
-    """The project's absolute limits and usage (an admin may ask for ``tenant_id``'s)."""
+    """The project's absolute limits and usage (an admin may ask for ``tenant_id``'s).
+
+    Every key each microversion has, as Nova: the network proxy's (security groups,
+    floating IPs) below 2.36, ``maxImageMeta`` below 2.39, personality below 2.57.
+    """
     ctx = context_of(request)
+    version = microversion_of(request)
     project = request.query.get("tenant_id") if ctx.is_admin else None
     quota = await request.app[API].conductor.quota_get(ctx, project or ctx.project_id or "")
     limit, usage = quota["limits"], quota["usage"]
@@ -136,12 +147,16 @@ async def limits(request: web.Request) -> web.Response:
         "totalCoresUsed": usage["cores"],
         "totalRAMUsed": usage["ram"],
         "maxServerMeta": MAX_SERVER_META,
-        "maxImageMeta": 128,
-        "maxTotalKeypairs": 100,
+        "maxTotalKeypairs": limit.get("key_pairs", 100),
         "maxServerGroups": 10,
         "maxServerGroupMembers": 10,
         "totalServerGroupsUsed": 0,
     }
-    if not microversion_of(request).at_least("2.57"):
+    if not version.at_least("2.36"):
+        absolute.update(NETWORK_LIMITS)
+        absolute.update(dict.fromkeys(NETWORK_USAGE, 0))
+    if not version.at_least("2.39"):
+        absolute["maxImageMeta"] = MAX_IMAGE_META
+    if not version.at_least("2.57"):
         absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
     return json({"limits": {"rate": [], "absolute": absolute}})

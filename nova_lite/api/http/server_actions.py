@@ -27,9 +27,10 @@ from nova_lite.api.http.common import (
     microversion_of,
     session_of,
 )
-from nova_lite.api.http.compute import PREFIX, server_view, visible_instance
+from nova_lite.api.http.compute import PREFIX, record_changes, server_view
+from nova_lite.api.http.server_views import Parts
 from nova_lite.api.servers import Servers
-from nova_lite.exceptions import Invalid
+from nova_lite.exceptions import FlavorNotFound, ImageNotFound, Invalid
 
 __all__ = ["ACTIONS", "routes"]
 
@@ -108,14 +109,37 @@ async def _change_password(call: Call) -> web.Response:
     return _accepted()
 
 
-REBUILD_FIELDS = ("name", "adminPass", "metadata", "OS-DCF:diskConfig", "preserve_ephemeral")
+REBUILD_FIELDS = ("name", "adminPass", "metadata", "OS-DCF:diskConfig", "preserve_ephemeral",
+                  "accessIPv4", "accessIPv6", "description", "key_name", "user_data")  # fmt: skip
+REBUILD_SINCE = {"key_name": "2.54", "user_data": "2.57"}  # besides the update's fields
 
 
 async def _rebuild(call: Call) -> web.Response:
+    """Rebuild from ``imageRef``, with the record fields the body gives; 202 with the server.
+
+    The body is the server as the microversion's rebuild shows it (`Parts.rebuild`),
+    ``user_data`` beside it from 2.57, and the admin password.
+    """
     args = call.arguments("rebuild", allowed=REBUILD_FIELDS, required=("imageRef",))
-    await call.servers.rebuild(call.server_id, _text("imageRef", args["imageRef"]))
-    instance = await visible_instance(call.request, call.server_id)
-    body = (await server_view(call.request)).detail(instance)
+    version = microversion_of(call.request)
+    changes = record_changes(args, version, "rebuild")
+    for field in ("metadata", "key_name", "user_data"):
+        since = REBUILD_SINCE.get(field, "2.1")
+        if field in args and not version.at_least(since):
+            raise Invalid(
+                f"Additional properties are not allowed ({field!r} was unexpected) in "
+                f"'rebuild': it needs microversion {since}."
+            )
+        if field in args:
+            changes[field] = args[field]
+    image = _text("imageRef", args["imageRef"])
+    try:
+        instance = await call.servers.rebuild_with(call.server_id, image, changes)
+    except ImageNotFound:
+        raise Invalid("Cannot find image for rebuild") from None
+    body = (await server_view(call.request)).detail(instance, Parts.rebuild(version))
+    if version.at_least("2.57"):
+        body["user_data"] = instance.user_data
     body["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
     return json({"server": body}, status=202)
 
@@ -129,7 +153,8 @@ def _image_created(request: web.Request, image_id: str) -> web.Response:
 
 async def _create_image(call: Call) -> web.Response:
     args = call.arguments("createImage", allowed=("metadata",), required=("name",))
-    image_id = await call.servers.snapshot(call.server_id, _text("name", args["name"]))
+    name, metadata = _text("name", args["name"]), args.get("metadata") or {}
+    image_id = await call.servers.snapshot(call.server_id, name, metadata)
     return _image_created(call.request, image_id)
 
 
@@ -146,11 +171,18 @@ async def _create_backup(call: Call) -> web.Response:
 
 
 async def _resize(call: Call) -> web.Response:
+    """Resize to ``flavorRef`` (an unknown one is a 400, as Nova), with its disk config."""
     args = call.arguments("resize", allowed=("OS-DCF:diskConfig",), required=("flavorRef",))
     flavor = args["flavorRef"]
     if isinstance(flavor, bool) or not isinstance(flavor, str | int):
         raise Invalid(f"Invalid input for field/attribute flavorRef. Value: {flavor!r}.")
-    await call.servers.resize(call.server_id, str(flavor))
+    try:
+        await call.servers.resize(call.server_id, str(flavor))
+    except FlavorNotFound:
+        raise Invalid("Unable to locate requested flavor.") from None
+    if "OS-DCF:diskConfig" in args:
+        auto = {"auto_disk_config": args["OS-DCF:diskConfig"] == "AUTO"}
+        await call.servers.update(call.server_id, auto)
     return _accepted()
 
 
@@ -181,12 +213,21 @@ def _length(value: object) -> int:
     return 10**9 if value == -1 else value
 
 
+def _last_lines(text: str, count: int) -> str:
+    """The last `count` lines of `text`, joined by newlines with none after the last.
+
+    So that ``output.split("\\n")`` has `count` pieces, as Tempest counts them (Nova's
+    ``_tail_log`` counts the empty piece after a final newline as a line, and then
+    answers ``""`` for one line; here the last line is the last text written).
+    """
+    return "\n".join(text.splitlines()[-count:]) if count else ""
+
+
 async def _console_output(call: Call) -> web.Response:
     args = call.arguments("os-getConsoleOutput", allowed=("length",))
     output = await call.servers.console_output(call.server_id)
     if args.get("length") is not None:
-        lines = _length(args["length"])
-        output = "".join(output.splitlines(keepends=True)[-lines:]) if lines else ""
+        output = _last_lines(output, _length(args["length"]))
     return json({"output": output})
 
 

@@ -3,9 +3,11 @@
 Nova's request schema, for the fields nova_lite serves: ``name``, ``imageRef``,
 ``flavorRef``, ``networks`` (a list of ``{"uuid": ...}``, or ``"auto"``/``"none"``;
 required from microversion 2.37), ``min_count``/``max_count``, ``availability_zone``,
-``metadata``, ``adminPass`` and ``block_device_mapping_v2``. Fields clients send by
-habit and nova_lite has no use for (``security_groups`` of ``default``, ``user_data``,
-``config_drive``, ``OS-DCF:diskConfig``) are accepted and ignored; any other is a 400.
+``metadata``, ``adminPass``, ``block_device_mapping_v2``, ``key_name``,
+``accessIPv4``/``accessIPv6``, ``OS-DCF:diskConfig``, ``user_data``, ``description``
+(from 2.19) and ``tags`` (from 2.52). Fields clients send by habit and nova_lite has
+no use for (``security_groups`` of ``default``, ``config_drive``) are accepted and
+ignored; any other is a 400.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import attrs
 from nova_lite import objects, validators
 from nova_lite.api.http.common import check_fields
 from nova_lite.api.http.microversion import APIVersion
+from nova_lite.api.server_fields import CreateFields
 from nova_lite.exceptions import Invalid
 
 __all__ = ["CreateOrder", "parse"]
@@ -39,7 +42,12 @@ SERVER_FIELDS = (
     "config_drive",
     "OS-DCF:diskConfig",
     "key_name",
+    "accessIPv4",
+    "accessIPv6",
+    "description",
+    "tags",
 )
+SINCE = {"description": "2.19", "tags": "2.52"}  # fields a microversion added
 HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
 BDM_FIELDS = (
     "source_type",
@@ -70,6 +78,7 @@ class CreateOrder:
     block_devices: list[objects.BlockDevice]
     scheduler_hints: dict[str, Any]
     return_reservation_id: bool
+    fields: CreateFields
 
 
 def parse(body: Any, version: APIVersion) -> CreateOrder:
@@ -79,7 +88,8 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
     check_fields(body, allowed=("server", *HINT_KEYS))
     server = body["server"]
     required = ("name", "flavorRef", "networks")[: 3 if version.at_least("2.37") else 2]
-    check_fields(server, allowed=SERVER_FIELDS, required=required, where="server")
+    allowed = [f for f in SERVER_FIELDS if version.at_least(SINCE.get(f, "2.1"))]
+    check_fields(server, allowed=allowed, required=required, where="server")
     _check_ignored(server)
     hints: Any = next((body[k] for k in HINT_KEYS if k in body), {})
     if not isinstance(hints, dict):
@@ -96,6 +106,20 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
         block_devices=[_bdm(m) for m in _list(server, "block_device_mapping_v2")],
         scheduler_hints=dict(hints),
         return_reservation_id=_loose_boolean(server.get("return_reservation_id", False)),
+        fields=_fields(server),
+    )
+
+
+def _fields(server: Mapping[str, Any]) -> CreateFields:
+    """The rest of Nova's create fields (checked again by the library)."""
+    return CreateFields(
+        description=server.get("description"),
+        key_name=server.get("key_name"),
+        access_ip_v4=server.get("accessIPv4") or "",
+        access_ip_v6=server.get("accessIPv6") or "",
+        auto_disk_config=server.get("OS-DCF:diskConfig", "MANUAL") == "AUTO",
+        user_data=server.get("user_data"),
+        tags=tuple(_list(server, "tags")),
     )
 
 
@@ -117,8 +141,6 @@ def _optional_text(server: Mapping[str, Any], field: str) -> str | None:
 
 
 def _check_ignored(server: Mapping[str, Any]) -> None:
-    if server.get("key_name") is not None:
-        raise Invalid(f"Invalid key_name provided: keypair {server['key_name']!r} not found.")
     for group in _list(server, "security_groups"):
         if not isinstance(group, dict) or group.get("name") not in ("default", None):
             raise Invalid(f"Security group {group!r} not found (only 'default' exists).")

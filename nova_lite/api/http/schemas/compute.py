@@ -37,6 +37,15 @@ BLOCK_DEVICE = obj(
     },
     required=("source_type",),
 )  # fmt: skip
+# The user-facing fields of a server's record (create, update, rebuild). The
+# addresses' and the tags' formats are the library's to check (`api.server_records`).
+DISK_CONFIG: Schema = {"enum": ["AUTO", "MANUAL"]}
+TAGS: Schema = {"type": "array", "items": text(60, 1), "maxItems": 50}
+SERVER_RECORD_FIELDS: Schema = {
+    "accessIPv4": text(64),
+    "accessIPv6": text(64),
+    "description": nullable(text(255)),
+}
 NETWORK_REQUEST = obj({"uuid": UUID_LIKE, "tag": text(60)}, required=("uuid",))
 SERVER = obj(
     {
@@ -63,8 +72,10 @@ SERVER = obj(
         },
         "user_data": text(65535),
         "config_drive": BOOLEAN,
-        "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
+        "OS-DCF:diskConfig": DISK_CONFIG,
         "key_name": nullable(text(255)),
+        **SERVER_RECORD_FIELDS,
+        "tags": TAGS,
     },
     required=("name", "flavorRef"),
 )
@@ -105,8 +116,11 @@ ACTIONS: Schema = {
             "name": NAME,
             "adminPass": text(255),
             "metadata": METADATA,
-            "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
+            "OS-DCF:diskConfig": DISK_CONFIG,
             "preserve_ephemeral": BOOLEAN,
+            **SERVER_RECORD_FIELDS,
+            "key_name": nullable(text(255)),
+            "user_data": nullable(text(65535)),
         },
         required=("imageRef",),
     ),
@@ -160,7 +174,10 @@ FLAVOR_CREATE = obj(
     },
     required=("flavor",),
 )
-SERVER_UPDATE = obj({"server": obj({"name": NAME})}, required=("server",))
+SERVER_UPDATE = obj(
+    {"server": obj({"name": NAME, "OS-DCF:diskConfig": DISK_CONFIG, **SERVER_RECORD_FIELDS})},
+    required=("server",),
+)
 VOLUME_ATTACH = obj(
     {
         "volumeAttachment": obj(
@@ -175,7 +192,39 @@ VOLUME_ATTACH = obj(
     },
     required=("volumeAttachment",),
 )
+# -- key pairs, metadata and tags ---------------------------------------------------------
+KEYPAIR_CREATE = obj(
+    {
+        "keypair": obj(
+            {
+                "name": NAME,
+                "public_key": text(65535),
+                "type": {"enum": ["ssh", "x509"]},
+                "user_id": text(255, 1),
+            },
+            required=("name",),
+        )
+    },
+    required=("keypair",),
+)
+METADATA_BODY = obj({"metadata": METADATA}, required=("metadata",))
+METADATA_ITEM = obj(
+    {"meta": {**METADATA, "minProperties": 1, "maxProperties": 1}}, required=("meta",)
+)
+TAGS_BODY = obj({"tags": TAGS}, required=("tags",))
+RECORD_SCHEMAS: dict[str, Schema] = {
+    "compute_create_keypair": KEYPAIR_CREATE,
+    "compute_create_server_metadata": METADATA_BODY,
+    "compute_replace_server_metadata": METADATA_BODY,
+    "compute_set_server_metadata_item": METADATA_ITEM,
+    "compute_replace_server_tags": TAGS_BODY,
+    "compute_create_image_metadata": METADATA_BODY,
+    "compute_replace_image_metadata": METADATA_BODY,
+    "compute_set_image_metadata_item": METADATA_ITEM,
+}
+
 SCHEMAS: dict[str, Schema] = {
+    **RECORD_SCHEMAS,
     "compute_create_server": SERVER_CREATE,
     "compute_update_server": SERVER_UPDATE,
     "compute_server_action": SERVER_ACTION,

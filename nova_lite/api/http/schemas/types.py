@@ -57,10 +57,11 @@ def obj(properties: Schema, *, required: tuple[str, ...] = (), extra: bool = Fal
 
 NAME = text(255, 1)
 UUID_LIKE = text(255, 1)
-# Keys 1-255 and values up to 255 characters (400); more than maxServerMeta items is
-# the metadata_items quota, a 403 from the servers API, so the count is not capped here.
+# Nova's parameter_types.metadata: keys of 1-255 letters, digits and ``-_:.`` or
+# spaces, values up to 255 characters (400); more than maxServerMeta items is the
+# metadata_items quota, a 403 from the servers API, so the count is not capped here.
 METADATA: Schema = {
     "type": "object",
-    "propertyNames": {"minLength": 1, "maxLength": 255},
+    "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9-_:. ]{1,255}$"},
     "additionalProperties": text(255),
 }
