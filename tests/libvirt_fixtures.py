@@ -93,9 +93,13 @@ def wire_image_files(monkeypatch: pytest.MonkeyPatch) -> None:
     fetch_image = ImageCache.fetch
 
     async def fetch_and_prepare(
-        self: ImageCache, ctx: RequestContext, instance: objects.Instance
+        self: ImageCache,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        *,
+        known: objects.Image | None = None,
     ) -> tuple[objects.Image | None, Path | None]:
-        image, path = await fetch_image(self, ctx, instance)
+        image, path = await fetch_image(self, ctx, instance, known=known)
         prepare = getattr(self.driver, "prepare_image_files", None)
         if image is not None and prepare is not None:
 

@@ -1,7 +1,8 @@
 """Building an instance on a compute host, step by step, and tearing it down.
 
-`InstanceBuilder.build_and_run_instance` walks Nova's build task_states: scheduling → networking →
-block_device_mapping → spawning → ACTIVE. Failures are sorted as Nova sorts them:
+`InstanceBuilder.build_and_run_instance` walks Nova's build task_states: scheduling →
+networking → block_device_mapping (only when there are volumes to map) → spawning →
+ACTIVE. Failures are sorted as Nova sorts them:
 the delete winning (clean up quietly), a failure another host may not repeat
 (`RescheduledException`, hypervisor errors: clean up, release the claim, ask the
 conductor for the next alternate), or a failure rescheduling cannot fix (bad image,
@@ -127,7 +128,7 @@ class InstanceBuilder:
         await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
         self.tracker.builds_in_progress += 1
         try:
-            instance = await self._build_resources_and_spawn(ctx, instance)
+            instance = await self._build_resources_and_spawn(ctx, instance, spec.image)
         except (UnexpectedDeletingTaskStateError, InstanceNotFound):
             log.info("compute.build.deleted_during_build", instance_uuid=uuid)
             await self.release_resources(ctx, instance)
@@ -163,7 +164,7 @@ class InstanceBuilder:
         )
 
     async def _build_resources_and_spawn(
-        self, ctx: RequestContext, instance: objects.Instance
+        self, ctx: RequestContext, instance: objects.Instance, image_meta: objects.Image | None
     ) -> objects.Instance:
         self.tracker.claim(instance.uuid, instance.flavor)
         instance = await self._save_task(
@@ -172,18 +173,26 @@ class InstanceBuilder:
         ports = await self.network.allocate_for_instance(
             ctx, instance.uuid, list(instance.networks), instance.project_id
         )
-        instance = await self._save_task(
-            ctx,
-            instance,
-            task_states.BLOCK_DEVICE_MAPPING,
-            task_states.NETWORKING,
-            addresses=[_address(p) for p in ports],
-        )
-        volumes = await self._prepare_volumes(ctx, instance)
-        instance = await self._save_task(
-            ctx, instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING
-        )
-        image, image_path = await self.images.fetch(ctx, instance)
+        addresses = [_address(p) for p in ports]
+        if instance.block_devices:
+            instance = await self._save_task(
+                ctx,
+                instance,
+                task_states.BLOCK_DEVICE_MAPPING,
+                task_states.NETWORKING,
+                addresses=addresses,
+            )
+            volumes = await self._prepare_volumes(ctx, instance)
+            instance = await self._save_task(
+                ctx, instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING
+            )
+        else:  # nothing to map: straight on to spawning, one round trip fewer
+            volumes = []
+            instance = await self._save_task(
+                ctx, instance, task_states.SPAWNING, task_states.NETWORKING, addresses=addresses
+            )
+        # The image the API checked travels in the request spec: no second look-up.
+        image, image_path = await self.images.fetch(ctx, instance, known=image_meta)
         await self.driver.spawn(instance, image, image_path, ports, volumes)
         for port in ports:
             await self.network.bind_port(ctx, port.id, self.host)

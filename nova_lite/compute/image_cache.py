@@ -34,17 +34,31 @@ class ImageCache:
         return f"<ImageCache {self.cache_dir}>"
 
     async def fetch(
-        self, ctx: RequestContext, instance: objects.Instance
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        *,
+        known: objects.Image | None = None,
     ) -> tuple[objects.Image | None, Path | None]:
         """The instance's image and its cached file (none for a volume-booted instance).
 
         A driver that boots images needing other images (a kernel and a ramdisk named
         by ``kernel_id``/``ramdisk_id``) gets them fetched the same way, through its
         optional ``prepare_image_files(image, fetch)`` hook.
+
+        `known` is the image's metadata as the caller already has it (the request
+        spec's, checked by the API): used instead of asking the image service again
+        when it is that image, active, with a checksum to verify the copy against.
         """
         if not instance.image_ref:
             return None, None
-        image, path = await self._cached(ctx, instance.image_ref)
+        usable = (
+            known is not None
+            and known.id == instance.image_ref
+            and known.status == "active"
+            and known.checksum is not None
+        )
+        image, path = await self._cached(ctx, instance.image_ref, known if usable else None)
         prepare = getattr(self.driver, "prepare_image_files", None)
         if prepare is not None:
 
@@ -54,9 +68,11 @@ class ImageCache:
             await prepare(image, fetch)
         return image, path
 
-    async def _cached(self, ctx: RequestContext, image_id: str) -> tuple[objects.Image, Path]:
+    async def _cached(
+        self, ctx: RequestContext, image_id: str, known: objects.Image | None = None
+    ) -> tuple[objects.Image, Path]:
         """One image's metadata and its verified copy in this host's cache."""
-        image = await self.image.get(ctx, image_id)
+        image = known if known is not None else await self.image.get(ctx, image_id)
         path = self.cache_dir / image.id
         async with self._locks[image.id]:
             if not path.exists():
