@@ -151,8 +151,7 @@ class Servers(ServerActions, ServerRecords):
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
-        for instance in created:
-            await self.api.conductor.action_start(ctx, instance.uuid, "create")
+        await self.api.conductor.actions_start(ctx, [i.uuid for i in created], "create")
         log.info(
             "api.servers.create",
             request_id=ctx.request_id,

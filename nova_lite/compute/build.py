@@ -92,10 +92,11 @@ class InstanceBuilder:
         request_spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
+        instance: objects.Instance | None = None,
     ) -> None:
-        """Build the instance here (cast by the conductor)."""
+        """Build the instance here (cast by the conductor, with its record)."""
         async with self.locks.hold(instance_uuid):
-            await self._build(ctx, instance_uuid, request_spec, alternates, attempt)
+            await self._build(ctx, instance_uuid, request_spec, alternates, attempt, instance)
 
     @endpoint
     async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -117,10 +118,19 @@ class InstanceBuilder:
         spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
+        sent: objects.Instance | None = None,
     ) -> None:
-        """Build `uuid` here; on failure reschedule or put it in ERROR."""
+        """Build `uuid` here; on failure reschedule or put it in ERROR.
+
+        The record `sent` with the cast is used as it is: a delete that came after it
+        is caught by the first compare-and-swap save, as a delete during the build is.
+        """
         try:
-            instance = await self.conductor.instance_get(ctx, uuid)
+            instance = (
+                sent
+                if sent is not None and sent.uuid == uuid
+                else await self.conductor.instance_get(ctx, uuid)
+            )
         except InstanceNotFound:
             await self.scheduler.release(ctx, uuid)
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from nova_lite import objects
 from nova_lite.context import RequestContext
@@ -25,7 +25,11 @@ class ComputeAPI(RPCAPI):
         request_spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
+        instance: objects.Instance | None = None,
     ) -> None:
+        """Cast the build; `instance`, the record as the conductor just saved it,
+        spares the compute reading it back."""
+        args: dict[str, Any] = {"instance": instance} if instance is not None else {}
         await self.invoker.prepare(server=host).cast(
             ctx,
             "build_and_run_instance",
@@ -33,6 +37,7 @@ class ComputeAPI(RPCAPI):
             request_spec=request_spec,
             alternates=alternates,
             attempt=attempt,
+            **args,
         )
 
     async def terminate_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:

@@ -38,6 +38,19 @@ class ActionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def start_many(self, ctx: RequestContext, instance_uuids: list[str], action: str) -> None:
+        """`start` for each instance, in one transaction (a multiple create's)."""
+        now = objects.utcnow().isoformat()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO instance_actions (instance_uuid, action, request_id, "
+                "user_id, project_id, start_time, message) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                [
+                    (uuid, action, ctx.request_id, ctx.user_id, ctx.project_id, now)
+                    for uuid in instance_uuids
+                ],
+            )
+
     async def start(
         self, ctx: RequestContext, instance_uuid: str, action: str, message: str | None = None
     ) -> None:
@@ -229,6 +242,13 @@ class ActionRecords:
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Record that the request `ctx.request_id` started `action` on the instance."""
         await self.actions.start(ctx, instance_uuid, action)
+
+    @endpoint
+    async def actions_start(
+        self, ctx: RequestContext, instance_uuids: list[str], action: str
+    ) -> None:
+        """`action_start` for many instances in one round trip (a multiple create)."""
+        await self.actions.start_many(ctx, instance_uuids, action)
 
     @endpoint
     async def action_discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:

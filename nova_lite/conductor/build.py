@@ -157,7 +157,7 @@ class BuildTasks:
     ) -> None:
         uuid = spec.instance_uuid
         try:
-            await self.records.instance_update(
+            instance = await self.records.instance_update(
                 ctx,
                 uuid,
                 {"host": selection.host, "node": selection.nodename},
@@ -167,8 +167,10 @@ class BuildTasks:
             log.info("conductor.build_abandoned", instance_uuid=uuid, reason="deleted")
             await self.scheduler.release(ctx, uuid)
             return
+        # The record travels with the cast (as Nova's build_and_run_instance
+        # carries the instance): the compute need not read it back.
         await self.compute.build_and_run_instance(
-            ctx, selection.host, uuid, spec, list(alternates), attempt
+            ctx, selection.host, uuid, spec, list(alternates), attempt, instance=instance
         )
 
     async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:

@@ -134,6 +134,12 @@ class ConductorAPI(RPCAPI):
     async def action_start(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         await self.invoker.call(ctx, "action_start", instance_uuid=instance_uuid, action=action)
 
+    async def actions_start(
+        self, ctx: RequestContext, instance_uuids: list[str], action: str
+    ) -> None:
+        """`action_start` for each instance, in one call."""
+        await self.invoker.call(ctx, "actions_start", instance_uuids=instance_uuids, action=action)
+
     async def action_discard(self, ctx: RequestContext, instance_uuid: str, action: str) -> None:
         """Forget the action this request recorded (the API gave its claim back)."""
         await self.invoker.call(ctx, "action_discard", instance_uuid=instance_uuid, action=action)
