@@ -89,6 +89,7 @@ def cloud_config(state_path: str, transport_url: str, **overrides: Any) -> Confi
         compute={"report_interval": 3600.0, "service_down_time": 7200.0,
                  "sync_power_state_interval": 3600.0},
         api={"max_count": 1000},
+        network={"quota_port": -1},  # the admin project holds every benchmark server
         **overrides,
     )  # fmt: skip
 
