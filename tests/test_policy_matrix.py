@@ -137,6 +137,7 @@ class World:
     request_id: str
     attached: str
     shared_network: str = ""
+    external: str = ""  # an external network (for floating IPs), made when first needed
     spare: str = ""  # a second server, for attaches the matrix does not wait for
     tap: NotificationTap | None = None
     attaches: int = 0
@@ -203,6 +204,15 @@ def _volumes(world: World, rest: str = "") -> str:
 def _fixed(path: str) -> Builder:
     async def build(world: World, role: str) -> Call:
         return Call(path=path)
+
+    return build
+
+
+def _fixed_body(path: str, body: Any) -> Builder:
+    """A call with a body on a route of the caller's own project."""
+
+    async def build(world: World, role: str) -> Call:
+        return Call(path=path, json=body)
 
     return build
 
@@ -430,6 +440,153 @@ async def _create_subnet(world: World, role: str) -> Call:
     cidr = f"10.9.{next(world.counter)}.0/24"
     body = {"subnet": {"network_id": world.network, "cidr": cidr, "ip_version": 4}}
     return Call(path=f"{NETWORK}/subnets", json=body, owner=world.owner, hidden=True)
+
+
+# -- the network API's resources, each call on a fresh one of the owner's project -----
+
+
+def _net_owned(kind: str, make: Callable[[World], Awaitable[str]], body: Any = None) -> Builder:
+    """A call on a fresh resource of the owner's project, at ``{NETWORK}/{kind}/{id}``."""
+
+    async def build(world: World, role: str) -> Call:
+        path = f"{NETWORK}/{kind}/{await make(world)}"
+        return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+    return build
+
+
+async def _fresh_subnet(world: World) -> str:
+    network = await world.new_network()
+    return (await world.cloud.api.network.create_subnet(world.member, network, "10.9.0.0/24")).id
+
+
+async def _fresh_pool(world: World) -> str:
+    pool = {"name": world.unique("pool"), "prefixes": ["10.77.0.0/16"]}
+    return (await world.cloud.api.network.create_subnetpool(world.member, pool)).id
+
+
+async def _fresh_port(world: World) -> str:
+    ports = await world.cloud.api.network.create_ports(
+        world.member, [{"network_id": world.network}]
+    )
+    return ports[0].id
+
+
+async def _fresh_group(world: World) -> str:
+    group = {"name": world.unique("sg")}
+    return (await world.cloud.api.network.create_security_group(world.member, group)).id
+
+
+async def _fresh_rule(world: World) -> str:
+    rule = {"security_group_id": await _fresh_group(world), "direction": "ingress"}
+    (made,) = await world.cloud.api.network.create_security_group_rules(world.member, [rule])
+    return made.id
+
+
+async def _fresh_router(world: World) -> str:
+    router = {"name": world.unique("router")}
+    return (await world.cloud.api.network.create_router(world.member, router)).id
+
+
+async def _external(world: World) -> str:
+    """The cloud's external network (made once, by the administrator, with a subnet)."""
+    if not world.external:
+        admin = world.contexts["admin"]
+        api = world.cloud.api.network
+        (network,) = await api.create_networks(admin, [{"name": "ext", "router:external": True}])
+        await api.create_subnet(admin, network.id, "172.24.0.0/16")
+        world.external = network.id
+    return world.external
+
+
+async def _fresh_floating_ip(world: World) -> str:
+    body = {"floating_network_id": await _external(world)}
+    return (await world.cloud.api.network.create_floatingip(world.member, body)).id
+
+
+async def _create_port(world: World, role: str) -> Call:
+    body = {"port": {"network_id": world.network}}
+    return Call(path=f"{NETWORK}/ports", json=body, owner=world.owner, hidden=True)
+
+
+async def _create_rule(world: World, role: str) -> Call:
+    rule = {
+        "security_group_id": await _fresh_group(world),
+        "direction": "egress",
+        "protocol": "udp",
+    }
+    body = {"security_group_rule": rule}
+    return Call(path=f"{NETWORK}/security-group-rules", json=body, owner=world.owner, hidden=True)
+
+
+async def _router_interface(world: World, role: str, *, attached: bool) -> Call:
+    router, subnet = await _fresh_router(world), await _fresh_subnet(world)
+    if attached:
+        await world.cloud.api.network.add_router_interface(world.member, router, subnet_id=subnet)
+    verb = "remove" if attached else "add"
+    path = f"{NETWORK}/routers/{router}/{verb}_router_interface"
+    return Call(path=path, json={"subnet_id": subnet}, owner=world.owner, hidden=True)
+
+
+async def _add_interface(world: World, role: str) -> Call:
+    return await _router_interface(world, role, attached=False)
+
+
+async def _remove_interface(world: World, role: str) -> Call:
+    return await _router_interface(world, role, attached=True)
+
+
+async def _create_floating_ip(world: World, role: str) -> Call:
+    body = {"floatingip": {"floating_network_id": await _external(world)}}
+    return Call(path=f"{NETWORK}/floatingips", json=body)
+
+
+NETWORK_BUILDERS: dict[str, Builder] = {
+    "network_version": _fixed(f"{NETWORK}/"),
+    "network_show_extension": _fixed(f"{NETWORK}/extensions/router"),
+    "network_list_agents": _fixed(f"{NETWORK}/agents"),
+    "network_update_network": _owned(
+        lambda w: f"{NETWORK}/networks/{w.network}", json={"network": {"description": "d"}}
+    ),
+    "network_update_subnet": _owned(
+        lambda w: f"{NETWORK}/subnets/{w.subnet}", json={"subnet": {"name": "s"}}
+    ),
+    "network_delete_subnet": _net_owned("subnets", _fresh_subnet),
+    "network_list_subnetpools": _fixed(f"{NETWORK}/subnetpools"),
+    "network_show_subnetpool": _net_owned("subnetpools", _fresh_pool),
+    "network_update_subnetpool": _net_owned(
+        "subnetpools", _fresh_pool, {"subnetpool": {"name": "n"}}
+    ),
+    "network_delete_subnetpool": _net_owned("subnetpools", _fresh_pool),
+    "network_create_port": _create_port,
+    "network_update_port": _owned(
+        lambda w: f"{NETWORK}/ports/{w.port}", json={"port": {"name": "p"}}
+    ),
+    "network_delete_port": _net_owned("ports", _fresh_port),
+    "network_list_security_groups": _fixed(f"{NETWORK}/security-groups"),
+    "network_show_security_group": _net_owned("security-groups", _fresh_group),
+    "network_update_security_group": _net_owned(
+        "security-groups", _fresh_group, {"security_group": {"description": "d"}}
+    ),
+    "network_delete_security_group": _net_owned("security-groups", _fresh_group),
+    "network_list_security_group_rules": _fixed(f"{NETWORK}/security-group-rules"),
+    "network_show_security_group_rule": _net_owned("security-group-rules", _fresh_rule),
+    "network_create_security_group_rule": _create_rule,
+    "network_delete_security_group_rule": _net_owned("security-group-rules", _fresh_rule),
+    "network_list_routers": _fixed(f"{NETWORK}/routers"),
+    "network_show_router": _net_owned("routers", _fresh_router),
+    "network_update_router": _net_owned("routers", _fresh_router, {"router": {"name": "r"}}),
+    "network_delete_router": _net_owned("routers", _fresh_router),
+    "network_add_router_interface": _add_interface,
+    "network_remove_router_interface": _remove_interface,
+    "network_list_floatingips": _fixed(f"{NETWORK}/floatingips"),
+    "network_create_floatingip": _create_floating_ip,
+    "network_show_floatingip": _net_owned("floatingips", _fresh_floating_ip),
+    "network_update_floatingip": _net_owned(
+        "floatingips", _fresh_floating_ip, {"floatingip": {"description": "d"}}
+    ),
+    "network_delete_floatingip": _net_owned("floatingips", _fresh_floating_ip),
+}
 
 
 async def _create_volume(world: World, role: str) -> Call:
@@ -874,6 +1031,14 @@ BUILDERS: dict[str, Builder] = {
     "network_list_subnets": _fixed(f"{NETWORK}/subnets"),
     "network_create_subnet": _create_subnet,
     "network_show_subnet": _owned(lambda w: f"{NETWORK}/subnets/{w.subnet}"),
+    "network_create_router": _fixed_body(f"{NETWORK}/routers", {"router": {"name": "r"}}),
+    "network_create_security_group": _fixed_body(
+        f"{NETWORK}/security-groups", {"security_group": {"name": "g"}}
+    ),
+    "network_create_subnetpool": _fixed_body(
+        f"{NETWORK}/subnetpools", {"subnetpool": {"name": "p", "prefixes": ["10.66.0.0/16"]}}
+    ),
+    **NETWORK_BUILDERS,
     "volume_versions": _fixed("/volume"),
     "volume_versions_slash": _fixed("/volume/"),
     "volume_version": _fixed("/volume/v3"),
@@ -1043,6 +1208,11 @@ async def world(clouds: CloudFactory) -> AsyncIterator[World]:
             "quota_backup_gigabytes": -1,
         },
         "image": {"image_count_total": -1},
+        "network": {
+            f"quota_{resource}": -1
+            for resource in ("port", "network", "subnet", "security_group", "router")
+        }
+        | {"quota_security_group_rule": -1, "quota_floatingip": -1},
     }
     cloud = await clouds.start(computes=2, api={"token_cache_ttl": 0}, **unlimited)
     front = await FrontEnd.start(cloud)

@@ -38,6 +38,10 @@ from nova_lite.api.http import (
     image_update,
     images,
     network,
+    network_ports,
+    network_routers,
+    network_security_groups,
+    network_subnets,
     openapi,
     schemas,
     server_actions,
@@ -66,6 +70,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
+from nova_lite.api.http.network_common import neutron_fault
 from nova_lite.api.http.volume_common import cinder_fault
 from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
@@ -112,10 +117,17 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def error_response(request: web.Request, exc: Exception) -> web.Response:
     """The response reporting `exc` as the called API does."""
-    fault = cinder_fault(exc) if api_of(request.path) == "volume" else fault_for(exc)
+    api = api_of(request.path)
+    fault = (
+        cinder_fault(exc)
+        if api == "volume"
+        else neutron_fault(exc)
+        if api == "network"
+        else fault_for(exc)
+    )
     if fault.status >= 500:
         log.error("http.unexpected_error", exc_info=exc, path=request.path)
-    response = web.json_response(fault_body(api_of(request.path), fault), status=fault.status)
+    response = web.json_response(fault_body(api, fault), status=fault.status)
     if fault.status == 401:
         response.headers["WWW-Authenticate"] = f'Keystone uri="{base_url(request)}/v3"'
     return response
@@ -211,6 +223,10 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         image_metadefs,
         image_discovery,
         network,
+        network_subnets,
+        network_ports,
+        network_security_groups,
+        network_routers,
         volumes,
         volume_actions,
         volume_snapshots,
