@@ -57,6 +57,8 @@ ACTION_BODIES: dict[str, Any] = {
     "os-getConsoleOutput": {"length": 5},
     "lock": None,
     "unlock": None,
+    "addSecurityGroup": {"name": "default"},
+    "removeSecurityGroup": {"name": "default"},
 }
 
 
@@ -541,6 +543,77 @@ async def _create_floating_ip(world: World, role: str) -> Call:
     return Call(path=f"{NETWORK}/floatingips", json=body)
 
 
+def _compute_owned(kind: str, make: Callable[[World], Awaitable[str]], body: Any = None) -> Builder:
+    """A call on a fresh network resource of the owner's, through Nova's proxy API."""
+
+    async def build(world: World, role: str) -> Call:
+        path = f"{COMPUTE}/{kind}/{await make(world)}"
+        return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+    return build
+
+
+async def _fresh_ingress_rule(world: World) -> str:
+    rule = {"security_group_id": await _fresh_group(world), "direction": "ingress"}
+    (made,) = await world.cloud.api.network.create_security_group_rules(world.member, [rule])
+    return made.id
+
+
+async def _create_compute_rule(world: World, role: str) -> Call:
+    rule = {"parent_group_id": await _fresh_group(world), "ip_protocol": "tcp"}
+    body = {"security_group_rule": {**rule, "from_port": 22, "to_port": 22}}
+    path = f"{COMPUTE}/os-security-group-rules"
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _create_compute_floating_ip(world: World, role: str) -> Call:
+    body = {"pool": await _external(world)}
+    return Call(path=f"{COMPUTE}/os-floating-ips", json=body)
+
+
+async def _routed_floating_ip(world: World, *, associated: bool) -> str:
+    """A fresh floating IP of the owner's, from an external network a router joins to the
+    shared network (the world's server is on it); associated with the server if asked."""
+    api, admin = world.cloud.api.network, world.contexts["admin"]
+    external = await _external(world)
+    if not await api.list_routers(admin):
+        gateway = {"network_id": external}
+        router = await api.create_router(admin, {"name": "r1", "external_gateway_info": gateway})
+        (shared,) = (await api.get_network(admin, world.shared_network)).subnets[:1]
+        await api.add_router_interface(admin, router.id, subnet_id=shared)
+    (port,) = await api.list_ports(world.member, device_id=world.server)
+    for held in await api.list_floatingips(admin):  # one floating IP per fixed IP
+        if held.port_id == port.id:
+            await api.update_floatingip(admin, held.id, {"port_id": None})
+    fip = await api.create_floatingip(world.member, {"floating_network_id": external})
+    if associated:
+        await api.update_floatingip(world.member, fip.id, {"port_id": port.id})
+    return fip.floating_ip_address
+
+
+COMPUTE_NETWORK_BUILDERS: dict[str, Builder] = {
+    "compute_list_security_groups": _fixed(f"{COMPUTE}/os-security-groups"),
+    "compute_show_security_group": _compute_owned("os-security-groups", _fresh_group),
+    "compute_create_security_group": _fixed_body(
+        f"{COMPUTE}/os-security-groups", {"security_group": {"name": "g", "description": "d"}}
+    ),
+    "compute_update_security_group": _compute_owned(
+        "os-security-groups", _fresh_group, {"security_group": {"name": "n", "description": "d"}}
+    ),
+    "compute_delete_security_group": _compute_owned("os-security-groups", _fresh_group),
+    "compute_create_security_group_rule": _create_compute_rule,
+    "compute_delete_security_group_rule": _compute_owned(
+        "os-security-group-rules", _fresh_ingress_rule
+    ),
+    "compute_list_server_security_groups": _owned(lambda w: _servers(w, "/os-security-groups")),
+    "compute_list_floating_ip_pools": _fixed(f"{COMPUTE}/os-floating-ip-pools"),
+    "compute_list_floating_ips": _fixed(f"{COMPUTE}/os-floating-ips"),
+    "compute_show_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
+    "compute_create_floating_ip": _create_compute_floating_ip,
+    "compute_delete_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
+}
+
+
 NETWORK_BUILDERS: dict[str, Builder] = {
     "network_version": _fixed(f"{NETWORK}/"),
     "network_show_extension": _fixed(f"{NETWORK}/extensions/router"),
@@ -918,6 +991,11 @@ async def _type_action(world: World, role: str, action: str) -> Call:
 async def _action(world: World, role: str, action: str) -> Call:
     server = world.server if action != "forceDelete" else await world.new_server()
     body = {action: ACTION_BODIES.get(action)}
+    if action == "removeSecurityGroup":  # the admin's call took it off: put it back
+        await world.cloud.api.network.add_instance_security_group(world.member, server, "default")
+    if action in ("addFloatingIp", "removeFloatingIp"):
+        address = await _routed_floating_ip(world, associated=action == "removeFloatingIp")
+        body = {action: {"address": address}}
     path = f"{COMPUTE}/servers/{server}/action"
     return Call(path=path, json=body, owner=world.owner, hidden=True)
 
@@ -1039,6 +1117,7 @@ BUILDERS: dict[str, Builder] = {
         f"{NETWORK}/subnetpools", {"subnetpool": {"name": "p", "prefixes": ["10.66.0.0/16"]}}
     ),
     **NETWORK_BUILDERS,
+    **COMPUTE_NETWORK_BUILDERS,
     "volume_versions": _fixed("/volume"),
     "volume_versions_slash": _fixed("/volume/"),
     "volume_version": _fixed("/volume/v3"),

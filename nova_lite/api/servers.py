@@ -19,6 +19,7 @@ import structlog
 
 from nova_lite import objects, validators
 from nova_lite.api import policy
+from nova_lite.api import security_groups as requested_groups
 from nova_lite.api.actions import ServerActions
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
@@ -104,8 +105,12 @@ class Servers(ServerActions):
         block_devices: Sequence[objects.BlockDevice] = (),
         scheduler_hints: Mapping[str, Any] | None = None,
         metadata: Mapping[str, str] | None = None,
+        security_groups: Sequence[str] | None = None,
     ) -> list[Server]:
-        """Start building `count` servers; they are returned at once, in BUILD."""
+        """Start building `count` servers; they are returned at once, in BUILD.
+
+        Their ports get the `security_groups` named (by name or id), or the project's
+        default group."""
         ctx = await self.session.context()
         self.api.authorize(ctx, "create", ctx.project_id)
         validators.server_name(name)
@@ -121,6 +126,7 @@ class Servers(ServerActions):
         flavor_obj = await self.api.conductor.flavor_get(ctx, flavor)
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
         network_ids = await self._resolve_networks(ctx, networks)
+        group_ids = await requested_groups.resolve(self.api.network, ctx, security_groups)
         hints = dict(scheduler_hints or {})
         instances = [
             objects.Instance(
@@ -142,6 +148,7 @@ class Servers(ServerActions):
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
+        await requested_groups.record(self.api.network, ctx, [i.uuid for i in created], group_ids)
         for instance in created:
             await self.api.conductor.action_start(ctx, instance.uuid, "create")
         log.info(

@@ -17,7 +17,7 @@ import attrs
 __all__ = [
     "BASE",
     "COMPUTE",
-    "COMPUTE_SECURITY_GROUPS",
+    "COMPUTE_NETWORK",
     "DEFAULTS",
     "IDENTITY",
     "IMAGE",
@@ -299,10 +299,12 @@ NETWORK = _rules(
     ("delete_floatingip", MEMBER_OR_ADMIN, "Give a floating IP back."),
 )
 
-# Nova's proxy of Neutron's security groups (microversions below 2.36) and the server
-# actions that apply them; Neutron's own rules apply to what the proxy asks of it too.
+# Nova's proxies of Neutron's security groups and floating IPs (microversions below
+# 2.36) and the server actions that apply them; Neutron's own rules apply to what the
+# proxies ask of the network service too.
 _SG = "os_compute_api:os-security-groups:"
-COMPUTE_SECURITY_GROUPS = _rules(
+_FIP = "os_compute_api:os-floating-ips:"
+COMPUTE_NETWORK = _rules(
     (f"{_SG}get", READER_OR_ADMIN, "List security groups (the proxy API)."),
     (f"{_SG}show", READER_OR_ADMIN, "Show a security group (the proxy API)."),
     (f"{_SG}create", MEMBER_OR_ADMIN, "Create a security group (the proxy API)."),
@@ -313,6 +315,13 @@ COMPUTE_SECURITY_GROUPS = _rules(
     (f"{_SG}list", READER_OR_ADMIN, "List a server's security groups."),
     (f"{_SG}add", MEMBER_OR_ADMIN, "Add a security group to a server."),
     (f"{_SG}remove", MEMBER_OR_ADMIN, "Remove a security group from a server."),
+    ("os_compute_api:os-floating-ip-pools:list", READER_OR_ADMIN, "List floating IP pools."),
+    (f"{_FIP}list", READER_OR_ADMIN, "List floating IPs (the proxy API)."),
+    (f"{_FIP}show", READER_OR_ADMIN, "Show a floating IP (the proxy API)."),
+    (f"{_FIP}create", MEMBER_OR_ADMIN, "Take a floating IP (the proxy API)."),
+    (f"{_FIP}delete", MEMBER_OR_ADMIN, "Give a floating IP back (the proxy API)."),
+    (f"{_FIP}add", MEMBER_OR_ADMIN, "Associate a floating IP with a server."),
+    (f"{_FIP}remove", MEMBER_OR_ADMIN, "Take a floating IP off a server."),
 )
 
 _ACTIONS = "volume_extension:volume_actions:"
@@ -481,7 +490,7 @@ IDENTITY = _rules(
 DEFAULTS: tuple[RuleDefault, ...] = (
     *BASE,
     *COMPUTE,
-    *COMPUTE_SECURITY_GROUPS,
+    *COMPUTE_NETWORK,
     *IMAGE,
     *NETWORK,
     *VOLUME,

@@ -12,7 +12,7 @@ import sys
 from nova_lite.policy.defaults import (
     BASE,
     COMPUTE,
-    COMPUTE_SECURITY_GROUPS,
+    COMPUTE_NETWORK,
     IDENTITY,
     IMAGE,
     NETWORK,
@@ -26,7 +26,7 @@ _SECTIONS = (
     ("Compute (Nova): enforced by the api service", COMPUTE),
     (
         "Compute's security groups (Nova's proxy of Neutron's): the api service",
-        COMPUTE_SECURITY_GROUPS,
+        COMPUTE_NETWORK,
     ),
     ("Image (Glance): enforced by the image service", IMAGE),
     ("Network (Neutron): enforced by the network service", NETWORK),

@@ -29,6 +29,8 @@ from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
     compute,
     compute_extras,
+    compute_floating_ips,
+    compute_security_groups,
     flavors,
     identity,
     image_data,
@@ -216,6 +218,8 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         server_actions,
         flavors,
         compute_extras,
+        compute_security_groups,
+        compute_floating_ips,
         images,
         image_update,
         image_data,

@@ -214,6 +214,7 @@ async def create_server(request: web.Request) -> web.Response:
         block_devices=order.block_devices,
         scheduler_hints=order.scheduler_hints,
         metadata=order.metadata,
+        security_groups=order.security_groups,
     )
     first = servers[0]
     base = base_url(request)
@@ -223,7 +224,7 @@ async def create_server(request: web.Request) -> web.Response:
         "id": first.id,
         "links": link(base, "servers", first.id),
         "OS-DCF:diskConfig": "MANUAL",
-        "security_groups": [{"name": "default"}],
+        "security_groups": [{"name": name} for name in order.security_groups or ["default"]],
         "adminPass": order.admin_password or secrets.token_urlsafe(9),
     }
     location = f"{base}{PREFIX}/servers/{first.id}"

@@ -3,9 +3,10 @@
 Nova's request schema, for the fields nova_lite serves: ``name``, ``imageRef``,
 ``flavorRef``, ``networks`` (a list of ``{"uuid": ...}``, or ``"auto"``/``"none"``;
 required from microversion 2.37), ``min_count``/``max_count``, ``availability_zone``,
-``metadata``, ``adminPass`` and ``block_device_mapping_v2``. Fields clients send by
-habit and nova_lite has no use for (``security_groups`` of ``default``, ``user_data``,
-``config_drive``, ``OS-DCF:diskConfig``) are accepted and ignored; any other is a 400.
+``metadata``, ``adminPass``, ``block_device_mapping_v2`` and ``security_groups`` (a
+list of ``{"name": ...}``, names or ids, the ports' groups). Fields clients send by
+habit and nova_lite has no use for (``user_data``, ``config_drive``,
+``OS-DCF:diskConfig``) are accepted and ignored; any other is a 400.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class CreateOrder:
     block_devices: list[objects.BlockDevice]
     scheduler_hints: dict[str, Any]
     return_reservation_id: bool
+    security_groups: list[str] = attrs.field(factory=list)
 
 
 def parse(body: Any, version: APIVersion) -> CreateOrder:
@@ -96,6 +98,7 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
         block_devices=[_bdm(m) for m in _list(server, "block_device_mapping_v2")],
         scheduler_hints=dict(hints),
         return_reservation_id=_loose_boolean(server.get("return_reservation_id", False)),
+        security_groups=_security_groups(server),
     )
 
 
@@ -119,9 +122,17 @@ def _optional_text(server: Mapping[str, Any], field: str) -> str | None:
 def _check_ignored(server: Mapping[str, Any]) -> None:
     if server.get("key_name") is not None:
         raise Invalid(f"Invalid key_name provided: keypair {server['key_name']!r} not found.")
+
+
+def _security_groups(server: Mapping[str, Any]) -> list[str]:
+    """The names (or ids) of ``security_groups: [{"name": ...}]``, each once."""
+    names = []
     for group in _list(server, "security_groups"):
-        if not isinstance(group, dict) or group.get("name") not in ("default", None):
-            raise Invalid(f"Security group {group!r} not found (only 'default' exists).")
+        if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+            raise _invalid("security_groups", group)
+        check_fields(group, allowed=("name",), where="security_groups")
+        names.append(group["name"])
+    return list(dict.fromkeys(names))
 
 
 def _list(server: Mapping[str, Any], field: str) -> list[Any]:
