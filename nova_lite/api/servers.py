@@ -196,7 +196,9 @@ class Servers(ServerActions):
         self, ctx: RequestContext, requested: Sequence[str] | None
     ) -> list[str]:
         visible = await self.api.network.list_networks(ctx)
-        if requested is None:
+        if requested is None:  # Nova's choice: the project's own networks and shared ones
+            usable = [n for n in visible if n.shared or n.project_id == ctx.project_id]
+            visible = [n for n in usable if n.shared or not n.external]
             if len(visible) > 1:
                 raise Invalid(
                     "Multiple possible networks found, use a Network ID to be more specific."
