@@ -77,6 +77,9 @@ class FakeGuest:
     rescued: bool = False
     previous_flavor: objects.Flavor | None = None  # kept by resize for a revert
     password_changes: int = 0  # set_admin_password records that it ran, never the secret
+    # Each port's security groups as the guest was plugged with them (port id -> group
+    # ids): recorded, not enforced; a later change on the port is the network's record.
+    security_groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property
     def state_name(self) -> str:
@@ -169,6 +172,7 @@ class FakeDriver(ComputeDriver):
             memory_mb=instance.flavor.memory_mb,
             booted_at=self.clock(),
             volumes=disks,
+            security_groups={port.id: tuple(port.security_groups) for port in network_info},
         )
         self.guests[instance.uuid] = guest
         self._log(guest, *_boot_lines(guest, image, network_info, disks))

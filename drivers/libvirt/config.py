@@ -77,6 +77,9 @@ class GuestMetadata:
     project_id: str
     root_image: str | None  # the image the root disk is an overlay on (None: volume)
     root_format: str = "raw"  # that image's qemu format (rescue makes another overlay)
+    # Each port and the security groups the network service applies to it: recorded in
+    # the metadata only (no nwfilter: README, "The libvirt driver").
+    port_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -183,6 +186,7 @@ def design_guest(
         project_id=instance.project_id,
         root_image=image.id if image is not None else None,
         root_format=disk_format(image) if image is not None else "raw",
+        port_groups=tuple((port.id, tuple(port.security_groups)) for port in ports),
     )
     return GuestConfig(
         virt_type=settings.virt_type,

@@ -97,7 +97,19 @@ def _metadata(meta: GuestMetadata) -> ET.Element:
         )
     else:
         ET.SubElement(root, _N + "root", type="volume")
+    if meta.port_groups:
+        root.append(_ports(meta.port_groups))
     return root
+
+
+def _ports(port_groups: tuple[tuple[str, tuple[str, ...]], ...]) -> ET.Element:
+    """``<nova:ports>``: each port, with the security groups applied to it (a record)."""
+    ports = ET.Element(_N + "ports")
+    for port_id, groups in port_groups:
+        port = ET.SubElement(ports, _N + "port", uuid=port_id)
+        for group in groups:
+            ET.SubElement(port, _N + "security-group", uuid=group)
+    return ports
 
 
 def _flavor(flavor: objects.Flavor) -> ET.Element:
@@ -249,11 +261,12 @@ def _find(element: ET.Element, path: str) -> ET.Element:
 
 @attrs.frozen(kw_only=True)
 class MetadataRecord:
-    """What a domain's ``<nova_lite:instance>`` says: its host and its root image."""
+    """What a domain's ``<nova_lite:instance>`` says: its host, root image, ports' groups."""
 
     host: str | None
     root_image: str | None
     root_format: str = "raw"
+    security_groups: dict[str, tuple[str, ...]] = attrs.field(factory=dict)  # port id -> ids
 
 
 def parse_metadata(text: str) -> MetadataRecord:
@@ -270,4 +283,8 @@ def parse_metadata(text: str) -> MetadataRecord:
     root = element.find("root")
     image = root.get("uuid") if root is not None and root.get("type") == "image" else None
     fmt = root.get("format", "raw") if root is not None else "raw"
-    return MetadataRecord(host=host, root_image=image, root_format=fmt)
+    groups = {
+        port.get("uuid", ""): tuple(g.get("uuid", "") for g in port.findall("security-group"))
+        for port in element.findall("ports/port")
+    }
+    return MetadataRecord(host=host, root_image=image, root_format=fmt, security_groups=groups)
