@@ -59,13 +59,28 @@ def network_target(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+# The owned-row lookups `visible_row` may make (constant SQL: no table name is spliced).
+_BY_ID = {
+    "ports": f"SELECT * FROM ports WHERE id = ? AND {OWN}",
+    "routers": f"SELECT * FROM routers WHERE id = ? AND {OWN}",
+    "floating_ips": f"SELECT * FROM floating_ips WHERE id = ? AND {OWN}",
+}
+_COUNTS = {
+    "network": "SELECT count(*) FROM networks WHERE project_id = ?",
+    "subnet": "SELECT count(*) FROM subnets WHERE project_id = ?",
+    "port": "SELECT count(*) FROM ports WHERE project_id = ?",
+    "security_group": "SELECT count(*) FROM security_groups WHERE project_id = ?",
+    "security_group_rule": "SELECT count(*) FROM security_group_rules WHERE project_id = ?",
+    "router": "SELECT count(*) FROM routers WHERE project_id = ?",
+    "floatingip": "SELECT count(*) FROM floating_ips WHERE project_id = ?",
+}
+
+
 async def visible_row(
     db: Database, ctx: RequestContext, table: str, row_id: object, missing: NotFound
 ) -> sqlite3.Row:
     """The row of `table` with that id if the caller's project owns it (or is admin)."""
-    found = await db.fetchone(
-        f"SELECT * FROM {table} WHERE id = ? AND {OWN}", (check.text("id", row_id), *caller(ctx))
-    )
+    found = await db.fetchone(_BY_ID[table], (check.text("id", row_id), *caller(ctx)))
     if found is None:
         raise missing
     return found
@@ -113,26 +128,13 @@ class Quotas:
 
     db: Database
     limits: Mapping[str, int]  # resource -> limit
-    tables: Mapping[str, str] = attrs.field(
-        factory=lambda: {
-            "network": "networks",
-            "subnet": "subnets",
-            "port": "ports",
-            "security_group": "security_groups",
-            "security_group_rule": "security_group_rules",
-            "router": "routers",
-            "floatingip": "floating_ips",
-        }
-    )
 
     async def check(self, resource: str, project: str | None, new: int = 1) -> None:
         """`QuotaExceeded` if `new` more `resource` would take `project` over its limit."""
         limit = self.limits.get(resource, -1)
         if limit < 0 or new <= 0 or project is None:
             return
-        row = await self.db.fetchone(
-            f"SELECT count(*) FROM {self.tables[resource]} WHERE project_id = ?", (project,)
-        )
+        row = await self.db.fetchone(_COUNTS[resource], (project,))
         used = row[0] if row else 0
         if used + new > limit:
             raise QuotaExceeded(

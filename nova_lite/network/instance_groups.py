@@ -13,7 +13,6 @@ the groups its ports have.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 import aiosqlite
 import structlog
@@ -25,7 +24,8 @@ from nova_lite.db import Database
 from nova_lite.exceptions import Conflict, Invalid, SecurityGroupNotFound
 from nova_lite.network import rows
 from nova_lite.network.access import OWN, caller
-from nova_lite.network.security_groups import SecurityGroupRecords, load_groups
+from nova_lite.network.rows import IDS_IN
+from nova_lite.network.security_groups import SecurityGroupRecords, with_rules
 from nova_lite.policy import Enforcer
 from nova_lite.rpc.endpoint import endpoint
 
@@ -57,11 +57,15 @@ class InstanceSecurityGroups:
         return [await self._find(ctx, ref) for ref in dict.fromkeys(refs)]
 
     async def _find(self, ctx: RequestContext, ref: str) -> objects.SecurityGroup:
-        by_id = await load_groups(self.db, f"id = ? AND {OWN}", (ref, *caller(ctx)))
+        by_id = await self.db.fetchall(
+            f"SELECT * FROM security_groups WHERE id = ? AND {OWN}", (ref, *caller(ctx))
+        )
         if by_id:
-            return by_id[0]
+            return (await with_rules(self.db, by_id))[0]
         project = ctx.project_id
-        named = await load_groups(self.db, "name = ? AND project_id IS ?", (ref, project))
+        named = await self.db.fetchall(
+            "SELECT * FROM security_groups WHERE name = ? AND project_id IS ?", (ref, project)
+        )
         if len(named) > 1:
             raise Conflict(
                 f"Multiple security_group matches found for name '{ref}', use an ID to be more "
@@ -71,7 +75,7 @@ class InstanceSecurityGroups:
             raise SecurityGroupNotFound(
                 f"Security group {ref} is not found for project {project}.", group_id=ref
             )
-        return named[0]
+        return (await with_rules(self.db, named))[0]
 
     @endpoint
     async def request_security_groups(
@@ -176,14 +180,13 @@ class InstanceSecurityGroups:
                 (device,),
             )
         ids = [row["group_id"] for row in found]
-        groups = {g.id: g for g in await load_groups(self.db, _ids_in(ids), ids)} if ids else {}
+        chosen = await self.db.fetchall(
+            f"SELECT * FROM security_groups WHERE id {IDS_IN}", (rows.to_json(ids),)
+        )
+        groups = {g.id: g for g in await with_rules(self.db, chosen)}
         return [groups[group_id] for group_id in ids if group_id in groups]
 
     async def _ports(self, ctx: RequestContext, device: str) -> list[sqlite3.Row]:
         return await self.db.fetchall(
             f"SELECT * FROM ports WHERE device_id = ? AND {OWN}", (device, *caller(ctx))
         )
-
-
-def _ids_in(ids: Sequence[str]) -> str:
-    return f"id IN ({', '.join('?' * len(ids))})"

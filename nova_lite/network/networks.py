@@ -116,8 +116,9 @@ class NetworkRecords:
         await self.quotas.check("network", project)
         await rows.write(
             conn,
-            f"INSERT INTO networks ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-            row.values(),
+            "INSERT INTO networks (id, name, project_id, shared, description, admin_state_up, "
+            "external, mtu, port_security, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row.values(),  # in the order written above
         )
         return str(row["id"])
 
@@ -130,14 +131,19 @@ class NetworkRecords:
         async with self.db.transaction() as conn:
             row = await visible_network(self.db, ctx, network_id)
             self.policy.authorize(ctx, "update_network", network_target(row))
-            columns = self._columns(ctx, row, changes)
-            if columns:
-                sets = ", ".join(f"{column} = ?" for column in columns)
+            columns = {**dict(row), **self._columns(ctx, row, changes)}
+            if changes:
                 await rows.write(
                     conn,
-                    f"UPDATE networks SET {sets}, updated_at = ?, revision = revision + 1 WHERE id "
-                    "= ?",
-                    (*columns.values(), rows.now(), row["id"]),
+                    "UPDATE networks SET name = ?, description = ?, mtu = ?, admin_state_up = ?, "
+                    "port_security = ?, shared = ?, external = ?, updated_at = ?, "
+                    "revision = revision + 1 WHERE id = ?",
+                    (
+                        *(columns[c] for c in ("name", "description", "mtu", "admin_state_up")),
+                        *(columns[c] for c in ("port_security", "shared", "external")),
+                        rows.now(),
+                        row["id"],
+                    ),
                 )
         log.info("network.updated", network_id=row["id"], changed=sorted(changes))
         return await self.get_network(ctx, row["id"])

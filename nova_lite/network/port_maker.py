@@ -25,7 +25,14 @@ from nova_lite.network import rows, values
 from nova_lite.network.addresses import Addresses, mac_address
 from nova_lite.network.security_groups import SecurityGroupRecords
 
-__all__ = ["MAX_ADDRESS_PAIRS", "VNIC_TYPES", "PortMaker", "address_pairs", "dhcp_options"]
+__all__ = [
+    "MAX_ADDRESS_PAIRS",
+    "VNIC_TYPES",
+    "PortMaker",
+    "address_pairs",
+    "dhcp_options",
+    "vnic_type",
+]
 
 MAX_ADDRESS_PAIRS = 10  # Neutron's max_allowed_address_pair
 VNIC_TYPES = (
@@ -116,7 +123,7 @@ class PortMaker:
         owner = check.text("device_owner", request.get("device_owner", ""), empty=True)
         secure = values.flag(request, "port_security_enabled", bool(network["port_security"]))
         host = request.get("binding:host_id") or None
-        vnic = _vnic(request.get("binding:vnic_type", "normal"))
+        vnic = vnic_type(request.get("binding:vnic_type", "normal"))
         await rows.write(
             conn,
             "INSERT INTO ports (id, network_id, mac_address, device_id, project_id, status, "
@@ -203,7 +210,8 @@ def _status(owner: str, host: object, request: Mapping[str, Any]) -> str:
     return "ACTIVE" if owner.startswith("network:router") or host else "DOWN"
 
 
-def _vnic(value: object) -> str:
+def vnic_type(value: object) -> str:
+    """A binding VNIC type Neutron knows; `Invalid` naming the allowed ones otherwise."""
     if value not in VNIC_TYPES:
         raise Invalid(
             f"Invalid input for binding:vnic_type: {value!r}; allowed: {', '.join(VNIC_TYPES)}."

@@ -25,7 +25,8 @@ from nova_lite.exceptions import Conflict
 from nova_lite.network import rows, values
 from nova_lite.network.access import Quotas, visible_network, visible_port
 from nova_lite.network.allocator import PortAllocator
-from nova_lite.network.port_maker import PortMaker, address_pairs, dhcp_options
+from nova_lite.network.port_maker import PortMaker, address_pairs, dhcp_options, vnic_type
+from nova_lite.network.rows import IDS_IN
 from nova_lite.policy import Enforcer
 from nova_lite.rpc.endpoint import endpoint
 
@@ -58,6 +59,22 @@ GUARDED = (
     "binding:profile",
     "device_owner",
 )
+_BY_IDS = f"p.id {IDS_IN}"
+# The columns an update writes, in the order of its UPDATE statement.
+_UPDATED = (
+    "name",
+    "description",
+    "admin_state_up",
+    "device_id",
+    "device_owner",
+    "binding_host",
+    "status",
+    "mac_address",
+    "vnic_type",
+    "binding_profile",
+    "allowed_address_pairs",
+    "extra_dhcp_opts",
+)
 SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 
 
@@ -86,7 +103,9 @@ class PortRecords:
         requests = [values.known(port, CREATE_FIELDS, "port") for port in ports]
         async with self.db.transaction() as conn:
             ids = [await self._create(conn, ctx, request) for request in requests]
-        created = {port.id: port for port in await rows.load_ports(self.db, _IDS(ids), ids)}
+        created = {
+            port.id: port for port in await rows.load_ports(self.db, _BY_IDS, (rows.to_json(ids),))
+        }
         log.info("network.ports_created", port_ids=ids)
         return [created[port_id] for port_id in ids]
 
@@ -145,13 +164,15 @@ class PortRecords:
         if "mac_address" in changes and changes["mac_address"] != row["mac_address"]:
             columns["mac_address"] = await self.maker.addresses.new_mac(changes["mac_address"])
         columns.update(_json_columns(row, changes, columns.get("mac_address", row["mac_address"])))
-        if columns:
-            sets = ", ".join(f"{column} = ?" for column in columns)
-            await rows.write(
-                conn,
-                f"UPDATE ports SET {sets}, updated_at = ?, revision = revision + 1 WHERE id = ?",
-                (*columns.values(), rows.now(), row["id"]),
-            )
+        merged = {**dict(row), **columns}
+        await rows.write(
+            conn,
+            "UPDATE ports SET name = ?, description = ?, admin_state_up = ?, device_id = ?, "
+            "device_owner = ?, binding_host = ?, status = ?, mac_address = ?, vnic_type = ?, "
+            "binding_profile = ?, allowed_address_pairs = ?, extra_dhcp_opts = ?, "
+            "updated_at = ?, revision = revision + 1 WHERE id = ?",
+            (*(merged[column] for column in _UPDATED), rows.now(), row["id"]),
+        )
 
     async def _readdress(
         self, conn: aiosqlite.Connection, row: sqlite3.Row, network: sqlite3.Row, requested: object
@@ -222,10 +243,6 @@ class PortRecords:
         log.info("network.port_deleted", port_id=row["id"])
 
 
-def _IDS(ids: list[str]) -> str:
-    return f"p.id IN ({', '.join('?' * len(ids))})"
-
-
 def _guarded(request: Mapping[str, Any]) -> list[str]:
     """The guarded attributes a request uses (each needs its own rule)."""
     used = [
@@ -244,7 +261,7 @@ def _guarded(request: Mapping[str, Any]) -> list[str]:
 def _json_columns(row: sqlite3.Row, changes: Mapping[str, Any], mac: str) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     if "binding:vnic_type" in changes:
-        columns["vnic_type"] = changes["binding:vnic_type"]
+        columns["vnic_type"] = vnic_type(changes["binding:vnic_type"])
     if "binding:profile" in changes:
         columns["binding_profile"] = rows.to_json(changes["binding:profile"] or {})
     if "allowed_address_pairs" in changes:

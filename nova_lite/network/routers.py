@@ -56,6 +56,9 @@ UPDATE_FIELDS = ("name", "description", "admin_state_up", "external_gateway_info
 GATEWAY = "network:router_gateway"
 INTERFACE = "network:router_interface"
 MAX_ROUTES = 30  # Neutron's max_routes
+_INTERFACE_COUNT = (
+    "SELECT count(*) FROM ports WHERE device_id = ? AND device_owner = 'network:router_interface'"
+)
 
 
 class RouterRecords:
@@ -228,17 +231,11 @@ class RouterRecords:
         async with self.db.transaction() as conn:
             row = await self._visible(ctx, router_id)
             self.policy.authorize(ctx, "delete_router", {"project_id": row["project_id"]})
-            for table, where, what in (
-                (
-                    "ports",
-                    "device_id = ? AND device_owner = 'network:router_interface'",
-                    "interfaces",
-                ),
-                ("floating_ips", "router_id = ?", "floating IPs"),
+            for sql, what in (
+                (_INTERFACE_COUNT, "interfaces"),
+                ("SELECT count(*) FROM floating_ips WHERE router_id = ?", "floating IPs"),
             ):
-                used = await self.db.fetchone(
-                    f"SELECT count(*) FROM {table} WHERE {where}", (row["id"],)
-                )
+                used = await self.db.fetchone(sql, (row["id"],))
                 if used and used[0]:
                     raise Conflict(
                         f"Router {row['id']} still has {what} ({used[0]}); remove them first."
@@ -403,14 +400,11 @@ class RouterRecords:
     async def _interface_port(
         self, router_id: str, subnet_id: str | None, port_id: str | None
     ) -> str:
-        where, param = (
-            ("p.id = ?", port_id) if port_id is not None else ("a.subnet_id = ?", subnet_id)
-        )
         found = await self.db.fetchone(
             "SELECT p.id FROM ports p LEFT JOIN ip_allocations a ON a.port_id = p.id "
-            f"WHERE p.device_id = ? AND p.device_owner = ? AND {where} "
+            "WHERE p.device_id = ? AND p.device_owner = ? AND (? IS NULL OR p.id = ?) "
             "AND (? IS NULL OR a.subnet_id = ?)",
-            (router_id, INTERFACE, param, subnet_id, subnet_id),
+            (router_id, INTERFACE, port_id, port_id, subnet_id, subnet_id),
         )
         if found is None:
             what = (

@@ -14,6 +14,7 @@ from nova_lite import objects
 from nova_lite.db import Database
 
 __all__ = [
+    "IDS_IN",
     "from_json",
     "load_ports",
     "network",
@@ -25,6 +26,11 @@ __all__ = [
     "to_json",
     "write",
 ]
+
+
+#: "one of these ids" with one parameter: a JSON list (``to_json(ids)``), so no SQL text
+#: depends on how many ids there are.
+IDS_IN = "IN (SELECT value FROM json_each(?))"
 
 
 def new_id() -> str:

@@ -13,7 +13,7 @@ another group naming it as the remote. Groups and rules count against
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -32,10 +32,11 @@ from nova_lite.exceptions import (
 )
 from nova_lite.network import rows, sg_rules, values
 from nova_lite.network.access import OWN, Quotas, caller
+from nova_lite.network.rows import IDS_IN
 from nova_lite.policy import Enforcer
 from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["GROUP_FIELDS", "SecurityGroupRecords", "load_groups"]
+__all__ = ["GROUP_FIELDS", "SecurityGroupRecords", "with_rules"]
 
 log = structlog.get_logger(__name__)
 
@@ -62,20 +63,14 @@ def _rule(row: sqlite3.Row) -> objects.SecurityGroupRule:
     )
 
 
-async def load_groups(
-    db: Database, where: str, params: Iterable[Any]
-) -> list[objects.SecurityGroup]:
-    """The groups matching `where` (a fixed SQL fragment over ``security_groups``), with rules."""
-    groups = await db.fetchall(
-        f"SELECT * FROM security_groups WHERE {where} ORDER BY rowid", params
-    )
+async def with_rules(db: Database, groups: Sequence[sqlite3.Row]) -> list[objects.SecurityGroup]:
+    """The ``security_groups`` rows as groups, each with its rules."""
     if not groups:
         return []
     ids = [group["id"] for group in groups]
     found = await db.fetchall(
-        f"SELECT * FROM security_group_rules WHERE group_id IN ({', '.join('?' * len(ids))}) ORDER "
-        "BY rowid",
-        ids,
+        f"SELECT * FROM security_group_rules WHERE group_id {IDS_IN} ORDER BY rowid",
+        (rows.to_json(ids),),
     )
     by_group: dict[str, list[objects.SecurityGroupRule]] = {}
     for row in found:
@@ -218,13 +213,15 @@ class SecurityGroupRecords:
     async def list_security_groups(self, ctx: RequestContext) -> list[objects.SecurityGroup]:
         """The caller's project's groups, its default one made if missing (admins: all)."""
         await self._ensure_caller_default(ctx)
-        return await load_groups(self.db, OWN, caller(ctx))
+        found = await self.db.fetchall(
+            f"SELECT * FROM security_groups WHERE {OWN} ORDER BY rowid", caller(ctx)
+        )
+        return await with_rules(self.db, found)
 
     @endpoint
     async def get_security_group(self, ctx: RequestContext, group_id: str) -> objects.SecurityGroup:
         """One visible group with its rules; SecurityGroupNotFound otherwise."""
-        row = await self._visible(ctx, group_id)
-        (group,) = await load_groups(self.db, "id = ?", (row["id"],))
+        (group,) = await with_rules(self.db, [await self._visible(ctx, group_id)])
         return group
 
     async def _visible(self, ctx: RequestContext, group_id: object) -> sqlite3.Row:
@@ -255,7 +252,7 @@ class SecurityGroupRecords:
         async with self.db.transaction() as conn:
             ids = [await self._add_rule(conn, ctx, request) for request in requests]
         found = await self.db.fetchall(
-            f"SELECT * FROM security_group_rules WHERE id IN ({', '.join('?' * len(ids))})", ids
+            f"SELECT * FROM security_group_rules WHERE id {IDS_IN}", (rows.to_json(ids),)
         )
         by_id = {row["id"]: _rule(row) for row in found}
         log.info("network.security_group_rules_created", rule_ids=ids)
