@@ -19,6 +19,9 @@ import attrs
 __all__ = ["Discovered", "HttpClient", "discover"]
 
 ALT_IMAGE = "cirros-alt"
+PUBLIC_NETWORK = "public"
+PUBLIC_CIDR = "172.24.4.0/24"  # devstack's floating range
+ROUTER = "router1"
 
 
 class HttpClient:
@@ -56,6 +59,10 @@ class HttpClient:
         """The JSON body of ``POST path``."""
         return self._send("POST", path, body)[1]
 
+    def put(self, path: str, body: Any) -> Any:
+        """The JSON body of ``PUT path``."""
+        return self._send("PUT", path, body)[1]
+
     def put_bytes(self, path: str, data: bytes) -> None:
         """``PUT path`` with an octet stream."""
         headers = {"Content-Type": "application/octet-stream"}
@@ -87,6 +94,7 @@ class Discovered:
     volume_microversions: tuple[str, str]
     network_extensions: tuple[str, ...]
     volume_extensions: tuple[str, ...]
+    public_network_id: str = ""
 
 
 def discover(base: str, username: str, password: str, project: str) -> Discovered:
@@ -105,6 +113,7 @@ def discover(base: str, username: str, password: str, project: str) -> Discovere
         volume_microversions=(volume["min_version"], volume["version"]),
         network_extensions=tuple(e["alias"] for e in network_ext["extensions"]),
         volume_extensions=tuple(e["alias"] for e in volume_ext.get("extensions", [])),
+        public_network_id=_public_network(client) if "router" in str(network_ext) else "",
     )
 
 
@@ -124,3 +133,27 @@ def _create_alt_image(client: HttpClient) -> str:
     image = client.post("/image/v2/images", body)
     client.put_bytes(f"/image/v2/images/{image['id']}/file", b"nova-lite alternate image" * 1024)
     return str(image["id"])
+
+
+def _public_network(client: HttpClient) -> str:
+    """The external network ``public`` (made, with its subnet and ``router1``, if missing)."""
+    networks = client.get(f"/network/v2.0/networks?name={PUBLIC_NETWORK}")["networks"]
+    if networks:
+        return str(networks[0]["id"])
+    network = client.post(
+        "/network/v2.0/networks",
+        {"network": {"name": PUBLIC_NETWORK, "router:external": True, "shared": False}},
+    )["network"]
+    client.post(
+        "/network/v2.0/subnets",
+        {"subnet": {"network_id": network["id"], "cidr": PUBLIC_CIDR, "enable_dhcp": False}},
+    )
+    gateway = {"network_id": network["id"]}
+    router = client.post(
+        "/network/v2.0/routers", {"router": {"name": ROUTER, "external_gateway_info": gateway}}
+    )["router"]
+    for private in client.get("/network/v2.0/networks?name=private")["networks"]:
+        for subnet_id in private["subnets"][:1]:
+            path = f"/network/v2.0/routers/{router['id']}/add_router_interface"
+            client.put(path, {"subnet_id": subnet_id})
+    return str(network["id"])

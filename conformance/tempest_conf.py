@@ -86,7 +86,8 @@ def _auth(settings: TempestSettings) -> Section:
         Option("default_credentials_domain_name", DOMAIN),
         _off(
             "create_isolated_networks",
-            "routers are not served, and the shared network 'private' is there for servers",
+            "servers use the shared network 'private' (which router1 joins to 'public'),"
+            " as with pre-provisioned accounts everywhere",
         ),
     ]
     if settings.accounts_file is not None:
@@ -218,22 +219,37 @@ def _image() -> tuple[Section, Section]:
     return image, features
 
 
+def _public_network(settings: TempestSettings) -> Option:
+    network = settings.discovered.public_network_id
+    if not network:
+        return Option("public_network_id", "", "no external network (Neutron serves no routers)")
+    return Option(
+        "public_network_id", network, "the external network 'public' the runner makes, with router1"
+    )
+
+
 def _network(settings: TempestSettings) -> tuple[Section, Section]:
     network = Section(
         "network",
         (
             Option("project_network_cidr", "10.100.0.0/16"),
             Option("project_network_mask_bits", "28"),
-            Option("public_network_id", "", "there is no external network (no floating IPs)"),
+            _public_network(settings),
+            Option("floating_network_name", "public", "the external network the runner makes"),
             Option("build_timeout", TIMEOUT, TIMEOUT_WHY),
         ),
     )
     features = Section(
         "network-feature-enabled",
         (
-            _off("ipv6", "subnets are IPv4 only"),
-            _off("floating_ips", "floating IPs are not served"),
-            _off("port_security", "the port-security extension is not served"),
+            _on("ipv6", "IPv6 subnets are served (SLAAC and DHCPv6 modes recorded)"),
+            _on("ipv6_subnet_attributes", "ipv6_ra_mode and ipv6_address_mode are served"),
+            _on(
+                "floating_ips",
+                "floating IPs are served by Neutron's API, but Nova's os-floating-ips proxy"
+                " (which the compute tests this switch enables use) is not",
+            ),
+            _on("port_security", "port_security_enabled is served (recorded, not enforced)"),
             _extensions(settings.discovered.network_extensions, "Neutron"),
         ),
     )

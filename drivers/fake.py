@@ -79,6 +79,9 @@ class FakeGuest:
     password_changes: int = 0  # set_admin_password records that it ran, never the secret
     key_name: str | None = None  # the key pair the guest was given (its public key below)
     key_data: str | None = None
+    # Each port's security groups as the guest was plugged with them (port id -> group
+    # ids): recorded, not enforced; a later change on the port is the network's record.
+    security_groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property
     def state_name(self) -> str:
@@ -173,6 +176,7 @@ class FakeDriver(ComputeDriver):
             volumes=disks,
             key_name=instance.key_name,
             key_data=instance.key_data,
+            security_groups={port.id: tuple(port.security_groups) for port in network_info},
         )
         self.guests[instance.uuid] = guest
         self._log(guest, *_boot_lines(guest, image, network_info, disks))

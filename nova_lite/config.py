@@ -241,6 +241,18 @@ class NetworkConfig:
 
     # Ports a project may have (Neutron's [quotas] quota_port); -1: unlimited.
     quota_port: int = attrs.field(default=500, validator=attrs.validators.ge(-1))
+    # Networks a project may have (quota_network); -1: unlimited.
+    quota_network: int = attrs.field(default=100, validator=attrs.validators.ge(-1))
+    # Subnets a project may have (quota_subnet); -1: unlimited.
+    quota_subnet: int = attrs.field(default=100, validator=attrs.validators.ge(-1))
+    # Security groups a project may have, its default one included (quota_security_group).
+    quota_security_group: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
+    # Security group rules a project may have (quota_security_group_rule); -1: unlimited.
+    quota_security_group_rule: int = attrs.field(default=100, validator=attrs.validators.ge(-1))
+    # Routers a project may have (quota_router); -1: unlimited.
+    quota_router: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
+    # Floating IPs a project may have (quota_floatingip); -1: unlimited.
+    quota_floatingip: int = attrs.field(default=50, validator=attrs.validators.ge(-1))
 
 
 @attrs.frozen(kw_only=True)

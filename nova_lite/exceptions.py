@@ -24,10 +24,12 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
         ├── Forbidden(PermissionError)           403: PolicyNotAuthorized, QuotaExceeded
         ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound,
         │                                             KeypairNotFound, ...
+        │                                             SubnetNotFound, SecurityGroupNotFound, ...
         ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
         ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
-        │                                             UnexpectedTaskStateError, IpAddressExhausted
+        │                                             UnexpectedTaskStateError, IpAddressExhausted,
+        │                                             NetworkInUse, SubnetInUse, ... (Neutron's)
         ├── ImageLimitExceeded                   413: too many image tags, members or properties
         ├── NoValidHost, RescheduledException, BuildAbortException
         └── HypervisorError                      a driver operation failed
@@ -46,6 +48,7 @@ __all__ = [
     "Conflict",
     "ConnectionLost",
     "FlavorNotFound",
+    "FloatingIpNotFound",
     "Forbidden",
     "HypervisorError",
     "ImageChecksumMismatch",
@@ -57,11 +60,14 @@ __all__ = [
     "Invalid",
     "InvalidRpcArguments",
     "IpAddressExhausted",
+    "IpAddressInUse",
     "KeypairNotFound",
+    "MacAddressInUse",
     "MessageDecodeError",
     "MessageUndeliverable",
     "MessagingError",
     "MessagingTimeout",
+    "NetworkInUse",
     "NetworkNotFound",
     "NoSuchMethod",
     "NoValidHost",
@@ -77,6 +83,14 @@ __all__ = [
     "QuotaExceeded",
     "RemoteError",
     "RescheduledException",
+    "RouterNotFound",
+    "SecurityGroupInUse",
+    "SecurityGroupNotFound",
+    "SecurityGroupRuleExists",
+    "SecurityGroupRuleNotFound",
+    "SubnetInUse",
+    "SubnetNotFound",
+    "SubnetPoolNotFound",
     "TopologyError",
     "TransportClosed",
     "TransportError",
@@ -271,6 +285,31 @@ class PortNotFound(NotFound):
     """No port with that id."""
 
 
+class SubnetNotFound(NotFound):
+    """No subnet with that id is visible to the caller."""
+
+
+class SecurityGroupNotFound(NotFound):
+    """No security group with that id (or name) is visible to the caller."""
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    """No security group rule with that id is visible to the caller."""
+
+
+class RouterNotFound(NotFound):
+    """No router with that id is visible to the caller."""
+
+
+class FloatingIpNotFound(NotFound):
+    """No floating IP with that id is visible to the caller (or, Neutron's
+    ExternalGatewayForFloatingIPNotFound, no router reaches the external network)."""
+
+
+class SubnetPoolNotFound(NotFound):
+    """No subnet pool with that id is visible to the caller."""
+
+
 class VolumeNotFound(NotFound):
     """No volume with that id is visible to the caller."""
 
@@ -313,6 +352,30 @@ class ImageChecksumMismatch(Invalid):
 
 class IpAddressExhausted(Conflict):
     """A subnet's allocation pool has no free address left."""
+
+
+class NetworkInUse(Conflict):
+    """A network still has ports (or a router's gateway) on it (Neutron's NetworkInUse)."""
+
+
+class SubnetInUse(Conflict):
+    """A subnet still has addresses given to ports (Neutron's SubnetInUse)."""
+
+
+class SecurityGroupInUse(Conflict):
+    """A security group is applied to ports, or is a project's default group."""
+
+
+class SecurityGroupRuleExists(Conflict):
+    """The same rule is already in the security group (Neutron's SecurityGroupRuleExists)."""
+
+
+class MacAddressInUse(Conflict):
+    """Another port of the network has that MAC address (Neutron's MacAddressInUse)."""
+
+
+class IpAddressInUse(Conflict):
+    """The fixed IP is already given to a port (Neutron's IpAddressAlreadyAllocated)."""
 
 
 class InstanceInvalidState(Conflict):

@@ -21,6 +21,7 @@ __all__ = [
     "BlockDevice",
     "ComputeNode",
     "Flavor",
+    "FloatingIp",
     "HostLedger",
     "Image",
     "ImageChange",
@@ -36,8 +37,12 @@ __all__ = [
     "Network",
     "Port",
     "RequestSpec",
+    "Router",
+    "SecurityGroup",
+    "SecurityGroupRule",
     "Selection",
     "Subnet",
+    "SubnetPool",
     "TokenInfo",
     "Volume",
     "VolumeSnapshot",
@@ -170,21 +175,39 @@ class ImageChange:
 
 @attrs.frozen(kw_only=True)
 class Network:
-    """A network the network service (Neutron) manages."""
+    """A network the network service (Neutron) manages.
 
-    VERSION: ClassVar[str] = "1.0"
+    1.1 added what Neutron's API shows besides (description, admin state, MTU,
+    ``router:external``, port security, times and revision); every new field has a
+    default, so a 1.0 peer's primitive still builds one.
+    """
+
+    VERSION: ClassVar[str] = "1.1"
     id: str
     name: str
     project_id: str | None = None
     shared: bool = True
     subnets: tuple[str, ...] = ()
+    description: str = ""
+    admin_state_up: bool = True
+    external: bool = False  # router:external
+    mtu: int = 1450
+    port_security_enabled: bool = True
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
 
 
 @attrs.frozen(kw_only=True)
 class Subnet:
-    """An IP range of a network, with its gateway and allocation pool."""
+    """An IP range of a network, with its gateway, allocation pools and DHCP options.
 
-    VERSION: ClassVar[str] = "1.0"
+    `pool_start` and `pool_end` are the first pool's ends (what a 1.0 peer knows);
+    1.1 added every pool (`allocation_pools`, ``{"start", "end"}`` each), the DNS
+    servers and host routes handed to guests, the IPv6 modes and Neutron's fields.
+    """
+
+    VERSION: ClassVar[str] = "1.1"
     id: str
     network_id: str
     cidr: str
@@ -192,13 +215,32 @@ class Subnet:
     pool_start: str
     pool_end: str
     ip_version: int = 4
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    enable_dhcp: bool = True
+    allocation_pools: tuple[dict[str, str], ...] = ()
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[dict[str, str], ...] = ()
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
+    subnetpool_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
 
 
 @attrs.frozen(kw_only=True)
 class Port:
-    """A virtual NIC: a MAC address and fixed IPs on a network, bound to a device."""
+    """A virtual NIC: a MAC address and fixed IPs on a network, bound to a device.
 
-    VERSION: ClassVar[str] = "1.0"
+    1.1 added Neutron's port fields: name, description, admin state, the device's
+    owner (``compute:nova``, ``network:router_interface``, ...), the security groups
+    applied to it, port security, the binding's VNIC type and profile, times and
+    revision.
+    """
+
+    VERSION: ClassVar[str] = "1.1"
     id: str
     network_id: str
     mac_address: str
@@ -207,6 +249,128 @@ class Port:
     project_id: str | None = None
     status: str = "DOWN"
     binding_host: str | None = None  # the host that plugged it (binding:host_id)
+    name: str = ""
+    description: str = ""
+    admin_state_up: bool = True
+    device_owner: str = ""
+    security_groups: tuple[str, ...] = ()
+    port_security_enabled: bool = True
+    binding_vnic_type: str = "normal"
+    binding_profile: dict[str, Any] = attrs.field(factory=dict)
+    allowed_address_pairs: tuple[dict[str, str], ...] = ()
+    extra_dhcp_opts: tuple[dict[str, Any], ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SecurityGroupRule:
+    """One rule of a security group: what traffic, which way, from or to whom."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    security_group_id: str
+    direction: str  # ingress or egress
+    ethertype: str = "IPv4"
+    protocol: str | None = None  # a name (tcp, icmp, ...) or a number as text; None: any
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+    description: str = ""
+    project_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SecurityGroup:
+    """A named set of rules applied to ports (Neutron's security group), with its rules."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    project_id: str | None = None
+    description: str = ""
+    stateful: bool = True
+    rules: tuple[SecurityGroupRule, ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Router:
+    """A router: its gateway on an external network, extra routes, and a state.
+
+    Its interfaces are ports (device owner ``network:router_interface``); the gateway
+    is a port on the external network (``network:router_gateway``) whose addresses
+    are `external_fixed_ips`. nova_lite routes nothing: a router is a record.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str = ""
+    project_id: str | None = None
+    description: str = ""
+    admin_state_up: bool = True
+    status: str = "ACTIVE"
+    gateway_network_id: str | None = None
+    enable_snat: bool = True
+    external_fixed_ips: tuple[dict[str, str], ...] = ()
+    routes: tuple[dict[str, str], ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class FloatingIp:
+    """An address of an external network, associated with a port's fixed IP or free.
+
+    The address is held by a port on the external network (device owner
+    ``network:floatingip``); `router_id` is the router that would translate it. No
+    address is translated: the association is a record.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    floating_network_id: str
+    floating_ip_address: str
+    project_id: str | None = None
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    router_id: str | None = None
+    status: str = "DOWN"
+    description: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SubnetPool:
+    """A pool of prefixes subnets may be carved from (Neutron's subnet pool), as a record."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: str
+    name: str
+    prefixes: tuple[str, ...]
+    ip_version: int = 4
+    project_id: str | None = None
+    description: str = ""
+    shared: bool = False
+    is_default: bool = False
+    default_prefixlen: int = 8
+    min_prefixlen: int = 8
+    max_prefixlen: int = 32
+    default_quota: int | None = None
+    address_scope_id: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    revision_number: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -502,6 +666,7 @@ _ALL: tuple[type, ...] = (
     BlockDevice,
     ComputeNode,
     Flavor,
+    FloatingIp,
     HostLedger,
     Image,
     ImageChange,
@@ -517,8 +682,12 @@ _ALL: tuple[type, ...] = (
     Network,
     Port,
     RequestSpec,
+    Router,
+    SecurityGroup,
+    SecurityGroupRule,
     Selection,
     Subnet,
+    SubnetPool,
     TokenInfo,
     Volume,
     VolumeSnapshot,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import attrs
 import pytest
 
 from drivers.fake import OPERATIONS, FakeDriver
@@ -75,6 +76,19 @@ async def test_spawn_writes_boot_lines_to_the_console() -> None:
     assert console.endswith("web login:\n")
     assert console.startswith("[    0.000000] ")
     assert driver.guests[instance.uuid].volumes == {"vol-1": "/dev/vdb"}
+
+
+async def test_spawn_records_each_ports_security_groups() -> None:
+    """The guest records the groups each port was plugged with (a record: nothing enforced)."""
+    driver = FakeDriver(host="h1")
+    instance = make_instance()
+    secured = attrs.evolve(PORT, security_groups=("sg-web", "sg-ssh"))
+    plain = attrs.evolve(PORT, id="port-2", mac_address="fa:16:3e:00:00:02")
+    await driver.spawn(instance, None, None, [secured, plain], [])
+    assert driver.guests[instance.uuid].security_groups == {
+        "port-1": ("sg-web", "sg-ssh"),
+        "port-2": (),
+    }
 
 
 async def test_spawning_an_existing_guest_fails() -> None:

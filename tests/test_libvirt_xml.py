@@ -159,6 +159,19 @@ def test_the_key_pair_is_recorded_in_the_domain_metadata(conn: Any) -> None:
     assert keyless.find("metadata/n:instance/n:key", NS) is None
 
 
+def test_metadata_records_each_ports_security_groups(conn: Any) -> None:
+    """<nova:ports> records the groups the network service applies to each port (libvirt
+    enforces none of them: no nwfilter), and parse_metadata reads them back."""
+    secured = attrs.evolve(PORT, security_groups=("sg-web", "sg-ssh"))
+    domain = defined(conn, design(make_instance(), ports=(secured,)))
+
+    port = domain.find("metadata/n:instance/n:ports/n:port", NS)
+    assert port is not None and port.get("uuid") == PORT.id
+    assert [g.get("uuid") for g in port.findall("n:security-group", NS)] == ["sg-web", "sg-ssh"]
+    record = parse_metadata(ET.tostring(domain, encoding="unicode"))
+    assert record.security_groups == {PORT.id: ("sg-web", "sg-ssh")}
+
+
 def test_a_disk_booted_kvm_guest_boots_from_hd_with_the_host_cpu(conn: Any) -> None:
     """Without a kernel the guest boots from vda; kvm guests get the host-model CPU."""
     settings = LibvirtConfig(virt_type="kvm")

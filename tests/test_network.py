@@ -146,7 +146,7 @@ async def test_subnet_errors_cross_the_wire(api: NetworkAPI) -> None:
     network, _ = await shared_net(api)
     with pytest.raises(Invalid, match=re.escape("10.0.0.1/24")):
         await api.create_subnet(ADMIN, network.id, "10.0.0.1/24")
-    with pytest.raises(Invalid, match=re.escape("overlaps subnet 10.0.0.0/24")):
+    with pytest.raises(Invalid, match=re.escape("overlaps with another subnet (10.0.0.0/24)")):
         await api.create_subnet(ADMIN, network.id, "10.0.0.128/25")
     with pytest.raises(NetworkNotFound, match="nope"):
         await api.create_subnet(ADMIN, "nope", "10.9.0.0/24")

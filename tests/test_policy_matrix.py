@@ -57,6 +57,8 @@ ACTION_BODIES: dict[str, Any] = {
     "os-getConsoleOutput": {"length": 5},
     "lock": None,
     "unlock": None,
+    "addSecurityGroup": {"name": "default"},
+    "removeSecurityGroup": {"name": "default"},
 }
 
 
@@ -137,6 +139,7 @@ class World:
     request_id: str
     attached: str
     shared_network: str = ""
+    external: str = ""  # an external network (for floating IPs), made when first needed
     spare: str = ""  # a second server, for attaches the matrix does not wait for
     tap: NotificationTap | None = None
     attaches: int = 0
@@ -203,6 +206,15 @@ def _volumes(world: World, rest: str = "") -> str:
 def _fixed(path: str) -> Builder:
     async def build(world: World, role: str) -> Call:
         return Call(path=path)
+
+    return build
+
+
+def _fixed_body(path: str, body: Any) -> Builder:
+    """A call with a body on a route of the caller's own project."""
+
+    async def build(world: World, role: str) -> Call:
+        return Call(path=path, json=body)
 
     return build
 
@@ -430,6 +442,224 @@ async def _create_subnet(world: World, role: str) -> Call:
     cidr = f"10.9.{next(world.counter)}.0/24"
     body = {"subnet": {"network_id": world.network, "cidr": cidr, "ip_version": 4}}
     return Call(path=f"{NETWORK}/subnets", json=body, owner=world.owner, hidden=True)
+
+
+# -- the network API's resources, each call on a fresh one of the owner's project -----
+
+
+def _net_owned(kind: str, make: Callable[[World], Awaitable[str]], body: Any = None) -> Builder:
+    """A call on a fresh resource of the owner's project, at ``{NETWORK}/{kind}/{id}``."""
+
+    async def build(world: World, role: str) -> Call:
+        path = f"{NETWORK}/{kind}/{await make(world)}"
+        return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+    return build
+
+
+async def _fresh_subnet(world: World) -> str:
+    network = await world.new_network()
+    return (await world.cloud.api.network.create_subnet(world.member, network, "10.9.0.0/24")).id
+
+
+async def _fresh_pool(world: World) -> str:
+    pool = {"name": world.unique("pool"), "prefixes": ["10.77.0.0/16"]}
+    return (await world.cloud.api.network.create_subnetpool(world.member, pool)).id
+
+
+async def _fresh_port(world: World) -> str:
+    ports = await world.cloud.api.network.create_ports(
+        world.member, [{"network_id": world.network}]
+    )
+    return ports[0].id
+
+
+async def _fresh_group(world: World) -> str:
+    group = {"name": world.unique("sg")}
+    return (await world.cloud.api.network.create_security_group(world.member, group)).id
+
+
+async def _fresh_rule(world: World) -> str:
+    rule = {"security_group_id": await _fresh_group(world), "direction": "ingress"}
+    (made,) = await world.cloud.api.network.create_security_group_rules(world.member, [rule])
+    return made.id
+
+
+async def _fresh_router(world: World) -> str:
+    router = {"name": world.unique("router")}
+    return (await world.cloud.api.network.create_router(world.member, router)).id
+
+
+async def _external(world: World) -> str:
+    """The cloud's external network (made once, by the administrator, with a subnet)."""
+    if not world.external:
+        admin = world.contexts["admin"]
+        api = world.cloud.api.network
+        (network,) = await api.create_networks(admin, [{"name": "ext", "router:external": True}])
+        await api.create_subnet(admin, network.id, "172.24.0.0/16")
+        world.external = network.id
+    return world.external
+
+
+async def _fresh_floating_ip(world: World) -> str:
+    body = {"floating_network_id": await _external(world)}
+    return (await world.cloud.api.network.create_floatingip(world.member, body)).id
+
+
+async def _create_port(world: World, role: str) -> Call:
+    body = {"port": {"network_id": world.network}}
+    return Call(path=f"{NETWORK}/ports", json=body, owner=world.owner, hidden=True)
+
+
+async def _create_rule(world: World, role: str) -> Call:
+    rule = {
+        "security_group_id": await _fresh_group(world),
+        "direction": "egress",
+        "protocol": "udp",
+    }
+    body = {"security_group_rule": rule}
+    return Call(path=f"{NETWORK}/security-group-rules", json=body, owner=world.owner, hidden=True)
+
+
+async def _router_interface(world: World, role: str, *, attached: bool) -> Call:
+    router, subnet = await _fresh_router(world), await _fresh_subnet(world)
+    if attached:
+        await world.cloud.api.network.add_router_interface(world.member, router, subnet_id=subnet)
+    verb = "remove" if attached else "add"
+    path = f"{NETWORK}/routers/{router}/{verb}_router_interface"
+    return Call(path=path, json={"subnet_id": subnet}, owner=world.owner, hidden=True)
+
+
+async def _add_interface(world: World, role: str) -> Call:
+    return await _router_interface(world, role, attached=False)
+
+
+async def _remove_interface(world: World, role: str) -> Call:
+    return await _router_interface(world, role, attached=True)
+
+
+async def _create_floating_ip(world: World, role: str) -> Call:
+    body = {"floatingip": {"floating_network_id": await _external(world)}}
+    return Call(path=f"{NETWORK}/floatingips", json=body)
+
+
+def _compute_owned(kind: str, make: Callable[[World], Awaitable[str]], body: Any = None) -> Builder:
+    """A call on a fresh network resource of the owner's, through Nova's proxy API."""
+
+    async def build(world: World, role: str) -> Call:
+        path = f"{COMPUTE}/{kind}/{await make(world)}"
+        return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+    return build
+
+
+async def _fresh_ingress_rule(world: World) -> str:
+    rule = {"security_group_id": await _fresh_group(world), "direction": "ingress"}
+    (made,) = await world.cloud.api.network.create_security_group_rules(world.member, [rule])
+    return made.id
+
+
+async def _create_compute_rule(world: World, role: str) -> Call:
+    rule = {"parent_group_id": await _fresh_group(world), "ip_protocol": "tcp"}
+    body = {"security_group_rule": {**rule, "from_port": 22, "to_port": 22}}
+    path = f"{COMPUTE}/os-security-group-rules"
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _create_compute_floating_ip(world: World, role: str) -> Call:
+    body = {"pool": await _external(world)}
+    return Call(path=f"{COMPUTE}/os-floating-ips", json=body)
+
+
+async def _routed_floating_ip(world: World, *, associated: bool) -> str:
+    """A fresh floating IP of the owner's, from an external network a router joins to the
+    shared network (the world's server is on it); associated with the server if asked."""
+    api, admin = world.cloud.api.network, world.contexts["admin"]
+    external = await _external(world)
+    if not await api.list_routers(admin):
+        gateway = {"network_id": external}
+        router = await api.create_router(admin, {"name": "r1", "external_gateway_info": gateway})
+        (shared,) = (await api.get_network(admin, world.shared_network)).subnets[:1]
+        await api.add_router_interface(admin, router.id, subnet_id=shared)
+    (port,) = await api.list_ports(world.member, device_id=world.server)
+    for held in await api.list_floatingips(admin):  # one floating IP per fixed IP
+        if held.port_id == port.id:
+            await api.update_floatingip(admin, held.id, {"port_id": None})
+    fip = await api.create_floatingip(world.member, {"floating_network_id": external})
+    if associated:
+        await api.update_floatingip(world.member, fip.id, {"port_id": port.id})
+    return fip.floating_ip_address
+
+
+COMPUTE_NETWORK_BUILDERS: dict[str, Builder] = {
+    "compute_list_security_groups": _fixed(f"{COMPUTE}/os-security-groups"),
+    "compute_show_security_group": _compute_owned("os-security-groups", _fresh_group),
+    "compute_create_security_group": _fixed_body(
+        f"{COMPUTE}/os-security-groups", {"security_group": {"name": "g", "description": "d"}}
+    ),
+    "compute_update_security_group": _compute_owned(
+        "os-security-groups", _fresh_group, {"security_group": {"name": "n", "description": "d"}}
+    ),
+    "compute_delete_security_group": _compute_owned("os-security-groups", _fresh_group),
+    "compute_create_security_group_rule": _create_compute_rule,
+    "compute_delete_security_group_rule": _compute_owned(
+        "os-security-group-rules", _fresh_ingress_rule
+    ),
+    "compute_list_server_security_groups": _owned(lambda w: _servers(w, "/os-security-groups")),
+    "compute_list_floating_ip_pools": _fixed(f"{COMPUTE}/os-floating-ip-pools"),
+    "compute_list_floating_ips": _fixed(f"{COMPUTE}/os-floating-ips"),
+    "compute_show_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
+    "compute_create_floating_ip": _create_compute_floating_ip,
+    "compute_delete_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
+}
+
+
+NETWORK_BUILDERS: dict[str, Builder] = {
+    "network_version": _fixed(f"{NETWORK}/"),
+    "network_show_extension": _fixed(f"{NETWORK}/extensions/router"),
+    "network_list_agents": _fixed(f"{NETWORK}/agents"),
+    "network_update_network": _owned(
+        lambda w: f"{NETWORK}/networks/{w.network}", json={"network": {"description": "d"}}
+    ),
+    "network_update_subnet": _owned(
+        lambda w: f"{NETWORK}/subnets/{w.subnet}", json={"subnet": {"name": "s"}}
+    ),
+    "network_delete_subnet": _net_owned("subnets", _fresh_subnet),
+    "network_list_subnetpools": _fixed(f"{NETWORK}/subnetpools"),
+    "network_show_subnetpool": _net_owned("subnetpools", _fresh_pool),
+    "network_update_subnetpool": _net_owned(
+        "subnetpools", _fresh_pool, {"subnetpool": {"name": "n"}}
+    ),
+    "network_delete_subnetpool": _net_owned("subnetpools", _fresh_pool),
+    "network_create_port": _create_port,
+    "network_update_port": _owned(
+        lambda w: f"{NETWORK}/ports/{w.port}", json={"port": {"name": "p"}}
+    ),
+    "network_delete_port": _net_owned("ports", _fresh_port),
+    "network_list_security_groups": _fixed(f"{NETWORK}/security-groups"),
+    "network_show_security_group": _net_owned("security-groups", _fresh_group),
+    "network_update_security_group": _net_owned(
+        "security-groups", _fresh_group, {"security_group": {"description": "d"}}
+    ),
+    "network_delete_security_group": _net_owned("security-groups", _fresh_group),
+    "network_list_security_group_rules": _fixed(f"{NETWORK}/security-group-rules"),
+    "network_show_security_group_rule": _net_owned("security-group-rules", _fresh_rule),
+    "network_create_security_group_rule": _create_rule,
+    "network_delete_security_group_rule": _net_owned("security-group-rules", _fresh_rule),
+    "network_list_routers": _fixed(f"{NETWORK}/routers"),
+    "network_show_router": _net_owned("routers", _fresh_router),
+    "network_update_router": _net_owned("routers", _fresh_router, {"router": {"name": "r"}}),
+    "network_delete_router": _net_owned("routers", _fresh_router),
+    "network_add_router_interface": _add_interface,
+    "network_remove_router_interface": _remove_interface,
+    "network_list_floatingips": _fixed(f"{NETWORK}/floatingips"),
+    "network_create_floatingip": _create_floating_ip,
+    "network_show_floatingip": _net_owned("floatingips", _fresh_floating_ip),
+    "network_update_floatingip": _net_owned(
+        "floatingips", _fresh_floating_ip, {"floatingip": {"description": "d"}}
+    ),
+    "network_delete_floatingip": _net_owned("floatingips", _fresh_floating_ip),
+}
 
 
 async def _create_volume(world: World, role: str) -> Call:
@@ -761,6 +991,11 @@ async def _type_action(world: World, role: str, action: str) -> Call:
 async def _action(world: World, role: str, action: str) -> Call:
     server = world.server if action != "forceDelete" else await world.new_server()
     body = {action: ACTION_BODIES.get(action)}
+    if action == "removeSecurityGroup":  # the admin's call took it off: put it back
+        await world.cloud.api.network.add_instance_security_group(world.member, server, "default")
+    if action in ("addFloatingIp", "removeFloatingIp"):
+        address = await _routed_floating_ip(world, associated=action == "removeFloatingIp")
+        body = {action: {"address": address}}
     path = f"{COMPUTE}/servers/{server}/action"
     return Call(path=path, json=body, owner=world.owner, hidden=True)
 
@@ -978,6 +1213,15 @@ BUILDERS: dict[str, Builder] = {
     "network_list_subnets": _fixed(f"{NETWORK}/subnets"),
     "network_create_subnet": _create_subnet,
     "network_show_subnet": _owned(lambda w: f"{NETWORK}/subnets/{w.subnet}"),
+    "network_create_router": _fixed_body(f"{NETWORK}/routers", {"router": {"name": "r"}}),
+    "network_create_security_group": _fixed_body(
+        f"{NETWORK}/security-groups", {"security_group": {"name": "g"}}
+    ),
+    "network_create_subnetpool": _fixed_body(
+        f"{NETWORK}/subnetpools", {"subnetpool": {"name": "p", "prefixes": ["10.66.0.0/16"]}}
+    ),
+    **NETWORK_BUILDERS,
+    **COMPUTE_NETWORK_BUILDERS,
     "volume_versions": _fixed("/volume"),
     "volume_versions_slash": _fixed("/volume/"),
     "volume_version": _fixed("/volume/v3"),
@@ -1147,6 +1391,11 @@ async def world(clouds: CloudFactory) -> AsyncIterator[World]:
             "quota_backup_gigabytes": -1,
         },
         "image": {"image_count_total": -1},
+        "network": {
+            f"quota_{resource}": -1
+            for resource in ("port", "network", "subnet", "security_group", "router")
+        }
+        | {"quota_security_group_rule": -1, "quota_floatingip": -1},
     }
     cloud = await clouds.start(computes=2, api={"token_cache_ttl": 0}, **unlimited)
     front = await FrontEnd.start(cloud)

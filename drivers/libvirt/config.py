@@ -79,6 +79,9 @@ class GuestMetadata:
     root_format: str = "raw"  # that image's qemu format (rescue makes another overlay)
     key_name: str | None = None  # the key pair the server was booted with, and its public
     key_data: str | None = None  # key (no config drive or metadata service hands it over)
+    # Each port and the security groups the network service applies to it: recorded in
+    # the metadata only (no nwfilter: README, "The libvirt driver").
+    port_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -187,6 +190,7 @@ def design_guest(
         root_format=disk_format(image) if image is not None else "raw",
         key_name=instance.key_name,
         key_data=instance.key_data,
+        port_groups=tuple((port.id, tuple(port.security_groups)) for port in ports),
     )
     return GuestConfig(
         virt_type=settings.virt_type,

@@ -99,7 +99,19 @@ def _metadata(meta: GuestMetadata) -> ET.Element:
         ET.SubElement(root, _N + "root", type="volume")
     if meta.key_name is not None:
         _text(root, _N + "key", meta.key_data or "", name=meta.key_name)
+    if meta.port_groups:
+        root.append(_ports(meta.port_groups))
     return root
+
+
+def _ports(port_groups: tuple[tuple[str, tuple[str, ...]], ...]) -> ET.Element:
+    """``<nova:ports>``: each port, with the security groups applied to it (a record)."""
+    ports = ET.Element(_N + "ports")
+    for port_id, groups in port_groups:
+        port = ET.SubElement(ports, _N + "port", uuid=port_id)
+        for group in groups:
+            ET.SubElement(port, _N + "security-group", uuid=group)
+    return ports
 
 
 def _flavor(flavor: objects.Flavor) -> ET.Element:
@@ -251,12 +263,14 @@ def _find(element: ET.Element, path: str) -> ET.Element:
 
 @attrs.frozen(kw_only=True)
 class MetadataRecord:
-    """What a domain's ``<nova_lite:instance>`` says: its host, root image and key pair."""
+    """What a domain's ``<nova_lite:instance>`` says: its host, root image, key pair and
+    its ports' security groups."""
 
     host: str | None
     root_image: str | None
     root_format: str = "raw"
     key_name: str | None = None
+    security_groups: dict[str, tuple[str, ...]] = attrs.field(factory=dict)  # port id -> ids
 
 
 def parse_metadata(text: str) -> MetadataRecord:
@@ -275,4 +289,10 @@ def parse_metadata(text: str) -> MetadataRecord:
     fmt = root.get("format", "raw") if root is not None else "raw"
     key = element.find("key")
     key_name = key.get("name") if key is not None else None
-    return MetadataRecord(host=host, root_image=image, root_format=fmt, key_name=key_name)
+    groups = {
+        port.get("uuid", ""): tuple(g.get("uuid", "") for g in port.findall("security-group"))
+        for port in element.findall("ports/port")
+    }
+    return MetadataRecord(
+        host=host, root_image=image, root_format=fmt, key_name=key_name, security_groups=groups
+    )

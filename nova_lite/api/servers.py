@@ -18,6 +18,7 @@ import structlog
 
 from nova_lite import clock, objects, validators
 from nova_lite.api import policy
+from nova_lite.api import security_groups as requested_groups
 from nova_lite.api.actions import ServerActions
 from nova_lite.api.server_fields import CreateFields
 from nova_lite.api.server_records import ServerRecords
@@ -106,11 +107,13 @@ class Servers(ServerActions, ServerRecords):
         scheduler_hints: Mapping[str, Any] | None = None,
         metadata: Mapping[str, str] | None = None,
         fields: CreateFields | None = None,
+        security_groups: Sequence[str] | None = None,
     ) -> list[Server]:
         """Start building `count` servers; they are returned at once, in BUILD.
 
         `fields` are the rest of what Nova's create takes (description, key pair,
-        access addresses, disk config, user data, tags).
+        access addresses, disk config, user data, tags). Their ports get the
+        `security_groups` named (by name or id), or the project's default group.
         """
         ctx = await self.session.context()
         self.api.authorize(ctx, "create", ctx.project_id)
@@ -129,6 +132,7 @@ class Servers(ServerActions, ServerRecords):
         network_ids = await self._resolve_networks(ctx, networks)
         extra = await self._instance_fields(ctx, fields)
         await self._check_port_quota(ctx, count * len(network_ids))
+        group_ids = await requested_groups.resolve(self.api.network, ctx, security_groups)
         hints = dict(scheduler_hints or {})
         instances = [
             objects.Instance(
@@ -151,6 +155,7 @@ class Servers(ServerActions, ServerRecords):
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
+        await requested_groups.record(self.api.network, ctx, [i.uuid for i in created], group_ids)
         await self.api.conductor.actions_start(ctx, [i.uuid for i in created], "create")
         log.info(
             "api.servers.create",
@@ -202,7 +207,9 @@ class Servers(ServerActions, ServerRecords):
         self, ctx: RequestContext, requested: Sequence[str] | None
     ) -> list[str]:
         visible = await self.api.network.list_networks(ctx)
-        if requested is None:
+        if requested is None:  # Nova's choice: the project's own networks and shared ones
+            usable = [n for n in visible if n.shared or n.project_id == ctx.project_id]
+            visible = [n for n in usable if n.shared or not n.external]
             if len(visible) > 1:
                 raise Invalid(
                     "Multiple possible networks found, use a Network ID to be more specific."

@@ -49,7 +49,7 @@ class PortAllocator:
         await rows.write(
             conn,
             "INSERT INTO ports (id, network_id, mac_address, device_id, project_id, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "device_owner, created_at) VALUES (?, ?, ?, ?, ?, 'compute:nova', ?)",
             (port_id, network_id, await self._unique_mac(), device, project, rows.now()),
         )
         subnet = await self.db.fetchone(
@@ -59,18 +59,33 @@ class PortAllocator:
             await rows.write(
                 conn,
                 "INSERT INTO ip_allocations (port_id, subnet_id, ip_address) VALUES (?, ?, ?)",
-                (port_id, subnet["id"], await self._free_address(subnet, network)),
+                (port_id, subnet["id"], await self.free_address(subnet, network)),
             )
         return port_id
 
-    async def _free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
-        address = await self._next_after_last(subnet) or await self._scan(subnet, network)
-        self._last[subnet["id"]] = address
-        return address
+    async def free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
+        """A free address of the subnet's allocation pools (the one way to pick one).
 
-    async def _next_after_last(self, subnet: sqlite3.Row) -> str | None:
+        `IpAddressExhausted` when every pool is used up. The caller inserts it inside
+        the same write transaction.
+        """
+        for start, end in ((pool["start"], pool["end"]) for pool in rows.pools(subnet)):
+            address = await self._next_after_last(subnet, start, end) or await self._scan(
+                subnet, start, end
+            )
+            if address is not None:
+                self._last[subnet["id"]] = address
+                return address
+        raise IpAddressExhausted(
+            f"No more IP addresses available on subnet {subnet['id']} ({subnet['cidr']}) "
+            f"of network {network['id']} ({network['name']}).",
+            subnet_id=subnet["id"],
+            network_id=network["id"],
+        )
+
+    async def _next_after_last(self, subnet: sqlite3.Row, start: str, end: str) -> str | None:
         last = self._last.get(subnet["id"])
-        candidate = last and ipam.after(last, subnet["pool_start"], subnet["pool_end"])
+        candidate = last and ipam.after(last, start, end)
         if not candidate or candidate == subnet["gateway_ip"]:
             return None
         rows = await self.db.fetchall(
@@ -84,7 +99,7 @@ class PortAllocator:
         """Addresses were released: the next allocation scans for the lowest free one."""
         self._last.clear()
 
-    async def _scan(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
+    async def _scan(self, subnet: sqlite3.Row, start: str, end: str) -> str | None:
         taken = [
             row["ip_address"]
             for row in await self.db.fetchall(
@@ -93,15 +108,7 @@ class PortAllocator:
         ]
         if subnet["gateway_ip"]:
             taken.append(subnet["gateway_ip"])
-        address = ipam.first_free(subnet["pool_start"], subnet["pool_end"], taken)
-        if address is None:
-            raise IpAddressExhausted(
-                f"No more IP addresses available on subnet {subnet['id']} ({subnet['cidr']}) "
-                f"of network {network['id']} ({network['name']}).",
-                subnet_id=subnet["id"],
-                network_id=network["id"],
-            )
-        return address
+        return ipam.first_free(start, end, taken)
 
     async def _unique_mac(self) -> str:
         for _ in range(MAC_ATTEMPTS):

@@ -8,11 +8,29 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+import orjson
 
 from nova_lite import objects
 from nova_lite.db import Database
 
-__all__ = ["load_ports", "network", "new_id", "now", "subnet", "subnet_values", "write"]
+__all__ = [
+    "IDS_IN",
+    "from_json",
+    "load_ports",
+    "network",
+    "new_id",
+    "now",
+    "pools",
+    "subnet",
+    "subnet_values",
+    "to_json",
+    "write",
+]
+
+
+#: "one of these ids" with one parameter: a JSON list (``to_json(ids)``), so no SQL text
+#: depends on how many ids there are.
+IDS_IN = "IN (SELECT value FROM json_each(?))"
 
 
 def new_id() -> str:
@@ -25,10 +43,29 @@ def now() -> str:
     return objects.utcnow().isoformat()
 
 
+def to_json(value: Any) -> str:
+    """A list or mapping as the JSON text its column holds."""
+    return orjson.dumps(value).decode()
+
+
+def from_json(text: str | None, default: Any) -> Any:
+    """A JSON column's value, or `default` when it is NULL."""
+    return default if text is None else orjson.loads(text)
+
+
 async def write(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> int:
     """Run one statement inside the caller's transaction; return the rows changed."""
     async with conn.execute(sql, tuple(params)) as cursor:
         return cursor.rowcount
+
+
+def _stamps(row: sqlite3.Row) -> dict[str, Any]:
+    """The standard attributes every resource row has: times and revision."""
+    return {
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"] or row["created_at"],
+        "revision_number": row["revision"],
+    }
 
 
 def network(row: sqlite3.Row, subnet_ids: Sequence[str]) -> objects.Network:
@@ -39,7 +76,19 @@ def network(row: sqlite3.Row, subnet_ids: Sequence[str]) -> objects.Network:
         project_id=row["project_id"],
         shared=bool(row["shared"]),
         subnets=tuple(subnet_ids),
+        description=row["description"],
+        admin_state_up=bool(row["admin_state_up"]),
+        external=bool(row["external"]),
+        mtu=row["mtu"],
+        port_security_enabled=bool(row["port_security"]),
+        **_stamps(row),
     )
+
+
+def pools(row: sqlite3.Row) -> list[dict[str, str]]:
+    """A subnet row's allocation pools (``start``/``end``), the first one first."""
+    stored: list[dict[str, str]] = from_json(row["allocation_pools"], [])
+    return stored or [{"start": row["pool_start"], "end": row["pool_end"]}]
 
 
 def subnet(row: sqlite3.Row) -> objects.Subnet:
@@ -52,6 +101,17 @@ def subnet(row: sqlite3.Row) -> objects.Subnet:
         pool_start=row["pool_start"],
         pool_end=row["pool_end"],
         ip_version=row["ip_version"],
+        name=row["name"],
+        description=row["description"],
+        project_id=row["project_id"],
+        enable_dhcp=bool(row["enable_dhcp"]),
+        allocation_pools=tuple(pools(row)),
+        dns_nameservers=tuple(from_json(row["dns_nameservers"], [])),
+        host_routes=tuple(from_json(row["host_routes"], [])),
+        ipv6_ra_mode=row["ipv6_ra_mode"],
+        ipv6_address_mode=row["ipv6_address_mode"],
+        subnetpool_id=row["subnetpool_id"],
+        **_stamps(row),
     )
 
 
@@ -69,10 +129,13 @@ def subnet_values(value: objects.Subnet) -> tuple[Any, ...]:
 
 
 async def load_ports(db: Database, where: str, params: Iterable[Any]) -> list[objects.Port]:
-    """The ports matching `where` (a fixed SQL fragment over alias ``p``), with their IPs."""
+    """The ports matching `where` (a fixed SQL fragment over alias ``p``), with their IPs
+    and security groups."""
     rows = await db.fetchall(
-        "SELECT p.*, a.subnet_id, a.ip_address FROM ports p "
-        "LEFT JOIN ip_allocations a ON a.port_id = p.id "
+        "SELECT p.*, a.subnet_id, a.ip_address, "
+        "(SELECT group_concat(g.group_id) FROM port_security_groups g "
+        " WHERE g.port_id = p.id) AS group_ids "
+        "FROM ports p LEFT JOIN ip_allocations a ON a.port_id = p.id "
         f"WHERE {where} ORDER BY p.rowid, a.rowid",
         params,
     )
@@ -97,4 +160,17 @@ def _port(rows: Sequence[sqlite3.Row]) -> objects.Port:
         project_id=first["project_id"],
         status=first["status"],
         binding_host=first["binding_host"],
+        name=first["name"],
+        description=first["description"],
+        admin_state_up=bool(first["admin_state_up"]),
+        device_owner=first["device_owner"],
+        security_groups=tuple(
+            sorted((first["group_ids"] or "").split(",")) if first["group_ids"] else ()
+        ),
+        port_security_enabled=bool(first["port_security"]),
+        binding_vnic_type=first["vnic_type"],
+        binding_profile=from_json(first["binding_profile"], {}),
+        allowed_address_pairs=tuple(from_json(first["allowed_address_pairs"], [])),
+        extra_dhcp_opts=tuple(from_json(first["extra_dhcp_opts"], [])),
+        **_stamps(first),
     )

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["BASE", "COMPUTE", "DEFAULTS", "IDENTITY", "IMAGE", "NETWORK", "VOLUME", "RuleDefault"]
+__all__ = [
+    "BASE",
+    "COMPUTE",
+    "COMPUTE_NETWORK",
+    "DEFAULTS",
+    "IDENTITY",
+    "IMAGE",
+    "NETWORK",
+    "VOLUME",
+    "RuleDefault",
+]
 
 
 @attrs.frozen
@@ -226,22 +236,115 @@ IMAGE = _rules(
     *_METADEF_RULES,
 )
 
+_NET_OWNER = f"{ADMIN} or project_id:%(network_project_id)s"
 NETWORK = _rules(
     ("admin_only", "rule:context_is_admin", "Neutron's name for administrator-only actions."),
-    ("get_network", READER_OR_ADMIN + " or 'True':%(shared)s", "Show a network."),
+    (
+        "get_network",
+        READER_OR_ADMIN + " or 'True':%(shared)s or 'True':%(external)s",
+        "Show a network (the caller's project's, a shared or an external one).",
+    ),
     ("create_network", MEMBER_OR_ADMIN, "Create a network in the caller's project."),
     ("create_network:shared", "rule:admin_only", "Create a shared network."),
+    ("create_network:router:external", "rule:admin_only", "Create an external network."),
+    ("update_network", MEMBER_OR_ADMIN, "Change a network."),
+    ("update_network:shared", "rule:admin_only", "Share a network, or stop sharing it."),
+    ("update_network:router:external", "rule:admin_only", "Make a network external, or not."),
     ("delete_network", MEMBER_OR_ADMIN, "Delete a network."),
     ("get_subnet", READER_OR_ADMIN + " or 'True':%(shared)s", "Show a subnet."),
     ("create_subnet", MEMBER_OR_ADMIN, "Add a subnet to a network of the caller's project."),
+    ("update_subnet", MEMBER_OR_ADMIN, "Change a subnet."),
+    ("delete_subnet", MEMBER_OR_ADMIN, "Delete a subnet."),
+    ("get_subnetpool", READER_OR_ADMIN + " or 'True':%(shared)s", "Show a subnet pool."),
+    ("create_subnetpool", MEMBER_OR_ADMIN, "Create a subnet pool."),
+    ("create_subnetpool:shared", "rule:admin_only", "Create a shared subnet pool."),
+    ("update_subnetpool", MEMBER_OR_ADMIN, "Change a subnet pool."),
+    ("delete_subnetpool", MEMBER_OR_ADMIN, "Delete a subnet pool."),
     ("get_port", READER_OR_ADMIN, "Show a port."),
     (
         "create_port",
         MEMBER_OR_ADMIN,
-        "Create ports for an instance (compute does, with the owner's credentials).",
+        "Create a port (compute does, for its servers, with the owner's credentials).",
     ),
-    ("update_port:binding:host_id", MEMBER_OR_ADMIN, "Bind a port to a compute host."),
-    ("delete_port", MEMBER_OR_ADMIN, "Release an instance's ports."),
+    ("create_port:mac_address", _NET_OWNER, "Choose a new port's MAC address."),
+    ("create_port:fixed_ips:ip_address", _NET_OWNER, "Choose a new port's fixed IP address."),
+    ("create_port:device_owner", _NET_OWNER, "Create a port owned by a network device."),
+    ("create_port:binding:host_id", "rule:admin_only", "Bind a new port to a host."),
+    ("create_port:binding:profile", "rule:admin_only", "Give a new port a binding profile."),
+    ("update_port", MEMBER_OR_ADMIN, "Change a port."),
+    ("update_port:mac_address", "rule:admin_only", "Change a port's MAC address."),
+    ("update_port:fixed_ips:ip_address", _NET_OWNER, "Choose a port's fixed IP address."),
+    ("update_port:device_owner", _NET_OWNER, "Make a port a network device's."),
+    (
+        "update_port:binding:host_id",
+        MEMBER_OR_ADMIN,
+        "Bind a port to a compute host (compute does, with the owner's credentials).",
+    ),
+    ("update_port:binding:profile", "rule:admin_only", "Change a port's binding profile."),
+    ("delete_port", MEMBER_OR_ADMIN, "Delete a port, or release an instance's ports."),
+    ("get_security_group", READER_OR_ADMIN, "Show a security group."),
+    ("create_security_group", MEMBER_OR_ADMIN, "Create a security group."),
+    ("update_security_group", MEMBER_OR_ADMIN, "Change a security group."),
+    ("delete_security_group", MEMBER_OR_ADMIN, "Delete a security group."),
+    ("get_security_group_rule", READER_OR_ADMIN, "Show a security group rule."),
+    ("create_security_group_rule", MEMBER_OR_ADMIN, "Add a rule to a security group."),
+    ("delete_security_group_rule", MEMBER_OR_ADMIN, "Delete a security group rule."),
+    ("get_router", READER_OR_ADMIN, "Show a router."),
+    ("create_router", MEMBER_OR_ADMIN, "Create a router."),
+    (
+        "create_router:external_gateway_info:enable_snat",
+        "rule:admin_only",
+        "Choose SNAT on a new router's gateway.",
+    ),
+    (
+        "create_router:external_gateway_info:external_fixed_ips",
+        "rule:admin_only",
+        "Choose a new router's gateway addresses.",
+    ),
+    ("update_router", MEMBER_OR_ADMIN, "Change a router."),
+    (
+        "update_router:external_gateway_info:enable_snat",
+        "rule:admin_only",
+        "Choose SNAT on a router's gateway.",
+    ),
+    (
+        "update_router:external_gateway_info:external_fixed_ips",
+        "rule:admin_only",
+        "Choose a router's gateway addresses.",
+    ),
+    ("delete_router", MEMBER_OR_ADMIN, "Delete a router."),
+    ("add_router_interface", MEMBER_OR_ADMIN, "Attach a subnet or port to a router."),
+    ("remove_router_interface", MEMBER_OR_ADMIN, "Detach an interface from a router."),
+    ("get_floatingip", READER_OR_ADMIN, "Show a floating IP."),
+    ("create_floatingip", MEMBER_OR_ADMIN, "Take a floating IP."),
+    ("create_floatingip:floating_ip_address", "rule:admin_only", "Choose a floating address."),
+    ("update_floatingip", MEMBER_OR_ADMIN, "Associate or release a floating IP."),
+    ("delete_floatingip", MEMBER_OR_ADMIN, "Give a floating IP back."),
+)
+
+# Nova's proxies of Neutron's security groups and floating IPs (microversions below
+# 2.36) and the server actions that apply them; Neutron's own rules apply to what the
+# proxies ask of the network service too.
+_SG = "os_compute_api:os-security-groups:"
+_FIP = "os_compute_api:os-floating-ips:"
+COMPUTE_NETWORK = _rules(
+    (f"{_SG}get", READER_OR_ADMIN, "List security groups (the proxy API)."),
+    (f"{_SG}show", READER_OR_ADMIN, "Show a security group (the proxy API)."),
+    (f"{_SG}create", MEMBER_OR_ADMIN, "Create a security group (the proxy API)."),
+    (f"{_SG}update", MEMBER_OR_ADMIN, "Change a security group (the proxy API)."),
+    (f"{_SG}delete", MEMBER_OR_ADMIN, "Delete a security group (the proxy API)."),
+    (f"{_SG}rule:create", MEMBER_OR_ADMIN, "Add a security group rule (the proxy API)."),
+    (f"{_SG}rule:delete", MEMBER_OR_ADMIN, "Delete a security group rule (the proxy API)."),
+    (f"{_SG}list", READER_OR_ADMIN, "List a server's security groups."),
+    (f"{_SG}add", MEMBER_OR_ADMIN, "Add a security group to a server."),
+    (f"{_SG}remove", MEMBER_OR_ADMIN, "Remove a security group from a server."),
+    ("os_compute_api:os-floating-ip-pools:list", READER_OR_ADMIN, "List floating IP pools."),
+    (f"{_FIP}list", READER_OR_ADMIN, "List floating IPs (the proxy API)."),
+    (f"{_FIP}show", READER_OR_ADMIN, "Show a floating IP (the proxy API)."),
+    (f"{_FIP}create", MEMBER_OR_ADMIN, "Take a floating IP (the proxy API)."),
+    (f"{_FIP}delete", MEMBER_OR_ADMIN, "Give a floating IP back (the proxy API)."),
+    (f"{_FIP}add", MEMBER_OR_ADMIN, "Associate a floating IP with a server."),
+    (f"{_FIP}remove", MEMBER_OR_ADMIN, "Take a floating IP off a server."),
 )
 
 _ACTIONS = "volume_extension:volume_actions:"
@@ -407,4 +510,12 @@ IDENTITY = _rules(
     ("identity:create_grant", "rule:admin_required", "Give a user a role on a project."),
 )
 
-DEFAULTS: tuple[RuleDefault, ...] = (*BASE, *COMPUTE, *IMAGE, *NETWORK, *VOLUME, *IDENTITY)
+DEFAULTS: tuple[RuleDefault, ...] = (
+    *BASE,
+    *COMPUTE,
+    *COMPUTE_NETWORK,
+    *IMAGE,
+    *NETWORK,
+    *VOLUME,
+    *IDENTITY,
+)

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import sys
 
-from nova_lite.policy.defaults import BASE, COMPUTE, IDENTITY, IMAGE, NETWORK, VOLUME
+from nova_lite.policy.defaults import (
+    BASE,
+    COMPUTE,
+    COMPUTE_NETWORK,
+    IDENTITY,
+    IMAGE,
+    NETWORK,
+    VOLUME,
+)
 
 __all__ = ["render"]
 
 _SECTIONS = (
     ("Shared base rules", BASE),
     ("Compute (Nova): enforced by the api service", COMPUTE),
+    (
+        "Compute's security groups (Nova's proxy of Neutron's): the api service",
+        COMPUTE_NETWORK,
+    ),
     ("Image (Glance): enforced by the image service", IMAGE),
     ("Network (Neutron): enforced by the network service", NETWORK),
     ("Volume (Cinder): enforced by the volume service", VOLUME),

@@ -29,7 +29,9 @@ from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
     compute,
     compute_extras,
+    compute_floating_ips,
     compute_images,
+    compute_security_groups,
     dashboard,
     flavors,
     identity,
@@ -41,6 +43,10 @@ from nova_lite.api.http import (
     images,
     keypairs,
     network,
+    network_ports,
+    network_routers,
+    network_security_groups,
+    network_subnets,
     openapi,
     schemas,
     server_actions,
@@ -71,6 +77,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.faults import api_of, fault_body, fault_for
 from nova_lite.api.http.microversion import negotiate, response_headers
+from nova_lite.api.http.network_common import neutron_fault
 from nova_lite.api.http.volume_common import cinder_fault
 from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
@@ -117,10 +124,17 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def error_response(request: web.Request, exc: Exception) -> web.Response:
     """The response reporting `exc` as the called API does."""
-    fault = cinder_fault(exc) if api_of(request.path) == "volume" else fault_for(exc)
+    api = api_of(request.path)
+    fault = (
+        cinder_fault(exc)
+        if api == "volume"
+        else neutron_fault(exc)
+        if api == "network"
+        else fault_for(exc)
+    )
     if fault.status >= 500:
         log.error("http.unexpected_error", exc_info=exc, path=request.path)
-    response = web.json_response(fault_body(api_of(request.path), fault), status=fault.status)
+    response = web.json_response(fault_body(api, fault), status=fault.status)
     if fault.status == 401:
         response.headers["WWW-Authenticate"] = f'Keystone uri="{base_url(request)}/v3"'
     return response
@@ -213,6 +227,8 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         server_metadata,
         server_extras,
         compute_images,
+        compute_security_groups,
+        compute_floating_ips,
         images,
         image_update,
         image_data,
@@ -220,6 +236,10 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         image_metadefs,
         image_discovery,
         network,
+        network_subnets,
+        network_ports,
+        network_security_groups,
+        network_routers,
         volumes,
         volume_actions,
         volume_snapshots,

@@ -224,6 +224,7 @@ async def create_server(request: web.Request) -> web.Response:
             scheduler_hints=order.scheduler_hints,
             metadata=order.metadata,
             fields=order.fields,
+            security_groups=order.security_groups,
         )
     except FlavorNotFound as exc:
         raise Invalid(f"Invalid flavorRef provided: {exc}") from None
@@ -237,7 +238,7 @@ async def create_server(request: web.Request) -> web.Response:
         "id": first.id,
         "links": link(base, "servers", first.id),
         "OS-DCF:diskConfig": "AUTO" if order.fields.auto_disk_config else "MANUAL",
-        "security_groups": [{"name": "default"}],
+        "security_groups": [{"name": name} for name in order.security_groups or ["default"]],
         "adminPass": order.admin_password or secrets.token_urlsafe(9),
     }
     location = f"{base}{PREFIX}/servers/{first.id}"

@@ -25,8 +25,9 @@ __all__ = ["document", "operation_ids", "routes"]
 
 routes = web.RouteTableDef()
 
-#: The APIs whose paths ``openapi_docs/<api>.json`` describes, in document order.
-APIS = ("identity", "compute", "image", "network", "volume")
+#: The APIs whose paths ``openapi_docs/<api>.json`` describes, in document order
+#: (``compute_network``: Nova's security group and floating IP routes).
+APIS = ("identity", "compute", "compute_network", "image", "network", "volume")
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from nova_lite.api.http import compute_floating_ips, compute_security_groups
 from nova_lite.api.http.common import (
     base_url,
     body_of,
@@ -256,6 +257,8 @@ ACTIONS: dict[str, Action] = {
     "lock": _lock,
     "unlock": _simple("unlock", "unlock"),
     "os-getConsoleOutput": _console_output,
+    **compute_security_groups.ACTIONS,
+    **compute_floating_ips.ACTIONS,
 }
 
 

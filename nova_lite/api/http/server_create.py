@@ -5,9 +5,9 @@ Nova's request schema, for the fields nova_lite serves: ``name``, ``imageRef``,
 required from microversion 2.37), ``min_count``/``max_count``, ``availability_zone``,
 ``metadata``, ``adminPass``, ``block_device_mapping_v2``, ``key_name``,
 ``accessIPv4``/``accessIPv6``, ``OS-DCF:diskConfig``, ``user_data``, ``description``
-(from 2.19) and ``tags`` (from 2.52). Fields clients send by habit and nova_lite has
-no use for (``security_groups`` of ``default``, ``config_drive``) are accepted and
-ignored; any other is a 400.
+(from 2.19), ``tags`` (from 2.52) and ``security_groups`` (a list of ``{"name": ...}``,
+names or ids: the ports' groups). Fields clients send by habit and nova_lite has no
+use for (``config_drive``) are accepted and ignored; any other is a 400.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class CreateOrder:
     scheduler_hints: dict[str, Any]
     return_reservation_id: bool
     fields: CreateFields
+    security_groups: list[str] = attrs.field(factory=list)
 
 
 def parse(body: Any, version: APIVersion) -> CreateOrder:
@@ -90,7 +91,6 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
     required = ("name", "flavorRef", "networks")[: 3 if version.at_least("2.37") else 2]
     allowed = [f for f in SERVER_FIELDS if version.at_least(SINCE.get(f, "2.1"))]
     check_fields(server, allowed=allowed, required=required, where="server")
-    _check_ignored(server)
     hints: Any = next((body[k] for k in HINT_KEYS if k in body), {})
     if not isinstance(hints, dict):
         raise Invalid(f"Invalid input for field/attribute scheduler_hints. Value: {hints!r}.")
@@ -106,6 +106,7 @@ def parse(body: Any, version: APIVersion) -> CreateOrder:
         block_devices=[_bdm(m) for m in _list(server, "block_device_mapping_v2")],
         scheduler_hints=dict(hints),
         return_reservation_id=_loose_boolean(server.get("return_reservation_id", False)),
+        security_groups=_security_groups(server),
         fields=_fields(server),
     )
 
@@ -140,10 +141,15 @@ def _optional_text(server: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
-def _check_ignored(server: Mapping[str, Any]) -> None:
+def _security_groups(server: Mapping[str, Any]) -> list[str]:
+    """The names (or ids) of ``security_groups: [{"name": ...}]``, each once."""
+    names = []
     for group in _list(server, "security_groups"):
-        if not isinstance(group, dict) or group.get("name") not in ("default", None):
-            raise Invalid(f"Security group {group!r} not found (only 'default' exists).")
+        if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+            raise _invalid("security_groups", group)
+        check_fields(group, allowed=("name",), where="security_groups")
+        names.append(group["name"])
+    return list(dict.fromkeys(names))
 
 
 def _list(server: Mapping[str, Any], field: str) -> list[Any]:
