@@ -82,8 +82,15 @@ def _one_of(*choices: str) -> Any:
 class RpcConfig:
     """``[rpc]``: how Invokers and Workers behave."""
 
+    # Seconds a call waits without hearing from the server (its reply, or a heartbeat
+    # while the server holds the call): oslo's rpc_response_timeout, used as the
+    # call_monitor_timeout, as Nova does for its long calls.
     timeout: float = attrs.field(default=60.0, validator=_positive)
+    # The most seconds a call waits in all, heartbeats or not (Nova's long_rpc_timeout).
+    long_timeout: float = attrs.field(default=1800.0, validator=_positive)
     max_concurrency: int = attrs.field(default=64, validator=_positive)
+    # Requests a worker holds beyond max_concurrency, in order, until a slot frees.
+    max_waiting: int = attrs.field(default=1024, validator=attrs.validators.ge(0))
     at_least_once: bool = False
     durable_queues: bool = False
     max_message_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=_positive)
