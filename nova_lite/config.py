@@ -48,6 +48,7 @@ __all__ = [
     "ApiConfig",
     "ClientConfig",
     "ComputeConfig",
+    "ConductorConfig",
     "Config",
     "FakeDriverConfig",
     "IdentityConfig",
@@ -182,6 +183,18 @@ class SchedulerConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ConductorConfig:
+    """``[conductor]``: how many builds the conductor lets run at once."""
+
+    # Builds under way at once, from scheduling until ACTIVE or ERROR; the others wait
+    # their turn in the conductor (0: no limit). Bounds every service's queue in a burst.
+    max_concurrent_builds: int = attrs.field(default=256, validator=attrs.validators.ge(0))
+    # Seconds a build may hold its slot before it is freed anyway (a build whose host
+    # died stays BUILDING unless [compute] instance_build_timeout is set).
+    build_slot_lease: float = attrs.field(default=600.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
 class ComputeConfig:
     """``[compute]``: the compute service, its heartbeat and its hypervisor driver."""
 
@@ -295,6 +308,7 @@ class Config:
     quota: QuotaConfig = attrs.field(factory=QuotaConfig)
     policy: PolicyConfig = attrs.field(factory=PolicyConfig)
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
+    conductor: ConductorConfig = attrs.field(factory=ConductorConfig)
     compute: ComputeConfig = attrs.field(factory=ComputeConfig)
     fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
     libvirt: LibvirtConfig = attrs.field(factory=LibvirtConfig)
