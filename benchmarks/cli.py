@@ -275,8 +275,12 @@ def scheduler(runs: int, count: int, duration: float, host_counts: tuple[int, ..
 @common_options
 def scale(runs: int, count: int, hosts: int, batch: int, timeout: float, in_flight: int,
           output: Path, plot: bool) -> None:  # fmt: skip
-    """A simulated cloud: many fake hosts booting many servers on the in-memory broker."""
-    from benchmarks.scale import ScaleSpec, run_scale
+    """A simulated cloud: many fake hosts booting many servers on the in-memory broker.
+
+    Exit status 1 when any server of any run did not end ACTIVE, or a host was
+    oversubscribed: the faults are printed, grouped by message with their counts.
+    """
+    from benchmarks.scale import ScaleSpec, problems, run_scale
 
     spec = ScaleSpec(hosts=hosts, servers=count, batch=batch, timeout=timeout,
                      in_flight=in_flight)  # fmt: skip
@@ -291,6 +295,12 @@ def scale(runs: int, count: int, hosts: int, batch: int, timeout: float, in_flig
                    "in_flight": in_flight, "transport": "memory"},
         "figures": figures, "runs": raw,
     }, output, plot)  # fmt: skip
+    if found := problems(raw):
+        click.echo("scale: FAILED, every server must end ACTIVE on hosts not oversubscribed:",
+                   err=True)  # fmt: skip
+        for line in found:
+            click.echo(f"  {line}", err=True)
+        raise SystemExit(1)
 
 
 @main.command()

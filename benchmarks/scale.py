@@ -27,7 +27,7 @@ from drivers.fake import FakeDriver, FakeGuest
 from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud
 
-__all__ = ["ScaleSpec", "check_capacity", "run_scale"]
+__all__ = ["ScaleSpec", "check_capacity", "problems", "run_scale"]
 
 Advance = Callable[[int], None]
 
@@ -132,6 +132,29 @@ async def one_run(spec: ScaleSpec, advance: Advance) -> dict[str, Any]:
     return result
 
 
+CAPACITY_CHECKS = ("oversubscribed_by_claims", "oversubscribed_by_guests", "claims_guests_disagree")
+
+
+def problems(raw: list[dict[str, Any]]) -> list[str]:
+    """What makes the runs a failure: any server not ACTIVE, any capacity check not 0.
+
+    One line per run at fault, with its faults grouped by message (ids masked) and
+    counted, most common first.
+    """
+    found = []
+    for number, run in enumerate(raw, 1):
+        checks = {key: run["checks"].get(key, 0) for key in CAPACITY_CHECKS}
+        bad_checks = ", ".join(f"{key}={value}" for key, value in checks.items() if value)
+        if not run["failed"] and not bad_checks:
+            continue
+        faults = "; ".join(f"{count} x {why}" for why, count in run.get("failures", {}).items())
+        line = f"run {number}: {run['failed']} of {run['active'] + run['failed']} not ACTIVE"
+        found.append(
+            line + (f" ({faults})" if faults else "") + (f"; {bad_checks}" if bad_checks else "")
+        )
+    return found
+
+
 async def run_scale(
     spec: ScaleSpec, *, runs: int, advance: Advance = lambda _: None
 ) -> tuple[dict[str, Figure], list[dict[str, Any]]]:
@@ -145,7 +168,7 @@ async def run_scale(
         "peak_rss_mib": Figure("peak RSS", "MiB", tuple(r["peak_rss_mib"] for r in raw)),
         "not_active": Figure("not ACTIVE", "servers", tuple(float(r["failed"]) for r in raw)),
     }  # fmt: skip
-    for key in ("oversubscribed_by_claims", "oversubscribed_by_guests", "claims_guests_disagree"):
+    for key in CAPACITY_CHECKS:
         figures[key] = Figure(key, "hosts", tuple(float(r["checks"][key]) for r in raw))
     return figures, raw
 

@@ -48,6 +48,7 @@ __all__ = [
     "ApiConfig",
     "ClientConfig",
     "ComputeConfig",
+    "ConductorConfig",
     "Config",
     "FakeDriverConfig",
     "IdentityConfig",
@@ -82,8 +83,15 @@ def _one_of(*choices: str) -> Any:
 class RpcConfig:
     """``[rpc]``: how Invokers and Workers behave."""
 
+    # Seconds a call waits without hearing from the server (its reply, or a heartbeat
+    # while the server holds the call): oslo's rpc_response_timeout, used as the
+    # call_monitor_timeout, as Nova does for its long calls.
     timeout: float = attrs.field(default=60.0, validator=_positive)
+    # The most seconds a call waits in all, heartbeats or not (Nova's long_rpc_timeout).
+    long_timeout: float = attrs.field(default=1800.0, validator=_positive)
     max_concurrency: int = attrs.field(default=64, validator=_positive)
+    # Requests a worker holds beyond max_concurrency, in order, until a slot frees.
+    max_waiting: int = attrs.field(default=1024, validator=attrs.validators.ge(0))
     at_least_once: bool = False
     durable_queues: bool = False
     max_message_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=_positive)
@@ -173,6 +181,18 @@ class SchedulerConfig:
     build_failure_weight_multiplier: float = 1000000.0
     host_subset_size: int = attrs.field(default=1, validator=_positive)
     max_attempts: int = attrs.field(default=3, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ConductorConfig:
+    """``[conductor]``: how many builds the conductor lets run at once."""
+
+    # Builds under way at once, from scheduling until ACTIVE or ERROR; the others wait
+    # their turn in the conductor (0: no limit). Bounds every service's queue in a burst.
+    max_concurrent_builds: int = attrs.field(default=256, validator=attrs.validators.ge(0))
+    # Seconds a build may hold its slot before it is freed anyway (a build whose host
+    # died stays BUILDING unless [compute] instance_build_timeout is set).
+    build_slot_lease: float = attrs.field(default=600.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -301,6 +321,7 @@ class Config:
     quota: QuotaConfig = attrs.field(factory=QuotaConfig)
     policy: PolicyConfig = attrs.field(factory=PolicyConfig)
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
+    conductor: ConductorConfig = attrs.field(factory=ConductorConfig)
     compute: ComputeConfig = attrs.field(factory=ComputeConfig)
     fake_driver: FakeDriverConfig = attrs.field(factory=FakeDriverConfig)
     libvirt: LibvirtConfig = attrs.field(factory=LibvirtConfig)

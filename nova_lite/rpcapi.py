@@ -31,10 +31,14 @@ class RPCAPI:
         serializer: ObjectSerializer | None = None,
         timeout: float | None = None,
     ) -> None:
+        # Every call is monitored, as Nova's long calls are: it waits up to
+        # ``[rpc] long_timeout`` while the service says it is on it, and fails after
+        # ``[rpc] timeout`` (or `timeout`) without a word from it.
         self.invoker = Invoker(
             transport,
             Target(topic=self.topic, exchange=config.rpc.exchange, version=self.version),
-            timeout=timeout or config.rpc.timeout,
+            timeout=config.rpc.long_timeout,
+            call_monitor_timeout=timeout or config.rpc.timeout,
             serializer=serializer or objects.serializer(),
             persistent_casts=config.rpc.durable_queues,
             durable_queues=config.rpc.durable_queues,

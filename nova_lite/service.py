@@ -91,6 +91,7 @@ class Service(AsyncLifecycle):
             target,
             manager.endpoints(),
             max_concurrency=max_concurrency or config.rpc.max_concurrency,
+            max_waiting=config.rpc.max_waiting,
             serializer=serializer,
             at_least_once=config.rpc.at_least_once,
             durable_queues=config.rpc.durable_queues,

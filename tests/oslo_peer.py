@@ -48,6 +48,7 @@ class _Endpoint:
         self.target = om.Target(version=version)
         self.casts: list[Any] = []
         self.changed = threading.Condition()
+        self.released = threading.Event()
 
     def echo(self, ctxt: Any, value: Any) -> Any:
         return value
@@ -71,6 +72,11 @@ class _Endpoint:
     def describe(self, ctxt: Any, value: Any) -> dict[str, Any]:
         keys = sorted(value) if isinstance(value, dict) else None
         return {"type": type(value).__name__, "keys": keys}
+
+    def held(self, ctxt: Any, value: Any) -> Any:
+        """Answer only once the test releases this server (`_Peer.release`)."""
+        self.released.wait(60)
+        return value
 
     def fail_builtin(self, ctxt: Any) -> None:
         raise KeyError("boom")
@@ -159,6 +165,11 @@ class _Peer:
         rpc_server.stop()
         rpc_server.wait()
 
+    def release(self, name: str) -> None:
+        """Let the held calls of server `name` answer."""
+        _, endpoint = self.servers[name]
+        endpoint.released.set()
+
     def _client(self, command: dict[str, Any]) -> Any:
         transport = self._transport(
             command.get("durable", False), tuple(command.get("allowed", ()))
@@ -166,6 +177,7 @@ class _Peer:
         return self.om.get_rpc_client(
             transport, self._target(command), serializer=self.serializer,
             timeout=command.get("timeout", 10),
+            call_monitor_timeout=command.get("call_monitor_timeout"),
         )  # fmt: skip
 
     def _context(self, values: dict[str, Any]) -> Any:

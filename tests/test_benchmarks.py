@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from benchmarks import plot, spans
+from benchmarks import plot, scale, spans
 from benchmarks.boot import BootSpec, boot_run
 from benchmarks.common import Figure, write_results
 from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
@@ -159,6 +159,42 @@ async def test_scale_scenario_checks_capacity_in_a_child_process() -> None:
         "oversubscribed_by_claims": 0, "oversubscribed_by_guests": 0,
         "claims_guests_disagree": 0, "guests": 12,
     }  # fmt: skip
+
+
+def _raw_run(failed: int, failures: dict[str, int], **checks: int) -> dict[str, Any]:
+    capacity = {"oversubscribed_by_claims": 0, "oversubscribed_by_guests": 0,
+                "claims_guests_disagree": 0, "guests": 10 - failed, **checks}  # fmt: skip
+    return {
+        "seconds": 1.0, "startup_seconds": 1.0, "active": 10 - failed, "failed": failed,
+        "stages_ms": {}, "checks": capacity, "failures": failures, "peak_rss_mib": 1.0,
+    }  # fmt: skip
+
+
+def test_scale_fails_when_any_server_is_not_active_and_prints_its_faults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bench scale`` exits 1 naming each failed run's faults by message with counts."""
+    raw = [
+        _raw_run(0, {}),
+        _raw_run(3, {"Timed out after 60s waiting for a reply to 'bind_port'": 2, "No host": 1}),
+        _raw_run(0, {}, oversubscribed_by_claims=1),
+    ]
+
+    async def fake_run_scale(spec: ScaleSpec, *, runs: int, advance: Any) -> Any:
+        return {"not_active": Figure("not ACTIVE", "servers", (0.0, 3.0, 0.0))}, raw
+
+    monkeypatch.setattr("benchmarks.scale.run_scale", fake_run_scale)
+    result = CliRunner().invoke(
+        nova_lite_main, ["bench", "scale", "--runs", "3", "--output", str(tmp_path)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "run 2: 3 of 10 not ACTIVE (2 x Timed out after 60s waiting for a reply to " in (
+        result.output
+    )
+    assert "'bind_port'; 1 x No host)" in result.output
+    assert "run 3: 0 of 10 not ACTIVE; oversubscribed_by_claims=1" in result.output
+    assert "run 1" not in result.output.split("FAILED")[1]
+    assert scale.problems([_raw_run(0, {})]) == []
 
 
 @pytest.mark.parametrize(

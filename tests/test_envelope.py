@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given
@@ -44,7 +46,7 @@ def test_request_round_trips(
     ctx: RequestContext, method: str, args: dict[str, object], version: str | None, call: bool
 ) -> None:
     """Any JSON arguments and context survive encoding and decoding a request."""
-    reply = {"msg_id": "m1", "reply_q": "reply_x"} if call else {}
+    reply: dict[str, Any] = {"msg_id": "m1", "reply_q": "reply_x"} if call else {}
     body = envelope.encode_request(
         ctx, method, args, namespace=None, version=version, unique_id="u1", **reply
     )
@@ -155,3 +157,48 @@ def test_classes_outside_the_allow_list_are_never_instantiated() -> None:
     failure = {"class": "system", "module": "os", "message": "rm -rf", "tb": []}
     rebuilt = rebuild_exception(failure)
     assert type(rebuilt).__name__ == "RemoteError"
+
+
+def _inner(body: bytes) -> dict[str, object]:
+    message: dict[str, object] = orjson.loads(orjson.loads(body)["oslo.message"])
+    return message
+
+
+def test_a_call_carries_its_call_monitor_timeout_as_oslo_does() -> None:
+    """``_timeout`` is the call's monitor timeout (whole seconds as an int), null when unset."""
+    ctx = RequestContext(request_id="req-1")
+
+    def call(client_timeout: float | None) -> bytes:
+        return envelope.encode_request(
+            ctx, "m", {}, namespace=None, version=None, unique_id="u", msg_id="m1",
+            reply_q="reply_x", client_timeout=client_timeout,
+        )  # fmt: skip
+
+    assert _inner(call(60.0))["_timeout"] == 60 and isinstance(_inner(call(60.0))["_timeout"], int)
+    assert _inner(call(0.5))["_timeout"] == 0.5 and _inner(call(None))["_timeout"] is None
+    assert envelope.decode_request(call(2.0)).client_timeout == 2.0
+    cast = envelope.encode_request(ctx, "m", {}, namespace=None, version=None, unique_id="u")
+    assert "_timeout" not in _inner(cast)
+
+
+@pytest.mark.parametrize("value", [None, "60", True, 0, -5, [1], {"s": 1}])
+def test_an_unusable_call_monitor_timeout_asks_for_no_heartbeats(value: object) -> None:
+    """A ``_timeout`` that is not a positive number is ignored, as oslo's server does."""
+    body = orjson.dumps(
+        {"method": "m", "_msg_id": "m1", "_reply_q": "reply_x", "_timeout": value}
+    )  # oslo's unwrapped 1.0 format, read too
+    assert envelope.decode_request(body).client_timeout is None
+
+
+def test_a_heartbeat_is_oslos_empty_reply_that_does_not_end() -> None:
+    """A heartbeat reads as one; a reply, or a reply without ``ending``, is an answer."""
+    beat = envelope.decode_reply(envelope.encode_heartbeat("m1"))
+    assert beat.is_heartbeat and beat.msg_id == "m1"
+    assert _inner(envelope.encode_heartbeat("m1")) == {
+        "result": None, "failure": None, "ending": False, "_msg_id": "m1",
+    }  # fmt: skip
+    assert not envelope.decode_reply(envelope.encode_reply("m1", result=None)).is_heartbeat
+    no_ending = orjson.dumps({"result": None, "failure": None, "_msg_id": "m1"})
+    assert not envelope.decode_reply(no_ending).is_heartbeat
+    old_two_part = orjson.dumps({"result": 5, "failure": None, "ending": False, "_msg_id": "m"})
+    assert not envelope.decode_reply(old_two_part).is_heartbeat

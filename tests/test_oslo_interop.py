@@ -30,7 +30,8 @@ import structlog
 
 from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.exceptions import NotFound, RemoteError
-from nova_lite.rpc import endpoint
+from nova_lite.rpc import DirectPublisher, endpoint
+from nova_lite.rpc.call_monitor import CallClock
 from nova_lite.testing import TransportFactory
 
 pytestmark = pytest.mark.skipif(
@@ -142,6 +143,13 @@ class NovaLiteSide:
     def __init__(self, host: str) -> None:
         self.host = host
         self.casts: asyncio.Queue[Any] = asyncio.Queue()
+        self.released = asyncio.Event()
+
+    @endpoint
+    async def held(self, ctx: RequestContext, value: Any) -> Any:
+        """Answer only once the test sets `released`."""
+        await self.released.wait()
+        return value
 
     @endpoint
     async def echo(self, ctx: RequestContext, value: Any) -> Any:
@@ -487,6 +495,60 @@ async def test_version_omitted_or_refused(fleet: Fleet, direction: str) -> None:
         with pytest.raises(RemoteError) as caught:
             await to_oslo.prepare(version="2.0").call(CTX, "echo", value=3)
         assert caught.value.exc_type == "UnsupportedVersion"
+
+
+# -- call monitor ------------------------------------------------------------------
+
+
+class Counted:
+    """Counts the calls of a wrapped function and lets a test await a count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = asyncio.Event()
+
+    def wrap(self, function: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            self._changed.set()
+            return function(*args, **kwargs)
+
+        return counted
+
+    async def reach(self, count: int) -> None:
+        while self.count < count:
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), WAIT)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_heartbeats_keep_a_call_alive_past_its_call_monitor_timeout(
+    fleet: Fleet, direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call held past its call_monitor_timeout answers: the server's heartbeats are read.
+
+    The caller asks for heartbeats (oslo's ``_timeout``) and would give up after that
+    long without one; the server holds the call for several heartbeats' time, and
+    only then answers. Either side failing to send or read them times the call out.
+    """
+    beats = Counted()
+    if direction == "oslo-to-nova_lite":
+        monkeypatch.setattr(DirectPublisher, "heartbeat", beats.wrap(DirectPublisher.heartbeat))
+        call = asyncio.create_task(
+            fleet.oslo_call("held", args={"value": 7}, timeout=20, call_monitor_timeout=1)
+        )
+        await beats.reach(4)  # two seconds of beats every 0.5 s: twice the monitor timeout
+        fleet.sides["nl-h"].released.set()
+        assert await call == {"value": 7}
+    else:
+        monkeypatch.setattr(CallClock, "heard", beats.wrap(CallClock.heard))
+        to_oslo = (await fleet.invoker(server="oslo-h")).prepare(
+            timeout=20, call_monitor_timeout=2
+        )  # oslo's server beats every int(2) / 2 = 1 s, and for no _timeout under 2
+        call = asyncio.create_task(to_oslo.call(CTX, "held", value=7))
+        await beats.reach(3)  # three seconds: past the monitor timeout
+        await fleet.oslo.ask("release", name=f"{fleet.topic}:oslo-h")
+        assert await call == 7
 
 
 def test_the_peer_runs_the_installed_oslo_messaging() -> None:

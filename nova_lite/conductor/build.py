@@ -3,7 +3,9 @@
 `schedule_and_build_instances` is step 6-7 of the seed's flow: ask the scheduler for
 a host (rpc.call), record it, and cast the build to that host with the alternates;
 `reschedule_instance` takes the next alternate when a build fails there. The build
-timeout periodic puts builds that never finished (their host died) in ERROR.
+timeout periodic puts builds that never finished (their host died) in ERROR. Each
+build first waits for its turn at the `BuildAdmission` (conductor/admission.py), so a
+burst of any size keeps at most so many builds under way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.admission import BuildAdmission
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
@@ -39,6 +42,10 @@ __all__ = ["BuildTasks"]
 
 log = structlog.get_logger(__name__)
 
+# A build slot held this long is checked against the instance's record (a build that
+# ended through another conductor is not seen here as it ends).
+ADMISSION_SWEEP_SECONDS = 10.0
+
 
 class BuildTasks:
     """The conductor endpoints that place new instances, and the build timeout check."""
@@ -55,6 +62,8 @@ class BuildTasks:
         notifier: Notifier,
         max_attempts: int,
         build_timeout: float,
+        admission: BuildAdmission | None = None,
+        conductor: ConductorAPI | None = None,
     ) -> None:
         self.records = records
         self.scheduler = scheduler
@@ -63,15 +72,34 @@ class BuildTasks:
         self.notifier = notifier
         self.max_attempts = max_attempts
         self.build_timeout = build_timeout
+        self.admission = admission or BuildAdmission(0, lease=float("inf"))
+        self.conductor = conductor  # to hand builds still waiting back at a stop
         self._builds: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
-        return f"<BuildTasks scheduling={len(self._builds)}>"
+        return f"<BuildTasks scheduling={len(self._builds)} {self.admission!r}>"
 
     async def drain(self) -> None:
-        """Wait for every scheduling task started so far (before the database closes)."""
+        """Wait for every scheduling task started so far (before the database closes).
+
+        Builds still waiting for admission are not waited for: their slots free up
+        only as builds end, which this conductor no longer hears of. They go back to
+        the conductor topic, for another conductor or this one restarted.
+        """
+        self.admission.close()
         for task in list(self._builds):
             await asyncio.gather(task, return_exceptions=True)
+
+    async def sweep_admissions(self, ctx: RequestContext) -> None:
+        """Free the build slots of builds that ended through another conductor."""
+
+        async def read(uuid: str) -> objects.Instance | None:
+            try:
+                return await self.records.store.get(uuid, read_deleted=True)
+            except InstanceNotFound:
+                return None
+
+        await self.admission.sweep(read, older_than=ADMISSION_SWEEP_SECONDS)
 
     async def check_build_timeouts(self, ctx: RequestContext) -> None:
         """Builds older than ``instance_build_timeout`` go to ERROR (Nova's periodic).
@@ -100,9 +128,19 @@ class BuildTasks:
     ) -> None:
         """Place each instance and cast its build to the chosen host (one task each)."""
         for spec in request_specs:
-            task = asyncio.get_running_loop().create_task(self._schedule(ctx, spec))
+            task = asyncio.get_running_loop().create_task(self._admitted(ctx, spec))
             self._builds.add(task)
             task.add_done_callback(self._builds.discard)
+
+    async def _admitted(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
+        """Schedule the build once admitted; hand it back if this conductor is stopping."""
+        if await self.admission.admit(spec.instance_uuid):
+            await self._schedule(ctx, spec)
+        elif self.admission.closed and self.conductor is not None:
+            log.info("conductor.build_handed_back", instance_uuid=spec.instance_uuid)
+            await self.conductor.schedule_and_build_instances(ctx, [spec])
+        else:
+            log.info("conductor.build_withdrawn", instance_uuid=spec.instance_uuid)
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         alternates = self.max_attempts - 1

@@ -8,6 +8,7 @@ migration tasks save instances through the same methods, so they announce too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from nova_lite import objects
@@ -29,9 +30,16 @@ class InstanceRecords:
 
     target: ClassVar[Target] = Target(version=ConductorAPI.version)
 
-    def __init__(self, store: InstanceStore, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        store: InstanceStore,
+        notifier: Notifier,
+        *,
+        on_saved: Callable[[objects.Instance], None] = lambda instance: None,
+    ) -> None:
         self.store = store
         self.notifier = notifier
+        self.on_saved = on_saved  # told of every instance saved here (the build admission)
 
     def __repr__(self) -> str:
         return "<InstanceRecords>"
@@ -109,7 +117,7 @@ class InstanceRecords:
             expected_task_state=ANY if expected_task_state is None else expected_task_state,
             expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
         )
-        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        await self._announce(ctx, instance)
         return instance
 
     @endpoint
@@ -128,15 +136,19 @@ class InstanceRecords:
             )
         except UnexpectedTaskStateError:
             return await self.store.get(instance_uuid)
-        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        await self._announce(ctx, instance)
         return instance
 
     @endpoint
     async def instance_destroy(self, ctx: RequestContext, instance_uuid: str) -> objects.Instance:
         """Mark the instance deleted (its quota is released with it)."""
         instance = await self.store.destroy(instance_uuid)
-        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+        await self._announce(ctx, instance)
         return instance
+
+    async def _announce(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        self.on_saved(instance)
+        await self.notifier.info(ctx, "instance.update", instance_payload(instance))
 
 
 def _require_admin(ctx: RequestContext, what: str) -> None:

@@ -8,7 +8,8 @@ hands each part exactly what it uses:
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
-  and the build timeout periodic;
+  and the build timeout periodic; each build waits its turn at the `BuildAdmission`
+  (admission.py), which hears of every instance saved through `InstanceRecords`;
 - `MigrationTasks` (migrate.py): resize and unshelve placement;
 - `InstanceEdits` (instance_edits.py): metadata and tags merged into the record;
 - `KeypairRecords` (keypairs.py): users' key pairs.
@@ -26,7 +27,8 @@ from typing import ClassVar
 
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
-from nova_lite.conductor.build import BuildTasks
+from nova_lite.conductor.admission import BuildAdmission
+from nova_lite.conductor.build import ADMISSION_SWEEP_SECONDS, BuildTasks
 from nova_lite.conductor.instance_edits import InstanceEdits
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
@@ -58,8 +60,10 @@ class ConductorManager(Manager):
         notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
+        limits = config.conductor
+        admission = BuildAdmission(limits.max_concurrent_builds, lease=limits.build_slot_lease)
         store = InstanceStore(self.db, config.quota)
-        self.instances = InstanceRecords(store, notifier)
+        self.instances = InstanceRecords(store, notifier, on_saved=admission.saw)
         self.edits = InstanceEdits(store, notifier)
         self.keypairs = KeypairRecords(self.db, limit=config.quota.key_pairs)
         self.actions = ActionRecords(ActionStore(self.db))
@@ -71,6 +75,8 @@ class ConductorManager(Manager):
             notifier=notifier,
             max_attempts=config.scheduler.max_attempts,
             build_timeout=config.compute.instance_build_timeout,
+            admission=admission,
+            conductor=ConductorAPI(transport, config),
         )
         self.migrations = MigrationTasks(
             host,
@@ -100,10 +106,16 @@ class ConductorManager(Manager):
         await self.db.open()
 
     def periodic_tasks(self) -> list[PeriodicTask]:
+        tasks = []
+        if self.config.conductor.max_concurrent_builds:
+            every = ADMISSION_SWEEP_SECONDS
+            tasks.append(PeriodicTask("build_admission", every, self.builds.sweep_admissions))
         timeout = self.config.compute.instance_build_timeout
-        if timeout <= 0:
-            return []
-        return [PeriodicTask("build_timeouts", timeout / 2, self.builds.check_build_timeouts)]
+        if timeout > 0:
+            tasks.append(
+                PeriodicTask("build_timeouts", timeout / 2, self.builds.check_build_timeouts)
+            )
+        return tasks
 
     async def cleanup_host(self) -> None:
         await self.builds.drain()

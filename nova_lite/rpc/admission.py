@@ -22,6 +22,10 @@ class Slots:
         self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
         self._closed = False
 
+    def available(self) -> bool:
+        """Whether `acquire()` would take a slot at once (no one waits, one is free)."""
+        return not self._closed and self._free > 0 and not self._waiters
+
     async def acquire(self) -> bool:
         """Take a slot (True), or learn that the worker is stopping (False)."""
         if self._closed:

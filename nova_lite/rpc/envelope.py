@@ -10,6 +10,7 @@ A request message (rpc.call or rpc.cast)::
      "namespace": "...", "version": "5.0",        # only when set, as oslo's client
      "_unique_id": "<hex>",
      "_msg_id": "<hex>", "_reply_q": "reply_<hex>",          # rpc.call only
+     "_timeout": 60,             # rpc.call only: oslo's call_monitor_timeout, or null
      "_context_request_id": "req-...", "_context_user_id": ..., ...,
      "_context_user": ..., "_context_project": ...}    # oslo.context's spellings
 
@@ -19,7 +20,12 @@ key::
     {"result": ..., "failure": null, "ending": true, "_msg_id": "<hex>"}
 
 On failure, ``failure`` is the JSON text of ``{"class", "module", "message", "tb",
-"args", "kwargs"}``, as oslo.messaging writes it.
+"args", "kwargs"}``, as oslo.messaging writes it. A call-monitor heartbeat (the
+server is still on a call whose request carried ``_timeout``) is a reply with
+nothing in it and ``"ending": false``, as oslo's ``AMQPIncomingMessage.heartbeat``
+sends it::
+
+    {"result": null, "failure": null, "ending": false, "_msg_id": "<hex>"}
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "decode_reply",
     "decode_request",
     "encode_failure",
+    "encode_heartbeat",
     "encode_reply",
     "encode_request",
 ]
@@ -66,6 +73,10 @@ class Request:
     msg_id: str | None = None
     reply_q: str | None = None
     unique_id: str | None = None
+    # Seconds the caller waits without hearing from us (oslo's ``_timeout``, the
+    # call_monitor_timeout): the worker sends heartbeats well within it. None: no
+    # heartbeats wanted.
+    client_timeout: float | None = None
 
     @property
     def is_call(self) -> bool:
@@ -80,6 +91,16 @@ class Reply:
     msg_id: str
     result: Any = None
     failure: dict[str, Any] | None = None
+    ending: bool = True
+
+    @property
+    def is_heartbeat(self) -> bool:
+        """Whether this is a call-monitor heartbeat: the server is on it, no answer yet.
+
+        As oslo's reply waiter reads it: no result, no failure, ``ending`` false. A
+        reply without ``ending`` at all is an answer (nova_lite always wrote one).
+        """
+        return not self.ending and self.result is None and self.failure is None
 
 
 def _wrap(message: Mapping[str, Any]) -> bytes:
@@ -125,8 +146,13 @@ def encode_request(
     unique_id: str,
     msg_id: str | None = None,
     reply_q: str | None = None,
+    client_timeout: float | None = None,
 ) -> bytes:
-    """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message."""
+    """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message.
+
+    A call carries `client_timeout` as ``_timeout`` (null when unset), as oslo's
+    driver writes its call_monitor_timeout: a server that reads it sends heartbeats.
+    """
     message: dict[str, Any] = {"method": method, "args": args, "_unique_id": unique_id}
     # As oslo.messaging's client: no key for an unset namespace or version (a server
     # reads a missing version as "1.0"; oslo's refuses an explicit null).
@@ -137,11 +163,31 @@ def encode_request(
     if msg_id is not None:
         message["_msg_id"] = msg_id
         message["_reply_q"] = reply_q
+        message["_timeout"] = _wire_seconds(client_timeout)
     for key, value in ctx.to_dict().items():
         message[_CONTEXT_PREFIX + key] = value
     for field, alias in _OSLO_ALIASES:
         message[alias] = message[_CONTEXT_PREFIX + field]
     return _wrap(message)
+
+
+def _wire_seconds(value: float | None) -> float | int | None:
+    """Seconds as oslo's server reads ``_timeout`` (``int(...)``): whole ones as an int."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def _client_timeout(message: Mapping[str, Any]) -> float | None:
+    """``_timeout`` if it is a positive number; anything else asks for no heartbeats.
+
+    Lenient, as oslo's server is (it logs and ignores a value it cannot use): an
+    old or foreign client's odd value must not make its call undecodable.
+    """
+    value = message.get("_timeout")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return None
+    return float(value)
 
 
 def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
@@ -177,12 +223,18 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
         msg_id=_optional_str(message, "_msg_id"),
         reply_q=_optional_str(message, "_reply_q"),
         unique_id=_optional_str(message, "_unique_id"),
+        client_timeout=_client_timeout(message),
     )
 
 
 def encode_reply(msg_id: str, *, result: Any = None, failure: str | None = None) -> bytes:
     """The body of a reply to the rpc.call `msg_id`."""
     return _wrap({"result": result, "failure": failure, "ending": True, "_msg_id": msg_id})
+
+
+def encode_heartbeat(msg_id: str) -> bytes:
+    """A call-monitor heartbeat for the call `msg_id`: still on it, no answer yet."""
+    return _wrap({"result": None, "failure": None, "ending": False, "_msg_id": msg_id})
 
 
 def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Reply:
@@ -199,7 +251,8 @@ def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
             failure = {"class": "RemoteError", "module": "", "message": str(failure)}
         if not isinstance(failure, dict):
             failure = {"class": "RemoteError", "module": "", "message": str(failure)}
-    return Reply(msg_id=msg_id, result=message.get("result"), failure=failure)
+    ending = message.get("ending", True) is not False
+    return Reply(msg_id=msg_id, result=message.get("result"), failure=failure, ending=ending)
 
 
 def encode_failure(exc: BaseException) -> str:

@@ -5,7 +5,9 @@ through a `TopicPublisher` to the target's topic exchange. Replies to calls come
 on one ``reply_<hex>`` queue per transport (declared as oslo's, expiring 30 minutes
 after its last use), read by a `DirectConsumer` that resolves pending futures keyed
 by message id; it is set up on the first call and released when the transport
-closes (which fails every pending call).
+closes (which fails every pending call). With a ``call_monitor_timeout`` a call
+asks the server for heartbeats and gives up only after that long without one
+(`nova_lite.rpc.call_monitor`), or after its overall ``timeout``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import itertools
 import os
 import uuid
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import attrs
@@ -32,6 +34,7 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import envelope, topology
+from nova_lite.rpc.call_monitor import CallClock
 from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
@@ -44,13 +47,21 @@ log = structlog.get_logger(__name__)
 _UNSET: Any = object()
 
 
+@attrs.define
+class _Awaited:
+    """A call waiting for its reply: the future the reply resolves, who hears heartbeats."""
+
+    future: asyncio.Future[envelope.Reply]
+    heard: Callable[[], None] | None = None
+
+
 class DirectConsumer:
     """Receives the replies to one transport's calls on its exclusive reply queue."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.queue = f"reply_{uuid.uuid4().hex}"
-        self._pending: dict[str, asyncio.Future[envelope.Reply]] = {}
+        self._pending: dict[str, _Awaited] = {}
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -73,8 +84,14 @@ class DirectConsumer:
     def expect(self, msg_id: str) -> asyncio.Future[envelope.Reply]:
         """A future that the reply to `msg_id` will resolve."""
         future: asyncio.Future[envelope.Reply] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = future
+        self._pending[msg_id] = _Awaited(future)
         return future
+
+    def on_heartbeat(self, msg_id: str, heard: Callable[[], None]) -> None:
+        """Call `heard` for every call-monitor heartbeat of the pending call `msg_id`."""
+        awaited = self._pending.get(msg_id)
+        if awaited is not None:
+            awaited.heard = heard
 
     def forget(self, msg_id: str) -> None:
         """Stop waiting for `msg_id` (timed out or never sent); a late reply is dropped."""
@@ -86,18 +103,23 @@ class DirectConsumer:
         except MessageDecodeError as exc:
             log.warning("rpc.reply.undecodable", error=str(exc))
             return
-        future = self._pending.pop(reply.msg_id, None)
-        if future is None:
+        if reply.is_heartbeat:
+            awaited = self._pending.get(reply.msg_id)
+            if awaited is not None and awaited.heard is not None:
+                awaited.heard()
+            return
+        awaited = self._pending.pop(reply.msg_id, None)
+        if awaited is None:
             log.debug("rpc.reply.late", msg_id=reply.msg_id)
-        elif not future.done():
-            future.set_result(reply)
+        elif not awaited.future.done():
+            awaited.future.set_result(reply)
 
     def _on_connection_lost(self) -> None:
         """Replies to calls in flight went with the old connection: fail them now."""
         pending, self._pending = self._pending, {}
-        for msg_id, future in pending.items():
-            if not future.done():
-                future.set_exception(
+        for msg_id, awaited in pending.items():
+            if not awaited.future.done():
+                awaited.future.set_exception(
                     ConnectionLost(
                         f"The connection to the broker was lost while waiting for the reply "
                         f"to message {msg_id}; the request may or may not have been carried "
@@ -108,9 +130,9 @@ class DirectConsumer:
 
     def _on_transport_closed(self) -> None:
         pending, self._pending = self._pending, {}
-        for msg_id, future in pending.items():
-            if not future.done():
-                future.set_exception(
+        for msg_id, awaited in pending.items():
+            if not awaited.future.done():
+                awaited.future.set_exception(
                     TransportClosed(
                         f"Transport {self.transport.url} closed while waiting for the "
                         f"reply to message {msg_id}."
@@ -180,6 +202,7 @@ class TopicPublisher:
 @attrs.frozen
 class _Options:
     timeout: float
+    call_monitor_timeout: float | None
     version_cap: str | None
     serializer: Serializer
     allowed_remote_modules: Collection[str]
@@ -193,6 +216,11 @@ class Invoker:
     `prepare()` to aim a copy at one server, the fanout, another version or timeout.
     `durable_queues` must be the deployment's ``[rpc] durable_queues`` (oslo's
     ``amqp_durable_queues``): it says how the control exchange is declared.
+
+    `timeout` is the most a call waits in all. With `call_monitor_timeout` (oslo's
+    option of that name), a call also asks the server for heartbeats and gives up
+    after that long without hearing from it; a call the server keeps saying it is
+    on then waits up to `timeout`, however long the server's queue.
     """
 
     def __init__(
@@ -201,6 +229,7 @@ class Invoker:
         target: Target,
         *,
         timeout: float = 60.0,
+        call_monitor_timeout: float | None = None,
         version_cap: str | None = None,
         serializer: Serializer | None = None,
         allowed_remote_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
@@ -211,6 +240,7 @@ class Invoker:
         self.target = target
         self._options = _Options(
             timeout,
+            call_monitor_timeout,
             version_cap,
             serializer or ObjectSerializer(),
             tuple(allowed_remote_modules),
@@ -219,12 +249,18 @@ class Invoker:
         self._publisher = TopicPublisher(transport, durable=durable_queues)
 
     def __repr__(self) -> str:
-        return f"<Invoker {self.target} timeout={self.timeout}>"
+        monitor = self._options.call_monitor_timeout
+        return f"<Invoker {self.target} timeout={self.timeout} call_monitor_timeout={monitor}>"
 
     @property
     def timeout(self) -> float:
-        """Seconds a call waits for its reply."""
+        """The most seconds a call waits for its reply."""
         return self._options.timeout
+
+    @property
+    def call_monitor_timeout(self) -> float | None:
+        """Seconds a call waits without a heartbeat or reply (None: no call monitor)."""
+        return self._options.call_monitor_timeout
 
     def prepare(
         self,
@@ -232,10 +268,11 @@ class Invoker:
         server: str | None = _UNSET,
         fanout: bool = _UNSET,
         timeout: float = _UNSET,
+        call_monitor_timeout: float | None = _UNSET,
         version: str | None = _UNSET,
         namespace: str | None = _UNSET,
     ) -> Invoker:
-        """A copy of this Invoker with some target fields or the timeout changed."""
+        """A copy of this Invoker with some target fields or the timeouts changed."""
         changes: dict[str, Any] = {
             name: value
             for name, value in (
@@ -251,7 +288,9 @@ class Invoker:
         clone.target = attrs.evolve(self.target, **changes)
         clone._options = self._options
         if timeout is not _UNSET:
-            clone._options = attrs.evolve(self._options, timeout=timeout)
+            clone._options = attrs.evolve(clone._options, timeout=timeout)
+        if call_monitor_timeout is not _UNSET:
+            clone._options = attrs.evolve(clone._options, call_monitor_timeout=call_monitor_timeout)
         clone._publisher = self._publisher
         return clone
 
@@ -269,7 +308,7 @@ class Invoker:
             )
 
     def _encode(
-        self, ctx: RequestContext, method: str, kwargs: dict[str, Any], **reply: str
+        self, ctx: RequestContext, method: str, kwargs: dict[str, Any], **reply: Any
     ) -> bytes:
         serialize = self._options.serializer.serialize_entity
         args = {key: serialize(ctx, value) for key, value in kwargs.items()}
@@ -299,8 +338,10 @@ class Invoker:
         """Run `method(**kwargs)` on a Worker and return its result (rpc.call).
 
         Raises `MessageUndeliverable` at once when no worker serves the target,
-        `MessagingTimeout` when no reply comes within the timeout, and the endpoint's
-        own exception (allow-listed classes) or `RemoteError` when it fails.
+        `MessagingTimeout` when no reply comes within the timeout (or, with a call
+        monitor, nothing at all from the server within `call_monitor_timeout`), and
+        the endpoint's own exception (allow-listed classes) or `RemoteError` when it
+        fails.
         """
         if self.target.fanout:
             raise UnsupportedVersion(f"Cannot call {method!r} on a fanout target {self.target}.")
@@ -308,10 +349,17 @@ class Invoker:
         replies = direct_consumer_for(self.transport)
         await replies.ensure_started()
         msg_id = _new_id()
-        body = self._encode(ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue)
-        message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=self.timeout)
+        monitor = self.call_monitor_timeout
+        body = self._encode(
+            ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue, client_timeout=monitor
+        )
+        # A request nobody has taken once its caller gives up (silence, with a call
+        # monitor: no worker holds it to beat for it) expires on the broker then too.
+        expiration = min(self.timeout, monitor) if monitor is not None else self.timeout
+        message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=expiration)
         future = replies.expect(msg_id)
-        timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
+        clock = CallClock(future, timeout=self.timeout, silence=monitor)
+        replies.on_heartbeat(msg_id, clock.heard)
         try:
             await self._publisher.publish(self.target, message)
             reply = await future
@@ -320,21 +368,26 @@ class Invoker:
                 f"Cannot call {method!r} on {self.target}: no worker queue is bound for it."
             ) from None
         except TimeoutError:
-            raise MessagingTimeout(
-                f"Timed out after {self.timeout:g}s waiting for a reply to {method!r} "
-                f"from {self.target} (message {msg_id}).",
-                target=str(self.target),
-                method=method,
-                timeout=self.timeout,
-            ) from None
+            raise self._timed_out(method, msg_id, clock) from None
         finally:
-            timer.cancel()
+            clock.cancel()
             replies.forget(msg_id)
         if reply.failure is not None:
             raise rebuild_exception(reply.failure, self._options.allowed_remote_modules)
         return self._options.serializer.deserialize_entity(ctx, reply.result)
 
-
-def _expire(future: asyncio.Future[envelope.Reply]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
+    def _timed_out(self, method: str, msg_id: str, clock: CallClock) -> MessagingTimeout:
+        if clock.reason == "silence" and self.call_monitor_timeout is not None:
+            waited = self.call_monitor_timeout
+            text = (
+                f"Timed out after {waited:g}s without a reply or heartbeat to {method!r} "
+                f"from {self.target} (message {msg_id}): no worker holds the request, or "
+                "the one that does is down or cut off."
+            )
+        else:
+            waited = self.timeout
+            text = (
+                f"Timed out after {waited:g}s waiting for a reply to {method!r} "
+                f"from {self.target} (message {msg_id})."
+            )
+        return MessagingTimeout(text, target=str(self.target), method=method, timeout=waited)

@@ -4,8 +4,11 @@ A `Worker` serves one topic on one server (host). On start it declares, as Nova'
 services do, the shared ``topic`` queue (round-robin among every worker of the
 topic), its own ``topic.server`` queue, and an exclusive queue on the
 ``topic_fanout`` exchange, and consumes all three through `TopicConsumer`s. Each
-request runs as its own task, at most `max_concurrency` at once; replies to calls go
-back through a `DirectPublisher` to the caller's reply queue.
+request runs as its own task, at most `max_concurrency` at once; up to `max_waiting`
+more wait in the worker for a slot. Replies to calls go back through a
+`DirectPublisher` to the caller's reply queue, and so do the call-monitor heartbeats
+of calls that ask for them (`nova_lite.rpc.call_monitor`), while they wait and
+while they run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportErr
 from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.rpc import envelope, topology
 from nova_lite.rpc.admission import RecentIds, Slots
+from nova_lite.rpc.call_monitor import Heartbeats
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
@@ -36,6 +40,8 @@ log = structlog.get_logger(__name__)
 DEAD_LETTER_SUFFIX = "_dlx"
 # How many recent message ids a worker remembers to drop duplicate deliveries.
 DUPLICATE_WINDOW = 16384
+# Requests a worker holds beyond those it runs, waiting for a slot (``[rpc] max_waiting``).
+DEFAULT_MAX_WAITING = 1024
 
 
 class DirectPublisher:
@@ -56,6 +62,15 @@ class DirectPublisher:
             await self.transport.publish("", request.reply_q, message, confirm=False)
         except TransportError as exc:
             log.warning("rpc.reply.lost", msg_id=request.msg_id, error=str(exc))
+
+    async def heartbeat(self, request: envelope.Request) -> None:
+        """Tell the caller of `request` that its call is still being seen to.
+
+        Raises `TransportError` if it cannot be sent (the caller's beats then stop).
+        """
+        assert request.reply_q is not None and request.msg_id is not None
+        message = Message(envelope.encode_heartbeat(request.msg_id), correlation_id=request.msg_id)
+        await self.transport.publish("", request.reply_q, message, confirm=False)
 
 
 class TopicConsumer:
@@ -97,6 +112,7 @@ class Worker(AsyncLifecycle):
         endpoints: Sequence[object],
         *,
         max_concurrency: int = 64,
+        max_waiting: int = DEFAULT_MAX_WAITING,
         serializer: Serializer | None = None,
         at_least_once: bool = False,
         durable_queues: bool = False,
@@ -107,10 +123,13 @@ class Worker(AsyncLifecycle):
             raise ValueError(f"A Worker needs a target with a topic, not {target!r}.")
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}.")
+        if max_waiting < 0:
+            raise ValueError(f"max_waiting must be 0 or more, not {max_waiting}.")
         self.transport = transport
         self.target = target
         self.dispatcher = Dispatcher(endpoints)
         self.max_concurrency = max_concurrency
+        self.max_waiting = max_waiting
         self.serializer = serializer or ObjectSerializer()
         self.at_least_once = at_least_once
         self.durable_queues = durable_queues
@@ -118,6 +137,7 @@ class Worker(AsyncLifecycle):
         self.queue_prefix = queue_prefix
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
+        self.heartbeats = Heartbeats(lambda request: self._replies.heartbeat(request))
         self._subscriptions = self._plan_subscriptions()
         self._slots = Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,7 +173,7 @@ class Worker(AsyncLifecycle):
             await self._declare_topology()
             for sub in self._subscriptions:
                 sub.consumer = await self.transport.consume(
-                    sub.queue, self._on_delivery, prefetch=self.max_concurrency
+                    sub.queue, self._on_delivery, prefetch=self.max_concurrency + self.max_waiting
                 )
         except BaseException:
             await self._cancel_consumers()
@@ -244,18 +264,22 @@ class Worker(AsyncLifecycle):
             self._tasks.discard(task)
 
     async def _handle(self, delivery: Delivery) -> None:
-        if self.state is not WorkerState.RUNNING or not await self._slots.acquire():
+        if self.state is not WorkerState.RUNNING:
             await _settle(delivery.reject(requeue=True))  # not started: another worker's
             return
-        try:
-            await self._handle_started(delivery)
-        finally:
-            self._slots.release()
-
-    async def _handle_started(self, delivery: Delivery) -> None:
         request = await self._decode(delivery)
         if request is None:
             return
+        with self.heartbeats.keep_alive(request, now=not self._slots.available()):
+            if not await self._slots.acquire():
+                await _settle(delivery.reject(requeue=True))  # stopping: another worker's
+                return
+            try:
+                await self._handle_started(delivery, request)
+            finally:
+                self._slots.release()
+
+    async def _handle_started(self, delivery: Delivery, request: envelope.Request) -> None:
         if not self.at_least_once:
             await _settle(delivery.ack())
         await self._serve(request)

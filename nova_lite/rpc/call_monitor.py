@@ -1,0 +1,183 @@
+"""oslo.messaging's call monitor: a call's timeout counts silence, not duration.
+
+A caller that sets a ``call_monitor_timeout`` puts it in its request as
+``_timeout``; the server then sends a heartbeat (a reply with ``"ending": false``
+and nothing in it) every half of it while it holds the call, and the caller gives
+up only after that long without a word from the server, or once the call's overall
+``timeout`` has passed. A long queue at a live service then makes its callers wait,
+not fail; a dead or unreachable one is still noticed within the monitor timeout.
+
+Both halves are here, wire-compatible with oslo.messaging's rabbit driver
+(``amqpdriver.AMQPIncomingMessage.heartbeat``, ``ReplyWaiter.wait`` and
+``RPCDispatcher._watchdog``): `CallClock` is the caller's timer, `Heartbeats` the
+server's. One difference: oslo's server beats only while the endpoint runs, a
+nova_lite worker also while a call waits for one of its `max_concurrency` slots
+(a call waiting there has reached a live worker that will run it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import structlog
+
+from nova_lite.exceptions import NovaLiteError
+from nova_lite.rpc.envelope import Request
+
+__all__ = ["MIN_HEARTBEAT_INTERVAL", "CallClock", "Heartbeats", "heartbeat_interval"]
+
+log = structlog.get_logger(__name__)
+
+# A floor on how often a worker beats, whatever a client asks: a tiny ``_timeout``
+# from a broken or hostile peer must not turn a held call into a flood of replies.
+MIN_HEARTBEAT_INTERVAL = 0.05
+
+
+def heartbeat_interval(client_timeout: float | None) -> float | None:
+    """Seconds between the heartbeats of a call whose caller waits `client_timeout`.
+
+    Half of it, as oslo's dispatcher does, which leaves the other half for the
+    heartbeat's own trip; None when the caller wants none.
+    """
+    if client_timeout is None:
+        return None
+    return max(client_timeout / 2, MIN_HEARTBEAT_INTERVAL)
+
+
+class CallClock:
+    """When a pending call gives up: after `timeout` in all, or `silence` without a word.
+
+    It sets `TimeoutError` on the call's future when either runs out, and `reason`
+    says which (``"silence"`` or ``"timeout"``). `heard()` is called for every
+    heartbeat. One timer per call, re-armed only when it fires: a heartbeat costs an
+    assignment, not a timer.
+    """
+
+    def __init__(
+        self, future: asyncio.Future[Any], *, timeout: float, silence: float | None = None
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._future = future
+        now = self._loop.time()
+        self._deadline = now + timeout
+        self._silence = silence
+        self._heard = now
+        self.reason: str | None = None
+        self._timer = self._loop.call_at(self._next_check(), self._check)
+
+    def __repr__(self) -> str:
+        left = self._deadline - self._loop.time()
+        return f"<CallClock {left:.1f}s left silence={self._silence}>"
+
+    def heard(self) -> None:
+        """The server said it is still on the call: the silence starts again."""
+        self._heard = self._loop.time()
+
+    def cancel(self) -> None:
+        """The call ended: no timeout any more."""
+        self._timer.cancel()
+
+    def _next_check(self) -> float:
+        if self._silence is None:
+            return self._deadline
+        return min(self._deadline, self._heard + self._silence)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if now >= self._deadline:
+            self._expire("timeout")
+        elif self._silence is not None and now >= self._heard + self._silence:
+            self._expire("silence")
+        else:
+            self._timer = self._loop.call_at(self._next_check(), self._check)
+
+    def _expire(self, reason: str) -> None:
+        self.reason = reason
+        if not self._future.done():
+            self._future.set_exception(TimeoutError())
+
+
+SendHeartbeat = Callable[[Request], Awaitable[None]]
+
+
+class Heartbeats:
+    """A worker's side of the call monitor: beats for every call it holds that asks for it.
+
+    `keep_alive(request)` covers the time a worker holds a call, waiting for a slot
+    and running; every `heartbeat_interval` a task sends one heartbeat through
+    `send`. A heartbeat that cannot be sent (`send` raised a nova_lite error) ends
+    that call's beats, as oslo's watchdog does: the caller then times out as it
+    would have without them.
+    """
+
+    def __init__(self, send: SendHeartbeat) -> None:
+        self._send = send
+        self._sending: set[asyncio.Task[None]] = set()
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return f"<Heartbeats sent={self.sent} sending={len(self._sending)}>"
+
+    @contextlib.contextmanager
+    def keep_alive(self, request: Request, *, now: bool = False) -> Iterator[None]:
+        """Beat for `request` while the block runs; with `now`, once at once as well.
+
+        `now` is for a call that must wait before it runs: it tells the caller at
+        once that the call reached a live worker, however long it waited on the
+        broker before (the caller's silence started when it sent the request).
+        """
+        interval = heartbeat_interval(request.client_timeout)
+        if interval is None or not request.is_call:
+            yield
+            return
+        beating = _Beating(self._spawn, request, interval)
+        if now:
+            beating.beat_now()
+        try:
+            yield
+        finally:
+            beating.stop()
+
+    def _spawn(self, beating: _Beating) -> None:
+        task = asyncio.get_running_loop().create_task(self._beat(beating))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _beat(self, beating: _Beating) -> None:
+        try:
+            await self._send(beating.request)
+        except NovaLiteError as exc:
+            log.debug("rpc.heartbeat.failed", msg_id=beating.request.msg_id, error=str(exc))
+            beating.stop()
+        else:
+            self.sent += 1
+
+
+class _Beating:
+    """One held call's heartbeat timer."""
+
+    def __init__(
+        self, spawn: Callable[[_Beating], None], request: Request, interval: float
+    ) -> None:
+        self.request = request
+        self._spawn = spawn
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(interval, self._due)
+
+    def beat_now(self) -> None:
+        """Send one heartbeat now (the timer keeps its rhythm)."""
+        self._spawn(self)
+
+    def _due(self) -> None:
+        self._timer = self._loop.call_later(self._interval, self._due)
+        self._spawn(self)
+
+    def stop(self) -> None:
+        """No more heartbeats for this call."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
