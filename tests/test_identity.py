@@ -125,7 +125,7 @@ async def test_authenticate_then_validate_round_trip(identity: Identity) -> None
     token, info = login["token"], login["token_info"]
     assert isinstance(token, str) and len(token) >= 40
     assert info.user_name == "admin" and info.project_name == "admin"
-    assert info.roles == ("admin", "member", "reader")
+    assert info.roles == ("admin", "manager", "member", "reader")
     assert info.expires_at == identity.clock() + datetime.timedelta(seconds=60)
     assert await identity.api.validate_token(ANON, token) == info
 
@@ -196,7 +196,7 @@ async def test_token_roles_follow_assignments(identity: Identity) -> None:
     expected = {
         "reader": ("reader",),
         "member": ("member", "reader"),
-        "admin": ("admin", "member", "reader"),
+        "admin": ("admin", "manager", "member", "reader"),
     }
     for role in expected:
         await api.create_user(admin, f"user-{role}", f"pw-{role}", "demo", role=role)
@@ -220,9 +220,9 @@ async def test_assign_role_adds_a_project(local_identity: Identity) -> None:
 
 
 async def test_unknown_role_is_invalid_and_lists_the_roles(local_identity: Identity) -> None:
-    """A role outside admin/member/reader is Invalid, and the message lists the allowed ones."""
+    """A role that does not exist is Invalid, and the message lists the roles there are."""
     api, admin = local_identity.api, local_identity.admin
-    with pytest.raises(Invalid, match=r"superuser.*admin, member, reader"):
+    with pytest.raises(Invalid, match=r"superuser.*admin, manager, member, reader"):
         await api.create_user(admin, "dave", "pw-dave", "admin", role="superuser")
     with pytest.raises(Invalid, match="owner"):
         await api.assign_role(admin, "admin", "admin", "owner")
