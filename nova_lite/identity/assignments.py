@@ -220,10 +220,32 @@ class Assignments:
         return found
 
     async def _names(self, entries: list[dict[str, Any]]) -> None:
-        ids = {entry["role"]["id"] for entry in entries}
-        names = await self.effective.role_names(ids)
+        """Keystone's ``include_names``: names (and domains) beside every id."""
+        names = await self.effective.role_names({entry["role"]["id"] for entry in entries})
         for entry in entries:
             entry["role"]["name"] = names.get(entry["role"]["id"])
+            for actor, table in (("user", "users"), ("group", "groups")):
+                if actor in entry:
+                    entry[actor] |= await self._named(table, entry[actor]["id"])
+            scope = entry["scope"]
+            for kind in ("project", "domain"):
+                if kind in scope:
+                    scope[kind] |= await self._named("projects", scope[kind]["id"])
+
+    async def _named(self, table: str, ident: str) -> dict[str, Any]:
+        """The name of an entity of `table`, and of its domain (none for a domain)."""
+        # `table` is one of "users", "groups", "projects": never a caller's text.
+        row = await self.store.db.fetchone(
+            f"SELECT e.name, d.id AS domain_id, d.name AS domain_name FROM {table} AS e"
+            " LEFT JOIN projects AS d ON d.id = e.domain_id WHERE e.id = ?",
+            (ident,),
+        )
+        if row is None:
+            return {}
+        named: dict[str, Any] = {"name": row["name"]}
+        if row["domain_id"] is not None:
+            named["domain"] = {"id": row["domain_id"], "name": row["domain_name"]}
+        return named
 
     @endpoint
     async def user_projects(self, ctx: RequestContext, user_id: str) -> list[dict[str, Any]]:

@@ -164,7 +164,10 @@ class Authenticator:
         """Keystone's body of token `subject`, for a caller `rule` allows (validate or check):
         ``{"data", "catalog"}``; `NotFound` if the token is not valid."""
         record = await self._subject(ctx, subject, rule)
-        described = await self.describer.describe(record)
+        try:
+            described = await self.describer.describe(record)
+        except NotAuthorized as exc:
+            raise NotFound(f"Could not find token: {exc}") from None
         return {"data": described.data, "catalog": described.catalog}
 
     @endpoint

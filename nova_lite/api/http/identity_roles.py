@@ -19,6 +19,7 @@ from nova_lite.api.http.identity_views import (
     CrudSpec,
     crud_routes,
     entity_view,
+    forget_tokens,
     identity_of,
     list_body,
     query,
@@ -153,6 +154,8 @@ def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
                 target_id,
                 request.match_info["role_id"],
             )
+            if op == "revoke":
+                forget_tokens(request)
             return web.Response(status=204)
 
         return handle

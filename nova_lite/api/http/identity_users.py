@@ -20,6 +20,7 @@ from nova_lite.api.http.identity_views import (
     CrudSpec,
     crud_routes,
     entity_view,
+    forget_tokens,
     identity_of,
     list_body,
     query,
@@ -67,6 +68,7 @@ async def change_password(request: web.Request) -> web.Response:
     await identity_of(request).user_change_password(
         ctx, request.match_info["user_id"], original, password
     )
+    forget_tokens(request)
     return web.Response(status=204)
 
 
@@ -105,6 +107,8 @@ async def _member(request: web.Request, op: str) -> web.Response:
     await identity_of(request).group_member(
         context_of(request), match["group_id"], match["user_id"], op
     )
+    if op == "remove":
+        forget_tokens(request)
     return web.Response(status=204)
 
 
@@ -181,4 +185,5 @@ async def delete_app_cred(request: web.Request) -> web.Response:
     await identity_of(request).entity_delete(
         context_of(request), "application_credential", found["id"]
     )
+    forget_tokens(request)
     return web.Response(status=204)

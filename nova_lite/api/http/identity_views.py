@@ -23,6 +23,7 @@ __all__ = [
     "catalog_body",
     "crud_routes",
     "entity_view",
+    "forget_tokens",
     "identity_of",
     "list_body",
     "query",
@@ -36,6 +37,15 @@ PROJECT_TEMPLATES = ("$(project_id)s", "%(project_id)s", "$(tenant_id)s", "%(ten
 def identity_of(request: web.Request) -> Any:
     """The identity service's client (the front end's `IdentityAPI`)."""
     return request.app[API].identity
+
+
+def forget_tokens(request: web.Request) -> None:
+    """After a change to who may do what, this front end validates every token again.
+
+    The front end caches validations for ``[api] token_cache_ttl`` seconds; a change
+    made through it takes effect at once here (another front end process sees it when
+    its cache entry expires)."""
+    request.app[API].forget_tokens()
 
 
 def entity_view(request: web.Request, path: str, entity: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,12 +158,14 @@ def crud_routes(routes: web.RouteTableDef, spec: CrudSpec, docs: Mapping[str, st
         changed = await identity_of(request).entity_update(
             context_of(request), spec.kind, request.match_info[param], body
         )
+        forget_tokens(request)
         return json({spec.singular: spec.view(request, changed)})
 
     async def delete(request: web.Request) -> web.Response:
         await identity_of(request).entity_delete(
             context_of(request), spec.kind, request.match_info[param]
         )
+        forget_tokens(request)
         return web.Response(status=204)
 
     handlers = {"list": list_all, "create": create, "show": show, "update": update}
