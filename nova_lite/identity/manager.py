@@ -2,18 +2,19 @@
 
 The parts, each given what it uses, carry the RPC endpoints:
 
-- `Authenticator` (``auth.py``): tokens by password, token or application
-  credential, for a project, a domain, the system or no scope; validation (what a
-  token means now, ``describe.py``), revocation, the scopes a user may ask for;
+- `Authenticator` (``auth.py``, with ``methods.py``): tokens by password, token or
+  application credential, for a project, a domain, the system or no scope;
+  validation (what a token means now, ``describe.py``), revocation, the scopes a
+  user may ask for;
 - `Entities` (``entities.py``): create, get, list, update and delete of every kind of
-  record: domains and projects (``resources.py``), users and groups (``users.py``),
-  roles (``roles.py``), the catalog's services, endpoints, regions and endpoint
-  groups (``catalog.py``), policies, credentials and OAuth consumers
+  record: domains and projects (``resources.py``), users (``users.py``), groups
+  (``groups.py``), roles (``roles.py``), the catalog's services, endpoints, regions
+  and endpoint groups (``catalog.py``), policies, credentials and OAuth consumers
   (``records.py``), application credentials (``app_creds.py``);
-- `ProjectTags`, `Memberships`, `ImpliedRoles`, `Assignments` (grants and the role
-  assignment list), `DomainConfigs`, `Catalog`, and `NamedAdmin` (``legacy.py``: the
-  first endpoints, by name in the default domain, that the CLI and the testing
-  helpers use).
+- `ProjectTags` (``tags.py``), `Memberships` (``groups.py``), `ImpliedRoles`,
+  `Assignments` (grants and the role assignment list), `DomainConfigs`, `Catalog`,
+  and `NamedAdmin` (``legacy.py``: the first endpoints, by name in the default
+  domain, that the CLI and the testing helpers use).
 
 Passwords and application credential secrets are kept as scrypt hashes
 (``passwords.py``), tokens as SHA-256 digests (``tokens.py``). Every policy check
@@ -51,15 +52,17 @@ from nova_lite.identity.describe import TokenDescriber
 from nova_lite.identity.domain_config import DomainConfigs
 from nova_lite.identity.effective import EffectiveRoles
 from nova_lite.identity.entities import Entities
+from nova_lite.identity.groups import Groups, Memberships
 from nova_lite.identity.legacy import NamedAdmin
 from nova_lite.identity.passwords import DEFAULT_PARAMS, Hasher, ScryptParams
 from nova_lite.identity.records import Consumers, Credentials, Policies
-from nova_lite.identity.resources import Domains, Projects, ProjectTags
+from nova_lite.identity.resources import Domains, Projects
 from nova_lite.identity.roles import ImpliedRoles, Roles
 from nova_lite.identity.schema import MIGRATIONS
 from nova_lite.identity.store import DEFAULT_DOMAIN_ID, IdentityStore, new_id
+from nova_lite.identity.tags import ProjectTags
 from nova_lite.identity.tokens import TokenStore
-from nova_lite.identity.users import Groups, Memberships, Users
+from nova_lite.identity.users import Users
 from nova_lite.objects import utcnow
 from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
