@@ -139,9 +139,9 @@ def _identity(settings: TempestSettings) -> tuple[Section, Section]:
             ),
             Option(
                 "api_extensions",
-                "",
-                "the extensions Tempest checks for are not served: OS-EC2 (ec2 credentials"
-                " by user), OS-INHERIT (inherited grants); OS-TRUST is the trust switch above",
+                "OS-EC2",
+                "OS-EC2 (ec2 credentials per user) is served; OS-INHERIT (inherited grants)"
+                " is not, and OS-TRUST is the trust switch above",
             ),
         ),
     )

@@ -314,6 +314,22 @@ def _on_credential(body: Any = None) -> IdentityBuilder:
     return build
 
 
+def _ec2(rest: str = "", *, exists: bool = True) -> IdentityBuilder:
+    """An ec2 credential route of mia's; with `exists`, on a credential made for her."""
+
+    async def build(world: Any, role: str) -> Request:
+        mia = _mia(world)
+        path = f"/v3/users/{mia}/credentials/OS-EC2"
+        facts = {"target.credential.user_id": mia, "user_id": mia}
+        if not exists:
+            return {"path": path, "json": {"tenant_id": world.owner}, "target": facts}
+        made = await _api(world).ec2_credential(_admin(world), "create", mia, tenant_id=world.owner)
+        assert made is not None
+        return {"path": path + rest.format(made["access"]), "target": facts}
+
+    return build
+
+
 async def _create_region_with_id(world: Any, role: str) -> Request:
     return {"path": f"/v3/regions/{_name('region')}", "json": {"region": {}}}
 
@@ -436,6 +452,10 @@ IDENTITY_BUILDERS: dict[str, IdentityBuilder] = {
     ),
     **_crud("policy", "/v3/policies", "policy", {"type": "t2"}, blob="{}", type="t1"),
     **_crud("consumer", "/v3/OS-OAUTH1/consumers", "consumer", {"description": "d"}),
+    "identity_list_ec2_credentials": _ec2(),
+    "identity_create_ec2_credential": _ec2(exists=False),
+    "identity_show_ec2_credential": _ec2("/{}"),
+    "identity_delete_ec2_credential": _ec2("/{}"),
     "identity_list_credentials": _list_credentials,
     "identity_create_credential": _create_credential,
     "identity_show_credential": _on_credential(),

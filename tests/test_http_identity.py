@@ -448,3 +448,30 @@ async def test_a_domain_configuration_is_recorded_by_group_and_option(admin: Adm
     assert shown.body == {"config": {"ldap": {"url": "ldap://b"}}}
     assert unknown.status == 400
     assert default.body == {"config": {"identity": {"driver": "sql", "list_limit": None}}}
+
+
+async def test_a_user_makes_lists_shows_and_deletes_ec2_credentials(
+    front: FrontEnd, admin: Admin
+) -> None:
+    """OS-EC2: a member makes an access key and secret for their project; they are listed
+    and shown by access key, appear among /v3/credentials, and go with a delete."""
+    found = await member_of(admin)
+    user_id, project_id = found["user"]["id"], found["project"]["id"]
+    scope = {"project": {"id": project_id}}
+    reply = await issue(front, password_auth({"id": user_id}, "pw-1", scope))
+    token = reply.headers["X-Subject-Token"]
+    path = f"{V3}/users/{user_id}/credentials/OS-EC2"
+
+    made = await front.call("POST", path, token=token, json={"tenant_id": project_id})
+    access = made.body["credential"]["access"]
+    listed = await front.call("GET", path, token=token)
+    shown = await front.call("GET", f"{path}/{access}", token=token)
+    general = await admin.call("GET", f"/credentials?user_id={user_id}")
+    deleted = await front.call("DELETE", f"{path}/{access}", token=token)
+    after = await front.call("GET", f"{path}/{access}", token=token)
+
+    assert made.status == 201 and made.body["credential"]["tenant_id"] == project_id
+    assert [c["access"] for c in listed.body["credentials"]] == [access]
+    assert shown.body["credential"]["secret"] == made.body["credential"]["secret"]
+    assert [c["type"] for c in general.body["credentials"]] == ["ec2"]
+    assert (deleted.status, after.status) == (204, 404)

@@ -55,7 +55,7 @@ from nova_lite.identity.entities import Entities
 from nova_lite.identity.groups import Groups, Memberships
 from nova_lite.identity.legacy import NamedAdmin
 from nova_lite.identity.passwords import DEFAULT_PARAMS, Hasher, ScryptParams
-from nova_lite.identity.records import Consumers, Credentials, Policies
+from nova_lite.identity.records import Consumers, Credentials, Ec2Credentials, Policies
 from nova_lite.identity.resources import Domains, Projects
 from nova_lite.identity.roles import ImpliedRoles, Roles
 from nova_lite.identity.schema import MIGRATIONS
@@ -106,6 +106,7 @@ class IdentityManager(Manager):
         self.services = Services(store, access)
         self.regions = Regions(store, access)
         self.catalog_endpoints = Endpoints(store, access, self.regions)
+        self.credentials = Credentials(store, access)
         self.entities = Entities(
             [
                 domains,
@@ -118,7 +119,7 @@ class IdentityManager(Manager):
                 self.regions,
                 EndpointGroups(store, access),
                 Policies(store, access),
-                Credentials(store, access),
+                self.credentials,
                 Consumers(store, access),
                 ApplicationCredentials(store, access, effective, self.hasher, self.tokens),
             ]
@@ -132,6 +133,7 @@ class IdentityManager(Manager):
             ImpliedRoles(store, access),
             Assignments(store, access, effective),
             DomainConfigs(store, access),
+            Ec2Credentials(self.credentials),
             Catalog(self.services, self.catalog_endpoints, access),
             NamedAdmin(store, access, self.projects, self.users),
         ]

@@ -1,5 +1,5 @@
-"""Plain records kept whole as JSON: policies, credentials and OAuth consumers, and the base
-of the catalog's records (`nova_lite.identity.catalog`).
+"""Plain records kept whole as JSON: policies, credentials (with a user's ec2 credentials)
+and OAuth consumers, and the base of the catalog's records (`nova_lite.identity.catalog`).
 
 `JsonRecords` is one collection of the ``records`` table: create, get, list (filtered
 on the fields a kind names), update and delete, each under Keystone's rule for the
@@ -23,8 +23,9 @@ from nova_lite.exceptions import Conflict, Invalid, NotFound
 from nova_lite.identity import checks
 from nova_lite.identity.access import IdentityAccess
 from nova_lite.identity.store import IdentityStore, new_id
+from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["Consumers", "Credentials", "JsonRecords", "Policies"]
+__all__ = ["Consumers", "Credentials", "Ec2Credentials", "JsonRecords", "Policies"]
 
 log = structlog.get_logger(__name__)
 
@@ -237,3 +238,90 @@ class Consumers(JsonRecords):
     async def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         created = await super().create(ctx, body)
         return {**created, "secret": secrets.token_urlsafe(24)}
+
+
+class Ec2Credentials:
+    """Keystone's OS-EC2 credentials of a user (``/v3/users/{id}/credentials/OS-EC2``).
+
+    Each is a ``credential`` record of type ``ec2`` (also seen at ``/v3/credentials``)
+    whose id is the SHA-256 of its access key, as Keystone makes it; the access key
+    and secret are made here. Nothing serves EC2 signatures (``/v3/ec2tokens``).
+    """
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self.access = credentials.access
+
+    def __repr__(self) -> str:
+        return f"<Ec2Credentials {self.credentials.store!r}>"
+
+    @staticmethod
+    def _view(record: dict[str, Any]) -> dict[str, Any]:
+        blob = orjson.loads(record["blob"])
+        return {
+            "user_id": record["user_id"],
+            "tenant_id": record.get("project_id"),
+            "access": blob.get("access"),
+            "secret": blob.get("secret"),
+            "trust_id": blob.get("trust_id"),
+        }
+
+    async def _own(self, user_id: str, access: str) -> dict[str, Any]:
+        try:
+            record = await self.credentials.load(hashlib.sha256(access.encode()).hexdigest())
+        except NotFound:
+            record = {}
+        if record.get("type") != "ec2" or record.get("user_id") != user_id:
+            raise NotFound(f"Could not find credential: {access}.")
+        return record
+
+    @endpoint
+    async def ec2_credential(
+        self,
+        ctx: RequestContext,
+        op: str,
+        user_id: str,
+        access: str | None = None,
+        tenant_id: str | None = None,
+    ) -> dict[str, Any] | None:
+        """``create`` (for `tenant_id`), ``get`` or ``delete`` (by `access`) a user's ec2
+        credential; the credential with its secret for create and get."""
+        user_id = checks.identifier("user_id", user_id)
+        rules = {
+            "create": "identity:ec2_create_credential",
+            "get": "identity:ec2_get_credential",
+            "delete": "identity:ec2_delete_credential",
+        }
+        if op not in rules:
+            raise Invalid(f"Unknown ec2 credential operation {op!r}.")
+        await self.access.authorize(ctx, rules[op], {"target.credential.user_id": user_id})
+        if op == "create":
+            key = secrets.token_hex(16)
+            blob = orjson.dumps({"access": key, "secret": secrets.token_hex(16), "trust_id": None})
+            body = {
+                "user_id": user_id,
+                "project_id": tenant_id,
+                "type": "ec2",
+                "blob": blob.decode(),
+            }
+            record = await self.credentials.check(body, None)
+            await self.credentials.save(self.credentials.new_id(body), record, new=True)
+            return self._view(record)
+        record = await self._own(user_id, checks.check_text("access", access))
+        if op == "get":
+            return self._view(record)
+        await self.credentials.store.db.execute(
+            "DELETE FROM records WHERE kind = 'credential' AND id = ?", (record["id"],)
+        )
+        return None
+
+    @endpoint
+    async def ec2_credentials(self, ctx: RequestContext, user_id: str) -> list[dict[str, Any]]:
+        """A user's ec2 credentials, with their secrets."""
+        user = await self.credentials.store.user_row(checks.identifier("user_id", user_id))
+        await self.access.authorize(ctx, "identity:ec2_list_credentials", {"user_id": user["id"]})
+        return [
+            self._view(record)
+            for record in await self.credentials.all()
+            if record.get("type") == "ec2" and record.get("user_id") == user["id"]
+        ]

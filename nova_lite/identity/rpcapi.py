@@ -245,6 +245,25 @@ class IdentityAPI(RPCAPI):
         result: Record = await self._call(ctx, "domain_config_default", group=group, option=option)
         return result
 
+    async def ec2_credential(
+        self,
+        ctx: RequestContext,
+        op: str,
+        user_id: str,
+        access: str | None = None,
+        tenant_id: str | None = None,
+    ) -> Record | None:
+        """``create`` (for `tenant_id`), ``get`` or ``delete`` (by `access`) an ec2 credential."""
+        found: Record | None = await self._call(
+            ctx, "ec2_credential", op=op, user_id=user_id, access=access, tenant_id=tenant_id
+        )
+        return found
+
+    async def ec2_credentials(self, ctx: RequestContext, user_id: str) -> list[Record]:
+        """A user's ec2 credentials."""
+        found: list[Record] = await self._call(ctx, "ec2_credentials", user_id=user_id)
+        return found
+
     # -- by name, in the default domain ---------------------------------------------
 
     async def create_project(

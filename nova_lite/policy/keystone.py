@@ -251,6 +251,26 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     *_crud("policy", "policies", ADMIN_OR_SYSTEM_READER, "a policy blob"),
     *_crud("consumer", "consumers", ADMIN_OR_SYSTEM_READER, "an OAuth consumer"),
     (
+        "identity:ec2_get_credential",
+        f"{ADMIN_OR_SYSTEM_READER} or user_id:%(target.credential.user_id)s",
+        "Show an ec2 credential: an administrator, or its user.",
+    ),
+    (
+        "identity:ec2_list_credentials",
+        f"{ADMIN_OR_SYSTEM_READER} or rule:owner",
+        "List a user's ec2 credentials: an administrator, or that user.",
+    ),
+    (
+        "identity:ec2_create_credential",
+        f"{ADMIN} or (role:member and user_id:%(target.credential.user_id)s)",
+        "Make an ec2 credential: an administrator, or a member for themself.",
+    ),
+    (
+        "identity:ec2_delete_credential",
+        f"{ADMIN} or (role:member and user_id:%(target.credential.user_id)s)",
+        "Delete an ec2 credential: an administrator, or a member, their own.",
+    ),
+    (
         "identity:get_credential",
         f"{ADMIN_OR_SYSTEM_READER} or user_id:%(target.credential.user_id)s",
         "Show a credential: an administrator, or its user.",

@@ -226,6 +226,7 @@ SCHEMAS: dict[str, Schema] = {
     "identity_update_role": ROLE_UPDATE,
     "identity_create_app_cred": APP_CRED_CREATE,
     "identity_create_region_with_id": wrapped("region", open_obj(_REGION)),
+    "identity_create_ec2_credential": obj({"tenant_id": ID}, required=("tenant_id",)),
 }
 for _kind, (_key, _properties, _required) in RECORDS.items():
     SCHEMAS[f"identity_create_{_kind}"] = wrapped(_key, open_obj(_properties, required=_required))
