@@ -166,10 +166,11 @@ class ApplicationCredentials:
         user_id = checks.identifier("user_id", filters.get("user_id"))
         target = {"user_id": user_id, "target.user.id": user_id}
         await self.access.authorize(ctx, "identity:list_application_credentials", target)
-        sql, params = "SELECT * FROM application_credentials WHERE user_id = ?", [user_id]
-        if "name" in filters:
-            sql, params = sql + " AND name = ?", [*params, filters["name"]]
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        rows = await self.store.db.fetchall(
+            "SELECT * FROM application_credentials WHERE user_id = ?1"
+            " AND (?2 IS NULL OR name = ?2) ORDER BY name",
+            (user_id, filters.get("name")),
+        )
         return [await self._view(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:

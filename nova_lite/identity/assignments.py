@@ -29,6 +29,15 @@ __all__ = ["Assignments"]
 
 log = structlog.get_logger(__name__)
 
+_GRANT = "actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?"
+_HELD = "SELECT 1 FROM assignments WHERE " + _GRANT
+_REVOKE = "DELETE FROM assignments WHERE " + _GRANT
+# The name of an entity, and of its domain: one statement per table, never a caller's text.
+_NAMED = {
+    table: f"SELECT e.name, d.id AS domain_id, d.name AS domain_name FROM {table} AS e"
+    " LEFT JOIN projects AS d ON d.id = e.domain_id WHERE e.id = ?"
+    for table in ("users", "groups", "projects")
+}
 ACTORS = ("user", "group")
 TARGETS = ("project", "domain", "system")
 
@@ -114,14 +123,10 @@ class Assignments:
             )
             log.info("identity.role_granted", actor_id=actor_id, target_id=target_id)
             return
-        where = (
-            " FROM assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ?"
-            " AND target_id = ? AND role_id = ?"
-        )
-        if await self.store.db.fetchone("SELECT 1" + where, key) is None:
+        if await self.store.db.fetchone(_HELD, key) is None:
             raise NotFound(f"Could not find role assignment with role: {role_id}.")
         if op == "revoke":
-            await self.store.db.execute("DELETE" + where, key)
+            await self.store.db.execute(_REVOKE, key)
             log.info("identity.role_revoked", actor_id=actor_id, target_id=target_id)
 
     @staticmethod
@@ -234,12 +239,7 @@ class Assignments:
 
     async def _named(self, table: str, ident: str) -> dict[str, Any]:
         """The name of an entity of `table`, and of its domain (none for a domain)."""
-        # `table` is one of "users", "groups", "projects": never a caller's text.
-        row = await self.store.db.fetchone(
-            f"SELECT e.name, d.id AS domain_id, d.name AS domain_name FROM {table} AS e"
-            " LEFT JOIN projects AS d ON d.id = e.domain_id WHERE e.id = ?",
-            (ident,),
-        )
+        row = await self.store.db.fetchone(_NAMED[table], (ident,))
         if row is None:
             return {}
         named: dict[str, Any] = {"name": row["name"]}

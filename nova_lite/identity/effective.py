@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from nova_lite.db import Database
 
 __all__ = ["EffectiveRoles"]
@@ -23,6 +25,11 @@ _DIRECT = (
     " (actor_type = 'user' AND actor_id = ?) OR (actor_type = 'group' AND actor_id IN"
     " (SELECT group_id FROM group_members WHERE user_id = ?)))"
 )
+
+
+def _ids(ids: Iterable[str]) -> str:
+    """A set of ids as one JSON parameter, for ``IN (SELECT value FROM json_each(?))``."""
+    return orjson.dumps(sorted(set(ids))).decode()
 
 
 class EffectiveRoles:
@@ -44,10 +51,10 @@ class EffectiveRoles:
         found = set(role_ids)
         frontier = set(found)
         while frontier:
-            marks = ",".join("?" * len(frontier))
             rows = await self.db.fetchall(
-                f"SELECT implied_role_id FROM implied_roles WHERE prior_role_id IN ({marks})",
-                tuple(frontier),
+                "SELECT implied_role_id FROM implied_roles"
+                " WHERE prior_role_id IN (SELECT value FROM json_each(?))",
+                (_ids(frontier),),
             )
             frontier = {row["implied_role_id"] for row in rows} - found
             found |= frontier
@@ -55,13 +62,10 @@ class EffectiveRoles:
 
     async def global_roles(self, role_ids: Iterable[str]) -> list[sqlite3.Row]:
         """The global roles among `role_ids`, by name (domain-specific ones dropped)."""
-        ids = tuple(set(role_ids))
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
         return await self.db.fetchall(
-            f"SELECT * FROM roles WHERE id IN ({marks}) AND domain_id IS NULL ORDER BY name",
-            ids,
+            "SELECT * FROM roles WHERE id IN (SELECT value FROM json_each(?))"
+            " AND domain_id IS NULL ORDER BY name",
+            (_ids(role_ids),),
         )
 
     async def roles_on(self, user_id: str, target_type: str, target_id: str) -> list[sqlite3.Row]:
@@ -81,9 +85,8 @@ class EffectiveRoles:
 
     async def role_names(self, role_ids: Iterable[str]) -> dict[str, Any]:
         """Role id → name, for the given ids that exist."""
-        ids = tuple(set(role_ids))
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = await self.db.fetchall(f"SELECT id, name FROM roles WHERE id IN ({marks})", ids)
+        rows = await self.db.fetchall(
+            "SELECT id, name FROM roles WHERE id IN (SELECT value FROM json_each(?))",
+            (_ids(role_ids),),
+        )
         return {row["id"]: row["name"] for row in rows}

@@ -80,12 +80,11 @@ class Groups:
     async def query(self, ctx: RequestContext, filters: dict[str, str]) -> list[dict[str, Any]]:
         target = {"target.group.domain_id": filters.get("domain_id")}
         await self.access.authorize(ctx, "identity:list_groups", target)
-        sql, params = "SELECT * FROM groups WHERE 1 = 1", []
-        for column in ("name", "domain_id"):
-            if column in filters:
-                sql += f" AND {column} = ?"
-                params.append(filters[column])
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        rows = await self.store.db.fetchall(
+            "SELECT * FROM groups WHERE (?1 IS NULL OR name = ?1)"
+            " AND (?2 IS NULL OR domain_id = ?2) ORDER BY name",
+            (filters.get("name"), filters.get("domain_id")),
+        )
         return [self.store.group(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -102,11 +101,10 @@ class Groups:
         if extra:
             changes["extra"] = checks.encode_extra({**checks.decode(row["extra"]), **extra})
         try:
-            async with self.store.db.transaction() as conn:
-                for column, value in changes.items():
-                    await conn.execute(
-                        f"UPDATE groups SET {column} = ? WHERE id = ?", (value, ident)
-                    )
+            await self.store.db.execute(
+                "UPDATE groups SET name = ?, description = ?, extra = ? WHERE id = ?",
+                (*(changes.get(c, row[c]) for c in ("name", "description", "extra")), ident),
+            )
         except sqlite3.IntegrityError:
             raise _duplicate(changes.get("name", row["name"]), row["domain_id"]) from None
         return self.store.group(await self.store.group_row(ident))

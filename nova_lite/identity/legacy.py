@@ -28,6 +28,12 @@ __all__ = ["NamedAdmin"]
 
 log = structlog.get_logger(__name__)
 
+# A user or project of a domain, by name: one statement per table.
+_NAMED = {
+    "users": "SELECT * FROM users WHERE domain_id = ? AND name = ?",
+    "projects": "SELECT * FROM projects WHERE domain_id = ? AND name = ? AND is_domain = 0",
+}
+
 
 class NamedAdmin:
     """Endpoints that manage projects, users and grants by name (the default domain)."""
@@ -44,12 +50,7 @@ class NamedAdmin:
         return f"<NamedAdmin {self.store!r}>"
 
     async def _named(self, table: str, name: str, kind: str) -> sqlite3.Row:
-        # `table` is "users" or "projects", never a caller's text.
-        extra = " AND is_domain = 0" if table == "projects" else ""
-        row = await self.store.db.fetchone(
-            f"SELECT * FROM {table} WHERE domain_id = ? AND name = ?{extra}",
-            (DEFAULT_DOMAIN_ID, name),
-        )
+        row = await self.store.db.fetchone(_NAMED[table], (DEFAULT_DOMAIN_ID, name))
         if row is None:
             raise UserNotFound(f"No {kind} is named {name!r}.", **{kind: name})
         return row

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
 import structlog
 
 from nova_lite.context import RequestContext
@@ -36,6 +37,29 @@ _PROJECT_FIELDS = (
     "is_domain",
     "tags",
     "options",
+)
+_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "enabled",
+    "is_domain",
+    "domain_id",
+    "parent_id",
+    "extra",
+    "created_at",
+)
+_INSERT = (
+    "INSERT INTO projects (id, name, description, enabled, is_domain, domain_id, parent_id,"
+    " extra, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The project list's filters, each ignored when its parameter is NULL; tags: all of them.
+_LIST_PROJECTS = (
+    "SELECT * FROM projects WHERE is_domain = ?1 AND (?2 IS NULL OR name = ?2)"
+    " AND (?3 IS NULL OR domain_id = ?3) AND (?4 IS NULL OR parent_id = ?4)"
+    " AND (?5 IS NULL OR enabled = ?5) AND (?6 IS NULL OR NOT EXISTS ("
+    "SELECT 1 FROM json_each(?6) AS t WHERE t.value NOT IN"
+    " (SELECT name FROM project_tags WHERE project_id = projects.id))) ORDER BY name"
 )
 _DOMAIN_FIELDS = ("name", "description", "enabled", "tags", "options", "explicit_domain_id")
 
@@ -60,14 +84,9 @@ class _Resources:
         return f"<{type(self).__name__} {self.store!r}>"
 
     async def _insert(self, values: dict[str, Any], tags: list[str], kind: str) -> None:
-        columns = ", ".join(values)
-        marks = ", ".join("?" * len(values))
         try:
             async with self.store.db.transaction() as conn:
-                # Column names are this module's own; only values come from the caller.
-                await conn.execute(
-                    f"INSERT INTO projects ({columns}) VALUES ({marks})", tuple(values.values())
-                )
+                await conn.execute(_INSERT, tuple(values.get(column) for column in _COLUMNS))
                 await conn.executemany(
                     "INSERT INTO project_tags (project_id, name) VALUES (?, ?)",
                     [(values["id"], tag) for tag in tags],
@@ -90,12 +109,14 @@ class _Resources:
         if extra:
             changes["extra"] = checks.encode_extra({**checks.decode(row["extra"]), **extra})
         tags = checks.tags(body["tags"]) if "tags" in body else None
+        updated = [changes.get(c, row[c]) for c in ("name", "description", "enabled", "extra")]
         try:
             async with self.store.db.transaction() as conn:
-                for column, value in changes.items():
-                    await conn.execute(
-                        f"UPDATE projects SET {column} = ? WHERE id = ?", (value, row["id"])
-                    )
+                await conn.execute(
+                    "UPDATE projects SET name = ?, description = ?, enabled = ?, extra = ?"
+                    " WHERE id = ?",
+                    (*updated, row["id"]),
+                )
                 if tags is not None:
                     await self._replace_tags(row["id"], tags)
         except sqlite3.IntegrityError:
@@ -165,13 +186,12 @@ class Domains(_Resources):
 
     async def query(self, ctx: RequestContext, filters: dict[str, str]) -> list[dict[str, Any]]:
         await self.access.authorize(ctx, "identity:list_domains")
-        sql, params = "SELECT * FROM projects WHERE is_domain = 1", list[Any]()
-        if "name" in filters:
-            sql, params = sql + " AND name = ?", [*params, filters["name"]]
-        if "enabled" in filters:
-            sql += " AND enabled = ?"
-            params.append(int(checks.query_bool(filters["enabled"])))
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        enabled = filters.get("enabled")
+        rows = await self.store.db.fetchall(
+            "SELECT * FROM projects WHERE is_domain = 1 AND (?1 IS NULL OR name = ?1)"
+            " AND (?2 IS NULL OR enabled = ?2) ORDER BY name",
+            (filters.get("name"), None if enabled is None else int(checks.query_bool(enabled))),
+        )
         return [await self.store.domain(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -267,20 +287,18 @@ class Projects(_Resources):
         await self.access.authorize(
             ctx, "identity:list_projects", {"target.domain_id": filters.get("domain_id")}
         )
-        is_domain = checks.query_bool(filters.get("is_domain", "false"))
-        sql, params = "SELECT * FROM projects WHERE is_domain = ?", list[Any]([int(is_domain)])
-        for column in ("name", "domain_id", "parent_id"):
-            if column in filters:
-                sql += f" AND {column} = ?"
-                params.append(filters[column])
-        if "enabled" in filters:
-            sql += " AND enabled = ?"
-            params.append(int(checks.query_bool(filters["enabled"])))
-        if "tags" in filters:
-            for tag in filters["tags"].split(","):
-                sql += " AND id IN (SELECT project_id FROM project_tags WHERE name = ?)"
-                params.append(tag)
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        enabled, tags = filters.get("enabled"), filters.get("tags")
+        rows = await self.store.db.fetchall(
+            _LIST_PROJECTS,
+            (
+                int(checks.query_bool(filters.get("is_domain", "false"))),
+                filters.get("name"),
+                filters.get("domain_id"),
+                filters.get("parent_id"),
+                None if enabled is None else int(checks.query_bool(enabled)),
+                None if tags is None else orjson.dumps(tags.split(",")).decode(),
+            ),
+        )
         return [await self.store.project(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:

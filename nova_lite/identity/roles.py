@@ -100,13 +100,11 @@ class Roles:
             "identity:list_domain_roles" if domain_id else ("identity:list_roles"),
             {"domain_id": domain_id},
         )
-        if domain_id:
-            sql, params = "SELECT * FROM roles WHERE domain_id = ?", [domain_id]
-        else:
-            sql, params = "SELECT * FROM roles WHERE domain_id IS NULL", []
-        if "name" in filters:
-            sql, params = sql + " AND name = ?", [*params, filters["name"]]
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        rows = await self.store.db.fetchall(
+            "SELECT * FROM roles WHERE coalesce(domain_id, '') = ?1"
+            " AND (?2 IS NULL OR name = ?2) ORDER BY name",
+            (domain_id or "", filters.get("name")),
+        )
         return [self.store.role(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +122,10 @@ class Roles:
         if extra:
             changes["extra"] = checks.encode_extra({**checks.decode(row["extra"]), **extra})
         try:
-            async with self.store.db.transaction() as conn:
-                for column, value in changes.items():
-                    await conn.execute(
-                        f"UPDATE roles SET {column} = ? WHERE id = ?", (value, ident)
-                    )
+            await self.store.db.execute(
+                "UPDATE roles SET name = ?, description = ?, extra = ? WHERE id = ?",
+                (*(changes.get(c, row[c]) for c in ("name", "description", "extra")), ident),
+            )
         except sqlite3.IntegrityError:
             raise _duplicate(changes.get("name", row["name"])) from None
         return self.store.role(await self.store.role_row(ident))
@@ -215,18 +212,18 @@ class ImpliedRoles:
             "identity:list_implied_roles" if prior_role_id else "identity:list_role_inference_rules"
         )
         await self.access.authorize(ctx, rule)
-        sql = (
+        if prior_role_id:
+            await self.store.role_row(prior_role_id)
+        rows = await self.store.db.fetchall(
             "SELECT p.id AS prior_id, p.name AS prior_name, i.id AS implied_id,"
             " i.name AS implied_name FROM implied_roles AS r"
             " JOIN roles AS p ON p.id = r.prior_role_id"
             " JOIN roles AS i ON i.id = r.implied_role_id"
+            " WHERE ?1 IS NULL OR p.id = ?1 ORDER BY p.name, i.name",
+            (prior_role_id,),
         )
-        params: tuple[str, ...] = ()
-        if prior_role_id:
-            prior = await self.store.role_row(prior_role_id)
-            sql, params = sql + " WHERE p.id = ?", (prior["id"],)
         grouped: dict[str, dict[str, Any]] = {}
-        for row in await self.store.db.fetchall(sql + " ORDER BY p.name, i.name", params):
+        for row in rows:
             entry = grouped.setdefault(
                 row["prior_id"],
                 {"prior_role": {"id": row["prior_id"], "name": row["prior_name"]}, "implies": []},

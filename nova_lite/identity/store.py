@@ -24,6 +24,10 @@ __all__ = ["DEFAULT_DOMAIN_ID", "IdentityStore", "new_id"]
 DEFAULT_DOMAIN_ID = "default"
 
 
+# One statement per table (never a caller's text in SQL).
+_BY_ID = {table: f"SELECT * FROM {table} WHERE id = ?" for table in ("users", "groups", "roles")}
+
+
 def new_id() -> str:
     """A new entity id: a UUID4 without dashes, as Keystone makes them."""
     return uuid.uuid4().hex
@@ -80,8 +84,7 @@ class IdentityStore:
         return await self._row("roles", "role", role_id)
 
     async def _row(self, table: str, kind: str, ident: str) -> sqlite3.Row:
-        # `table` is one of this module's constants, never a caller's text.
-        row = await self.db.fetchone(f"SELECT * FROM {table} WHERE id = ?", (ident,))
+        row = await self.db.fetchone(_BY_ID[table], (ident,))
         if row is None:
             raise _not_found(kind, ident)
         return row

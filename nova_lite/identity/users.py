@@ -112,15 +112,16 @@ class Users:
         await self.access.authorize(
             ctx, "identity:list_users", {"target.domain_id": filters.get("domain_id")}
         )
-        sql, params = "SELECT * FROM users WHERE 1 = 1", list[Any]()
-        for column in ("name", "domain_id"):
-            if column in filters:
-                sql += f" AND {column} = ?"
-                params.append(filters[column])
-        if "enabled" in filters:
-            sql += " AND enabled = ?"
-            params.append(int(checks.query_bool(filters["enabled"])))
-        rows = await self.store.db.fetchall(sql + " ORDER BY name", params)
+        enabled = filters.get("enabled")
+        rows = await self.store.db.fetchall(
+            "SELECT * FROM users WHERE (?1 IS NULL OR name = ?1)"
+            " AND (?2 IS NULL OR domain_id = ?2) AND (?3 IS NULL OR enabled = ?3) ORDER BY name",
+            (
+                filters.get("name"),
+                filters.get("domain_id"),
+                None if enabled is None else int(checks.query_bool(enabled)),
+            ),
+        )
         return [self.store.user(row) for row in rows]
 
     async def update(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -146,12 +147,14 @@ class Users:
         extra = checks.extras(body, _USER_FIELDS)
         if extra:
             changes["extra"] = checks.encode_extra({**checks.decode(row["extra"]), **extra})
+        columns = ("name", "enabled", "default_project_id", "password_hash")
+        values = [changes.get(c, row[c]) for c in (*columns, "password_changed_at", "extra")]
         try:
-            async with self.store.db.transaction() as conn:
-                for column, value in changes.items():
-                    await conn.execute(
-                        f"UPDATE users SET {column} = ? WHERE id = ?", (value, ident)
-                    )
+            await self.store.db.execute(
+                "UPDATE users SET name = ?, enabled = ?, default_project_id = ?,"
+                " password_hash = ?, password_changed_at = ?, extra = ? WHERE id = ?",
+                (*values, ident),
+            )
         except sqlite3.IntegrityError:
             raise _duplicate("user", changes.get("name", row["name"]), row["domain_id"]) from None
         if "password_hash" in changes or changes.get("enabled") == 0:
