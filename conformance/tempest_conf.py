@@ -139,9 +139,9 @@ def _identity(settings: TempestSettings) -> tuple[Section, Section]:
             ),
             Option(
                 "api_extensions",
-                "OS-EC2",
-                "OS-EC2 (ec2 credentials per user) is served; OS-INHERIT (inherited grants)"
-                " is not, and OS-TRUST is the trust switch above",
+                "OS-EC2,OS-INHERIT",
+                "the extensions Tempest checks for that are served: ec2 credentials per user,"
+                " inherited grants (OS-TRUST is the trust switch above)",
             ),
         ),
     )

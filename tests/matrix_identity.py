@@ -222,12 +222,16 @@ async def _list_implied(world: Any, role: str) -> Request:
 _TARGETS = {"project": "/v3/projects/{t}", "domain": "/v3/domains/{t}", "system": "/v3/system"}
 
 
-def grant(target_type: str, actor_type: str, op: str) -> IdentityBuilder:
-    """One grant route: ``list`` on mia, else ``create``/``check``/``revoke`` on fresh ones."""
+def grant(
+    target_type: str, actor_type: str, op: str, *, inherited: bool = False
+) -> IdentityBuilder:
+    """One grant route: ``list`` on mia, else ``create``/``check``/``revoke`` on fresh ones
+    (`inherited`: OS-INHERIT's, which the projects below the target inherit)."""
+    prefix, suffix = ("/v3/OS-INHERIT", "/inherited_to_projects") if inherited else ("/v3", "")
 
     async def build(world: Any, role: str) -> Request:
         target_id = {"project": world.owner, "domain": DOMAIN, "system": "system"}[target_type]
-        where = _TARGETS[target_type].format(t=target_id)
+        where = prefix + _TARGETS[target_type].format(t=target_id)[3:]
         actor = _mia(world) if op == "list" and actor_type == "user" else None
         if actor is None:
             actor = await _fresh_id(world, actor_type)
@@ -241,13 +245,20 @@ def grant(target_type: str, actor_type: str, op: str) -> IdentityBuilder:
             facts["target.domain.id"] = DOMAIN
         path = f"{where}/{actor_type}s/{actor}/roles"
         if op == "list":
-            return {"path": path, "target": facts}
+            return {"path": path + suffix, "target": facts}
         role_id = await _fresh_id(world, "role")
         if op != "create":
             await _api(world).grant(
-                _admin(world), "create", actor_type, actor, target_type, target_id, role_id
+                _admin(world),
+                "create",
+                actor_type,
+                actor,
+                target_type,
+                target_id,
+                role_id,
+                inherited=inherited,
             )
-        return {"path": f"{path}/{role_id}", "target": facts}
+        return {"path": f"{path}/{role_id}{suffix}", "target": facts}
 
     return build
 
@@ -259,6 +270,10 @@ def _grant_builders() -> dict[str, IdentityBuilder]:
             for op in ("list", "create", "check", "revoke"):
                 name = f"identity_{op}_{target_type}_{actor_type}_grant"
                 builders[name] = grant(target_type, actor_type, op)
+                if target_type == "system" or (target_type == "project" and op == "list"):
+                    continue
+                inherited = f"identity_{op}_inherited_{target_type}_{actor_type}_grant"
+                builders[inherited] = grant(target_type, actor_type, op, inherited=True)
     return builders
 
 

@@ -475,3 +475,49 @@ async def test_a_user_makes_lists_shows_and_deletes_ec2_credentials(
     assert shown.body["credential"]["secret"] == made.body["credential"]["secret"]
     assert [c["type"] for c in general.body["credentials"]] == ["ec2"]
     assert (deleted.status, after.status) == (204, 404)
+
+
+async def test_an_inherited_grant_is_held_below_its_target_only(
+    front: FrontEnd, admin: Admin
+) -> None:
+    """OS-INHERIT: a role a domain passes down is held on its projects (their tokens,
+    effective assignments), a project's on its children only; taking it away ends both."""
+    domain = await admin.make("domains", "domain", name="tree")
+    top = await admin.make("projects", "project", name="top", domain_id=domain["id"])
+    leaf = await admin.make(
+        "projects", "project", name="leaf", domain_id=domain["id"], parent_id=top["id"]
+    )
+    user = await admin.make("users", "user", name="ivy", domain_id=domain["id"], password="pw-i")
+    role = await admin.make("roles", "role", name="auditor")
+    on_domain = f"/OS-INHERIT/domains/{domain['id']}/users/{user['id']}/roles"
+    on_top = f"/OS-INHERIT/projects/{top['id']}/users/{user['id']}/roles/{role['id']}"
+    inherited = "/inherited_to_projects"
+
+    def effective(project: dict[str, Any]) -> str:
+        return f"/role_assignments?effective&user.id={user['id']}&scope.project.id={project['id']}"
+
+    async def token_roles(project: dict[str, Any]) -> list[str] | int:
+        reply = await issue(
+            front, password_auth({"id": user["id"]}, "pw-i", {"project": {"id": project["id"]}})
+        )
+        return [r["name"] for r in reply.body["token"]["roles"]] if reply.status == 201 else 401
+
+    await admin.call("PUT", f"{on_domain}/{role['id']}{inherited}")
+    listed = await admin.call("GET", on_domain + inherited)
+    from_domain = [await token_roles(p) for p in (top, leaf)]
+    scoped = await admin.call("GET", effective(leaf))
+    on_domain_itself = await issue(
+        front, password_auth({"id": user["id"]}, "pw-i", {"domain": {"id": domain["id"]}})
+    )
+    await admin.call("DELETE", f"{on_domain}/{role['id']}{inherited}")
+    await admin.call("PUT", on_top + inherited)
+    checked = await admin.call("HEAD", on_top + inherited)
+    from_top = [await token_roles(p) for p in (top, leaf)]
+    await admin.call("DELETE", on_top + inherited)
+    after = await admin.call("GET", effective(leaf))
+
+    assert [r["id"] for r in listed.body["roles"]] == [role["id"]]
+    assert from_domain == [["auditor"], ["auditor"]] and on_domain_itself.status == 401
+    assert [a["role"]["id"] for a in scoped.body["role_assignments"]] == [role["id"]]
+    assert checked.status == 204 and from_top == [401, ["auditor"]]
+    assert after.body["role_assignments"] == []

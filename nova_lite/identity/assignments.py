@@ -29,7 +29,10 @@ __all__ = ["Assignments"]
 
 log = structlog.get_logger(__name__)
 
-_GRANT = "actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?"
+_GRANT = (
+    "actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ? AND role_id = ?"
+    " AND inherited = ?"
+)
 _HELD = "SELECT 1 FROM assignments WHERE " + _GRANT
 _REVOKE = "DELETE FROM assignments WHERE " + _GRANT
 # The name of an entity, and of its domain: one statement per table, never a caller's text.
@@ -49,10 +52,20 @@ def _rule(op: str, actor_type: str, target_type: str) -> str:
     return "identity:list_grants" if op == "list" else f"identity:{op}_grant"
 
 
-def _scope(target_type: str, target_id: str) -> dict[str, Any]:
+INHERITED_TO = "OS-INHERIT:inherited_to"
+# Every project below a domain or a project (what an inherited grant reaches).
+_BELOW = (
+    "WITH RECURSIVE below(id) AS (SELECT id FROM projects WHERE parent_id = ? AND is_domain = 0"
+    " UNION SELECT p.id FROM projects AS p JOIN below ON p.parent_id = below.id)"
+    " SELECT id FROM below ORDER BY id"
+)
+
+
+def _scope(target_type: str, target_id: str, inherited: bool = False) -> dict[str, Any]:
     if target_type == "system":
         return {"system": {"all": True}}
-    return {target_type: {"id": target_id}}
+    scope: dict[str, Any] = {target_type: {"id": target_id}}
+    return {**scope, INHERITED_TO: "projects"} if inherited else scope
 
 
 class Assignments:
@@ -105,20 +118,24 @@ class Assignments:
         target_type: str,
         target_id: str,
         role_id: str,
+        inherited: bool = False,
     ) -> None:
-        """``create``, ``check`` (`NotFound` if absent) or ``revoke`` one grant."""
+        """``create``, ``check`` (`NotFound` if absent) or ``revoke`` one grant;
+        `inherited`: the grant the projects below the target inherit (OS-INHERIT)."""
         if op not in ("create", "check", "revoke"):
             raise Invalid(f"Unknown grant operation {op!r}; use create, check or revoke.")
+        if inherited and target_type == "system":
+            raise Invalid("Only a domain's or a project's grants are inherited.")
         facts, target = await self._facts(actor_type, actor_id, target_type, target_id)
         role = await self.store.role_row(role_id)
         facts |= {"target.role.id": role["id"], "target.role.name": role["name"]}
         await self.access.authorize(ctx, _rule(op, actor_type, target_type), facts)
-        key = (actor_type, actor_id, target_type, target_id, role_id)
+        key = (actor_type, actor_id, target_type, target_id, role_id, int(inherited))
         if op == "create":
             self._check_role_domain(role, target_type, target)
             await self.store.db.execute(
                 "INSERT OR IGNORE INTO assignments (actor_type, actor_id, target_type,"
-                " target_id, role_id) VALUES (?, ?, ?, ?, ?)",
+                " target_id, role_id, inherited) VALUES (?, ?, ?, ?, ?, ?)",
                 key,
             )
             log.info("identity.role_granted", actor_id=actor_id, target_id=target_id)
@@ -150,15 +167,17 @@ class Assignments:
         actor_id: str,
         target_type: str,
         target_id: str,
+        inherited: bool = False,
     ) -> list[dict[str, Any]]:
-        """The roles given directly to the actor on the target."""
+        """The roles given directly to the actor on the target (`inherited`: those the
+        projects below it inherit)."""
         facts, _target = await self._facts(actor_type, actor_id, target_type, target_id)
         await self.access.authorize(ctx, _rule("list", actor_type, target_type), facts)
         rows = await self.store.db.fetchall(
             "SELECT r.* FROM roles AS r JOIN assignments AS a ON a.role_id = r.id"
             " WHERE a.actor_type = ? AND a.actor_id = ? AND a.target_type = ?"
-            " AND a.target_id = ? ORDER BY r.name",
-            (actor_type, actor_id, target_type, target_id),
+            " AND a.target_id = ? AND a.inherited = ? ORDER BY r.name",
+            (actor_type, actor_id, target_type, target_id, int(inherited)),
         )
         return [self.store.role(row) for row in rows]
 
@@ -183,7 +202,7 @@ class Assignments:
             {
                 "role": {"id": row["role_id"]},
                 row["actor_type"]: {"id": row["actor_id"]},
-                "scope": _scope(row["target_type"], row["target_id"]),
+                "scope": _scope(row["target_type"], row["target_id"], bool(row["inherited"])),
                 "role_domain": row["role_domain"],
             }
             for row in rows
@@ -198,10 +217,11 @@ class Assignments:
         return entries
 
     async def _effective(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Group grants as their members', with the roles each implies, and no
-        domain-specific roles (they only stand for what they imply)."""
+        """Group grants as their members', inherited grants on each project below their
+        target, with the roles each implies, and no domain-specific roles (they only
+        stand for what they imply)."""
         found: list[dict[str, Any]] = []
-        for entry in entries:
+        for entry in await self._inherited(entries):
             holders = [(entry.get("user", {}).get("id"), None)]
             if "group" in entry:
                 members = await self.store.db.fetchall(
@@ -223,6 +243,19 @@ class Assignments:
                         effective["group_id"] = group_id
                     found.append(effective)
         return found
+
+    async def _inherited(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each inherited grant as one grant per project below its target."""
+        held = []
+        for entry in entries:
+            scope = entry["scope"]
+            if INHERITED_TO not in scope:
+                held.append(entry)
+                continue
+            target = scope.get("project", scope.get("domain", {})).get("id")
+            for row in await self.store.db.fetchall(_BELOW, (target,)):
+                held.append({**entry, "scope": {"project": {"id": row["id"]}}})
+        return held
 
     async def _names(self, entries: list[dict[str, Any]]) -> None:
         """Keystone's ``include_names``: names (and domains) beside every id."""

@@ -180,8 +180,10 @@ class IdentityAPI(RPCAPI):
         target_type: str,
         target_id: str,
         role_id: str,
+        inherited: bool = False,
     ) -> None:
-        """``create``, ``check`` or ``revoke`` a role of a user or group on a target."""
+        """``create``, ``check`` or ``revoke`` a role of a user or group on a target
+        (`inherited`: the grant the projects below it inherit)."""
         await self._call(
             ctx,
             "grant",
@@ -191,6 +193,7 @@ class IdentityAPI(RPCAPI):
             target_type=target_type,
             target_id=target_id,
             role_id=role_id,
+            inherited=inherited,
         )
 
     async def grants(
@@ -200,8 +203,9 @@ class IdentityAPI(RPCAPI):
         actor_id: str,
         target_type: str,
         target_id: str,
+        inherited: bool = False,
     ) -> list[Record]:
-        """The roles given directly to a user or group on a target."""
+        """The roles given directly to a user or group on a target (or inherited from it)."""
         found: list[Record] = await self._call(
             ctx,
             "grants",
@@ -209,6 +213,7 @@ class IdentityAPI(RPCAPI):
             actor_id=actor_id,
             target_type=target_type,
             target_id=target_id,
+            inherited=inherited,
         )
         return found
 

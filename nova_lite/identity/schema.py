@@ -6,7 +6,8 @@ stores them, so a project created with ``is_domain`` is a domain; users and grou
 belong to a domain; roles are rows with ids (global, or specific to a domain) with
 implication rules between them; an assignment gives a role to a user or a group on
 a project, a domain or the system. Every existing project, user, assignment and
-token is carried over into the default domain.
+token is carried over into the default domain. The third adds inherited grants
+(OS-INHERIT).
 """
 
 from __future__ import annotations
@@ -225,4 +226,24 @@ DROP TABLE users_v1;
 DROP TABLE projects_v1;
 """
 
-MIGRATIONS: list[str] = [_INITIAL, _KEYSTONE_V3]
+_INHERITED = """
+-- OS-INHERIT: a grant on a domain or a project may be inherited by the projects below
+-- it (inherited = 1) rather than held on the target itself.
+DROP INDEX assignments_by_target;
+ALTER TABLE assignments RENAME TO assignments_v2;
+CREATE TABLE assignments (
+    actor_type TEXT NOT NULL CHECK (actor_type IN ('user', 'group')),
+    actor_id TEXT NOT NULL,
+    target_type TEXT NOT NULL CHECK (target_type IN ('project', 'domain', 'system')),
+    target_id TEXT NOT NULL,
+    role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    inherited INTEGER NOT NULL DEFAULT 0 CHECK (inherited IN (0, 1)),
+    PRIMARY KEY (actor_type, actor_id, target_type, target_id, role_id, inherited)
+);
+CREATE INDEX assignments_by_target ON assignments (target_type, target_id);
+INSERT INTO assignments (actor_type, actor_id, target_type, target_id, role_id, inherited)
+    SELECT actor_type, actor_id, target_type, target_id, role_id, 0 FROM assignments_v2;
+DROP TABLE assignments_v2;
+"""
+
+MIGRATIONS: list[str] = [_INITIAL, _KEYSTONE_V3, _INHERITED]

@@ -24,6 +24,7 @@ from nova_lite.api.http.identity_views import (
     list_body,
     query,
 )
+from nova_lite.identity.assignments import INHERITED_TO
 
 __all__ = ["routes"]
 
@@ -127,10 +128,16 @@ _GRANT_PATHS = {
     ("system", "user"): "/v3/system/users/{actor_id}/roles",
     ("system", "group"): "/v3/system/groups/{actor_id}/roles",
 }
+INHERITED = "/inherited_to_projects"
 
 
-def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
-    """The list, give, check and take away routes of one kind of grant."""
+def _grant_routes(
+    target_type: str, actor_type: str, roles: str, *, inherited: bool = False
+) -> None:
+    """The list, give, check and take away routes of one kind of grant (`roles` is the
+    path of the list; an inherited grant's paths end ``/inherited_to_projects``)."""
+    suffix = INHERITED if inherited else ""
+    kind = f"{'inherited_' if inherited else ''}{target_type}_{actor_type}"
 
     def where(request: web.Request) -> tuple[str, str, str, str]:
         match = request.match_info
@@ -138,7 +145,9 @@ def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
         return actor_type, match["actor_id"], target_type, target_id
 
     async def list_grants(request: web.Request) -> web.Response:
-        found = await identity_of(request).grants(context_of(request), *where(request))
+        found = await identity_of(request).grants(
+            context_of(request), *where(request), inherited=inherited
+        )
         views = [entity_view(request, "roles", role) for role in found]
         return json(list_body(request, "roles", views))
 
@@ -153,6 +162,7 @@ def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
                 target,
                 target_id,
                 request.match_info["role_id"],
+                inherited=inherited,
             )
             if op == "revoke":
                 forget_tokens(request)
@@ -161,6 +171,8 @@ def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
         return handle
 
     on = "the system" if target_type == "system" else f"a {target_type}"
+    if inherited:
+        on += " that the projects below it inherit"
     handlers = {
         "list": (list_grants, f"The roles given to a {actor_type} on {on}."),
         "create": (operation("create"), f"Give a {actor_type} a role on {on}; 204."),
@@ -169,15 +181,19 @@ def _grant_routes(target_type: str, actor_type: str, path: str) -> None:
     }
     for name, (handler, doc) in handlers.items():
         handler.__doc__ = doc
-        handler.__name__ = f"{name}_{target_type}_{actor_type}_grant"
-    routes.get(path)(handlers["list"][0])
-    routes.put(path + "/{role_id}")(handlers["create"][0])
-    routes.get(path + "/{role_id}")(handlers["check"][0])
-    routes.delete(path + "/{role_id}")(handlers["revoke"][0])
+        handler.__name__ = f"{name}_{kind}_grant"
+    if not (inherited and target_type == "project"):  # Keystone lists a domain's only
+        routes.get(roles + suffix)(handlers["list"][0])
+    item = roles + "/{role_id}" + suffix
+    routes.put(item)(handlers["create"][0])
+    routes.get(item)(handlers["check"][0])
+    routes.delete(item)(handlers["revoke"][0])
 
 
 for (_target, _actor), _path in _GRANT_PATHS.items():
     _grant_routes(_target, _actor, _path)
+    if _target != "system":
+        _grant_routes(_target, _actor, "/v3/OS-INHERIT" + _path[3:], inherited=True)
 
 
 # -- the role assignment list ----------------------------------------------------------
@@ -194,6 +210,10 @@ def _assignment_view(request: web.Request, entry: dict[str, Any]) -> dict[str, A
     )
     role_id = entry.get("prior_role", entry["role"]["id"])
     links = {"assignment": f"{base}/{where}/{actor}s/{entry[actor]['id']}/roles/{role_id}"}
+    if INHERITED_TO in scope:
+        links["assignment"] = (
+            f"{base}/OS-INHERIT/{where}/{actor}s/{entry[actor]['id']}/roles/{role_id}{INHERITED}"
+        )
     if "group_id" in entry:
         links["assignment"] = f"{base}/{where}/groups/{entry['group_id']}/roles/{role_id}"
         links["membership"] = f"{base}/groups/{entry['group_id']}/users/{entry['user']['id']}"
