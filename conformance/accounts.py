@@ -4,15 +4,15 @@ Tempest's pre-provisioned credential provider hands each test class a member
 ("primary"), a reader in the member's project ("project_reader"), another
 non-admin ("alt", the first free account of the file, hence members come first)
 and an admin, each locked while the class runs. For `concurrency` workers the
-plan therefore has ``2 * concurrency + 1`` projects, each with a member and a
-reader, and ``concurrency + 1`` admins in projects of their own. Personas
-nova_lite has no role or scope for (Keystone's ``manager`` role, system and domain
-scopes) are not provisioned: the classes that ask for them fail in set-up, and the
-report says so.
+plan therefore has ``2 * concurrency + 1`` projects, each with a member, a reader
+and a manager (Keystone's ``manager`` role, for the ``project_manager`` persona),
+``concurrency + 1`` admins in projects of their own, and as many system-scoped
+readers (the ``system_reader`` persona of the identity tests). Domain-scoped
+personas are not provisioned: the classes that ask for them fail in set-up, and
+the report says so.
 
-With dynamic credentials Tempest would create a project and users per class
-itself; that needs Keystone's project, user and role management over HTTP, which
-nova_lite does not serve yet (``--accounts dynamic`` is ready for when it does).
+With ``--accounts dynamic`` Tempest creates a project and users per class itself,
+through the identity API's project, user and role management.
 """
 
 from __future__ import annotations
@@ -37,12 +37,17 @@ DOMAIN = "Default"
 
 @attrs.frozen
 class Account:
-    """One Tempest account: a user with one role on one project."""
+    """One Tempest account: a user with one role on one project (or on the system)."""
 
     username: str
-    project: str
+    project: str  # "": the role is on the system
     role: str
     password: str = attrs.field(factory=lambda: secrets.token_urlsafe(12), repr=False)
+
+    @property
+    def system(self) -> bool:
+        """Whether the account's role is on the system rather than a project."""
+        return not self.project
 
 
 def plan(concurrency: int, prefix: str = "tempest") -> list[Account]:
@@ -54,19 +59,33 @@ def plan(concurrency: int, prefix: str = "tempest") -> list[Account]:
         Account(f"{prefix}-admin-{i}", f"{prefix}-admin-project-{i}", "admin")
         for i in range(1, concurrency + 2)
     ]
-    return members + readers + admins
+    managers = [Account(f"{prefix}-manager-{i}", p, "manager") for i, p in enumerate(projects, 1)]
+    system = [
+        Account(f"{prefix}-system-reader-{i}", "", "reader") for i in range(1, concurrency + 2)
+    ]
+    return members + readers + admins + managers + system
 
 
 def accounts_yaml(accounts: Iterable[Account]) -> str:
     """Tempest's ``accounts.yaml`` for `accounts`."""
     entries = [
-        {
-            "username": a.username,
-            "project_name": a.project,
-            "password": a.password,
-            "domain_name": DOMAIN,
-            "roles": [a.role],
-        }
+        (
+            {
+                "username": a.username,
+                "password": a.password,
+                "user_domain_name": DOMAIN,
+                "system": "all",
+                "roles": [a.role],
+            }
+            if a.system
+            else {
+                "username": a.username,
+                "project_name": a.project,
+                "password": a.password,
+                "domain_name": DOMAIN,
+                "roles": [a.role],
+            }
+        )
         for a in accounts
     ]
     return yaml.safe_dump(entries, sort_keys=False)
@@ -82,12 +101,24 @@ async def _provision(config: Config, accounts: list[Account]) -> None:
             project_name=config.client.project,
         )
         ctx = RequestContext.from_token(login["token_info"], login["token"])
-        for project in sorted({a.project for a in accounts}):
+        for project in sorted({a.project for a in accounts if not a.system}):
             await identity.create_project(ctx, project, "Tempest's pre-provisioned project")
         for account in accounts:
-            await identity.create_user(
-                ctx, account.username, account.password, account.project, account.role
-            )
+            if account.system:
+                await _system_user(identity, ctx, account)
+            else:
+                await identity.create_user(
+                    ctx, account.username, account.password, account.project, account.role
+                )
+
+
+async def _system_user(identity: IdentityAPI, ctx: RequestContext, account: Account) -> None:
+    """A user of the default domain with `account`'s role on the system."""
+    user = await identity.entity_create(
+        ctx, "user", {"name": account.username, "password": account.password}
+    )
+    (role,) = await identity.entity_list(ctx, "role", {"name": account.role})
+    await identity.grant(ctx, "create", "user", user["id"], "system", "system", role["id"])
 
 
 def provision(config_path: Path, accounts: list[Account]) -> None:

@@ -631,13 +631,16 @@ class Migration:
 
 @attrs.frozen(kw_only=True)
 class TokenInfo:
-    """What identity says about a valid token: who, which project, which roles, until when."""
+    """What identity says about a valid token: who, which project, which roles, until when.
 
-    VERSION: ClassVar[str] = "1.0"
+    A token scoped to a domain or the system, or to nothing, has no project (1.1).
+    """
+
+    VERSION: ClassVar[str] = "1.1"
     user_id: str
     user_name: str
-    project_id: str
-    project_name: str
+    project_id: str | None = None
+    project_name: str | None = None
     roles: tuple[str, ...]
     expires_at: datetime.datetime
 

@@ -115,9 +115,10 @@ async def test_a_reboot_needs_a_valid_type(front: FrontEnd) -> None:
     assert "'type' is a required property" in missing.body["badRequest"]["message"]
 
 
-async def test_a_token_scopes_by_a_known_project_id_or_is_reissued(front: FrontEnd) -> None:
-    """A project already seen in a token can be scoped to by id, and the token method
-    re-issues a token's details; an unknown project id is 401.
+async def test_a_token_scopes_by_a_project_id_or_is_reissued(front: FrontEnd) -> None:
+    """A project can be scoped to by id, and the token method issues a new token for the
+    same project, expiring with the first (Keystone's re-scoping); an unknown project id
+    is 401.
     """
     token = await front.token()
     project_id = (await front.cloud.api.context_for(token)).project_id
@@ -133,4 +134,6 @@ async def test_a_token_scopes_by_a_known_project_id_or_is_reissued(front: FrontE
 
     assert scoped.status == 201 and scoped.body["token"]["project"]["id"] == project_id
     assert refused.status == 401
-    assert reissued.status == 201 and reissued.headers["X-Subject-Token"] == token
+    assert reissued.status == 201 and reissued.headers["X-Subject-Token"] != token
+    assert reissued.body["token"]["project"]["id"] == project_id
+    assert reissued.body["token"]["methods"] == ["password", "token"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import sqlite3
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -125,7 +126,7 @@ async def test_authenticate_then_validate_round_trip(identity: Identity) -> None
     token, info = login["token"], login["token_info"]
     assert isinstance(token, str) and len(token) >= 40
     assert info.user_name == "admin" and info.project_name == "admin"
-    assert info.roles == ("admin", "member", "reader")
+    assert info.roles == ("admin", "manager", "member", "reader")
     assert info.expires_at == identity.clock() + datetime.timedelta(seconds=60)
     assert await identity.api.validate_token(ANON, token) == info
 
@@ -196,7 +197,7 @@ async def test_token_roles_follow_assignments(identity: Identity) -> None:
     expected = {
         "reader": ("reader",),
         "member": ("member", "reader"),
-        "admin": ("admin", "member", "reader"),
+        "admin": ("admin", "manager", "member", "reader"),
     }
     for role in expected:
         await api.create_user(admin, f"user-{role}", f"pw-{role}", "demo", role=role)
@@ -220,9 +221,9 @@ async def test_assign_role_adds_a_project(local_identity: Identity) -> None:
 
 
 async def test_unknown_role_is_invalid_and_lists_the_roles(local_identity: Identity) -> None:
-    """A role outside admin/member/reader is Invalid, and the message lists the allowed ones."""
+    """A role that does not exist is Invalid, and the message lists the roles there are."""
     api, admin = local_identity.api, local_identity.admin
-    with pytest.raises(Invalid, match=r"superuser.*admin, member, reader"):
+    with pytest.raises(Invalid, match=r"superuser.*admin, manager, member, reader"):
         await api.create_user(admin, "dave", "pw-dave", "admin", role="superuser")
     with pytest.raises(Invalid, match="owner"):
         await api.assign_role(admin, "admin", "admin", "owner")
@@ -350,3 +351,40 @@ async def test_password_hashes_verify_and_upgrade(local_identity: Identity) -> N
     )
     assert row is not None and row["password_hash"].startswith("$scrypt$n=1024,")
     await local_identity.api.authenticate(ANON, "admin", ADMIN_PASSWORD, "admin")
+
+
+async def test_a_first_schema_database_is_carried_into_keystone_v3(tmp_path: Path) -> None:
+    """An identity database of the first schema upgrades in place: its projects and users
+    land in the default domain with their roles, and a token it issued still validates."""
+    from nova_lite.identity.schema import MIGRATIONS
+
+    old_token = "a-token-issued-before-the-upgrade"
+    with sqlite3.connect(tmp_path / "identity.sqlite") as conn:
+        conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+        conn.execute("INSERT INTO projects VALUES ('p-old', 'old', '', '2029-01-01')")
+        conn.execute(
+            "INSERT INTO users VALUES ('u-old', 'olduser', ?, '2029-01-01')",
+            (hash_password("pw-old", FAST),),
+        )
+        conn.execute("INSERT INTO assignments VALUES ('u-old', 'p-old', 'member')")
+        conn.execute(
+            "INSERT INTO tokens VALUES (?, 'u-old', 'olduser', 'p-old', 'old', 'member,reader',"
+            " '2030-01-01T00:00:00.000000+00:00', '2030-01-01T00:10:00.000000+00:00', 0)",
+            (hashlib.sha256(old_token.encode()).hexdigest(),),
+        )
+    broker = TransportFactory("memory", "memory://")
+    try:
+        async with running(make_config(tmp_path, broker), await broker.connect()) as service:
+            login = await service.api.authenticate(ANON, "olduser", "pw-old", "old")
+            carried = await service.api.validate_token(ANON, old_token)
+            projects = await service.api.list_projects(service.admin)
+    finally:
+        await broker.aclose()
+
+    assert login["token_info"].roles == ("member", "reader")
+    assert (carried.user_id, carried.project_id, carried.roles) == (
+        "u-old",
+        "p-old",
+        ("member", "reader"),
+    )
+    assert [p["name"] for p in projects] == ["admin", "old"]

@@ -38,6 +38,7 @@ from nova_lite.testing import (
     unlimited_quota,
 )
 from tests.http_fixtures import FrontEnd, Reply, auth_body
+from tests.matrix_identity import IDENTITY_BUILDERS, IdentityBuilder
 
 METHODS = ("get", "head", "post", "put", "patch", "delete")
 # Callers the policy should refuse come first, so that a wrongly allowed write cannot
@@ -120,6 +121,7 @@ class Call:
     owner: str | None = None  # the project owning the target; None: the caller's own
     hidden: bool = False  # whether a caller outside `owner` must not learn it exists
     target: dict[str, Any] = attrs.field(factory=dict)  # more of the target the rule reads
+    creds: dict[str, Any] = attrs.field(factory=dict)  # what identity reads of the caller's token
 
 
 @attrs.define
@@ -1342,6 +1344,17 @@ BUILDERS: dict[str, Builder] = {
     "volume_disassociate_all_qos": _on_fresh_qos("/disassociate_all", associated=True),
     "volume_list_qos_associations": _on_fresh_qos("/associations", associated=True),
 }
+
+
+def _identity(build: IdentityBuilder) -> Builder:
+    async def call(world: World, role: str) -> Call:
+        request = await build(world, role)
+        return Call(**{key: value for key, value in request.items() if value is not None})
+
+    return call
+
+
+BUILDERS.update({name: _identity(build) for name, build in IDENTITY_BUILDERS.items()})
 ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "compute_server_action": _action,
     "volume_volume_action": _volume_action,
@@ -1362,7 +1375,7 @@ def expected(
     ctx = world.contexts[role]
     owner = call.owner or ctx.project_id
     target = {"project_id": owner, "visibility": "private", **call.target}
-    if operation.rule == "@" or enforcer.check(ctx, operation.rule, target):
+    if operation.rule == "@" or enforcer.check(ctx, operation.rule, target, creds=call.creds):
         return set(operation.success) | {409}
     if call.hidden and not ctx.is_admin and ctx.project_id != owner:
         return {404}

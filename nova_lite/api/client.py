@@ -122,6 +122,11 @@ class NovaAPI:
         """Drop a token from the cache (after revoking it)."""
         self._tokens.pop(token, None)
 
+    def forget_tokens(self) -> None:
+        """Drop every cached token (after a change to who may do what: a user or project
+        disabled or deleted, a role taken away), so the next request validates again."""
+        self._tokens.clear()
+
 
 class Session:
     """One user's authenticated view of the cloud: ``session.servers``, ..."""

@@ -8,6 +8,7 @@ tells the caller when to upgrade one after a successful login.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -16,7 +17,14 @@ import secrets
 
 import attrs
 
-__all__ = ["DEFAULT_PARAMS", "ScryptParams", "hash_password", "needs_rehash", "verify_password"]
+__all__ = [
+    "DEFAULT_PARAMS",
+    "Hasher",
+    "ScryptParams",
+    "hash_password",
+    "needs_rehash",
+    "verify_password",
+]
 
 _ALGORITHM = "scrypt"
 
@@ -98,3 +106,35 @@ def needs_rehash(encoded: str, params: ScryptParams = DEFAULT_PARAMS) -> bool:
     except (ValueError, KeyError, binascii.Error):
         return True
     return current.encode() != params.encode() or current.dklen != params.dklen
+
+
+class Hasher:
+    """Hashing and checking off the event loop, with the service's current parameters.
+
+    `verify` of a missing hash (an unknown user, a user without a password) still
+    spends one scrypt on a decoy, so a caller cannot tell which users exist by timing.
+    """
+
+    def __init__(self, params: ScryptParams = DEFAULT_PARAMS) -> None:
+        self.params = params
+        self._decoy: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Hasher scrypt {self.params.encode()}>"
+
+    async def hash(self, password: str) -> str:
+        """A new stored hash of `password`."""
+        return await asyncio.to_thread(hash_password, password, self.params)
+
+    async def verify(self, encoded: str | None, password: str) -> bool:
+        """Whether `password` matches `encoded` (False, after the same work, if None)."""
+        if encoded is not None:
+            return await asyncio.to_thread(verify_password, password, encoded)
+        if self._decoy is None:
+            self._decoy = await self.hash(secrets.token_urlsafe(24))
+        await asyncio.to_thread(verify_password, password, self._decoy)
+        return False
+
+    def outdated(self, encoded: str) -> bool:
+        """Whether `encoded` should be re-hashed with the current parameters."""
+        return needs_rehash(encoded, self.params)

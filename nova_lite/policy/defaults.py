@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import attrs
 
+from nova_lite.policy import keystone
+
 __all__ = [
     "BASE",
     "COMPUTE",
@@ -485,30 +487,7 @@ VOLUME = _rules(
     ("volume_extension:qos_specs_manage:delete", ADMIN, "Delete QoS specs."),
 )
 
-IDENTITY = _rules(
-    ("identity:get_auth_projects", "", "List the projects the token may scope to."),
-    (
-        "identity:validate_token",
-        "rule:admin_required or user_id:%(target.token.user_id)s",
-        "Check a token: an administrator, or the token's own user.",
-    ),
-    (
-        "identity:check_token",
-        "rule:admin_required or user_id:%(target.token.user_id)s",
-        "HEAD a token: an administrator, or the token's own user.",
-    ),
-    (
-        "identity:revoke_token",
-        "rule:admin_required or user_id:%(target.token.user_id)s",
-        "Revoke a token: an administrator, or the token's own user.",
-    ),
-    ("identity:list_projects", "rule:admin_required", "List every project."),
-    ("identity:create_project", "rule:admin_required", "Create a project."),
-    ("identity:list_users", "rule:admin_required", "List every user."),
-    ("identity:create_user", "rule:admin_required", "Create a user."),
-    ("identity:delete_user", "rule:admin_required", "Delete a user."),
-    ("identity:create_grant", "rule:admin_required", "Give a user a role on a project."),
-)
+IDENTITY = _rules(*keystone.ROWS)
 
 DEFAULTS: tuple[RuleDefault, ...] = (
     *BASE,

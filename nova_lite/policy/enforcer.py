@@ -114,17 +114,32 @@ class Enforcer:
             raise PolicyError(f"{name!r} is not a policy rule nova_lite knows.") from None
 
     def check(
-        self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
+        self,
+        ctx: RequestContext,
+        rule: str,
+        target: Mapping[str, Any] | None = None,
+        *,
+        creds: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Whether `rule` lets the caller act on `target` (default: its own project)."""
+        """Whether `rule` lets the caller act on `target` (default: its own project).
+
+        `creds` adds what the context cannot carry about the caller's token (the
+        identity service knows a token's domain and scope: ``system_scope``,
+        ``domain_id``, ``token.project.domain.id``).
+        """
         facts = {"project_id": ctx.project_id, "user_id": ctx.user_id}
         if target is not None:
             facts = {**facts, **target}
-        return self._rule(rule)(facts, credentials(ctx), self._rule)
+        return self._rule(rule)(facts, {**credentials(ctx), **(creds or {})}, self._rule)
 
     def authorize(
-        self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
+        self,
+        ctx: RequestContext,
+        rule: str,
+        target: Mapping[str, Any] | None = None,
+        *,
+        creds: Mapping[str, Any] | None = None,
     ) -> None:
         """Raise `PolicyNotAuthorized` (403) unless `rule` lets the caller act on `target`."""
-        if not self.check(ctx, rule, target):
+        if not self.check(ctx, rule, target, creds=creds):
             raise PolicyNotAuthorized(f"Policy doesn't allow {rule} to be performed.", rule=rule)

@@ -35,6 +35,10 @@ from nova_lite.api.http import (
     dashboard,
     flavors,
     identity,
+    identity_catalog,
+    identity_resources,
+    identity_roles,
+    identity_users,
     image_data,
     image_discovery,
     image_members,
@@ -184,6 +188,9 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     api = request.app[API]
     ids = {"request_id": request[REQUEST_ID], "global_request_id": global_request_id(request)}
     request[CONTEXT] = await api.context_for(token, **ids)
+    if request[CONTEXT].project_id is None and api_of(request.path) != "identity":
+        # A domain-, system- or un-scoped token is for the identity API only.
+        raise NotAuthorized("This API needs a token scoped to a project.")
     request[SESSION] = api.session(token, **ids)
     return await handler(request)
 
@@ -216,9 +223,12 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     )
     app[API] = api
     app[SETTINGS] = HttpSettings(public_url=public_url)
-    app[identity.PROJECT_NAMES] = {}
     for module in (
         identity,
+        identity_resources,
+        identity_users,
+        identity_roles,
+        identity_catalog,
         compute,
         server_actions,
         flavors,
