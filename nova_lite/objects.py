@@ -56,7 +56,7 @@ def utcnow() -> datetime.datetime:
 class Flavor:
     """A hardware template: vCPUs, RAM and disks an instance gets."""
 
-    VERSION: ClassVar[str] = "1.0"
+    VERSION: ClassVar[str] = "1.1"  # 1.1: description, rxtx_factor
     flavorid: str
     name: str
     vcpus: int
@@ -66,6 +66,8 @@ class Flavor:
     swap: int = 0
     is_public: bool = True
     extra_specs: dict[str, str] = attrs.field(factory=dict)
+    description: str | None = None
+    rxtx_factor: float = 1.0
 
     @property
     def disk_gb(self) -> int:

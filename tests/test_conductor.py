@@ -82,16 +82,17 @@ async def test_a_flavor_is_found_by_id_or_by_name(api: ConductorAPI) -> None:
 
 
 async def test_only_admins_create_flavors_and_names_are_unique(api: ConductorAPI) -> None:
-    """A member may not create flavors, and a second flavor with a taken id or name is Invalid."""
+    """A member may not create flavors; a second flavor with a taken id or name is a Conflict
+    (409, Nova's FlavorExists)."""
     with pytest.raises(Forbidden):
         await api.flavor_create(ALICE, TINY)
     await api.flavor_create(ADMIN, TINY)
 
-    with pytest.raises(Invalid, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         await api.flavor_create(
             ADMIN, objects.Flavor(flavorid="9", name="m1.tiny", vcpus=1, memory_mb=1, root_gb=1)
         )
-    with pytest.raises(Invalid, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         await api.flavor_create(
             ADMIN, objects.Flavor(flavorid="1", name="other", vcpus=1, memory_mb=1, root_gb=1)
         )

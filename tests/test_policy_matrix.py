@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import pytest
 
+from nova_lite import objects
 from nova_lite.api.http.openapi import document
 from nova_lite.cloud import Cloud
 from nova_lite.context import RequestContext
@@ -44,6 +45,7 @@ METHODS = ("get", "head", "post", "put", "patch", "delete")
 # change what a later caller finds; the administrator acts before the owner's member.
 ROLES = ("other_member", "owner_reader", "no_token", "expired_token", "admin", "owner_member")
 COMPUTE, IMAGE, NETWORK, IDENTITY = "/compute/v2.1", "/image/v2", "/network/v2.0", "/v3"
+V255 = {"OpenStack-API-Version": "compute 2.55"}
 ACTION_BODIES: dict[str, Any] = {
     "os-stop": None,
     "os-start": None,
@@ -758,6 +760,55 @@ async def _type_action(world: World, role: str, action: str) -> Call:
     return Call(path=path, json={action: {"project": project}}, owner=world.owner)
 
 
+# -- admin compute: each call acts on a flavor (or group, aggregate, ...) made for it.
+
+
+async def _fresh_flavor(world: World, *, public: bool = True, **specs: str) -> str:
+    flavor = objects.Flavor(
+        flavorid=_fresh("flv"),
+        name=_fresh("flv"),
+        vcpus=1,
+        memory_mb=64,
+        root_gb=1,
+        is_public=public,
+        extra_specs=dict(specs),
+    )
+    await world.cloud.api.conductor.flavor_create(world.contexts["admin"], flavor)
+    return flavor.flavorid
+
+
+def _on_fresh_flavor(rest: str, body: Any = None, *, public: bool = True, **kw: str) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        flavor = await _fresh_flavor(world, public=public, **kw)
+        path = f"{COMPUTE}/flavors/{flavor}{rest}"
+        return Call(path=path, json=body, headers=dict(V255))
+
+    return build
+
+
+async def _flavor_action(world: World, role: str, action: str) -> Call:
+    flavor = await _fresh_flavor(world, public=False)
+    project = world.contexts["other_member"].project_id or ""
+    if action == "removeTenantAccess":
+        await world.cloud.api.conductor.flavor_access_add(world.contexts["admin"], flavor, project)
+    body = {action: {"tenant": project}}
+    return Call(path=f"{COMPUTE}/flavors/{flavor}/action", json=body)
+
+
+ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
+    "compute_update_flavor": _on_fresh_flavor("", {"flavor": {"description": "d"}}),
+    "compute_delete_flavor": _on_fresh_flavor(""),
+    "compute_list_flavor_extra_specs": _on_fresh_flavor("/os-extra_specs", k="v"),
+    "compute_create_flavor_extra_specs": _on_fresh_flavor(
+        "/os-extra_specs", {"extra_specs": {"k": "v"}}
+    ),
+    "compute_show_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
+    "compute_update_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", {"k": "w"}, k="v"),
+    "compute_delete_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
+    "compute_list_flavor_access": _on_fresh_flavor("/os-flavor-access", public=False),
+}
+
+
 async def _action(world: World, role: str, action: str) -> Call:
     server = world.server if action != "forceDelete" else await world.new_server()
     body = {action: ACTION_BODIES.get(action)}
@@ -993,6 +1044,7 @@ BUILDERS: dict[str, Builder] = {
     "volume_disassociate_qos": _disassociate_qos,
     "volume_disassociate_all_qos": _on_fresh_qos("/disassociate_all", associated=True),
     "volume_list_qos_associations": _on_fresh_qos("/associations", associated=True),
+    **ADMIN_COMPUTE_BUILDERS,
 }
 ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "compute_server_action": _action,
@@ -1000,6 +1052,7 @@ ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "volume_snapshot_action": _snapshot_action,
     "volume_type_action": _type_action,
     "volume_backup_action": _backup_action,
+    "compute_flavor_action": _flavor_action,
 }
 
 

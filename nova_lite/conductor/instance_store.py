@@ -1,4 +1,4 @@
-"""The conductor's tables: instances (with compare-and-swap saves), flavors, quotas.
+"""The conductor's tables: instances (with compare-and-swap saves) and quotas.
 
 Each instance row keeps the whole `Instance` as JSON plus the columns that queries,
 quota counting and compare-and-swap need. Every change goes through `update()`, which
@@ -8,7 +8,6 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -22,7 +21,6 @@ from nova_lite.config import QuotaConfig
 from nova_lite.db import Database
 from nova_lite.exceptions import (
     Conflict,
-    FlavorNotFound,
     InstanceNotFound,
     Invalid,
     QuotaExceeded,
@@ -59,38 +57,11 @@ _UPDATABLE = frozenset(
 
 
 class InstanceStore:
-    """Reads and writes the conductor's instance, flavor and quota tables."""
+    """Reads and writes the conductor's instance and quota tables (flavors: `FlavorStore`)."""
 
     def __init__(self, db: Database, quota_defaults: QuotaConfig) -> None:
         self.db = db
         self.quota_defaults = quota_defaults
-
-    # -- flavors -----------------------------------------------------------
-
-    async def flavor_create(self, flavor: objects.Flavor) -> objects.Flavor:
-        try:
-            await self.db.execute(
-                "INSERT INTO flavors (flavorid, name, data) VALUES (?, ?, ?)",
-                (flavor.flavorid, flavor.name, objects.dump(flavor)),
-            )
-        except sqlite3.IntegrityError:
-            raise Invalid(
-                f"A flavor with id {flavor.flavorid!r} or name {flavor.name!r} already exists."
-            ) from None
-        return flavor
-
-    async def flavor_get(self, ref: str) -> objects.Flavor:
-        row = await self.db.fetchone(
-            "SELECT data FROM flavors WHERE flavorid = ? OR name = ? ORDER BY flavorid = ? DESC",
-            (ref, ref, ref),
-        )
-        if row is None:
-            raise FlavorNotFound(f"Flavor {ref} could not be found.", flavor_id=ref)
-        return objects.load(objects.Flavor, row["data"])
-
-    async def flavor_list(self) -> list[objects.Flavor]:
-        rows = await self.db.fetchall("SELECT data FROM flavors ORDER BY flavorid")
-        return [objects.load(objects.Flavor, r["data"]) for r in rows]
 
     # -- instances ---------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The conductor's endpoints for instance records, and the flavors and quotas they use.
+"""The conductor's endpoints for instance records, and the quotas they use.
 
 Compute hosts never touch a database; they read and save instances through these
 endpoints, over the `InstanceStore`. Every change to an instance is announced as an
@@ -25,7 +25,7 @@ __all__ = ["InstanceRecords"]
 
 
 class InstanceRecords:
-    """The conductor endpoints that read and save instances, flavors and quotas."""
+    """The conductor endpoints that read and save instances and quotas."""
 
     target: ClassVar[Target] = Target(version=ConductorAPI.version)
 
@@ -36,20 +36,7 @@ class InstanceRecords:
     def __repr__(self) -> str:
         return "<InstanceRecords>"
 
-    # -- flavors and quotas ------------------------------------------------
-
-    @endpoint
-    async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
-        _require_admin(ctx, "create flavors")
-        return await self.store.flavor_create(flavor)
-
-    @endpoint
-    async def flavor_get(self, ctx: RequestContext, flavor_ref: str) -> objects.Flavor:
-        return await self.store.flavor_get(flavor_ref)
-
-    @endpoint
-    async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
-        return await self.store.flavor_list()
+    # -- quotas --------------------------------------------------------------
 
     @endpoint
     async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:

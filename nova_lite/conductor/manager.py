@@ -3,15 +3,16 @@
 `ConductorManager` is composed, not inherited: it opens the conductor's database and
 hands each part exactly what it uses:
 
-- `InstanceRecords` (instances.py): instances, flavors and quotas over the
+- `InstanceRecords` (instances.py): instances and quotas over the
   `InstanceStore`, announcing every change;
+- `FlavorRecords` (flavors.py): flavors, their access lists and extra specs;
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
   and the build timeout periodic;
 - `MigrationTasks` (migrate.py): resize and unshelve placement.
 
-RPC endpoints are served by the parts themselves: `endpoints()` returns the four
+RPC endpoints are served by the parts themselves: `endpoints()` returns the
 parts, each with the manager's ``target``, as Nova's conductor serves its
 ConductorManager and ComputeTaskManager side by side. Each endpoint is written once,
 beside the code it runs, instead of again as a delegating method here (the same
@@ -25,6 +26,7 @@ from typing import ClassVar
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
 from nova_lite.conductor.build import BuildTasks
+from nova_lite.conductor.flavors import FlavorRecords, FlavorStore
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.migrate import MigrationTasks
@@ -56,6 +58,7 @@ class ConductorManager(Manager):
         compute = ComputeAPI(transport, config)
         self.instances = InstanceRecords(InstanceStore(self.db, config.quota), notifier)
         self.actions = ActionRecords(ActionStore(self.db))
+        self.flavors = FlavorRecords(FlavorStore(self.db))
         self.builds = BuildTasks(
             self.instances,
             scheduler=scheduler,
@@ -80,7 +83,7 @@ class ConductorManager(Manager):
 
     def endpoints(self) -> list[object]:
         """The parts that serve the conductor's RPC endpoints (see the module docstring)."""
-        return [self.instances, self.actions, self.builds, self.migrations]
+        return [self.instances, self.actions, self.builds, self.migrations, self.flavors]
 
     async def init_host(self) -> None:
         await self.db.open()

@@ -25,8 +25,13 @@ class ConductorAPI(RPCAPI):
         result: objects.Flavor = await self.invoker.call(ctx, "flavor_get", flavor_ref=flavor_ref)
         return result
 
-    async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
-        result: list[objects.Flavor] = await self.invoker.call(ctx, "flavor_list")
+    async def flavor_list(
+        self, ctx: RequestContext, *, is_public: bool | None = True
+    ) -> list[objects.Flavor]:
+        """The flavors the caller sees (administrators may ask for private ones, or all)."""
+        result: list[objects.Flavor] = await self.invoker.call(
+            ctx, "flavor_list", is_public=is_public
+        )
         return result
 
     async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
@@ -221,5 +226,47 @@ class ConductorAPI(RPCAPI):
         """Migrations of one instance (or all) in `statuses` (or any), oldest first."""
         result: list[objects.Migration] = await self.invoker.call(
             ctx, "migration_list", instance_uuid=instance_uuid, statuses=statuses
+        )
+        return result
+
+    # -- admin compute: flavors' management and access ------------------------------
+
+    async def flavor_update(
+        self,
+        ctx: RequestContext,
+        flavorid: str,
+        *,
+        description: str | None = None,
+        extra_specs: dict[str, str] | None = None,
+    ) -> objects.Flavor:
+        result: objects.Flavor = await self.invoker.call(
+            ctx,
+            "flavor_update",
+            flavorid=flavorid,
+            description=description,
+            extra_specs=extra_specs,
+        )
+        return result
+
+    async def flavor_delete(self, ctx: RequestContext, flavorid: str) -> None:
+        await self.invoker.call(ctx, "flavor_delete", flavorid=flavorid)
+
+    async def flavor_access_list(self, ctx: RequestContext, flavorid: str) -> list[str]:
+        result: list[str] = await self.invoker.call(ctx, "flavor_access_list", flavorid=flavorid)
+        return result
+
+    async def flavor_access_add(
+        self, ctx: RequestContext, flavorid: str, project_id: str
+    ) -> list[str]:
+        result: list[str] = await self.invoker.call(
+            ctx, "flavor_access_add", flavorid=flavorid, project_id=project_id
+        )
+        return result
+
+    async def flavor_access_remove(
+        self, ctx: RequestContext, flavorid: str, project_id: str
+    ) -> list[str]:
+        result: list[str] = await self.invoker.call(
+            ctx, "flavor_access_remove", flavorid=flavorid, project_id=project_id
         )
         return result

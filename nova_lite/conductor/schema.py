@@ -1,4 +1,4 @@
-"""The conductor's database: flavors, instances, faults and quota limits."""
+"""The conductor's database: flavors, instances, faults, quota limits, actions, migrations."""
 
 from __future__ import annotations
 
@@ -76,5 +76,14 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     CREATE INDEX migrations_by_instance ON migrations (instance_uuid);
+    """,
+    # Private flavors' access lists (Nova's flavor_projects).
+    """
+    CREATE TABLE flavor_projects (
+        flavorid TEXT NOT NULL REFERENCES flavors (flavorid) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        PRIMARY KEY (flavorid, project_id)
+    );
+    CREATE INDEX flavor_projects_by_project ON flavor_projects (project_id);
     """,
 ]

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["BASE", "COMPUTE", "DEFAULTS", "IDENTITY", "IMAGE", "NETWORK", "VOLUME", "RuleDefault"]
+__all__ = [
+    "BASE",
+    "COMPUTE",
+    "COMPUTE_ADMIN",
+    "DEFAULTS",
+    "IDENTITY",
+    "IMAGE",
+    "NETWORK",
+    "VOLUME",
+    "RuleDefault",
+]
 
 
 @attrs.frozen
@@ -116,6 +126,31 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
+)
+
+# Nova's administrative APIs and the placement-related ones: flavors' management,
+# extra specs and access, server groups, aggregates and zones, quotas, usage,
+# hypervisors and hosts, migrations, reset-state and diagnostics.
+_FLAVOR_SPECS = "os_compute_api:os-flavor-extra-specs:"
+COMPUTE_ADMIN = _rules(
+    ("os_compute_api:os-flavor-manage:update", ADMIN, "Change a flavor's description."),
+    ("os_compute_api:os-flavor-manage:delete", ADMIN, "Delete a flavor."),
+    (_FLAVOR_SPECS + "index", READER_OR_ADMIN, "List a flavor's extra specs."),
+    (_FLAVOR_SPECS + "show", READER_OR_ADMIN, "Show a flavor's extra spec."),
+    (_FLAVOR_SPECS + "create", ADMIN, "Add extra specs to a flavor."),
+    (_FLAVOR_SPECS + "update", ADMIN, "Change a flavor's extra spec."),
+    (_FLAVOR_SPECS + "delete", ADMIN, "Remove a flavor's extra spec."),
+    ("os_compute_api:os-flavor-access", ADMIN, "List the projects that may use a flavor."),
+    (
+        "os_compute_api:os-flavor-access:add_tenant_access",
+        ADMIN,
+        "Let a project use a private flavor.",
+    ),
+    (
+        "os_compute_api:os-flavor-access:remove_tenant_access",
+        ADMIN,
+        "Stop a project using a private flavor.",
+    ),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.
@@ -384,4 +419,12 @@ IDENTITY = _rules(
     ("identity:create_grant", "rule:admin_required", "Give a user a role on a project."),
 )
 
-DEFAULTS: tuple[RuleDefault, ...] = (*BASE, *COMPUTE, *IMAGE, *NETWORK, *VOLUME, *IDENTITY)
+DEFAULTS: tuple[RuleDefault, ...] = (
+    *BASE,
+    *COMPUTE,
+    *COMPUTE_ADMIN,
+    *IMAGE,
+    *NETWORK,
+    *VOLUME,
+    *IDENTITY,
+)

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import sys
 
-from nova_lite.policy.defaults import BASE, COMPUTE, IDENTITY, IMAGE, NETWORK, VOLUME
+from nova_lite.policy.defaults import (
+    BASE,
+    COMPUTE,
+    COMPUTE_ADMIN,
+    IDENTITY,
+    IMAGE,
+    NETWORK,
+    VOLUME,
+)
 
 __all__ = ["render"]
 
 _SECTIONS = (
     ("Shared base rules", BASE),
     ("Compute (Nova): enforced by the api service", COMPUTE),
+    ("Compute (Nova) administration: enforced by the api service", COMPUTE_ADMIN),
     ("Image (Glance): enforced by the image service", IMAGE),
     ("Network (Neutron): enforced by the network service", NETWORK),
     ("Volume (Cinder): enforced by the volume service", VOLUME),

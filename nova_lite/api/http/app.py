@@ -29,6 +29,7 @@ from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
     compute,
     compute_extras,
+    flavor_extras,
     flavors,
     identity,
     image_data,
@@ -71,6 +72,9 @@ from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
 
 __all__ = ["create_app"]
+
+# Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
+ADMIN_COMPUTE_MODULES = (flavor_extras,)
 
 log = structlog.get_logger(__name__)
 
@@ -204,6 +208,7 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         server_actions,
         flavors,
         compute_extras,
+        *ADMIN_COMPUTE_MODULES,
         images,
         image_update,
         image_data,

