@@ -59,6 +59,7 @@ ACTION_BODIES: dict[str, Any] = {
     "os-getConsoleOutput": {"length": 5},
     "lock": None,
     "unlock": None,
+    "os-resetState": {"state": "active"},
 }
 
 
@@ -806,6 +807,7 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_update_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", {"k": "w"}, k="v"),
     "compute_delete_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
     "compute_list_flavor_access": _on_fresh_flavor("/os-flavor-access", public=False),
+    "compute_show_server_diagnostics": _owned(lambda w: _servers(w, "/diagnostics")),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from nova_lite import objects
 from nova_lite.context import RequestContext
@@ -214,5 +214,14 @@ class ComputeAPI(RPCAPI):
         """Repair the host's tracker entry and guest of one instance; what was changed."""
         result: list[str] = await self.invoker.prepare(server=host).call(
             ctx, "settle_instance", instance_uuid=instance_uuid
+        )
+        return result
+
+    async def get_instance_diagnostics(
+        self, ctx: RequestContext, host: str, instance_uuid: str
+    ) -> dict[str, Any]:
+        """The guest's diagnostics, as its host sees it (administrators)."""
+        result: dict[str, Any] = await self.invoker.prepare(server=host).call(
+            ctx, "get_instance_diagnostics", instance_uuid=instance_uuid
         )
         return result

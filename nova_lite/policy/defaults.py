@@ -151,6 +151,13 @@ COMPUTE_ADMIN = _rules(
         ADMIN,
         "Stop a project using a private flavor.",
     ),
+    ("os_compute_api:os-admin-actions:reset_state", ADMIN, "Reset a server's state."),
+    (
+        "os_compute_api:os-admin-actions:inject_network_info",
+        ADMIN,
+        "Inject network information into a server.",
+    ),
+    ("os_compute_api:os-server-diagnostics", ADMIN, "Show a server's diagnostics."),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

@@ -42,6 +42,7 @@ from nova_lite.api.http import (
     openapi,
     schemas,
     server_actions,
+    server_admin,
     volume_actions,
     volume_backups,
     volume_extras,
@@ -74,7 +75,7 @@ from nova_lite.exceptions import Invalid, NotAuthorized
 __all__ = ["create_app"]
 
 # Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
-ADMIN_COMPUTE_MODULES = (flavor_extras,)
+ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin)
 
 log = structlog.get_logger(__name__)
 

@@ -28,6 +28,7 @@ from nova_lite.api.http.common import (
     session_of,
 )
 from nova_lite.api.http.compute import PREFIX, server_view, visible_instance
+from nova_lite.api.http.server_admin import ADMIN_ACTIONS
 from nova_lite.api.servers import Servers
 from nova_lite.exceptions import Invalid
 
@@ -215,6 +216,7 @@ ACTIONS: dict[str, Action] = {
     "lock": _lock,
     "unlock": _simple("unlock", "unlock"),
     "os-getConsoleOutput": _console_output,
+    **ADMIN_ACTIONS,  # os-resetState, migrate, ... (server_admin)
 }
 
 

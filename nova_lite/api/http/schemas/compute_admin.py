@@ -48,4 +48,8 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 # The admin actions of ``POST /servers/{id}/action`` (schemas.compute.ACTIONS takes them in).
-ACTIONS: Schema = {}
+NO_ARGUMENTS: Schema = {"anyOf": [{"type": "null"}, obj({})]}
+ACTIONS: Schema = {
+    "os-resetState": obj({"state": {"enum": ["active", "error"]}}, required=("state",)),
+    "injectNetworkInfo": NO_ARGUMENTS,
+}
