@@ -129,11 +129,21 @@ class ApiConfig:
 
 @attrs.frozen(kw_only=True)
 class QuotaConfig:
-    """``[quota]``: default per-project limits of compute (Nova's defaults)."""
+    """``[quota]``: default per-project limits of compute (Nova's options and defaults).
+
+    The ``default`` quota class (``os-quota-class-sets/default``) overrides these.
+    """
 
     instances: int = 10
     cores: int = 20
     ram: int = 51200
+    metadata_items: int = 128
+    key_pairs: int = 100
+    server_groups: int = 10
+    server_group_members: int = 10
+    injected_files: int = 5
+    injected_file_content_bytes: int = 10240
+    injected_file_path_bytes: int = 255
 
 
 @attrs.frozen(kw_only=True)

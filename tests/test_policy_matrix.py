@@ -796,6 +796,24 @@ async def _flavor_action(world: World, role: str, action: str) -> Call:
     return Call(path=f"{COMPUTE}/flavors/{flavor}/action", json=body)
 
 
+def _quota_set(rest: str = "", body: Any = None, *, fresh: bool = False) -> Builder:
+    """A call on the owner's quotas (or, for changes, on a project of its own)."""
+
+    async def build(world: World, role: str) -> Call:
+        project = _fresh("proj") if fresh else world.owner
+        path = f"{COMPUTE}/os-quota-sets/{project}{rest}"
+        return Call(path=path, json=body, owner=project)
+
+    return build
+
+
+def _quota_class(body: Any) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        return Call(path=f"{COMPUTE}/os-quota-class-sets/matrix", json=body)
+
+    return build
+
+
 ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_update_flavor": _on_fresh_flavor("", {"flavor": {"description": "d"}}),
     "compute_delete_flavor": _on_fresh_flavor(""),
@@ -808,6 +826,13 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_delete_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
     "compute_list_flavor_access": _on_fresh_flavor("/os-flavor-access", public=False),
     "compute_show_server_diagnostics": _owned(lambda w: _servers(w, "/diagnostics")),
+    "compute_show_quota_set": _quota_set(),
+    "compute_show_quota_set_detail": _quota_set("/detail"),
+    "compute_show_default_quota_set": _quota_set("/defaults"),
+    "compute_update_quota_set": _quota_set("", {"quota_set": {"metadata_items": 64}}, fresh=True),
+    "compute_delete_quota_set": _quota_set(fresh=True),
+    "compute_show_quota_class_set": _fixed(f"{COMPUTE}/os-quota-class-sets/matrix"),
+    "compute_update_quota_class_set": _quota_class({"quota_class_set": {"key_pairs": 50}}),
 }
 
 

@@ -1,4 +1,4 @@
-"""The conductor's tables: instances (with compare-and-swap saves) and quotas.
+"""The conductor's instance table: creates within quota, compare-and-swap saves.
 
 Each instance row keeps the whole `Instance` as JSON plus the columns that queries,
 quota counting and compare-and-swap need. Every change goes through `update()`, which
@@ -12,18 +12,16 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-import attrs
 import orjson
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
-from nova_lite.config import QuotaConfig
+from nova_lite.conductor.quotas import QuotaBook
 from nova_lite.db import Database
 from nova_lite.exceptions import (
     Conflict,
     InstanceNotFound,
     Invalid,
-    QuotaExceeded,
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
 )
@@ -57,11 +55,11 @@ _UPDATABLE = frozenset(
 
 
 class InstanceStore:
-    """Reads and writes the conductor's instance and quota tables (flavors: `FlavorStore`)."""
+    """Reads and writes the conductor's instance table, within the `QuotaBook`'s limits."""
 
-    def __init__(self, db: Database, quota_defaults: QuotaConfig) -> None:
+    def __init__(self, db: Database, quotas: QuotaBook) -> None:
         self.db = db
-        self.quota_defaults = quota_defaults
+        self.quotas = quotas
 
     # -- instances ---------------------------------------------------------
 
@@ -109,58 +107,17 @@ class InstanceStore:
         if taken:
             raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
 
-    async def quota_limits(self, project_id: str) -> dict[str, int]:
-        limits = attrs.asdict(self.quota_defaults)
-        rows = await self.db.fetchall(
-            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,)
-        )
-        limits.update({r["resource"]: r["hard_limit"] for r in rows})
-        return limits
-
-    async def quota_usage(self, project_id: str) -> dict[str, int]:
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) AS instances, COALESCE(SUM(vcpus), 0) AS cores, "
-            "COALESCE(SUM(memory_mb), 0) AS ram FROM instances "
-            "WHERE project_id = ? AND deleted = 0",
-            (project_id,),
-        )
-        assert row is not None
-        return {"instances": row["instances"], "cores": row["cores"], "ram": row["ram"]}
-
-    async def set_quota(self, project_id: str, resource: str, limit: int) -> None:
-        if resource not in ("instances", "cores", "ram"):
-            raise Invalid(f"Unknown quota resource {resource!r}; use instances, cores or ram.")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
-            raise Invalid(
-                f"The {resource} quota limit must be an integer of at least -1 (unlimited), "
-                f"not {limit!r}."
-            )
-        await self.db.execute(
-            "INSERT OR REPLACE INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)",
-            (project_id, resource, limit),
-        )
-
     async def _check_quota(
         self, conn: Any, project_id: str, new: Sequence[objects.Instance]
     ) -> None:
-        limits = await self.quota_limits(project_id)
-        used = await self.quota_usage(project_id)
-        wanted = {
-            "instances": len(new),
-            "cores": sum(i.flavor.vcpus for i in new),
-            "ram": sum(i.flavor.memory_mb for i in new),
-        }
-        for resource, amount in wanted.items():
-            limit = limits[resource]
-            if limit >= 0 and used[resource] + amount > limit:
-                raise QuotaExceeded(
-                    f"Quota exceeded for {resource}: Requested {amount}, but already used "
-                    f"{used[resource]} of {limit} {resource}.",
-                    resource=resource,
-                    requested=amount,
-                    used=used[resource],
-                    limit=limit,
-                )
+        for user_id in sorted({i.user_id for i in new}):
+            mine = [i for i in new if i.user_id == user_id]
+            wanted = {
+                "instances": len(mine),
+                "cores": sum(i.flavor.vcpus for i in mine),
+                "ram": sum(i.flavor.memory_mb for i in mine),
+            }
+            await self.quotas.check(conn, project_id, user_id or None, wanted)
 
     async def get(self, uuid: str, *, read_deleted: bool = False) -> objects.Instance:
         row = await self.db.fetchone("SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,))

@@ -1,4 +1,4 @@
-"""The conductor's endpoints for instance records, and the quotas they use.
+"""The conductor's endpoints for instance records.
 
 Compute hosts never touch a database; they read and save instances through these
 endpoints, over the `InstanceStore`. Every change to an instance is announced as an
@@ -16,7 +16,7 @@ from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.conductor.instance_store import ANY, InstanceStore
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, UnexpectedTaskStateError
+from nova_lite.exceptions import UnexpectedTaskStateError
 from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
@@ -25,7 +25,7 @@ __all__ = ["InstanceRecords"]
 
 
 class InstanceRecords:
-    """The conductor endpoints that read and save instances and quotas."""
+    """The conductor endpoints that read and save instances."""
 
     target: ClassVar[Target] = Target(version=ConductorAPI.version)
 
@@ -35,22 +35,6 @@ class InstanceRecords:
 
     def __repr__(self) -> str:
         return "<InstanceRecords>"
-
-    # -- quotas --------------------------------------------------------------
-
-    @endpoint
-    async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
-        return {
-            "limits": await self.store.quota_limits(project_id),
-            "usage": await self.store.quota_usage(project_id),
-        }
-
-    @endpoint
-    async def quota_set(
-        self, ctx: RequestContext, project_id: str, resource: str, limit: int
-    ) -> None:
-        _require_admin(ctx, "set quotas")
-        await self.store.set_quota(project_id, resource, limit)
 
     # -- instance records --------------------------------------------------
 
@@ -124,8 +108,3 @@ class InstanceRecords:
         instance = await self.store.destroy(instance_uuid)
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
         return instance
-
-
-def _require_admin(ctx: RequestContext, what: str) -> None:
-    if not ctx.is_admin:
-        raise Forbidden(f"Only administrators may {what}.")

@@ -3,8 +3,9 @@
 `ConductorManager` is composed, not inherited: it opens the conductor's database and
 hands each part exactly what it uses:
 
-- `InstanceRecords` (instances.py): instances and quotas over the
-  `InstanceStore`, announcing every change;
+- `InstanceRecords` (instances.py): instances over the `InstanceStore` (creates
+  within the `QuotaBook`'s limits), announcing every change;
+- `QuotaRecords` (quotas.py): compute quotas per project and user, quota classes;
 - `FlavorRecords` (flavors.py): flavors, their access lists and extra specs;
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
@@ -30,6 +31,7 @@ from nova_lite.conductor.flavors import FlavorRecords, FlavorStore
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.migrate import MigrationTasks
+from nova_lite.conductor.quotas import QuotaBook, QuotaRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
 from nova_lite.config import Config
@@ -56,7 +58,9 @@ class ConductorManager(Manager):
         notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
-        self.instances = InstanceRecords(InstanceStore(self.db, config.quota), notifier)
+        quotas = QuotaBook(self.db, config.quota)
+        self.instances = InstanceRecords(InstanceStore(self.db, quotas), notifier)
+        self.quotas = QuotaRecords(quotas)
         self.actions = ActionRecords(ActionStore(self.db))
         self.flavors = FlavorRecords(FlavorStore(self.db))
         self.builds = BuildTasks(
@@ -83,7 +87,14 @@ class ConductorManager(Manager):
 
     def endpoints(self) -> list[object]:
         """The parts that serve the conductor's RPC endpoints (see the module docstring)."""
-        return [self.instances, self.actions, self.builds, self.migrations, self.flavors]
+        return [
+            self.instances,
+            self.actions,
+            self.builds,
+            self.migrations,
+            self.flavors,
+            self.quotas,
+        ]
 
     async def init_host(self) -> None:
         await self.db.open()

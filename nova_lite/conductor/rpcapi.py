@@ -34,8 +34,13 @@ class ConductorAPI(RPCAPI):
         )
         return result
 
-    async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.invoker.call(ctx, "quota_get", project_id=project_id)
+    async def quota_get(
+        self, ctx: RequestContext, project_id: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """A project's (or one of its users') limits and usage: ``{"limits", "usage"}``."""
+        result: dict[str, Any] = await self.invoker.call(
+            ctx, "quota_get", project_id=project_id, user_id=user_id
+        )
         return result
 
     async def quota_set(
@@ -268,5 +273,49 @@ class ConductorAPI(RPCAPI):
     ) -> list[str]:
         result: list[str] = await self.invoker.call(
             ctx, "flavor_access_remove", flavorid=flavorid, project_id=project_id
+        )
+        return result
+
+    # -- admin compute: quotas and quota classes ----------------------------------------
+
+    async def quota_defaults(self, ctx: RequestContext) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(ctx, "quota_defaults")
+        return result
+
+    async def quota_update(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        limits: dict[str, int],
+        *,
+        user_id: str | None = None,
+        force: bool = False,
+    ) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx,
+            "quota_update",
+            project_id=project_id,
+            limits=limits,
+            user_id=user_id,
+            force=force,
+        )
+        return result
+
+    async def quota_delete(
+        self, ctx: RequestContext, project_id: str, *, user_id: str | None = None
+    ) -> None:
+        await self.invoker.call(ctx, "quota_delete", project_id=project_id, user_id=user_id)
+
+    async def quota_class_get(self, ctx: RequestContext, class_name: str) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx, "quota_class_get", class_name=class_name
+        )
+        return result
+
+    async def quota_class_update(
+        self, ctx: RequestContext, class_name: str, limits: dict[str, int]
+    ) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx, "quota_class_update", class_name=class_name, limits=limits
         )
         return result

@@ -86,4 +86,36 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX flavor_projects_by_project ON flavor_projects (project_id);
     """,
+    # Compute quotas beyond the project's (per user, the quota classes) and server
+    # groups with their members (an instance is in one group at most, as in Nova).
+    """
+    CREATE TABLE user_quotas (
+        project_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        hard_limit INTEGER NOT NULL,
+        PRIMARY KEY (project_id, user_id, resource)
+    );
+    CREATE TABLE quota_classes (
+        class_name TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        hard_limit INTEGER NOT NULL,
+        PRIMARY KEY (class_name, resource)
+    );
+    CREATE TABLE server_groups (
+        uuid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX server_groups_by_project ON server_groups (project_id);
+    CREATE TABLE server_group_members (
+        instance_uuid TEXT PRIMARY KEY,
+        group_uuid TEXT NOT NULL REFERENCES server_groups (uuid) ON DELETE CASCADE
+    );
+    CREATE INDEX server_group_members_by_group ON server_group_members (group_uuid);
+    """,
 ]

@@ -158,6 +158,13 @@ COMPUTE_ADMIN = _rules(
         "Inject network information into a server.",
     ),
     ("os_compute_api:os-server-diagnostics", ADMIN, "Show a server's diagnostics."),
+    ("os_compute_api:os-quota-sets:show", READER_OR_ADMIN, "Show a project's quotas."),
+    ("os_compute_api:os-quota-sets:detail", READER_OR_ADMIN, "Show quotas with their usage."),
+    ("os_compute_api:os-quota-sets:defaults", "@", "Show the default quotas."),
+    ("os_compute_api:os-quota-sets:update", ADMIN, "Change a project's or user's quotas."),
+    ("os_compute_api:os-quota-sets:delete", ADMIN, "Drop a project's or user's own quotas."),
+    ("os_compute_api:os-quota-class-sets:show", ADMIN, "Show a quota class."),
+    ("os_compute_api:os-quota-class-sets:update", ADMIN, "Change a quota class."),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

@@ -40,6 +40,7 @@ from nova_lite.api.http import (
     images,
     network,
     openapi,
+    quotas,
     schemas,
     server_actions,
     server_admin,
@@ -75,7 +76,7 @@ from nova_lite.exceptions import Invalid, NotAuthorized
 __all__ = ["create_app"]
 
 # Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
-ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin)
+ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas)
 
 log = structlog.get_logger(__name__)
 

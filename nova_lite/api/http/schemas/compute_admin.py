@@ -8,7 +8,7 @@ map and string.
 
 from __future__ import annotations
 
-from nova_lite.api.http.schemas.types import Schema, nullable, obj, text
+from nova_lite.api.http.schemas.types import BOOLEAN, MAX_INT, Schema, nullable, obj, text
 
 __all__ = ["ACTIONS", "SCHEMAS"]
 
@@ -24,6 +24,20 @@ EXTRA_SPECS: Schema = {
     "maxProperties": 128,
 }
 TENANT = obj({"tenant": text(255, 1)}, required=("tenant",))
+# A quota limit: an integer from -1 (unlimited), or its digits; which resources a
+# microversion takes is the handler's check (it names them).
+QUOTA_LIMIT: Schema = {
+    "anyOf": [
+        {"type": "integer", "minimum": -1, "maximum": MAX_INT},
+        {"type": "string", "pattern": "^-?[0-9]{1,10}$"},
+    ]
+}
+QUOTAS: Schema = {
+    "type": "object",
+    "propertyNames": {"maxLength": 64},
+    "additionalProperties": QUOTA_LIMIT,
+    "maxProperties": 32,
+}
 
 SCHEMAS: dict[str, Schema] = {
     "compute_update_flavor": obj(
@@ -38,6 +52,12 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": EXTRA_SPEC_VALUE,
         "maxProperties": 16,  # one is right; the handler names what is wrong with more
     },
+    "compute_update_quota_set": obj(
+        {"quota_set": {**QUOTAS, "properties": {"force": BOOLEAN}}}, required=("quota_set",)
+    ),
+    "compute_update_quota_class_set": obj(
+        {"quota_class_set": QUOTAS}, required=("quota_class_set",)
+    ),
     "compute_flavor_action": {
         "type": "object",
         "properties": {"addTenantAccess": TENANT, "removeTenantAccess": TENANT},
