@@ -174,12 +174,19 @@ class SchedulerConfig:
         "DiskWeigher",
         "IoOpsWeigher",
         "BuildFailureWeigher",
+        "ServerGroupSoftAffinityWeigher",
+        "ServerGroupSoftAntiAffinityWeigher",
     )
     ram_weight_multiplier: float = 1.0
     cpu_weight_multiplier: float = 1.0
     disk_weight_multiplier: float = 1.0
     io_ops_weight_multiplier: float = -1.0
     build_failure_weight_multiplier: float = 1000000.0
+    # How strongly a soft-(anti-)affinity group keeps its members together (apart).
+    # Nova's default is 1.0; with three resource weighers at 1.0 (each normalised to
+    # 0..1) that never wins over an emptier host, so nova_lite's is 10.0.
+    soft_affinity_weight_multiplier: float = 10.0
+    soft_anti_affinity_weight_multiplier: float = 10.0
     host_subset_size: int = attrs.field(default=1, validator=_positive)
     max_attempts: int = attrs.field(default=3, validator=_positive)
 

@@ -35,6 +35,7 @@ __all__ = [
     "Port",
     "RequestSpec",
     "Selection",
+    "ServerGroup",
     "Subnet",
     "TokenInfo",
     "Volume",
@@ -339,9 +340,15 @@ class Instance:
 
 @attrs.frozen(kw_only=True)
 class RequestSpec:
-    """What the scheduler must place: flavor, image, zone, hints, hosts to avoid."""
+    """What the scheduler must place: flavor, image, zone, hints, hosts to avoid.
 
-    VERSION: ClassVar[str] = "1.0"
+    `instance_group` is the server group's uuid, with its `group_policy` and
+    `group_rules` (``max_server_per_host``); `host_zones` maps the hosts that are in
+    an availability zone aggregate to that zone (the others are in their own
+    ``[compute] availability_zone``), set when `availability_zone` is asked for.
+    """
+
+    VERSION: ClassVar[str] = "1.1"  # 1.1: group_rules, host_zones
     instance_uuid: str
     project_id: str
     flavor: Flavor
@@ -351,6 +358,8 @@ class RequestSpec:
     ignore_hosts: tuple[str, ...] = ()
     instance_group: str | None = None
     group_policy: str | None = None
+    group_rules: dict[str, int] = attrs.field(factory=dict)
+    host_zones: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -440,6 +449,26 @@ class Migration:
 
 
 @attrs.frozen(kw_only=True)
+class ServerGroup:
+    """A server group: a placement policy its members share (Nova's InstanceGroup).
+
+    `policy` is ``affinity``, ``anti-affinity``, ``soft-affinity`` or
+    ``soft-anti-affinity``; `rules` may hold ``max_server_per_host`` (anti-affinity);
+    `members` are the uuids of its servers that are not deleted.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    uuid: str
+    name: str
+    project_id: str
+    user_id: str
+    policy: str
+    rules: dict[str, int] = attrs.field(factory=dict)
+    members: tuple[str, ...] = ()
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+
+
+@attrs.frozen(kw_only=True)
 class TokenInfo:
     """What identity says about a valid token: who, which project, which roles, until when."""
 
@@ -491,6 +520,7 @@ _ALL: tuple[type, ...] = (
     Port,
     RequestSpec,
     Selection,
+    ServerGroup,
     Subnet,
     TokenInfo,
     Volume,

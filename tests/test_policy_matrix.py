@@ -807,6 +807,28 @@ def _quota_set(rest: str = "", body: Any = None, *, fresh: bool = False) -> Buil
     return build
 
 
+async def _fresh_group(world: World) -> str:
+    member = world.member
+    group = objects.ServerGroup(
+        uuid=str(uuid.uuid4()),
+        name=_fresh("grp"),
+        project_id=member.project_id or "",
+        user_id=member.user_id or "",
+        policy="anti-affinity",
+    )
+    return (await world.cloud.api.conductor.server_group_create(member, group)).uuid
+
+
+async def _on_fresh_group(world: World, role: str) -> Call:
+    path = f"{COMPUTE}/os-server-groups/{await _fresh_group(world)}"
+    return Call(path=path, owner=world.owner)
+
+
+async def _create_group(world: World, role: str) -> Call:
+    body = {"server_group": {"name": _fresh("grp"), "policies": ["affinity"]}}
+    return Call(path=f"{COMPUTE}/os-server-groups", json=body)
+
+
 def _quota_class(body: Any) -> Builder:
     async def build(world: World, role: str) -> Call:
         return Call(path=f"{COMPUTE}/os-quota-class-sets/matrix", json=body)
@@ -833,6 +855,10 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_delete_quota_set": _quota_set(fresh=True),
     "compute_show_quota_class_set": _fixed(f"{COMPUTE}/os-quota-class-sets/matrix"),
     "compute_update_quota_class_set": _quota_class({"quota_class_set": {"key_pairs": 50}}),
+    "compute_list_server_groups": _fixed(f"{COMPUTE}/os-server-groups"),
+    "compute_create_server_group": _create_group,
+    "compute_show_server_group": _on_fresh_group,
+    "compute_delete_server_group": _on_fresh_group,
 }
 
 

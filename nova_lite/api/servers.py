@@ -20,6 +20,7 @@ import structlog
 from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
+from nova_lite.api.placement import Placement, placement_for
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
@@ -122,6 +123,9 @@ class Servers(ServerActions):
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
         network_ids = await self._resolve_networks(ctx, networks)
         hints = dict(scheduler_hints or {})
+        placement = await placement_for(self.api, ctx, hints, availability_zone)
+        if placement.group is not None:
+            hints["group"] = placement.group.uuid
         instances = [
             objects.Instance(
                 uuid=str(uuid.uuid4()),
@@ -140,7 +144,7 @@ class Servers(ServerActions):
             )
             for i in range(count)
         ]
-        specs = [_request_spec(i, image_obj, hints) for i in instances]
+        specs = [_request_spec(i, image_obj, hints, placement) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
         for instance in created:
             await self.api.conductor.action_start(ctx, instance.uuid, "create")
@@ -336,19 +340,17 @@ def _reached(server: Server, done: set[str]) -> bool:
 
 
 def _request_spec(
-    instance: objects.Instance, image: objects.Image | None, hints: Mapping[str, Any]
+    instance: objects.Instance,
+    image: objects.Image | None,
+    hints: Mapping[str, Any],
+    placement: Placement,
 ) -> objects.RequestSpec:
-    group = hints.get("group")
-    policy_name = hints.get("group_policy")
-    if policy_name not in (None, "affinity", "anti-affinity"):
-        raise Invalid(f"group_policy must be 'affinity' or 'anti-affinity', not {policy_name!r}.")
     return objects.RequestSpec(
         instance_uuid=instance.uuid,
         project_id=instance.project_id,
         flavor=instance.flavor,
         image=image,
         availability_zone=instance.availability_zone,
-        scheduler_hints={k: v for k, v in hints.items() if k not in ("group", "group_policy")},
-        instance_group=str(group) if group is not None else None,
-        group_policy=policy_name,
+        scheduler_hints={k: v for k, v in hints.items() if k != "group"},
+        **placement.spec_fields(),
     )

@@ -17,6 +17,7 @@ import orjson
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.conductor.quotas import QuotaBook
+from nova_lite.conductor.server_groups import ServerGroupStore
 from nova_lite.db import Database
 from nova_lite.exceptions import (
     Conflict,
@@ -57,14 +58,18 @@ _UPDATABLE = frozenset(
 class InstanceStore:
     """Reads and writes the conductor's instance table, within the `QuotaBook`'s limits."""
 
-    def __init__(self, db: Database, quotas: QuotaBook) -> None:
+    def __init__(self, db: Database, quotas: QuotaBook, groups: ServerGroupStore) -> None:
         self.db = db
         self.quotas = quotas
+        self.groups = groups
 
     # -- instances ---------------------------------------------------------
 
     async def create(self, instances: Sequence[objects.Instance]) -> None:
         """Insert new instances if the project's quota allows all of them at once.
+
+        Instances created in a server group (hint ``group``) join it in the same
+        transaction, if the group has room for them all.
 
         A uuid given twice, or one an instance (even a deleted one) already has, is a
         `Conflict` naming it, and nothing is inserted.
@@ -92,6 +97,7 @@ class InstanceStore:
                         objects.dump(instance),
                     ),
                 )
+            await self.groups.add_members(conn, instances)
 
     async def _check_new_uuids(self, conn: Any, uuids: Sequence[str]) -> None:
         twice = sorted(u for u, n in Counter(uuids).items() if n > 1)

@@ -6,6 +6,7 @@ hands each part exactly what it uses:
 - `InstanceRecords` (instances.py): instances over the `InstanceStore` (creates
   within the `QuotaBook`'s limits), announcing every change;
 - `QuotaRecords` (quotas.py): compute quotas per project and user, quota classes;
+- `ServerGroupRecords` (server_groups.py): server groups and their members;
 - `FlavorRecords` (flavors.py): flavors, their access lists and extra specs;
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
@@ -34,6 +35,7 @@ from nova_lite.conductor.migrate import MigrationTasks
 from nova_lite.conductor.quotas import QuotaBook, QuotaRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
+from nova_lite.conductor.server_groups import ServerGroupRecords, ServerGroupStore
 from nova_lite.config import Config
 from nova_lite.db import Database
 from nova_lite.network.rpcapi import NetworkAPI
@@ -59,8 +61,10 @@ class ConductorManager(Manager):
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
         quotas = QuotaBook(self.db, config.quota)
-        self.instances = InstanceRecords(InstanceStore(self.db, quotas), notifier)
+        groups = ServerGroupStore(self.db, quotas)
+        self.instances = InstanceRecords(InstanceStore(self.db, quotas, groups), notifier)
         self.quotas = QuotaRecords(quotas)
+        self.server_groups = ServerGroupRecords(groups)
         self.actions = ActionRecords(ActionStore(self.db))
         self.flavors = FlavorRecords(FlavorStore(self.db))
         self.builds = BuildTasks(
@@ -76,6 +80,7 @@ class ConductorManager(Manager):
             host,
             self.instances,
             self.actions,
+            groups=groups,
             scheduler=scheduler,
             compute=compute,
             notifier=notifier,
@@ -94,6 +99,7 @@ class ConductorManager(Manager):
             self.migrations,
             self.flavors,
             self.quotas,
+            self.server_groups,
         ]
 
     async def init_host(self) -> None:

@@ -22,6 +22,7 @@ from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.conductor.server_groups import ServerGroupStore
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     InstanceNotFound,
@@ -50,6 +51,7 @@ class MigrationTasks:
         records: InstanceRecords,
         actions: ActionRecords,
         *,
+        groups: ServerGroupStore,
         scheduler: SchedulerAPI,
         compute: ComputeAPI,
         notifier: Notifier,
@@ -58,6 +60,7 @@ class MigrationTasks:
         self.host = host
         self.records = records
         self.actions = actions
+        self.groups = groups
         self.scheduler = scheduler
         self.compute = compute
         self.notifier = notifier
@@ -79,7 +82,7 @@ class MigrationTasks:
         migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
-        spec = _spec(instance, flavor)
+        spec = await self._spec(instance, flavor)
         if not self.allow_resize_to_same_host:
             spec = _without(spec, instance.host)
         await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
@@ -168,6 +171,21 @@ class MigrationTasks:
         record = await self.records.instance_get(ctx, instance_uuid, read_deleted=True)
         await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
 
+    async def _spec(
+        self, instance: objects.Instance, flavor: objects.Flavor
+    ) -> objects.RequestSpec:
+        """The request spec placing an existing instance: its zone, and its group's policy."""
+        group = await self.groups.group_of(instance.uuid)
+        return objects.RequestSpec(
+            instance_uuid=instance.uuid,
+            project_id=instance.project_id,
+            flavor=flavor,
+            availability_zone=instance.availability_zone,
+            instance_group=group.uuid if group else None,
+            group_policy=group.policy if group else None,
+            group_rules=dict(group.rules) if group else {},
+        )
+
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
@@ -176,7 +194,7 @@ class MigrationTasks:
         instance = await self._still_ours(ctx, instance_uuid, task_states.UNSHELVING, event)
         if instance is None:
             return
-        spec = _spec(instance, instance.flavor)
+        spec = await self._spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
         except NovaLiteError as exc:
@@ -191,18 +209,6 @@ class MigrationTasks:
             return
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
-
-
-def _spec(instance: objects.Instance, flavor: objects.Flavor) -> objects.RequestSpec:
-    hints = instance.scheduler_hints
-    return objects.RequestSpec(
-        instance_uuid=instance.uuid,
-        project_id=instance.project_id,
-        flavor=flavor,
-        availability_zone=instance.availability_zone,
-        instance_group=hints.get("group"),
-        group_policy=hints.get("group_policy"),
-    )
 
 
 def _without(spec: objects.RequestSpec, host: str) -> objects.RequestSpec:

@@ -319,3 +319,33 @@ class ConductorAPI(RPCAPI):
             ctx, "quota_class_update", class_name=class_name, limits=limits
         )
         return result
+
+    # -- admin compute: server groups ----------------------------------------------------
+
+    async def server_group_create(
+        self, ctx: RequestContext, group: objects.ServerGroup
+    ) -> objects.ServerGroup:
+        result: objects.ServerGroup = await self.invoker.call(
+            ctx, "server_group_create", group=group
+        )
+        return result
+
+    async def server_group_get(self, ctx: RequestContext, uuid: str) -> objects.ServerGroup:
+        result: objects.ServerGroup = await self.invoker.call(ctx, "server_group_get", uuid=uuid)
+        return result
+
+    async def server_group_list(
+        self,
+        ctx: RequestContext,
+        *,
+        project_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.ServerGroup]:
+        result: list[objects.ServerGroup] = await self.invoker.call(
+            ctx, "server_group_list", project_id=project_id, limit=limit, offset=offset
+        )
+        return result
+
+    async def server_group_delete(self, ctx: RequestContext, uuid: str) -> None:
+        await self.invoker.call(ctx, "server_group_delete", uuid=uuid)

@@ -165,6 +165,15 @@ COMPUTE_ADMIN = _rules(
     ("os_compute_api:os-quota-sets:delete", ADMIN, "Drop a project's or user's own quotas."),
     ("os_compute_api:os-quota-class-sets:show", ADMIN, "Show a quota class."),
     ("os_compute_api:os-quota-class-sets:update", ADMIN, "Change a quota class."),
+    ("os_compute_api:os-server-groups:create", MEMBER_OR_ADMIN, "Create a server group."),
+    ("os_compute_api:os-server-groups:index", READER_OR_ADMIN, "List the project's groups."),
+    (
+        "os_compute_api:os-server-groups:index:all_projects",
+        ADMIN,
+        "List every project's server groups.",
+    ),
+    ("os_compute_api:os-server-groups:show", READER_OR_ADMIN, "Show a server group."),
+    ("os_compute_api:os-server-groups:delete", MEMBER_OR_ADMIN, "Delete a server group."),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

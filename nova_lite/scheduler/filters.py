@@ -148,20 +148,29 @@ class ImagePropertiesFilter(BaseHostFilter):
         return super().filter_all(hosts, spec)
 
 
+def _max_per_host(spec: objects.RequestSpec) -> int:
+    """How many of an anti-affinity group's members one host may hold (2.64's rule; 1)."""
+    return max(1, int(spec.group_rules.get("max_server_per_host", 1)))
+
+
 class ServerGroupAntiAffinityFilter(BaseHostFilter):
-    """For an anti-affinity group, passes only hosts with no member of the group."""
+    """For an anti-affinity group, passes the hosts with fewer of its members than
+    ``max_server_per_host`` (1 unless the group's rules say more)."""
 
     name: ClassVar[str] = "ServerGroupAntiAffinityFilter"
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
-        if spec.group_policy != "anti-affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "anti-affinity" or not group:
             return True
-        return spec.instance_group not in host.groups
+        return host.groups.get(group, 0) < _max_per_host(spec)
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
-        if spec.group_policy != "anti-affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "anti-affinity" or not group:
             return list(hosts)
-        return super().filter_all(hosts, spec)
+        most = _max_per_host(spec)
+        return [h for h in hosts if h.groups.get(group, 0) < most]
 
 
 class ServerGroupAffinityFilter(BaseHostFilter):
@@ -176,9 +185,12 @@ class ServerGroupAffinityFilter(BaseHostFilter):
         return group in host.groups or not self._hosts.group_has_members(group)
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
-        if spec.group_policy != "affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "affinity" or not group:
             return list(hosts)
-        return super().filter_all(hosts, spec)
+        if not self._hosts.group_has_members(group):  # the first member goes anywhere
+            return list(hosts)
+        return [h for h in hosts if group in h.groups]
 
 
 FILTERS: dict[str, type[BaseHostFilter]] = {

@@ -44,6 +44,7 @@ from nova_lite.api.http import (
     schemas,
     server_actions,
     server_admin,
+    server_groups,
     volume_actions,
     volume_backups,
     volume_extras,
@@ -76,7 +77,7 @@ from nova_lite.exceptions import Invalid, NotAuthorized
 __all__ = ["create_app"]
 
 # Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
-ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas)
+ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas, server_groups)
 
 log = structlog.get_logger(__name__)
 

@@ -147,6 +147,7 @@ class ServerView:
             ("2.19", "description", None),
             ("2.26", "tags", []),
             ("2.63", "trusted_image_certificates", None),
+            ("2.71", "server_groups", _server_groups(instance)),
             ("2.73", "locked_reason", None),
         ):
             if self.version.at_least(since):
@@ -218,6 +219,12 @@ class ServerView:
         if self.is_admin or fault.code != 500:
             view["details"] = fault.details
         return view
+
+
+def _server_groups(instance: objects.Instance) -> list[str]:
+    """The server group the server was created in (2.71 shows it), as a list of at most one."""
+    group = instance.scheduler_hints.get("group")
+    return [group] if isinstance(group, str) and group else []
 
 
 def flavor_brief(base: str, flavor: objects.Flavor, version: APIVersion) -> dict[str, Any]:

@@ -39,7 +39,19 @@ QUOTAS: Schema = {
     "maxProperties": 32,
 }
 
+# A server group: one policy (a one-item list before 2.64), rules for anti-affinity.
+SERVER_GROUP = obj(
+    {
+        "name": text(255, 1),
+        "policies": {"type": "array", "items": text(255), "maxItems": 1},
+        "policy": text(255),
+        "rules": obj({"max_server_per_host": {"anyOf": [{"type": "integer"}, text(10)]}}),
+    },
+    required=("name",),
+)
+
 SCHEMAS: dict[str, Schema] = {
+    "compute_create_server_group": obj({"server_group": SERVER_GROUP}, required=("server_group",)),
     "compute_update_flavor": obj(
         {"flavor": obj({"description": nullable(text(65535))}, required=("description",))},
         required=("flavor",),
