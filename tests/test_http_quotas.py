@@ -155,3 +155,20 @@ async def test_the_default_class_sets_every_projects_defaults(project: Project) 
     assert unknown.status == 400
     assert defaults.body["quota_set"]["instances"] == 1
     assert (first, second) == (202, 403)
+
+
+async def test_a_resize_past_the_ram_quota_is_refused(project: Project) -> None:
+    """Growing a server beyond the project's RAM quota is a 403; the server stays as it was."""
+    p = project
+    big = {"flavor": {"name": "big", "id": "big", "ram": 4096, "vcpus": 1, "disk": 1}}
+    await p.call("POST", "/flavors", p.admin, json=big)
+    server = await p.front.boot(p.member)
+    await p.call("PUT", f"/os-quota-sets/{p.project}", p.admin, json={"quota_set": {"ram": 2048}})
+
+    path = f"/servers/{server}/action"
+    refused = await p.call("POST", path, p.member, json={"resize": {"flavorRef": "big"}})
+    shown = await p.call("GET", f"/servers/{server}", p.member)
+
+    assert refused.status == 403 and "ram" in refused.body["forbidden"]["message"]
+    assert shown.body["server"]["status"] == "ACTIVE"
+    assert shown.body["server"]["flavor"]["id"] == "1"

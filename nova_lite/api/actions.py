@@ -250,8 +250,23 @@ class ServerActions(ClaimingActions):
         if new_flavor.flavorid == instance.flavor.flavorid:
             raise Invalid(f"Server {server_id} already has flavor {new_flavor.name}.")
         self._host(instance)
+        await self._check_resize_quota(ctx, instance, new_flavor)
         async with self._claimed(ctx, instance, "resize", task_states.RESIZE_PREP):
             await self.api.conductor.migrate_server(ctx, instance.uuid, new_flavor)
+
+    async def _check_resize_quota(
+        self, ctx: RequestContext, instance: objects.Instance, flavor: objects.Flavor
+    ) -> None:
+        """`QuotaExceeded` (403) if the bigger flavor's extra cores or RAM do not fit."""
+        grows = {
+            "cores": flavor.vcpus - instance.flavor.vcpus,
+            "ram": flavor.memory_mb - instance.flavor.memory_mb,
+        }
+        wanted = {resource: more for resource, more in grows.items() if more > 0}
+        if wanted:
+            await self.api.conductor.quota_check(
+                ctx, instance.project_id, instance.user_id or None, wanted
+            )
 
     async def _awaiting_confirmation(
         self, ctx: RequestContext, instance: objects.Instance

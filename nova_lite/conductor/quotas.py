@@ -255,6 +255,18 @@ class QuotaRecords:
         }
 
     @endpoint
+    async def quota_check(
+        self, ctx: RequestContext, project_id: str, user_id: str | None, wanted: dict[str, int]
+    ) -> None:
+        """`QuotaExceeded` unless `wanted` more of each resource fits now (a resize asks this).
+
+        A check, not a claim: usage follows the records, so what a resize takes is counted
+        once its new flavor is recorded, as in Nova.
+        """
+        async with self.book.db.transaction() as conn:
+            await self.book.check(conn, project_id, user_id, wanted)
+
+    @endpoint
     async def quota_defaults(self, ctx: RequestContext) -> dict[str, int]:
         return await self.book.defaults()
 

@@ -278,6 +278,18 @@ class ConductorAPI(RPCAPI):
 
     # -- admin compute: quotas and quota classes ----------------------------------------
 
+    async def quota_check(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        user_id: str | None,
+        wanted: dict[str, int],
+    ) -> None:
+        """`QuotaExceeded` unless `wanted` more of each resource fits the project's limits."""
+        await self.invoker.call(
+            ctx, "quota_check", project_id=project_id, user_id=user_id, wanted=wanted
+        )
+
     async def quota_defaults(self, ctx: RequestContext) -> dict[str, int]:
         result: dict[str, int] = await self.invoker.call(ctx, "quota_defaults")
         return result

@@ -121,13 +121,13 @@ async def update_extra_spec(request: web.Request) -> web.Response:
 
 @routes.delete(FLAVOR + "/os-extra_specs/{key}")
 async def delete_extra_spec(request: web.Request) -> web.Response:
-    """Remove one extra spec (administrators); 202."""
+    """Remove one extra spec (administrators); 200 with no body, as Nova."""
     _authorize(request, _rule("delete"))
     flavor, key = await _flavor(request), _key(request)
     if key not in flavor.extra_specs:
         raise NotFound(f"Flavor {flavor.flavorid} has no extra specs with key {key}.")
     await _save(request, flavor, {k: v for k, v in flavor.extra_specs.items() if k != key})
-    return web.Response(status=202)
+    return web.Response(status=200)
 
 
 # -- flavor access --------------------------------------------------------------------------
