@@ -17,6 +17,7 @@ import orjson
 from nova_lite.converter import ObjectSerializer
 
 __all__ = [
+    "Aggregate",
     "BlockDevice",
     "ComputeNode",
     "Flavor",
@@ -449,6 +450,25 @@ class Migration:
 
 
 @attrs.frozen(kw_only=True)
+class Aggregate:
+    """A host aggregate: named hosts with metadata (Nova's); ``availability_zone`` in the
+    metadata makes its hosts that zone."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: int
+    uuid: str
+    name: str
+    hosts: tuple[str, ...] = ()
+    metadata: dict[str, str] = attrs.field(factory=dict)
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime | None = None
+
+    @property
+    def availability_zone(self) -> str | None:
+        return self.metadata.get("availability_zone")
+
+
+@attrs.frozen(kw_only=True)
 class ServerGroup:
     """A server group: a placement policy its members share (Nova's InstanceGroup).
 
@@ -502,6 +522,7 @@ class HostLedger:
 
 
 _ALL: tuple[type, ...] = (
+    Aggregate,
     BlockDevice,
     ComputeNode,
     Flavor,

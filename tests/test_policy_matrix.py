@@ -829,6 +829,41 @@ async def _create_group(world: World, role: str) -> Call:
     return Call(path=f"{COMPUTE}/os-server-groups", json=body)
 
 
+async def _fresh_aggregate(world: World, *hosts: str) -> int:
+    admin = world.contexts["admin"]
+    aggregate = await world.cloud.api.conductor.aggregate_create(admin, _fresh("agg"))
+    for host in hosts:
+        await world.cloud.api.conductor.aggregate_add_host(admin, aggregate.id, host)
+    return aggregate.id
+
+
+def _on_fresh_aggregate(rest: str = "", body: Any = None) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        path = f"{COMPUTE}/os-aggregates/{await _fresh_aggregate(world)}{rest}"
+        return Call(path=path, json=body)
+
+    return build
+
+
+async def _create_aggregate(world: World, role: str) -> Call:
+    body = {"aggregate": {"name": _fresh("agg")}}
+    return Call(path=f"{COMPUTE}/os-aggregates", json=body)
+
+
+AGGREGATE_ACTIONS: dict[str, Any] = {
+    "add_host": {"host": "compute1"},
+    "remove_host": {"host": "compute1"},
+    "set_metadata": {"metadata": {"k": "v"}},
+}
+
+
+async def _aggregate_action(world: World, role: str, action: str) -> Call:
+    hosts = ("compute1",) if action == "remove_host" else ()
+    aggregate = await _fresh_aggregate(world, *hosts)
+    body = {action: AGGREGATE_ACTIONS[action]}
+    return Call(path=f"{COMPUTE}/os-aggregates/{aggregate}/action", json=body)
+
+
 def _quota_class(body: Any) -> Builder:
     async def build(world: World, role: str) -> Call:
         return Call(path=f"{COMPUTE}/os-quota-class-sets/matrix", json=body)
@@ -859,6 +894,13 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_create_server_group": _create_group,
     "compute_show_server_group": _on_fresh_group,
     "compute_delete_server_group": _on_fresh_group,
+    "compute_list_aggregates": _fixed(f"{COMPUTE}/os-aggregates"),
+    "compute_create_aggregate": _create_aggregate,
+    "compute_show_aggregate": _on_fresh_aggregate(),
+    "compute_update_aggregate": _on_fresh_aggregate("", {"aggregate": {"name": _fresh("agg")}}),
+    "compute_delete_aggregate": _on_fresh_aggregate(),
+    "compute_list_availability_zones": _fixed(f"{COMPUTE}/os-availability-zone"),
+    "compute_list_availability_zones_detail": _fixed(f"{COMPUTE}/os-availability-zone/detail"),
 }
 
 
@@ -1106,6 +1148,7 @@ ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "volume_type_action": _type_action,
     "volume_backup_action": _backup_action,
     "compute_flavor_action": _flavor_action,
+    "compute_aggregate_action": _aggregate_action,
 }
 
 

@@ -3,8 +3,8 @@
 The ``group`` scheduler hint names a server group of the caller's project (Nova
 answers 400 for one that does not exist); its policy and rules go into every
 instance's request spec, where the scheduler's group filters and weighers read
-them. A requested availability zone must exist (400 otherwise, as Nova), and the
-spec carries which hosts are in which zone, for the AvailabilityZoneFilter.
+them. A requested availability zone must be available (400 otherwise, as Nova);
+the conductor adds which hosts are in which zone when it schedules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from nova_lite import objects
+from nova_lite.api.zones import available_zones, compute_hosts
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Invalid, NotFound
 
@@ -29,10 +30,9 @@ UUID_LIKE = re.compile(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 
 @attrs.frozen(kw_only=True)
 class Placement:
-    """The group and zone parts of the create's request specs."""
+    """The group part of the create's request specs (the conductor adds the zones)."""
 
     group: objects.ServerGroup | None = None
-    host_zones: dict[str, str] = attrs.field(factory=dict)
 
     def spec_fields(self) -> dict[str, Any]:
         """The `objects.RequestSpec` fields this placement sets."""
@@ -41,7 +41,6 @@ class Placement:
             "instance_group": group.uuid if group else None,
             "group_policy": group.policy if group else None,
             "group_rules": dict(group.rules) if group else {},
-            "host_zones": dict(self.host_zones),
         }
 
 
@@ -53,6 +52,10 @@ async def placement_for(
 ) -> Placement:
     """The create's placement: its hints' server group and its zone, both checked."""
     group = await _group(api, ctx, hints.get("group"))
+    if availability_zone is not None:
+        available, _ = available_zones(await compute_hosts(api, ctx))
+        if availability_zone not in available:
+            raise Invalid(f"The requested availability zone is not available: {availability_zone}")
     return Placement(group=group)
 
 

@@ -7,6 +7,8 @@ hands each part exactly what it uses:
   within the `QuotaBook`'s limits), announcing every change;
 - `QuotaRecords` (quotas.py): compute quotas per project and user, quota classes;
 - `ServerGroupRecords` (server_groups.py): server groups and their members;
+- `AggregateRecords` (aggregates.py): host aggregates and the availability zones
+  they define;
 - `FlavorRecords` (flavors.py): flavors, their access lists and extra specs;
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
@@ -27,6 +29,7 @@ from typing import ClassVar
 
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
+from nova_lite.conductor.aggregates import AggregateRecords, AggregateStore
 from nova_lite.conductor.build import BuildTasks
 from nova_lite.conductor.flavors import FlavorRecords, FlavorStore
 from nova_lite.conductor.instance_store import InstanceStore
@@ -65,6 +68,8 @@ class ConductorManager(Manager):
         self.instances = InstanceRecords(InstanceStore(self.db, quotas, groups), notifier)
         self.quotas = QuotaRecords(quotas)
         self.server_groups = ServerGroupRecords(groups)
+        zones = AggregateStore(self.db)
+        self.aggregates = AggregateRecords(zones)
         self.actions = ActionRecords(ActionStore(self.db))
         self.flavors = FlavorRecords(FlavorStore(self.db))
         self.builds = BuildTasks(
@@ -75,12 +80,14 @@ class ConductorManager(Manager):
             notifier=notifier,
             max_attempts=config.scheduler.max_attempts,
             build_timeout=config.compute.instance_build_timeout,
+            zones=zones,
         )
         self.migrations = MigrationTasks(
             host,
             self.instances,
             self.actions,
             groups=groups,
+            zones=zones,
             scheduler=scheduler,
             compute=compute,
             notifier=notifier,
@@ -100,6 +107,7 @@ class ConductorManager(Manager):
             self.flavors,
             self.quotas,
             self.server_groups,
+            self.aggregates,
         ]
 
     async def init_host(self) -> None:

@@ -20,6 +20,7 @@ from nova_lite.compute import migration_states, task_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
+from nova_lite.conductor.aggregates import AggregateStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.server_groups import ServerGroupStore
@@ -52,6 +53,7 @@ class MigrationTasks:
         actions: ActionRecords,
         *,
         groups: ServerGroupStore,
+        zones: AggregateStore,
         scheduler: SchedulerAPI,
         compute: ComputeAPI,
         notifier: Notifier,
@@ -61,6 +63,7 @@ class MigrationTasks:
         self.records = records
         self.actions = actions
         self.groups = groups
+        self.zones = zones
         self.scheduler = scheduler
         self.compute = compute
         self.notifier = notifier
@@ -174,7 +177,10 @@ class MigrationTasks:
     async def _spec(
         self, instance: objects.Instance, flavor: objects.Flavor
     ) -> objects.RequestSpec:
-        """The request spec placing an existing instance: its zone, and its group's policy."""
+        """The request spec placing an existing instance: its zone, and its group's policy.
+
+        A server stays in the zone it was created in (or placed in), as in Nova.
+        """
         group = await self.groups.group_of(instance.uuid)
         return objects.RequestSpec(
             instance_uuid=instance.uuid,
@@ -184,6 +190,7 @@ class MigrationTasks:
             instance_group=group.uuid if group else None,
             group_policy=group.policy if group else None,
             group_rules=dict(group.rules) if group else {},
+            host_zones=await self.zones.host_zones() if instance.availability_zone else {},
         )
 
     @endpoint

@@ -361,3 +361,60 @@ class ConductorAPI(RPCAPI):
 
     async def server_group_delete(self, ctx: RequestContext, uuid: str) -> None:
         await self.invoker.call(ctx, "server_group_delete", uuid=uuid)
+
+    # -- admin compute: host aggregates and availability zones ---------------------------
+
+    async def aggregate_create(
+        self, ctx: RequestContext, name: str, *, availability_zone: str | None = None
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_create", name=name, availability_zone=availability_zone
+        )
+        return result
+
+    async def aggregate_get(self, ctx: RequestContext, aggregate_id: int) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_get", aggregate_id=aggregate_id
+        )
+        return result
+
+    async def aggregate_list(self, ctx: RequestContext) -> list[objects.Aggregate]:
+        result: list[objects.Aggregate] = await self.invoker.call(ctx, "aggregate_list")
+        return result
+
+    async def aggregate_update(
+        self,
+        ctx: RequestContext,
+        aggregate_id: int,
+        *,
+        name: str | None = None,
+        metadata: dict[str, str | None] | None = None,
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_update", aggregate_id=aggregate_id, name=name, metadata=metadata
+        )
+        return result
+
+    async def aggregate_add_host(
+        self, ctx: RequestContext, aggregate_id: int, host: str
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_add_host", aggregate_id=aggregate_id, host=host
+        )
+        return result
+
+    async def aggregate_remove_host(
+        self, ctx: RequestContext, aggregate_id: int, host: str
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_remove_host", aggregate_id=aggregate_id, host=host
+        )
+        return result
+
+    async def aggregate_delete(self, ctx: RequestContext, aggregate_id: int) -> None:
+        await self.invoker.call(ctx, "aggregate_delete", aggregate_id=aggregate_id)
+
+    async def host_zones(self, ctx: RequestContext) -> dict[str, str]:
+        """The availability zone of every host an aggregate puts in one."""
+        result: dict[str, str] = await self.invoker.call(ctx, "host_zones")
+        return result

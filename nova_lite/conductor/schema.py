@@ -118,4 +118,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX server_group_members_by_group ON server_group_members (group_uuid);
     """,
+    # Host aggregates: their hosts and metadata (availability_zone among it).
+    """
+    CREATE TABLE aggregates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uuid TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at TEXT NOT NULL,
+        updated_at TEXT
+    );
+    CREATE TABLE aggregate_hosts (
+        aggregate_id INTEGER NOT NULL REFERENCES aggregates (id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        PRIMARY KEY (aggregate_id, host)
+    );
+    CREATE INDEX aggregate_hosts_by_host ON aggregate_hosts (host);
+    CREATE TABLE aggregate_metadata (
+        aggregate_id INTEGER NOT NULL REFERENCES aggregates (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (aggregate_id, key)
+    );
+    """,
 ]

@@ -174,6 +174,20 @@ COMPUTE_ADMIN = _rules(
     ),
     ("os_compute_api:os-server-groups:show", READER_OR_ADMIN, "Show a server group."),
     ("os_compute_api:os-server-groups:delete", MEMBER_OR_ADMIN, "Delete a server group."),
+    ("os_compute_api:os-aggregates:index", ADMIN, "List host aggregates."),
+    ("os_compute_api:os-aggregates:create", ADMIN, "Create a host aggregate."),
+    ("os_compute_api:os-aggregates:show", ADMIN, "Show a host aggregate."),
+    ("os_compute_api:os-aggregates:update", ADMIN, "Rename an aggregate or change its zone."),
+    ("os_compute_api:os-aggregates:delete", ADMIN, "Delete a host aggregate."),
+    ("os_compute_api:os-aggregates:add_host", ADMIN, "Add a host to an aggregate."),
+    ("os_compute_api:os-aggregates:remove_host", ADMIN, "Remove a host from an aggregate."),
+    ("os_compute_api:os-aggregates:set_metadata", ADMIN, "Change an aggregate's metadata."),
+    ("os_compute_api:os-availability-zone:list", "@", "List the availability zones."),
+    (
+        "os_compute_api:os-availability-zone:detail",
+        ADMIN,
+        "List the zones with their hosts and services.",
+    ),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

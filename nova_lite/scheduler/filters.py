@@ -82,18 +82,26 @@ class ResourceFilter(BaseHostFilter):
 
 
 class AvailabilityZoneFilter(BaseHostFilter):
-    """Passes hosts in the availability zone the request asks for (any if none)."""
+    """Passes hosts in the availability zone the request asks for (any if none).
+
+    A host's zone is the one its aggregates give it (``spec.host_zones``, read by the
+    conductor from the aggregates for each request), else its own
+    ``[compute] availability_zone`` (Nova's ``default_availability_zone``).
+    """
 
     name: ClassVar[str] = "AvailabilityZoneFilter"
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
-        return spec.availability_zone in (None, host.node.availability_zone)
+        if spec.availability_zone is None:
+            return True
+        return spec.host_zones.get(host.host, host.node.availability_zone) == spec.availability_zone
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
         zone = spec.availability_zone
         if zone is None:
             return list(hosts)
-        return [h for h in hosts if h.node.availability_zone == zone]
+        zones = spec.host_zones
+        return [h for h in hosts if zones.get(h.host, h.node.availability_zone) == zone]
 
 
 def _capabilities(spec: objects.RequestSpec) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
+    aggregates,
     compute,
     compute_extras,
     flavor_extras,
@@ -77,7 +78,7 @@ from nova_lite.exceptions import Invalid, NotAuthorized
 __all__ = ["create_app"]
 
 # Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
-ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas, server_groups)
+ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas, server_groups, aggregates)
 
 log = structlog.get_logger(__name__)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from nova_lite import objects
 from nova_lite.api.http.common import (
+    API,
     body_of,
     check_fields,
     context_of,
@@ -25,6 +26,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.api.http.views import action_event_view, action_view, stable_id
+from nova_lite.api.zones import zone_of
 from nova_lite.exceptions import Invalid, NotFound
 
 __all__ = ["routes"]
@@ -64,13 +66,18 @@ async def show_instance_action(request: web.Request) -> web.Response:
 # -- services and hypervisors (administrators) ----------------------------------------------
 
 
-def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> dict[str, Any]:
-    """A compute host as an os-services entry (the only services listed)."""
+def service_view(
+    host: Mapping[str, Any],
+    index: int,
+    version: APIVersion,
+    aggregate_zones: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A compute host as an os-services entry (the only services listed), in its zone."""
     view: dict[str, Any] = {
         "id": stable_id("service", host["host"]) if version.at_least("2.53") else index,
         "binary": "nova-compute",
         "host": host["host"],
-        "zone": host.get("availability_zone", "nova"),
+        "zone": zone_of(host, aggregate_zones or {}),
         "status": host["status"],
         "state": host["state"],
         "updated_at": None,
@@ -127,7 +134,8 @@ async def list_services(request: web.Request) -> web.Response:
     """The compute services (one per compute host), up or down; ``host``, ``binary``."""
     version = microversion_of(request)
     hosts = await _hosts(request)
-    services = [service_view(h, i, version) for i, h in enumerate(hosts, start=1)]
+    zones = await request.app[API].conductor.host_zones(context_of(request))
+    services = [service_view(h, i, version, zones) for i, h in enumerate(hosts, start=1)]
     for name in ("host", "binary"):
         if name in request.query:
             services = [s for s in services if s[name] == request.query[name]]

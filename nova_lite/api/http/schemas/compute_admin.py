@@ -50,7 +50,32 @@ SERVER_GROUP = obj(
     required=("name",),
 )
 
+AGGREGATE = {"name": text(255, 1), "availability_zone": nullable(text(255, 1))}
+HOST = obj({"host": text(255, 1)}, required=("host",))
+AGGREGATE_METADATA: Schema = {
+    "type": "object",
+    "propertyNames": {"minLength": 1, "maxLength": 255},
+    "additionalProperties": nullable(text(255)),
+    "minProperties": 1,
+    "maxProperties": 128,
+}
+
 SCHEMAS: dict[str, Schema] = {
+    "compute_create_aggregate": obj(
+        {"aggregate": obj(AGGREGATE, required=("name",))}, required=("aggregate",)
+    ),
+    "compute_update_aggregate": obj({"aggregate": obj(AGGREGATE)}, required=("aggregate",)),
+    "compute_aggregate_action": {
+        "type": "object",
+        "properties": {
+            "add_host": HOST,
+            "remove_host": HOST,
+            "set_metadata": obj({"metadata": AGGREGATE_METADATA}, required=("metadata",)),
+        },
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+    },
     "compute_create_server_group": obj({"server_group": SERVER_GROUP}, required=("server_group",)),
     "compute_update_flavor": obj(
         {"flavor": obj({"description": nullable(text(65535))}, required=("description",))},
