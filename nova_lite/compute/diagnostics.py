@@ -1,4 +1,6 @@
-"""A guest's diagnostics, as the host sees it (Nova's ``get_instance_diagnostics``).
+"""A guest's diagnostics and the host's uptime, as the host sees them.
+
+Nova's ``get_instance_diagnostics`` and ``get_host_uptime``.
 
 The figures come from the hypervisor driver's view of the guest (`get_info`: power
 state, memory, vCPUs) and from the instance's record (its ports and disks); the
@@ -9,6 +11,8 @@ from when the guest was launched. The shape is Nova's standard diagnostics
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any, ClassVar
 
 from nova_lite import objects
@@ -61,7 +65,7 @@ def _nic(mac: str | None) -> dict[str, Any]:
 
 
 class GuestDiagnostics:
-    """The compute endpoint that reports one guest's diagnostics (administrators only)."""
+    """The compute endpoints reporting a guest's diagnostics and the host's uptime (admins)."""
 
     target: ClassVar[Target] = Target(version=ComputeAPI.version)
 
@@ -69,6 +73,7 @@ class GuestDiagnostics:
         self.host = host
         self.driver = driver
         self.conductor = conductor
+        self.started = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<GuestDiagnostics {self.host}>"
@@ -84,3 +89,21 @@ class GuestDiagnostics:
         resources = await self.driver.get_available_resource()
         now = objects.utcnow().timestamp()
         return diagnostics(instance, info.state, hypervisor=resources.hypervisor_type, now=now)
+
+    @endpoint
+    async def get_host_uptime(self, ctx: RequestContext) -> str:
+        """The host's uptime as ``uptime`` prints it (since this compute service started)."""
+        require_admin(ctx, "read a host's uptime")
+        return uptime_text(time.monotonic() - self.started, time.localtime(), os.getloadavg())
+
+
+def uptime_text(seconds: float, now: time.struct_time, load: tuple[float, float, float]) -> str:
+    """`` 08:32:11 up 3 days,  2:05,  0 users,  load average: 0.20, 0.12, 0.14``."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    up = f"{days} day{'s' if days != 1 else ''}, " if days else ""
+    averages = ", ".join(f"{value:.2f}" for value in load)
+    return (
+        f" {time.strftime('%H:%M:%S', now)} up {up}{hours:2d}:{minutes:02d},  0 users,  "
+        f"load average: {averages}"
+    )

@@ -225,3 +225,8 @@ class ComputeAPI(RPCAPI):
             ctx, "get_instance_diagnostics", instance_uuid=instance_uuid
         )
         return result
+
+    async def get_host_uptime(self, ctx: RequestContext, host: str) -> str:
+        """The host's uptime, as ``uptime`` prints it (administrators)."""
+        result: str = await self.invoker.prepare(server=host).call(ctx, "get_host_uptime")
+        return result

@@ -188,6 +188,16 @@ COMPUTE_ADMIN = _rules(
         ADMIN,
         "List the zones with their hosts and services.",
     ),
+    ("os_compute_api:os-hypervisors:statistics", ADMIN, "Show the hypervisors' totals."),
+    ("os_compute_api:os-hypervisors:uptime", ADMIN, "Show a hypervisor's uptime."),
+    ("os_compute_api:os-hypervisors:search", ADMIN, "Search hypervisors by hostname."),
+    ("os_compute_api:os-hypervisors:servers", ADMIN, "List the servers on hypervisors."),
+    ("os_compute_api:os-hosts:list", ADMIN, "List hosts (deprecated API)."),
+    ("os_compute_api:os-hosts:show", ADMIN, "Show a host's resources (deprecated API)."),
+    ("os_compute_api:os-hosts:update", ADMIN, "Change a host's status (deprecated API)."),
+    ("os_compute_api:os-hosts:reboot", ADMIN, "Reboot a host (deprecated API)."),
+    ("os_compute_api:os-hosts:shutdown", ADMIN, "Shut a host down (deprecated API)."),
+    ("os_compute_api:os-hosts:start", ADMIN, "Start a host (deprecated API)."),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

@@ -32,6 +32,8 @@ from nova_lite.api.http import (
     compute_extras,
     flavor_extras,
     flavors,
+    hosts,
+    hypervisors,
     identity,
     image_data,
     image_discovery,
@@ -78,7 +80,15 @@ from nova_lite.exceptions import Invalid, NotAuthorized
 __all__ = ["create_app"]
 
 # Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
-ADMIN_COMPUTE_MODULES = (flavor_extras, server_admin, quotas, server_groups, aggregates)
+ADMIN_COMPUTE_MODULES = (
+    flavor_extras,
+    server_admin,
+    quotas,
+    server_groups,
+    aggregates,
+    hypervisors,
+    hosts,
+)
 
 log = structlog.get_logger(__name__)
 
