@@ -917,6 +917,10 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_startup_host": _fixed(f"{COMPUTE}/os-hosts/compute1/startup"),
     "compute_shutdown_host": _fixed(f"{COMPUTE}/os-hosts/compute1/shutdown"),
     "compute_reboot_host": _fixed(f"{COMPUTE}/os-hosts/compute1/reboot"),
+    "compute_list_tenant_usages": _fixed(f"{COMPUTE}/os-simple-tenant-usage"),
+    "compute_show_tenant_usage": _owned(
+        lambda w: f"{COMPUTE}/os-simple-tenant-usage/{w.owner}", hidden=False
+    ),
 }
 
 

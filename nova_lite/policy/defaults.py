@@ -198,6 +198,8 @@ COMPUTE_ADMIN = _rules(
     ("os_compute_api:os-hosts:reboot", ADMIN, "Reboot a host (deprecated API)."),
     ("os_compute_api:os-hosts:shutdown", ADMIN, "Shut a host down (deprecated API)."),
     ("os_compute_api:os-hosts:start", ADMIN, "Start a host (deprecated API)."),
+    ("os_compute_api:os-simple-tenant-usage:list", ADMIN, "List every project's usage."),
+    ("os_compute_api:os-simple-tenant-usage:show", READER_OR_ADMIN, "Show a project's usage."),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

@@ -48,6 +48,7 @@ from nova_lite.api.http import (
     server_actions,
     server_admin,
     server_groups,
+    usage,
     volume_actions,
     volume_backups,
     volume_extras,
@@ -88,6 +89,7 @@ ADMIN_COMPUTE_MODULES = (
     aggregates,
     hypervisors,
     hosts,
+    usage,
 )
 
 log = structlog.get_logger(__name__)
