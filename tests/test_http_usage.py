@@ -20,6 +20,7 @@ FLAVOR = objects.Flavor(flavorid="2", name="m1.small", vcpus=2, memory_mb=2048, 
 
 def _instance(launched_hour: int, deleted_hour: int | None = None) -> objects.Instance:
     deleted = deleted_hour is not None
+    ended = None if deleted_hour is None else DAY + datetime.timedelta(hours=deleted_hour)
     return objects.Instance(
         uuid=f"i-{launched_hour}-{deleted_hour}",
         display_name="web",
@@ -30,7 +31,7 @@ def _instance(launched_hour: int, deleted_hour: int | None = None) -> objects.In
         vm_state="deleted" if deleted else "active",
         launched_at=DAY + datetime.timedelta(hours=launched_hour),
         created_at=DAY + datetime.timedelta(hours=launched_hour),
-        updated_at=DAY + datetime.timedelta(hours=deleted_hour) if deleted else None,
+        updated_at=ended,
         deleted=deleted,
     )
 
