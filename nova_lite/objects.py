@@ -434,9 +434,13 @@ class InstanceAction:
 
 @attrs.frozen(kw_only=True)
 class Migration:
-    """A resize in progress or done: source, destination, flavors, status."""
+    """A resize or cold migration in progress or done: hosts, flavors, status.
 
-    VERSION: ClassVar[str] = "1.0"
+    A cold migration keeps the flavor (`migration_type`); `id` is the record's number
+    (os-migrations shows it), `project_id` and `user_id` the instance's owner.
+    """
+
+    VERSION: ClassVar[str] = "1.1"  # 1.1: id, project_id, user_id
     uuid: str
     instance_uuid: str
     source_host: str
@@ -447,6 +451,14 @@ class Migration:
     status: str
     created_at: datetime.datetime = attrs.field(factory=utcnow)
     updated_at: datetime.datetime = attrs.field(factory=utcnow)
+    id: int = 0
+    project_id: str | None = None
+    user_id: str | None = None
+
+    @property
+    def migration_type(self) -> str:
+        """``migration`` (a cold migration: the flavor stays) or ``resize``."""
+        return "migration" if self.old_flavor.flavorid == self.new_flavor.flavorid else "resize"
 
 
 @attrs.frozen(kw_only=True)

@@ -60,6 +60,7 @@ ACTION_BODIES: dict[str, Any] = {
     "lock": None,
     "unlock": None,
     "os-resetState": {"state": "active"},
+    "migrate": None,
 }
 
 
@@ -918,6 +919,10 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_shutdown_host": _fixed(f"{COMPUTE}/os-hosts/compute1/shutdown"),
     "compute_reboot_host": _fixed(f"{COMPUTE}/os-hosts/compute1/reboot"),
     "compute_list_tenant_usages": _fixed(f"{COMPUTE}/os-simple-tenant-usage"),
+    "compute_list_migrations": _fixed(f"{COMPUTE}/os-migrations"),
+    "compute_list_server_migrations": _owned(
+        lambda w: _servers(w, "/migrations"), headers={"OpenStack-API-Version": "compute 2.23"}
+    ),
     "compute_show_tenant_usage": _owned(
         lambda w: f"{COMPUTE}/os-simple-tenant-usage/{w.owner}", hidden=False
     ),
@@ -925,7 +930,9 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
 
 
 async def _action(world: World, role: str, action: str) -> Call:
-    server = world.server if action != "forceDelete" else await world.new_server()
+    # Actions that take the server away, or reset it under whatever else it is doing.
+    fresh = action in ("forceDelete", "migrate", "os-resetState")
+    server = await world.new_server() if fresh else world.server
     body = {action: ACTION_BODIES.get(action)}
     path = f"{COMPUTE}/servers/{server}/action"
     return Call(path=path, json=body, owner=world.owner, hidden=True)

@@ -74,9 +74,14 @@ class MigrationTasks:
 
     @endpoint
     async def migrate_server(
-        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        flavor: objects.Flavor,
+        host: str | None = None,
     ) -> None:
-        """Start a resize to `flavor`: pick a destination, then hand over to computes."""
+        """Start a resize to `flavor`, or a cold migration (the same flavor, to `host` if
+        given): pick a destination, then hand over to computes."""
         event = "conductor_migrate_server"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
         instance = await self._still_ours(ctx, instance_uuid, task_states.RESIZE_PREP, event)
@@ -85,9 +90,7 @@ class MigrationTasks:
         migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
-        spec = await self._spec(instance, flavor)
-        if not self.allow_resize_to_same_host:
-            spec = _without(spec, instance.host)
+        spec = await self._placement(ctx, instance, flavor, host)
         await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
@@ -173,6 +176,24 @@ class MigrationTasks:
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Error", None)
         record = await self.records.instance_get(ctx, instance_uuid, read_deleted=True)
         await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
+
+    async def _placement(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        flavor: objects.Flavor,
+        host: str | None,
+    ) -> objects.RequestSpec:
+        """The spec of a resize or migration: never the same host for a cold migration (as
+        Nova), nor for a resize unless ``allow_resize_to_same_host``; only `host` if given."""
+        spec = await self._spec(instance, flavor)
+        cold = flavor.flavorid == instance.flavor.flavorid
+        if (cold or not self.allow_resize_to_same_host) and instance.host is not None:
+            spec = _without(spec, instance.host)
+        if host is not None:
+            others = [h["host"] for h in await self.scheduler.list_hosts(ctx) if h["host"] != host]
+            spec = attrs.evolve(spec, ignore_hosts=(*spec.ignore_hosts, *others))
+        return spec
 
     async def _spec(
         self, instance: objects.Instance, flavor: objects.Flavor

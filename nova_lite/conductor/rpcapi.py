@@ -183,9 +183,17 @@ class ConductorAPI(RPCAPI):
     # -- migrations ------------------------------------------------------------
 
     async def migrate_server(
-        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        flavor: objects.Flavor,
+        *,
+        host: str | None = None,
     ) -> None:
-        await self.invoker.cast(ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor)
+        """Resize to `flavor`, or (the same flavor) cold-migrate, to `host` if given."""
+        await self.invoker.cast(
+            ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor, host=host
+        )
 
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self.invoker.cast(ctx, "unshelve_instance", instance_uuid=instance_uuid)

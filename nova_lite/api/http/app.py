@@ -41,6 +41,7 @@ from nova_lite.api.http import (
     image_metadefs,
     image_update,
     images,
+    migrations,
     network,
     openapi,
     quotas,
@@ -90,6 +91,7 @@ ADMIN_COMPUTE_MODULES = (
     hypervisors,
     hosts,
     usage,
+    migrations,
 )
 
 log = structlog.get_logger(__name__)

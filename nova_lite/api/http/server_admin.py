@@ -4,9 +4,10 @@
 task, whatever it was doing (the way an operator unsticks a server, as in Nova: the
 books are the operator's to check, e.g. with ``nova-lite audit``).
 ``injectNetworkInfo`` is accepted and does nothing, since guests get their network
-configuration when they are spawned. ``GET /servers/{id}/diagnostics`` asks the
-server's host for the guest's figures (Nova's standard form from 2.48, a flat
-per-driver dictionary before). The actions are merged into
+configuration when they are spawned. ``migrate`` is a cold migration: the resize
+machinery with the same flavor, to another host (``host`` chooses it, from 2.56).
+``GET /servers/{id}/diagnostics`` asks the server's host for the guest's figures
+(Nova's standard form from 2.48, a flat per-driver dictionary before). The actions are merged into
 `server_actions.ACTIONS`; `server_actions.Call` is their argument.
 """
 
@@ -59,9 +60,21 @@ async def _inject_network_info(call: Call) -> web.Response:
     return web.Response(status=202)
 
 
+async def _migrate(call: Call) -> web.Response:
+    """Cold-migrate (``host`` from 2.56, administrators only); 202."""
+    allowed = ("host",) if microversion_of(call.request).at_least("2.56") else ()
+    args = call.arguments("migrate", allowed=allowed)
+    host = args.get("host")
+    if host is not None and (not isinstance(host, str) or not host.strip()):
+        raise Invalid(f"Invalid input for field/attribute host. Value: {host!r:.80}.")
+    await call.servers.migrate(call.server_id, host=host)
+    return web.Response(status=202)
+
+
 ADMIN_ACTIONS: dict[str, Action] = {
     "os-resetState": _reset_state,
     "injectNetworkInfo": _inject_network_info,
+    "migrate": _migrate,
 }
 
 

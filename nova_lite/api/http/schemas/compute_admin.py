@@ -109,4 +109,5 @@ NO_ARGUMENTS: Schema = {"anyOf": [{"type": "null"}, obj({})]}
 ACTIONS: Schema = {
     "os-resetState": obj({"state": {"enum": ["active", "error"]}}, required=("state",)),
     "injectNetworkInfo": NO_ARGUMENTS,
+    "migrate": {"anyOf": [{"type": "null"}, obj({"host": nullable(text(255, 1))})]},
 }
