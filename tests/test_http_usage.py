@@ -119,3 +119,27 @@ async def test_usage_lists_for_admins_and_shows_for_the_project(usage: Usage) ->
     assert shown.body["tenant_usage"]["total_hours"] > 0 and len(shown.body["tenant_usage"]) == 8
     assert (refused.status, bad.status, backwards.status) == (403, 400, 400)
     assert empty.body == {"tenant_usage": {}}
+
+
+async def test_the_usage_audit_log_says_no_host_ran_it(usage: Usage) -> None:
+    """The last completed month's audit: every host not run; a bad time is 400, members 403."""
+    u = usage
+    path = f"{COMPUTE}/os-instance_usage_audit_log"
+
+    listed = await u.front.call("GET", path, token=u.admin)
+    before = await u.front.call("GET", f"{path}/2026-12-15%2010:00:00", token=u.admin)
+    bad = await u.front.call("GET", f"{path}/not-a-time", token=u.admin)
+    refused = await u.front.call("GET", path, token=u.member)
+
+    log = listed.body["instance_usage_audit_logs"]
+    assert (log["num_hosts"], log["num_hosts_not_run"], log["hosts_not_run"]) == (
+        1,
+        1,
+        ["compute1"],
+    )
+    period = before.body["instance_usage_audit_log"]
+    assert (period["period_beginning"], period["period_ending"]) == (
+        "2026-11-01 00:00:00",
+        "2026-12-01 00:00:00",
+    )
+    assert (bad.status, refused.status) == (400, 403)

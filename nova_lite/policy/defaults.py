@@ -208,6 +208,12 @@ COMPUTE_ADMIN = _rules(
     ("os_compute_api:os-hosts:start", ADMIN, "Start a host (deprecated API)."),
     ("os_compute_api:os-simple-tenant-usage:list", ADMIN, "List every project's usage."),
     ("os_compute_api:os-simple-tenant-usage:show", READER_OR_ADMIN, "Show a project's usage."),
+    ("os_compute_api:os-instance-usage-audit-log:list", ADMIN, "Show the usage audit log."),
+    (
+        "os_compute_api:os-instance-usage-audit-log:show",
+        ADMIN,
+        "Show the usage audit log of a period.",
+    ),
 )
 
 # Glance's defaults (glance/policies/base.py, image.py), written out in full.

@@ -7,6 +7,11 @@ Administrators list every project's usage (``detailed=1`` adds each server's);
 a project's members read their own. Times are ISO 8601 (``2026-12-01T10:00:00`` or
 with microseconds, or a space instead of ``T``), UTC; either may be left out (now).
 From 2.40 the servers counted page with ``limit`` and ``marker`` (a server's id).
+
+``os-instance_usage_audit_log`` reports Nova's periodic usage audit of the last
+completed month (its default ``instance_usage_audit_period``). nova_lite does not run
+that audit (Nova's ``instance_usage_audit`` is off by default too), so every compute
+host is reported as not run for the period.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import usectime
+from nova_lite.api.zones import compute_hosts
 from nova_lite.exceptions import Invalid
 
 __all__ = ["Period", "routes", "server_usage"]
@@ -183,3 +189,61 @@ async def show_tenant_usage(request: web.Request) -> web.Response:
     if links:
         body["tenant_usage_links"] = links
     return json(body)
+
+
+# -- the instance usage audit log ---------------------------------------------------------
+
+
+def last_completed_month(before: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """The last whole month that ended at or before `before` (Nova's audit period)."""
+    end = before.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - datetime.timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+async def _audit_log(request: web.Request, before: datetime.datetime) -> dict[str, Any]:
+    hosts = sorted(h.host for h in await compute_hosts(request.app[API], context_of(request)))
+    start, end = last_completed_month(before)
+    return {
+        "hosts_not_run": hosts,
+        "log": {},
+        "num_hosts": len(hosts),
+        "num_hosts_done": 0,
+        "num_hosts_not_run": len(hosts),
+        "num_hosts_running": 0,
+        "overall_status": f"0 of {len(hosts)} hosts done. 0 errors.",
+        "period_beginning": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "period_ending": end.strftime("%Y-%m-%d %H:%M:%S"),
+        "total_errors": 0,
+        "total_instances": 0,
+    }
+
+
+def _audit_rule(request: web.Request, rule: str) -> None:
+    ctx = context_of(request)
+    request.app[API].authorize(
+        ctx, f"os_compute_api:os-instance-usage-audit-log:{rule}", ctx.project_id
+    )
+
+
+@routes.get(PREFIX + "/os-instance_usage_audit_log")
+async def list_usage_audit_logs(request: web.Request) -> web.Response:
+    """The usage audit of the last completed month (not run on any host here)."""
+    _audit_rule(request, "list")
+    return json({"instance_usage_audit_logs": await _audit_log(request, objects.utcnow())})
+
+
+@routes.get(PREFIX + "/os-instance_usage_audit_log/{before_timestamp}")
+async def show_usage_audit_log(request: web.Request) -> web.Response:
+    """The usage audit of the last month completed before the time given; 400 if bad."""
+    _audit_rule(request, "show")
+    raw = request.match_info["before_timestamp"]
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
+        try:
+            before = datetime.datetime.strptime(raw, fmt).replace(tzinfo=datetime.UTC)
+            break
+        except ValueError:
+            continue
+    else:
+        raise Invalid(f"Invalid timestamp for date {raw!r:.40}: use YYYY-MM-DD HH:MM:SS.")
+    return json({"instance_usage_audit_log": await _audit_log(request, before)})
