@@ -5,7 +5,8 @@ key ``availability_zone`` puts its hosts in that zone (a host in no such aggrega
 is in its own ``[compute] availability_zone``, Nova's ``default_availability_zone``).
 As in Nova, a host is in one zone at most: adding it to a second aggregate of
 another zone, or giving an aggregate a zone its hosts' other aggregates contradict,
-is refused, and so is moving hosts that run servers to another zone. The zone of
+is refused, and so is changing the zone of an aggregate whose hosts run servers
+(adding a host that runs servers is not: Nova allows it too). The zone of
 every aggregated host (`host_zones`) goes into each request spec, where the
 scheduler's AvailabilityZoneFilter reads it.
 """
@@ -182,11 +183,6 @@ class AggregateStore:
             raise Invalid(
                 f"Cannot add host to aggregate {aggregate_id}. Reason: One or more hosts "
                 f"already in availability zone(s) {sorted(others)}."
-            )
-        if zone is not None and not others and await self._hosts_with_servers((host,)):
-            raise Invalid(
-                f"Cannot add host to aggregate {aggregate_id}. Reason: host {host} runs "
-                "servers of another availability zone."
             )
         await self.db.execute(
             "INSERT INTO aggregate_hosts (aggregate_id, host) VALUES (?, ?)", (aggregate_id, host)
