@@ -239,3 +239,27 @@ async def test_a_full_group_refuses_another_member(groups: Groups) -> None:
     assert refused.status == 403 and "server_group_members" in refused.body["forbidden"]["message"]
     assert [s["id"] for s in servers.body["servers"]] == [first]
     assert shown.body["server_group"]["members"] == [first]
+
+
+async def test_one_create_of_several_servers_shares_a_reservation_id(placing: Groups) -> None:
+    """min_count 2 in a group: both members, listed together by their reservation_id."""
+    g = placing
+    group = await g.group("anti-affinity")
+    server = {"name": "pair", "imageRef": await g.front.image_id(), "flavorRef": "1"}
+    body = {
+        "server": {**server, "min_count": 2, "return_reservation_id": True},
+        "os:scheduler_hints": {"group": group["id"]},
+    }
+    await g.boot(None, "other")
+
+    created = await g.call("POST", "/servers", g.member, json=body)
+    reservation = created.body["reservation_id"]
+    listed = await g.call("GET", f"/servers/detail?reservation_id={reservation}", g.member)
+    ids = [s["id"] for s in listed.body["servers"]]
+    hosts = await g.hosts(ids)
+    every = await g.call("GET", "/servers/detail?all_tenants=1", g.admin, headers=V264)
+
+    assert len(ids) == 2 and len(set(hosts)) == 2
+    reservations = {s["id"]: s["OS-EXT-SRV-ATTR:reservation_id"] for s in every.body["servers"]}
+    assert [reservations[i] for i in ids] == [reservation, reservation]
+    assert len(set(reservations.values())) == 2  # the other server's create had its own

@@ -126,9 +126,11 @@ class Servers(ServerActions):
         placement = await placement_for(self.api, ctx, hints, availability_zone)
         if placement.group is not None:
             hints["group"] = placement.group.uuid
+        uuids = [str(uuid.uuid4()) for _ in range(count)]
+        reservation = {"reservation_id": f"r-{uuids[0][:8]}"}  # one per create, as in Nova
         instances = [
             objects.Instance(
-                uuid=str(uuid.uuid4()),
+                uuid=uuids[i],
                 display_name=name if count == 1 else f"{name}-{i + 1}",
                 project_id=ctx.project_id or "",
                 user_id=ctx.user_id or "",
@@ -140,6 +142,7 @@ class Servers(ServerActions):
                 networks=tuple(network_ids),
                 block_devices=tuple(block_devices),
                 metadata=dict(metadata or {}),
+                system_metadata=dict(reservation),
                 scheduler_hints=hints,
             )
             for i in range(count)

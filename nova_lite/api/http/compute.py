@@ -33,7 +33,7 @@ from nova_lite.api.http.common import (
 )
 from nova_lite.api.http.filters import regex_filter
 from nova_lite.api.http.microversion import MAX_VERSION, MIN_VERSION
-from nova_lite.api.http.views import ServerView, link
+from nova_lite.api.http.views import ServerView, link, reservation_id
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import InstanceNotFound, Invalid
 
@@ -139,6 +139,7 @@ def _matches(
         "flavor" not in query or instance.flavor.flavorid == query["flavor"],
         "image" not in query or instance.image_ref == query["image"],
         "host" not in query or (view.is_admin and instance.host == query["host"]),
+        "reservation_id" not in query or reservation_id(instance) == query["reservation_id"],
     )
     return all(checks)
 

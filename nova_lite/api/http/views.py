@@ -29,6 +29,7 @@ __all__ = [
     "host_id",
     "isotime",
     "link",
+    "reservation_id",
     "stable_id",
     "usectime",
 ]
@@ -166,7 +167,7 @@ class ServerView:
             fields.update(
                 {
                     "OS-EXT-SRV-ATTR:hostname": instance.display_name,
-                    "OS-EXT-SRV-ATTR:reservation_id": f"r-{instance.uuid[:8]}",
+                    "OS-EXT-SRV-ATTR:reservation_id": reservation_id(instance),
                     "OS-EXT-SRV-ATTR:launch_index": 0,
                     "OS-EXT-SRV-ATTR:kernel_id": "",
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",
@@ -219,6 +220,11 @@ class ServerView:
         if self.is_admin or fault.code != 500:
             view["details"] = fault.details
         return view
+
+
+def reservation_id(instance: objects.Instance) -> str:
+    """The id of the create request that made the server (its servers share it)."""
+    return instance.system_metadata.get("reservation_id", f"r-{instance.uuid[:8]}")
 
 
 def _server_groups(instance: objects.Instance) -> list[str]:
