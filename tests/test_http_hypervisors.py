@@ -138,3 +138,16 @@ async def test_os_hosts_lists_shows_and_refuses_what_it_cannot_do(hosts: Hosts) 
     assert detail.body["host"][2]["resource"]["memory_mb"] == 512
     assert (unknown.status, removed.status, by_member.status) == (404, 404, 403)
     assert (bad.status, good.status, reboot.status, reboot_unknown.status) == (400, 501, 501, 404)
+
+
+async def test_os_networks_proxies_the_network_service_below_2_36(hosts: Hosts) -> None:
+    """The shared network is listed and shown by label; 404 for others and from 2.36."""
+    h = hosts
+    listed = await h.get("/os-networks", h.member)
+    [private] = [n for n in listed.body["networks"] if n["label"] == "private"]
+    shown = await h.get(f"/os-networks/{private['id']}", h.member)
+    missing = await h.get("/os-networks/no-such-network", h.member)
+    removed = await h.get("/os-networks", h.member, headers=version("2.36"))
+
+    assert shown.body["network"]["label"] == "private" and shown.body["network"]["cidr"] is None
+    assert (missing.status, removed.status) == (404, 404)

@@ -920,6 +920,10 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
     "compute_reboot_host": _fixed(f"{COMPUTE}/os-hosts/compute1/reboot"),
     "compute_list_tenant_usages": _fixed(f"{COMPUTE}/os-simple-tenant-usage"),
     "compute_list_migrations": _fixed(f"{COMPUTE}/os-migrations"),
+    "compute_list_compute_networks": _fixed(f"{COMPUTE}/os-networks"),
+    "compute_show_compute_network": _owned(
+        lambda w: f"{COMPUTE}/os-networks/{w.network}", hidden=True
+    ),
     "compute_list_usage_audit_logs": _fixed(f"{COMPUTE}/os-instance_usage_audit_log"),
     "compute_show_usage_audit_log": _fixed(
         f"{COMPUTE}/os-instance_usage_audit_log/2026-12-01%2010:00:00"

@@ -165,6 +165,8 @@ COMPUTE_ADMIN = _rules(
         "Cold-migrate a server to the host named.",
     ),
     ("os_compute_api:os-migrations:index", ADMIN, "List migrations."),
+    ("os_compute_api:os-networks:list", READER_OR_ADMIN, "List networks (deprecated proxy)."),
+    ("os_compute_api:os-networks:show", READER_OR_ADMIN, "Show a network (deprecated proxy)."),
     ("os_compute_api:servers:migrations:index", ADMIN, "List a server's live migrations."),
     ("os_compute_api:os-quota-sets:show", READER_OR_ADMIN, "Show a project's quotas."),
     ("os_compute_api:os-quota-sets:detail", READER_OR_ADMIN, "Show quotas with their usage."),

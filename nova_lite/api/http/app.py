@@ -30,6 +30,7 @@ from nova_lite.api.http import (
     aggregates,
     compute,
     compute_extras,
+    compute_networks,
     flavor_extras,
     flavors,
     hosts,
@@ -92,6 +93,7 @@ ADMIN_COMPUTE_MODULES = (
     hosts,
     usage,
     migrations,
+    compute_networks,
 )
 
 log = structlog.get_logger(__name__)
