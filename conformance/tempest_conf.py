@@ -173,7 +173,7 @@ def _compute(settings: TempestSettings) -> tuple[Section, Section]:
         (
             _on("change_password", "the changePassword action is served"),
             _on("resize", "resize, confirmResize and revertResize are served"),
-            _off("cold_migration", "the migrate action is not served (resize is)"),
+            _on("cold_migration", "the migrate action (a resize keeping the flavor) is served"),
             _off("live_migration", "os-migrateLive is not served"),
             _off("metadata_service", "there is no metadata service (169.254.169.254)"),
             _off("config_drive", "there is no config drive"),

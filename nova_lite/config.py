@@ -137,12 +137,21 @@ class ApiConfig:
 
 @attrs.frozen(kw_only=True)
 class QuotaConfig:
-    """``[quota]``: default per-project limits of compute (Nova's defaults)."""
+    """``[quota]``: default per-project limits of compute (Nova's options and defaults).
+
+    The ``default`` quota class (``os-quota-class-sets/default``) overrides these.
+    """
 
     instances: int = 10
     cores: int = 20
     ram: int = 51200
+    metadata_items: int = 128
     key_pairs: int = 100  # per user, as Nova counts them
+    server_groups: int = 10
+    server_group_members: int = 10
+    injected_files: int = 5
+    injected_file_content_bytes: int = 10240
+    injected_file_path_bytes: int = 255
 
 
 @attrs.frozen(kw_only=True)
@@ -173,12 +182,19 @@ class SchedulerConfig:
         "DiskWeigher",
         "IoOpsWeigher",
         "BuildFailureWeigher",
+        "ServerGroupSoftAffinityWeigher",
+        "ServerGroupSoftAntiAffinityWeigher",
     )
     ram_weight_multiplier: float = 1.0
     cpu_weight_multiplier: float = 1.0
     disk_weight_multiplier: float = 1.0
     io_ops_weight_multiplier: float = -1.0
     build_failure_weight_multiplier: float = 1000000.0
+    # How strongly a soft-(anti-)affinity group keeps its members together (apart).
+    # Nova's default is 1.0; with three resource weighers at 1.0 (each normalised to
+    # 0..1) that never wins over an emptier host, so nova_lite's is 10.0.
+    soft_affinity_weight_multiplier: float = 10.0
+    soft_anti_affinity_weight_multiplier: float = 10.0
     host_subset_size: int = attrs.field(default=1, validator=_positive)
     max_attempts: int = attrs.field(default=3, validator=_positive)
 

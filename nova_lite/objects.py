@@ -18,6 +18,7 @@ from nova_lite import clock
 from nova_lite.converter import ObjectSerializer
 
 __all__ = [
+    "Aggregate",
     "BlockDevice",
     "ComputeNode",
     "Flavor",
@@ -41,6 +42,7 @@ __all__ = [
     "SecurityGroup",
     "SecurityGroupRule",
     "Selection",
+    "ServerGroup",
     "Subnet",
     "SubnetPool",
     "TokenInfo",
@@ -63,7 +65,7 @@ def utcnow() -> datetime.datetime:
 class Flavor:
     """A hardware template: vCPUs, RAM and disks an instance gets."""
 
-    VERSION: ClassVar[str] = "1.0"
+    VERSION: ClassVar[str] = "1.1"  # 1.1: description, rxtx_factor
     flavorid: str
     name: str
     vcpus: int
@@ -73,6 +75,8 @@ class Flavor:
     swap: int = 0
     is_public: bool = True
     extra_specs: dict[str, str] = attrs.field(factory=dict)
+    description: str | None = None
+    rxtx_factor: float = 1.0
 
     @property
     def disk_gb(self) -> int:
@@ -529,9 +533,15 @@ class KeyPair:
 
 @attrs.frozen(kw_only=True)
 class RequestSpec:
-    """What the scheduler must place: flavor, image, zone, hints, hosts to avoid."""
+    """What the scheduler must place: flavor, image, zone, hints, hosts to avoid.
 
-    VERSION: ClassVar[str] = "1.0"
+    `instance_group` is the server group's uuid, with its `group_policy` and
+    `group_rules` (``max_server_per_host``); `host_zones` maps the hosts that are in
+    an availability zone aggregate to that zone (the others are in their own
+    ``[compute] availability_zone``), set when `availability_zone` is asked for.
+    """
+
+    VERSION: ClassVar[str] = "1.1"  # 1.1: group_rules, host_zones
     instance_uuid: str
     project_id: str
     flavor: Flavor
@@ -541,6 +551,8 @@ class RequestSpec:
     ignore_hosts: tuple[str, ...] = ()
     instance_group: str | None = None
     group_policy: str | None = None
+    group_rules: dict[str, int] = attrs.field(factory=dict)
+    host_zones: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -614,9 +626,13 @@ class InstanceAction:
 
 @attrs.frozen(kw_only=True)
 class Migration:
-    """A resize in progress or done: source, destination, flavors, status."""
+    """A resize or cold migration in progress or done: hosts, flavors, status.
 
-    VERSION: ClassVar[str] = "1.0"
+    A cold migration keeps the flavor (`migration_type`); `id` is the record's number
+    (os-migrations shows it), `project_id` and `user_id` the instance's owner.
+    """
+
+    VERSION: ClassVar[str] = "1.1"  # 1.1: id, project_id, user_id
     uuid: str
     instance_uuid: str
     source_host: str
@@ -627,6 +643,53 @@ class Migration:
     status: str
     created_at: datetime.datetime = attrs.field(factory=utcnow)
     updated_at: datetime.datetime = attrs.field(factory=utcnow)
+    id: int = 0
+    project_id: str | None = None
+    user_id: str | None = None
+
+    @property
+    def migration_type(self) -> str:
+        """``migration`` (a cold migration: the flavor stays) or ``resize``."""
+        return "migration" if self.old_flavor.flavorid == self.new_flavor.flavorid else "resize"
+
+
+@attrs.frozen(kw_only=True)
+class Aggregate:
+    """A host aggregate: named hosts with metadata (Nova's); ``availability_zone`` in the
+    metadata makes its hosts that zone."""
+
+    VERSION: ClassVar[str] = "1.0"
+    id: int
+    uuid: str
+    name: str
+    hosts: tuple[str, ...] = ()
+    metadata: dict[str, str] = attrs.field(factory=dict)
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
+    updated_at: datetime.datetime | None = None
+
+    @property
+    def availability_zone(self) -> str | None:
+        return self.metadata.get("availability_zone")
+
+
+@attrs.frozen(kw_only=True)
+class ServerGroup:
+    """A server group: a placement policy its members share (Nova's InstanceGroup).
+
+    `policy` is ``affinity``, ``anti-affinity``, ``soft-affinity`` or
+    ``soft-anti-affinity``; `rules` may hold ``max_server_per_host`` (anti-affinity);
+    `members` are the uuids of its servers that are not deleted.
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    uuid: str
+    name: str
+    project_id: str
+    user_id: str
+    policy: str
+    rules: dict[str, int] = attrs.field(factory=dict)
+    members: tuple[str, ...] = ()
+    created_at: datetime.datetime = attrs.field(factory=utcnow)
 
 
 @attrs.frozen(kw_only=True)
@@ -666,6 +729,7 @@ class HostLedger:
 
 
 _ALL: tuple[type, ...] = (
+    Aggregate,
     BlockDevice,
     ComputeNode,
     Flavor,
@@ -689,6 +753,7 @@ _ALL: tuple[type, ...] = (
     SecurityGroup,
     SecurityGroupRule,
     Selection,
+    ServerGroup,
     Subnet,
     SubnetPool,
     TokenInfo,

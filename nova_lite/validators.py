@@ -43,6 +43,7 @@ __all__ = [
     "boolean",
     "image_name",
     "keypair_name",
+    "loose_boolean",
     "network_name",
     "optional_text",
     "project_name",
@@ -228,6 +229,31 @@ def boolean(field: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise Invalid(f"{field} must be true or false, not {value!r:.80}.", field=field)
     return value
+
+
+TRUE_SPELLINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
+FALSE_SPELLINGS = frozenset({"0", "f", "false", "off", "n", "no"})
+
+
+def loose_boolean(field: str, value: object) -> bool:
+    """Nova's boolean parameter: true or false, or one of oslo's spellings of them.
+
+    Nova's APIs take ``"True"``, ``"yes"``, ``"0"``, ... wherever a boolean goes
+    (``parameter_types.boolean``, read by ``strutils.bool_from_string(strict=True)``);
+    anything else is `Invalid` naming the field.
+    """
+    if isinstance(value, bool):
+        return value
+    spelled = str(value).strip().lower() if isinstance(value, str | int) else None
+    if spelled in TRUE_SPELLINGS:
+        return True
+    if spelled in FALSE_SPELLINGS:
+        return False
+    raise Invalid(
+        f"Invalid input for field/attribute {field}. Value: {value!r:.80}. "
+        "It must be a boolean (true, false, or one of their spellings: yes, no, 1, 0, ...).",
+        field=field,
+    )
 
 
 def text_list(field: str, value: object) -> list[str]:

@@ -191,7 +191,7 @@ async def test_a_boot_over_quota_records_nothing(
 
     assert await alice.servers.list() == []
     usage = (await cloud.api.conductor.quota_get(await admin.context(), project_id))["usage"]
-    assert usage == {"instances": 0, "cores": 0, "ram": 0}
+    assert (usage["instances"], usage["cores"], usage["ram"]) == (0, 0, 0)
     await assert_audit_clean(cloud)
 
 
@@ -249,7 +249,7 @@ async def test_a_boot_with_networks_not_a_list_of_ids_is_invalid(clouds: CloudFa
 # -- builds that fail --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("obstacle", ["flavor too big", "unknown zone"])
+@pytest.mark.parametrize("obstacle", ["flavor too big", "zone full"])
 async def test_no_valid_host_puts_the_server_in_error(clouds: CloudFactory, obstacle: str) -> None:
     """When no host passes the filters the server goes to ERROR with a no-valid-host fault, and can
     be deleted.
@@ -263,8 +263,15 @@ async def test_no_valid_host_puts_the_server_in_error(clouds: CloudFactory, obst
         huge = objects.Flavor(flavorid="99", name="huge", vcpus=1024, memory_mb=2**22, root_gb=1)
         await cloud.api.conductor.flavor_create(ctx, huge)
         options = {"flavor": "huge"}
-    else:
-        options["availability_zone"] = "atlantis"
+    else:  # a zone of one host, full: the other host has room, but not in the zone
+        big = objects.Flavor(flavorid="98", name="big", vcpus=1, memory_mb=30000, root_gb=1)
+        await cloud.api.conductor.flavor_create(ctx, big)
+        zone = await cloud.api.conductor.aggregate_create(ctx, "a1", availability_zone="az1")
+        await cloud.api.conductor.aggregate_add_host(ctx, zone.id, "compute1")
+        options = {"flavor": "big", "availability_zone": "az1"}
+        [filler] = await admin.servers.create("filler", image="cirros", **options)
+        filled = await admin.servers.wait_for(filler.id, "ACTIVE", timeout=WAIT)
+        assert (filled.status, filled.host) == ("ACTIVE", "compute1")
 
     [server] = await admin.servers.create("web", image="cirros", **options)
     server = await admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)
@@ -496,10 +503,11 @@ async def test_a_boot_and_delete_are_announced_as_notifications(clouds: CloudFac
     admin = await cloud.login_admin()
     tap = await NotificationTap.attach(cloud)
 
+    huge = objects.Flavor(flavorid="99", name="huge", vcpus=1024, memory_mb=2**22, root_gb=1)
+    await cloud.api.conductor.flavor_create(await admin.context(), huge)
+    await unlimited_quota(cloud, admin)
     [server] = await admin.servers.create("web", flavor="m1.tiny", image="cirros")
-    [doomed] = await admin.servers.create(
-        "lost", flavor="m1.tiny", image="cirros", availability_zone="atlantis"
-    )
+    [doomed] = await admin.servers.create("lost", flavor="huge", image="cirros")
     start = await tap.wait_event(server.id, "instance.create.start")
     end = await tap.wait_event(server.id, "instance.create.end")
     error = await tap.wait_event(doomed.id, "instance.create.error")

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import pytest
 
+from nova_lite import objects
 from nova_lite.api.http.openapi import document
 from nova_lite.cloud import Cloud
 from nova_lite.context import RequestContext
@@ -45,6 +46,7 @@ METHODS = ("get", "head", "post", "put", "patch", "delete")
 # change what a later caller finds; the administrator acts before the owner's member.
 ROLES = ("other_member", "owner_reader", "no_token", "expired_token", "admin", "owner_member")
 COMPUTE, IMAGE, NETWORK, IDENTITY = "/compute/v2.1", "/image/v2", "/network/v2.0", "/v3"
+V255 = {"OpenStack-API-Version": "compute 2.55"}
 ACTION_BODIES: dict[str, Any] = {
     "os-stop": None,
     "os-start": None,
@@ -60,6 +62,8 @@ ACTION_BODIES: dict[str, Any] = {
     "unlock": None,
     "addSecurityGroup": {"name": "default"},
     "removeSecurityGroup": {"name": "default"},
+    "os-resetState": {"state": "active"},
+    "migrate": None,
 }
 
 
@@ -82,7 +86,9 @@ def operations() -> list[Operation]:
         for method, op in item.items():
             if method not in METHODS:
                 continue
-            success = frozenset(int(c) for c in op["responses"] if c.startswith(("2", "3")))
+            # 501: a route Nova answers "not implemented" (its libvirt driver's), once
+            # its policy let the caller through.
+            success = frozenset(int(c) for c in op["responses"] if c.startswith(("2", "3", "501")))
             policy = op.get("x-policy")
             if isinstance(policy, dict):
                 for action, rule in policy.items():
@@ -990,8 +996,183 @@ async def _type_action(world: World, role: str, action: str) -> Call:
     return Call(path=path, json={action: {"project": project}}, owner=world.owner)
 
 
+# -- admin compute: each call acts on a flavor (or group, aggregate, ...) made for it.
+
+
+async def _fresh_flavor(world: World, *, public: bool = True, **specs: str) -> str:
+    flavor = objects.Flavor(
+        flavorid=_fresh("flv"),
+        name=_fresh("flv"),
+        vcpus=1,
+        memory_mb=64,
+        root_gb=1,
+        is_public=public,
+        extra_specs=dict(specs),
+    )
+    await world.cloud.api.conductor.flavor_create(world.contexts["admin"], flavor)
+    return flavor.flavorid
+
+
+def _on_fresh_flavor(rest: str, body: Any = None, *, public: bool = True, **kw: str) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        flavor = await _fresh_flavor(world, public=public, **kw)
+        path = f"{COMPUTE}/flavors/{flavor}{rest}"
+        return Call(path=path, json=body, headers=dict(V255))
+
+    return build
+
+
+async def _flavor_action(world: World, role: str, action: str) -> Call:
+    flavor = await _fresh_flavor(world, public=False)
+    project = world.contexts["other_member"].project_id or ""
+    if action == "removeTenantAccess":
+        await world.cloud.api.conductor.flavor_access_add(world.contexts["admin"], flavor, project)
+    body = {action: {"tenant": project}}
+    return Call(path=f"{COMPUTE}/flavors/{flavor}/action", json=body)
+
+
+def _quota_set(rest: str = "", body: Any = None, *, fresh: bool = False) -> Builder:
+    """A call on the owner's quotas (or, for changes, on a project of its own)."""
+
+    async def build(world: World, role: str) -> Call:
+        project = _fresh("proj") if fresh else world.owner
+        path = f"{COMPUTE}/os-quota-sets/{project}{rest}"
+        return Call(path=path, json=body, owner=project)
+
+    return build
+
+
+async def _fresh_server_group(world: World) -> str:
+    member = world.member
+    group = objects.ServerGroup(
+        uuid=str(uuid.uuid4()),
+        name=_fresh("grp"),
+        project_id=member.project_id or "",
+        user_id=member.user_id or "",
+        policy="anti-affinity",
+    )
+    return (await world.cloud.api.conductor.server_group_create(member, group)).uuid
+
+
+async def _on_fresh_group(world: World, role: str) -> Call:
+    path = f"{COMPUTE}/os-server-groups/{await _fresh_server_group(world)}"
+    return Call(path=path, owner=world.owner)
+
+
+async def _create_group(world: World, role: str) -> Call:
+    body = {"server_group": {"name": _fresh("grp"), "policies": ["affinity"]}}
+    return Call(path=f"{COMPUTE}/os-server-groups", json=body)
+
+
+async def _fresh_aggregate(world: World, *hosts: str) -> int:
+    admin = world.contexts["admin"]
+    aggregate = await world.cloud.api.conductor.aggregate_create(admin, _fresh("agg"))
+    for host in hosts:
+        await world.cloud.api.conductor.aggregate_add_host(admin, aggregate.id, host)
+    return aggregate.id
+
+
+def _on_fresh_aggregate(rest: str = "", body: Any = None) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        path = f"{COMPUTE}/os-aggregates/{await _fresh_aggregate(world)}{rest}"
+        return Call(path=path, json=body)
+
+    return build
+
+
+async def _create_aggregate(world: World, role: str) -> Call:
+    body = {"aggregate": {"name": _fresh("agg")}}
+    return Call(path=f"{COMPUTE}/os-aggregates", json=body)
+
+
+AGGREGATE_ACTIONS: dict[str, Any] = {
+    "add_host": {"host": "compute1"},
+    "remove_host": {"host": "compute1"},
+    "set_metadata": {"metadata": {"k": "v"}},
+}
+
+
+async def _aggregate_action(world: World, role: str, action: str) -> Call:
+    hosts = ("compute1",) if action == "remove_host" else ()
+    aggregate = await _fresh_aggregate(world, *hosts)
+    body = {action: AGGREGATE_ACTIONS[action]}
+    return Call(path=f"{COMPUTE}/os-aggregates/{aggregate}/action", json=body)
+
+
+async def _host_update(world: World, role: str) -> Call:
+    return Call(path=f"{COMPUTE}/os-hosts/compute1", json={"status": "enable"})
+
+
+def _quota_class(body: Any) -> Builder:
+    async def build(world: World, role: str) -> Call:
+        return Call(path=f"{COMPUTE}/os-quota-class-sets/matrix", json=body)
+
+    return build
+
+
+ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
+    "compute_update_flavor": _on_fresh_flavor("", {"flavor": {"description": "d"}}),
+    "compute_delete_flavor": _on_fresh_flavor(""),
+    "compute_list_flavor_extra_specs": _on_fresh_flavor("/os-extra_specs", k="v"),
+    "compute_create_flavor_extra_specs": _on_fresh_flavor(
+        "/os-extra_specs", {"extra_specs": {"k": "v"}}
+    ),
+    "compute_show_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
+    "compute_update_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", {"k": "w"}, k="v"),
+    "compute_delete_flavor_extra_spec": _on_fresh_flavor("/os-extra_specs/k", k="v"),
+    "compute_list_flavor_access": _on_fresh_flavor("/os-flavor-access", public=False),
+    "compute_show_server_diagnostics": _owned(lambda w: _servers(w, "/diagnostics")),
+    "compute_show_quota_set": _quota_set(),
+    "compute_show_quota_set_detail": _quota_set("/detail"),
+    "compute_show_default_quota_set": _quota_set("/defaults"),
+    "compute_update_quota_set": _quota_set("", {"quota_set": {"metadata_items": 64}}, fresh=True),
+    "compute_delete_quota_set": _quota_set(fresh=True),
+    "compute_show_quota_class_set": _fixed(f"{COMPUTE}/os-quota-class-sets/matrix"),
+    "compute_update_quota_class_set": _quota_class({"quota_class_set": {"key_pairs": 50}}),
+    "compute_list_server_groups": _fixed(f"{COMPUTE}/os-server-groups"),
+    "compute_create_server_group": _create_group,
+    "compute_show_server_group": _on_fresh_group,
+    "compute_delete_server_group": _on_fresh_group,
+    "compute_list_aggregates": _fixed(f"{COMPUTE}/os-aggregates"),
+    "compute_create_aggregate": _create_aggregate,
+    "compute_show_aggregate": _on_fresh_aggregate(),
+    "compute_update_aggregate": _on_fresh_aggregate("", {"aggregate": {"name": _fresh("agg")}}),
+    "compute_delete_aggregate": _on_fresh_aggregate(),
+    "compute_list_availability_zones": _fixed(f"{COMPUTE}/os-availability-zone"),
+    "compute_list_availability_zones_detail": _fixed(f"{COMPUTE}/os-availability-zone/detail"),
+    "compute_hypervisor_statistics": _fixed(f"{COMPUTE}/os-hypervisors/statistics"),
+    "compute_hypervisor_uptime": _fixed(f"{COMPUTE}/os-hypervisors/1/uptime"),
+    "compute_search_hypervisors": _fixed(f"{COMPUTE}/os-hypervisors/compute/search"),
+    "compute_hypervisor_servers": _fixed(f"{COMPUTE}/os-hypervisors/compute/servers"),
+    "compute_list_hosts": _fixed(f"{COMPUTE}/os-hosts"),
+    "compute_show_host": _fixed(f"{COMPUTE}/os-hosts/compute1"),
+    "compute_update_host": _host_update,
+    "compute_startup_host": _fixed(f"{COMPUTE}/os-hosts/compute1/startup"),
+    "compute_shutdown_host": _fixed(f"{COMPUTE}/os-hosts/compute1/shutdown"),
+    "compute_reboot_host": _fixed(f"{COMPUTE}/os-hosts/compute1/reboot"),
+    "compute_list_tenant_usages": _fixed(f"{COMPUTE}/os-simple-tenant-usage"),
+    "compute_list_migrations": _fixed(f"{COMPUTE}/os-migrations"),
+    "compute_list_compute_networks": _fixed(f"{COMPUTE}/os-networks"),
+    "compute_show_compute_network": _owned(
+        lambda w: f"{COMPUTE}/os-networks/{w.network}", hidden=True
+    ),
+    "compute_list_usage_audit_logs": _fixed(f"{COMPUTE}/os-instance_usage_audit_log"),
+    "compute_show_usage_audit_log": _fixed(
+        f"{COMPUTE}/os-instance_usage_audit_log/2026-12-01%2010:00:00"
+    ),
+    "compute_list_server_migrations": _owned(
+        lambda w: _servers(w, "/migrations"), headers={"OpenStack-API-Version": "compute 2.23"}
+    ),
+    "compute_show_tenant_usage": _owned(
+        lambda w: f"{COMPUTE}/os-simple-tenant-usage/{w.owner}", hidden=False
+    ),
+}
+
+
 async def _action(world: World, role: str, action: str) -> Call:
-    server = world.server if action != "forceDelete" else await world.new_server()
+    # Actions that take the server away, or reset it under whatever else it is doing.
+    fresh = action in ("forceDelete", "migrate", "os-resetState")
+    server = await world.new_server() if fresh else world.server
     body = {action: ACTION_BODIES.get(action)}
     if action == "removeSecurityGroup":  # the admin's call took it off: put it back
         await world.cloud.api.network.add_instance_security_group(world.member, server, "default")
@@ -1343,6 +1524,7 @@ BUILDERS: dict[str, Builder] = {
     "volume_disassociate_qos": _disassociate_qos,
     "volume_disassociate_all_qos": _on_fresh_qos("/disassociate_all", associated=True),
     "volume_list_qos_associations": _on_fresh_qos("/associations", associated=True),
+    **ADMIN_COMPUTE_BUILDERS,
 }
 
 
@@ -1361,6 +1543,8 @@ ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "volume_snapshot_action": _snapshot_action,
     "volume_type_action": _type_action,
     "volume_backup_action": _backup_action,
+    "compute_flavor_action": _flavor_action,
+    "compute_aggregate_action": _aggregate_action,
 }
 
 

@@ -12,6 +12,7 @@ and the audit clean. One cloud on the in-memory broker serves the module.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -92,9 +93,15 @@ async def test_delete_with_soft_delete_on_hard_deletes_a_server_that_never_launc
     lab: CloudHarness, front: FrontEnd
 ) -> None:
     """DELETE of a server whose build failed (never launched) deletes it, not 409."""
-    [server] = await lab.admin.servers.create(
-        "lost", flavor="m1.tiny", image="cirros", availability_zone="atlantis"
+    huge = objects.Flavor(
+        flavorid=str(uuid.uuid4()),
+        name=f"huge-{uuid.uuid4()}",
+        vcpus=1024,
+        memory_mb=2**22,
+        root_gb=1,
     )
+    await lab.cloud.api.conductor.flavor_create(await lab.admin.context(), huge)
+    [server] = await lab.admin.servers.create("lost", flavor=huge.flavorid, image="cirros")
     await lab.wait(server.id, "ERROR")
     token = await front.token()
 

@@ -256,8 +256,40 @@ class ServerActions(ClaimingActions):
         if new_flavor.flavorid == instance.flavor.flavorid:
             raise Invalid(f"Server {server_id} already has flavor {new_flavor.name}.")
         self._host(instance)
+        await self._check_resize_quota(ctx, instance, new_flavor)
         async with self._claimed(ctx, instance, "resize", task_states.RESIZE_PREP):
             await self.api.conductor.migrate_server(ctx, instance.uuid, new_flavor)
+
+    async def migrate(self, server_id: str, *, host: str | None = None) -> None:
+        """Move the server to another host, keeping its flavor (a cold migration: status
+        RESIZE, then VERIFY_RESIZE; confirm or revert as a resize). Administrators only;
+        `host` names the destination (it must be a known compute host other than its own)."""
+        rule = "os_compute_api:os-migrate-server:migrate"
+        ctx, instance = await self._check(server_id, "resize", rule=rule)
+        source = self._host(instance)
+        if host is not None:
+            self.api.authorize(ctx, rule + ":host", instance.project_id)
+            known = {h["host"] for h in await self.api.scheduler.list_hosts(ctx)}
+            if host not in known:
+                raise Invalid(f"Compute host {host} could not be found.")
+            if host == source:
+                raise Invalid(f"The target host can't be the same one ({host}).")
+        async with self._claimed(ctx, instance, "migrate", task_states.RESIZE_PREP):
+            await self.api.conductor.migrate_server(ctx, instance.uuid, instance.flavor, host=host)
+
+    async def _check_resize_quota(
+        self, ctx: RequestContext, instance: objects.Instance, flavor: objects.Flavor
+    ) -> None:
+        """`QuotaExceeded` (403) if the bigger flavor's extra cores or RAM do not fit."""
+        grows = {
+            "cores": flavor.vcpus - instance.flavor.vcpus,
+            "ram": flavor.memory_mb - instance.flavor.memory_mb,
+        }
+        wanted = {resource: more for resource, more in grows.items() if more > 0}
+        if wanted:
+            await self.api.conductor.quota_check(
+                ctx, instance.project_id, instance.user_id or None, wanted
+            )
 
     async def _awaiting_confirmation(
         self, ctx: RequestContext, instance: objects.Instance

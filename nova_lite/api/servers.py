@@ -20,6 +20,7 @@ from nova_lite import clock, objects, validators
 from nova_lite.api import policy
 from nova_lite.api import security_groups as requested_groups
 from nova_lite.api.actions import ServerActions
+from nova_lite.api.placement import Placement, placement_for
 from nova_lite.api.server_fields import CreateFields
 from nova_lite.api.server_records import ServerRecords
 from nova_lite.api.views import Server
@@ -134,9 +135,14 @@ class Servers(ServerActions, ServerRecords):
         await self._check_port_quota(ctx, count * len(network_ids))
         group_ids = await requested_groups.resolve(self.api.network, ctx, security_groups)
         hints = dict(scheduler_hints or {})
+        placement = await placement_for(self.api, ctx, hints, availability_zone)
+        if placement.group is not None:
+            hints["group"] = placement.group.uuid
+        uuids = [str(uuid.uuid4()) for _ in range(count)]
+        reservation = {"reservation_id": f"r-{uuids[0][:8]}"}  # one per create, as in Nova
         instances = [
             objects.Instance(
-                uuid=str(uuid.uuid4()),
+                uuid=uuids[i],
                 display_name=name if count == 1 else f"{name}-{i + 1}",
                 project_id=ctx.project_id or "",
                 user_id=ctx.user_id or "",
@@ -148,12 +154,13 @@ class Servers(ServerActions, ServerRecords):
                 networks=tuple(network_ids),
                 block_devices=tuple(block_devices),
                 metadata=dict(metadata or {}),
+                system_metadata=dict(reservation),
                 scheduler_hints=hints,
                 **extra,
             )
             for i in range(count)
         ]
-        specs = [_request_spec(i, image_obj, hints) for i in instances]
+        specs = [_request_spec(i, image_obj, hints, placement) for i in instances]
         created = await self.api.conductor.create_instances(ctx, instances)
         await requested_groups.record(self.api.network, ctx, [i.uuid for i in created], group_ids)
         await self.api.conductor.actions_start(ctx, [i.uuid for i in created], "create")
@@ -356,19 +363,17 @@ def _reached(server: Server, done: set[str]) -> bool:
 
 
 def _request_spec(
-    instance: objects.Instance, image: objects.Image | None, hints: Mapping[str, Any]
+    instance: objects.Instance,
+    image: objects.Image | None,
+    hints: Mapping[str, Any],
+    placement: Placement,
 ) -> objects.RequestSpec:
-    group = hints.get("group")
-    policy_name = hints.get("group_policy")
-    if policy_name not in (None, "affinity", "anti-affinity"):
-        raise Invalid(f"group_policy must be 'affinity' or 'anti-affinity', not {policy_name!r}.")
     return objects.RequestSpec(
         instance_uuid=instance.uuid,
         project_id=instance.project_id,
         flavor=instance.flavor,
         image=image,
         availability_zone=instance.availability_zone,
-        scheduler_hints={k: v for k, v in hints.items() if k not in ("group", "group_policy")},
-        instance_group=str(group) if group is not None else None,
-        group_policy=policy_name,
+        scheduler_hints={k: v for k, v in hints.items() if k != "group"},
+        **placement.spec_fields(),
     )

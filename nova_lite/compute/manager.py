@@ -17,6 +17,7 @@ exactly the ones it uses:
 - `ImageActions` (image_actions.py): rebuild, snapshot, backup, shelve, volumes;
 - `ResizeActions` (resize.py): the resize hops, and giving back a preempted one;
 - `HostBooks` (books.py): this host's tracker and guests for the audit;
+- `GuestDiagnostics` (diagnostics.py): a guest's diagnostics, for administrators;
 - `HostMaintenance` (periodic.py): power-state sync, recovery, reclaim, build
   timeouts, reaping deleted guests (no endpoints: start-up and periodic work).
 
@@ -41,6 +42,7 @@ from nova_lite.compute.action_runner import ActionRunner
 from nova_lite.compute.actions import LifecycleActions
 from nova_lite.compute.books import HostBooks
 from nova_lite.compute.build import InstanceBuilder
+from nova_lite.compute.diagnostics import GuestDiagnostics
 from nova_lite.compute.guests import GuestSpawner
 from nova_lite.compute.image_actions import ImageActions
 from nova_lite.compute.image_cache import ImageCache
@@ -110,6 +112,7 @@ class ComputeManager(Manager):
         compute_rpcapi = ComputeAPI(transport, config)
         self.resize_actions = self._new_resize_actions(runner, spawner, settler, compute_rpcapi)
         self.books = HostBooks(host, self.driver, self.tracker, self.locks, settler)
+        self.diagnostics = GuestDiagnostics(host, self.driver, self.conductor)
         self.maintenance = self._new_maintenance()
         self._event_tasks: set[asyncio.Task[None]] = set()
 
@@ -193,6 +196,7 @@ class ComputeManager(Manager):
             self.image_actions,
             self.resize_actions,
             self.books,
+            self.diagnostics,
         ]
 
     async def init_host(self) -> None:

@@ -221,3 +221,17 @@ class ComputeAPI(RPCAPI):
             ctx, "settle_instance", instance_uuid=instance_uuid
         )
         return result
+
+    async def get_instance_diagnostics(
+        self, ctx: RequestContext, host: str, instance_uuid: str
+    ) -> dict[str, Any]:
+        """The guest's diagnostics, as its host sees it (administrators)."""
+        result: dict[str, Any] = await self.invoker.prepare(server=host).call(
+            ctx, "get_instance_diagnostics", instance_uuid=instance_uuid
+        )
+        return result
+
+    async def get_host_uptime(self, ctx: RequestContext, host: str) -> str:
+        """The host's uptime, as ``uptime`` prints it (administrators)."""
+        result: str = await self.invoker.prepare(server=host).call(ctx, "get_host_uptime")
+        return result

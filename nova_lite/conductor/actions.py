@@ -205,7 +205,9 @@ class ActionStore:
     ) -> builtins.list[objects.Migration]:
         """Migrations, oldest first: of one instance or all, in `statuses` or any."""
         rows = await self.db.fetchall(
-            "SELECT * FROM migrations WHERE (? IS NULL OR instance_uuid = ?) ORDER BY created_at",
+            "SELECT m.rowid AS id, m.*, i.project_id, i.user_id FROM migrations m "
+            "LEFT JOIN instances i ON i.uuid = m.instance_uuid "
+            "WHERE (? IS NULL OR m.instance_uuid = ?) ORDER BY m.created_at, m.rowid",
             (instance_uuid, instance_uuid),
         )
         found = [_migration(row) for row in rows]
@@ -213,7 +215,10 @@ class ActionStore:
 
 
 def _migration(row: Any) -> objects.Migration:
+    columns = row.keys()  # a sqlite3.Row's `in` looks at its values, not its columns
+    owner = {k: row[k] for k in ("id", "project_id", "user_id") if k in columns}
     return objects.Migration(
+        **owner,
         uuid=row["uuid"],
         instance_uuid=row["instance_uuid"],
         source_host=row["source_host"],

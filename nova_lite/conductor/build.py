@@ -15,6 +15,7 @@ import datetime
 from collections.abc import Sequence
 from typing import ClassVar
 
+import attrs
 import structlog
 
 from nova_lite import objects
@@ -22,6 +23,7 @@ from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.admission import BuildAdmission
+from nova_lite.conductor.aggregates import AggregateStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
@@ -64,6 +66,7 @@ class BuildTasks:
         build_timeout: float,
         admission: BuildAdmission | None = None,
         conductor: ConductorAPI | None = None,
+        zones: AggregateStore | None = None,
     ) -> None:
         self.records = records
         self.scheduler = scheduler
@@ -74,6 +77,7 @@ class BuildTasks:
         self.build_timeout = build_timeout
         self.admission = admission or BuildAdmission(0, lease=float("inf"))
         self.conductor = conductor  # to hand builds still waiting back at a stop
+        self.zones = zones
         self._builds: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -144,6 +148,8 @@ class BuildTasks:
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         alternates = self.max_attempts - 1
+        if self.zones is not None:  # the hosts' zones as the aggregates say now
+            spec = attrs.evolve(spec, host_zones=await self.zones.host_zones())
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         try:
             selections = await self.scheduler.select_destinations(ctx, spec, alternates)
@@ -198,7 +204,7 @@ class BuildTasks:
             instance = await self.records.instance_update(
                 ctx,
                 uuid,
-                {"host": selection.host, "node": selection.nodename},
+                {"host": selection.host, "node": selection.nodename, **_zone(spec, selection)},
                 expected_task_state=[task_states.SCHEDULING],
             )
         except (UnexpectedTaskStateError, InstanceNotFound):
@@ -219,3 +225,9 @@ class BuildTasks:
         except InstanceNotFound:
             return
         await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))
+
+
+def _zone(spec: objects.RequestSpec, selection: objects.Selection) -> dict[str, str]:
+    """The zone to record on a placed instance that asked for none: its host's aggregate's."""
+    zone = spec.availability_zone or spec.host_zones.get(selection.host)
+    return {"availability_zone": zone} if zone else {}

@@ -1,4 +1,4 @@
-"""The conductor's tables: instances (with compare-and-swap saves), flavors, quotas.
+"""The conductor's instance table: creates within quota, compare-and-swap saves.
 
 Each instance row keeps the whole `Instance` as JSON plus the columns that queries,
 quota counting and compare-and-swap need. Every change goes through `update()`, which
@@ -8,24 +8,21 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import attrs
 import orjson
 
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
-from nova_lite.config import QuotaConfig
+from nova_lite.conductor.quotas import QuotaBook
+from nova_lite.conductor.server_groups import ServerGroupStore
 from nova_lite.db import Database
 from nova_lite.exceptions import (
     Conflict,
-    FlavorNotFound,
     InstanceNotFound,
     Invalid,
-    QuotaExceeded,
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
 )
@@ -68,43 +65,20 @@ _UPDATABLE = frozenset(
 
 
 class InstanceStore:
-    """Reads and writes the conductor's instance, flavor and quota tables."""
+    """Reads and writes the conductor's instance table, within the `QuotaBook`'s limits."""
 
-    def __init__(self, db: Database, quota_defaults: QuotaConfig) -> None:
+    def __init__(self, db: Database, quotas: QuotaBook, groups: ServerGroupStore) -> None:
         self.db = db
-        self.quota_defaults = quota_defaults
-
-    # -- flavors -----------------------------------------------------------
-
-    async def flavor_create(self, flavor: objects.Flavor) -> objects.Flavor:
-        try:
-            await self.db.execute(
-                "INSERT INTO flavors (flavorid, name, data) VALUES (?, ?, ?)",
-                (flavor.flavorid, flavor.name, objects.dump(flavor)),
-            )
-        except sqlite3.IntegrityError:
-            raise Invalid(
-                f"A flavor with id {flavor.flavorid!r} or name {flavor.name!r} already exists."
-            ) from None
-        return flavor
-
-    async def flavor_get(self, ref: str) -> objects.Flavor:
-        row = await self.db.fetchone(
-            "SELECT data FROM flavors WHERE flavorid = ? OR name = ? ORDER BY flavorid = ? DESC",
-            (ref, ref, ref),
-        )
-        if row is None:
-            raise FlavorNotFound(f"Flavor {ref} could not be found.", flavor_id=ref)
-        return objects.load(objects.Flavor, row["data"])
-
-    async def flavor_list(self) -> list[objects.Flavor]:
-        rows = await self.db.fetchall("SELECT data FROM flavors ORDER BY flavorid")
-        return [objects.load(objects.Flavor, r["data"]) for r in rows]
+        self.quotas = quotas
+        self.groups = groups
 
     # -- instances ---------------------------------------------------------
 
     async def create(self, instances: Sequence[objects.Instance]) -> None:
         """Insert new instances if the project's quota allows all of them at once.
+
+        Instances created in a server group (hint ``group``) join it in the same
+        transaction, if the group has room for them all.
 
         A uuid given twice, or one an instance (even a deleted one) already has, is a
         `Conflict` naming it, and nothing is inserted.
@@ -132,6 +106,7 @@ class InstanceStore:
                         objects.dump(instance),
                     ),
                 )
+            await self.groups.add_members(conn, instances)
 
     async def _check_new_uuids(self, conn: Any, uuids: Sequence[str]) -> None:
         twice = sorted(u for u, n in Counter(uuids).items() if n > 1)
@@ -147,58 +122,17 @@ class InstanceStore:
         if taken:
             raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
 
-    async def quota_limits(self, project_id: str) -> dict[str, int]:
-        limits = attrs.asdict(self.quota_defaults)
-        rows = await self.db.fetchall(
-            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,)
-        )
-        limits.update({r["resource"]: r["hard_limit"] for r in rows})
-        return limits
-
-    async def quota_usage(self, project_id: str) -> dict[str, int]:
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) AS instances, COALESCE(SUM(vcpus), 0) AS cores, "
-            "COALESCE(SUM(memory_mb), 0) AS ram FROM instances "
-            "WHERE project_id = ? AND deleted = 0",
-            (project_id,),
-        )
-        assert row is not None
-        return {"instances": row["instances"], "cores": row["cores"], "ram": row["ram"]}
-
-    async def set_quota(self, project_id: str, resource: str, limit: int) -> None:
-        if resource not in ("instances", "cores", "ram"):
-            raise Invalid(f"Unknown quota resource {resource!r}; use instances, cores or ram.")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
-            raise Invalid(
-                f"The {resource} quota limit must be an integer of at least -1 (unlimited), "
-                f"not {limit!r}."
-            )
-        await self.db.execute(
-            "INSERT OR REPLACE INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)",
-            (project_id, resource, limit),
-        )
-
     async def _check_quota(
         self, conn: Any, project_id: str, new: Sequence[objects.Instance]
     ) -> None:
-        limits = await self.quota_limits(project_id)
-        used = await self.quota_usage(project_id)
-        wanted = {
-            "instances": len(new),
-            "cores": sum(i.flavor.vcpus for i in new),
-            "ram": sum(i.flavor.memory_mb for i in new),
-        }
-        for resource, amount in wanted.items():
-            limit = limits[resource]
-            if limit >= 0 and used[resource] + amount > limit:
-                raise QuotaExceeded(
-                    f"Quota exceeded for {resource}: Requested {amount}, but already used "
-                    f"{used[resource]} of {limit} {resource}.",
-                    resource=resource,
-                    requested=amount,
-                    used=used[resource],
-                    limit=limit,
-                )
+        for user_id in sorted({i.user_id for i in new}):
+            mine = [i for i in new if i.user_id == user_id]
+            wanted = {
+                "instances": len(mine),
+                "cores": sum(i.flavor.vcpus for i in mine),
+                "ram": sum(i.flavor.memory_mb for i in mine),
+            }
+            await self.quotas.check(conn, project_id, user_id or None, wanted)
 
     async def get(self, uuid: str, *, read_deleted: bool = False) -> objects.Instance:
         row = await self.db.fetchone("SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,))

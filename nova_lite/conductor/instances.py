@@ -1,4 +1,4 @@
-"""The conductor's endpoints for instance records, and the flavors and quotas they use.
+"""The conductor's endpoints for instance records.
 
 Compute hosts never touch a database; they read and save instances through these
 endpoints, over the `InstanceStore`. Every change to an instance is announced as an
@@ -17,7 +17,7 @@ from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.conductor.instance_store import ANY, InstanceStore
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, UnexpectedTaskStateError
+from nova_lite.exceptions import UnexpectedTaskStateError
 from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
@@ -26,7 +26,7 @@ __all__ = ["InstanceRecords"]
 
 
 class InstanceRecords:
-    """The conductor endpoints that read and save instances, flavors and quotas."""
+    """The conductor endpoints that read and save instances."""
 
     target: ClassVar[Target] = Target(version=ConductorAPI.version)
 
@@ -43,35 +43,6 @@ class InstanceRecords:
 
     def __repr__(self) -> str:
         return "<InstanceRecords>"
-
-    # -- flavors and quotas ------------------------------------------------
-
-    @endpoint
-    async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
-        _require_admin(ctx, "create flavors")
-        return await self.store.flavor_create(flavor)
-
-    @endpoint
-    async def flavor_get(self, ctx: RequestContext, flavor_ref: str) -> objects.Flavor:
-        return await self.store.flavor_get(flavor_ref)
-
-    @endpoint
-    async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
-        return await self.store.flavor_list()
-
-    @endpoint
-    async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
-        return {
-            "limits": await self.store.quota_limits(project_id),
-            "usage": await self.store.quota_usage(project_id),
-        }
-
-    @endpoint
-    async def quota_set(
-        self, ctx: RequestContext, project_id: str, resource: str, limit: int
-    ) -> None:
-        _require_admin(ctx, "set quotas")
-        await self.store.set_quota(project_id, resource, limit)
 
     # -- instance records --------------------------------------------------
 
@@ -149,8 +120,3 @@ class InstanceRecords:
     async def _announce(self, ctx: RequestContext, instance: objects.Instance) -> None:
         self.on_saved(instance)
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
-
-
-def _require_admin(ctx: RequestContext, what: str) -> None:
-    if not ctx.is_admin:
-        raise Forbidden(f"Only administrators may {what}.")

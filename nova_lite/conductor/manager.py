@@ -3,8 +3,13 @@
 `ConductorManager` is composed, not inherited: it opens the conductor's database and
 hands each part exactly what it uses:
 
-- `InstanceRecords` (instances.py): instances, flavors and quotas over the
-  `InstanceStore`, announcing every change;
+- `InstanceRecords` (instances.py): instances over the `InstanceStore` (creates
+  within the `QuotaBook`'s limits), announcing every change;
+- `QuotaRecords` (quotas.py): compute quotas per project and user, quota classes;
+- `ServerGroupRecords` (server_groups.py): server groups and their members;
+- `AggregateRecords` (aggregates.py): host aggregates and the availability zones
+  they define;
+- `FlavorRecords` (flavors.py): flavors, their access lists and extra specs;
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
@@ -28,14 +33,18 @@ from typing import ClassVar
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
 from nova_lite.conductor.admission import BuildAdmission
+from nova_lite.conductor.aggregates import AggregateRecords, AggregateStore
 from nova_lite.conductor.build import ADMISSION_SWEEP_SECONDS, BuildTasks
+from nova_lite.conductor.flavors import FlavorRecords, FlavorStore
 from nova_lite.conductor.instance_edits import InstanceEdits
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.keypairs import KeypairRecords
 from nova_lite.conductor.migrate import MigrationTasks
+from nova_lite.conductor.quotas import QuotaBook, QuotaRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
+from nova_lite.conductor.server_groups import ServerGroupRecords, ServerGroupStore
 from nova_lite.config import Config
 from nova_lite.db import Database
 from nova_lite.network.rpcapi import NetworkAPI
@@ -62,11 +71,18 @@ class ConductorManager(Manager):
         compute = ComputeAPI(transport, config)
         limits = config.conductor
         admission = BuildAdmission(limits.max_concurrent_builds, lease=limits.build_slot_lease)
-        store = InstanceStore(self.db, config.quota)
+        quotas = QuotaBook(self.db, config.quota)
+        groups = ServerGroupStore(self.db, quotas)
+        store = InstanceStore(self.db, quotas, groups)
         self.instances = InstanceRecords(store, notifier, on_saved=admission.saw)
         self.edits = InstanceEdits(store, notifier)
         self.keypairs = KeypairRecords(self.db, limit=config.quota.key_pairs)
+        self.quotas = QuotaRecords(quotas)
+        self.server_groups = ServerGroupRecords(groups)
+        zones = AggregateStore(self.db)
+        self.aggregates = AggregateRecords(zones)
         self.actions = ActionRecords(ActionStore(self.db))
+        self.flavors = FlavorRecords(FlavorStore(self.db))
         self.builds = BuildTasks(
             self.instances,
             scheduler=scheduler,
@@ -77,11 +93,14 @@ class ConductorManager(Manager):
             build_timeout=config.compute.instance_build_timeout,
             admission=admission,
             conductor=ConductorAPI(transport, config),
+            zones=zones,
         )
         self.migrations = MigrationTasks(
             host,
             self.instances,
             self.actions,
+            groups=groups,
+            zones=zones,
             scheduler=scheduler,
             compute=compute,
             notifier=notifier,
@@ -100,6 +119,10 @@ class ConductorManager(Manager):
             self.migrations,
             self.edits,
             self.keypairs,
+            self.flavors,
+            self.quotas,
+            self.server_groups,
+            self.aggregates,
         ]
 
     async def init_host(self) -> None:

@@ -20,8 +20,10 @@ from nova_lite.compute import migration_states, task_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords
+from nova_lite.conductor.aggregates import AggregateStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
+from nova_lite.conductor.server_groups import ServerGroupStore
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     InstanceNotFound,
@@ -50,6 +52,8 @@ class MigrationTasks:
         records: InstanceRecords,
         actions: ActionRecords,
         *,
+        groups: ServerGroupStore,
+        zones: AggregateStore,
         scheduler: SchedulerAPI,
         compute: ComputeAPI,
         notifier: Notifier,
@@ -58,6 +62,8 @@ class MigrationTasks:
         self.host = host
         self.records = records
         self.actions = actions
+        self.groups = groups
+        self.zones = zones
         self.scheduler = scheduler
         self.compute = compute
         self.notifier = notifier
@@ -68,9 +74,14 @@ class MigrationTasks:
 
     @endpoint
     async def migrate_server(
-        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        flavor: objects.Flavor,
+        host: str | None = None,
     ) -> None:
-        """Start a resize to `flavor`: pick a destination, then hand over to computes."""
+        """Start a resize to `flavor`, or a cold migration (the same flavor, to `host` if
+        given): pick a destination, then hand over to computes."""
         event = "conductor_migrate_server"
         await self.actions.action_event_start(ctx, instance_uuid, event, self.host)
         instance = await self._still_ours(ctx, instance_uuid, task_states.RESIZE_PREP, event)
@@ -79,9 +90,7 @@ class MigrationTasks:
         migration = await self.actions.migration_create(
             ctx, instance_uuid, instance.host, instance.flavor, flavor, instance.vm_state
         )
-        spec = _spec(instance, flavor)
-        if not self.allow_resize_to_same_host:
-            spec = _without(spec, instance.host)
+        spec = await self._placement(ctx, instance, flavor, host)
         await self.scheduler.move_allocation(ctx, instance_uuid, migration.uuid)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
@@ -168,6 +177,43 @@ class MigrationTasks:
         record = await self.records.instance_get(ctx, instance_uuid, read_deleted=True)
         await self.notifier.info(ctx, f"instance.{action}.preempted", instance_payload(record))
 
+    async def _placement(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        flavor: objects.Flavor,
+        host: str | None,
+    ) -> objects.RequestSpec:
+        """The spec of a resize or migration: never the same host for a cold migration (as
+        Nova), nor for a resize unless ``allow_resize_to_same_host``; only `host` if given."""
+        spec = await self._spec(instance, flavor)
+        cold = flavor.flavorid == instance.flavor.flavorid
+        if (cold or not self.allow_resize_to_same_host) and instance.host is not None:
+            spec = _without(spec, instance.host)
+        if host is not None:
+            others = [h["host"] for h in await self.scheduler.list_hosts(ctx) if h["host"] != host]
+            spec = attrs.evolve(spec, ignore_hosts=(*spec.ignore_hosts, *others))
+        return spec
+
+    async def _spec(
+        self, instance: objects.Instance, flavor: objects.Flavor
+    ) -> objects.RequestSpec:
+        """The request spec placing an existing instance: its zone, and its group's policy.
+
+        A server stays in the zone it was created in (or placed in), as in Nova.
+        """
+        group = await self.groups.group_of(instance.uuid)
+        return objects.RequestSpec(
+            instance_uuid=instance.uuid,
+            project_id=instance.project_id,
+            flavor=flavor,
+            availability_zone=instance.availability_zone,
+            instance_group=group.uuid if group else None,
+            group_policy=group.policy if group else None,
+            group_rules=dict(group.rules) if group else {},
+            host_zones=await self.zones.host_zones() if instance.availability_zone else {},
+        )
+
     @endpoint
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Pick a host for an offloaded instance and cast the unshelve to it."""
@@ -176,7 +222,7 @@ class MigrationTasks:
         instance = await self._still_ours(ctx, instance_uuid, task_states.UNSHELVING, event)
         if instance is None:
             return
-        spec = _spec(instance, instance.flavor)
+        spec = await self._spec(instance, instance.flavor)
         try:
             selection = (await self.scheduler.select_destinations(ctx, spec, 0))[0]
         except NovaLiteError as exc:
@@ -191,18 +237,6 @@ class MigrationTasks:
             return
         await self.actions.action_event_finish(ctx, instance_uuid, event, "Success", None)
         await self.compute.unshelve_instance(ctx, selection.host, instance_uuid)
-
-
-def _spec(instance: objects.Instance, flavor: objects.Flavor) -> objects.RequestSpec:
-    hints = instance.scheduler_hints
-    return objects.RequestSpec(
-        instance_uuid=instance.uuid,
-        project_id=instance.project_id,
-        flavor=flavor,
-        availability_zone=instance.availability_zone,
-        instance_group=hints.get("group"),
-        group_policy=hints.get("group_policy"),
-    )
 
 
 def _without(spec: objects.RequestSpec, host: str) -> objects.RequestSpec:

@@ -25,12 +25,22 @@ class ConductorAPI(RPCAPI):
         result: objects.Flavor = await self.invoker.call(ctx, "flavor_get", flavor_ref=flavor_ref)
         return result
 
-    async def flavor_list(self, ctx: RequestContext) -> list[objects.Flavor]:
-        result: list[objects.Flavor] = await self.invoker.call(ctx, "flavor_list")
+    async def flavor_list(
+        self, ctx: RequestContext, *, is_public: bool | None = True
+    ) -> list[objects.Flavor]:
+        """The flavors the caller sees (administrators may ask for private ones, or all)."""
+        result: list[objects.Flavor] = await self.invoker.call(
+            ctx, "flavor_list", is_public=is_public
+        )
         return result
 
-    async def quota_get(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.invoker.call(ctx, "quota_get", project_id=project_id)
+    async def quota_get(
+        self, ctx: RequestContext, project_id: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """A project's (or one of its users') limits and usage: ``{"limits", "usage"}``."""
+        result: dict[str, Any] = await self.invoker.call(
+            ctx, "quota_get", project_id=project_id, user_id=user_id
+        )
         return result
 
     async def quota_set(
@@ -179,9 +189,17 @@ class ConductorAPI(RPCAPI):
     # -- migrations ------------------------------------------------------------
 
     async def migrate_server(
-        self, ctx: RequestContext, instance_uuid: str, flavor: objects.Flavor
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        flavor: objects.Flavor,
+        *,
+        host: str | None = None,
     ) -> None:
-        await self.invoker.cast(ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor)
+        """Resize to `flavor`, or (the same flavor) cold-migrate, to `host` if given."""
+        await self.invoker.cast(
+            ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor, host=host
+        )
 
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self.invoker.cast(ctx, "unshelve_instance", instance_uuid=instance_uuid)
@@ -297,3 +315,188 @@ class ConductorAPI(RPCAPI):
 
     async def keypair_delete(self, ctx: RequestContext, user_id: str, name: str) -> None:
         await self.invoker.call(ctx, "keypair_delete", user_id=user_id, name=name)
+
+    # -- admin compute: flavors' management and access ------------------------------
+
+    async def flavor_update(
+        self,
+        ctx: RequestContext,
+        flavorid: str,
+        *,
+        description: str | None = None,
+        extra_specs: dict[str, str] | None = None,
+    ) -> objects.Flavor:
+        result: objects.Flavor = await self.invoker.call(
+            ctx,
+            "flavor_update",
+            flavorid=flavorid,
+            description=description,
+            extra_specs=extra_specs,
+        )
+        return result
+
+    async def flavor_delete(self, ctx: RequestContext, flavorid: str) -> None:
+        await self.invoker.call(ctx, "flavor_delete", flavorid=flavorid)
+
+    async def flavor_access_list(self, ctx: RequestContext, flavorid: str) -> list[str]:
+        result: list[str] = await self.invoker.call(ctx, "flavor_access_list", flavorid=flavorid)
+        return result
+
+    async def flavor_access_add(
+        self, ctx: RequestContext, flavorid: str, project_id: str
+    ) -> list[str]:
+        result: list[str] = await self.invoker.call(
+            ctx, "flavor_access_add", flavorid=flavorid, project_id=project_id
+        )
+        return result
+
+    async def flavor_access_remove(
+        self, ctx: RequestContext, flavorid: str, project_id: str
+    ) -> list[str]:
+        result: list[str] = await self.invoker.call(
+            ctx, "flavor_access_remove", flavorid=flavorid, project_id=project_id
+        )
+        return result
+
+    # -- admin compute: quotas and quota classes ----------------------------------------
+
+    async def quota_check(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        user_id: str | None,
+        wanted: dict[str, int],
+    ) -> None:
+        """`QuotaExceeded` unless `wanted` more of each resource fits the project's limits."""
+        await self.invoker.call(
+            ctx, "quota_check", project_id=project_id, user_id=user_id, wanted=wanted
+        )
+
+    async def quota_defaults(self, ctx: RequestContext) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(ctx, "quota_defaults")
+        return result
+
+    async def quota_update(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        limits: dict[str, int],
+        *,
+        user_id: str | None = None,
+        force: bool = False,
+    ) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx,
+            "quota_update",
+            project_id=project_id,
+            limits=limits,
+            user_id=user_id,
+            force=force,
+        )
+        return result
+
+    async def quota_delete(
+        self, ctx: RequestContext, project_id: str, *, user_id: str | None = None
+    ) -> None:
+        await self.invoker.call(ctx, "quota_delete", project_id=project_id, user_id=user_id)
+
+    async def quota_class_get(self, ctx: RequestContext, class_name: str) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx, "quota_class_get", class_name=class_name
+        )
+        return result
+
+    async def quota_class_update(
+        self, ctx: RequestContext, class_name: str, limits: dict[str, int]
+    ) -> dict[str, int]:
+        result: dict[str, int] = await self.invoker.call(
+            ctx, "quota_class_update", class_name=class_name, limits=limits
+        )
+        return result
+
+    # -- admin compute: server groups ----------------------------------------------------
+
+    async def server_group_create(
+        self, ctx: RequestContext, group: objects.ServerGroup
+    ) -> objects.ServerGroup:
+        result: objects.ServerGroup = await self.invoker.call(
+            ctx, "server_group_create", group=group
+        )
+        return result
+
+    async def server_group_get(self, ctx: RequestContext, uuid: str) -> objects.ServerGroup:
+        result: objects.ServerGroup = await self.invoker.call(ctx, "server_group_get", uuid=uuid)
+        return result
+
+    async def server_group_list(
+        self,
+        ctx: RequestContext,
+        *,
+        project_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[objects.ServerGroup]:
+        result: list[objects.ServerGroup] = await self.invoker.call(
+            ctx, "server_group_list", project_id=project_id, limit=limit, offset=offset
+        )
+        return result
+
+    async def server_group_delete(self, ctx: RequestContext, uuid: str) -> None:
+        await self.invoker.call(ctx, "server_group_delete", uuid=uuid)
+
+    # -- admin compute: host aggregates and availability zones ---------------------------
+
+    async def aggregate_create(
+        self, ctx: RequestContext, name: str, *, availability_zone: str | None = None
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_create", name=name, availability_zone=availability_zone
+        )
+        return result
+
+    async def aggregate_get(self, ctx: RequestContext, aggregate_id: int) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_get", aggregate_id=aggregate_id
+        )
+        return result
+
+    async def aggregate_list(self, ctx: RequestContext) -> list[objects.Aggregate]:
+        result: list[objects.Aggregate] = await self.invoker.call(ctx, "aggregate_list")
+        return result
+
+    async def aggregate_update(
+        self,
+        ctx: RequestContext,
+        aggregate_id: int,
+        *,
+        name: str | None = None,
+        metadata: dict[str, str | None] | None = None,
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_update", aggregate_id=aggregate_id, name=name, metadata=metadata
+        )
+        return result
+
+    async def aggregate_add_host(
+        self, ctx: RequestContext, aggregate_id: int, host: str
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_add_host", aggregate_id=aggregate_id, host=host
+        )
+        return result
+
+    async def aggregate_remove_host(
+        self, ctx: RequestContext, aggregate_id: int, host: str
+    ) -> objects.Aggregate:
+        result: objects.Aggregate = await self.invoker.call(
+            ctx, "aggregate_remove_host", aggregate_id=aggregate_id, host=host
+        )
+        return result
+
+    async def aggregate_delete(self, ctx: RequestContext, aggregate_id: int) -> None:
+        await self.invoker.call(ctx, "aggregate_delete", aggregate_id=aggregate_id)
+
+    async def host_zones(self, ctx: RequestContext) -> dict[str, str]:
+        """The availability zone of every host an aggregate puts in one."""
+        result: dict[str, str] = await self.invoker.call(ctx, "host_zones")
+        return result

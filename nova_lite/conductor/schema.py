@@ -1,4 +1,5 @@
-"""The conductor's database: flavors, instances, faults, quota limits and key pairs."""
+"""The conductor's database: flavors, instances, faults, quota limits, actions,
+migrations, key pairs, flavor access, quotas, server groups and aggregates."""
 
 from __future__ import annotations
 
@@ -85,6 +86,69 @@ MIGRATIONS: list[str] = [
         name TEXT NOT NULL,
         data TEXT NOT NULL,
         UNIQUE (user_id, name)
+    );
+    """,
+    # Private flavors' access lists (Nova's flavor_projects).
+    """
+    CREATE TABLE flavor_projects (
+        flavorid TEXT NOT NULL REFERENCES flavors (flavorid) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        PRIMARY KEY (flavorid, project_id)
+    );
+    CREATE INDEX flavor_projects_by_project ON flavor_projects (project_id);
+    """,
+    # Compute quotas beyond the project's (per user, the quota classes) and server
+    # groups with their members (an instance is in one group at most, as in Nova).
+    """
+    CREATE TABLE user_quotas (
+        project_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        hard_limit INTEGER NOT NULL,
+        PRIMARY KEY (project_id, user_id, resource)
+    );
+    CREATE TABLE quota_classes (
+        class_name TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        hard_limit INTEGER NOT NULL,
+        PRIMARY KEY (class_name, resource)
+    );
+    CREATE TABLE server_groups (
+        uuid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX server_groups_by_project ON server_groups (project_id);
+    CREATE TABLE server_group_members (
+        instance_uuid TEXT PRIMARY KEY,
+        group_uuid TEXT NOT NULL REFERENCES server_groups (uuid) ON DELETE CASCADE
+    );
+    CREATE INDEX server_group_members_by_group ON server_group_members (group_uuid);
+    """,
+    # Host aggregates: their hosts and metadata (availability_zone among it).
+    """
+    CREATE TABLE aggregates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uuid TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at TEXT NOT NULL,
+        updated_at TEXT
+    );
+    CREATE TABLE aggregate_hosts (
+        aggregate_id INTEGER NOT NULL REFERENCES aggregates (id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        PRIMARY KEY (aggregate_id, host)
+    );
+    CREATE INDEX aggregate_hosts_by_host ON aggregate_hosts (host);
+    CREATE TABLE aggregate_metadata (
+        aggregate_id INTEGER NOT NULL REFERENCES aggregates (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (aggregate_id, key)
     );
     """,
 ]

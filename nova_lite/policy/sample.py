@@ -12,6 +12,7 @@ import sys
 from nova_lite.policy.defaults import (
     BASE,
     COMPUTE,
+    COMPUTE_ADMIN,
     COMPUTE_NETWORK,
     IDENTITY,
     IMAGE,
@@ -28,6 +29,7 @@ _SECTIONS = (
         "Compute's security groups (Nova's proxy of Neutron's): the api service",
         COMPUTE_NETWORK,
     ),
+    ("Compute (Nova) administration: enforced by the api service", COMPUTE_ADMIN),
     ("Image (Glance): enforced by the image service", IMAGE),
     ("Network (Neutron): enforced by the network service", NETWORK),
     ("Volume (Cinder): enforced by the volume service", VOLUME),

@@ -82,18 +82,26 @@ class ResourceFilter(BaseHostFilter):
 
 
 class AvailabilityZoneFilter(BaseHostFilter):
-    """Passes hosts in the availability zone the request asks for (any if none)."""
+    """Passes hosts in the availability zone the request asks for (any if none).
+
+    A host's zone is the one its aggregates give it (``spec.host_zones``, read by the
+    conductor from the aggregates for each request), else its own
+    ``[compute] availability_zone`` (Nova's ``default_availability_zone``).
+    """
 
     name: ClassVar[str] = "AvailabilityZoneFilter"
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
-        return spec.availability_zone in (None, host.node.availability_zone)
+        if spec.availability_zone is None:
+            return True
+        return spec.host_zones.get(host.host, host.node.availability_zone) == spec.availability_zone
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
         zone = spec.availability_zone
         if zone is None:
             return list(hosts)
-        return [h for h in hosts if h.node.availability_zone == zone]
+        zones = spec.host_zones
+        return [h for h in hosts if zones.get(h.host, h.node.availability_zone) == zone]
 
 
 def _capabilities(spec: objects.RequestSpec) -> list[tuple[str, str]]:
@@ -148,20 +156,29 @@ class ImagePropertiesFilter(BaseHostFilter):
         return super().filter_all(hosts, spec)
 
 
+def _max_per_host(spec: objects.RequestSpec) -> int:
+    """How many of an anti-affinity group's members one host may hold (2.64's rule; 1)."""
+    return max(1, int(spec.group_rules.get("max_server_per_host", 1)))
+
+
 class ServerGroupAntiAffinityFilter(BaseHostFilter):
-    """For an anti-affinity group, passes only hosts with no member of the group."""
+    """For an anti-affinity group, passes the hosts with fewer of its members than
+    ``max_server_per_host`` (1 unless the group's rules say more)."""
 
     name: ClassVar[str] = "ServerGroupAntiAffinityFilter"
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
-        if spec.group_policy != "anti-affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "anti-affinity" or not group:
             return True
-        return spec.instance_group not in host.groups
+        return host.groups.get(group, 0) < _max_per_host(spec)
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
-        if spec.group_policy != "anti-affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "anti-affinity" or not group:
             return list(hosts)
-        return super().filter_all(hosts, spec)
+        most = _max_per_host(spec)
+        return [h for h in hosts if h.groups.get(group, 0) < most]
 
 
 class ServerGroupAffinityFilter(BaseHostFilter):
@@ -176,9 +193,12 @@ class ServerGroupAffinityFilter(BaseHostFilter):
         return group in host.groups or not self._hosts.group_has_members(group)
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
-        if spec.group_policy != "affinity" or not spec.instance_group:
+        group = spec.instance_group
+        if spec.group_policy != "affinity" or not group:
             return list(hosts)
-        return super().filter_all(hosts, spec)
+        if not self._hosts.group_has_members(group):  # the first member goes anywhere
+            return list(hosts)
+        return [h for h in hosts if group in h.groups]
 
 
 FILTERS: dict[str, type[BaseHostFilter]] = {

@@ -108,9 +108,57 @@ class BuildFailureWeigher:
         return [-h.node.failed_builds for h in hosts]
 
 
+class ServerGroupSoftAffinityWeigher:
+    """For a soft-affinity group, prefers the hosts holding more of its members."""
+
+    name: ClassVar[str] = "ServerGroupSoftAffinityWeigher"
+
+    def __init__(self, config: Config) -> None:
+        self.multiplier = config.scheduler.soft_affinity_weight_multiplier
+
+    def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
+        return self.weigh_all([host], spec)[0]
+
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return _members_on(hosts, spec, "soft-affinity", sign=1)
+
+
+class ServerGroupSoftAntiAffinityWeigher:
+    """For a soft-anti-affinity group, prefers the hosts holding fewer of its members."""
+
+    name: ClassVar[str] = "ServerGroupSoftAntiAffinityWeigher"
+
+    def __init__(self, config: Config) -> None:
+        self.multiplier = config.scheduler.soft_anti_affinity_weight_multiplier
+
+    def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
+        return self.weigh_all([host], spec)[0]
+
+    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
+        return _members_on(hosts, spec, "soft-anti-affinity", sign=-1)
+
+
+def _members_on(
+    hosts: Sequence[HostState], spec: objects.RequestSpec, policy: str, *, sign: int
+) -> list[float]:
+    """Each host's count of the request's group members (signed), or 0 for other policies."""
+    group = spec.instance_group
+    if spec.group_policy != policy or not group:
+        return [0.0] * len(hosts)
+    return [sign * h.groups.get(group, 0) for h in hosts]
+
+
 WEIGHERS: dict[str, type] = {
     cls.name: cls
-    for cls in (RAMWeigher, CPUWeigher, DiskWeigher, IoOpsWeigher, BuildFailureWeigher)
+    for cls in (
+        RAMWeigher,
+        CPUWeigher,
+        DiskWeigher,
+        IoOpsWeigher,
+        BuildFailureWeigher,
+        ServerGroupSoftAffinityWeigher,
+        ServerGroupSoftAntiAffinityWeigher,
+    )
 }
 
 

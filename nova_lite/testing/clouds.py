@@ -24,6 +24,7 @@ from nova_lite.audit import Audit, AuditReport
 from nova_lite.cloud import Cloud, compute_host_name
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
+from nova_lite.conductor.quotas import RESOURCES as QUOTA_RESOURCES
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.identity.manager import IdentityManager
@@ -211,10 +212,10 @@ async def add_user(
 
 
 async def unlimited_quota(cloud: Cloud, admin: Session, project_id: str | None = None) -> None:
-    """Lift every quota of `project_id` (the admin's own project by default)."""
+    """Lift every compute quota of `project_id` (the admin's own project by default)."""
     ctx = await admin.context()
-    for resource in ("instances", "cores", "ram"):
-        await cloud.api.conductor.quota_set(ctx, project_id or ctx.project_id or "", resource, -1)
+    unlimited = dict.fromkeys(QUOTA_RESOURCES, -1)
+    await cloud.api.conductor.quota_update(ctx, project_id or ctx.project_id or "", unlimited)
 
 
 async def wait_all(session: Session, servers: Iterable[Server], status: str) -> list[Server]:

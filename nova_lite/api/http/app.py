@@ -27,13 +27,18 @@ from aiohttp import web
 
 from nova_lite.api.client import NovaAPI
 from nova_lite.api.http import (
+    aggregates,
     compute,
     compute_extras,
     compute_floating_ips,
     compute_images,
+    compute_networks,
     compute_security_groups,
     dashboard,
+    flavor_extras,
     flavors,
+    hosts,
+    hypervisors,
     identity,
     identity_catalog,
     identity_resources,
@@ -46,16 +51,21 @@ from nova_lite.api.http import (
     image_update,
     images,
     keypairs,
+    migrations,
     network,
     network_ports,
     network_routers,
     network_security_groups,
     network_subnets,
     openapi,
+    quotas,
     schemas,
     server_actions,
+    server_admin,
     server_extras,
+    server_groups,
     server_metadata,
+    usage,
     volume_actions,
     volume_backups,
     volume_extras,
@@ -87,6 +97,20 @@ from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
 
 __all__ = ["create_app"]
+
+# Nova's administrative and placement-related compute routes (openapi_docs/compute_admin.json).
+ADMIN_COMPUTE_MODULES = (
+    flavor_extras,
+    server_admin,
+    quotas,
+    server_groups,
+    aggregates,
+    hypervisors,
+    hosts,
+    usage,
+    migrations,
+    compute_networks,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -239,6 +263,7 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         compute_images,
         compute_security_groups,
         compute_floating_ips,
+        *ADMIN_COMPUTE_MODULES,
         images,
         image_update,
         image_data,

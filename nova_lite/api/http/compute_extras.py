@@ -1,9 +1,10 @@
-"""The rest of the compute API: instance actions, services, hypervisors, volume attachments.
+"""The rest of the compute API: instance actions, services, volume attachments.
 
 ``os-instance-actions`` lists what was done to a server, by which request, with the
 events each service recorded (tracebacks for administrators only). ``os-services``
-and ``os-hypervisors`` show the compute hosts the scheduler knows (administrators
-only). ``os-volume_attachments`` attaches and detaches volumes through the server.
+shows the compute hosts the scheduler knows (administrators only; ``os-hypervisors``
+is in `hypervisors`). ``os-volume_attachments`` attaches and detaches volumes
+through the server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from nova_lite import objects
 from nova_lite.api.http.common import (
+    API,
     body_of,
     check_fields,
     context_of,
@@ -25,6 +27,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.api.http.views import action_event_view, action_view, stable_id
+from nova_lite.api.zones import zone_of
 from nova_lite.exceptions import Invalid, NotFound, VolumeInvalidState
 
 __all__ = ["routes"]
@@ -61,16 +64,21 @@ async def show_instance_action(request: web.Request) -> web.Response:
     return json({"instanceAction": view})
 
 
-# -- services and hypervisors (administrators) ----------------------------------------------
+# -- services (administrators) ----------------------------------------------
 
 
-def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> dict[str, Any]:
-    """A compute host as an os-services entry (the only services listed)."""
+def service_view(
+    host: Mapping[str, Any],
+    index: int,
+    version: APIVersion,
+    aggregate_zones: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A compute host as an os-services entry (the only services listed), in its zone."""
     view: dict[str, Any] = {
         "id": stable_id("service", host["host"]) if version.at_least("2.53") else index,
         "binary": "nova-compute",
         "host": host["host"],
-        "zone": host.get("availability_zone", "nova"),
+        "zone": zone_of(host, aggregate_zones or {}),
         "status": host["status"],
         "state": host["state"],
         "updated_at": None,
@@ -78,43 +86,6 @@ def service_view(host: Mapping[str, Any], index: int, version: APIVersion) -> di
     }
     if version.at_least("2.11"):
         view["forced_down"] = False
-    return view
-
-
-def hypervisor_view(
-    host: Mapping[str, Any], index: int, version: APIVersion, *, detail: bool
-) -> dict[str, Any]:
-    """A compute host as an os-hypervisors entry (with usage in detail)."""
-    new_ids = version.at_least("2.53")
-    view: dict[str, Any] = {
-        "id": stable_id("hypervisor", host["host"]) if new_ids else index,
-        "hypervisor_hostname": host["hypervisor_hostname"],
-        "state": host["state"],
-        "status": host["status"],
-    }
-    if not detail:
-        return view
-    service_id = stable_id("service", host["host"]) if new_ids else index
-    view.update(
-        {
-            "hypervisor_type": host["hypervisor_type"],
-            "hypervisor_version": 1000,
-            "host_ip": "127.0.0.1",
-            "service": {"host": host["host"], "id": service_id, "disabled_reason": None},
-            "vcpus": host["vcpus"],
-            "vcpus_used": host["vcpus_used"],
-            "memory_mb": host["memory_mb"],
-            "memory_mb_used": host["memory_mb_used"],
-            "local_gb": host["local_gb"],
-            "local_gb_used": host["local_gb_used"],
-            "free_ram_mb": host["memory_mb"] - host["memory_mb_used"],
-            "free_disk_gb": host["local_gb"] - host["local_gb_used"],
-            "running_vms": host["running_vms"],
-            "current_workload": 0,
-            "disk_available_least": host["local_gb"] - host["local_gb_used"],
-            "cpu_info": "{}",
-        }
-    )
     return view
 
 
@@ -127,42 +98,12 @@ async def list_services(request: web.Request) -> web.Response:
     """The compute services (one per compute host), up or down; ``host``, ``binary``."""
     version = microversion_of(request)
     hosts = await _hosts(request)
-    services = [service_view(h, i, version) for i, h in enumerate(hosts, start=1)]
+    zones = await request.app[API].conductor.host_zones(context_of(request))
+    services = [service_view(h, i, version, zones) for i, h in enumerate(hosts, start=1)]
     for name in ("host", "binary"):
         if name in request.query:
             services = [s for s in services if s[name] == request.query[name]]
     return json({"services": services})
-
-
-def _hypervisors(
-    hosts: list[dict[str, Any]], version: APIVersion, *, detail: bool
-) -> list[dict[str, Any]]:
-    return [hypervisor_view(h, i, version, detail=detail) for i, h in enumerate(hosts, start=1)]
-
-
-@routes.get(PREFIX + "/os-hypervisors")
-async def list_hypervisors(request: web.Request) -> web.Response:
-    """The hypervisors: id, hostname, state and status."""
-    hosts = await _hosts(request)
-    return json({"hypervisors": _hypervisors(hosts, microversion_of(request), detail=False)})
-
-
-@routes.get(PREFIX + "/os-hypervisors/detail")
-async def list_hypervisors_detail(request: web.Request) -> web.Response:
-    """The hypervisors with their capacity and usage."""
-    hosts = await _hosts(request)
-    return json({"hypervisors": _hypervisors(hosts, microversion_of(request), detail=True)})
-
-
-@routes.get(PREFIX + "/os-hypervisors/{hypervisor_id}")
-async def show_hypervisor(request: web.Request) -> web.Response:
-    """One hypervisor with its capacity and usage."""
-    wanted = request.match_info["hypervisor_id"]
-    views = _hypervisors(await _hosts(request), microversion_of(request), detail=True)
-    found = next((v for v in views if str(v["id"]) == wanted), None)
-    if found is None:
-        raise NotFound(f"Hypervisor with ID {wanted} could not be found.")
-    return json({"hypervisor": found})
 
 
 # -- volume attachments -----------------------------------------------------------------------

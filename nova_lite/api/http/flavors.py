@@ -1,12 +1,15 @@
-"""Compute API flavors and limits: ``/flavors`` (list, detail, show, create) and ``/limits``."""
+"""Compute API flavors and limits: ``/flavors`` (list, detail, show, create, update,
+delete) and ``/limits``. A flavor's extra specs and access list are in `flavor_extras`."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from aiohttp import web
 
-from nova_lite import objects
+from nova_lite import objects, validators
 from nova_lite.api.http.common import (
     API,
     base_url,
@@ -20,7 +23,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
 from nova_lite.api.servers import MAX_SERVER_META
-from nova_lite.exceptions import Invalid
+from nova_lite.exceptions import Invalid, NotFound
 from nova_lite.image.checks import MAX_PROPERTIES as MAX_IMAGE_META
 
 __all__ = ["routes"]
@@ -39,10 +42,22 @@ FLAVOR_FIELDS = (
     "os-flavor-access:is_public",
     "description",
 )
+FLAVOR_ID = re.compile(r"(?! )[a-zA-Z0-9. _-]+(?<! )")  # Nova's flavor id pattern
+
+
+def _is_public(request: web.Request) -> bool | None:
+    """The ``is_public`` filter an administrator asked for (Nova's: default True, "none": all)."""
+    raw = request.query.get("is_public")
+    if raw is None or not context_of(request).is_admin:
+        return True
+    if raw.strip().lower() == "none":
+        return None
+    return validators.loose_boolean("is_public", raw)
 
 
 async def _flavors(request: web.Request) -> list[objects.Flavor]:
-    flavors = await request.app[API].conductor.flavor_list(context_of(request))
+    conductor = request.app[API].conductor
+    flavors = await conductor.flavor_list(context_of(request), is_public=_is_public(request))
     min_ram = query_int(request, "minRam") or 0
     min_disk = query_int(request, "minDisk") or 0
     found = [f for f in flavors if f.memory_mb >= min_ram and f.root_gb >= min_disk]
@@ -58,7 +73,7 @@ async def _flavors(request: web.Request) -> list[objects.Flavor]:
 
 @routes.get(PREFIX + "/flavors")
 async def list_flavors(request: web.Request) -> web.Response:
-    """The flavors (id, name, links); ``minRam``, ``minDisk``, ``limit``, ``marker``."""
+    """The flavors (id, name, links); ``minRam``, ``minDisk``, ``is_public`` (admins), paging."""
     base, version = base_url(request), microversion_of(request)
     flavors = await _flavors(request)
     return json({"flavors": [flavor_brief(base, f, version) for f in flavors]})
@@ -74,7 +89,7 @@ async def list_flavors_detail(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/flavors/{flavor_id}")
 async def show_flavor(request: web.Request) -> web.Response:
-    """One flavor, by id (or by name)."""
+    """One flavor, by id (or by name); a private one only to projects that may use it."""
     flavor = await request.app[API].conductor.flavor_get(
         context_of(request), request.match_info["flavor_id"]
     )
@@ -90,6 +105,37 @@ def _size(body: dict[str, Any], field: str, *, minimum: int, default: int | None
     return value
 
 
+def _flavor_id(value: object) -> str:
+    """The new flavor's id: the one given (an integer becomes its digits), or a new UUID."""
+    if value is None:
+        return str(uuid.uuid4())
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Invalid(f"Invalid input for field/attribute id. Value: {value!r}.")
+    flavorid = str(value)
+    if not FLAVOR_ID.fullmatch(flavorid):
+        raise Invalid(
+            f"Invalid input for field/attribute id. Value: {flavorid!r:.80}. A flavor id is "
+            "letters, digits, '.', '_', '-' and inner spaces."
+        )
+    return flavorid
+
+
+def _rxtx_factor(body: dict[str, Any]) -> float:
+    value = body.get("rxtx_factor", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise Invalid(f"Invalid input for field/attribute rxtx_factor. Value: {value!r}.")
+    return float(value)
+
+
+def _description(body: dict[str, Any], request: web.Request) -> str | None:
+    if "description" in body and not microversion_of(request).at_least("2.55"):
+        raise Invalid("Additional properties are not allowed ('description' was unexpected).")
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise Invalid(f"Invalid input for field/attribute description. Value: {description!r}.")
+    return description
+
+
 @routes.post(PREFIX + "/flavors")
 async def create_flavor(request: web.Request) -> web.Response:
     """Create a flavor (administrators only); 200 with the flavor."""
@@ -102,21 +148,18 @@ async def create_flavor(request: web.Request) -> web.Response:
     name = body["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise Invalid(f"Invalid input for field/attribute name. Value: {name!r}.")
-    flavorid = body.get("id") or name
-    if not isinstance(flavorid, str | int) or isinstance(flavorid, bool):
-        raise Invalid(f"Invalid input for field/attribute id. Value: {flavorid!r}.")
-    public = body.get("os-flavor-access:is_public", True)
-    if not isinstance(public, bool):
-        raise Invalid(f"Invalid input for field/attribute is_public. Value: {public!r}.")
+    public = validators.loose_boolean("is_public", body.get("os-flavor-access:is_public", True))
     flavor = objects.Flavor(
-        flavorid=str(flavorid),
-        name=name,
+        flavorid=_flavor_id(body.get("id")),
+        name=name.strip(),
         vcpus=_size(body, "vcpus", minimum=1),
         memory_mb=_size(body, "ram", minimum=1),
         root_gb=_size(body, "disk", minimum=0),
         ephemeral_gb=_size(body, "OS-FLV-EXT-DATA:ephemeral", minimum=0, default=0),
         swap=_size(body, "swap", minimum=0, default=0) if body.get("swap") != "" else 0,
         is_public=public,
+        description=_description(body, request),
+        rxtx_factor=_rxtx_factor(body),
     )
     created = await request.app[API].conductor.flavor_create(ctx, flavor)
     return json({"flavor": flavor_detail(base_url(request), created, microversion_of(request))})
@@ -125,6 +168,31 @@ async def create_flavor(request: web.Request) -> web.Response:
 # Nova's defaults of the proxied network quotas, shown below 2.36 (Neutron counts them).
 NETWORK_LIMITS = {"maxSecurityGroups": 10, "maxSecurityGroupRules": 20, "maxTotalFloatingIps": 10}
 NETWORK_USAGE = ("totalSecurityGroupsUsed", "totalFloatingIpsUsed")
+
+
+@routes.put(PREFIX + "/flavors/{flavor_id}")
+async def update_flavor(request: web.Request) -> web.Response:
+    """Change a flavor's description (2.55, administrators only); 200 with the flavor."""
+    if not microversion_of(request).at_least("2.55"):
+        raise NotFound("Updating a flavor needs compute microversion 2.55 or later.")
+    ctx = context_of(request)
+    request.app[API].authorize(ctx, "os_compute_api:os-flavor-manage:update", None)
+    body = await body_of(request, "flavor")
+    check_fields(body, allowed=(), required=("description",), where="flavor")
+    description = _description(body, request)
+    flavor = await request.app[API].conductor.flavor_update(
+        ctx, request.match_info["flavor_id"], description=description or ""
+    )
+    return json({"flavor": flavor_detail(base_url(request), flavor, microversion_of(request))})
+
+
+@routes.delete(PREFIX + "/flavors/{flavor_id}")
+async def delete_flavor(request: web.Request) -> web.Response:
+    """Delete a flavor (administrators only); 202. Servers keep the flavor they have."""
+    ctx = context_of(request)
+    request.app[API].authorize(ctx, "os_compute_api:os-flavor-manage:delete", None)
+    await request.app[API].conductor.flavor_delete(ctx, request.match_info["flavor_id"])
+    return web.Response(status=202)
 
 
 @routes.get(PREFIX + "/limits")

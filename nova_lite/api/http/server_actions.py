@@ -29,6 +29,7 @@ from nova_lite.api.http.common import (
     session_of,
 )
 from nova_lite.api.http.compute import PREFIX, record_changes, server_view
+from nova_lite.api.http.server_admin import ADMIN_ACTIONS
 from nova_lite.api.http.server_views import Parts
 from nova_lite.api.servers import Servers
 from nova_lite.exceptions import FlavorNotFound, ImageNotFound, Invalid
@@ -259,6 +260,7 @@ ACTIONS: dict[str, Action] = {
     "os-getConsoleOutput": _console_output,
     **compute_security_groups.ACTIONS,
     **compute_floating_ips.ACTIONS,
+    **ADMIN_ACTIONS,  # os-resetState, migrate, ... (server_admin)
 }
 
 

@@ -20,6 +20,7 @@ from multidict import MultiMapping
 from nova_lite import objects
 from nova_lite.api.http.filters import regex_filter
 from nova_lite.api.http.microversion import APIVersion
+from nova_lite.api.http.views import reservation_id
 from nova_lite.compute.status import status_from_state
 from nova_lite.exceptions import Invalid
 
@@ -97,6 +98,9 @@ def _plain(query: MultiMapping[str], is_admin: bool) -> list[Check]:
     if "host" in query:
         host = query["host"]
         checks.append(lambda i: is_admin and i.host == host)
+    if "reservation_id" in query:
+        reservation = query["reservation_id"]
+        checks.append(lambda i: reservation_id(i) == reservation)
     return checks
 
 

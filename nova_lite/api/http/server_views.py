@@ -20,7 +20,7 @@ import attrs
 
 from nova_lite import objects
 from nova_lite.api.http.microversion import APIVersion
-from nova_lite.api.http.views import host_id, isotime, link, usectime
+from nova_lite.api.http.views import host_id, isotime, link, reservation_id, usectime
 from nova_lite.compute.status import status_from_state
 
 __all__ = ["Parts", "ServerView"]
@@ -162,7 +162,7 @@ class ServerView:
             fields.update(
                 {
                     "OS-EXT-SRV-ATTR:hostname": instance.display_name,
-                    "OS-EXT-SRV-ATTR:reservation_id": f"r-{instance.uuid[:8]}",
+                    "OS-EXT-SRV-ATTR:reservation_id": reservation_id(instance),
                     "OS-EXT-SRV-ATTR:launch_index": 0,
                     "OS-EXT-SRV-ATTR:kernel_id": "",
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",

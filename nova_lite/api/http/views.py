@@ -25,6 +25,7 @@ __all__ = [
     "host_id",
     "isotime",
     "link",
+    "reservation_id",
     "stable_id",
     "usectime",
 ]
@@ -77,6 +78,11 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
 
 
+def reservation_id(instance: objects.Instance) -> str:
+    """The id of the create request that made the server (its servers share it)."""
+    return instance.system_metadata.get("reservation_id", f"r-{instance.uuid[:8]}")
+
+
 def flavor_brief(base: str, flavor: objects.Flavor, version: APIVersion) -> dict[str, Any]:
     """The ``GET /flavors`` entry."""
     view: dict[str, Any] = {
@@ -85,7 +91,7 @@ def flavor_brief(base: str, flavor: objects.Flavor, version: APIVersion) -> dict
         "links": link(base, "flavors", flavor.flavorid),
     }
     if version.at_least("2.55"):
-        view["description"] = None
+        view["description"] = flavor.description
     return view
 
 
@@ -101,7 +107,7 @@ def flavor_detail(base: str, flavor: objects.Flavor, version: APIVersion) -> dic
             "swap": flavor.swap if flavor.swap or version.at_least("2.75") else "",
             "OS-FLV-DISABLED:disabled": False,
             "os-flavor-access:is_public": flavor.is_public,
-            "rxtx_factor": 1.0,
+            "rxtx_factor": flavor.rxtx_factor,
         }
     )
     if version.at_least("2.61"):

@@ -6,8 +6,8 @@ and Keystone refuse them), and the OpenAPI document's request schemas are these 
 objects (`openapi.document` puts them in), so the two cannot drift. A body that does
 not fit is `Invalid` (400) naming the field, the value and the rule it breaks.
 
-Each service's schemas are in a module of their own (`compute`, `image`, `network`,
-`volume`, `identity`), built from the parameter types in `types`.
+Each service's schemas are in a module of their own (`compute`, `compute_admin`,
+`image`, `network`, `volume`, `identity`), built from the parameter types in `types`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from nova_lite.api.http.schemas import compute, identity, image, network, volume
+from nova_lite.api.http.schemas import compute, compute_admin, identity, image, network, volume
 from nova_lite.api.http.schemas.compute import MAX_NETWORKS_PER_REQUEST
 from nova_lite.api.http.schemas.types import Schema
 from nova_lite.exceptions import Invalid
@@ -27,6 +27,7 @@ __all__ = ["MAX_NETWORKS_PER_REQUEST", "SCHEMAS", "validate"]
 SCHEMAS: dict[str, Schema] = {
     **identity.SCHEMAS,
     **compute.SCHEMAS,
+    **compute_admin.SCHEMAS,
     **image.SCHEMAS,
     **network.SCHEMAS,
     **volume.SCHEMAS,

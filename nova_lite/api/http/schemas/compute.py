@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nova_lite.api.http.schemas.compute_admin import ACTIONS as ADMIN_ACTIONS
 from nova_lite.api.http.schemas.types import (
     BOOLEAN,
     MAX_INT,
@@ -146,6 +147,7 @@ ACTIONS: Schema = {
     "lock": _action(obj({"locked_reason": text(255)})),
     "unlock": _action(),
     "os-getConsoleOutput": _action(obj({"length": nullable(CONSOLE_LENGTH)})),
+    **ADMIN_ACTIONS,  # os-resetState, migrate, ... (compute_admin)
 }  # fmt: skip
 SERVER_ACTION: Schema = {
     "type": "object",
