@@ -529,6 +529,15 @@ class RabbitMQTransport(Transport):
         self._queues[queue.name] = queue
         return queue.name
 
+    async def queue_depth(self, name: str) -> int | None:
+        """The message count a passive declare of queue `name` returns (ready messages)."""
+        with _boundary(self, "read the depth of queue {!r}", name):
+            channel = await self._topology_channel()
+            found = await channel.declare_queue(name, passive=True, robust=False)
+        result = found.declaration_result
+        count = None if result is None else result.message_count
+        return None if count is None else int(count)
+
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         with _boundary(self, "bind queue {!r} to exchange {!r}", queue, exchange):
             channel = await self._topology_channel()

@@ -11,7 +11,8 @@ A request message (rpc.call or rpc.cast)::
      "_unique_id": "<hex>",
      "_msg_id": "<hex>", "_reply_q": "reply_<hex>",          # rpc.call only
      "_context_request_id": "req-...", "_context_user_id": ..., ...,
-     "_context_user": ..., "_context_project": ...}    # oslo.context's spellings
+     "_context_user": ..., "_context_project": ...,    # oslo.context's spellings
+     "_context_traceparent": "00-<trace>-<span>-01"}  # only sent inside a span
 
 A reply, published to the default exchange with the caller's ``_reply_q`` as routing
 key::
@@ -33,6 +34,7 @@ import orjson
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError
+from nova_lite.tracing import propagation
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -66,6 +68,8 @@ class Request:
     msg_id: str | None = None
     reply_q: str | None = None
     unique_id: str | None = None
+    # The sender's W3C trace context (``traceparent``, ``tracestate``), if it sent one.
+    trace: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def is_call(self) -> bool:
@@ -141,7 +145,28 @@ def encode_request(
         message[_CONTEXT_PREFIX + key] = value
     for field, alias in _OSLO_ALIASES:
         message[alias] = message[_CONTEXT_PREFIX + field]
+    _add_trace(message)
     return _wrap(message)
+
+
+def _add_trace(message: dict[str, Any]) -> None:
+    """The current span's W3C trace context as extra context keys (none outside a span).
+
+    oslo's profiler carries its ``trace_info`` the same way: one more ``_context_``
+    key, which oslo.context ignores.
+    """
+    for key, value in propagation.carrier().items():
+        message[_CONTEXT_PREFIX + key] = value
+
+
+def _trace_of(message: Mapping[str, Any]) -> dict[str, str]:
+    """The sender's trace context keys, if it sent any (strings only)."""
+    found = {}
+    for key in propagation.KEYS:
+        value = message.get(_CONTEXT_PREFIX + key)
+        if isinstance(value, str):
+            found[key] = value
+    return found
 
 
 def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
@@ -177,6 +202,7 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
         msg_id=_optional_str(message, "_msg_id"),
         reply_q=_optional_str(message, "_reply_q"),
         unique_id=_optional_str(message, "_unique_id"),
+        trace=_trace_of(message),
     )
 
 
