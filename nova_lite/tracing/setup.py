@@ -65,7 +65,7 @@ def _exporter(config: Config) -> tuple[SpanExporter, bool]:
         return exporters.MemoryExporter(), False
     if settings.exporter == "file":
         path = settings.file or str(Path(config.service_dir()) / "traces.jsonl")
-        return exporters.JsonLinesExporter(path), True
+        return exporters.JsonLinesExporter(path), False  # on disk at once: `server trace`
     if settings.exporter == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
