@@ -106,7 +106,8 @@ def same_run_ratios(
     """Throughput ratios between contenders, taken run by run."""
     ratios = {}
     keys = [f"calls_per_s@{n}" for n in concurrency] + ["casts_per_s"]
-    for top, bottom in RATIO_PAIRS:
+    observed = [(name, name.partition(" +")[0]) for name in figures if " +" in name]
+    for top, bottom in (*RATIO_PAIRS, *observed):
         if top not in figures or bottom not in figures:
             continue
         for key in keys:
