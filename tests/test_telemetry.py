@@ -240,3 +240,19 @@ async def test_no_valid_host_says_which_filter_removed_the_hosts(
         "'ResourceFilter: (start: 2, end: 0)']"
     )
     assert logged["needs"] == "1 vCPU, 2048 MB RAM, 20 GB disk"
+
+
+async def test_two_clouds_in_one_process_keep_their_metrics_apart(
+    memory_clouds: CloudFactory,
+) -> None:
+    """Each cloud counts on a registry of its own: a boot in one is not seen by the other."""
+    busy = await memory_clouds.start(computes=1)
+    idle = await memory_clouds.start(computes=1)
+    tap = await NotificationTap.attach(busy)
+    session = await busy.login_admin()
+    [server] = await session.servers.create("one", flavor="m1.tiny", image="cirros")
+    await tap.wait_event(server.id, "instance.create.end")
+    await busy.stop()
+    assert _metrics(busy).value("nova_lite_builds_total", outcome="active") == 1
+    assert _metrics(idle).value("nova_lite_builds_total", outcome="active") == 0
+    assert _metrics(busy).registry is not _metrics(idle).registry
