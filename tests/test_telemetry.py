@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,17 +243,19 @@ async def test_no_valid_host_says_which_filter_removed_the_hosts(
     assert logged["needs"] == "1 vCPU, 2048 MB RAM, 20 GB disk"
 
 
-async def test_two_clouds_in_one_process_keep_their_metrics_apart(
-    memory_clouds: CloudFactory,
-) -> None:
+async def test_two_clouds_in_one_process_keep_their_metrics_apart(tmp_path: Path) -> None:
     """Each cloud counts on a registry of its own: a boot in one is not seen by the other."""
-    busy = await memory_clouds.start(computes=1)
-    idle = await memory_clouds.start(computes=1)
-    tap = await NotificationTap.attach(busy)
-    session = await busy.login_admin()
-    [server] = await session.servers.create("one", flavor="m1.tiny", image="cirros")
-    await tap.wait_event(server.id, "instance.create.end")
-    await busy.stop()
-    assert _metrics(busy).value("nova_lite_builds_total", outcome="active") == 1
-    assert _metrics(idle).value("nova_lite_builds_total", outcome="active") == 0
-    assert _metrics(busy).registry is not _metrics(idle).registry
+    async with (
+        CloudFactory.memory(tmp_path / "a") as one,
+        CloudFactory.memory(tmp_path / "b") as two,
+    ):
+        busy = await one.start(computes=1)
+        idle = await two.start(computes=1)
+        tap = await NotificationTap.attach(busy)
+        session = await busy.login_admin()
+        [server] = await session.servers.create("one", flavor="m1.tiny", image="cirros")
+        await tap.wait_event(server.id, "instance.create.end")
+        await busy.stop()
+        assert _metrics(busy).value("nova_lite_builds_total", outcome="active") == 1
+        assert _metrics(idle).value("nova_lite_builds_total", outcome="active") == 0
+        assert _metrics(busy).registry is not _metrics(idle).registry
