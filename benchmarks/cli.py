@@ -30,7 +30,7 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = click.Choice(["memory", "rabbitmq"])
-OBSERVE = click.Choice(["off", "metrics", "tracing", "both"])
+OBSERVE = click.Choice(["off", "metrics", "tracing", "both", "unhooked"])
 OBSERVE_HELP = (
     "Run nova_lite with metrics and tracing off, or on (repeatable: the modes are "
     "interleaved run by run, each on against off as a same-run ratio)."
@@ -74,12 +74,14 @@ def observed_ratios(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from benchmarks.common import ratio_figure
 
     ratios = {}
-    for name, columns in figures.items():
+    for name in figures:
         base = name.partition(" +")[0]
         if name != base and base in figures:
-            key = f"{name} / {base} servers_per_s"
-            top, bottom = columns["servers_per_s"], figures[base]["servers_per_s"]
-            ratios[key] = ratio_figure(key, top, bottom)
+            top, bottom = (base, name) if name.endswith(" +unhooked") else (name, base)
+            key = f"{top} / {bottom} servers_per_s"
+            ratios[key] = ratio_figure(
+                key, figures[top]["servers_per_s"], figures[bottom]["servers_per_s"]
+            )
     return ratios
 
 

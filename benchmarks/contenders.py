@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import attrs
 import orjson
 
-from benchmarks.observe import label, telemetry_for
+from benchmarks.observe import label, telemetry_for, unhook
 from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.loader import get_transport
 from nova_lite.rpc import endpoint
@@ -177,6 +177,8 @@ class NovaLite(AsyncContender):
         self.worker = Worker(self.server, target, [_Endpoint(self.counter)], max_concurrency=256)
         await self.worker.start()
         self.invoker = Invoker(self.client, Target(topic=target.topic, exchange=target.exchange))
+        if self.observe == "unhooked":
+            unhook(self.invoker, self.worker)
         self.ctx = RequestContext(user_id="bench", project_id="bench")
 
     async def call(self) -> Any:

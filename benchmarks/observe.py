@@ -8,20 +8,44 @@ run, so the cost of each is a same-run ratio against ``off``:
 - ``metrics``: the Prometheus metrics on, tracing off;
 - ``tracing``: tracing on, every span written as one JSON line to a file (the
   ``file`` exporter, synchronous), metrics off;
-- ``both``: both on.
+- ``both``: both on;
+- ``unhooked``: off, with the RPC hooks themselves taken out (`Invoker.call`,
+  `Invoker.cast` and the Worker's dispatch undecorated, `unhooked`): nova_lite as it
+  was before them, the reference that off's own cost is measured against.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nova_lite.config import Config
+from nova_lite.rpc import Invoker, Worker
 from nova_lite.telemetry import Telemetry
 
-__all__ = ["MODES", "label", "overrides", "telemetry_for"]
+__all__ = ["MODES", "label", "overrides", "telemetry_for", "unhook", "unhooked"]
 
-MODES = ("off", "metrics", "tracing", "both")
+MODES = ("off", "metrics", "tracing", "both", "unhooked")
+_HOOKED = ((Invoker, "call"), (Invoker, "cast"), (Worker, "_dispatch"))
+
+
+@contextlib.contextmanager
+def unhooked(active: bool = True) -> Iterator[None]:
+    """While the block runs, Invokers and Workers run without their telemetry hooks."""
+    if not active:
+        yield
+        return
+    saved = [(cls, name, cls.__dict__[name]) for cls, name in _HOOKED]
+    try:
+        for cls, name, method in saved:
+            setattr(cls, name, inspect.unwrap(method))
+        yield
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
 
 
 def overrides(mode: str, directory: str | Path) -> dict[str, Any]:
@@ -36,6 +60,13 @@ def overrides(mode: str, directory: str | Path) -> dict[str, Any]:
             "file": str(Path(directory) / "traces.jsonl"),
         },
     }
+
+
+def unhook(invoker: Invoker, worker: Worker) -> None:
+    """Take the RPC hooks out of one Invoker and one Worker (instance attributes)."""
+    for owner, cls, name in ((invoker, Invoker, "call"), (invoker, Invoker, "cast"),
+                             (worker, Worker, "_dispatch")):  # fmt: skip
+        object.__setattr__(owner, name, inspect.unwrap(cls.__dict__[name]).__get__(owner))
 
 
 def telemetry_for(mode: str, directory: str | Path) -> Telemetry:
