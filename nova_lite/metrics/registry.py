@@ -8,16 +8,21 @@ raw paths. The table in the README ("Metrics") lists them all.
 
 `Metrics` owns a `CollectorRegistry` of its own rather than prometheus-client's
 global one, so several clouds in one process (a test suite) never collide and each
-``/metrics`` shows one deployment's figures. The hot paths (a message sent or
-handled, an HTTP request) keep the labelled children they made in small dicts:
-``labels()`` takes a lock and builds a key on every call, a dict hit does not.
+``/metrics`` shows one deployment's figures. Its metrics are the lock-free families
+of `nova_lite.metrics.families` (the services update them from their event loop),
+which the registry collects; the hot paths (a message sent or handled) also keep
+the labelled children they made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from nova_lite.metrics.families import Counter, Gauge, Histogram
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
@@ -48,26 +53,42 @@ LATENCY_BUCKETS = (
 HOST_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
 
 
-class Metrics:
+class Metrics(Collector):
     """The metrics of one cloud (or one service process), on a registry of its own."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._families: list[Counter | Gauge | Histogram] = []
         self._rpc()
         self._builds()
         self._scheduler()
         self._api()
+        self.registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family's samples, for the registry (scrapes, `value`)."""
+        for family in self._families:
+            yield family.collect()
 
     def __repr__(self) -> str:
         return f"<Metrics registry={id(self.registry):#x}>"
 
     def _counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-        return Counter(name, doc, labels, registry=self.registry)
+        family = Counter(name, doc, labels)
+        self._families.append(family)
+        return family
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str]) -> Gauge:
+        family = Gauge(name, doc, labels)
+        self._families.append(family)
+        return family
 
     def _histogram(
         self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
     ) -> Histogram:
-        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+        family = Histogram(name, doc, labels, buckets=buckets)
+        self._families.append(family)
+        return family
 
     def _rpc(self) -> None:
         rpc = ("topic", "method", "kind")
@@ -101,17 +122,15 @@ class Metrics:
             "Requests whose endpoint raised, by the worker's topic, method and exception class.",
             ("topic", "method", "exception"),
         )
-        self.rpc_in_flight = Gauge(
+        self.rpc_in_flight = self._gauge(
             "nova_lite_rpc_in_flight_handlers",
             "Requests a worker of the topic is running now.",
             ("topic",),
-            registry=self.registry,
         )
-        self.queue_messages = Gauge(
+        self.queue_messages = self._gauge(
             "nova_lite_rpc_queue_messages",
             "Messages waiting in a service's queue, read every [metrics] queue_depth_interval.",
             ("queue",),
-            registry=self.registry,
         )
 
     def _builds(self) -> None:

@@ -23,8 +23,10 @@ from nova_lite.tracing.propagation import parent_context
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
-    from prometheus_client.metrics import Counter, Gauge, Histogram
 
+    from nova_lite.metrics.families import CounterChild as Counter
+    from nova_lite.metrics.families import GaugeChild as Gauge
+    from nova_lite.metrics.families import HistogramChild as Histogram
     from nova_lite.rpc.envelope import Request
     from nova_lite.rpc.target import Target
 
