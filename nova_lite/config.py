@@ -307,6 +307,11 @@ class TracingConfig:
     file: str = ""
     # The service.name resource attribute of every span of this process.
     service_name: str = "nova-lite"
+    # The share of new traces recorded (the rest cost a non-recording span each); a
+    # trace continued from a message or a traceparent header follows its sender.
+    sample_ratio: float = attrs.field(
+        default=1.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
 
 
 @attrs.frozen(kw_only=True)

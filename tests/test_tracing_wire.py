@@ -27,7 +27,7 @@ from nova_lite.rpc import envelope
 from nova_lite.scheduler.explain import FilterTally
 from nova_lite.telemetry import Telemetry
 from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
-from nova_lite.tracing import tracing_from_config
+from nova_lite.tracing import propagation, tracing_from_config
 from nova_lite.tracing.exporters import MemoryExporter
 from nova_lite.transport import Message
 from tests.http_fixtures import FrontEnd
@@ -158,3 +158,31 @@ async def test_metrics_listen_serves_the_process_registry() -> None:
             assert response.status == 200
             assert response.content_type == "text/plain"
     assert 'nova_lite_builds_total{outcome="active"} 1.0' in text
+
+
+async def test_a_sample_ratio_of_zero_records_no_span(memory_clouds: CloudFactory) -> None:
+    """``sample_ratio = 0``: traces are sampled out at their root, and so on every hop."""
+    cloud = await memory_clouds.start(
+        computes=1, tracing={"exporter": "memory", "sample_ratio": 0.0}
+    )
+    tap = await NotificationTap.attach(cloud)
+    session = await cloud.login_admin()
+    [server] = await session.servers.create("unsampled", flavor="m1.tiny", image="cirros")
+    await tap.wait_event(server.id, "instance.create.end")
+    await cloud.stop()
+    assert cloud.telemetry.tracing is not None
+    assert cloud.telemetry.tracing.spans() == []
+
+
+def test_a_traceparent_is_continued_as_the_remote_parent() -> None:
+    """The handler's parent is the sender's span; a malformed header starts a new trace."""
+    sent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    parent = trace.get_current_span(propagation.parent_context({"traceparent": sent}))
+    context = parent.get_span_context()
+    assert (context.trace_id, context.span_id, context.is_remote) == (
+        int("ab" * 16, 16),
+        int("cd" * 8, 16),
+        True,
+    )
+    broken = propagation.parent_context({"traceparent": "00-zz-yy-01"})
+    assert not trace.get_current_span(broken).get_span_context().is_valid

@@ -26,6 +26,7 @@ On failure, ``failure`` is the JSON text of ``{"class", "module", "message", "tb
 from __future__ import annotations
 
 import traceback
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,8 @@ _CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in attrs.fields_di
 # oslo.context's RequestContext writes and reads the user and project as ``user`` and
 # ``project`` (Nova's own context sends both spellings): nova_lite does the same.
 _OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
+_TRACEPARENT = _CONTEXT_PREFIX + "traceparent"
+_NO_TRACE: Mapping[str, str] = types.MappingProxyType({})
 
 
 @attrs.frozen
@@ -69,7 +72,7 @@ class Request:
     reply_q: str | None = None
     unique_id: str | None = None
     # The sender's W3C trace context (``traceparent``, ``tracestate``), if it sent one.
-    trace: Mapping[str, str] = attrs.field(factory=dict)
+    trace: Mapping[str, str] = attrs.field(default=_NO_TRACE)
 
     @property
     def is_call(self) -> bool:
@@ -145,22 +148,18 @@ def encode_request(
         message[_CONTEXT_PREFIX + key] = value
     for field, alias in _OSLO_ALIASES:
         message[alias] = message[_CONTEXT_PREFIX + field]
-    _add_trace(message)
+    # Inside a span, its W3C trace context as extra context keys, as oslo's profiler
+    # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
+    trace = propagation.carrier()
+    if trace:
+        message.update({_CONTEXT_PREFIX + key: value for key, value in trace.items()})
     return _wrap(message)
 
 
-def _add_trace(message: dict[str, Any]) -> None:
-    """The current span's W3C trace context as extra context keys (none outside a span).
-
-    oslo's profiler carries its ``trace_info`` the same way: one more ``_context_``
-    key, which oslo.context ignores.
-    """
-    for key, value in propagation.carrier().items():
-        message[_CONTEXT_PREFIX + key] = value
-
-
-def _trace_of(message: Mapping[str, Any]) -> dict[str, str]:
+def _trace_of(message: Mapping[str, Any]) -> Mapping[str, str]:
     """The sender's trace context keys, if it sent any (strings only)."""
+    if _TRACEPARENT not in message:
+        return _NO_TRACE
     found = {}
     for key in propagation.KEYS:
         value = message.get(_CONTEXT_PREFIX + key)

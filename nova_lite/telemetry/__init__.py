@@ -87,5 +87,9 @@ def uninstall(transport: Transport) -> None:
 
 
 def of(transport: Transport) -> Telemetry | None:
-    """The telemetry bound to `transport`, or None (everything off)."""
-    return _bound.get(transport)
+    """The telemetry bound to `transport`, or None (everything off).
+
+    With nothing bound in the process (telemetry off everywhere) it does not even
+    look: a weak-key look-up makes a weak reference each time.
+    """
+    return _bound.get(transport) if _bound else None

@@ -39,16 +39,20 @@ SYSTEM = "oslo.messaging"
 
 
 def sent(kind: str) -> Callable[[F], F]:
-    """Decorate an Invoker's `call` (`kind` "call") or `cast` ("cast") with the hooks."""
+    """Decorate an Invoker's `call` (`kind` "call") or `cast` ("cast") with the hooks.
+
+    The wrapper is a plain function that hands back the method's own coroutine when
+    nothing observes the transport: no extra coroutine frame when off.
+    """
 
     def decorate(send: F) -> F:
         @functools.wraps(send)
-        async def observed(invoker: Any, ctx: Any, method: str, **kwargs: Any) -> Any:
+        def observed(invoker: Any, ctx: Any, method: str, **kwargs: Any) -> Awaitable[Any]:
             found = telemetry.of(invoker.transport)
-            if found is None:
-                return await send(invoker, ctx, method, **kwargs)
             running = send(invoker, ctx, method, **kwargs)
-            return await found.rpc.send(kind, invoker.target, method, kwargs, running)
+            if found is None:
+                return running
+            return found.rpc.send(kind, invoker.target, method, kwargs, running)
 
         return cast(F, observed)
 
@@ -56,14 +60,15 @@ def sent(kind: str) -> Callable[[F], F]:
 
 
 def handled(dispatch: F) -> F:
-    """Decorate a Worker's dispatch of one request with the hooks."""
+    """Decorate a Worker's dispatch of one request with the hooks (as `sent` does)."""
 
     @functools.wraps(dispatch)
-    async def observed(worker: Any, ctx: Any, request: Request) -> Any:
+    def observed(worker: Any, ctx: Any, request: Request) -> Awaitable[Any]:
         found = telemetry.of(worker.transport)
+        running = dispatch(worker, ctx, request)
         if found is None:
-            return await dispatch(worker, ctx, request)
-        return await found.rpc.handle(worker.target, request, dispatch(worker, ctx, request))
+            return running
+        return found.rpc.handle(worker.target, request, running)
 
     return cast(F, observed)
 
@@ -117,10 +122,10 @@ class RpcObserver:
             if self.tracer is None:
                 return await running
             with self.tracer.start_as_current_span(
-                f"{topic}/{method}",
-                kind=_client_kind(kind),
-                attributes=_send_attributes(kind, target, method, args),
-            ):
+                f"{topic}/{method}", kind=_client_kind(kind)
+            ) as span:
+                if span.is_recording():  # a trace sampled out costs no attributes
+                    span.set_attributes(_send_attributes(kind, target, method, args))
                 return await running
         except Exception as exc:
             if self.metrics is not None:
@@ -147,11 +152,10 @@ class RpcObserver:
             if self.tracer is None:
                 return await running
             with self.tracer.start_as_current_span(
-                f"{topic}/{method}",
-                context=parent_context(request.trace),
-                kind=_server_kind(kind),
-                attributes=_handle_attributes(kind, target, request),
-            ):
+                f"{topic}/{method}", context=parent_context(request.trace), kind=_server_kind(kind)
+            ) as span:
+                if span.is_recording():
+                    span.set_attributes(_handle_attributes(kind, target, request))
                 return await running
         except Exception as exc:
             if self.metrics is not None:
@@ -217,10 +221,7 @@ def _send_attributes(
     service, host = telemetry.SERVICE.get()
     attributes: dict[str, Any] = {
         "rpc.system": SYSTEM,
-        "rpc.service": target.topic or "",
         "rpc.method": method,
-        "messaging.operation.type": "send",
-        "nova_lite.rpc.kind": kind,
         "nova_lite.service": service or "client",
         "nova_lite.host": host,
     }
@@ -235,10 +236,7 @@ def _send_attributes(
 def _handle_attributes(kind: str, target: Target, request: Request) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "rpc.system": SYSTEM,
-        "rpc.service": target.topic or "",
         "rpc.method": request.method,
-        "messaging.operation.type": "process",
-        "nova_lite.rpc.kind": kind,
         "nova_lite.service": target.topic or "",
         "nova_lite.host": target.server or "",
         "nova_lite.request_id": request.context.request_id,

@@ -54,6 +54,30 @@ def parent_context(headers: Mapping[str, str]) -> Context:
     in a copy of the sender's context variables, and the trace must come from the
     message itself, as it does across processes.
     """
-    if "traceparent" not in headers:
+    parent = headers.get("traceparent")
+    if parent is None:
         return Context()
-    return _PROPAGATOR.extract(headers, context=Context())
+    found = _parse(parent, headers.get("tracestate"))
+    if found is None:
+        return _PROPAGATOR.extract(headers, context=Context())  # a form we do not write
+    return trace.set_span_in_context(trace.NonRecordingSpan(found), Context())
+
+
+def _parse(parent: str, state: str | None) -> trace.SpanContext | None:
+    """A ``00-<32 hex>-<16 hex>-<2 hex>`` traceparent (what nova_lite sends), or None."""
+    parts = parent.split("-")
+    if len(parts) != 4 or parts[0] != "00" or state:
+        return None
+    _, trace_id, span_id, flags = parts
+    if len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
+        return None
+    try:
+        context = trace.SpanContext(
+            int(trace_id, 16),
+            int(span_id, 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(int(flags, 16)),
+        )
+    except ValueError:
+        return None
+    return context if context.is_valid else None

@@ -22,6 +22,7 @@ from nova_lite.tracing import propagation
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
 
 __all__ = ["Tracing", "tracing_from_config"]
 
@@ -75,6 +76,13 @@ def _exporter(config: Config) -> tuple[SpanExporter, bool]:
     return OTLPSpanExporter(endpoint=settings.endpoint or None), True
 
 
+def _sampler(ratio: float) -> Sampler:
+    """Every trace (ratio 1), or that share of new ones; continued traces as their root."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+
+    return ParentBased(ALWAYS_ON if ratio >= 1 else TraceIdRatioBased(ratio))
+
+
 def tracing_from_config(config: Config, *, exporter: SpanExporter | None = None) -> Tracing | None:
     """The `Tracing` ``[tracing]`` asks for, or None when its exporter is ``"none"``.
 
@@ -96,7 +104,9 @@ def tracing_from_config(config: Config, *, exporter: SpanExporter | None = None)
     if exporter is None:
         exporter, batch = _exporter(config)
     resource = Resource.create({"service.name": config.tracing.service_name})
-    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    provider = TracerProvider(
+        resource=resource, sampler=_sampler(config.tracing.sample_ratio), shutdown_on_exit=False
+    )
     processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
     return Tracing(provider, exporter)
