@@ -17,13 +17,14 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
 
 from benchmarks.common import Figure, rpc_isolation
 from benchmarks.hops import counting
+from benchmarks.observe import overrides, unhooked
 from benchmarks.spans import CREATE, STAGES, EventRecorder, Mark, recording, stage_medians
 from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud, compute_host_name
@@ -36,12 +37,14 @@ from nova_lite.transport import Delivery, ExchangeType, Transport
 __all__ = [
     "BootResult",
     "BootSpec",
+    "boot_figures",
     "boot_run",
     "cloud_config",
     "count_hops",
     "lift_quotas",
     "report_hosts",
     "run_boot",
+    "run_boot_modes",
 ]
 
 Advance = Callable[[int], None]
@@ -242,6 +245,28 @@ async def run_boot(
     """`runs` boot runs: figures over the runs (servers/s, failures, each stage's
     median), and each run's own result."""
     results = [await boot_run(spec, advance) for _ in range(runs)]
+    return boot_figures(spec, results), results
+
+
+async def run_boot_modes(
+    spec: BootSpec, modes: Sequence[str], *, runs: int, advance: Advance = lambda _: None
+) -> dict[str, tuple[dict[str, Figure], list[BootResult]]]:
+    """`runs` runs under each telemetry mode (`benchmarks.observe`), interleaved run by run."""
+    results: dict[str, list[BootResult]] = {mode: [] for mode in modes}
+    with tempfile.TemporaryDirectory(prefix="nova-lite-bench-spans-") as spans:
+        specs = {
+            mode: attrs.evolve(spec, overrides={**spec.overrides, **overrides(mode, spans)})
+            for mode in modes
+        }
+        for _ in range(runs):
+            for mode in modes:
+                with unhooked(mode == "unhooked"):
+                    results[mode].append(await boot_run(specs[mode], advance))
+    return {mode: (boot_figures(spec, found), found) for mode, found in results.items()}
+
+
+def boot_figures(spec: BootSpec, results: Sequence[BootResult]) -> dict[str, Figure]:
+    """Figures over the runs: servers/s, wall time, failures, each stage's median."""
     figures = {
         "servers_per_s": Figure(
             "servers/s", "1/s", tuple(spec.servers / r.seconds for r in results)
@@ -253,7 +278,7 @@ async def run_boot(
         values = tuple(r.stages_ms[stage] for r in results if stage in r.stages_ms)
         if values:
             figures[f"{stage}_ms"] = Figure(f"{stage} (median per server)", "ms", values)
-    return figures, results
+    return figures
 
 
 HOP_SERVERS = 100  # a counted run's size: enough for stable per-boot averages

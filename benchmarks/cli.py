@@ -31,6 +31,11 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = click.Choice(["memory", "rabbitmq"])
+OBSERVE = click.Choice(["off", "metrics", "tracing", "both", "unhooked"])
+OBSERVE_HELP = (
+    "Run nova_lite with metrics and tracing off, or on (repeatable: the modes are "
+    "interleaved run by run, each on against off as a same-run ratio)."
+)
 IN_FLIGHT_HELP = (
     "At most this many builds under way: a batch is sent once earlier builds have "
     "ended (0: every create call at once)."
@@ -56,6 +61,29 @@ def _finish(scenario: str, results: dict[str, Any], output: Path, plot: bool) ->
 
         png = plot_results(json.loads(path.read_text()), path.with_suffix(".png"))
         click.echo(f"plot: {png}", err=True)
+
+
+def label(name: str, mode: str) -> str:
+    """A column's name under an ``--observe`` mode (``off`` keeps the plain name)."""
+    from benchmarks.observe import label as observed
+
+    return observed(name, mode)
+
+
+def observed_ratios(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """servers/s of each observed column over its plain one, run by run."""
+    from benchmarks.common import ratio_figure
+
+    ratios = {}
+    for name in figures:
+        base = name.partition(" +")[0]
+        if name != base and base in figures:
+            top, bottom = (base, name) if name.endswith(" +unhooked") else (name, base)
+            key = f"{top} / {bottom} servers_per_s"
+            ratios[key] = ratio_figure(
+                key, figures[top]["servers_per_s"], figures[bottom]["servers_per_s"]
+            )
+    return ratios
 
 
 def _url_for(transport: str, amqp_url: str) -> str:
@@ -107,10 +135,12 @@ def main() -> None:
     help="Measure oslo.messaging over RabbitMQ too.",
 )
 @click.option("--amqp-url", default=DEFAULT_AMQP_URL, show_default=True)
+@click.option("--observe", "modes", multiple=True, default=("off",), show_default=True,
+              type=OBSERVE, help=OBSERVE_HELP)  # fmt: skip
 @common_options
 def rpc(runs: int, count: int, duration: float | None, latency_count: int,
         levels: tuple[int, ...], transports: tuple[str, ...], oslo: bool, amqp_url: str,
-        output: Path, plot: bool) -> None:  # fmt: skip
+        modes: tuple[str, ...], output: Path, plot: bool) -> None:  # fmt: skip
     """Call latency, call throughput at several concurrencies, cast throughput."""
     from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
     from benchmarks.rpc import run_rpc
@@ -120,13 +150,14 @@ def rpc(runs: int, count: int, duration: float | None, latency_count: int,
     contenders: list[Contender] = [BareAsyncio()]
     skipped: dict[str, str] = {}
     if "memory" in transports:
-        contenders.append(NovaLite("memory://"))
+        contenders += [NovaLite("memory://", observe=mode) for mode in modes]
     if "rabbitmq" in transports:
         unreachable = amqp_reachable(amqp_url)
         if unreachable:
             skipped.update(dict.fromkeys(("bare aio-pika", "nova_lite amqp"), unreachable))
         else:
-            contenders += [BareAioPika(amqp_url), NovaLite(amqp_url)]
+            contenders += [BareAioPika(amqp_url)]
+            contenders += [NovaLite(amqp_url, observe=mode) for mode in modes]
         if oslo:
             _add_oslo(contenders, skipped, amqp_url, unreachable, max(levels))
     steps = runs * (len(contenders) * (2 + len(levels))) + len(contenders)
@@ -142,7 +173,8 @@ def rpc(runs: int, count: int, duration: float | None, latency_count: int,
     _finish("rpc", {
         "config": {"runs": runs, "count": count, "duration": duration,
                    "latency_count": latency_count, "concurrency": list(levels),
-                   "transports": list(transports), "amqp_url": _redact(amqp_url)},
+                   "transports": list(transports), "amqp_url": _redact(amqp_url),
+                   "observe": list(modes)},
         "figures": results.figures, "ratios": results.ratios, "skipped": results.skipped,
     }, output, plot)  # fmt: skip
 
@@ -189,11 +221,14 @@ def _redact(url: str) -> str:
     show_default=True,
     help="Also count RPC messages and SQLite statements per boot (a separate, untimed run).",
 )
+@click.option("--observe", "modes", multiple=True, default=("off",), show_default=True,
+              type=OBSERVE, help=OBSERVE_HELP)  # fmt: skip
 @common_options
 def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, ...],
-         in_flight: int, amqp_url: str, hops: bool, output: Path, plot: bool) -> None:  # fmt: skip
+         in_flight: int, amqp_url: str, hops: bool, modes: tuple[str, ...], output: Path,
+         plot: bool) -> None:  # fmt: skip
     """Servers per second end to end, the median time of each stage, and hops per boot."""
-    from benchmarks.boot import BootSpec, count_hops, run_boot
+    from benchmarks.boot import BootSpec, count_hops, run_boot_modes
 
     figures: dict[str, Any] = {}
     hop_counts: dict[str, dict[str, Any]] = {}
@@ -207,21 +242,25 @@ def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, .
                 continue
             spec = BootSpec(servers=count, hosts=hosts, batch=batch, in_flight=in_flight,
                             transport_url=_url_for(transport, amqp_url))  # fmt: skip
-            task = bar.add_task(f"boot {transport}", total=count * runs)
-            figures[transport], results = asyncio.run(
-                run_boot(spec, runs=runs, advance=functools.partial(bar.advance, task))
-            )
-            failures[transport] = [r.failures for r in results]
+            task = bar.add_task(f"boot {transport}", total=count * runs * len(modes))
+            advance = functools.partial(bar.advance, task)
+            by_mode = asyncio.run(run_boot_modes(spec, modes, runs=runs, advance=advance))
+            for mode, (mode_figures, results) in by_mode.items():
+                figures[label(transport, mode)] = mode_figures
+                failures[label(transport, mode)] = [r.failures for r in results]
             if hops:
                 hop_counts[transport] = asyncio.run(count_hops(spec))
     tables.boot_table(figures, skipped, runs=runs, count=count, hosts=hosts)
+    ratios = observed_ratios(figures)
+    if ratios:
+        tables.ratio_table(ratios)
     if hop_counts:
         tables.hops_table(hop_counts)
     _finish("boot", {
         "config": {"runs": runs, "servers": count, "hosts": hosts, "batch": batch,
                    "in_flight": in_flight, "transports": list(transports),
-                   "amqp_url": _redact(amqp_url)},
-        "figures": figures, "skipped": skipped, "failures": failures,
+                   "amqp_url": _redact(amqp_url), "observe": list(modes)},
+        "figures": figures, "ratios": ratios, "skipped": skipped, "failures": failures,
         "stages": tables.stage_descriptions(), "hops": hop_counts,
     }, output, plot)  # fmt: skip
 

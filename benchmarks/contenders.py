@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any, Protocol
@@ -25,9 +26,11 @@ from typing import Any, Protocol
 import attrs
 import orjson
 
+from benchmarks.observe import label, telemetry_for, unhook
 from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.loader import get_transport
 from nova_lite.rpc import endpoint
+from nova_lite.telemetry import install
 
 __all__ = [
     "PAYLOAD",
@@ -152,10 +155,11 @@ class _Endpoint:
 class NovaLite(AsyncContender):
     """nova_lite's Invoker and Worker over one transport URL (client and server apart)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, observe: str = "off") -> None:
         super().__init__()
-        self.name = f"nova_lite {url.split(':', 1)[0]}"
+        self.name = label(f"nova_lite {url.split(':', 1)[0]}", observe)
         self.url = url
+        self.observe = observe
 
     async def setup(self) -> None:
         self.server = get_transport(self.url)
@@ -164,11 +168,17 @@ class NovaLite(AsyncContender):
         if not self.url.startswith("memory"):
             self.client = get_transport(self.url)
             await self.client.connect()
+        self._spans = tempfile.TemporaryDirectory(prefix="nova-lite-bench-")
+        self.telemetry = telemetry_for(self.observe, self._spans.name)
+        for transport in {self.server, self.client}:
+            install(transport, self.telemetry)
         suffix = uuid.uuid4().hex[:8]
         target = Target(topic=f"bench_{suffix}", exchange=f"bench_{suffix}", server="h1")
         self.worker = Worker(self.server, target, [_Endpoint(self.counter)], max_concurrency=256)
         await self.worker.start()
         self.invoker = Invoker(self.client, Target(topic=target.topic, exchange=target.exchange))
+        if self.observe == "unhooked":
+            unhook(self.invoker, self.worker)
         self.ctx = RequestContext(user_id="bench", project_id="bench")
 
     async def call(self) -> Any:
@@ -183,6 +193,8 @@ class NovaLite(AsyncContender):
             await self.server.delete_queue(queue or "")
         await self.client.close()
         await self.server.close()
+        self.telemetry.close()
+        self._spans.cleanup()
 
 
 class BareAsyncio(AsyncContender):

@@ -106,7 +106,13 @@ def same_run_ratios(
     """Throughput ratios between contenders, taken run by run."""
     ratios = {}
     keys = [f"calls_per_s@{n}" for n in concurrency] + ["casts_per_s"]
-    for top, bottom in RATIO_PAIRS:
+    # Each telemetry mode over plain nova_lite; plain (off) over the unhooked reference.
+    observed = [
+        (base, name) if name.endswith(" +unhooked") else (name, base)
+        for name in figures
+        if " +" in name and (base := name.partition(" +")[0]) in figures
+    ]
+    for top, bottom in (*RATIO_PAIRS, *observed):
         if top not in figures or bottom not in figures:
             continue
         for key in keys:

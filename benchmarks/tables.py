@@ -149,3 +149,13 @@ def _failures(raw: list[dict[str, Any]]) -> str | None:
         for reason, count in run.get("failures", {}).items()
     ]
     return "\n".join(["builds that failed, by fault:", *lines]) if lines else None
+
+
+def ratio_table(ratios: dict[str, Figure]) -> None:
+    """Same-run ratios of an observed mode over plain nova_lite (median of per-run ratios)."""
+    print_table(
+        "Same-run ratios, telemetry on / off (median of per-run ratios)",
+        ["ratio", "median", "min-max"],
+        [[name, f"{f.median:.3f}x", f"{f.spread[0]:.3f}-{f.spread[1]:.3f}"]
+         for name, f in ratios.items()],
+    )  # fmt: skip

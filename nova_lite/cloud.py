@@ -33,6 +33,7 @@ from nova_lite.log import mask_url
 from nova_lite.network.manager import NetworkManager
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
+from nova_lite.telemetry import Telemetry, install, uninstall
 from nova_lite.transport import Transport
 from nova_lite.volume.manager import VolumeManager
 
@@ -91,6 +92,8 @@ class Cloud(AsyncLifecycle):
         self.transport = transport or get_transport(self.config.transport_url)
         self.services: list[Service] = []
         self.api = NovaAPI(self.transport, self.config)
+        # The cloud's metrics and tracing, made at start ([metrics], [tracing]).
+        self.telemetry = Telemetry()
 
     def __repr__(self) -> str:
         return f"<Cloud {self.config.transport_url} services={len(self.services)}>"
@@ -115,6 +118,8 @@ class Cloud(AsyncLifecycle):
         if self._own_transport:
             await self.transport.connect()
         try:
+            self.telemetry = Telemetry.from_config(self.config)
+            install(self.transport, self.telemetry)
             for manager_cls in CONTROL_PLANE:
                 await self._start(manager_cls(self.config, self.transport, self.config.host))
             for index in range(1, self.computes + 1):
@@ -141,6 +146,8 @@ class Cloud(AsyncLifecycle):
                 await service.stop()
             except NovaLiteError as exc:
                 log.warning("cloud.stop_failed", service=repr(service), error=str(exc))
+        uninstall(self.transport)
+        self.telemetry.close()
         if self._own_transport:
             await self.transport.close()
 

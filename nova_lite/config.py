@@ -55,11 +55,13 @@ __all__ = [
     "ImageConfig",
     "LibvirtConfig",
     "LoggingConfig",
+    "MetricsConfig",
     "NetworkConfig",
     "PolicyConfig",
     "QuotaConfig",
     "RpcConfig",
     "SchedulerConfig",
+    "TracingConfig",
     "VolumeConfig",
     "environment_variables",
     "is_reserved_variable",
@@ -324,6 +326,44 @@ class ClientConfig:
 
 
 @attrs.frozen(kw_only=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus metrics of every service (`nova_lite.metrics`)."""
+
+    enabled: bool = True
+    # "HOST:PORT" where every service process also serves /metrics; empty: only the
+    # api service's HTTP server does (at [api] listen). Port 0: any free port.
+    listen: str = ""
+    # Seconds between two reads of the depth of the service's queues (a passive
+    # declare on RabbitMQ: not on every message).
+    queue_depth_interval: float = attrs.field(default=15.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class TracingConfig:
+    """``[tracing]``: OpenTelemetry traces of every hop (`nova_lite.tracing`)."""
+
+    # "none": no spans are made at all; "console": spans printed on stderr; "file":
+    # JSON lines appended to `file`; "otlp": OTLP over HTTP to `endpoint`; "memory":
+    # kept in the process (tests, `nova-lite server trace` on `nova-lite all`).
+    # Every exporter but "none" needs the SDK: pip install 'nova-lite[tracing]'.
+    exporter: str = attrs.field(
+        default="none", validator=_one_of("none", "console", "file", "otlp", "memory")
+    )
+    # The OTLP/HTTP traces endpoint; empty: OpenTelemetry's default (its
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable, else http://localhost:4318/v1/traces).
+    endpoint: str = ""
+    # The JSON-lines file of exporter "file"; empty: <state_path>/traces.jsonl.
+    file: str = ""
+    # The service.name resource attribute of every span of this process.
+    service_name: str = "nova-lite"
+    # The share of new traces recorded (the rest cost a non-recording span each); a
+    # trace continued from a message or a traceparent header follows its sender.
+    sample_ratio: float = attrs.field(
+        default=1.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """All of nova_lite's settings, each with a default that runs on one machine."""
 
@@ -345,6 +385,8 @@ class Config:
     network: NetworkConfig = attrs.field(factory=NetworkConfig)
     volume: VolumeConfig = attrs.field(factory=VolumeConfig)
     client: ClientConfig = attrs.field(factory=ClientConfig)
+    metrics: MetricsConfig = attrs.field(factory=MetricsConfig)
+    tracing: TracingConfig = attrs.field(factory=TracingConfig)
 
     @classmethod
     def load(

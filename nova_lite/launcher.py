@@ -29,12 +29,14 @@ from nova_lite.exceptions import ConfigError, NovaLiteError, TransportError
 from nova_lite.identity.manager import IdentityManager
 from nova_lite.image.manager import ImageManager
 from nova_lite.loader import get_transport
+from nova_lite.metrics.exposition import MetricsServer
 from nova_lite.network.manager import NetworkManager
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
+from nova_lite.telemetry import Telemetry, install
 from nova_lite.volume.manager import VolumeManager
 
-__all__ = ["SERVICES", "LaunchError", "run_all", "run_service", "serve_http"]
+__all__ = ["SERVICES", "LaunchError", "run_all", "run_service", "serve_http", "serve_metrics"]
 
 log = structlog.get_logger(__name__)
 
@@ -88,18 +90,25 @@ async def run_service(config: Config, name: str, host: str, stop: asyncio.Event)
         await transport.connect()
     except TransportError as exc:
         raise LaunchError(f"Cannot reach the broker: {exc}", status=3) from None
+    try:
+        observed = Telemetry.from_config(config)
+    except ConfigError as exc:
+        await transport.close()
+        raise LaunchError(str(exc), status=2) from None
+    install(transport, observed)
     service = Service(SERVICES[name](config, transport, host), serializer=objects.serializer())
     try:
         await _start(service)
         try:
             api = service.manager.api if isinstance(service.manager, ApiManager) else None
-            async with serve_http(config, api):
+            async with serve_http(config, api), serve_metrics(config, observed):
                 log.info("launcher.ready", service=name, host=host)
                 await stop.wait()
                 log.info("launcher.stopping", service=name, host=host)
         finally:
             await service.stop()
     finally:
+        observed.close()
         await transport.close()
 
 
@@ -116,6 +125,25 @@ async def serve_http(config: Config, api: NovaAPI | None) -> AsyncIterator[HttpS
         raise LaunchError(str(exc), status=2) from None
     except OSError as exc:
         raise LaunchError(f"Cannot listen on {config.api.listen}: {exc}", status=5) from None
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_metrics(config: Config, observed: Telemetry) -> AsyncIterator[MetricsServer | None]:
+    """``/metrics`` on ``[metrics] listen`` while the block runs (none if unset or off)."""
+    if observed.metrics is None or not config.metrics.listen:
+        yield None
+        return
+    try:
+        server = MetricsServer(observed.metrics, listen=config.metrics.listen)
+        await server.start()
+    except ConfigError as exc:
+        raise LaunchError(str(exc), status=2) from None
+    except OSError as exc:
+        raise LaunchError(f"Cannot listen on {config.metrics.listen}: {exc}", status=5) from None
     try:
         yield server
     finally:
@@ -140,8 +168,10 @@ async def run_all(config: Config, computes: int, stop: asyncio.Event) -> None:
         raise LaunchError(f"Cannot reach the broker: {exc}", status=3) from None
     except DatabaseError as exc:
         raise LaunchError(f"Cannot open a service's database: {exc}", status=4) from None
+    except ConfigError as exc:
+        raise LaunchError(str(exc), status=2) from None
     try:
-        async with serve_http(config, cloud.api):
+        async with serve_http(config, cloud.api), serve_metrics(config, cloud.telemetry):
             log.info("launcher.ready", service="all", computes=computes)
             await stop.wait()
     finally:

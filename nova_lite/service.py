@@ -16,9 +16,11 @@ from typing import ClassVar
 import attrs
 import structlog
 
+from nova_lite import telemetry
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.lifecycle import AsyncLifecycle
+from nova_lite.metrics.queues import QueueDepths
 from nova_lite.rpc import ObjectSerializer, Target, Worker
 from nova_lite.transport import Transport
 
@@ -99,6 +101,7 @@ class Service(AsyncLifecycle):
             queue_prefix=config.rpc.queue_prefix,
         )
         self._periodic: list[asyncio.Task[None]] = []
+        self._depths: QueueDepths | None = None
         self.running = False
 
     def __repr__(self) -> str:
@@ -113,6 +116,7 @@ class Service(AsyncLifecycle):
         except BaseException:
             await self.manager.cleanup_host()
             raise
+        await self._watch_queues()
         loop = asyncio.get_running_loop()
         for task in self.manager.periodic_tasks():
             self._periodic.append(loop.create_task(self._run_periodic(task)))
@@ -128,9 +132,21 @@ class Service(AsyncLifecycle):
             task.cancel()
         await asyncio.gather(*self._periodic, return_exceptions=True)
         self._periodic.clear()
+        if self._depths is not None:
+            await self._depths.stop()
         await self.worker.stop()
         await self.manager.cleanup_host()
         log.info("service.stopped", service=repr(self))
+
+    async def _watch_queues(self) -> None:
+        """With metrics on, read the depth of this service's queues on a slow timer."""
+        found = telemetry.of(self.manager.transport)
+        if found is not None and found.metrics is not None:
+            interval = self.manager.config.metrics.queue_depth_interval
+            self._depths = QueueDepths(
+                self.manager.transport, self.worker.queues, found.metrics, interval=interval
+            )
+            await self._depths.start()
 
     async def _run_periodic(self, task: PeriodicTask) -> None:
         await asyncio.sleep(task.initial_delay)

@@ -220,6 +220,14 @@ class Transport(AsyncLifecycle):
         options such as ``x-dead-letter-exchange`` and ``x-message-ttl``.
         """
 
+    async def queue_depth(self, name: str) -> int | None:
+        """How many messages wait in queue `name`, if this transport can tell (else None).
+
+        Not for every message: on a real broker it is a round trip (RabbitMQ: a
+        passive declare's message count). A missing queue raises `TopologyError`.
+        """
+        return None
+
     @abc.abstractmethod
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         """Route messages published to `exchange` with a matching key into `queue`."""

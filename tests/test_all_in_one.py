@@ -67,6 +67,7 @@ async def all_in_one(rabbitmq_url: str, tmp_path: Path) -> AsyncIterator[Path]:
         '[logging]\nformat = "json"\n'
         '[identity]\nbootstrap_password = "s3cret-admin"\n'
         "[compute]\nshelved_offload_time = -1\n"
+        '[tracing]\nexporter = "file"\n'  # read back by "server trace"
         '[client]\nusername = "admin"\npassword = "s3cret-admin"\nproject = "admin"\n'
     )
     proc = await asyncio.create_subprocess_exec(
@@ -190,6 +191,11 @@ async def _server_walk(cli: Cli, volume_id: str) -> str:
     assert sid in {s["id"] for s in await cli("server", "list")}
     assert (await cli("server", "show", sid))["name"] == "web"
     assert "login:" in await cli("server", "console", sid)
+    timeline = await cli("server", "trace", sid)
+    built = {(s["service"], s["what"]) for s in timeline}
+    assert ("api", "action create") in built, sorted(built)
+    assert ("scheduler@aio", "scheduler decision (internal)") in built, sorted(built)
+    assert any(what == "build spawning (internal)" for _, what in built), sorted(built)
     for action, extra, status in WALK:
         arguments = [volume_id if a == VOLUME else a for a in extra]
         shown = await cli("server", action, sid, *arguments, "--wait")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import plot, scale, spans
-from benchmarks.boot import BootSpec, boot_run
+from benchmarks.boot import BootSpec, boot_run, run_boot_modes
 from benchmarks.common import Figure, write_results
 from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
 from benchmarks.oslo import OsloMessaging, oslo_missing
@@ -49,6 +49,30 @@ async def test_rpc_scenario_measures_every_contender(broker: TransportFactory) -
         assert all(len(f.runs) == 2 for f in figures.values())
         _positive(figures)
     assert results.ratios and not results.skipped
+
+
+async def test_rpc_scenario_measures_nova_lite_with_telemetry_on_against_off() -> None:
+    """Each --observe mode is a contender of its own, with its same-run ratio against off."""
+    modes = ("off", "metrics", "tracing", "both", "unhooked")
+    results = await run_rpc(
+        [NovaLite("memory://", observe=m) for m in modes], runs=1, workload=TINY
+    )
+    assert set(results.figures) == {"nova_lite memory"} | {
+        f"nova_lite memory +{m}" for m in modes[1:]
+    }
+    for mode in modes[1:-1]:
+        ratio = results.ratios[f"nova_lite memory +{mode} / nova_lite memory casts_per_s"]
+        assert ratio.median > 0
+    assert results.ratios["nova_lite memory / nova_lite memory +unhooked casts_per_s"].median > 0
+
+
+async def test_boot_scenario_interleaves_telemetry_modes() -> None:
+    """Boot runs under each mode, one after the other, every server ACTIVE in each."""
+    spec = BootSpec(servers=3, hosts=1, batch=3, transport_url="memory://", timeout=60)
+    by_mode = await run_boot_modes(spec, ("unhooked", "off", "both"), runs=1)
+    for figures, results in by_mode.values():
+        assert [r.active for r in results] == [3]
+        _positive({"servers_per_s": figures["servers_per_s"]})
 
 
 async def test_rpc_throughput_can_be_bounded_by_duration() -> None:

@@ -18,12 +18,14 @@ def _app() -> web.Application:
 
 
 def _served() -> set[tuple[str, str]]:
-    """Every API route served (the HTML dashboard under /dashboard is not an API)."""
+    """Every API route served (neither the HTML dashboard nor /metrics is an API)."""
     routes = _app().router.routes()
     return {
         (r.method.lower(), r.resource.canonical)
         for r in routes
-        if r.resource is not None and not r.resource.canonical.startswith("/dashboard")
+        if r.resource is not None
+        and not r.resource.canonical.startswith("/dashboard")
+        and r.resource.canonical != "/metrics"
     }
 
 

@@ -557,6 +557,11 @@ class MemoryTransport(Transport):
             arguments=arguments or {},
         )
 
+    async def queue_depth(self, name: str) -> int | None:
+        """The messages the broker holds for queue `name` and has not delivered."""
+        self._check()
+        return self.broker.queue_depth(name)
+
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         self._check()
         self.broker.bind_queue(queue, exchange, routing_key)

@@ -529,6 +529,24 @@ class RabbitMQTransport(Transport):
         self._queues[queue.name] = queue
         return queue.name
 
+    async def queue_depth(self, name: str) -> int | None:
+        """The message count RabbitMQ gives when the queue is declared again.
+
+        A queue this connection declared is declared again as it was (idempotent: the
+        same properties); RabbitMQ 3.10 answers a passive declare with a count of 0
+        whatever the queue holds, so only a queue of someone else's is read passively.
+        """
+        with _boundary(self, "read the depth of queue {!r}", name):
+            known = self._queues.get(name)
+            if known is not None:
+                result = await known.declare()
+            else:
+                channel = await self._topology_channel()
+                found = await channel.declare_queue(name, passive=True, robust=False)
+                result = found.declaration_result
+        count = None if result is None else result.message_count
+        return None if count is None else int(count)
+
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         with _boundary(self, "bind queue {!r} to exchange {!r}", queue, exchange):
             channel = await self._topology_channel()

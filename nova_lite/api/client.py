@@ -26,12 +26,13 @@ from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
 from nova_lite.context import RequestContext, generate_request_id
-from nova_lite.exceptions import NotAuthorized
+from nova_lite.exceptions import Invalid, NotAuthorized
 from nova_lite.identity.rpcapi import IdentityAPI
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.policy import Enforcer
 from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.telemetry.steps import count_token_validation
 from nova_lite.transport import Transport
 from nova_lite.volume.rpcapi import VolumeAPI
 
@@ -104,9 +105,15 @@ class NovaAPI:
         cached = self._tokens.get(token)
         fresh = cached is not None and now - cached.checked_at < self.config.api.token_cache_ttl
         if cached is not None and fresh and cached.info.expires_at > objects.utcnow():
+            count_token_validation(self.transport, "cached")
             return cached.info
         self._tokens.pop(token, None)
-        info = await self.identity.validate_token(ctx, token)
+        try:
+            info = await self.identity.validate_token(ctx, token)
+        except (NotAuthorized, Invalid):
+            count_token_validation(self.transport, "invalid")
+            raise
+        count_token_validation(self.transport, "valid")
         self._tokens[token] = _CachedToken(info, now)
         return info
 

@@ -19,6 +19,7 @@ from nova_lite.cli.client import (
 from nova_lite.cli.demo import demo
 from nova_lite.cli.services import all_in_one, service
 from nova_lite.cli.simulate import simulate
+from nova_lite.cli.trace import server_trace  # noqa: F401  (registers "server trace")
 
 __all__ = ["main"]
 

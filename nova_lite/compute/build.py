@@ -13,6 +13,7 @@ no network address, bad volume: clean up and go to ERROR with a fault).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 import structlog
@@ -41,6 +42,7 @@ from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
+from nova_lite.telemetry.steps import NO_STAGE, BuildWatch
 from nova_lite.virt.driver import ComputeDriver
 from nova_lite.volume.rpcapi import VolumeAPI
 
@@ -136,24 +138,30 @@ class InstanceBuilder:
             return
         log.info("compute.build.start", instance_uuid=uuid, host=self.host, attempt=attempt)
         await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
+        watch = BuildWatch.of(self.conductor.invoker.transport, uuid)
         self.tracker.builds_in_progress += 1
         try:
-            instance = await self._build_resources_and_spawn(ctx, instance, spec.image)
+            instance = await self._build_resources_and_spawn(ctx, instance, spec.image, watch)
         except (UnexpectedDeletingTaskStateError, InstanceNotFound):
+            _finished(watch, "deleted")
             log.info("compute.build.deleted_during_build", instance_uuid=uuid)
             await self.release_resources(ctx, instance)
             return
         except UnexpectedTaskStateError as exc:
+            _finished(watch, "taken_over")
             await self._taken_over(ctx, instance, exc)
             return
         except _RESCHEDULABLE as exc:
+            _finished(watch, "rescheduled")
             await self._reschedule(ctx, instance, spec, alternates, attempt, exc)
             return
         except Exception as exc:
+            _finished(watch, "failed")
             await self._abort(ctx, instance, exc)
             return
         finally:
             self.tracker.builds_in_progress -= 1
+        _finished(watch, "active")
         self.tracker.build_result(failed=False)
         log.info("compute.build.done", instance_uuid=uuid, host=self.host)
         await self.notifier.info(ctx, "instance.create.end", instance_payload(instance))
@@ -174,50 +182,57 @@ class InstanceBuilder:
         )
 
     async def _build_resources_and_spawn(
-        self, ctx: RequestContext, instance: objects.Instance, image_meta: objects.Image | None
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        image_meta: objects.Image | None,
+        watch: BuildWatch | None,
     ) -> objects.Instance:
-        self.tracker.claim(instance.uuid, instance.flavor)
-        instance = await self._save_task(
-            ctx, instance, task_states.NETWORKING, task_states.SCHEDULING
-        )
-        ports = await self.network.allocate_for_instance(
-            ctx, instance.uuid, list(instance.networks), instance.project_id
-        )
+        with _stage(watch, task_states.NETWORKING):
+            self.tracker.claim(instance.uuid, instance.flavor)
+            instance = await self._save_task(
+                ctx, instance, task_states.NETWORKING, task_states.SCHEDULING
+            )
+            ports = await self.network.allocate_for_instance(
+                ctx, instance.uuid, list(instance.networks), instance.project_id
+            )
         addresses = [_address(p) for p in ports]
+        previous, values = task_states.NETWORKING, {"addresses": addresses}
+        volumes: list[objects.Volume] = []
         if instance.block_devices:
+            with _stage(watch, task_states.BLOCK_DEVICE_MAPPING):
+                instance = await self._save_task(
+                    ctx,
+                    instance,
+                    task_states.BLOCK_DEVICE_MAPPING,
+                    task_states.NETWORKING,
+                    addresses=addresses,
+                )
+                volumes = await self._prepare_volumes(ctx, instance)
+            previous, values = task_states.BLOCK_DEVICE_MAPPING, {}
+        # With nothing to map, straight on to spawning: one round trip fewer.
+        with _stage(watch, task_states.SPAWNING):
             instance = await self._save_task(
+                ctx, instance, task_states.SPAWNING, previous, **values
+            )
+            # The image the API checked travels in the request spec: no second look-up.
+            image, image_path = await self.images.fetch(ctx, instance, known=image_meta)
+            await self.driver.spawn(instance, image, image_path, ports, volumes)
+            for port in ports:
+                await self.network.bind_port(ctx, port.id, self.host)
+            info = await self.driver.get_info(instance)
+        with _stage(watch, vm_states.ACTIVE):
+            return await self.conductor.instance_update(
                 ctx,
-                instance,
-                task_states.BLOCK_DEVICE_MAPPING,
-                task_states.NETWORKING,
-                addresses=addresses,
+                instance.uuid,
+                {
+                    "vm_state": vm_states.ACTIVE,
+                    "task_state": None,
+                    "power_state": info.state,
+                    "launched_at": objects.utcnow(),
+                },
+                expected_task_state=[task_states.SPAWNING],
             )
-            volumes = await self._prepare_volumes(ctx, instance)
-            instance = await self._save_task(
-                ctx, instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING
-            )
-        else:  # nothing to map: straight on to spawning, one round trip fewer
-            volumes = []
-            instance = await self._save_task(
-                ctx, instance, task_states.SPAWNING, task_states.NETWORKING, addresses=addresses
-            )
-        # The image the API checked travels in the request spec: no second look-up.
-        image, image_path = await self.images.fetch(ctx, instance, known=image_meta)
-        await self.driver.spawn(instance, image, image_path, ports, volumes)
-        for port in ports:
-            await self.network.bind_port(ctx, port.id, self.host)
-        info = await self.driver.get_info(instance)
-        return await self.conductor.instance_update(
-            ctx,
-            instance.uuid,
-            {
-                "vm_state": vm_states.ACTIVE,
-                "task_state": None,
-                "power_state": info.state,
-                "launched_at": objects.utcnow(),
-            },
-            expected_task_state=[task_states.SPAWNING],
-        )
 
     async def _prepare_volumes(
         self, ctx: RequestContext, instance: objects.Instance
@@ -317,6 +332,16 @@ _BUILD_TASK_STATES: list[str | None] = [
     task_states.BLOCK_DEVICE_MAPPING,
     task_states.SPAWNING,
 ]
+
+
+def _stage(watch: BuildWatch | None, name: str) -> AbstractContextManager[None]:
+    """Build stage `name`, timed and traced when the host's telemetry is on."""
+    return NO_STAGE if watch is None else watch.stage(name)
+
+
+def _finished(watch: BuildWatch | None, outcome: str) -> None:
+    if watch is not None:
+        watch.finished(outcome)
 
 
 def _address(port: objects.Port) -> dict[str, str]:

@@ -12,7 +12,8 @@ A request message (rpc.call or rpc.cast)::
      "_msg_id": "<hex>", "_reply_q": "reply_<hex>",          # rpc.call only
      "_timeout": 60,             # rpc.call only: oslo's call_monitor_timeout, or null
      "_context_request_id": "req-...", "_context_user_id": ..., ...,
-     "_context_user": ..., "_context_project": ...}    # oslo.context's spellings
+     "_context_user": ..., "_context_project": ...,    # oslo.context's spellings
+     "_context_traceparent": "00-<trace>-<span>-01"}  # only sent inside a span
 
 A reply, published to the default exchange with the caller's ``_reply_q`` as routing
 key::
@@ -31,6 +32,7 @@ sends it::
 from __future__ import annotations
 
 import traceback
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +41,7 @@ import orjson
 
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError
+from nova_lite.tracing import propagation
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -59,6 +62,8 @@ _CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in attrs.fields_di
 # oslo.context's RequestContext writes and reads the user and project as ``user`` and
 # ``project`` (Nova's own context sends both spellings): nova_lite does the same.
 _OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
+_TRACEPARENT = _CONTEXT_PREFIX + "traceparent"
+_NO_TRACE: Mapping[str, str] = types.MappingProxyType({})
 
 
 @attrs.frozen
@@ -77,6 +82,8 @@ class Request:
     # call_monitor_timeout): the worker sends heartbeats well within it. None: no
     # heartbeats wanted.
     client_timeout: float | None = None
+    # The sender's W3C trace context (``traceparent``, ``tracestate``), if it sent one.
+    trace: Mapping[str, str] = attrs.field(default=_NO_TRACE)
 
     @property
     def is_call(self) -> bool:
@@ -168,6 +175,11 @@ def encode_request(
         message[_CONTEXT_PREFIX + key] = value
     for field, alias in _OSLO_ALIASES:
         message[alias] = message[_CONTEXT_PREFIX + field]
+    # Inside a span, its W3C trace context as extra context keys, as oslo's profiler
+    # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
+    trace = propagation.carrier()
+    if trace:
+        message.update({_CONTEXT_PREFIX + key: value for key, value in trace.items()})
     return _wrap(message)
 
 
@@ -188,6 +200,18 @@ def _client_timeout(message: Mapping[str, Any]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         return None
     return float(value)
+
+
+def _trace_of(message: Mapping[str, Any]) -> Mapping[str, str]:
+    """The sender's trace context keys, if it sent any (strings only)."""
+    if _TRACEPARENT not in message:
+        return _NO_TRACE
+    found = {}
+    for key in propagation.KEYS:
+        value = message.get(_CONTEXT_PREFIX + key)
+        if isinstance(value, str):
+            found[key] = value
+    return found
 
 
 def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
@@ -224,6 +248,7 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
         reply_q=_optional_str(message, "_reply_q"),
         unique_id=_optional_str(message, "_unique_id"),
         client_timeout=_client_timeout(message),
+        trace=_trace_of(message),
     )
 
 

@@ -38,6 +38,7 @@ from nova_lite.rpc.call_monitor import CallClock
 from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
+from nova_lite.telemetry.rpc import sent
 from nova_lite.transport import Delivery, Message, Transport
 
 __all__ = ["DirectConsumer", "Invoker", "TopicPublisher"]
@@ -322,6 +323,7 @@ class Invoker:
             **reply,
         )
 
+    @sent("cast")
     async def cast(self, ctx: RequestContext, method: str, **kwargs: Any) -> None:
         """Send `method(**kwargs)` without waiting for it to run (rpc.cast)."""
         self._check_version()
@@ -334,6 +336,7 @@ class Invoker:
                 f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
             ) from None
 
+    @sent("call")
     async def call(self, ctx: RequestContext, method: str, **kwargs: Any) -> Any:
         """Run `method(**kwargs)` on a Worker and return its result (rpc.call).
 

@@ -31,6 +31,7 @@ from nova_lite.rpc.call_monitor import Heartbeats
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
+from nova_lite.telemetry.rpc import handled
 from nova_lite.transport import Consumer, Delivery, ExchangeType, Message, Transport
 
 __all__ = ["DirectPublisher", "TopicConsumer", "Worker"]
@@ -152,6 +153,11 @@ class Worker(AsyncLifecycle):
     def in_flight(self) -> int:
         """How many requests are received and not yet finished."""
         return len(self._tasks)
+
+    @property
+    def queues(self) -> list[str]:
+        """The shared queues this worker consumes (``topic``, ``topic.server``), not fanout."""
+        return [sub.queue for sub in self._subscriptions[:-1]]
 
     def _plan_subscriptions(self) -> list[TopicConsumer]:
         topic, exchange, prefix = self.target.topic, self.target.exchange, self.queue_prefix
@@ -358,6 +364,7 @@ class Worker(AsyncLifecycle):
                 )
             await self._replies.reply(request, body)
 
+    @handled
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         method = self.dispatcher.resolve(request)
         deserialize = self.serializer.deserialize_entity

@@ -23,6 +23,7 @@ from nova_lite.db import Database
 from nova_lite.exceptions import NoValidHost
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.explain import FilterTally, decided, refuse
 from nova_lite.scheduler.filters import build_filters
 from nova_lite.scheduler.host_manager import MIGRATIONS, Allocation, HostManager, HostState
 from nova_lite.scheduler.weights import build_weighers, weigh_hosts
@@ -68,13 +69,11 @@ class SchedulerManager(Manager):
         self, ctx: RequestContext, spec: objects.RequestSpec, num_alternates: int = 0
     ) -> list[objects.Selection]:
         """The chosen host (resources claimed) followed by up to `num_alternates` others."""
+        tally = FilterTally()
         async with self._lock:
-            passing = self._filter(spec)
+            passing = self._filter(spec, tally)
             if not passing:
-                raise NoValidHost(
-                    "No valid host was found. There are not enough hosts available.",
-                    instance_uuid=spec.instance_uuid,
-                )
+                raise refuse(self.transport, spec, tally)
             # The best few are enough unless every one of them fails its claim.
             limit = self.config.scheduler.host_subset_size + num_alternates + _SPARE
             ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers, limit=limit)]
@@ -86,6 +85,7 @@ class SchedulerManager(Manager):
                 ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers)]
                 chosen = await self._claim_best(spec, ranked)
         others = [h for h in ranked if h is not chosen][:num_alternates]
+        decided(self.transport, spec, tally, host=chosen.host)
         log.info(
             "scheduler.selected",
             instance_uuid=spec.instance_uuid,
@@ -113,10 +113,13 @@ class SchedulerManager(Manager):
             instance_uuid=spec.instance_uuid,
         )
 
-    def _filter(self, spec: objects.RequestSpec) -> list[HostState]:
+    def _filter(self, spec: objects.RequestSpec, tally: FilterTally) -> list[HostState]:
         hosts = self.hosts.candidates(spec.ignore_hosts)
+        tally.began(len(hosts))
         for host_filter in self.filters:
+            given = len(hosts)
             hosts = host_filter.filter_all(hosts, spec)
+            tally.record(type(host_filter).__name__, given, len(hosts))
             if not hosts:
                 log.info("scheduler.filtered_out", filter=type(host_filter).__name__)
                 break

@@ -2,6 +2,9 @@
 
 Each request passes, outermost first, through:
 
+- `observed_http.observed`: counted and timed by route template and status, and
+  traced (a span for the request, the parent of every call and cast it makes) when
+  the deployment has metrics or tracing on;
 - `request_ids`: a new ``req-<uuid>`` id, bound into the logs and returned in
   ``X-Openstack-Request-Id`` (and ``x-compute-request-id`` for compute); it is the
   request id of every RPC message the request causes, so the services log it too.
@@ -95,6 +98,7 @@ from nova_lite.api.http.network_common import neutron_fault
 from nova_lite.api.http.volume_common import cinder_fault
 from nova_lite.context import generate_request_id, is_request_id
 from nova_lite.exceptions import Invalid, NotAuthorized
+from nova_lite.telemetry import http as observed_http
 
 __all__ = ["create_app"]
 
@@ -242,7 +246,14 @@ async def request_schemas(request: web.Request, handler: Handler) -> web.StreamR
 def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     """The HTTP API application, serving `api` (every route of every API)."""
     app = web.Application(
-        middlewares=[request_ids, faults, microversions, authentication, request_schemas],
+        middlewares=[
+            observed_http.observed,
+            request_ids,
+            faults,
+            microversions,
+            authentication,
+            request_schemas,
+        ],
         client_max_size=1024**2,
     )
     app[API] = api
@@ -287,5 +298,6 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
     ):
         app.add_routes(module.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(observed_http.routes)  # /metrics, for Prometheus (not in openapi.json)
     dashboard.mount(app)  # the HTML dashboard at /dashboard (not an API: not in openapi.json)
     return app

@@ -1,0 +1,79 @@
+"""The telemetry switch of the rpc and boot scenarios: metrics and tracing off or on.
+
+``--observe MODE`` (repeatable) runs nova_lite under each mode, interleaved run by
+run, so the cost of each is a same-run ratio against ``off``:
+
+- ``off``: ``[metrics] enabled = false``, ``[tracing] exporter = "none"`` (no
+  telemetry bound: each hook is one dictionary look-up);
+- ``metrics``: the Prometheus metrics on, tracing off;
+- ``tracing``: tracing on, every span written as one JSON line to a file (the
+  ``file`` exporter, synchronous), metrics off;
+- ``both``: both on;
+- ``unhooked``: off, with the RPC hooks themselves taken out (`Invoker.call`,
+  `Invoker.cast` and the Worker's dispatch undecorated, `unhooked`): nova_lite as it
+  was before them, the reference that off's own cost is measured against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nova_lite.config import Config
+from nova_lite.rpc import Invoker, Worker
+from nova_lite.telemetry import Telemetry
+
+__all__ = ["MODES", "label", "overrides", "telemetry_for", "unhook", "unhooked"]
+
+MODES = ("off", "metrics", "tracing", "both", "unhooked")
+_HOOKED = ((Invoker, "call"), (Invoker, "cast"), (Worker, "_dispatch"))
+
+
+@contextlib.contextmanager
+def unhooked(active: bool = True) -> Iterator[None]:
+    """While the block runs, Invokers and Workers run without their telemetry hooks."""
+    if not active:
+        yield
+        return
+    saved = [(cls, name, cls.__dict__[name]) for cls, name in _HOOKED]
+    try:
+        for cls, name, method in saved:
+            setattr(cls, name, inspect.unwrap(method))
+        yield
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
+
+
+def overrides(mode: str, directory: str | Path) -> dict[str, Any]:
+    """The configuration sections of `mode` (spans into a file under `directory`)."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown --observe mode {mode!r}; choose one of {', '.join(MODES)}.")
+    tracing = mode in ("tracing", "both")
+    return {
+        "metrics": {"enabled": mode in ("metrics", "both")},
+        "tracing": {
+            "exporter": "file" if tracing else "none",
+            "file": str(Path(directory) / "traces.jsonl"),
+        },
+    }
+
+
+def unhook(invoker: Invoker, worker: Worker) -> None:
+    """Take the RPC hooks out of one Invoker and one Worker (instance attributes)."""
+    for owner, cls, name in ((invoker, Invoker, "call"), (invoker, Invoker, "cast"),
+                             (worker, Worker, "_dispatch")):  # fmt: skip
+        object.__setattr__(owner, name, inspect.unwrap(cls.__dict__[name]).__get__(owner))
+
+
+def telemetry_for(mode: str, directory: str | Path) -> Telemetry:
+    """A `Telemetry` for `mode`, for contenders that run bare Invokers and Workers."""
+    return Telemetry.from_config(Config.load(environ={}, **overrides(mode, directory)))
+
+
+def label(name: str, mode: str) -> str:
+    """A contender's or column's name under `mode` (``off`` keeps the plain name)."""
+    return name if mode == "off" else f"{name} +{mode}"

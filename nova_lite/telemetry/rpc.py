@@ -1,0 +1,247 @@
+"""The RPC layer's hooks: every call and cast sent, every request handled.
+
+`sent("call")` and `sent("cast")` decorate `Invoker.call` and `Invoker.cast`;
+`handled` decorates the `Worker`'s dispatch of one request. Each looks up the
+transport's `Telemetry` and, when there is none, runs the method as it is. When
+there is, `RpcObserver` counts the message, times it, counts a failure by its
+exception class, and (tracing on) runs it inside a span: a CLIENT (call) or
+PRODUCER (cast) span around the send, so the message carries its ``traceparent``;
+a SERVER or CONSUMER span around the handler, continuing the sender's trace from
+the message (`nova_lite.tracing.parent_context`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from nova_lite import telemetry
+from nova_lite.metrics import Metrics
+from nova_lite.tracing.propagation import parent_context
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+    from nova_lite.metrics.families import CounterChild as Counter
+    from nova_lite.metrics.families import GaugeChild as Gauge
+    from nova_lite.metrics.families import HistogramChild as Histogram
+    from nova_lite.rpc.envelope import Request
+    from nova_lite.rpc.target import Target
+
+__all__ = ["RpcObserver", "handled", "instance_of", "sent"]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+T = TypeVar("T")
+
+SYSTEM = "oslo.messaging"
+
+
+def sent(kind: str) -> Callable[[F], F]:
+    """Decorate an Invoker's `call` (`kind` "call") or `cast` ("cast") with the hooks.
+
+    The wrapper is a plain function that hands back the method's own coroutine when
+    nothing observes the transport: no extra coroutine frame when off.
+    """
+
+    def decorate(send: F) -> F:
+        @functools.wraps(send)
+        def observed(invoker: Any, ctx: Any, method: str, **kwargs: Any) -> Awaitable[Any]:
+            found = telemetry.of(invoker.transport)
+            running = send(invoker, ctx, method, **kwargs)
+            if found is None:
+                return running
+            return found.rpc.send(kind, invoker.target, method, kwargs, running)
+
+        return cast(F, observed)
+
+    return decorate
+
+
+def handled(dispatch: F) -> F:
+    """Decorate a Worker's dispatch of one request with the hooks (as `sent` does)."""
+
+    @functools.wraps(dispatch)
+    def observed(worker: Any, ctx: Any, request: Request) -> Awaitable[Any]:
+        found = telemetry.of(worker.transport)
+        running = dispatch(worker, ctx, request)
+        if found is None:
+            return running
+        return found.rpc.handle(worker.target, request, running)
+
+    return cast(F, observed)
+
+
+def instance_of(args: Mapping[str, Any]) -> str | None:
+    """The instance uuid a request is about, if its arguments name one (for spans)."""
+    uuid = args.get("instance_uuid")
+    if isinstance(uuid, str):
+        return uuid
+    for key in ("instance", "spec", "request_spec"):
+        value = args.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("nova_object.data", value)  # a versioned object on the wire
+            value = value.get("uuid") or value.get("instance_uuid")
+        else:
+            value = getattr(value, "uuid", None) or getattr(value, "instance_uuid", None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+class RpcObserver:
+    """Counts, times and traces RPC messages for one deployment's `Metrics` and tracer.
+
+    The labelled children of the hot metrics are made once per (topic, method, kind)
+    and kept: ``labels()`` on every message would cost more than the rest together.
+    """
+
+    def __init__(self, metrics: Metrics | None, tracer: Tracer | None) -> None:
+        self.metrics = metrics
+        self.tracer = tracer
+        self._sent: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
+        self._handled: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._in_flight: dict[str, Gauge] = {}
+
+    def __repr__(self) -> str:
+        return f"<RpcObserver sent={len(self._sent)} handled={len(self._handled)} kinds>"
+
+    async def send(
+        self,
+        kind: str,
+        target: Target,
+        method: str,
+        args: Mapping[str, Any],
+        running: Awaitable[T],
+    ) -> T:
+        """Await `running` (the send) counted, timed and, tracing on, in a span."""
+        topic = target.topic or ""
+        started = time.perf_counter()
+        try:
+            if self.tracer is None:
+                return await running
+            with self.tracer.start_as_current_span(
+                f"{topic}/{method}", kind=_client_kind(kind)
+            ) as span:
+                if span.is_recording():  # a trace sampled out costs no attributes
+                    span.set_attributes(_send_attributes(kind, target, method, args))
+                return await running
+        except Exception as exc:
+            if self.metrics is not None:
+                labels = (topic, method, kind, type(exc).__name__)
+                self.metrics.rpc_send_failures.labels(*labels).inc()
+            raise
+        finally:
+            if self.metrics is not None:
+                counter, seconds = self._sent_children(topic, method, kind)
+                counter.inc()
+                if seconds is not None:
+                    seconds.observe(time.perf_counter() - started)
+
+    async def handle(self, target: Target, request: Request, running: Awaitable[T]) -> T:
+        """Await `running` (the endpoint) counted, timed and, tracing on, in a span."""
+        topic, method = target.topic or "", request.method
+        kind = "call" if request.is_call else "cast"
+        bound = telemetry.SERVICE.set((topic, target.server or ""))
+        gauge = self._gauge(topic) if self.metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        started = time.perf_counter()
+        try:
+            if self.tracer is None:
+                return await running
+            with self.tracer.start_as_current_span(
+                f"{topic}/{method}", context=parent_context(request.trace), kind=_server_kind(kind)
+            ) as span:
+                if span.is_recording():
+                    span.set_attributes(_handle_attributes(kind, target, request))
+                return await running
+        except Exception as exc:
+            if self.metrics is not None:
+                labels = (topic, method, type(exc).__name__)
+                self.metrics.rpc_handle_failures.labels(*labels).inc()
+            raise
+        finally:
+            telemetry.SERVICE.reset(bound)
+            if gauge is not None:
+                gauge.dec()
+                counter, seconds = self._handled_children(topic, method, kind)
+                counter.inc()
+                seconds.observe(time.perf_counter() - started)
+
+    def _sent_children(
+        self, topic: str, method: str, kind: str
+    ) -> tuple[Counter, Histogram | None]:
+        key = (topic, method, kind)
+        found = self._sent.get(key)
+        if found is None:
+            assert self.metrics is not None
+            counter = self.metrics.rpc_sent.labels(topic, method, kind)
+            seconds = (
+                self.metrics.rpc_call_duration.labels(topic, method) if kind == "call" else None
+            )
+            found = self._sent[key] = (counter, seconds)
+        return found
+
+    def _handled_children(self, topic: str, method: str, kind: str) -> tuple[Counter, Histogram]:
+        key = (topic, method, kind)
+        found = self._handled.get(key)
+        if found is None:
+            assert self.metrics is not None
+            found = self._handled[key] = (
+                self.metrics.rpc_handled.labels(topic, method, kind),
+                self.metrics.rpc_handle_duration.labels(topic, method),
+            )
+        return found
+
+    def _gauge(self, topic: str) -> Gauge:
+        found = self._in_flight.get(topic)
+        if found is None:
+            assert self.metrics is not None
+            found = self._in_flight[topic] = self.metrics.rpc_in_flight.labels(topic)
+        return found
+
+
+def _client_kind(kind: str) -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return SpanKind.CLIENT if kind == "call" else SpanKind.PRODUCER
+
+
+def _server_kind(kind: str) -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return SpanKind.SERVER if kind == "call" else SpanKind.CONSUMER
+
+
+def _send_attributes(
+    kind: str, target: Target, method: str, args: Mapping[str, Any]
+) -> dict[str, Any]:
+    service, host = telemetry.SERVICE.get()
+    attributes: dict[str, Any] = {
+        "rpc.system": SYSTEM,
+        "rpc.method": method,
+        "nova_lite.service": service or "client",
+        "nova_lite.host": host,
+    }
+    if target.server:
+        attributes["server.address"] = target.server
+    uuid = instance_of(args)
+    if uuid is not None:
+        attributes["nova_lite.instance_uuid"] = uuid
+    return attributes
+
+
+def _handle_attributes(kind: str, target: Target, request: Request) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "rpc.system": SYSTEM,
+        "rpc.method": request.method,
+        "nova_lite.service": target.topic or "",
+        "nova_lite.host": target.server or "",
+        "nova_lite.request_id": request.context.request_id,
+    }
+    uuid = instance_of(request.args)
+    if uuid is not None:
+        attributes["nova_lite.instance_uuid"] = uuid
+    return attributes

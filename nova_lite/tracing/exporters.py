@@ -1,0 +1,100 @@
+"""Where finished spans go: the exporters ``[tracing] exporter`` names, beyond the SDK's.
+
+`JsonLinesExporter` appends one JSON object per span to a file (every process of a
+deployment may append to the same one: each line is written whole, with
+``O_APPEND``), and `MemoryExporter` keeps the latest spans in the process; both are
+what ``nova-lite server trace`` reads (`nova_lite.tracing.timeline`). The record of
+one span is `span_record`.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+__all__ = ["JsonLinesExporter", "MemoryExporter", "span_record"]
+
+# Spans a MemoryExporter keeps (the oldest are dropped first).
+MEMORY_SPANS = 100_000
+
+
+def span_record(span: ReadableSpan) -> dict[str, Any]:
+    """One finished span as plain JSON values (ids in hex, times in ns since the epoch)."""
+    context = span.get_span_context()
+    parent = span.parent
+    return {
+        "trace_id": f"{context.trace_id:032x}" if context else "",
+        "span_id": f"{context.span_id:016x}" if context else "",
+        "parent_id": f"{parent.span_id:016x}" if parent is not None else None,
+        "name": span.name,
+        "kind": span.kind.name,
+        "start": span.start_time,
+        "end": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": dict(span.attributes or {}),
+        "service": span.resource.attributes.get("service.name"),
+    }
+
+
+class MemoryExporter(SpanExporter):
+    """Keeps the latest `limit` finished spans in memory (tests, ``server trace``)."""
+
+    def __init__(self, limit: int = MEMORY_SPANS) -> None:
+        self._spans: collections.deque[ReadableSpan] = collections.deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<MemoryExporter spans={len(self._spans)}>"
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock:
+            self._spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def spans(self) -> list[ReadableSpan]:
+        """The spans kept, oldest first."""
+        with self._lock:
+            return list(self._spans)
+
+    def clear(self) -> None:
+        """Forget every span kept."""
+        with self._lock:
+            self._spans.clear()
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class JsonLinesExporter(SpanExporter):
+    """Appends every span to `path` as one JSON line (`span_record`)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<JsonLinesExporter {self.path}>"
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = b"".join(orjson.dumps(span_record(s)) + b"\n" for s in spans)
+        with self._lock:
+            if self._fd < 0:
+                return SpanExportResult.FAILURE
+            os.write(self._fd, lines)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

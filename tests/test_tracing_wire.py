@@ -1,0 +1,188 @@
+"""The trace context on the wire, tracing off costing nothing, and the small parts.
+
+The W3C ``traceparent`` rides as one more ``_context_`` key beside the request id
+(oslo's profiler's way), only inside a span of a live `Tracing`; with tracing off no
+span object is made anywhere, which a counting tracer provider installed as
+OpenTelemetry's global one, and counters on both span classes, check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.launcher import serve_metrics
+from nova_lite.metrics import Metrics
+from nova_lite.metrics.queues import QueueDepths
+from nova_lite.rpc import envelope
+from nova_lite.scheduler.explain import FilterTally
+from nova_lite.telemetry import Telemetry
+from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
+from nova_lite.tracing import propagation, tracing_from_config
+from nova_lite.tracing.exporters import MemoryExporter
+from nova_lite.transport import Message
+from tests.http_fixtures import FrontEnd
+
+
+def _encode(ctx: RequestContext) -> dict[str, Any]:
+    body = envelope.encode_request(
+        ctx, "ping", {}, namespace=None, version="1.0", unique_id="u1", msg_id="m1", reply_q="r"
+    )
+    inner: dict[str, Any] = orjson.loads(orjson.loads(body)["oslo.message"])
+    return inner
+
+
+def test_a_message_sent_in_a_span_carries_its_traceparent_beside_the_request_id() -> None:
+    """Inside a span of a live Tracing the request has ``_context_traceparent``; it decodes."""
+    tracing = tracing_from_config(Config.load(environ={}), exporter=MemoryExporter())
+    assert tracing is not None
+    ctx = RequestContext()
+    try:
+        with tracing.tracer.start_as_current_span("send") as span:
+            inner = _encode(ctx)
+            context = span.get_span_context()
+    finally:
+        tracing.shutdown()
+    expected = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    assert inner["_context_traceparent"] == expected
+    assert inner["_context_request_id"] == ctx.request_id
+    body = orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(inner).decode()})
+    assert envelope.decode_request(body).trace == {"traceparent": expected}
+
+
+def test_without_a_live_tracing_no_message_carries_a_trace_context() -> None:
+    """A span of someone else's provider is not nova_lite's: nothing is read or sent."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    with provider.get_tracer("other").start_as_current_span("theirs"):
+        inner = _encode(RequestContext())
+    assert not [key for key in inner if "trace" in key]
+    body = orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(inner).decode()})
+    assert envelope.decode_request(body).trace == {}
+
+
+class _Counting(sdk_trace.SpanProcessor):
+    """Counts every span any tracer of its provider starts."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.started += 1
+
+
+@pytest.fixture
+def span_counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """A counting provider as OpenTelemetry's global one, and counts of span objects made."""
+    counts = {"sdk": 0, "non_recording": 0}
+    processor = _Counting()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    for cls, key in ((sdk_trace.Span, "sdk"), (trace.NonRecordingSpan, "non_recording")):
+        original = cls.__init__
+
+        def counted(self: Any, *args: Any, __o: Any = original, __k: str = key, **kw: Any) -> None:
+            counts[__k] += 1
+            __o(self, *args, **kw)
+
+        monkeypatch.setattr(cls, "__init__", counted)
+    yield counts
+    counts["global"] = processor.started
+
+
+async def test_tracing_off_makes_no_span_object_at_all(
+    clouds: CloudFactory, span_counts: dict[str, int]
+) -> None:
+    """A boot through HTTP with ``exporter = "none"``: no span started, none even made."""
+    cloud = await clouds.start(computes=1)
+    assert cloud.telemetry.tracing is None and cloud.telemetry.metrics is not None
+    front = await FrontEnd.start(cloud)
+    try:
+        tap = await NotificationTap.attach(cloud)
+        token = await front.token()
+        server_id = await front.boot(token)
+        await tap.wait_event(server_id, "instance.create.end")
+    finally:
+        await front.aclose()
+    await cloud.stop()
+    assert span_counts == {"sdk": 0, "non_recording": 0}
+    assert trace.get_tracer_provider().get_tracer("probe") is not None  # the counter is live
+
+
+def test_a_tally_adds_batches_up_and_keeps_the_filters_order() -> None:
+    """Filters run over several batches are reported once each, in the order they ran."""
+    tally = FilterTally()
+    for given, kept in ((4, 3), (4, 1)):
+        tally.began(given)
+        tally.record("ComputeFilter", given, given)
+        tally.record("ResourceFilter", given, kept)
+    assert tally.start == 8
+    assert tally.removed() == [("ComputeFilter", 0), ("ResourceFilter", 4)]
+    assert tally.results() == [
+        "ComputeFilter: (start: 8, end: 8)",
+        "ResourceFilter: (start: 8, end: 4)",
+    ]
+
+
+async def test_queue_depth_counts_the_waiting_messages(broker: TransportFactory) -> None:
+    """Both transports tell a queue's depth; the poller sets the gauge from it."""
+    transport = await broker.connect()
+    queue = await transport.declare_queue(broker.name("depth"))
+    for _ in range(2):
+        await transport.publish("", queue, Message(b"x"))
+    assert await transport.queue_depth(queue) == 2
+    metrics = Metrics()
+    assert await QueueDepths(transport, [queue], metrics, interval=60).read()
+    assert metrics.value("nova_lite_rpc_queue_messages", queue=queue) == 2
+
+
+async def test_metrics_listen_serves_the_process_registry() -> None:
+    """``[metrics] listen`` serves /metrics in Prometheus's text format."""
+    config = Config.load(environ={}, metrics={"listen": "127.0.0.1:0"})
+    observed = Telemetry.from_config(config)
+    assert observed.metrics is not None
+    observed.metrics.builds.labels("active").inc()
+    async with serve_metrics(config, observed) as server, aiohttp.ClientSession() as http:
+        assert server is not None
+        async with http.get(server.url) as response:
+            text = await response.text()
+            assert response.status == 200
+            assert response.content_type == "text/plain"
+    assert 'nova_lite_builds_total{outcome="active"} 1.0' in text
+
+
+async def test_a_sample_ratio_of_zero_records_no_span(memory_clouds: CloudFactory) -> None:
+    """``sample_ratio = 0``: traces are sampled out at their root, and so on every hop."""
+    cloud = await memory_clouds.start(
+        computes=1, tracing={"exporter": "memory", "sample_ratio": 0.0}
+    )
+    tap = await NotificationTap.attach(cloud)
+    session = await cloud.login_admin()
+    [server] = await session.servers.create("unsampled", flavor="m1.tiny", image="cirros")
+    await tap.wait_event(server.id, "instance.create.end")
+    await cloud.stop()
+    assert cloud.telemetry.tracing is not None
+    assert cloud.telemetry.tracing.spans() == []
+
+
+def test_a_traceparent_is_continued_as_the_remote_parent() -> None:
+    """The handler's parent is the sender's span; a malformed header starts a new trace."""
+    sent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    parent = trace.get_current_span(propagation.parent_context({"traceparent": sent}))
+    context = parent.get_span_context()
+    assert (context.trace_id, context.span_id, context.is_remote) == (
+        int("ab" * 16, 16),
+        int("cd" * 8, 16),
+        True,
+    )
+    broken = propagation.parent_context({"traceparent": "00-zz-yy-01"})
+    assert not trace.get_current_span(broken).get_span_context().is_valid
