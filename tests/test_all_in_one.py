@@ -31,7 +31,7 @@ from tests.test_deployment import Process
 
 COMPUTES = 2
 HOST = "aio"
-NOT_CLIENT_COMMANDS = {"demo", "service", "all", "bench"}
+NOT_CLIENT_COMMANDS = {"demo", "service", "all", "bench", "simulate"}
 
 
 def test_the_all_in_one_cloud_serves_every_services_topic() -> None:

@@ -77,8 +77,11 @@ async def test_the_metrics_count_a_known_workload(front: FrontEnd) -> None:
 
     assert m.value("nova_lite_builds_total", outcome="active") == BOOTS
     assert m.value("nova_lite_build_duration_seconds_count", outcome="active") == BOOTS
-    for stage in ("networking", "block_device_mapping", "spawning", "active"):
+    for stage in ("networking", "spawning", "active"):  # no volumes: nothing to map
         assert m.value("nova_lite_build_stage_duration_seconds_count", stage=stage) == BOOTS
+    assert (
+        m.value("nova_lite_build_stage_duration_seconds_count", stage="block_device_mapping") == 0
+    )
     assert m.value("nova_lite_scheduler_decisions_total", outcome="selected") == BOOTS
     assert m.value("nova_lite_scheduler_decisions_total", outcome="no_valid_host") == 1
     assert m.value("nova_lite_scheduler_hosts_considered_count") == BOOTS + 1
@@ -195,7 +198,7 @@ async def test_one_trace_covers_the_request_and_every_service_it_touched(
     sent = _one(trace, "compute/build_and_run_instance", SpanKind.PRODUCER)
     built = _one(trace, "compute/build_and_run_instance", SpanKind.CONSUMER)
     assert _parent(built, spans) is sent and handled in _ancestors(sent, spans)
-    for stage in ("networking", "block_device_mapping", "spawning", "active"):
+    for stage in ("networking", "spawning", "active"):  # no volumes: no mapping stage
         step = _one(trace, f"build {stage}", SpanKind.INTERNAL)
         assert _parent(step, spans) is built
         assert (step.attributes or {})["nova_lite.instance_uuid"] == server_id
