@@ -9,7 +9,7 @@ enabled by name in ``[scheduler] weighers``.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 from nova_lite import objects
@@ -21,16 +21,17 @@ __all__ = ["WEIGHERS", "Weigher", "build_weighers", "weigh_hosts"]
 
 
 class Weigher(Protocol):
-    """Gives a host a raw weight; higher is better before the multiplier."""
+    """Gives a host a raw weight; higher is better before the multiplier.
+
+    ``weigh_all(hosts, spec)``, `weigh` for every host in one loop, is optional: the
+    scheduler calls it when a weigher has it (every weigher here does) and `weigh`
+    host by host otherwise.
+    """
 
     name: ClassVar[str]
     multiplier: float
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float: ...
-
-    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        """`weigh` for every host, in one loop (what the scheduler calls)."""
-        ...
 
 
 class RAMWeigher:
@@ -125,6 +126,16 @@ def build_weighers(config: Config) -> list[Weigher]:
     return [WEIGHERS[name](config) for name in config.scheduler.weighers]
 
 
+def _raw_weights(
+    weigher: Weigher, hosts: Sequence[HostState], spec: objects.RequestSpec
+) -> list[float]:
+    weigh_all: Callable[..., list[float]] | None = getattr(weigher, "weigh_all", None)
+    if weigh_all is not None:
+        return weigh_all(hosts, spec)
+    weigh = weigher.weigh
+    return [weigh(host, spec) for host in hosts]
+
+
 def weigh_hosts(
     hosts: Sequence[HostState],
     spec: objects.RequestSpec,
@@ -136,11 +147,13 @@ def weigh_hosts(
 
     With `limit`, only the best `limit` hosts are returned (a partial sort).
     """
+    if not hosts:
+        return []
     totals = [0.0] * len(hosts)
     for weigher in weighers:
         if not weigher.multiplier:
             continue
-        raw = weigher.weigh_all(hosts, spec)
+        raw = _raw_weights(weigher, hosts, spec)
         low, high = min(raw), max(raw)
         if high == low:
             continue

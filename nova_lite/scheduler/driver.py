@@ -1,0 +1,194 @@
+"""Which hosts a request may go to, best first: the filters and weighers over a sample.
+
+Nova's FilterScheduler filters every host and weighs every survivor, so a decision
+costs in proportion to the cloud. Here it costs in proportion to the sample:
+
+1. **Pool.** A filter may name the hosts outside which it passes none
+   (`filters.narrow`); the smallest such pool is where the search starts, every host
+   otherwise. With the ResourceFilter on, the pool holds at most the hosts with
+   enough free of the request's scarcest resource (a bisection in `HostIndex`).
+2. **Sample.** The pool is read in blocks: its two ends first (in a pool sorted by a
+   free resource, the hosts with the most and the least of it: the spreading and
+   the packing choice), then blocks at a golden-ratio stride from a random start, so
+   the first blocks lie evenly across the pool. Blocks are filtered until
+   `hosts_to_score` hosts have passed (kube-scheduler's percentageOfNodesToScore,
+   with its minimum), or the pool is spent.
+3. **Weigh.** The hosts that passed are weighed as Nova does, each weigher's values
+   normalised across them, and the best come first.
+
+The stride visits every block of the pool exactly once, so a request finds no host
+only after every host of the pool failed a filter: sampling never refuses a request
+that some host can take (`tests/test_scheduler_sampling.py` checks it against every
+filter's verdict on every host).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+
+import attrs
+
+from nova_lite import objects
+from nova_lite.config import Config
+from nova_lite.scheduler.filters import HostFilter, filter_hosts, narrow
+from nova_lite.scheduler.host_index import HostPool
+from nova_lite.scheduler.host_manager import HostManager, HostState
+from nova_lite.scheduler.weights import Weigher, weigh_hosts
+
+__all__ = ["BLOCKS", "FilterScheduler", "Ranking", "SamplingRule", "block_starts"]
+
+# Blocks a sample is read in: enough strata across the pool, few slices to read.
+BLOCKS = 16
+GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+@attrs.frozen(kw_only=True)
+class SamplingRule:
+    """How many hosts that pass the filters to weigh: a percentage, with a minimum."""
+
+    percentage: float = 100.0
+    minimum: int = 1
+
+    @classmethod
+    def from_config(cls, config: Config) -> SamplingRule:
+        scheduler = config.scheduler
+        return cls(
+            percentage=scheduler.percentage_of_hosts_to_score,
+            minimum=scheduler.min_hosts_to_score,
+        )
+
+    def hosts_to_score(self, hosts: int) -> int:
+        """How many passing hosts to weigh in a cloud of `hosts` hosts."""
+        if self.percentage >= 100:
+            return hosts
+        return max(self.minimum, math.ceil(hosts * self.percentage / 100))
+
+
+@attrs.frozen
+class Ranking:
+    """The result of one search: hosts best first, and how the search went."""
+
+    hosts: list[HostState]
+    passed: int  # hosts that passed every filter (all weighed)
+    pool: int  # hosts in the pool the search started from
+    complete: bool  # every host of the pool was filtered: no other host can pass
+    refused_by: str | None = None  # the filter that refused the last hosts, if none passed
+
+
+class FilterScheduler:
+    """Filters and weighs a bounded sample of the hosts that may fit a request."""
+
+    def __init__(
+        self,
+        hosts: HostManager,
+        filters: Sequence[HostFilter],
+        weighers: Sequence[Weigher],
+        rule: SamplingRule,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.hosts = hosts
+        self.filters = list(filters)
+        self.weighers = list(weighers)
+        self.rule = rule
+        self._rng = rng or random.Random()
+        self._refused_by: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<FilterScheduler {self.rule} over {len(self.hosts.hosts)} hosts>"
+
+    def pool(self, spec: objects.RequestSpec) -> HostPool:
+        """The smallest pool a filter names for this request, or every host."""
+        pools = [p for f in self.filters if (p := narrow(f, spec)) is not None]
+        return min(pools, key=len, default=self.hosts.index.all())
+
+    def rank(self, spec: objects.RequestSpec, *, limit: int | None = None) -> Ranking:
+        """The best (up to `limit`) of a sample of the hosts that pass every filter."""
+        pool = self.pool(spec)
+        want = self.rule.hosts_to_score(len(self.hosts.hosts))
+        self._refused_by = None
+        if want >= len(pool):
+            passed, complete = self.passing(pool.slice(0, len(pool)), spec), True
+        else:
+            passed, complete = self._sample(pool, spec, want)
+        ranked = [host for _, host in weigh_hosts(passed, spec, self.weighers, limit=limit)]
+        refused_by = None if passed else self._refused_by
+        return Ranking(ranked, len(passed), len(pool), complete, refused_by)
+
+    def rank_all(self, spec: objects.RequestSpec) -> Ranking:
+        """Every host of the pool that passes every filter, best first (no sample)."""
+        pool = self.pool(spec)
+        self._refused_by = None
+        passed = self.passing(pool.slice(0, len(pool)), spec)
+        ranked = [host for _, host in weigh_hosts(passed, spec, self.weighers)]
+        return Ranking(ranked, len(passed), len(pool), True, None if passed else self._refused_by)
+
+    def passing(self, hosts: list[HostState], spec: objects.RequestSpec) -> list[HostState]:
+        """The hosts of `hosts` that every filter passes (and the request does not ignore)."""
+        if spec.ignore_hosts:
+            ignored = set(spec.ignore_hosts)
+            hosts = [host for host in hosts if host.host not in ignored]
+        for host_filter in self.filters:
+            if not hosts:
+                break
+            hosts = filter_hosts(host_filter, hosts, spec)
+            if not hosts:
+                self._refused_by = type(host_filter).__name__
+        return hosts
+
+    def _sample(
+        self, pool: HostPool, spec: objects.RequestSpec, want: int
+    ) -> tuple[list[HostState], bool]:
+        """Hosts that pass, read block by block until `want` have passed or the pool ends.
+
+        Blocks are gathered until they hold as many candidates as should yield the
+        hosts still wanted at the share that passed so far, then filtered together.
+        """
+        size = max(1, math.ceil(want / BLOCKS))
+        passed: list[HostState] = []
+        batch: list[HostState] = []
+        read, enough = 0, want
+        for start in block_starts(len(pool), size, self._rng):
+            batch += pool.slice(start, start + size)
+            if len(batch) >= enough:
+                read += len(batch)
+                passed += self.passing(batch, spec)
+                batch = []
+                if len(passed) >= want:
+                    return passed, False
+                enough = math.ceil((want - len(passed)) * read / max(len(passed), 1))
+        if batch:
+            passed += self.passing(batch, spec)
+        return passed, True
+
+
+def block_starts(length: int, size: int, rng: random.Random) -> Iterator[int]:
+    """Where each block of `size` hosts of a pool of `length` starts, in reading order.
+
+    The last block and the first come first, then the others at a stride of about
+    0.618 of the block count (coprime with it, so each block comes exactly once)
+    from a random one.
+    """
+    count = math.ceil(length / size)
+    if count <= 2:
+        yield from (block * size for block in reversed(range(count)))
+        return
+    yield (count - 1) * size
+    yield 0
+    step = _coprime_step(count)
+    block = rng.randrange(count)
+    for _ in range(count):
+        if block not in (0, count - 1):
+            yield block * size
+        block += step
+        if block >= count:
+            block -= count
+
+
+def _coprime_step(count: int) -> int:
+    step = max(1, round(count * GOLDEN))
+    while math.gcd(step, count) != 1:
+        step += 1
+    return step
