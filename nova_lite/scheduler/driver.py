@@ -7,16 +7,16 @@ costs in proportion to the cloud. Here it costs in proportion to the sample:
    (`filters.narrow`); the smallest such pool is where the search starts, every host
    otherwise. With the ResourceFilter on, the pool holds at most the hosts with
    enough free of the request's scarcest resource (a bisection in `HostIndex`).
-2. **Sample.** The pool is read in blocks: its two ends first (in a pool sorted by a
-   free resource, the hosts with the most and the least of it: the spreading and
-   the packing choice), then blocks at a golden-ratio stride from a random start, so
-   the first blocks lie evenly across the pool. Blocks are filtered until
-   `hosts_to_score` hosts have passed (kube-scheduler's percentageOfNodesToScore,
-   with its minimum), or the pool is spent.
+2. **Sample.** The pool's ends come first (for the hosts that fit by resources, the
+   hosts with the most and with the least free of each resource: what a spreading
+   and a packing weigher would pick), then the pool is read in blocks at a
+   golden-ratio stride from a random start, so the first blocks lie evenly across
+   it. Hosts are filtered until `hosts_to_score` have passed (kube-scheduler's
+   percentageOfNodesToScore, with its minimum), or the pool is spent.
 3. **Weigh.** The hosts that passed are weighed as Nova does, each weigher's values
    normalised across them, and the best come first.
 
-The stride visits every block of the pool exactly once, so a request finds no host
+The ends and the stride cover every host of the pool, so a request finds no host
 only after every host of the pool failed a filter: sampling never refuses a request
 that some host can take (`tests/test_scheduler_sampling.py` checks it against every
 filter's verdict on every host).
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -37,7 +38,7 @@ from nova_lite.scheduler.host_index import HostPool
 from nova_lite.scheduler.host_manager import HostManager, HostState
 from nova_lite.scheduler.weights import Weigher, weigh_hosts
 
-__all__ = ["BLOCKS", "FilterScheduler", "Ranking", "SamplingRule", "block_starts"]
+__all__ = ["BLOCKS", "FilterScheduler", "HostSearch", "Ranking", "SamplingRule", "block_starts"]
 
 # Blocks a sample is read in: enough strata across the pool, few slices to read.
 BLOCKS = 16
@@ -75,6 +76,14 @@ class Ranking:
     pool: int  # hosts in the pool the search started from
     complete: bool  # every host of the pool was filtered: no other host can pass
     refused_by: str | None = None  # the filter that refused the last hosts, if none passed
+
+
+class HostSearch(Protocol):
+    """What the SchedulerManager asks of its driver (the FilterScheduler, or a stand-in)."""
+
+    def rank(self, spec: objects.RequestSpec, *, limit: int | None = None) -> Ranking: ...
+
+    def rank_all(self, spec: objects.RequestSpec) -> Ranking: ...
 
 
 class FilterScheduler:
@@ -143,15 +152,17 @@ class FilterScheduler:
     ) -> tuple[list[HostState], bool]:
         """Hosts that pass, read block by block until `want` have passed or the pool ends.
 
-        Blocks are gathered until they hold as many candidates as should yield the
-        hosts still wanted at the share that passed so far, then filtered together.
+        The pool's ends come first; then blocks are gathered until they hold as many
+        candidates as should yield the hosts still wanted, at the share that passed
+        so far, and are filtered together.
         """
         size = max(1, math.ceil(want / BLOCKS))
+        batch = pool.ends(size)
+        seen = {id(host) for host in batch}
         passed: list[HostState] = []
-        batch: list[HostState] = []
         read, enough = 0, want
         for start in block_starts(len(pool), size, self._rng):
-            batch += pool.slice(start, start + size)
+            batch += [host for host in pool.slice(start, start + size) if id(host) not in seen]
             if len(batch) >= enough:
                 read += len(batch)
                 passed += self.passing(batch, spec)
@@ -165,18 +176,16 @@ class FilterScheduler:
 
 
 def block_starts(length: int, size: int, rng: random.Random) -> Iterator[int]:
-    """Where each block of `size` hosts of a pool of `length` starts, in reading order.
+    """Where each block of `size` hosts of a pool of `length` starts, but the first and
+    the last block (the pool's ends, read before).
 
-    The last block and the first come first, then the others at a stride of about
-    0.618 of the block count (coprime with it, so each block comes exactly once)
-    from a random one.
+    The blocks come at a stride of about 0.618 of the block count (coprime with it,
+    so each comes exactly once) from a random one: the first few lie evenly across
+    the pool.
     """
     count = math.ceil(length / size)
     if count <= 2:
-        yield from (block * size for block in reversed(range(count)))
         return
-    yield (count - 1) * size
-    yield 0
     step = _coprime_step(count)
     block = rng.randrange(count)
     for _ in range(count):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from nova_lite.scheduler.host_manager import HostState
 
-__all__ = ["HostIndex", "HostList", "HostPool", "SortedRange"]
+__all__ = ["FeasibleHosts", "HostIndex", "HostList", "HostPool", "SortedRange"]
 
 # (free amount, serial of the host, host): serials are unique, so ties never compare hosts.
 Entry = tuple[float, int, "HostState"]
@@ -37,6 +37,12 @@ class HostPool(Protocol):
 
     def slice(self, start: int, stop: int) -> list[HostState]:
         """The hosts at positions `start` to `stop` (exclusive)."""
+        ...
+
+    def ends(self, size: int) -> list[HostState]:
+        """Hosts worth weighing whatever the sample, each once: the first and the last
+        `size` (in a pool sorted by a free resource, those with the least and the most).
+        """
         ...
 
 
@@ -53,6 +59,35 @@ class SortedRange:
     def slice(self, start: int, stop: int) -> list[HostState]:
         first = self.start + start
         return [entry[2] for entry in self.entries.islice(first, self.start + stop)]
+
+    def ends(self, size: int) -> list[HostState]:
+        return _ends(self, size)
+
+
+@attrs.frozen
+class FeasibleHosts:
+    """The hosts with enough free of each resource: read from the shortest of the three
+    suffixes (a HostPool), with the ends of all three.
+    """
+
+    shortest: SortedRange
+    ranges: tuple[SortedRange, SortedRange, SortedRange]
+
+    def __len__(self) -> int:
+        return len(self.shortest)
+
+    def slice(self, start: int, stop: int) -> list[HostState]:
+        return self.shortest.slice(start, stop)
+
+    def ends(self, size: int) -> list[HostState]:
+        """The most and the least free of every resource: the spreading and the packing
+        choice of each resource weigher are always weighed.
+        """
+        seen: dict[int, HostState] = {}
+        for suffix in (self.shortest, *self.ranges):
+            for state in suffix.ends(size):
+                seen.setdefault(id(state), state)
+        return list(seen.values())
 
 
 class HostList:
@@ -73,6 +108,9 @@ class HostList:
 
     def slice(self, start: int, stop: int) -> list[HostState]:
         return self._hosts[start:stop]
+
+    def ends(self, size: int) -> list[HostState]:
+        return _ends(self, size)
 
     def add(self, state: HostState) -> None:
         if state.host not in self._where:
@@ -137,8 +175,8 @@ class HostIndex:
         """Every host, by free RAM."""
         return SortedRange(self._by_ram, 0)
 
-    def feasible(self, vcpus: float, ram_mb: float, disk_gb: float) -> SortedRange:
-        """The shortest suffix holding every host with at least these amounts free.
+    def feasible(self, vcpus: float, ram_mb: float, disk_gb: float) -> FeasibleHosts:
+        """Every host with at least these amounts free, read from the shortest suffix.
 
         Each list's suffix starts at the first host with enough of its resource; a
         host lacking another resource may be in it (the filters drop it), but no
@@ -149,7 +187,14 @@ class HostIndex:
             SortedRange(self._by_vcpus, self._by_vcpus.bisect_left(_least(vcpus))),
             SortedRange(self._by_disk, self._by_disk.bisect_left(_least(disk_gb))),
         )
-        return min(ranges, key=len)
+        return FeasibleHosts(min(ranges, key=len), ranges)
+
+
+def _ends(pool: HostPool, size: int) -> list[HostState]:
+    length = len(pool)
+    if length <= 2 * size:
+        return pool.slice(0, length)
+    return pool.slice(0, size) + pool.slice(length - size, length)
 
 
 def _least(amount: float) -> Entry:

@@ -25,7 +25,7 @@ from nova_lite.db import Database
 from nova_lite.exceptions import NoValidHost
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
-from nova_lite.scheduler.driver import FilterScheduler, Ranking, SamplingRule
+from nova_lite.scheduler.driver import FilterScheduler, HostSearch, Ranking, SamplingRule
 from nova_lite.scheduler.filters import build_filters
 from nova_lite.scheduler.host_manager import MIGRATIONS, Allocation, HostManager, HostState
 from nova_lite.scheduler.weights import build_weighers
@@ -52,7 +52,7 @@ class SchedulerManager(Manager):
         self.hosts = HostManager(self.db)
         self.filters = build_filters(config, self.hosts)
         self.weighers = build_weighers(config)
-        self.driver = FilterScheduler(
+        self.driver: HostSearch = FilterScheduler(
             self.hosts, self.filters, self.weighers, SamplingRule.from_config(config)
         )
         self._lock = asyncio.Lock()
