@@ -171,6 +171,11 @@ class HostIndex:
             entries.add(new[position])
         self._entries[state.host] = new
 
+    def indexed(self, host: str) -> tuple[float, float, float] | None:
+        """The free vCPUs, RAM and disk the host is sorted by (None if not indexed)."""
+        entries = self._entries.get(host)
+        return None if entries is None else (entries[0][0], entries[1][0], entries[2][0])
+
     def all(self) -> SortedRange:
         """Every host, by free RAM."""
         return SortedRange(self._by_ram, 0)
