@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,7 @@ from nova_lite.scheduler.filters import BaseHostFilter, ResourceFilter
 from nova_lite.scheduler.host_manager import HostManager, HostState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.scheduler.weights import RAMWeigher, weigh_hosts
+from nova_lite.testing import capture_logs, events_named
 from transports.memory import MemoryTransport
 
 ADMIN = RequestContext.admin()
@@ -439,3 +441,27 @@ async def test_affinity_sees_the_placement_made_just_before(tmp_path: Path) -> N
             await manager.select_destinations(ADMIN, member("x40", "anti-affinity"))
     finally:
         await manager.cleanup_host()
+
+
+async def test_a_claim_waits_for_another_writer_in_the_database_thread(tmp_path: Path) -> None:
+    """While another process holds the write lock, a claim gives up inline after its short busy
+    timeout and waits in the database's thread instead, the event loop free; it then lands.
+    """
+    hosts = await _hosts_manager(tmp_path, 1)
+    blocker = sqlite3.connect(tmp_path / "scheduler.sqlite", isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with capture_logs() as events:
+            claim = asyncio.create_task(hosts.claim(_allocation("u1", "h000"), verify=True))
+            await asyncio.sleep(0)  # the claim's first step: inline, refused after its timeout
+            assert events_named(events, "scheduler.statements.busy")
+            await asyncio.sleep(0)
+            assert not claim.done()  # waiting for the lock, and this loop still runs
+            blocker.execute("COMMIT")
+            assert await claim
+        row = blocker.execute("SELECT host FROM allocations WHERE instance_uuid = 'u1'").fetchone()
+        assert row == ("h000",)
+    finally:
+        blocker.close()
+        hosts.close()
+        await hosts.db.close()
