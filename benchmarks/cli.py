@@ -252,19 +252,32 @@ def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, .
     help="Mean share of each host's RAM claimed (random flavors) before the decisions.",
 )
 @click.option(
+    "--percentage",
+    type=float,
+    default=None,
+    help="[scheduler] percentage_of_hosts_to_score for the sampled contender.",
+)
+@click.option(
+    "--min-hosts",
+    type=int,
+    default=None,
+    help="[scheduler] min_hosts_to_score for the sampled contender.",
+)
+@click.option(
     "--profile",
     is_flag=True,
     help="Profile one more run per host count (pyinstrument) and print its top entries.",
 )
 @common_options
 def scheduler(runs: int, count: int, duration: float, host_counts: tuple[int, ...], mix: str,
-              quality_every: int, fill: float, profile: bool, output: Path,
-              plot: bool) -> None:  # fmt: skip
+              quality_every: int, fill: float, percentage: float | None, min_hosts: int | None,
+              profile: bool, output: Path, plot: bool) -> None:  # fmt: skip
     """Decisions per second as hosts grow: sampled, and the exhaustive path as reference."""
     from benchmarks.scheduler import SchedulerSpec, run_scheduler
 
     spec = SchedulerSpec(hosts=tuple(host_counts), decisions=count, duration=duration, mix=mix,
-                         quality_every=quality_every, fill=fill, profile=profile)  # fmt: skip
+                         quality_every=quality_every, fill=fill, profile=profile,
+                         percentage=percentage, min_hosts=min_hosts)  # fmt: skip
     profiles: dict[int, str] = {}
     total = 2 * (runs + profile) * count * len(host_counts)
     with progress() as bar:
@@ -278,7 +291,8 @@ def scheduler(runs: int, count: int, duration: float, host_counts: tuple[int, ..
     _finish("scheduler", {
         "config": {"runs": runs, "decisions": count, "duration": duration,
                    "hosts": list(host_counts), "alternates": spec.alternates, "mix": mix,
-                   "quality_every": quality_every, "fill": fill},
+                   "quality_every": quality_every, "fill": fill,
+                   "scheduler": spec.scheduler_options()},
         "figures": {str(h): f for h, f in results.items()},
         "profiles": {str(h): text for h, text in profiles.items()},
     }, output, plot)  # fmt: skip

@@ -72,6 +72,17 @@ class SchedulerSpec:
     quality_every: int = 5  # every how many decisions the sampled pick is checked
     fill: float = 0.5  # mean share of each host's RAM claimed before the decisions
     profile: bool = False  # profile the sampled decisions (pyinstrument), timings aside
+    percentage: float | None = None  # [scheduler] percentage_of_hosts_to_score, if not default
+    min_hosts: int | None = None  # [scheduler] min_hosts_to_score, if not the default
+
+    def scheduler_options(self) -> dict[str, Any]:
+        """The ``[scheduler]`` options the run sets (the others keep their defaults)."""
+        options: dict[str, Any] = {}
+        if self.percentage is not None:
+            options["percentage_of_hosts_to_score"] = self.percentage
+        if self.min_hosts is not None:
+            options["min_hosts_to_score"] = self.min_hosts
+        return options
 
 
 def compute_node(index: int) -> objects.ComputeNode:
@@ -125,13 +136,18 @@ def warm_up(spec: SchedulerSpec, seed: int) -> list[objects.RequestSpec]:
 
 
 @asynccontextmanager
-async def started_scheduler(state_path: str) -> AsyncIterator[SchedulerManager]:
+async def started_scheduler(
+    state_path: str, scheduler: dict[str, Any] | None = None
+) -> AsyncIterator[SchedulerManager]:
     """A SchedulerManager running as a Service on a private in-memory transport.
 
     Hosts stay up for a day without reporting again, so a registration that takes a
     minute (100,000 hosts) leaves no host down.
     """
-    config = Config.load(environ={}, state_path=state_path, compute={"service_down_time": 86400.0})
+    config = Config.load(
+        environ={}, state_path=state_path, compute={"service_down_time": 86400.0},
+        scheduler=scheduler or {},
+    )  # fmt: skip
     async with get_transport("memory://") as transport:
         manager = SchedulerManager(config, transport, "bench")
         async with Service(manager, serializer=objects.serializer()):
@@ -218,7 +234,7 @@ async def one_run(spec: SchedulerSpec, hosts: int, seed: int, advance: Advance) 
     sequence = requests(spec, seed)
     with tempfile.TemporaryDirectory(prefix="nova-lite-bench-") as state:
         sampled_state, reference_state = Path(state, "sampled"), Path(state, "exhaustive")
-        async with started_scheduler(str(sampled_state)) as sampled:
+        async with started_scheduler(str(sampled_state), spec.scheduler_options()) as sampled:
             before = rss_mib()
             registrations = await register(sampled, hosts)
             grown = rss_mib() - before

@@ -157,13 +157,16 @@ class FilterScheduler:
         so far, and are filtered together.
         """
         size = max(1, math.ceil(want / BLOCKS))
-        batch = pool.ends(size)
-        seen = {id(host) for host in batch}
+        ends = pool.ends(size)
+        batch, seen = list(ends), set(ends)
         passed: list[HostState] = []
         read, enough = 0, want
         for start in block_starts(len(pool), size, self._rng):
-            batch += [host for host in pool.slice(start, start + size) if id(host) not in seen]
+            batch += pool.slice(start, start + size)
             if len(batch) >= enough:
+                # A block may hold an end: the first round drops it as a repeat, later
+                # rounds as already read.
+                batch = [h for h in batch if h not in seen] if read else list(dict.fromkeys(batch))
                 read += len(batch)
                 passed += self.passing(batch, spec)
                 batch = []
@@ -171,6 +174,7 @@ class FilterScheduler:
                     return passed, False
                 enough = math.ceil((want - len(passed)) * read / max(len(passed), 1))
         if batch:
+            batch = [h for h in batch if h not in seen] if read else list(dict.fromkeys(batch))
             passed += self.passing(batch, spec)
         return passed, True
 

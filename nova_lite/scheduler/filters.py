@@ -74,7 +74,7 @@ class ComputeFilter(BaseHostFilter):
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
         cutoff = self._hosts.clock() - self._config.compute.service_down_time
-        return [h for h in hosts if h.last_seen >= cutoff and not h.node.disabled]
+        return [h for h in hosts if h.last_seen >= cutoff and not h.disabled]
 
 
 class ResourceFilter(BaseHostFilter):

@@ -14,6 +14,7 @@ hold members of a server group, in an unordered set with O(1) changes and slices
 from __future__ import annotations
 
 import itertools
+import operator
 from typing import TYPE_CHECKING, Protocol, cast
 
 import attrs
@@ -28,6 +29,7 @@ __all__ = ["FeasibleHosts", "HostIndex", "HostList", "HostPool", "SortedRange"]
 
 # (free amount, serial of the host, host): serials are unique, so ties never compare hosts.
 Entry = tuple[float, int, "HostState"]
+_HOST = operator.itemgetter(2)
 
 
 class HostPool(Protocol):
@@ -58,7 +60,7 @@ class SortedRange:
 
     def slice(self, start: int, stop: int) -> list[HostState]:
         first = self.start + start
-        return [entry[2] for entry in self.entries.islice(first, self.start + stop)]
+        return list(map(_HOST, self.entries.islice(first, self.start + stop)))
 
     def ends(self, size: int) -> list[HostState]:
         return _ends(self, size)
@@ -83,11 +85,7 @@ class FeasibleHosts:
         """The most and the least free of every resource: the spreading and the packing
         choice of each resource weigher are always weighed.
         """
-        seen: dict[int, HostState] = {}
-        for suffix in (self.shortest, *self.ranges):
-            for state in suffix.ends(size):
-                seen.setdefault(id(state), state)
-        return list(seen.values())
+        return list(dict.fromkeys(h for suffix in self.ranges for h in suffix.ends(size)))
 
 
 class HostList:

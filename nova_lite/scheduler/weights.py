@@ -8,7 +8,6 @@ enabled by name in ``[scheduler] weighers``.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
@@ -88,10 +87,10 @@ class IoOpsWeigher:
         self.multiplier = config.scheduler.io_ops_weight_multiplier
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
-        return host.in_progress + host.node.io_ops
+        return host.in_progress + host.io_ops
 
     def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        return [h.in_progress + h.node.io_ops for h in hosts]
+        return [h.in_progress + h.io_ops for h in hosts]
 
 
 class BuildFailureWeigher:
@@ -103,10 +102,10 @@ class BuildFailureWeigher:
         self.multiplier = config.scheduler.build_failure_weight_multiplier
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
-        return -host.node.failed_builds
+        return -host.failed_builds
 
     def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        return [-h.node.failed_builds for h in hosts]
+        return [-h.failed_builds for h in hosts]
 
 
 WEIGHERS: dict[str, type] = {
@@ -145,11 +144,14 @@ def weigh_hosts(
 ) -> list[tuple[float, HostState]]:
     """Hosts with their total weights, best first (ties keep the hosts' order).
 
-    With `limit`, only the best `limit` hosts are returned (a partial sort).
+    With `limit`, only the best `limit` hosts are returned.
     """
     if not hosts:
         return []
-    totals = [0.0] * len(hosts)
+    # Each total is kept as the sum of value * scale; the sum of low * scale, the
+    # same for every host, is taken off the returned weights only.
+    totals: list[float] | None = None
+    offset = 0.0
     for weigher in weighers:
         if not weigher.multiplier:
             continue
@@ -158,10 +160,12 @@ def weigh_hosts(
         if high == low:
             continue
         scale = weigher.multiplier / (high - low)
-        totals = [total + (value - low) * scale for total, value in zip(totals, raw, strict=True)]
-    indexes = range(len(hosts))
-    if limit is not None and limit < len(hosts):
-        order = heapq.nlargest(limit, indexes, key=totals.__getitem__)
-    else:
-        order = sorted(indexes, key=totals.__getitem__, reverse=True)
-    return [(totals[i], hosts[i]) for i in order]
+        offset += low * scale
+        if totals is None:
+            totals = [value * scale for value in raw]
+        else:
+            totals = [t + value * scale for t, value in zip(totals, raw, strict=True)]
+    if totals is None:
+        return [(0.0, host) for host in hosts[:limit]]
+    order = sorted(range(len(hosts)), key=totals.__getitem__, reverse=True)[:limit]
+    return [(totals[i] - offset, hosts[i]) for i in order]
