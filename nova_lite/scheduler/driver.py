@@ -160,7 +160,7 @@ class FilterScheduler:
         ends = pool.ends(size)
         batch, seen = list(ends), set(ends)
         passed: list[HostState] = []
-        read, enough = 0, want
+        read, enough = 0, want + len(ends)  # the ends on top: one round where most pass
         for start in block_starts(len(pool), size, self._rng):
             batch += pool.slice(start, start + size)
             if len(batch) >= enough:
