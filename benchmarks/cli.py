@@ -283,24 +283,69 @@ def boot(runs: int, count: int, hosts: int, batch: int, transports: tuple[str, .
     show_default=True,
     help="Host counts to measure at (repeatable).",
 )
+@click.option(
+    "--mix",
+    type=click.Choice(["mixed", "tiny"]),
+    default="mixed",
+    show_default=True,
+    help="Requests: the five m1 flavors at random, or m1.tiny only.",
+)
+@click.option(
+    "--quality-every",
+    default=5,
+    show_default=True,
+    help="Check every N-th sampled pick against exhaustive weighing (untimed).",
+)
+@click.option(
+    "--fill",
+    default=0.5,
+    show_default=True,
+    help="Mean share of each host's RAM claimed (random flavors) before the decisions.",
+)
+@click.option(
+    "--percentage",
+    type=float,
+    default=None,
+    help="[scheduler] percentage_of_hosts_to_score for the sampled contender.",
+)
+@click.option(
+    "--min-hosts",
+    type=int,
+    default=None,
+    help="[scheduler] min_hosts_to_score for the sampled contender.",
+)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Profile one more run per host count (pyinstrument) and print its top entries.",
+)
 @common_options
-def scheduler(runs: int, count: int, duration: float, host_counts: tuple[int, ...],
-              output: Path, plot: bool) -> None:  # fmt: skip
-    """SchedulerManager decisions per second and latency as hosts grow."""
+def scheduler(runs: int, count: int, duration: float, host_counts: tuple[int, ...], mix: str,
+              quality_every: int, fill: float, percentage: float | None, min_hosts: int | None,
+              profile: bool, output: Path, plot: bool) -> None:  # fmt: skip
+    """Decisions per second as hosts grow: sampled, and the exhaustive path as reference."""
     from benchmarks.scheduler import SchedulerSpec, run_scheduler
 
-    spec = SchedulerSpec(hosts=tuple(host_counts), decisions=count, duration=duration)
+    spec = SchedulerSpec(hosts=tuple(host_counts), decisions=count, duration=duration, mix=mix,
+                         quality_every=quality_every, fill=fill, profile=profile,
+                         percentage=percentage, min_hosts=min_hosts)  # fmt: skip
+    profiles: dict[int, str] = {}
+    total = 2 * (runs + profile) * count * len(host_counts)
     with progress() as bar:
-        task = bar.add_task("decisions", total=runs * count * len(host_counts))
-        results = asyncio.run(
-            run_scheduler(spec, runs=runs, advance=lambda n: bar.advance(task, n))
-        )
+        task = bar.add_task("decisions", total=total)
+        results = asyncio.run(run_scheduler(
+            spec, runs=runs, advance=lambda n: bar.advance(task, n), profiles=profiles
+        ))  # fmt: skip
     tables.scheduler_table(results, runs=runs)
+    for hosts, text in profiles.items():
+        click.echo(f"\nProfile of the sampled decisions at {hosts:,} hosts (own time):\n{text}")
     _finish("scheduler", {
         "config": {"runs": runs, "decisions": count, "duration": duration,
-                   "hosts": list(host_counts), "alternates": spec.alternates,
-                   "flavor": "m1.tiny"},
+                   "hosts": list(host_counts), "alternates": spec.alternates, "mix": mix,
+                   "quality_every": quality_every, "fill": fill,
+                   "scheduler": spec.scheduler_options()},
         "figures": {str(h): f for h, f in results.items()},
+        "profiles": {str(h): text for h, text in profiles.items()},
     }, output, plot)  # fmt: skip
 
 

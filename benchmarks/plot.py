@@ -51,11 +51,14 @@ def _rpc(ax: Any, results: dict[str, Any]) -> None:
 
 def _scheduler(ax: Any, results: dict[str, Any]) -> None:
     hosts = sorted(results["figures"], key=int)
-    figures = [results["figures"][h]["decisions_per_s"] for h in hosts]
     xs = [int(h) for h in hosts]
-    ax.errorbar(xs, [f["median"] for f in figures], yerr=_errors(figures), marker="o",
-                capsize=3, label="decisions/s")  # fmt: skip
-    ax.axhline(1000, linestyle="--", color="grey", label="target at 1,000 hosts")
+    for key, label in (("decisions_per_s", "sampled"), ("exhaustive_per_s", "exhaustive")):
+        figures = [results["figures"][h][key] for h in hosts if key in results["figures"][h]]
+        if len(figures) == len(xs):
+            ax.errorbar(xs, [f["median"] for f in figures], yerr=_errors(figures), marker="o",
+                        capsize=3, label=label)  # fmt: skip
+    ax.plot([1000, 10000, 100000], [3000, 1500, 500], linestyle="--", color="grey",
+            marker="_", label="targets")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(xs, [f"{x:,}" for x in xs])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.common import Figure, print_table, with_spread
+from benchmarks.common import Figure, fmt, print_table, with_spread
 from benchmarks.spans import STAGES
 
 __all__ = [
@@ -114,19 +114,36 @@ def simulate_table(
 
 
 def scheduler_table(results: dict[int, dict[str, Figure]], *, runs: int) -> None:
-    """One row per host count."""
-    rows = [
+    """Speed per host count (sampled, and the exhaustive reference of the same runs),
+    then the quality of the sampled picks against exhaustive weighing.
+    """
+    speed = [
         [f"{hosts:,}",
-         with_spread(f["decisions_per_s"]),
-         *(with_spread(f[k]) for k in ("p50_ms", "p95_ms", "p99_ms")),
-         with_spread(f["registrations_per_s"]),
+         *(with_spread(f[k]) for k in ("decisions_per_s", "exhaustive_per_s", "speedup",
+                                       "p50_ms", "p99_ms", "cpu_us", "registrations_per_s",
+                                       "peak_rss_mib")),
          f"{f['bytes_per_host'].median / 1024:,.1f}"]
         for hosts, f in results.items()
     ]  # fmt: skip
     print_table(
-        f"Scheduler: select_destinations, median (min-max) of {runs} runs",
-        ["hosts", "decisions/s", "p50 ms", "p95 ms", "p99 ms", "registrations/s",
-         "KiB per host"], rows,
+        f"Scheduler: select_destinations, sampled vs exhaustive (same runs), median (min-max) "
+        f"of {runs} runs",
+        ["hosts", "decisions/s", "exhaustive/s", "ratio", "p50 ms", "p99 ms", "CPU us",
+         "registrations/s", "peak RSS MiB", "KiB per host"], speed,
+    )  # fmt: skip
+    quality = [
+        [f"{hosts:,}", fmt(f["scored"].median),
+         *(with_spread(f[k]) for k in ("above_mean_pct", "above_max_pct")),
+         fmt(max(f["refused_though_fitted"].runs)), fmt(max(f["invalid_picks"].runs)),
+         f"{with_spread(f['hosts_used'])} / {with_spread(f['exhaustive_hosts_used'])}",
+         f"{with_spread(f['fullest_ram_pct'])} / {with_spread(f['exhaustive_fullest_ram_pct'])}"]
+        for hosts, f in results.items()
+    ]  # fmt: skip
+    print_table(
+        "Quality of the sampled picks against exhaustive weighing (same request sequence)",
+        ["hosts", "weighed", "fitting hosts above pick: mean %", "worst %",
+         "refused though fitted", "picks a filter refuses", "hosts used: sampled / exhaustive",
+         "fullest host RAM %: sampled / exhaustive"], quality,
     )  # fmt: skip
 
 

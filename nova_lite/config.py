@@ -73,6 +73,11 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> 
         raise ValueError("must be greater than 0")
 
 
+def _percentage(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not 0 < value <= 100:
+        raise ValueError("must be greater than 0 and at most 100")
+
+
 def _one_of(*choices: str) -> Any:
     def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
@@ -199,6 +204,8 @@ class SchedulerConfig:
     soft_anti_affinity_weight_multiplier: float = 10.0
     host_subset_size: int = attrs.field(default=1, validator=_positive)
     max_attempts: int = attrs.field(default=3, validator=_positive)
+    percentage_of_hosts_to_score: float = attrs.field(default=0.5, validator=_percentage)
+    min_hosts_to_score: int = attrs.field(default=100, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)

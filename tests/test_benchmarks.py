@@ -161,13 +161,29 @@ def test_stage_times_pair_each_instance_s_marks() -> None:
 
 
 async def test_scheduler_scenario_scales_over_host_counts() -> None:
-    """The scheduler scenario gives decisions/s, latency and memory per host count."""
-    spec = SchedulerSpec(hosts=(5, 20), decisions=15, duration=5.0)
+    """The scheduler scenario gives decisions/s beside the exhaustive reference's, latency,
+    memory and the quality figures per host count; no sampled refusal left a fitting host.
+    """
+    spec = SchedulerSpec(hosts=(5, 300), decisions=15, duration=5.0, quality_every=2)
     results = await run_scheduler(spec, runs=2)
-    assert set(results) == {5, 20}
+    assert set(results) == {5, 300}
+    speed = ("decisions_per_s", "exhaustive_per_s", "speedup", "p99_ms", "cpu_us",
+             "registrations_per_s", "peak_rss_mib", "scored", "hosts_used")  # fmt: skip
     for figures in results.values():
-        _positive(figures)
-        assert figures["decisions"].runs == (15.0, 15.0)
+        _positive({key: figures[key] for key in speed})
+        assert figures["decisions"].runs == figures["exhaustive_decisions"].runs == (15.0, 15.0)
+        assert figures["refused_though_fitted"].runs == figures["invalid_picks"].runs == (0, 0)
+        assert figures["compared"].runs == (15.0, 15.0)
+    assert results[300]["scored"].median == 100  # min_hosts_to_score: a sample of 300
+
+
+async def test_a_profiled_scheduler_run_reports_its_top_entries() -> None:
+    """With profile, the first run of each host count is profiled and its entries returned."""
+    spec = SchedulerSpec(hosts=(10,), decisions=5, duration=5.0, profile=True)
+    profiles: dict[int, str] = {}
+    results = await run_scheduler(spec, runs=1, profiles=profiles)
+    assert "select_destinations" in profiles[10] or "%" in profiles[10]
+    assert results[10]["decisions"].runs == (5.0,)
 
 
 async def test_scale_scenario_checks_capacity_in_a_child_process() -> None:

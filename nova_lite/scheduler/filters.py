@@ -4,32 +4,42 @@ Each filter is a small class enabled by name in ``[scheduler] enabled_filters``,
 keeping Nova's names and meaning. ``host_passes(host, spec)`` decides for one host;
 ``filter_all(hosts, spec)`` decides for the whole list at once, which is what the
 scheduler calls: it lets a filter that has nothing to check for this request return
-the list untouched, and the others run one tight loop instead of a call per host.
+the list untouched, and the others run one tight loop instead of a call per host. A
+filter with only ``host_passes`` works too (`filter_hosts` asks it host by host).
+
+A filter may also ``narrow(spec)``: name, from the scheduler's indexes, a pool of
+hosts outside which it passes none (the ResourceFilter: hosts with enough free of the
+scarcest resource; the AvailabilityZoneFilter: the zone's hosts; the
+ServerGroupAffinityFilter: the hosts holding the group). The scheduler starts from
+the smallest such pool instead of every host. A pool may hold hosts the filter then
+refuses, never the reverse; None means every host may pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 from nova_lite import objects
 from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
+from nova_lite.scheduler.host_index import HostPool
 from nova_lite.scheduler.host_manager import HostManager, HostState
 
-__all__ = ["FILTERS", "BaseHostFilter", "HostFilter", "build_filters"]
+__all__ = ["FILTERS", "BaseHostFilter", "HostFilter", "build_filters", "filter_hosts", "narrow"]
 
 
 class HostFilter(Protocol):
-    """Decides which hosts can take the instance a RequestSpec describes."""
+    """Decides which hosts can take the instance a RequestSpec describes.
+
+    `host_passes` is all a filter needs; ``filter_all(hosts, spec)`` and
+    ``narrow(spec)`` are optional (`BaseHostFilter` has both), called through
+    `filter_hosts` and `narrow`.
+    """
 
     name: ClassVar[str]
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool: ...
-
-    def filter_all(
-        self, hosts: Sequence[HostState], spec: objects.RequestSpec
-    ) -> list[HostState]: ...
 
 
 class BaseHostFilter:
@@ -48,6 +58,10 @@ class BaseHostFilter:
         passes = self.host_passes
         return [host for host in hosts if passes(host, spec)]
 
+    def narrow(self, spec: objects.RequestSpec) -> HostPool | None:
+        """A pool holding every host this filter can pass, or None (any host may)."""
+        return None
+
 
 class ComputeFilter(BaseHostFilter):
     """Passes hosts whose compute service is up (reported recently) and enabled."""
@@ -60,7 +74,7 @@ class ComputeFilter(BaseHostFilter):
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
         cutoff = self._hosts.clock() - self._config.compute.service_down_time
-        return [h for h in hosts if h.last_seen >= cutoff and not h.node.disabled]
+        return [h for h in hosts if h.last_seen >= cutoff and not h.disabled]
 
 
 class ResourceFilter(BaseHostFilter):
@@ -70,6 +84,10 @@ class ResourceFilter(BaseHostFilter):
 
     def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
         return bool(self.filter_all([host], spec))
+
+    def narrow(self, spec: objects.RequestSpec) -> HostPool:
+        flavor = spec.flavor
+        return self._hosts.index.feasible(flavor.vcpus, flavor.memory_mb, flavor.disk_gb)
 
     def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
         flavor = spec.flavor
@@ -102,6 +120,14 @@ class AvailabilityZoneFilter(BaseHostFilter):
             return list(hosts)
         zones = spec.host_zones
         return [h for h in hosts if zones.get(h.host, h.node.availability_zone) == zone]
+
+    def narrow(self, spec: objects.RequestSpec) -> HostPool | None:
+        zone = spec.availability_zone
+        if zone is None or spec.host_zones:
+            # Aggregates give hosts zones the index (hosts' own zones) does not know:
+            # then the filter itself decides, host by host.
+            return None
+        return self._hosts.zone_hosts(zone)
 
 
 def _capabilities(spec: objects.RequestSpec) -> list[tuple[str, str]]:
@@ -200,6 +226,11 @@ class ServerGroupAffinityFilter(BaseHostFilter):
             return list(hosts)
         return [h for h in hosts if group in h.groups]
 
+    def narrow(self, spec: objects.RequestSpec) -> HostPool | None:
+        if spec.group_policy != "affinity" or not spec.instance_group:
+            return None
+        return self._hosts.group_hosts(spec.instance_group)
+
 
 FILTERS: dict[str, type[BaseHostFilter]] = {
     cls.name: cls
@@ -213,6 +244,25 @@ FILTERS: dict[str, type[BaseHostFilter]] = {
         ServerGroupAffinityFilter,
     )
 }
+
+
+def filter_hosts(
+    host_filter: HostFilter, hosts: Sequence[HostState], spec: objects.RequestSpec
+) -> list[HostState]:
+    """The hosts `host_filter` passes: its `filter_all`, or `host_passes` host by host."""
+    filter_all: Callable[..., list[HostState]] | None = getattr(host_filter, "filter_all", None)
+    if filter_all is not None:
+        return filter_all(hosts, spec)
+    passes = host_filter.host_passes
+    return [host for host in hosts if passes(host, spec)]
+
+
+def narrow(host_filter: HostFilter, spec: objects.RequestSpec) -> HostPool | None:
+    """The filter's pool for this request, if it names one (filters without `narrow`: None)."""
+    method: Callable[[objects.RequestSpec], HostPool | None] | None = getattr(
+        host_filter, "narrow", None
+    )
+    return None if method is None else method(spec)
 
 
 def build_filters(config: Config, hosts: HostManager) -> list[HostFilter]:

@@ -6,6 +6,11 @@ the scheduler itself claimed (as Nova's placement service does), so two requests
 placed back to back see each other's claims even before the hosts report again.
 Everything is kept in memory for speed and written through to the scheduler's own
 database, from which a restarted scheduler recovers.
+
+The state is kept incrementally: a claim, a release or a report changes the one host
+it concerns, and that host's place in the indexes (`HostIndex` by free resources,
+the hosts of each availability zone, the hosts holding each server group's members).
+Nothing is rebuilt per decision.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import attrs
 from nova_lite import clock as wallclock
 from nova_lite import objects
 from nova_lite.db import Database
+from nova_lite.scheduler.host_index import HostIndex, HostList
+from nova_lite.scheduler.statements import Statements
 
 __all__ = ["Allocation", "HostManager", "HostState"]
 
@@ -65,13 +72,20 @@ class Allocation:
     instance_group: str | None = None
 
 
+def _row(a: Allocation) -> tuple[str, str, int, int, int, str | None]:
+    return (a.instance_uuid, a.host, a.vcpus, a.memory_mb, a.disk_gb, a.instance_group)
+
+
 @attrs.define(eq=False)
 class HostState:
     """One host as filters and weighers see it: capacity, claimed usage, liveness.
 
-    The free amounts (after allocation ratios) are plain attributes, recomputed on
-    every change, because filters and weighers read them for every host of every
-    decision.
+    The free amounts (after allocation ratios), and the report's fields filters and
+    weighers read (`disabled`, `io_ops`, `failed_builds`), are plain attributes,
+    recomputed on every change: they are read for every host a search sees, and one
+    object per host is fewer memory reads than two.
+    `on_change`, set by the HostManager, hears every recomputation, so the index of
+    free resources cannot miss a change made through these methods.
     """
 
     node: objects.ComputeNode
@@ -86,6 +100,12 @@ class HostState:
     free_vcpus: float = attrs.field(init=False, default=0.0)
     free_ram_mb: float = attrs.field(init=False, default=0.0)
     free_disk_gb: float = attrs.field(init=False, default=0.0)
+    disabled: bool = attrs.field(init=False, default=False)
+    io_ops: int = attrs.field(init=False, default=0)
+    failed_builds: int = attrs.field(init=False, default=0)
+    on_change: Callable[[HostState], None] | None = attrs.field(
+        default=None, kw_only=True, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         self._recompute()
@@ -96,6 +116,13 @@ class HostState:
         self.free_vcpus = node.vcpus * node.cpu_allocation_ratio - self.vcpus_used
         self.free_ram_mb = node.memory_mb * node.ram_allocation_ratio - self.memory_mb_used
         self.free_disk_gb = node.local_gb * node.disk_allocation_ratio - self.disk_gb_used
+        self.disabled, self.io_ops, self.failed_builds = (
+            node.disabled,
+            node.io_ops,
+            node.failed_builds,
+        )
+        if self.on_change is not None:
+            self.on_change(self)
 
     def set_node(self, node: objects.ComputeNode, last_seen: float) -> None:
         """Take a new report from the host."""
@@ -125,32 +152,59 @@ class HostState:
 
 
 class HostManager:
-    """Holds every HostState and every Allocation, and keeps them in the database."""
+    """Holds every HostState and every Allocation, and keeps them in the database.
+
+    Beside the hosts by name it keeps `index` (every host by free vCPUs, RAM and
+    disk), the hosts of each availability zone and the hosts holding each server
+    group's members, each updated by the change that concerns it.
+    """
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = wallclock.time) -> None:
         self.db = db
+        self.sql = Statements(db)
         self.clock = clock
         self.hosts: dict[str, HostState] = {}
         self.allocations: dict[str, Allocation] = {}
+        self.index = HostIndex()
+        self._zones: dict[str, HostList] = {}
+        self._groups: dict[str, HostList] = {}
+
+    def __repr__(self) -> str:
+        return f"<HostManager {len(self.hosts)} hosts, {len(self.allocations)} allocations>"
 
     async def load(self) -> None:
         """Recover host reports and allocations after a restart."""
-        for row in await self.db.fetchall("SELECT data FROM compute_nodes"):
+        self.sql.open()
+        for row in await self.sql.fetchall("SELECT data FROM compute_nodes"):
             node = objects.load(objects.ComputeNode, row["data"])
-            self.hosts[node.host] = HostState(node, last_seen=node.updated_at.timestamp())
-        for row in await self.db.fetchall("SELECT * FROM allocations"):
+            self._add_host(node, last_seen=node.updated_at.timestamp())
+        for row in await self.sql.fetchall("SELECT * FROM allocations"):
             allocation = Allocation(**dict(row))
             self._apply(allocation, +1)
+
+    def close(self) -> None:
+        """Close the inline connection (the Database is closed by its owner)."""
+        self.sql.close()
+
+    def _add_host(self, node: objects.ComputeNode, last_seen: float) -> HostState:
+        state = self.hosts[node.host] = HostState(node, last_seen, on_change=self.index.update)
+        self.index.update(state)
+        self._zone(node.availability_zone).add(state)
+        return state
 
     async def update_node(self, node: objects.ComputeNode) -> None:
         """Record a host's report and that it is alive now."""
         now = self.clock()
         state = self.hosts.get(node.host)
         if state is None:
-            state = self.hosts[node.host] = HostState(node, last_seen=now)
+            self._add_host(node, now)
         else:
+            zone = state.node.availability_zone
             state.set_node(node, now)
-        await self.db.execute(
+            if zone != node.availability_zone:
+                self._zone(zone).discard(state)
+                self._zone(node.availability_zone).add(state)
+        await self.sql.execute(
             "INSERT OR REPLACE INTO compute_nodes (host, data) VALUES (?, ?)",
             (node.host, objects.dump(node)),
         )
@@ -158,14 +212,21 @@ class HostManager:
 
     async def _reload_allocations(self, host: str) -> None:
         """Re-read a host's allocations, taking in claims other schedulers made there."""
-        rows = await self.db.fetchall("SELECT * FROM allocations WHERE host = ?", (host,))
+        rows = await self.sql.fetchall("SELECT * FROM allocations WHERE host = ?", (host,))
         stored = {row["instance_uuid"]: Allocation(**dict(row)) for row in rows}
-        for uuid, allocation in list(self.allocations.items()):
-            if allocation.host == host and stored.get(uuid) != allocation:
-                self._apply(allocation, -1)
+        state = self.hosts.get(host)
+        mine = state.instances if state is not None else set()
+        for uuid in [u for u in mine if u not in stored]:
+            gone = self.allocations.get(uuid)
+            if gone is not None:
+                self._apply(gone, -1)
         for uuid, allocation in stored.items():
-            if self.allocations.get(uuid) != allocation:
-                self._apply(allocation, +1)
+            current = self.allocations.get(uuid)
+            if current == allocation and uuid in mine:
+                continue
+            if current is not None:
+                self._apply(current, -1)
+            self._apply(allocation, +1)
 
     def is_up(self, state: HostState, service_down_time: float) -> bool:
         """Whether the host reported within `service_down_time` seconds."""
@@ -181,7 +242,7 @@ class HostManager:
         resource-provider generations). A refusal reloads the host's usage.
         """
         if not verify:
-            await self.db.execute(_INSERT, attrs.astuple(allocation))
+            await self.sql.execute(_INSERT, _row(allocation))
             self._record(allocation)
             return True
         state = self.hosts.get(allocation.host)
@@ -189,7 +250,7 @@ class HostManager:
             return False
         node, a = state.node, allocation
         params = (
-            *attrs.astuple(a),
+            *_row(a),
             a.host,
             a.instance_uuid,
             a.vcpus,
@@ -203,14 +264,14 @@ class HostManager:
             a.disk_gb,
             node.local_gb * node.disk_allocation_ratio,
         )
-        if await self.db.execute(_INSERT_IF_IT_FITS, params) == 0:
+        if await self.sql.execute(_INSERT_IF_IT_FITS, params) == 0:
             await self._reload_usage(state, allocation)
             return False
         self._record(allocation)
         return True
 
     async def _reload_usage(self, state: HostState, allocation: Allocation) -> None:
-        row = await self.db.fetchone(
+        row = await self.sql.fetchone(
             "SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
             "COALESCE(SUM(disk_gb), 0) FROM allocations WHERE host = ?",
             (allocation.host,),
@@ -232,7 +293,7 @@ class HostManager:
         allocation = self.allocations.get(instance_uuid)
         if allocation is None:
             return None
-        await self.db.execute("DELETE FROM allocations WHERE instance_uuid = ?", (instance_uuid,))
+        await self.sql.execute("DELETE FROM allocations WHERE instance_uuid = ?", (instance_uuid,))
         self._apply(allocation, -1)
         return allocation
 
@@ -245,19 +306,42 @@ class HostManager:
         await self.claim(attrs.evolve(allocation, instance_uuid=to_consumer))
 
     def _apply(self, allocation: Allocation, sign: int) -> None:
+        """Count (+1) or uncount (-1) an allocation, on its host if that host counts it."""
+        uuid = allocation.instance_uuid
         if sign > 0:
-            self.allocations[allocation.instance_uuid] = allocation
+            self.allocations[uuid] = allocation
         else:
-            self.allocations.pop(allocation.instance_uuid, None)
+            self.allocations.pop(uuid, None)
         state = self.hosts.get(allocation.host)
-        if state is not None:
-            state.add(allocation, sign)
+        if state is None or (uuid in state.instances) != (sign < 0):
+            return
+        state.add(allocation, sign)
+        group = allocation.instance_group
+        if group:
+            members = self._groups.setdefault(group, HostList())
+            if group in state.groups:
+                members.add(state)
+            else:
+                members.discard(state)
+                if not members:
+                    del self._groups[group]
+
+    def _zone(self, zone: str) -> HostList:
+        return self._zones.setdefault(zone, HostList())
+
+    def zone_hosts(self, zone: str) -> HostList:
+        """The hosts of availability zone `zone` (an empty list for an unknown zone)."""
+        return self._zones.get(zone) or HostList()
+
+    def group_hosts(self, group: str) -> HostList | None:
+        """The hosts holding members of server group `group`, or None if it has none."""
+        return self._groups.get(group)
 
     def group_has_members(self, group: str) -> bool:
         """Whether any allocation belongs to server group `group`."""
-        return any(group in state.groups for state in self.hosts.values())
+        return group in self._groups
 
     def candidates(self, ignore_hosts: Iterable[str] = ()) -> list[HostState]:
-        """Every known host, less the ones to ignore."""
+        """Every known host, less the ones to ignore (a full list: not for each decision)."""
         ignored = set(ignore_hosts)
         return [s for h, s in self.hosts.items() if h not in ignored]

@@ -1,9 +1,11 @@
 """The scheduler: picks hosts for instances and keeps every host's claims.
 
-`select_destinations` filters the known hosts, weighs the survivors, picks one of the
-best `host_subset_size` at random, claims the flavor's resources there and returns it
-with alternates (claimed only if a reschedule needs them). Choosing and claiming
-happen under one lock, so concurrent requests never oversubscribe a host.
+`select_destinations` asks the `FilterScheduler` for the best hosts of a sample of
+those that pass the filters, picks one of the best `host_subset_size` at random,
+claims the flavor's resources there and returns it with alternates (claimed only if
+a reschedule needs them). If every claim of the sample loses a race with another
+scheduler, every passing host is ranked and tried. Choosing and claiming happen
+under one lock, so concurrent requests never oversubscribe a host.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from nova_lite.db import Database
 from nova_lite.exceptions import NoValidHost
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
+from nova_lite.scheduler.driver import FilterScheduler, HostSearch, SamplingRule
 from nova_lite.scheduler.explain import FilterTally, decided, refuse
 from nova_lite.scheduler.filters import build_filters
 from nova_lite.scheduler.host_manager import MIGRATIONS, Allocation, HostManager, HostState
-from nova_lite.scheduler.weights import build_weighers, weigh_hosts
+from nova_lite.scheduler.weights import build_weighers
 from nova_lite.service import Manager
 from nova_lite.transport import Transport
 
@@ -50,6 +53,9 @@ class SchedulerManager(Manager):
         self.hosts = HostManager(self.db)
         self.filters = build_filters(config, self.hosts)
         self.weighers = build_weighers(config)
+        self.driver: HostSearch = FilterScheduler(
+            self.hosts, self.filters, self.weighers, SamplingRule.from_config(config)
+        )
         self._lock = asyncio.Lock()
 
     async def init_host(self) -> None:
@@ -57,6 +63,7 @@ class SchedulerManager(Manager):
         await self.hosts.load()
 
     async def cleanup_host(self) -> None:
+        self.hosts.close()
         await self.db.close()
 
     @endpoint
@@ -71,18 +78,19 @@ class SchedulerManager(Manager):
         """The chosen host (resources claimed) followed by up to `num_alternates` others."""
         tally = FilterTally()
         async with self._lock:
-            passing = self._filter(spec, tally)
-            if not passing:
-                raise refuse(self.transport, spec, tally)
             # The best few are enough unless every one of them fails its claim.
             limit = self.config.scheduler.host_subset_size + num_alternates + _SPARE
-            ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers, limit=limit)]
+            ranking = self.driver.rank(spec, limit=limit, tally=tally)
+            if not ranking.hosts:
+                raise refuse(self.transport, spec, tally)
+            ranked = ranking.hosts
             try:
                 chosen = await self._claim_best(spec, ranked)
             except NoValidHost:
-                if len(ranked) == len(passing):
+                if ranking.complete and len(ranked) == ranking.passed:
                     raise
-                ranked = [h for _, h in weigh_hosts(passing, spec, self.weighers)]
+                ranking = self.driver.rank_all(spec)
+                ranked = ranking.hosts
                 chosen = await self._claim_best(spec, ranked)
         others = [h for h in ranked if h is not chosen][:num_alternates]
         decided(self.transport, spec, tally, host=chosen.host)
@@ -90,7 +98,8 @@ class SchedulerManager(Manager):
             "scheduler.selected",
             instance_uuid=spec.instance_uuid,
             host=chosen.host,
-            candidates=len(passing),
+            candidates=ranking.passed,
+            pool=ranking.pool,
         )
         return [_selection(spec, h.host) for h in (chosen, *others)]
 
@@ -112,18 +121,6 @@ class SchedulerManager(Manager):
             "No valid host was found. There are not enough hosts available.",
             instance_uuid=spec.instance_uuid,
         )
-
-    def _filter(self, spec: objects.RequestSpec, tally: FilterTally) -> list[HostState]:
-        hosts = self.hosts.candidates(spec.ignore_hosts)
-        tally.began(len(hosts))
-        for host_filter in self.filters:
-            given = len(hosts)
-            hosts = host_filter.filter_all(hosts, spec)
-            tally.record(type(host_filter).__name__, given, len(hosts))
-            if not hosts:
-                log.info("scheduler.filtered_out", filter=type(host_filter).__name__)
-                break
-        return hosts
 
     @endpoint
     async def claim(self, ctx: RequestContext, selection: objects.Selection) -> bool:

@@ -8,8 +8,7 @@ enabled by name in ``[scheduler] weighers``.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 from nova_lite import objects
@@ -21,16 +20,17 @@ __all__ = ["WEIGHERS", "Weigher", "build_weighers", "weigh_hosts"]
 
 
 class Weigher(Protocol):
-    """Gives a host a raw weight; higher is better before the multiplier."""
+    """Gives a host a raw weight; higher is better before the multiplier.
+
+    ``weigh_all(hosts, spec)``, `weigh` for every host in one loop, is optional: the
+    scheduler calls it when a weigher has it (every weigher here does) and `weigh`
+    host by host otherwise.
+    """
 
     name: ClassVar[str]
     multiplier: float
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float: ...
-
-    def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        """`weigh` for every host, in one loop (what the scheduler calls)."""
-        ...
 
 
 class RAMWeigher:
@@ -87,10 +87,10 @@ class IoOpsWeigher:
         self.multiplier = config.scheduler.io_ops_weight_multiplier
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
-        return host.in_progress + host.node.io_ops
+        return host.in_progress + host.io_ops
 
     def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        return [h.in_progress + h.node.io_ops for h in hosts]
+        return [h.in_progress + h.io_ops for h in hosts]
 
 
 class BuildFailureWeigher:
@@ -102,10 +102,10 @@ class BuildFailureWeigher:
         self.multiplier = config.scheduler.build_failure_weight_multiplier
 
     def weigh(self, host: HostState, spec: objects.RequestSpec) -> float:
-        return -host.node.failed_builds
+        return -host.failed_builds
 
     def weigh_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[float]:
-        return [-h.node.failed_builds for h in hosts]
+        return [-h.failed_builds for h in hosts]
 
 
 class ServerGroupSoftAffinityWeigher:
@@ -173,6 +173,16 @@ def build_weighers(config: Config) -> list[Weigher]:
     return [WEIGHERS[name](config) for name in config.scheduler.weighers]
 
 
+def _raw_weights(
+    weigher: Weigher, hosts: Sequence[HostState], spec: objects.RequestSpec
+) -> list[float]:
+    weigh_all: Callable[..., list[float]] | None = getattr(weigher, "weigh_all", None)
+    if weigh_all is not None:
+        return weigh_all(hosts, spec)
+    weigh = weigher.weigh
+    return [weigh(host, spec) for host in hosts]
+
+
 def weigh_hosts(
     hosts: Sequence[HostState],
     spec: objects.RequestSpec,
@@ -182,21 +192,28 @@ def weigh_hosts(
 ) -> list[tuple[float, HostState]]:
     """Hosts with their total weights, best first (ties keep the hosts' order).
 
-    With `limit`, only the best `limit` hosts are returned (a partial sort).
+    With `limit`, only the best `limit` hosts are returned.
     """
-    totals = [0.0] * len(hosts)
+    if not hosts:
+        return []
+    # Each total is kept as the sum of value * scale; the sum of low * scale, the
+    # same for every host, is taken off the returned weights only.
+    totals: list[float] | None = None
+    offset = 0.0
     for weigher in weighers:
         if not weigher.multiplier:
             continue
-        raw = weigher.weigh_all(hosts, spec)
+        raw = _raw_weights(weigher, hosts, spec)
         low, high = min(raw), max(raw)
         if high == low:
             continue
         scale = weigher.multiplier / (high - low)
-        totals = [total + (value - low) * scale for total, value in zip(totals, raw, strict=True)]
-    indexes = range(len(hosts))
-    if limit is not None and limit < len(hosts):
-        order = heapq.nlargest(limit, indexes, key=totals.__getitem__)
-    else:
-        order = sorted(indexes, key=totals.__getitem__, reverse=True)
-    return [(totals[i], hosts[i]) for i in order]
+        offset += low * scale
+        if totals is None:
+            totals = [value * scale for value in raw]
+        else:
+            totals = [t + value * scale for t, value in zip(totals, raw, strict=True)]
+    if totals is None:
+        return [(0.0, host) for host in hosts[:limit]]
+    order = sorted(range(len(hosts)), key=totals.__getitem__, reverse=True)[:limit]
+    return [(totals[i] - offset, hosts[i]) for i in order]
