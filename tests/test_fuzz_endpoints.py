@@ -191,7 +191,7 @@ short_text = st.text(max_size=30) | st.sampled_from(["", "../x", "' OR 1=1 --", 
 # Passwords and tokens are watched for in every log line (tests/conftest.py): give them
 # values no other argument can take, so that only a real leak is reported.
 secrets = st.uuids().map(lambda u: f"secret-{u.hex}")
-SECRET_PARAMETERS = frozenset({"password", "token", "new_pass"})
+SECRET_PARAMETERS = frozenset({"password", "token", "new_pass", "original_password", "subject"})
 _not_a_number = json_values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int | float))
 # Parameters that say how long to wait or how much to build: kept small, so that an
 # example is answered within the call's timeout (servers_wait waits `timeout` seconds
