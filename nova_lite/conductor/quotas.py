@@ -215,6 +215,13 @@ class QuotaBook:
 
         Both the project's limits and, when `user_id` is given, the user's own apply.
         """
+        unknown = sorted(set(wanted) - set(RESOURCES))
+        if unknown:
+            raise Invalid(f"Unknown quota resources {unknown}; the compute quotas are {RESOURCES}.")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in wanted.values()):
+            raise Invalid(
+                f"Quota amounts must be integers of at least 0, not {dict(wanted)!r:.80}."
+            )
         for who in (None, user_id) if user_id is not None else (None,):
             limits = await self.limits(project_id, who)
             for resource, amount in wanted.items():
