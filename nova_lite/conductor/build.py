@@ -131,6 +131,9 @@ class BuildTasks:
         self, ctx: RequestContext, request_specs: list[objects.RequestSpec]
     ) -> None:
         """Place each instance and cast its build to the chosen host (one task each)."""
+        if self.zones is not None:  # the hosts' zones as the aggregates say now
+            zones = await self.zones.host_zones()
+            request_specs = [attrs.evolve(s, host_zones=zones) for s in request_specs]
         for spec in request_specs:
             task = asyncio.get_running_loop().create_task(self._admitted(ctx, spec))
             self._builds.add(task)
@@ -148,8 +151,6 @@ class BuildTasks:
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         alternates = self.max_attempts - 1
-        if self.zones is not None:  # the hosts' zones as the aggregates say now
-            spec = attrs.evolve(spec, host_zones=await self.zones.host_zones())
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         try:
             selections = await self.scheduler.select_destinations(ctx, spec, alternates)

@@ -41,6 +41,18 @@ NETWORK_DEFAULTS = {
 RESOURCES: tuple[str, ...] = (*attrs.fields_dict(QuotaConfig), *NETWORK_DEFAULTS)
 UNLIMITED = -1
 
+# Every level of limits in one read: the default class (0), the project's (1), the user's (2).
+_LIMITS = (
+    "SELECT 0 AS level, resource, hard_limit FROM quota_classes WHERE class_name = 'default' "
+    "UNION ALL "
+    "SELECT 1, resource, hard_limit FROM quotas WHERE project_id = ? UNION ALL "
+    "SELECT 2, resource, hard_limit FROM user_quotas WHERE project_id = ? AND user_id = ? "
+    "ORDER BY level"
+)
+_INSTANCE_USAGE = (
+    "SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0) FROM instances "
+    "WHERE project_id = ? AND deleted = 0"
+)
 _USAGE = {
     "instances": "SELECT COUNT(*) FROM instances WHERE project_id = ? AND deleted = 0",
     "cores": "SELECT COALESCE(SUM(vcpus), 0) FROM instances WHERE project_id = ? AND deleted = 0",
@@ -114,22 +126,22 @@ class QuotaBook:
         return await self.class_limits(name)
 
     async def limits(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
-        """The limits of a project (or of one of its users)."""
-        limits = await self.defaults()
-        rows = await self.db.fetchall(
-            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,)
-        )
-        limits.update({r["resource"]: r["hard_limit"] for r in rows})
-        if user_id is not None:
-            limits.update(await self._user_rows(project_id, user_id))
-        return limits
+        """The limits of a project (or of one of its users), read in one query."""
+        project, user = await self._levels(project_id, user_id)
+        return project if user is None else user
 
-    async def _user_rows(self, project_id: str, user_id: str) -> dict[str, int]:
-        rows = await self.db.fetchall(
-            "SELECT resource, hard_limit FROM user_quotas WHERE project_id = ? AND user_id = ?",
-            (project_id, user_id),
-        )
-        return {r["resource"]: r["hard_limit"] for r in rows}
+    async def _levels(
+        self, project_id: str, user_id: str | None
+    ) -> tuple[dict[str, int], dict[str, int] | None]:
+        """The project's limits (the defaults, then its own), and its user's (the project's,
+        then the user's own) if the user has limits of their own, from one read."""
+        rows = await self.db.fetchall(_LIMITS, (project_id, project_id, user_id or ""))
+        project = dict(self.config_defaults)
+        own: dict[str, int] = {}
+        for row in rows:  # ordered by level: a later level overrides
+            target = own if row["level"] == 2 else project
+            target[row["resource"]] = row["hard_limit"]
+        return project, ({**project, **own} if own and user_id is not None else None)
 
     async def usage(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
         """What a project (or one of its users) uses of each resource counted here."""
@@ -213,22 +225,47 @@ class QuotaBook:
     ) -> None:
         """`QuotaExceeded` unless `wanted` more of each resource fits (inside `conn`'s write).
 
-        Both the project's limits and, when `user_id` is given, the user's own apply.
+        Both the project's limits and, when the user has limits of their own, the user's
+        apply. Unlimited resources are not counted at all.
         """
-        for who in (None, user_id) if user_id is not None else (None,):
-            limits = await self.limits(project_id, who)
-            for resource, amount in wanted.items():
-                limit = limits[resource]
-                if limit == UNLIMITED or resource not in _USAGE:
-                    continue
-                sql, params = _USAGE[resource], [project_id]
-                if who is not None:
-                    sql, params = sql + " AND user_id = ?", [project_id, who]
-                cursor = await conn.execute(sql, params)
-                row = await cursor.fetchone()
-                used = int(row[0]) if row is not None else 0
-                if used + amount > limit:
-                    raise exceeded(resource, amount, used, limit)
+        unknown = sorted(set(wanted) - set(RESOURCES))
+        if unknown:
+            raise Invalid(f"Unknown quota resources {unknown}; the compute quotas are {RESOURCES}.")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in wanted.values()):
+            raise Invalid(
+                f"Quota amounts must be integers of at least 0, not {dict(wanted)!r:.80}."
+            )
+        project_limits, user_limits = await self._levels(project_id, user_id)
+        scopes: list[tuple[str | None, dict[str, int]]] = [(None, project_limits)]
+        if user_limits is not None:
+            scopes.append((user_id, user_limits))
+        for who, limits in scopes:
+            counted = [r for r in wanted if r in _USAGE and limits[r] != UNLIMITED]
+            if not counted:
+                continue
+            used = await _used(conn, project_id, who, counted)
+            for resource in counted:
+                if used[resource] + wanted[resource] > limits[resource]:
+                    raise exceeded(resource, wanted[resource], used[resource], limits[resource])
+
+
+async def _used(
+    conn: aiosqlite.Connection, project_id: str, user_id: str | None, resources: list[str]
+) -> dict[str, int]:
+    """What a project (or user) uses of `resources`, in as few reads as they need."""
+    mine = " AND user_id = ?" if user_id is not None else ""
+    params = [project_id] if user_id is None else [project_id, user_id]
+    used: dict[str, int] = {}
+    if {"instances", "cores", "ram"} & set(resources):
+        cursor = await conn.execute(_INSTANCE_USAGE + mine, params)
+        row = await cursor.fetchone()
+        counts = tuple(row) if row is not None else (0, 0, 0)
+        used.update(zip(("instances", "cores", "ram"), map(int, counts), strict=True))
+    if "server_groups" in resources:
+        cursor = await conn.execute(_USAGE["server_groups"] + mine, params)
+        row = await cursor.fetchone()
+        used["server_groups"] = int(row[0]) if row is not None else 0
+    return used
 
 
 class QuotaRecords:
