@@ -33,13 +33,9 @@ import structlog
 from nova_lite import objects
 from nova_lite.compute import vm_states
 
-__all__ = ["SWEEP_SECONDS", "BuildAdmission"]
+__all__ = ["BuildAdmission"]
 
 log = structlog.get_logger(__name__)
-
-# How often the conductor sweeps, and how long a slot is held before the sweep checks
-# it against the instance's record (a build that ended through another conductor).
-SWEEP_SECONDS = 10.0
 
 Read = Callable[[str], Awaitable[objects.Instance | None]]
 

@@ -21,7 +21,7 @@ from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
-from nova_lite.conductor.admission import SWEEP_SECONDS, BuildAdmission
+from nova_lite.conductor.admission import BuildAdmission
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
@@ -41,6 +41,10 @@ from nova_lite.scheduler.rpcapi import SchedulerAPI
 __all__ = ["BuildTasks"]
 
 log = structlog.get_logger(__name__)
+
+# A build slot held this long is checked against the instance's record (a build that
+# ended through another conductor is not seen here as it ends).
+ADMISSION_SWEEP_SECONDS = 10.0
 
 
 class BuildTasks:
@@ -95,7 +99,7 @@ class BuildTasks:
             except InstanceNotFound:
                 return None
 
-        await self.admission.sweep(read, older_than=SWEEP_SECONDS)
+        await self.admission.sweep(read, older_than=ADMISSION_SWEEP_SECONDS)
 
     async def check_build_timeouts(self, ctx: RequestContext) -> None:
         """Builds older than ``instance_build_timeout`` go to ERROR (Nova's periodic).

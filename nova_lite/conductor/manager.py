@@ -8,7 +8,8 @@ hands each part exactly what it uses:
 - `ActionRecords` (actions.py): os-instance-actions and migration records over the
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
-  and the build timeout periodic;
+  and the build timeout periodic; each build waits its turn at the `BuildAdmission`
+  (admission.py), which hears of every instance saved through `InstanceRecords`;
 - `MigrationTasks` (migrate.py): resize and unshelve placement.
 
 RPC endpoints are served by the parts themselves: `endpoints()` returns the four
@@ -24,8 +25,8 @@ from typing import ClassVar
 
 from nova_lite.compute.rpcapi import ComputeAPI
 from nova_lite.conductor.actions import ActionRecords, ActionStore
-from nova_lite.conductor.admission import SWEEP_SECONDS, BuildAdmission
-from nova_lite.conductor.build import BuildTasks
+from nova_lite.conductor.admission import BuildAdmission
+from nova_lite.conductor.build import ADMISSION_SWEEP_SECONDS, BuildTasks
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.migrate import MigrationTasks
@@ -55,7 +56,11 @@ class ConductorManager(Manager):
         notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
-        self.instances = InstanceRecords(InstanceStore(self.db, config.quota), notifier)
+        limits = config.conductor
+        admission = BuildAdmission(limits.max_concurrent_builds, lease=limits.build_slot_lease)
+        self.instances = InstanceRecords(
+            InstanceStore(self.db, config.quota), notifier, on_saved=admission.saw
+        )
         self.actions = ActionRecords(ActionStore(self.db))
         self.builds = BuildTasks(
             self.instances,
@@ -65,14 +70,9 @@ class ConductorManager(Manager):
             notifier=notifier,
             max_attempts=config.scheduler.max_attempts,
             build_timeout=config.compute.instance_build_timeout,
-            admission=BuildAdmission(
-                config.conductor.max_concurrent_builds, lease=config.conductor.build_slot_lease
-            ),
+            admission=admission,
             conductor=ConductorAPI(transport, config),
         )
-        # Each build waits its turn at the admission, which hears of every instance
-        # saved here (a build ends as its instance leaves BUILDING).
-        self.instances.on_saved = self.builds.admission.saw
         self.migrations = MigrationTasks(
             host,
             self.instances,
@@ -96,7 +96,7 @@ class ConductorManager(Manager):
     def periodic_tasks(self) -> list[PeriodicTask]:
         tasks = []
         if self.config.conductor.max_concurrent_builds:
-            every = SWEEP_SECONDS
+            every = ADMISSION_SWEEP_SECONDS
             tasks.append(PeriodicTask("build_admission", every, self.builds.sweep_admissions))
         timeout = self.config.compute.instance_build_timeout
         if timeout > 0:
