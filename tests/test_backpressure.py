@@ -56,16 +56,17 @@ async def _admin(cloud: Cloud) -> Session:
 async def test_a_burst_queued_past_the_rpc_timeout_at_a_slow_network_ends_active(
     clouds: CloudFactory,
 ) -> None:
-    """16 builds behind a network giving one port per 0.25 s, with a 1 s timeout: all ACTIVE.
+    """16 builds behind a network giving one port per 0.4 s, with a 2 s timeout: all ACTIVE.
 
-    The last port is handed out 4 s after the first request: without heartbeats every
-    build past the fourth would time out on ``allocate_for_instance`` and go to ERROR.
+    The last port is handed out 6.4 s after the first request: without heartbeats
+    every build past the fifth would time out on ``allocate_for_instance`` and go to
+    ERROR.
     """
-    cloud = await clouds.start(computes=2, rpc={"timeout": 1.0})
+    cloud = await clouds.start(computes=2, rpc={"timeout": 2.0})
     admin = await _admin(cloud)
     _, network = _service(cloud, NetworkManager)
     # Inside the allocation's write transaction: the ports are made one at a time.
-    with slow([network.allocator], "create_port", 0.25):
+    with slow([network.allocator], "create_port", 0.4):
         servers = await admin.servers.create("burst", flavor="m1.tiny", image="cirros", count=16)
         done = await wait_all(admin, servers, "ACTIVE")
     assert [(s.status, s.fault) for s in done] == [("ACTIVE", None)] * 16

@@ -25,7 +25,9 @@ from nova_lite.testing import TransportFactory
 from nova_lite.transport import Delivery, Transport
 
 WAIT = 10.0
-MONITOR = 0.4  # the callers' call_monitor_timeout: a heartbeat every 0.2 s
+# The callers' call_monitor_timeout: a heartbeat every 0.5 s, so a loop stalled for
+# a good part of a second on a busy machine is not taken for a silent worker.
+MONITOR = 1.0
 CTX = RequestContext(user_id="u1", project_id="p1")
 
 
@@ -112,7 +114,7 @@ async def test_a_running_call_outlives_its_monitor_timeout(
     """A call held for several monitor timeouts answers: the worker beats while it runs."""
     served: Served = await serve()
     call = asyncio.create_task(served.invoker().call(CTX, "hold", n=1))
-    await heard.reach(6)  # 1.2 s of heartbeats: three times the monitor timeout
+    await heard.reach(3)  # 1.5 s of heartbeats: past the monitor timeout
     served.held.released.set()
     assert await call == 1
 
@@ -125,7 +127,7 @@ async def test_a_call_waiting_for_a_slot_outlives_its_monitor_timeout(
     invoker = served.invoker()
     first = asyncio.create_task(invoker.call(CTX, "hold", n=1))
     second = asyncio.create_task(invoker.call(CTX, "hold", n=2))
-    await heard.reach(12)  # both beaten for 1.2 s; the second has not started
+    await heard.reach(6)  # both beaten for 1.5 s; the second has not started
     assert served.held.entered == 1
     served.held.released.set()
     assert list(await asyncio.gather(first, second)) == [1, 2]
@@ -154,8 +156,8 @@ async def test_the_overall_timeout_still_ends_a_beaten_call(
     """However often the worker beats, a call gives up at its overall timeout."""
     served: Served = await serve()
     with pytest.raises(MessagingTimeout, match="waiting for a reply") as caught:
-        await served.invoker(timeout=1.0).call(CTX, "hold", n=1)
-    assert caught.value.kwargs["timeout"] == 1.0 and heard.count >= 2
+        await served.invoker(timeout=2.0).call(CTX, "hold", n=1)
+    assert caught.value.kwargs["timeout"] == 2.0 and heard.count >= 2
 
 
 async def test_no_heartbeat_for_a_call_without_a_monitor(
@@ -176,7 +178,7 @@ async def test_no_heartbeat_for_a_call_without_a_monitor(
     first = asyncio.create_task(plain.call(CTX, "hold", n=1))  # runs
     second = asyncio.create_task(plain.call(CTX, "hold", n=2))  # waits for the slot
     monitored = asyncio.create_task(served.invoker().call(CTX, "hold", n=3))  # waits too
-    await sent.reach(4)  # 0.6 s of the monitored call's beats
+    await sent.reach(3)  # 1.5 s of the monitored call's beats
     served.held.released.set()
     assert list(await asyncio.gather(first, second, monitored)) == [1, 2, 3]
     assert len(set(beaten)) == 1, "only the monitored call was beaten for"

@@ -535,18 +535,18 @@ async def test_heartbeats_keep_a_call_alive_past_its_call_monitor_timeout(
     if direction == "oslo-to-nova_lite":
         monkeypatch.setattr(DirectPublisher, "heartbeat", beats.wrap(DirectPublisher.heartbeat))
         call = asyncio.create_task(
-            fleet.oslo_call("held", args={"value": 7}, timeout=20, call_monitor_timeout=1)
+            fleet.oslo_call("held", args={"value": 7}, timeout=25, call_monitor_timeout=2)
         )
-        await beats.reach(4)  # two seconds of beats every 0.5 s: twice the monitor timeout
+        await beats.reach(5)  # 2.5 s of beats every second: past the monitor timeout
         fleet.sides["nl-h"].released.set()
         assert await call == {"value": 7}
     else:
         monkeypatch.setattr(CallClock, "heard", beats.wrap(CallClock.heard))
         to_oslo = (await fleet.invoker(server="oslo-h")).prepare(
-            timeout=20, call_monitor_timeout=2
-        )  # oslo's server beats every int(2) / 2 = 1 s, and for no _timeout under 2
+            timeout=25, call_monitor_timeout=3
+        )  # oslo's server beats every int(3) / 2 = 1.5 s, and for no _timeout under 2
         call = asyncio.create_task(to_oslo.call(CTX, "held", value=7))
-        await beats.reach(3)  # three seconds: past the monitor timeout
+        await beats.reach(3)  # 4.5 s: past the monitor timeout
         await fleet.oslo.ask("release", name=f"{fleet.topic}:oslo-h")
         assert await call == 7
 

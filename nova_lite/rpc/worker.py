@@ -104,6 +104,13 @@ class Worker(AsyncLifecycle):
     so a crash mid-handling loses it (at-most-once, as oslo.messaging). With
     ``at_least_once=True`` it is acknowledged after handling, so a crash makes the
     broker redeliver it (the endpoint must then be idempotent).
+
+    Backpressure: the worker runs `max_concurrency` requests at once, and its
+    consumers take up to ``max_concurrency + max_waiting`` deliveries not yet
+    acknowledged (their prefetch), so that many more wait here, in order, for a
+    slot. Calls among them that carry a call-monitor timeout get heartbeats while
+    they wait and while they run: their callers wait for a live worker's queue
+    instead of timing out on it.
     """
 
     def __init__(
