@@ -7,9 +7,11 @@ endpoints, each given what it uses:
   address rules of ``subnet_plans.py``): create (bulk too), update, delete, list, show;
 - `PortRecords` (``ports.py``): ports made through the API, with `PortMaker`
   (``port_maker.py``) and `Addresses` (``addresses.py``) writing every port;
-- `SecurityGroupRecords` (``security_groups.py``, rules checked by ``sg_rules.py``)
+- `SecurityGroupRecords` (``security_groups.py``) and `SecurityGroupRuleRecords`
+  (``security_group_rules.py``, rules checked by ``sg_rules.py``)
   and `InstanceSecurityGroups` (``instance_groups.py``: what Nova asks for servers);
-- `RouterRecords` (``routers.py``), `FloatingIpRecords` (``floating_ips.py``) and
+- `RouterRecords` (``routers.py``) with `RouterInterfaces` (``router_interfaces.py``),
+  `FloatingIpRecords` (``floating_ips.py``) and
   `SubnetPoolRecords` (``subnet_pools.py``): records, nothing is routed.
 
 The manager itself serves what compute and the audit call: `allocate_for_instance`
@@ -41,8 +43,10 @@ from nova_lite.network.instance_groups import InstanceSecurityGroups
 from nova_lite.network.networks import NetworkRecords
 from nova_lite.network.port_maker import PortMaker
 from nova_lite.network.ports import PortRecords
+from nova_lite.network.router_interfaces import RouterInterfaces
 from nova_lite.network.routers import RouterRecords
 from nova_lite.network.schema import MIGRATIONS
+from nova_lite.network.security_group_rules import SecurityGroupRuleRecords
 from nova_lite.network.security_groups import SecurityGroupRecords
 from nova_lite.network.subnet_pools import SubnetPoolRecords
 from nova_lite.network.subnets import SubnetRecords
@@ -79,12 +83,16 @@ class NetworkManager(Manager):
         self.networks = NetworkRecords(self.db, self.policy, self.quotas)
         self.subnets = SubnetRecords(self.db, self.policy, self.quotas)
         self.security_groups = SecurityGroupRecords(self.db, self.policy, self.quotas)
+        self.rules = SecurityGroupRuleRecords(
+            self.db, self.policy, self.quotas, self.security_groups
+        )
         self.instance_groups = InstanceSecurityGroups(self.db, self.policy, self.security_groups)
         addresses = Addresses(self.db, self.allocator)
         self.maker = PortMaker(self.db, addresses, self.security_groups)
         self.ports = PortRecords(self.db, self.policy, self.quotas, self.allocator, self.maker)
         parts = (self.db, self.policy, self.quotas, self.maker, self.allocator)
         self.routers = RouterRecords(*parts)
+        self.interfaces = RouterInterfaces(self.db, self.policy, self.maker, self.allocator)
         self.floating_ips = FloatingIpRecords(*parts)
         self.subnet_pools = SubnetPoolRecords(self.db, self.policy)
 
@@ -96,8 +104,10 @@ class NetworkManager(Manager):
             self.subnets,
             self.ports,
             self.security_groups,
+            self.rules,
             self.instance_groups,
             self.routers,
+            self.interfaces,
             self.floating_ips,
             self.subnet_pools,
         ]

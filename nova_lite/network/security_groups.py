@@ -6,8 +6,8 @@ Neutron's default rules: all egress, and ingress from the group's own members. I
 cannot be deleted, and no other group may take its name (409). A new group starts
 with the two egress rules. A group applied to a port cannot be deleted
 (`SecurityGroupInUse`, 409); deleting a group deletes its rules and every rule of
-another group naming it as the remote. Groups and rules count against
-``[network] quota_security_group`` and ``quota_security_group_rule``.
+another group naming it as the remote. Groups count against ``[network]
+quota_security_group``; the rules' endpoints are in ``security_group_rules``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from nova_lite.exceptions import (
     Conflict,
     SecurityGroupInUse,
     SecurityGroupNotFound,
-    SecurityGroupRuleExists,
-    SecurityGroupRuleNotFound,
 )
 from nova_lite.network import rows, sg_rules, values
 from nova_lite.network.access import OWN, Quotas, caller
@@ -36,7 +34,7 @@ from nova_lite.network.rows import IDS_IN
 from nova_lite.policy import Enforcer
 from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["GROUP_FIELDS", "SecurityGroupRecords", "with_rules"]
+__all__ = ["GROUP_FIELDS", "SecurityGroupRecords", "rule_of", "with_rules"]
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +42,7 @@ DEFAULT = "default"
 GROUP_FIELDS = ("name", "description", "project_id", "tenant_id", "stateful")
 
 
-def _rule(row: sqlite3.Row) -> objects.SecurityGroupRule:
+def rule_of(row: sqlite3.Row) -> objects.SecurityGroupRule:
     return objects.SecurityGroupRule(
         id=row["id"],
         security_group_id=row["group_id"],
@@ -74,7 +72,7 @@ async def with_rules(db: Database, groups: Sequence[sqlite3.Row]) -> list[object
     )
     by_group: dict[str, list[objects.SecurityGroupRule]] = {}
     for row in found:
-        by_group.setdefault(row["group_id"], []).append(_rule(row))
+        by_group.setdefault(row["group_id"], []).append(rule_of(row))
     return [
         objects.SecurityGroup(
             id=group["id"],
@@ -118,11 +116,12 @@ class SecurityGroupRecords:
         )
         for rule in sg_rules.DEFAULT_GROUP_RULES:
             remote = group_id if rule.remote_group_id == "self" else None
-            await self._insert_rule(conn, group_id, project, rule, remote)
+            await self.insert_rule(conn, group_id, project, rule, remote)
         log.info("network.default_security_group_created", project_id=project, group_id=group_id)
         return group_id
 
-    async def _ensure_caller_default(self, ctx: RequestContext) -> None:
+    async def ensure_caller_default(self, ctx: RequestContext) -> None:
+        """Make sure the caller's project has its default group (a first look makes it)."""
         async with self.db.transaction() as conn:
             await self.ensure_default(conn, ctx.project_id)
 
@@ -145,7 +144,7 @@ class SecurityGroupRecords:
             await self.quotas.check("security_group_rule", project, len(sg_rules.NEW_GROUP_RULES))
             group_id = await self._insert_group(conn, name, values.description(group), project)
             for rule in sg_rules.NEW_GROUP_RULES:
-                await self._insert_rule(conn, group_id, project, rule, None)
+                await self.insert_rule(conn, group_id, project, rule, None)
         log.info("network.security_group_created", group_id=group_id, project_id=project)
         return await self.get_security_group(ctx, group_id)
 
@@ -168,7 +167,7 @@ class SecurityGroupRecords:
         """Rename or describe a group; the default group keeps its name (409)."""
         changes = values.known(changes, ("name", "description", "stateful"), "security group")
         async with self.db.transaction() as conn:
-            row = await self._visible(ctx, group_id)
+            row = await self.visible_group(ctx, group_id)
             self.policy.authorize(ctx, "update_security_group", {"project_id": row["project_id"]})
             name = values.name(changes, row["name"])
             if name != row["name"] and DEFAULT in (name, row["name"]):
@@ -188,7 +187,7 @@ class SecurityGroupRecords:
     async def delete_security_group(self, ctx: RequestContext, group_id: str) -> None:
         """Delete a group and its rules; not the default group, nor one a port uses (409)."""
         async with self.db.transaction() as conn:
-            row = await self._visible(ctx, group_id)
+            row = await self.visible_group(ctx, group_id)
             self.policy.authorize(ctx, "delete_security_group", {"project_id": row["project_id"]})
             if row["name"] == DEFAULT and await self._is_default(row):
                 raise SecurityGroupInUse("Insufficient rights for removing default security group.")
@@ -212,7 +211,7 @@ class SecurityGroupRecords:
     @endpoint
     async def list_security_groups(self, ctx: RequestContext) -> list[objects.SecurityGroup]:
         """The caller's project's groups, its default one made if missing (admins: all)."""
-        await self._ensure_caller_default(ctx)
+        await self.ensure_caller_default(ctx)
         found = await self.db.fetchall(
             f"SELECT * FROM security_groups WHERE {OWN} ORDER BY rowid", caller(ctx)
         )
@@ -221,10 +220,11 @@ class SecurityGroupRecords:
     @endpoint
     async def get_security_group(self, ctx: RequestContext, group_id: str) -> objects.SecurityGroup:
         """One visible group with its rules; SecurityGroupNotFound otherwise."""
-        (group,) = await with_rules(self.db, [await self._visible(ctx, group_id)])
+        (group,) = await with_rules(self.db, [await self.visible_group(ctx, group_id)])
         return group
 
-    async def _visible(self, ctx: RequestContext, group_id: object) -> sqlite3.Row:
+    async def visible_group(self, ctx: RequestContext, group_id: object) -> sqlite3.Row:
+        """The group's row if the caller sees it; `SecurityGroupNotFound` otherwise."""
         group_id = check.text("security_group_id", group_id)
         row = await self.db.fetchone(
             f"SELECT * FROM security_groups WHERE id = ? AND {OWN}", (group_id, *caller(ctx))
@@ -237,52 +237,9 @@ class SecurityGroupRecords:
 
     async def visible_ids(self, ctx: RequestContext, group_ids: Sequence[object]) -> list[str]:
         """`group_ids` if every one is a group the caller sees (`SecurityGroupNotFound`)."""
-        return [str((await self._visible(ctx, group_id))["id"]) for group_id in group_ids]
+        return [str((await self.visible_group(ctx, group_id))["id"]) for group_id in group_ids]
 
-    # -- rules ------------------------------------------------------------------------
-
-    @endpoint
-    async def create_security_group_rules(
-        self, ctx: RequestContext, rules: list[dict[str, Any]]
-    ) -> list[objects.SecurityGroupRule]:
-        """Add every rule of `rules` to its group, or none (Neutron's checks; 409: a duplicate)."""
-        requests = [
-            values.known(rule, sg_rules.RULE_FIELDS, "security group rule") for rule in rules
-        ]
-        async with self.db.transaction() as conn:
-            ids = [await self._add_rule(conn, ctx, request) for request in requests]
-        found = await self.db.fetchall(
-            f"SELECT * FROM security_group_rules WHERE id {IDS_IN}", (rows.to_json(ids),)
-        )
-        by_id = {row["id"]: _rule(row) for row in found}
-        log.info("network.security_group_rules_created", rule_ids=ids)
-        return [by_id[rule_id] for rule_id in ids]
-
-    async def _add_rule(
-        self, conn: aiosqlite.Connection, ctx: RequestContext, request: dict[str, Any]
-    ) -> str:
-        group = await self._visible(ctx, request.get("security_group_id"))
-        self.policy.authorize(
-            ctx, "create_security_group_rule", {"project_id": group["project_id"]}
-        )
-        spec = sg_rules.check_rule(request)
-        if spec.remote_group_id is not None:
-            await self._visible(ctx, spec.remote_group_id)
-        for row in await self.db.fetchall(
-            "SELECT * FROM security_group_rules WHERE group_id = ?", (group["id"],)
-        ):
-            existing = _rule(row)
-            if sg_rules.same_rule(spec, _spec_of(existing)):
-                raise SecurityGroupRuleExists(
-                    f"Security group rule already exists. Rule id is {existing.id}.",
-                    rule_id=existing.id,
-                )
-        await self.quotas.check("security_group_rule", group["project_id"])
-        return await self._insert_rule(
-            conn, group["id"], group["project_id"], spec, spec.remote_group_id
-        )
-
-    async def _insert_rule(
+    async def insert_rule(
         self,
         conn: aiosqlite.Connection,
         group_id: str,
@@ -290,6 +247,7 @@ class SecurityGroupRecords:
         rule: sg_rules.RuleSpec,
         remote_group: str | None,
     ) -> str:
+        """Insert one checked rule of `group_id` (its remote group already found); its id."""
         rule_id = rows.new_id()
         await rows.write(
             conn,
@@ -312,55 +270,3 @@ class SecurityGroupRecords:
             ),
         )
         return rule_id
-
-    @endpoint
-    async def delete_security_group_rule(self, ctx: RequestContext, rule_id: str) -> None:
-        """Delete one visible rule; SecurityGroupRuleNotFound otherwise."""
-        async with self.db.transaction() as conn:
-            row = await self._visible_rule(ctx, rule_id)
-            self.policy.authorize(
-                ctx, "delete_security_group_rule", {"project_id": row["project_id"]}
-            )
-            await rows.write(conn, "DELETE FROM security_group_rules WHERE id = ?", (row["id"],))
-
-    @endpoint
-    async def list_security_group_rules(
-        self, ctx: RequestContext
-    ) -> list[objects.SecurityGroupRule]:
-        """The rules of the caller's project's groups (all, for admins)."""
-        await self._ensure_caller_default(ctx)
-        found = await self.db.fetchall(
-            f"SELECT * FROM security_group_rules WHERE {OWN} ORDER BY rowid", caller(ctx)
-        )
-        return [_rule(row) for row in found]
-
-    @endpoint
-    async def get_security_group_rule(
-        self, ctx: RequestContext, rule_id: str
-    ) -> objects.SecurityGroupRule:
-        """One visible rule; SecurityGroupRuleNotFound otherwise."""
-        return _rule(await self._visible_rule(ctx, rule_id))
-
-    async def _visible_rule(self, ctx: RequestContext, rule_id: object) -> sqlite3.Row:
-        rule_id = check.text("security_group_rule_id", rule_id)
-        row = await self.db.fetchone(
-            f"SELECT * FROM security_group_rules WHERE id = ? AND {OWN}", (rule_id, *caller(ctx))
-        )
-        if row is None:
-            raise SecurityGroupRuleNotFound(
-                f"Security group rule {rule_id} does not exist", rule_id=rule_id
-            )
-        return row
-
-
-def _spec_of(rule: objects.SecurityGroupRule) -> sg_rules.RuleSpec:
-    return sg_rules.RuleSpec(
-        direction=rule.direction,
-        ethertype=rule.ethertype,
-        protocol=rule.protocol,
-        port_range_min=rule.port_range_min,
-        port_range_max=rule.port_range_max,
-        remote_ip_prefix=rule.remote_ip_prefix,
-        remote_group_id=rule.remote_group_id,
-        description=rule.description,
-    )

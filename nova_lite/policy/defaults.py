@@ -191,8 +191,6 @@ COMPUTE_ADMIN = _rules(
         "Cold-migrate a server to the host named.",
     ),
     ("os_compute_api:os-migrations:index", ADMIN, "List migrations."),
-    ("os_compute_api:os-networks:list", READER_OR_ADMIN, "List networks (deprecated proxy)."),
-    ("os_compute_api:os-networks:show", READER_OR_ADMIN, "Show a network (deprecated proxy)."),
     ("os_compute_api:servers:migrations:index", ADMIN, "List a server's live migrations."),
     ("os_compute_api:os-quota-sets:show", READER_OR_ADMIN, "Show a project's quotas."),
     ("os_compute_api:os-quota-sets:detail", READER_OR_ADMIN, "Show quotas with their usage."),
@@ -438,6 +436,10 @@ COMPUTE_NETWORK = _rules(
     (f"{_FIP}delete", MEMBER_OR_ADMIN, "Give a floating IP back (the proxy API)."),
     (f"{_FIP}add", MEMBER_OR_ADMIN, "Associate a floating IP with a server."),
     (f"{_FIP}remove", MEMBER_OR_ADMIN, "Take a floating IP off a server."),
+    ("os_compute_api:os-networks:list", READER_OR_ADMIN, "List networks (the proxy API)."),
+    ("os_compute_api:os-networks:view", READER_OR_ADMIN, "Show a network (the proxy API)."),
+    ("os_compute_api:os-tenant-networks:list", READER_OR_ADMIN, "List the project's networks."),
+    ("os_compute_api:os-tenant-networks:show", READER_OR_ADMIN, "Show a project's network."),
 )
 
 _ACTIONS = "volume_extension:volume_actions:"

@@ -101,8 +101,8 @@ async def create_floating_ip(request: web.Request) -> web.Response:
     """Take an address from a pool (``{"pool": name or id}``, or the default); 200."""
     ctx = _proxied(request)
     request.app[API].authorize(ctx, f"{RULE}:create", ctx.project_id)
-    body = await body_of(request) if request.can_read_body else {}
-    wanted = (body or {}).get("pool") or DEFAULT_POOL
+    body = await body_of(request) if request.body_exists else None
+    wanted = (body or {}).get("pool") or DEFAULT_POOL  # the schema allows an object or null
     pool = next((p for p in await _pools(request) if wanted in (p.id, p.name)), None)
     if pool is None:
         raise NotFound(f"Floating IP pool not found: {wanted}.")

@@ -4,7 +4,8 @@ As Nova with Neutron, every call here is a call to the network service with the
 caller's credentials, translated: ``os-security-groups`` shows a group's ingress
 rules in Nova's format (``ip_protocol``, ``from_port``/``to_port``, ``ip_range`` or
 ``group``), and Neutron's refusals become Nova's (a group in use or the default
-one: 400; a duplicate rule: 400). From microversion 2.36 the proxy answers 404,
+one: 400). Its rules (``os-security-group-rules``) are in
+``compute_security_group_rules``. From microversion 2.36 the proxy answers 404,
 as Nova's does. ``GET /servers/{id}/os-security-groups`` and the
 ``addSecurityGroup``/``removeSecurityGroup`` actions (`ACTIONS`, run by
 ``server_actions``) apply to every port of the server.
@@ -12,7 +13,6 @@ as Nova's does. ``GET /servers/{id}/os-security-groups`` and the
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,16 @@ if TYPE_CHECKING:
 
     from nova_lite.api.http.server_actions import Call
 
-__all__ = ["ACTIONS", "routes"]
+__all__ = [
+    "ACTIONS",
+    "authorize",
+    "group_view",
+    "proxied",
+    "routes",
+    "rule_view",
+    "uuid_of",
+    "visible_groups",
+]
 
 routes = web.RouteTableDef()
 RULE = "os_compute_api:os-security-groups:"
@@ -37,14 +46,14 @@ PROXY_REMOVED = "2.36"  # Nova's proxy APIs answer 404 from this microversion
 PORT_PROTOCOLS = ("tcp", "udp")
 
 
-def _proxied(request: web.Request) -> RequestContext:
+def proxied(request: web.Request) -> RequestContext:
     """The caller's context, if this microversion still has the proxy API (else 404)."""
     if microversion_of(request).at_least(PROXY_REMOVED):
         raise NotFound("The resource could not be found.")
     return context_of(request)
 
 
-def _group_id(value: str) -> str:
+def uuid_of(value: str) -> str:
     """A group id as Nova's proxy takes it: a UUID (400 otherwise)."""
     try:
         return str(uuid.UUID(value))
@@ -52,7 +61,7 @@ def _group_id(value: str) -> str:
         raise Invalid("Security group id should be uuid") from None
 
 
-def _authorize(request: web.Request, rule: str, project: str | None) -> None:
+def authorize(request: web.Request, rule: str, project: str | None) -> None:
     request.app[API].authorize(context_of(request), RULE + rule, project)
 
 
@@ -96,7 +105,7 @@ def group_view(
     }
 
 
-async def _groups(request: web.Request) -> dict[str, objects.SecurityGroup]:
+async def visible_groups(request: web.Request) -> dict[str, objects.SecurityGroup]:
     found = await request.app[API].network.list_security_groups(context_of(request))
     return {group.id: group for group in found}
 
@@ -107,9 +116,9 @@ async def _groups(request: web.Request) -> dict[str, objects.SecurityGroup]:
 @routes.get(PREFIX + "/os-security-groups")
 async def list_security_groups(request: web.Request) -> web.Response:
     """The project's security groups (every project's for admins with ``all_tenants``)."""
-    ctx = _proxied(request)
-    _authorize(request, "get", ctx.project_id)
-    every = await _groups(request)
+    ctx = proxied(request)
+    authorize(request, "get", ctx.project_id)
+    every = await visible_groups(request)
     all_tenants = ctx.is_admin and "all_tenants" in request.query
     shown = [g for g in every.values() if all_tenants or g.project_id == ctx.project_id]
     return json({"security_groups": [group_view(g, every) for g in shown]})
@@ -118,12 +127,12 @@ async def list_security_groups(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/os-security-groups/{group_id}")
 async def show_security_group(request: web.Request) -> web.Response:
     """One security group."""
-    ctx = _proxied(request)
+    ctx = proxied(request)
     group = await request.app[API].network.get_security_group(
-        ctx, _group_id(request.match_info["group_id"])
+        ctx, uuid_of(request.match_info["group_id"])
     )
-    _authorize(request, "show", group.project_id)
-    return json({"security_group": group_view(group, await _groups(request))})
+    authorize(request, "show", group.project_id)
+    return json({"security_group": group_view(group, await visible_groups(request))})
 
 
 async def _group_body(request: web.Request) -> dict[str, Any]:
@@ -139,153 +148,42 @@ async def _group_body(request: web.Request) -> dict[str, Any]:
 @routes.post(PREFIX + "/os-security-groups")
 async def create_security_group(request: web.Request) -> web.Response:
     """Create a security group (Nova answers 200)."""
-    ctx = _proxied(request)
-    _authorize(request, "create", ctx.project_id)
+    ctx = proxied(request)
+    authorize(request, "create", ctx.project_id)
     values = await _group_body(request)
     try:
         group = await request.app[API].network.create_security_group(ctx, values)
     except Conflict as exc:
         raise Invalid(str(exc)) from None
-    return json({"security_group": group_view(group, await _groups(request))})
+    return json({"security_group": group_view(group, await visible_groups(request))})
 
 
 @routes.put(PREFIX + "/os-security-groups/{group_id}")
 async def update_security_group(request: web.Request) -> web.Response:
     """Rename or describe a security group."""
-    ctx = _proxied(request)
-    group_id = _group_id(request.match_info["group_id"])
+    ctx = proxied(request)
+    group_id = uuid_of(request.match_info["group_id"])
     current = await request.app[API].network.get_security_group(ctx, group_id)
-    _authorize(request, "update", current.project_id)
+    authorize(request, "update", current.project_id)
     values = await _group_body(request)
     try:
         group = await request.app[API].network.update_security_group(ctx, group_id, values)
     except Conflict as exc:
         raise Invalid(str(exc)) from None
-    return json({"security_group": group_view(group, await _groups(request))})
+    return json({"security_group": group_view(group, await visible_groups(request))})
 
 
 @routes.delete(PREFIX + "/os-security-groups/{group_id}")
 async def delete_security_group(request: web.Request) -> web.Response:
     """Delete a security group (in use, or the default one: 400); 202."""
-    ctx = _proxied(request)
-    group_id = _group_id(request.match_info["group_id"])
+    ctx = proxied(request)
+    group_id = uuid_of(request.match_info["group_id"])
     current = await request.app[API].network.get_security_group(ctx, group_id)
-    _authorize(request, "delete", current.project_id)
+    authorize(request, "delete", current.project_id)
     try:
         await request.app[API].network.delete_security_group(ctx, group_id)
     except Conflict as exc:
         raise Invalid(str(exc)) from None
-    return web.Response(status=202)
-
-
-# -- os-security-group-rules ----------------------------------------------------------------
-
-
-def _port(field: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
-        raise Invalid(f"Invalid input: {field} {value!r} must be an integer.")
-    return int(str(value))
-
-
-def _neutron_rule(args: dict[str, Any]) -> dict[str, Any]:
-    """Nova's rule arguments as a Neutron ingress rule, with Nova's checks."""
-    protocol, group = args.get("ip_protocol"), args.get("group_id")
-    low, high = _port("from_port", args.get("from_port")), _port("to_port", args.get("to_port"))
-    name = str(protocol).lower() if protocol else ""
-    if group and not name and low is None and high is None:
-        return {"direction": "ingress", "ethertype": "IPv4", "remote_group_id": group}
-    if group and name and low is None and high is None:
-        low, high = (-1, -1) if name == "icmp" else (1, 65535)
-    if not name or low is None or high is None:
-        raise Invalid("Not enough parameters to build a valid rule.")
-    _check_ports(name, low, high)
-    cidr = None if group else _cidr(args.get("cidr"))
-    version = ipaddress.ip_network(cidr, strict=False).version if cidr else 4
-    rule: dict[str, Any] = {
-        "direction": "ingress",
-        "protocol": name,
-        "ethertype": f"IPv{version}",
-        "remote_ip_prefix": cidr,
-        "remote_group_id": group,
-    }
-    if low != -1:
-        rule["port_range_min"] = low
-    if high != -1:
-        rule["port_range_max"] = high
-    return rule
-
-
-def _check_ports(name: str, low: int, high: int) -> None:
-    """Nova's protocol and port checks (TCP/UDP 1-65535, ICMP type and code -1-255)."""
-    if name not in ("tcp", "udp", "icmp"):
-        raise Invalid(f"Invalid IP protocol {name}.")
-    if name in PORT_PROTOCOLS and (low > high or low < 1 or high > 65535):
-        raise Invalid(f"Invalid port range {low}:{high}. Valid {name.upper()} ports are 1-65535.")
-    if name == "icmp" and not (-1 <= low <= 255 and -1 <= high <= 255):
-        raise Invalid(f"Invalid port range {low}:{high}. For ICMP, the type:code must be valid.")
-
-
-def _cidr(value: object) -> str:
-    if not value:
-        return "0.0.0.0/0"
-    try:
-        ipaddress.ip_network(str(value), strict=False)
-    except ValueError:
-        raise Invalid(f"Invalid cidr {value}.") from None
-    return str(value)
-
-
-def _same(rule: objects.SecurityGroupRule, new: dict[str, Any]) -> bool:
-    """Nova's duplicate test: same remote, ports and protocol."""
-    return (
-        rule.direction == "ingress"
-        and rule.remote_group_id == new.get("remote_group_id")
-        and (rule.remote_ip_prefix or None) == (new.get("remote_ip_prefix") or None)
-        and rule.port_range_min == new.get("port_range_min")
-        and rule.port_range_max == new.get("port_range_max")
-        and (rule.protocol or "").lower() == (new.get("protocol") or "")
-    )
-
-
-@routes.post(PREFIX + "/os-security-group-rules")
-async def create_security_group_rule(request: web.Request) -> web.Response:
-    """Add an ingress rule to a group (Nova answers 200)."""
-    ctx = _proxied(request)
-    args = await body_of(request, "security_group_rule")
-    check_fields(
-        args,
-        allowed=("ip_protocol", "from_port", "to_port", "cidr", "group_id"),
-        required=("parent_group_id",),
-        where="security_group_rule",
-    )
-    parent = _group_id(str(args["parent_group_id"]))
-    if args.get("group_id") is not None:
-        args["group_id"] = _group_id(str(args["group_id"]))
-    network = request.app[API].network
-    group = await network.get_security_group(ctx, parent)
-    _authorize(request, "rule:create", group.project_id)
-    if args.get("group_id") is not None:
-        await network.get_security_group(ctx, args["group_id"])
-    rule = _neutron_rule(args)
-    if any(_same(existing, rule) for existing in group.rules):
-        raise Invalid(f"This rule already exists in group {parent}")
-    (made,) = await network.create_security_group_rules(
-        ctx, [{**rule, "security_group_id": parent}]
-    )
-    return json({"security_group_rule": rule_view(made, await _groups(request))})
-
-
-@routes.delete(PREFIX + "/os-security-group-rules/{rule_id}")
-async def delete_security_group_rule(request: web.Request) -> web.Response:
-    """Delete a rule; 202."""
-    ctx = _proxied(request)
-    rule_id = _group_id(request.match_info["rule_id"])
-    network = request.app[API].network
-    rule = await network.get_security_group_rule(ctx, rule_id)
-    _authorize(request, "rule:delete", rule.project_id)
-    await network.delete_security_group_rule(ctx, rule_id)
     return web.Response(status=202)
 
 
@@ -297,9 +195,9 @@ async def list_server_security_groups(request: web.Request) -> web.Response:
     """The security groups of a server's ports."""
     instance = await visible_instance(request, request.match_info["server_id"])
     ctx = context_of(request)
-    _authorize(request, "list", instance.project_id)
+    authorize(request, "list", instance.project_id)
     found = await request.app[API].network.instance_security_groups(ctx, instance.uuid)
-    every = await _groups(request)
+    every = await visible_groups(request)
     return json({"security_groups": [group_view(g, every) for g in found]})
 
 
@@ -314,7 +212,7 @@ def _group_name(call: Call, action: str) -> str:
 async def _add_security_group(call: Call) -> web.Response:
     name = _group_name(call, "addSecurityGroup")
     instance = await visible_instance(call.request, call.server_id)
-    _authorize(call.request, "add", instance.project_id)
+    authorize(call.request, "add", instance.project_id)
     ctx = context_of(call.request)
     await call.request.app[API].network.add_instance_security_group(ctx, instance.uuid, name)
     return web.Response(status=202)
@@ -323,7 +221,7 @@ async def _add_security_group(call: Call) -> web.Response:
 async def _remove_security_group(call: Call) -> web.Response:
     name = _group_name(call, "removeSecurityGroup")
     instance = await visible_instance(call.request, call.server_id)
-    _authorize(call.request, "remove", instance.project_id)
+    authorize(call.request, "remove", instance.project_id)
     ctx = context_of(call.request)
     await call.request.app[API].network.remove_instance_security_group(ctx, instance.uuid, name)
     return web.Response(status=202)

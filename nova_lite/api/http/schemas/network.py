@@ -159,7 +159,34 @@ SUBNETPOOL: Schema = {
     **OWNER,
 }
 
+# Nova's proxies (compute routes, operation ids ``compute_...``).
+NOVA_GROUP = obj({"name": text(255), "description": text(255)})
+NOVA_RULE = obj(
+    {
+        "parent_group_id": {"type": ["string", "integer"], "maxLength": 255},
+        "ip_protocol": nullable(text(64)),
+        "from_port": _whole(),
+        "to_port": _whole(),
+        "cidr": nullable(text(64)),
+        "group_id": nullable({"type": ["string", "integer"], "maxLength": 255}),
+    },
+    required=("parent_group_id",),
+)
+COMPUTE_SCHEMAS: dict[str, Schema] = {
+    "compute_create_security_group": obj(
+        {"security_group": NOVA_GROUP}, required=("security_group",)
+    ),
+    "compute_update_security_group": obj(
+        {"security_group": NOVA_GROUP}, required=("security_group",)
+    ),
+    "compute_create_security_group_rule": obj(
+        {"security_group_rule": NOVA_RULE}, required=("security_group_rule",)
+    ),
+    "compute_create_floating_ip": nullable(obj({"pool": nullable(text(255))})),
+}
+
 SCHEMAS: dict[str, Schema] = {
+    **COMPUTE_SCHEMAS,
     "network_create_network": _create("network", "networks", {**NETWORK, **OWNER}),
     "network_update_network": _update("network", NETWORK),
     "network_create_subnet": _create("subnet", "subnets", SUBNET, ("network_id",)),
