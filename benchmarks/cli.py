@@ -411,6 +411,45 @@ def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: 
     }, output, plot)  # fmt: skip
 
 
+@main.command("observe")
+@click.option("--blocks", default=30, show_default=True, help="Alternating blocks per mode.")
+@click.option("--calls", default=200, show_default=True, help="Sequential calls per block.")
+@click.option("--transport", type=TRANSPORTS, default="memory", show_default=True)
+@click.option("--amqp-url", default=DEFAULT_AMQP_URL, show_default=True)
+@click.option("--observe", "modes", multiple=True, default=("unhooked", "off"),
+              show_default=True, type=OBSERVE,
+              help="Modes; the first is the reference.")  # fmt: skip
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("benchmarks/results"), show_default=True,
+              help="Directory for the JSON result file.")  # fmt: skip
+def observe_command(blocks: int, calls: int, transport: str, amqp_url: str,
+                    modes: tuple[str, ...], output: Path) -> None:  # fmt: skip
+    """Call latency per telemetry mode in alternating blocks: each mode over the first."""
+    from benchmarks.common import Figure
+    from benchmarks.observe import latency_blocks
+
+    medians = asyncio.run(latency_blocks(_url_for(transport, amqp_url), modes,
+                                         blocks=blocks, calls=calls))  # fmt: skip
+    reference = medians[modes[0]]
+    figures = {
+        mode: {
+            "p50_us": Figure("p50 per block", "us", tuple(values)),
+            "ratio": Figure(
+                f"over {modes[0]}",
+                "x",
+                tuple(a / b for a, b in zip(values, reference, strict=True)),
+            ),
+        }
+        for mode, values in medians.items()
+    }
+    tables.observe_table(figures, reference=modes[0], blocks=blocks, calls=calls)
+    _finish("observe", {
+        "config": {"blocks": blocks, "calls": calls, "transport": transport,
+                   "observe": list(modes)},
+        "figures": figures,
+    }, output, False)  # fmt: skip
+
+
 @main.command("plot")
 @click.argument("result", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def plot_command(result: Path) -> None:

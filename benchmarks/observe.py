@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+import statistics
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ from nova_lite.config import Config
 from nova_lite.rpc import Invoker, Worker
 from nova_lite.telemetry import Telemetry
 
-__all__ = ["MODES", "label", "overrides", "telemetry_for", "unhook", "unhooked"]
+__all__ = [
+    "MODES",
+    "label",
+    "latency_blocks",
+    "overrides",
+    "telemetry_for",
+    "unhook",
+    "unhooked",
+]
 
 MODES = ("off", "metrics", "tracing", "both", "unhooked")
 _HOOKED = ((Invoker, "call"), (Invoker, "cast"), (Worker, "_dispatch"))
@@ -77,3 +86,29 @@ def telemetry_for(mode: str, directory: str | Path) -> Telemetry:
 def label(name: str, mode: str) -> str:
     """A contender's or column's name under `mode` (``off`` keeps the plain name)."""
     return name if mode == "off" else f"{name} +{mode}"
+
+
+async def latency_blocks(
+    url: str, modes: Sequence[str], *, blocks: int, calls: int
+) -> dict[str, list[float]]:
+    """Each mode's median call latency (µs) in each of `blocks` alternating blocks.
+
+    One process, one nova_lite contender per mode, blocks of `calls` sequential calls
+    taken in turn: a load change hits every mode alike, so the ratio of two modes'
+    block medians is steadier than throughput taken minutes apart.
+    """
+    from benchmarks.contenders import NovaLite
+
+    contenders = {mode: NovaLite(url, observe=mode) for mode in modes}
+    medians: dict[str, list[float]] = {mode: [] for mode in modes}
+    try:
+        for contender in contenders.values():
+            await contender.setup()
+            await contender.latencies(min(calls, 100))  # warm up
+        for _ in range(blocks):
+            for mode, contender in contenders.items():
+                medians[mode].append(statistics.median(await contender.latencies(calls)))
+    finally:
+        for contender in contenders.values():
+            await contender.teardown()
+    return medians

@@ -176,3 +176,16 @@ def ratio_table(ratios: dict[str, Figure]) -> None:
         [[name, f"{f.median:.3f}x", f"{f.spread[0]:.3f}-{f.spread[1]:.3f}"]
          for name, f in ratios.items()],
     )  # fmt: skip
+
+
+def observe_table(
+    figures: dict[str, dict[str, Figure]], *, reference: str, blocks: int, calls: int
+) -> None:
+    """Each mode's median per-block p50 and its ratio over the reference mode."""
+    print_table(
+        f"Call latency by telemetry mode: {blocks} alternating blocks of {calls} calls",
+        ["mode", "p50 µs (median of blocks)", f"ratio over {reference}", "min-max"],
+        [[mode, f"{f['p50_us'].median:.1f}", f"{f['ratio'].median:.3f}x",
+          f"{f['ratio'].spread[0]:.3f}-{f['ratio'].spread[1]:.3f}"]
+         for mode, f in figures.items()],
+    )  # fmt: skip

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from benchmarks import plot, scale, spans
 from benchmarks.boot import BootSpec, boot_run, run_boot_modes
+from benchmarks.cli import main as bench_main
 from benchmarks.common import Figure, write_results
 from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
 from benchmarks.oslo import OsloMessaging, oslo_missing
@@ -64,6 +65,20 @@ async def test_rpc_scenario_measures_nova_lite_with_telemetry_on_against_off() -
         ratio = results.ratios[f"nova_lite memory +{mode} / nova_lite memory casts_per_s"]
         assert ratio.median > 0
     assert results.ratios["nova_lite memory / nova_lite memory +unhooked casts_per_s"].median > 0
+
+
+def test_bench_observe_compares_call_latency_in_alternating_blocks(tmp_path: Path) -> None:
+    """``bench observe`` prints each mode's per-block latency and ratio, and writes JSON."""
+    result = CliRunner().invoke(
+        bench_main,
+        ["observe", "--blocks", "2", "--calls", "5", "--observe", "unhooked",
+         "--observe", "off", "--output", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [written] = tmp_path.glob("observe-*.json")
+    figures = json.loads(written.read_text())["figures"]
+    assert set(figures) == {"unhooked", "off"}
+    assert figures["unhooked"]["ratio"]["median"] == 1.0
 
 
 async def test_boot_scenario_interleaves_telemetry_modes() -> None:
