@@ -8,12 +8,12 @@ its replacement starts from the same state directory, as a restarted process doe
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import attrs
 import pytest
+import pytest_asyncio
 
 from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.cloud import Cloud
@@ -24,6 +24,7 @@ from nova_lite.rpc import endpoint
 from nova_lite.rpc.worker import WorkerState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
+from nova_lite.testing import PrivateRabbitMQ
 from tests.cloud_fixtures import (
     WAIT,
     CloudFactory,
@@ -32,7 +33,7 @@ from tests.cloud_fixtures import (
     scheduler_of,
     unlimited_quota,
 )
-from tests.conftest import IN_CI, TransportFactory
+from tests.conftest import TransportFactory
 
 
 async def _kill(cloud: Cloud, manager_type: type, host: str | None = None) -> Service:
@@ -151,24 +152,13 @@ async def test_two_schedulers_never_double_book(
     await assert_audit_clean(cloud)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def restartable_broker(broker: TransportFactory) -> TransportFactory:
-    """The RabbitMQ side of `broker`, if this machine may restart it."""
-    if broker.kind != "rabbitmq":
-        pytest.skip("the in-memory broker cannot restart")
-    if not IN_CI and os.environ.get("NOVA_LITE_TEST_BROKER_RESTART") != "1":
-        pytest.skip(
-            "restarts the shared RabbitMQ: runs in CI, or with NOVA_LITE_TEST_BROKER_RESTART=1"
-        )
-    if shutil.which("rabbitmqctl") is None or os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("CI must be able to restart RabbitMQ with rabbitmqctl.")
-        pytest.skip("rabbitmqctl is not usable here")
-    return broker
+@pytest_asyncio.fixture
+async def private_clouds(
+    private_broker: TransportFactory, tmp_path: Path
+) -> AsyncIterator[CloudFactory]:
+    """Clouds on the test's private RabbitMQ node, which the test may restart."""
+    async with CloudFactory(private_broker, tmp_path / "clouds") as factory:
+        yield factory
 
 
 class Slow:
@@ -192,11 +182,13 @@ class Slow:
 
 
 async def test_broker_restart_loses_no_confirmed_cast(
-    restartable_broker: TransportFactory, clouds: CloudFactory
+    private_rabbitmq: PrivateRabbitMQ,
+    private_broker: TransportFactory,
+    private_clouds: CloudFactory,
 ) -> None:
     """After a broker restart: confirmed casts survive, calls fail fast, all reconnect."""
-    broker = restartable_broker
-    cloud = await clouds.start(computes=1, rpc={"durable_queues": True})
+    broker = private_broker
+    cloud = await private_clouds.start(computes=1, rpc={"durable_queues": True})
     admin = await cloud.login_admin()
     transport = await broker.connect()
     target = Target(topic=broker.name("durable"), exchange=broker.name("nova"))
@@ -224,12 +216,11 @@ async def test_broker_restart_loses_no_confirmed_cast(
     )
     await asyncio.wait_for(hanging.entered.wait(), WAIT)
     try:
-        await asyncio.to_thread(_rabbitmqctl, "stop_app")
+        await private_rabbitmq.stop_app()
         with pytest.raises((ConnectionLost, MessagingTimeout)):
             await asyncio.wait_for(in_flight, 30)
     finally:
-        await asyncio.to_thread(_rabbitmqctl, "start_app")
-        await asyncio.to_thread(_rabbitmqctl, "await_startup")
+        await private_rabbitmq.start_app()
     for connection in (transport, cloud.transport):  # each reconnects and restores itself
         await asyncio.wait_for(connection.wait_until_up(), 60)
     hanging.release.set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Final
 
 import aio_pika
@@ -146,24 +146,36 @@ class _Channel:
     """A robust aio-pika channel, and a way to wait until it is open again.
 
     aio-pika reopens a channel by itself after a channel error or a reconnection,
-    but an operation started in between would fail; `ready()` waits for the reopening.
+    but an operation started in between would fail; `ready()` waits for the
+    reopening. A channel error (a refused declaration) closes the channel only once
+    the broker's close frame has been handled, a moment after the failed operation
+    returns: `spoil` marks the channel so that the next operation waits for the
+    reopening instead of failing with the stale error.
     """
 
-    __slots__ = ("_reopened", "_timeout", "channel")
+    __slots__ = ("_reopened", "_spoiled_at", "_timeout", "channel", "generation")
 
     def __init__(self, channel: pika.AbstractRobustChannel, timeout: float) -> None:
         self.channel = channel
+        self.generation = 0  # how many times it was reopened
+        self._spoiled_at = -1
         self._timeout = timeout
         self._reopened = asyncio.Event()
         channel.reopen_callbacks.add(self._on_reopen)
 
     def _on_reopen(self, _channel: object) -> None:
+        self.generation += 1
         reopened, self._reopened = self._reopened, asyncio.Event()
         reopened.set()
 
+    def spoil(self, generation: int) -> None:
+        """A channel error happened on `generation`: wait for a newer one before using it."""
+        self._spoiled_at = max(self._spoiled_at, generation)
+
     async def ready(self) -> pika.AbstractRobustChannel:
-        if self.channel.is_closed:
-            await asyncio.wait_for(self._reopened.wait(), self._timeout)
+        async with asyncio.timeout(self._timeout):
+            while self.channel.is_closed or self.generation <= self._spoiled_at:
+                await self._reopened.wait()
         return self.channel
 
     async def close(self) -> None:
@@ -459,10 +471,25 @@ class RabbitMQTransport(Transport):
         if self._state != "connected":
             raise TransportClosed(f"Transport {self.safe_url} is not connected.")
 
-    async def _topology_channel(self) -> pika.AbstractRobustChannel:
-        self._check()
-        assert self._topology is not None
-        return await self._topology.ready()
+    @contextlib.asynccontextmanager
+    async def _on_topology(
+        self, action: str, *args: object
+    ) -> AsyncIterator[pika.AbstractRobustChannel]:
+        """The topology channel, ready, for one operation; foreign errors translated.
+
+        A channel error closes the channel under the operation: it is marked so that
+        the next operation waits until aio-pika has reopened it.
+        """
+        with _boundary(self, action, *args):
+            self._check()
+            assert self._topology is not None
+            channel = await self._topology.ready()
+            generation = self._topology.generation
+            try:
+                yield channel
+            except amqp.ChannelClosed:
+                self._topology.spoil(generation)
+                raise
 
     async def declare_exchange(
         self,
@@ -476,23 +503,51 @@ class RabbitMQTransport(Transport):
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
         if passive:  # not re-declared after a reconnection: it is someone else's
-            with _boundary(self, "find exchange {!r}", name):
-                channel = await self._topology_channel()
+            async with self._on_topology("find exchange {!r}", name) as channel:
                 await channel.declare_exchange(name, passive=True, robust=False)
             return
-        try:
-            await self._declare_exchange(name, type, bool(durable), auto_delete)
-        except TopologyError:
-            if durable is not None:
-                raise
-            # It exists durable (if anything else differed, this fails as well).
-            await self._declare_exchange(name, type, True, auto_delete)
+        if durable is None:  # taken as it is, durable or not, whoever made it
+            durable = await self._durability_of(name, type, auto_delete)
+        await self._declare_exchange(name, type, durable, auto_delete)
+
+    async def _durability_of(self, name: str, type: ExchangeType, auto_delete: bool) -> bool:
+        """Whether exchange `name` is durable: false if it is missing.
+
+        Asked by declaring it transient, then durable, each on a short-lived channel
+        of its own: the refusal of the wrong one is a channel error, which would close
+        the shared topology channel under every concurrent declaration.
+        """
+        for durable in (False, True):
+            if await self._accepted(name, type, durable=durable, auto_delete=auto_delete):
+                return durable
+        raise TopologyError(
+            f"Could not declare exchange {name!r} as {type} on {self.safe_url}: it exists "
+            "with another type or auto-delete setting."
+        )
+
+    async def _accepted(
+        self, name: str, type: ExchangeType, *, durable: bool, auto_delete: bool
+    ) -> bool:
+        """Whether the broker takes this declaration (on a probe channel, closed after)."""
+        with _boundary(self, "declare exchange {!r} as {}", name, type):
+            self._check()
+            assert self._connection is not None
+            probe = aio_pika.Channel(self._connection, publisher_confirms=False)
+            await probe
+            try:
+                kind = aio_pika.ExchangeType(type)
+                await probe.declare_exchange(name, kind, durable=durable, auto_delete=auto_delete)
+            except amqp.ChannelPreconditionFailed:
+                return False
+            finally:
+                with contextlib.suppress(Exception):
+                    await probe.close()
+            return True
 
     async def _declare_exchange(
         self, name: str, type: ExchangeType, durable: bool, auto_delete: bool
     ) -> None:
-        with _boundary(self, "declare exchange {!r} as {}", name, type):
-            channel = await self._topology_channel()
+        async with self._on_topology("declare exchange {!r} as {}", name, type) as channel:
             await channel.declare_exchange(
                 name, aio_pika.ExchangeType(type), durable=durable, auto_delete=auto_delete
             )
@@ -512,13 +567,11 @@ class RabbitMQTransport(Transport):
         The name is chosen on the client so that a reconnect re-declares the same queue.
         """
         if passive:
-            with _boundary(self, "find queue {!r}", name):
-                channel = await self._topology_channel()
+            async with self._on_topology("find queue {!r}", name) as channel:
                 found = await channel.declare_queue(name, passive=True, robust=False)
             self._queues[found.name] = found
             return found.name
-        with _boundary(self, "declare queue {!r}", name):
-            channel = await self._topology_channel()
+        async with self._on_topology("declare queue {!r}", name) as channel:
             queue = await channel.declare_queue(
                 name,
                 durable=durable,
@@ -530,8 +583,9 @@ class RabbitMQTransport(Transport):
         return queue.name
 
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
-        with _boundary(self, "bind queue {!r} to exchange {!r}", queue, exchange):
-            channel = await self._topology_channel()
+        async with self._on_topology(
+            "bind queue {!r} to exchange {!r}", queue, exchange
+        ) as channel:
             # A queue declared here remembers its bindings, so a reconnect rebinds them.
             target = self._queues.get(queue) or await channel.get_queue(queue, ensure=False)
             await target.bind(exchange, routing_key)
@@ -540,8 +594,7 @@ class RabbitMQTransport(Transport):
         for consumer in [c for c in self._consumers if c.queue == name]:
             await consumer.cancel()
         self._queues.pop(name, None)
-        with _boundary(self, "delete queue {!r}", name):
-            channel = await self._topology_channel()
+        async with self._on_topology("delete queue {!r}", name) as channel:
             await channel.queue_delete(name)
 
     async def publish(
