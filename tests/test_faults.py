@@ -25,6 +25,7 @@ from nova_lite.rpc.worker import WorkerState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
 from nova_lite.testing import PrivateRabbitMQ
+from nova_lite.transport import Delivery, Message
 from tests.cloud_fixtures import (
     WAIT,
     CloudFactory,
@@ -262,3 +263,53 @@ async def test_two_conductors_never_exceed_a_quota(
         await assert_audit_clean(cloud)
     finally:
         await second.stop()
+
+
+async def test_a_handler_running_when_the_broker_restarts_carries_on(
+    private_rabbitmq: PrivateRabbitMQ, private_broker: TransportFactory
+) -> None:
+    """A delivery's handler is not cancelled by a lost connection: it finishes its work."""
+    transport = await private_broker.connect()
+    queue = await transport.declare_queue(private_broker.name("work"), durable=True)
+    entered, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handler(delivery: Delivery) -> None:
+        await delivery.ack()  # at most once: the work is this handler's from here on
+        entered.set()
+        await release.wait()
+        finished.set()
+
+    await transport.consume(queue, handler)
+    await transport.publish("", queue, Message(b"job", persistent=True), mandatory=True)
+    await asyncio.wait_for(entered.wait(), WAIT)
+
+    await private_rabbitmq.restart()
+    await asyncio.wait_for(transport.wait_until_up(), WAIT)
+    release.set()
+
+    await asyncio.wait_for(finished.wait(), WAIT)
+
+
+async def test_a_publish_during_an_outage_is_sent_once_the_broker_is_back(
+    private_rabbitmq: PrivateRabbitMQ, private_broker: TransportFactory
+) -> None:
+    """A confirmed publish made while the broker is away waits for it, then goes through."""
+    transport = await private_broker.connect()
+    queue = await transport.declare_queue(private_broker.name("later"), durable=True)
+    await private_rabbitmq.stop_app()
+    sending = asyncio.create_task(
+        transport.publish("", queue, Message(b"later", persistent=True), mandatory=True)
+    )
+    await asyncio.sleep(1.0)  # the outage, long enough for the publish to be waiting
+    assert not sending.done()
+    await private_rabbitmq.start_app()
+    await asyncio.wait_for(sending, WAIT)
+
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def keep(delivery: Delivery) -> None:
+        await received.put(delivery.message.body)
+        await delivery.ack()
+
+    await transport.consume(queue, keep)
+    assert await asyncio.wait_for(received.get(), WAIT) == b"later"

@@ -9,6 +9,9 @@ Channels: one for topology, one with publisher confirms for publishing, and one 
 consumer, so that each consumer's prefetch (``basic.qos``) is its own, and a channel
 error (which closes the channel) spoils nothing else. A cancelled consumer keeps its
 channel until the deliveries it handed out are settled, as basic.cancel requires.
+Delivery handlers run in tasks of their own, which a lost connection does not
+cancel: work under way when the broker restarts carries on (its calls wait for the
+reconnection) instead of vanishing.
 
 Every aio-pika, aiormq and pamqp exception is translated at this boundary into
 `nova_lite.exceptions`, by `translate_error` and its single table `ERROR_MAP`.
@@ -69,12 +72,38 @@ ERROR_MAP: Final[tuple[tuple[type[BaseException], type[TransportError]], ...]] =
 )
 
 
+#: aio-pika, aiormq and socket errors that mean the connection went away.
+_CONNECTION_LOST: Final = (
+    amqp.AMQPConnectionError,
+    amqp.ChannelInvalidStateError,
+    ConnectionError,
+    RuntimeError,  # aio-pika's "connection closed" states
+)
+#: How long a confirmed publish rides out a lost connection before it fails.
+RECONNECT_WAIT: Final = 30.0
+#: For how long after a reconnection an unroutable publish is tried again.
+RESTORE_GRACE: Final = 5.0
+RETRY_PAUSE: Final = 0.2
+
+
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, amqp.PublishError):
         return f"no queue took the message, the broker returned it ({exc.args[0]})"
     if isinstance(exc, TimeoutError):
         return "the broker did not answer in time"
     return (str(exc) or type(exc).__name__).rstrip(".")
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` says the connection (or the channel with it) went away.
+
+    aiormq fails the operations of a connection closed under them with
+    ``CancelledError`` too: that one counts unless this task is itself being cancelled.
+    """
+    if isinstance(exc, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is not None and not task.cancelling()
+    return isinstance(exc, _CONNECTION_LOST)
 
 
 def translate_error(exc: BaseException, action: str) -> TransportError | None:
@@ -237,9 +266,8 @@ class _RabbitConsumer(Consumer):
     `cancel()` sends basic.cancel and keeps the channel open until the deliveries
     already handed to the handler are settled *and* every running handler has
     returned, then closes it; a delivery that arrives after the cancel goes straight
-    back to the queue. Waiting for the handlers matters because aiormq runs each
-    handler in a task owned by the channel: closing the channel under a handler
-    that has already acked its delivery (at-most-once) would cancel it mid-work.
+    back to the queue. Each handler runs in a task of the consumer's own (see
+    `_start`), so neither this close nor a lost connection cancels it mid-work.
     """
 
     def __init__(
@@ -263,6 +291,7 @@ class _RabbitConsumer(Consumer):
         self._ending: asyncio.Task[None] | None = None
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         state = "consuming" if self._receiving else "cancelled"
@@ -300,17 +329,31 @@ class _RabbitConsumer(Consumer):
     async def _on_message(self, incoming: pika.AbstractIncomingMessage) -> None:
         if self.no_ack:
             if self._receiving:
-                await self._handle(_RabbitDelivery(incoming, self, settled=True))
+                self._start(_RabbitDelivery(incoming, self, settled=True))
             return
         if not self._receiving:
             with contextlib.suppress(Exception):
                 await incoming.reject(requeue=True)
             return
         self._unsettled += 1
-        await self._handle(_RabbitDelivery(incoming, self))
+        self._start(_RabbitDelivery(incoming, self))
+
+    def _start(self, delivery: _RabbitDelivery) -> None:
+        """Run the handler in a task of the consumer's own, not in aiormq's.
+
+        aiormq runs this callback in a task owned by the channel, and cancels it when
+        the channel closes: a broker restart would cut every running handler short
+        where it stands (a build half done, its clean-up never run, nothing logged).
+        The consumer's own task outlives the channel: the handler's RPC calls wait for
+        the reconnection, and settling a delivery of the lost channel is a no-op (the
+        broker requeued it if it was unsettled).
+        """
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     async def _handle(self, delivery: _RabbitDelivery) -> None:
-        self._running += 1
         try:
             await self._handler(delivery)
         except Exception:
@@ -390,6 +433,7 @@ class RabbitMQTransport(Transport):
         self._fast_exchanges: dict[str, pika.AbstractExchange] = {}
         self._queues: dict[str, pika.AbstractRobustQueue] = {}
         self._consumers: list[_RabbitConsumer] = []
+        self._reconnected_at: float | None = None
 
     def __repr__(self) -> str:
         reconnecting = self._connection is not None and not self._connection.connected.is_set()
@@ -453,6 +497,7 @@ class RabbitMQTransport(Transport):
 
     def _on_reconnected(self, _connection: object) -> None:
         """aio-pika restored the channels (topology and consumers): usable again."""
+        self._reconnected_at = asyncio.get_running_loop().time()
         if self._state == "connected":
             log.info("transport.reconnected", url=self.safe_url)
             self._mark_up()
@@ -609,14 +654,68 @@ class RabbitMQTransport(Transport):
         if mandatory and not confirm:
             raise ValueError("A mandatory message must be published with confirm=True.")
         with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
-            self._check()
-            channel = self._publisher if confirm else self._unconfirmed
-            cache = self._exchanges if confirm else self._fast_exchanges
-            assert channel is not None
-            if channel.channel.is_closed:
-                await channel.ready()
-            target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
-            await target.publish(_outgoing(message), routing_key, mandatory=mandatory)
+            outgoing = _outgoing(message)
+            if not confirm:  # replies: worthless once the connection they answer is gone
+                await self._publish_once(exchange, routing_key, outgoing, False, confirm=False)
+                return
+            deadline = asyncio.get_running_loop().time() + min(
+                RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
+            )
+            while True:
+                try:
+                    await self._publish_once(exchange, routing_key, outgoing, mandatory)
+                    return
+                except BaseException as exc:
+                    if not self._worth_retrying(exc, deadline):
+                        if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
+                            raise TransportUnreachable(f"the connection was lost ({exc})") from exc
+                        raise
+                await self._back_up(deadline)
+
+    async def _publish_once(
+        self,
+        exchange: str,
+        routing_key: str,
+        outgoing: aio_pika.Message,
+        mandatory: bool,
+        *,
+        confirm: bool = True,
+    ) -> None:
+        self._check()
+        channel = self._publisher if confirm else self._unconfirmed
+        cache = self._exchanges if confirm else self._fast_exchanges
+        assert channel is not None
+        if channel.channel.is_closed:
+            await channel.ready()
+        target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
+        await target.publish(outgoing, routing_key, mandatory=mandatory)
+
+    def _worth_retrying(self, exc: BaseException, deadline: float) -> bool:
+        """Whether a confirmed publish that failed with `exc` should be sent again.
+
+        It is, until `deadline`, when the connection was lost under it (the broker is
+        restarting), and when it was unroutable just after a reconnection (the
+        parties that declare its queue may not have restored them yet). Sending it
+        again is safe: the message keeps its ``_unique_id``, by which a worker drops
+        the copy it has already seen.
+        """
+        if not self.is_connected or asyncio.get_running_loop().time() >= deadline:
+            return False
+        if isinstance(exc, amqp.PublishError):
+            return self._restoring()
+        return _lost_connection(exc)
+
+    def _restoring(self) -> bool:
+        """Whether this connection came back so lately that others may still be restoring."""
+        since = self._reconnected_at
+        return since is not None and asyncio.get_running_loop().time() - since < RESTORE_GRACE
+
+    async def _back_up(self, deadline: float) -> None:
+        """Wait (until `deadline`) for the connection to be up again, with a short pause."""
+        assert self._connection is not None
+        async with asyncio.timeout_at(deadline):
+            await asyncio.sleep(RETRY_PAUSE)
+            await self._connection.connected.wait()
 
     async def _exchange(
         self, channel: _Channel, cache: dict[str, pika.AbstractExchange], name: str
