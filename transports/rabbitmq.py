@@ -661,6 +661,8 @@ class RabbitMQTransport(Transport):
             deadline = asyncio.get_running_loop().time() + min(
                 RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
             )
+            if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
+                await self._back_up(deadline)
             while True:
                 try:
                     await self._publish_once(exchange, routing_key, outgoing, mandatory)
@@ -685,23 +687,28 @@ class RabbitMQTransport(Transport):
         channel = self._publisher if confirm else self._unconfirmed
         cache = self._exchanges if confirm else self._fast_exchanges
         assert channel is not None
-        if channel.channel.is_closed:
-            await channel.ready()
+        await channel.ready()
+        generation = channel.generation
         target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
-        await target.publish(outgoing, routing_key, mandatory=mandatory)
+        try:
+            await target.publish(outgoing, routing_key, mandatory=mandatory)
+        except amqp.ChannelClosed:  # e.g. a missing exchange: the channel closes under us
+            channel.spoil(generation)
+            raise
 
     def _worth_retrying(self, exc: BaseException, deadline: float) -> bool:
         """Whether a confirmed publish that failed with `exc` should be sent again.
 
         It is, until `deadline`, when the connection was lost under it (the broker is
-        restarting), and when it was unroutable just after a reconnection (the
-        parties that declare its queue may not have restored them yet). Sending it
+        restarting), and when it was unroutable or its exchange missing just after a
+        reconnection (a transient exchange and the queues of other parties come back
+        only as each connection restores what it declared). Sending it
         again is safe: the message keeps its ``_unique_id``, by which a worker drops
         the copy it has already seen.
         """
         if not self.is_connected or asyncio.get_running_loop().time() >= deadline:
             return False
-        if isinstance(exc, amqp.PublishError):
+        if isinstance(exc, amqp.PublishError | amqp.ChannelNotFoundEntity):
             return self._restoring()
         return _lost_connection(exc)
 
@@ -711,11 +718,10 @@ class RabbitMQTransport(Transport):
         return since is not None and asyncio.get_running_loop().time() - since < RESTORE_GRACE
 
     async def _back_up(self, deadline: float) -> None:
-        """Wait (until `deadline`) for the connection to be up again, with a short pause."""
-        assert self._connection is not None
+        """Wait (until `deadline`) for the connection to be restored again, after a pause."""
         async with asyncio.timeout_at(deadline):
             await asyncio.sleep(RETRY_PAUSE)
-            await self._connection.connected.wait()
+            await self.wait_until_up()
 
     async def _exchange(
         self, channel: _Channel, cache: dict[str, pika.AbstractExchange], name: str

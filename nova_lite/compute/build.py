@@ -123,6 +123,9 @@ class InstanceBuilder:
         except InstanceNotFound:
             await self.scheduler.release(ctx, uuid)
             return
+        if _stale(instance, self.host):
+            log.info("compute.build.stale", instance_uuid=uuid, task_state=instance.task_state)
+            return
         log.info("compute.build.start", instance_uuid=uuid, host=self.host, attempt=attempt)
         await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
         self.tracker.builds_in_progress += 1
@@ -298,6 +301,23 @@ _BUILD_TASK_STATES: list[str | None] = [
     task_states.BLOCK_DEVICE_MAPPING,
     task_states.SPAWNING,
 ]
+
+
+def _stale(instance: objects.Instance, host: str) -> bool:
+    """Whether a build request for `instance` is one this host must not act on.
+
+    Another copy of it ran already (the build moved on, or ended), or it was placed
+    elsewhere since: a cast sent again by the conductor's reconciliation after a
+    broker restart, or redelivered, finds it so. A delete under way is left to the
+    usual path, which gives back what the build took.
+    """
+    if instance.task_state == task_states.DELETING:
+        return False
+    return (
+        instance.vm_state != vm_states.BUILDING
+        or instance.task_state != task_states.SCHEDULING
+        or instance.host != host
+    )
 
 
 def _address(port: objects.Port) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -63,14 +64,18 @@ class BuildTasks:
         self.notifier = notifier
         self.max_attempts = max_attempts
         self.build_timeout = build_timeout
-        self._builds: set[asyncio.Task[None]] = set()
+        self._builds: dict[str, asyncio.Task[None]] = {}
 
     def __repr__(self) -> str:
         return f"<BuildTasks scheduling={len(self._builds)}>"
 
+    def placing(self, instance_uuid: str) -> bool:
+        """Whether this conductor is placing the instance right now."""
+        return instance_uuid in self._builds
+
     async def drain(self) -> None:
         """Wait for every scheduling task started so far (before the database closes)."""
-        for task in list(self._builds):
+        for task in list(self._builds.values()):
             await asyncio.gather(task, return_exceptions=True)
 
     async def check_build_timeouts(self, ctx: RequestContext) -> None:
@@ -98,13 +103,26 @@ class BuildTasks:
     async def schedule_and_build_instances(
         self, ctx: RequestContext, request_specs: list[objects.RequestSpec]
     ) -> None:
-        """Place each instance and cast its build to the chosen host (one task each)."""
+        """Place each instance and cast its build to the chosen host (one task each).
+
+        A copy of the request (sent again after a broker outage) is dropped for the
+        instances being placed here, and for those placed already.
+        """
         for spec in request_specs:
+            uuid = spec.instance_uuid
+            if uuid in self._builds:
+                continue
             task = asyncio.get_running_loop().create_task(self._schedule(ctx, spec))
-            self._builds.add(task)
-            task.add_done_callback(self._builds.discard)
+            self._builds[uuid] = task
+            task.add_done_callback(functools.partial(self._placed, uuid))
+
+    def _placed(self, uuid: str, _task: asyncio.Task[None]) -> None:
+        self._builds.pop(uuid, None)
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
+        if not await self._unplaced(spec.instance_uuid):
+            log.info("conductor.schedule_stale", instance_uuid=spec.instance_uuid)
+            return
         alternates = self.max_attempts - 1
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         try:
@@ -169,6 +187,18 @@ class BuildTasks:
             return
         await self.compute.build_and_run_instance(
             ctx, selection.host, uuid, spec, list(alternates), attempt
+        )
+
+    async def _unplaced(self, uuid: str) -> bool:
+        """Whether the instance still waits for a host (not deleted, placed or failed)."""
+        try:
+            instance = await self.records.store.get(uuid)
+        except InstanceNotFound:
+            return False
+        return (
+            instance.vm_state == vm_states.BUILDING
+            and instance.task_state == task_states.SCHEDULING
+            and instance.host is None
         )
 
     async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:

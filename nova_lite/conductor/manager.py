@@ -9,7 +9,9 @@ hands each part exactly what it uses:
   `ActionStore`;
 - `BuildTasks` (build.py): `schedule_and_build_instances`, `reschedule_instance`,
   and the build timeout periodic;
-- `MigrationTasks` (migrate.py): resize and unshelve placement.
+- `MigrationTasks` (migrate.py): resize and unshelve placement;
+- `BuildReconciler` (reconcile.py): after a broker outage or at start-up, the builds
+  it stranded re-sent or failed (a periodic task, no endpoint).
 
 RPC endpoints are served by the parts themselves: `endpoints()` returns the four
 parts, each with the manager's ``target``, as Nova's conductor serves its
@@ -28,6 +30,7 @@ from nova_lite.conductor.build import BuildTasks
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.migrate import MigrationTasks
+from nova_lite.conductor.reconcile import RECONCILE_INTERVAL, BuildReconciler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
 from nova_lite.config import Config
@@ -56,14 +59,24 @@ class ConductorManager(Manager):
         compute = ComputeAPI(transport, config)
         self.instances = InstanceRecords(InstanceStore(self.db, config.quota), notifier)
         self.actions = ActionRecords(ActionStore(self.db))
+        network = NetworkAPI(transport, config)
         self.builds = BuildTasks(
             self.instances,
             scheduler=scheduler,
             compute=compute,
-            network=NetworkAPI(transport, config),
+            network=network,
             notifier=notifier,
             max_attempts=config.scheduler.max_attempts,
             build_timeout=config.compute.instance_build_timeout,
+        )
+        self.reconciler = BuildReconciler(
+            self.instances,
+            self.builds,
+            transport,
+            compute=compute,
+            scheduler=scheduler,
+            network=network,
+            notifier=notifier,
         )
         self.migrations = MigrationTasks(
             host,
@@ -86,10 +99,14 @@ class ConductorManager(Manager):
         await self.db.open()
 
     def periodic_tasks(self) -> list[PeriodicTask]:
+        reconcile = PeriodicTask("reconcile_builds", RECONCILE_INTERVAL, self.reconciler.run)
         timeout = self.config.compute.instance_build_timeout
         if timeout <= 0:
-            return []
-        return [PeriodicTask("build_timeouts", timeout / 2, self.builds.check_build_timeouts)]
+            return [reconcile]
+        return [
+            reconcile,
+            PeriodicTask("build_timeouts", timeout / 2, self.builds.check_build_timeouts),
+        ]
 
     async def cleanup_host(self) -> None:
         await self.builds.drain()
