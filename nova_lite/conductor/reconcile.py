@@ -123,19 +123,25 @@ class BuildReconciler:
         if _seconds(now - self._up_since) < self.grace:
             return
         closing = _seconds(now - self._up_since) >= self.window
-        left = await self.reconcile(ctx, closing=closing)
+        left = await self.reconcile(ctx, created_before=self._up_since, closing=closing)
         if not left or closing:
             self._due = False
             self._resent.clear()
 
-    async def reconcile(self, ctx: RequestContext, *, closing: bool = False) -> int:
-        """One pass over the builds older than the outage; how many are still unresolved."""
+    async def reconcile(
+        self,
+        ctx: RequestContext,
+        *,
+        created_before: datetime.datetime | None = None,
+        closing: bool = False,
+    ) -> int:
+        """One pass over the builds made before `created_before` (the reconnection; by
+        default, any); how many are left unresolved. `closing` ends the window."""
         self.passes += 1
         cutoff = objects.utcnow() - datetime.timedelta(seconds=self.grace)
+        before = created_before or objects.utcnow()
         stranded = [
-            i
-            for i in await self.records.store.list()
-            if _building(i) and i.created_at <= (self._up_since or cutoff)
+            i for i in await self.records.store.list() if _building(i) and i.created_at <= before
         ]
         ledgers: dict[str, objects.HostLedger | None] = {}
         left = 0
