@@ -47,7 +47,8 @@ ENV_PREFIX = "NOVA_LITE_"
 RESERVED_ENV_PREFIXES: tuple[str, ...] = ("NOVA_LITE_TEST_",)
 """``NOVA_LITE_*`` prefixes that belong to the test suite and benchmarks, not to `Config`:
 ``NOVA_LITE_TEST_AMQP_URL`` (the broker of the tests and benchmarks),
-``NOVA_LITE_TEST_BROKER_RESTART`` (run the broker-restart test), and any future one."""
+``NOVA_LITE_TEST_RABBITMQ_BIN`` (where the private test broker's scripts are), and any
+future one."""
 
 RESERVED_ENV_NAMES: frozenset[str] = frozenset(
     {

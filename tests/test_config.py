@@ -114,7 +114,7 @@ def test_reserved_variables_are_not_options() -> None:
     """The tools' NOVA_LITE_* variables load without error and change nothing."""
     reserved = {name: "whatever" for name in RESERVED_ENV_NAMES}
     reserved |= {f"{prefix}ANYTHING_AT_ALL": "1" for prefix in RESERVED_ENV_PREFIXES}
-    reserved |= {"NOVA_LITE_TEST_AMQP_URL": "amqp://x/", "NOVA_LITE_TEST_BROKER_RESTART": "1"}
+    reserved |= {"NOVA_LITE_TEST_AMQP_URL": "amqp://x/", "NOVA_LITE_TEST_RABBITMQ_BIN": "/x"}
     assert Config.load(environ=reserved, host="h") == Config.load(environ={}, host="h")
     assert all(is_reserved_variable(name) for name in reserved)
 

@@ -8,12 +8,12 @@ its replacement starts from the same state directory, as a restarted process doe
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import attrs
 import pytest
+import pytest_asyncio
 
 from nova_lite import Invoker, RequestContext, Target, Worker, objects
 from nova_lite.cloud import Cloud
@@ -24,6 +24,8 @@ from nova_lite.rpc import endpoint
 from nova_lite.rpc.worker import WorkerState
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Service
+from nova_lite.testing import PrivateRabbitMQ
+from nova_lite.transport import Delivery, Message
 from tests.cloud_fixtures import (
     WAIT,
     CloudFactory,
@@ -32,7 +34,7 @@ from tests.cloud_fixtures import (
     scheduler_of,
     unlimited_quota,
 )
-from tests.conftest import IN_CI, TransportFactory
+from tests.conftest import TransportFactory
 
 
 async def _kill(cloud: Cloud, manager_type: type, host: str | None = None) -> Service:
@@ -151,24 +153,13 @@ async def test_two_schedulers_never_double_book(
     await assert_audit_clean(cloud)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def restartable_broker(broker: TransportFactory) -> TransportFactory:
-    """The RabbitMQ side of `broker`, if this machine may restart it."""
-    if broker.kind != "rabbitmq":
-        pytest.skip("the in-memory broker cannot restart")
-    if not IN_CI and os.environ.get("NOVA_LITE_TEST_BROKER_RESTART") != "1":
-        pytest.skip(
-            "restarts the shared RabbitMQ: runs in CI, or with NOVA_LITE_TEST_BROKER_RESTART=1"
-        )
-    if shutil.which("rabbitmqctl") is None or os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("CI must be able to restart RabbitMQ with rabbitmqctl.")
-        pytest.skip("rabbitmqctl is not usable here")
-    return broker
+@pytest_asyncio.fixture
+async def private_clouds(
+    private_broker: TransportFactory, tmp_path: Path
+) -> AsyncIterator[CloudFactory]:
+    """Clouds on the test's private RabbitMQ node, which the test may restart."""
+    async with CloudFactory(private_broker, tmp_path / "clouds") as factory:
+        yield factory
 
 
 class Slow:
@@ -192,11 +183,13 @@ class Slow:
 
 
 async def test_broker_restart_loses_no_confirmed_cast(
-    restartable_broker: TransportFactory, clouds: CloudFactory
+    private_rabbitmq: PrivateRabbitMQ,
+    private_broker: TransportFactory,
+    private_clouds: CloudFactory,
 ) -> None:
     """After a broker restart: confirmed casts survive, calls fail fast, all reconnect."""
-    broker = restartable_broker
-    cloud = await clouds.start(computes=1, rpc={"durable_queues": True})
+    broker = private_broker
+    cloud = await private_clouds.start(computes=1, rpc={"durable_queues": True})
     admin = await cloud.login_admin()
     transport = await broker.connect()
     target = Target(topic=broker.name("durable"), exchange=broker.name("nova"))
@@ -224,12 +217,11 @@ async def test_broker_restart_loses_no_confirmed_cast(
     )
     await asyncio.wait_for(hanging.entered.wait(), WAIT)
     try:
-        await asyncio.to_thread(_rabbitmqctl, "stop_app")
+        await private_rabbitmq.stop_app()
         with pytest.raises((ConnectionLost, MessagingTimeout)):
             await asyncio.wait_for(in_flight, 30)
     finally:
-        await asyncio.to_thread(_rabbitmqctl, "start_app")
-        await asyncio.to_thread(_rabbitmqctl, "await_startup")
+        await private_rabbitmq.start_app()
     for connection in (transport, cloud.transport):  # each reconnects and restores itself
         await asyncio.wait_for(connection.wait_until_up(), 60)
     hanging.release.set()
@@ -271,3 +263,53 @@ async def test_two_conductors_never_exceed_a_quota(
         await assert_audit_clean(cloud)
     finally:
         await second.stop()
+
+
+async def test_a_handler_running_when_the_broker_restarts_carries_on(
+    private_rabbitmq: PrivateRabbitMQ, private_broker: TransportFactory
+) -> None:
+    """A delivery's handler is not cancelled by a lost connection: it finishes its work."""
+    transport = await private_broker.connect()
+    queue = await transport.declare_queue(private_broker.name("work"), durable=True)
+    entered, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handler(delivery: Delivery) -> None:
+        await delivery.ack()  # at most once: the work is this handler's from here on
+        entered.set()
+        await release.wait()
+        finished.set()
+
+    await transport.consume(queue, handler)
+    await transport.publish("", queue, Message(b"job", persistent=True), mandatory=True)
+    await asyncio.wait_for(entered.wait(), WAIT)
+
+    await private_rabbitmq.restart()
+    await asyncio.wait_for(transport.wait_until_up(), WAIT)
+    release.set()
+
+    await asyncio.wait_for(finished.wait(), WAIT)
+
+
+async def test_a_publish_during_an_outage_is_sent_once_the_broker_is_back(
+    private_rabbitmq: PrivateRabbitMQ, private_broker: TransportFactory
+) -> None:
+    """A confirmed publish made while the broker is away waits for it, then goes through."""
+    transport = await private_broker.connect()
+    queue = await transport.declare_queue(private_broker.name("later"), durable=True)
+    await private_rabbitmq.stop_app()
+    sending = asyncio.create_task(
+        transport.publish("", queue, Message(b"later", persistent=True), mandatory=True)
+    )
+    await asyncio.sleep(1.0)  # the outage, long enough for the publish to be waiting
+    assert not sending.done()
+    await private_rabbitmq.start_app()
+    await asyncio.wait_for(sending, WAIT)
+
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def keep(delivery: Delivery) -> None:
+        await received.put(delivery.message.body)
+        await delivery.ack()
+
+    await transport.consume(queue, keep)
+    assert await asyncio.wait_for(received.get(), WAIT) == b"later"

@@ -25,9 +25,11 @@ from nova_lite.loader import get_transport
 from nova_lite.testing import (
     REACHABLE,
     STEPS,
+    WAIT,
     CloudFactory,
     CloudHarness,
     DriverFaults,
+    PrivateRabbitMQ,
     TransportFactory,
     capture_logs,
     capture_notifications,
@@ -35,6 +37,7 @@ from nova_lite.testing import (
     hold,
     slow,
 )
+from nova_lite.transport import Delivery, Message
 from nova_lite.virt.driver import ComputeDriver
 
 TINY = objects.Flavor(flavorid="1", name="m1.tiny", vcpus=1, memory_mb=512, root_gb=1)
@@ -326,3 +329,38 @@ async def test_a_driver_of_ones_own_runs_a_host_of_the_cloud(memory_clouds: Clou
 
     assert (driver.spawned, list(harness.guests(server_id))) == (1, ["compute1"])
     await harness.delete(server_id)
+
+
+async def test_a_private_rabbitmq_restarts_and_dies_alone(
+    private_rabbitmq: PrivateRabbitMQ, private_broker: TransportFactory, rabbitmq_url: str
+) -> None:
+    """A private node restarts and is killed: its connections come back, the shared one stays."""
+    node = private_rabbitmq
+    assert node.node.startswith("nl-") and f":{node.port}/" in node.url
+    assert str(node.port) not in rabbitmq_url
+    shared = get_transport(rabbitmq_url)
+    shared_drops: list[str] = []
+    shared.add_connection_lost_callback(lambda: shared_drops.append("lost"))
+    async with shared:
+        private = await private_broker.connect()
+        drops: list[str] = []
+        private.add_connection_lost_callback(lambda: drops.append("lost"))
+        queue = await private.declare_queue(private_broker.name("kept"), durable=True)
+        await private.publish("", queue, Message(b"kept", persistent=True), mandatory=True)
+
+        await node.restart()
+        await asyncio.wait_for(private.wait_until_up(), WAIT)
+        await node.kill()
+        assert not node.running
+        await node.revive()
+        await asyncio.wait_for(private.wait_until_up(), WAIT)
+
+        assert len(drops) >= 2 and shared_drops == [] and shared.is_connected
+        inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def keep(delivery: Delivery) -> None:
+            await inbox.put(delivery.message.body)
+            await delivery.ack()
+
+        await private.consume(queue, keep)
+        assert await asyncio.wait_for(inbox.get(), WAIT) == b"kept"  # persisted across the kill

@@ -641,6 +641,29 @@ async def test_an_exchange_of_unspecified_durability_is_taken_as_it_is(
     assert await drain(transport, queue, inbox) == [b"through"]
 
 
+async def test_taking_a_durable_exchange_as_it_is_spoils_no_concurrent_declaration(
+    transport: Transport, broker: TransportFactory
+) -> None:
+    """durable=None on a durable exchange, beside other declarations at once: all succeed.
+
+    A notifier and a watcher of a cloud with ``durable_queues`` do this while its
+    services declare their queues on the same connection.
+    """
+    name = broker.name("durable-busy")
+    await transport.declare_exchange(name, ExchangeType.TOPIC, durable=True, auto_delete=True)
+    queues = [broker.name(f"busy-q{i}") for i in range(4)]
+    declarations = [
+        *(transport.declare_exchange(name, ExchangeType.TOPIC, auto_delete=True) for _ in queues),
+        *(transport.declare_queue(queue, auto_delete=True) for queue in queues),
+    ]
+    await asyncio.gather(*declarations)
+    for queue in queues:  # and the connection keeps serving
+        await transport.bind_queue(queue, name, queue)
+    [(queue, inbox)] = await bound_queues(broker, transport, name, ["k"])
+    await transport.publish(name, "k", Message(b"after"), mandatory=True)
+    assert await drain(transport, queue, inbox) == [b"after"]
+
+
 @pytest.mark.parametrize(
     "other",
     [

@@ -9,6 +9,9 @@ Channels: one for topology, one with publisher confirms for publishing, and one 
 consumer, so that each consumer's prefetch (``basic.qos``) is its own, and a channel
 error (which closes the channel) spoils nothing else. A cancelled consumer keeps its
 channel until the deliveries it handed out are settled, as basic.cancel requires.
+Delivery handlers run in tasks of their own, which a lost connection does not
+cancel: work under way when the broker restarts carries on (its calls wait for the
+reconnection) instead of vanishing.
 
 Every aio-pika, aiormq and pamqp exception is translated at this boundary into
 `nova_lite.exceptions`, by `translate_error` and its single table `ERROR_MAP`.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Final
 
 import aio_pika
@@ -69,12 +72,38 @@ ERROR_MAP: Final[tuple[tuple[type[BaseException], type[TransportError]], ...]] =
 )
 
 
+#: aio-pika, aiormq and socket errors that mean the connection went away.
+_CONNECTION_LOST: Final = (
+    amqp.AMQPConnectionError,
+    amqp.ChannelInvalidStateError,
+    ConnectionError,
+    RuntimeError,  # aio-pika's "connection closed" states
+)
+#: How long a confirmed publish rides out a lost connection before it fails.
+RECONNECT_WAIT: Final = 30.0
+#: For how long after a reconnection an unroutable publish is tried again.
+RESTORE_GRACE: Final = 5.0
+RETRY_PAUSE: Final = 0.2
+
+
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, amqp.PublishError):
         return f"no queue took the message, the broker returned it ({exc.args[0]})"
     if isinstance(exc, TimeoutError):
         return "the broker did not answer in time"
     return (str(exc) or type(exc).__name__).rstrip(".")
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` says the connection (or the channel with it) went away.
+
+    aiormq fails the operations of a connection closed under them with
+    ``CancelledError`` too: that one counts unless this task is itself being cancelled.
+    """
+    if isinstance(exc, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is not None and not task.cancelling()
+    return isinstance(exc, _CONNECTION_LOST)
 
 
 def translate_error(exc: BaseException, action: str) -> TransportError | None:
@@ -146,24 +175,36 @@ class _Channel:
     """A robust aio-pika channel, and a way to wait until it is open again.
 
     aio-pika reopens a channel by itself after a channel error or a reconnection,
-    but an operation started in between would fail; `ready()` waits for the reopening.
+    but an operation started in between would fail; `ready()` waits for the
+    reopening. A channel error (a refused declaration) closes the channel only once
+    the broker's close frame has been handled, a moment after the failed operation
+    returns: `spoil` marks the channel so that the next operation waits for the
+    reopening instead of failing with the stale error.
     """
 
-    __slots__ = ("_reopened", "_timeout", "channel")
+    __slots__ = ("_reopened", "_spoiled_at", "_timeout", "channel", "generation")
 
     def __init__(self, channel: pika.AbstractRobustChannel, timeout: float) -> None:
         self.channel = channel
+        self.generation = 0  # how many times it was reopened
+        self._spoiled_at = -1
         self._timeout = timeout
         self._reopened = asyncio.Event()
         channel.reopen_callbacks.add(self._on_reopen)
 
     def _on_reopen(self, _channel: object) -> None:
+        self.generation += 1
         reopened, self._reopened = self._reopened, asyncio.Event()
         reopened.set()
 
+    def spoil(self, generation: int) -> None:
+        """A channel error happened on `generation`: wait for a newer one before using it."""
+        self._spoiled_at = max(self._spoiled_at, generation)
+
     async def ready(self) -> pika.AbstractRobustChannel:
-        if self.channel.is_closed:
-            await asyncio.wait_for(self._reopened.wait(), self._timeout)
+        async with asyncio.timeout(self._timeout):
+            while self.channel.is_closed or self.generation <= self._spoiled_at:
+                await self._reopened.wait()
         return self.channel
 
     async def close(self) -> None:
@@ -225,9 +266,8 @@ class _RabbitConsumer(Consumer):
     `cancel()` sends basic.cancel and keeps the channel open until the deliveries
     already handed to the handler are settled *and* every running handler has
     returned, then closes it; a delivery that arrives after the cancel goes straight
-    back to the queue. Waiting for the handlers matters because aiormq runs each
-    handler in a task owned by the channel: closing the channel under a handler
-    that has already acked its delivery (at-most-once) would cancel it mid-work.
+    back to the queue. Each handler runs in a task of the consumer's own (see
+    `_start`), so neither this close nor a lost connection cancels it mid-work.
     """
 
     def __init__(
@@ -251,6 +291,7 @@ class _RabbitConsumer(Consumer):
         self._ending: asyncio.Task[None] | None = None
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         state = "consuming" if self._receiving else "cancelled"
@@ -288,17 +329,31 @@ class _RabbitConsumer(Consumer):
     async def _on_message(self, incoming: pika.AbstractIncomingMessage) -> None:
         if self.no_ack:
             if self._receiving:
-                await self._handle(_RabbitDelivery(incoming, self, settled=True))
+                self._start(_RabbitDelivery(incoming, self, settled=True))
             return
         if not self._receiving:
             with contextlib.suppress(Exception):
                 await incoming.reject(requeue=True)
             return
         self._unsettled += 1
-        await self._handle(_RabbitDelivery(incoming, self))
+        self._start(_RabbitDelivery(incoming, self))
+
+    def _start(self, delivery: _RabbitDelivery) -> None:
+        """Run the handler in a task of the consumer's own, not in aiormq's.
+
+        aiormq runs this callback in a task owned by the channel, and cancels it when
+        the channel closes: a broker restart would cut every running handler short
+        where it stands (a build half done, its clean-up never run, nothing logged).
+        The consumer's own task outlives the channel: the handler's RPC calls wait for
+        the reconnection, and settling a delivery of the lost channel is a no-op (the
+        broker requeued it if it was unsettled).
+        """
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     async def _handle(self, delivery: _RabbitDelivery) -> None:
-        self._running += 1
         try:
             await self._handler(delivery)
         except Exception:
@@ -378,6 +433,7 @@ class RabbitMQTransport(Transport):
         self._fast_exchanges: dict[str, pika.AbstractExchange] = {}
         self._queues: dict[str, pika.AbstractRobustQueue] = {}
         self._consumers: list[_RabbitConsumer] = []
+        self._reconnected_at: float | None = None
 
     def __repr__(self) -> str:
         reconnecting = self._connection is not None and not self._connection.connected.is_set()
@@ -441,6 +497,7 @@ class RabbitMQTransport(Transport):
 
     def _on_reconnected(self, _connection: object) -> None:
         """aio-pika restored the channels (topology and consumers): usable again."""
+        self._reconnected_at = asyncio.get_running_loop().time()
         if self._state == "connected":
             log.info("transport.reconnected", url=self.safe_url)
             self._mark_up()
@@ -459,10 +516,25 @@ class RabbitMQTransport(Transport):
         if self._state != "connected":
             raise TransportClosed(f"Transport {self.safe_url} is not connected.")
 
-    async def _topology_channel(self) -> pika.AbstractRobustChannel:
-        self._check()
-        assert self._topology is not None
-        return await self._topology.ready()
+    @contextlib.asynccontextmanager
+    async def _on_topology(
+        self, action: str, *args: object
+    ) -> AsyncIterator[pika.AbstractRobustChannel]:
+        """The topology channel, ready, for one operation; foreign errors translated.
+
+        A channel error closes the channel under the operation: it is marked so that
+        the next operation waits until aio-pika has reopened it.
+        """
+        with _boundary(self, action, *args):
+            self._check()
+            assert self._topology is not None
+            channel = await self._topology.ready()
+            generation = self._topology.generation
+            try:
+                yield channel
+            except amqp.ChannelClosed:
+                self._topology.spoil(generation)
+                raise
 
     async def declare_exchange(
         self,
@@ -476,23 +548,51 @@ class RabbitMQTransport(Transport):
         if not name:
             raise TopologyError("The default exchange '' cannot be declared.")
         if passive:  # not re-declared after a reconnection: it is someone else's
-            with _boundary(self, "find exchange {!r}", name):
-                channel = await self._topology_channel()
+            async with self._on_topology("find exchange {!r}", name) as channel:
                 await channel.declare_exchange(name, passive=True, robust=False)
             return
-        try:
-            await self._declare_exchange(name, type, bool(durable), auto_delete)
-        except TopologyError:
-            if durable is not None:
-                raise
-            # It exists durable (if anything else differed, this fails as well).
-            await self._declare_exchange(name, type, True, auto_delete)
+        if durable is None:  # taken as it is, durable or not, whoever made it
+            durable = await self._durability_of(name, type, auto_delete)
+        await self._declare_exchange(name, type, durable, auto_delete)
+
+    async def _durability_of(self, name: str, type: ExchangeType, auto_delete: bool) -> bool:
+        """Whether exchange `name` is durable: false if it is missing.
+
+        Asked by declaring it transient, then durable, each on a short-lived channel
+        of its own: the refusal of the wrong one is a channel error, which would close
+        the shared topology channel under every concurrent declaration.
+        """
+        for durable in (False, True):
+            if await self._accepted(name, type, durable=durable, auto_delete=auto_delete):
+                return durable
+        raise TopologyError(
+            f"Could not declare exchange {name!r} as {type} on {self.safe_url}: it exists "
+            "with another type or auto-delete setting."
+        )
+
+    async def _accepted(
+        self, name: str, type: ExchangeType, *, durable: bool, auto_delete: bool
+    ) -> bool:
+        """Whether the broker takes this declaration (on a probe channel, closed after)."""
+        with _boundary(self, "declare exchange {!r} as {}", name, type):
+            self._check()
+            assert self._connection is not None
+            probe = aio_pika.Channel(self._connection, publisher_confirms=False)
+            await probe
+            try:
+                kind = aio_pika.ExchangeType(type)
+                await probe.declare_exchange(name, kind, durable=durable, auto_delete=auto_delete)
+            except amqp.ChannelPreconditionFailed:
+                return False
+            finally:
+                with contextlib.suppress(Exception):
+                    await probe.close()
+            return True
 
     async def _declare_exchange(
         self, name: str, type: ExchangeType, durable: bool, auto_delete: bool
     ) -> None:
-        with _boundary(self, "declare exchange {!r} as {}", name, type):
-            channel = await self._topology_channel()
+        async with self._on_topology("declare exchange {!r} as {}", name, type) as channel:
             await channel.declare_exchange(
                 name, aio_pika.ExchangeType(type), durable=durable, auto_delete=auto_delete
             )
@@ -512,13 +612,11 @@ class RabbitMQTransport(Transport):
         The name is chosen on the client so that a reconnect re-declares the same queue.
         """
         if passive:
-            with _boundary(self, "find queue {!r}", name):
-                channel = await self._topology_channel()
+            async with self._on_topology("find queue {!r}", name) as channel:
                 found = await channel.declare_queue(name, passive=True, robust=False)
             self._queues[found.name] = found
             return found.name
-        with _boundary(self, "declare queue {!r}", name):
-            channel = await self._topology_channel()
+        async with self._on_topology("declare queue {!r}", name) as channel:
             queue = await channel.declare_queue(
                 name,
                 durable=durable,
@@ -536,20 +634,21 @@ class RabbitMQTransport(Transport):
         same properties); RabbitMQ 3.10 answers a passive declare with a count of 0
         whatever the queue holds, so only a queue of someone else's is read passively.
         """
-        with _boundary(self, "read the depth of queue {!r}", name):
-            known = self._queues.get(name)
-            if known is not None:
+        known = self._queues.get(name)
+        if known is not None:
+            with _boundary(self, "read the depth of queue {!r}", name):
                 result = await known.declare()
-            else:
-                channel = await self._topology_channel()
+        else:
+            async with self._on_topology("read the depth of queue {!r}", name) as channel:
                 found = await channel.declare_queue(name, passive=True, robust=False)
                 result = found.declaration_result
         count = None if result is None else result.message_count
         return None if count is None else int(count)
 
     async def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
-        with _boundary(self, "bind queue {!r} to exchange {!r}", queue, exchange):
-            channel = await self._topology_channel()
+        async with self._on_topology(
+            "bind queue {!r} to exchange {!r}", queue, exchange
+        ) as channel:
             # A queue declared here remembers its bindings, so a reconnect rebinds them.
             target = self._queues.get(queue) or await channel.get_queue(queue, ensure=False)
             await target.bind(exchange, routing_key)
@@ -558,8 +657,7 @@ class RabbitMQTransport(Transport):
         for consumer in [c for c in self._consumers if c.queue == name]:
             await consumer.cancel()
         self._queues.pop(name, None)
-        with _boundary(self, "delete queue {!r}", name):
-            channel = await self._topology_channel()
+        async with self._on_topology("delete queue {!r}", name) as channel:
             await channel.queue_delete(name)
 
     async def publish(
@@ -574,14 +672,74 @@ class RabbitMQTransport(Transport):
         if mandatory and not confirm:
             raise ValueError("A mandatory message must be published with confirm=True.")
         with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
-            self._check()
-            channel = self._publisher if confirm else self._unconfirmed
-            cache = self._exchanges if confirm else self._fast_exchanges
-            assert channel is not None
-            if channel.channel.is_closed:
-                await channel.ready()
-            target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
-            await target.publish(_outgoing(message), routing_key, mandatory=mandatory)
+            outgoing = _outgoing(message)
+            if not confirm:  # replies: worthless once the connection they answer is gone
+                await self._publish_once(exchange, routing_key, outgoing, False, confirm=False)
+                return
+            deadline = asyncio.get_running_loop().time() + min(
+                RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
+            )
+            if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
+                await self._back_up(deadline)
+            while True:
+                try:
+                    await self._publish_once(exchange, routing_key, outgoing, mandatory)
+                    return
+                except BaseException as exc:
+                    if not self._worth_retrying(exc, deadline):
+                        if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
+                            raise TransportUnreachable(f"the connection was lost ({exc})") from exc
+                        raise
+                await self._back_up(deadline)
+
+    async def _publish_once(
+        self,
+        exchange: str,
+        routing_key: str,
+        outgoing: aio_pika.Message,
+        mandatory: bool,
+        *,
+        confirm: bool = True,
+    ) -> None:
+        self._check()
+        channel = self._publisher if confirm else self._unconfirmed
+        cache = self._exchanges if confirm else self._fast_exchanges
+        assert channel is not None
+        await channel.ready()
+        generation = channel.generation
+        target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
+        try:
+            await target.publish(outgoing, routing_key, mandatory=mandatory)
+        except amqp.ChannelClosed:  # e.g. a missing exchange: the channel closes under us
+            channel.spoil(generation)
+            raise
+
+    def _worth_retrying(self, exc: BaseException, deadline: float) -> bool:
+        """Whether a confirmed publish that failed with `exc` should be sent again.
+
+        It is, until `deadline`, when the connection was lost under it (the broker is
+        restarting), and when it was unroutable or its exchange missing just after a
+        reconnection (a transient exchange and the queues of other parties come back
+        only as each connection restores what it declared). Sending it
+        again is safe: the message keeps its ``_unique_id``, by which a worker drops
+        the copy it has already seen.
+        """
+        if not self.is_connected or asyncio.get_running_loop().time() >= deadline:
+            return False
+        if isinstance(exc, amqp.PublishError | amqp.ChannelNotFoundEntity):
+            return self._restoring()
+        return _lost_connection(exc)
+
+    def _restoring(self) -> bool:
+        """Whether this connection came back so lately that others may still be restoring."""
+        since = self._reconnected_at
+        return since is not None and asyncio.get_running_loop().time() - since < RESTORE_GRACE
+
+    async def _back_up(self, deadline: float) -> None:
+        """Wait (until `deadline`) for the connection to be restored again, after a pause."""
+        async with asyncio.timeout_at(deadline):
+            await asyncio.sleep(RETRY_PAUSE)
+            await self.wait_until_up()
 
     async def _exchange(
         self, channel: _Channel, cache: dict[str, pika.AbstractExchange], name: str

@@ -94,11 +94,10 @@ class InstanceBuilder:
         request_spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
-        instance: objects.Instance | None = None,
     ) -> None:
-        """Build the instance here (cast by the conductor, with its record)."""
+        """Build the instance here (cast by the conductor)."""
         async with self.locks.hold(instance_uuid):
-            await self._build(ctx, instance_uuid, request_spec, alternates, attempt, instance)
+            await self._build(ctx, instance_uuid, request_spec, alternates, attempt)
 
     @endpoint
     async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -120,21 +119,19 @@ class InstanceBuilder:
         spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
-        sent: objects.Instance | None = None,
     ) -> None:
         """Build `uuid` here; on failure reschedule or put it in ERROR.
 
-        The record `sent` with the cast is used as it is: a delete that came after it
-        is caught by the first compare-and-swap save, as a delete during the build is.
+        The record is read here, not taken from the cast: a copy of the cast (sent
+        again after a broker outage, or redelivered) must see what the build became.
         """
         try:
-            instance = (
-                sent
-                if sent is not None and sent.uuid == uuid
-                else await self.conductor.instance_get(ctx, uuid)
-            )
+            instance = await self.conductor.instance_get(ctx, uuid)
         except InstanceNotFound:
             await self.scheduler.release(ctx, uuid)
+            return
+        if _stale(instance, self.host):
+            log.info("compute.build.stale", instance_uuid=uuid, task_state=instance.task_state)
             return
         log.info("compute.build.start", instance_uuid=uuid, host=self.host, attempt=attempt)
         await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
@@ -342,6 +339,23 @@ def _stage(watch: BuildWatch | None, name: str) -> AbstractContextManager[None]:
 def _finished(watch: BuildWatch | None, outcome: str) -> None:
     if watch is not None:
         watch.finished(outcome)
+
+
+def _stale(instance: objects.Instance, host: str) -> bool:
+    """Whether a build request for `instance` is one this host must not act on.
+
+    Another copy of it ran already (the build moved on, or ended), or it was placed
+    elsewhere since: a cast sent again by the conductor's reconciliation after a
+    broker restart, or redelivered, finds it so. A delete under way is left to the
+    usual path, which gives back what the build took.
+    """
+    if instance.task_state == task_states.DELETING:
+        return False
+    return (
+        instance.vm_state != vm_states.BUILDING
+        or instance.task_state != task_states.SCHEDULING
+        or instance.host != host
+    )
 
 
 def _address(port: objects.Port) -> dict[str, str]:

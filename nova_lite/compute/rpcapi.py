@@ -25,11 +25,7 @@ class ComputeAPI(RPCAPI):
         request_spec: objects.RequestSpec,
         alternates: list[objects.Selection],
         attempt: int,
-        instance: objects.Instance | None = None,
     ) -> None:
-        """Cast the build; `instance`, the record as the conductor just saved it,
-        spares the compute reading it back."""
-        args: dict[str, Any] = {"instance": instance} if instance is not None else {}
         await self.invoker.prepare(server=host).cast(
             ctx,
             "build_and_run_instance",
@@ -37,7 +33,6 @@ class ComputeAPI(RPCAPI):
             request_spec=request_spec,
             alternates=alternates,
             attempt=attempt,
-            **args,
         )
 
     async def terminate_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -78,10 +79,14 @@ class BuildTasks:
         self.admission = admission or BuildAdmission(0, lease=float("inf"))
         self.conductor = conductor  # to hand builds still waiting back at a stop
         self.zones = zones
-        self._builds: set[asyncio.Task[None]] = set()
+        self._builds: dict[str, asyncio.Task[None]] = {}  # instance uuid -> its task
 
     def __repr__(self) -> str:
         return f"<BuildTasks scheduling={len(self._builds)} {self.admission!r}>"
+
+    def placing(self, instance_uuid: str) -> bool:
+        """Whether this conductor is placing the instance right now."""
+        return instance_uuid in self._builds
 
     async def drain(self) -> None:
         """Wait for every scheduling task started so far (before the database closes).
@@ -91,7 +96,7 @@ class BuildTasks:
         the conductor topic, for another conductor or this one restarted.
         """
         self.admission.close()
-        for task in list(self._builds):
+        for task in list(self._builds.values()):
             await asyncio.gather(task, return_exceptions=True)
 
     async def sweep_admissions(self, ctx: RequestContext) -> None:
@@ -130,14 +135,24 @@ class BuildTasks:
     async def schedule_and_build_instances(
         self, ctx: RequestContext, request_specs: list[objects.RequestSpec]
     ) -> None:
-        """Place each instance and cast its build to the chosen host (one task each)."""
+        """Place each instance and cast its build to the chosen host (one task each).
+
+        A copy of the request (sent again after a broker outage) is dropped for the
+        instances being placed here, and for those placed already.
+        """
         if self.zones is not None:  # the hosts' zones as the aggregates say now
             zones = await self.zones.host_zones()
             request_specs = [attrs.evolve(s, host_zones=zones) for s in request_specs]
         for spec in request_specs:
+            uuid = spec.instance_uuid
+            if uuid in self._builds:
+                continue
             task = asyncio.get_running_loop().create_task(self._admitted(ctx, spec))
-            self._builds.add(task)
-            task.add_done_callback(self._builds.discard)
+            self._builds[uuid] = task
+            task.add_done_callback(functools.partial(self._placed, uuid))
+
+    def _placed(self, uuid: str, _task: asyncio.Task[None]) -> None:
+        self._builds.pop(uuid, None)
 
     async def _admitted(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         """Schedule the build once admitted; hand it back if this conductor is stopping."""
@@ -150,6 +165,9 @@ class BuildTasks:
             log.info("conductor.build_withdrawn", instance_uuid=spec.instance_uuid)
 
     async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
+        if not await self._unplaced(spec.instance_uuid):
+            log.info("conductor.schedule_stale", instance_uuid=spec.instance_uuid)
+            return
         alternates = self.max_attempts - 1
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         try:
@@ -202,7 +220,7 @@ class BuildTasks:
     ) -> None:
         uuid = spec.instance_uuid
         try:
-            instance = await self.records.instance_update(
+            await self.records.instance_update(
                 ctx,
                 uuid,
                 {"host": selection.host, "node": selection.nodename, **_zone(spec, selection)},
@@ -212,10 +230,20 @@ class BuildTasks:
             log.info("conductor.build_abandoned", instance_uuid=uuid, reason="deleted")
             await self.scheduler.release(ctx, uuid)
             return
-        # The record travels with the cast (as Nova's build_and_run_instance
-        # carries the instance): the compute need not read it back.
         await self.compute.build_and_run_instance(
-            ctx, selection.host, uuid, spec, list(alternates), attempt, instance=instance
+            ctx, selection.host, uuid, spec, list(alternates), attempt
+        )
+
+    async def _unplaced(self, uuid: str) -> bool:
+        """Whether the instance still waits for a host (not deleted, placed or failed)."""
+        try:
+            instance = await self.records.store.get(uuid)
+        except InstanceNotFound:
+            return False
+        return (
+            instance.vm_state == vm_states.BUILDING
+            and instance.task_state == task_states.SCHEDULING
+            and instance.host is None
         )
 
     async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:

@@ -17,7 +17,9 @@ hands each part exactly what it uses:
   (admission.py), which hears of every instance saved through `InstanceRecords`;
 - `MigrationTasks` (migrate.py): resize and unshelve placement;
 - `InstanceEdits` (instance_edits.py): metadata and tags merged into the record;
-- `KeypairRecords` (keypairs.py): users' key pairs.
+- `KeypairRecords` (keypairs.py): users' key pairs;
+- `BuildReconciler` (reconcile.py): after a broker outage or at start-up, the builds
+  it stranded re-sent or failed (a periodic task, no endpoint).
 
 RPC endpoints are served by the parts themselves: `endpoints()` returns the
 parts, each with the manager's ``target``, as Nova's conductor serves its
@@ -42,6 +44,7 @@ from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.keypairs import KeypairRecords
 from nova_lite.conductor.migrate import MigrationTasks
 from nova_lite.conductor.quotas import QuotaBook, QuotaRecords
+from nova_lite.conductor.reconcile import RECONCILE_INTERVAL, BuildReconciler
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.conductor.schema import MIGRATIONS
 from nova_lite.conductor.server_groups import ServerGroupRecords, ServerGroupStore
@@ -83,17 +86,27 @@ class ConductorManager(Manager):
         self.aggregates = AggregateRecords(zones)
         self.actions = ActionRecords(ActionStore(self.db))
         self.flavors = FlavorRecords(FlavorStore(self.db))
+        network = NetworkAPI(transport, config)
         self.builds = BuildTasks(
             self.instances,
             scheduler=scheduler,
             compute=compute,
-            network=NetworkAPI(transport, config),
+            network=network,
             notifier=notifier,
             max_attempts=config.scheduler.max_attempts,
             build_timeout=config.compute.instance_build_timeout,
             admission=admission,
             conductor=ConductorAPI(transport, config),
             zones=zones,
+        )
+        self.reconciler = BuildReconciler(
+            self.instances,
+            self.builds,
+            transport,
+            compute=compute,
+            scheduler=scheduler,
+            network=network,
+            notifier=notifier,
         )
         self.migrations = MigrationTasks(
             host,
@@ -129,7 +142,7 @@ class ConductorManager(Manager):
         await self.db.open()
 
     def periodic_tasks(self) -> list[PeriodicTask]:
-        tasks = []
+        tasks = [PeriodicTask("reconcile_builds", RECONCILE_INTERVAL, self.reconciler.run)]
         if self.config.conductor.max_concurrent_builds:
             every = ADMISSION_SWEEP_SECONDS
             tasks.append(PeriodicTask("build_admission", every, self.builds.sweep_admissions))

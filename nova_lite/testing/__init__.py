@@ -16,6 +16,9 @@ docstring). What there is:
   notifications, so tests wait for events instead of sleeping.
 - `capture_logs` (``logs.py``): log events as nova_lite's processors leave them
   (request ids merged, secrets masked).
+- `PrivateRabbitMQ` (``rabbitmq_node.py``): a RabbitMQ node of a test's own (own
+  name, ports, data and cookie), to stop, restart and kill without touching the
+  shared broker.
 - `hold`, `slow`, `Gate` and `DriverFaults` (``faults.py``): hold a call until
   released, slow it, or make a fake hypervisor's next step fail.
 """
@@ -45,6 +48,7 @@ from nova_lite.testing.faults import STEPS, DriverFaults, DriverStep, Gate, hold
 from nova_lite.testing.harness import REACHABLE, CloudHarness
 from nova_lite.testing.logs import capture_logs, events_named
 from nova_lite.testing.notifications import Notification, NotificationTap, capture_notifications
+from nova_lite.testing.rabbitmq_node import PrivateRabbitMQ
 
 __all__ = [
     "FAST_HASHES",
@@ -59,6 +63,7 @@ __all__ = [
     "Gate",
     "Notification",
     "NotificationTap",
+    "PrivateRabbitMQ",
     "TransportFactory",
     "add_user",
     "amqp_url",

@@ -22,6 +22,11 @@ The fixtures:
 - `memory_clouds`: a `CloudFactory` on an in-memory broker only.
 - `harness`: a `CloudHarness` of two fake hosts on `clouds` (so on both brokers).
 - `log_events`: the test's log events, as `capture_logs` captures them.
+- `private_rabbitmq`: a `PrivateRabbitMQ`, a RabbitMQ node of the test's own (own
+  name, ports and data) that the test may stop, restart and kill; stopped after
+  the test. Skipped when the RabbitMQ server is not installed, or fails with
+  ``CI=true``.
+- `private_broker`: a `TransportFactory` on that node.
 
 The async fixtures are pytest-asyncio's, so they work in its strict mode as in its
 auto mode. This is the only module of nova_lite that imports pytest.
@@ -43,6 +48,7 @@ from nova_lite.testing.brokers import TransportFactory, amqp_url, broker_answers
 from nova_lite.testing.clouds import FAST_HASHES, WAIT, CloudFactory
 from nova_lite.testing.harness import CloudHarness
 from nova_lite.testing.logs import capture_logs
+from nova_lite.testing.rabbitmq_node import PrivateRabbitMQ
 from nova_lite.transport import Transport
 
 __all__ = [
@@ -51,6 +57,8 @@ __all__ = [
     "harness",
     "log_events",
     "memory_clouds",
+    "private_broker",
+    "private_rabbitmq",
     "rabbitmq_url",
     "transport",
 ]
@@ -70,11 +78,38 @@ def rabbitmq_url() -> str:
     """The test broker's URL; skips (or, with ``CI=true``, fails) when no broker answers."""
     url = amqp_url()
     if not broker_answers(url):
-        message = f"No RabbitMQ broker answers at {url}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI=true: a missing broker is a failure).")
-        pytest.skip(message)
+        _missing(f"No RabbitMQ broker answers at {url}")
     return url
+
+
+def _missing(message: str) -> None:
+    """Skip the test for want of `message`; with ``CI=true``, fail it instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: a missing broker is a failure).")
+    pytest.skip(message)
+
+
+@pytest_asyncio.fixture
+async def private_rabbitmq(tmp_path: Path) -> AsyncIterator[PrivateRabbitMQ]:
+    """A started RabbitMQ node of the test's own, to restart and kill; stopped afterwards."""
+    if not PrivateRabbitMQ.available():
+        _missing("The RabbitMQ server is not installed, so no private node can start")
+    node = PrivateRabbitMQ(tmp_path / "rabbitmq")
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+@pytest_asyncio.fixture
+async def private_broker(private_rabbitmq: PrivateRabbitMQ) -> AsyncIterator[TransportFactory]:
+    """A `TransportFactory` on the test's private RabbitMQ node."""
+    factory = TransportFactory.rabbitmq(private_rabbitmq.url)
+    try:
+        yield factory
+    finally:
+        await asyncio.wait_for(factory.aclose(), CLOSE_TIMEOUT)
 
 
 @pytest_asyncio.fixture(params=["memory", "rabbitmq"])
