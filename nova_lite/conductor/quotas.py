@@ -53,6 +53,12 @@ _INSTANCE_USAGE = (
     "SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0) FROM instances "
     "WHERE project_id = ? AND deleted = 0"
 )
+# The same counts for one user of the project (the texts are constants, as all SQL here).
+_INSTANCE_USAGE_OF_USER = (
+    "SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0) FROM instances "
+    "WHERE project_id = ? AND deleted = 0 AND user_id = ?"
+)
+_GROUP_USAGE_OF_USER = "SELECT COUNT(*) FROM server_groups WHERE project_id = ? AND user_id = ?"
 _USAGE = {
     "instances": "SELECT COUNT(*) FROM instances WHERE project_id = ? AND deleted = 0",
     "cores": "SELECT COALESCE(SUM(vcpus), 0) FROM instances WHERE project_id = ? AND deleted = 0",
@@ -253,16 +259,17 @@ async def _used(
     conn: aiosqlite.Connection, project_id: str, user_id: str | None, resources: list[str]
 ) -> dict[str, int]:
     """What a project (or user) uses of `resources`, in as few reads as they need."""
-    mine = " AND user_id = ?" if user_id is not None else ""
     params = [project_id] if user_id is None else [project_id, user_id]
     used: dict[str, int] = {}
     if {"instances", "cores", "ram"} & set(resources):
-        cursor = await conn.execute(_INSTANCE_USAGE + mine, params)
+        sql = _INSTANCE_USAGE if user_id is None else _INSTANCE_USAGE_OF_USER
+        cursor = await conn.execute(sql, params)
         row = await cursor.fetchone()
         counts = tuple(row) if row is not None else (0, 0, 0)
         used.update(zip(("instances", "cores", "ram"), map(int, counts), strict=True))
     if "server_groups" in resources:
-        cursor = await conn.execute(_USAGE["server_groups"] + mine, params)
+        sql = _USAGE["server_groups"] if user_id is None else _GROUP_USAGE_OF_USER
+        cursor = await conn.execute(sql, params)
         row = await cursor.fetchone()
         used["server_groups"] = int(row[0]) if row is not None else 0
     return used
