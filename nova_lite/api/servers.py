@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from nova_lite import objects, validators
 from nova_lite.api import policy
 from nova_lite.api.actions import ServerActions
+from nova_lite.api.creates import instance_uuids, retried
 from nova_lite.api.views import Server
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.allowed_states import check_instance_state
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["Servers"]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 TERMINAL = frozenset({"ERROR"})
 # Statuses that only exist while a task runs: waiting for them does not wait for idle.
@@ -122,9 +125,21 @@ class Servers(ServerActions):
         image_obj = await self._check_image(ctx, image, flavor_obj, block_devices)
         network_ids = await self._resolve_networks(ctx, networks)
         hints = dict(scheduler_hints or {})
+        request = {
+            "name": name,
+            "flavor": flavor,
+            "image": image,
+            "networks": networks,
+            "count": count,
+            "availability_zone": availability_zone,
+            "block_devices": list(block_devices),
+            "scheduler_hints": hints,
+            "metadata": metadata,
+        }
+        uuids = instance_uuids(ctx, request, count)
         instances = [
             objects.Instance(
-                uuid=str(uuid.uuid4()),
+                uuid=uuids[i],
                 display_name=name if count == 1 else f"{name}-{i + 1}",
                 project_id=ctx.project_id or "",
                 user_id=ctx.user_id or "",
@@ -141,17 +156,53 @@ class Servers(ServerActions):
             for i in range(count)
         ]
         specs = [_request_spec(i, image_obj, hints) for i in instances]
-        created = await self.api.conductor.create_instances(ctx, instances)
-        for instance in created:
-            await self.api.conductor.action_start(ctx, instance.uuid, "create")
+        created = await self._create_step(
+            "record the servers", lambda: self.api.conductor.create_instances(ctx, instances)
+        )
+        try:
+            await self._start_created(ctx, instances, created, specs)
+        except NovaLiteError:
+            await self._undo_create(ctx, created)
+            raise
+        return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
+
+    async def _create_step(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """A step of a create, sent once more if a broker outage left it unknown."""
+        return await retried(self.api.transport, self.api.config.rpc.timeout, what, step)
+
+    async def _start_created(
+        self,
+        ctx: RequestContext,
+        asked: Sequence[objects.Instance],
+        created: Sequence[objects.Instance],
+        specs: Sequence[objects.RequestSpec],
+    ) -> None:
+        """Record the create action and have the servers placed (see `api/creates.py`)."""
+        conductor = self.api.conductor
+        if [i.created_at for i in created] == [i.created_at for i in asked]:  # not a retry
+            for instance in created:
+                await self._create_step(
+                    "record the create action",
+                    functools.partial(conductor.action_start, ctx, instance.uuid, "create"),
+                )
         log.info(
             "api.servers.create",
             request_id=ctx.request_id,
             instance_uuids=[i.uuid for i in created],
-            flavor=flavor_obj.name,
+            flavor=created[0].flavor.name,
         )
-        await self.api.conductor.schedule_and_build_instances(ctx, specs)
-        return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
+        await self._create_step(
+            "have the servers placed",
+            functools.partial(conductor.schedule_and_build_instances, ctx, list(specs)),
+        )
+
+    async def _undo_create(self, ctx: RequestContext, created: Sequence[objects.Instance]) -> None:
+        """Delete the servers of a create that failed after recording them (best effort)."""
+        for instance in created:
+            try:
+                await self.delete(instance.uuid)
+            except NovaLiteError as exc:
+                log.warning("api.create.undo_failed", instance_uuid=instance.uuid, error=str(exc))
 
     async def _check_image(
         self,
