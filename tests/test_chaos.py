@@ -60,6 +60,7 @@ CALL_BOUND = 120.0  # seconds any one client operation may take: beyond, it hung
 STARTUP = 90.0  # seconds a service process may take to be ready
 SETTLED = RECONCILE_WINDOW + 2 * WAIT  # seconds for every server to come to rest
 RESTING = ("ACTIVE", "SHUTOFF", "PAUSED", "ERROR")
+ACTIONS = {"ACTIVE": ("reboot", "stop", "pause"), "SHUTOFF": ("start",), "PAUSED": ("unpause",)}
 
 
 class Deployment:
@@ -183,9 +184,14 @@ class Clients:
             return "boot", self._boot
         server = self.rng.choice(servers)
         if roll < 0.8:
-            action = self.rng.choice(["reboot", "stop", "start", "pause", "unpause"])
-            return "action", lambda: getattr(self.session.servers, action)(server)
+            return "action", lambda: self._act(server)
         return "delete", lambda: self._delete(server)
+
+    async def _act(self, server_id: str) -> None:
+        """An action the server's status allows (it may change meanwhile: a refusal)."""
+        status = (await self.session.servers.get(server_id)).status
+        choices = ACTIONS.get(status, ("reboot",))
+        await getattr(self.session.servers, self.rng.choice(choices))(server_id)
 
     async def _boot(self) -> None:
         [server] = await self.session.servers.create(
@@ -238,6 +244,8 @@ async def _seed(api: NovaAPI, admin: Session) -> None:
     )
     network = await api.network.create_network(ctx, "private", shared=True)
     await api.network.create_subnet(ctx, network.id, "10.0.0.0/16")
+    for resource in ("instances", "cores", "ram"):
+        await api.conductor.quota_set(ctx, ctx.project_id or "", resource, -1)
 
 
 async def _hosts_up(api: NovaAPI, admin: Session) -> None:
@@ -254,7 +262,8 @@ async def _chaos(
     rng: random.Random, node: PrivateRabbitMQ, services: Deployment, counts: dict[str, Any]
 ) -> None:
     """The restarts and kills, in an order and at intervals drawn from the seed."""
-    events = ["restart"] * RESTARTS + ["kill"] * KILLS
+    kinds = [*KILLABLE, *(rng.choice(KILLABLE) for _ in range(KILLS - len(KILLABLE)))]
+    events = ["restart"] * RESTARTS + kinds  # every kind killed at least once
     rng.shuffle(events)
     for event in events:
         await asyncio.sleep(rng.uniform(1.0, 2.5))
@@ -262,14 +271,13 @@ async def _chaos(
             await node.restart(outage=rng.uniform(0.3, 2.0))
             counts["restarts"] += 1
         else:
-            kind = rng.choice(KILLABLE)
-            key = rng.choice(COMPUTES) if kind == "compute" else kind
+            key = rng.choice(COMPUTES) if event == "compute" else event
             await services.kill(key)
             counts["kills"].append(key)
 
 
 async def _at_rest(session: Session, server_ids: list[str]) -> list[str]:
-    """The status each server comes to rest in (DELETED once gone)."""
+    """The status each server comes to rest in (DELETED once gone; ERROR with its fault)."""
 
     async def rest(server_id: str) -> str:
         try:
@@ -277,6 +285,9 @@ async def _at_rest(session: Session, server_ids: list[str]) -> list[str]:
         except InstanceNotFound:
             return "DELETED"
         assert server.task_state is None, (server.id, server.status, server.task_state)
+        if server.status == "ERROR":
+            assert server.fault is not None, server.id
+            return f"ERROR: {server.fault.message[:70]}"
         return server.status
 
     return list(await asyncio.gather(*(rest(i) for i in server_ids)))
@@ -305,11 +316,13 @@ async def test_chaos(
         counts: dict[str, Any] = {"seed": SEED, "restarts": 0, "kills": []}
 
         stop = asyncio.Event()
+        started = asyncio.get_running_loop().time()
         load = [asyncio.create_task(c.run(stop)) for c in clients]
         sending = asyncio.create_task(probe.send(stop))
         await _chaos(rng, private_rabbitmq, services, counts)
         stop.set()
         await asyncio.wait_for(asyncio.gather(*load, sending), CALL_BOUND + WAIT)
+        counts["chaos_seconds"] = round(asyncio.get_running_loop().time() - started)
         await asyncio.wait_for(transport.wait_until_up(), WAIT)
 
         statuses = await _at_rest(admin, [s.id for s in await admin.servers.list()])
