@@ -7,7 +7,14 @@ from typing import Any
 from benchmarks.common import Figure, print_table, with_spread
 from benchmarks.spans import STAGES
 
-__all__ = ["boot_table", "rpc_tables", "scale_table", "scheduler_table", "stage_descriptions"]
+__all__ = [
+    "boot_table",
+    "restart_table",
+    "rpc_tables",
+    "scale_table",
+    "scheduler_table",
+    "stage_descriptions",
+]
 
 
 def rpc_tables(results: Any, workload: Any, runs: int) -> None:
@@ -99,3 +106,21 @@ def _failures(raw: list[dict[str, Any]]) -> str | None:
         for reason, count in run.get("failures", {}).items()
     ]
     return "\n".join(["builds that failed, by fault:", *lines]) if lines else None
+
+
+def restart_table(
+    results: dict[str, list[dict[str, Any]]], *, runs: int, count: int, outage: float
+) -> None:
+    """One row per run of the restart scenario, by queue durability."""
+    keys = ["stuck", "active", "error", "create_errors", "hidden_successes", "seconds_to_rest"]
+    rows = [
+        [durable, str(index + 1), *(str(run[k]) for k in keys)]
+        for durable, measured in results.items()
+        for index, run in enumerate(measured)
+    ]
+    print_table(
+        f"Broker restart ({outage:g} s outage) during {count} boots, {runs} runs each",
+        ["durable_queues", "run", "stuck", "ACTIVE", "ERROR", "create errors",
+         "hidden successes", "s to rest"],
+        rows,
+    )  # fmt: skip
