@@ -92,7 +92,7 @@ def _url_for(transport: str, amqp_url: str) -> str:
 
 @click.group()
 def main() -> None:
-    """nova_lite's benchmark harness: rpc, boot, scheduler and scale scenarios."""
+    """nova_lite's benchmark harness: rpc, boot, scheduler, scale and restart scenarios."""
     quiet_logs()
 
 
@@ -448,6 +448,42 @@ def observe_command(blocks: int, calls: int, transport: str, amqp_url: str,
                    "observe": list(modes)},
         "figures": figures,
     }, output, False)  # fmt: skip
+
+
+@main.command()
+@click.option("--runs", default=3, show_default=True, help="Runs per queue durability.")
+@click.option("--count", default=200, show_default=True, help="Servers asked for per run.")
+@click.option("--hosts", default=4, show_default=True, help="Fake compute hosts.")
+@click.option("--outage", default=5.0, show_default=True, help="Seconds the broker is away.")
+@click.option(
+    "--durable",
+    "durabilities",
+    multiple=True,
+    type=click.Choice(["true", "false"]),
+    default=("true", "false"),
+    show_default=True,
+    help="[rpc] durable_queues of the runs (repeatable).",
+)
+@common_options
+def restart(runs: int, count: int, hosts: int, outage: float, durabilities: tuple[str, ...],
+            output: Path, plot: bool) -> None:  # fmt: skip
+    """Builds across a broker restart (a private RabbitMQ node): stuck, ended, how soon."""
+    from benchmarks.restart import RestartSpec, restart_run
+
+    results: dict[str, list[dict[str, Any]]] = {}
+    with progress() as bar:
+        for durable in durabilities:
+            spec = RestartSpec(servers=count, hosts=hosts, durable=durable == "true",
+                               outage=outage)  # fmt: skip
+            task = bar.add_task(f"restart durable={durable}", total=runs * count)
+            advance = functools.partial(bar.advance, task)
+            results[durable] = [asyncio.run(restart_run(spec, advance)) for _ in range(runs)]
+    tables.restart_table(results, runs=runs, count=count, outage=outage)
+    _finish("restart", {
+        "config": {"runs": runs, "servers": count, "hosts": hosts, "outage": outage,
+                   "instance_build_timeout": 0},
+        "runs": results,
+    }, output, plot)  # fmt: skip
 
 
 @main.command("plot")

@@ -10,6 +10,7 @@ from benchmarks.spans import STAGES
 __all__ = [
     "boot_table",
     "hops_table",
+    "restart_table",
     "rpc_tables",
     "scale_table",
     "scheduler_table",
@@ -188,4 +189,22 @@ def observe_table(
         [[mode, f"{f['p50_us'].median:.1f}", f"{f['ratio'].median:.3f}x",
           f"{f['ratio'].spread[0]:.3f}-{f['ratio'].spread[1]:.3f}"]
          for mode, f in figures.items()],
+    )  # fmt: skip
+
+
+def restart_table(
+    results: dict[str, list[dict[str, Any]]], *, runs: int, count: int, outage: float
+) -> None:
+    """One row per run of the restart scenario, by queue durability."""
+    keys = ["stuck", "active", "error", "create_errors", "hidden_successes", "seconds_to_rest"]
+    rows = [
+        [durable, str(index + 1), *(str(run[k]) for k in keys)]
+        for durable, measured in results.items()
+        for index, run in enumerate(measured)
+    ]
+    print_table(
+        f"Broker restart ({outage:g} s outage) during {count} boots, {runs} runs each",
+        ["durable_queues", "run", "stuck", "ACTIVE", "ERROR", "create errors",
+         "hidden successes", "s to rest"],
+        rows,
     )  # fmt: skip

@@ -12,6 +12,7 @@ changes a guest "from inside", as a guest OS shutting itself down would.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import attrs
+import orjson
 
 from nova_lite import clock as clock_module
 from nova_lite import objects
@@ -88,18 +90,55 @@ class FakeGuest:
         return power_state.STATE_MAP.get(self.state, f"state {self.state:#x}")
 
 
+class _Kept(dict[str, FakeGuest]):
+    """A fake hypervisor's guests, written to a file after every change and read at start."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        if path.exists():
+            loaded = _GUESTS.structure(orjson.loads(path.read_bytes()), dict[str, FakeGuest])
+            super().update(loaded)
+
+    def __setitem__(self, uuid: str, guest: FakeGuest) -> None:
+        super().__setitem__(uuid, guest)
+        self._save()
+
+    def __delitem__(self, uuid: str) -> None:
+        super().__delitem__(uuid)
+        self._save()
+
+    def pop(self, uuid: str, *default: Any) -> Any:
+        found = super().pop(uuid, *default)
+        self._save()
+        return found
+
+    def _save(self) -> None:
+        partial = self.path.with_suffix(".partial")
+        partial.write_bytes(orjson.dumps(_GUESTS.unstructure(dict(self))))
+        os.replace(partial, self.path)  # never half written, even if the process dies
+
+
+_GUESTS = objects.serializer().converter
+
+
 class FakeDriver(ComputeDriver):
     """A hypervisor for one host whose guests are records in `guests` (uuid -> FakeGuest)."""
 
     capabilities: dict[str, bool] = {"supports_set_admin_password": True}
 
     def __init__(
-        self, *, host: str, config: FakeDriverConfig | None = None, clock: Clock | None = None
+        self,
+        *,
+        host: str,
+        config: FakeDriverConfig | None = None,
+        clock: Clock | None = None,
+        guests_file: Path | None = None,
     ) -> None:
         self.host = host
         self.config = config or FakeDriverConfig()
         self.clock = clock or clock_module.monotonic
-        self.guests: dict[str, FakeGuest] = {}
+        self.guests: dict[str, FakeGuest] = {} if guests_file is None else _Kept(guests_file)
         self._fail_next: Counter[str] = Counter()
         try:
             self._fail_names = re.compile(self.config.fail_spawn_names or r"(?!)")
@@ -111,8 +150,19 @@ class FakeDriver(ComputeDriver):
 
     @classmethod
     def from_config(cls, config: Config, host: str) -> Self:
-        """The fake hypervisor of `host`, set up by the ``[fake_driver]`` section."""
-        return cls(host=host, config=config.fake_driver)
+        """The fake hypervisor of `host`, set up by the ``[fake_driver]`` section.
+
+        With ``persist_guests``, its guests are kept in
+        ``<state_path>/fake-hypervisors/<host>.json`` and outlive the compute process, as
+        a real hypervisor's guests outlive nova-compute (a test that kills the process
+        finds them again when it restarts).
+        """
+        kept = config.service_dir("fake-hypervisors") / f"{host}.json"
+        return cls(
+            host=host,
+            config=config.fake_driver,
+            guests_file=kept if config.fake_driver.persist_guests else None,
+        )
 
     def __repr__(self) -> str:
         return f"<FakeDriver {self.host} guests={len(self.guests)}>"

@@ -250,6 +250,7 @@ class FakeDriverConfig:
     operation_delay: float = 0.0
     fail_spawn_hosts: tuple[str, ...] = ()
     fail_spawn_names: str = ""  # a regular expression of display names whose spawn fails
+    persist_guests: bool = False  # guests kept in a file: they outlive the compute process
 
 
 @attrs.frozen(kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import attrs
 import pytest
@@ -89,6 +90,21 @@ async def test_spawn_records_each_ports_security_groups() -> None:
         "port-1": ("sg-web", "sg-ssh"),
         "port-2": (),
     }
+
+
+async def test_kept_guests_outlive_their_driver(tmp_path: Path) -> None:
+    """With persist_guests, a new driver on the same state finds the guests in their state."""
+    config = Config.load(environ={}, state_path=str(tmp_path), fake_driver={"persist_guests": True})
+    first = FakeDriver.from_config(config, "h1")
+    kept, gone = await spawned(first, "kept"), await spawned(first, "gone")
+    await first.pause(kept)
+    await first.destroy(gone)
+
+    second = FakeDriver.from_config(config, "h1")  # the compute process, restarted
+
+    assert await second.list_instances() == [kept.uuid]
+    assert await state_of(second, kept) == PAUSED
+    assert await FakeDriver.from_config(config, "h2").list_instances() == []
 
 
 async def test_spawning_an_existing_guest_fails() -> None:

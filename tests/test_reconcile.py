@@ -157,3 +157,37 @@ async def test_a_build_its_host_works_on_is_left_to_it(memory_clouds: CloudFacto
         assert (await harness.instance(server_id)).task_state == task_states.SPAWNING
     await harness.wait(server_id, "ACTIVE")
     await harness.assert_audit_clean()
+
+
+async def test_a_power_action_nothing_works_on_has_its_task_cleared(
+    memory_clouds: CloudFactory,
+) -> None:
+    """A reboot whose cast was lost (task set, host idle): the task is cleared, ACTIVE again."""
+    harness, reconciler = await _harness(memory_clouds)
+    server_id = await harness.boot()
+    conductor = harness.cloud.api.conductor
+    await conductor.instance_update(
+        harness.ctx, server_id, {"task_state": task_states.REBOOTING}, expected_task_state=[None]
+    )
+
+    assert await reconciler.reconcile(harness.ctx) == 0
+
+    await harness.wait(server_id, "ACTIVE")
+    await harness.assert_audit_clean()
+
+
+async def test_a_delete_nothing_works_on_is_sent_again(memory_clouds: CloudFactory) -> None:
+    """A delete whose cast was lost (task deleting, host idle): sent again, nothing left."""
+    harness, reconciler = await _harness(memory_clouds)
+    server_id = await harness.boot()
+    conductor = harness.cloud.api.conductor
+    await conductor.instance_update(
+        harness.ctx, server_id, {"task_state": task_states.DELETING}, expected_task_state=[None]
+    )
+
+    assert await reconciler.reconcile(harness.ctx) == 1  # sent again, and watched
+
+    await harness.admin.servers.wait_for(server_id, "DELETED", timeout=WAIT)
+    assert await reconciler.reconcile(harness.ctx) == 0
+    await harness.assert_nothing_leaked(server_id)
+    await harness.assert_audit_clean()

@@ -427,6 +427,8 @@ class RabbitMQTransport(Transport):
         self._state = "unconnected"
         self._connection: pika.AbstractRobustConnection | None = None
         self._topology: _Channel | None = None
+        self._probe: _Channel | None = None  # declarations that may be refused
+        self._probing = asyncio.Lock()
         self._publisher: _Channel | None = None
         self._unconfirmed: _Channel | None = None
         self._exchanges: dict[str, pika.AbstractExchange] = {}
@@ -462,6 +464,7 @@ class RabbitMQTransport(Transport):
         try:
             with _boundary(self, "open channels"):
                 self._topology = await self._channel(publisher_confirms=False)
+                self._probe = await self._channel(publisher_confirms=False)
                 self._publisher = await self._channel(on_return_raises=True)
                 self._unconfirmed = await self._channel(publisher_confirms=False)
                 self._exchanges = {"": self._publisher.channel.default_exchange}
@@ -558,9 +561,9 @@ class RabbitMQTransport(Transport):
     async def _durability_of(self, name: str, type: ExchangeType, auto_delete: bool) -> bool:
         """Whether exchange `name` is durable: false if it is missing.
 
-        Asked by declaring it transient, then durable, each on a short-lived channel
-        of its own: the refusal of the wrong one is a channel error, which would close
-        the shared topology channel under every concurrent declaration.
+        Asked by declaring it transient, then durable, on a channel kept for such
+        probes: the refusal of the wrong one is a channel error, which would close the
+        shared topology channel under every concurrent declaration.
         """
         for durable in (False, True):
             if await self._accepted(name, type, durable=durable, auto_delete=auto_delete):
@@ -573,20 +576,28 @@ class RabbitMQTransport(Transport):
     async def _accepted(
         self, name: str, type: ExchangeType, *, durable: bool, auto_delete: bool
     ) -> bool:
-        """Whether the broker takes this declaration (on a probe channel, closed after)."""
+        """Whether the broker takes this declaration, asked on the probe channel.
+
+        A refusal closes the probe channel (aio-pika reopens it), so probes go one at a
+        time, and none is remembered for re-declaration after a reconnection.
+        """
         with _boundary(self, "declare exchange {!r} as {}", name, type):
             self._check()
-            assert self._connection is not None
-            probe = aio_pika.Channel(self._connection, publisher_confirms=False)
-            await probe
-            try:
-                kind = aio_pika.ExchangeType(type)
-                await probe.declare_exchange(name, kind, durable=durable, auto_delete=auto_delete)
-            except amqp.ChannelPreconditionFailed:
-                return False
-            finally:
-                with contextlib.suppress(Exception):
-                    await probe.close()
+            assert self._probe is not None
+            async with self._probing:
+                channel = await self._probe.ready()
+                generation = self._probe.generation
+                try:
+                    await channel.declare_exchange(
+                        name,
+                        aio_pika.ExchangeType(type),
+                        durable=durable,
+                        auto_delete=auto_delete,
+                        robust=False,
+                    )
+                except amqp.ChannelPreconditionFailed:
+                    self._probe.spoil(generation)
+                    return False
             return True
 
     async def _declare_exchange(
@@ -683,7 +694,8 @@ class RabbitMQTransport(Transport):
                 await self._back_up(deadline)
             while True:
                 try:
-                    await self._publish_once(exchange, routing_key, outgoing, mandatory)
+                    async with asyncio.timeout(self._timeout):  # a dead connection can hang it
+                        await self._publish_once(exchange, routing_key, outgoing, mandatory)
                     return
                 except BaseException as exc:
                     if not self._worth_retrying(exc, deadline):
@@ -718,17 +730,18 @@ class RabbitMQTransport(Transport):
         """Whether a confirmed publish that failed with `exc` should be sent again.
 
         It is, until `deadline`, when the connection was lost under it (the broker is
-        restarting), and when it was unroutable or its exchange missing just after a
-        reconnection (a transient exchange and the queues of other parties come back
-        only as each connection restores what it declared). Sending it
-        again is safe: the message keeps its ``_unique_id``, by which a worker drops
-        the copy it has already seen.
+        restarting) or it got no confirm within ``connect_timeout`` (a publish can hang
+        on a connection that died under it), and when it was unroutable or its
+        exchange missing just after a reconnection (a transient exchange and the
+        queues of other parties come back only as each connection restores what it
+        declared). Sending it again is safe: the message keeps its ``_unique_id``, by
+        which a worker drops the copy it has already seen.
         """
         if not self.is_connected or asyncio.get_running_loop().time() >= deadline:
             return False
         if isinstance(exc, amqp.PublishError | amqp.ChannelNotFoundEntity):
             return self._restoring()
-        return _lost_connection(exc)
+        return isinstance(exc, TimeoutError) or _lost_connection(exc)
 
     def _restoring(self) -> bool:
         """Whether this connection came back so lately that others may still be restoring."""

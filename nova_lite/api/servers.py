@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -20,6 +20,7 @@ from nova_lite import clock, objects, validators
 from nova_lite.api import policy
 from nova_lite.api import security_groups as requested_groups
 from nova_lite.api.actions import ServerActions
+from nova_lite.api.creates import instance_uuids, retried
 from nova_lite.api.placement import Placement, placement_for
 from nova_lite.api.server_fields import CreateFields
 from nova_lite.api.server_records import ServerRecords
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_SERVER_META", "Servers"]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 TERMINAL = frozenset({"ERROR"})
 # Statuses that only exist while a task runs: waiting for them does not wait for idle.
@@ -138,7 +141,18 @@ class Servers(ServerActions, ServerRecords):
         placement = await placement_for(self.api, ctx, hints, availability_zone)
         if placement.group is not None:
             hints["group"] = placement.group.uuid
-        uuids = [str(uuid.uuid4()) for _ in range(count)]
+        request = {
+            "name": name,
+            "flavor": flavor,
+            "image": image,
+            "networks": networks,
+            "count": count,
+            "availability_zone": availability_zone,
+            "block_devices": list(block_devices),
+            "scheduler_hints": hints,
+            "metadata": metadata,
+        }
+        uuids = instance_uuids(ctx, request, count)
         reservation = {"reservation_id": f"r-{uuids[0][:8]}"}  # one per create, as in Nova
         instances = [
             objects.Instance(
@@ -161,17 +175,55 @@ class Servers(ServerActions, ServerRecords):
             for i in range(count)
         ]
         specs = [_request_spec(i, image_obj, hints, placement) for i in instances]
-        created = await self.api.conductor.create_instances(ctx, instances)
-        await requested_groups.record(self.api.network, ctx, [i.uuid for i in created], group_ids)
-        await self.api.conductor.actions_start(ctx, [i.uuid for i in created], "create")
+        created = await self._create_step(
+            "record the servers", lambda: self.api.conductor.create_instances(ctx, instances)
+        )
+        try:
+            uuids_made = [i.uuid for i in created]
+            await requested_groups.record(self.api.network, ctx, uuids_made, group_ids)
+            await self._start_created(ctx, instances, created, specs)
+        except NovaLiteError:
+            await self._undo_create(ctx, created)
+            raise
+        return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
+
+    async def _create_step(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """A step of a create, sent once more if a broker outage left it unknown."""
+        return await retried(self.api.transport, self.api.config.rpc.timeout, what, step)
+
+    async def _start_created(
+        self,
+        ctx: RequestContext,
+        asked: Sequence[objects.Instance],
+        created: Sequence[objects.Instance],
+        specs: Sequence[objects.RequestSpec],
+    ) -> None:
+        """Record the create action and have the servers placed (see `api/creates.py`)."""
+        conductor = self.api.conductor
+        if [i.created_at for i in created] == [i.created_at for i in asked]:  # not a retry
+            made = [i.uuid for i in created]
+            await self._create_step(
+                "record the create actions",
+                functools.partial(conductor.actions_start, ctx, made, "create"),
+            )
         log.info(
             "api.servers.create",
             request_id=ctx.request_id,
             instance_uuids=[i.uuid for i in created],
-            flavor=flavor_obj.name,
+            flavor=created[0].flavor.name,
         )
-        await self.api.conductor.schedule_and_build_instances(ctx, specs)
-        return [Server.from_instance(i, show_host=ctx.is_admin) for i in created]
+        await self._create_step(
+            "have the servers placed",
+            functools.partial(conductor.schedule_and_build_instances, ctx, list(specs)),
+        )
+
+    async def _undo_create(self, ctx: RequestContext, created: Sequence[objects.Instance]) -> None:
+        """Delete the servers of a create that failed after recording them (best effort)."""
+        for instance in created:
+            try:
+                await self.delete(instance.uuid)
+            except NovaLiteError as exc:
+                log.warning("api.create.undo_failed", instance_uuid=instance.uuid, error=str(exc))
 
     async def _check_image(
         self,

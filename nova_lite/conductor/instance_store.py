@@ -74,16 +74,24 @@ class InstanceStore:
 
     # -- instances ---------------------------------------------------------
 
-    async def create(self, instances: Sequence[objects.Instance]) -> None:
+    async def create(
+        self, instances: Sequence[objects.Instance]
+    ) -> tuple[list[objects.Instance], bool]:
         """Insert new instances if the project's quota allows all of them at once.
 
         Instances created in a server group (hint ``group``) join it in the same
         transaction, if the group has room for them all.
 
-        A uuid given twice, or one an instance (even a deleted one) already has, is a
-        `Conflict` naming it, and nothing is inserted.
+        Returns the instances as stored, and whether they are new. The same batch
+        again (every uuid recorded already, in the same project) is a retry of the
+        create it made: its instances are returned as they are now, and nothing is
+        inserted or counted twice. A uuid given twice, one that another batch or a
+        deleted instance has, is a `Conflict` naming it, and nothing is inserted.
         """
         async with self.db.transaction() as conn:
+            retried = await self._retried(conn, instances)
+            if retried is not None:
+                return retried, False
             await self._check_new_uuids(conn, [i.uuid for i in instances])
             for project_id in {i.project_id for i in instances}:
                 mine = [i for i in instances if i.project_id == project_id]
@@ -107,6 +115,25 @@ class InstanceStore:
                     ),
                 )
             await self.groups.add_members(conn, instances)
+        return list(instances), True
+
+    async def _retried(
+        self, conn: Any, instances: Sequence[objects.Instance]
+    ) -> list[objects.Instance] | None:
+        """The stored instances if `instances` were all recorded by one earlier create."""
+        uuids = [i.uuid for i in instances]
+        cursor = await conn.execute(
+            "SELECT uuid, project_id, deleted, data FROM instances "
+            "WHERE uuid IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(uuids).decode(),),
+        )
+        rows = {row[0]: row for row in await cursor.fetchall()}
+        projects = {i.project_id for i in instances}
+        if len(set(uuids)) != len(uuids) or set(rows) != set(uuids):
+            return None
+        if any(row[2] for row in rows.values()) or {r[1] for r in rows.values()} != projects:
+            return None  # deleted since, or another project's: a conflict, said below
+        return [objects.load(objects.Instance, rows[u][3]) for u in uuids]
 
     async def _check_new_uuids(self, conn: Any, uuids: Sequence[str]) -> None:
         twice = sorted(u for u, n in Counter(uuids).items() if n > 1)

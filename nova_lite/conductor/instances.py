@@ -50,11 +50,15 @@ class InstanceRecords:
     async def create_instances(
         self, ctx: RequestContext, instances: list[objects.Instance]
     ) -> list[objects.Instance]:
-        """Record new instances in BUILD, all or none, within the project's quota."""
-        await self.store.create(instances)
-        for instance in instances:
+        """Record new instances in BUILD, all or none, within the project's quota.
+
+        Idempotent: the same instances again (a create retried after a broker outage
+        left its outcome unknown) return the records made the first time.
+        """
+        stored, new = await self.store.create(instances)
+        for instance in stored if new else ():
             await self.notifier.info(ctx, "instance.update", instance_payload(instance))
-        return instances
+        return stored
 
     @endpoint
     async def instance_get(

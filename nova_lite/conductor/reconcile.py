@@ -1,36 +1,43 @@
-"""Builds a broker outage or a conductor restart stranded: found and ended, never left in BUILD.
+"""Work a broker outage or a conductor restart stranded: found and ended, never left half done.
 
 A build is a chain of messages: the API's cast to the conductor, the conductor's
 call to the scheduler and cast to the chosen host, the host's calls while it builds.
 When the broker restarts, any of them can be lost: a cast in a transient queue, a
 reply to a call in flight, a handler whose error path failed because the broker was
-still away. With the default ``instance_build_timeout = 0`` nothing would ever end
-such a build. `BuildReconciler` ends them instead, as the conductor knows every
-build from its records:
+still away. Deletes and power actions are chains too (the API sets the task, then
+casts to the host). With the default ``instance_build_timeout = 0`` nothing would
+ever end such work. `BuildReconciler` ends it instead, as the conductor knows every
+instance and its task from its records:
 
-- when the conductor's connection comes back (and at start-up, for the builds a
+- when the conductor's connection comes back (and at start-up, for the work a
   conductor that died left behind), it waits `grace` seconds for what was merely
   delayed (queued casts, calls waiting for the broker) to arrive, then looks at
-  every build older than the outage whose record has not moved for `grace`;
-- a build this conductor is placing right now is left to it;
-- a build nobody placed (no host) lost its request before it reached the scheduler:
-  it goes to ERROR with a fault (placing it here could place it twice, should
-  another conductor hold it);
-- a build whose host is working on it (its instance lock is held there) is left to
-  the host, and looked at again;
+  every instance with a task whose record has not moved for `grace` seconds since
+  before the reconnection;
+- an instance this conductor is placing right now, or whose host is working on it
+  (its instance lock is held there), is left alone and looked at again; a host
+  that does not answer is asked again at the next pass;
+- a build nobody placed (no host) lost its request before it reached the
+  scheduler: it goes to ERROR with a fault (placing it here could place it twice,
+  should another conductor hold it);
 - a build whose host never started it (task ``scheduling``) lost its cast: the cast
   is sent again, once per outage (the host drops a copy that finds the build moved
   on: `compute.build._stale`);
 - a build whose host started it and no longer works on it lost its handler: it goes
   to ERROR with a fault, its claim, ports and the host's guest and tracker entry
   given back;
-- a host that does not answer is asked again at the next pass.
+- a delete nothing works on is sent to its host again, once per outage, or done
+  here for an instance with no host (ports, claim, record);
+- a power action (reboot, stop, start, pause, unpause, suspend, resume) nothing
+  works on lost its cast or its handler: its task is cleared (the power-state sync
+  makes the record follow the guest if the action got that far);
+- any other task is left to the audit, which reports it.
 
-Passes repeat every `interval` seconds until no build older than the outage is left
-in BUILD, or for `window` seconds; at the end of the window, a build whose cast was
-sent again and never started goes to ERROR too. So every build in flight at an
-outage ends ACTIVE or ERROR: the stranded ones within ``grace + interval`` seconds of
-the reconnection, or ``window`` for a re-sent cast that is lost again.
+Passes repeat every `interval` seconds until no task older than the outage is left,
+or for `window` seconds; at the end of the window, a build whose cast was sent again
+and never started goes to ERROR too. So every build in flight at an outage ends
+ACTIVE or ERROR: the stranded ones within ``grace + interval`` seconds of the
+reconnection, or ``window`` for a re-sent cast that is lost again.
 
 Every write is a compare-and-swap on the record's task_state, so a delete, the
 host finishing meanwhile, or another conductor's reconciliation wins cleanly.
@@ -68,8 +75,22 @@ RECONCILE_INTERVAL: Final = 2.5
 #: Seconds after a reconnection during which passes repeat.
 RECONCILE_WINDOW: Final = 60.0
 
-_HOST_STEPS = frozenset(
-    {task_states.NETWORKING, task_states.BLOCK_DEVICE_MAPPING, task_states.SPAWNING}
+#: The tasks of actions that change only the guest's power: clearing one is safe.
+_POWER_TASKS = frozenset(
+    {
+        task_states.REBOOTING,
+        task_states.REBOOT_PENDING,
+        task_states.REBOOT_STARTED,
+        task_states.REBOOTING_HARD,
+        task_states.REBOOT_PENDING_HARD,
+        task_states.REBOOT_STARTED_HARD,
+        task_states.POWERING_OFF,
+        task_states.POWERING_ON,
+        task_states.PAUSING,
+        task_states.UNPAUSING,
+        task_states.SUSPENDING,
+        task_states.RESUMING,
+    }
 )
 
 
@@ -135,24 +156,26 @@ class BuildReconciler:
         created_before: datetime.datetime | None = None,
         closing: bool = False,
     ) -> int:
-        """One pass over the builds made before `created_before` (the reconnection; by
-        default, any); how many are left unresolved. `closing` ends the window."""
+        """One pass over the tasks of instances made before `created_before` (the
+        reconnection; by default, any); how many are left to watch. `closing` ends
+        the window."""
         self.passes += 1
         cutoff = objects.utcnow() - datetime.timedelta(seconds=self.grace)
         before = created_before or objects.utcnow()
-        stranded = [
-            i for i in await self.records.store.list() if _building(i) and i.created_at <= before
+        tasks = [
+            i
+            for i in await self.records.store.list()
+            if i.task_state is not None and i.created_at <= before
         ]
         ledgers: dict[str, objects.HostLedger | None] = {}
         left = 0
-        for instance in stranded:
+        for instance in tasks:
             if self.builds.placing(instance.uuid) or _last_change(instance) > cutoff:
                 left += 1  # being placed here, or moving: not stranded (yet)
-                continue
-            if not await self._settle(ctx, instance, ledgers, closing=closing):
+            elif not await self._settle(ctx, instance, ledgers, closing=closing):
                 left += 1
-        if stranded:
-            log.info("conductor.reconciled", builds=len(stranded), unresolved=left)
+        if tasks:
+            log.info("conductor.reconciled", tasks=len(tasks), unresolved=left)
         return left
 
     async def _settle(
@@ -163,16 +186,22 @@ class BuildReconciler:
         *,
         closing: bool,
     ) -> bool:
-        """End or re-send one build; whether it is resolved (no longer ours to watch)."""
+        """End or re-send one instance's task; whether it is resolved (no longer watched)."""
         host = instance.host
         if host is None:
-            await self._fail(ctx, instance, "its request was lost before it was placed")
-            return True
+            return await self._hostless(ctx, instance)
         if host not in ledgers:
             ledgers[host] = await self._ledger(ctx, host)
         ledger = ledgers[host]
         if ledger is None or instance.uuid in ledger.busy:
             return False  # the host is away, or works on it: ask again next pass
+        if instance.task_state == task_states.DELETING:
+            return await self._redelete(ctx, instance, host)
+        if instance.task_state in _POWER_TASKS:
+            await self._clear(ctx, instance)
+            return True
+        if instance.vm_state != vm_states.BUILDING:
+            return True  # another action's: the audit reports it if it stays
         if instance.task_state == task_states.SCHEDULING:
             if instance.uuid not in self._resent:
                 await self._resend(ctx, instance, host)
@@ -181,10 +210,39 @@ class BuildReconciler:
                 return False
             await self._fail(ctx, instance, f"its build request to {host} was lost twice")
             return True
-        if instance.task_state in _HOST_STEPS:
-            await self._fail(ctx, instance, f"{host} stopped building it")
-            return True
+        await self._fail(ctx, instance, f"{host} stopped building it")
+        return True
+
+    async def _hostless(self, ctx: RequestContext, instance: objects.Instance) -> bool:
+        """A task of an instance on no host: a build nobody placed, or a delete."""
+        if instance.task_state == task_states.DELETING:
+            log.warning("conductor.delete_stranded", instance_uuid=instance.uuid)
+            await _quietly(self.network.deallocate_for_instance(ctx, instance.uuid))
+            await _quietly(self.scheduler.release(ctx, instance.uuid))
+            await _quietly(self.records.instance_destroy(ctx, instance.uuid))
+        elif instance.vm_state == vm_states.BUILDING:
+            await self._fail(ctx, instance, "its request was lost before it was placed")
+        return True
+
+    async def _redelete(self, ctx: RequestContext, instance: objects.Instance, host: str) -> bool:
+        """Send a stranded delete to its host again (once per outage; it is idempotent)."""
+        if instance.uuid in self._resent:
+            return False
+        self._resent[instance.uuid] = objects.utcnow()
+        log.warning("conductor.delete_resent", instance_uuid=instance.uuid, host=host)
+        await _quietly(self.compute.terminate_instance(ctx, host, instance.uuid))
         return False
+
+    async def _clear(self, ctx: RequestContext, instance: objects.Instance) -> None:
+        """Clear a power action's task that nothing works on (compare-and-swap)."""
+        log.warning(
+            "conductor.task_stranded", instance_uuid=instance.uuid, task_state=instance.task_state
+        )
+        await _quietly(
+            self.records.instance_update(
+                ctx, instance.uuid, {"task_state": None}, expected_task_state=[instance.task_state]
+            )
+        )
 
     async def _ledger(self, ctx: RequestContext, host: str) -> objects.HostLedger | None:
         try:
@@ -246,10 +304,6 @@ def request_spec_for(instance: objects.Instance) -> objects.RequestSpec:
         instance_group=str(group) if group is not None else None,
         group_policy=policy,
     )
-
-
-def _building(instance: objects.Instance) -> bool:
-    return instance.vm_state == vm_states.BUILDING and instance.task_state != task_states.DELETING
 
 
 def _last_change(instance: objects.Instance) -> datetime.datetime:
