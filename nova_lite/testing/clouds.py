@@ -124,7 +124,8 @@ class CloudFactory:
         base: dict[str, Any] = {
             "state_path": str(self.path / f"cloud{next(self._count)}"),
             "host": "control1",
-            "rpc": {**self.broker.rpc_options(), "timeout": WAIT},
+            # A call the service keeps beating for still ends (6 x WAIT), not 30 min on.
+            "rpc": {**self.broker.rpc_options(), "timeout": WAIT, "long_timeout": 6 * WAIT},
             "identity": {"bootstrap_password": PASSWORD},
         }
         return Config.load(environ={}, **_merge(base, overrides))
