@@ -83,7 +83,9 @@ class Burst:
 async def _start_cloud(clouds: CloudFactory, *, durable: bool) -> tuple[Cloud, Session]:
     cloud = await clouds.start(
         computes=2,
-        rpc={"durable_queues": durable},
+        # Few builds at once per host: the others wait in its queue, where a transient
+        # queue loses them at the restart (the reconciliation sends them again).
+        rpc={"durable_queues": durable, "max_concurrency": 4},
         fake_driver={"vcpus": 128, "memory_mb": 128 * 1024},
     )
     admin = await cloud.login_admin()

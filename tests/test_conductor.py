@@ -150,6 +150,23 @@ async def test_an_instance_uuid_already_taken_or_given_twice_is_a_conflict(
     assert [i.uuid for i in await api.instance_get_all(ALICE, project_id="p-alice")] == [kept.uuid]
 
 
+async def test_the_same_instances_again_are_the_create_they_made(api: ConductorAPI) -> None:
+    """A batch recorded already (a retried create) returns its records; nothing is added."""
+    first, second = instance(), instance()
+    made = await api.create_instances(ALICE, [first, second])
+    await api.instance_update(ALICE, first.uuid, {"host": "h1"})
+
+    again = await api.create_instances(ALICE, [instance(uuid=first.uuid), second])
+
+    assert [i.uuid for i in again] == [i.uuid for i in made]
+    assert again[0].host == "h1"  # as recorded now, not as asked again
+    quota = await api.quota_get(ALICE, "p-alice")
+    assert quota["usage"]["instances"] == 2
+    await api.instance_destroy(ADMIN, second.uuid)
+    with pytest.raises(Conflict, match=f"uuid '{second.uuid}' already exists"):
+        await api.create_instances(ALICE, [first, second])  # deleted since: not a retry
+
+
 async def test_a_quota_set_by_an_admin_replaces_the_default(api: ConductorAPI) -> None:
     """quota_set changes one project's limit (-1 is unlimited); members may neither set
     quotas nor read another project's."""
