@@ -57,6 +57,10 @@ def _scheduler(ax: Any, results: dict[str, Any]) -> None:
         if len(figures) == len(xs):
             ax.errorbar(xs, [f["median"] for f in figures], yerr=_errors(figures), marker="o",
                         capsize=3, label=label)  # fmt: skip
+    cpu = [results["figures"][h].get("cpu_us") for h in hosts]
+    if all(cpu):
+        ax.plot(xs, [1e6 / f["median"] for f in cpu], linestyle=":", marker=".",
+                label="sampled, per CPU-second")  # fmt: skip
     ax.plot([1000, 10000, 100000], [3000, 1500, 500], linestyle="--", color="grey",
             marker="_", label="targets")  # fmt: skip
     ax.set_xscale("log")

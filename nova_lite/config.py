@@ -204,7 +204,7 @@ class SchedulerConfig:
     soft_anti_affinity_weight_multiplier: float = 10.0
     host_subset_size: int = attrs.field(default=1, validator=_positive)
     max_attempts: int = attrs.field(default=3, validator=_positive)
-    percentage_of_hosts_to_score: float = attrs.field(default=0.5, validator=_percentage)
+    percentage_of_hosts_to_score: float = attrs.field(default=0.25, validator=_percentage)
     min_hosts_to_score: int = attrs.field(default=100, validator=_positive)
 
 

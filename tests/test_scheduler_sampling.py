@@ -259,10 +259,10 @@ def test_the_sampling_rule_is_a_percentage_with_a_minimum(
     assert rule.hosts_to_score(hosts) == scored
 
 
-def test_the_default_rule_weighs_a_hundred_hosts_up_to_twenty_thousand() -> None:
-    """By default at least 100 hosts are weighed, and 0.5% of the hosts in larger clouds."""
+def test_the_default_rule_weighs_a_hundred_hosts_up_to_forty_thousand() -> None:
+    """By default at least 100 hosts are weighed, and 0.25% of the hosts in larger clouds."""
     rule = SamplingRule.from_config(Config.load(environ={}, state_path=":memory:"))
-    assert [rule.hosts_to_score(n) for n in (50, 1000, 20_000, 100_000)] == [100, 100, 100, 500]
+    assert [rule.hosts_to_score(n) for n in (50, 1000, 40_000, 100_000)] == [100, 100, 100, 250]
 
 
 def test_sampling_options_are_checked() -> None:
