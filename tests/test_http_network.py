@@ -205,19 +205,24 @@ async def test_the_floating_ip_proxy_and_actions(front: FrontEnd) -> None:
     assert (removed.status, again.status) == (202, 409)
 
 
-async def test_novas_tenant_networks_and_the_proxies_end_at_236(front: FrontEnd) -> None:
-    """os-tenant-networks shows Neutron's networks in Nova's shape; from 2.36 it and the
-    floating IP and security group proxies are gone (404), as in Nova."""
+async def test_novas_network_views_and_their_end_at_236(front: FrontEnd) -> None:
+    """os-networks and os-tenant-networks show Neutron's networks in Nova's shape; from
+    2.36 they and the floating IP proxy are gone (404), as in Nova."""
     token = await front.token()
     tenant = await front.call("GET", f"{COMPUTE}/os-tenant-networks", token=token)
     (private,) = tenant.body["networks"]
-    shown = await front.call("GET", f"{COMPUTE}/os-tenant-networks/{private['id']}", token=token)
-    missing = await front.call("GET", f"{COMPUTE}/os-tenant-networks/nope", token=token)
+    shown = await front.call("GET", f"{COMPUTE}/os-networks/{private['id']}", token=token)
+    missing = await front.call("GET", f"{COMPUTE}/os-networks/nope", token=token)
     gone = [
         (await front.call("GET", f"{COMPUTE}/{path}", token=token, headers=PROXY_GONE)).status
-        for path in ("os-tenant-networks", "os-floating-ips", "os-security-groups")
+        for path in ("os-networks", "os-tenant-networks", "os-floating-ips")
     ]
 
-    assert private == {"id": private["id"], "label": "private", "cidr": "10.0.0.0/20"}
-    assert shown.body == {"network": private}
+    assert (private["label"], private["cidr"]) == ("private", "10.0.0.0/20")
+    network = shown.body["network"]
+    assert (network["label"], network["gateway"], network["netmask"]) == (
+        "private",
+        "10.0.0.1",
+        "255.255.240.0",
+    )
     assert missing.status == 404 and gone == [404, 404, 404]

@@ -611,6 +611,8 @@ COMPUTE_NETWORK_BUILDERS: dict[str, Builder] = {
     "compute_show_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
     "compute_create_floating_ip": _create_compute_floating_ip,
     "compute_delete_floating_ip": _compute_owned("os-floating-ips", _fresh_floating_ip),
+    "compute_list_compute_networks": _fixed(f"{COMPUTE}/os-networks"),
+    "compute_show_compute_network": _owned(lambda w: f"{COMPUTE}/os-networks/{w.network}"),
     "compute_list_tenant_networks": _fixed(f"{COMPUTE}/os-tenant-networks"),
     "compute_show_tenant_network": _owned(lambda w: f"{COMPUTE}/os-tenant-networks/{w.network}"),
 }

@@ -322,6 +322,8 @@ COMPUTE_NETWORK = _rules(
     (f"{_FIP}delete", MEMBER_OR_ADMIN, "Give a floating IP back (the proxy API)."),
     (f"{_FIP}add", MEMBER_OR_ADMIN, "Associate a floating IP with a server."),
     (f"{_FIP}remove", MEMBER_OR_ADMIN, "Take a floating IP off a server."),
+    ("os_compute_api:os-networks:list", READER_OR_ADMIN, "List networks (the proxy API)."),
+    ("os_compute_api:os-networks:view", READER_OR_ADMIN, "Show a network (the proxy API)."),
     ("os_compute_api:os-tenant-networks:list", READER_OR_ADMIN, "List the project's networks."),
     ("os_compute_api:os-tenant-networks:show", READER_OR_ADMIN, "Show a project's network."),
 )
