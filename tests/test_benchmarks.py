@@ -18,11 +18,12 @@ from benchmarks.boot import BootSpec, boot_run
 from benchmarks.common import Figure, write_results
 from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
 from benchmarks.oslo import OsloMessaging, oslo_missing
+from benchmarks.restart import RestartSpec, restart_run
 from benchmarks.rpc import run_rpc
 from benchmarks.scale import ScaleSpec, run_scale
 from benchmarks.scheduler import SchedulerSpec, run_scheduler
 from nova_lite.cli import main as nova_lite_main
-from nova_lite.testing import TransportFactory
+from nova_lite.testing import PrivateRabbitMQ, TransportFactory
 
 TINY = Workload(count=40, latency_count=10, concurrency=(1, 4))
 
@@ -138,6 +139,20 @@ async def test_scale_scenario_checks_capacity_in_a_child_process() -> None:
         "oversubscribed_by_claims": 0, "oversubscribed_by_guests": 0,
         "claims_guests_disagree": 0, "guests": 12,
     }  # fmt: skip
+
+
+async def test_restart_scenario_counts_servers_across_a_broker_restart(
+    private_rabbitmq: PrivateRabbitMQ,
+) -> None:
+    """The restart scenario boots across a restart of a private node and counts the outcome.
+
+    (The fixture only proves a node can start here; each run starts a node of its own.)
+    """
+    spec = RestartSpec(servers=10, hosts=1, outage=0.5, spawn_delay=0.0, bound=60.0)
+    run = await restart_run(spec, lambda _: None)
+    assert run["stuck"] == 0 and run["hidden_successes"] == 0
+    assert run["active"] + run["error"] + run["create_errors"] == 10
+    assert run["seconds_to_rest"] >= 0
 
 
 @pytest.mark.parametrize(
