@@ -19,11 +19,12 @@ from benchmarks.cli import main as bench_main
 from benchmarks.common import Figure, write_results
 from benchmarks.contenders import BareAioPika, BareAsyncio, Contender, NovaLite, Workload
 from benchmarks.oslo import OsloMessaging, oslo_missing
+from benchmarks.restart import RestartSpec, restart_run
 from benchmarks.rpc import run_rpc
 from benchmarks.scale import ScaleSpec, run_scale
 from benchmarks.scheduler import SchedulerSpec, run_scheduler
 from nova_lite.cli import main as nova_lite_main
-from nova_lite.testing import TransportFactory
+from nova_lite.testing import PrivateRabbitMQ, TransportFactory
 
 TINY = Workload(count=40, latency_count=10, concurrency=(1, 4))
 
@@ -250,6 +251,20 @@ def test_scale_fails_when_any_server_is_not_active_and_prints_its_faults(
     assert "run 3: 0 of 10 not ACTIVE; oversubscribed_by_claims=1" in result.output
     assert "run 1" not in result.output.split("FAILED")[1]
     assert scale.problems([_raw_run(0, {})]) == []
+
+
+async def test_restart_scenario_counts_servers_across_a_broker_restart(
+    private_rabbitmq: PrivateRabbitMQ,
+) -> None:
+    """The restart scenario boots across a restart of a private node and counts the outcome.
+
+    (The fixture only proves a node can start here; each run starts a node of its own.)
+    """
+    spec = RestartSpec(servers=10, hosts=1, outage=0.5, spawn_delay=0.0, bound=60.0)
+    run = await restart_run(spec, lambda _: None)
+    assert run["stuck"] == 0 and run["hidden_successes"] == 0
+    assert run["active"] + run["error"] + run["create_errors"] == 10
+    assert run["seconds_to_rest"] >= 0
 
 
 @pytest.mark.parametrize(
