@@ -3,7 +3,9 @@
 A `FilterTally` is kept for one select_destinations: the hosts the filters began
 with, then for each filter (in the order they ran) how many hosts it was given and
 how many it kept, added up if the filters run over the hosts in several batches.
-When no host is left, `refuse` logs what Nova logs at INFO since Ocata ("Filtering
+When no host is left, or every host that passed lost its claim to another
+scheduler process (`claims_lost`: the database refused the claim because the host no
+longer fitted), `refuse` logs what Nova logs at INFO since Ocata ("Filtering
 removed all hosts for the request with instance ID ... Filter results: ['RamFilter:
 (start: 3, end: 0)', ...]") with what the request needed, and returns the
 `NoValidHost` whose message (the instance fault, and so the HTTP fault body) is the
@@ -39,6 +41,8 @@ class FilterTally:
     start: int = 0
     steps: dict[str, list[int]] = attrs.field(factory=dict)  # name -> [given, kept]
     started_ns: int = attrs.field(factory=time.time_ns)
+    passed: int = 0  # hosts that passed every filter (of the last ranking)
+    claims_lost: int = 0  # claims refused by the database: another scheduler was there first
 
     def began(self, hosts: int) -> None:
         """The filters are given `hosts` hosts (added up over batches)."""
@@ -74,6 +78,15 @@ def needs(spec: objects.RequestSpec) -> str:
 
 
 def _short(spec: objects.RequestSpec, tally: FilterTally) -> str:
+    if tally.claims_lost:
+        noun = "host" if tally.passed == 1 else "hosts"
+        lost = "claim" if tally.claims_lost == 1 else "claims"
+        return (
+            f"{NO_VALID_HOST} {tally.passed} {noun} passed the filters, but the "
+            f"{tally.claims_lost} {lost} made there lost to other schedulers' claims "
+            f"(the hosts no longer fit the request when it was written; the request "
+            f"needs {needs(spec)})."
+        )
     removing = [f"{name} removed {count}" for name, count in tally.removed() if count]
     if tally.start == 0:
         found = "There are no compute hosts to choose from"
@@ -86,14 +99,23 @@ def _short(spec: objects.RequestSpec, tally: FilterTally) -> str:
 def refuse(transport: Transport, spec: objects.RequestSpec, tally: FilterTally) -> NoValidHost:
     """Log why no host is left (Nova's INFO line), report it, and the error to raise."""
     results = tally.results()
+    if tally.claims_lost:
+        detail = (
+            f"Every claim for the request with instance ID '{spec.instance_uuid}' was "
+            f"refused: {tally.claims_lost} of the {tally.passed} hosts that passed the "
+            f"filters were claimed by other schedulers first. Filter results: {results}"
+        )
+    else:
+        detail = (
+            f"Filtering removed all hosts for the request with instance ID "
+            f"'{spec.instance_uuid}'. Filter results: {results}"
+        )
     log.info(
         "scheduler.no_valid_host",
         instance_uuid=spec.instance_uuid,
-        detail=(
-            f"Filtering removed all hosts for the request with instance ID "
-            f"'{spec.instance_uuid}'. Filter results: {results}"
-        ),
+        detail=detail,
         needs=needs(spec),
+        claims_lost=tally.claims_lost,
     )
     decided(transport, spec, tally, host=None)
     return NoValidHost(

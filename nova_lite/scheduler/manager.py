@@ -22,7 +22,6 @@ from nova_lite.admin import require_admin
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import NoValidHost
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.driver import FilterScheduler, HostSearch, SamplingRule
@@ -84,14 +83,15 @@ class SchedulerManager(Manager):
             if not ranking.hosts:
                 raise refuse(self.transport, spec, tally)
             ranked = ranking.hosts
-            try:
-                chosen = await self._claim_best(spec, ranked)
-            except NoValidHost:
-                if ranking.complete and len(ranked) == ranking.passed:
-                    raise
+            tally.passed = ranking.passed
+            chosen = await self._claim_best(spec, ranked, tally)
+            if chosen is None and not (ranking.complete and len(ranked) == ranking.passed):
                 ranking = self.driver.rank_all(spec)
                 ranked = ranking.hosts
-                chosen = await self._claim_best(spec, ranked)
+                tally.passed = max(tally.passed, ranking.passed)
+                chosen = await self._claim_best(spec, ranked, tally)
+            if chosen is None:
+                raise refuse(self.transport, spec, tally)
         others = [h for h in ranked if h is not chosen][:num_alternates]
         decided(self.transport, spec, tally, host=chosen.host)
         log.info(
@@ -103,11 +103,16 @@ class SchedulerManager(Manager):
         )
         return [_selection(spec, h.host) for h in (chosen, *others)]
 
-    async def _claim_best(self, spec: objects.RequestSpec, ranked: list[HostState]) -> HostState:
+    async def _claim_best(
+        self, spec: objects.RequestSpec, ranked: list[HostState], tally: FilterTally
+    ) -> HostState | None:
         """Claim on one of the best `host_subset_size` hosts, or the next that still fits.
 
         The claim is verified against the database, so another scheduler process
-        that claimed there meanwhile makes this one move on rather than overbook.
+        that claimed there meanwhile makes this one move on rather than overbook;
+        each such refusal is counted in `tally`, so that a "No valid host" after them
+        says that the hosts were lost to a race, not filtered out. None: every claim
+        was refused.
         """
         candidates = list(ranked)
         size = self.config.scheduler.host_subset_size
@@ -116,11 +121,9 @@ class SchedulerManager(Manager):
             chosen = subset[0] if len(subset) == 1 else random.choice(subset)
             if await self.hosts.claim(_allocation(spec, chosen.host), verify=True):
                 return chosen
+            tally.claims_lost += 1
             candidates.remove(chosen)
-        raise NoValidHost(
-            "No valid host was found. There are not enough hosts available.",
-            instance_uuid=spec.instance_uuid,
-        )
+        return None
 
     @endpoint
     async def claim(self, ctx: RequestContext, selection: objects.Selection) -> bool:
