@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import structlog
+from hypothesis import settings
 
 from nova_lite.testing import TransportFactory, amqp_url
 
@@ -28,6 +29,17 @@ pytest_plugins = ["nova_lite.testing.pytest_plugin"]
 
 AMQP_URL = amqp_url()
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis: the same examples on every CI run (derandomized, no example database),
+# and new ones on every local run, with failures kept in the local database
+# (.hypothesis/, git-ignored) so they replay until fixed; a failure found once is then
+# written into its test as an explicit example. NOVA_LITE_HYPOTHESIS_PROFILE picks
+# either profile anywhere (`ci` to reproduce CI's examples locally).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(
+    os.environ.get("NOVA_LITE_HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "explore")
+)
 
 
 # -- no secret in any log line of the whole suite ---------------------------------

@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from nova_lite.config import BOOL_SPELLINGS, Config, environment_variables
 from nova_lite.exceptions import ConfigError
 
-# Deterministic in CI: a fixed seed and no example database carried between runs.
+# Deterministic in CI, exploring locally: the profiles in tests/conftest.py.
 STRICT = settings(
-    derandomize=True,
-    database=None,
     deadline=None,
     max_examples=300,
     suppress_health_check=[HealthCheck.too_slow],

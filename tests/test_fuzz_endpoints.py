@@ -44,13 +44,11 @@ from transports.memory import MemoryTransport
 
 T = TypeVar("T")
 CALL_TIMEOUT = 10.0
-# Deterministic (derandomize): the same examples on every run, in CI as here.
+# Deterministic in CI, exploring locally: the profiles in tests/conftest.py.
 # NOVA_LITE_TEST_FUZZ_ENDPOINT_EXAMPLES raises the number of examples for a longer hunt.
 SETTINGS = settings(
     max_examples=int(os.environ.get("NOVA_LITE_TEST_FUZZ_ENDPOINT_EXAMPLES", "6")),
     deadline=None,
-    derandomize=True,
-    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -32,7 +32,6 @@ EXAMPLES = int(os.environ.get("NOVA_LITE_TEST_FUZZ_EXAMPLES", "400"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 PASSWORD = "fuzz-admin-password"

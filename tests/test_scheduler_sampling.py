@@ -42,13 +42,11 @@ from transports.memory import MemoryTransport
 
 ADMIN = RequestContext.admin()
 ZONES = ("nova", "edge")
-# Deterministic (derandomize): the same examples on every run, in CI as here.
+# Deterministic in CI, exploring locally: the profiles in tests/conftest.py.
 # NOVA_LITE_TEST_SAMPLING_EXAMPLES raises the number of examples for a longer hunt.
 SETTINGS = settings(
     max_examples=int(os.environ.get("NOVA_LITE_TEST_SAMPLING_EXAMPLES", "60")),
     deadline=None,
-    derandomize=True,
-    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
