@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import attrs
@@ -283,6 +283,12 @@ class Worker(AsyncLifecycle):
         request = await self._decode(delivery)
         if request is None:
             return
+        if request.client_timeout is None and self._slots.take():
+            try:  # the common case: no heartbeats asked for, a slot free at once
+                await self._handle_started(delivery, request)
+            finally:
+                self._slots.release()
+            return
         with self.heartbeats.keep_alive(request, now=not self._slots.available()):
             if not await self._slots.acquire():
                 await _settle(delivery.reject(requeue=True))  # stopping: another worker's
@@ -385,7 +391,7 @@ class Worker(AsyncLifecycle):
             log.exception("rpc.endpoint.crashed", method=request.method)
 
 
-async def _settle(settling: Any) -> None:
+async def _settle(settling: Awaitable[None]) -> None:
     """Ack or reject, tolerating a connection that went away (the broker requeues)."""
     try:
         await settling
