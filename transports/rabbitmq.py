@@ -130,13 +130,20 @@ def _boundary(transport: RabbitMQTransport, action: str, *args: object) -> Itera
     except TransportError:
         raise
     except Exception as exc:
-        what = f"{action.format(*args)} on {transport.safe_url}"
-        if not transport.is_connected:
-            raise TransportClosed(f"Could not {what}: the transport is closed.") from exc
-        translated = translate_error(exc, what)
+        translated = _translated(transport, exc, action, *args)
         if translated is None:
             raise
         raise translated from exc
+
+
+def _translated(
+    transport: RabbitMQTransport, exc: Exception, action: str, *args: object
+) -> TransportError | None:
+    """What `_boundary` raises for `exc` (None: `exc` itself)."""
+    what = f"{action.format(*args)} on {transport.safe_url}"
+    if not transport.is_connected:
+        return TransportClosed(f"Could not {what}: the transport is closed.")
+    return translate_error(exc, what)
 
 
 def _amqp_url(url: str) -> URL:
@@ -863,27 +870,44 @@ class RabbitMQTransport(Transport):
     ) -> None:
         if mandatory and not confirm:
             raise ValueError("A mandatory message must be published with confirm=True.")
-        with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
+        try:  # as `_boundary`, without a context manager per message
             outgoing = _properties(message), message.body
             if not confirm:  # replies: worthless once the connection they answer is gone
                 await self._publish_once(exchange, routing_key, outgoing, False, confirm=False)
                 return
-            deadline = asyncio.get_running_loop().time() + min(
-                RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
-            )
-            if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
-                await self._back_up(deadline)
-            while True:
-                try:
-                    async with asyncio.timeout(self._timeout):  # a dead connection can hang it
-                        await self._publish_once(exchange, routing_key, outgoing, mandatory)
-                    return
-                except BaseException as exc:
-                    if not self._worth_retrying(exc, deadline):
-                        if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
-                            raise TransportUnreachable(f"the connection was lost ({exc})") from exc
-                        raise
-                await self._back_up(deadline)
+            await self._publish_confirmed(exchange, routing_key, outgoing, mandatory, message)
+        except TransportError:
+            raise
+        except Exception as exc:
+            what = "publish to exchange {!r} with key {!r}"
+            translated = _translated(self, exc, what, exchange, routing_key)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    async def _publish_confirmed(
+        self,
+        exchange: str,
+        routing_key: str,
+        outgoing: tuple[aiormq.spec.Basic.Properties, bytes],
+        mandatory: bool,
+        message: Message,
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + min(
+            RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
+        )
+        if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
+            await self._back_up(deadline)
+        while True:
+            try:
+                await self._publish_once(exchange, routing_key, outgoing, mandatory)
+                return
+            except BaseException as exc:
+                if not self._worth_retrying(exc, deadline):
+                    if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
+                        raise TransportUnreachable(f"the connection was lost ({exc})") from exc
+                    raise
+            await self._back_up(deadline)
 
     async def _publish_once(
         self,
@@ -898,7 +922,8 @@ class RabbitMQTransport(Transport):
 
         With publisher confirms (``confirm``) it returns once the broker confirmed the
         message; raises aiormq's PublishError if it came back (mandatory), and
-        DeliveryError if the broker refused it.
+        DeliveryError if the broker refused it, TimeoutError if no confirmation came
+        within ``connect_timeout`` (a dead connection can hang a publish).
         """
         self._check()
         channel = self._publisher if confirm else self._unconfirmed
@@ -913,6 +938,7 @@ class RabbitMQTransport(Transport):
                 routing_key=routing_key,
                 properties=properties,
                 mandatory=mandatory,
+                timeout=self._timeout if confirm else None,
                 wait=False,
             )
         except amqp.ChannelClosed:  # e.g. a missing exchange: the channel closes under us
