@@ -58,6 +58,11 @@ class RequestContext:
     is_admin: bool = False
     auth_token: str | None = attrs.field(default=None, repr=False)
     read_deleted: str = "no"
+    # The wire form, made on the first send and kept: one context rides in every
+    # message of its request (a build's dozen calls), and it never changes.
+    _wire: tuple[str, dict[str, Any]] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False, hash=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The context as plain JSON values, for the wire."""
@@ -73,6 +78,18 @@ class RequestContext:
             "auth_token": self.auth_token,
             "read_deleted": self.read_deleted,
         }
+
+    def wire_fields(self, prefix: str) -> dict[str, Any]:
+        """`to_dict()` with `prefix` before each key, made once per context (do not mutate).
+
+        The RPC envelope writes the context as ``_context_<key>`` keys; the result is
+        cached on the context for the first `prefix` asked (there is only one).
+        """
+        wire = self._wire
+        if wire is None or wire[0] != prefix:
+            wire = (prefix, {prefix + key: value for key, value in self.to_dict().items()})
+            object.__setattr__(self, "_wire", wire)
+        return wire[1]
 
     @classmethod
     def from_token(

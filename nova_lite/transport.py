@@ -44,8 +44,10 @@ __all__ = [
     "Delivery",
     "DeliveryHandler",
     "ExchangeType",
+    "InlineHandler",
     "Message",
     "Transport",
+    "check_inline",
 ]
 
 
@@ -93,6 +95,8 @@ class Delivery(abc.ABC):
 
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+#: A plain function taking a no-ack delivery, called without a task of its own.
+InlineHandler = Callable[[Delivery], None]
 
 
 class Consumer(abc.ABC):
@@ -257,7 +261,13 @@ class Transport(AsyncLifecycle):
 
     @abc.abstractmethod
     async def consume(
-        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
+        self,
+        queue: str,
+        handler: DeliveryHandler | InlineHandler,
+        *,
+        prefetch: int = 0,
+        no_ack: bool = False,
+        inline: bool = False,
     ) -> Consumer:
         """Start delivering messages from `queue` to `handler`.
 
@@ -267,4 +277,23 @@ class Transport(AsyncLifecycle):
         With ``no_ack=True`` (AMQP's no-ack mode, for reply queues) each message
         counts as settled once delivered: `ack` and `reject` do nothing, and nothing
         is ever redelivered.
+
+        With ``inline=True`` (only with ``no_ack=True``: it cannot await a
+        settlement) the handler is an `InlineHandler`, a plain function called from
+        the event loop for each delivery, in order, with no task of its own, and
+        never from inside `publish`: for work that is quick and never waits, such as
+        resolving the future of a call's reply. What it raises is logged, and the
+        subscription goes on. ValueError if `inline` is asked without `no_ack`.
         """
+
+
+def check_inline(*, inline: bool, no_ack: bool) -> None:
+    """Refuse an inline handler on a consumer that must settle its deliveries.
+
+    Implementations of `Transport.consume` call it first.
+    """
+    if inline and not no_ack:
+        raise ValueError(
+            "An inline handler cannot await ack() or reject(): consume with no_ack=True, "
+            "or give a coroutine function without inline."
+        )

@@ -20,7 +20,7 @@ from nova_lite import Invoker, RequestContext, Target, Worker
 from nova_lite.context import generate_request_id
 from nova_lite.exceptions import MessagingTimeout
 from nova_lite.rpc import DirectPublisher, endpoint, envelope
-from nova_lite.rpc.call_monitor import CallClock, Heartbeats, heartbeat_interval
+from nova_lite.rpc.call_monitor import CallClock, Deadlines, Heartbeats, heartbeat_interval
 from nova_lite.testing import TransportFactory
 from nova_lite.transport import Delivery, Transport
 
@@ -211,3 +211,32 @@ async def test_heartbeats_only_for_calls_that_ask_and_never_in_a_flood() -> None
         await asyncio.sleep(0)
     assert sent == ["m1"]
     assert heartbeat_interval(60.0) == 30.0 and heartbeat_interval(0.001) == 0.05
+
+
+async def test_calls_due_in_one_tick_share_one_timer() -> None:
+    """Calls due in the same tick join one loop timer; an answered call leaves it."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines()
+    futures = [loop.create_future() for _ in range(50)]
+    base = loop.time() + 30
+    clocks = [
+        CallClock(future, timeout=30, deadlines=deadlines) for future in futures
+    ]  # all due within a few microseconds of each other
+    assert len(deadlines._ticks) <= 2  # one tick, two if they straddle a boundary
+    assert sum(len(due) for due in deadlines._ticks.values()) == 50
+    assert all(tick * Deadlines.RESOLUTION >= base for tick in deadlines._ticks)
+    for clock in clocks:
+        clock.cancel()
+    assert sum(len(due) for due in deadlines._ticks.values()) == 0
+
+
+async def test_a_shared_timer_still_times_the_call_out() -> None:
+    """A call whose tick comes fails with TimeoutError, within a tick of its time."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    started = loop.time()
+    clock = CallClock(future, timeout=0.01, deadlines=Deadlines())
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(future, 5)
+    assert clock.reason == "timeout"
+    assert loop.time() >= started + 0.01

@@ -30,7 +30,6 @@ from nova_lite.testing import TransportFactory
 from nova_lite.transport import (
     Consumer,
     Delivery,
-    DeliveryHandler,
     ExchangeType,
     Message,
     Transport,
@@ -340,12 +339,17 @@ class ConsumerSpy:
         self._cancelled = 0
         real_consume = transport.consume
 
-        async def consume(queue: str, handler: DeliveryHandler, **options: Any) -> Consumer:
+        async def consume(queue: str, handler: Any, **options: Any) -> Consumer:
             async def spy(delivery: Delivery) -> None:
                 self.delivered.put_nowait(delivery.routing_key)
                 await handler(delivery)
 
-            consumer = await real_consume(queue, spy, **options)
+            def spy_inline(delivery: Delivery) -> None:  # a reply queue's plain handler
+                self.delivered.put_nowait(delivery.routing_key)
+                handler(delivery)
+
+            spying = spy_inline if options.get("inline") else spy
+            consumer = await real_consume(queue, spying, **options)
             self._watch(consumer)
             return consumer
 

@@ -483,6 +483,39 @@ async def test_no_ack_deliveries_are_settled_on_delivery(broker: TransportFactor
     assert await drain(second_transport, queue, later_inbox) == []
 
 
+async def test_inline_handlers_get_no_ack_deliveries_in_order(broker: TransportFactory) -> None:
+    """An inline handler is called for each delivery in order, never inside publish()."""
+    first_transport, second_transport = await broker.connect(), await broker.connect()
+    queue = await second_transport.declare_queue(broker.name("inline"))
+    seen: list[bytes] = []
+    tasks: list[asyncio.Task[Any] | None] = []
+    done = asyncio.Event()
+
+    def keep(delivery: Delivery) -> None:
+        seen.append(delivery.message.body)
+        tasks.append(asyncio.current_task())
+        if delivery.message.body == b"boom":
+            raise RuntimeError("an inline handler failed")
+        if delivery.message.body == MARKER:
+            done.set()
+
+    await first_transport.consume(queue, keep, no_ack=True, inline=True)
+    for body in (b"one", b"boom", b"two", MARKER):
+        await second_transport.publish("", queue, Message(body))
+    await asyncio.wait_for(done.wait(), TIMEOUT)
+    assert seen == [b"one", b"boom", b"two", MARKER]  # a failure does not end it
+    publisher = asyncio.current_task()
+    assert publisher not in tasks  # never called from inside publish()
+
+
+async def test_an_inline_handler_needs_no_ack(broker: TransportFactory) -> None:
+    """A consumer that must settle its deliveries cannot have an inline handler."""
+    transport = await broker.connect()
+    queue = await transport.declare_queue(broker.name("inline-ack"))
+    with pytest.raises(ValueError, match="no_ack=True"):
+        await transport.consume(queue, lambda delivery: None, inline=True)
+
+
 # -- queue kinds ----------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import asyncio
 import functools
 import itertools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -35,8 +35,10 @@ from nova_lite.transport import (
     Delivery,
     DeliveryHandler,
     ExchangeType,
+    InlineHandler,
     Message,
     Transport,
+    check_inline,
 )
 
 __all__ = ["MemoryBroker", "MemoryTransport", "topic_matches"]
@@ -122,6 +124,8 @@ class MemoryBroker:
         self._exchanges: dict[str, _Exchange] = {}
         self._queues: dict[str, _Queue] = {}
         self._names = itertools.count(1)
+        # (exchange, routing key) -> the queues it reaches, until the topology changes.
+        self._routes: dict[tuple[str, str], tuple[_Queue, ...]] = {}
 
     def __repr__(self) -> str:
         return f"<MemoryBroker exchanges={len(self._exchanges)} queues={len(self._queues)}>"
@@ -146,6 +150,7 @@ class MemoryBroker:
         existing = self._exchanges.get(name)
         if existing is None:
             self._exchanges[name] = _Exchange(name, ExchangeType(type), bool(durable), auto_delete)
+            self._routes.clear()
             return
         if (
             existing.type != type
@@ -198,11 +203,13 @@ class MemoryBroker:
     def bind_queue(self, queue: str, exchange: str, routing_key: str) -> None:
         self._require_queue(queue)
         self._require_exchange(exchange).bind(queue, routing_key)
+        self._routes.clear()
 
     def delete_queue(self, name: str) -> None:
         queue = self._queues.pop(name, None)
         if queue is None:
             return
+        self._routes.clear()
         for exchange in list(self._exchanges.values()):
             if exchange.unbind_queue(name) and exchange.auto_delete and not exchange.bindings:
                 del self._exchanges[exchange.name]  # an auto-delete exchange's last binding
@@ -239,11 +246,18 @@ class MemoryBroker:
 
     # -- routing -----------------------------------------------------------
 
-    def route(self, exchange: str, routing_key: str) -> list[_Queue]:
+    def route(self, exchange: str, routing_key: str) -> tuple[_Queue, ...]:
         """The queues a message published to `exchange` with `routing_key` reaches."""
         if not exchange:
             queue = self._queues.get(routing_key)
-            return [queue] if queue is not None else []
+            return (queue,) if queue is not None else ()
+        key = (exchange, routing_key)
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = self._route(exchange, routing_key)
+        return found
+
+    def _route(self, exchange: str, routing_key: str) -> tuple[_Queue, ...]:
         ex = self._require_exchange(exchange)
         if ex.type is ExchangeType.FANOUT:
             names = {q for q, _ in ex.bindings}
@@ -252,7 +266,7 @@ class MemoryBroker:
         else:
             names = set(ex.exact.get(routing_key, ()))
             names.update(q for q, key in ex.patterns if topic_matches(key, routing_key))
-        return [self._queues[n] for n in sorted(names)]
+        return tuple(self._queues[n] for n in sorted(names))
 
     def publish(
         self, exchange: str, routing_key: str, message: Message, *, mandatory: bool
@@ -265,11 +279,20 @@ class MemoryBroker:
                     f"{routing_key!r}; the message was returned."
                 )
             return
-        now = clock.monotonic()
+        now = clock.monotonic() if message.expiration else None
         for queue in queues:
             ttl = _ttl(message, queue)
-            expires_at = now + ttl if ttl is not None else None
-            queue.messages.append(_Envelope(message, exchange, routing_key, expires_at))
+            if ttl is None:
+                expires_at = None
+            else:
+                expires_at = (now if now is not None else clock.monotonic()) + ttl
+            envelope = _Envelope(message, exchange, routing_key, expires_at)
+            if not queue.messages and queue.consumers:
+                consumer = self._next_ready_consumer(queue)
+                if consumer is not None:  # nothing waits before it: straight to a consumer
+                    consumer.deliver(envelope)
+                    continue
+            queue.messages.append(envelope)
             self._dispatch(queue)
 
     def _dispatch(self, queue: _Queue) -> None:
@@ -353,9 +376,11 @@ class MemoryBroker:
 
 
 def _ttl(message: Message, queue: _Queue) -> float | None:
-    queue_ttl_ms = queue.arguments.get("x-message-ttl")
-    ttls = [t for t in (message.expiration, queue_ttl_ms and queue_ttl_ms / 1000) if t]
-    return min(ttls) if ttls else None
+    queue_ttl_ms = queue.arguments.get("x-message-ttl") if queue.arguments else None
+    if not queue_ttl_ms:
+        return message.expiration or None
+    queue_ttl: float = queue_ttl_ms / 1000
+    return min(message.expiration, queue_ttl) if message.expiration else queue_ttl
 
 
 class _MemoryDelivery(Delivery):
@@ -377,32 +402,37 @@ class _MemoryDelivery(Delivery):
 
 
 class _MemoryConsumer(Consumer):
-    """One subscription: an inbox drained in order by a task that calls the handler.
+    """One subscription: each delivery handed to the handler in a task of its own.
 
-    As with AMQP's basic.cancel, cancelling stops new deliveries but leaves those
-    already handed to the handler with it, to be settled; whatever is still unsettled
-    when the connection closes goes back to the queue.
+    A delivery is scheduled as it arrives (its task started in delivery order) and
+    counts as seen once its task starts. As with AMQP's basic.cancel, cancelling
+    stops new deliveries and sends the unseen ones back to the queue, but leaves
+    those already handed to the handler with it, to be settled; whatever is still
+    unsettled when the connection closes goes back to the queue. A plain-function
+    handler (`inline`, for no-ack reply queues) is called from the event loop in
+    delivery order, without a task.
     """
 
     def __init__(
         self,
         owner: MemoryTransport,
         queue: str,
-        handler: DeliveryHandler,
+        handler: Callable[[Delivery], Any],
         prefetch: int,
         no_ack: bool = False,
+        inline: bool = False,
     ) -> None:
         self.owner = owner
         self.queue = queue
         self.no_ack = no_ack
         self._handler = handler
+        self._inline = inline
         self._prefetch = prefetch
         self._unsettled: dict[int, _Envelope] = {}
-        self._inbox: deque[_Envelope] = deque()
-        self._wakeup = asyncio.Event()
+        self._unseen: dict[int, _Envelope] = {}  # scheduled, not yet started, in order
         self._receiving = False
         self._released = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -410,13 +440,13 @@ class _MemoryConsumer(Consumer):
         return f"<MemoryConsumer {self.queue} {state} unsettled={len(self._unsettled)}>"
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._receiving = True
         try:
             self.owner.broker.attach(self)
         except BaseException:
             self._receiving = False
             raise
-        self._task = asyncio.get_running_loop().create_task(self._run())
 
     def has_room(self) -> bool:
         return self._prefetch <= 0 or len(self._unsettled) < self._prefetch
@@ -424,8 +454,14 @@ class _MemoryConsumer(Consumer):
     def deliver(self, envelope: _Envelope) -> None:
         if not self.no_ack:
             self._unsettled[id(envelope)] = envelope
-        self._inbox.append(envelope)
-        self._wakeup.set()
+        self._unseen[id(envelope)] = envelope
+        assert self._loop is not None
+        if self._inline:
+            self._loop.call_soon(self._call, envelope)
+            return
+        task = self._loop.create_task(self._handle(envelope))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     def settle(self, envelope: _Envelope, *, requeue: bool | None) -> None:
         if self.no_ack:
@@ -436,22 +472,19 @@ class _MemoryConsumer(Consumer):
             raise TransportError("This delivery was already acknowledged or rejected.")
         self.owner.broker.settle(self, envelope, requeue=requeue)
 
-    async def _run(self) -> None:
-        while True:
-            while not self._inbox:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            envelope = self._inbox.popleft()
-            # Each delivery's handler runs in a task of its own (as aiormq does).
-            task = asyncio.get_running_loop().create_task(
-                self._handle(_MemoryDelivery(self, envelope))
-            )
-            self._handlers.add(task)
-            task.add_done_callback(self._handlers.discard)
-
-    async def _handle(self, delivery: _MemoryDelivery) -> None:
+    def _call(self, envelope: _Envelope) -> None:
+        if self._unseen.pop(id(envelope), None) is None:
+            return  # cancelled before its turn: it went back to the queue
         try:
-            await self._handler(delivery)
+            self._handler(_MemoryDelivery(self, envelope))
+        except Exception:  # one bad delivery must not end the subscription
+            log.exception("transport.handler_failed", queue=self.queue)
+
+    async def _handle(self, envelope: _Envelope) -> None:
+        if self._unseen.pop(id(envelope), None) is None:
+            return  # cancelled before its turn: it went back to the queue
+        try:
+            await self._handler(_MemoryDelivery(self, envelope))
         except Exception:  # one bad delivery must not end the subscription
             log.exception("transport.handler_failed", queue=self.queue)
 
@@ -460,10 +493,8 @@ class _MemoryConsumer(Consumer):
         if not self._receiving:
             return
         self._receiving = False
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-        unseen = list(self._inbox)
-        self._inbox.clear()
+        unseen = list(self._unseen.values())
+        self._unseen.clear()
         for envelope in unseen:
             self._unsettled.pop(id(envelope), None)
         self.owner.broker.detach(self, unseen)
@@ -478,9 +509,6 @@ class _MemoryConsumer(Consumer):
 
     async def cancel(self) -> None:
         self.stop_receiving()
-        task = self._task
-        if task is not None and task is not asyncio.current_task():
-            await asyncio.gather(task, return_exceptions=True)
 
 
 class MemoryTransport(Transport):
@@ -585,10 +613,17 @@ class MemoryTransport(Transport):
         self.broker.publish(exchange, routing_key, message, mandatory=mandatory)
 
     async def consume(
-        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
+        self,
+        queue: str,
+        handler: DeliveryHandler | InlineHandler,
+        *,
+        prefetch: int = 0,
+        no_ack: bool = False,
+        inline: bool = False,
     ) -> Consumer:
         self._check()
-        consumer = _MemoryConsumer(self, queue, handler, prefetch, no_ack)
+        check_inline(inline=inline, no_ack=no_ack)
+        consumer = _MemoryConsumer(self, queue, handler, prefetch, no_ack, inline)
         consumer.start()
         self._consumers.append(consumer)
         return consumer

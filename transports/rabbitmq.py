@@ -22,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aio_pika
+import aiormq
+import aiormq.abc
 import aiormq.exceptions as amqp
 import pamqp.exceptions
 import structlog
 from aio_pika import abc as pika
+from aiormq.connection import TCPTransportFactory, TLSTransportFactory, TransportFactory
 from yarl import URL
 
 from nova_lite.exceptions import (
@@ -44,8 +47,10 @@ from nova_lite.transport import (
     Delivery,
     DeliveryHandler,
     ExchangeType,
+    InlineHandler,
     Message,
     Transport,
+    check_inline,
 )
 
 __all__ = ["ERROR_MAP", "RabbitMQTransport", "translate_error"]
@@ -125,13 +130,20 @@ def _boundary(transport: RabbitMQTransport, action: str, *args: object) -> Itera
     except TransportError:
         raise
     except Exception as exc:
-        what = f"{action.format(*args)} on {transport.safe_url}"
-        if not transport.is_connected:
-            raise TransportClosed(f"Could not {what}: the transport is closed.") from exc
-        translated = translate_error(exc, what)
+        translated = _translated(transport, exc, action, *args)
         if translated is None:
             raise
         raise translated from exc
+
+
+def _translated(
+    transport: RabbitMQTransport, exc: Exception, action: str, *args: object
+) -> TransportError | None:
+    """What `_boundary` raises for `exc` (None: `exc` itself)."""
+    what = f"{action.format(*args)} on {transport.safe_url}"
+    if not transport.is_connected:
+        return TransportClosed(f"Could not {what}: the transport is closed.")
+    return translate_error(exc, what)
 
 
 def _amqp_url(url: str) -> URL:
@@ -144,31 +156,101 @@ def _amqp_url(url: str) -> URL:
     return parsed.with_scheme(_SCHEMES[parsed.scheme])
 
 
-def _outgoing(message: Message) -> aio_pika.Message:
-    return aio_pika.Message(
-        message.body,
-        message_id=message.message_id,
+_PERSISTENT: Final = int(aio_pika.DeliveryMode.PERSISTENT)
+
+
+def _properties(message: Message) -> aiormq.spec.Basic.Properties:
+    """The AMQP properties of `message`, as aio-pika's Message would make them."""
+    expiration = message.expiration
+    return aiormq.spec.Basic.Properties(
+        content_type=message.content_type or None,
+        headers=dict(message.headers) if message.headers else None,
+        delivery_mode=_PERSISTENT if message.persistent else None,
         correlation_id=message.correlation_id,
         reply_to=message.reply_to,
-        headers=dict(message.headers) if message.headers else None,
-        expiration=message.expiration,
-        content_type=message.content_type or None,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT if message.persistent else None,
+        expiration=None if expiration is None else str(int(expiration * 1000)),
+        message_id=message.message_id,
     )
 
 
-def _incoming(incoming: pika.AbstractIncomingMessage) -> Message:
-    expiration = incoming.expiration
+def _incoming(properties: aiormq.spec.Basic.Properties, body: bytes) -> Message:
+    expiration = properties.expiration
     return Message(
-        incoming.body,
-        message_id=incoming.message_id,
-        correlation_id=incoming.correlation_id,
-        reply_to=incoming.reply_to,
-        headers=incoming.headers,
-        expiration=float(expiration) if isinstance(expiration, int | float) else None,
-        content_type=incoming.content_type or "",
-        persistent=incoming.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+        body,
+        message_id=properties.message_id,
+        correlation_id=properties.correlation_id,
+        reply_to=properties.reply_to,
+        headers=properties.headers or {},
+        expiration=float(expiration) / 1000 if expiration else None,
+        content_type=properties.content_type or "",
+        persistent=properties.delivery_mode == _PERSISTENT,
     )
+
+
+class _BatchingWriter:
+    """A stream writer that sends what is written in one event-loop turn as one write.
+
+    aiormq writes every frame (a publish, an ack) with a write of its own, each a
+    system call: at a few thousand messages a second those calls are the largest
+    cost of the whole exchange, on both sides of the socket. Here the frames written
+    while the loop runs its ready callbacks are joined and sent once, at the end of
+    that turn; `drain`, `write_eof`, `close` and `abort` send what is held first, so
+    flow control and the connection's closing frames are as before.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._held: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+        self.transport = writer.transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+
+    def flush(self) -> None:
+        """Send what is held now."""
+        if not self._held:
+            return
+        data = b"".join(self._held) if len(self._held) > 1 else self._held[0]
+        self._held.clear()
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def drain(self) -> None:
+        self.flush()
+        await self._writer.drain()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._writer.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+
+class _BatchingFactory(TransportFactory):
+    """aiormq's own TCP or TLS connection, written through a `_BatchingWriter`."""
+
+    def __init__(self, tls: bool) -> None:
+        self._inner = TLSTransportFactory() if tls else TCPTransportFactory()
+
+    async def create(self, url: URL, **kwargs: Any) -> tuple[asyncio.StreamReader, Any]:
+        reader, writer = await self._inner.create(url, **kwargs)
+        return reader, _BatchingWriter(writer)
+
+
+class _Connection(aio_pika.RobustConnection):
+    """aio-pika's robust connection whose every (re)connection batches its writes."""
+
+    def __init__(self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any):
+        super().__init__(url, loop, **kwargs)
+        self.kwargs["transport_factory"] = _BatchingFactory(URL(url).scheme == "amqps")
 
 
 class _Channel:
@@ -182,7 +264,7 @@ class _Channel:
     reopening instead of failing with the stale error.
     """
 
-    __slots__ = ("_reopened", "_spoiled_at", "_timeout", "channel", "generation")
+    __slots__ = ("_raw", "_reopened", "_spoiled_at", "_timeout", "channel", "generation")
 
     def __init__(self, channel: pika.AbstractRobustChannel, timeout: float) -> None:
         self.channel = channel
@@ -190,10 +272,12 @@ class _Channel:
         self._spoiled_at = -1
         self._timeout = timeout
         self._reopened = asyncio.Event()
+        self._raw: aiormq.Channel | None = None
         channel.reopen_callbacks.add(self._on_reopen)
 
     def _on_reopen(self, _channel: object) -> None:
         self.generation += 1
+        self._raw = None
         reopened, self._reopened = self._reopened, asyncio.Event()
         reopened.set()
 
@@ -202,10 +286,21 @@ class _Channel:
         self._spoiled_at = max(self._spoiled_at, generation)
 
     async def ready(self) -> pika.AbstractRobustChannel:
+        if not self.channel.is_closed and self.generation > self._spoiled_at:
+            return self.channel  # open and unspoiled, as nearly always: no timer
         async with asyncio.timeout(self._timeout):
             while self.channel.is_closed or self.generation <= self._spoiled_at:
                 await self._reopened.wait()
         return self.channel
+
+    async def raw(self) -> aiormq.Channel:
+        """aiormq's channel under the robust one, ready (for publishing)."""
+        raw = self._raw
+        if raw is not None and not raw.is_closed and self.generation > self._spoiled_at:
+            return raw
+        channel = await self.ready()
+        raw = self._raw = cast(aiormq.Channel, await channel.get_underlay_channel())
+        return raw
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -213,23 +308,82 @@ class _Channel:
 
 
 class _RabbitDelivery(Delivery):
-    """A delivery wrapping an aio-pika incoming message; settled exactly once."""
+    """A delivery read from aiormq's channel; settled exactly once, on that channel.
+
+    Settling writes the ack or reject frame without waiting for it to be sent: at
+    most once, the request then runs at once instead of after a trip through the
+    connection's writer (a lost connection requeues the message anyway, and the
+    worker drops a copy it has already seen); at least once, the ack follows the
+    handling, and a lost ack means a redelivery, as it always did.
+    """
+
+    __slots__ = (
+        "_auto_settled",
+        "_channel",
+        "_consumer",
+        "_settled",
+        "_tag",
+        "exchange",
+        "message",
+        "redelivered",
+        "routing_key",
+    )
 
     def __init__(
         self,
-        incoming: pika.AbstractIncomingMessage,
         consumer: _RabbitConsumer,
+        channel: aiormq.abc.AbstractChannel,
+        tag: int | None,
+        message: Message,
         *,
+        exchange: str | None,
+        routing_key: str | None,
+        redelivered: bool | None,
         settled: bool = False,
     ) -> None:
-        self._incoming = incoming
+        self._channel = channel
+        self._tag = tag or 0
         self._consumer = consumer
         self._settled = settled
         self._auto_settled = settled
-        self.message = _incoming(incoming)
-        self.exchange = incoming.exchange or ""
-        self.routing_key = incoming.routing_key or ""
-        self.redelivered = bool(incoming.redelivered)
+        self.message = message
+        self.exchange = exchange or ""
+        self.routing_key = routing_key or ""
+        self.redelivered = bool(redelivered)
+
+    @classmethod
+    def of(
+        cls, delivered: aiormq.abc.DeliveredMessage, consumer: _RabbitConsumer, settled: bool
+    ) -> _RabbitDelivery:
+        """The delivery of a message as aiormq hands it over."""
+        frame = delivered.delivery
+        assert isinstance(frame, aiormq.spec.Basic.Deliver)
+        return cls(
+            consumer,
+            delivered.channel,
+            frame.delivery_tag,
+            _incoming(delivered.header.properties, delivered.body),
+            exchange=frame.exchange,
+            routing_key=frame.routing_key,
+            redelivered=frame.redelivered,
+            settled=settled,
+        )
+
+    @classmethod
+    def of_incoming(
+        cls, incoming: pika.AbstractIncomingMessage, consumer: _RabbitConsumer, settled: bool
+    ) -> _RabbitDelivery:
+        """The delivery of a message as aio-pika hands it over."""
+        return cls(
+            consumer,
+            incoming.channel,
+            incoming.delivery_tag,
+            _incoming(incoming.properties, incoming.body),
+            exchange=incoming.exchange,
+            routing_key=incoming.routing_key,
+            redelivered=incoming.redelivered,
+            settled=settled,
+        )
 
     async def ack(self) -> None:
         await self._settle(None)
@@ -246,9 +400,9 @@ class _RabbitDelivery(Delivery):
         self._settled = True
         try:
             if requeue is None:
-                await self._incoming.ack()
+                await self._channel.basic_ack(self._tag, wait=False)
             else:
-                await self._incoming.reject(requeue=requeue)
+                await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
         except amqp.ChannelInvalidStateError:
             pass
         except Exception as exc:
@@ -257,7 +411,7 @@ class _RabbitDelivery(Delivery):
                 raise
             raise translated from exc
         finally:
-            await self._consumer.settled()
+            self._consumer.settled()
 
 
 class _RabbitConsumer(Consumer):
@@ -267,19 +421,28 @@ class _RabbitConsumer(Consumer):
     already handed to the handler are settled *and* every running handler has
     returned, then closes it; a delivery that arrives after the cancel goes straight
     back to the queue. Each handler runs in a task of the consumer's own (see
-    `_start`), so neither this close nor a lost connection cancels it mid-work.
+    `_start`), so neither this close nor a lost connection cancels it mid-work; an
+    inline handler runs in aiormq's delivery task.
+
+    Deliveries come straight from aiormq's channel (`_on_delivered`): aio-pika's
+    consumer path would wrap each one in an IncomingMessage and a task of its own
+    before this consumer's. aio-pika still owns the subscription (it resumes it
+    after a reconnection), and its path (`_on_message`) serves the deliveries that
+    come before this consumer takes the resumed subscription over again.
     """
 
     def __init__(
         self,
         transport: RabbitMQTransport,
         queue: str,
-        handler: DeliveryHandler,
+        handler: Any,
         *,
         no_ack: bool = False,
+        inline: bool = False,
     ) -> None:
         self.queue = queue
         self.no_ack = no_ack
+        self.inline = inline
         self._transport = transport
         self._handler = handler
         self._channel: _Channel | None = None
@@ -317,26 +480,53 @@ class _RabbitConsumer(Consumer):
             raise
 
     async def _watch(self, channel: Any) -> None:
-        """Hear when the broker cancels this consumer, e.g. because its queue was deleted."""
+        """Take the deliveries from aiormq; hear when the broker cancels this consumer.
+
+        The broker cancels a consumer whose queue was deleted, for instance.
+        """
         raw = await channel.get_underlay_channel()
         raw.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+        if self._tag in raw.consumers:
+            raw.consumers[self._tag] = self._on_delivered
 
     def _on_broker_cancel(self, frame: Any) -> None:
         # Without this, aio-pika would try to resume the consumer forever.
         if frame.consumer_tag == self._tag and self._receiving:
             self._ending = asyncio.get_running_loop().create_task(self.cancel())
 
+    async def _on_delivered(self, delivered: aiormq.abc.DeliveredMessage) -> None:
+        if self.no_ack:
+            if self._receiving:
+                self._dispatch(_RabbitDelivery.of(delivered, self, True))
+            return
+        if not self._receiving:
+            with contextlib.suppress(Exception):
+                tag = getattr(delivered.delivery, "delivery_tag", None) or 0
+                await delivered.channel.basic_reject(tag, requeue=True)
+            return
+        self._unsettled += 1
+        self._dispatch(_RabbitDelivery.of(delivered, self, False))
+
     async def _on_message(self, incoming: pika.AbstractIncomingMessage) -> None:
         if self.no_ack:
             if self._receiving:
-                self._start(_RabbitDelivery(incoming, self, settled=True))
+                self._dispatch(_RabbitDelivery.of_incoming(incoming, self, True))
             return
         if not self._receiving:
             with contextlib.suppress(Exception):
                 await incoming.reject(requeue=True)
             return
         self._unsettled += 1
-        self._start(_RabbitDelivery(incoming, self))
+        self._dispatch(_RabbitDelivery.of_incoming(incoming, self, False))
+
+    def _dispatch(self, delivery: _RabbitDelivery) -> None:
+        if not self.inline:
+            self._start(delivery)
+            return
+        try:
+            self._handler(delivery)
+        except Exception:
+            log.exception("transport.handler_failed", queue=self.queue)
 
     def _start(self, delivery: _RabbitDelivery) -> None:
         """Run the handler in a task of the consumer's own, not in aiormq's.
@@ -362,7 +552,7 @@ class _RabbitConsumer(Consumer):
             self._running -= 1
             self._close_when_idle()
 
-    async def settled(self) -> None:
+    def settled(self) -> None:
         """Count one delivery settled; after `cancel()`, the channel closes once idle."""
         self._unsettled -= 1
         self._close_when_idle()
@@ -431,8 +621,6 @@ class RabbitMQTransport(Transport):
         self._probing = asyncio.Lock()
         self._publisher: _Channel | None = None
         self._unconfirmed: _Channel | None = None
-        self._exchanges: dict[str, pika.AbstractExchange] = {}
-        self._fast_exchanges: dict[str, pika.AbstractExchange] = {}
         self._queues: dict[str, pika.AbstractRobustQueue] = {}
         self._consumers: list[_RabbitConsumer] = []
         self._reconnected_at: float | None = None
@@ -451,7 +639,9 @@ class RabbitMQTransport(Transport):
         if self.is_connected:
             return
         try:  # aio-pika's own timeout: an outer one could leave its reconnect task behind
-            connection = await aio_pika.connect_robust(self._amqp_url, **self._options)
+            connection = await aio_pika.connect_robust(
+                self._amqp_url, connection_class=_Connection, **self._options
+            )
         except Exception as exc:
             detail = _detail(exc).replace(self._amqp_url.password or "\0", "****")
             raise TransportUnreachable(
@@ -467,8 +657,6 @@ class RabbitMQTransport(Transport):
                 self._probe = await self._channel(publisher_confirms=False)
                 self._publisher = await self._channel(on_return_raises=True)
                 self._unconfirmed = await self._channel(publisher_confirms=False)
-                self._exchanges = {"": self._publisher.channel.default_exchange}
-                self._fast_exchanges = {"": self._unconfirmed.channel.default_exchange}
         except BaseException:
             await self.close()
             raise
@@ -682,46 +870,77 @@ class RabbitMQTransport(Transport):
     ) -> None:
         if mandatory and not confirm:
             raise ValueError("A mandatory message must be published with confirm=True.")
-        with _boundary(self, "publish to exchange {!r} with key {!r}", exchange, routing_key):
-            outgoing = _outgoing(message)
+        try:  # as `_boundary`, without a context manager per message
+            outgoing = _properties(message), message.body
             if not confirm:  # replies: worthless once the connection they answer is gone
                 await self._publish_once(exchange, routing_key, outgoing, False, confirm=False)
                 return
-            deadline = asyncio.get_running_loop().time() + min(
-                RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
-            )
-            if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
-                await self._back_up(deadline)
-            while True:
-                try:
-                    async with asyncio.timeout(self._timeout):  # a dead connection can hang it
-                        await self._publish_once(exchange, routing_key, outgoing, mandatory)
-                    return
-                except BaseException as exc:
-                    if not self._worth_retrying(exc, deadline):
-                        if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
-                            raise TransportUnreachable(f"the connection was lost ({exc})") from exc
-                        raise
-                await self._back_up(deadline)
+            await self._publish_confirmed(exchange, routing_key, outgoing, mandatory, message)
+        except TransportError:
+            raise
+        except Exception as exc:
+            what = "publish to exchange {!r} with key {!r}"
+            translated = _translated(self, exc, what, exchange, routing_key)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    async def _publish_confirmed(
+        self,
+        exchange: str,
+        routing_key: str,
+        outgoing: tuple[aiormq.spec.Basic.Properties, bytes],
+        mandatory: bool,
+        message: Message,
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + min(
+            RECONNECT_WAIT, message.expiration or RECONNECT_WAIT
+        )
+        if not self._up.is_set():  # reconnecting: the exchanges are not all back yet
+            await self._back_up(deadline)
+        while True:
+            try:
+                await self._publish_once(exchange, routing_key, outgoing, mandatory)
+                return
+            except BaseException as exc:
+                if not self._worth_retrying(exc, deadline):
+                    if isinstance(exc, asyncio.CancelledError) and _lost_connection(exc):
+                        raise TransportUnreachable(f"the connection was lost ({exc})") from exc
+                    raise
+            await self._back_up(deadline)
 
     async def _publish_once(
         self,
         exchange: str,
         routing_key: str,
-        outgoing: aio_pika.Message,
+        outgoing: tuple[aiormq.spec.Basic.Properties, bytes],
         mandatory: bool,
         *,
         confirm: bool = True,
     ) -> None:
+        """Publish on aiormq's channel, not waiting for the frames to be written.
+
+        With publisher confirms (``confirm``) it returns once the broker confirmed the
+        message; raises aiormq's PublishError if it came back (mandatory), and
+        DeliveryError if the broker refused it, TimeoutError if no confirmation came
+        within ``connect_timeout`` (a dead connection can hang a publish).
+        """
         self._check()
         channel = self._publisher if confirm else self._unconfirmed
-        cache = self._exchanges if confirm else self._fast_exchanges
         assert channel is not None
-        await channel.ready()
+        raw = await channel.raw()
         generation = channel.generation
-        target = cache.get(exchange) or await self._exchange(channel, cache, exchange)
+        properties, body = outgoing
         try:
-            await target.publish(outgoing, routing_key, mandatory=mandatory)
+            await raw.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=mandatory,
+                timeout=self._timeout if confirm else None,
+                wait=False,
+            )
         except amqp.ChannelClosed:  # e.g. a missing exchange: the channel closes under us
             channel.spoil(generation)
             raise
@@ -754,18 +973,17 @@ class RabbitMQTransport(Transport):
             await asyncio.sleep(RETRY_PAUSE)
             await self.wait_until_up()
 
-    async def _exchange(
-        self, channel: _Channel, cache: dict[str, pika.AbstractExchange], name: str
-    ) -> pika.AbstractExchange:
-        """The aio-pika object for exchange `name`, made once (no broker round trip)."""
-        exchange = await channel.channel.get_exchange(name, ensure=False)
-        cache[name] = exchange
-        return exchange
-
     async def consume(
-        self, queue: str, handler: DeliveryHandler, *, prefetch: int = 0, no_ack: bool = False
+        self,
+        queue: str,
+        handler: DeliveryHandler | InlineHandler,
+        *,
+        prefetch: int = 0,
+        no_ack: bool = False,
+        inline: bool = False,
     ) -> Consumer:
-        consumer = _RabbitConsumer(self, queue, handler, no_ack=no_ack)
+        check_inline(inline=inline, no_ack=no_ack)
+        consumer = _RabbitConsumer(self, queue, handler, no_ack=no_ack, inline=inline)
         with _boundary(self, "consume from queue {!r}", queue):
             await consumer.start(await self._channel(), prefetch)
         self._consumers.append(consumer)

@@ -26,6 +26,13 @@ class Slots:
         """Whether `acquire()` would take a slot at once (no one waits, one is free)."""
         return not self._closed and self._free > 0 and not self._waiters
 
+    def take(self) -> bool:
+        """Take a slot if one is free at once with no one waiting (True), else nothing."""
+        if self._free > 0 and not self._waiters and not self._closed:
+            self._free -= 1
+            return True
+        return False
+
     async def acquire(self) -> bool:
         """Take a slot (True), or learn that the worker is stopping (False)."""
         if self._closed:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ import structlog
 from nova_lite.exceptions import NovaLiteError
 from nova_lite.rpc.envelope import Request
 
-__all__ = ["MIN_HEARTBEAT_INTERVAL", "CallClock", "Heartbeats", "heartbeat_interval"]
+__all__ = ["MIN_HEARTBEAT_INTERVAL", "CallClock", "Deadlines", "Heartbeats", "heartbeat_interval"]
 
 log = structlog.get_logger(__name__)
 
@@ -47,17 +48,64 @@ def heartbeat_interval(client_timeout: float | None) -> float | None:
     return max(client_timeout / 2, MIN_HEARTBEAT_INTERVAL)
 
 
+class Deadlines:
+    """One event loop's call timers, grouped in ticks of `RESOLUTION` seconds.
+
+    A timer per call costs a heap push and a cancellation for every call, though
+    nearly every call is answered long before its time: here a call joins the set of
+    its tick (a dict insertion) and leaves it when answered (a removal); one loop
+    timer serves every call due in the same tick. A call gives up at most one tick
+    after its time.
+    """
+
+    RESOLUTION = 1 / 64
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._ticks: dict[int, dict[CallClock, None]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Deadlines ticks={len(self._ticks)}>"
+
+    def add(self, clock: CallClock, when: float) -> int:
+        """Check `clock` once `when` (loop time) has passed; the tick it joined."""
+        tick = math.ceil(when / self.RESOLUTION)
+        due = self._ticks.get(tick)
+        if due is None:
+            due = self._ticks[tick] = {}
+            self._loop.call_at(tick * self.RESOLUTION, self._fire, tick)
+        due[clock] = None
+        return tick
+
+    def remove(self, clock: CallClock, tick: int) -> None:
+        """`clock` needs no check any more."""
+        due = self._ticks.get(tick)
+        if due is not None:
+            due.pop(clock, None)
+
+    def _fire(self, tick: int) -> None:
+        for clock in self._ticks.pop(tick, {}):
+            clock._check()
+
+
 class CallClock:
     """When a pending call gives up: after `timeout` in all, or `silence` without a word.
 
     It sets `TimeoutError` on the call's future when either runs out, and `reason`
     says which (``"silence"`` or ``"timeout"``). `heard()` is called for every
-    heartbeat. One timer per call, re-armed only when it fires: a heartbeat costs an
-    assignment, not a timer.
+    heartbeat. One check per call, re-armed only when it comes due: a heartbeat
+    costs an assignment, not a timer. With `deadlines` (the caller's `Deadlines`)
+    the check shares a loop timer with the other calls due in the same tick;
+    without, it has a timer of its own.
     """
 
     def __init__(
-        self, future: asyncio.Future[Any], *, timeout: float, silence: float | None = None
+        self,
+        future: asyncio.Future[Any],
+        *,
+        timeout: float,
+        silence: float | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._future = future
@@ -66,7 +114,10 @@ class CallClock:
         self._silence = silence
         self._heard = now
         self.reason: str | None = None
-        self._timer = self._loop.call_at(self._next_check(), self._check)
+        self._deadlines = deadlines
+        self._timer: asyncio.TimerHandle | None = None
+        self._tick = 0
+        self._arm()
 
     def __repr__(self) -> str:
         left = self._deadline - self._loop.time()
@@ -78,7 +129,17 @@ class CallClock:
 
     def cancel(self) -> None:
         """The call ended: no timeout any more."""
-        self._timer.cancel()
+        if self._deadlines is not None:
+            self._deadlines.remove(self, self._tick)
+        elif self._timer is not None:
+            self._timer.cancel()
+
+    def _arm(self) -> None:
+        when = self._next_check()
+        if self._deadlines is not None:
+            self._tick = self._deadlines.add(self, when)
+        else:
+            self._timer = self._loop.call_at(when, self._check)
 
     def _next_check(self) -> float:
         if self._silence is None:
@@ -92,7 +153,7 @@ class CallClock:
         elif self._silence is not None and now >= self._heard + self._silence:
             self._expire("silence")
         else:
-            self._timer = self._loop.call_at(self._next_check(), self._check)
+            self._arm()
 
     def _expire(self, reason: str) -> None:
         self.reason = reason

@@ -58,7 +58,7 @@ __all__ = [
 OSLO_VERSION = "2.0"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _CONTEXT_PREFIX = "_context_"
-_CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in attrs.fields_dict(RequestContext))
+_CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in RequestContext().to_dict())
 # oslo.context's RequestContext writes and reads the user and project as ``user`` and
 # ``project`` (Nova's own context sends both spellings): nova_lite does the same.
 _OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
@@ -171,10 +171,9 @@ def encode_request(
         message["_msg_id"] = msg_id
         message["_reply_q"] = reply_q
         message["_timeout"] = _wire_seconds(client_timeout)
-    for key, value in ctx.to_dict().items():
-        message[_CONTEXT_PREFIX + key] = value
-    for field, alias in _OSLO_ALIASES:
-        message[alias] = message[_CONTEXT_PREFIX + field]
+    message.update(ctx.wire_fields(_CONTEXT_PREFIX))
+    message["_context_user"] = ctx.user_id  # the two `_OSLO_ALIASES`
+    message["_context_project"] = ctx.project_id
     # Inside a span, its W3C trace context as extra context keys, as oslo's profiler
     # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
     trace = propagation.carrier()
@@ -221,6 +220,43 @@ def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+_WIRE_KEYS = tuple(key for _, key in _CONTEXT_KEYS) + tuple(a for _, a in _OSLO_ALIASES)
+_ROLES = _WIRE_KEYS.index(_CONTEXT_PREFIX + "roles")
+# Contexts decoded lately, by their wire values: the messages of one request (a
+# build's dozen calls and casts) all carry the same context, and a RequestContext is
+# immutable, so each is built and checked once. Bounded: emptied when full.
+_CONTEXTS: dict[tuple[Any, ...], RequestContext] = {}
+_CONTEXTS_MAX = 4096
+
+
+def _context_of(message: Mapping[str, Any]) -> RequestContext:
+    """The request context a message carries (built once per distinct context)."""
+    values = [message.get(key) for key in _WIRE_KEYS]
+    roles = values[_ROLES]
+    if type(roles) is list:
+        values[_ROLES] = tuple(roles)
+    try:
+        key = tuple(values)
+        found = _CONTEXTS.get(key)
+    except TypeError:  # an unhashable value where a string belongs: let the checks say
+        key, found = None, None
+    if found is not None:
+        return found
+    context = {field: message.get(wire) for field, wire in _CONTEXT_KEYS}
+    for field, alias in _OSLO_ALIASES:
+        if context.get(field) is None:
+            context[field] = message.get(alias)
+    try:
+        ctx = RequestContext.from_dict(context)
+    except (TypeError, ValueError) as exc:
+        raise MessageDecodeError(f"The request context is invalid: {exc}") from None
+    if key is not None:
+        if len(_CONTEXTS) >= _CONTEXTS_MAX:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = ctx
+    return ctx
+
+
 def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Request:
     """Parse a request body; raise `MessageDecodeError` naming what is wrong."""
     message = _unwrap(body, max_bytes)
@@ -230,14 +266,7 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
     args = message.get("args", {})
     if not isinstance(args, dict):
         raise MessageDecodeError("Field 'args' must be a JSON object.")
-    context = {field: message.get(key) for field, key in _CONTEXT_KEYS}
-    for field, alias in _OSLO_ALIASES:
-        if context.get(field) is None:
-            context[field] = message.get(alias)
-    try:
-        ctx = RequestContext.from_dict(context)
-    except (TypeError, ValueError) as exc:
-        raise MessageDecodeError(f"The request context is invalid: {exc}") from None
+    ctx = _context_of(message)
     return Request(
         method=method,
         args=args,

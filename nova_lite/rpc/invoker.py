@@ -34,7 +34,7 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import envelope, topology
-from nova_lite.rpc.call_monitor import CallClock
+from nova_lite.rpc.call_monitor import CallClock, Deadlines
 from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
@@ -46,24 +46,24 @@ __all__ = ["DirectConsumer", "Invoker", "TopicPublisher"]
 log = structlog.get_logger(__name__)
 
 _UNSET: Any = object()
-
-
-@attrs.define
-class _Awaited:
-    """A call waiting for its reply: the future the reply resolves, who hears heartbeats."""
-
-    future: asyncio.Future[envelope.Reply]
-    heard: Callable[[], None] | None = None
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class DirectConsumer:
-    """Receives the replies to one transport's calls on its exclusive reply queue."""
+    """Receives the replies to one transport's calls on its exclusive reply queue.
+
+    Replies are read by an inline handler (`Transport.consume`): resolving a future
+    needs no task of its own.
+    """
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.queue = f"reply_{uuid.uuid4().hex}"
-        self._pending: dict[str, _Awaited] = {}
-        self._started = False
+        self._pending: dict[str, asyncio.Future[envelope.Reply]] = {}
+        self._heard: dict[str, Callable[[], None]] = {}  # calls with a call monitor
+        self.started = False
+        self.closed = False
+        self.deadlines: Deadlines | None = None  # the calls' timers, once started
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -71,56 +71,66 @@ class DirectConsumer:
 
     async def ensure_started(self) -> None:
         """Declare and consume the reply queue, once."""
-        if self._started:
+        if self.started:
             return
         async with self._lock:
-            if self._started:
+            if self.started:
                 return
             await topology.reply_queue(self.queue).declare(self.transport)
-            await self.transport.consume(self.queue, self._on_reply, no_ack=True)
+            await self.transport.consume(self.queue, self._on_reply, no_ack=True, inline=True)
             self.transport.add_close_callback(self._on_transport_closed)
             self.transport.add_connection_lost_callback(self._on_connection_lost)
-            self._started = True
+            self.deadlines = Deadlines()
+            self.started = True
 
-    def expect(self, msg_id: str) -> asyncio.Future[envelope.Reply]:
-        """A future that the reply to `msg_id` will resolve."""
+    def expect(
+        self, msg_id: str, heard: Callable[[], None] | None = None
+    ) -> asyncio.Future[envelope.Reply]:
+        """A future that the reply to `msg_id` will resolve; `heard` hears its heartbeats."""
         future: asyncio.Future[envelope.Reply] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = _Awaited(future)
+        self._pending[msg_id] = future
+        if heard is not None:
+            self._heard[msg_id] = heard
         return future
 
     def on_heartbeat(self, msg_id: str, heard: Callable[[], None]) -> None:
         """Call `heard` for every call-monitor heartbeat of the pending call `msg_id`."""
-        awaited = self._pending.get(msg_id)
-        if awaited is not None:
-            awaited.heard = heard
+        if msg_id in self._pending:
+            self._heard[msg_id] = heard
 
     def forget(self, msg_id: str) -> None:
         """Stop waiting for `msg_id` (timed out or never sent); a late reply is dropped."""
         self._pending.pop(msg_id, None)
+        if self._heard:
+            self._heard.pop(msg_id, None)
 
-    async def _on_reply(self, delivery: Delivery) -> None:
+    def _on_reply(self, delivery: Delivery) -> None:
         try:
             reply = envelope.decode_reply(delivery.message.body)
         except MessageDecodeError as exc:
             log.warning("rpc.reply.undecodable", error=str(exc))
             return
         if reply.is_heartbeat:
-            awaited = self._pending.get(reply.msg_id)
-            if awaited is not None and awaited.heard is not None:
-                awaited.heard()
+            heard = self._heard.get(reply.msg_id)
+            if heard is not None:
+                heard()
             return
-        awaited = self._pending.pop(reply.msg_id, None)
-        if awaited is None:
+        future = self._pending.pop(reply.msg_id, None)
+        if future is None:
             log.debug("rpc.reply.late", msg_id=reply.msg_id)
-        elif not awaited.future.done():
-            awaited.future.set_result(reply)
+            return
+        if self._heard:
+            self._heard.pop(reply.msg_id, None)
+        if not future.done():
+            future.set_result(reply)
 
     def _on_connection_lost(self) -> None:
         """Replies to calls in flight went with the old connection: fail them now."""
         pending, self._pending = self._pending, {}
-        for msg_id, awaited in pending.items():
-            if not awaited.future.done():
-                awaited.future.set_exception(
+        self._heard.clear()
+        for msg_id, future in pending.items():
+            if not future.done():
+                future.set_exception(
                     ConnectionLost(
                         f"The connection to the broker was lost while waiting for the reply "
                         f"to message {msg_id}; the request may or may not have been carried "
@@ -130,10 +140,12 @@ class DirectConsumer:
                 )
 
     def _on_transport_closed(self) -> None:
+        self.closed = True
         pending, self._pending = self._pending, {}
-        for msg_id, awaited in pending.items():
-            if not awaited.future.done():
-                awaited.future.set_exception(
+        self._heard.clear()
+        for msg_id, future in pending.items():
+            if not future.done():
+                future.set_exception(
                     TransportClosed(
                         f"Transport {self.transport.url} closed while waiting for the "
                         f"reply to message {msg_id}."
@@ -176,19 +188,29 @@ class TopicPublisher:
     def __init__(self, transport: Transport, *, durable: bool = False) -> None:
         self.transport = transport
         self.durable = durable
+        self._declared = _declared_exchanges.setdefault(transport, set())
 
-    async def publish(self, target: Target, message: Message) -> None:
-        """Send `message` to `target`; raise `MessageUndeliverable` if no queue takes it."""
+    def route(self, target: Target) -> tuple[topology.ExchangeSpec, str]:
+        """The exchange and routing key of `target`'s messages."""
         if target.fanout:
-            spec = topology.fanout_exchange(target.fanout_exchange)
-            routing_key = target.topic or ""
-        else:
-            spec = topology.topic_exchange(target.exchange, durable=self.durable)
-            routing_key = target.routing_key
-        declared = _declared_exchanges.setdefault(self.transport, set())
-        if spec.name not in declared:
+            return topology.fanout_exchange(target.fanout_exchange), target.topic or ""
+        spec = topology.topic_exchange(target.exchange, durable=self.durable)
+        return spec, target.routing_key
+
+    async def publish(
+        self,
+        target: Target,
+        message: Message,
+        route: tuple[topology.ExchangeSpec, str] | None = None,
+    ) -> None:
+        """Send `message` to `target`; raise `MessageUndeliverable` if no queue takes it.
+
+        `route` is `route(target)`, for a sender that keeps it.
+        """
+        spec, routing_key = route or self.route(target)
+        if spec.name not in self._declared:
             await spec.declare(self.transport)
-            declared.add(spec.name)
+            self._declared.add(spec.name)
         try:
             await self.transport.publish(spec.name, routing_key, message, mandatory=True)
         except TopologyError:
@@ -248,6 +270,8 @@ class Invoker:
             persistent_casts,
         )
         self._publisher = TopicPublisher(transport, durable=durable_queues)
+        self._route: tuple[topology.ExchangeSpec, str] | None = None
+        self._replies: DirectConsumer | None = None
 
     def __repr__(self) -> str:
         monitor = self._options.call_monitor_timeout
@@ -293,6 +317,8 @@ class Invoker:
         if call_monitor_timeout is not _UNSET:
             clone._options = attrs.evolve(clone._options, call_monitor_timeout=call_monitor_timeout)
         clone._publisher = self._publisher
+        clone._route = None
+        clone._replies = self._replies
         return clone
 
     def can_send_version(self, version: str | None = None) -> bool:
@@ -311,8 +337,15 @@ class Invoker:
     def _encode(
         self, ctx: RequestContext, method: str, kwargs: dict[str, Any], **reply: Any
     ) -> bytes:
-        serialize = self._options.serializer.serialize_entity
-        args = {key: serialize(ctx, value) for key, value in kwargs.items()}
+        serializer = self._options.serializer
+        if type(serializer) is ObjectSerializer:  # plain values stay as they are
+            serialize = serializer.serialize_entity
+            args = {
+                key: value if type(value) in _PLAIN else serialize(ctx, value)
+                for key, value in kwargs.items()
+            }
+        else:
+            args = {key: serializer.serialize_entity(ctx, value) for key, value in kwargs.items()}
         return envelope.encode_request(
             ctx,
             method,
@@ -323,14 +356,27 @@ class Invoker:
             **reply,
         )
 
+    def _routed(self) -> tuple[topology.ExchangeSpec, str]:
+        route = self._route
+        if route is None:
+            route = self._route = self._publisher.route(self.target)
+        return route
+
+    def _reply_consumer(self) -> DirectConsumer:
+        replies = self._replies
+        if replies is None or replies.closed:
+            replies = self._replies = direct_consumer_for(self.transport)
+        return replies
+
     @sent("cast")
     async def cast(self, ctx: RequestContext, method: str, **kwargs: Any) -> None:
         """Send `method(**kwargs)` without waiting for it to run (rpc.cast)."""
-        self._check_version()
+        if self._options.version_cap is not None:
+            self._check_version()
         body = self._encode(ctx, method, kwargs)
         try:
             message = Message(body, persistent=self._options.persistent_casts)
-            await self._publisher.publish(self.target, message)
+            await self._publisher.publish(self.target, message, self._routed())
         except MessageUndeliverable:
             raise MessageUndeliverable(
                 f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
@@ -348,23 +394,27 @@ class Invoker:
         """
         if self.target.fanout:
             raise UnsupportedVersion(f"Cannot call {method!r} on a fanout target {self.target}.")
-        self._check_version()
-        replies = direct_consumer_for(self.transport)
-        await replies.ensure_started()
+        options = self._options
+        if options.version_cap is not None:
+            self._check_version()
+        replies = self._reply_consumer()
+        if not replies.started:
+            await replies.ensure_started()
         msg_id = _new_id()
-        monitor = self.call_monitor_timeout
+        monitor, timeout = options.call_monitor_timeout, options.timeout
         body = self._encode(
             ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue, client_timeout=monitor
         )
         # A request nobody has taken once its caller gives up (silence, with a call
         # monitor: no worker holds it to beat for it) expires on the broker then too.
-        expiration = min(self.timeout, monitor) if monitor is not None else self.timeout
+        expiration = min(timeout, monitor) if monitor is not None else timeout
         message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=expiration)
         future = replies.expect(msg_id)
-        clock = CallClock(future, timeout=self.timeout, silence=monitor)
-        replies.on_heartbeat(msg_id, clock.heard)
+        clock = CallClock(future, timeout=timeout, silence=monitor, deadlines=replies.deadlines)
+        if monitor is not None:
+            replies.on_heartbeat(msg_id, clock.heard)
         try:
-            await self._publisher.publish(self.target, message)
+            await self._publisher.publish(self.target, message, self._routed())
             reply = await future
         except MessageUndeliverable:
             raise MessageUndeliverable(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import attrs
@@ -43,6 +43,7 @@ DEAD_LETTER_SUFFIX = "_dlx"
 DUPLICATE_WINDOW = 16384
 # Requests a worker holds beyond those it runs, waiting for a slot (``[rpc] max_waiting``).
 DEFAULT_MAX_WAITING = 1024
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class DirectPublisher:
@@ -272,17 +273,24 @@ class Worker(AsyncLifecycle):
         assert task is not None
         self._tasks.add(task)
         try:
-            await self._handle(delivery)
+            if self.state is not WorkerState.RUNNING:
+                await _settle(delivery.reject(requeue=True))  # not started: another worker's
+                return
+            request = await self._decode(delivery)
+            if request is None:
+                return
+            if request.client_timeout is not None or not self._slots.take():
+                await self._handle_held(delivery, request)
+                return
+            try:  # the common case: no heartbeats asked for, a slot free at once
+                await self._handle_started(delivery, request)
+            finally:
+                self._slots.release()
         finally:
             self._tasks.discard(task)
 
-    async def _handle(self, delivery: Delivery) -> None:
-        if self.state is not WorkerState.RUNNING:
-            await _settle(delivery.reject(requeue=True))  # not started: another worker's
-            return
-        request = await self._decode(delivery)
-        if request is None:
-            return
+    async def _handle_held(self, delivery: Delivery, request: envelope.Request) -> None:
+        """Handle a request that waits for a slot or asks for heartbeats (or both)."""
         with self.heartbeats.keep_alive(request, now=not self._slots.available()):
             if not await self._slots.acquire():
                 await _settle(delivery.reject(requeue=True))  # stopping: another worker's
@@ -294,7 +302,10 @@ class Worker(AsyncLifecycle):
 
     async def _handle_started(self, delivery: Delivery, request: envelope.Request) -> None:
         if not self.at_least_once:
-            await _settle(delivery.ack())
+            try:
+                await delivery.ack()
+            except TransportError as exc:
+                log.warning("rpc.delivery.settle_failed", error=str(exc))
         await self._serve(request)
         if self.at_least_once:
             await _settle(delivery.ack())
@@ -375,7 +386,12 @@ class Worker(AsyncLifecycle):
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         method = self.dispatcher.resolve(request)
         deserialize = self.serializer.deserialize_entity
-        args = {k: deserialize(ctx, v) for k, v in request.args.items()}
+        if type(self.serializer) is ObjectSerializer:  # plain values stay as they are
+            args = {
+                k: v if type(v) in _PLAIN else deserialize(ctx, v) for k, v in request.args.items()
+            }
+        else:
+            args = {k: deserialize(ctx, v) for k, v in request.args.items()}
         return await method(ctx, **self.dispatcher.structure_arguments(method, args))
 
     def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
@@ -385,7 +401,7 @@ class Worker(AsyncLifecycle):
             log.exception("rpc.endpoint.crashed", method=request.method)
 
 
-async def _settle(settling: Any) -> None:
+async def _settle(settling: Awaitable[None]) -> None:
     """Ack or reject, tolerating a connection that went away (the broker requeues)."""
     try:
         await settling

@@ -1,7 +1,9 @@
 """`Tracing`: one cloud's (or one process's) tracer, made from ``[tracing]``.
 
-Each `Tracing` has a `TracerProvider` of its own, never OpenTelemetry's global one,
-so clouds in one process keep their spans apart and nothing outside nova_lite is
+Each `Tracing` has a tracer of its own (`nova_lite.tracing.light.LightTracer`: the
+OpenTelemetry API's tracer, with spans far cheaper than the SDK's, exported in
+batches through the SDK's exporters), never OpenTelemetry's global provider, so
+clouds in one process keep their spans apart and nothing outside nova_lite is
 touched. With ``exporter = "none"`` there is no `Tracing` at all, and the hooks
 (`nova_lite.telemetry`) make no span, not even a non-recording one. The SDK is only
 imported here, when an exporter is chosen: ``pip install 'nova-lite[tracing]'``.
@@ -20,9 +22,10 @@ from nova_lite.exceptions import ConfigError
 from nova_lite.tracing import propagation
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.sdk.trace.sampling import Sampler
+
+    from nova_lite.tracing.light import LightTracer
 
 __all__ = ["Tracing", "tracing_from_config"]
 
@@ -30,12 +33,12 @@ INSTRUMENTATION = "nova_lite"
 
 
 class Tracing:
-    """A tracer provider of nova_lite's own, its exporter, and the tracer the hooks use."""
+    """A tracer of nova_lite's own (the one the hooks use) and its exporter."""
 
-    def __init__(self, provider: TracerProvider, exporter: SpanExporter) -> None:
-        self.provider = provider
+    def __init__(self, tracer: LightTracer, exporter: SpanExporter) -> None:
+        self.light = tracer
         self.exporter = exporter
-        self.tracer: trace.Tracer = provider.get_tracer(INSTRUMENTATION)
+        self.tracer: trace.Tracer = tracer
         self._open = True
         propagation.tracing_active(+1)
 
@@ -46,15 +49,19 @@ class Tracing:
         """The finished spans a memory exporter holds (empty for any other exporter)."""
         from nova_lite.tracing.exporters import MemoryExporter
 
-        self.provider.force_flush()
+        self.light.force_flush()
         return self.exporter.spans() if isinstance(self.exporter, MemoryExporter) else []
+
+    def flush(self) -> None:
+        """Hand every finished span to the exporter now (they wait a moment otherwise)."""
+        self.light.force_flush()
 
     def shutdown(self) -> None:
         """Export what is pending and release the exporter (idempotent)."""
         if self._open:
             self._open = False
             propagation.tracing_active(-1)
-            self.provider.shutdown()
+            self.light.shutdown()
 
 
 def _exporter(config: Config) -> tuple[SpanExporter, bool]:
@@ -76,13 +83,6 @@ def _exporter(config: Config) -> tuple[SpanExporter, bool]:
     return OTLPSpanExporter(endpoint=settings.endpoint or None), True
 
 
-def _sampler(ratio: float) -> Sampler:
-    """Every trace (ratio 1), or that share of new ones; continued traces as their root."""
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
-
-    return ParentBased(ALWAYS_ON if ratio >= 1 else TraceIdRatioBased(ratio))
-
-
 def tracing_from_config(config: Config, *, exporter: SpanExporter | None = None) -> Tracing | None:
     """The `Tracing` ``[tracing]`` asks for, or None when its exporter is ``"none"``.
 
@@ -93,8 +93,8 @@ def tracing_from_config(config: Config, *, exporter: SpanExporter | None = None)
         return None
     try:
         from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        from nova_lite.tracing.light import LightTracer
     except ImportError:
         raise ConfigError(
             f"[tracing] exporter = {config.tracing.exporter!r} needs the OpenTelemetry SDK: "
@@ -104,9 +104,11 @@ def tracing_from_config(config: Config, *, exporter: SpanExporter | None = None)
     if exporter is None:
         exporter, batch = _exporter(config)
     resource = Resource.create({"service.name": config.tracing.service_name})
-    provider = TracerProvider(
-        resource=resource, sampler=_sampler(config.tracing.sample_ratio), shutdown_on_exit=False
+    tracer = LightTracer(
+        exporter,
+        resource,
+        ratio=config.tracing.sample_ratio,
+        background=batch,
+        name=INSTRUMENTATION,
     )
-    processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    return Tracing(provider, exporter)
+    return Tracing(tracer, exporter)
