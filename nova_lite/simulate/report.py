@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,6 +32,18 @@ __all__ = ["COUNTS", "Recorder", "SimulationResult", "percentile"]
 # placed = departed + remaining (still placed when the scenario ended). "retried"
 # counts the tries sent again after a broker outage left their outcome unknown.
 COUNTS = ("arrivals", "placed", "rejected", "withdrawn", "departed", "unsettled", "retried")
+
+
+_REMOVED_BY = re.compile(r"(\w+) removed \d+")
+
+
+def reason_key(reason: str) -> str:
+    """A rejection's reason as counted: its first sentence and, for "No valid host",
+    the filter that removed the last hosts (e.g. ``No valid host was found
+    (ImagePropertiesFilter)``)."""
+    short = reason.split(". ")[0][:200]
+    removed = _REMOVED_BY.findall(reason)
+    return f"{short} ({removed[-1]})" if short.startswith("No valid host") and removed else short
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -80,6 +93,7 @@ class Recorder:
         self.active = 0
         # Kept for callers (not in the JSON, which stays small at 10,000 hosts):
         self.placements: dict[str, list[float]] = collections.defaultdict(list)
+        self.host_latencies: dict[str, list[float]] = collections.defaultdict(list)
 
     def arrived(self, now: float) -> None:
         self._count("arrivals")
@@ -90,10 +104,11 @@ class Recorder:
         self._latencies.append(latency)
         self._all_latencies.append(latency)
         self.placements[host].append(now)
+        self.host_latencies[host].append(latency)
 
     def rejected(self, now: float, reason: str) -> None:
         self._count("rejected")
-        short = reason.split(". ")[0][:200]
+        short = reason_key(reason)
         self._window_reasons[short] += 1
         self.reasons[short] += 1
 
