@@ -134,6 +134,11 @@ class Simulation:
         self.spec = spec
         self.arrivals = sorted(arrivals, key=lambda a: a.arrival)  # stable: ties in order
         self.wall_seconds = 0.0
+        # Wall seconds of the last run's phases: start (the cloud and its hosts),
+        # replay (the trace), settle (drain, sweep, audit), stop. Not in the result,
+        # which holds no wall-clock figure.
+        self.phases: dict[str, float] = {}
+        self._phase, self._phase_started = "", 0.0
         self.recorder: Recorder | None = None  # the last run's, for a closer look
 
     def run(self, progress: Progress | None = None) -> SimulationResult:
@@ -189,6 +194,7 @@ class Simulation:
             network_cidr="10.0.0.0/8",
             transport=outages or transport,
         )
+        self._mark("start")
         async with cloud.transport, cloud:
             session = await cloud.login_admin()
             ctx = await session.context()
@@ -201,7 +207,9 @@ class Simulation:
             await replay.watch()
             sampler = asyncio.create_task(self._sample(cloud, recorder))
             faults = [asyncio.create_task(c) for c in self._faults(cloud, outages, recorder)]
+            self._mark("replay")
             await replay.play(self.arrivals, self.end_time(), progress)
+            self._mark("settle")
             unsettled = await replay.drain(spec.drain_limit)
             for task in [sampler, *faults]:
                 task.cancel()
@@ -216,10 +224,19 @@ class Simulation:
                 _scheduler(cloud).hosts.hosts.values(), asyncio.get_running_loop().time()
             )
             audit = await session.audit()
+            self._mark("stop")
+        self._mark("")
         recorder.totals["unsettled"] = len(unsettled)
         if outages is not None:
             recorder.totals["bus_refused"] = outages.refused
         return recorder.result(spec_summary(spec), audit)
+
+    def _mark(self, phase: str) -> None:
+        """Start timing `phase` (wall seconds, kept out of the result: see `phases`)."""
+        now = time.perf_counter()
+        if self._phase:
+            self.phases[self._phase] = now - self._phase_started
+        self._phase, self._phase_started = phase, now
 
     def _faults(
         self, cloud: Cloud, outages: OutageTransport | None, recorder: Recorder
