@@ -394,15 +394,22 @@ def scale(runs: int, count: int, hosts: int, batch: int, timeout: float, in_flig
 @click.option("--rate", default=4200.0, show_default=True, help="Arrivals per simulated hour.")
 @click.option("--median-lifetime", default=3600.0, show_default=True, help="Seconds.")
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--report-interval",
+    default=3600.0,
+    show_default=True,
+    help="Simulated seconds between two reports of a host (down after twice that).",
+)
 @common_options
 def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: float,
-             seed: int, output: Path, plot: bool) -> None:  # fmt: skip
+             seed: int, report_interval: float, output: Path, plot: bool) -> None:  # fmt: skip
     """nova-lite simulate in the harness: simulated hours per wall minute, memory, and
     whether every run gave the same result."""
     from benchmarks.simulate import SimulateSpec, run_simulate
 
     spec = SimulateSpec(hosts=hosts, hours=hours, arrivals_per_hour=rate,
-                        median_lifetime=median_lifetime, seed=seed)  # fmt: skip
+                        median_lifetime=median_lifetime, seed=seed,
+                        report_interval=report_interval)  # fmt: skip
     figures, raw = asyncio.run(run_simulate(spec, runs=runs))
     tables.simulate_table(figures, spec, runs=runs, raw=raw)
     _finish("simulate", {

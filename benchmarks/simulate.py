@@ -35,6 +35,9 @@ class SimulateSpec:
     arrivals_per_hour: float = 4200.0  # >= 100,000 arrivals in 24 h
     median_lifetime: float = 3600.0
     seed: int = 0
+    # Seconds between two reports of a host (its heartbeat); a host is down after
+    # twice that. 60,000 reports a simulated hour at 10,000 hosts every 600 s.
+    report_interval: float = 3600.0
 
 
 def _child(spec: SimulateSpec) -> dict[str, Any]:
@@ -45,10 +48,15 @@ def _child(spec: SimulateSpec) -> dict[str, Any]:
     arrivals = synthetic(seed=spec.seed, hours=spec.hours,
                          arrivals_per_hour=spec.arrivals_per_hour,
                          median_lifetime=spec.median_lifetime)  # fmt: skip
-    simulation = Simulation(SimulationSpec(hosts=spec.hosts, seed=spec.seed), arrivals)
+    cloud = SimulationSpec(
+        hosts=spec.hosts, seed=spec.seed, report_interval=spec.report_interval,
+        service_down_time=2 * spec.report_interval,
+    )  # fmt: skip
+    simulation = Simulation(cloud, arrivals)
     result = simulation.run()
     return {
         "wall_seconds": simulation.wall_seconds,
+        "phases": simulation.phases,
         "simulated_seconds": simulation.end_time(),
         "arrivals": len(arrivals),
         "totals": result.totals,
@@ -59,10 +67,11 @@ def _child(spec: SimulateSpec) -> dict[str, Any]:
 
 
 def main() -> None:
-    """The child: ``python -m benchmarks.simulate HOSTS HOURS RATE LIFETIME SEED``."""
-    hosts, hours, rate, lifetime, seed = sys.argv[1:6]
+    """The child: ``python -m benchmarks.simulate HOSTS HOURS RATE LIFETIME SEED REPORT``."""
+    hosts, hours, rate, lifetime, seed, report = sys.argv[1:7]
     spec = SimulateSpec(hosts=int(hosts), hours=float(hours), arrivals_per_hour=float(rate),
-                        median_lifetime=float(lifetime), seed=int(seed))  # fmt: skip
+                        median_lifetime=float(lifetime), seed=int(seed),
+                        report_interval=float(report))  # fmt: skip
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
     out.write(json.dumps({"result": _child(spec)}) + "\n")
@@ -74,6 +83,7 @@ async def one_run(spec: SimulateSpec) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.simulate", str(spec.hosts), str(spec.hours),
         str(spec.arrivals_per_hour), str(spec.median_lifetime), str(spec.seed),
+        str(spec.report_interval),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )  # fmt: skip
@@ -104,6 +114,12 @@ async def run_simulate(
             tuple(r["arrivals"] / r["wall_seconds"] for r in raw),
         ),
         "peak_rss_mib": Figure("peak RSS", "MiB", tuple(r["peak_rss_mib"] for r in raw)),
+        **{
+            f"{phase}_seconds": Figure(
+                f"wall time: {phase}", "s", tuple(r["phases"].get(phase, 0.0) for r in raw)
+            )
+            for phase in ("start", "replay", "settle", "stop")
+        },
         "distinct_results": Figure(
             "distinct result digests", "", (float(len({r["digest"] for r in raw})),)
         ),

@@ -75,6 +75,28 @@ def _ensure_hash_seed() -> None:
     metavar="HOST@DOWN[-UP]",
     help="A host failure (simulated seconds), e.g. compute3@3600-7200. Repeatable.",
 )
+@click.option(
+    "--broker-outage",
+    "outages",
+    multiple=True,
+    metavar="START-END",
+    help="The message bus unreachable from START to END (simulated seconds). Repeatable.",
+)
+@click.option(
+    "--slow",
+    "slow_hosts",
+    multiple=True,
+    metavar="HOST:FACTOR[@START[-END]]",
+    help="A host whose hypervisor is FACTOR times slower, e.g. compute2:4@3600. Repeatable.",
+)
+@click.option(
+    "--power-sync-interval",
+    type=float,
+    default=86400.0,
+    show_default=True,
+    help="Hosts' power-state sync (reaps guests of servers deleted while a host or the"
+    " bus was away), simulated seconds; 600 for fault studies.",
+)
 @click.option("--mtbf", type=float, default=None, help="Host failures drawn by MTBF (seconds)...")
 @click.option("--mttr", type=float, default=3600.0, show_default=True, help="...and MTTR.")
 @click.option(
@@ -105,7 +127,9 @@ def _ensure_hash_seed() -> None:
 def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limit: int | None,
              synthetic: bool, hours: float, rate: float, burstiness: float,
              median_lifetime: float, seed: int, host_vcpus: int, host_ram_mb: int,
-             host_disk_gb: int, failures: tuple[str, ...], mtbf: float | None, mttr: float,
+             host_disk_gb: int, failures: tuple[str, ...], outages: tuple[str, ...],
+             slow_hosts: tuple[str, ...], power_sync_interval: float, mtbf: float | None,
+             mttr: float,
              scheduler_config: Path | None, compare: tuple[Path, Path] | None, output: Path,
              plot: bool, write_trace: Path | None) -> None:  # fmt: skip
     """Replay a workload trace on N fake hosts in virtual time; report per minute."""
@@ -153,6 +177,9 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
                 hosts=hosts, host_vcpus=host_vcpus, host_ram_mb=host_ram_mb,
                 host_disk_gb=host_disk_gb, seed=seed, scheduler=scheduler,
                 faults=fault_module.merge(injected),
+                outages=tuple(fault_module.parse_outage(o) for o in outages),
+                slow_hosts=tuple(fault_module.parse_slow(h) for h in slow_hosts),
+                power_sync_interval=power_sync_interval,
             )  # fmt: skip
             simulation = Simulation(spec, arrivals)
             results[label] = _run(simulation, label, len(arrivals))

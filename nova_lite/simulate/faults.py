@@ -1,11 +1,16 @@
-"""Faults a simulation injects: hosts that fail and recover.
+"""Faults a simulation injects: hosts that fail and recover, broker outages, slow hosts.
 
-A host failure stops the host's compute service, as a crash would: no more
-heartbeats, so after ``service_down_time`` the scheduler's ComputeFilter stops
-choosing it; its servers stay where they are (nova_lite, like Nova, does not
+A host failure (`HostFailure`) stops the host's compute service, as a crash would:
+no more heartbeats, so after ``service_down_time`` the scheduler's ComputeFilter
+stops choosing it; its servers stay where they are (nova_lite, like Nova, does not
 evacuate by itself) and messages for it wait in its queue. At recovery the
 service starts again, reports, and works through what waited (deletes included).
 A host that never recovers keeps its servers to the end.
+
+A broker outage (`BrokerOutage`) makes the message bus unreachable for a window
+(`nova_lite.simulate.outage` says exactly how); a slow host (`SlowHost`) has a
+hypervisor whose every operation, spawning included, takes `factor` times as long
+for a window.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import attrs
 from nova_lite.cloud import compute_host_name
 from nova_lite.exceptions import Invalid
 
-__all__ = ["HostFailure", "failures_by_mtbf"]
+__all__ = ["BrokerOutage", "HostFailure", "SlowHost", "failures_by_mtbf"]
 
 
 @attrs.frozen
@@ -98,3 +103,78 @@ def merge(failures: Sequence[HostFailure]) -> tuple[HostFailure, ...]:
     for failure in failures:
         by_host.setdefault(failure.host, []).extend(failure.windows())
     return tuple(HostFailure(h, tuple(sorted(w, key=lambda x: x[0]))) for h, w in by_host.items())
+
+
+@attrs.frozen
+class BrokerOutage:
+    """The message bus unreachable from `start` to `end` (simulated seconds)."""
+
+    start: float
+    end: float
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise Invalid(
+                f"A broker outage must start at 0 s or later and end after it starts,"
+                f" not {self.start:g}-{self.end:g}."
+            )
+
+    def times(self) -> list[float]:
+        return [self.start, self.end]
+
+    def describe(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end}
+
+
+def parse_outage(text: str) -> BrokerOutage:
+    """``START-END`` in simulated seconds, e.g. ``3600-3900``."""
+    start, sep, end = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return BrokerOutage(float(start), float(end))
+    except ValueError:
+        raise Invalid(f"Broker outage {text!r}: expected START-END in seconds") from None
+
+
+@attrs.frozen
+class SlowHost:
+    """`host`'s hypervisor `factor` times slower from `start` to `end` (None: the end)."""
+
+    host: str
+    factor: float
+    start: float = 0.0
+    end: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.factor > 0:
+            raise Invalid(f"Slow host {self.host}: the factor must be positive, not {self.factor}.")
+        if self.start < 0 or (self.end is not None and self.end <= self.start):
+            raise Invalid(
+                f"Slow host {self.host}: the window must start at 0 s or later and end"
+                f" after it starts, not {self.start:g}-{self.end}."
+            )
+
+    def times(self) -> list[float]:
+        return [self.start] if self.end is None else [self.start, self.end]
+
+    def describe(self) -> dict[str, Any]:
+        return {"host": self.host, "factor": self.factor, "start": self.start, "end": self.end}
+
+
+def parse_slow(text: str) -> SlowHost:
+    """``HOST:FACTOR[@START[-END]]``, e.g. ``compute3:4`` or ``compute3:4@3600-7200``."""
+    host, sep, rest = text.partition(":")
+    factor_text, _, window = rest.partition("@")
+    start_text, _, end_text = window.partition("-")
+    try:
+        if not sep or not host:
+            raise ValueError(text)
+        return SlowHost(
+            host,
+            float(factor_text),
+            float(start_text) if start_text else 0.0,
+            float(end_text) if end_text else None,
+        )
+    except ValueError:
+        raise Invalid(f"Slow host {text!r}: expected HOST:FACTOR[@START[-END]] (seconds)") from None

@@ -1,11 +1,12 @@
 """What a simulation measures, minute by minute, and its result.
 
 Per sample (every ``sample_interval`` simulated seconds, from the scheduler's own
-view of every host): vCPU and RAM utilization of the cloud and the 50th/90th/99th
-percentile host; active servers; arrivals, placements and rejections since the
-last sample (rejections by their fault: "No valid host" and why); **stranded
-capacity**, the free vCPUs and RAM on hosts where no flavor of the workload fits
-any more; and the placement latency (create call to ACTIVE, simulated seconds).
+view of every host, its `HostState` objects read in this process): vCPU and RAM
+utilization of the cloud and the 50th/90th/99th percentile host; active servers;
+arrivals, placements and rejections since the last sample (rejections by their
+fault: "No valid host" and why); **stranded capacity**, the free vCPUs and RAM on
+hosts where no flavor of the workload fits any more; and the placement latency
+(create call to ACTIVE, simulated seconds).
 
 The result is plain JSON-able data with no wall-clock figure in it, so two runs of
 one scenario give byte-identical files (`SimulationResult.to_json`).
@@ -15,21 +16,34 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 import orjson
 
-from nova_lite.cloud import Cloud
-from nova_lite.context import RequestContext
 from nova_lite.objects import Flavor
+from nova_lite.scheduler.host_manager import HostState
 
 __all__ = ["COUNTS", "Recorder", "SimulationResult", "percentile"]
 
 # Conservation: arrivals = placed + rejected + withdrawn + unsettled, and
-# placed = departed + remaining (still placed when the scenario ended).
-COUNTS = ("arrivals", "placed", "rejected", "withdrawn", "departed", "unsettled")
+# placed = departed + remaining (still placed when the scenario ended). "retried"
+# counts the tries sent again after a broker outage left their outcome unknown.
+COUNTS = ("arrivals", "placed", "rejected", "withdrawn", "departed", "unsettled", "retried")
+
+
+_REMOVED_BY = re.compile(r"(\w+) removed \d+")
+
+
+def reason_key(reason: str) -> str:
+    """A rejection's reason as counted: its first sentence and, for "No valid host",
+    the filter that removed the last hosts (e.g. ``No valid host was found
+    (ImagePropertiesFilter)``)."""
+    short = reason.split(". ")[0][:200]
+    removed = _REMOVED_BY.findall(reason)
+    return f"{short} ({removed[-1]})" if short.startswith("No valid host") and removed else short
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -63,10 +77,11 @@ def _r(value: float) -> float:
 class Recorder:
     """Counts what happens between samples and takes the samples."""
 
-    def __init__(self, interval: float, flavors: Sequence[Flavor], *, hosts: int) -> None:
+    def __init__(self, interval: float, flavors: Sequence[Flavor]) -> None:
         self.interval = interval
         self.flavors = list(flavors)
-        self.hosts = hosts
+        # free (vCPUs, RAM, disk) -> whether no flavor fits: most hosts share a few.
+        self._strands: dict[tuple[float, float, float], bool] = {}
         self.samples: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.totals: collections.Counter[str] = collections.Counter()
@@ -78,6 +93,7 @@ class Recorder:
         self.active = 0
         # Kept for callers (not in the JSON, which stays small at 10,000 hosts):
         self.placements: dict[str, list[float]] = collections.defaultdict(list)
+        self.host_latencies: dict[str, list[float]] = collections.defaultdict(list)
 
     def arrived(self, now: float) -> None:
         self._count("arrivals")
@@ -88,10 +104,11 @@ class Recorder:
         self._latencies.append(latency)
         self._all_latencies.append(latency)
         self.placements[host].append(now)
+        self.host_latencies[host].append(latency)
 
     def rejected(self, now: float, reason: str) -> None:
         self._count("rejected")
-        short = reason.split(". ")[0][:200]
+        short = reason_key(reason)
         self._window_reasons[short] += 1
         self.reasons[short] += 1
 
@@ -106,33 +123,31 @@ class Recorder:
     def event(self, now: float, kind: str, host: str) -> None:
         self.events.append({"t": _r(now), "event": kind, "host": host})
 
+    def count(self, key: str) -> None:
+        """Count one more of `key` (in the totals and this sample's window)."""
+        self._count(key)
+
     def _count(self, key: str) -> None:
         self.totals[key] += 1
         self._window[key] += 1
 
-    async def sample(self, cloud: Cloud, ctx: RequestContext, now: float) -> None:
-        """One row: utilization and stranded capacity from the scheduler's host list."""
-        hosts = await cloud.api.scheduler.list_hosts(ctx)
+    def sample(self, hosts: Iterable[HostState], now: float) -> None:
+        """One row: utilization and stranded capacity from the scheduler's host states."""
         cpu_used = cpu_cap = ram_used = ram_cap = 0.0
         cpu_util: list[float] = []
         stranded_cpu = stranded_ram = 0.0
-        guests = 0
         for host in hosts:
-            cap_cpu = host["vcpus"] * host["cpu_allocation_ratio"]
-            cap_ram = host["memory_mb"] * host["ram_allocation_ratio"]
-            cap_disk = host["local_gb"] * host["disk_allocation_ratio"]
-            used_cpu, used_ram = float(host["vcpus_used"]), float(host["memory_mb_used"])
+            node = host.node
+            cap_cpu = node.vcpus * node.cpu_allocation_ratio
+            used_cpu = float(host.vcpus_used)
             cpu_used, cpu_cap = cpu_used + used_cpu, cpu_cap + cap_cpu
-            ram_used, ram_cap = ram_used + used_ram, ram_cap + cap_ram
+            ram_used += host.memory_mb_used
+            ram_cap += node.memory_mb * node.ram_allocation_ratio
             cpu_util.append(used_cpu / cap_cpu if cap_cpu else 0.0)
-            free = (cap_cpu - used_cpu, cap_ram - used_ram, cap_disk - host["local_gb_used"])
-            if not any(
-                f.vcpus <= free[0] and f.memory_mb <= free[1] and f.disk_gb <= free[2]
-                for f in self.flavors
-            ):
+            free = (host.free_vcpus, host.free_ram_mb, host.free_disk_gb)
+            if self._stranded(free):
                 stranded_cpu += max(0.0, free[0])
                 stranded_ram += max(0.0, free[1])
-            guests += int(host.get("running_vms", 0) or 0)
         latencies = self._latencies
         self.samples.append({
             "t": _r(now),
@@ -156,12 +171,22 @@ class Recorder:
         self._window_reasons.clear()
         self._latencies = []
 
+    def _stranded(self, free: tuple[float, float, float]) -> bool:
+        found = self._strands.get(free)
+        if found is None:
+            found = self._strands[free] = not any(
+                f.vcpus <= free[0] and f.memory_mb <= free[1] and f.disk_gb <= free[2]
+                for f in self.flavors
+            )
+        return found
+
     def active_servers(self) -> int:
         """Servers placed and not yet deleted."""
         return self.totals["placed"] - self.totals["departed"]
 
     def result(self, config: dict[str, Any], audit: dict[str, Any]) -> SimulationResult:
         totals: dict[str, Any] = {key: self.totals[key] for key in COUNTS}
+        totals.update((k, v) for k, v in sorted(self.totals.items()) if k not in totals)
         totals["remaining"] = self.active_servers()
         totals["rejected_by"] = dict(sorted(self.reasons.items()))
         totals["placement_latency_p50"] = _r(percentile(self._all_latencies, 50))

@@ -16,38 +16,42 @@ instance uuids), so one trace, seed and configuration give the same result.
 
 Virtual-time settings: hosts report every `report_interval` simulated seconds
 (600 by default: heartbeats of thousands of hosts are most of a day's messages)
-and a host is down after `service_down_time` (1800).
+and a host is down after `service_down_time` (1800). Periodic work a simulation
+has no use for is turned off in its configuration: Prometheus metrics (each
+service's queue depths read every 15 s: at 10,000 hosts, more timers than
+everything else), and the power-state sync runs once a simulated day unless
+`power_sync_interval` says otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
 import attrs
 import structlog
 
 from nova_lite import clock, objects
-from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud, compute_host_name
+from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Invalid, NotFound
-from nova_lite.notifications import decode_notification
+from nova_lite.exceptions import Invalid
+from nova_lite.loader import get_transport
 from nova_lite.objects import Flavor
-from nova_lite.service import Service
-from nova_lite.simulate.faults import HostFailure
+from nova_lite.scheduler.manager import SchedulerManager
+from nova_lite.simulate import inject
+from nova_lite.simulate.faults import BrokerOutage, HostFailure, SlowHost
 from nova_lite.simulate.loop import VirtualTimeLoop
+from nova_lite.simulate.outage import OutageTransport
+from nova_lite.simulate.replay import Catalog, Progress, Replay, RetryPolicy
 from nova_lite.simulate.report import Recorder, SimulationResult
 from nova_lite.simulate.trace import Arrival
-from nova_lite.transport import Delivery, ExchangeType
 
 __all__ = ["SIMULATION_PASSWORD", "Simulation", "SimulationSpec"]
 
@@ -55,7 +59,6 @@ log = structlog.get_logger(__name__)
 
 SIMULATION_PASSWORD = "simulation-admin"
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: simulated time 0, the same every run
-Progress = Callable[[float, float], None]  # (simulated seconds so far, of total)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,10 +73,17 @@ class SimulationSpec:
     scheduler: dict[str, Any] = attrs.field(factory=dict)  # [scheduler] options
     overrides: dict[str, Any] = attrs.field(factory=dict)  # more Config.load overrides
     faults: tuple[HostFailure, ...] = ()
+    outages: tuple[BrokerOutage, ...] = ()  # the broker unreachable for each window
+    slow_hosts: tuple[SlowHost, ...] = ()
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)  # the client, after an outage
     seed: int = 0
     sample_interval: float = 60.0
     report_interval: float = 600.0
     service_down_time: float = 1800.0
+    # The hosts' power-state sync, which also reaps guests of servers deleted while
+    # their host could not be told (a host down, a broker outage): a simulated day by
+    # default, as at 10,000 hosts it costs a call per guest; 600 s (Nova's) for faults.
+    power_sync_interval: float = 86400.0
     end: float | None = None  # simulated seconds; default: the trace's last event
     drain_limit: float = 7200.0  # simulated seconds allowed after the end to settle
 
@@ -85,7 +95,7 @@ class SimulationSpec:
             "compute": {
                 "report_interval": self.report_interval,
                 "service_down_time": self.service_down_time,
-                "sync_power_state_interval": 86400.0,
+                "sync_power_state_interval": self.power_sync_interval,
                 "reserved_host_memory_mb": 0,
             },
             "fake_driver": {
@@ -101,6 +111,9 @@ class SimulationSpec:
                 "token_ttl": 10 * 365 * 86400.0,
             },
             "api": {"max_count": 1000},
+            # The simulation measures itself (nova_lite.simulate.report); Prometheus
+            # metrics would cost a queue-depth timer per service every 15 s.
+            "metrics": {"enabled": False},
             "network": {"quota_port": -1},  # one project holds every simulated server
             "scheduler": dict(self.scheduler),
         }
@@ -119,8 +132,13 @@ class Simulation:
         if spec.hosts < 1:
             raise Invalid(f"A simulation needs at least one host, not {spec.hosts}.")
         self.spec = spec
-        self.arrivals = list(arrivals)
+        self.arrivals = sorted(arrivals, key=lambda a: a.arrival)  # stable: ties in order
         self.wall_seconds = 0.0
+        # Wall seconds of the last run's phases: start (the cloud and its hosts),
+        # replay (the trace), settle (drain, sweep, audit), stop. Not in the result,
+        # which holds no wall-clock figure.
+        self.phases: dict[str, float] = {}
+        self._phase, self._phase_started = "", 0.0
         self.recorder: Recorder | None = None  # the last run's, for a closer look
 
     def run(self, progress: Progress | None = None) -> SimulationResult:
@@ -160,211 +178,113 @@ class Simulation:
         if self.spec.end is not None:
             return self.spec.end
         last = [a.departure if a.departure is not None else a.arrival for a in self.arrivals]
-        faults = [t for f in self.spec.faults for t in f.times()]
+        spec = self.spec
+        faults = [t for f in spec.faults for t in f.times()]
+        faults += [t for f in spec.outages for t in f.times()]
+        faults += [t for f in spec.slow_hosts for t in f.times()]
         return max([0.0, *last, *faults]) + self.spec.sample_interval
 
     async def _main(self, progress: Progress | None) -> SimulationResult:
         spec = self.spec
-        cloud = Cloud(spec.config(), computes=spec.hosts, network_cidr="10.0.0.0/8")
-        async with cloud:
+        transport = get_transport(spec.config().transport_url)
+        outages = OutageTransport(transport) if spec.outages else None
+        cloud = Cloud(
+            spec.config(),
+            computes=spec.hosts,
+            network_cidr="10.0.0.0/8",
+            transport=outages or transport,
+        )
+        self._mark("start")
+        async with cloud.transport, cloud:
             session = await cloud.login_admin()
             ctx = await session.context()
             for resource in ("instances", "cores", "ram"):
                 await cloud.api.conductor.quota_set(ctx, ctx.project_id or "", resource, -1)
-            flavors = await _flavors(cloud, ctx, self.arrivals)
-            (image,) = [i for i in await cloud.api.image.list(ctx) if i.name == "cirros"]
-            recorder = Recorder(
-                spec.sample_interval, [f for f in flavors.values()], hosts=spec.hosts
-            )
+            catalog = await _catalog(cloud, ctx, self.arrivals)
+            recorder = Recorder(spec.sample_interval, list(catalog.flavors.values()))
             self.recorder = recorder
-            replay = _Replay(cloud, session, recorder, flavors, image.id)
+            replay = Replay(cloud, session, recorder, catalog, retry=spec.retry)
             await replay.watch()
-            sampler = asyncio.create_task(self._sample(cloud, ctx, recorder))
-            faults = [asyncio.create_task(self._fault(cloud, f, recorder)) for f in spec.faults]
-            end = self.end_time()
-            await replay.play(self.arrivals, end, progress)
-            for fault in faults:  # a fault that failed to act fails the simulation
-                if fault.done():
-                    fault.result()
+            sampler = asyncio.create_task(self._sample(cloud, recorder))
+            faults = [asyncio.create_task(c) for c in self._faults(cloud, outages, recorder)]
+            self._mark("replay")
+            await replay.play(self.arrivals, self.end_time(), progress)
+            self._mark("settle")
             unsettled = await replay.drain(spec.drain_limit)
-            sampler.cancel()
-            for task in faults:
+            for task in [sampler, *faults]:
                 task.cancel()
             await asyncio.gather(sampler, return_exceptions=True)
             for outcome in await asyncio.gather(*faults, return_exceptions=True):
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, Exception):  # a fault that failed to act
                     raise outcome
-            await recorder.sample(cloud, ctx, asyncio.get_running_loop().time())
+            if replay.failures:
+                raise replay.failures[0]
+            recorder.totals["strays_deleted"] = await replay.sweep()
+            recorder.sample(
+                _scheduler(cloud).hosts.hosts.values(), asyncio.get_running_loop().time()
+            )
             audit = await session.audit()
+            self._mark("stop")
+        self._mark("")
         recorder.totals["unsettled"] = len(unsettled)
+        if outages is not None:
+            recorder.totals["bus_refused"] = outages.refused
         return recorder.result(spec_summary(spec), audit)
 
-    async def _sample(self, cloud: Cloud, ctx: RequestContext, recorder: Recorder) -> None:
+    def _mark(self, phase: str) -> None:
+        """Start timing `phase` (wall seconds, kept out of the result: see `phases`)."""
+        now = time.perf_counter()
+        if self._phase:
+            self.phases[self._phase] = now - self._phase_started
+        self._phase, self._phase_started = phase, now
+
+    def _faults(
+        self, cloud: Cloud, outages: OutageTransport | None, recorder: Recorder
+    ) -> list[Coroutine[Any, Any, None]]:
+        spec = self.spec
+        acts = [inject.host_failure(cloud, f, recorder) for f in spec.faults]
+        acts += [inject.slow_host(cloud, f, recorder) for f in spec.slow_hosts]
+        if outages is not None:
+            acts += [inject.broker_outage(outages, f, recorder) for f in spec.outages]
+        return acts
+
+    async def _sample(self, cloud: Cloud, recorder: Recorder) -> None:
+        """A sample every `sample_interval`, read from the scheduler's own host states
+        in this process (no RPC: it costs the cloud nothing, and works in an outage)."""
         loop = asyncio.get_running_loop()
+        hosts = _scheduler(cloud).hosts.hosts
         while True:
-            await recorder.sample(cloud, ctx, loop.time())
+            recorder.sample(hosts.values(), loop.time())
             await asyncio.sleep(self.spec.sample_interval)
 
-    async def _fault(self, cloud: Cloud, fault: HostFailure, recorder: Recorder) -> None:
-        """Stop a host's compute service at the failure, start it again at recovery."""
-        loop = asyncio.get_running_loop()
-        for down, up in fault.windows():
-            await asyncio.sleep(max(0.0, down - loop.time()))
-            service = _compute_service(cloud, fault.host)
-            await service.stop()
-            recorder.event(loop.time(), "host_down", fault.host)
-            if up is None:
-                return
-            await asyncio.sleep(max(0.0, up - loop.time()))
-            # A restarted host is a new service process around the same hypervisor
-            # (the fake driver's guests survive, as a host's guests survive a
-            # nova-compute restart).
-            restarted = Service(service.manager, serializer=objects.serializer())
-            await restarted.start()
-            cloud.services[cloud.services.index(service)] = restarted
-            recorder.event(loop.time(), "host_up", fault.host)
+
+def _scheduler(cloud: Cloud) -> SchedulerManager:
+    for service in cloud.services:
+        if isinstance(service.manager, SchedulerManager):
+            return service.manager
+    raise Invalid("The simulated cloud has no scheduler.")
 
 
-class _Replay:
-    """Creates and deletes the trace's servers and follows their builds."""
-
-    def __init__(
-        self,
-        cloud: Cloud,
-        session: Session,
-        recorder: Recorder,
-        flavors: dict[Any, Flavor],
-        image: str,
-    ) -> None:
-        self.cloud = cloud
-        self.image = image
-        self.session = session
-        self.recorder = recorder
-        self.flavors = flavors
-        self.building: dict[str, float] = {}  # server uuid -> when it was requested
-        self.placed: set[str] = set()
-        self.departing: set[str] = set()  # deleted before its build ended
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.settled = asyncio.Event()
-
-    async def watch(self) -> None:
-        """Follow ``instance.create.end`` / ``.error`` and ``instance.delete.end``."""
-        transport, exchange = self.cloud.transport, self.cloud.config.rpc.exchange
-        queue = f"simulation_{uuid.uuid4().hex}"
-        await transport.declare_exchange(exchange, ExchangeType.TOPIC)
-        await transport.declare_queue(queue, exclusive=True, auto_delete=True)
-        for key in ("notifications.info", "notifications.error"):
-            await transport.bind_queue(queue, exchange, key)
-        await transport.consume(queue, self._on_notification)
-
-    async def _on_notification(self, delivery: Delivery) -> None:
-        await delivery.ack()
-        note = decode_notification(delivery.message.body)
-        event = note.get("event_type")
-        if event not in ("instance.create.end", "instance.create.error"):
-            return
-        data = note["payload"]["nova_object.data"]
-        server = str(data["uuid"])
-        requested = self.building.pop(server, None)
-        if requested is None:
-            return
-        now = asyncio.get_running_loop().time()
-        if event == "instance.create.end":
-            self.placed.add(server)
-            self.recorder.placed(now, now - requested, str(data.get("host") or ""))
-        else:
-            fault = data.get("fault") or {}
-            self.recorder.rejected(now, str(fault.get("message") or "unknown"))
-            self._spawn(self._delete(server, departing=False))
-        self._check_settled()
-
-    async def play(
-        self, arrivals: Sequence[Arrival], end: float, progress: Progress | None
-    ) -> None:
-        """Send each arrival at its time and each departure at its time, up to `end`."""
-        loop = asyncio.get_running_loop()
-        events: list[tuple[float, int, str, Any]] = []
-        for seq, arrival in enumerate(arrivals):
-            events.append((arrival.arrival, seq, "arrive", arrival))
-        heapq.heapify(events)
-        seq = len(events)
-        while events and events[0][0] <= end:
-            at, _, kind, item = heapq.heappop(events)
-            await asyncio.sleep(max(0.0, at - loop.time()))
-            if progress is not None:
-                progress(loop.time(), end)
-            if kind == "arrive":
-                server = await self._create(item)
-                if server is not None and item.departure is not None:
-                    seq += 1
-                    heapq.heappush(events, (item.departure, seq, "depart", server))
-            else:
-                self._spawn(self._delete(item, departing=True))
-        await asyncio.sleep(max(0.0, end - loop.time()))
-        if progress is not None:
-            progress(end, end)
-
-    async def _create(self, arrival: Arrival) -> str | None:
-        loop = asyncio.get_running_loop()
-        self.recorder.arrived(loop.time())
-        flavor = self.flavors[arrival.shape]
-        metadata = {"project": arrival.project} if arrival.project else None
-        try:
-            (server,) = await self.session.servers.create(
-                "sim", flavor=flavor.flavorid, image=self.image, metadata=metadata
+async def _catalog(cloud: Cloud, ctx: RequestContext, arrivals: Sequence[Arrival]) -> Catalog:
+    """The flavors, images and server groups the arrivals need, made up front."""
+    (cirros,) = [i for i in await cloud.api.image.list(ctx) if i.name == "cirros"]
+    images: dict[tuple[tuple[str, str], ...], str] = {(): cirros.id}
+    for properties in sorted({tuple(sorted(a.image_properties.items())) for a in arrivals}):
+        if properties and properties not in images:
+            image = await cloud.api.image.create_from_bytes(
+                ctx, f"sim-image-{len(images)}", b"simulated", properties=dict(properties)
             )
-        except Invalid as exc:  # refused at the API: counted as a rejection
-            self.recorder.rejected(loop.time(), str(exc))
-            return None
-        self.building[server.id] = loop.time()
-        return server.id
-
-    async def _delete(self, server: str, *, departing: bool) -> None:
-        """Delete a departing server (placed, or withdrawn while it was still
-        building) or a rejected one (`departing` false: the cleanup)."""
-        try:
-            await self.session.servers.delete(server)
-        except NotFound:
-            return
-        now = asyncio.get_running_loop().time()
-        if self.building.pop(server, None) is not None:
-            self.recorder.withdrawn(now)
-        elif server in self.placed:
-            self.placed.discard(server)
-            self.recorder.departed(now)
-        self._check_settled()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def _check_settled(self) -> None:
-        if not self.building and not self.tasks:
-            self.settled.set()
-
-    async def drain(self, limit: float) -> list[str]:
-        """Wait (at most `limit` simulated seconds) until every build has ended, every
-        delete has been answered and no server is still deleting; the servers that
-        had not settled by then."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        while (self.tasks or self.building) and loop.time() < deadline:
-            self.settled.clear()
-            pending = [*self.tasks]
-            if pending:
-                await asyncio.wait(pending, timeout=deadline - loop.time())
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.settled.wait(), deadline - loop.time())
-        while loop.time() < deadline:
-            busy = [s.id for s in await self.session.servers.list() if s.task_state is not None]
-            if not busy:
-                return sorted(self.building)
-            # Polling in virtual time costs a list call, never wall time.
-            await asyncio.sleep(min(60.0, max(0.0, deadline - loop.time())))
-        busy = [s.id for s in await self.session.servers.list() if s.task_state is not None]
-        return sorted({*self.building, *busy})
+            images[properties] = image.id
+    groups: dict[str, str] = {}
+    for name, policy in sorted(
+        {(a.server_group, a.group_policy) for a in arrivals if a.server_group}
+    ):
+        group = objects.ServerGroup(
+            uuid=str(uuid.uuid4()), name=name, project_id=ctx.project_id or "",
+            user_id=ctx.user_id or "", policy=policy,
+        )  # fmt: skip
+        groups[name] = (await cloud.api.conductor.server_group_create(ctx, group)).uuid
+    return Catalog(flavors=await _flavors(cloud, ctx, arrivals), images=images, groups=groups)
 
 
 async def _flavors(
@@ -380,19 +300,12 @@ async def _flavors(
     return flavors
 
 
-def _compute_service(cloud: Cloud, host: str) -> Service:
-    for service in cloud.services:
-        if getattr(service.manager, "host", None) == host and service.manager.topic == "compute":
-            return service
-    raise Invalid(
-        f"No compute host {host!r} in this simulation (hosts are {compute_host_name(1)}...)."
-    )
-
-
 def spec_summary(spec: SimulationSpec) -> dict[str, Any]:
     """The configuration part of the result (what was simulated)."""
     summary = attrs.asdict(spec)
     summary["faults"] = [f.describe() for f in spec.faults]
+    summary["outages"] = [f.describe() for f in spec.outages]
+    summary["slow_hosts"] = [f.describe() for f in spec.slow_hosts]
     return summary
 
 

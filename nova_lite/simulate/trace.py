@@ -13,11 +13,17 @@ column              required  meaning
 ``ram_mb``          yes       integer >= 1
 ``disk_gb``         yes       integer >= 0
 ``project``         no        the requesting project (recorded on the server)
-``image_properties`` no       a JSON object of strings (e.g. ``{"hw_arch": "x86_64"}``)
-``server_group``    no        a server group name (recorded; placed as one group)
+``image_properties`` no       a JSON object of strings (``{"hw_architecture": "x86_64"}``)
+``server_group``    no        ``NAME[:POLICY]``: a server group the server joins
 ==================  ========  ==================================================
 
-A row gives ``lifetime`` or ``departure``, not both. `read_trace` refuses a file
+A row gives ``lifetime`` or ``departure``, not both. Each distinct set of image
+properties becomes an image with those properties, booted by the rows that name
+it (so the scheduler's ImagePropertiesFilter sees them); each server group is
+created once with its policy (``affinity``, ``anti-affinity``, ``soft-affinity``
+or ``soft-anti-affinity``; anti-affinity when none is given; a name keeps one
+policy in a file) and its rows boot with it as their ``group`` hint, so the
+server-group filters and weighers apply. `read_trace` refuses a file
 that breaks any of this, naming the line and the column. `write_trace` writes
 the same format, so `synthetic` workloads and `read_azure` conversions can be
 saved and replayed.
@@ -40,6 +46,7 @@ from nova_lite.exceptions import Invalid
 
 __all__ = [
     "COLUMNS",
+    "GROUP_POLICIES",
     "Arrival",
     "FlavorShare",
     "TraceError",
@@ -61,6 +68,7 @@ COLUMNS = (
     "server_group",
 )
 _REQUIRED = ("arrival", "vcpus", "ram_mb", "disk_gb")
+GROUP_POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 
 
 class TraceError(Invalid):
@@ -78,7 +86,8 @@ class Arrival:
     disk_gb: int
     project: str | None = None
     image_properties: dict[str, str] = attrs.field(factory=dict)
-    server_group: str | None = None
+    server_group: str | None = None  # the group's name
+    group_policy: str = "anti-affinity"  # its policy (only with a group)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,6 +113,7 @@ def read_trace(path: str | Path) -> list[Arrival]:
                 + f" (the columns are {', '.join(COLUMNS)})"
             )
         arrivals: list[Arrival] = []
+        policies: dict[str, str] = {}
         for line, row in enumerate(reader, start=2):
             arrival = _row(path, line, row)
             if arrivals and arrival.arrival < arrivals[-1].arrival:
@@ -111,6 +121,14 @@ def read_trace(path: str | Path) -> list[Arrival]:
                     f"{path}: line {line}: arrival {arrival.arrival:g} is before the"
                     f" previous row's {arrivals[-1].arrival:g}; rows go in order of arrival"
                 )
+            if arrival.server_group is not None:
+                policy = policies.setdefault(arrival.server_group, arrival.group_policy)
+                if policy != arrival.group_policy:
+                    raise TraceError(
+                        f"{path}: line {line}: column 'server_group': group"
+                        f" {arrival.server_group!r} is {policy} on an earlier row, not"
+                        f" {arrival.group_policy}"
+                    )
             arrivals.append(arrival)
     return arrivals
 
@@ -156,6 +174,16 @@ def _row(path: Path, line: int, row: dict[str, str | None]) -> Arrival:
         ):
             raise fail("image_properties", "must be a JSON object of strings")
         properties = loaded
+    group, policy = None, "anti-affinity"
+    if text := optional("server_group"):
+        group, _, named = text.partition(":")
+        policy = named.strip() or policy
+        group = group.strip()
+        if not group or policy not in GROUP_POLICIES:
+            raise fail(
+                "server_group",
+                f"{text!r} is not NAME[:POLICY] with a policy of {', '.join(GROUP_POLICIES)}",
+            )
     return Arrival(
         arrival=arrival,
         departure=leaves,
@@ -164,7 +192,8 @@ def _row(path: Path, line: int, row: dict[str, str | None]) -> Arrival:
         disk_gb=int(number("disk_gb", integer=True, minimum=0)),
         project=optional("project"),
         image_properties=properties,
-        server_group=optional("server_group"),
+        server_group=group,
+        group_policy=policy,
     )
 
 
@@ -183,7 +212,7 @@ def write_trace(arrivals: Iterable[Arrival], path: str | Path) -> Path:
                 "" if a.departure is None else _seconds(a.departure),
                 a.vcpus, a.ram_mb, a.disk_gb, a.project or "",
                 orjson.dumps(a.image_properties).decode() if a.image_properties else "",
-                a.server_group or "",
+                f"{a.server_group}:{a.group_policy}" if a.server_group else "",
             ])  # fmt: skip
     return path
 
