@@ -1288,6 +1288,32 @@ RECORD_BUILDERS: dict[str, Builder] = {
 }
 
 
+async def _fresh_owned_volume(world: World) -> str:
+    return await world.new_volume()
+
+
+async def _create_proxy_snapshot(world: World, role: str) -> Call:
+    body = {"snapshot": {"volume_id": world.volume, "display_name": "snap"}}
+    return Call(path=f"{COMPUTE}/os-snapshots", json=body, owner=world.owner, hidden=True)
+
+
+# Nova's volume proxy (below 2.36) and its frozen extension list.
+COMPUTE_VOLUME_BUILDERS: dict[str, Builder] = {
+    "compute_list_proxy_volumes": _fixed(f"{COMPUTE}/os-volumes"),
+    "compute_list_proxy_volumes_detail": _fixed(f"{COMPUTE}/os-volumes/detail"),
+    "compute_show_proxy_volume": _compute_owned("os-volumes", _fresh_owned_volume),
+    "compute_create_proxy_volume": _fixed_body(f"{COMPUTE}/os-volumes", {"volume": {"size": 1}}),
+    "compute_delete_proxy_volume": _compute_owned("os-volumes", _fresh_owned_volume),
+    "compute_list_proxy_snapshots": _fixed(f"{COMPUTE}/os-snapshots"),
+    "compute_list_proxy_snapshots_detail": _fixed(f"{COMPUTE}/os-snapshots/detail"),
+    "compute_show_proxy_snapshot": _compute_owned("os-snapshots", _fresh_snapshot),
+    "compute_create_proxy_snapshot": _create_proxy_snapshot,
+    "compute_delete_proxy_snapshot": _compute_owned("os-snapshots", _fresh_snapshot),
+    "compute_list_extensions": _fixed(f"{COMPUTE}/extensions"),
+    "compute_show_extension": _fixed(f"{COMPUTE}/extensions/os-consoles"),
+}
+
+
 BUILDERS: dict[str, Builder] = {
     **RECORD_BUILDERS,
     "identity_versions": _fixed("/"),
@@ -1409,6 +1435,7 @@ BUILDERS: dict[str, Builder] = {
     ),
     **NETWORK_BUILDERS,
     **COMPUTE_NETWORK_BUILDERS,
+    **COMPUTE_VOLUME_BUILDERS,
     "volume_versions": _fixed("/volume"),
     "volume_versions_slash": _fixed("/volume/"),
     "volume_version": _fixed("/volume/v3"),

@@ -302,3 +302,46 @@ def _check(python: Path, cases: list[Case]) -> list[dict[str, Any]]:
     assert done.returncode == 0, done.stderr[-3000:]
     failures: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return failures
+
+
+async def _proxy_calls(rec: Recorder, token: str, version: str) -> None:
+    """The volume proxy and the extension list, at one microversion below 2.36."""
+    volumes, snapshots = "v2_1.volumes", "v2_1.snapshots"
+    body = {"volume": {"size": 1, "display_name": f"v-{version}", "metadata": {"a": "b"}}}
+    volume = await rec.call(token, version, "POST", "/os-volumes", json=body,
+                            schema="create_get_volume", module=volumes)  # fmt: skip
+    path = f"/os-volumes/{volume['volume']['id']}"
+    await rec.call(token, version, "GET", path, schema="create_get_volume", module=volumes)
+    for listed in ("/os-volumes", "/os-volumes/detail"):
+        await rec.call(token, version, "GET", listed, schema="list_volumes", module=volumes)
+    body = {"snapshot": {"volume_id": volume["volume"]["id"], "display_name": "s"}}
+    snapshot = await rec.call(token, version, "POST", "/os-snapshots", json=body,
+                              schema="create_get_snapshot", module=snapshots)  # fmt: skip
+    await rec.call(token, version, "GET", f"/os-snapshots/{snapshot['snapshot']['id']}",
+                   schema="create_get_snapshot", module=snapshots)  # fmt: skip
+    await rec.call(token, version, "GET", "/os-snapshots/detail", schema="list_snapshots",
+                   module=snapshots)  # fmt: skip
+    await rec.call(token, version, "DELETE", f"/os-snapshots/{snapshot['snapshot']['id']}",
+                   schema="delete_snapshot", module=snapshots)  # fmt: skip
+    await rec.call(token, version, "DELETE", path, schema="delete_volume", module=volumes)
+    await rec.call(token, version, "GET", "/extensions", schema="list_extensions",
+                   module="v2_1.extensions")  # fmt: skip
+
+
+async def test_the_volume_proxy_and_extensions_fit_tempests_schemas(
+    front: FrontEnd, tempest_python: Path
+) -> None:
+    """os-volumes, os-snapshots (create, show, list, delete) and /extensions, at 2.1 and
+    2.35, fit the schemas Tempest's volume, snapshot and extension clients check."""
+    admin = await front.cloud.login_admin()
+    await add_user(front.cloud, admin, "mia", project="demo")
+    member = await front.token("mia", "demo")
+    cases: list[Case] = []
+    rec = Recorder(front, cases)
+    for version in ("2.1", "2.35"):
+        await _proxy_calls(rec, member, version)
+
+    failures = _check(tempest_python, cases)
+
+    assert len(cases) == 2 * 10
+    assert failures == [], json.dumps(failures, indent=1)

@@ -130,6 +130,19 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
+    # Nova's proxy of Cinder's volumes and snapshots (below 2.36); Cinder's own rules
+    # apply to what the proxy asks of the volume service too.
+    ("os_compute_api:os-volumes:list", READER_OR_ADMIN, "List volumes (the proxy API)."),
+    ("os_compute_api:os-volumes:detail", READER_OR_ADMIN, "List volumes in full (the proxy API)."),
+    ("os_compute_api:os-volumes:show", READER_OR_ADMIN, "Show a volume (the proxy API)."),
+    ("os_compute_api:os-volumes:create", MEMBER_OR_ADMIN, "Create a volume (the proxy API)."),
+    ("os_compute_api:os-volumes:delete", MEMBER_OR_ADMIN, "Delete a volume (the proxy API)."),
+    ("os_compute_api:os-volumes:snapshots:list", READER_OR_ADMIN, "List snapshots (the proxy)."),
+    ("os_compute_api:os-volumes:snapshots:detail", READER_OR_ADMIN, "List snapshots in full."),
+    ("os_compute_api:os-volumes:snapshots:show", READER_OR_ADMIN, "Show a snapshot (the proxy)."),
+    ("os_compute_api:os-volumes:snapshots:create", MEMBER_OR_ADMIN, "Snapshot a volume (proxy)."),
+    ("os_compute_api:os-volumes:snapshots:delete", MEMBER_OR_ADMIN, "Delete a snapshot (proxy)."),
+    ("os_compute_api:extensions", "@", "List the compute API's (frozen) extensions."),
     # The server surface's records: key pairs (per user), metadata, tags, addresses, password.
     *(
         (f"os_compute_api:os-keypairs:{op}", _ADMIN_OR_USER, f"{what} the user's key pairs.")

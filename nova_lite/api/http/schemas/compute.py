@@ -194,6 +194,43 @@ VOLUME_ATTACH = obj(
     },
     required=("volumeAttachment",),
 )
+# -- the volume proxy (os-volumes, os-snapshots) ------------------------------------------
+# Nova's size: an integer of at least 1, or a string of digits ("0" is the volume
+# service's to refuse, as Cinder refuses it for Nova).
+VOLUME_SIZE: Schema = {
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"}]
+}
+PROXY_VOLUME_CREATE = obj(
+    {
+        "volume": obj(
+            {
+                "volume_type": {"type": "string"},
+                "metadata": {"type": "object"},
+                "snapshot_id": {"type": "string"},
+                "size": VOLUME_SIZE,
+                "availability_zone": {"type": "string"},
+                "display_name": {"type": "string"},
+                "display_description": {"type": "string"},
+            },
+            required=("size",),
+        )
+    },
+    required=("volume",),
+)
+PROXY_SNAPSHOT_CREATE = obj(
+    {
+        "snapshot": obj(
+            {
+                "volume_id": {"type": "string"},
+                "force": BOOLEAN,
+                "display_name": {"type": "string"},
+                "display_description": {"type": "string"},
+            },
+            required=("volume_id",),
+        )
+    },
+    required=("snapshot",),
+)
 # -- key pairs, metadata and tags ---------------------------------------------------------
 KEYPAIR_CREATE = obj(
     {
@@ -232,4 +269,6 @@ SCHEMAS: dict[str, Schema] = {
     "compute_server_action": SERVER_ACTION,
     "compute_create_flavor": FLAVOR_CREATE,
     "compute_attach_volume": VOLUME_ATTACH,
+    "compute_create_proxy_volume": PROXY_VOLUME_CREATE,
+    "compute_create_proxy_snapshot": PROXY_SNAPSHOT_CREATE,
 }
