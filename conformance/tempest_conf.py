@@ -279,9 +279,9 @@ def _volume(settings: TempestSettings) -> tuple[Section, Section]:
     features = Section(
         "volume-feature-enabled",
         (
-            _off("backup", "volume backups are not served"),
-            _off("snapshot", "volume snapshots are not served"),
-            _off("clone", "creating a volume from a volume (source_volid) is refused"),
+            _on("backup", "volume backups are served (kept as records, restorable)"),
+            _on("snapshot", "volume snapshots are served"),
+            _on("clone", "creating a volume from a volume (source_volid) is served"),
             _extensions(settings.discovered.volume_extensions, "Cinder"),
         ),
     )

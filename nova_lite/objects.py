@@ -382,11 +382,12 @@ class Volume:
     """A block-storage volume (Cinder) and where it is attached.
 
     Version 1.1 added what Cinder's API shows besides (description, metadata, type,
-    zone, sources, read-only flag, image metadata, times, the attachment's id); every
-    new field has a default, so a 1.0 peer's primitive still builds one.
+    zone, sources, read-only flag, image metadata, times, the attachment's id); 1.2
+    the generic volume group it belongs to. Every new field has a default, so an
+    older peer's primitive still builds one.
     """
 
-    VERSION: ClassVar[str] = "1.1"
+    VERSION: ClassVar[str] = "1.2"
     id: str
     name: str
     size: int
@@ -411,6 +412,7 @@ class Volume:
     host: str | None = None  # the volume service's host@backend#pool
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
+    group_id: str | None = None  # the generic volume group (Cinder 3.13) it is in
 
 
 @attrs.frozen(kw_only=True)

@@ -40,6 +40,7 @@ from nova_lite.testing import (
 )
 from tests.http_fixtures import FrontEnd, Reply, auth_body
 from tests.matrix_identity import IDENTITY_BUILDERS, IdentityBuilder
+from tests.matrix_volume_groups import GROUP_ACTION_BUILDERS, GROUP_BUILDERS, GroupBuilder
 
 METHODS = ("get", "head", "post", "put", "patch", "delete")
 # Callers the policy should refuse come first, so that a wrongly allowed write cannot
@@ -1568,6 +1569,16 @@ def _identity(build: IdentityBuilder) -> Builder:
 
 
 BUILDERS.update({name: _identity(build) for name, build in IDENTITY_BUILDERS.items()})
+
+
+def _owned_by_demo(build: GroupBuilder) -> Builder:
+    async def call(world: World, role: str) -> Call:
+        return Call(**await build(world, role), owner=world.owner)
+
+    return call
+
+
+BUILDERS.update({name: _owned_by_demo(build) for name, build in GROUP_BUILDERS.items()})
 ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "compute_server_action": _action,
     "volume_volume_action": _volume_action,
@@ -1577,6 +1588,15 @@ ACTION_BUILDERS: dict[str, Callable[[World, str, str], Awaitable[Call]]] = {
     "compute_flavor_action": _flavor_action,
     "compute_aggregate_action": _aggregate_action,
 }
+for _name, _build in GROUP_ACTION_BUILDERS.items():
+
+    def _group_action(world: World, role: str, action: str, build: Any = _build) -> Awaitable[Call]:
+        async def call() -> Call:
+            return Call(**await build(world, role, action), owner=world.owner)
+
+        return call()
+
+    ACTION_BUILDERS[_name] = _group_action
 
 
 def expected(

@@ -591,6 +591,20 @@ VOLUME = _rules(
     ("volume_extension:qos_specs_manage:get_all", ADMIN, "List QoS specs."),
     ("volume_extension:qos_specs_manage:update", ADMIN, "Change QoS specs."),
     ("volume_extension:qos_specs_manage:delete", ADMIN, "Delete QoS specs."),
+    ("group:group_types_manage", ADMIN, "Create, update or delete a group type."),
+    ("group:access_group_types_specs", ADMIN, "See a group type's group specs."),
+    ("group:group_types_specs", ADMIN, "Create, show, update and delete group type specs."),
+    ("group:create", MEMBER_OR_ADMIN, "Create a group."),
+    ("group:get", READER_OR_ADMIN, "Show a group."),
+    ("group:get_all", READER_OR_ADMIN, "List the project's groups."),
+    ("group:update", MEMBER_OR_ADMIN, "Rename a group, add or remove its volumes."),
+    ("group:delete", MEMBER_OR_ADMIN, "Delete a group (and its volumes)."),
+    ("group:reset_status", ADMIN, "Force a group's status."),
+    ("group:create_group_snapshot", MEMBER_OR_ADMIN, "Snapshot a group's volumes."),
+    ("group:get_group_snapshot", READER_OR_ADMIN, "Show a group snapshot."),
+    ("group:get_all_group_snapshots", READER_OR_ADMIN, "List the project's group snapshots."),
+    ("group:delete_group_snapshot", MEMBER_OR_ADMIN, "Delete a group snapshot."),
+    ("group:reset_group_snapshot_status", ADMIN, "Force a group snapshot's status."),
 )
 
 IDENTITY = _rules(*keystone.ROWS)

@@ -10,6 +10,9 @@ endpoints, each given what it uses:
 - `SnapshotRecords` (``snapshots.py``), `TypeRecords` (``types.py``),
   `TransferRecords` (``transfers.py``), `QosRecords` (``qos.py``), `MessageRecords`
   (``messages.py``), `BackupRecords` (``backups.py``) and `QuotaBook` (``quotas.py``);
+- `GroupTypeRecords` (``group_types.py``), `GroupRecords` (``groups.py``) and
+  `GroupSnapshotRecords` (``group_snapshots.py``): generic volume groups, their
+  rows read by ``group_rows.py``;
 - `ImageUploads` (``uploads.py``): a volume copied into a new image;
 - `ServiceStatus` (below): what Cinder's os-services and availability zones show.
 
@@ -40,6 +43,9 @@ from nova_lite.transport import Transport
 from nova_lite.volume.attachments import AttachmentStates
 from nova_lite.volume.backups import BackupRecords
 from nova_lite.volume.changes import RESET_STATUSES, VolumeChanges
+from nova_lite.volume.group_snapshots import GroupSnapshotRecords
+from nova_lite.volume.group_types import GroupTypeRecords
+from nova_lite.volume.groups import GroupRecords
 from nova_lite.volume.messages import MessageRecords
 from nova_lite.volume.qos import QosRecords
 from nova_lite.volume.quotas import QuotaBook
@@ -138,6 +144,9 @@ class VolumeManager(Manager):
         self.qos = QosRecords(self.store, self.policy)
         self.messages = MessageRecords(self.store, self.policy)
         self.backups = BackupRecords(self.store, self.policy, self.quotas)
+        self.group_types = GroupTypeRecords(self.store, self.policy)
+        self.groups = GroupRecords(self.store, self.policy, self.volumes, zone=zone)
+        self.group_snapshots = GroupSnapshotRecords(self.store, self.policy, self.quotas)
         scratch = _scratch(config)
         self.uploads = ImageUploads(self.store, self.policy, self.images, scratch)
         self.status = ServiceStatus(host, zone, self.policy)
@@ -154,6 +163,9 @@ class VolumeManager(Manager):
             self.qos,
             self.messages,
             self.backups,
+            self.group_types,
+            self.groups,
+            self.group_snapshots,
             self.quotas,
             self.uploads,
             self.status,

@@ -8,16 +8,18 @@ from typing import Any, ClassVar
 from nova_lite import objects
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
+from nova_lite.volume.groups_rpcapi import VolumeGroupCalls
 
 __all__ = ["VolumeAPI"]
 
 
-class VolumeAPI(RPCAPI):
+class VolumeAPI(VolumeGroupCalls, RPCAPI):
     """The volume service's RPC API, version 1.0 (every method is a call).
 
     An attach is ``reserve`` then ``attach`` (``unreserve`` if it fails); a detach is
     ``begin_detaching`` then ``detach`` (``roll_detaching`` if it fails). Compute uses
-    those and ``create``, ``get``, ``list`` and ``delete``; the rest is Cinder's API.
+    those and ``create``, ``get``, ``list`` and ``delete``; the rest is Cinder's API
+    (the generic volume groups' methods are `VolumeGroupCalls`').
     """
 
     topic: ClassVar[str] = "volume"
@@ -38,9 +40,10 @@ class VolumeAPI(RPCAPI):
         availability_zone: str | None = None,
         snapshot_id: str | None = None,
         source_volid: str | None = None,
+        group_id: str | None = None,
     ) -> objects.Volume:
         """Create a volume of `size` GiB (1 to 16384): blank, or from an image (bootable),
-        a snapshot or another volume (`size` None: the source's)."""
+        a snapshot or another volume (`size` None: the source's); in a group."""
         sources = {
             "description": description,
             "metadata": metadata,
@@ -48,6 +51,7 @@ class VolumeAPI(RPCAPI):
             "availability_zone": availability_zone,
             "snapshot_id": snapshot_id,
             "source_volid": source_volid,
+            "group_id": group_id,
         }
         extra = {k: v for k, v in sources.items() if v is not None}
         result: objects.Volume = await self.invoker.call(

@@ -152,4 +152,49 @@ MIGRATIONS: list[str] = [
     CREATE INDEX backups_project ON backups(project_id);
     CREATE INDEX backups_volume ON backups(volume_id);
     """,
+    # 7: generic volume groups: group types (with group specs), groups of volumes,
+    # and group snapshots (a snapshot of each member, taken together).
+    """
+    CREATE TABLE group_types (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT,
+        is_public INTEGER NOT NULL DEFAULT 1,
+        group_specs TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT
+    );
+    CREATE TABLE volume_groups (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        description TEXT,
+        status TEXT NOT NULL,
+        project_id TEXT,
+        user_id TEXT,
+        group_type_id TEXT NOT NULL REFERENCES group_types(id),
+        volume_type_ids TEXT NOT NULL DEFAULT '[]',
+        availability_zone TEXT NOT NULL,
+        group_snapshot_id TEXT,
+        source_group_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT
+    );
+    CREATE INDEX volume_groups_project ON volume_groups(project_id);
+    CREATE TABLE group_snapshots (
+        id TEXT PRIMARY KEY,
+        group_id TEXT NOT NULL REFERENCES volume_groups(id),
+        group_type_id TEXT NOT NULL,
+        name TEXT,
+        description TEXT,
+        status TEXT NOT NULL,
+        project_id TEXT,
+        user_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT
+    );
+    ALTER TABLE volumes ADD COLUMN group_id TEXT REFERENCES volume_groups(id);
+    ALTER TABLE snapshots ADD COLUMN group_snapshot_id TEXT REFERENCES group_snapshots(id);
+    CREATE INDEX volumes_group ON volumes(group_id);
+    CREATE INDEX snapshots_group_snapshot ON snapshots(group_snapshot_id);
+    """,
 ]

@@ -206,6 +206,7 @@ class VolumeStore:
             host=f"{self.host}@lvmdriver-1#lvmdriver-1",
             created_at=_time(row["created_at"]),
             updated_at=_time(row["updated_at"]),
+            group_id=row["group_id"],
         )
 
     # -- snapshots --------------------------------------------------------------------

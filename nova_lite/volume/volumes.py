@@ -24,7 +24,9 @@ from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.policy import Enforcer
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.volume import backend, messages, validation
+from nova_lite.volume.group_rows import check_member
 from nova_lite.volume.quotas import QuotaBook
+from nova_lite.volume.schema import DEFAULT_TYPE_ID
 from nova_lite.volume.sources import Sources, image_metadata
 from nova_lite.volume.store import VolumeStore, dumps, now, write
 
@@ -80,13 +82,15 @@ class VolumeRecords:
         availability_zone: str | None = None,
         snapshot_id: str | None = None,
         source_volid: str | None = None,
+        group_id: str | None = None,
     ) -> objects.Volume:
         """Create a volume of `size` GiB for the caller's project.
 
         From an image (bootable; the image must be active and fit), a snapshot or
         another volume (each the caller can see; `size` defaults to the source's and
         may not be smaller). The type is named by id or name (default: the source's,
-        else ``__DEFAULT__``).
+        else ``__DEFAULT__``). In the generic volume group `group_id`, if the group is
+        available and allows the type (`groups.check_member`).
         """
         own = {"project_id": ctx.project_id}
         self.policy.authorize(ctx, RULES["create"], own)
@@ -107,14 +111,17 @@ class VolumeRecords:
             size = fields.size_for(size)
             chosen = await self._type(conn, ctx, volume_type, fields)
             type_id = None if chosen is None else chosen.id
+            if group_id is not None:
+                group_id = check.text("group_id", group_id)
+                await check_member(conn, ctx, group_id, type_id or DEFAULT_TYPE_ID)
             await self.quotas.check(conn, ctx.project_id, volumes=1, gigabytes=size, size=size)
             volume_id = str(uuid.uuid4())
             await write(
                 conn,
                 "INSERT INTO volumes (id, name, size, status, project_id, user_id, image_id, "
                 "bootable, created_at, description, metadata, volume_type_id, "
-                "availability_zone, snapshot_id, source_volid, image_metadata) "
-                "VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "availability_zone, snapshot_id, source_volid, image_metadata, group_id) "
+                "VALUES (?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     volume_id,
                     fields.name,
@@ -131,6 +138,7 @@ class VolumeRecords:
                     fields.snapshot_id,
                     fields.source_volid,
                     dumps(fields.image_metadata),
+                    group_id,
                 ),
             )
             # No storage to provision: the backend is "done" at once, if it fits the type.

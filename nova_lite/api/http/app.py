@@ -75,6 +75,8 @@ from nova_lite.api.http import (
     volume_actions,
     volume_backups,
     volume_extras,
+    volume_group_types,
+    volume_groups,
     volume_qos,
     volume_services,
     volume_snapshots,
@@ -299,6 +301,8 @@ def create_app(api: NovaAPI, *, public_url: str = "") -> web.Application:
         volume_transfers,
         volume_qos,
         volume_backups,
+        volume_group_types,
+        volume_groups,
         volume_services,
         volume_extras,
     ):

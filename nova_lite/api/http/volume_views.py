@@ -87,7 +87,7 @@ def volume_view(
 def _versioned_volume_keys(version: APIVersion, volume: objects.Volume) -> dict[str, Any]:
     keys: dict[str, Any] = {}
     if version.at_least("3.13"):
-        keys["group_id"] = None
+        keys["group_id"] = volume.group_id
     if version.at_least("3.21"):
         keys["provider_id"] = None
     if version.at_least("3.48"):

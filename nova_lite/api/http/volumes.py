@@ -24,7 +24,7 @@ from nova_lite.api.http.volume_common import (
     project_context,
     query_bool,
 )
-from nova_lite.api.http.volume_version import MAX_VERSION, MIN_VERSION
+from nova_lite.api.http.volume_version import MAX_VERSION, MIN_VERSION, version_of
 from nova_lite.api.http.volume_views import volume_view
 from nova_lite.exceptions import Invalid, NotFound
 
@@ -220,8 +220,14 @@ async def create_volume(request: web.Request) -> web.Response:
         availability_zone=body.get("availability_zone"),
         snapshot_id=body.get("snapshot_id"),
         source_volid=body.get("source_volid"),
+        group_id=_group(request, body.get("group_id")),
     )
     return json({"volume": volume_view(request, volume, detail=False)}, status=202)
+
+
+def _group(request: web.Request, group_id: Any) -> str | None:
+    """The group a new volume joins: groups are 3.13's (before, as Cinder, ignored)."""
+    return group_id if version_of(request).at_least("3.13") else None
 
 
 @routes.put(PREFIX + "/volumes/{volume_id}")

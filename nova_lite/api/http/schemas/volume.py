@@ -62,7 +62,7 @@ VOLUME_CREATE = obj(
                 "source_volid": ID,
                 "backup_id": ID,
                 "consistencygroup_id": {"type": "null"},
-                "group_id": {"type": "null"},
+                "group_id": ID,
                 "multiattach": {"enum": [False, None, "false", "False"]},
             },
             extra=True,
@@ -328,6 +328,97 @@ BACKUP_ACTIONS: Schema = {
     "os-force_delete": _action(),
 }
 
+GROUP_TYPE_CREATE = obj(
+    {
+        "group_type": obj(
+            {
+                "name": text(255, 1),
+                "description": DESCRIPTION,
+                "is_public": BOOLEAN,
+                "group_specs": METADATA,
+            },
+            required=("name",),
+        )
+    },
+    required=("group_type",),
+)
+GROUP_TYPE_UPDATE = obj(
+    {
+        "group_type": obj(
+            {"name": nullable(text(255, 1)), "description": DESCRIPTION, "is_public": BOOLEAN}
+        )
+    },
+    required=("group_type",),
+)
+GROUP_SPECS = obj({"group_specs": METADATA}, required=("group_specs",))
+_UUID_LIST = {"type": "array", "items": text(255, 1), "minItems": 1}
+GROUP_CREATE = obj(
+    {
+        "group": obj(
+            {
+                "group_type": text(255, 1),
+                "volume_types": _UUID_LIST,
+                "name": NAME,
+                "description": DESCRIPTION,
+                "availability_zone": nullable(text(255)),
+            },
+            required=("group_type", "volume_types"),
+        )
+    },
+    required=("group",),
+)
+GROUP_UPDATE = obj(
+    {
+        "group": obj(
+            {
+                "name": NAME,
+                "description": DESCRIPTION,
+                "add_volumes": nullable(text(65535)),
+                "remove_volumes": nullable(text(65535)),
+            }
+        )
+    },
+    required=("group",),
+)
+GROUP_FROM_SOURCE = obj(
+    {
+        "create-from-src": obj(
+            {
+                "name": NAME,
+                "description": DESCRIPTION,
+                "group_snapshot_id": ID,
+                "source_group_id": ID,
+            }
+        )
+    },
+    required=("create-from-src",),
+)
+_RESET = _action({"status": text(255, 1)}, required=("status",))
+GROUP_ACTIONS: Schema = {
+    "delete": obj({"delete-volumes": BOOLEAN}),
+    "reset_status": _RESET,
+}
+GROUP_SNAPSHOT_CREATE = obj(
+    {
+        "group_snapshot": obj(
+            {"group_id": text(255, 1), "name": NAME, "description": DESCRIPTION},
+            required=("group_id",),
+        )
+    },
+    required=("group_snapshot",),
+)
+
+
+def _one_action(actions: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": actions,
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+    }
+
+
 SCHEMAS: dict[str, Schema] = {
     "volume_create_volume": VOLUME_CREATE,
     "volume_update_volume": VOLUME_UPDATE,
@@ -366,6 +457,22 @@ SCHEMAS: dict[str, Schema] = {
     "volume_accept_transfer": TRANSFER_ACCEPT,
     "volume_create_volume_transfer": TRANSFER_CREATE,
     "volume_accept_volume_transfer": TRANSFER_ACCEPT,
+    "volume_create_group_type": GROUP_TYPE_CREATE,
+    "volume_update_group_type": GROUP_TYPE_UPDATE,
+    "volume_create_group_specs": GROUP_SPECS,
+    "volume_update_group_spec": {
+        "type": "object",
+        "additionalProperties": text(255),
+        "propertyNames": {"minLength": 1, "maxLength": 255},
+        "minProperties": 1,
+        "maxProperties": 1,
+    },
+    "volume_create_group": GROUP_CREATE,
+    "volume_update_group": GROUP_UPDATE,
+    "volume_create_group_from_source": GROUP_FROM_SOURCE,
+    "volume_group_action": _one_action(GROUP_ACTIONS),
+    "volume_create_group_snapshot": GROUP_SNAPSHOT_CREATE,
+    "volume_group_snapshot_action": _one_action({"reset_status": _RESET}),
     "volume_update_quota_class_set": obj(
         {"quota_class_set": {"type": "object", "additionalProperties": QUOTA_LIMIT}},
         required=("quota_class_set",),
