@@ -8,6 +8,7 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -198,6 +199,15 @@ class InstanceStore:
         )
         return None if row is None else (row[0], row[1], row[2])
 
+    async def with_tasks(self, *, created_before: datetime.datetime) -> list[objects.Instance]:
+        """The undeleted instances with a task under way, made by `created_before`."""
+        rows = await self.db.fetchall(
+            "SELECT uuid, data FROM instances WHERE deleted = 0 AND task_state IS NOT NULL "
+            "AND created_at <= ? ORDER BY created_at, uuid",
+            (created_before.isoformat(),),
+        )
+        return [self._load(r["uuid"], r["data"]) for r in rows]
+
     async def list(
         self,
         *,
@@ -252,20 +262,37 @@ class InstanceStore:
         got there first, the record is read again and `change` runs again, so an
         edit computed from the record (merging metadata, adding a tag) loses nothing.
         """
-        while True:  # optimistic: re-read and retry if another writer got there first
+        kept = self._loaded.get(uuid)
+        if kept is not None and not kept[1].deleted:
+            # Optimistic on the record as this store last saw it: the swap checks that
+            # the row still holds that text, and anything else (another writer, or a
+            # refusal that may rest on an old view) goes the way of a fresh read.
+            try:
+                updated = self._changed(kept[1], change)
+            except Exception:  # judged again on the record as it is now, below
+                pass
+            else:
+                if await self._swap(uuid, kept[0], updated):
+                    return updated
+        while True:  # re-read and retry if another writer got there first
             row = await self.db.fetchone(
                 "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
             )
             if row is None or row["deleted"]:
                 raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
-            current = self._load(uuid, row["data"])
-            values = change(current)
-            unknown = set(values) - _UPDATABLE
-            if unknown:
-                raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-            updated = _apply(current, values)
+            updated = self._changed(self._load(uuid, row["data"]), change)
             if await self._swap(uuid, row["data"], updated):
                 return updated
+
+    @staticmethod
+    def _changed(
+        current: objects.Instance, change: Callable[[objects.Instance], Mapping[str, Any]]
+    ) -> objects.Instance:
+        values = change(current)
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
+        return _apply(current, values)
 
     async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
         """Write `updated` only if the row still holds `expected_data` (one statement)."""
