@@ -133,7 +133,7 @@ def counting(transport: Transport) -> Iterator[HopCounts]:
     async def counted_open(self: Database) -> None:
         await original_open(self)
         name = self.name
-        await self.conn.set_trace_callback(lambda sql: counts.note_statement(name, sql))
+        await self.set_trace_callback(lambda sql: counts.note_statement(name, sql))
 
     setattr(transport, "publish", counted_publish)  # noqa: B010 - one instance only
     setattr(Database, "open", counted_open)  # noqa: B010 - restored below

@@ -9,6 +9,7 @@ with ``?`` parameters, never by formatting values into the text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ import structlog
 from nova_lite import clock
 from nova_lite.exceptions import NovaLiteError
 
-__all__ = ["Database", "DatabaseError"]
+__all__ = ["Database", "DatabaseError", "WriteGroup"]
 
 log = structlog.get_logger(__name__)
 
@@ -112,15 +113,31 @@ class Database:
     Writes go through `transaction()`, which takes the write lock at once
     (``BEGIN IMMEDIATE``) so read-check-write sequences (quota, IP allocation,
     compare-and-swap on task_state) cannot interleave.
+
+    With `group_commit` (a database in a file), the writes that come while one is
+    under way share its SQLite transaction and are committed together
+    (`WriteGroup`): each `transaction()` is a savepoint in it, rolled back alone on
+    failure, and neither it nor `execute()` returns before the COMMIT. Reads outside
+    a write go to a second connection, which sees committed data only.
     """
 
-    def __init__(self, path: str | Path, migrations: Sequence[str], *, name: str = "db") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        migrations: Sequence[str],
+        *,
+        name: str = "db",
+        group_commit: bool = False,
+    ) -> None:
         self.path = str(path)
         self.migrations = list(migrations)
         self.name = name
+        self.group_commit = group_commit and self.path != ":memory:"
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self._group: WriteGroup | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._conn is not None else "closed"
@@ -146,6 +163,9 @@ class Database:
             ):
                 await self._conn.execute(pragma)
             await self._migrate()
+            if self.group_commit:
+                self._reader = await _connect(self.path)
+                self._reader.row_factory = sqlite3.Row
         except sqlite3.Error as exc:
             await self.close()
             raise DatabaseError(f"Cannot open database {self.name} at {self.path}: {exc}") from exc
@@ -165,14 +185,24 @@ class Database:
             )
             log.info("db.migrated", database=self.name, version=version)
 
+    async def set_trace_callback(self, callback: Callable[[str], object]) -> None:
+        """Have SQLite call `callback` with every statement either connection runs."""
+        for conn in (self._conn, self._reader):
+            if conn is not None:
+                await conn.set_trace_callback(callback)
+
     async def close(self) -> None:
-        """Close the connection; never raises."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await conn.close()
-            except sqlite3.Error as exc:
-                log.warning("db.close_failed", database=self.name, error=str(exc))
+        """Commit a pending write group and close the connections; never raises."""
+        if self._group is not None and self._conn is not None:
+            async with self._exclusive():
+                await self._commit(self._group)
+        for conn in (self._reader, self._conn):
+            if conn is not None:
+                try:
+                    await conn.close()
+                except sqlite3.Error as exc:
+                    log.warning("db.close_failed", database=self.name, error=str(exc))
+        self._conn = self._reader = None
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
@@ -194,17 +224,36 @@ class Database:
             finally:
                 self._owner = None
 
+    def _holds(self) -> bool:
+        """Whether the current task is the one using the connection now."""
+        task = asyncio.current_task()
+        return task is not None and self._owner is task
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: commits on success, rolls back on any exception."""
+        if not self.group_commit:
+            async with self._exclusive():
+                await self._begin_immediate()
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                await self.conn.execute("COMMIT")
+            return
+        nested = self._holds()
         async with self._exclusive():
-            await self._begin_immediate()
+            group = await self._joined()
+            await self.conn.execute("SAVEPOINT txn")
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._undo(group)
                 raise
-            await self.conn.execute("COMMIT")
+            await self.conn.execute("RELEASE txn")
+        if not nested:
+            await group.committed()
 
     async def _begin_immediate(self) -> None:
         """Take the write lock (the connection retries while another process holds it)."""
@@ -218,14 +267,64 @@ class Database:
                 f"for {BUSY_DEADLINE:g} s."
             ) from exc
 
+    async def _joined(self) -> WriteGroup:
+        """The open write group (the caller holds the connection), begun if none is."""
+        group = self._group
+        if group is None:
+            await self._begin_immediate()
+            group = self._group = WriteGroup(self.name)
+            group.flusher = asyncio.get_running_loop().create_task(self._flush(group))
+        return group
+
+    async def _flush(self, group: WriteGroup) -> None:
+        """Commit `group` once the writes that joined it so far are through."""
+        async with self._exclusive():
+            await self._commit(group)
+
+    async def _commit(self, group: WriteGroup) -> None:
+        if self._group is not group:
+            return  # ended already (rolled back whole, or committed at close)
+        self._group = None
+        try:
+            await self.conn.execute("COMMIT")
+        except (sqlite3.Error, ValueError) as exc:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self.conn.execute("ROLLBACK")
+            group.fail(exc)
+            return
+        group.succeed()
+
+    async def _undo(self, group: WriteGroup) -> None:
+        """Roll back the failed write's savepoint, or the whole group if SQLite did."""
+        if self.conn.in_transaction:
+            await self.conn.execute("ROLLBACK TO txn")
+            await self.conn.execute("RELEASE txn")
+            return
+        if self._group is group:  # SQLite ended the transaction: every write in it is lost
+            self._group = None
+            group.fail(DatabaseError(f"Database {self.name} rolled the write group back."))
+
+    def _reading(self) -> aiosqlite.Connection | None:
+        """The reader connection for a read outside a write, else None (the writer's)."""
+        return None if self._reader is None or self._holds() else self._reader
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
+        reader = self._reading()
+        if reader is not None:
+            async with reader.execute(sql, tuple(params)) as cursor:
+                found: sqlite3.Row | None = await cursor.fetchone()
+                return found
         async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query."""
+        reader = self._reading()
+        if reader is not None:
+            async with reader.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
         async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
@@ -235,5 +334,46 @@ class Database:
         A single statement is its own transaction in SQLite; taking the connection's
         lock keeps it out of another coroutine's open transaction.
         """
-        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount
+        if not self.group_commit:
+            async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
+                return cursor.rowcount
+        nested = self._holds()
+        async with self._exclusive():
+            group = await self._joined()
+            try:
+                async with self.conn.execute(sql, tuple(params)) as cursor:
+                    count = cursor.rowcount
+            except BaseException:
+                if not self.conn.in_transaction:
+                    await self._undo(group)
+                raise
+        if not nested:
+            await group.committed()
+        return count
+
+
+class WriteGroup:
+    """Writes sharing one SQLite transaction, told together how its COMMIT went."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.flusher: asyncio.Task[None] | None = None  # the task that commits it
+
+    def __repr__(self) -> str:
+        return f"<WriteGroup {self.database} done={self._done.done()}>"
+
+    async def committed(self) -> None:
+        """Return once the group is committed; raise `DatabaseError` if it was not."""
+        await asyncio.shield(self._done)
+
+    def succeed(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def fail(self, cause: BaseException) -> None:
+        if not self._done.done():
+            error = DatabaseError(f"Database {self.database} could not commit: {cause}")
+            error.__cause__ = cause
+            self._done.set_exception(error)
+            self._done.exception()  # retrieved: its writers each raise it on their own

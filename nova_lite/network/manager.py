@@ -77,7 +77,9 @@ class NetworkManager(Manager):
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
-        self.db = Database(config.database_path("network"), MIGRATIONS, name="network")
+        self.db = Database(
+            config.database_path("network"), MIGRATIONS, name="network", group_commit=True
+        )
         self.allocator = PortAllocator(self.db)
         self.policy = Enforcer.from_file(config.policy.file)
         self.quotas = Quotas(self.db, _limits(config))
