@@ -17,6 +17,7 @@ the boot benchmark counts on a separate, untimed run.
 from __future__ import annotations
 
 import collections
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,9 @@ from nova_lite.transport import Message, Transport
 
 __all__ = ["HopCounts", "counting"]
 
+STATEMENT_TEXT = 160  # characters of a statement's text kept for the JSON's top list
+TOP_STATEMENTS = 30  # statements listed by text, most frequent first
+
 
 @attrs.define
 class HopCounts:
@@ -38,6 +42,7 @@ class HopCounts:
 
     messages: collections.Counter[tuple[str, str, str]] = attrs.field(factory=collections.Counter)
     statements: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    texts: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
@@ -45,15 +50,17 @@ class HopCounts:
         with self._lock:
             self.messages.clear()
             self.statements.clear()
+            self.texts.clear()
 
     def note_message(self, routing_key: str, message: Message) -> None:
         """Count one published message under what it is."""
         self.messages[classify(routing_key, message)] += 1
 
-    def note_statement(self, database: str) -> None:
-        """Count one statement (called from aiosqlite's worker thread)."""
+    def note_statement(self, database: str, sql: str = "") -> None:
+        """Count one statement (SQLite's trace callback may call from any thread)."""
         with self._lock:
             self.statements[database] += 1
+            self.texts[database, statement_shape(sql)] += 1
 
     def per_boot(self, servers: int) -> dict[str, Any]:
         """The counts divided by `servers`: the JSON form the benchmark writes."""
@@ -73,7 +80,19 @@ class HopCounts:
             "statements_by_database": {
                 name: round(count / servers, 2) for name, count in sorted(self.statements.items())
             },
+            "statements_by_text": {
+                f"{name}: {text}": round(count / servers, 2)
+                for (name, text), count in self.texts.most_common(TOP_STATEMENTS)
+            },
         }
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b|X'[0-9A-Fa-f]*'")
+
+
+def statement_shape(sql: str) -> str:
+    """A traced statement with its values as ``?`` (the trace shows them expanded)."""
+    return _LITERAL.sub("?", " ".join(sql.split()))[:STATEMENT_TEXT]
 
 
 def classify(routing_key: str, message: Message) -> tuple[str, str, str]:
@@ -114,7 +133,7 @@ def counting(transport: Transport) -> Iterator[HopCounts]:
     async def counted_open(self: Database) -> None:
         await original_open(self)
         name = self.name
-        await self.conn.set_trace_callback(lambda _sql: counts.note_statement(name))
+        await self.set_trace_callback(lambda sql: counts.note_statement(name, sql))
 
     setattr(transport, "publish", counted_publish)  # noqa: B010 - one instance only
     setattr(Database, "open", counted_open)  # noqa: B010 - restored below

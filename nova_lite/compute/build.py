@@ -120,18 +120,9 @@ class InstanceBuilder:
         alternates: list[objects.Selection],
         attempt: int,
     ) -> None:
-        """Build `uuid` here; on failure reschedule or put it in ERROR.
-
-        The record is read here, not taken from the cast: a copy of the cast (sent
-        again after a broker outage, or redelivered) must see what the build became.
-        """
-        try:
-            instance = await self.conductor.instance_get(ctx, uuid)
-        except InstanceNotFound:
-            await self.scheduler.release(ctx, uuid)
-            return
-        if _stale(instance, self.host):
-            log.info("compute.build.stale", instance_uuid=uuid, task_state=instance.task_state)
+        """Build `uuid` here; on failure reschedule or put it in ERROR."""
+        instance = await self._begin(ctx, uuid)
+        if instance is None:
             return
         log.info("compute.build.start", instance_uuid=uuid, host=self.host, attempt=attempt)
         await self.notifier.info(ctx, "instance.create.start", instance_payload(instance))
@@ -163,6 +154,44 @@ class InstanceBuilder:
         log.info("compute.build.done", instance_uuid=uuid, host=self.host)
         await self.notifier.info(ctx, "instance.create.end", instance_payload(instance))
 
+    async def _begin(self, ctx: RequestContext, uuid: str) -> objects.Instance | None:
+        """Take the build on: ``scheduling`` → ``networking``, only if it is this host's.
+
+        The record is not read first, nor taken from the cast: the save is a
+        compare-and-swap on what the record must be for this host to build it
+        (BUILDING, ``scheduling``, placed here), and it returns the record. A copy of
+        the cast (sent again by the conductor's reconciliation after a broker
+        outage, or redelivered) finds that the build moved on, or went elsewhere,
+        and is dropped. A delete under way wins: what the placement took is given back.
+        """
+        try:
+            return await self.conductor.instance_update(
+                ctx,
+                uuid,
+                {"task_state": task_states.NETWORKING},
+                expected_task_state=[task_states.SCHEDULING],
+                expected_vm_state=[vm_states.BUILDING],
+                expected_host=self.host,
+            )
+        except InstanceNotFound:
+            await self.scheduler.release(ctx, uuid)
+        except UnexpectedDeletingTaskStateError:
+            log.info("compute.build.deleted_before_start", instance_uuid=uuid)
+            await self._release_deleting(ctx, uuid)
+        except UnexpectedTaskStateError as exc:
+            log.info("compute.build.stale", instance_uuid=uuid, task_state=exc.kwargs.get("actual"))
+        return None
+
+    async def _release_deleting(self, ctx: RequestContext, uuid: str) -> None:
+        """Give back what the placement of an instance being deleted took here."""
+        try:
+            instance = await self.conductor.instance_get(ctx, uuid)
+        except InstanceNotFound:
+            await self.scheduler.release(ctx, uuid)
+            return
+        if instance.host == self.host:
+            await self.release_resources(ctx, instance)
+
     async def _save_task(
         self,
         ctx: RequestContext,
@@ -187,11 +216,9 @@ class InstanceBuilder:
     ) -> objects.Instance:
         with _stage(watch, task_states.NETWORKING):
             self.tracker.claim(instance.uuid, instance.flavor)
-            instance = await self._save_task(
-                ctx, instance, task_states.NETWORKING, task_states.SCHEDULING
-            )
+            # Bound to this host as they are made: no second call to the network.
             ports = await self.network.allocate_for_instance(
-                ctx, instance.uuid, list(instance.networks), instance.project_id
+                ctx, instance.uuid, list(instance.networks), instance.project_id, host=self.host
             )
         addresses = [_address(p) for p in ports]
         previous, values = task_states.NETWORKING, {"addresses": addresses}
@@ -215,8 +242,6 @@ class InstanceBuilder:
             # The image the API checked travels in the request spec: no second look-up.
             image, image_path = await self.images.fetch(ctx, instance, known=image_meta)
             await self.driver.spawn(instance, image, image_path, ports, volumes)
-            for port in ports:
-                await self.network.bind_port(ctx, port.id, self.host)
             info = await self.driver.get_info(instance)
         with _stage(watch, vm_states.ACTIVE):
             return await self.conductor.instance_update(

@@ -29,6 +29,7 @@ class ImageCache:
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock
         )
+        self._present: set[str] = set()  # images whose file this cache has seen in place
 
     def __repr__(self) -> str:
         return f"<ImageCache {self.cache_dir}>"
@@ -74,7 +75,10 @@ class ImageCache:
         """One image's metadata and its verified copy in this host's cache."""
         image = known if known is not None else await self.image.get(ctx, image_id)
         path = self.cache_dir / image.id
+        if image.id in self._present:
+            return image, path
         async with self._locks[image.id]:
             if not path.exists():
                 await self.image.download_to(ctx, image.id, path, expected_checksum=image.checksum)
+            self._present.add(image.id)
         return image, path

@@ -236,15 +236,8 @@ class BuildTasks:
 
     async def _unplaced(self, uuid: str) -> bool:
         """Whether the instance still waits for a host (not deleted, placed or failed)."""
-        try:
-            instance = await self.records.store.get(uuid)
-        except InstanceNotFound:
-            return False
-        return (
-            instance.vm_state == vm_states.BUILDING
-            and instance.task_state == task_states.SCHEDULING
-            and instance.host is None
-        )
+        states = await self.records.store.states(uuid)
+        return states == (vm_states.BUILDING, task_states.SCHEDULING, None)
 
     async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:
         code = exc.code if isinstance(exc, NovaError) else 500

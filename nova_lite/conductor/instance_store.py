@@ -8,10 +8,13 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 
 from __future__ import annotations
 
+import datetime
+import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+import attrs
 import orjson
 
 from nova_lite import objects
@@ -64,6 +67,11 @@ _UPDATABLE = frozenset(
 )
 
 
+# Instances kept as loaded, by uuid, with the text they were loaded from: a build's
+# saves follow each other within seconds, and loading the JSON is most of a save's cost.
+LOADED_KEPT = 4096
+
+
 class InstanceStore:
     """Reads and writes the conductor's instance table, within the `QuotaBook`'s limits."""
 
@@ -71,6 +79,22 @@ class InstanceStore:
         self.db = db
         self.quotas = quotas
         self.groups = groups
+        self._loaded: dict[str, tuple[str, objects.Instance]] = {}
+
+    def _load(self, uuid: str, data: str) -> objects.Instance:
+        """The instance stored as `data`: the one kept from that very text, or loaded."""
+        kept = self._loaded.get(uuid)
+        if kept is not None and kept[0] == data:
+            return kept[1]
+        instance = objects.load(objects.Instance, data)
+        self._keep(uuid, data, instance)
+        return instance
+
+    def _keep(self, uuid: str, data: str, instance: objects.Instance) -> None:
+        self._loaded.pop(uuid, None)
+        self._loaded[uuid] = (data, instance)
+        if len(self._loaded) > LOADED_KEPT:
+            del self._loaded[next(iter(self._loaded))]
 
     # -- instances ---------------------------------------------------------
 
@@ -165,7 +189,24 @@ class InstanceStore:
         row = await self.db.fetchone("SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,))
         if row is None or (row["deleted"] and not read_deleted):
             raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
-        return objects.load(objects.Instance, row["data"])
+        return self._load(uuid, row["data"])
+
+    async def states(self, uuid: str) -> tuple[str, str | None, str | None] | None:
+        """An undeleted instance's vm_state, task_state and host (its columns), or None."""
+        row = await self.db.fetchone(
+            "SELECT vm_state, task_state, host FROM instances WHERE uuid = ? AND deleted = 0",
+            (uuid,),
+        )
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def with_tasks(self, *, created_before: datetime.datetime) -> list[objects.Instance]:
+        """The undeleted instances with a task under way, made by `created_before`."""
+        rows = await self.db.fetchall(
+            "SELECT uuid, data FROM instances WHERE deleted = 0 AND task_state IS NOT NULL "
+            "AND created_at <= ? ORDER BY created_at, uuid",
+            (created_before.isoformat(),),
+        )
+        return [self._load(r["uuid"], r["data"]) for r in rows]
 
     async def list(
         self,
@@ -188,11 +229,18 @@ class InstanceStore:
         *,
         expected_task_state: Collection[str | None] | Any = ANY,
         expected_vm_state: Collection[str] | Any = ANY,
+        expected_host: str | Any = ANY,
     ) -> objects.Instance:
         """Apply `values` if the instance is in an expected state (compare-and-swap)."""
 
         def change(current: objects.Instance) -> Mapping[str, Any]:
             _check_expected(current, expected_task_state, expected_vm_state)
+            if expected_host is not ANY and current.host != expected_host:
+                raise UnexpectedTaskStateError(
+                    f"Instance {current.uuid} is on host {current.host}, expected {expected_host}.",
+                    instance_uuid=current.uuid,
+                    actual=current.task_state,
+                )
             return values
 
         updated = await self.edit(uuid, change)
@@ -214,23 +262,41 @@ class InstanceStore:
         got there first, the record is read again and `change` runs again, so an
         edit computed from the record (merging metadata, adding a tag) loses nothing.
         """
-        while True:  # optimistic: re-read and retry if another writer got there first
+        kept = self._loaded.get(uuid)
+        if kept is not None and not kept[1].deleted:
+            # Optimistic on the record as this store last saw it: the swap checks that
+            # the row still holds that text, and anything else (another writer, or a
+            # refusal that may rest on an old view) goes the way of a fresh read.
+            try:
+                updated = self._changed(kept[1], change)
+            except Exception:  # judged again on the record as it is now, below
+                pass
+            else:
+                if await self._swap(uuid, kept[0], updated):
+                    return updated
+        while True:  # re-read and retry if another writer got there first
             row = await self.db.fetchone(
                 "SELECT data, deleted FROM instances WHERE uuid = ?", (uuid,)
             )
             if row is None or row["deleted"]:
                 raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
-            current = objects.load(objects.Instance, row["data"])
-            values = change(current)
-            unknown = set(values) - _UPDATABLE
-            if unknown:
-                raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-            updated = _apply(current, values)
+            updated = self._changed(self._load(uuid, row["data"]), change)
             if await self._swap(uuid, row["data"], updated):
                 return updated
 
+    @staticmethod
+    def _changed(
+        current: objects.Instance, change: Callable[[objects.Instance], Mapping[str, Any]]
+    ) -> objects.Instance:
+        values = change(current)
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
+        return _apply(current, values)
+
     async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
         """Write `updated` only if the row still holds `expected_data` (one statement)."""
+        data = objects.dump(updated)
         changed = await self.db.execute(
             "UPDATE instances SET host = ?, vm_state = ?, task_state = ?, vcpus = ?, "
             "memory_mb = ?, deleted = ?, data = ? WHERE uuid = ? AND data = ?",
@@ -241,11 +307,13 @@ class InstanceStore:
                 updated.flavor.vcpus,
                 updated.flavor.memory_mb,
                 int(updated.deleted),
-                objects.dump(updated),
+                data,
                 uuid,
                 expected_data,
             ),
         )
+        if changed == 1:
+            self._keep(uuid, data, updated)
         return changed == 1
 
     async def destroy(self, uuid: str) -> objects.Instance:
@@ -283,11 +351,24 @@ def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: 
 
 
 def _apply(instance: objects.Instance, values: Mapping[str, Any]) -> objects.Instance:
+    """`instance` with `values` (primitives or objects) in place, and a new updated_at.
+
+    Each value is made its field's type by the data converter, as a whole record
+    loaded from its JSON would have it.
+    """
     converter = objects.serializer().converter
-    data = converter.unstructure(instance)
-    data.update(converter.unstructure(dict(values)))
-    data["updated_at"] = objects.utcnow().isoformat()
+    types = _field_types()
     try:
-        return converter.structure(data, objects.Instance)
+        changes = {
+            name: converter.structure(converter.unstructure(value), types[name])
+            for name, value in values.items()
+        }
+        return attrs.evolve(instance, **changes, updated_at=objects.utcnow())
     except Exception as exc:
         raise Invalid(f"Invalid instance update {sorted(values)}: {exc}") from None
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Each `Instance` field's type (annotations resolved)."""
+    return {field.name: field.type for field in attrs.fields(attrs.resolve_types(objects.Instance))}

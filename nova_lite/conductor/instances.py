@@ -84,13 +84,16 @@ class InstanceRecords:
         values: dict[str, Any],
         expected_task_state: list[str | None] | None = None,
         expected_vm_state: list[str] | None = None,
+        expected_host: str | None = None,
     ) -> objects.Instance:
-        """Save `values`, if the instance is in one of the expected states."""
+        """Save `values`, if the instance is in one of the expected states (and on
+        `expected_host`, when given)."""
         instance = await self.store.update(
             instance_uuid,
             values,
             expected_task_state=ANY if expected_task_state is None else expected_task_state,
             expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
+            expected_host=ANY if expected_host is None else expected_host,
         )
         await self._announce(ctx, instance)
         return instance

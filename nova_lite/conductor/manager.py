@@ -68,7 +68,9 @@ class ConductorManager(Manager):
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
-        self.db = Database(config.database_path("conductor"), MIGRATIONS, name="conductor")
+        self.db = Database(
+            config.database_path("conductor"), MIGRATIONS, name="conductor", group_commit=True
+        )
         notifier = Notifier(transport, config.rpc.exchange, f"conductor.{host}")
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)

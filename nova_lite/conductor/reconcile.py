@@ -162,11 +162,7 @@ class BuildReconciler:
         self.passes += 1
         cutoff = objects.utcnow() - datetime.timedelta(seconds=self.grace)
         before = created_before or objects.utcnow()
-        tasks = [
-            i
-            for i in await self.records.store.list()
-            if i.task_state is not None and i.created_at <= before
-        ]
+        tasks = await self.records.store.with_tasks(created_before=before)
         ledgers: dict[str, objects.HostLedger | None] = {}
         left = 0
         for instance in tasks:

@@ -113,8 +113,10 @@ class ConductorAPI(RPCAPI):
         *,
         expected_task_state: list[str | None] | None = None,
         expected_vm_state: list[str] | None = None,
+        expected_host: str | None = None,
     ) -> objects.Instance:
-        """Save `values`; with expected states, a compare-and-swap."""
+        """Save `values`; with expected states (and host), a compare-and-swap."""
+        condition = {} if expected_host is None else {"expected_host": expected_host}
         result: objects.Instance = await self.invoker.call(
             ctx,
             "instance_update",
@@ -122,6 +124,7 @@ class ConductorAPI(RPCAPI):
             values=values,
             expected_task_state=expected_task_state,
             expected_vm_state=expected_vm_state,
+            **condition,
         )
         return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import aiosqlite
 
@@ -33,9 +34,18 @@ class PortAllocator:
         return f"<PortAllocator {self.db.name}>"
 
     async def create_port(
-        self, conn: aiosqlite.Connection, network_id: str, device: str, project: str
+        self,
+        conn: aiosqlite.Connection,
+        network_id: str,
+        device: str,
+        project: str,
+        *,
+        host: str | None = None,
     ) -> str:
-        """Create a DOWN port of `device` on the network, with one fixed IP; its id."""
+        """Create a port of `device` on the network, with one fixed IP; its id.
+
+        The port is DOWN, or with `host` bound there and ACTIVE.
+        """
         network = await self.db.fetchone(
             "SELECT * FROM networks WHERE id = ? AND (shared = 1 OR project_id = ?)",
             (network_id, project),
@@ -46,12 +56,8 @@ class PortAllocator:
                 network_id=network_id,
             )
         port_id = rows.new_id()
-        await rows.write(
-            conn,
-            "INSERT INTO ports (id, network_id, mac_address, device_id, project_id, "
-            "device_owner, created_at) VALUES (?, ?, ?, ?, ?, 'compute:nova', ?)",
-            (port_id, network_id, await self._unique_mac(), device, project, rows.now()),
-        )
+        status = "DOWN" if host is None else "ACTIVE"
+        await self._insert_port(conn, (port_id, network_id, device, project, status, host))
         subnet = await self.db.fetchone(
             "SELECT * FROM subnets WHERE network_id = ? ORDER BY rowid LIMIT 1", (network_id,)
         )
@@ -62,6 +68,23 @@ class PortAllocator:
                 (port_id, subnet["id"], await self.free_address(subnet, network)),
             )
         return port_id
+
+    async def _insert_port(self, conn: aiosqlite.Connection, values: tuple[Any, ...]) -> None:
+        """Insert the port with a random MAC; the column's UNIQUE refuses one in use."""
+        for _ in range(MAC_ATTEMPTS):
+            try:
+                await rows.write(
+                    conn,
+                    "INSERT INTO ports (id, network_id, device_id, project_id, status, "
+                    "binding_host, mac_address, device_owner, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'compute:nova', ?)",
+                    (*values, ipam.random_mac(), rows.now()),
+                )
+                return
+            except sqlite3.IntegrityError as exc:
+                if "mac_address" not in str(exc):
+                    raise
+        raise Conflict(f"No unique MAC address found in {MAC_ATTEMPTS} attempts; try again.")
 
     async def free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
         """A free address of the subnet's allocation pools (the one way to pick one).
@@ -109,10 +132,3 @@ class PortAllocator:
         if subnet["gateway_ip"]:
             taken.append(subnet["gateway_ip"])
         return ipam.first_free(start, end, taken)
-
-    async def _unique_mac(self) -> str:
-        for _ in range(MAC_ATTEMPTS):
-            mac = ipam.random_mac()
-            if await self.db.fetchone("SELECT 1 FROM ports WHERE mac_address = ?", (mac,)) is None:
-                return mac
-        raise Conflict(f"No unique MAC address found in {MAC_ATTEMPTS} attempts; try again.")

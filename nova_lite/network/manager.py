@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import aiosqlite
 import structlog
 
 from nova_lite import objects
@@ -76,7 +77,9 @@ class NetworkManager(Manager):
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
-        self.db = Database(config.database_path("network"), MIGRATIONS, name="network")
+        self.db = Database(
+            config.database_path("network"), MIGRATIONS, name="network", group_commit=True
+        )
         self.allocator = PortAllocator(self.db)
         self.policy = Enforcer.from_file(config.policy.file)
         self.quotas = Quotas(self.db, _limits(config))
@@ -127,36 +130,60 @@ class NetworkManager(Manager):
         instance_uuid: str,
         network_ids: list[str],
         project_id: str,
+        host: str | None = None,
     ) -> list[objects.Port]:
         """Give an instance one port (MAC and fixed IP) on each network: all or nothing.
 
         Ports the instance already has on a requested network are returned instead of
         new ones, so a rescheduled build may call this again. Any failure (a network
         the project cannot use, an exhausted pool) rolls back every port this call made.
+        With `host`, the ports are bound to it (ACTIVE there) in the same write, as
+        `bind_port` would: the build's one call to the network service.
         """
         device = check.text("instance_uuid", instance_uuid)
         wanted = check.text_list("network_ids", network_ids)
         project = check.text("project_id", project_id)
+        binding = check.text("host", host) if host is not None else None
         self.policy.authorize(ctx, "create_port", {"project_id": project})
+        if binding is not None:
+            self.policy.authorize(ctx, "update_port:binding:host_id", {"project_id": project})
         async with self.db.transaction() as conn:
-            existing: dict[str, list[str]] = {}
-            for port in await self._ports_of(device):
-                existing.setdefault(port.network_id, []).append(port.id)
-            reused_count = sum(min(len(existing.get(n, ())), wanted.count(n)) for n in set(wanted))
-            await self.quotas.check("port", project, len(wanted) - reused_count)
-            groups = await self.instance_groups.groups_for_device(conn, device, project)
-            port_ids = []
-            for net in wanted:
-                reused = existing.get(net)
-                if reused:
-                    port_ids.append(reused.pop(0))
-                else:
-                    port_id = await self.allocator.create_port(conn, net, device, project)
-                    await self.maker.set_groups(conn, port_id, groups)
-                    port_ids.append(port_id)
+            port_ids = await self._allocate(conn, device, wanted, project, binding)
             ports = {port.id: port for port in await self._ports_of(device)}
-        log.info("network.allocated", instance_uuid=device, ports=port_ids)
+        log.info("network.allocated", instance_uuid=device, ports=port_ids, binding_host=binding)
         return [ports[port_id] for port_id in port_ids]
+
+    async def _allocate(
+        self,
+        conn: aiosqlite.Connection,
+        device: str,
+        wanted: list[str],
+        project: str,
+        host: str | None,
+    ) -> list[str]:
+        """The ids of the device's ports on `wanted`, reused or made (bound to `host`)."""
+        existing: dict[str, list[str]] = {}
+        for row in await self.db.fetchall(
+            "SELECT id, network_id FROM ports WHERE device_id = ? ORDER BY rowid", (device,)
+        ):
+            existing.setdefault(row["network_id"], []).append(row["id"])
+        reused_count = sum(min(len(existing.get(n, ())), wanted.count(n)) for n in set(wanted))
+        await self.quotas.check("port", project, len(wanted) - reused_count)
+        groups: list[str] | None = None
+        port_ids = []
+        for net in wanted:
+            reused = existing.get(net)
+            if reused:
+                port_ids.append(reused.pop(0))
+                if host is not None:
+                    await rows.write(conn, _BIND, (host, port_ids[-1], True, None))
+                continue
+            if groups is None:
+                groups = await self.instance_groups.groups_for_device(conn, device, project)
+            port_id = await self.allocator.create_port(conn, net, device, project, host=host)
+            await self.maker.add_groups(conn, port_id, groups)
+            port_ids.append(port_id)
+        return port_ids
 
     @endpoint
     async def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -204,12 +231,7 @@ class NetworkManager(Manager):
         host = check.text("host", host)
         self.policy.authorize(ctx, "update_port:binding:host_id", {"project_id": ctx.project_id})
         async with self.db.transaction() as conn:
-            bound = await rows.write(
-                conn,
-                "UPDATE ports SET status = 'ACTIVE', binding_host = ? "
-                "WHERE id = ? AND (? OR project_id = ?)",
-                (host, port_id, *_caller(ctx)),
-            )
+            bound = await rows.write(conn, _BIND, (host, port_id, *_caller(ctx)))
         if not bound:
             raise PortNotFound(f"Port {port_id} could not be found.", port_id=port_id)
         log.info("network.port_bound", port_id=port_id, binding_host=host)
@@ -219,6 +241,12 @@ class NetworkManager(Manager):
 
     async def _ports_of(self, device: str) -> list[objects.Port]:
         return await rows.load_ports(self.db, "p.device_id = ?", (device,))
+
+
+# Binding a port to a host: it is ACTIVE there (nothing else plugs it in).
+_BIND = (
+    "UPDATE ports SET status = 'ACTIVE', binding_host = ? WHERE id = ? AND (? OR project_id = ?)"
+)
 
 
 def _caller(ctx: RequestContext) -> tuple[bool, str | None]:

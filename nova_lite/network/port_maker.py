@@ -195,6 +195,12 @@ class PortMaker:
     ) -> None:
         """Make `group_ids` the port's security groups."""
         await rows.write(conn, "DELETE FROM port_security_groups WHERE port_id = ?", (port_id,))
+        await self.add_groups(conn, port_id, group_ids)
+
+    async def add_groups(
+        self, conn: aiosqlite.Connection, port_id: str, group_ids: Sequence[str]
+    ) -> None:
+        """Give a port (a new one, with none yet) the security groups `group_ids`."""
         for group_id in dict.fromkeys(group_ids):
             await rows.write(
                 conn,

@@ -83,14 +83,19 @@ class NetworkAPI(RPCAPI):
         instance_uuid: str,
         network_ids: list[str],
         project_id: str,
+        *,
+        host: str | None = None,
     ) -> list[objects.Port]:
-        """One port with a MAC and a fixed IP per network, all or nothing."""
+        """One port with a MAC and a fixed IP per network, all or nothing; with `host`,
+        bound there."""
+        binding = {} if host is None else {"host": host}
         result: list[objects.Port] = await self.invoker.call(
             ctx,
             "allocate_for_instance",
             instance_uuid=instance_uuid,
             network_ids=network_ids,
             project_id=project_id,
+            **binding,
         )
         return result
 
