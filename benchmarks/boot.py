@@ -285,9 +285,13 @@ HOP_SERVERS = 100  # a counted run's size: enough for stable per-boot averages
 
 
 async def count_hops(spec: BootSpec) -> dict[str, Any]:
-    """Messages and statements per boot, on one untimed run of at most `HOP_SERVERS`."""
+    """Messages and statements per boot, on one untimed run of at most `HOP_SERVERS`,
+    with as many servers per host as the timed runs (a host fetches its image once)."""
     servers = min(spec.servers, HOP_SERVERS)
-    counted = attrs.evolve(spec, servers=servers, batch=min(spec.batch, servers), hops=True)
+    hosts = max(1, spec.hosts * servers // spec.servers)
+    counted = attrs.evolve(
+        spec, servers=servers, hosts=hosts, batch=min(spec.batch, servers), hops=True
+    )
     result = await boot_run(counted)
     assert result.hops is not None
     return result.hops

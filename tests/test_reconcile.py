@@ -102,6 +102,51 @@ async def test_a_build_whose_cast_never_reached_its_host_is_sent_again(
     await harness.assert_audit_clean()
 
 
+async def test_a_build_cast_reaching_a_host_it_was_not_placed_on_takes_nothing_there(
+    memory_clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of a build's cast at another host (a placement gone stale) is dropped: that
+    host's first save is conditional on the record naming it, so it claims, allocates
+    and announces nothing, and the build goes on where it was placed."""
+    harness = await CloudHarness.start(memory_clouds, computes=2)
+    reconciler = conductor_of(harness.cloud).reconciler
+    reconciler.grace = 0.0
+    casts = conductor_of(harness.cloud).builds.compute
+    send = casts.build_and_run_instance
+    lost: list[tuple[Any, ...]] = []
+    dropped = asyncio.Event()
+
+    async def lose_the_first(*args: Any) -> None:
+        if not lost:
+            lost.append(args)
+            dropped.set()
+            return
+        await send(*args)
+
+    monkeypatch.setattr(casts, "build_and_run_instance", lose_the_first)
+    with capture_logs() as events:
+        server_id = await _create(harness)
+        await asyncio.wait_for(dropped.wait(), WAIT)
+        await _placed(harness, server_id)
+        ctx, placed_on, *rest = lost[0]
+        elsewhere = "compute2" if placed_on == "compute1" else "compute1"
+        await send(ctx, elsewhere, *rest)
+        await asyncio.wait_for(_in_flight(harness, elsewhere), WAIT)
+
+        record = await harness.instance(server_id)
+        assert (record.task_state, record.host) == (task_states.SCHEDULING, placed_on)
+        assert server_id not in harness.compute(elsewhere).tracker.instances
+        assert await harness.cloud.api.network.list_ports(ctx, device_id=server_id) == []
+        assert harness.tap.about(server_id, "instance.create.start") == []
+
+        assert await reconciler.reconcile(harness.ctx) == 1  # the cast goes again, home
+        await harness.wait(server_id, "ACTIVE")
+    assert [e["instance_uuid"] for e in events_named(events, "compute.build.stale")] == [server_id]
+    starts = harness.tap.about(server_id, "instance.create.start")
+    assert [n.publisher_id for n in starts] == [f"compute.{placed_on}"]
+    await harness.assert_audit_clean()
+
+
 async def test_a_build_whose_host_handler_died_ends_in_error_with_its_resources_back(
     memory_clouds: CloudFactory,
 ) -> None:
