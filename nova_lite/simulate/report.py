@@ -46,13 +46,15 @@ def reason_key(reason: str) -> str:
     return f"{short} ({removed[-1]})" if short.startswith("No valid host") and removed else short
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The `q`-th percentile (nearest rank) of `values`; 0 for none."""
+def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> float:
+    """The `q`-th percentile (nearest rank) of `values` (already sorted if `ordered`);
+    0 for none."""
     if not values:
         return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
+    if not ordered:
+        values = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(values)))
+    return values[rank - 1]
 
 
 @attrs.frozen
@@ -149,14 +151,15 @@ class Recorder:
                 stranded_cpu += max(0.0, free[0])
                 stranded_ram += max(0.0, free[1])
         latencies = self._latencies
+        cpu_util.sort()
         self.samples.append({
             "t": _r(now),
             "minute": int(now // 60),
             "vcpu_utilization": _r(cpu_used / cpu_cap if cpu_cap else 0.0),
             "ram_utilization": _r(ram_used / ram_cap if ram_cap else 0.0),
-            "host_vcpu_utilization_p50": _r(percentile(cpu_util, 50)),
-            "host_vcpu_utilization_p90": _r(percentile(cpu_util, 90)),
-            "host_vcpu_utilization_p99": _r(percentile(cpu_util, 99)),
+            "host_vcpu_utilization_p50": _r(percentile(cpu_util, 50, ordered=True)),
+            "host_vcpu_utilization_p90": _r(percentile(cpu_util, 90, ordered=True)),
+            "host_vcpu_utilization_p99": _r(percentile(cpu_util, 99, ordered=True)),
             "active_servers": self.active_servers(),
             "arrivals": self._window["arrivals"],
             "placed": self._window["placed"],

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -167,7 +170,7 @@ class Simulation:
         loop = VirtualTimeLoop()
         started = time.perf_counter()
         try:
-            with clock.virtual(loop, EPOCH), _seeded(self.spec.seed):
+            with clock.virtual(loop, EPOCH), _seeded(self.spec.seed), _scratch():
                 return loop.run_until_complete(self._main(progress))
         finally:
             self.wall_seconds = time.perf_counter() - started
@@ -307,6 +310,29 @@ def spec_summary(spec: SimulationSpec) -> dict[str, Any]:
     summary["outages"] = [f.describe() for f in spec.outages]
     summary["slow_hosts"] = [f.describe() for f in spec.slow_hosts]
     return summary
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[None]:
+    """Run in a directory of the simulation's own, removed at the end.
+
+    With ``state_path = ":memory:"`` the databases are in memory, but the services'
+    files (each host's image cache, the image store) go under ``.nova_lite`` in the
+    working directory: a simulation would leave hundreds of MB there, and find them
+    again on the next run. So the process works, for the simulation's length, in a
+    temporary directory, on tmpfs where there is one (a file synced there costs no
+    disk write: at 10,000 hosts every host caches an image). The working directory
+    is process state, as the clock and the seeded uuids are.
+    """
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    previous = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="nova-lite-simulation-", dir=base) as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
 
 
 @contextlib.contextmanager
