@@ -1,12 +1,19 @@
-"""The suite's fixtures: nova_lite.testing's plugin, and a watch for secrets in logs.
+"""The suite's fixtures: nova_lite.testing's plugin, a watch for secrets in logs, the order.
 
 The `broker`, `transport`, `rabbitmq_url`, `clouds`, `memory_clouds`, `harness` and
 `log_events` fixtures come from `nova_lite.testing.pytest_plugin`, enabled here as
 the README tells a user to: every transport-level behaviour runs on the in-memory
 broker and on RabbitMQ (at ``NOVA_LITE_TEST_AMQP_URL``, default
 ``amqp://guest:guest@127.0.0.1:5672/``; with ``CI=true`` an unreachable broker fails
-the run instead of skipping). What is left here is the suite's own: no password or
-token may appear in any log line of the whole run.
+the run instead of skipping). What is left here is the suite's own:
+
+- no password or token may appear in any log line of the whole run (with
+  pytest-xdist, each worker checks its own lines and the controller fails the run);
+- Hypothesis is derandomized under ``CI=true`` (the ``ci`` profile): the same examples
+  on every run, and no example database;
+- the longest tests are collected first (`LONGEST_FIRST`), so that the workers of
+  ``scripts/test`` (pytest-xdist, ``--dist load``) start them early and finish
+  together instead of one of them running a long test alone at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +47,45 @@ settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(
     os.environ.get("NOVA_LITE_HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "explore")
 )
+
+
+# -- the longest tests first -------------------------------------------------------
+
+#: Modules (or single tests) that take tens of seconds to minutes, longest first. An
+#: entry left here after its test got quick only moves it forward; a slow test not
+#: listed only risks running alone at the end of a parallel run.
+LONGEST_FIRST = (
+    "tests/test_chaos.py",
+    "tests/test_tempest_ci.py",
+    "tests/test_all_in_one.py",
+    "tests/test_http_cli_admin.py",
+    "tests/test_http_cli_images.py",
+    "tests/test_http_cli.py",
+    "tests/test_http_cli_identity.py",
+    "tests/test_simulate.py",
+    "tests/test_policy_matrix.py",
+    "tests/test_http_cli_network.py",
+    "tests/test_http_cli_servers.py",
+    "tests/test_broker_restart.py",
+    "tests/test_deployment.py",
+    "tests/test_testing.py::test_a_private_rabbitmq_restarts_and_dies_alone",
+    "tests/test_reliability.py::test_casts_queued_while_workers_are_down",
+    "tests/test_benchmarks.py::test_restart_scenario",
+    "tests/test_faults.py",
+    "tests/test_oslo_interop.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the `LONGEST_FIRST` tests first, in that order; the rest keep theirs."""
+    items.sort(key=_rank)  # stable: within a rank, the collection's order
 
 
 # -- no secret in any log line of the whole suite ---------------------------------
@@ -110,14 +156,35 @@ def _restore_logging() -> Iterator[None]:
         structlog.configure(**_TEST_LOGGING)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any recorded password or token appears in a log event."""
+def _leaked_secrets() -> list[str]:
+    """The recorded passwords and tokens that appear in a recorded log event."""
     if not _LOG_LINES:
-        return
+        return []
     text = "\n".join(_LOG_LINES)
     tokens = {t for t in _SECRETS if len(t) == 43}
     leaked = set(_TOKEN_SHAPE.findall(text)) & tokens
     leaked |= {p for p in _SECRETS - tokens if p in text}
+    return sorted(leaked)
+
+
+_WORKER_LEAKS = "nova_lite_leaked_secrets"  # a pytest-xdist worker's finding, for the controller
+_LEAKED_IN_WORKERS: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(pytest-xdist controller) Collect what a finished worker found leaked."""
+    _LEAKED_IN_WORKERS.extend(getattr(node, "workeroutput", {}).get(_WORKER_LEAKS, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any recorded password or token appears in a log event."""
+    leaked = _leaked_secrets()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller decides
+        workeroutput[_WORKER_LEAKS] = leaked
+        return
+    leaked += _LEAKED_IN_WORKERS
     if leaked:
         print(f"\n{len(leaked)} secret(s) appeared in log lines: {sorted(leaked)[:5]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

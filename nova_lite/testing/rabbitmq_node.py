@@ -52,6 +52,7 @@ _DISTRO_BIN = Path("/usr/lib/rabbitmq/bin")
 _CLI_PORTS = range(35672, 35683)
 STARTUP_TIMEOUT = 90.0  # a cold node on a busy 2-core machine takes 5-20 s
 COMMAND_TIMEOUT = 60.0
+_PROBE_TIMEOUT = 5.0  # one AMQP greeting asked of the node's port
 
 
 def rabbitmq_scripts() -> Path | None:
@@ -172,7 +173,12 @@ class PrivateRabbitMQ:
             raise
 
     async def _await_startup(self) -> None:
-        """Wait until the node runs its application, or fail naming its log."""
+        """Wait until the node serves AMQP, or fail naming its log.
+
+        Each ``rabbitmqctl`` run starts an Erlang VM of its own (a second or more of
+        CPU), so readiness is asked of the node's AMQP port instead: the node opens
+        it once it has booted, and `_serves_amqp` waits for its protocol greeting.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTUP_TIMEOUT
         while loop.time() < deadline:
@@ -181,13 +187,33 @@ class PrivateRabbitMQ:
                     f"The private RabbitMQ node {self.node} exited while starting; "
                     f"see {self.log_file}."
                 )
-            if await self._ctl_succeeds("await_startup", "--timeout", "5"):
+            if await self._serves_amqp():
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
         raise TransportUnreachable(
             f"The private RabbitMQ node {self.node} did not start within "
             f"{STARTUP_TIMEOUT:g} s; see {self.log_file}."
         )
+
+    async def _serves_amqp(self) -> bool:
+        """Whether the node answers an AMQP 0-9-1 protocol header with its greeting."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", self.port), _PROBE_TIMEOUT
+            )
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"AMQP\x00\x00\x09\x01")
+            # A method frame (type 1) on channel 0: Connection.Start, the broker serves.
+            greeting = await asyncio.wait_for(reader.readexactly(3), _PROBE_TIMEOUT)
+            return greeting == b"\x01\x00\x00"
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     async def ctl(self, *args: str) -> str:
         """Run ``rabbitmqctl -n <this node> <args>``; its output, or `TransportError`."""
@@ -197,10 +223,6 @@ class PrivateRabbitMQ:
                 f"rabbitmqctl {' '.join(args)} on {self.node} failed ({code}): {output.strip()}"
             )
         return output
-
-    async def _ctl_succeeds(self, *args: str) -> bool:
-        code, _ = await self._run_ctl(*args)
-        return code == 0
 
     async def _run_ctl(self, *args: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
@@ -232,9 +254,9 @@ class PrivateRabbitMQ:
         log.info("private_rabbitmq.app_stopped", node=self.node)
 
     async def start_app(self) -> None:
-        """Start the application again and return once it serves (``await_startup``)."""
+        """Start the application again and return once it serves AMQP."""
         await self.ctl("start_app")
-        await self.ctl("await_startup")
+        await self._await_startup()
         log.info("private_rabbitmq.app_started", node=self.node)
 
     async def restart(self, *, outage: float = 0.0) -> None:
@@ -255,7 +277,7 @@ class PrivateRabbitMQ:
         await self.start()
 
     async def stop(self) -> None:
-        """Halt the node (``rabbitmqctl stop``, then SIGKILL if it lingers); never raises."""
+        """Halt the node (SIGTERM, a graceful stop, then SIGKILL if it lingers); never raises."""
         try:
             await self._end_process(gracefully=True)
         finally:
@@ -266,7 +288,11 @@ class PrivateRabbitMQ:
         process = self._process
         if process is None or process.returncode is not None:
             return
-        if gracefully and await self._ctl_succeeds("stop"):
+        if gracefully:
+            # rabbitmq-server stops the node properly on SIGTERM (as `rabbitmqctl stop`
+            # does, without an Erlang VM more to start).
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), COMMAND_TIMEOUT)
         if process.returncode is None:
