@@ -5,7 +5,8 @@ exchange and a queue prefix of its own, so runs share the broker with the tests
 and with each other without hearing each other. It serves every API on one
 address on the loopback interface, and the catalog advertises that address.
 Quotas are raised well above what Tempest's classes use together, so a quota is
-never what fails a test (the quota tests read limits, they do not fill them).
+never what fails a test (the quota tests read limits, they do not fill them). The
+scheduler has the SameHostFilter and DifferentHostFilter on besides its defaults.
 """
 
 from __future__ import annotations
@@ -24,14 +25,25 @@ from pathlib import Path
 
 import attrs
 
-from nova_lite.config import Config
+from nova_lite.config import Config, SchedulerConfig
 from nova_lite.launcher import SERVICES
 from nova_lite.loader import get_transport
 
-__all__ = ["AllInOne", "CloudError", "CloudSettings", "delete_queues", "kept_settings"]
+__all__ = [
+    "ENABLED_FILTERS",
+    "AllInOne",
+    "CloudError",
+    "CloudSettings",
+    "delete_queues",
+    "kept_settings",
+]
 
 READY_EVENT = "launcher.ready"
 HOST = "tempest"
+# nova_lite's default filters and the two that Nova has but does not enable by default
+# (the scheduler hints same_host and different_host), which Tempest's multinode tests
+# use when it is told they are on.
+ENABLED_FILTERS = (*SchedulerConfig().enabled_filters, "SameHostFilter", "DifferentHostFilter")
 
 
 class CloudError(RuntimeError):
@@ -80,6 +92,7 @@ def config_text(settings: CloudSettings, port: int) -> str:
         '[logging]\nformat = "json"\nlevel = "info"\n'
         f'[identity]\nbootstrap_password = "{settings.admin_password}"\n'
         f'[api]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
+        f"[scheduler]\nenabled_filters = {json.dumps(list(ENABLED_FILTERS))}\n"
         "[quota]\ninstances = 500\ncores = 2000\nram = 4096000\n"
         "[image]\nimage_count_total = 1000\n"
         "[network]\nquota_port = 5000\n"

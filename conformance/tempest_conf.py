@@ -18,9 +18,9 @@ from pathlib import Path
 import attrs
 
 from conformance.accounts import DOMAIN
+from conformance.cloud import ENABLED_FILTERS
 from conformance.discovery import Discovered
 from nova_lite.api.http.catalog import REGION
-from nova_lite.config import Config
 
 __all__ = ["Option", "Section", "TempestSettings", "build", "off_switches", "render"]
 
@@ -167,7 +167,7 @@ def _compute(settings: TempestSettings) -> tuple[Section, Section]:
             Option("shelved_offload_time", "0", "nova_lite's default: offload at once, as Nova"),
         ),
     )
-    filters = ",".join(Config().scheduler.enabled_filters)
+    filters = ",".join(ENABLED_FILTERS)
     features = Section(
         "compute-feature-enabled",
         (
@@ -186,7 +186,12 @@ def _compute(settings: TempestSettings) -> tuple[Section, Section]:
             _off("serial_console", "remote consoles are not served"),
             _off("spice_console", "remote consoles are not served"),
             _off("personality", "file injection (personality) is not served"),
-            Option("scheduler_enabled_filters", filters, "nova_lite's [scheduler] enabled_filters"),
+            Option(
+                "scheduler_enabled_filters",
+                filters,
+                "the cloud's [scheduler] enabled_filters: nova_lite's defaults and the"
+                " SameHostFilter and DifferentHostFilter",
+            ),
         ),
     )
     return compute, features

@@ -7,6 +7,7 @@ in `tests/test_tempest_ci.py`.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 from conformance import accounts, groups, interop
 from conformance.causes import Routes, cause_of, normalise_path, worklist
 from conformance.cli import expected_passed
+from conformance.cloud import ENABLED_FILTERS, CloudSettings, config_text
 from conformance.discovery import Discovered
 from conformance.outcomes import Outcome, classify, first_line, module_of
 from conformance.report import group_rows, rows, table_markdown, table_text, write
@@ -410,6 +412,17 @@ def test_the_reasons_are_comments_above_their_options() -> None:
     assert lines[index - 1] == "# os-migrateLive is not served"
     assert "uri_v3 = http://127.0.0.1:8774/v3" in lines
     assert "max_microversion = 2.79" in lines
+
+
+def test_tempest_is_told_the_filters_the_cloud_is_started_with() -> None:
+    """The cloud's TOML enables the hint filters; tempest.conf names exactly its filters."""
+    text = render(build(settings(Path("/w/etc/accounts.yaml"))))
+    cloud = tomllib.loads(config_text(CloudSettings(Path("/w"), "amqp://x"), 1))
+    (told,) = [line for line in text.splitlines() if line.startswith("scheduler_enabled_filters")]
+
+    assert cloud["scheduler"]["enabled_filters"] == list(ENABLED_FILTERS)
+    assert told == "scheduler_enabled_filters = " + ",".join(ENABLED_FILTERS)
+    assert {"SameHostFilter", "DifferentHostFilter"} <= set(ENABLED_FILTERS)
 
 
 def test_dynamic_credentials_give_tempest_the_admin_instead_of_accounts() -> None:

@@ -180,6 +180,40 @@ async def test_a_servers_ports_get_the_groups_it_was_created_with(front: FrontEn
     assert [by_id[g] for g in port["security_groups"]] == ["db"]
 
 
+async def _shown_groups(front: FrontEnd, token: str, server: str) -> list[Any] | None:
+    """The server's ``security_groups`` as show and the detail list give them (the same)."""
+    shown = (await front.call("GET", f"{COMPUTE}/servers/{server}", token=token)).body["server"]
+    listed = await front.call("GET", f"{COMPUTE}/servers/detail", token=token)
+    (entry,) = [s for s in listed.body["servers"] if s["id"] == server]
+    assert entry.get("security_groups") == shown.get("security_groups")
+    groups: list[Any] | None = shown.get("security_groups")
+    return groups
+
+
+async def test_a_servers_view_shows_its_ports_groups_and_none_when_all_are_removed(
+    front: FrontEnd,
+) -> None:
+    """security_groups are the ports' groups by name, each once; with every group
+    removed (or no port at all) the key is absent, as Nova shows it."""
+    token = await front.token()
+    await _post(front, token, f"{NETWORK}/security-groups", {"security_group": {"name": "db"}})
+    server = await front.boot(token)
+    portless = await front.boot(token, "bare", networks="none")
+    action = f"{COMPUTE}/servers/{server}/action"
+
+    at_boot = await _shown_groups(front, token, server)
+    await front.call("POST", action, token=token, json={"addSecurityGroup": {"name": "db"}})
+    both = await _shown_groups(front, token, server)
+    for name in ("default", "db"):
+        await front.call("POST", action, token=token, json={"removeSecurityGroup": {"name": name}})
+    none_left = await _shown_groups(front, token, server)
+
+    assert at_boot == [{"name": "default"}]
+    assert both == [{"name": "db"}, {"name": "default"}]
+    assert none_left is None
+    assert await _shown_groups(front, token, portless) is None
+
+
 async def test_the_floating_ip_proxy_and_actions(front: FrontEnd) -> None:
     """A floating IP from the default pool is associated with a server, shown with its
     instance, and let go; letting go again is 409."""

@@ -172,3 +172,29 @@ async def test_a_resize_past_the_ram_quota_is_refused(project: Project) -> None:
     assert refused.status == 403 and "ram" in refused.body["forbidden"]["message"]
     assert shown.body["server"]["status"] == "ACTIVE"
     assert shown.body["server"]["flavor"]["id"] == "1"
+
+
+async def test_limits_show_the_key_pair_and_server_group_quotas_that_are_enforced(
+    project: Project,
+) -> None:
+    """/limits reads key pairs and server groups from the quotas, with the groups' usage;
+    a lowered key_pairs quota is what the next key pair create obeys."""
+    p = project
+    quotas = {"key_pairs": 1, "server_groups": 3, "server_group_members": 4, "cores": 7}
+    await p.call("PUT", f"/os-quota-sets/{p.project}", p.admin, json={"quota_set": quotas})
+    group = {"server_group": {"name": "g", "policies": ["affinity"]}}
+    assert (await p.call("POST", "/os-server-groups", p.member, json=group)).status == 200
+
+    limits = (await p.call("GET", "/limits", p.member)).body["limits"]["absolute"]
+    first = await p.call("POST", "/os-keypairs", p.member, json={"keypair": {"name": "k1"}})
+    second = await p.call("POST", "/os-keypairs", p.member, json={"keypair": {"name": "k2"}})
+    modern = (await p.call("GET", "/limits", p.member, headers=V257)).body["limits"]["absolute"]
+
+    assert (limits["maxTotalKeypairs"], limits["maxServerGroups"]) == (1, 3)
+    assert (limits["maxServerGroupMembers"], limits["totalServerGroupsUsed"]) == (4, 1)
+    assert limits["maxTotalCores"] == 7 and limits["totalCoresUsed"] == 0
+    assert (limits["maxSecurityGroups"], limits["maxTotalFloatingIps"]) == (10, 10)
+    assert (limits["maxPersonality"], limits["maxPersonalitySize"]) == (5, 10240)
+    assert first.status == 200 and second.status == 403, second.body
+    assert "key_pairs" in second.body["forbidden"]["message"]
+    assert "maxSecurityGroups" not in modern and "maxPersonality" not in modern

@@ -2,8 +2,10 @@
 
 A key pair belongs to a user, not a project, and its name is unique for that user
 (a second one is a `Conflict`, 409). Only the public half is kept. The count of a
-user's key pairs is checked against ``[quota] key_pairs`` in the same write
-transaction as the insert, so two racing creates cannot both take the last one.
+user's key pairs is checked against its ``key_pairs`` quota (the quota book's: the
+project's or the user's own limit, ``[quota] key_pairs`` by default, as ``/limits``
+and ``os-quota-sets`` show it) in the same write transaction as the insert, so two
+racing creates cannot both take the last one.
 Lists are ordered by name, paged with a name as the marker (microversion 2.35).
 """
 
@@ -15,6 +17,7 @@ from typing import ClassVar
 import attrs
 
 from nova_lite import objects
+from nova_lite.conductor.quotas import QuotaBook
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
@@ -30,28 +33,30 @@ class KeypairRecords:
 
     target: ClassVar[Target] = Target(version=ConductorAPI.version)
 
-    def __init__(self, db: Database, *, limit: int) -> None:
+    def __init__(self, db: Database, *, quotas: QuotaBook) -> None:
         self.db = db
-        self.limit = limit
+        self.quotas = quotas
 
     def __repr__(self) -> str:
-        return f"<KeypairRecords limit={self.limit}>"
+        return f"<KeypairRecords {self.db!r}>"
 
     @endpoint
     async def keypair_create(
         self, ctx: RequestContext, keypair: objects.KeyPair
     ) -> objects.KeyPair:
         """Keep `keypair` (its id is given here), within its user's quota."""
+        limits = await self.quotas.limits(ctx.project_id or "", keypair.user_id)
+        limit = limits["key_pairs"]
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "SELECT COUNT(*) FROM key_pairs WHERE user_id = ?", (keypair.user_id,)
             )
             row = await cursor.fetchone()
             count = row[0] if row is not None else 0
-            if 0 <= self.limit <= count:
+            if 0 <= limit <= count:
                 raise QuotaExceeded(
                     f"Quota exceeded, too many key pairs: user {keypair.user_id} has {count} "
-                    f"of the {self.limit} allowed ([quota] key_pairs).",
+                    f"of the {limit} allowed (the key_pairs quota).",
                     resource="key_pairs",
                 )
             try:

@@ -81,7 +81,7 @@ class ConductorManager(Manager):
         store = InstanceStore(self.db, quotas, groups)
         self.instances = InstanceRecords(store, notifier, on_saved=admission.saw)
         self.edits = InstanceEdits(store, notifier)
-        self.keypairs = KeypairRecords(self.db, limit=config.quota.key_pairs)
+        self.keypairs = KeypairRecords(self.db, quotas=quotas)
         self.quotas = QuotaRecords(quotas)
         self.server_groups = ServerGroupRecords(groups)
         zones = AggregateStore(self.db)

@@ -10,7 +10,8 @@ filter with only ``host_passes`` works too (`filter_hosts` asks it host by host)
 A filter may also ``narrow(spec)``: name, from the scheduler's indexes, a pool of
 hosts outside which it passes none (the ResourceFilter: hosts with enough free of the
 scarcest resource; the AvailabilityZoneFilter: the zone's hosts; the
-ServerGroupAffinityFilter: the hosts holding the group). The scheduler starts from
+ServerGroupAffinityFilter: the hosts holding the group; the SameHostFilter: the hosts
+holding the servers its hint names). The scheduler starts from
 the smallest such pool instead of every host. A pool may hold hosts the filter then
 refuses, never the reverse; None means every host may pass.
 """
@@ -23,7 +24,7 @@ from typing import ClassVar, Protocol
 from nova_lite import objects
 from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
-from nova_lite.scheduler.host_index import HostPool
+from nova_lite.scheduler.host_index import HostList, HostPool
 from nova_lite.scheduler.host_manager import HostManager, HostState
 
 __all__ = ["FILTERS", "BaseHostFilter", "HostFilter", "build_filters", "filter_hosts", "narrow"]
@@ -232,6 +233,60 @@ class ServerGroupAffinityFilter(BaseHostFilter):
         return self._hosts.group_hosts(spec.instance_group)
 
 
+def _hinted(spec: objects.RequestSpec, hint: str) -> frozenset[str]:
+    """The servers a ``same_host`` or ``different_host`` hint names (one uuid, or a list)."""
+    value = spec.scheduler_hints.get(hint)
+    if not value:
+        return frozenset()
+    return frozenset([value] if isinstance(value, str) else (str(v) for v in value))
+
+
+class SameHostFilter(BaseHostFilter):
+    """With the hint ``same_host``, passes only the hosts holding one of the servers it
+    names (none, if none of them is placed); any host without the hint. Not enabled by
+    default, as in Nova."""
+
+    name: ClassVar[str] = "SameHostFilter"
+
+    def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
+        wanted = _hinted(spec, "same_host")
+        return not wanted or not wanted.isdisjoint(host.instances)
+
+    def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
+        wanted = _hinted(spec, "same_host")
+        if not wanted:
+            return list(hosts)
+        return [h for h in hosts if not wanted.isdisjoint(h.instances)]
+
+    def narrow(self, spec: objects.RequestSpec) -> HostPool | None:
+        wanted = _hinted(spec, "same_host")
+        if not wanted:
+            return None
+        pool = HostList()
+        for uuid in sorted(wanted):
+            allocation = self._hosts.allocations.get(uuid)
+            state = None if allocation is None else self._hosts.hosts.get(allocation.host)
+            if state is not None:
+                pool.add(state)
+        return pool
+
+
+class DifferentHostFilter(BaseHostFilter):
+    """With the hint ``different_host``, passes only the hosts holding none of the
+    servers it names; any host without the hint. Not enabled by default, as in Nova."""
+
+    name: ClassVar[str] = "DifferentHostFilter"
+
+    def host_passes(self, host: HostState, spec: objects.RequestSpec) -> bool:
+        return _hinted(spec, "different_host").isdisjoint(host.instances)
+
+    def filter_all(self, hosts: Sequence[HostState], spec: objects.RequestSpec) -> list[HostState]:
+        avoided = _hinted(spec, "different_host")
+        if not avoided:
+            return list(hosts)
+        return [h for h in hosts if avoided.isdisjoint(h.instances)]
+
+
 FILTERS: dict[str, type[BaseHostFilter]] = {
     cls.name: cls
     for cls in (
@@ -242,6 +297,8 @@ FILTERS: dict[str, type[BaseHostFilter]] = {
         ImagePropertiesFilter,
         ServerGroupAntiAffinityFilter,
         ServerGroupAffinityFilter,
+        SameHostFilter,
+        DifferentHostFilter,
     )
 }
 

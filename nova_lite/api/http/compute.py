@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from nova_lite import objects
-from nova_lite.api import policy
+from nova_lite.api import policy, security_groups
 from nova_lite.api.http import server_create
 from nova_lite.api.http.common import (
     API,
@@ -120,10 +120,14 @@ async def visible_instance(request: web.Request, server_id: str) -> objects.Inst
     return instance
 
 
-async def server_view(request: web.Request) -> ServerView:
-    """How servers look to this request (network names, host states for admins)."""
+async def server_view(
+    request: web.Request, instances: Sequence[objects.Instance] = ()
+) -> ServerView:
+    """How servers look to this request (network names, host states for admins, and
+    the security groups of `instances`, the servers it shows in full)."""
     api, ctx, version = request.app[API], context_of(request), microversion_of(request)
     networks = await api.network.list_networks(ctx)
+    groups = await security_groups.names_by_server(api.network, ctx, instances)
     host_states: dict[str, str] = {}
     if ctx.is_admin and version.at_least("2.16"):
         hosts = await api.scheduler.list_hosts(ctx)
@@ -134,6 +138,7 @@ async def server_view(request: web.Request) -> ServerView:
         is_admin=ctx.is_admin,
         network_names={n.id: n.name for n in networks},
         host_states=host_states,
+        security_groups=groups,
     )
 
 
@@ -171,8 +176,8 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
     instances = await api.conductor.instance_get_all(
         ctx, project_id=project, read_deleted=wanted.read_deleted
     )
-    view = await server_view(request)
     page, limit = _page(request, [i for i in instances if wanted(i)])
+    view = await server_view(request, page if detail else ())
     body: dict[str, Any] = {"servers": [view.listed(i) if detail else view.brief(i) for i in page]}
     if limit is not None and page and len(page) == limit:
         query = {**request.query, "marker": page[-1].uuid}
@@ -198,7 +203,7 @@ async def list_servers_detail(request: web.Request) -> web.Response:
 async def show_server(request: web.Request) -> web.Response:
     """One server, in full."""
     instance = await visible_instance(request, request.match_info["server_id"])
-    return json({"server": (await server_view(request)).detail(instance)})
+    return json({"server": (await server_view(request, [instance])).detail(instance)})
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -279,7 +284,9 @@ async def update_server(request: web.Request) -> web.Response:
     changes = record_changes(body, version, "server")
     servers = session_of(request).servers
     instance = await servers.update(request.match_info["server_id"], changes)
-    return json({"server": (await server_view(request)).detail(instance, Parts.update(version))})
+    parts = Parts.update(version)
+    view = await server_view(request, [instance] if parts.extended else ())
+    return json({"server": view.detail(instance, parts)})
 
 
 @routes.delete(PREFIX + "/servers/{server_id}")

@@ -165,9 +165,33 @@ async def create_flavor(request: web.Request) -> web.Response:
     return json({"flavor": flavor_detail(base_url(request), created, microversion_of(request))})
 
 
-# Nova's defaults of the proxied network quotas, shown below 2.36 (Neutron counts them).
-NETWORK_LIMITS = {"maxSecurityGroups": 10, "maxSecurityGroupRules": 20, "maxTotalFloatingIps": 10}
+# The limits each quota is shown as (Nova's limits view builder), and the usage Nova
+# shows beside them; the network proxy's only below 2.36, the personality's below 2.57.
+QUOTA_LIMITS = {
+    "instances": "maxTotalInstances",
+    "cores": "maxTotalCores",
+    "ram": "maxTotalRAMSize",
+    "key_pairs": "maxTotalKeypairs",
+    "server_groups": "maxServerGroups",
+    "server_group_members": "maxServerGroupMembers",
+}
+QUOTA_USAGE = {
+    "instances": "totalInstancesUsed",
+    "cores": "totalCoresUsed",
+    "ram": "totalRAMUsed",
+    "server_groups": "totalServerGroupsUsed",
+}
+# Nova keeps these for Neutron's resources and never counts them: their usage is 0.
+NETWORK_LIMITS = {
+    "security_groups": "maxSecurityGroups",
+    "security_group_rules": "maxSecurityGroupRules",
+    "floating_ips": "maxTotalFloatingIps",
+}
 NETWORK_USAGE = ("totalSecurityGroupsUsed", "totalFloatingIpsUsed")
+PERSONALITY_LIMITS = {
+    "injected_files": "maxPersonality",
+    "injected_file_content_bytes": "maxPersonalitySize",
+}
 
 
 @routes.put(PREFIX + "/flavors/{flavor_id}")
@@ -199,32 +223,27 @@ async def delete_flavor(request: web.Request) -> web.Response:
 async def limits(request: web.Request) -> web.Response:
     """The project's absolute limits and usage (an admin may ask for ``tenant_id``'s).
 
-    Every key each microversion has, as Nova: the network proxy's (security groups,
-    floating IPs) below 2.36, ``maxImageMeta`` below 2.39, personality below 2.57.
+    Every key each microversion has, as Nova, each from the project's quotas (key
+    pairs and server groups included) and usage: the network proxy's (security groups,
+    floating IPs, whose usage Nova does not count) below 2.36, ``maxImageMeta`` below
+    2.39, personality below 2.57. ``maxServerMeta`` and ``maxImageMeta`` are the item
+    limits the servers and images APIs enforce.
     """
     ctx = context_of(request)
     version = microversion_of(request)
     project = request.query.get("tenant_id") if ctx.is_admin else None
     quota = await request.app[API].conductor.quota_get(ctx, project or ctx.project_id or "")
     limit, usage = quota["limits"], quota["usage"]
-    absolute: dict[str, int] = {
-        "maxTotalInstances": limit["instances"],
-        "maxTotalCores": limit["cores"],
-        "maxTotalRAMSize": limit["ram"],
-        "totalInstancesUsed": usage["instances"],
-        "totalCoresUsed": usage["cores"],
-        "totalRAMUsed": usage["ram"],
-        "maxServerMeta": MAX_SERVER_META,
-        "maxTotalKeypairs": limit.get("key_pairs", 100),
-        "maxServerGroups": 10,
-        "maxServerGroupMembers": 10,
-        "totalServerGroupsUsed": 0,
-    }
+    shown = dict(QUOTA_LIMITS)
     if not version.at_least("2.36"):
-        absolute.update(NETWORK_LIMITS)
+        shown.update(NETWORK_LIMITS)
+    if not version.at_least("2.57"):
+        shown.update(PERSONALITY_LIMITS)
+    absolute: dict[str, int] = {key: limit[resource] for resource, key in shown.items()}
+    absolute.update({key: usage[resource] for resource, key in QUOTA_USAGE.items()})
+    absolute["maxServerMeta"] = MAX_SERVER_META
+    if not version.at_least("2.36"):
         absolute.update(dict.fromkeys(NETWORK_USAGE, 0))
     if not version.at_least("2.39"):
         absolute["maxImageMeta"] = MAX_IMAGE_META
-    if not version.at_least("2.57"):
-        absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
     return json({"limits": {"rate": [], "absolute": absolute}})

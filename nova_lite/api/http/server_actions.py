@@ -139,7 +139,9 @@ async def _rebuild(call: Call) -> web.Response:
         instance = await call.servers.rebuild_with(call.server_id, image, changes)
     except ImageNotFound:
         raise Invalid("Cannot find image for rebuild") from None
-    body = (await server_view(call.request)).detail(instance, Parts.rebuild(version))
+    parts = Parts.rebuild(version)
+    view = await server_view(call.request, [instance] if parts.extended else ())
+    body = view.detail(instance, parts)
     if version.at_least("2.57"):
         body["user_data"] = instance.user_data
     body["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)

@@ -63,6 +63,8 @@ class ServerView:
     is_admin: bool
     network_names: Mapping[str, str] = attrs.field(factory=dict)
     host_states: Mapping[str, str] = attrs.field(factory=dict)
+    # Each server's security group names (its ports'); a server without any shows none.
+    security_groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     def brief(self, instance: objects.Instance) -> dict[str, Any]:
         """The ``GET /servers`` entry: id, name and links."""
@@ -119,9 +121,8 @@ class ServerView:
         return {"id": mapping.volume_id, "delete_on_termination": mapping.delete_on_termination}
 
     def _extended(self, instance: objects.Instance) -> dict[str, Any]:
-        return {
+        view = {
             "config_drive": "",
-            "security_groups": [{"name": "default"}],
             "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
             "OS-EXT-STS:vm_state": instance.vm_state,
             "OS-EXT-STS:task_state": instance.task_state,
@@ -132,6 +133,10 @@ class ServerView:
                 self._volume(b) for b in instance.block_devices if b.volume_id is not None
             ],
         }
+        groups = self.security_groups.get(instance.uuid)
+        if groups:
+            view["security_groups"] = [{"name": name} for name in groups]
+        return view
 
     def _versioned(self, instance: objects.Instance, parts: Parts) -> dict[str, Any]:
         fields: dict[str, Any] = {}

@@ -80,7 +80,18 @@ SERVER = obj(
     },
     required=("name", "flavorRef"),
 )
-HINTS: Schema = {"type": "object", "maxProperties": 32}
+# A server's uuid as Nova's format checker takes it (hex, the dashes optional).
+SERVER_UUID: Schema = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+}
+# same_host / different_host: one server's uuid, or a list of them (Nova's schema).
+SERVER_UUIDS: Schema = {"anyOf": [SERVER_UUID, {"type": "array", "items": SERVER_UUID}]}
+HINTS: Schema = {
+    "type": "object",
+    "maxProperties": 32,
+    "properties": {"same_host": SERVER_UUIDS, "different_host": SERVER_UUIDS},
+}
 SERVER_CREATE = obj(
     {"server": SERVER, "os:scheduler_hints": HINTS, "OS-SCH-HNT:scheduler_hints": HINTS},
     required=("server",),
