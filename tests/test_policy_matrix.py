@@ -338,6 +338,22 @@ async def _delete_tag(world: World, role: str) -> Call:
     return Call(path=f"{IMAGE}/images/{image.id}/tags/t", owner=world.owner, hidden=True)
 
 
+IMPORT_TASK: dict[str, Any] = {
+    "type": "import",
+    "input": {
+        "import_from": "http://example.invalid/cirros.qcow2",
+        "import_from_format": "qcow2",
+        "image_properties": {"disk_format": "qcow2", "container_format": "bare"},
+    },
+}
+
+
+async def _show_task(world: World, role: str) -> Call:
+    admin = world.contexts["admin"]
+    task = await world.cloud.api.image.task_create(admin, "import", IMPORT_TASK["input"])
+    return Call(path=f"{IMAGE}/tasks/{task['id']}")
+
+
 async def _image_action(world: World, action: str) -> Call:
     images = world.cloud.api.image
     image = await images.create_from_bytes(world.member, _fresh("img"), b"bits")
@@ -1345,6 +1361,9 @@ BUILDERS: dict[str, Builder] = {
     "image_stage_image": _stage_image,
     "image_import_image": _import_image,
     "image_list_image_tasks": _owned(lambda w: f"{IMAGE}/images/{w.image}/tasks"),
+    "image_create_task": _fixed_body(f"{IMAGE}/tasks", IMPORT_TASK),
+    "image_list_tasks": _fixed(f"{IMAGE}/tasks"),
+    "image_show_task": _show_task,
     "image_update_image": _patch_image,
     "image_add_tag": _owned(lambda w: f"{IMAGE}/images/{w.image}/tags/matrix"),
     "image_delete_tag": _delete_tag,

@@ -324,6 +324,10 @@ IMAGE = _rules(
     ),
     ("deactivate", MEMBER_OR_ADMIN, "Deactivate an image."),
     ("reactivate", MEMBER_OR_ADMIN, "Reactivate an image."),
+    ("tasks_api_access", ADMIN, "Use the tasks API at all (Glance's, deprecated)."),
+    ("add_task", "@", "Create a task (past tasks_api_access)."),
+    ("get_task", "@", "Show a task (past tasks_api_access)."),
+    ("get_tasks", "@", "List the tasks (past tasks_api_access)."),
     *_METADEF_RULES,
 )
 
