@@ -1131,7 +1131,34 @@ def _quota_class(body: Any) -> Builder:
     return build
 
 
+async def _external_events(world: World, role: str) -> Call:
+    body = {"events": [{"name": "network-changed", "server_uuid": world.server}]}
+    return Call(path=f"{COMPUTE}/os-server-external-events", json=body, owner=world.owner)
+
+
+async def _swap_volume(world: World, role: str) -> Call:
+    path = f"{COMPUTE}/servers/{world.server}/os-volume_attachments/{world.attached}"
+    body = {"volumeAttachment": {"volumeId": world.volume}}
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _assisted_snapshot(world: World, role: str) -> Call:
+    info = {"snapshot_id": str(uuid.uuid4()), "type": "qcow2", "new_file": "snap.qcow2"}
+    body = {"snapshot": {"volume_id": world.attached, "create_info": info}}
+    return Call(path=f"{COMPUTE}/os-assisted-volume-snapshots", json=body, owner=world.owner)
+
+
+async def _delete_assisted_snapshot(world: World, role: str) -> Call:
+    info = json.dumps({"volume_id": world.attached})
+    path = f"{COMPUTE}/os-assisted-volume-snapshots/{uuid.uuid4()}?delete_info={info}"
+    return Call(path=path, owner=world.owner)
+
+
 ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
+    "compute_create_external_events": _external_events,
+    "compute_swap_volume": _swap_volume,
+    "compute_create_assisted_snapshot": _assisted_snapshot,
+    "compute_delete_assisted_snapshot": _delete_assisted_snapshot,
     "compute_update_flavor": _on_fresh_flavor("", {"flavor": {"description": "d"}}),
     "compute_delete_flavor": _on_fresh_flavor(""),
     "compute_list_flavor_extra_specs": _on_fresh_flavor("/os-extra_specs", k="v"),

@@ -42,6 +42,7 @@ class RuleDefault:
 ADMIN = "rule:context_is_admin"
 MEMBER_OR_ADMIN = "rule:project_member_or_admin"
 READER_OR_ADMIN = "rule:project_reader_or_admin"
+SERVICE = "role:service"  # Nova's service-to-service routes: Keystone's service role alone
 _ADMIN_OR_USER = "(rule:context_is_admin) or user_id:%(user_id)s"  # Nova's key pair rules
 
 BASE = (
@@ -130,6 +131,26 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
+    (
+        "os_compute_api:os-volumes-attachments:swap",
+        SERVICE,
+        "Swap an attached volume for another (Cinder, during a volume migration).",
+    ),
+    (
+        "os_compute_api:os-server-external-events:create",
+        SERVICE,
+        "Tell compute of events about servers (Neutron, Cinder).",
+    ),
+    (
+        "os_compute_api:os-assisted-volume-snapshots:create",
+        SERVICE,
+        "Snapshot a file-based volume of a server (Cinder).",
+    ),
+    (
+        "os_compute_api:os-assisted-volume-snapshots:delete",
+        SERVICE,
+        "Delete a file-based volume's snapshot (Cinder).",
+    ),
     # The server surface's records: key pairs (per user), metadata, tags, addresses, password.
     *(
         (f"os_compute_api:os-keypairs:{op}", _ADMIN_OR_USER, f"{what} the user's key pairs.")
