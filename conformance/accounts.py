@@ -6,8 +6,12 @@ non-admin ("alt", the first free account of the file, hence members come first)
 and an admin, each locked while the class runs. For `concurrency` workers the
 plan therefore has ``2 * concurrency + 1`` projects, each with a member, a reader
 and a manager (Keystone's ``manager`` role, for the ``project_manager`` persona),
-``concurrency + 1`` admins in projects of their own, and as many system-scoped
-readers (the ``system_reader`` persona of the identity tests). Domain-scoped
+``concurrency + 1`` admins in projects of their own, as many service users (each
+an admin with Keystone's ``service`` role too, in a project of its own: Tempest's
+``['service_user', 'admin', 'service']`` persona, which the service-to-service
+compute tests ask for; the runner makes the ``service`` role if the cloud has none),
+and as many system-scoped readers (the ``system_reader`` persona of the identity
+tests). Domain-scoped
 personas are not provisioned: the classes that ask for them fail in set-up, and
 the report says so.
 
@@ -33,6 +37,7 @@ from nova_lite.loader import get_transport
 __all__ = ["Account", "accounts_yaml", "plan", "provision"]
 
 DOMAIN = "Default"
+SERVICE = ("service",)  # the roles a service user has besides admin
 
 
 @attrs.frozen
@@ -43,6 +48,12 @@ class Account:
     project: str  # "": the role is on the system
     role: str
     password: str = attrs.field(factory=lambda: secrets.token_urlsafe(12), repr=False)
+    also: tuple[str, ...] = ()  # more roles on the same project
+
+    @property
+    def roles(self) -> list[str]:
+        """Every role the account has."""
+        return [self.role, *self.also]
 
     @property
     def system(self) -> bool:
@@ -60,10 +71,14 @@ def plan(concurrency: int, prefix: str = "tempest") -> list[Account]:
         for i in range(1, concurrency + 2)
     ]
     managers = [Account(f"{prefix}-manager-{i}", p, "manager") for i, p in enumerate(projects, 1)]
+    services = [
+        Account(f"{prefix}-service-{i}", f"{prefix}-service-project-{i}", "admin", also=SERVICE)
+        for i in range(1, concurrency + 2)
+    ]
     system = [
         Account(f"{prefix}-system-reader-{i}", "", "reader") for i in range(1, concurrency + 2)
     ]
-    return members + readers + admins + managers + system
+    return members + readers + admins + managers + services + system
 
 
 def accounts_yaml(accounts: Iterable[Account]) -> str:
@@ -75,7 +90,7 @@ def accounts_yaml(accounts: Iterable[Account]) -> str:
                 "password": a.password,
                 "user_domain_name": DOMAIN,
                 "system": "all",
-                "roles": [a.role],
+                "roles": a.roles,
             }
             if a.system
             else {
@@ -83,7 +98,7 @@ def accounts_yaml(accounts: Iterable[Account]) -> str:
                 "project_name": a.project,
                 "password": a.password,
                 "domain_name": DOMAIN,
-                "roles": [a.role],
+                "roles": a.roles,
             }
         )
         for a in accounts
@@ -103,13 +118,23 @@ async def _provision(config: Config, accounts: list[Account]) -> None:
         ctx = RequestContext.from_token(login["token_info"], login["token"])
         for project in sorted({a.project for a in accounts if not a.system}):
             await identity.create_project(ctx, project, "Tempest's pre-provisioned project")
+        for role in sorted({r for a in accounts for r in a.also}):
+            await _ensure_role(identity, ctx, role)
         for account in accounts:
             if account.system:
                 await _system_user(identity, ctx, account)
-            else:
-                await identity.create_user(
-                    ctx, account.username, account.password, account.project, account.role
-                )
+                continue
+            await identity.create_user(
+                ctx, account.username, account.password, account.project, account.role
+            )
+            for role in account.also:
+                await identity.assign_role(ctx, account.username, account.project, role)
+
+
+async def _ensure_role(identity: IdentityAPI, ctx: RequestContext, name: str) -> None:
+    """The global role `name`, made if the cloud has none by that name."""
+    if not await identity.entity_list(ctx, "role", {"name": name}):
+        await identity.entity_create(ctx, "role", {"name": name})
 
 
 async def _system_user(identity: IdentityAPI, ctx: RequestContext, account: Account) -> None:

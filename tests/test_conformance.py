@@ -435,19 +435,24 @@ def test_dynamic_credentials_give_tempest_the_admin_instead_of_accounts() -> Non
 
 
 def test_the_accounts_cover_concurrent_workers_members_first() -> None:
-    """Per worker two member projects with readers and managers, an admin and a system
-    reader each, plus one spare of each."""
+    """Per worker two member projects with readers and managers, an admin, a service
+    user (admin and service) and a system reader each, plus one spare of each."""
     planned = accounts.plan(2)
     roles = [a.role for a in planned]
-    assert (
-        roles == ["member"] * 5 + ["reader"] * 5 + ["admin"] * 3 + ["manager"] * 5 + ["reader"] * 3
-    )
+    assert roles == (
+        ["member"] * 5 + ["reader"] * 5 + ["admin"] * 3 + ["manager"] * 5 + ["admin"] * 3
+        + ["reader"] * 3
+    )  # fmt: skip
+    services = [a for a in planned if a.also]
+    assert [a.roles for a in services] == [["admin", "service"]] * 3
+    assert len({a.project for a in services}) == 3
     assert [a.system for a in planned].count(True) == 3
     members = {a.project for a in planned if a.role == "member"}
     assert members == {a.project for a in planned if a.role == "reader" and not a.system}
     entries = yaml.safe_load(accounts.accounts_yaml(planned))
     assert entries[0]["roles"] == ["member"] and entries[0]["domain_name"] == "Default"
     assert entries[-1]["system"] == "all" and "project_name" not in entries[-1]
+    assert entries[-4]["roles"] == ["admin", "service"]
     assert len({e["password"] for e in entries}) == len(entries)
 
 

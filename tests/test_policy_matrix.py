@@ -338,6 +338,22 @@ async def _delete_tag(world: World, role: str) -> Call:
     return Call(path=f"{IMAGE}/images/{image.id}/tags/t", owner=world.owner, hidden=True)
 
 
+IMPORT_TASK: dict[str, Any] = {
+    "type": "import",
+    "input": {
+        "import_from": "http://example.invalid/cirros.qcow2",
+        "import_from_format": "qcow2",
+        "image_properties": {"disk_format": "qcow2", "container_format": "bare"},
+    },
+}
+
+
+async def _show_task(world: World, role: str) -> Call:
+    admin = world.contexts["admin"]
+    task = await world.cloud.api.image.task_create(admin, "import", IMPORT_TASK["input"])
+    return Call(path=f"{IMAGE}/tasks/{task['id']}")
+
+
 async def _image_action(world: World, action: str) -> Call:
     images = world.cloud.api.image
     image = await images.create_from_bytes(world.member, _fresh("img"), b"bits")
@@ -1115,7 +1131,34 @@ def _quota_class(body: Any) -> Builder:
     return build
 
 
+async def _external_events(world: World, role: str) -> Call:
+    body = {"events": [{"name": "network-changed", "server_uuid": world.server}]}
+    return Call(path=f"{COMPUTE}/os-server-external-events", json=body, owner=world.owner)
+
+
+async def _swap_volume(world: World, role: str) -> Call:
+    path = f"{COMPUTE}/servers/{world.server}/os-volume_attachments/{world.attached}"
+    body = {"volumeAttachment": {"volumeId": world.volume}}
+    return Call(path=path, json=body, owner=world.owner, hidden=True)
+
+
+async def _assisted_snapshot(world: World, role: str) -> Call:
+    info = {"snapshot_id": str(uuid.uuid4()), "type": "qcow2", "new_file": "snap.qcow2"}
+    body = {"snapshot": {"volume_id": world.attached, "create_info": info}}
+    return Call(path=f"{COMPUTE}/os-assisted-volume-snapshots", json=body, owner=world.owner)
+
+
+async def _delete_assisted_snapshot(world: World, role: str) -> Call:
+    info = json.dumps({"volume_id": world.attached})
+    path = f"{COMPUTE}/os-assisted-volume-snapshots/{uuid.uuid4()}?delete_info={info}"
+    return Call(path=path, owner=world.owner)
+
+
 ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
+    "compute_create_external_events": _external_events,
+    "compute_swap_volume": _swap_volume,
+    "compute_create_assisted_snapshot": _assisted_snapshot,
+    "compute_delete_assisted_snapshot": _delete_assisted_snapshot,
     "compute_update_flavor": _on_fresh_flavor("", {"flavor": {"description": "d"}}),
     "compute_delete_flavor": _on_fresh_flavor(""),
     "compute_list_flavor_extra_specs": _on_fresh_flavor("/os-extra_specs", k="v"),
@@ -1371,6 +1414,9 @@ BUILDERS: dict[str, Builder] = {
     "image_stage_image": _stage_image,
     "image_import_image": _import_image,
     "image_list_image_tasks": _owned(lambda w: f"{IMAGE}/images/{w.image}/tasks"),
+    "image_create_task": _fixed_body(f"{IMAGE}/tasks", IMPORT_TASK),
+    "image_list_tasks": _fixed(f"{IMAGE}/tasks"),
+    "image_show_task": _show_task,
     "image_update_image": _patch_image,
     "image_add_tag": _owned(lambda w: f"{IMAGE}/images/{w.image}/tags/matrix"),
     "image_delete_tag": _delete_tag,

@@ -11,7 +11,8 @@ parts that carry the endpoints, each given what it uses:
 - `ImageMembers` (``members.py``): sharing images with other projects;
 - `ImageImports` (``imports.py``): staging and importing data (``glance-direct``),
   and the image tasks that record imports;
-- `MetadefCatalog` (``metadefs.py``): the metadata-definition catalog.
+- `MetadefCatalog` (``metadefs.py``): the metadata-definition catalog;
+- `TaskRecords` (``tasks.py``): Glance's deprecated tasks API (``/v2/tasks``).
 
 `ImageAccess` (``access.py``), shared by the three, decides who sees an image and
 what the policy is asked about it: an image the caller may not see is
@@ -38,6 +39,7 @@ from nova_lite.image.records import ImageRecords
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.schema import MIGRATIONS
 from nova_lite.image.store import ImageStore
+from nova_lite.image.tasks import TaskRecords
 from nova_lite.policy import Enforcer
 from nova_lite.rpc import Target
 from nova_lite.service import Manager, PeriodicTask
@@ -79,13 +81,14 @@ class ImageManager(Manager):
         self.members = ImageMembers(self.db, access)
         self.imports = ImageImports(self.db, access, self.store)
         self.metadefs = MetadefCatalog(self.db, self.policy)
+        self.tasks = TaskRecords(self.db, self.policy)
 
     def __repr__(self) -> str:
         return f"<ImageManager {self.host} {self.db!r}>"
 
     def endpoints(self) -> builtins.list[object]:
         """The parts that serve the image service's RPC endpoints."""
-        return [self.records, self.data, self.members, self.imports, self.metadefs]
+        return [self.records, self.data, self.members, self.imports, self.metadefs, self.tasks]
 
     async def init_host(self) -> None:
         self.config.service_dir("images")

@@ -231,6 +231,29 @@ class ImageAPI(RPCAPI):
         )
         return tasks
 
+    # -- endpoints: the tasks API ------------------------------------------------------
+
+    async def task_create(
+        self, ctx: RequestContext, type: str, input: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new task (admins; Glance's deprecated ``POST /v2/tasks``)."""
+        result: dict[str, Any] = await self.invoker.call(ctx, "task_create", type=type, input=input)
+        return result
+
+    async def task_get(self, ctx: RequestContext, task_id: str) -> dict[str, Any]:
+        """One task (admins)."""
+        result: dict[str, Any] = await self.invoker.call(ctx, "task_get", task_id=task_id)
+        return result
+
+    async def task_list(
+        self, ctx: RequestContext, *, status: str | None = None, type: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The tasks not yet expired, newest first (admins)."""
+        result: builtins.list[dict[str, Any]] = await self.invoker.call(
+            ctx, "task_list", status=status, type=type
+        )
+        return result
+
     # -- endpoints: metadata definitions -----------------------------------------------
 
     async def metadef_list_namespaces(

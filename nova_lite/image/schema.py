@@ -168,7 +168,25 @@ INSERT INTO metadef_resource_types (name, created_at, updated_at) VALUES
     ('OS::Nova::Server', '2014-08-28T17:13:06.000000+00:00', '2014-08-28T17:13:06.000000+00:00');
 """
 
-MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2, _IMPORT, _METADEFS]
+# Glance's deprecated tasks API (``/v2/tasks``): tasks asked for directly, not an
+# image's imports (those are ``image_tasks``).
+_TASKS = """
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'success', 'failure')),
+    input TEXT NOT NULL,
+    result TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    owner TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT
+);
+CREATE INDEX tasks_by_owner ON tasks (owner);
+"""
+
+MIGRATIONS: list[str] = [_INITIAL, _GLANCE_V2, _IMPORT, _METADEFS, _TASKS]
 
 _FIELDS = (
     "id",

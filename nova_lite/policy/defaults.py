@@ -42,6 +42,7 @@ class RuleDefault:
 ADMIN = "rule:context_is_admin"
 MEMBER_OR_ADMIN = "rule:project_member_or_admin"
 READER_OR_ADMIN = "rule:project_reader_or_admin"
+SERVICE = "role:service"  # Nova's service-to-service routes: Keystone's service role alone
 _ADMIN_OR_USER = "(rule:context_is_admin) or user_id:%(user_id)s"  # Nova's key pair rules
 
 BASE = (
@@ -143,6 +144,26 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes:snapshots:create", MEMBER_OR_ADMIN, "Snapshot a volume (proxy)."),
     ("os_compute_api:os-volumes:snapshots:delete", MEMBER_OR_ADMIN, "Delete a snapshot (proxy)."),
     ("os_compute_api:extensions", "@", "List the compute API's (frozen) extensions."),
+    (
+        "os_compute_api:os-volumes-attachments:swap",
+        SERVICE,
+        "Swap an attached volume for another (Cinder, during a volume migration).",
+    ),
+    (
+        "os_compute_api:os-server-external-events:create",
+        SERVICE,
+        "Tell compute of events about servers (Neutron, Cinder).",
+    ),
+    (
+        "os_compute_api:os-assisted-volume-snapshots:create",
+        SERVICE,
+        "Snapshot a file-based volume of a server (Cinder).",
+    ),
+    (
+        "os_compute_api:os-assisted-volume-snapshots:delete",
+        SERVICE,
+        "Delete a file-based volume's snapshot (Cinder).",
+    ),
     # The server surface's records: key pairs (per user), metadata, tags, addresses, password.
     *(
         (f"os_compute_api:os-keypairs:{op}", _ADMIN_OR_USER, f"{what} the user's key pairs.")
@@ -337,6 +358,10 @@ IMAGE = _rules(
     ),
     ("deactivate", MEMBER_OR_ADMIN, "Deactivate an image."),
     ("reactivate", MEMBER_OR_ADMIN, "Reactivate an image."),
+    ("tasks_api_access", ADMIN, "Use the tasks API at all (Glance's, deprecated)."),
+    ("add_task", "@", "Create a task (past tasks_api_access)."),
+    ("get_task", "@", "Show a task (past tasks_api_access)."),
+    ("get_tasks", "@", "List the tasks (past tasks_api_access)."),
     *_METADEF_RULES,
 )
 

@@ -64,8 +64,16 @@ METADEF_TAGS: Schema = {
     },
     "required": ["tags"],
 }
+# Glance's task schema: a type and an input object (its fields are the task's own).
+TASK_CREATE: Schema = {
+    "type": "object",
+    "properties": {"type": text(255, 1), "input": {"type": "object"}},
+    "required": ["type", "input"],
+    "additionalProperties": False,
+}
 SCHEMAS: dict[str, Schema] = {
     "image_import_image": IMPORT,
+    "image_create_task": TASK_CREATE,
     "image_create_metadef_namespace": _metadef("namespace"),
     "image_update_metadef_namespace": _metadef("namespace"),
     "image_create_metadef_association": _metadef("resource_type"),
