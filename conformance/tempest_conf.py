@@ -179,6 +179,10 @@ def _compute(settings: TempestSettings) -> tuple[Section, Section]:
                 "block_migration_for_live_migration",
                 "a live migration moves the guest's disk with it (there is no shared storage)",
             ),
+            _on(
+                "volume_backed_live_migration",
+                "a server booted from a volume live-migrates too (its volumes go with it)",
+            ),
             _off("metadata_service", "there is no metadata service (169.254.169.254)"),
             _off("config_drive", "there is no config drive"),
             _off("interface_attach", "os-interface (port attach and detach) is not served"),

@@ -244,3 +244,19 @@ async def test_a_live_migration_in_progress_is_listed_on_its_server(lab: CloudHa
     )  # fmt: skip
     assert running["memory_total_bytes"] is None and "uuid" not in running
     assert after.body["migrations"] == [] and old.status == 404
+
+
+async def test_an_attached_volume_moves_with_the_guest(lab: CloudHarness) -> None:
+    """The guest arrives with its volume at the same device; the server still lists it."""
+    server = await lab.boot()
+    source = (await lab.instance(server)).host
+    volume = await lab.new_volume()
+    await lab.attach(server, volume)
+    device = lab.driver(source).guests[server].volumes[volume]
+
+    await lab.servers.live_migrate(server)
+    dest = await _moved(lab, server, source or "")
+
+    assert lab.driver(dest).guests[server].volumes == {volume: device}
+    assert [b.volume_id for b in (await lab.instance(server)).block_devices] == [volume]
+    await lab.assert_audit_clean()
