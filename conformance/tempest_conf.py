@@ -178,7 +178,15 @@ def _compute(settings: TempestSettings) -> tuple[Section, Section]:
             _on("change_password", "the changePassword action is served"),
             _on("resize", "resize, confirmResize and revertResize are served"),
             _on("cold_migration", "the migrate action (a resize keeping the flavor) is served"),
-            _off("live_migration", "os-migrateLive is not served"),
+            _on("live_migration", "os-migrateLive is served (the fake driver moves the guest)"),
+            _on(
+                "block_migration_for_live_migration",
+                "a live migration moves the guest's disk with it (there is no shared storage)",
+            ),
+            _on(
+                "volume_backed_live_migration",
+                "a server booted from a volume live-migrates too (its volumes go with it)",
+            ),
             _off("metadata_service", "there is no metadata service (169.254.169.254)"),
             _off("config_drive", "there is no config drive"),
             _off("interface_attach", "os-interface (port attach and detach) is not served"),

@@ -58,7 +58,8 @@ OPERATIONS = (  # the methods `fail_next` can make fail
     "spawn", "destroy", "get_info", "reboot", "power_off", "power_on", "pause", "unpause",
     "suspend", "resume", "get_console_output", "rescue", "unrescue", "snapshot",
     "set_admin_password", "attach_volume", "detach_volume", "resize",
-    "finish_revert_resize", "confirm_resize",
+    "finish_revert_resize", "confirm_resize", "live_migration",
+    "post_live_migration_at_destination",
 )
 # fmt: on
 
@@ -339,6 +340,25 @@ class FakeDriver(ComputeDriver):
         self._update(guest, previous_flavor=None)
 
     # -- internals ----------------------------------------------------------
+
+    async def live_migration(self, instance: objects.Instance, dest: str) -> dict[str, Any]:
+        """The guest as it is, power state and all (it runs here until destroyed)."""
+        await self._begin("live_migration")
+        guest = self._guest(instance.uuid)
+        self._log(guest, f"live migration to {dest}: memory copied, switching over")
+        state: dict[str, Any] = _GUESTS.unstructure(self.guests[instance.uuid])
+        return state
+
+    async def post_live_migration_at_destination(
+        self, instance: objects.Instance, state: dict[str, Any]
+    ) -> None:
+        """The guest the source handed over now runs here, as it was there."""
+        await self._begin("post_live_migration_at_destination")
+        guest = _GUESTS.structure(state, FakeGuest)
+        if guest.uuid != instance.uuid:
+            raise HypervisorError(f"The guest handed over is {guest.uuid}, not {instance.uuid}.")
+        self.guests[instance.uuid] = guest
+        self._log(guest, f"live migration: running on {self.host}")
 
     async def _begin(self, operation: str, delay: float | None = None) -> None:
         """Simulate the hypervisor's latency, then fail if a failure is injected."""

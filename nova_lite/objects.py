@@ -628,13 +628,14 @@ class InstanceAction:
 
 @attrs.frozen(kw_only=True)
 class Migration:
-    """A resize or cold migration in progress or done: hosts, flavors, status.
+    """A resize, cold or live migration in progress or done: hosts, flavors, status.
 
-    A cold migration keeps the flavor (`migration_type`); `id` is the record's number
-    (os-migrations shows it), `project_id` and `user_id` the instance's owner.
+    A cold migration keeps the flavor (`migration_type`), and so does a live one
+    (`live`); `id` is the record's number (os-migrations shows it), `project_id` and
+    `user_id` the instance's owner.
     """
 
-    VERSION: ClassVar[str] = "1.1"  # 1.1: id, project_id, user_id
+    VERSION: ClassVar[str] = "1.2"  # 1.1: id, project_id, user_id; 1.2: live
     uuid: str
     instance_uuid: str
     source_host: str
@@ -648,10 +649,13 @@ class Migration:
     id: int = 0
     project_id: str | None = None
     user_id: str | None = None
+    live: bool = False
 
     @property
     def migration_type(self) -> str:
-        """``migration`` (a cold migration: the flavor stays) or ``resize``."""
+        """``live-migration``, ``migration`` (a cold one: the flavor stays) or ``resize``."""
+        if self.live:
+            return "live-migration"
         return "migration" if self.old_flavor.flavorid == self.new_flavor.flavorid else "resize"
 
 

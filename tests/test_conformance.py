@@ -408,8 +408,8 @@ def test_the_reasons_are_comments_above_their_options() -> None:
     """The generated file carries each reason as a comment on the line above."""
     text = render(build(settings(Path("/w/etc/accounts.yaml"))))
     lines = text.splitlines()
-    index = lines.index("live_migration = false")
-    assert lines[index - 1] == "# os-migrateLive is not served"
+    index = lines.index("personality = false")
+    assert lines[index - 1] == "# file injection (personality) is not served"
     assert "uri_v3 = http://127.0.0.1:8774/v3" in lines
     assert "max_microversion = 2.79" in lines
 

@@ -65,6 +65,7 @@ ACTION_BODIES: dict[str, Any] = {
     "removeSecurityGroup": {"name": "default"},
     "os-resetState": {"state": "active"},
     "migrate": None,
+    "os-migrateLive": {"host": None, "block_migration": False, "disk_over_commit": False},
 }
 
 
@@ -1219,7 +1220,7 @@ ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
 
 async def _action(world: World, role: str, action: str) -> Call:
     # Actions that take the server away, or reset it under whatever else it is doing.
-    fresh = action in ("forceDelete", "migrate", "os-resetState")
+    fresh = action in ("forceDelete", "migrate", "os-migrateLive", "os-resetState")
     server = await world.new_server() if fresh else world.server
     body = {action: ACTION_BODIES.get(action)}
     if action == "removeSecurityGroup":  # the admin's call took it off: put it back

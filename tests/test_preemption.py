@@ -55,6 +55,9 @@ PREEMPTORS = ("delete", "soft_delete", "force_delete", "reboot_hard")
 # Actions that are not chains of compute hops: deletes tear down, locks and volume
 # attachments run without a task_state of their own.
 NOT_HOPS = {"delete", "force_delete", "lock", "unlock", "attach_volume", "detach_volume"}
+# Not yet in this matrix: live_migrate's hops (the conductor's placement, the source's
+# hand-over); tests/test_live_migration.py races a delete against the hand-over.
+NOT_HOPS |= {"live_migrate"}
 
 
 @attrs.frozen

@@ -266,16 +266,35 @@ class ServerActions(ClaimingActions):
         `host` names the destination (it must be a known compute host other than its own)."""
         rule = "os_compute_api:os-migrate-server:migrate"
         ctx, instance = await self._check(server_id, "resize", rule=rule)
-        source = self._host(instance)
         if host is not None:
-            self.api.authorize(ctx, rule + ":host", instance.project_id)
-            known = {h["host"] for h in await self.api.scheduler.list_hosts(ctx)}
-            if host not in known:
-                raise Invalid(f"Compute host {host} could not be found.")
-            if host == source:
-                raise Invalid(f"The target host can't be the same one ({host}).")
+            await self._check_target(ctx, instance, host, rule + ":host")
         async with self._claimed(ctx, instance, "migrate", task_states.RESIZE_PREP):
             await self.api.conductor.migrate_server(ctx, instance.uuid, instance.flavor, host=host)
+
+    async def live_migrate(self, server_id: str, *, host: str | None = None) -> None:
+        """Move the running (or paused) server to another host without stopping it
+        (status MIGRATING, then as it was). Administrators only; `host` names the
+        destination (a known compute host other than its own), else the scheduler picks."""
+        ctx, instance = await self._check(server_id, "live_migrate")
+        if host is not None:
+            rule = "os_compute_api:os-migrate-server:migrate_live:host"
+            await self._check_target(ctx, instance, host, rule)
+        else:
+            self._host(instance)
+        async with self._claimed(ctx, instance, "live-migration", task_states.MIGRATING):
+            await self.api.conductor.live_migrate_instance(ctx, instance.uuid, host=host)
+
+    async def _check_target(
+        self, ctx: RequestContext, instance: objects.Instance, host: str, rule: str
+    ) -> None:
+        """A named destination: allowed by `rule`, a known compute host, not the source."""
+        source = self._host(instance)
+        self.api.authorize(ctx, rule, instance.project_id)
+        known = {h["host"] for h in await self.api.scheduler.list_hosts(ctx)}
+        if host not in known:
+            raise Invalid(f"Compute host {host} could not be found.")
+        if host == source:
+            raise Invalid(f"The target host can't be the same one ({host}).")
 
     async def _check_resize_quota(
         self, ctx: RequestContext, instance: objects.Instance, flavor: objects.Flavor

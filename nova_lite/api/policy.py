@@ -24,6 +24,7 @@ ACTION_RULES: dict[str, str] = {
     "reboot": _S + "reboot",
     "reboot_hard": _S + "reboot",
     "resize": _S + "resize",
+    "live_migrate": "os_compute_api:os-migrate-server:migrate_live",
     "confirm_resize": _S + "confirm_resize",
     "revert_resize": _S + "revert_resize",
     "rebuild": _S + "rebuild",

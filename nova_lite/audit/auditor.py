@@ -105,7 +105,7 @@ class Audit:
         ports = await self.network.list_ports(ctx)
         instances = await self.conductor.instance_get_all(ctx)
         migrations = await self.conductor.migration_list(
-            ctx, statuses=list(migration_states.IN_PROGRESS)
+            ctx, statuses=[*migration_states.IN_PROGRESS, *migration_states.LIVE_IN_PROGRESS]
         )
         return Books(
             hosts=tuple(str(h["host"]) for h in hosts),

@@ -104,6 +104,7 @@ RULES: dict[str, ActionRule] = {
         ActionRule(action="snapshot", vm_states=_IMAGE_STATES, checks_lock=False),
         ActionRule(action="backup", vm_states=_IMAGE_STATES, checks_lock=False),
         ActionRule(action="resize", vm_states=_states(vm.ACTIVE, vm.STOPPED)),
+        ActionRule(action="live_migrate", vm_states=_states(vm.ACTIVE, vm.PAUSED)),
         ActionRule(action="confirm_resize", vm_states=_states(vm.RESIZED)),
         ActionRule(action="revert_resize", vm_states=_states(vm.RESIZED)),
         ActionRule(action="soft_delete", vm_states=None, task_states=None),

@@ -46,6 +46,7 @@ from nova_lite.compute.diagnostics import GuestDiagnostics
 from nova_lite.compute.guests import GuestSpawner
 from nova_lite.compute.image_actions import ImageActions
 from nova_lite.compute.image_cache import ImageCache
+from nova_lite.compute.live_migrate import LiveMigration
 from nova_lite.compute.locks import InstanceLocks
 from nova_lite.compute.periodic import HostMaintenance
 from nova_lite.compute.resize import ResizeActions
@@ -113,6 +114,11 @@ class ComputeManager(Manager):
         self.resize_actions = self._new_resize_actions(runner, spawner, settler, compute_rpcapi)
         self.books = HostBooks(host, self.driver, self.tracker, self.locks, settler)
         self.diagnostics = GuestDiagnostics(host, self.driver, self.conductor)
+        self.live_migration = LiveMigration(
+            host, self.driver, self.tracker, self.locks, conductor=self.conductor,
+            scheduler=self.scheduler, compute=compute_rpcapi, network=network,
+            notifier=self.notifier,
+        )  # fmt: skip
         self.maintenance = self._new_maintenance()
         self._event_tasks: set[asyncio.Task[None]] = set()
 
@@ -197,6 +203,7 @@ class ComputeManager(Manager):
             self.resize_actions,
             self.books,
             self.diagnostics,
+            self.live_migration,
         ]
 
     async def init_host(self) -> None:

@@ -199,6 +199,35 @@ class ComputeAPI(RPCAPI):
         )
         return result
 
+    # -- live migration (compute/live_migrate.py) ------------------------------------
+
+    async def live_migration(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        migration_uuid: str,
+        dest: str,
+        node: str,
+    ) -> None:
+        """Have the source `host` hand the running guest over to `dest` (a cast)."""
+        await self.invoker.prepare(server=host).cast(
+            ctx,
+            "live_migration",
+            instance_uuid=instance_uuid,
+            migration_uuid=migration_uuid,
+            dest=dest,
+            node=node,
+        )
+
+    async def receive_live_migration(
+        self, ctx: RequestContext, host: str, instance_uuid: str, state: dict[str, Any]
+    ) -> None:
+        """Have the destination `host` take in the guest the source hands over (a call)."""
+        await self.invoker.prepare(server=host).call(
+            ctx, "receive_live_migration", instance_uuid=instance_uuid, state=state
+        )
+
     # -- the audit (admins only) --------------------------------------------------
 
     async def host_ledger(self, ctx: RequestContext, host: str) -> objects.HostLedger:

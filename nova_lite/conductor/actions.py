@@ -150,8 +150,8 @@ class ActionStore:
     async def migration_create(self, migration: objects.Migration) -> objects.Migration:
         await self.db.execute(
             "INSERT INTO migrations (uuid, instance_uuid, source_host, dest_host, old_flavor, "
-            "new_flavor, old_vm_state, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "new_flavor, old_vm_state, status, created_at, updated_at, migration_type) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 migration.uuid,
                 migration.instance_uuid,
@@ -163,6 +163,7 @@ class ActionStore:
                 migration.status,
                 migration.created_at.isoformat(),
                 migration.updated_at.isoformat(),
+                "live-migration" if migration.live else None,
             ),
         )
         return migration
@@ -229,6 +230,7 @@ def _migration(row: Any) -> objects.Migration:
         status=row["status"],
         created_at=_time(row["created_at"]),
         updated_at=_time(row["updated_at"]),
+        live=row["migration_type"] == "live-migration",
     )
 
 
@@ -292,11 +294,13 @@ class ActionRecords:
         old_flavor: objects.Flavor,
         new_flavor: objects.Flavor,
         old_vm_state: str,
+        *,
+        live: bool = False,
     ) -> objects.Migration:
-        """Record a new (pre-migrating) migration of the instance.
+        """Record a new migration of the instance (pre-migrating; a live one: accepted).
 
         Not an endpoint: no client creates migrations over RPC; the conductor's own
-        resize task (`MigrationTasks.migrate_server`) does.
+        resize and live migration tasks do.
         """
         migration = objects.Migration(
             uuid=str(uuid.uuid4()),
@@ -306,7 +310,8 @@ class ActionRecords:
             old_flavor=old_flavor,
             new_flavor=new_flavor,
             old_vm_state=old_vm_state,
-            status="pre-migrating",
+            status="accepted" if live else "pre-migrating",
+            live=live,
         )
         return await self.actions.migration_create(migration)
 

@@ -42,6 +42,7 @@ from nova_lite.conductor.instance_edits import InstanceEdits
 from nova_lite.conductor.instance_store import InstanceStore
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.keypairs import KeypairRecords
+from nova_lite.conductor.live_migrate import LiveMigrationTasks
 from nova_lite.conductor.migrate import MigrationTasks
 from nova_lite.conductor.quotas import QuotaBook, QuotaRecords
 from nova_lite.conductor.reconcile import RECONCILE_INTERVAL, BuildReconciler
@@ -121,6 +122,10 @@ class ConductorManager(Manager):
             notifier=notifier,
             allow_resize_to_same_host=config.compute.allow_resize_to_same_host,
         )
+        self.live_migrations = LiveMigrationTasks(
+            host, self.instances, self.actions, groups=groups, zones=zones,
+            scheduler=scheduler, compute=compute,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<ConductorManager {self.host}>"
@@ -132,6 +137,7 @@ class ConductorManager(Manager):
             self.actions,
             self.builds,
             self.migrations,
+            self.live_migrations,
             self.edits,
             self.keypairs,
             self.flavors,

@@ -204,6 +204,14 @@ class ConductorAPI(RPCAPI):
             ctx, "migrate_server", instance_uuid=instance_uuid, flavor=flavor, host=host
         )
 
+    async def live_migrate_instance(
+        self, ctx: RequestContext, instance_uuid: str, *, host: str | None = None
+    ) -> None:
+        """Live-migrate the instance (to `host` if given, else where the scheduler picks)."""
+        await self.invoker.cast(
+            ctx, "live_migrate_instance", instance_uuid=instance_uuid, host=host
+        )
+
     async def unshelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         await self.invoker.cast(ctx, "unshelve_instance", instance_uuid=instance_uuid)
 

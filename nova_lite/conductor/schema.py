@@ -151,4 +151,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (aggregate_id, key)
     );
     """,
+    """
+    ALTER TABLE migrations ADD COLUMN migration_type TEXT;
+    """,
 ]

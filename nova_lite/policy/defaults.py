@@ -224,6 +224,12 @@ COMPUTE_ADMIN = _rules(
         ADMIN,
         "Cold-migrate a server to the host named.",
     ),
+    ("os_compute_api:os-migrate-server:migrate_live", ADMIN, "Live-migrate a server."),
+    (
+        "os_compute_api:os-migrate-server:migrate_live:host",
+        ADMIN,
+        "Live-migrate a server to the host named.",
+    ),
     ("os_compute_api:os-migrations:index", ADMIN, "List migrations."),
     ("os_compute_api:servers:migrations:index", ADMIN, "List a server's live migrations."),
     ("os_compute_api:os-quota-sets:show", READER_OR_ADMIN, "Show a project's quotas."),

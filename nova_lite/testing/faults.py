@@ -52,6 +52,8 @@ DriverStep = Literal[
     "resize",
     "finish_revert_resize",
     "confirm_resize",
+    "live_migration",
+    "post_live_migration_at_destination",
 ]
 STEPS: tuple[DriverStep, ...] = get_args(DriverStep)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -150,4 +151,18 @@ class ComputeDriver(abc.ABC):
 
     async def finish_revert_resize(self, instance: objects.Instance) -> None:
         """Give a guest resized on this host its old flavor back."""
+        raise NotImplementedError
+
+    async def live_migration(self, instance: objects.Instance, dest: str) -> dict[str, Any]:
+        """Hand a running guest over to host `dest` (a driver of the same kind there):
+        its state, as JSON primitives for the destination's
+        `post_live_migration_at_destination`. The guest runs here until it is destroyed.
+        A driver that cannot live-migrate leaves this out (the compute manager then
+        refuses the migration with a clear error, and the guest stays)."""
+        raise NotImplementedError
+
+    async def post_live_migration_at_destination(
+        self, instance: objects.Instance, state: dict[str, Any]
+    ) -> None:
+        """Take in a guest the source's `live_migration` handed over: it runs here now."""
         raise NotImplementedError

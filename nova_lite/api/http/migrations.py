@@ -1,13 +1,14 @@
 """Compute API: ``os-migrations`` (administrators) and ``/servers/{id}/migrations``.
 
-Every resize and cold migration is recorded as a migration (`conductor.actions`);
+Every resize, cold and live migration is recorded as a migration (`conductor.actions`);
 ``os-migrations`` lists them newest first, filtered by ``host`` (either end),
 ``source_compute``, ``status``, ``instance_uuid`` and, by microversion,
 ``migration_type`` (2.23), ``changes-since`` with paging by ``limit`` and
 ``marker`` (2.59), ``changes-before`` (2.66), ``user_id`` and ``project_id`` (2.80),
 each entry in its microversion's fields. ``/servers/{id}/migrations`` (2.23) lists a
-server's live migrations in progress: nova_lite has no live migration, so the list
-is empty (and ``/servers/{id}/migrations/{id}``, which shows one, is not served).
+server's live migrations in progress (``preparing`` or ``running``), with no progress
+figures (null: nothing copies memory that could be counted); showing one
+(``/servers/{id}/migrations/{id}``), aborting or forcing one are not served.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nova_lite.api.http.common import API, base_url, context_of, json, microvers
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.api.http.views import usectime
+from nova_lite.compute import migration_states
 from nova_lite.exceptions import Invalid, NotFound
 
 __all__ = ["migration_view", "routes"]
@@ -117,7 +119,7 @@ def _page(
 
 @routes.get(PREFIX + "/os-migrations")
 async def list_migrations(request: web.Request) -> web.Response:
-    """Every resize and cold migration, newest first, filtered as the module says."""
+    """Every resize, cold and live migration, newest first, filtered as the module says."""
     ctx = context_of(request)
     request.app[API].authorize(ctx, "os_compute_api:os-migrations:index", ctx.project_id)
     version = microversion_of(request)
@@ -133,8 +135,8 @@ async def list_migrations(request: web.Request) -> web.Response:
     return json(body)
 
 
-async def _server(request: web.Request, rule: str) -> None:
-    """404 before 2.23; the server, and the policy `rule` on it."""
+async def _server(request: web.Request, rule: str) -> objects.Instance:
+    """404 before 2.23; the server, once the policy `rule` allows it."""
     if not microversion_of(request).at_least("2.23"):
         raise NotFound("A server's migrations are listed from microversion 2.23.")
     ctx = context_of(request)
@@ -142,10 +144,43 @@ async def _server(request: web.Request, rule: str) -> None:
     request.app[API].authorize(
         ctx, f"os_compute_api:servers:migrations:{rule}", instance.project_id
     )
+    return instance
+
+
+_PROGRESS = ("disk_processed", "disk_remaining", "disk_total", "memory_processed",
+             "memory_remaining", "memory_total")  # fmt: skip
+LIVE_IN_PROGRESS = (migration_states.PREPARING, migration_states.RUNNING)  # Nova's, of these
+
+
+def live_view(migration: objects.Migration, version: APIVersion) -> dict[str, Any]:
+    """A live migration in progress as ``/servers/{id}/migrations`` shows it."""
+    dest = migration.dest_host
+    view: dict[str, Any] = {
+        "id": migration.id,
+        "status": migration.status,
+        "server_uuid": migration.instance_uuid,
+        "source_node": migration.source_host,
+        "source_compute": migration.source_host,
+        "dest_node": dest,
+        "dest_compute": dest,
+        "dest_host": "127.0.0.1" if dest else None,
+        **{f"{figure}_bytes": None for figure in _PROGRESS},
+        "created_at": usectime(migration.created_at),
+        "updated_at": usectime(migration.updated_at),
+    }
+    if version.at_least("2.59"):
+        view["uuid"] = migration.uuid
+    if version.at_least("2.80"):
+        view.update({"user_id": migration.user_id, "project_id": migration.project_id})
+    return view
 
 
 @routes.get(PREFIX + "/servers/{server_id}/migrations")
 async def list_server_migrations(request: web.Request) -> web.Response:
-    """The server's live migrations in progress (2.23): none, there is no live migration."""
-    await _server(request, "index")
-    return json({"migrations": []})
+    """The server's live migrations in progress (2.23)."""
+    instance = await _server(request, "index")
+    found = await request.app[API].conductor.migration_list(
+        context_of(request), instance_uuid=instance.uuid, statuses=list(LIVE_IN_PROGRESS)
+    )
+    version = microversion_of(request)
+    return json({"migrations": [live_view(m, version) for m in found if m.live]})

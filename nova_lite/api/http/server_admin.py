@@ -5,7 +5,9 @@ task, whatever it was doing (the way an operator unsticks a server, as in Nova: 
 books are the operator's to check, e.g. with ``nova-lite audit``).
 ``injectNetworkInfo`` is accepted and does nothing, since guests get their network
 configuration when they are spawned. ``migrate`` is a cold migration: the resize
-machinery with the same flavor, to another host (``host`` chooses it, from 2.56).
+machinery with the same flavor, to another host (``host`` chooses it, from 2.56);
+``os-migrateLive`` moves a running or paused server to another host as it runs
+(``compute/live_migrate.py``).
 ``GET /servers/{id}/diagnostics`` asks the server's host for the guest's figures
 (Nova's standard form from 2.48, a flat per-driver dictionary before). The actions are merged into
 `server_actions.ACTIONS`; `server_actions.Call` is their argument.
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from nova_lite import objects
+from nova_lite import validators as check
 from nova_lite.api.http.common import API, context_of, json, microversion_of
 from nova_lite.api.http.compute import PREFIX, visible_instance
 from nova_lite.compute import vm_states
@@ -71,10 +74,43 @@ async def _migrate(call: Call) -> web.Response:
     return web.Response(status=202)
 
 
+def _live_arguments(call: Call) -> dict[str, Any]:
+    """os-migrateLive's body for the microversion: ``host`` and ``block_migration``
+    always (a boolean; ``auto`` too from 2.25), ``disk_over_commit`` before 2.25,
+    ``force`` (optional) from 2.30 to 2.67."""
+    version = microversion_of(call.request)
+    modern = version.at_least("2.25")
+    required = ("host", "block_migration") if modern else ("host", "block_migration",
+                                                          "disk_over_commit")  # fmt: skip
+    forced = version.at_least("2.30") and not version.at_least("2.68")
+    args = call.arguments("os-migrateLive", allowed=("force",) if forced else (), required=required)
+    if not (modern and args["block_migration"] == "auto"):
+        check.loose_boolean("block_migration", args["block_migration"])
+    for flag in ("disk_over_commit", "force"):
+        if flag in args:
+            check.loose_boolean(flag, args[flag])
+    return args
+
+
+async def _migrate_live(call: Call) -> web.Response:
+    """Live-migrate (administrators): to ``host``, or (null) where the scheduler picks; 202.
+
+    ``block_migration``, ``disk_over_commit`` and ``force`` are checked and otherwise
+    change nothing: the guest's disk always moves with it (there is no shared
+    storage), and a named host is always checked by the scheduler's filters.
+    """
+    host = _live_arguments(call)["host"]
+    if host is not None and (not isinstance(host, str) or not host.strip() or len(host) > 255):
+        raise Invalid(f"Invalid input for field/attribute host. Value: {host!r:.80}.")
+    await call.servers.live_migrate(call.server_id, host=host)
+    return web.Response(status=202)
+
+
 ADMIN_ACTIONS: dict[str, Action] = {
     "os-resetState": _reset_state,
     "injectNetworkInfo": _inject_network_info,
     "migrate": _migrate,
+    "os-migrateLive": _migrate_live,
 }
 
 
