@@ -97,6 +97,14 @@ def _ensure_hash_seed() -> None:
     help="Hosts' power-state sync (reaps guests of servers deleted while a host or the"
     " bus was away), simulated seconds; 600 for fault studies.",
 )
+@click.option(
+    "--report-interval",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Simulated seconds between two reports of a host (its heartbeat, a scheduler"
+    " write each); a host is down after three missed.",
+)
 @click.option("--mtbf", type=float, default=None, help="Host failures drawn by MTBF (seconds)...")
 @click.option("--mttr", type=float, default=3600.0, show_default=True, help="...and MTTR.")
 @click.option(
@@ -128,7 +136,8 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
              synthetic: bool, hours: float, rate: float, burstiness: float,
              median_lifetime: float, seed: int, host_vcpus: int, host_ram_mb: int,
              host_disk_gb: int, failures: tuple[str, ...], outages: tuple[str, ...],
-             slow_hosts: tuple[str, ...], power_sync_interval: float, mtbf: float | None,
+             slow_hosts: tuple[str, ...], power_sync_interval: float, report_interval: float,
+             mtbf: float | None,
              mttr: float,
              scheduler_config: Path | None, compare: tuple[Path, Path] | None, output: Path,
              plot: bool, write_trace: Path | None) -> None:  # fmt: skip
@@ -179,7 +188,8 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
                 faults=fault_module.merge(injected),
                 outages=tuple(fault_module.parse_outage(o) for o in outages),
                 slow_hosts=tuple(fault_module.parse_slow(h) for h in slow_hosts),
-                power_sync_interval=power_sync_interval,
+                power_sync_interval=power_sync_interval, report_interval=report_interval,
+                service_down_time=3 * report_interval,
             )  # fmt: skip
             simulation = Simulation(spec, arrivals)
             results[label] = _run(simulation, label, len(arrivals))

@@ -91,6 +91,9 @@ class Replay:
         self.tasks: set[asyncio.Task[None]] = set()
         self.settled = asyncio.Event()
         self.failures: list[BaseException] = []  # tasks that raised: the run fails
+        self.deleting: set[str] = set()  # deletes sent, their instance.delete.end not heard
+        self.gave_up = 0  # creates given up with their outcome unknown (see `sweep`)
+        self._early: dict[str, tuple[str, dict[str, Any]]] = {}  # ended before known
         self._names = 0
 
     async def watch(self) -> None:
@@ -107,13 +110,24 @@ class Replay:
         await delivery.ack()
         note = decode_notification(delivery.message.body)
         event = note.get("event_type")
+        if event in ("instance.update", "instance.delete.end"):
+            data = note["payload"]["nova_object.data"]
+            if event == "instance.delete.end" or data.get("vm_state") == "deleted":
+                self.deleting.discard(str(data["uuid"]))  # with or without its host
+                self._check_settled()
+            return
         if event not in ("instance.create.end", "instance.create.error"):
             return
         data = note["payload"]["nova_object.data"]
         server = str(data["uuid"])
         requested = self.building.pop(server, None)
-        if requested is None:
+        if requested is None:  # its create has not returned yet (or it is a stray)
+            self._early[server] = (str(event), data)
             return
+        self._ended(server, str(event), data, requested)
+
+    def _ended(self, server: str, event: str, data: dict[str, Any], requested: float) -> None:
+        """A build ended: placed, or rejected (and deleted)."""
         now = asyncio.get_running_loop().time()
         if event == "instance.create.end":
             self.placed.add(server)
@@ -179,10 +193,17 @@ class Replay:
 
         try:
             server = await self._retried(create, give_up=first + self.retry.limit)
-        except (Invalid, *OUTCOME_UNKNOWN) as exc:  # refused, or the bus never came back
+        except Invalid as exc:  # refused at the API
             self.recorder.rejected(loop.time(), str(exc))
             return None
-        if server not in self.placed:
+        except OUTCOME_UNKNOWN as exc:  # the bus never came back in time
+            self.recorder.rejected(loop.time(), str(exc))
+            self.gave_up += 1
+            return None
+        early = self._early.pop(server, None)
+        if early is not None:
+            self._ended(server, early[0], early[1], first)
+        elif server not in self.placed:
             self.building.setdefault(server, first)
         return server
 
@@ -204,10 +225,11 @@ class Replay:
     async def _delete(self, server: str, *, departing: bool) -> None:
         """Delete a departing server (placed, or withdrawn while it was still
         building) or a rejected one (`departing` false: the cleanup)."""
+        self.deleting.add(server)  # before the call: it may be done before it returns
         try:
             await self._retried(lambda: self.session.servers.delete(server), give_up=float("inf"))
         except NotFound:
-            pass
+            self.deleting.discard(server)
         else:
             now = asyncio.get_running_loop().time()
             if self.building.pop(server, None) is not None:
@@ -229,41 +251,55 @@ class Replay:
         self._check_settled()
 
     def _check_settled(self) -> None:
-        if not self.building and not self.tasks:
+        if not self.building and not self.tasks and not self.deleting:
             self.settled.set()
 
     async def drain(self, limit: float) -> list[str]:
-        """Wait (at most `limit` simulated seconds) until every build has ended, every
-        delete has been answered and no server is still deleting; the servers that
-        had not settled by then."""
+        """Wait (at most `limit` simulated seconds) until every build has ended and
+        every delete is done; the servers that had not settled by then.
+
+        A delete is done when the server is announced deleted (``instance.update``
+        in vm_state deleted, whether its host or the API did it, or
+        ``instance.delete.end``); a server still deleting once all else is quiet is
+        looked up, every simulated minute (an announcement lost in an outage).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        while (self.tasks or self.building) and loop.time() < deadline:
+        while (self.tasks or self.building or self.deleting) and loop.time() < deadline:
             self.settled.clear()
             pending = [*self.tasks]
             if pending:
                 await asyncio.wait(pending, timeout=deadline - loop.time())
                 continue
+            if self.deleting and not self.building:
+                await self._forget_deleted()
+                if not self.deleting:
+                    break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.settled.wait(), deadline - loop.time())
-        while loop.time() < deadline:
-            if not await self._busy():
-                return sorted(self.building)
-            # Polling in virtual time costs a list call, never wall time.
-            await asyncio.sleep(min(60.0, max(0.0, deadline - loop.time())))
-        return sorted({*self.building, *await self._busy()})
+                wait = min(60.0, deadline - loop.time())
+                await asyncio.wait_for(self.settled.wait(), max(0.0, wait))
+        return sorted({*self.building, *self.deleting})
 
-    async def _busy(self) -> list[str]:
-        return [s.id for s in await self.session.servers.list() if s.task_state is not None]
+    async def _forget_deleted(self) -> None:
+        for server in sorted(self.deleting):
+            try:
+                found = await self.session.servers.get(server)
+            except NotFound:
+                self.deleting.discard(server)
+                continue
+            if found.task_state is None and found.status == "DELETED":
+                self.deleting.discard(server)
 
     async def sweep(self) -> int:
-        """Delete every server no arrival owns any more (a create given up whose
-        server was recorded after all); how many."""
+        """Delete every server no arrival owns (a create given up with its outcome
+        unknown whose server was recorded after all); how many. Only after such a
+        create: the list of every server is one reply, which has a size limit."""
+        if not self.gave_up:
+            return 0
         owned = self.placed | set(self.building)
         strays = [s.id for s in await self.session.servers.list() if s.id not in owned]
         for server in strays:
-            with contextlib.suppress(NotFound):
-                await self.session.servers.delete(server)
+            await self._delete(server, departing=False)
         if strays:
             await self.drain(3600.0)
         return len(strays)
