@@ -26,6 +26,9 @@ CONTROL_PLANE = ("identity", "api", "conductor", "scheduler", "image", "network"
 COMPUTES = ("c1", "c2", "c3")
 REPORT_INTERVAL = 0.5
 SERVICE_DOWN_TIME = 2.5
+#: Seconds a service process may take to log ``launcher.ready``: ten of them start at
+#: once, each importing nova_lite, which on a busy 2-core machine takes tens of seconds.
+STARTUP = 90.0
 
 
 class Process:
@@ -52,7 +55,7 @@ class Process:
                 self.lines.append(record)
                 self._seen.notify_all()
 
-    async def wait_for_event(self, event: str, timeout: float = 30.0) -> None:
+    async def wait_for_event(self, event: str, timeout: float = STARTUP) -> None:
         """Wait until the process logs `event` (fails with its output otherwise)."""
 
         def seen() -> bool:

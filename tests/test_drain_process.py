@@ -92,7 +92,7 @@ async def _start_compute(config_path: Path, cloud: Cloud) -> Process:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     compute = Process("c1", proc)
-    await compute.wait_for_event("launcher.ready", WAIT)
+    await compute.wait_for_event("launcher.ready")
     await asyncio.wait_for(reported.wait(), WAIT)
     return compute
 
