@@ -6,11 +6,12 @@ non-admin ("alt", the first free account of the file, hence members come first)
 and an admin, each locked while the class runs. For `concurrency` workers the
 plan therefore has ``2 * concurrency + 1`` projects, each with a member, a reader
 and a manager (Keystone's ``manager`` role, for the ``project_manager`` persona),
-``concurrency + 1`` admins in projects of their own, as many service users (each
-an admin with Keystone's ``service`` role too, in a project of its own: Tempest's
-``['service_user', 'admin', 'service']`` persona, which the service-to-service
-compute tests ask for; the runner makes the ``service`` role if the cloud has none),
-and as many system-scoped readers (the ``system_reader`` persona of the identity
+``concurrency + 1`` admins in projects of their own, ``2 * concurrency + 1`` service
+users (each an admin with Keystone's ``service`` role too, in a project of its own:
+Tempest's ``['service_user', 'admin', 'service']`` persona, which the
+service-to-service compute tests ask for; a class may take two of them, since its
+``admin`` may be one; the runner makes the ``service`` role if the cloud has none),
+and ``concurrency + 1`` system-scoped readers (the ``system_reader`` persona of the identity
 tests). Domain-scoped
 personas are not provisioned: the classes that ask for them fail in set-up, and
 the report says so.
@@ -73,7 +74,7 @@ def plan(concurrency: int, prefix: str = "tempest") -> list[Account]:
     managers = [Account(f"{prefix}-manager-{i}", p, "manager") for i, p in enumerate(projects, 1)]
     services = [
         Account(f"{prefix}-service-{i}", f"{prefix}-service-project-{i}", "admin", also=SERVICE)
-        for i in range(1, concurrency + 2)
+        for i in range(1, 2 * concurrency + 2)
     ]
     system = [
         Account(f"{prefix}-system-reader-{i}", "", "reader") for i in range(1, concurrency + 2)

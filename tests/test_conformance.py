@@ -435,17 +435,18 @@ def test_dynamic_credentials_give_tempest_the_admin_instead_of_accounts() -> Non
 
 
 def test_the_accounts_cover_concurrent_workers_members_first() -> None:
-    """Per worker two member projects with readers and managers, an admin, a service
-    user (admin and service) and a system reader each, plus one spare of each."""
+    """Per worker two member projects with readers and managers, two service users
+    (admin and service: a class's admin may be one), an admin and a system reader
+    each, plus one spare of each."""
     planned = accounts.plan(2)
     roles = [a.role for a in planned]
     assert roles == (
-        ["member"] * 5 + ["reader"] * 5 + ["admin"] * 3 + ["manager"] * 5 + ["admin"] * 3
+        ["member"] * 5 + ["reader"] * 5 + ["admin"] * 3 + ["manager"] * 5 + ["admin"] * 5
         + ["reader"] * 3
     )  # fmt: skip
     services = [a for a in planned if a.also]
-    assert [a.roles for a in services] == [["admin", "service"]] * 3
-    assert len({a.project for a in services}) == 3
+    assert [a.roles for a in services] == [["admin", "service"]] * 5
+    assert len({a.project for a in services}) == 5
     assert [a.system for a in planned].count(True) == 3
     members = {a.project for a in planned if a.role == "member"}
     assert members == {a.project for a in planned if a.role == "reader" and not a.system}

@@ -308,3 +308,18 @@ async def test_two_groups_racing_for_one_volume_get_it_once(front: FrontEnd) -> 
     winner = first if replies[0].status == 202 else second
     shown = (await mia.ok("GET", f"/volumes/{loose}"))["volume"]
     assert shown["group_id"] == winner["id"]
+
+
+async def test_groups_count_against_the_groups_quota(front: FrontEnd) -> None:
+    """With ``groups`` set to 1, a second group is refused (413) and not recorded; the
+    quota set's usage counts the group."""
+    admin, mia = await _admin(front), await _cinder(front, "mia", "demo")
+    project = mia.base.rsplit("/", 1)[1]
+    await admin.ok("PUT", f"/os-quota-sets/{project}", {"quota_set": {"groups": 1}})
+    first = await _group(admin, mia)
+    body = {"group": {"group_type": first["group_type"], "volume_types": [DEFAULT_TYPE]}}
+    refused = await mia.call("POST", "/groups", body)
+    usage = await admin.ok("GET", f"/os-quota-sets/{project}?usage=true")
+    assert refused.status == 413 and "groups" in str(refused.body)
+    assert [g["id"] for g in (await mia.ok("GET", "/groups"))["groups"]] == [first["id"]]
+    assert usage["quota_set"]["groups"]["in_use"] == 1

@@ -1,6 +1,7 @@
 """Generic volume groups (Cinder's groups, API 3.13): create, show, list, update
 (rename, add and remove volumes), delete (with its volumes), reset status, and a
-group made from another group or from a group snapshot (3.14).
+group made from another group or from a group snapshot (3.14). Each new group counts
+against its project's ``groups`` quota, checked in the transaction that makes it.
 
 A group has a group type and the volume types its volumes may have; a volume joins
 it when created with ``group_id`` or by the group's update. There is no storage
@@ -34,6 +35,7 @@ from nova_lite.volume.group_rows import (
     group_type_in,
     member_ids,
 )
+from nova_lite.volume.quotas import QuotaBook
 from nova_lite.volume.store import VolumeStore, now, write
 
 if TYPE_CHECKING:
@@ -59,10 +61,17 @@ class GroupRecords:
     """The group endpoints (see the module docstring)."""
 
     def __init__(
-        self, store: VolumeStore, policy: Enforcer, volumes: VolumeRecords, *, zone: str
+        self,
+        store: VolumeStore,
+        policy: Enforcer,
+        quotas: QuotaBook,
+        volumes: VolumeRecords,
+        *,
+        zone: str,
     ) -> None:
         self.store = store
         self.policy = policy
+        self.quotas = quotas
         self.volumes = volumes
         self.zone = zone
 
@@ -111,6 +120,7 @@ class GroupRecords:
         status: str = "available",
         sources: tuple[str | None, str | None] = (None, None),
     ) -> str:
+        await self.quotas.check(conn, ctx.project_id, groups=1)
         group_id = str(uuid.uuid4())
         await write(
             conn,

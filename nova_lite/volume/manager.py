@@ -145,7 +145,7 @@ class VolumeManager(Manager):
         self.messages = MessageRecords(self.store, self.policy)
         self.backups = BackupRecords(self.store, self.policy, self.quotas)
         self.group_types = GroupTypeRecords(self.store, self.policy)
-        self.groups = GroupRecords(self.store, self.policy, self.volumes, zone=zone)
+        self.groups = GroupRecords(self.store, self.policy, self.quotas, self.volumes, zone=zone)
         self.group_snapshots = GroupSnapshotRecords(self.store, self.policy, self.quotas)
         scratch = _scratch(config)
         self.uploads = ImageUploads(self.store, self.policy, self.images, scratch)

@@ -84,6 +84,7 @@ class QuotaBook:
         gigabytes: int = 0,
         backups: int = 0,
         backup_gigabytes: int = 0,
+        groups: int = 0,
         size: int | None = None,
     ) -> None:
         """`QuotaExceeded` if adding these to the project's usage passes a limit."""
@@ -104,6 +105,7 @@ class QuotaBook:
             "gigabytes": gigabytes,
             "backups": backups,
             "backup_gigabytes": backup_gigabytes,
+            "groups": groups,
         }
         for resource, more in wanted.items():
             limit = limits[resource]
@@ -111,7 +113,7 @@ class QuotaBook:
                 raise QuotaExceeded(
                     f"{_exceeded(resource)}: Maximum number of {resource} allowed ({limit}) "
                     f"exceeded for project {project_id}: {used[resource]} used, {more} "
-                    f"requested ([volume] quota_{resource}).",
+                    f"requested{_option(resource)}.",
                     resource=resource,
                 )
 
@@ -200,4 +202,12 @@ def _exceeded(resource: str) -> str:
         "gigabytes": "VolumeSizeExceedsAvailableQuota",
         "backups": "BackupLimitExceeded",
         "backup_gigabytes": "VolumeBackupSizeExceedsAvailableQuota",
+        "groups": "GroupLimitExceeded",
     }[resource]
+
+
+def _option(resource: str) -> str:
+    """Where the default limit of `resource` is configured (groups: the quota class)."""
+    if resource == "groups":
+        return " (the default quota class's groups)"
+    return f" ([volume] quota_{resource})"

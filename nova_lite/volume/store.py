@@ -295,7 +295,7 @@ class VolumeStore:
     async def usage(
         self, project_id: str, conn: aiosqlite.Connection | None = None
     ) -> dict[str, int]:
-        """What one project uses: volumes, snapshots, gigabytes (of both), backups."""
+        """What one project uses: volumes, snapshots, gigabytes (of both), backups, groups."""
         sql = (
             "SELECT 'volumes' AS r, count(*) AS n FROM volumes WHERE project_id = ?1 "
             "UNION ALL SELECT 'gigabytes', coalesce(sum(size), 0) FROM volumes "
@@ -305,7 +305,8 @@ class VolumeStore:
             "WHERE project_id = ?1 "
             "UNION ALL SELECT 'backups', count(*) FROM backups WHERE project_id = ?1 "
             "UNION ALL SELECT 'backup_gigabytes', coalesce(sum(size), 0) FROM backups "
-            "WHERE project_id = ?1"
+            "WHERE project_id = ?1 "
+            "UNION ALL SELECT 'groups', count(*) FROM volume_groups WHERE project_id = ?1"
         )
         if conn is None:
             rows = await self.db.fetchall(sql, (project_id,))
