@@ -8,13 +8,11 @@ from collections.abc import Sequence
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
-from nova_lite.tracing import light
+from nova_lite.tracing import shipping
 from nova_lite.tracing.exporters import MemoryExporter
-from nova_lite.tracing.light import LightTracer
+from nova_lite.tracing.light import LightSpan, LightTracer
 
 
 def tracer(ratio: float = 1.0) -> tuple[LightTracer, MemoryExporter]:
@@ -48,7 +46,7 @@ async def test_finished_spans_wait_for_their_batch() -> None:
 
 async def test_a_full_batch_is_exported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Once `BATCH` spans wait, they are exported without waiting for the timer."""
-    monkeypatch.setattr(light, "BATCH", 3)
+    monkeypatch.setattr(shipping, "BATCH", 3)
     light_tracer, exporter = tracer()
     for name in ("one", "two"):
         light_tracer.start_span(name).end()
@@ -59,13 +57,13 @@ async def test_a_full_batch_is_exported_at_once(monkeypatch: pytest.MonkeyPatch)
 
 async def test_the_delayed_flush_exports_what_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """A span waits at most `FLUSH_DELAY`: a timer exports the batch."""
-    monkeypatch.setattr(light, "FLUSH_DELAY", 0)
+    monkeypatch.setattr(shipping, "FLUSH_DELAY", 0)
     exported = asyncio.Event()
 
     class Heard(MemoryExporter):
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        def export_light(self, spans: Sequence[LightSpan]) -> None:
             exported.set()
-            return super().export(spans)
+            super().export_light(spans)
 
     exporter = Heard()
     light_tracer = LightTracer(exporter, Resource.create({}))
