@@ -105,6 +105,10 @@ class JsonLinesExporter(SpanExporter):
         """Write light spans' records (no SDK span made)."""
         self._write(encode_lines(spans))
 
+    def write_lines(self, lines: bytes) -> None:
+        """Write span records already encoded (`nova_lite.tracing.records.line`)."""
+        self._write(lines)
+
     def _write(self, lines: bytes) -> bool:
         with self._lock:
             if self._fd < 0:

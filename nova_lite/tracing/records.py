@@ -2,8 +2,9 @@
 
 `record` is the span-file record (`nova_lite.tracing.exporters.span_record` makes
 the same from an SDK span), built straight from the light span's fields: its ids are
-already the hex the file holds. `encode_lines` turns a batch into JSON lines in one
-buffer (orjson's outputs kept alive one by one cost several times their encoding).
+already the hex the file holds. `line` is one span's JSON line, `encode_lines` a
+batch's in one buffer (orjson's outputs kept alive one by one cost several times
+their encoding).
 `readable` makes the SDK's `ReadableSpan`, for every exporter that is not
 nova_lite's own (OTLP, console).
 """
@@ -21,7 +22,7 @@ from nova_lite.tracing.light import LightSpan, span_context
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["KIND_NAMES", "STATUS_NAMES", "encode_lines", "readable", "record"]
+__all__ = ["KIND_NAMES", "STATUS_NAMES", "encode_lines", "line", "readable", "record"]
 
 KIND_NAMES: Mapping[SpanKind, str] = {kind: kind.name for kind in SpanKind}
 STATUS_NAMES: Mapping[StatusCode, str] = {code: code.name for code in StatusCode}
@@ -35,13 +36,18 @@ def record(span: LightSpan) -> dict[str, Any]:
         "span_id": span.span_id,
         "parent_id": span.parent_id,
         "name": span.name,
-        "kind": KIND_NAMES[span.kind],
+        "kind": span.kind._name_,
         "start": span.start_time,
         "end": span.end_time,
         "status": STATUS_NAMES[span.status.status_code],
         "attributes": span.attributes,
         "service": span._tracer.service,
     }
+
+
+def line(span: LightSpan) -> bytes:
+    """One finished span's record as a JSON line."""
+    return orjson.dumps(record(span), option=_LINE)
 
 
 def encode_lines(spans: Iterable[LightSpan]) -> bytes:
