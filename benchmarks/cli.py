@@ -435,17 +435,19 @@ def observe_command(blocks: int, calls: int, transport: str, amqp_url: str,
     from benchmarks.common import Figure
     from benchmarks.observe import latency_blocks
 
-    medians = asyncio.run(latency_blocks(_url_for(transport, amqp_url), modes,
-                                         blocks=blocks, calls=calls))  # fmt: skip
-    reference = medians[modes[0]]
+    medians, cpu = asyncio.run(latency_blocks(_url_for(transport, amqp_url), modes,
+                                              blocks=blocks, calls=calls))  # fmt: skip
+
+    def over_first(values: list[float], reference: list[float]) -> Figure:
+        ratios = tuple(a / b for a, b in zip(values, reference, strict=True))
+        return Figure(f"over {modes[0]}", "x", ratios)
+
     figures = {
         mode: {
             "p50_us": Figure("p50 per block", "us", tuple(values)),
-            "ratio": Figure(
-                f"over {modes[0]}",
-                "x",
-                tuple(a / b for a, b in zip(values, reference, strict=True)),
-            ),
+            "ratio": over_first(values, medians[modes[0]]),
+            "cpu_us": Figure("CPU per call per block", "us", tuple(cpu[mode])),
+            "cpu_ratio": over_first(cpu[mode], cpu[modes[0]]),
         }
         for mode, values in medians.items()
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import statistics
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,25 +91,33 @@ def label(name: str, mode: str) -> str:
 
 async def latency_blocks(
     url: str, modes: Sequence[str], *, blocks: int, calls: int
-) -> dict[str, list[float]]:
-    """Each mode's median call latency (µs) in each of `blocks` alternating blocks.
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each mode's median call latency and CPU time per call (µs), block by block.
 
     One process, one nova_lite contender per mode, blocks of `calls` sequential calls
     taken in turn: a load change hits every mode alike, so the ratio of two modes'
-    block medians is steadier than throughput taken minutes apart.
+    block medians is steadier than throughput taken minutes apart. The median
+    latency leaves out what a few calls pay for all (a batch of spans exported);
+    the CPU time is all of it, the block's spans flushed inside it: this thread's
+    CPU time, which time spent waiting for the CPU on a busy machine does not count.
     """
     from benchmarks.contenders import NovaLite
 
     contenders = {mode: NovaLite(url, observe=mode) for mode in modes}
     medians: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     try:
         for contender in contenders.values():
             await contender.setup()
             await contender.latencies(min(calls, 100))  # warm up
         for _ in range(blocks):
             for mode, contender in contenders.items():
+                started = time.thread_time()
                 medians[mode].append(statistics.median(await contender.latencies(calls)))
+                if contender.telemetry.tracing is not None:
+                    contender.telemetry.tracing.flush()
+                cpu[mode].append((time.thread_time() - started) / calls * 1e6)
     finally:
         for contender in contenders.values():
             await contender.teardown()
-    return medians
+    return medians, cpu

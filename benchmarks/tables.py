@@ -182,12 +182,15 @@ def ratio_table(ratios: dict[str, Figure]) -> None:
 def observe_table(
     figures: dict[str, dict[str, Figure]], *, reference: str, blocks: int, calls: int
 ) -> None:
-    """Each mode's median per-block p50 and its ratio over the reference mode."""
+    """Each mode's median per-block p50 and CPU per call, and their ratios over the reference."""
     print_table(
         f"Call latency by telemetry mode: {blocks} alternating blocks of {calls} calls",
-        ["mode", "p50 µs (median of blocks)", f"ratio over {reference}", "min-max"],
+        ["mode", "p50 µs (median of blocks)", f"ratio over {reference}", "min-max",
+         "CPU µs per call", f"CPU ratio over {reference}", "min-max"],
         [[mode, f"{f['p50_us'].median:.1f}", f"{f['ratio'].median:.3f}x",
-          f"{f['ratio'].spread[0]:.3f}-{f['ratio'].spread[1]:.3f}"]
+          f"{f['ratio'].spread[0]:.3f}-{f['ratio'].spread[1]:.3f}",
+          f"{f['cpu_us'].median:.1f}", f"{f['cpu_ratio'].median:.3f}x",
+          f"{f['cpu_ratio'].spread[0]:.3f}-{f['cpu_ratio'].spread[1]:.3f}"]
          for mode, f in figures.items()],
     )  # fmt: skip
 

@@ -69,7 +69,7 @@ async def test_rpc_scenario_measures_nova_lite_with_telemetry_on_against_off() -
 
 
 def test_bench_observe_compares_call_latency_in_alternating_blocks(tmp_path: Path) -> None:
-    """``bench observe`` prints each mode's per-block latency and ratio, and writes JSON."""
+    """``bench observe`` prints each mode's per-block latency, CPU and ratios; writes JSON."""
     result = CliRunner().invoke(
         bench_main,
         ["observe", "--blocks", "2", "--calls", "5", "--observe", "unhooked",
@@ -80,6 +80,8 @@ def test_bench_observe_compares_call_latency_in_alternating_blocks(tmp_path: Pat
     figures = json.loads(written.read_text())["figures"]
     assert set(figures) == {"unhooked", "off"}
     assert figures["unhooked"]["ratio"]["median"] == 1.0
+    assert figures["unhooked"]["cpu_ratio"]["median"] == 1.0
+    assert figures["off"]["cpu_us"]["median"] > 0
 
 
 async def test_boot_scenario_interleaves_telemetry_modes() -> None:

@@ -208,9 +208,37 @@ async def test_one_trace_covers_the_request_and_every_service_it_touched(
     assert (built.attributes or {})["nova_lite.host"] in ("compute1", "compute2")
 
 
+async def test_a_callers_trace_context_reaches_the_last_hop(front: FrontEnd) -> None:
+    """A caller's traceparent and tracestate: every hop down to compute in its trace."""
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {
+        "traceparent": f"00-{caller_trace}-{caller_span}-01",
+        "tracestate": "vendor=opaque",
+    }
+    token = await front.token()
+    tap = await NotificationTap.attach(front.cloud)
+    body = {"server": {"name": "called", "imageRef": await front.image_id(), "flavorRef": "1"}}
+    reply = await front.call("POST", f"{COMPUTE}/servers", token=token, json=body, headers=headers)
+    assert reply.status == 202, reply.body
+    await tap.wait_event(reply.body["server"]["id"], "instance.create.end")
+    await front.cloud.stop()
+    assert front.cloud.telemetry.tracing is not None
+    everything = front.cloud.telemetry.tracing.spans()
+
+    http = _one(everything, f"POST {COMPUTE}/servers", SpanKind.SERVER)
+    assert http.parent is not None and http.parent.is_remote
+    assert f"{http.parent.span_id:016x}" == caller_span
+    trace = [s for s in everything if s.context and f"{s.context.trace_id:032x}" == caller_trace]
+    spans = _by_id(trace)
+    built = _one(trace, "compute/build_and_run_instance", SpanKind.CONSUMER)
+    assert built.parent is not None and built.parent.is_remote  # from the message
+    assert _ancestors(built, spans)[-1] is http
+    assert built.context is not None and built.context.trace_state.get("vendor") == "opaque"
+
+
 def _ancestors(span: ReadableSpan, spans: dict[int, ReadableSpan]) -> list[ReadableSpan]:
-    chain = []
-    while span.parent is not None:
+    chain = []  # up to the trace's root here (a caller's own span is not among them)
+    while span.parent is not None and span.parent.span_id in spans:
         span = spans[span.parent.span_id]
         chain.append(span)
     return chain

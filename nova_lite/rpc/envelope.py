@@ -63,6 +63,7 @@ _CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in RequestContext(
 # ``project`` (Nova's own context sends both spellings): nova_lite does the same.
 _OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
 _TRACEPARENT = _CONTEXT_PREFIX + "traceparent"
+_TRACE_KEYS = tuple((key, _CONTEXT_PREFIX + key) for key in propagation.KEYS)
 _NO_TRACE: Mapping[str, str] = types.MappingProxyType({})
 
 
@@ -178,7 +179,8 @@ def encode_request(
     # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
     trace = propagation.carrier()
     if trace:
-        message.update({_CONTEXT_PREFIX + key: value for key, value in trace.items()})
+        for key, value in trace.items():
+            message[_CONTEXT_PREFIX + key] = value
     return _wrap(message)
 
 
@@ -206,9 +208,9 @@ def _trace_of(message: Mapping[str, Any]) -> Mapping[str, str]:
     if _TRACEPARENT not in message:
         return _NO_TRACE
     found = {}
-    for key in propagation.KEYS:
-        value = message.get(_CONTEXT_PREFIX + key)
-        if isinstance(value, str):
+    for key, wire in _TRACE_KEYS:
+        value = message.get(wire)
+        if type(value) is str:
             found[key] = value
     return found
 

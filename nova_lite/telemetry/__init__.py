@@ -9,14 +9,14 @@ layer's `Invoker` and `Worker` (`telemetry.rpc`), the HTTP front end's middlewar
 (`telemetry.steps`). When both are off nothing is bound, and every hook costs one
 dictionary look-up: no metric is touched and no span object is made.
 
-`SERVICE` is the service (and host) whose work is running, set by the Worker for
-each request it handles and by the HTTP middleware: the spans of one trace say
-where each hop ran, for ``nova-lite server trace``'s swimlanes.
+Where each hop ran (the service and host, for ``nova-lite server trace``'s
+swimlanes) is carried by the spans themselves: the Worker's span of a request
+names its topic and server, the HTTP middleware's the api and its host, and every
+span below inherits it (`nova_lite.tracing.light.where`).
 """
 
 from __future__ import annotations
 
-import contextvars
 import weakref
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,7 @@ if TYPE_CHECKING:
 
     from nova_lite.tracing import Tracing
 
-__all__ = ["SERVICE", "Telemetry", "install", "of", "uninstall"]
-
-# (service, host) of the work running now; ("", "") outside any service.
-SERVICE: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
-    "nova_lite_service", default=("", "")
-)
+__all__ = ["Telemetry", "install", "of", "uninstall"]
 
 
 class Telemetry:
@@ -70,26 +65,42 @@ class Telemetry:
             self.tracing.shutdown()
 
 
-_bound: weakref.WeakKeyDictionary[Transport, Telemetry] = weakref.WeakKeyDictionary()
+# The telemetry of each transport, by the transport's id: a plain dict look-up per
+# hook (a WeakKeyDictionary makes a weak reference on every look-up). Each entry
+# goes with its transport (`weakref.finalize`), before its id can be reused.
+_bound: dict[int, Telemetry] = {}
+_finalizers: dict[int, weakref.finalize[[int], Transport]] = {}
 
 
 def install(transport: Transport, telemetry: Telemetry) -> None:
     """Make `telemetry` the one every hook on `transport` reports to (if it is active)."""
-    if telemetry.active:
-        _bound[transport] = telemetry
-    else:
-        _bound.pop(transport, None)
+    if not telemetry.active:
+        uninstall(transport)
+        return
+    key = id(transport)
+    _bound[key] = telemetry
+    if key not in _finalizers:
+        _finalizers[key] = weakref.finalize(transport, _forget, key)
 
 
 def uninstall(transport: Transport) -> None:
     """Stop reporting what happens on `transport`."""
-    _bound.pop(transport, None)
+    key = id(transport)
+    _bound.pop(key, None)
+    finalizer = _finalizers.pop(key, None)
+    if finalizer is not None:
+        finalizer.detach()
+
+
+def _forget(key: int) -> None:
+    _bound.pop(key, None)
+    _finalizers.pop(key, None)
 
 
 def of(transport: Transport) -> Telemetry | None:
     """The telemetry bound to `transport`, or None (everything off).
 
     With nothing bound in the process (telemetry off everywhere) it does not even
-    look: a weak-key look-up makes a weak reference each time.
+    look it up.
     """
-    return _bound.get(transport) if _bound else None
+    return _bound.get(id(transport)) if _bound else None

@@ -20,7 +20,8 @@ from nova_lite import telemetry
 from nova_lite.api.http.common import API, REQUEST_ID, Handler, public
 from nova_lite.exceptions import NotFound
 from nova_lite.metrics.exposition import metrics_response
-from nova_lite.tracing.propagation import KEYS, parent_context
+from nova_lite.tracing.light import Current
+from nova_lite.tracing.propagation import KEYS, remote
 
 __all__ = ["METHODS", "UNMATCHED", "observed", "route_of", "routes"]
 
@@ -65,7 +66,6 @@ async def _observe(
     route = route_of(request)
     started = time.perf_counter()
     status = 500
-    bound = telemetry.SERVICE.set(("api", request.app[API].config.host))
     try:
         if found.tracer is None:
             response = await handler(request)
@@ -77,7 +77,6 @@ async def _observe(
         status = exc.status
         raise
     finally:
-        telemetry.SERVICE.reset(bound)
         if found.metrics is not None:
             found.metrics.http_requests.labels(method, route, str(status)).inc()
             seconds = time.perf_counter() - started
@@ -91,12 +90,11 @@ async def _traced(
 
     assert found.tracer is not None
     headers = {key: request.headers[key] for key in KEYS if key in request.headers}
-    with found.tracer.start_as_current_span(
-        f"{method} {route}",
-        context=parent_context(headers),
-        kind=SpanKind.SERVER,
-        attributes=_attributes(request, method, route),
-    ) as span:
+    where = ("api", request.app[API].config.host)
+    span = found.tracer.child(f"{method} {route}", SpanKind.SERVER, remote(headers), where=where)
+    if span.sampled:
+        span.set_attributes(_attributes(request, method, route))
+    with Current(span):
         response = await handler(request)
         span.set_attribute("http.response.status_code", response.status)
         if REQUEST_ID in request:

@@ -7,23 +7,29 @@ there is, `RpcObserver` counts the message, times it, counts a failure by its
 exception class, and (tracing on) runs it inside a span: a CLIENT (call) or
 PRODUCER (cast) span around the send, so the message carries its ``traceparent``;
 a SERVER or CONSUMER span around the handler, continuing the sender's trace from
-the message (`nova_lite.tracing.parent_context`).
+the message (`nova_lite.tracing.propagation.remote`). The spans are the light
+tracer's, made current in its context variable, with their attributes left to the
+export (`LightSpan.defer`): these hooks run for every message.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from nova_lite import telemetry
 from nova_lite.metrics import Metrics
-from nova_lite.tracing.propagation import parent_context
+from nova_lite.tracing.light import CURRENT, LightSpan, LightTracer, parent_of
+from nova_lite.tracing.propagation import remote
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Tracer
-
     from nova_lite.metrics.families import CounterChild as Counter
     from nova_lite.metrics.families import GaugeChild as Gauge
     from nova_lite.metrics.families import HistogramChild as Histogram
@@ -97,7 +103,7 @@ class RpcObserver:
     and kept: ``labels()`` on every message would cost more than the rest together.
     """
 
-    def __init__(self, metrics: Metrics | None, tracer: Tracer | None) -> None:
+    def __init__(self, metrics: Metrics | None, tracer: LightTracer | None) -> None:
         self.metrics = metrics
         self.tracer = tracer
         self._sent: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
@@ -117,21 +123,39 @@ class RpcObserver:
     ) -> T:
         """Await `running` (the send) counted, timed and, tracing on, in a span."""
         topic = target.topic or ""
-        started = time.perf_counter()
+        metrics, tracer = self.metrics, self.tracer
+        started = time.perf_counter() if metrics is not None else 0.0
+        span = token = bridged = None
+        if tracer is not None:
+            bridge = tracer.bridge
+            parent = parent_of(None, bridge=True) if bridge else CURRENT.get()
+            span = tracer.child(
+                f"{topic}/{method}",
+                _CLIENT_KINDS[kind],
+                parent,
+                make=_send_attributes,
+                args=(target, method, args),
+            )
+            token = CURRENT.set(span)
+            if bridge:
+                bridged = _bridge(span)
         try:
-            if self.tracer is None:
-                return await running
-            span = self.tracer.start_span(f"{topic}/{method}", kind=_client_kind(kind))
-            if span.is_recording():  # a trace sampled out costs no attributes
-                span.set_attributes(_send_attributes(kind, target, method, args))
-            return await _in_span(span, running)
+            return await running
         except Exception as exc:
-            if self.metrics is not None:
+            if span is not None:
+                span.failed(exc)
+            if metrics is not None:
                 labels = (topic, method, kind, type(exc).__name__)
-                self.metrics.rpc_send_failures.labels(*labels).inc()
+                metrics.rpc_send_failures.labels(*labels).inc()
             raise
         finally:
-            if self.metrics is not None:
+            if span is not None:
+                if bridged is not None:
+                    otel_context.detach(bridged)
+                if token is not None:
+                    CURRENT.reset(token)
+                span.end()
+            if metrics is not None:
                 counter, seconds = self._sent_children(topic, method, kind)
                 counter.inc()
                 if seconds is not None:
@@ -141,27 +165,40 @@ class RpcObserver:
         """Await `running` (the endpoint) counted, timed and, tracing on, in a span."""
         topic, method = target.topic or "", request.method
         kind = "call" if request.is_call else "cast"
-        bound = telemetry.SERVICE.set((topic, target.server or ""))
-        gauge = self._gauge(topic) if self.metrics is not None else None
+        metrics, tracer = self.metrics, self.tracer
+        gauge = self._gauge(topic) if metrics is not None else None
         if gauge is not None:
             gauge.inc()
-        started = time.perf_counter()
-        try:
-            if self.tracer is None:
-                return await running
-            span = self.tracer.start_span(
-                f"{topic}/{method}", context=parent_context(request.trace), kind=_server_kind(kind)
+        started = time.perf_counter() if metrics is not None else 0.0
+        span = token = bridged = None
+        if tracer is not None:
+            span = tracer.child(
+                f"{topic}/{method}",
+                _SERVER_KINDS[kind],
+                remote(request.trace) if request.trace else None,
+                where=(topic, target.server or ""),
+                make=_handle_attributes,
+                args=(target, request),
             )
-            if span.is_recording():
-                span.set_attributes(_handle_attributes(kind, target, request))
-            return await _in_span(span, running)
+            token = CURRENT.set(span)
+            if tracer.bridge:
+                bridged = _bridge(span)
+        try:
+            return await running
         except Exception as exc:
-            if self.metrics is not None:
+            if span is not None:
+                span.failed(exc)
+            if metrics is not None:
                 labels = (topic, method, type(exc).__name__)
-                self.metrics.rpc_handle_failures.labels(*labels).inc()
+                metrics.rpc_handle_failures.labels(*labels).inc()
             raise
         finally:
-            telemetry.SERVICE.reset(bound)
+            if span is not None:
+                if bridged is not None:
+                    otel_context.detach(bridged)
+                if token is not None:
+                    CURRENT.reset(token)
+                span.end()
             if gauge is not None:
                 gauge.dec()
                 counter, seconds = self._handled_children(topic, method, kind)
@@ -201,44 +238,19 @@ class RpcObserver:
         return found
 
 
-async def _in_span(span: Any, running: Awaitable[T]) -> T:
-    """Await `running` with `span` current, then end it (as ``trace.use_span`` does).
-
-    Written out rather than through two generator context managers: this runs for
-    every message sent and handled.
-    """
-    from opentelemetry import context, trace
-    from opentelemetry.trace import Status, StatusCode
-
-    token = context.attach(trace.set_span_in_context(span))
-    try:
-        return await running
-    except BaseException as exc:
-        if span.is_recording() and isinstance(exc, Exception):
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        raise
-    finally:
-        context.detach(token)
-        span.end()
+_CLIENT_KINDS = {"call": SpanKind.CLIENT, "cast": SpanKind.PRODUCER}
+_SERVER_KINDS = {"call": SpanKind.SERVER, "cast": SpanKind.CONSUMER}
 
 
-def _client_kind(kind: str) -> Any:
-    from opentelemetry.trace import SpanKind
-
-    return SpanKind.CLIENT if kind == "call" else SpanKind.PRODUCER
-
-
-def _server_kind(kind: str) -> Any:
-    from opentelemetry.trace import SpanKind
-
-    return SpanKind.SERVER if kind == "call" else SpanKind.CONSUMER
+def _bridge(span: LightSpan) -> contextvars.Token[otel_context.Context]:
+    """`span` made OpenTelemetry's current span too (`LightTracer.bridge`)."""
+    return otel_context.attach(trace.set_span_in_context(span))
 
 
 def _send_attributes(
-    kind: str, target: Target, method: str, args: Mapping[str, Any]
+    span: LightSpan, target: Target, method: str, args: Mapping[str, Any]
 ) -> dict[str, Any]:
-    service, host = telemetry.SERVICE.get()
+    service, host = span.where
     attributes: dict[str, Any] = {
         "rpc.system": SYSTEM,
         "rpc.method": method,
@@ -253,7 +265,7 @@ def _send_attributes(
     return attributes
 
 
-def _handle_attributes(kind: str, target: Target, request: Request) -> dict[str, Any]:
+def _handle_attributes(span: LightSpan, target: Target, request: Request) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "rpc.system": SYSTEM,
         "rpc.method": request.method,

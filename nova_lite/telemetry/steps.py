@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from nova_lite import telemetry
+from nova_lite.tracing.light import where
 from nova_lite.transport import Transport
 
 __all__ = [
@@ -50,7 +51,7 @@ def record_span(
 
 
 def _attributes(values: dict[str, Any]) -> dict[str, Any]:
-    service, host = telemetry.SERVICE.get()
+    service, host = where()
     named = {f"nova_lite.{key}": value for key, value in values.items() if value is not None}
     return {"nova_lite.service": service, "nova_lite.host": host, **named}
 

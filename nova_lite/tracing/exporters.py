@@ -4,7 +4,10 @@
 deployment may append to the same one: each line is written whole, with
 ``O_APPEND``), and `MemoryExporter` keeps the latest spans in the process; both are
 what ``nova-lite server trace`` reads (`nova_lite.tracing.timeline`). The record of
-one span is `span_record`.
+one span is `span_record`. Both take the light tracer's spans as they are
+(`export_light`, the `nova_lite.tracing.shipping.LightExporter` protocol): the file
+writes their records (`nova_lite.tracing.records`) with no SDK span made, the memory
+keeps them and makes the SDK's `ReadableSpan` objects only when they are read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from nova_lite.tracing.light import LightSpan
+from nova_lite.tracing.records import encode_lines, readable
 
 __all__ = ["JsonLinesExporter", "MemoryExporter", "span_record"]
 
@@ -48,7 +54,7 @@ class MemoryExporter(SpanExporter):
     """Keeps the latest `limit` finished spans in memory (tests, ``server trace``)."""
 
     def __init__(self, limit: int = MEMORY_SPANS) -> None:
-        self._spans: collections.deque[ReadableSpan] = collections.deque(maxlen=limit)
+        self._spans: collections.deque[ReadableSpan | LightSpan] = collections.deque(maxlen=limit)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -59,10 +65,16 @@ class MemoryExporter(SpanExporter):
             self._spans.extend(spans)
         return SpanExportResult.SUCCESS
 
+    def export_light(self, spans: Sequence[LightSpan]) -> None:
+        """Keep light spans as they are (made SDK spans when read)."""
+        with self._lock:
+            self._spans.extend(spans)
+
     def spans(self) -> list[ReadableSpan]:
         """The spans kept, oldest first."""
         with self._lock:
-            return list(self._spans)
+            kept = list(self._spans)
+        return [readable(s) if isinstance(s, LightSpan) else s for s in kept]
 
     def clear(self) -> None:
         """Forget every span kept."""
@@ -87,11 +99,22 @@ class JsonLinesExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         lines = b"".join(orjson.dumps(span_record(s)) + b"\n" for s in spans)
+        return SpanExportResult.SUCCESS if self._write(lines) else SpanExportResult.FAILURE
+
+    def export_light(self, spans: Sequence[LightSpan]) -> None:
+        """Write light spans' records (no SDK span made)."""
+        self._write(encode_lines(spans))
+
+    def write_lines(self, lines: bytes) -> None:
+        """Write span records already encoded (`nova_lite.tracing.records.line`)."""
+        self._write(lines)
+
+    def _write(self, lines: bytes) -> bool:
         with self._lock:
             if self._fd < 0:
-                return SpanExportResult.FAILURE
+                return False
             os.write(self._fd, lines)
-        return SpanExportResult.SUCCESS
+        return True
 
     def shutdown(self) -> None:
         with self._lock:

@@ -5,26 +5,41 @@ A message sent inside a span carries ``_context_traceparent`` beside
 its ``trace_info`` as one more context key: oslo.messaging peers ignore the key, and
 a handler's span continues the sender's trace from it.
 
-While no `Tracing` is alive in the process, `carrier()` returns at once without
-looking at OpenTelemetry's context at all: tracing off costs one integer test per
-message sent.
+Both ways are written for nova_lite's own spans: `carrier` puts the current light
+span's hex ids into the header as they are, and `remote` reads a version-00
+``traceparent`` with one regular expression into a `Remote` parent, with no
+OpenTelemetry object made. Anything else (a ``tracestate``, another version, a
+foreign span current in OpenTelemetry's context) goes through the API's own
+propagator. While no `Tracing` is alive in the process, `carrier()` returns at once
+without looking at any context: tracing off costs one integer test per message sent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["KEYS", "carrier", "parent_context", "tracing_active"]
+from nova_lite.tracing.light import (
+    CURRENT,
+    ZERO_SPAN_ID,
+    ZERO_TRACE_ID,
+    Remote,
+    remote_of,
+    span_context,
+)
+
+__all__ = ["KEYS", "carrier", "parent_context", "remote", "tracing_active"]
 
 # The carrier's keys, as W3C Trace Context names its headers.
 KEYS = ("traceparent", "tracestate")
 
 _EMPTY: Mapping[str, str] = {}
 _PROPAGATOR = TraceContextTextMapPropagator()
+_VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _alive = 0  # Tracing objects alive in this process (see `tracing_active`)
 
 
@@ -35,49 +50,51 @@ def tracing_active(delta: int) -> None:
 
 
 def carrier() -> Mapping[str, str]:
-    """The current span's context as W3C headers, or nothing outside a recording span."""
+    """The current span's context as W3C headers, or nothing outside any span."""
     if not _alive:
         return _EMPTY
-    context = trace.get_current_span().get_span_context()
+    span = CURRENT.get()
+    if span is not None:
+        return span.headers()
+    context = trace.get_current_span().get_span_context()  # a caller's own span
     if not context.is_valid:
         return _EMPTY
-    parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-    if context.trace_state:
-        return {"traceparent": parent, "tracestate": context.trace_state.to_header()}
-    return {"traceparent": parent}
+    found: dict[str, str] = {}
+    _PROPAGATOR.inject(found, context=trace.set_span_in_context(trace.NonRecordingSpan(context)))
+    return found
 
 
-def parent_context(headers: Mapping[str, str]) -> Context:
-    """The context a handler's span starts from: the sender's span, or a new trace.
+def remote(headers: Mapping[str, str]) -> Remote | None:
+    """The sender's span a handler's span continues, or None: a new trace.
 
-    Never the handler's own current context: an in-process broker may run a handler
-    in a copy of the sender's context variables, and the trace must come from the
+    Never the handler's own current span: an in-process broker may run a handler in
+    a copy of the sender's context variables, and the trace must come from the
     message itself, as it does across processes.
     """
     parent = headers.get("traceparent")
     if parent is None:
-        return Context()
-    found = _parse(parent, headers.get("tracestate"))
+        return None
+    found = _VERSION_00.fullmatch(parent)
+    if found is None or "tracestate" in headers:
+        return _extracted(headers)
+    trace_id, span_id, flags = found.groups()
+    if trace_id == ZERO_TRACE_ID or span_id == ZERO_SPAN_ID:
+        return None
+    return Remote(trace_id, span_id, flags[1] in "13579bdf")
+
+
+def parent_context(headers: Mapping[str, str]) -> Context:
+    """`remote` as an OpenTelemetry `Context` (for spans of OpenTelemetry's own tracers)."""
+    found = remote(headers)
     if found is None:
-        return _PROPAGATOR.extract(headers, context=Context())  # a form we do not write
-    return trace.set_span_in_context(trace.NonRecordingSpan(found), Context())
+        return Context()
+    context = span_context(
+        found.trace_id, found.span_id, found.sampled, found.trace_state, is_remote=True
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(context), Context())
 
 
-def _parse(parent: str, state: str | None) -> trace.SpanContext | None:
-    """A ``00-<32 hex>-<16 hex>-<2 hex>`` traceparent (what nova_lite sends), or None."""
-    parts = parent.split("-")
-    if len(parts) != 4 or parts[0] != "00" or state:
-        return None
-    _, trace_id, span_id, flags = parts
-    if len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
-        return None
-    try:
-        context = trace.SpanContext(
-            int(trace_id, 16),
-            int(span_id, 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(int(flags, 16)),
-        )
-    except ValueError:
-        return None
-    return context if context.is_valid else None
+def _extracted(headers: Mapping[str, str]) -> Remote | None:
+    """A form nova_lite does not write, read by the API's propagator."""
+    context = _PROPAGATOR.extract(headers, context=Context())
+    return remote_of(trace.get_current_span(context).get_span_context())

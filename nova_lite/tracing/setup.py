@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opentelemetry import trace
-
 from nova_lite.config import Config
 from nova_lite.exceptions import ConfigError
 from nova_lite.tracing import propagation
@@ -38,7 +36,7 @@ class Tracing:
     def __init__(self, tracer: LightTracer, exporter: SpanExporter) -> None:
         self.light = tracer
         self.exporter = exporter
-        self.tracer: trace.Tracer = tracer
+        self.tracer: LightTracer = tracer
         self._open = True
         propagation.tracing_active(+1)
 
