@@ -8,10 +8,16 @@ the delete winning (clean up quietly), a failure another host may not repeat
 conductor for the next alternate), or a failure rescheduling cannot fix (bad image,
 no network address, bad volume: clean up and go to ERROR with a fault).
 `terminate_instance` and the host's recovery use the same `release_resources`.
+
+The build is the create action's ``compute__do_build_and_run_instance`` event, as in
+Nova: it starts with the save that takes the build on and ends with the save that
+makes the instance ACTIVE, puts it in ERROR or hands it back for rescheduling (with
+the traceback). Those saves carry the event (`EventStep`), so it costs no message.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
@@ -46,7 +52,9 @@ from nova_lite.telemetry.steps import NO_STAGE, BuildWatch
 from nova_lite.virt.driver import ComputeDriver
 from nova_lite.volume.rpcapi import VolumeAPI
 
-__all__ = ["InstanceBuilder"]
+__all__ = ["BUILD_EVENT", "InstanceBuilder"]
+
+BUILD_EVENT = "compute__do_build_and_run_instance"
 
 log = structlog.get_logger(__name__)
 
@@ -130,10 +138,11 @@ class InstanceBuilder:
         self.tracker.builds_in_progress += 1
         try:
             instance = await self._build_resources_and_spawn(ctx, instance, spec.image, watch)
-        except (UnexpectedDeletingTaskStateError, InstanceNotFound):
+        except (UnexpectedDeletingTaskStateError, InstanceNotFound) as exc:
             _finished(watch, "deleted")
             log.info("compute.build.deleted_during_build", instance_uuid=uuid)
             await self.release_resources(ctx, instance)
+            await self._event_failed(ctx, uuid, exc)
             return
         except UnexpectedTaskStateError as exc:
             _finished(watch, "taken_over")
@@ -172,6 +181,7 @@ class InstanceBuilder:
                 expected_task_state=[task_states.SCHEDULING],
                 expected_vm_state=[vm_states.BUILDING],
                 expected_host=self.host,
+                event={"event": BUILD_EVENT, "host": self.host},
             )
         except InstanceNotFound:
             await self.scheduler.release(ctx, uuid)
@@ -254,6 +264,7 @@ class InstanceBuilder:
                     "launched_at": objects.utcnow(),
                 },
                 expected_task_state=[task_states.SPAWNING],
+                event={"event": BUILD_EVENT, "result": "Success"},
             )
 
     async def _prepare_volumes(
@@ -293,6 +304,7 @@ class InstanceBuilder:
                 {"task_state": task_states.SCHEDULING, "host": None, "node": None, "addresses": []},
                 expected_vm_state=[vm_states.BUILDING],
                 expected_task_state=_BUILD_TASK_STATES,
+                event=_failed_step(exc),
             )
         except NovaLiteError:
             return  # deleted meanwhile: nothing left to build
@@ -310,6 +322,7 @@ class InstanceBuilder:
         if current.vm_state == vm_states.ERROR:
             log.info("compute.build.taken_over", instance_uuid=instance.uuid)
             await self.release_resources(ctx, instance)
+            await self._event_failed(ctx, instance.uuid, exc)
             if current.host is not None:
                 current = await self.conductor.instance_update(
                     ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
@@ -325,12 +338,24 @@ class InstanceBuilder:
         await self.release_resources(ctx, instance)
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-        instance = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
+        instance = await self.conductor.instance_set_error(
+            ctx, instance.uuid, fault, event=_failed_step(exc)
+        )
         if instance.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
             instance = await self.conductor.instance_update(
                 ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
             )
         await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))
+
+    async def _event_failed(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:
+        """End the build event with `exc` when no save is left to carry it (rare paths)."""
+        step = _failed_step(exc)
+        try:
+            await self.conductor.action_event_finish(
+                ctx, uuid, BUILD_EVENT, "Error", step["traceback"]
+            )
+        except NovaLiteError as error:
+            log.warning("compute.action_event_lost", event=BUILD_EVENT, error=str(error))
 
     async def release_resources(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Undo a build or a whole instance: guest, ports, volumes, claims. Idempotent."""
@@ -354,6 +379,12 @@ _BUILD_TASK_STATES: list[str | None] = [
     task_states.BLOCK_DEVICE_MAPPING,
     task_states.SPAWNING,
 ]
+
+
+def _failed_step(exc: BaseException) -> dict[str, str | None]:
+    """The build event's end with `exc`, for a save to carry."""
+    tb = "".join(traceback.format_exception(exc))
+    return {"event": BUILD_EVENT, "result": "Error", "traceback": tb}
 
 
 def _stage(watch: BuildWatch | None, name: str) -> AbstractContextManager[None]:

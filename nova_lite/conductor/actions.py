@@ -23,7 +23,34 @@ from nova_lite.exceptions import Invalid, NotFound
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 
-__all__ = ["ActionRecords", "ActionStore"]
+__all__ = ["ActionRecords", "ActionStore", "EventStep", "event_step"]
+
+# What a save may carry for the request's action (`EventStep`): the keys of the start
+# of an event, and of its end.
+_START_KEYS = frozenset({"event", "host"})
+_FINISH_KEYS = frozenset({"event", "result", "traceback"})
+_RESULTS = ("Success", "Error")
+
+EventStep = dict[str, str | None]
+"""An event's start (``event``, ``host``) or end (``event``, ``result``, ``traceback``),
+carried by an instance save so that recording it costs no message of its own."""
+
+
+def event_step(value: Any) -> EventStep:
+    """`value` checked as an `EventStep` (`Invalid` naming what is wrong)."""
+    if not isinstance(value, dict) or not isinstance(value.get("event"), str):
+        raise Invalid(f"An action event must be a mapping with an 'event' name, not {value!r}.")
+    keys = set(value)
+    if keys <= _START_KEYS and isinstance(value.get("host"), str):
+        return value
+    traceback = value.get("traceback")
+    finish = keys <= _FINISH_KEYS and value.get("result") in _RESULTS
+    if finish and (traceback is None or isinstance(traceback, str)):
+        return value
+    raise Invalid(
+        f"An action event has either 'host' (its start) or 'result' (one of "
+        f"{', '.join(_RESULTS)}) and an optional 'traceback' (its end), not {sorted(keys)}."
+    )
 
 
 def _time(value: str | None) -> Any:
@@ -94,8 +121,14 @@ class ActionStore:
         event: str,
         result: str,
         traceback: str | None,
+        *,
+        closes_action: bool = True,
     ) -> None:
-        """Close the event, and the action with it (marked Error if the event failed)."""
+        """Close the event, and the action with it (marked Error if the event failed).
+
+        Without `closes_action` a successful event leaves the action open: the
+        conductor's part of a build ends where the compute host's begins.
+        """
         now = objects.utcnow().isoformat()
         await self.db.execute(
             "UPDATE instance_action_events SET finish_time = ?, result = ?, traceback = ? "
@@ -103,12 +136,23 @@ class ActionStore:
             "instance_actions WHERE instance_uuid = ? AND request_id = ?)",
             (now, result, traceback, event, instance_uuid, ctx.request_id),
         )
+        if not closes_action and result != "Error":
+            return
         await self.db.execute(
             "UPDATE instance_actions SET finish_time = ?, "
             "message = CASE WHEN ? = 'Error' THEN 'Error' ELSE message END "
             "WHERE instance_uuid = ? AND request_id = ?",
             (now, result, instance_uuid, ctx.request_id),
         )
+
+    async def record(self, ctx: RequestContext, instance_uuid: str, step: EventStep) -> None:
+        """Start or finish an event as `step` says (see `EventStep`)."""
+        event = str(step["event"])
+        if "host" in step:
+            await self.event_start(ctx, instance_uuid, event, str(step["host"]))
+        else:
+            result = str(step["result"])
+            await self.event_finish(ctx, instance_uuid, event, result, step.get("traceback"))
 
     async def list(
         self, instance_uuid: str, *, with_tracebacks: bool

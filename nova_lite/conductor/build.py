@@ -6,6 +6,11 @@ a host (rpc.call), record it, and cast the build to that host with the alternate
 timeout periodic puts builds that never finished (their host died) in ERROR. Each
 build first waits for its turn at the `BuildAdmission` (conductor/admission.py), so a
 burst of any size keeps at most so many builds under way.
+
+Placing is recorded as Nova records it, as the create action's
+``conductor_schedule_and_build_instances`` event: started when the conductor asks the
+scheduler, finished when the build is cast to its host (or with the traceback, when
+it could not be placed). The conductor writes it in its own database: no message.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import traceback
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -23,6 +29,7 @@ from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.compute.rpcapi import ComputeAPI
+from nova_lite.conductor.actions import ActionStore
 from nova_lite.conductor.admission import BuildAdmission
 from nova_lite.conductor.aggregates import AggregateStore
 from nova_lite.conductor.instances import InstanceRecords
@@ -41,7 +48,9 @@ from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 
-__all__ = ["BuildTasks"]
+__all__ = ["SCHEDULE_EVENT", "BuildTasks"]
+
+SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +77,8 @@ class BuildTasks:
         admission: BuildAdmission | None = None,
         conductor: ConductorAPI | None = None,
         zones: AggregateStore | None = None,
+        actions: ActionStore | None = None,
+        host: str = "",
     ) -> None:
         self.records = records
         self.scheduler = scheduler
@@ -79,6 +90,8 @@ class BuildTasks:
         self.admission = admission or BuildAdmission(0, lease=float("inf"))
         self.conductor = conductor  # to hand builds still waiting back at a stop
         self.zones = zones
+        self.actions = actions  # where the placing event is recorded
+        self.host = host
         self._builds: dict[str, asyncio.Task[None]] = {}  # instance uuid -> its task
 
     def __repr__(self) -> str:
@@ -170,6 +183,7 @@ class BuildTasks:
             return
         alternates = self.max_attempts - 1
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
+        await self._event_start(ctx, spec.instance_uuid)
         try:
             selections = await self.scheduler.select_destinations(ctx, spec, alternates)
         except NoValidHost as exc:
@@ -187,6 +201,24 @@ class BuildTasks:
             log.exception("conductor.dispatch_failed", instance_uuid=spec.instance_uuid)
             await self.scheduler.release(ctx, spec.instance_uuid)
             await self._fail_build(ctx, spec.instance_uuid, exc)
+            return
+        await self._event_finish(ctx, spec.instance_uuid, None)
+
+    async def _event_start(self, ctx: RequestContext, uuid: str) -> None:
+        if self.actions is not None:
+            await self.actions.event_start(ctx, uuid, SCHEDULE_EVENT, self.host)
+
+    async def _event_finish(
+        self, ctx: RequestContext, uuid: str, exc: BaseException | None
+    ) -> None:
+        """End the placing event: Success leaves the action open for the compute host."""
+        if self.actions is None:
+            return
+        result = "Success" if exc is None else "Error"
+        tb = None if exc is None else "".join(traceback.format_exception(exc))
+        await self.actions.event_finish(
+            ctx, uuid, SCHEDULE_EVENT, result, tb, closes_action=exc is not None
+        )
 
     @endpoint
     async def reschedule_instance(
@@ -242,6 +274,7 @@ class BuildTasks:
     async def _fail_build(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+        await self._event_finish(ctx, uuid, exc)  # nothing if it ended (or never began)
         try:
             instance = await self.records.instance_set_error(ctx, uuid, fault)
         except InstanceNotFound:

@@ -4,6 +4,10 @@ Compute hosts never touch a database; they read and save instances through these
 endpoints, over the `InstanceStore`. Every change to an instance is announced as an
 ``instance.update`` notification (the API's waiters wake on it). The build and
 migration tasks save instances through the same methods, so they announce too.
+
+A save may carry an instance-action event's start or end (`EventStep`): a build
+records ``compute__do_build_and_run_instance`` on saves it makes anyway, so the
+events cost no message of their own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, ClassVar
 from nova_lite import objects
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.conductor.actions import ActionStore, EventStep, event_step
 from nova_lite.conductor.instance_store import ANY, InstanceStore
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
@@ -36,10 +41,12 @@ class InstanceRecords:
         notifier: Notifier,
         *,
         on_saved: Callable[[objects.Instance], None] = lambda instance: None,
+        actions: ActionStore | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.on_saved = on_saved  # told of every instance saved here (the build admission)
+        self.actions = actions  # where the events saves carry are written
 
     def __repr__(self) -> str:
         return "<InstanceRecords>"
@@ -85,9 +92,11 @@ class InstanceRecords:
         expected_task_state: list[str | None] | None = None,
         expected_vm_state: list[str] | None = None,
         expected_host: str | None = None,
+        event: EventStep | None = None,
     ) -> objects.Instance:
         """Save `values`, if the instance is in one of the expected states (and on
-        `expected_host`, when given)."""
+        `expected_host`, when given); then record `event` (only if the save was made)."""
+        step = None if event is None else event_step(event)
         instance = await self.store.update(
             instance_uuid,
             values,
@@ -95,15 +104,23 @@ class InstanceRecords:
             expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
             expected_host=ANY if expected_host is None else expected_host,
         )
+        await self._record(ctx, instance_uuid, step)
         await self._announce(ctx, instance)
         return instance
 
     @endpoint
     async def instance_set_error(
-        self, ctx: RequestContext, instance_uuid: str, fault: objects.InstanceFault
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        fault: objects.InstanceFault,
+        event: EventStep | None = None,
     ) -> objects.Instance:
-        """Put the instance in ERROR with `fault`, unless it is being deleted."""
+        """Put the instance in ERROR with `fault`, unless it is being deleted; record
+        `event` either way (the step that failed has ended)."""
+        step = None if event is None else event_step(event)
         current = await self.store.get(instance_uuid)
+        await self._record(ctx, instance_uuid, step)
         if current.task_state == task_states.DELETING:
             return current
         try:
@@ -123,6 +140,10 @@ class InstanceRecords:
         instance = await self.store.destroy(instance_uuid)
         await self._announce(ctx, instance)
         return instance
+
+    async def _record(self, ctx: RequestContext, uuid: str, step: EventStep | None) -> None:
+        if step is not None and self.actions is not None:
+            await self.actions.record(ctx, uuid, step)
 
     async def _announce(self, ctx: RequestContext, instance: objects.Instance) -> None:
         self.on_saved(instance)

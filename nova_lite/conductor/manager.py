@@ -80,14 +80,15 @@ class ConductorManager(Manager):
         quotas = QuotaBook(self.db, config.quota)
         groups = ServerGroupStore(self.db, quotas)
         store = InstanceStore(self.db, quotas, groups)
-        self.instances = InstanceRecords(store, notifier, on_saved=admission.saw)
+        actions = ActionStore(self.db)
+        self.instances = InstanceRecords(store, notifier, on_saved=admission.saw, actions=actions)
         self.edits = InstanceEdits(store, notifier)
         self.keypairs = KeypairRecords(self.db, quotas=quotas)
         self.quotas = QuotaRecords(quotas)
         self.server_groups = ServerGroupRecords(groups)
         zones = AggregateStore(self.db)
         self.aggregates = AggregateRecords(zones)
-        self.actions = ActionRecords(ActionStore(self.db))
+        self.actions = ActionRecords(actions)
         self.flavors = FlavorRecords(FlavorStore(self.db))
         network = NetworkAPI(transport, config)
         self.builds = BuildTasks(
@@ -101,6 +102,8 @@ class ConductorManager(Manager):
             admission=admission,
             conductor=ConductorAPI(transport, config),
             zones=zones,
+            actions=actions,
+            host=host,
         )
         self.reconciler = BuildReconciler(
             self.instances,

@@ -114,9 +114,15 @@ class ConductorAPI(RPCAPI):
         expected_task_state: list[str | None] | None = None,
         expected_vm_state: list[str] | None = None,
         expected_host: str | None = None,
+        event: dict[str, str | None] | None = None,
     ) -> objects.Instance:
-        """Save `values`; with expected states (and host), a compare-and-swap."""
-        condition = {} if expected_host is None else {"expected_host": expected_host}
+        """Save `values`; with expected states (and host), a compare-and-swap. `event`
+        (an instance-action event's start or end) is recorded with the save."""
+        condition: dict[str, Any] = {}
+        if expected_host is not None:
+            condition["expected_host"] = expected_host
+        if event is not None:
+            condition["event"] = event
         result: objects.Instance = await self.invoker.call(
             ctx,
             "instance_update",
@@ -129,10 +135,17 @@ class ConductorAPI(RPCAPI):
         return result
 
     async def instance_set_error(
-        self, ctx: RequestContext, instance_uuid: str, fault: objects.InstanceFault
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        fault: objects.InstanceFault,
+        *,
+        event: dict[str, str | None] | None = None,
     ) -> objects.Instance:
+        """ERROR with `fault`; `event` (the failed step's end) is recorded with it."""
+        extra = {} if event is None else {"event": event}
         result: objects.Instance = await self.invoker.call(
-            ctx, "instance_set_error", instance_uuid=instance_uuid, fault=fault
+            ctx, "instance_set_error", instance_uuid=instance_uuid, fault=fault, **extra
         )
         return result
 

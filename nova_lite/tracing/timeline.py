@@ -76,13 +76,14 @@ def _action_steps(actions: Iterable[Mapping[str, Any]]) -> Iterator[Step]:
             event_start = _seconds(event["start_time"])
             assert event_start is not None
             service = str(event["event"]).split("_", 1)[0]
+            event_end = _seconds(event.get("finish_time"))
             yield Step(
                 event_start,
-                _seconds(event.get("finish_time")),
+                event_end,
                 service,
                 event.get("host") or "",
                 f"event {event['event']}",
-                event.get("result") or "",
+                event.get("result") or ("running" if event_end is None else ""),
                 "event",
             )
 
