@@ -198,6 +198,8 @@ class Recorder:
 
 
 def _audit_summary(audit: dict[str, Any]) -> dict[str, Any]:
+    if "error" in audit:  # the books could not be read: not clean, and why
+        return {"clean": False, "findings": 0, "kinds": {}, "error": audit["error"]}
     findings = audit.get("findings", [])
     return {"clean": not findings, "findings": len(findings),
             "kinds": dict(collections.Counter(str(f.get("kind")) for f in findings))}  # fmt: skip
