@@ -153,6 +153,7 @@ class World:
     spare: str = ""  # a second server, for attaches the matrix does not wait for
     tap: NotificationTap | None = None
     attaches: int = 0
+    announced: int = 0  # of the attaches, those a host does (and announces when done)
     counter: Any = attrs.field(factory=itertools.count)
 
     @property
@@ -190,15 +191,21 @@ class World:
         return str((await self.cloud.api.volume.create(self.member, 1, name="v")).id)
 
     async def new_attachment(self) -> str:
+        """A volume attached to the server, once the attach is done."""
         volume = await self.new_volume()
         session = self.cloud.api.session(self._token("owner_member"))
         device = f"/dev/vd{'bcdefghijklmnop'[self.attaches]}"
         await session.servers.attach_volume(self.server, volume, device)
         self.attaches += 1
+        if (await self.cloud.api.conductor.instance_get(self.member, self.server)).host is None:
+            # Shelved offloaded (the shelve cells' outcome depends on their timing): the
+            # API attached it itself, before answering, and no host announces it.
+            return volume
+        self.announced += 1
         tap = self.tap
         assert tap is not None
         done = "instance.attach_volume.end"
-        await tap.wait_for(lambda _: len(tap.about(self.server, done)) >= self.attaches)
+        await tap.wait_for(lambda _: len(tap.about(self.server, done)) >= self.announced)
         return volume
 
 
