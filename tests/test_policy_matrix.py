@@ -1154,36 +1154,7 @@ async def _delete_assisted_snapshot(world: World, role: str) -> Call:
     return Call(path=path, owner=world.owner)
 
 
-async def _proxy_volume(world: World, role: str, *, delete: bool = False) -> Call:
-    volume = await _fresh_volume(world) if delete else world.volume
-    return Call(path=f"{COMPUTE}/os-volumes/{volume}", owner=world.owner, hidden=True)
-
-
-async def _proxy_delete_volume(world: World, role: str) -> Call:
-    return await _proxy_volume(world, role, delete=True)
-
-
-async def _proxy_snapshot(world: World, role: str) -> Call:
-    snapshot = await _fresh_snapshot(world)
-    return Call(path=f"{COMPUTE}/os-snapshots/{snapshot}", owner=world.owner, hidden=True)
-
-
-async def _proxy_create_snapshot(world: World, role: str) -> Call:
-    body = {"snapshot": {"volume_id": world.volume, "display_name": "s"}}
-    return Call(path=f"{COMPUTE}/os-snapshots", json=body, owner=world.owner, hidden=True)
-
-
 ADMIN_COMPUTE_BUILDERS: dict[str, Builder] = {
-    "compute_list_proxy_volumes": _fixed(f"{COMPUTE}/os-volumes"),
-    "compute_list_proxy_volumes_detail": _fixed(f"{COMPUTE}/os-volumes/detail"),
-    "compute_create_proxy_volume": _fixed_body(f"{COMPUTE}/os-volumes", {"volume": {"size": 1}}),
-    "compute_show_proxy_volume": _proxy_volume,
-    "compute_delete_proxy_volume": _proxy_delete_volume,
-    "compute_list_proxy_snapshots": _fixed(f"{COMPUTE}/os-snapshots"),
-    "compute_list_proxy_snapshots_detail": _fixed(f"{COMPUTE}/os-snapshots/detail"),
-    "compute_create_proxy_snapshot": _proxy_create_snapshot,
-    "compute_show_proxy_snapshot": _proxy_snapshot,
-    "compute_delete_proxy_snapshot": _proxy_snapshot,
     "compute_create_external_events": _external_events,
     "compute_swap_volume": _swap_volume,
     "compute_create_assisted_snapshot": _assisted_snapshot,
@@ -1564,12 +1535,12 @@ BUILDERS: dict[str, Builder] = {
     "volume_show_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}"),
     "volume_show_default_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}/defaults"),
     "volume_update_quota_set": _vowned(
-        lambda w: f"/os-quota-sets/{w.owner}", json={"quota_set": {"groups": -1}}
+        lambda w: f"/os-quota-sets/{w.owner}", json={"quota_set": {"groups": 20}}
     ),
     "volume_delete_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}"),
     "volume_show_quota_class_set": _vowned("/os-quota-class-sets/default"),
     "volume_update_quota_class_set": _vowned(
-        "/os-quota-class-sets/default", json={"quota_class_set": {"groups": -1}}
+        "/os-quota-class-sets/default", json={"quota_class_set": {"groups": 10}}
     ),
     "volume_list_services": _vowned("/os-services"),
     "volume_update_service": _update_service,
@@ -1685,7 +1656,6 @@ async def world(clouds: CloudFactory) -> AsyncIterator[World]:
             "quota_gigabytes": -1,
             "quota_backups": -1,
             "quota_backup_gigabytes": -1,
-            "quota_groups": -1,
         },
         "image": {"image_count_total": -1},
         "network": {

@@ -131,28 +131,6 @@ COMPUTE = _rules(
     ("os_compute_api:os-volumes-attachments:show", READER_OR_ADMIN, "Show a volume attachment."),
     ("os_compute_api:os-volumes-attachments:create", MEMBER_OR_ADMIN, "Attach a volume."),
     ("os_compute_api:os-volumes-attachments:delete", MEMBER_OR_ADMIN, "Detach a volume."),
-    ("os_compute_api:os-volumes:list", READER_OR_ADMIN, "List volumes (the proxy, to 2.35)."),
-    ("os_compute_api:os-volumes:detail", READER_OR_ADMIN, "List volumes in detail (to 2.35)."),
-    ("os_compute_api:os-volumes:create", MEMBER_OR_ADMIN, "Create a volume (to 2.35)."),
-    ("os_compute_api:os-volumes:show", READER_OR_ADMIN, "Show a volume (to 2.35)."),
-    ("os_compute_api:os-volumes:delete", MEMBER_OR_ADMIN, "Delete a volume (to 2.35)."),
-    (
-        "os_compute_api:os-volumes:snapshots:list",
-        READER_OR_ADMIN,
-        "List volume snapshots (to 2.35).",
-    ),
-    (
-        "os_compute_api:os-volumes:snapshots:detail",
-        READER_OR_ADMIN,
-        "List volume snapshots in detail (to 2.35).",
-    ),
-    (
-        "os_compute_api:os-volumes:snapshots:create",
-        MEMBER_OR_ADMIN,
-        "Snapshot a volume (to 2.35).",
-    ),
-    ("os_compute_api:os-volumes:snapshots:show", READER_OR_ADMIN, "Show a volume snapshot."),
-    ("os_compute_api:os-volumes:snapshots:delete", MEMBER_OR_ADMIN, "Delete a volume snapshot."),
     (
         "os_compute_api:os-volumes-attachments:swap",
         SERVICE,

@@ -225,57 +225,8 @@ RECORD_SCHEMAS: dict[str, Schema] = {
     "compute_set_image_metadata_item": METADATA_ITEM,
 }
 
-# Nova's volume proxy (os-volumes, os-snapshots, to 2.35): its create bodies.
-_PROXY_TEXT: Schema = {"type": ["string", "null"], "maxLength": 255}
-PROXY_VOLUME_CREATE: Schema = {
-    "type": "object",
-    "properties": {
-        "volume": {
-            "type": "object",
-            "properties": {
-                "size": {
-                    "anyOf": [
-                        {"type": "integer", "minimum": 1, "maximum": MAX_SIZE_GB},
-                        {"type": "string", "pattern": "^[0-9]+$"},
-                    ]
-                },
-                "volume_type": _PROXY_TEXT,
-                "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
-                "snapshot_id": _PROXY_TEXT,
-                "availability_zone": _PROXY_TEXT,
-                "display_name": _PROXY_TEXT,
-                "display_description": _PROXY_TEXT,
-            },
-            "required": ["size"],
-            "additionalProperties": False,
-        }
-    },
-    "required": ["volume"],
-    "additionalProperties": False,
-}
-PROXY_SNAPSHOT_CREATE: Schema = {
-    "type": "object",
-    "properties": {
-        "snapshot": {
-            "type": "object",
-            "properties": {
-                "volume_id": {"type": "string", "minLength": 1, "maxLength": 255},
-                "force": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0"]}]},
-                "display_name": _PROXY_TEXT,
-                "display_description": _PROXY_TEXT,
-            },
-            "required": ["volume_id"],
-            "additionalProperties": False,
-        }
-    },
-    "required": ["snapshot"],
-    "additionalProperties": False,
-}
-
 SCHEMAS: dict[str, Schema] = {
     **RECORD_SCHEMAS,
-    "compute_create_proxy_volume": PROXY_VOLUME_CREATE,
-    "compute_create_proxy_snapshot": PROXY_SNAPSHOT_CREATE,
     "compute_create_server": SERVER_CREATE,
     "compute_update_server": SERVER_UPDATE,
     "compute_server_action": SERVER_ACTION,
