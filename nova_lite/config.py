@@ -315,6 +315,8 @@ class VolumeConfig:
     quota_backups: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
     # GiB of backups a project may have (quota_backup_gigabytes); -1: unlimited.
     quota_backup_gigabytes: int = attrs.field(default=1000, validator=attrs.validators.ge(-1))
+    # Generic volume groups a project may have (Cinder's quota_groups); -1: unlimited.
+    quota_groups: int = attrs.field(default=10, validator=attrs.validators.ge(-1))
     # The largest volume, in GiB (per_volume_size_limit); -1: no limit but 16384.
     per_volume_size_limit: int = attrs.field(default=-1, validator=attrs.validators.ge(-1))
     # The availability zone volumes are created in (storage_availability_zone).

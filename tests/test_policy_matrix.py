@@ -1570,12 +1570,12 @@ BUILDERS: dict[str, Builder] = {
     "volume_show_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}"),
     "volume_show_default_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}/defaults"),
     "volume_update_quota_set": _vowned(
-        lambda w: f"/os-quota-sets/{w.owner}", json={"quota_set": {"groups": 20}}
+        lambda w: f"/os-quota-sets/{w.owner}", json={"quota_set": {"groups": -1}}
     ),
     "volume_delete_quota_set": _vowned(lambda w: f"/os-quota-sets/{w.owner}"),
     "volume_show_quota_class_set": _vowned("/os-quota-class-sets/default"),
     "volume_update_quota_class_set": _vowned(
-        "/os-quota-class-sets/default", json={"quota_class_set": {"groups": 10}}
+        "/os-quota-class-sets/default", json={"quota_class_set": {"groups": -1}}
     ),
     "volume_list_services": _vowned("/os-services"),
     "volume_update_service": _update_service,
@@ -1691,6 +1691,7 @@ async def world(clouds: CloudFactory) -> AsyncIterator[World]:
             "quota_gigabytes": -1,
             "quota_backups": -1,
             "quota_backup_gigabytes": -1,
+            "quota_groups": -1,
         },
         "image": {"image_count_total": -1},
         "network": {

@@ -61,7 +61,7 @@ class QuotaBook:
             "backups": volume.quota_backups,
             "backup_gigabytes": volume.quota_backup_gigabytes,
             "per_volume_gigabytes": volume.per_volume_size_limit,
-            "groups": 10,
+            "groups": volume.quota_groups,
         }
 
     async def defaults(self, conn: aiosqlite.Connection | None = None) -> dict[str, int]:
@@ -113,7 +113,7 @@ class QuotaBook:
                 raise QuotaExceeded(
                     f"{_exceeded(resource)}: Maximum number of {resource} allowed ({limit}) "
                     f"exceeded for project {project_id}: {used[resource]} used, {more} "
-                    f"requested{_option(resource)}.",
+                    f"requested ([volume] quota_{resource}).",
                     resource=resource,
                 )
 
@@ -204,10 +204,3 @@ def _exceeded(resource: str) -> str:
         "backup_gigabytes": "VolumeBackupSizeExceedsAvailableQuota",
         "groups": "GroupLimitExceeded",
     }[resource]
-
-
-def _option(resource: str) -> str:
-    """Where the default limit of `resource` is configured (groups: the quota class)."""
-    if resource == "groups":
-        return " (the default quota class's groups)"
-    return f" ([volume] quota_{resource})"
