@@ -151,4 +151,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (aggregate_id, key)
     );
     """,
+    # An action's events by the action: every build writes and ends two of them,
+    # and without it each end scanned every event of every server.
+    """
+    CREATE INDEX instance_action_events_by_action ON instance_action_events (action_id);
+    """,
 ]
