@@ -131,13 +131,26 @@ class RequestContext:
         """Rebuild a context from `to_dict()` output, ignoring keys it does not know.
 
         Raises TypeError or ValueError when a known key has a value of the wrong type.
+        One request's context arrives in every message of it (a build's dozen), so the
+        contexts rebuilt lately are kept by their values and given again: a context
+        is frozen, so one may serve them all.
         """
+        key = _wire_key(data)
+        if key is not None:
+            found = _RECENT.get(key)
+            if found is not None:
+                return found
         values = {k: v for k, v in data.items() if k in _FIELDS and v is not None}
-        for key, value in values.items():
-            expected = _FIELDS[key]
+        for name, value in values.items():
+            expected = _FIELDS[name]
             if not isinstance(value, expected):
-                raise TypeError(f"context field {key!r} must be {expected}, not {value!r}")
-        return cls(**values)
+                raise TypeError(f"context field {name!r} must be {expected}, not {value!r}")
+        context = cls(**values)
+        if key is not None:
+            if len(_RECENT) >= _RECENT_SIZE:
+                del _RECENT[next(iter(_RECENT))]  # the oldest
+            _RECENT[key] = context
+        return context
 
     def elevated(self) -> RequestContext:
         """A copy with admin rights, for a service acting on its own behalf."""
@@ -162,3 +175,30 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "auth_token": str,
     "read_deleted": str,
 }
+
+_NAMES = tuple(_FIELDS)
+_RECENT_SIZE = 512  # contexts kept by `from_dict`: requests in flight in one process
+_RECENT: dict[tuple[Any, ...], RequestContext] = {}
+
+
+def _wire_key(data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """`data`'s known values as a hashable key, or None if they cannot be one.
+
+    A value's type is part of the key where equal values of other types exist
+    (``1 == True``), so a value that `from_dict` refuses never matches one it took.
+    """
+    get = data.get
+    roles = get("roles")
+    admin = get("is_admin")
+    try:
+        key = (
+            *[get(name) for name in _NAMES if name not in ("roles", "is_admin")],
+            type(roles),
+            tuple(roles) if isinstance(roles, list | tuple) else roles,
+            type(admin),
+            admin,
+        )
+        hash(key)
+    except TypeError:  # an unhashable value: `from_dict` says what is wrong with it
+        return None
+    return key

@@ -164,3 +164,18 @@ async def test_a_session_carries_its_ids_into_every_context(front: FrontEnd) -> 
     ctx = await session.context()
     assert (ctx.request_id, ctx.global_request_id) == (request_id, global_id)
     assert ctx.user_name == "admin" and ctx.is_admin and ctx.auth_token == admin.token
+
+
+def test_a_context_rebuilt_again_is_the_same_and_bad_values_are_still_refused() -> None:
+    """`from_dict` of the same wire values gives the same context; a wrong type never
+    matches a context rebuilt before (``1 == True``), nor does an unhashable role."""
+    wire = RequestContext(user_id="u1", project_id="p1", roles=("admin",), is_admin=True).to_dict()
+    first = RequestContext.from_dict(wire)
+    assert RequestContext.from_dict(dict(wire)) is first
+    assert RequestContext.from_dict({**wire, "roles": ("admin",)}) == first
+    with pytest.raises(TypeError, match="is_admin"):
+        RequestContext.from_dict({**wire, "is_admin": 1})
+    with pytest.raises(TypeError, match="roles"):
+        RequestContext.from_dict({**wire, "roles": [{"admin": 1}]})
+    other = RequestContext.from_dict({**wire, "project_id": "p2"})
+    assert other.project_id == "p2" and first.project_id == "p1"
