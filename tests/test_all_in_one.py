@@ -196,6 +196,10 @@ async def _server_walk(cli: Cli, volume_id: str) -> str:
     assert ("api", "action create") in built, sorted(built)
     assert ("scheduler@aio", "scheduler decision (internal)") in built, sorted(built)
     assert any(what == "build spawning (internal)" for _, what in built), sorted(built)
+    events = {s["what"]: (s["service"], s["result"]) for s in timeline if s["source"] == "event"}
+    assert events["event conductor_schedule_and_build_instances"] == ("conductor@aio", "Success")
+    lane, result = events["event compute__do_build_and_run_instance"]
+    assert lane.startswith("compute@") and result == "Success"
     for action, extra, status in WALK:
         arguments = [volume_id if a == VOLUME else a for a in extra]
         shown = await cli("server", action, sid, *arguments, "--wait")
