@@ -56,7 +56,8 @@ async def openstack(front: FrontEnd, home: Path, *args: str) -> Any:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), WAIT)
+    # One command: its start-up takes seconds on a busy machine, and --wait polls every 5 s.
+    out, err = await asyncio.wait_for(process.communicate(), 3 * WAIT)
     assert process.returncode == 0, err.decode()
     return json.loads(out) if out.strip() else None
 

@@ -60,7 +60,8 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), WAIT)
+    # One command: its start-up takes seconds on a busy machine, and --wait polls every 5 s.
+    out, err = await asyncio.wait_for(process.communicate(), 3 * WAIT)
     body = json.loads(out) if out.strip() else None
     return process.returncode or 0, body, err.decode()
 
