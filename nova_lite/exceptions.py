@@ -28,7 +28,8 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
         ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
         ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
-        │                                             UnexpectedTaskStateError, IpAddressExhausted,
+        │                                             InstanceNotReady, UnexpectedTaskStateError,
+        │                                             IpAddressExhausted,
         │                                             NetworkInUse, SubnetInUse, ... (Neutron's)
         ├── ImageLimitExceeded                   413: too many image tags, members or properties
         ├── NoValidHost, RescheduledException, BuildAbortException
@@ -57,6 +58,7 @@ __all__ = [
     "InstanceInvalidState",
     "InstanceLocked",
     "InstanceNotFound",
+    "InstanceNotReady",
     "Invalid",
     "InvalidRpcArguments",
     "IpAddressExhausted",
@@ -380,6 +382,10 @@ class IpAddressInUse(Conflict):
 
 class InstanceInvalidState(Conflict):
     """The action is not allowed in the instance's current vm_state/task_state."""
+
+
+class InstanceNotReady(Conflict):
+    """The instance is on no host (not built yet, or shelved offloaded): Nova's 409."""
 
 
 class UnexpectedTaskStateError(Conflict):

@@ -431,6 +431,22 @@ async def test_console_output_of_length_n_is_n_lines(front: FrontEnd, member: st
     assert len(tail.body["output"].split("\n")) == 2
 
 
+async def test_console_output_of_a_shelved_offloaded_server_is_409(
+    front: FrontEnd, member: str
+) -> None:
+    """A server on no host has no console: Nova answers 409 (InstanceNotReady), not 400."""
+    server_id = await front.boot(member)
+    action = f"{COMPUTE}/servers/{server_id}/action"
+    shelved = await front.call("POST", action, token=member, json={"shelve": None})
+    assert shelved.status == 202
+    await front.wait(member, server_id, "SHELVED_OFFLOADED")
+
+    reply = await front.call("POST", action, token=member, json={"os-getConsoleOutput": {}})
+
+    assert reply.status == 409
+    assert "is not ready" in reply.body["conflictingRequest"]["message"]
+
+
 # -- the port quota, at the API ----------------------------------------------------------
 
 

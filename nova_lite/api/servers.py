@@ -32,6 +32,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     ImageNotFound,
     InstanceNotFound,
+    InstanceNotReady,
     Invalid,
     NetworkNotFound,
     NovaLiteError,
@@ -405,7 +406,10 @@ class Servers(ServerActions, ServerRecords):
         instance = await self._visible_instance(ctx, server_id)
         self.api.authorize(ctx, "console_output", instance.project_id)
         if instance.host is None:
-            raise Invalid(f"Server {server_id} is not running on any host yet.")
+            raise InstanceNotReady(
+                f"Instance {server_id} is not ready: it is on no host (not built yet, "
+                "or shelved offloaded), so it has no console."
+            )
         return await self.api.compute.get_console_output(ctx, instance.host, server_id)
 
 
