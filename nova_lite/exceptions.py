@@ -15,6 +15,7 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
     ├── MessagingError                           RPC-level failures
     │   ├── MessagingTimeout(TimeoutError)       no reply within the timeout
     │   ├── MessageDecodeError(ValueError)       a message that cannot be decoded
+    │   ├── MessageTooLarge                      a reply over [rpc] max_message_bytes
     │   ├── NoSuchMethod(AttributeError)         no endpoint has that method
     │   ├── InvalidRpcArguments(Invalid, TypeError) the arguments do not fit the method
     │   ├── UnsupportedVersion(ValueError)       no endpoint serves that version
@@ -66,6 +67,7 @@ __all__ = [
     "KeypairNotFound",
     "MacAddressInUse",
     "MessageDecodeError",
+    "MessageTooLarge",
     "MessageUndeliverable",
     "MessagingError",
     "MessagingTimeout",
@@ -172,6 +174,11 @@ class MessagingTimeout(MessagingError, TimeoutError):
 
 class MessageDecodeError(MessagingError, ValueError):
     """A message body is not a valid nova_lite/oslo envelope."""
+
+
+class MessageTooLarge(MessagingError):
+    """A reply would pass ``[rpc] max_message_bytes``: the caller gets this at once
+    instead of waiting out its timeout for a reply its side would refuse."""
 
 
 class NoSuchMethod(MessagingError, AttributeError):

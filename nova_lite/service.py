@@ -22,6 +22,7 @@ from nova_lite.context import RequestContext
 from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.metrics.queues import QueueDepths
 from nova_lite.rpc import ObjectSerializer, Target, Worker
+from nova_lite.rpc.invoker import accept_replies_up_to
 from nova_lite.transport import Transport
 
 __all__ = ["Manager", "PeriodicTask", "Service"]
@@ -100,6 +101,7 @@ class Service(AsyncLifecycle):
             max_message_bytes=config.rpc.max_message_bytes,
             queue_prefix=config.rpc.queue_prefix,
         )
+        accept_replies_up_to(manager.transport, config.rpc.max_message_bytes)
         self._periodic: list[asyncio.Task[None]] = []
         self._depths: QueueDepths | None = None
         self.running = False

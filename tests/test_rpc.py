@@ -17,6 +17,7 @@ import structlog
 from nova_lite import Invoker, ObjectSerializer, RequestContext, Target, Worker
 from nova_lite.exceptions import (
     InvalidRpcArguments,
+    MessageTooLarge,
     MessageUndeliverable,
     MessagingTimeout,
     NoSuchMethod,
@@ -26,6 +27,7 @@ from nova_lite.exceptions import (
     UnsupportedVersion,
 )
 from nova_lite.rpc import endpoint
+from nova_lite.rpc.invoker import accept_replies_up_to
 from nova_lite.testing import TransportFactory
 from nova_lite.transport import (
     Consumer,
@@ -55,6 +57,10 @@ class Recorder:
     async def echo(self, ctx: RequestContext, value: object) -> object:
         self.seen.append("echo")
         return value
+
+    @endpoint
+    async def repeat(self, ctx: RequestContext, text: str, times: int) -> str:
+        return text * times
 
     @endpoint
     async def whoami(self, ctx: RequestContext) -> str:
@@ -614,3 +620,22 @@ async def test_worker_repr_shows_identity_and_state(fleet: Fleet) -> None:
     """A worker's repr names its topic.host and its lifecycle state."""
     await fleet.add_worker("h9")
     assert _names(fleet.workers) == [f"<Worker {fleet.target.topic}.h9 running in_flight=0>"]
+
+
+async def test_a_reply_over_the_limit_fails_the_call_at_once(fleet: Fleet) -> None:
+    """A result too large to send is a MessageTooLarge to the caller well before its
+    timeout (not a reply the caller's side drops unread while it waits 60 s), the worker
+    keeps serving, and a raised limit is raised for replies too."""
+    await fleet.add_worker("w1", max_message_bytes=64 * 1024)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(MessageTooLarge, match=r"reply to repeat is \d+ bytes, over the \[rpc\]"):
+        await fleet.invoker.call(CTX, "repeat", text="x", times=100_000)
+    assert asyncio.get_running_loop().time() - started < WAIT / 2
+    assert await fleet.invoker.call(CTX, "echo", value="small") == "small"
+
+    # A reply over the 4 MiB default reaches a caller whose services allow more.
+    accept_replies_up_to(fleet.transport, 8 * 1024 * 1024)
+    await fleet.add_worker("w2", max_message_bytes=8 * 1024 * 1024)
+    to_w2 = Invoker(fleet.transport, attrs.evolve(fleet.target, server="w2"), timeout=WAIT * 3)
+    big = await to_w2.call(CTX, "repeat", text="y", times=5 * 1024 * 1024)
+    assert big == "y" * (5 * 1024 * 1024)

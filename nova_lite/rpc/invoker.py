@@ -64,6 +64,8 @@ class DirectConsumer:
         self.started = False
         self.closed = False
         self.deadlines: Deadlines | None = None  # the calls' timers, once started
+        # The largest reply read: the services' [rpc] max_message_bytes (`accept_up_to`).
+        self.max_bytes = envelope.DEFAULT_MAX_MESSAGE_BYTES
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -106,7 +108,7 @@ class DirectConsumer:
 
     def _on_reply(self, delivery: Delivery) -> None:
         try:
-            reply = envelope.decode_reply(delivery.message.body)
+            reply = envelope.decode_reply(delivery.message.body, max_bytes=self.max_bytes)
         except MessageDecodeError as exc:
             log.warning("rpc.reply.undecodable", error=str(exc))
             return
@@ -167,6 +169,13 @@ _direct_consumers: weakref.WeakKeyDictionary[Transport, DirectConsumer] = (
     weakref.WeakKeyDictionary()
 )
 _declared_exchanges: weakref.WeakKeyDictionary[Transport, set[str]] = weakref.WeakKeyDictionary()
+
+
+def accept_replies_up_to(transport: Transport, max_bytes: int) -> None:
+    """Read replies on `transport` up to `max_bytes` (a service's [rpc] max_message_bytes),
+    so that a limit raised for the workers is raised for the callers too."""
+    consumer = direct_consumer_for(transport)
+    consumer.max_bytes = max(consumer.max_bytes, max_bytes)
 
 
 def direct_consumer_for(transport: Transport) -> DirectConsumer:

@@ -23,7 +23,7 @@ import attrs
 import structlog
 
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import MessageDecodeError, NovaLiteError, TransportError
+from nova_lite.exceptions import MessageDecodeError, MessageTooLarge, NovaLiteError, TransportError
 from nova_lite.lifecycle import AsyncLifecycle
 from nova_lite.rpc import envelope, topology
 from nova_lite.rpc.admission import RecentIds, Slots
@@ -380,7 +380,19 @@ class Worker(AsyncLifecycle):
                 body = envelope.encode_reply(
                     request.msg_id or "", failure=envelope.encode_failure(exc)
                 )
+            if len(body) > self.max_message_bytes:
+                body = self._too_large(request, len(body))
             await self._replies.reply(request, body)
+
+    def _too_large(self, request: envelope.Request, size: int) -> bytes:
+        """A failure reply in place of a result the caller's side would refuse unread."""
+        exc = MessageTooLarge(
+            f"The reply to {request.method} is {size} bytes, over the [rpc] "
+            f"max_message_bytes limit of {self.max_message_bytes}: ask for less (a "
+            "filter, a page) or raise the limit on every service."
+        )
+        log.warning("rpc.reply.too_large", method=request.method, size=size)
+        return envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
 
     @handled
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
