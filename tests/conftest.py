@@ -40,12 +40,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # Hypothesis: the same examples on every CI run (derandomized, no example database),
 # and new ones on every local run, with failures kept in the local database
 # (.hypothesis/, git-ignored) so they replay until fixed; a failure found once is then
-# written into its test as an explicit example. NOVA_LITE_HYPOTHESIS_PROFILE picks
+# written into its test as an explicit example. NOVA_LITE_TEST_HYPOTHESIS_PROFILE picks
 # either profile anywhere (`ci` to reproduce CI's examples locally).
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(
-    os.environ.get("NOVA_LITE_HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "explore")
+    os.environ.get("NOVA_LITE_TEST_HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "explore")
 )
 
 

@@ -37,6 +37,19 @@ _ANY = {"project_id": None}
 _SORT_KEYS = ("name", "id", "created_at", "description", "is_public")
 
 
+# Every listing's statement, made here from the allowed sort keys: no caller's text
+# is ever spliced into SQL. Keyed by (every type or only public ones, key, direction).
+_LIST_SQL = {
+    (every, key, direction): (
+        f"SELECT * FROM group_types {'' if every else 'WHERE is_public = ?'} "
+        f"ORDER BY {key} {direction}, rowid"
+    )
+    for every in (True, False)
+    for key in _SORT_KEYS
+    for direction in ("ASC", "DESC")
+}
+
+
 def parse_sort(sort: str | None) -> tuple[str, str]:
     """Cinder's ``sort=key:dir`` (the first key only): the column and ASC or DESC."""
     if not sort:
@@ -114,10 +127,8 @@ class GroupTypeRecords:
         key, direction = parse_sort(sort)
         if not ctx.is_admin:
             is_public = True
-        where, params = ("", ()) if is_public is None else ("WHERE is_public = ?", (is_public,))
-        rows = await self.store.db.fetchall(
-            f"SELECT * FROM group_types {where} ORDER BY {key} {direction}, rowid", params
-        )
+        params = () if is_public is None else (is_public,)
+        rows = await self.store.db.fetchall(_LIST_SQL[is_public is None, key, direction], params)
         return [type_record(row) for row in rows]
 
     @endpoint
