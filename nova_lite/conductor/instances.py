@@ -104,8 +104,11 @@ class InstanceRecords:
             expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
             expected_host=ANY if expected_host is None else expected_host,
         )
+        # The admission hears of the save before the event is written: once the save is
+        # visible (a build ACTIVE), its slot must already be free.
+        self.on_saved(instance)
         await self._record(ctx, instance_uuid, step)
-        await self._announce(ctx, instance)
+        await self._notify(ctx, instance)
         return instance
 
     @endpoint
@@ -147,4 +150,7 @@ class InstanceRecords:
 
     async def _announce(self, ctx: RequestContext, instance: objects.Instance) -> None:
         self.on_saved(instance)
+        await self._notify(ctx, instance)
+
+    async def _notify(self, ctx: RequestContext, instance: objects.Instance) -> None:
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
