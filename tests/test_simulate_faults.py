@@ -67,7 +67,13 @@ def test_a_short_broker_outage_is_ridden_out_with_clean_books() -> None:
     reasons = ("The build was interrupted", "No valid host was found (ComputeFilter)")
     assert all(reason.startswith(reasons) for reason in totals["rejected_by"])
     assert totals["placed"] > 90  # most of the scenario went on
-    assert totals["placement_latency_p99"] > 240  # arrivals of the outage, placed after it
+    # The creates that met the outage are sent again when the bus is back: they are
+    # placed late, or, when the retry comes before any host has reported since (every
+    # host missed service_down_time's worth of reports), refused by the ComputeFilter.
+    # Which of the two depends on the order of timers at the bus's return; one must be.
+    placed_late = totals["placement_latency_p99"] > 240
+    refused_on_return = totals["rejected_by"].get("No valid host was found (ComputeFilter)", 0)
+    assert placed_late or refused_on_return > 0
     assert result.audit == {"clean": True, "findings": 0, "kinds": {}}
     assert simulation.recorder is not None
     places = simulation.recorder.placements.values()
