@@ -374,7 +374,8 @@ class MemoryBroker:
             queue.messages.appendleft(envelope)
         elif requeue is False:
             self._dead_letter(queue, envelope)
-        self._dispatch(queue)
+        if queue.messages:  # a slot came free for what waits
+            self._dispatch(queue)
 
     def drop_connection(self, owner: MemoryTransport) -> None:
         """Delete what an closing connection owned exclusively."""
@@ -441,7 +442,10 @@ class _MemoryConsumer(Consumer):
         self._receiving = False
         self._released = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        # The running handlers' tasks, by delivery (asyncio holds tasks only weakly);
+        # each leaves at its own end, with no done callback to schedule.
+        self._handlers: dict[int, asyncio.Task[None]] = {}
+        self._handler_ids = itertools.count()
 
     def __repr__(self) -> str:
         state = "consuming" if self._receiving else "cancelled"
@@ -460,16 +464,16 @@ class _MemoryConsumer(Consumer):
         return self._prefetch <= 0 or len(self._unsettled) < self._prefetch
 
     def deliver(self, envelope: _Envelope) -> None:
+        key = id(envelope)
         if not self.no_ack:
-            self._unsettled[id(envelope)] = envelope
-        self._unseen[id(envelope)] = envelope
+            self._unsettled[key] = envelope
+        self._unseen[key] = envelope
         assert self._loop is not None
         if self._inline:
             self._loop.call_soon(self._call, envelope)
             return
-        task = self._loop.create_task(self._handle(envelope))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        handler_id = next(self._handler_ids)
+        self._handlers[handler_id] = self._loop.create_task(self._handle(envelope, handler_id))
 
     def settle(self, envelope: _Envelope, *, requeue: bool | None) -> None:
         if self.no_ack:
@@ -488,13 +492,15 @@ class _MemoryConsumer(Consumer):
         except Exception:  # one bad delivery must not end the subscription
             log.exception("transport.handler_failed", queue=self.queue)
 
-    async def _handle(self, envelope: _Envelope) -> None:
-        if self._unseen.pop(id(envelope), None) is None:
-            return  # cancelled before its turn: it went back to the queue
+    async def _handle(self, envelope: _Envelope, handler_id: int) -> None:
         try:
+            if self._unseen.pop(id(envelope), None) is None:
+                return  # cancelled before its turn: it went back to the queue
             await self._handler(_MemoryDelivery(self, envelope))
         except Exception:  # one bad delivery must not end the subscription
             log.exception("transport.handler_failed", queue=self.queue)
+        finally:
+            self._handlers.pop(handler_id, None)
 
     def stop_receiving(self) -> None:
         """Leave the queue; deliveries the handler has not seen yet go back to it."""

@@ -74,13 +74,17 @@ class RecentIds:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._ids: set[str] = set()
+        self._order: collections.deque[str] = collections.deque()
 
     def add(self, unique_id: str) -> bool:
         """Remember `unique_id`; False if it was seen already."""
-        if unique_id in self._ids:
+        ids = self._ids
+        if unique_id in ids:
             return False
-        self._ids[unique_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
+        ids.add(unique_id)
+        order = self._order
+        order.append(unique_id)
+        if len(order) > self._size:
+            ids.discard(order.popleft())
         return True

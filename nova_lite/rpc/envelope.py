@@ -31,6 +31,7 @@ sends it::
 
 from __future__ import annotations
 
+import operator
 import traceback
 import types
 from collections.abc import Mapping
@@ -67,24 +68,57 @@ _TRACE_KEYS = tuple((key, _CONTEXT_PREFIX + key) for key in propagation.KEYS)
 _NO_TRACE: Mapping[str, str] = types.MappingProxyType({})
 
 
-@attrs.frozen
 class Request:
-    """A decoded request: which method, with what arguments, for whom."""
+    """A decoded request: which method, with what arguments, for whom.
 
-    method: str
-    args: dict[str, Any]
-    context: RequestContext
-    namespace: str | None = None
-    version: str | None = None
-    msg_id: str | None = None
-    reply_q: str | None = None
-    unique_id: str | None = None
-    # Seconds the caller waits without hearing from us (oslo's ``_timeout``, the
-    # call_monitor_timeout): the worker sends heartbeats well within it. None: no
-    # heartbeats wanted.
-    client_timeout: float | None = None
-    # The sender's W3C trace context (``traceparent``, ``tracestate``), if it sent one.
-    trace: Mapping[str, str] = attrs.field(default=_NO_TRACE)
+    A plain slotted class rather than an attrs one: one is made for every message a
+    worker takes, and its fields are set once, by the decoder (treat it as frozen).
+    """
+
+    __slots__ = (
+        "args",
+        "client_timeout",
+        "context",
+        "method",
+        "msg_id",
+        "namespace",
+        "reply_q",
+        "trace",
+        "unique_id",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        args: dict[str, Any],
+        context: RequestContext,
+        namespace: str | None = None,
+        version: str | None = None,
+        msg_id: str | None = None,
+        reply_q: str | None = None,
+        unique_id: str | None = None,
+        client_timeout: float | None = None,
+        trace: Mapping[str, str] = _NO_TRACE,
+    ) -> None:
+        self.method = method
+        self.args = args
+        self.context = context
+        self.namespace = namespace
+        self.version = version
+        self.msg_id = msg_id
+        self.reply_q = reply_q
+        self.unique_id = unique_id
+        # Seconds the caller waits without hearing from us (oslo's ``_timeout``, the
+        # call_monitor_timeout): the worker sends heartbeats well within it. None: no
+        # heartbeats wanted.
+        self.client_timeout = client_timeout
+        # The sender's W3C trace context (``traceparent``, ``tracestate``), if it sent one.
+        self.trace = trace
+
+    def __repr__(self) -> str:
+        kind = "call" if self.is_call else "cast"
+        return f"<Request {kind} {self.method} msg_id={self.msg_id} unique_id={self.unique_id}>"
 
     @property
     def is_call(self) -> bool:
@@ -111,10 +145,13 @@ class Reply:
         return not self.ending and self.result is None and self.failure is None
 
 
+_WRAP_HEAD = b'{"oslo.version":"' + OSLO_VERSION.encode() + b'","oslo.message":'
+
+
 def _wrap(message: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(
-        {"oslo.version": OSLO_VERSION, "oslo.message": orjson.dumps(message).decode()}
-    )
+    # The bytes orjson writes for {"oslo.version": ..., "oslo.message": <the JSON
+    # text>}, without building that dict: only the message's text is encoded.
+    return _WRAP_HEAD + orjson.dumps(orjson.dumps(message).decode()) + b"}"
 
 
 def _unwrap(body: bytes, max_bytes: int) -> dict[str, Any]:
@@ -215,6 +252,9 @@ def _trace_of(message: Mapping[str, Any]) -> Mapping[str, str]:
     return found
 
 
+_OPTIONAL_STRINGS = ("namespace", "version", "_msg_id", "_reply_q", "_unique_id")
+
+
 def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
     value = message.get(key)
     if value is not None and not isinstance(value, str):
@@ -223,7 +263,11 @@ def _optional_str(message: Mapping[str, Any], key: str) -> str | None:
 
 
 _WIRE_KEYS = tuple(key for _, key in _CONTEXT_KEYS) + tuple(a for _, a in _OSLO_ALIASES)
-_ROLES = _WIRE_KEYS.index(_CONTEXT_PREFIX + "roles")
+_ROLES_KEY = _CONTEXT_PREFIX + "roles"
+# Every context key but the roles, read at once (a C call) when all are there, as
+# nova_lite and oslo write them; the roles (a JSON list) go beside them in the key.
+_OTHER_KEYS = tuple(key for key in _WIRE_KEYS if key != _ROLES_KEY)
+_others_of = operator.itemgetter(*_OTHER_KEYS)
 # Contexts decoded lately, by their wire values: the messages of one request (a
 # build's dozen calls and casts) all carry the same context, and a RequestContext is
 # immutable, so each is built and checked once. Bounded: emptied when full.
@@ -233,12 +277,13 @@ _CONTEXTS_MAX = 4096
 
 def _context_of(message: Mapping[str, Any]) -> RequestContext:
     """The request context a message carries (built once per distinct context)."""
-    values = [message.get(key) for key in _WIRE_KEYS]
-    roles = values[_ROLES]
-    if type(roles) is list:
-        values[_ROLES] = tuple(roles)
     try:
-        key = tuple(values)
+        others = _others_of(message)
+    except KeyError:  # a sender that leaves some out (None, as `get` reads them)
+        others = tuple(message.get(key) for key in _OTHER_KEYS)
+    roles = message.get(_ROLES_KEY)
+    try:
+        key = (others, tuple(roles) if type(roles) is list else roles)
         found = _CONTEXTS.get(key)
     except TypeError:  # an unhashable value where a string belongs: let the checks say
         key, found = None, None
@@ -269,17 +314,25 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
     if not isinstance(args, dict):
         raise MessageDecodeError("Field 'args' must be a JSON object.")
     ctx = _context_of(message)
+    get = message.get
+    namespace, version = get("namespace"), get("version")
+    msg_id, reply_q, unique_id = get("_msg_id"), get("_reply_q"), get("_unique_id")
+    for value in (namespace, version, msg_id, reply_q, unique_id):
+        if value is not None and type(value) is not str:
+            for key in _OPTIONAL_STRINGS:  # name the first wrong one
+                _optional_str(message, key)
+    timeout = get("_timeout")
     return Request(
-        method=method,
-        args=args,
-        context=ctx,
-        namespace=_optional_str(message, "namespace"),
-        version=_optional_str(message, "version"),
-        msg_id=_optional_str(message, "_msg_id"),
-        reply_q=_optional_str(message, "_reply_q"),
-        unique_id=_optional_str(message, "_unique_id"),
-        client_timeout=_client_timeout(message),
-        trace=_trace_of(message),
+        method,
+        args,
+        ctx,
+        namespace,
+        version,
+        msg_id,
+        reply_q,
+        unique_id,
+        None if timeout is None else _client_timeout(message),
+        _NO_TRACE if _TRACEPARENT not in message else _trace_of(message),
     )
 
 

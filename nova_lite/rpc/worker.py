@@ -269,6 +269,8 @@ class Worker(AsyncLifecycle):
     async def _on_delivery(self, delivery: Delivery) -> None:
         # The transport runs each delivery's handler in a task of its own: handle the
         # request right here, and remember the task so that stop() can wait for it.
+        # The common case (decoded, new, no heartbeats asked for, a slot free at once)
+        # runs in this frame and `_run`'s, with no other coroutine in between.
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -276,14 +278,21 @@ class Worker(AsyncLifecycle):
             if self.state is not WorkerState.RUNNING:
                 await _settle(delivery.reject(requeue=True))  # not started: another worker's
                 return
-            request = await self._decode(delivery)
-            if request is None:
+            try:
+                request = envelope.decode_request(
+                    delivery.message.body, max_bytes=self.max_message_bytes
+                )
+            except MessageDecodeError as exc:
+                await self._undecodable(delivery, exc)
+                return
+            if request.unique_id is not None and not self._seen.add(request.unique_id):
+                await self._duplicate(delivery, request)
                 return
             if request.client_timeout is not None or not self._slots.take():
                 await self._handle_held(delivery, request)
                 return
-            try:  # the common case: no heartbeats asked for, a slot free at once
-                await self._handle_started(delivery, request)
+            try:
+                await self._run(delivery, request)
             finally:
                 self._slots.release()
         finally:
@@ -296,40 +305,22 @@ class Worker(AsyncLifecycle):
                 await _settle(delivery.reject(requeue=True))  # stopping: another worker's
                 return
             try:
-                await self._handle_started(delivery, request)
+                await self._run(delivery, request)
             finally:
                 self._slots.release()
 
-    async def _handle_started(self, delivery: Delivery, request: envelope.Request) -> None:
-        if not self.at_least_once:
-            try:
-                await delivery.ack()
-            except TransportError as exc:
-                log.warning("rpc.delivery.settle_failed", error=str(exc))
-        await self._serve(request)
-        if self.at_least_once:
-            await _settle(delivery.ack())
+    async def _undecodable(self, delivery: Delivery, exc: MessageDecodeError) -> None:
+        log.error(
+            "rpc.message.rejected",
+            message_id=delivery.message.message_id,
+            routing_key=delivery.routing_key,
+            error=str(exc),
+        )
+        await self._dead_letter(delivery, str(exc))
 
-    async def _decode(self, delivery: Delivery) -> envelope.Request | None:
-        """The delivery's request, or None once an undecodable or duplicate one is settled."""
-        try:
-            request = envelope.decode_request(
-                delivery.message.body, max_bytes=self.max_message_bytes
-            )
-        except MessageDecodeError as exc:
-            log.error(
-                "rpc.message.rejected",
-                message_id=delivery.message.message_id,
-                routing_key=delivery.routing_key,
-                error=str(exc),
-            )
-            await self._dead_letter(delivery, str(exc))
-            return None
-        if request.unique_id is not None and not self._seen.add(request.unique_id):
-            log.warning("rpc.message.duplicate", unique_id=request.unique_id, method=request.method)
-            await _settle(delivery.ack())
-            return None
-        return request
+    async def _duplicate(self, delivery: Delivery, request: envelope.Request) -> None:
+        log.warning("rpc.message.duplicate", unique_id=request.unique_id, method=request.method)
+        await _settle(delivery.ack())
 
     async def _dead_letter(self, delivery: Delivery, error: str) -> None:
         """Move an undecodable message to the dead-letter exchange, then ack it.
@@ -354,7 +345,13 @@ class Worker(AsyncLifecycle):
             return
         await _settle(delivery.ack())
 
-    async def _serve(self, request: envelope.Request) -> None:
+    async def _run(self, delivery: Delivery, request: envelope.Request) -> None:
+        """Settle (at most once: first), run the endpoint, reply to a call, settle."""
+        if not self.at_least_once:
+            try:
+                await delivery.ack()
+            except TransportError as exc:
+                log.warning("rpc.delivery.settle_failed", error=str(exc))
         ctx = request.context
         # Each request runs in its own task (its own copy of the context variables), so
         # what is bound here is seen by every log line of this request and no other.
@@ -370,19 +367,30 @@ class Worker(AsyncLifecycle):
                 await self._replies.reply(
                     request, envelope.encode_reply(request.msg_id or "", failure=failure)
                 )
-            return
-        if request.is_call:
+        else:
+            if request.is_call:
+                await self._reply(request, ctx, result)
+        if self.at_least_once:
+            await _settle(delivery.ack())
+
+    async def _reply(self, request: envelope.Request, ctx: RequestContext, result: Any) -> None:
+        serializer = self.serializer
+        if type(result) not in _PLAIN or type(serializer) is not ObjectSerializer:
             try:
-                body = envelope.encode_reply(
-                    request.msg_id or "", result=self.serializer.serialize_entity(ctx, result)
-                )
+                result = serializer.serialize_entity(ctx, result)
             except TypeError as exc:
                 body = envelope.encode_reply(
                     request.msg_id or "", failure=envelope.encode_failure(exc)
                 )
-            if len(body) > self.max_message_bytes:
-                body = self._too_large(request, len(body))
-            await self._replies.reply(request, body)
+                await self._replies.reply(request, body)
+                return
+        try:
+            body = envelope.encode_reply(request.msg_id or "", result=result)
+        except TypeError as exc:
+            body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+        if len(body) > self.max_message_bytes:
+            body = self._too_large(request, len(body))
+        await self._replies.reply(request, body)
 
     def _too_large(self, request: envelope.Request, size: int) -> bytes:
         """A failure reply in place of a result the caller's side would refuse unread."""
