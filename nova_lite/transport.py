@@ -32,6 +32,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import types
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -59,6 +60,10 @@ class ExchangeType(enum.StrEnum):
     FANOUT = "fanout"
 
 
+#: The headers of a message that has none (read-only, shared).
+NO_HEADERS: Mapping[str, Any] = types.MappingProxyType({})
+
+
 @attrs.frozen
 class Message:
     """A message as published: the body plus the AMQP properties nova_lite uses.
@@ -71,7 +76,7 @@ class Message:
     message_id: str | None = None
     correlation_id: str | None = None
     reply_to: str | None = None
-    headers: Mapping[str, Any] = attrs.field(factory=dict)
+    headers: Mapping[str, Any] = attrs.field(default=NO_HEADERS)
     expiration: float | None = None
     content_type: str = "application/json"
     persistent: bool = False

@@ -102,13 +102,22 @@ class _Exchange:
         return bool(keys)
 
 
-@attrs.define
 class _Envelope:
-    message: Message
-    exchange: str
-    routing_key: str
-    expires_at: float | None
-    redelivered: bool = False
+    """A message in (or handed out from) one queue."""
+
+    __slots__ = ("exchange", "expires_at", "message", "redelivered", "routing_key")
+
+    def __init__(
+        self, message: Message, exchange: str, routing_key: str, expires_at: float | None
+    ) -> None:
+        self.message = message
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.expires_at = expires_at
+        self.redelivered = False
+
+    def __repr__(self) -> str:
+        return f"<_Envelope {self.exchange}:{self.routing_key} redelivered={self.redelivered}>"
 
 
 @attrs.define(eq=False)
@@ -289,8 +298,8 @@ class MemoryBroker:
             return
         now = clock.monotonic() if message.expiration else None
         for queue in queues:
-            ttl = _ttl(message, queue)
-            if ttl is None:
+            ttl = _ttl(message, queue) if queue.arguments else message.expiration
+            if not ttl:
                 expires_at = None
             else:
                 expires_at = (now if now is not None else clock.monotonic()) + ttl

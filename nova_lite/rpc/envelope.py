@@ -37,7 +37,6 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import orjson
 
 from nova_lite.context import RequestContext
@@ -126,14 +125,43 @@ class Request:
         return self.msg_id is not None and self.reply_q is not None
 
 
-@attrs.frozen
 class Reply:
-    """A decoded reply: a result, or a failure to rebuild on the caller's side."""
+    """A decoded reply: a result, or a failure to rebuild on the caller's side.
 
-    msg_id: str
-    result: Any = None
-    failure: dict[str, Any] | None = None
-    ending: bool = True
+    Slotted and plain, as `Request` is (one per call): treat it as frozen.
+    """
+
+    __slots__ = ("ending", "failure", "msg_id", "result")
+
+    def __init__(
+        self,
+        msg_id: str,
+        result: Any = None,
+        failure: dict[str, Any] | None = None,
+        ending: bool = True,
+    ) -> None:
+        self.msg_id = msg_id
+        self.result = result
+        self.failure = failure
+        self.ending = ending
+
+    def __repr__(self) -> str:
+        return (
+            f"Reply(msg_id={self.msg_id!r}, result={self.result!r}, "
+            f"failure={self.failure!r}, ending={self.ending!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Reply:
+            return NotImplemented
+        return (self.msg_id, self.result, self.failure, self.ending) == (
+            other.msg_id,
+            other.result,
+            other.failure,
+            other.ending,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def is_heartbeat(self) -> bool:
@@ -361,7 +389,7 @@ def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
         if not isinstance(failure, dict):
             failure = {"class": "RemoteError", "module": "", "message": str(failure)}
     ending = message.get("ending", True) is not False
-    return Reply(msg_id=msg_id, result=message.get("result"), failure=failure, ending=ending)
+    return Reply(msg_id, message.get("result"), failure, ending)
 
 
 def encode_failure(exc: BaseException) -> str:

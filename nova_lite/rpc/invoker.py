@@ -406,7 +406,9 @@ class Invoker:
         options = self._options
         if options.version_cap is not None:
             self._check_version()
-        replies = self._reply_consumer()
+        replies = self._replies
+        if replies is None or replies.closed:
+            replies = self._reply_consumer()
         if not replies.started:
             await replies.ensure_started()
         msg_id = _new_id()
@@ -422,8 +424,12 @@ class Invoker:
         clock = CallClock(future, timeout=timeout, silence=monitor, deadlines=replies.deadlines)
         if monitor is not None:
             replies.on_heartbeat(msg_id, clock.heard)
+        spec, routing_key = self._route or self._routed()
         try:
-            await self._publisher.publish(self.target, message, self._routed())
+            if spec.name in self._publisher._declared:  # as `TopicPublisher.publish`
+                await self.transport.publish(spec.name, routing_key, message, mandatory=True)
+            else:
+                await self._publisher.publish(self.target, message, (spec, routing_key))
             reply = await future
         except MessageUndeliverable:
             raise MessageUndeliverable(

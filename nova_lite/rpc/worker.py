@@ -150,6 +150,7 @@ class Worker(AsyncLifecycle):
         self._subscriptions = self._plan_subscriptions()
         self._slots = Slots(max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one it started in
         self._seen = RecentIds(DUPLICATE_WINDOW)
         self._dead_exchange = target.exchange + DEAD_LETTER_SUFFIX
 
@@ -183,6 +184,7 @@ class Worker(AsyncLifecycle):
         if self.state is not WorkerState.NEW:
             raise RuntimeError(f"{self!r} cannot be started again.")
         self.state = WorkerState.STARTING
+        self._loop = asyncio.get_running_loop()
         try:
             await self._declare_topology()
             for sub in self._subscriptions:
@@ -271,7 +273,7 @@ class Worker(AsyncLifecycle):
         # request right here, and remember the task so that stop() can wait for it.
         # The common case (decoded, new, no heartbeats asked for, a slot free at once)
         # runs in this frame and `_run`'s, with no other coroutine in between.
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         assert task is not None
         self._tasks.add(task)
         try:
@@ -374,23 +376,28 @@ class Worker(AsyncLifecycle):
             await _settle(delivery.ack())
 
     async def _reply(self, request: envelope.Request, ctx: RequestContext, result: Any) -> None:
-        serializer = self.serializer
-        if type(result) not in _PLAIN or type(serializer) is not ObjectSerializer:
-            try:
-                result = serializer.serialize_entity(ctx, result)
-            except TypeError as exc:
-                body = envelope.encode_reply(
-                    request.msg_id or "", failure=envelope.encode_failure(exc)
-                )
-                await self._replies.reply(request, body)
-                return
         try:
+            if type(self.serializer) is not ObjectSerializer:
+                result = self.serializer.serialize_entity(ctx, result)
+            elif type(result) is dict:  # as ObjectSerializer does, plain values as they are
+                serialize = self.serializer.serialize_entity
+                result = {
+                    k if type(k) is str else str(k): v if type(v) in _PLAIN else serialize(ctx, v)
+                    for k, v in result.items()
+                }
+            elif type(result) not in _PLAIN:
+                result = self.serializer.serialize_entity(ctx, result)
             body = envelope.encode_reply(request.msg_id or "", result=result)
         except TypeError as exc:
             body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
         if len(body) > self.max_message_bytes:
             body = self._too_large(request, len(body))
-        await self._replies.reply(request, body)
+        # As `DirectPublisher.reply`, without its frame.
+        message = Message(body, correlation_id=request.msg_id)
+        try:
+            await self.transport.publish("", request.reply_q or "", message, confirm=False)
+        except TransportError as exc:
+            log.warning("rpc.reply.lost", msg_id=request.msg_id, error=str(exc))
 
     def _too_large(self, request: envelope.Request, size: int) -> bytes:
         """A failure reply in place of a result the caller's side would refuse unread."""
