@@ -299,9 +299,8 @@ class MemoryBroker:
         now = clock.monotonic() if message.expiration else None
         for queue in queues:
             ttl = _ttl(message, queue) if queue.arguments else message.expiration
-            if not ttl:
-                expires_at = None
-            else:
+            expires_at = None
+            if ttl:
                 expires_at = (now if now is not None else clock.monotonic()) + ttl
             envelope = _Envelope(message, exchange, routing_key, expires_at)
             if not queue.messages and queue.consumers:

@@ -43,12 +43,12 @@ from nova_lite.exceptions import (
     TransportUnreachable,
 )
 from nova_lite.transport import (
+    NO_HEADERS,
     Consumer,
     Delivery,
     DeliveryHandler,
     ExchangeType,
     InlineHandler,
-    NO_HEADERS,
     Message,
     Transport,
     check_inline,
