@@ -202,3 +202,51 @@ def test_a_heartbeat_is_oslos_empty_reply_that_does_not_end() -> None:
     assert not envelope.decode_reply(no_ending).is_heartbeat
     old_two_part = orjson.dumps({"result": 5, "failure": None, "ending": False, "_msg_id": "m"})
     assert not envelope.decode_reply(old_two_part).is_heartbeat
+
+
+@given(message=st.dictionaries(st.text(), json_values, max_size=5))
+def test_the_envelope_is_the_bytes_orjson_writes_for_oslos_dict(message: dict[str, Any]) -> None:
+    """The outer envelope is written without building its dict, to the same bytes:
+    quotes, backslashes, control characters and non-ASCII text included."""
+    expected = orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(message).decode()})
+    assert envelope._wrap(message) == expected
+
+
+def _oslo_body(message: dict[str, Any]) -> bytes:
+    return orjson.dumps({"oslo.version": "2.0", "oslo.message": orjson.dumps(message).decode()})
+
+
+def test_a_context_sent_in_part_is_read_with_the_rest_unset() -> None:
+    """A sender that writes only some ``_context_`` keys (an older or foreign one) is read
+    with the others at their defaults, and the keys it sends are checked all the same."""
+    partial = {"method": "ping", "args": {}, "_context_request_id": "req-x", "_context_user": "u"}
+    ctx = envelope.decode_request(_oslo_body(partial)).context
+    assert (ctx.request_id, ctx.user_id, ctx.project_id, ctx.roles) == ("req-x", "u", None, ())
+    with pytest.raises(MessageDecodeError, match="context"):
+        envelope.decode_request(_oslo_body({**partial, "_context_roles": [["nested"]]}))
+
+
+def test_contexts_differing_in_any_field_are_told_apart() -> None:
+    """Decoded contexts are shared between messages only when every field agrees."""
+    base = RequestContext(request_id="req-1", user_id="u", roles=("member",))
+
+    def decoded(ctx: RequestContext) -> RequestContext:
+        body = envelope.encode_request(ctx, "m", {}, namespace=None, version=None, unique_id="x")
+        return envelope.decode_request(body).context
+
+    assert decoded(base) == base
+    assert decoded(base) is decoded(base)
+    for changed in (
+        RequestContext(request_id="req-1", user_id="u", roles=("admin",)),
+        RequestContext(request_id="req-1", user_id="u", roles=("member",), is_admin=True),
+        RequestContext(request_id="req-1", user_id="v", roles=("member",)),
+        RequestContext(request_id="req-1", user_id="u", roles=("member",), auth_token="t"),
+    ):
+        assert decoded(changed) == changed != base
+
+
+def test_a_request_names_the_first_optional_field_of_the_wrong_type() -> None:
+    """namespace, version, _msg_id, _reply_q and _unique_id are strings or absent."""
+    for key in ("namespace", "version", "_msg_id", "_reply_q", "_unique_id"):
+        with pytest.raises(MessageDecodeError, match=f"'{key}' must be a string"):
+            envelope.decode_request(_oslo_body({"method": "m", key: 5}))

@@ -543,6 +543,45 @@ async def test_registered_objects_round_trip_with_their_field_types(fleet: Fleet
     assert renamed == attrs.evolve(server, name="b")
 
 
+class Results:
+    """An endpoint whose results need the serializer, or cannot be sent at all."""
+
+    @endpoint
+    async def keyed(self, ctx: RequestContext) -> dict[Any, Any]:
+        return {
+            1: "one",
+            "server": Server(
+                uuid.UUID(int=1),
+                "s",
+                Flavor.SMALL,
+                datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+                (),
+            ),
+            "n": None,
+        }
+
+    @endpoint
+    async def unsendable(self, ctx: RequestContext) -> object:
+        return {"fine": 1, "not": object()}
+
+
+async def test_results_go_through_the_serializer_or_fail_the_call(fleet: Fleet) -> None:
+    """A result dict's keys become strings and its objects primitives, as the serializer
+    makes them; a result that cannot be sent fails the call (TypeError, as a RemoteError)
+    and the worker goes on serving."""
+    serializer = ObjectSerializer([Server])
+    target = attrs.evolve(fleet.target, server="h1")
+    async with Worker(fleet.transport, target, [Results()], serializer=serializer):
+        invoker = Invoker(fleet.transport, fleet.target, serializer=serializer, timeout=WAIT)
+        result = await invoker.call(CTX, "keyed")
+        assert set(result) == {"1", "server", "n"}
+        assert result["1"] == "one" and result["n"] is None
+        assert isinstance(result["server"], Server) and result["server"].name == "s"
+        with pytest.raises(RemoteError, match="TypeError"):
+            await invoker.call(CTX, "unsendable")
+        assert (await invoker.call(CTX, "keyed"))["1"] == "one"
+
+
 async def _declare_as_oslo_does(transport: Transport, target: Target, fanout_queue: str) -> None:
     """Every name a Worker of `target` uses, declared as oslo.messaging 18 declares it.
 

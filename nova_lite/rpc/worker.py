@@ -392,12 +392,7 @@ class Worker(AsyncLifecycle):
             body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
         if len(body) > self.max_message_bytes:
             body = self._too_large(request, len(body))
-        # As `DirectPublisher.reply`, without its frame.
-        message = Message(body, correlation_id=request.msg_id)
-        try:
-            await self.transport.publish("", request.reply_q or "", message, confirm=False)
-        except TransportError as exc:
-            log.warning("rpc.reply.lost", msg_id=request.msg_id, error=str(exc))
+        await self._replies.reply(request, body)
 
     def _too_large(self, request: envelope.Request, size: int) -> bytes:
         """A failure reply in place of a result the caller's side would refuse unread."""
