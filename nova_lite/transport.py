@@ -34,9 +34,7 @@ import asyncio
 import enum
 import types
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from nova_lite.lifecycle import AsyncLifecycle
 
@@ -64,19 +62,21 @@ class ExchangeType(enum.StrEnum):
 NO_HEADERS: Mapping[str, Any] = types.MappingProxyType({})
 
 
-@attrs.frozen
-class Message:
+class Message(NamedTuple):
     """A message as published: the body plus the AMQP properties nova_lite uses.
 
     `expiration` is in seconds; a message older than that is dropped by the broker
-    instead of being delivered.
+    instead of being delivered. Immutable (a broker may hand the same one to several
+    queues); ``message._replace(...)`` makes a changed copy. A named tuple rather
+    than a frozen attrs class: one or two are made for every RPC message, and a
+    tuple is made in a third of the time.
     """
 
     body: bytes
     message_id: str | None = None
     correlation_id: str | None = None
     reply_to: str | None = None
-    headers: Mapping[str, Any] = attrs.field(default=NO_HEADERS)
+    headers: Mapping[str, Any] = NO_HEADERS
     expiration: float | None = None
     content_type: str = "application/json"
     persistent: bool = False

@@ -339,7 +339,7 @@ class MemoryBroker:
         key = queue.arguments.get("x-dead-letter-routing-key", envelope.routing_key)
         headers = dict(envelope.message.headers)
         headers["x-first-death-queue"] = queue.name
-        dead = attrs.evolve(envelope.message, headers=headers, expiration=None)
+        dead = envelope.message._replace(headers=headers, expiration=None)
         if target == "" or target in self._exchanges:
             self.publish(target, key, dead, mandatory=False)
 

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-import attrs
 import structlog
 
 from nova_lite.context import RequestContext
@@ -338,7 +337,7 @@ class Worker(AsyncLifecycle):
             "x-first-death-reason": "rejected",
             "x-nova-lite-error": error[:500],
         }
-        dead = attrs.evolve(message, headers=headers, expiration=None)
+        dead = message._replace(headers=headers, expiration=None)
         try:
             await self.transport.publish(self._dead_exchange, delivery.routing_key, dead)
         except TransportError as exc:
