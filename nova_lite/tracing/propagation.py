@@ -16,7 +16,6 @@ without looking at any context: tracing off costs one integer test per message s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from opentelemetry import trace
@@ -25,6 +24,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from nova_lite.tracing.light import (
     CURRENT,
+    VERSION_00,
     ZERO_SPAN_ID,
     ZERO_TRACE_ID,
     Remote,
@@ -39,7 +39,6 @@ KEYS = ("traceparent", "tracestate")
 
 _EMPTY: Mapping[str, str] = {}
 _PROPAGATOR = TraceContextTextMapPropagator()
-_VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _alive = 0  # Tracing objects alive in this process (see `tracing_active`)
 
 
@@ -74,7 +73,7 @@ def remote(headers: Mapping[str, str]) -> Remote | None:
     parent = headers.get("traceparent")
     if parent is None:
         return None
-    found = _VERSION_00.fullmatch(parent)
+    found = VERSION_00.fullmatch(parent)
     if found is None or "tracestate" in headers:
         return _extracted(headers)
     trace_id, span_id, flags = found.groups()
