@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -55,7 +56,10 @@ def carrier() -> Mapping[str, str]:
     span = CURRENT.get()
     if span is not None:
         return span.headers()
-    context = trace.get_current_span().get_span_context()  # a caller's own span
+    current = otel_context.get_current()
+    if not current:  # OpenTelemetry's context is empty: no caller's span either
+        return _EMPTY
+    context = trace.get_current_span(current).get_span_context()  # a caller's own span
     if not context.is_valid:
         return _EMPTY
     found: dict[str, str] = {}
