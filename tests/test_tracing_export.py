@@ -360,3 +360,17 @@ def test_rows_read_back_as_the_records_of_their_sdk_spans(tmp_path: Path) -> Non
     )
     shapes = [line for line in path.read_bytes().splitlines() if b'"shape"' in line]
     assert len(shapes) == 2 and shapes[0] == shapes[1]  # the same id from both writers
+
+
+def test_a_truncated_span_file_gets_its_shapes_again(tmp_path: Path) -> None:
+    """After a copytruncate the next batch writes its shape line again: rows still read."""
+    path = tmp_path / "t.jsonl"
+    tracer = LightTracer(JsonLinesExporter(path), Resource.create({"service.name": "svc"}))
+    shape = RpcObserver(None, tracer)._shape(("call", "api", "ping", None, ("", "")), tracer)
+    tracer.hop(shape, None, {}).end()  # no event loop: written at once
+    assert [r["name"] for r in read_span_file(path)] == ["api/ping"]
+    path.write_bytes(b"")  # what logrotate's copytruncate does
+    tracer.hop(shape, None, {}).end()
+    tracer.shutdown()
+    assert [r["name"] for r in read_span_file(path)] == ["api/ping"]
+    assert path.read_bytes().startswith(b'{"shape"')

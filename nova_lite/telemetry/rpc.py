@@ -133,12 +133,11 @@ class RpcObserver:
         span: Hop | LightSpan | None = None
         token = bridged = None
         if tracer is not None:
-            parent = parent_of(None, bridge=True) if tracer.bridge else CURRENT.get()
-            where = NOWHERE if parent is None else parent.where
-            shape = self._shapes.get((kind, topic, method, target.server, where))
-            if shape is None:
-                shape = self._shape((kind, topic, method, target.server, where), tracer)
-            if tracer.bridge:
+            bridge = tracer.bridge
+            parent = parent_of(None, bridge=True) if bridge else CURRENT.get()
+            key = (kind, topic, method, target.server, NOWHERE if parent is None else parent.where)
+            shape = self._shapes.get(key) or self._shape(key, tracer)  # (a Shape is never "")
+            if bridge:
                 span = tracer.child(shape.name, shape.kind, parent, make=shape, args=(args,))
                 bridged = _bridge(span)
             else:
@@ -177,9 +176,8 @@ class RpcObserver:
         span: Hop | LightSpan | None = None
         token = bridged = None
         if tracer is not None:
-            shape = self._shapes.get((kind, topic, method, target.server))
-            if shape is None:
-                shape = self._shape((kind, topic, method, target.server), tracer)
+            key = (kind, topic, method, target.server)
+            shape = self._shapes.get(key) or self._shape(key, tracer)
             if tracer.bridge:
                 span = tracer.continued(
                     shape.name, shape.kind, request.trace, shape.where, make=shape,

@@ -106,6 +106,7 @@ class JsonLinesExporter(SpanExporter):
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lock = threading.Lock()
         self._shapes: set[str] = set()  # the hop shapes this exporter has written
+        self._size = 0  # the file's size after our last write (a smaller one: truncated)
 
     def __repr__(self) -> str:
         return f"<JsonLinesExporter {self.path}>"
@@ -127,6 +128,8 @@ class JsonLinesExporter(SpanExporter):
         """
         with self._lock:
             if rows:
+                if self._fd >= 0 and os.fstat(self._fd).st_size < self._size:
+                    self._shapes.clear()  # truncated (copytruncate): the shapes again
                 lines += hops.encode(rows, self._shapes)
             self._write_locked(lines)
 
@@ -139,6 +142,7 @@ class JsonLinesExporter(SpanExporter):
             return False
         if lines:
             os.write(self._fd, lines)
+            self._size = os.fstat(self._fd).st_size
         return True
 
     def shutdown(self) -> None:

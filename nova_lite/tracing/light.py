@@ -13,6 +13,13 @@ current span is `CURRENT`, a context variable of nova_lite's own, set and reset 
 well under a microsecond. Finished spans wait in a `nova_lite.tracing.shipping`
 buffer and leave in batches.
 
+The RPC hooks, which run for every message, make no `LightSpan` at all: a `Hop`
+(`LightTracer.hop` for a message sent, `LightTracer.handling` for one handled) holds
+its ids, its start and its `nova_lite.tracing.hops.Shape` (name, kind and fixed
+attributes, made once per kind of hop), is the current span while the hop runs, and
+ends as one tuple appended to the buffer's rows. A hop that fails, or that continues
+a trace with a ``tracestate`` or a foreign parent, is a full `LightSpan` instead.
+
 OpenTelemetry's own context is read only when the process had set OpenTelemetry's
 global tracer provider before the tracer was made (`LightTracer.bridge`: someone
 else traces in this process too): then every span nova_lite makes current is
@@ -24,7 +31,8 @@ other (a few µs a span more). A context passed explicitly (``start_span(context
 Sampling is the SDK's ``ParentBased(TraceIdRatioBased(ratio))``: a trace continued
 from a sender is recorded when the sender recorded it, a new one with probability
 `ratio` (decided by the low 64 bits of its trace id, as the SDK does); a span not
-recorded is a `LightSpan` with ``sampled`` false that still carries the trace on.
+recorded is a `LightSpan` (or `Hop`) with ``sampled`` false that still carries the
+trace on.
 """
 
 from __future__ import annotations
@@ -402,7 +410,8 @@ class Hop:
             shape = self.shape
             rows = shape.rows
             rows.append(shape.row(self, _now()))
-            if len(rows) == 1 or len(rows) >= BATCH:
+            waiting = len(rows)
+            if waiting == 1 or waiting >= BATCH:
                 shape.tracer.rows_waiting()
 
 

@@ -8,7 +8,7 @@ each span encoded as one JSON line the moment it ends, while its fields are stil
 in the CPU's caches, and the batch's lines written at once: measured on the RPC
 benchmark, that costs less than keeping the spans and encoding them all at the
 flush (see benchmarks/README.md). Hops' rows are tuples of strings and ints, kept
-as they are and encoded at the flush in one pass of orjson (`LineExporter.write_rows`).
+as they are and encoded at the flush in one pass of orjson (`LineExporter.write_lines`).
 A `LightExporter` (the memory exporter) takes the light spans and rows as they are;
 any other (the SDK's OTLP and console exporters, a user's)
 gets the SDK's `ReadableSpan`\\s made from them (`nova_lite.tracing.records`). A
@@ -156,8 +156,10 @@ class SpanBuffer:
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
-        rows = self.rows[:]  # the list itself stays: `Hop.end` appends to it
-        self.rows.clear()
+        waiting = self.rows  # the list itself stays: `Hop.end` appends to it
+        count = len(waiting)
+        rows = waiting[:count]
+        del waiting[:count]  # (a row another thread appends meanwhile stays for the next)
         if not self._open:  # shut: what still ends is dropped
             return
         if self._lines is not None:
