@@ -16,6 +16,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 
 from nova_lite.tracing import light, propagation, shipping
 from nova_lite.tracing.exporters import JsonLinesExporter, MemoryExporter, span_record
+from nova_lite.tracing.hops import Row
 from nova_lite.tracing.light import LightSpan, LightTracer
 from nova_lite.tracing.records import readable
 
@@ -66,7 +67,7 @@ async def test_the_delayed_flush_exports_what_waits(monkeypatch: pytest.MonkeyPa
     exported = asyncio.Event()
 
     class Heard(MemoryExporter):
-        def export_light(self, spans: Sequence[LightSpan]) -> None:
+        def export_light(self, spans: Sequence[LightSpan | Row]) -> None:
             exported.set()
             super().export_light(spans)
 

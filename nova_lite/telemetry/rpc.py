@@ -26,8 +26,8 @@ from opentelemetry.trace import SpanKind
 
 from nova_lite import telemetry
 from nova_lite.metrics import Metrics
-from nova_lite.tracing.light import CURRENT, LightSpan, LightTracer, parent_of
-from nova_lite.tracing.propagation import remote
+from nova_lite.tracing.hops import Row, Shape
+from nova_lite.tracing.light import CURRENT, NOWHERE, Hop, LightSpan, LightTracer, parent_of
 
 if TYPE_CHECKING:
     from nova_lite.metrics.families import CounterChild as Counter
@@ -42,6 +42,8 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 T = TypeVar("T")
 
 SYSTEM = "oslo.messaging"
+#: Span shapes an observer keeps (emptied when full: hosts x methods is unbounded).
+SHAPES = 4096
 
 
 def sent(kind: str) -> Callable[[F], F]:
@@ -86,6 +88,8 @@ def instance_of(args: Mapping[str, Any]) -> str | None:
         return uuid
     for key in ("instance", "spec", "request_spec"):
         value = args.get(key)
+        if value is None:
+            continue
         if isinstance(value, Mapping):
             value = value.get("nova_object.data", value)  # a versioned object on the wire
             value = value.get("uuid") or value.get("instance_uuid")
@@ -109,6 +113,7 @@ class RpcObserver:
         self._sent: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
         self._handled: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self._in_flight: dict[str, Gauge] = {}
+        self._shapes: dict[tuple[Any, ...], Shape] = {}
 
     def __repr__(self) -> str:
         return f"<RpcObserver sent={len(self._sent)} handled={len(self._handled)} kinds>"
@@ -125,35 +130,33 @@ class RpcObserver:
         topic = target.topic or ""
         metrics, tracer = self.metrics, self.tracer
         started = time.perf_counter() if metrics is not None else 0.0
-        span = token = bridged = None
+        span: Hop | LightSpan | None = None
+        token = bridged = None
         if tracer is not None:
             bridge = tracer.bridge
             parent = parent_of(None, bridge=True) if bridge else CURRENT.get()
-            span = tracer.child(
-                f"{topic}/{method}",
-                _CLIENT_KINDS[kind],
-                parent,
-                make=_send_attributes,
-                args=(target, method, args),
-            )
-            token = CURRENT.set(span)
+            key = (kind, topic, method, target.server, NOWHERE if parent is None else parent.where)
+            shape = self._shapes.get(key) or self._shape(key, tracer)  # (a Shape is never "")
             if bridge:
+                span = tracer.child(shape.name, shape.kind, parent, make=shape, args=(args,))
                 bridged = _bridge(span)
+            else:
+                span = tracer.hop(shape, parent, args)
+            token = CURRENT.set(span)
         try:
             return await running
         except Exception as exc:
             if span is not None:
-                span.failed(exc)
+                span = span.failed(exc)
             if metrics is not None:
                 labels = (topic, method, kind, type(exc).__name__)
                 metrics.rpc_send_failures.labels(*labels).inc()
             raise
         finally:
             if span is not None:
+                CURRENT.reset(token)  # type: ignore[arg-type]
                 if bridged is not None:
                     otel_context.detach(bridged)
-                if token is not None:
-                    CURRENT.reset(token)
                 span.end()
             if metrics is not None:
                 counter, seconds = self._sent_children(topic, method, kind)
@@ -170,40 +173,68 @@ class RpcObserver:
         if gauge is not None:
             gauge.inc()
         started = time.perf_counter() if metrics is not None else 0.0
-        span = token = bridged = None
+        span: Hop | LightSpan | None = None
+        token = bridged = None
         if tracer is not None:
-            span = tracer.child(
-                f"{topic}/{method}",
-                _SERVER_KINDS[kind],
-                remote(request.trace) if request.trace else None,
-                where=(topic, target.server or ""),
-                make=_handle_attributes,
-                args=(target, request),
-            )
-            token = CURRENT.set(span)
+            key = (kind, topic, method, target.server)
+            shape = self._shapes.get(key) or self._shape(key, tracer)
             if tracer.bridge:
+                span = tracer.continued(
+                    shape.name, shape.kind, request.trace, shape.where, make=shape,
+                    args=(request,),
+                )  # fmt: skip
                 bridged = _bridge(span)
+            else:
+                span = tracer.handling(shape, request.trace, request)
+            token = CURRENT.set(span)
         try:
             return await running
         except Exception as exc:
             if span is not None:
-                span.failed(exc)
+                span = span.failed(exc)
             if metrics is not None:
                 labels = (topic, method, type(exc).__name__)
                 metrics.rpc_handle_failures.labels(*labels).inc()
             raise
         finally:
             if span is not None:
+                CURRENT.reset(token)  # type: ignore[arg-type]
                 if bridged is not None:
                     otel_context.detach(bridged)
-                if token is not None:
-                    CURRENT.reset(token)
                 span.end()
             if gauge is not None:
                 gauge.dec()
                 counter, seconds = self._handled_children(topic, method, kind)
                 counter.inc()
                 seconds.observe(time.perf_counter() - started)
+
+    def _shape(self, key: tuple[Any, ...], tracer: LightTracer) -> Shape:
+        """The shape of the spans of one kind of hop: a send (5 keys) or a handler (4)."""
+        if len(self._shapes) >= SHAPES:
+            self._shapes.clear()
+        kind, topic, method, server = key[:4]
+        name = f"{topic}/{method}"
+        attributes: dict[str, Any] = {"rpc.system": SYSTEM, "rpc.method": method}
+        if len(key) == 5:  # sent, from the service and host of the sender's span
+            service, host = key[4]
+            attributes["nova_lite.service"] = service or "client"
+            attributes["nova_lite.host"] = host
+            if server:
+                attributes["server.address"] = server
+            shape = Shape(
+                name, _CLIENT_KINDS[kind], tracer, attributes, _SENT, _sent_values, _sent_row,
+                remote_parent=False, where=key[4],
+            )  # fmt: skip
+        else:
+            attributes["nova_lite.service"] = topic
+            attributes["nova_lite.host"] = server or ""
+            shape = Shape(
+                name, _SERVER_KINDS[kind], tracer, attributes, _HANDLED, _handled_values,
+                _handled_row,
+                remote_parent=True, where=(topic, server or ""),
+            )  # fmt: skip
+        self._shapes[key] = shape
+        return shape
 
     def _sent_children(
         self, topic: str, method: str, kind: str
@@ -247,33 +278,32 @@ def _bridge(span: LightSpan) -> contextvars.Token[otel_context.Context]:
     return otel_context.attach(trace.set_span_in_context(span))
 
 
-def _send_attributes(
-    span: LightSpan, target: Target, method: str, args: Mapping[str, Any]
-) -> dict[str, Any]:
-    service, host = span.where
-    attributes: dict[str, Any] = {
-        "rpc.system": SYSTEM,
-        "rpc.method": method,
-        "nova_lite.service": service or "client",
-        "nova_lite.host": host,
-    }
-    if target.server:
-        attributes["server.address"] = target.server
-    uuid = instance_of(args)
-    if uuid is not None:
-        attributes["nova_lite.instance_uuid"] = uuid
-    return attributes
+_SENT = ("nova_lite.instance_uuid",)
+_HANDLED = ("nova_lite.request_id", "nova_lite.instance_uuid")
 
 
-def _handle_attributes(span: LightSpan, target: Target, request: Request) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "rpc.system": SYSTEM,
-        "rpc.method": request.method,
-        "nova_lite.service": target.topic or "",
-        "nova_lite.host": target.server or "",
-        "nova_lite.request_id": request.context.request_id,
-    }
-    uuid = instance_of(request.args)
-    if uuid is not None:
-        attributes["nova_lite.instance_uuid"] = uuid
-    return attributes
+def _sent_values(args: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A sent message's own span attributes (`_SENT`): the instance it is about."""
+    return (instance_of(args),)
+
+
+def _handled_values(request: Request) -> tuple[Any, ...]:
+    """A handled request's own span attributes (`_HANDLED`): request id, instance."""
+    return (request.context.request_id, instance_of(request.args))
+
+
+def _sent_row(hop: Hop, end: int) -> Row:
+    """A finished sent hop's row (`nova_lite.tracing.hops`), `_sent_values` at its end."""
+    return (
+        hop.shape, hop.trace_id, hop.span_id, hop.parent_id, hop.start_time, end,
+        instance_of(hop.arg),
+    )  # fmt: skip
+
+
+def _handled_row(hop: Hop, end: int) -> Row:
+    """A finished handled hop's row, `_handled_values` at its end."""
+    request: Request = hop.arg
+    return (
+        hop.shape, hop.trace_id, hop.span_id, hop.parent_id, hop.start_time, end,
+        request.context.request_id, instance_of(request.args),
+    )  # fmt: skip

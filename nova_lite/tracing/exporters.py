@@ -4,10 +4,11 @@
 deployment may append to the same one: each line is written whole, with
 ``O_APPEND``), and `MemoryExporter` keeps the latest spans in the process; both are
 what ``nova-lite server trace`` reads (`nova_lite.tracing.timeline`). The record of
-one span is `span_record`. Both take the light tracer's spans as they are
-(`export_light`, the `nova_lite.tracing.shipping.LightExporter` protocol): the file
-writes their records (`nova_lite.tracing.records`) with no SDK span made, the memory
-keeps them and makes the SDK's `ReadableSpan` objects only when they are read.
+one span is `span_record`. Both take the light tracer's spans and hops' rows as they
+are (`export_light`, the `nova_lite.tracing.shipping.LightExporter` protocol): the
+file writes their records (`nova_lite.tracing.records`) and rows
+(`nova_lite.tracing.hops`) with no SDK span made, the memory keeps them and makes
+the SDK's `ReadableSpan` objects only when they are read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from nova_lite.tracing import hops
+from nova_lite.tracing.hops import Row
 from nova_lite.tracing.light import LightSpan
 from nova_lite.tracing.records import encode_lines, readable
 
@@ -54,7 +57,9 @@ class MemoryExporter(SpanExporter):
     """Keeps the latest `limit` finished spans in memory (tests, ``server trace``)."""
 
     def __init__(self, limit: int = MEMORY_SPANS) -> None:
-        self._spans: collections.deque[ReadableSpan | LightSpan] = collections.deque(maxlen=limit)
+        self._spans: collections.deque[ReadableSpan | LightSpan | Row] = collections.deque(
+            maxlen=limit
+        )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -65,8 +70,8 @@ class MemoryExporter(SpanExporter):
             self._spans.extend(spans)
         return SpanExportResult.SUCCESS
 
-    def export_light(self, spans: Sequence[LightSpan]) -> None:
-        """Keep light spans as they are (made SDK spans when read)."""
+    def export_light(self, spans: Sequence[LightSpan | Row]) -> None:
+        """Keep light spans and rows as they are (made SDK spans when read)."""
         with self._lock:
             self._spans.extend(spans)
 
@@ -74,7 +79,14 @@ class MemoryExporter(SpanExporter):
         """The spans kept, oldest first."""
         with self._lock:
             kept = list(self._spans)
-        return [readable(s) if isinstance(s, LightSpan) else s for s in kept]
+        return [
+            hops.readable(s)
+            if isinstance(s, tuple)
+            else readable(s)
+            if isinstance(s, LightSpan)
+            else s
+            for s in kept
+        ]
 
     def clear(self) -> None:
         """Forget every span kept."""
@@ -93,6 +105,8 @@ class JsonLinesExporter(SpanExporter):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lock = threading.Lock()
+        self._shapes: set[str] = set()  # the hop shapes this exporter has written
+        self._size = 0  # the file's size after our last write (a smaller one: truncated)
 
     def __repr__(self) -> str:
         return f"<JsonLinesExporter {self.path}>"
@@ -101,19 +115,34 @@ class JsonLinesExporter(SpanExporter):
         lines = b"".join(orjson.dumps(span_record(s)) + b"\n" for s in spans)
         return SpanExportResult.SUCCESS if self._write(lines) else SpanExportResult.FAILURE
 
-    def export_light(self, spans: Sequence[LightSpan]) -> None:
-        """Write light spans' records (no SDK span made)."""
-        self._write(encode_lines(spans))
+    def export_light(self, spans: Sequence[LightSpan | Row]) -> None:
+        """Write light spans' records and hops' rows (no SDK span made)."""
+        rows = [span for span in spans if type(span) is tuple]
+        lines = encode_lines([span for span in spans if isinstance(span, LightSpan)])
+        self.write_lines(lines, rows)
 
-    def write_lines(self, lines: bytes) -> None:
-        """Write span records already encoded (`nova_lite.tracing.records.line`)."""
-        self._write(lines)
+    def write_lines(self, lines: bytes, rows: Sequence[Row] = ()) -> None:
+        """Write span records already encoded (`nova_lite.tracing.records.line`) and rows.
+
+        One write: a hop shape's line is in the same write as the first row of it.
+        """
+        with self._lock:
+            if rows:
+                if self._fd >= 0 and os.fstat(self._fd).st_size < self._size:
+                    self._shapes.clear()  # truncated (copytruncate): the shapes again
+                lines += hops.encode(rows, self._shapes)
+            self._write_locked(lines)
 
     def _write(self, lines: bytes) -> bool:
         with self._lock:
-            if self._fd < 0:
-                return False
+            return self._write_locked(lines)
+
+    def _write_locked(self, lines: bytes) -> bool:
+        if self._fd < 0:
+            return False
+        if lines:
             os.write(self._fd, lines)
+            self._size = os.fstat(self._fd).st_size
         return True
 
     def shutdown(self) -> None:

@@ -6,12 +6,19 @@ with its own lock and bounded attributes, a processor on start and on end, a
 more than an in-memory RPC call costs whole. `LightTracer` implements the
 OpenTelemetry API's `Tracer`, and its `LightSpan` the API's `Span`, so exporters,
 OTLP and the W3C propagation are OpenTelemetry's; but a span is a slotted record
-whose ids are hex strings (what ``traceparent`` and the span files carry, made once
-from `random.getrandbits`), its `SpanContext` is made only when asked for, its
+whose ids are hex strings (what ``traceparent`` and the span files carry, cut from
+batches of `os.urandom`: `new_id`), its `SpanContext` is made only when asked for, its
 attributes may be left to a function run at export (`LightSpan.defer`), and the
 current span is `CURRENT`, a context variable of nova_lite's own, set and reset in
 well under a microsecond. Finished spans wait in a `nova_lite.tracing.shipping`
 buffer and leave in batches.
+
+The RPC hooks, which run for every message, make no `LightSpan` at all: a `Hop`
+(`LightTracer.hop` for a message sent, `LightTracer.handling` for one handled) holds
+its ids, its start and its `nova_lite.tracing.hops.Shape` (name, kind and fixed
+attributes, made once per kind of hop), is the current span while the hop runs, and
+ends as one tuple appended to the buffer's rows. A hop that fails, or that continues
+a trace with a ``tracestate`` or a foreign parent, is a full `LightSpan` instead.
 
 OpenTelemetry's own context is read only when the process had set OpenTelemetry's
 global tracer provider before the tracer was made (`LightTracer.bridge`: someone
@@ -24,13 +31,15 @@ other (a few µs a span more). A context passed explicitly (``start_span(context
 Sampling is the SDK's ``ParentBased(TraceIdRatioBased(ratio))``: a trace continued
 from a sender is recorded when the sender recorded it, a new one with probability
 `ratio` (decided by the low 64 bits of its trace id, as the SDK does); a span not
-recorded is a `LightSpan` with ``sampled`` false that still carries the trace on.
+recorded is a `LightSpan` (or `Hop`) with ``sampled`` false that still carries the
+trace on.
 """
 
 from __future__ import annotations
 
 import contextvars
-import random
+import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -40,7 +49,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from nova_lite.tracing.shipping import SpanBuffer
+from nova_lite.tracing.shipping import BATCH, SpanBuffer
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -48,10 +57,13 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.util.types import Attributes
 
+    from nova_lite.tracing.hops import Shape
+
 __all__ = [
     "CURRENT",
     "NOWHERE",
     "Current",
+    "Hop",
     "LightSpan",
     "LightTracer",
     "Parent",
@@ -63,7 +75,7 @@ __all__ = [
 ]
 
 #: nova_lite's current span (None outside any).
-CURRENT: contextvars.ContextVar[LightSpan | None] = contextvars.ContextVar(
+CURRENT: contextvars.ContextVar[LightSpan | Hop | None] = contextvars.ContextVar(
     "nova_lite_span", default=None
 )
 
@@ -74,8 +86,51 @@ _ID_BOUND = 1 << 64
 ZERO_SPAN_ID = "0" * 16
 ZERO_TRACE_ID = "0" * 32
 NOWHERE = ("", "")  # (service, host) of work outside any service
-_bits = random.getrandbits
+#: A version-00 ``traceparent``: trace id, span id, flags (lowercase hex, W3C).
+VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+# The same with neither id all zeros (a valid parent, by the regular expression alone).
+_VALID_00 = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+# The flags bytes with the sampled bit set.
+_SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(256) if flags & 1)
 _now = time.time_ns
+
+# Span ids, 16 hex digits each, cut from one `os.urandom` draw a refill: `new_id`
+# pops one (a list's pop is atomic, so threads never share one), a trace id is two.
+# An all-zero id (invalid in W3C) is left out when the pool is filled. A forked
+# child empties its copy: it must not hand out its parent's ids.
+_ID_POOL = 1024
+_pool: list[str] = []
+_pop = _pool.pop
+
+
+_SIXTEEN = re.compile(".{16}", re.DOTALL)
+
+
+def _refill() -> str:
+    ids = _SIXTEEN.findall(os.urandom(8 * _ID_POOL).hex())  # no bytecode per id
+    while ZERO_SPAN_ID in ids:
+        ids.remove(ZERO_SPAN_ID)
+    _pool.extend(ids)
+    return _pop()
+
+
+def new_id() -> str:
+    """A new span id: 16 lowercase hex digits, never all zero."""
+    try:
+        return _pop()
+    except IndexError:
+        return _refill()
+
+
+def new_trace_id() -> str:
+    """A new trace id: 32 lowercase hex digits, never all zero."""
+    try:
+        return _pop() + _pop()
+    except IndexError:
+        return _refill() + _refill()
+
+
+os.register_at_fork(after_in_child=_pool.clear)
 
 
 class Parent(Protocol):
@@ -151,7 +206,9 @@ class LightSpan(trace.Span):
         name: str,
         kind: SpanKind,
         trace_id: str,
-        parent: Parent | None,
+        parent_id: str | None,
+        parent_remote: bool,
+        trace_state: str | None,
         sampled: bool,
         where: tuple[str, str],
         start_time: int | None = None,
@@ -162,16 +219,13 @@ class LightSpan(trace.Span):
         self.name = name
         self.kind = kind
         self.trace_id = trace_id
-        span_id = "%016x" % _bits(64)  # noqa: UP031 (a third faster than an f-string)
-        self.span_id = span_id if span_id != ZERO_SPAN_ID else "0" * 15 + "1"
-        if parent is None:
-            self.parent_id: str | None = None
-            self.parent_remote = False
-            self.trace_state: str | None = None
-        else:
-            self.parent_id = parent.span_id
-            self.parent_remote = parent.is_remote
-            self.trace_state = parent.trace_state
+        try:
+            self.span_id = _pop()  # `new_id`, inline: this runs for every span
+        except IndexError:
+            self.span_id = _refill()
+        self.parent_id = parent_id
+        self.parent_remote = parent_remote
+        self.trace_state = trace_state
         self.sampled = sampled
         self.where = where
         self.start_time = start_time if start_time is not None else _now()
@@ -264,17 +318,101 @@ class LightSpan(trace.Span):
         }
         self.add_event("exception", {**details, **(attributes or {})}, timestamp)
 
-    def failed(self, exc: BaseException) -> None:
-        """`exc` left the span's work: an exception event and an error status (if recording)."""
+    def failed(self, exc: BaseException) -> LightSpan:
+        """`exc` left the span's work: an exception event and an error status (if recording).
+
+        Gives the span to end (itself; a `Hop` gives a full span instead).
+        """
         if self.is_recording() and isinstance(exc, Exception):
             self.record_exception(exc)
             self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        return self
 
     def end(self, end_time: int | None = None) -> None:
         if self.end_time is None:
             self.end_time = end_time if end_time is not None else _now()
             if self.sampled:
                 self._tracer.finished(self)
+
+
+class Hop:
+    """An RPC hop's span while it runs: its ids, and what its children and messages need.
+
+    The RPC hooks make one per message sent or handled instead of a `LightSpan`
+    (`LightTracer.hop`, `LightTracer.handling`): it is current while the hop runs
+    (a `Parent`, and `carrier` writes its ``traceparent``), and `end` hands its
+    tracer one row (`nova_lite.tracing.hops`): no span object outlives it. `failed`
+    gives a full `LightSpan` with the same ids instead, which keeps the error.
+    """
+
+    __slots__ = ("arg", "parent_id", "sampled", "shape", "span_id", "start_time", "trace_id")
+    is_remote = False  # as a parent (`Parent`)
+    trace_state = None  # a trace with a tracestate gets full spans
+
+    def __init__(
+        self,
+        shape: Shape,
+        trace_id: str,
+        parent_id: str | None,
+        sampled: bool,
+        arg: Any,
+    ) -> None:
+        self.shape = shape
+        self.trace_id = trace_id
+        try:
+            self.span_id = _pop()  # `new_id`, inline
+        except IndexError:
+            self.span_id = _refill()
+        self.parent_id = parent_id
+        self.sampled = sampled
+        self.arg = arg
+        self.start_time = _now()
+
+    @property
+    def where(self) -> tuple[str, str]:
+        """The (service, host) the hop runs in (its shape's: a handler's, or the sender's)."""
+        return self.shape.where
+
+    def __repr__(self) -> str:
+        return f"<Hop {self.shape.name} {self.trace_id}-{self.span_id}>"
+
+    def headers(self) -> dict[str, str]:
+        """The hop as W3C Trace Context headers (``traceparent``)."""
+        flags = "01" if self.sampled else "00"
+        return {"traceparent": f"00-{self.trace_id}-{self.span_id}-{flags}"}
+
+    def failed(self, exc: BaseException) -> Hop | LightSpan:
+        """`exc` left the hop's work: the span to end instead, a full one with the error."""
+        if not self.sampled or not isinstance(exc, Exception):
+            return self
+        shape = self.shape
+        full = LightSpan(
+            shape.tracer,
+            shape.name,
+            shape.kind,
+            self.trace_id,
+            self.parent_id,
+            shape.remote_parent and self.parent_id is not None,
+            None,
+            True,
+            self.where,
+            self.start_time,
+            shape,
+            (self.arg,),
+        )
+        full.span_id = self.span_id
+        full.failed(exc)
+        return full
+
+    def end(self) -> None:
+        """The hop is over: its row to the tracer's buffer (if sampled)."""
+        if self.sampled:
+            shape = self.shape
+            rows = shape.rows
+            rows.append(shape.row(self, _now()))
+            waiting = len(rows)
+            if waiting == 1 or waiting >= BATCH:
+                shape.tracer.rows_waiting()
 
 
 class LightTracer(trace.Tracer):
@@ -298,9 +436,12 @@ class LightTracer(trace.Tracer):
         self.scope = InstrumentationScope(name)
         self.ratio = ratio
         self._bound = int(ratio * _ID_BOUND)  # as the SDK's TraceIdRatioBased
+        self._every = self._bound >= _ID_BOUND
         self.bridge = _global_provider_set() if bridge is None else bridge
         self.buffer = SpanBuffer(exporter, background=background)
         self.finished = self.buffer.add
+        self.rows = self.buffer.rows  # finished hops' rows (`Hop.end` appends)
+        self.rows_waiting = self.buffer.rows_waiting
 
     def __repr__(self) -> str:
         return f"<LightTracer ratio={self.ratio} {self.buffer!r}>"
@@ -328,20 +469,110 @@ class LightTracer(trace.Tracer):
                 name,
                 kind,
                 parent.trace_id,
-                parent,
+                parent.span_id,
+                parent.is_remote,
+                parent.trace_state,
                 parent.sampled,
                 parent.where if where is None else where,
                 start_time,
                 make,
                 args,
             )
-        trace_id = "%032x" % _bits(128)  # noqa: UP031
-        if trace_id == ZERO_TRACE_ID:
-            trace_id = "0" * 31 + "1"
+        trace_id = new_trace_id()
         sampled = self._bound >= _ID_BOUND or int(trace_id[16:], 16) < self._bound
         return LightSpan(
-            self, name, kind, trace_id, None, sampled, where or NOWHERE, start_time, make, args
+            self,
+            name,
+            kind,
+            trace_id,
+            None,
+            False,
+            None,
+            sampled,
+            where or NOWHERE,
+            start_time,
+            make,
+            args,
         )
+
+    def continued(
+        self,
+        name: str,
+        kind: SpanKind,
+        headers: Mapping[str, str],
+        where: tuple[str, str],
+        make: Callable[..., dict[str, Any]] | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> LightSpan:
+        """A span continuing the trace W3C `headers` carry (a new trace without a valid one).
+
+        What `nova_lite.tracing.propagation.remote` reads, with no parent record made
+        for the version-00 ``traceparent`` nova_lite writes; any other form goes
+        through `remote`.
+        """
+        parent = headers.get("traceparent")
+        if parent is not None:
+            found = VERSION_00.fullmatch(parent)
+            if found is not None and "tracestate" not in headers:
+                trace_id, span_id, flags = found.groups()
+                if trace_id != ZERO_TRACE_ID and span_id != ZERO_SPAN_ID:  # else: a new trace
+                    return LightSpan(
+                        self,
+                        name,
+                        kind,
+                        trace_id,
+                        span_id,
+                        True,
+                        None,
+                        flags[1] in "13579bdf",
+                        where,
+                        None,
+                        make,
+                        args,
+                    )
+            else:
+                from nova_lite.tracing.propagation import remote
+
+                return self.child(name, kind, remote(headers), where=where, make=make, args=args)
+        return self.child(name, kind, None, where=where, make=make, args=args)
+
+    def hop(self, shape: Shape, parent: Parent | None, arg: Any) -> Hop | LightSpan:
+        """The span of a message sent inside `parent` (a new trace when None).
+
+        A `Hop` (`arg`: what its shape's values are read from) but in a trace with
+        a ``tracestate`` or under a foreign parent, which get a full `LightSpan`.
+        """
+        if parent is None:
+            try:
+                trace_id = _pop() + _pop()  # `new_trace_id`, inline
+            except IndexError:
+                trace_id = new_trace_id()
+            sampled = self._every or int(trace_id[16:], 16) < self._bound
+            return Hop(shape, trace_id, None, sampled, arg)
+        if parent.trace_state is None and not parent.is_remote:
+            return Hop(shape, parent.trace_id, parent.span_id, parent.sampled, arg)
+        return self.child(shape.name, shape.kind, parent, make=shape, args=(arg,))
+
+    def handling(self, shape: Shape, headers: Mapping[str, str], arg: Any) -> Hop | LightSpan:
+        """The span of a message handled where `shape` says, continuing `headers`' trace.
+
+        A `Hop` for no ``traceparent`` or the version-00 one nova_lite writes; any
+        other form (a ``tracestate``, a later version, an invalid one) goes through
+        `continued` and gets a full `LightSpan`.
+        """
+        parent = headers.get("traceparent")
+        if parent is None:
+            try:
+                trace_id = _pop() + _pop()
+            except IndexError:
+                trace_id = new_trace_id()
+            sampled = self._every or int(trace_id[16:], 16) < self._bound
+            return Hop(shape, trace_id, None, sampled, arg)
+        if _VALID_00.fullmatch(parent) is None or "tracestate" in headers:
+            return self.continued(
+                shape.name, shape.kind, headers, shape.where, make=shape, args=(arg,)
+            )
+        return Hop(shape, parent[3:35], parent[36:52], parent[53:] in _SAMPLED_FLAGS, arg)
 
     def start_span(
         self,
@@ -410,7 +641,7 @@ class Current:
         self._end = end_on_exit
         self._record = record_exception
         self._status = set_status_on_exception
-        self._token: contextvars.Token[LightSpan | None] | None = None
+        self._token: contextvars.Token[LightSpan | Hop | None] | None = None
         self._bridged: object = None
 
     def __repr__(self) -> str:
@@ -449,9 +680,18 @@ def where() -> tuple[str, str]:
 
 
 def current_span() -> trace.Span:
-    """nova_lite's current span, else OpenTelemetry's (`trace.INVALID_SPAN` outside any)."""
+    """nova_lite's current span, else OpenTelemetry's (`trace.INVALID_SPAN` outside any).
+
+    Inside an RPC hop, a non-recording span of the hop's context: a hop's
+    attributes are its shape's (`nova_lite.tracing.hops`).
+    """
     found = CURRENT.get()
-    return found if found is not None else trace.get_current_span()
+    if found is None:
+        return trace.get_current_span()
+    if isinstance(found, Hop):
+        context = span_context(found.trace_id, found.span_id, found.sampled, None, is_remote=False)
+        return trace.NonRecordingSpan(context)
+    return found
 
 
 def parent_of(context: otel_context.Context | None, *, bridge: bool = False) -> Parent | None:

@@ -16,15 +16,16 @@ without looking at any context: tracing off costs one integer test per message s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from nova_lite.tracing.light import (
     CURRENT,
+    VERSION_00,
     ZERO_SPAN_ID,
     ZERO_TRACE_ID,
     Remote,
@@ -39,7 +40,6 @@ KEYS = ("traceparent", "tracestate")
 
 _EMPTY: Mapping[str, str] = {}
 _PROPAGATOR = TraceContextTextMapPropagator()
-_VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _alive = 0  # Tracing objects alive in this process (see `tracing_active`)
 
 
@@ -56,7 +56,10 @@ def carrier() -> Mapping[str, str]:
     span = CURRENT.get()
     if span is not None:
         return span.headers()
-    context = trace.get_current_span().get_span_context()  # a caller's own span
+    current = otel_context.get_current()
+    if not current:  # OpenTelemetry's context is empty: no caller's span either
+        return _EMPTY
+    context = trace.get_current_span(current).get_span_context()  # a caller's own span
     if not context.is_valid:
         return _EMPTY
     found: dict[str, str] = {}
@@ -74,7 +77,7 @@ def remote(headers: Mapping[str, str]) -> Remote | None:
     parent = headers.get("traceparent")
     if parent is None:
         return None
-    found = _VERSION_00.fullmatch(parent)
+    found = VERSION_00.fullmatch(parent)
     if found is None or "tracestate" in headers:
         return _extracted(headers)
     trace_id, span_id, flags = found.groups()

@@ -1,13 +1,16 @@
 """Where finished light spans wait, and how they reach their exporter: in batches.
 
-A `SpanBuffer` keeps the spans a `nova_lite.tracing.light.LightTracer` finished and
-exports them together, at most `FLUSH_DELAY` seconds after the first of them ended
+A `SpanBuffer` keeps the spans a `nova_lite.tracing.light.LightTracer` finished (its
+`LightSpan`\\s, and its RPC hops' rows, `nova_lite.tracing.hops`) and exports them
+together, at most `FLUSH_DELAY` seconds after the first of them ended
 (or once `BATCH` wait, or on `SpanBuffer.flush`). A `LineExporter` (the file) has
 each span encoded as one JSON line the moment it ends, while its fields are still
 in the CPU's caches, and the batch's lines written at once: measured on the RPC
 benchmark, that costs less than keeping the spans and encoding them all at the
-flush (see benchmarks/README.md). A `LightExporter` (the memory exporter) takes the
-light spans as they are; any other (the SDK's OTLP and console exporters, a user's)
+flush (see benchmarks/README.md). Hops' rows are tuples of strings and ints, kept
+as they are and encoded at the flush in one pass of orjson (`LineExporter.write_lines`).
+A `LightExporter` (the memory exporter) takes the light spans and rows as they are;
+any other (the SDK's OTLP and console exporters, a user's)
 gets the SDK's `ReadableSpan`\\s made from them (`nova_lite.tracing.records`). A
 slow or remote exporter (``background``) is called from a `Shipper` thread, with
 the conversion, so the event loop only hands the batch over.
@@ -26,6 +29,7 @@ import structlog
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
+    from nova_lite.tracing.hops import Row
     from nova_lite.tracing.light import LightSpan
 
 __all__ = [
@@ -52,33 +56,44 @@ SHIP_TIMEOUT = 30.0
 
 @runtime_checkable
 class LightExporter(Protocol):
-    """An exporter that takes light spans as they are (no `ReadableSpan` made)."""
+    """An exporter that takes light spans and hops' rows as they are (no `ReadableSpan`)."""
 
-    def export_light(self, spans: Sequence[LightSpan]) -> None: ...
+    def export_light(self, spans: Sequence[LightSpan | Row]) -> None: ...
 
 
 @runtime_checkable
 class LineExporter(Protocol):
     """An exporter of JSON lines (`nova_lite.tracing.records.line`), written in batches."""
 
-    def write_lines(self, lines: bytes) -> None: ...
+    def write_lines(self, lines: bytes, rows: Sequence[Row] = ()) -> None: ...
 
 
-def export(exporter: SpanExporter, spans: Sequence[LightSpan]) -> None:
-    """Hand `spans` to `exporter`: as light spans if it takes them, else as `ReadableSpan`s."""
+def export(exporter: SpanExporter, spans: Sequence[LightSpan | Row]) -> None:
+    """Hand `spans` to `exporter`: as they are if it takes them, else as `ReadableSpan`s."""
     if isinstance(exporter, LightExporter):
         exporter.export_light(spans)
         return
-    from nova_lite.tracing.records import readable
+    from nova_lite.tracing import hops, records
 
-    exporter.export([readable(span) for span in spans])
+    exporter.export(
+        [
+            hops.readable(span) if isinstance(span, tuple) else records.readable(span)
+            for span in spans
+        ]
+    )
 
 
 class SpanBuffer:
-    """The finished spans of one tracer, exported in batches."""
+    """The finished spans of one tracer, exported in batches.
+
+    `rows` is the list finished hops' rows are appended to, by `Hop.end` itself
+    (the hot path: no call into the buffer but `rows_waiting` for the first row of
+    a batch and for a full one).
+    """
 
     def __init__(self, exporter: SpanExporter, *, background: bool = False) -> None:
         self.exporter = exporter
+        self.rows: list[Row] = []
         self._done: list[LightSpan] = []
         self._flushing: asyncio.TimerHandle | None = None
         self._open = True
@@ -93,7 +108,7 @@ class SpanBuffer:
             self.add = self._add_line  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
-        waiting = len(self._done) + self._waiting
+        waiting = len(self._done) + self._waiting + len(self.rows)
         return f"<SpanBuffer waiting={waiting} {'open' if self._open else 'shut'}>"
 
     def add(self, span: LightSpan) -> None:
@@ -105,6 +120,13 @@ class SpanBuffer:
         if len(done) >= BATCH:
             self.flush()
         elif self._flushing is None:
+            self._schedule()
+
+    def rows_waiting(self) -> None:
+        """A row joined `rows`: the first of a batch (flush it later) or a full batch (now)."""
+        if len(self.rows) >= BATCH or not self._open:
+            self.flush()
+        else:
             self._schedule()
 
     def _add_line(self, span: LightSpan) -> None:
@@ -120,6 +142,8 @@ class SpanBuffer:
             self._schedule()
 
     def _schedule(self) -> None:
+        if self._flushing is not None:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # outside an event loop: nothing would flush later
@@ -132,12 +156,21 @@ class SpanBuffer:
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
-        if self._lines:
-            lines = bytes(self._lines)
-            self._lines.clear()
-            self._waiting = 0
-            cast(LineExporter, self.exporter).write_lines(lines)
-        done, self._done = self._done, []
+        waiting = self.rows  # the list itself stays: `Hop.end` appends to it
+        count = len(waiting)
+        rows = waiting[:count]
+        del waiting[:count]  # (a row another thread appends meanwhile stays for the next)
+        if not self._open:  # shut: what still ends is dropped
+            return
+        if self._lines is not None:
+            if self._lines or rows:
+                lines = bytes(self._lines)
+                self._lines.clear()
+                self._waiting = 0
+                cast(LineExporter, self.exporter).write_lines(lines, rows)
+            rows = []
+        done: list[LightSpan | Row] = [*self._done, *rows]
+        self._done = []
         if not done:
             return
         if self._shipper is not None:
@@ -177,7 +210,7 @@ class Shipper:
     def __repr__(self) -> str:
         return f"<Shipper waiting={self._waiting} dropped={self.dropped}>"
 
-    def put(self, spans: list[LightSpan]) -> None:
+    def put(self, spans: Sequence[LightSpan | Row]) -> None:
         """Queue a batch (dropped, and counted, when the exporter is too far behind)."""
         with self._lock:
             if self._waiting + len(spans) > MAX_WAITING:

@@ -43,15 +43,21 @@ class Step:
 
 
 def read_span_file(path: str | Path) -> list[dict[str, Any]]:
-    """The span records of a ``[tracing] exporter = "file"`` file (bad lines skipped)."""
-    records = []
+    """The span records of a ``[tracing] exporter = "file"`` file (bad lines skipped).
+
+    RPC hops' rows come back as the records their shapes make them
+    (`nova_lite.tracing.hops.expand`).
+    """
+    from nova_lite.tracing.hops import expand
+
+    records: list[dict[str, Any]] = []
+    shapes: dict[str, dict[str, Any]] = {}
     for line in Path(path).read_bytes().splitlines():
         try:
-            record = orjson.loads(line)
+            decoded = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue  # a line a writer was cut off in
-        if isinstance(record, dict):
-            records.append(record)
+        records.extend(expand(decoded, shapes))
     return records
 
 
