@@ -292,7 +292,7 @@ class ActionRunner:
         try:
             await self.conductor.action_event_finish(ctx, uuid, event, result, tb)
         except NovaLiteError as error:
-            log.warning("compute.action_event_lost", event=event, error=str(error))
+            log.warning("compute.action_event_lost", action_event=event, error=str(error))
 
     async def _action_failed(
         self,

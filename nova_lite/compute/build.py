@@ -355,7 +355,7 @@ class InstanceBuilder:
                 ctx, uuid, BUILD_EVENT, "Error", step["traceback"]
             )
         except NovaLiteError as error:
-            log.warning("compute.action_event_lost", event=BUILD_EVENT, error=str(error))
+            log.warning("compute.action_event_lost", action_event=BUILD_EVENT, error=str(error))
 
     async def release_resources(self, ctx: RequestContext, instance: objects.Instance) -> None:
         """Undo a build or a whole instance: guest, ports, volumes, claims. Idempotent."""
