@@ -77,13 +77,23 @@ class ObjectSerializer:
         """Allow instances of attrs class `cls` to travel; returns `cls`."""
         if not attrs.has(cls):
             raise TypeError(f"{cls.__qualname__} is not an attrs class.")
+        if issubclass(cls, Mapping):  # it would travel as a plain mapping
+            raise TypeError(f"{cls.__qualname__} is a mapping, not a model object.")
         self._classes[cls.__name__] = cls
         return cls
 
     def serialize_entity(self, ctx: RequestContext, value: Any) -> Any:
         """Return `value` as JSON primitives (registered objects as versioned primitives)."""
-        if type(value) in _SCALARS or value is None:
+        cls = type(value)
+        if cls in _SCALARS or value is None:
             return value
+        # The common shapes by their exact type first: an ABC isinstance check is slow.
+        if cls is dict:
+            return {str(k): self.serialize_entity(ctx, v) for k, v in value.items()}
+        if cls is list or cls is tuple:
+            return [self.serialize_entity(ctx, v) for v in value]
+        if self._classes.get(cls.__name__) is cls:
+            return self._object_primitive(value)
         if isinstance(value, Mapping):
             return {str(k): self.serialize_entity(ctx, v) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
@@ -114,7 +124,8 @@ class ObjectSerializer:
 
     def deserialize_entity(self, ctx: RequestContext, value: Any) -> Any:
         """Rebuild a value from what `serialize_entity` (or oslo's) produced."""
-        if type(value) in _SCALARS or value is None:
+        cls = type(value)
+        if cls in _SCALARS or value is None:
             return value
         if isinstance(value, dict):
             if _NAME in value:
