@@ -57,7 +57,7 @@ class FakeScheduler:
         if self.fail:
             raise NovaError("scheduler down")
         found = []
-        for i, spec in enumerate(specs):
+        for spec in specs:
             uuid = spec.instance_uuid
             if uuid in self.refuse:
                 found.append(
