@@ -21,6 +21,7 @@ __all__ = [
     "Aggregate",
     "BlockDevice",
     "ComputeNode",
+    "Destinations",
     "Flavor",
     "FloatingIp",
     "HostLedger",
@@ -572,6 +573,24 @@ class Selection:
 
 
 @attrs.frozen(kw_only=True)
+class Destinations:
+    """One instance's outcome in a batched placement (``select_destinations_batch``).
+
+    Either `selections` (the claimed host first, then the alternates) or, when the
+    scheduler could not place it, `fault` with the exception's class name and
+    message (a `NoValidHost` also carries its filter results and the request's needs).
+    """
+
+    VERSION: ClassVar[str] = "1.0"
+    instance_uuid: str
+    selections: tuple[Selection, ...] = ()
+    fault: str | None = None  # the exception's class name
+    message: str = ""
+    filter_results: tuple[str, ...] = ()
+    needs: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class ComputeNode:
     """A compute host's capacity and state, as its resource tracker reports it."""
 
@@ -738,6 +757,7 @@ _ALL: tuple[type, ...] = (
     Aggregate,
     BlockDevice,
     ComputeNode,
+    Destinations,
     Flavor,
     FloatingIp,
     HostLedger,

@@ -100,6 +100,27 @@ async def test_no_limit_admits_everything_at_once() -> None:
     assert all([await admission.admit(str(n)) for n in range(1000)])
 
 
+async def test_waiting_builds_are_admitted_a_chunk_at_a_time() -> None:
+    """With a chunk of 2, one freed slot admits nobody, the second admits two together;
+    fewer waiting than a chunk go in as soon as there is room for them all."""
+    admission = BuildAdmission(4, lease=600, chunk=2)
+    assert all([await admission.admit(n) for n in "abcd"])
+    e, f, g = (asyncio.create_task(admission.admit(n)) for n in "efg")
+    assert await _settled(e, f, g) == [None, None, None]
+    admission.finished("a")
+    assert await _settled(e, f, g) == [None, None, None]
+    admission.finished("b")
+    assert await _settled(e, f, g) == [True, True, None]
+    assert (admission.running, admission.waiting) == (4, 1)
+    admission.finished("c")
+    assert await _settled(g) == [True]  # one waits: one free slot is its chunk
+    late = BuildAdmission(2, lease=600, chunk=2)
+    assert await late.admit("x") and await late.admit("y")
+    z = asyncio.create_task(late.admit("z"))
+    late.finished("x")
+    assert await _settled(z) == [True]  # fewer wait than a chunk: no holding back
+
+
 async def test_a_cancelled_wait_gives_up_its_place() -> None:
     """A waiter cancelled (its conductor stopping hard) leaves the line."""
     admission = BuildAdmission(1, lease=600)

@@ -134,8 +134,10 @@ async def test_boot_scenario_counts_hops_per_boot(broker: TransportFactory) -> N
     hops = result.hops
     assert hops is not None and hops["servers"] == 4
     methods = hops["messages_by_method"]
-    # Each build is scheduled once and cast to one compute host once.
-    assert methods["call scheduler.select_destinations"] == 1.0
+    # Each create call of two is placed with one scheduler call; each build is cast
+    # to one compute host once.
+    assert methods["call scheduler.select_destinations_batch"] == 0.5
+    assert "call scheduler.select_destinations" not in methods
     assert methods["cast compute.build_and_run_instance"] == 1.0
     calls = sum(v for k, v in methods.items() if k.startswith("call "))
     assert methods.get("reply") == pytest.approx(calls), methods  # every call answered once

@@ -47,11 +47,22 @@ class BuildAdmission:
     """
 
     def __init__(
-        self, limit: int, *, lease: float, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        *,
+        lease: float,
+        clock: Callable[[], float] = time.monotonic,
+        chunk: int = 1,
     ) -> None:
         if limit < 0:
             raise ValueError(f"limit must be 0 (none) or more, not {limit}.")
+        if chunk < 1:
+            raise ValueError(f"chunk must be 1 or more, not {chunk}.")
         self.limit = limit
+        # Waiting builds are admitted `chunk` at a time (fewer if fewer wait, or once
+        # nothing runs), so that those of one request are placed with one scheduler
+        # call (conductor/placing.py) rather than one call each as slots free singly.
+        self.chunk = chunk
         self.lease = lease
         self._clock = clock
         self._running: dict[str, float] = {}  # instance uuid: when it was admitted
@@ -147,6 +158,9 @@ class BuildAdmission:
         return self.limit == 0 or len(self._running) < self.limit
 
     def _admit_next(self) -> None:
+        chunked = self.chunk > 1 and self.limit and self._running
+        if chunked and self.limit - len(self._running) < min(self.chunk, len(self._waiting)):
+            return  # until a chunk's worth of slots is free
         while self._waiting and self._has_room():
             instance_uuid, turn = self._waiting.popitem(last=False)
             if not turn.done():

@@ -33,6 +33,7 @@ from nova_lite.conductor.actions import ActionStore
 from nova_lite.conductor.admission import BuildAdmission
 from nova_lite.conductor.aggregates import AggregateStore
 from nova_lite.conductor.instances import InstanceRecords
+from nova_lite.conductor.placing import PlacementBatches, Ticket
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
@@ -93,6 +94,7 @@ class BuildTasks:
         self.actions = actions  # where the placing event is recorded
         self.host = host
         self._builds: dict[str, asyncio.Task[None]] = {}  # instance uuid -> its task
+        self.placements = PlacementBatches(lambda: self.scheduler)
 
     def __repr__(self) -> str:
         return f"<BuildTasks scheduling={len(self._builds)} {self.admission!r}>"
@@ -170,14 +172,20 @@ class BuildTasks:
     async def _admitted(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
         """Schedule the build once admitted; hand it back if this conductor is stopping."""
         if await self.admission.admit(spec.instance_uuid):
-            await self._schedule(ctx, spec)
+            ticket = self.placements.expect(ctx)
+            try:
+                await self._schedule(ctx, spec, ticket)
+            finally:
+                ticket.close()
         elif self.admission.closed and self.conductor is not None:
             log.info("conductor.build_handed_back", instance_uuid=spec.instance_uuid)
             await self.conductor.schedule_and_build_instances(ctx, [spec])
         else:
             log.info("conductor.build_withdrawn", instance_uuid=spec.instance_uuid)
 
-    async def _schedule(self, ctx: RequestContext, spec: objects.RequestSpec) -> None:
+    async def _schedule(
+        self, ctx: RequestContext, spec: objects.RequestSpec, ticket: Ticket
+    ) -> None:
         if not await self._unplaced(spec.instance_uuid):
             log.info("conductor.schedule_stale", instance_uuid=spec.instance_uuid)
             return
@@ -185,7 +193,8 @@ class BuildTasks:
         log.info("conductor.scheduling", instance_uuid=spec.instance_uuid)
         await self._event_start(ctx, spec.instance_uuid)
         try:
-            selections = await self.scheduler.select_destinations(ctx, spec, alternates)
+            # With the request's other builds admitted with it: one call for them all.
+            selections = await ticket.select(spec, alternates)
         except NoValidHost as exc:
             await self._fail_build(ctx, spec.instance_uuid, exc)
             return

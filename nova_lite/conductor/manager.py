@@ -58,6 +58,10 @@ from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.service import Manager, PeriodicTask
 from nova_lite.transport import Transport
 
+# Builds waiting for admission are let in a sixteenth of the limit at a time
+# (`BuildAdmission.chunk`): enough together for one scheduler call per chunk.
+ADMISSION_CHUNKS = 16
+
 __all__ = ["ConductorManager"]
 
 
@@ -76,7 +80,11 @@ class ConductorManager(Manager):
         scheduler = SchedulerAPI(transport, config)
         compute = ComputeAPI(transport, config)
         limits = config.conductor
-        admission = BuildAdmission(limits.max_concurrent_builds, lease=limits.build_slot_lease)
+        admission = BuildAdmission(
+            limits.max_concurrent_builds,
+            lease=limits.build_slot_lease,
+            chunk=max(1, limits.max_concurrent_builds // ADMISSION_CHUNKS),
+        )
         quotas = QuotaBook(self.db, config.quota)
         groups = ServerGroupStore(self.db, quotas)
         store = InstanceStore(self.db, quotas, groups)

@@ -22,6 +22,7 @@ from nova_lite.admin import require_admin
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
+from nova_lite.exceptions import NoValidHost, NovaLiteError
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.driver import FilterScheduler, HostSearch, SamplingRule
@@ -44,7 +45,7 @@ class SchedulerManager(Manager):
     """Chooses hosts with filters and weighers and tracks resource claims."""
 
     topic: ClassVar[str] = "scheduler"
-    target: ClassVar[Target] = Target(version="1.0")
+    target: ClassVar[Target] = Target(version="1.1")  # 1.1: select_destinations_batch
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
@@ -102,6 +103,33 @@ class SchedulerManager(Manager):
             pool=ranking.pool,
         )
         return [_selection(spec, h.host) for h in (chosen, *others)]
+
+    @endpoint
+    async def select_destinations_batch(
+        self, ctx: RequestContext, specs: list[objects.RequestSpec], num_alternates: int = 0
+    ) -> list[objects.Destinations]:
+        """Place several instances of one request in one call (version 1.1).
+
+        Each is decided as `select_destinations` decides one, in order, under the same
+        lock per decision, so the claims, alternates and "No valid host" explanation
+        are each instance's own: one instance refused does not refuse the others. An
+        error placing one instance is its outcome (`fault`), not the batch's.
+        """
+        outcomes = []
+        for spec in specs:
+            try:
+                selections = await self.select_destinations(ctx, spec, num_alternates)
+            except Exception as exc:
+                if not isinstance(exc, NoValidHost):
+                    log.exception("scheduler.select_failed", instance_uuid=spec.instance_uuid)
+                outcomes.append(_refused(spec, exc))
+            else:
+                outcomes.append(
+                    objects.Destinations(
+                        instance_uuid=spec.instance_uuid, selections=tuple(selections)
+                    )
+                )
+        return outcomes
 
     async def _claim_best(
         self, spec: objects.RequestSpec, ranked: list[HostState], tally: FilterTally
@@ -208,6 +236,18 @@ class SchedulerManager(Manager):
             }
             for state in sorted(self.hosts.hosts.values(), key=lambda s: s.host)
         ]
+
+
+def _refused(spec: objects.RequestSpec, exc: Exception) -> objects.Destinations:
+    """A batched placement's outcome for an instance that could not be placed."""
+    kwargs = exc.kwargs if isinstance(exc, NovaLiteError) else {}
+    return objects.Destinations(
+        instance_uuid=spec.instance_uuid,
+        fault=type(exc).__name__,
+        message=str(exc),
+        filter_results=tuple(str(r) for r in kwargs.get("filter_results", ())),
+        needs=str(kwargs.get("needs", "")),
+    )
 
 
 def _plain(attribute: attrs.Attribute[Any], value: Any) -> bool:

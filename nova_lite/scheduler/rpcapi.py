@@ -12,7 +12,7 @@ __all__ = ["SchedulerAPI"]
 
 
 class SchedulerAPI(RPCAPI):
-    """The scheduler's RPC API, version 1.0."""
+    """The scheduler's RPC API, version 1.1 (1.1: select_destinations_batch)."""
 
     topic: ClassVar[str] = "scheduler"
     version: ClassVar[str] = "1.0"
@@ -22,6 +22,15 @@ class SchedulerAPI(RPCAPI):
     ) -> list[objects.Selection]:
         result: list[objects.Selection] = await self.invoker.call(
             ctx, "select_destinations", spec=spec, num_alternates=num_alternates
+        )
+        return result
+
+    async def select_destinations_batch(
+        self, ctx: RequestContext, specs: list[objects.RequestSpec], num_alternates: int = 0
+    ) -> list[objects.Destinations]:
+        """Each instance's placement, one call for them all (version 1.1)."""
+        result: list[objects.Destinations] = await self.invoker.prepare(version="1.1").call(
+            ctx, "select_destinations_batch", specs=specs, num_alternates=num_alternates
         )
         return result
 
