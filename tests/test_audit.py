@@ -369,7 +369,7 @@ async def test_the_host_list_pages_by_name_and_the_audit_reads_every_page(
     assert books.hosts == tuple(every)
     assert sorted(books.ledgers) == every and not books.unaudited
     assert instance.host is not None
-    scheduler_of(cloud).hosts.allocations.pop(instance.uuid)  # one page's host disagrees
+    await scheduler_of(cloud).hosts.release(instance.uuid)  # one page's host disagrees
     report = await audit(cloud)
     assert [(f.kind, f.subject) for f in report.findings] == [
         (kinds.MISSING_ALLOCATION, instance.uuid)
