@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import json
 import sqlite3
 from typing import Any
 
@@ -152,11 +153,10 @@ class PortAllocator:
             return await self._rebuild(subnet)
         if pools.pending:  # handed out before: still there, or rolled back since?
             handed = [ipam.to_address(value, subnet["cidr"]) for value in pools.pending]
-            marks = ", ".join("?" * len(handed))
             held = await self.db.fetchall(
                 "SELECT ip_address FROM ip_allocations WHERE subnet_id = ? AND "
-                f"ip_address IN ({marks})",
-                (subnet["id"], *handed),
+                "ip_address IN (SELECT value FROM json_each(?))",
+                (subnet["id"], json.dumps(handed)),
             )
             present = {ipam.as_int(row["ip_address"]) for row in held}
             for value in pools.pending:
