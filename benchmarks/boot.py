@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from resource import RUSAGE_SELF, getrusage
 from typing import Any
 
 import attrs
@@ -63,6 +64,7 @@ class BootSpec:
     in_flight: int = 0  # at most this many builds under way at once; 0: all at once
     overrides: dict[str, Any] = attrs.field(factory=dict)  # more Config.load overrides
     hops: bool = False  # count messages and statements per boot (`benchmarks.hops`)
+    network_cidr: str = "10.0.0.0/16"  # the servers' network (a /16 holds 65,533)
 
 
 @attrs.frozen
@@ -77,6 +79,7 @@ class BootResult:
     checks: dict[str, Any] = attrs.field(factory=dict)
     failures: dict[str, int] = attrs.field(factory=dict)  # fault (ids masked): how many
     hops: dict[str, Any] | None = None  # `HopCounts.per_boot`, on a counted run
+    startup_rss_mib: float = 0.0  # the process's peak resident memory once started
 
 
 Check = Callable[[Cloud, Session], Awaitable[dict[str, Any]]]
@@ -199,10 +202,13 @@ async def boot_run(
         stack.enter_context(recording(recorder))
         config = cloud_config(state, spec.transport_url, **spec.overrides)
         started = time.perf_counter()
-        cloud = Cloud(config, computes=spec.hosts, network_cidr="10.0.0.0/16", transport=transport)
+        cloud = Cloud(
+            config, computes=spec.hosts, network_cidr=spec.network_cidr, transport=transport
+        )
         hop_counts = stack.enter_context(counting(cloud.transport)) if spec.hops else None
         async with cloud:
             startup = time.perf_counter() - started
+            startup_rss = getrusage(RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
             session = await cloud.login_admin()
             await lift_quotas(cloud, session)
             await report_hosts(cloud)
@@ -236,6 +242,7 @@ async def boot_run(
         checks,
         dict(failures.most_common()),
         hops,
+        startup_rss,
     )
 
 

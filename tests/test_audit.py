@@ -347,3 +347,30 @@ async def test_only_admins_may_audit(cloud: Cloud) -> None:
         await cloud.api.compute.host_ledger(user, "compute1")
     report: dict[str, Any] = await admin.audit()
     assert report["clean"] is True
+
+
+async def test_the_host_list_pages_by_name_and_the_audit_reads_every_page(
+    memory_clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`list_hosts` gives a page with `limit` and `marker` (hosts after it by name, the
+    marker need not be a host), every host without either; the audit, reading a page at
+    a time, reads every host's books however the pages fall."""
+    cloud = await memory_clouds.start(computes=5)
+    api = cloud.api.scheduler
+    every = [h["host"] for h in await api.list_hosts(ADMIN)]
+    assert every == sorted(f"compute{i}" for i in range(1, 6))
+    assert [h["host"] for h in await api.list_hosts(ADMIN, limit=2)] == every[:2]
+    assert [h["host"] for h in await api.list_hosts(ADMIN, marker=every[1], limit=2)] == every[2:4]
+    assert [h["host"] for h in await api.list_hosts(ADMIN, marker="compute3a")] == every[3:]
+    assert await api.list_hosts(ADMIN, marker=every[-1]) == []
+    instance = await _boot(cloud)
+    monkeypatch.setattr("nova_lite.audit.auditor.HOST_PAGE", 2)
+    books = await Audit(cloud.transport, cloud.config).read_books(ADMIN)
+    assert books.hosts == tuple(every)
+    assert sorted(books.ledgers) == every and not books.unaudited
+    assert instance.host is not None
+    await scheduler_of(cloud).hosts.release(instance.uuid)  # one page's host disagrees
+    report = await audit(cloud)
+    assert [(f.kind, f.subject) for f in report.findings] == [
+        (kinds.MISSING_ALLOCATION, instance.uuid)
+    ]

@@ -286,3 +286,26 @@ async def test_bad_arguments_raise_invalid_naming_the_field(api: NetworkAPI) -> 
         await api.allocate_for_instance(ADMIN, new_uuid(), "abc", "p1")  # type: ignore[arg-type]
     with pytest.raises(Invalid, match="instance_uuid must not be empty"):
         await api.allocate_for_instance(ADMIN, "", [], "p1")
+
+
+async def test_released_addresses_come_back_lowest_first(api: NetworkAPI) -> None:
+    """The allocator's free set: released addresses are handed out again lowest first,
+    before any never used, and an address taken by an explicit request is skipped."""
+    network, _ = await shared_net(api)
+    instances = [new_uuid() for _ in range(6)]
+    for instance in instances:
+        await api.allocate_for_instance(ADMIN, instance, [network.id], "p1")
+    await api.deallocate_for_instance(ADMIN, instances[3])  # 10.0.0.5
+    await api.deallocate_for_instance(ADMIN, instances[1])  # 10.0.0.3
+    (fixed,) = await api.create_ports(
+        ADMIN, [{"network_id": network.id, "fixed_ips": [{"ip_address": "10.0.0.8"}]}]
+    )
+    assert ip_of(fixed) == "10.0.0.8"
+    got = [
+        ip_of((await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1"))[0])
+        for _ in range(4)
+    ]
+    assert got == ["10.0.0.3", "10.0.0.5", "10.0.0.9", "10.0.0.10"]
+    await api.delete_port(ADMIN, fixed.id)
+    (port,) = await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
+    assert ip_of(port) == "10.0.0.8"

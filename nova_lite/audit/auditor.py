@@ -44,6 +44,9 @@ from nova_lite.transport import Transport
 
 __all__ = ["Audit"]
 
+# Hosts per page of the scheduler's host list (a few hundred bytes each).
+HOST_PAGE = 500
+
 # Repairs run in this order: a migration ends before its allocation is released.
 _REPAIR_ORDER = (
     STUCK_MIGRATION,
@@ -89,7 +92,7 @@ class Audit:
     async def read_books(self, ctx: RequestContext) -> Books:
         """Every book, consumers' before their owners' (so no new owner looks missing)."""
         ctx = ctx.elevated()
-        hosts = await self.scheduler.list_hosts(ctx)
+        hosts = await self._hosts(ctx)
         allocations = {a["instance_uuid"]: a for a in await self.scheduler.list_allocations(ctx)}
         ledgers: dict[str, objects.HostLedger] = {}
         unaudited: dict[str, str] = {}
@@ -116,6 +119,17 @@ class Audit:
             instances={i.uuid: i for i in instances},
             migrations=tuple(migrations),
         )
+
+    async def _hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every host the scheduler knows, read `HOST_PAGE` at a time (one reply for
+        all of 10,000 hosts is over the 4 MiB message limit)."""
+        hosts: list[dict[str, Any]] = []
+        while True:
+            marker = str(hosts[-1]["host"]) if hosts else None
+            page = await self.scheduler.list_hosts(ctx, marker=marker, limit=HOST_PAGE)
+            hosts += page
+            if len(page) < HOST_PAGE:
+                return hosts
 
     async def run(self, ctx: RequestContext) -> AuditReport:
         """Read the books and list every disagreement."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import json
 import sqlite3
 from typing import Any
 
@@ -26,9 +28,9 @@ class PortAllocator:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # The address handed out last, per subnet: the next one is usually free,
-        # which spares a scan of every allocation (checked, so never trusted blindly).
-        self._last: dict[str, str] = {}
+        # Each subnet's free addresses, kept between allocations (see `free_address`).
+        self._pools: dict[str, _FreeSet] = {}
+        self._conn: object | None = None  # the connection the release log is on
 
     def __repr__(self) -> str:
         return f"<PortAllocator {self.db.name}>"
@@ -87,18 +89,40 @@ class PortAllocator:
         raise Conflict(f"No unique MAC address found in {MAC_ATTEMPTS} attempts; try again.")
 
     async def free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
-        """A free address of the subnet's allocation pools (the one way to pick one).
+        """The lowest free address of the subnet's allocation pools (the one way to
+        pick one), the first pool first.
 
         `IpAddressExhausted` when every pool is used up. The caller inserts it inside
         the same write transaction.
+
+        The subnet's free addresses are kept in memory (`_FreeSet`), built by one scan
+        of its allocations and then kept up to date: an address handed out is taken,
+        and an address released anywhere on this database's connection comes back
+        through the release log (a temporary trigger on ``ip_allocations``, read and
+        emptied here, and rolled back with the transaction that released it). The
+        addresses handed out last are looked for in the table at the next allocation:
+        one whose insert was rolled back is free again. Each candidate is checked
+        against the table before it is handed out, so a stale entry (an address another
+        connection took) is skipped, never handed out twice; an address that looks
+        taken but is not (released by another connection) is found again by a new
+        scan when the pools look used up.
         """
-        for start, end in ((pool["start"], pool["end"]) for pool in rows.pools(subnet)):
-            address = await self._next_after_last(subnet, start, end) or await self._scan(
-                subnet, start, end
-            )
-            if address is not None:
-                self._last[subnet["id"]] = address
-                return address
+        pools = await self._pool(subnet)
+        for fresh in (pools.fresh, True):
+            while (candidate := pools.lowest()) is not None:
+                address = ipam.to_address(candidate, subnet["cidr"])
+                held = await self.db.fetchone(
+                    "SELECT 1 FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?",
+                    (subnet["id"], address),
+                )
+                pools.take(candidate)
+                if held is None:
+                    pools.fresh = False
+                    pools.pending.append(candidate)
+                    return address
+            if fresh:
+                break
+            pools = await self._rebuild(subnet)
         raise IpAddressExhausted(
             f"No more IP addresses available on subnet {subnet['id']} ({subnet['cidr']}) "
             f"of network {network['id']} ({network['name']}).",
@@ -106,29 +130,127 @@ class PortAllocator:
             network_id=network["id"],
         )
 
-    async def _next_after_last(self, subnet: sqlite3.Row, start: str, end: str) -> str | None:
-        last = self._last.get(subnet["id"])
-        candidate = last and ipam.after(last, start, end)
-        if not candidate or candidate == subnet["gateway_ip"]:
-            return None
-        rows = await self.db.fetchall(
-            "SELECT ip_address FROM ip_allocations WHERE subnet_id = ? AND ip_address IN (?, ?)",
-            (subnet["id"], last, candidate),
-        )
-        # Only while `last` is still held (not rolled back) is every lower address taken.
-        return candidate if [r["ip_address"] for r in rows] == [last] else None
-
     def forget(self) -> None:
-        """Addresses were released: the next allocation scans for the lowest free one."""
-        self._last.clear()
+        """Addresses were released (kept for the callers: the release log says which)."""
 
-    async def _scan(self, subnet: sqlite3.Row, start: str, end: str) -> str | None:
-        taken = [
-            row["ip_address"]
+    async def _pool(self, subnet: sqlite3.Row) -> _FreeSet:
+        """The subnet's free set, with the releases since the last allocation applied."""
+        if self._conn is not self.db.conn:  # a new connection: no log, no sets yet
+            await self._start_log()
+        try:
+            released = await self.db.fetchall(f"SELECT subnet_id, ip_address FROM {_LOG}")
+        except sqlite3.OperationalError:  # the log's creation was rolled back
+            await self._start_log()
+            released = []
+        if released:
+            await self.db.fetchall(f"DELETE FROM {_LOG}")
+            for row in released:
+                kept = self._pools.get(row["subnet_id"])
+                if kept is not None:
+                    kept.release(ipam.as_int(row["ip_address"]))
+        pools = self._pools.get(subnet["id"])
+        if pools is None or pools.shape != _shape(subnet):
+            return await self._rebuild(subnet)
+        if pools.pending:  # handed out before: still there, or rolled back since?
+            handed = [ipam.to_address(value, subnet["cidr"]) for value in pools.pending]
+            held = await self.db.fetchall(
+                "SELECT ip_address FROM ip_allocations WHERE subnet_id = ? AND "
+                "ip_address IN (SELECT value FROM json_each(?))",
+                (subnet["id"], json.dumps(handed)),
+            )
+            present = {ipam.as_int(row["ip_address"]) for row in held}
+            for value in pools.pending:
+                if value not in present:
+                    pools.release(value)
+            pools.pending.clear()
+        return pools
+
+    async def _start_log(self) -> None:
+        self._pools.clear()
+        await self.db.fetchall(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_LOG_TABLE} (subnet_id TEXT, ip_address TEXT)"
+        )
+        await self.db.fetchall(
+            "CREATE TEMP TRIGGER IF NOT EXISTS nova_lite_ip_released AFTER DELETE ON "
+            f"main.ip_allocations BEGIN INSERT INTO {_LOG_TABLE} VALUES "
+            "(OLD.subnet_id, OLD.ip_address); END"
+        )
+        self._conn = self.db.conn
+
+    async def _rebuild(self, subnet: sqlite3.Row) -> _FreeSet:
+        """Scan the subnet's allocations once into a new free set."""
+        taken = {
+            ipam.as_int(row["ip_address"])
             for row in await self.db.fetchall(
                 "SELECT ip_address FROM ip_allocations WHERE subnet_id = ?", (subnet["id"],)
             )
-        ]
-        if subnet["gateway_ip"]:
-            taken.append(subnet["gateway_ip"])
-        return ipam.first_free(start, end, taken)
+        }
+        pools = self._pools[subnet["id"]] = _FreeSet(_shape(subnet), taken)
+        return pools
+
+
+_LOG_TABLE = "nova_lite_released_ips"
+_LOG = f"temp.{_LOG_TABLE}"
+
+_Shape = tuple[tuple[tuple[int, int], ...], int | None]
+
+
+def _shape(subnet: sqlite3.Row) -> _Shape:
+    """A subnet's pools (first, last, as integers) in order, and its gateway."""
+    ranges = tuple(
+        (ipam.as_int(pool["start"]), ipam.as_int(pool["end"])) for pool in rows.pools(subnet)
+    )
+    gateway = subnet["gateway_ip"]
+    return ranges, ipam.as_int(gateway) if gateway else None
+
+
+class _FreeSet:
+    """The free addresses of one subnet's pools, as integers: the taken ones, and per
+    pool the lowest address never looked at plus a heap of the released ones below it.
+    `lowest()` costs O(log n) amortised, where a scan of the allocations cost O(n)."""
+
+    def __init__(self, shape: _Shape, taken: set[int]) -> None:
+        self.shape = shape
+        ranges, gateway = shape
+        self.gateway = gateway
+        self.taken = taken if gateway is None else taken | {gateway}
+        self.ranges = [_Range(first, last) for first, last in ranges]
+        self.fresh = True  # built just now: nothing it says can be stale
+        self.pending: list[int] = []  # handed out, not yet seen in the table
+
+    def lowest(self) -> int | None:
+        """The lowest free address of the first pool that has one, or None."""
+        for pool in self.ranges:
+            found = pool.lowest(self.taken)
+            if found is not None:
+                return found
+        return None
+
+    def take(self, value: int) -> None:
+        self.taken.add(value)
+
+    def release(self, value: int) -> None:
+        if value == self.gateway or value not in self.taken:
+            return
+        self.taken.discard(value)
+        for pool in self.ranges:
+            if pool.first <= value < pool.next:
+                heapq.heappush(pool.released, value)
+
+
+class _Range:
+    """One allocation pool: `next` is the lowest address not looked at yet."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first, self.last, self.next = first, last, first
+        self.released: list[int] = []
+
+    def lowest(self, taken: set[int]) -> int | None:
+        released = self.released
+        while released and released[0] in taken:
+            heapq.heappop(released)
+        if released:
+            return released[0]
+        while self.next <= self.last and self.next in taken:
+            self.next += 1
+        return self.next if self.next <= self.last else None

@@ -15,7 +15,15 @@ import attrs
 
 from nova_lite.exceptions import Invalid
 
-__all__ = ["SubnetPlan", "first_free", "plan_subnet", "random_mac", "require_served"]
+__all__ = [
+    "SubnetPlan",
+    "as_int",
+    "first_free",
+    "plan_subnet",
+    "random_mac",
+    "require_served",
+    "to_address",
+]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -134,27 +142,27 @@ def _host(field: str, value: object, network: IpNetwork) -> int:
     return int(address)
 
 
-def _as_int(address: str) -> int:
+def as_int(address: str) -> int:
     """An address string as an integer (socket's parser: far faster than ipaddress')."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     return int.from_bytes(socket.inet_pton(family, address), "big")
 
 
+def to_address(value: int, cidr: str) -> str:
+    """The integer `value` as a canonical address string of `cidr`'s IP version."""
+    if ":" in cidr:
+        return str(ipaddress.IPv6Address(value))
+    return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+
+
 def first_free(pool_start: str, pool_end: str, taken: Collection[str]) -> str | None:
     """The lowest pool address not in `taken`, or None when the pool is used up."""
     start, end = ipaddress.ip_address(pool_start), ipaddress.ip_address(pool_end)
-    used = {_as_int(address) for address in taken}
+    used = {as_int(address) for address in taken}
     for value in range(int(start), int(end) + 1):
         if value not in used:
             return str(type(start)(value))
     return None
-
-
-def after(address: str, pool_start: str, pool_end: str) -> str | None:
-    """The pool address right after `address`, or None past the pool's end."""
-    start, end = ipaddress.ip_address(pool_start), ipaddress.ip_address(pool_end)
-    value = _as_int(address) + 1
-    return str(type(start)(value)) if int(start) <= value <= int(end) else None
 
 
 def random_mac(randbytes: Callable[[int], bytes] = secrets.token_bytes) -> str:

@@ -204,6 +204,12 @@ class HostManager:
             if zone != node.availability_zone:
                 self._zone(zone).discard(state)
                 self._zone(node.availability_zone).add(state)
+        if self.db.path == ":memory:":
+            # A private in-memory database: only `load()` reads reports back, at the
+            # start of a database that is new then, and no other scheduler claims in
+            # it. The write and the re-read were three quarters of a report's intake
+            # (a simulated day of 10,000 hosts is 240,000 reports).
+            return
         await self.sql.execute(
             "INSERT OR REPLACE INTO compute_nodes (host, data) VALUES (?, ?)",
             (node.host, objects.dump(node)),

@@ -11,6 +11,7 @@ under one lock, so concurrent requests never oversubscribe a host.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import random
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ from nova_lite.admin import require_admin
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import NoValidHost, NovaLiteError
+from nova_lite.exceptions import Invalid, NoValidHost, NovaLiteError
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.driver import FilterScheduler, HostSearch, SamplingRule
@@ -221,9 +222,23 @@ class SchedulerManager(Manager):
         return state is not None and self.hosts.is_up(state, self.config.compute.service_down_time)
 
     @endpoint
-    async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
-        """Every compute host with up/down state, capacity and claimed usage."""
+    async def list_hosts(
+        self, ctx: RequestContext, marker: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every compute host with up/down state, capacity and claimed usage, by name.
+
+        A page of them with `limit` (at most that many) and `marker` (the hosts whose
+        names sort after it; it need not be a host any more): at 10,000 hosts the whole
+        list is a reply over the 4 MiB message limit. Without either, every host.
+        """
+        if limit is not None and limit < 1:
+            raise Invalid(f"limit must be a positive number of hosts, not {limit!r}.")
         down_after = self.config.compute.service_down_time
+        states = sorted(self.hosts.hosts.values(), key=lambda s: s.host)
+        if marker is not None:
+            states = states[bisect.bisect_right([s.host for s in states], marker) :]
+        if limit is not None:
+            states = states[:limit]
         return [
             {
                 **attrs.asdict(state.node, recurse=False, filter=_plain),
@@ -234,7 +249,7 @@ class SchedulerManager(Manager):
                 "local_gb_used": state.disk_gb_used,
                 "running_vms": len(state.instances),
             }
-            for state in sorted(self.hosts.hosts.values(), key=lambda s: s.host)
+            for state in states
         ]
 
 

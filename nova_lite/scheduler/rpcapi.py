@@ -49,8 +49,12 @@ class SchedulerAPI(RPCAPI):
         result: bool = await self.invoker.call(ctx, "host_is_up", host=host)
         return result
 
-    async def list_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts")
+    async def list_hosts(
+        self, ctx: RequestContext, *, marker: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every host by name; or a page: at most `limit` hosts, those after `marker`."""
+        page = {k: v for k, v in (("marker", marker), ("limit", limit)) if v is not None}
+        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts", **page)
         return result
 
     async def move_allocation(
