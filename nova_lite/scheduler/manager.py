@@ -46,7 +46,9 @@ class SchedulerManager(Manager):
     """Chooses hosts with filters and weighers and tracks resource claims."""
 
     topic: ClassVar[str] = "scheduler"
-    target: ClassVar[Target] = Target(version="1.1")  # 1.1: select_destinations_batch
+    target: ClassVar[Target] = Target(
+        version="1.2"
+    )  # 1.1: select_destinations_batch; 1.2: list_hosts pages
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)

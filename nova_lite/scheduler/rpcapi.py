@@ -12,7 +12,10 @@ __all__ = ["SchedulerAPI"]
 
 
 class SchedulerAPI(RPCAPI):
-    """The scheduler's RPC API, version 1.1 (1.1: select_destinations_batch)."""
+    """The scheduler's RPC API, version 1.2.
+
+    1.1: select_destinations_batch; 1.2: list_hosts' marker and limit.
+    """
 
     topic: ClassVar[str] = "scheduler"
     version: ClassVar[str] = "1.0"
@@ -54,7 +57,8 @@ class SchedulerAPI(RPCAPI):
     ) -> list[dict[str, Any]]:
         """Every host by name; or a page: at most `limit` hosts, those after `marker`."""
         page = {k: v for k, v in (("marker", marker), ("limit", limit)) if v is not None}
-        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_hosts", **page)
+        invoker = self.invoker.prepare(version="1.2") if page else self.invoker
+        result: list[dict[str, Any]] = await invoker.call(ctx, "list_hosts", **page)
         return result
 
     async def move_allocation(
