@@ -18,7 +18,7 @@ from multidict import CIMultiDictProxy
 from nova_lite.api.http import HttpServer
 from nova_lite.api.views import Server
 from nova_lite.cloud import Cloud
-from nova_lite.testing import PASSWORD, WAIT
+from nova_lite.testing import PASSWORD, WAIT, NotificationTap
 
 __all__ = ["FrontEnd", "Reply", "auth_body"]
 
@@ -125,3 +125,21 @@ class FrontEnd:
         session = await self.cloud.login_admin()
         images = await self.cloud.api.image.list(await session.context())
         return next(i.id for i in images if i.name == name)
+
+
+async def boot_one_then_stop(cloud: Cloud) -> str:
+    """Boot one server through HTTP to ``instance.create.end``, then stop the cloud.
+
+    Stopping shuts the cloud's tracing down, so every span of the boot is exported by
+    the time this returns; the server's id is returned for the trace's assertions.
+    """
+    front = await FrontEnd.start(cloud)
+    try:
+        tap = await NotificationTap.attach(cloud)
+        token = await front.token()
+        server_id = await front.boot(token)
+        await tap.wait_event(server_id, "instance.create.end")
+    finally:
+        await front.aclose()
+    await cloud.stop()
+    return server_id

@@ -31,12 +31,12 @@ from nova_lite.exceptions import NovaLiteError
 from nova_lite.rpc import endpoint
 from nova_lite.telemetry import Telemetry, install, uninstall
 from nova_lite.telemetry.rpc import RpcObserver
-from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
+from nova_lite.testing import CloudFactory, TransportFactory
 from nova_lite.tracing import hops
 from nova_lite.tracing.exporters import JsonLinesExporter, MemoryExporter, span_record
 from nova_lite.tracing.light import CURRENT, LightTracer
 from nova_lite.tracing.timeline import read_span_file
-from tests.http_fixtures import FrontEnd
+from tests.http_fixtures import boot_one_then_stop
 
 COMPUTE = "/compute/v2.1"
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -188,25 +188,12 @@ def check_boot_trace(records: Sequence[dict[str, Any]], server_id: str) -> None:
     assert {r["service"] for r in trace} == {"nova-lite"}
 
 
-async def _boot_once(cloud: Any) -> str:
-    front = await FrontEnd.start(cloud)
-    try:
-        tap = await NotificationTap.attach(cloud)
-        token = await front.token()
-        server_id = await front.boot(token)
-        await tap.wait_event(server_id, "instance.create.end")
-    finally:
-        await front.aclose()
-    await cloud.stop()  # the tracing shuts down: every span exported
-    return server_id
-
-
 async def test_otlp_export_reaches_a_collector_that_decodes_the_protobuf(
     clouds: CloudFactory, collector: Collector
 ) -> None:
     """``exporter = "otlp"``: the boot's whole trace, decoded from OTLP/HTTP protobuf."""
     cloud = await clouds.start(computes=2, tracing={"exporter": "otlp", "endpoint": collector.url})
-    server_id = await _boot_once(cloud)
+    server_id = await boot_one_then_stop(cloud)
     records = collector.records()
     assert collector.content_types == {"application/x-protobuf"}
     check_boot_trace(records, server_id)
@@ -217,7 +204,7 @@ async def test_the_span_file_holds_the_whole_trace(clouds: CloudFactory, tmp_pat
     """``exporter = "file"``: the same trace read back from the file (hops as rows)."""
     path = tmp_path / "spans" / "traces.jsonl"
     cloud = await clouds.start(computes=2, tracing={"exporter": "file", "file": str(path)})
-    server_id = await _boot_once(cloud)
+    server_id = await boot_one_then_stop(cloud)
     lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert any(isinstance(line, list) for line in lines)  # hops' rows, a batch a line
     check_boot_trace(read_span_file(path), server_id)
@@ -227,7 +214,7 @@ async def test_the_memory_holds_the_whole_trace(clouds: CloudFactory) -> None:
     """``exporter = "memory"``: the same trace as SDK spans (`span_record` of each)."""
     cloud = await clouds.start(computes=2, tracing={"exporter": "memory"})
     tracing = cloud.telemetry.tracing
-    server_id = await _boot_once(cloud)
+    server_id = await boot_one_then_stop(cloud)
     assert tracing is not None
     check_boot_trace([span_record(span) for span in tracing.spans()], server_id)
 

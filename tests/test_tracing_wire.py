@@ -30,7 +30,7 @@ from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
 from nova_lite.tracing import propagation, tracing_from_config
 from nova_lite.tracing.exporters import MemoryExporter
 from nova_lite.transport import Message
-from tests.http_fixtures import FrontEnd
+from tests.http_fixtures import boot_one_then_stop
 
 
 def _encode(ctx: RequestContext) -> dict[str, Any]:
@@ -105,15 +105,7 @@ async def test_tracing_off_makes_no_span_object_at_all(
     """A boot through HTTP with ``exporter = "none"``: no span started, none even made."""
     cloud = await clouds.start(computes=1)
     assert cloud.telemetry.tracing is None and cloud.telemetry.metrics is not None
-    front = await FrontEnd.start(cloud)
-    try:
-        tap = await NotificationTap.attach(cloud)
-        token = await front.token()
-        server_id = await front.boot(token)
-        await tap.wait_event(server_id, "instance.create.end")
-    finally:
-        await front.aclose()
-    await cloud.stop()
+    await boot_one_then_stop(cloud)
     assert span_counts == {"sdk": 0, "non_recording": 0}
     assert trace.get_tracer_provider().get_tracer("probe") is not None  # the counter is live
 
