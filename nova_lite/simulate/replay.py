@@ -30,7 +30,6 @@ import attrs
 from nova_lite.api.client import Session
 from nova_lite.api.creates import OUTCOME_UNKNOWN
 from nova_lite.cloud import Cloud
-from nova_lite.context import generate_request_id
 from nova_lite.exceptions import Invalid, NotFound
 from nova_lite.notifications import decode_notification
 from nova_lite.objects import Flavor
@@ -175,9 +174,7 @@ class Replay:
         name = f"sim-{self._names}"
         # One request id for every try: the API derives the server's uuid from it,
         # so a try after an outage finds the server a lost reply left made.
-        session = self.cloud.api.session(
-            self.session.token, global_request_id=generate_request_id()
-        )
+        session = self.cloud.api.session(self.session.token, global_request_id=request_id())
         flavor = self.catalog.flavors[arrival.shape]
         metadata = {"project": arrival.project} if arrival.project else None
 
@@ -303,3 +300,14 @@ class Replay:
         if strays:
             await self.drain(3600.0)
         return len(strays)
+
+
+def request_id() -> str:
+    """A create's request id, drawn from the simulation's seeded `uuid.uuid4`.
+
+    Not `nova_lite.context.generate_request_id`, which reads `os.urandom`: the API
+    derives a server's uuid from its request id, and server uuids order things
+    (the instance list, the hosts' trackers), so a random one made two runs of one
+    trace place differently once a cloud had hundreds of hosts.
+    """
+    return f"req-{uuid.uuid4()}"
