@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import attrs
@@ -109,7 +109,12 @@ class FilterScheduler:
         self.filters = list(filters)
         self.weighers = list(weighers)
         self.rule = rule
-        self._rng = rng or random.Random()
+        # The sample's start is drawn from the `random` module unless `rng` is given:
+        # a private `random.Random()` seeds itself from os.urandom, so a simulation
+        # (which seeds `random`) sampled differently in each process once a request's
+        # pool outgrew the hosts to weigh (min_hosts_to_score, 100): the same totals,
+        # different hosts. The manager's host_subset_size choice draws from it too.
+        self._randrange = rng.randrange if rng is not None else random.randrange
         self._refused_by: str | None = None
 
     def __repr__(self) -> str:
@@ -206,7 +211,7 @@ class FilterScheduler:
         batch, seen = list(ends), set(ends)
         passed: list[HostState] = []
         read, enough = 0, want + len(ends)  # the ends on top: one round where most pass
-        for start in block_starts(len(pool), size, self._rng):
+        for start in block_starts(len(pool), size, self._randrange):
             batch += pool.slice(start, start + size)
             if len(batch) >= enough:
                 # A block may hold an end: the first round drops it as a repeat, later
@@ -224,7 +229,7 @@ class FilterScheduler:
         return passed, True
 
 
-def block_starts(length: int, size: int, rng: random.Random) -> Iterator[int]:
+def block_starts(length: int, size: int, randrange: Callable[[int], int]) -> Iterator[int]:
     """Where each block of `size` hosts of a pool of `length` starts, but the first and
     the last block (the pool's ends, read before).
 
@@ -236,7 +241,7 @@ def block_starts(length: int, size: int, rng: random.Random) -> Iterator[int]:
     if count <= 2:
         return
     step = _coprime_step(count)
-    block = rng.randrange(count)
+    block = randrange(count)
     for _ in range(count):
         if block not in (0, count - 1):
             yield block * size
