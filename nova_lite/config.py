@@ -382,7 +382,7 @@ class ProcessConfig:
     # defaults are 700, 10, 10; a boot allocates thousands of short-lived objects
     # and few cycles, so gen 0 runs less often and the older generations rarely.
     # threshold0 = 0 turns automatic collection off.
-    gc_threshold0: int = attrs.field(default=10000, validator=attrs.validators.ge(0))
+    gc_threshold0: int = attrs.field(default=50000, validator=attrs.validators.ge(0))
     gc_threshold1: int = attrs.field(default=50, validator=attrs.validators.ge(0))
     gc_threshold2: int = attrs.field(default=1000, validator=attrs.validators.ge(0))
     # Once the services have started: collect, then gc.freeze() what survives, so
