@@ -32,6 +32,7 @@ from nova_lite.cloud import Cloud, compute_host_name
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.notifications import decode_notification
+from nova_lite.process import freeze_after_start, thaw, tune_garbage_collector
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.transport import Delivery, ExchangeType, Transport
 
@@ -201,6 +202,8 @@ async def boot_run(
         state = stack.enter_context(tempfile.TemporaryDirectory(prefix="nova-lite-bench-"))
         stack.enter_context(recording(recorder))
         config = cloud_config(state, spec.transport_url, **spec.overrides)
+        tune_garbage_collector(config.process)  # as the product's processes do
+        stack.callback(thaw)
         started = time.perf_counter()
         cloud = Cloud(
             config, computes=spec.hosts, network_cidr=spec.network_cidr, transport=transport
@@ -209,6 +212,7 @@ async def boot_run(
         async with cloud:
             startup = time.perf_counter() - started
             startup_rss = getrusage(RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+            freeze_after_start(config.process)
             session = await cloud.login_admin()
             await lift_quotas(cloud, session)
             await report_hosts(cloud)

@@ -42,7 +42,9 @@ class SimulateSpec:
 
 
 def _child(spec: SimulateSpec) -> dict[str, Any]:
+    from nova_lite.config import ProcessConfig
     from nova_lite.log import configure_logging
+    from nova_lite.process import freeze_after_start, tune_garbage_collector
     from nova_lite.simulate import Simulation, SimulationSpec, synthetic
 
     configure_logging(level="error")
@@ -54,6 +56,9 @@ def _child(spec: SimulateSpec) -> dict[str, Any]:
         service_down_time=2 * spec.report_interval,
     )  # fmt: skip
     simulation = Simulation(cloud, arrivals)
+    process = ProcessConfig()  # as ``nova-lite simulate`` does (before the cloud starts)
+    tune_garbage_collector(process)
+    freeze_after_start(process)
     cpu = time.process_time()
     result = simulation.run()
     return {

@@ -4,7 +4,8 @@ A process connects to the broker the configuration names, starts its service(s),
 and runs until asked to stop (SIGTERM or SIGINT), then stops them gracefully: stop
 consuming, let in-flight requests finish, close databases, close the connection.
 Start-up failures (broker unreachable, database unusable, bad configuration) are
-raised as `LaunchError` with a message for a human and an exit status.
+raised as `LaunchError` with a message for a human and an exit status. Each
+process tunes its garbage collector from ``[process]`` (`nova_lite.process`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from nova_lite.image.manager import ImageManager
 from nova_lite.loader import get_transport
 from nova_lite.metrics.exposition import MetricsServer
 from nova_lite.network.manager import NetworkManager
+from nova_lite.process import freeze_after_start, tune_garbage_collector
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.service import Manager, Service
 from nova_lite.telemetry import Telemetry, install
@@ -85,6 +87,7 @@ async def run_service(config: Config, name: str, host: str, stop: asyncio.Event)
             "'memory://' (in-process only); set it to an amqp:// URL.",
             status=2,
         )
+    tune_garbage_collector(config.process)
     transport = get_transport(config.transport_url)
     try:
         await transport.connect()
@@ -99,6 +102,7 @@ async def run_service(config: Config, name: str, host: str, stop: asyncio.Event)
     service = Service(SERVICES[name](config, transport, host), serializer=objects.serializer())
     try:
         await _start(service)
+        freeze_after_start(config.process)
         try:
             api = service.manager.api if isinstance(service.manager, ApiManager) else None
             async with serve_http(config, api), serve_metrics(config, observed):
@@ -161,6 +165,7 @@ async def _start(service: Service) -> None:
 
 async def run_all(config: Config, computes: int, stop: asyncio.Event) -> None:
     """Run every service in this process on the configured transport until `stop`."""
+    tune_garbage_collector(config.process)
     cloud = Cloud(config, computes=computes)
     try:
         await cloud.start()
@@ -170,6 +175,7 @@ async def run_all(config: Config, computes: int, stop: asyncio.Event) -> None:
         raise LaunchError(f"Cannot open a service's database: {exc}", status=4) from None
     except ConfigError as exc:
         raise LaunchError(str(exc), status=2) from None
+    freeze_after_start(config.process)
     try:
         async with serve_http(config, cloud.api), serve_metrics(config, cloud.telemetry):
             log.info("launcher.ready", service="all", computes=computes)

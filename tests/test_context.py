@@ -4,6 +4,7 @@ with its request id and the global request id that OpenStack passes between serv
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -89,6 +90,16 @@ def test_request_ids_have_openstacks_format(value: object, valid: bool) -> None:
     """is_request_id accepts exactly oslo.middleware's req-<uuid> in lower-case hex."""
     assert is_request_id(value) is valid
     assert is_request_id(generate_request_id())
+
+
+def test_generated_request_ids_are_version_4_uuids() -> None:
+    """The id's uuid reads back as `uuid.uuid4` makes them: version 4, RFC 4122, same text."""
+    ids = [generate_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for request_id in ids:
+        parsed = uuid.UUID(request_id.removeprefix("req-"))
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert f"req-{parsed}" == request_id
 
 
 def test_a_keystone_token_body_gives_the_same_context() -> None:

@@ -23,6 +23,7 @@ from nova_lite.cli.services import load_config
 from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.log import configure_logging
+from nova_lite.process import freeze_after_start, tune_garbage_collector
 
 __all__ = ["demo"]
 
@@ -50,7 +51,9 @@ def demo(servers: int, computes: int, config_path: str | None, verbose: bool) ->
 
 async def _demo(config: Config, count: int, computes: int) -> None:
     started = time.perf_counter()
+    tune_garbage_collector(config.process)
     async with Cloud(config, computes=computes) as cloud:
+        freeze_after_start(config.process)
         console.print(
             f"[bold]nova_lite[/] cloud up: {computes} compute hosts on "
             f"[cyan]{config.transport_url}[/] ({time.perf_counter() - started:.2f}s)"

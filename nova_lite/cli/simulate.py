@@ -142,7 +142,9 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
              scheduler_config: Path | None, compare: tuple[Path, Path] | None, output: Path,
              plot: bool, write_trace: Path | None) -> None:  # fmt: skip
     """Replay a workload trace on N fake hosts in virtual time; report per minute."""
+    from nova_lite.config import Config
     from nova_lite.log import configure_logging
+    from nova_lite.process import freeze_after_start, tune_garbage_collector
     from nova_lite.simulate import faults as fault_module
     from nova_lite.simulate import trace
     from nova_lite.simulate.runner import Simulation, SimulationSpec
@@ -164,6 +166,13 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
                                        median_lifetime=median_lifetime)  # fmt: skip
         if write_trace is not None:
             trace.write_trace(arrivals, write_trace)
+        # [process] from the environment (the simulated cloud's own configuration is
+        # built in memory). Frozen here, before the cloud starts: the trace is what
+        # this process holds longest (a freeze after the cloud's start needs a hook
+        # in `Simulation`).
+        process = Config.load().process
+        tune_garbage_collector(process)
+        freeze_after_start(process)
         base = SimulationSpec(hosts=hosts, host_vcpus=host_vcpus, host_ram_mb=host_ram_mb,
                               host_disk_gb=host_disk_gb, seed=seed)  # fmt: skip
         end = Simulation(base, arrivals).end_time()

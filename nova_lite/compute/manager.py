@@ -95,7 +95,7 @@ class ComputeManager(Manager):
         self.locks = InstanceLocks()
         image, network = ImageAPI(transport, config), NetworkAPI(transport, config)
         volume = VolumeAPI(transport, config)
-        cache_dir = config.service_dir("compute", host, "images")
+        cache_dir = config.service_path("compute", host, "images")  # made on first fetch
         self.images = ImageCache(image, self.driver, cache_dir)
         spawner = GuestSpawner(host, self.driver, self.images, network, volume)
         runner = ActionRunner(host, self.driver, self.conductor, self.notifier, self.locks)
