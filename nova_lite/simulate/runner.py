@@ -11,8 +11,10 @@ a sample of the scheduler's view of every host is taken (`nova_lite.simulate.rep
 
 When the trace is done, the simulation waits until every build and delete has
 finished, checks the books with the audit (`nova-lite audit`) and returns a
-`SimulationResult`. Everything that decides placement is seeded (`random`, the
-instance uuids), so one trace, seed and configuration give the same result.
+`SimulationResult`. Everything that decides placement is seeded (`random`, which
+the scheduler's sample draws from, and `uuid.uuid4`, which the trace's request ids
+and so the instance uuids come from), so one trace, seed and configuration give the
+same result and the same servers.
 
 Virtual-time settings: hosts report every `report_interval` simulated seconds
 (600 by default: heartbeats of thousands of hosts are most of a day's messages)
@@ -149,6 +151,7 @@ class Simulation:
         self.phases: dict[str, float] = {}
         self._phase, self._phase_started = "", 0.0
         self.recorder: Recorder | None = None  # the last run's, for a closer look
+        self.replay: Replay | None = None  # the last run's client (its servers' uuids)
 
     def run(self, progress: Progress | None = None) -> SimulationResult:
         """Run to the end on a virtual-time loop of its own (in a thread when this
@@ -213,6 +216,7 @@ class Simulation:
             recorder = Recorder(spec.sample_interval, list(catalog.flavors.values()))
             self.recorder = recorder
             replay = Replay(cloud, session, recorder, catalog, retry=spec.retry)
+            self.replay = replay
             await replay.watch()
             sampler = asyncio.create_task(self._sample(cloud, recorder))
             faults = [asyncio.create_task(c) for c in self._faults(cloud, outages, recorder)]
