@@ -56,11 +56,10 @@ def _child(spec: SimulateSpec) -> dict[str, Any]:
         service_down_time=2 * spec.report_interval,
     )  # fmt: skip
     simulation = Simulation(cloud, arrivals)
-    process = ProcessConfig()  # as ``nova-lite simulate`` does (before the cloud starts)
+    process = ProcessConfig()  # as ``nova-lite simulate`` does: frozen once the cloud runs
     tune_garbage_collector(process)
-    freeze_after_start(process)
     cpu = time.process_time()
-    result = simulation.run()
+    result = simulation.run(started=lambda: freeze_after_start(process))
     return {
         "wall_seconds": simulation.wall_seconds,
         "cpu_seconds": time.process_time() - cpu,

@@ -261,3 +261,19 @@ def test_the_command_runs_compares_and_writes_results(tmp_path: Path) -> None:
          str(SMALL_TRACE)], capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "exactly one of" in bad.stderr
+
+
+def test_started_is_called_once_the_cloud_runs_before_the_first_arrival() -> None:
+    """The hook a process uses to freeze its start-up (`nova_lite.process`): once, with
+    the cloud's hosts up and no arrival replayed yet."""
+    seen: list[tuple[int, int]] = []
+    simulation = Simulation(SimulationSpec(hosts=2, seed=3), steady(3))
+
+    def started() -> None:
+        assert simulation.recorder is not None
+        seen.append((simulation.recorder.totals["arrivals"], len(simulation.phases)))
+
+    result = simulation.run(started=started)
+    assert seen == [(0, 0)]  # no arrival yet, and the start phase not yet ended
+    assert result.totals["arrivals"] == 3
+    assert_conserved(result.totals)

@@ -6,7 +6,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nova_lite.exceptions import NovaLiteError
+
+if TYPE_CHECKING:
+    from nova_lite.config import ProcessConfig
 
 __all__ = ["simulate"]
 
@@ -144,7 +147,7 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
     """Replay a workload trace on N fake hosts in virtual time; report per minute."""
     from nova_lite.config import Config
     from nova_lite.log import configure_logging
-    from nova_lite.process import freeze_after_start, tune_garbage_collector
+    from nova_lite.process import tune_garbage_collector
     from nova_lite.simulate import faults as fault_module
     from nova_lite.simulate import trace
     from nova_lite.simulate.runner import Simulation, SimulationSpec
@@ -167,12 +170,9 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
         if write_trace is not None:
             trace.write_trace(arrivals, write_trace)
         # [process] from the environment (the simulated cloud's own configuration is
-        # built in memory). Frozen here, before the cloud starts: the trace is what
-        # this process holds longest (a freeze after the cloud's start needs a hook
-        # in `Simulation`).
+        # built in memory). Each run freezes once its cloud runs, and thaws after.
         process = Config.load().process
         tune_garbage_collector(process)
-        freeze_after_start(process)
         base = SimulationSpec(hosts=hosts, host_vcpus=host_vcpus, host_ram_mb=host_ram_mb,
                               host_disk_gb=host_disk_gb, seed=seed)  # fmt: skip
         end = Simulation(base, arrivals).end_time()
@@ -201,7 +201,7 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
                 service_down_time=3 * report_interval,
             )  # fmt: skip
             simulation = Simulation(spec, arrivals)
-            results[label] = _run(simulation, label, len(arrivals))
+            results[label] = _run(simulation, label, len(arrivals), process)
             name = "result.json" if not compare else f"result-{label}.json"
             (output / name).write_bytes(results[label].to_json())
     except NovaLiteError as exc:
@@ -214,7 +214,10 @@ def simulate(hosts: int, trace_file: Path | None, azure: Path | None, azure_limi
     click.echo(f"results: {output}")
 
 
-def _run(simulation: Any, label: str, arrivals: int) -> Any:
+def _run(simulation: Any, label: str, arrivals: int, process: ProcessConfig) -> Any:
+    """One simulation with a progress bar, its start-up frozen out of the collector's way."""
+    from nova_lite.process import freeze_after_start, thaw
+
     console = Console(stderr=True)
     columns = (
         TextColumn(f"[bold]{label}[/] {arrivals:,} arrivals"),
@@ -228,7 +231,10 @@ def _run(simulation: Any, label: str, arrivals: int) -> Any:
         def progress(now: float, end: float) -> None:
             bar.update(task, completed=now / end if end else 1.0, simulated=f"{now / 3600:.1f} h")
 
-        result = simulation.run(progress)
+        try:
+            result = simulation.run(progress, started=lambda: freeze_after_start(process))
+        finally:
+            thaw()
     hours = simulation.end_time() / 3600
     minutes = simulation.wall_seconds / 60
     console.print(

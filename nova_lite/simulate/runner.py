@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,18 +153,27 @@ class Simulation:
         self.recorder: Recorder | None = None  # the last run's, for a closer look
         self.replay: Replay | None = None  # the last run's client (its servers' uuids)
 
-    def run(self, progress: Progress | None = None) -> SimulationResult:
+    def run(
+        self, progress: Progress | None = None, *, started: Callable[[], None] | None = None
+    ) -> SimulationResult:
         """Run to the end on a virtual-time loop of its own (in a thread when this
-        thread already runs a loop, as in a notebook)."""
+        thread already runs a loop, as in a notebook).
+
+        `started` is called once the cloud runs, before the trace starts: where a
+        process that owns itself (``nova-lite simulate``, the benchmark) freezes
+        the start-up's objects out of the garbage collector's way
+        (`nova_lite.process.freeze_after_start`). The library never does that to
+        its caller's process on its own.
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return self._run_here(progress)
+            return self._run_here(progress, started)
         box: list[SimulationResult | BaseException] = []
 
         def target() -> None:
             try:
-                box.append(self._run_here(progress))
+                box.append(self._run_here(progress, started))
             except BaseException as exc:
                 box.append(exc)
 
@@ -175,14 +184,16 @@ class Simulation:
             raise box[0]
         return box[0]
 
-    def _run_here(self, progress: Progress | None) -> SimulationResult:
+    def _run_here(
+        self, progress: Progress | None, started: Callable[[], None] | None
+    ) -> SimulationResult:
         loop = VirtualTimeLoop()
-        started = time.perf_counter()
+        wall = time.perf_counter()
         try:
             with clock.virtual(loop, EPOCH), _seeded(self.spec.seed), _scratch():
-                return loop.run_until_complete(self._main(progress))
+                return loop.run_until_complete(self._main(progress, started))
         finally:
-            self.wall_seconds = time.perf_counter() - started
+            self.wall_seconds = time.perf_counter() - wall
             loop.close()
 
     def end_time(self) -> float:
@@ -196,7 +207,9 @@ class Simulation:
         faults += [t for f in spec.slow_hosts for t in f.times()]
         return max([0.0, *last, *faults]) + self.spec.sample_interval
 
-    async def _main(self, progress: Progress | None) -> SimulationResult:
+    async def _main(
+        self, progress: Progress | None, started: Callable[[], None] | None
+    ) -> SimulationResult:
         spec = self.spec
         transport = get_transport(spec.config().transport_url)
         outages = OutageTransport(transport) if spec.outages else None
@@ -220,6 +233,8 @@ class Simulation:
             await replay.watch()
             sampler = asyncio.create_task(self._sample(cloud, recorder))
             faults = [asyncio.create_task(c) for c in self._faults(cloud, outages, recorder)]
+            if started is not None:
+                started()
             self._mark("replay")
             await replay.play(self.arrivals, self.end_time(), progress)
             self._mark("settle")
