@@ -79,11 +79,14 @@ class RpcObserver:
     def __repr__(self) -> str:
         return f"<RpcObserver sent={len(self._sent)} handled={len(self._handled)} kinds>"
 
-    def sending(self, kind: str, target: Target, method: str, args: Mapping[str, Any]) -> Observed:
+    def sending(
+        self, kind: str, target: Target, method: str, args: Mapping[str, Any]
+    ) -> Observed | Hop:
         """A call or cast (`kind`) about to be sent: counted, timed, tracing on in a span.
 
         The Invoker calls it first thing in its own coroutine and ends what it gets
-        back on the way out: no second coroutine around the send.
+        back on the way out (`failed`, then `end`): no second coroutine around the
+        send. With tracing alone on that is the `Hop` itself, current until it ends.
         """
         topic = target.topic or ""
         tracer = self.tracer
@@ -99,6 +102,9 @@ class RpcObserver:
                 bridged = _bridge(span)
             else:
                 span = tracer.hop(shape, parent, args)
+                if type(span) is Hop and self.metrics is None:  # tracing alone: the hop
+                    span.token = CURRENT.set(span)
+                    return span
             token = CURRENT.set(span)
         if self.metrics is None:
             return Observed(self, span, token, bridged, None, 0.0, topic, method, kind)
@@ -107,7 +113,7 @@ class RpcObserver:
             self, span, token, bridged, children, time.perf_counter(), topic, method, kind
         )
 
-    def handling(self, target: Target, request: Request) -> Observed:
+    def handling(self, target: Target, request: Request) -> Observed | Hop:
         """A request about to be handled: counted, timed, tracing on in a span (as `sending`)."""
         topic, method = target.topic or "", request.method
         kind = "call" if request.is_call else "cast"
@@ -125,6 +131,9 @@ class RpcObserver:
                 bridged = _bridge(span)
             else:
                 span = tracer.handling(shape, request.trace, request)
+                if type(span) is Hop and self.metrics is None:  # tracing alone: the hop
+                    span.token = CURRENT.set(span)
+                    return span
             token = CURRENT.set(span)
         if self.metrics is None:
             return Observed(self, span, token, bridged, None, 0.0, topic, method, None)
