@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import structlog
 
+from nova_lite import telemetry
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
     ConnectionLost,
@@ -38,7 +39,6 @@ from nova_lite.rpc.call_monitor import CallClock, Deadlines
 from nova_lite.rpc.failures import DEFAULT_ALLOWED_MODULES, rebuild_exception
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target, version_is_compatible
-from nova_lite.telemetry.rpc import sent
 from nova_lite.transport import Delivery, Message, Transport
 
 __all__ = ["DirectConsumer", "Invoker", "TopicPublisher"]
@@ -377,21 +377,29 @@ class Invoker:
             replies = self._replies = direct_consumer_for(self.transport)
         return replies
 
-    @sent("cast")
     async def cast(self, ctx: RequestContext, method: str, **kwargs: Any) -> None:
         """Send `method(**kwargs)` without waiting for it to run (rpc.cast)."""
-        if self._options.version_cap is not None:
-            self._check_version()
-        body = self._encode(ctx, method, kwargs)
+        found = telemetry.of(self.transport)  # the hooks, inline (`RpcObserver.sending`)
+        observed = None if found is None else found.rpc.sending("cast", self.target, method, kwargs)
         try:
-            message = Message(body, persistent=self._options.persistent_casts)
-            await self._publisher.publish(self.target, message, self._routed())
-        except MessageUndeliverable:
-            raise MessageUndeliverable(
-                f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
-            ) from None
+            if self._options.version_cap is not None:
+                self._check_version()
+            body = self._encode(ctx, method, kwargs)
+            try:
+                message = Message(body, persistent=self._options.persistent_casts)
+                await self._publisher.publish(self.target, message, self._routed())
+            except MessageUndeliverable:
+                raise MessageUndeliverable(
+                    f"Cannot cast {method!r} to {self.target}: no worker queue is bound for it."
+                ) from None
+        except BaseException as exc:
+            if observed is not None:
+                observed.failed(exc)
+            raise
+        finally:
+            if observed is not None:
+                observed.end()
 
-    @sent("call")
     async def call(self, ctx: RequestContext, method: str, **kwargs: Any) -> Any:
         """Run `method(**kwargs)` on a Worker and return its result (rpc.call).
 
@@ -401,48 +409,62 @@ class Invoker:
         the endpoint's own exception (allow-listed classes) or `RemoteError` when it
         fails.
         """
-        if self.target.fanout:
-            raise UnsupportedVersion(f"Cannot call {method!r} on a fanout target {self.target}.")
-        options = self._options
-        if options.version_cap is not None:
-            self._check_version()
-        replies = self._replies
-        if replies is None or replies.closed:
-            replies = self._reply_consumer()
-        if not replies.started:
-            await replies.ensure_started()
-        msg_id = _new_id()
-        monitor, timeout = options.call_monitor_timeout, options.timeout
-        body = self._encode(
-            ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue, client_timeout=monitor
-        )
-        # A request nobody has taken once its caller gives up (silence, with a call
-        # monitor: no worker holds it to beat for it) expires on the broker then too.
-        expiration = min(timeout, monitor) if monitor is not None else timeout
-        message = Message(body, message_id=msg_id, reply_to=replies.queue, expiration=expiration)
-        future = replies.expect(msg_id)
-        clock = CallClock(future, timeout=timeout, silence=monitor, deadlines=replies.deadlines)
-        if monitor is not None:
-            replies.on_heartbeat(msg_id, clock.heard)
-        spec, routing_key = self._route or self._routed()
+        found = telemetry.of(self.transport)  # the hooks, inline (`RpcObserver.sending`)
+        observed = None if found is None else found.rpc.sending("call", self.target, method, kwargs)
         try:
-            if spec.name in self._publisher._declared:  # as `TopicPublisher.publish`
-                await self.transport.publish(spec.name, routing_key, message, mandatory=True)
-            else:
-                await self._publisher.publish(self.target, message, (spec, routing_key))
-            reply = await future
-        except MessageUndeliverable:
-            raise MessageUndeliverable(
-                f"Cannot call {method!r} on {self.target}: no worker queue is bound for it."
-            ) from None
-        except TimeoutError:
-            raise self._timed_out(method, msg_id, clock) from None
+            if self.target.fanout:
+                raise UnsupportedVersion(
+                    f"Cannot call {method!r} on a fanout target {self.target}."
+                )
+            options = self._options
+            if options.version_cap is not None:
+                self._check_version()
+            replies = self._replies
+            if replies is None or replies.closed:
+                replies = self._reply_consumer()
+            if not replies.started:
+                await replies.ensure_started()
+            msg_id = _new_id()
+            monitor, timeout = options.call_monitor_timeout, options.timeout
+            body = self._encode(
+                ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue, client_timeout=monitor
+            )
+            # A request nobody has taken once its caller gives up (silence, with a call
+            # monitor: no worker holds it to beat for it) expires on the broker then too.
+            expiration = min(timeout, monitor) if monitor is not None else timeout
+            message = Message(
+                body, message_id=msg_id, reply_to=replies.queue, expiration=expiration
+            )
+            future = replies.expect(msg_id)
+            clock = CallClock(future, timeout=timeout, silence=monitor, deadlines=replies.deadlines)
+            if monitor is not None:
+                replies.on_heartbeat(msg_id, clock.heard)
+            spec, routing_key = self._route or self._routed()
+            try:
+                if spec.name in self._publisher._declared:  # as `TopicPublisher.publish`
+                    await self.transport.publish(spec.name, routing_key, message, mandatory=True)
+                else:
+                    await self._publisher.publish(self.target, message, (spec, routing_key))
+                reply = await future
+            except MessageUndeliverable:
+                raise MessageUndeliverable(
+                    f"Cannot call {method!r} on {self.target}: no worker queue is bound for it."
+                ) from None
+            except TimeoutError:
+                raise self._timed_out(method, msg_id, clock) from None
+            finally:
+                clock.cancel()
+                replies.forget(msg_id)
+            if reply.failure is not None:
+                raise rebuild_exception(reply.failure, self._options.allowed_remote_modules)
+            return self._options.serializer.deserialize_entity(ctx, reply.result)
+        except BaseException as exc:
+            if observed is not None:
+                observed.failed(exc)
+            raise
         finally:
-            clock.cancel()
-            replies.forget(msg_id)
-        if reply.failure is not None:
-            raise rebuild_exception(reply.failure, self._options.allowed_remote_modules)
-        return self._options.serializer.deserialize_entity(ctx, reply.result)
+            if observed is not None:
+                observed.end()
 
     def _timed_out(self, method: str, msg_id: str, clock: CallClock) -> MessagingTimeout:
         if clock.reason == "silence" and self.call_monitor_timeout is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from nova_lite import telemetry
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, MessageTooLarge, NovaLiteError, TransportError
 from nova_lite.lifecycle import AsyncLifecycle
@@ -30,7 +31,6 @@ from nova_lite.rpc.call_monitor import Heartbeats
 from nova_lite.rpc.dispatcher import Dispatcher
 from nova_lite.rpc.serializer import ObjectSerializer, Serializer
 from nova_lite.rpc.target import Target
-from nova_lite.telemetry.rpc import handled
 from nova_lite.transport import Consumer, Delivery, ExchangeType, Message, Transport
 
 __all__ = ["DirectPublisher", "TopicConsumer", "Worker"]
@@ -403,17 +403,27 @@ class Worker(AsyncLifecycle):
         log.warning("rpc.reply.too_large", method=request.method, size=size)
         return envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
 
-    @handled
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
-        method = self.dispatcher.resolve(request)
-        deserialize = self.serializer.deserialize_entity
-        if type(self.serializer) is ObjectSerializer:  # plain values stay as they are
-            args = {
-                k: v if type(v) in _PLAIN else deserialize(ctx, v) for k, v in request.args.items()
-            }
-        else:
-            args = {k: deserialize(ctx, v) for k, v in request.args.items()}
-        return await method(ctx, **self.dispatcher.structure_arguments(method, args))
+        found = telemetry.of(self.transport)  # the hooks, inline (`RpcObserver.handling`)
+        observed = None if found is None else found.rpc.handling(self.target, request)
+        try:
+            method = self.dispatcher.resolve(request)
+            deserialize = self.serializer.deserialize_entity
+            if type(self.serializer) is ObjectSerializer:  # plain values stay as they are
+                args = {
+                    k: v if type(v) in _PLAIN else deserialize(ctx, v)
+                    for k, v in request.args.items()
+                }
+            else:
+                args = {k: deserialize(ctx, v) for k, v in request.args.items()}
+            return await method(ctx, **self.dispatcher.structure_arguments(method, args))
+        except BaseException as exc:
+            if observed is not None:
+                observed.failed(exc)
+            raise
+        finally:
+            if observed is not None:
+                observed.end()
 
     def _log_failure(self, request: envelope.Request, exc: Exception) -> None:
         if isinstance(exc, NovaLiteError):

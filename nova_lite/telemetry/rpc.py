@@ -1,30 +1,29 @@
 """The RPC layer's hooks: every call and cast sent, every request handled.
 
-`sent("call")` and `sent("cast")` decorate `Invoker.call` and `Invoker.cast`;
-`handled` decorates the `Worker`'s dispatch of one request. Each looks up the
-transport's `Telemetry` and, when there is none, runs the method as it is. When
-there is, `RpcObserver` counts the message, times it, counts a failure by its
-exception class, and (tracing on) runs it inside a span: a CLIENT (call) or
-PRODUCER (cast) span around the send, so the message carries its ``traceparent``;
-a SERVER or CONSUMER span around the handler, continuing the sender's trace from
-the message (`nova_lite.tracing.propagation.remote`). The spans are the light
-tracer's, made current in its context variable, with their attributes left to the
-export (`LightSpan.defer`): these hooks run for every message.
+`Invoker.call` and `Invoker.cast` ask the transport's `Telemetry` (if any) for an
+`Observed` first thing (`RpcObserver.sending`), the `Worker`'s dispatch of one
+request likewise (`RpcObserver.handling`), and end it on the way out, inline in
+their own coroutines: no second coroutine, so nothing when telemetry is off but
+one lookup. It counts the message, times it, counts a failure by its exception
+class, and (tracing on) runs it inside a span: a CLIENT (call) or PRODUCER (cast)
+span around the send, so the message carries its ``traceparent``; a SERVER or
+CONSUMER span around the handler, continuing the sender's trace from the message
+(`nova_lite.tracing.propagation.remote`). The spans are the light tracer's, made
+current in its context variable, with their attributes left to the export
+(`LightSpan.defer`): these hooks run for every message.
 """
 
 from __future__ import annotations
 
 import contextvars
-import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from nova_lite import telemetry
 from nova_lite.metrics import Metrics
 from nova_lite.tracing.hops import Row, Shape
 from nova_lite.tracing.light import CURRENT, NOWHERE, Hop, LightSpan, LightTracer, parent_of
@@ -36,49 +35,11 @@ if TYPE_CHECKING:
     from nova_lite.rpc.envelope import Request
     from nova_lite.rpc.target import Target
 
-__all__ = ["RpcObserver", "handled", "instance_of", "sent"]
-
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-T = TypeVar("T")
+__all__ = ["Observed", "RpcObserver", "instance_of"]
 
 SYSTEM = "oslo.messaging"
 #: Span shapes an observer keeps (emptied when full: hosts x methods is unbounded).
 SHAPES = 4096
-
-
-def sent(kind: str) -> Callable[[F], F]:
-    """Decorate an Invoker's `call` (`kind` "call") or `cast` ("cast") with the hooks.
-
-    The wrapper is a plain function that hands back the method's own coroutine when
-    nothing observes the transport: no extra coroutine frame when off.
-    """
-
-    def decorate(send: F) -> F:
-        @functools.wraps(send)
-        def observed(invoker: Any, ctx: Any, method: str, **kwargs: Any) -> Awaitable[Any]:
-            found = telemetry.of(invoker.transport)
-            running = send(invoker, ctx, method, **kwargs)
-            if found is None:
-                return running
-            return found.rpc.send(kind, invoker.target, method, kwargs, running)
-
-        return cast(F, observed)
-
-    return decorate
-
-
-def handled(dispatch: F) -> F:
-    """Decorate a Worker's dispatch of one request with the hooks (as `sent` does)."""
-
-    @functools.wraps(dispatch)
-    def observed(worker: Any, ctx: Any, request: Request) -> Awaitable[Any]:
-        found = telemetry.of(worker.transport)
-        running = dispatch(worker, ctx, request)
-        if found is None:
-            return running
-        return found.rpc.handle(worker.target, request, running)
-
-    return cast(F, observed)
 
 
 def instance_of(args: Mapping[str, Any]) -> str | None:
@@ -118,18 +79,17 @@ class RpcObserver:
     def __repr__(self) -> str:
         return f"<RpcObserver sent={len(self._sent)} handled={len(self._handled)} kinds>"
 
-    async def send(
-        self,
-        kind: str,
-        target: Target,
-        method: str,
-        args: Mapping[str, Any],
-        running: Awaitable[T],
-    ) -> T:
-        """Await `running` (the send) counted, timed and, tracing on, in a span."""
+    def sending(
+        self, kind: str, target: Target, method: str, args: Mapping[str, Any]
+    ) -> Observed | Hop:
+        """A call or cast (`kind`) about to be sent: counted, timed, tracing on in a span.
+
+        The Invoker calls it first thing in its own coroutine and ends what it gets
+        back on the way out (`failed`, then `end`): no second coroutine around the
+        send. With tracing alone on that is the `Hop` itself, current until it ends.
+        """
         topic = target.topic or ""
-        metrics, tracer = self.metrics, self.tracer
-        started = time.perf_counter() if metrics is not None else 0.0
+        tracer = self.tracer
         span: Hop | LightSpan | None = None
         token = bridged = None
         if tracer is not None:
@@ -142,37 +102,22 @@ class RpcObserver:
                 bridged = _bridge(span)
             else:
                 span = tracer.hop(shape, parent, args)
+                if type(span) is Hop and self.metrics is None:  # tracing alone: the hop
+                    span.token = CURRENT.set(span)
+                    return span
             token = CURRENT.set(span)
-        try:
-            return await running
-        except Exception as exc:
-            if span is not None:
-                span = span.failed(exc)
-            if metrics is not None:
-                labels = (topic, method, kind, type(exc).__name__)
-                metrics.rpc_send_failures.labels(*labels).inc()
-            raise
-        finally:
-            if span is not None:
-                CURRENT.reset(token)  # type: ignore[arg-type]
-                if bridged is not None:
-                    otel_context.detach(bridged)
-                span.end()
-            if metrics is not None:
-                counter, seconds = self._sent_children(topic, method, kind)
-                counter.inc()
-                if seconds is not None:
-                    seconds.observe(time.perf_counter() - started)
+        if self.metrics is None:
+            return Observed(self, span, token, bridged, None, 0.0, topic, method, kind)
+        children = self._sent.get((topic, method, kind)) or self._sent_children(topic, method, kind)
+        return Observed(
+            self, span, token, bridged, children, time.perf_counter(), topic, method, kind
+        )
 
-    async def handle(self, target: Target, request: Request, running: Awaitable[T]) -> T:
-        """Await `running` (the endpoint) counted, timed and, tracing on, in a span."""
+    def handling(self, target: Target, request: Request) -> Observed | Hop:
+        """A request about to be handled: counted, timed, tracing on in a span (as `sending`)."""
         topic, method = target.topic or "", request.method
         kind = "call" if request.is_call else "cast"
-        metrics, tracer = self.metrics, self.tracer
-        gauge = self._gauge(topic) if metrics is not None else None
-        if gauge is not None:
-            gauge.inc()
-        started = time.perf_counter() if metrics is not None else 0.0
+        tracer = self.tracer
         span: Hop | LightSpan | None = None
         token = bridged = None
         if tracer is not None:
@@ -186,27 +131,19 @@ class RpcObserver:
                 bridged = _bridge(span)
             else:
                 span = tracer.handling(shape, request.trace, request)
+                if type(span) is Hop and self.metrics is None:  # tracing alone: the hop
+                    span.token = CURRENT.set(span)
+                    return span
             token = CURRENT.set(span)
-        try:
-            return await running
-        except Exception as exc:
-            if span is not None:
-                span = span.failed(exc)
-            if metrics is not None:
-                labels = (topic, method, type(exc).__name__)
-                metrics.rpc_handle_failures.labels(*labels).inc()
-            raise
-        finally:
-            if span is not None:
-                CURRENT.reset(token)  # type: ignore[arg-type]
-                if bridged is not None:
-                    otel_context.detach(bridged)
-                span.end()
-            if gauge is not None:
-                gauge.dec()
-                counter, seconds = self._handled_children(topic, method, kind)
-                counter.inc()
-                seconds.observe(time.perf_counter() - started)
+        if self.metrics is None:
+            return Observed(self, span, token, bridged, None, 0.0, topic, method, None)
+        self._gauge(topic).inc()
+        children = self._handled.get((topic, method, kind)) or self._handled_children(
+            topic, method, kind
+        )
+        return Observed(
+            self, span, token, bridged, children, time.perf_counter(), topic, method, None
+        )
 
     def _shape(self, key: tuple[Any, ...], tracer: LightTracer) -> Shape:
         """The shape of the spans of one kind of hop: a send (5 keys) or a handler (4)."""
@@ -267,6 +204,73 @@ class RpcObserver:
             assert self.metrics is not None
             found = self._in_flight[topic] = self.metrics.rpc_in_flight.labels(topic)
         return found
+
+
+class Observed:
+    """One message's hooks while it is sent or handled (`RpcObserver.sending`, `.handling`).
+
+    The Invoker or Worker calls `failed` if an exception leaves its work, then `end`
+    always: the span ended and made no longer current, the message counted and timed.
+    `kind` is the sent message's ("call" or "cast"), None for one handled.
+    """
+
+    __slots__ = (
+        "bridged", "children", "kind", "method", "observer", "span", "started", "token", "topic",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        observer: RpcObserver,
+        span: Hop | LightSpan | None,
+        token: contextvars.Token[Any] | None,
+        bridged: contextvars.Token[otel_context.Context] | None,
+        children: tuple[Counter, Histogram | None] | None,
+        started: float,
+        topic: str,
+        method: str,
+        kind: str | None,
+    ) -> None:
+        self.observer = observer
+        self.span = span
+        self.token = token
+        self.bridged = bridged
+        self.children = children
+        self.started = started
+        self.topic = topic
+        self.method = method
+        self.kind = kind
+
+    def failed(self, exc: BaseException) -> None:
+        """`exc` left the send or the handler: the span keeps it, the failure is counted."""
+        if not isinstance(exc, Exception):
+            return  # a cancellation: ended as it is, not counted as a failure
+        span = self.span
+        if span is not None:
+            self.span = span.failed(exc)
+        metrics = self.observer.metrics
+        if metrics is not None:
+            name = type(exc).__name__
+            if self.kind is None:
+                metrics.rpc_handle_failures.labels(self.topic, self.method, name).inc()
+            else:
+                metrics.rpc_send_failures.labels(self.topic, self.method, self.kind, name).inc()
+
+    def end(self) -> None:
+        """The send or the handler is over, however it went."""
+        span = self.span
+        if span is not None:
+            CURRENT.reset(self.token)  # type: ignore[arg-type]
+            if self.bridged is not None:
+                otel_context.detach(self.bridged)
+            span.end()
+        children = self.children
+        if children is not None:
+            counter, seconds = children
+            counter.inc()
+            if seconds is not None:
+                seconds.observe(time.perf_counter() - self.started)
+            if self.kind is None:
+                self.observer._gauge(self.topic).dec()
 
 
 _CLIENT_KINDS = {"call": SpanKind.CLIENT, "cast": SpanKind.PRODUCER}

@@ -342,10 +342,16 @@ class Hop:
     (`LightTracer.hop`, `LightTracer.handling`): it is current while the hop runs
     (a `Parent`, and `carrier` writes its ``traceparent``), and `end` hands its
     tracer one row (`nova_lite.tracing.hops`): no span object outlives it. `failed`
-    gives a full `LightSpan` with the same ids instead, which keeps the error.
+    gives a full `LightSpan` with the same ids instead, which keeps the error (and
+    which `end` then ends). With tracing alone on, the RPC hooks hand the Invoker or
+    Worker the hop itself (`nova_lite.telemetry.rpc.RpcObserver.sending`), with the
+    `token` that made it current: `end` resets it, so no other object per message.
     """
 
-    __slots__ = ("arg", "parent_id", "sampled", "shape", "span_id", "start_time", "trace_id")
+    __slots__ = (
+        "arg", "full", "parent_id", "sampled", "shape", "span_id", "start_time", "token",
+        "trace_id",
+    )  # fmt: skip
     is_remote = False  # as a parent (`Parent`)
     trace_state = None  # a trace with a tracestate gets full spans
 
@@ -366,6 +372,8 @@ class Hop:
         self.parent_id = parent_id
         self.sampled = sampled
         self.arg = arg
+        self.token: contextvars.Token[Any] | None = None
+        self.full: LightSpan | None = None
         self.start_time = _now()
 
     @property
@@ -402,11 +410,18 @@ class Hop:
         )
         full.span_id = self.span_id
         full.failed(exc)
+        self.full = full
         return full
 
     def end(self) -> None:
-        """The hop is over: its row to the tracer's buffer (if sampled)."""
-        if self.sampled:
+        """The hop is over: no longer current (`token`), its row to the tracer's buffer
+        (if sampled), or its full span ended if it `failed`."""
+        token = self.token
+        if token is not None:
+            CURRENT.reset(token)
+        if self.full is not None:
+            self.full.end()
+        elif self.sampled:
             shape = self.shape
             rows = shape.rows
             rows.append(shape.row(self, _now()))

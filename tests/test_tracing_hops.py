@@ -1,0 +1,128 @@
+"""The RPC hooks inline in the Invoker and the Worker: how a hop ends, whatever ends it.
+
+The hooks are no second coroutine: `Invoker.call`/`cast` and the Worker's dispatch
+ask the observer for what to end (with tracing alone on, the `Hop` itself) and end
+it on every way out. These hold the ways out the happy path does not take: an
+endpoint's exception (the spans on both sides an error, the failure counted), and
+a caller cancelled while the server still works (its span ended, not an error;
+the server's ended once its handler is done). After each, no span is left current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from nova_lite.config import Config
+from nova_lite.context import RequestContext
+from nova_lite.exceptions import NotFound
+from nova_lite.rpc import Invoker, Target, Worker, endpoint
+from nova_lite.telemetry import Telemetry, install, uninstall
+from nova_lite.testing import TransportFactory
+from nova_lite.tracing import light
+from nova_lite.tracing.exporters import MemoryExporter
+
+
+class _Endpoint:
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.done = asyncio.Event()
+
+    @endpoint
+    async def lookup(self, ctx: RequestContext, instance_uuid: str) -> None:
+        raise NotFound(f"No instance {instance_uuid}.")
+
+    @endpoint
+    async def hold(self, ctx: RequestContext, instance_uuid: str) -> str:
+        self.entered.set()
+        try:
+            await self.release.wait()
+            return instance_uuid
+        finally:
+            self.done.set()
+
+
+@dataclass
+class _Pair:
+    telemetry: Telemetry
+    exporter: MemoryExporter
+    invoker: Invoker
+    endpoint: _Endpoint
+
+    def spans(self, kind: SpanKind) -> list[object]:
+        assert self.telemetry.tracing is not None
+        self.telemetry.tracing.flush()
+        return [span for span in self.exporter.spans() if span.kind is kind]
+
+
+@pytest.fixture(params=[False, True], ids=["tracing", "tracing+metrics"])
+async def pair(broker: TransportFactory, request: pytest.FixtureRequest) -> AsyncIterator[_Pair]:
+    """An Invoker and a Worker over `broker`, tracing on (every trace), metrics as given."""
+    exporter = MemoryExporter()
+    config = Config.load(environ={}, metrics={"enabled": request.param})
+    telemetry = Telemetry.from_config(config, exporter=exporter)
+    assert telemetry.tracing is not None
+    server, client = await broker.connect(), await broker.connect()
+    for transport in (server, client):
+        install(transport, telemetry)
+    topic = broker.name("hops")
+    handlers = _Endpoint()
+    worker = Worker(server, Target(topic=topic, server="h1"), [handlers])
+    await worker.start()
+    invoker = Invoker(client, Target(topic=topic), timeout=10)
+    try:
+        yield _Pair(telemetry, exporter, invoker, handlers)
+    finally:
+        await worker.stop()
+        for transport in (server, client):
+            uninstall(transport)
+        telemetry.tracing.shutdown()
+
+
+async def test_an_endpoints_exception_makes_both_spans_errors_and_is_counted(pair: _Pair) -> None:
+    """The caller's CLIENT span and the server's SERVER span: ERROR, one exception event."""
+    with pytest.raises(NotFound):
+        await pair.invoker.call(RequestContext(), "lookup", instance_uuid="u-1")
+    assert light.CURRENT.get() is None
+    [client] = pair.spans(SpanKind.CLIENT)
+    [server] = pair.spans(SpanKind.SERVER)
+    for span in (client, server):
+        assert span.status.status_code is StatusCode.ERROR  # type: ignore[attr-defined]
+        assert [e.name for e in span.events] == ["exception"]  # type: ignore[attr-defined]
+    assert server.parent.span_id == client.context.span_id  # type: ignore[attr-defined]
+    metrics = pair.telemetry.metrics
+    if metrics is not None:
+        topic = pair.invoker.target.topic or ""
+        labels = {"topic": topic, "method": "lookup"}
+        assert metrics.value("nova_lite_rpc_send_failures_total", **labels, kind="call",
+                             exception="NotFound") == 1  # fmt: skip
+        assert metrics.value("nova_lite_rpc_handle_failures_total", **labels,
+                             exception="NotFound") == 1  # fmt: skip
+        assert metrics.value("nova_lite_rpc_in_flight_handlers", topic=topic) == 0
+
+
+async def test_a_cancelled_call_ends_its_span_and_the_server_ends_its_own(pair: _Pair) -> None:
+    """Cancelled while the handler is held: the CLIENT span ends unset at once, the
+    SERVER span only when the handler returns, and neither is left current."""
+    calling = asyncio.create_task(pair.invoker.call(RequestContext(), "hold", instance_uuid="u-2"))
+    await asyncio.wait_for(pair.endpoint.entered.wait(), 10)
+    calling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await calling
+    [client] = pair.spans(SpanKind.CLIENT)
+    assert client.status.status_code is StatusCode.UNSET  # type: ignore[attr-defined]
+    assert pair.spans(SpanKind.SERVER) == []  # the handler still runs
+    pair.endpoint.release.set()
+    await asyncio.wait_for(pair.endpoint.done.wait(), 10)
+    for _ in range(100):  # the dispatch ends its hop right after the handler returns
+        if pair.spans(SpanKind.SERVER):
+            break
+        await asyncio.sleep(0.01)
+    [server] = pair.spans(SpanKind.SERVER)
+    assert server.parent.span_id == client.context.span_id  # type: ignore[attr-defined]
+    assert light.CURRENT.get() is None
