@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import attrs
+import cattrs
 import orjson
 
 from nova_lite import clock as clock_module
@@ -354,7 +355,15 @@ class FakeDriver(ComputeDriver):
     ) -> None:
         """The guest the source handed over now runs here, as it was there."""
         await self._begin("post_live_migration_at_destination")
-        guest = _GUESTS.structure(state, FakeGuest)
+        try:
+            guest = _GUESTS.structure(state, FakeGuest)
+        except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
+            # Whatever the caller sent: a HypervisorError, so the compute gives back
+            # the claim it made for the guest instead of leaking it.
+            raise HypervisorError(
+                f"The guest state handed over for {instance.uuid} is not a fake guest's"
+                f" ({type(exc).__name__}: {exc})."
+            ) from None
         if guest.uuid != instance.uuid:
             raise HypervisorError(f"The guest handed over is {guest.uuid}, not {instance.uuid}.")
         self.guests[instance.uuid] = guest

@@ -360,3 +360,16 @@ async def test_spawn_waits_for_the_spawn_delay() -> None:
     assert await driver.list_instances() == []
     await task
     assert await driver.list_instances() == [instance.uuid]
+
+
+@pytest.mark.parametrize("state", [{}, {"uuid": 7}, {"booted_at": "never"}])
+async def test_a_guest_handed_over_in_a_shape_not_a_guests_is_a_hypervisor_error(
+    state: dict[str, object],
+) -> None:
+    """A live migration's destination refuses a state it cannot read with the error the
+    compute gives its claim back on (it was a KeyError, and the claim leaked)."""
+    driver = FakeDriver(host="h2")
+    instance = make_instance()
+    with pytest.raises(HypervisorError, match=f"handed over for {instance.uuid}"):
+        await driver.post_live_migration_at_destination(instance, state)
+    assert await driver.list_instances() == []
