@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from nova_lite.cloud import CONTROL_PLANE
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.launcher import SERVICES
 from nova_lite.testing import TransportFactory
-from tests.test_deployment import Process
+from tests.test_deployment import launched
 
 COMPUTES = 2
 HOST = "aio"
@@ -70,28 +69,10 @@ async def all_in_one(rabbitmq_url: str, tmp_path: Path) -> AsyncIterator[Path]:
         '[tracing]\nexporter = "file"\n'  # read back by "server trace"
         '[client]\nusername = "admin"\npassword = "s3cret-admin"\nproject = "admin"\n'
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "nova_lite",
-        "all",
-        "--computes",
-        str(COMPUTES),
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    process = Process("all", proc)
     try:
-        await process.wait_for_event("launcher.ready")
-        yield config
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.finish(), 60) == 0, "\n".join(process.raw[-20:])
+        async with launched(config, "all", "--computes", str(COMPUTES)):
+            yield config
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await process.finish()
         await _delete_queues(rabbitmq_url, prefix, exchange)
 
 

@@ -9,6 +9,7 @@ checks it is reported down and avoided, then stops everything with SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -71,6 +72,26 @@ class Process:
         code = await self.proc.wait()
         await self._reader
         return code
+
+
+@contextlib.asynccontextmanager
+async def launched(config: Path, *command: str) -> AsyncIterator[Process]:
+    """``python -m nova_lite COMMAND --config CONFIG`` until ready; SIGTERM on the way out,
+    which must end it with 0 (killed instead if the body failed first)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nova_lite", *command, "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    process = Process(command[0], proc)
+    try:
+        await process.wait_for_event("launcher.ready")
+        yield process
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.finish(), 60) == 0, "\n".join(process.raw[-20:])
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await process.finish()
 
 
 @pytest.fixture

@@ -9,17 +9,14 @@ the interpreter's collector as it found it.
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from nova_lite.config import Config
 from nova_lite.testing import CloudFactory, TransportFactory
 from tests.test_all_in_one import _delete_queues
-from tests.test_deployment import Process
+from tests.test_deployment import launched
 
 PROCESS_SECTION = "[process]\ngc_threshold0 = 1234\ngc_threshold1 = 7\ngc_threshold2 = 8\n"
 
@@ -36,19 +33,8 @@ def _config_file(tmp_path: Path, transport_url: str, process: str, rpc: str = ""
 
 async def _tuning_reported(config: Path, *command: str) -> dict[str, Any]:
     """Run ``python -m nova_lite COMMAND --config CONFIG`` until ready; its gc report."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nova_lite", *command, "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    process = Process(command[0], proc)
-    try:
-        await process.wait_for_event("launcher.ready")
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.finish(), 60) == 0, "\n".join(process.raw[-20:])
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await process.finish()
+    async with launched(config, *command) as process:
+        pass
     reports = [r for r in process.lines if r.get("event") == "process.gc_tuned"]
     assert len(reports) == 1, "\n".join(process.raw[-20:])
     return reports[0]

@@ -379,7 +379,10 @@ class Invoker:
 
     async def cast(self, ctx: RequestContext, method: str, **kwargs: Any) -> None:
         """Send `method(**kwargs)` without waiting for it to run (rpc.cast)."""
-        found = telemetry.of(self.transport)  # the hooks, inline (`RpcObserver.sending`)
+        # The hooks, inline (`RpcObserver.sending`): the same try/failed/end as in
+        # `call` and `Worker._dispatch`, written out in each because a context
+        # manager would cost every message two calls with telemetry off.
+        found = telemetry.of(self.transport)
         observed = None if found is None else found.rpc.sending("cast", self.target, method, kwargs)
         try:
             if self._options.version_cap is not None:
