@@ -15,7 +15,7 @@ import pytest
 
 from nova_lite import objects
 from nova_lite.compute import migration_states, power_state
-from nova_lite.exceptions import InstanceInvalidState, Invalid
+from nova_lite.exceptions import HypervisorError, InstanceInvalidState, Invalid
 from nova_lite.testing import CloudFactory, CloudHarness
 from tests.http_fixtures import FrontEnd
 
@@ -259,4 +259,23 @@ async def test_an_attached_volume_moves_with_the_guest(lab: CloudHarness) -> Non
 
     assert lab.driver(dest).guests[server].volumes == {volume: device}
     assert [b.volume_id for b in (await lab.instance(server)).block_devices] == [volume]
+    await lab.assert_audit_clean()
+
+
+async def test_a_guest_state_the_destination_cannot_read_is_refused_and_leaves_nothing(
+    lab: CloudHarness,
+) -> None:
+    """A hand-over whose state is not a guest's (a hostile or broken caller, over the
+    bus): a HypervisorError, and the destination's claim, guest and tracker stay clean."""
+    from nova_lite.compute.rpcapi import ComputeAPI
+
+    server = await lab.boot()
+    source = (await lab.instance(server)).host
+    dest = next(h for h in lab.hosts if h != source)
+    compute = ComputeAPI(lab.cloud.transport, lab.cloud.config)
+    with pytest.raises(HypervisorError, match="not a fake guest's"):
+        await compute.receive_live_migration(lab.ctx, dest, server, {"uuid": server})
+    assert server not in lab.compute(dest).tracker.instances
+    assert list(lab.guests(server)) == [source]
+    assert lab.scheduler.hosts.allocations[server].host == source
     await lab.assert_audit_clean()
