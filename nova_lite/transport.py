@@ -34,7 +34,7 @@ import asyncio
 import enum
 import types
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from nova_lite.lifecycle import AsyncLifecycle
 
@@ -125,6 +125,13 @@ class Transport(AsyncLifecycle):
     Doing no I/O in ``__init__``: `connect()` (or ``async with``) opens it, `close()`
     releases it and everything declared as exclusive to it.
     """
+
+    #: Whether the broker lives in this process, so that no other program ever reads
+    #: what is published through it: the bytes are no wire. The RPC layer then leaves
+    #: out oslo's outer envelope (`nova_lite.rpc.envelope`, ``bare``), which only a
+    #: foreign reader needs, and checks the size limits as if it were there. False
+    #: for any transport to a real broker, whose bytes stay oslo's.
+    in_process: ClassVar[bool] = False
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -536,6 +536,8 @@ class _MemoryConsumer(Consumer):
 class MemoryTransport(Transport):
     """A connection to a `MemoryBroker` (its own private one unless one is given)."""
 
+    in_process = True  # a MemoryBroker is an object of this process: nothing foreign reads it
+
     def __init__(self, url: str = "memory://", *, broker: MemoryBroker | None = None) -> None:
         super().__init__(url)
         self.broker = broker if broker is not None else MemoryBroker()

@@ -27,6 +27,14 @@ nothing in it and ``"ending": false``, as oslo's ``AMQPIncomingMessage.heartbeat
 sends it::
 
     {"result": null, "failure": null, "ending": false, "_msg_id": "<hex>"}
+
+Through a broker of this process (`nova_lite.transport.Transport.in_process`, the
+memory broker) the outer envelope is left out (``bare=True`` on both sides): no
+other program reads those bytes, and the envelope would cost a second JSON
+encoding and parse per message. The message is then the inner JSON text itself,
+which is also oslo's unwrapped 1.0 format, so any decoder reads it; the size
+limits are checked on the size the enveloped message would have (`wire_size`),
+so that the same messages are accepted and refused on either broker.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ __all__ = [
     "encode_heartbeat",
     "encode_reply",
     "encode_request",
+    "fits",
+    "wire_size",
 ]
 
 OSLO_VERSION = "2.0"
@@ -176,23 +186,59 @@ class Reply:
 _WRAP_HEAD = b'{"oslo.version":"' + OSLO_VERSION.encode() + b'","oslo.message":'
 
 
+# What the envelope adds to a bare message of n bytes is at most 5n + this: the head,
+# the closing brace, the string's quotes, and each byte escaped (``\u00XX`` at worst).
+_WRAP_ROOM = len(_WRAP_HEAD) + 3
+
+
 def _wrap(message: Mapping[str, Any]) -> bytes:
     # The bytes orjson writes for {"oslo.version": ..., "oslo.message": <the JSON
     # text>}, without building that dict: only the message's text is encoded.
     return _WRAP_HEAD + orjson.dumps(orjson.dumps(message).decode()) + b"}"
 
 
-def _unwrap(body: bytes, max_bytes: int) -> dict[str, Any]:
+def _body(message: Mapping[str, Any], bare: bool) -> bytes:
+    """The message as a body: its JSON text itself (`bare`), or in oslo's envelope."""
+    return orjson.dumps(message) if bare else _wrap(message)
+
+
+def wire_size(body: bytes, *, bare: bool) -> int:
+    """The size a body counts for against ``[rpc] max_message_bytes``.
+
+    Its own length, or for a `bare` one (the JSON text of a message, sent without
+    its envelope through an in-process broker) the length of the envelope `_wrap`
+    would have written around it: the limits then accept and refuse the same
+    messages as on a broker whose messages are wrapped.
+    """
+    if not bare:
+        return len(body)
+    return len(_WRAP_HEAD) + len(orjson.dumps(body.decode())) + 1
+
+
+def fits(body: bytes, max_bytes: int, *, bare: bool) -> bool:
+    """Whether `body` is within `max_bytes` (`wire_size`), computed only near the limit."""
+    size = len(body)
+    if not bare:
+        return size <= max_bytes
+    return size * 6 + _WRAP_ROOM <= max_bytes or wire_size(body, bare=True) <= max_bytes
+
+
+def _too_large(size: int, max_bytes: int) -> MessageDecodeError:
+    return MessageDecodeError(f"Message of {size} bytes exceeds the {max_bytes}-byte limit.")
+
+
+def _unwrap(body: bytes, max_bytes: int, bare: bool = False) -> dict[str, Any]:
     if len(body) > max_bytes:
-        raise MessageDecodeError(
-            f"Message of {len(body)} bytes exceeds the {max_bytes}-byte limit."
-        )
+        raise _too_large(len(body), max_bytes)
     try:
         outer = orjson.loads(body)
         if not isinstance(outer, dict):
             raise MessageDecodeError("Message body is not a JSON object.")
         if "oslo.message" not in outer:
-            return outer  # oslo's unwrapped 1.0 format
+            # oslo's unwrapped 1.0 format, or a bare message (checked as if wrapped)
+            if bare and not fits(body, max_bytes, bare=True):
+                raise _too_large(wire_size(body, bare=True), max_bytes)
+            return outer
         if outer.get("oslo.version") != OSLO_VERSION:
             raise MessageDecodeError(
                 f"Unsupported envelope version {outer.get('oslo.version')!r}; "
@@ -220,11 +266,13 @@ def encode_request(
     msg_id: str | None = None,
     reply_q: str | None = None,
     client_timeout: float | None = None,
+    bare: bool = False,
 ) -> bytes:
     """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message.
 
     A call carries `client_timeout` as ``_timeout`` (null when unset), as oslo's
     driver writes its call_monitor_timeout: a server that reads it sends heartbeats.
+    `bare`: without the outer envelope (for an in-process broker, see the module).
     """
     message: dict[str, Any] = {"method": method, "args": args, "_unique_id": unique_id}
     # As oslo.messaging's client: no key for an unset namespace or version (a server
@@ -242,11 +290,8 @@ def encode_request(
     message["_context_project"] = ctx.project_id
     # Inside a span, its W3C trace context as extra context keys, as oslo's profiler
     # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
-    trace = propagation.carrier()
-    if trace:
-        for key, value in trace.items():
-            message[_CONTEXT_PREFIX + key] = value
-    return _wrap(message)
+    propagation.write(message, _CONTEXT_PREFIX)
+    return _body(message, bare)
 
 
 def _wire_seconds(value: float | None) -> float | int | None:
@@ -332,9 +377,15 @@ def _context_of(message: Mapping[str, Any]) -> RequestContext:
     return ctx
 
 
-def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Request:
-    """Parse a request body; raise `MessageDecodeError` naming what is wrong."""
-    message = _unwrap(body, max_bytes)
+def decode_request(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, bare: bool = False
+) -> Request:
+    """Parse a request body; raise `MessageDecodeError` naming what is wrong.
+
+    Either form is read, wrapped or not; `bare` (an in-process broker's) says that
+    an unwrapped body is measured against `max_bytes` as if it were wrapped.
+    """
+    message = _unwrap(body, max_bytes, bare)
     method = message.get("method")
     if not isinstance(method, str) or not method:
         raise MessageDecodeError("Field 'method' is missing or not a non-empty string.")
@@ -364,19 +415,24 @@ def decode_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -
     )
 
 
-def encode_reply(msg_id: str, *, result: Any = None, failure: str | None = None) -> bytes:
-    """The body of a reply to the rpc.call `msg_id`."""
-    return _wrap({"result": result, "failure": failure, "ending": True, "_msg_id": msg_id})
+def encode_reply(
+    msg_id: str, *, result: Any = None, failure: str | None = None, bare: bool = False
+) -> bytes:
+    """The body of a reply to the rpc.call `msg_id` (`bare`: as `encode_request`)."""
+    return _body({"result": result, "failure": failure, "ending": True, "_msg_id": msg_id}, bare)
 
 
-def encode_heartbeat(msg_id: str) -> bytes:
+def encode_heartbeat(msg_id: str, *, bare: bool = False) -> bytes:
     """A call-monitor heartbeat for the call `msg_id`: still on it, no answer yet."""
-    return _wrap({"result": None, "failure": None, "ending": False, "_msg_id": msg_id})
+    return _body({"result": None, "failure": None, "ending": False, "_msg_id": msg_id}, bare)
 
 
-def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Reply:
-    """Parse a reply body; raise `MessageDecodeError` naming what is wrong."""
-    message = _unwrap(body, max_bytes)
+def decode_reply(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, bare: bool = False
+) -> Reply:
+    """Parse a reply body; raise `MessageDecodeError` naming what is wrong (`bare`: as
+    `decode_request`)."""
+    message = _unwrap(body, max_bytes, bare)
     msg_id = message.get("_msg_id")
     if not isinstance(msg_id, str):
         raise MessageDecodeError("Reply has no '_msg_id'.")

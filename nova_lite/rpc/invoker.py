@@ -108,7 +108,9 @@ class DirectConsumer:
 
     def _on_reply(self, delivery: Delivery) -> None:
         try:
-            reply = envelope.decode_reply(delivery.message.body, max_bytes=self.max_bytes)
+            reply = envelope.decode_reply(
+                delivery.message.body, max_bytes=self.max_bytes, bare=self.transport.in_process
+            )
         except MessageDecodeError as exc:
             log.warning("rpc.reply.undecodable", error=str(exc))
             return
@@ -362,6 +364,7 @@ class Invoker:
             namespace=self.target.namespace,
             version=self.target.version,
             unique_id=_new_id(),
+            bare=self.transport.in_process,  # no oslo envelope through an in-process broker
             **reply,
         )
 

@@ -70,7 +70,8 @@ class DirectPublisher:
         Raises `TransportError` if it cannot be sent (the caller's beats then stop).
         """
         assert request.reply_q is not None and request.msg_id is not None
-        message = Message(envelope.encode_heartbeat(request.msg_id), correlation_id=request.msg_id)
+        body = envelope.encode_heartbeat(request.msg_id, bare=self.transport.in_process)
+        message = Message(body, correlation_id=request.msg_id)
         await self.transport.publish("", request.reply_q, message, confirm=False)
 
 
@@ -142,6 +143,9 @@ class Worker(AsyncLifecycle):
         self.at_least_once = at_least_once
         self.durable_queues = durable_queues
         self.max_message_bytes = max_message_bytes
+        # Through an in-process broker, messages go without oslo's outer envelope
+        # (`nova_lite.rpc.envelope`): the limit is checked as if they had it.
+        self._bare = transport.in_process
         self.queue_prefix = queue_prefix
         self.state = WorkerState.NEW
         self._replies = DirectPublisher(transport)
@@ -281,7 +285,7 @@ class Worker(AsyncLifecycle):
                 return
             try:
                 request = envelope.decode_request(
-                    delivery.message.body, max_bytes=self.max_message_bytes
+                    delivery.message.body, max_bytes=self.max_message_bytes, bare=self._bare
                 )
             except MessageDecodeError as exc:
                 await self._undecodable(delivery, exc)
@@ -364,10 +368,7 @@ class Worker(AsyncLifecycle):
         except Exception as exc:
             self._log_failure(request, exc)
             if request.is_call:
-                failure = envelope.encode_failure(exc)
-                await self._replies.reply(
-                    request, envelope.encode_reply(request.msg_id or "", failure=failure)
-                )
+                await self._replies.reply(request, self._failure(request, exc))
         else:
             if request.is_call:
                 await self._reply(request, ctx, result)
@@ -386,12 +387,17 @@ class Worker(AsyncLifecycle):
                 }
             elif type(result) not in _PLAIN:
                 result = self.serializer.serialize_entity(ctx, result)
-            body = envelope.encode_reply(request.msg_id or "", result=result)
+            body = envelope.encode_reply(request.msg_id or "", result=result, bare=self._bare)
         except TypeError as exc:
-            body = envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
-        if len(body) > self.max_message_bytes:
-            body = self._too_large(request, len(body))
+            body = self._failure(request, exc)
+        if not envelope.fits(body, self.max_message_bytes, bare=self._bare):
+            body = self._too_large(request, envelope.wire_size(body, bare=self._bare))
         await self._replies.reply(request, body)
+
+    def _failure(self, request: envelope.Request, exc: BaseException) -> bytes:
+        """A failure reply to `request`, carrying `exc` as oslo's failure JSON."""
+        failure = envelope.encode_failure(exc)
+        return envelope.encode_reply(request.msg_id or "", failure=failure, bare=self._bare)
 
     def _too_large(self, request: envelope.Request, size: int) -> bytes:
         """A failure reply in place of a result the caller's side would refuse unread."""
@@ -401,7 +407,7 @@ class Worker(AsyncLifecycle):
             "filter, a page) or raise the limit on every service."
         )
         log.warning("rpc.reply.too_large", method=request.method, size=size)
-        return envelope.encode_reply(request.msg_id or "", failure=envelope.encode_failure(exc))
+        return self._failure(request, exc)
 
     async def _dispatch(self, ctx: RequestContext, request: envelope.Request) -> Any:
         found = telemetry.of(self.transport)  # the hooks, inline (`RpcObserver.handling`)

@@ -384,10 +384,14 @@ class Hop:
     def __repr__(self) -> str:
         return f"<Hop {self.shape.name} {self.trace_id}-{self.span_id}>"
 
+    def traceparent(self) -> str:
+        """The hop's W3C ``traceparent`` (version 00), the one header it has."""
+        flags = "01" if self.sampled else "00"
+        return f"00-{self.trace_id}-{self.span_id}-{flags}"
+
     def headers(self) -> dict[str, str]:
         """The hop as W3C Trace Context headers (``traceparent``)."""
-        flags = "01" if self.sampled else "00"
-        return {"traceparent": f"00-{self.trace_id}-{self.span_id}-{flags}"}
+        return {"traceparent": self.traceparent()}
 
     def failed(self, exc: BaseException) -> Hop | LightSpan:
         """`exc` left the hop's work: the span to end instead, a full one with the error."""

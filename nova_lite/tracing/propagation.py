@@ -17,6 +17,7 @@ without looking at any context: tracing off costs one integer test per message s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -28,12 +29,13 @@ from nova_lite.tracing.light import (
     VERSION_00,
     ZERO_SPAN_ID,
     ZERO_TRACE_ID,
+    Hop,
     Remote,
     remote_of,
     span_context,
 )
 
-__all__ = ["KEYS", "carrier", "parent_context", "remote", "tracing_active"]
+__all__ = ["KEYS", "carrier", "parent_context", "remote", "tracing_active", "write"]
 
 # The carrier's keys, as W3C Trace Context names its headers.
 KEYS = ("traceparent", "tracestate")
@@ -65,6 +67,22 @@ def carrier() -> Mapping[str, str]:
     found: dict[str, str] = {}
     _PROPAGATOR.inject(found, context=trace.set_span_in_context(trace.NonRecordingSpan(context)))
     return found
+
+
+def write(message: dict[str, Any], prefix: str) -> None:
+    """The current span's context into `message`, as `carrier`'s keys with `prefix`.
+
+    An RPC hop's span (a `Hop`, the common case) writes its one ``traceparent``
+    string straight in: no header dict is made per message.
+    """
+    if not _alive:
+        return
+    span = CURRENT.get()
+    if type(span) is Hop:
+        message[prefix + "traceparent"] = span.traceparent()
+        return
+    for key, value in carrier().items():
+        message[prefix + key] = value
 
 
 def remote(headers: Mapping[str, str]) -> Remote | None:
