@@ -250,3 +250,67 @@ def test_a_request_names_the_first_optional_field_of_the_wrong_type() -> None:
     for key in ("namespace", "version", "_msg_id", "_reply_q", "_unique_id"):
         with pytest.raises(MessageDecodeError, match=f"'{key}' must be a string"):
             envelope.decode_request(_oslo_body({"method": "m", key: 5}))
+
+
+def _request_fields(request: envelope.Request) -> tuple[Any, ...]:
+    return (
+        request.method, request.args, request.context, request.namespace, request.version,
+        request.msg_id, request.reply_q, request.unique_id, request.client_timeout,
+        dict(request.trace),
+    )  # fmt: skip
+
+
+@given(ctx=contexts, method=identifiers, args=st.dictionaries(identifiers, json_values, max_size=4))
+def test_a_bare_request_is_the_inner_text_of_the_wrapped_one(
+    ctx: RequestContext, method: str, args: dict[str, Any]
+) -> None:
+    """Through an in-process broker a request goes without the outer envelope: its body
+    is the wrapped one's ``oslo.message`` text, counts as that wrapped body's size, and a
+    decoder of the RabbitMQ wire (``bare=False``, or oslo's 1.0 reading) reads it the same."""
+    fields = {"namespace": None, "version": "5.0", "unique_id": "u1", "msg_id": "m1"}
+    wrapped = envelope.encode_request(ctx, method, args, reply_q="r", **fields)  # type: ignore[arg-type]
+    bare = envelope.encode_request(ctx, method, args, reply_q="r", bare=True, **fields)  # type: ignore[arg-type]
+    assert bare == orjson.loads(wrapped)["oslo.message"].encode()
+    assert envelope._wrap(orjson.loads(bare)) == wrapped
+    assert envelope.wire_size(bare, bare=True) == len(wrapped)
+    assert envelope.wire_size(wrapped, bare=False) == len(wrapped)
+    read = _request_fields(envelope.decode_request(wrapped))
+    assert _request_fields(envelope.decode_request(bare)) == read
+    assert _request_fields(envelope.decode_request(bare, bare=True)) == read
+    assert _request_fields(envelope.decode_request(wrapped, bare=True)) == read
+
+
+@given(text=st.text(max_size=300))
+def test_a_bare_message_meets_the_limit_exactly_where_its_wrapped_one_does(text: str) -> None:
+    """The size limit accepts and refuses a bare message (the in-process broker's) at the
+    same byte as the wrapped one: quotes, backslashes and control characters, which the
+    envelope escapes, included. Requests and replies alike, sent and received."""
+    ctx = RequestContext(user_id="u1")
+    fields = {"namespace": None, "version": None, "unique_id": "u1"}
+    wrapped = envelope.encode_request(ctx, "m", {"text": text}, **fields)  # type: ignore[arg-type]
+    bare = envelope.encode_request(ctx, "m", {"text": text}, bare=True, **fields)  # type: ignore[arg-type]
+    limit = len(wrapped)
+    assert envelope.decode_request(wrapped, max_bytes=limit).args == {"text": text}
+    assert envelope.decode_request(bare, max_bytes=limit, bare=True).args == {"text": text}
+    for body, is_bare in ((wrapped, False), (bare, True)):
+        assert envelope.fits(body, limit, bare=is_bare)
+        assert not envelope.fits(body, limit - 1, bare=is_bare)
+        with pytest.raises(MessageDecodeError, match=f"Message of {limit} bytes exceeds"):
+            envelope.decode_request(body, max_bytes=limit - 1, bare=is_bare)
+    wrapped_reply = envelope.encode_reply("m1", result=text)
+    bare_reply = envelope.encode_reply("m1", result=text, bare=True)
+    assert envelope.wire_size(bare_reply, bare=True) == len(wrapped_reply)
+    limit = len(wrapped_reply)
+    for body, is_bare in ((wrapped_reply, False), (bare_reply, True)):
+        assert envelope.decode_reply(body, max_bytes=limit, bare=is_bare).result == text
+        with pytest.raises(MessageDecodeError, match="exceeds"):
+            envelope.decode_reply(body, max_bytes=limit - 1, bare=is_bare)
+
+
+def test_a_bare_heartbeat_is_oslos_unwrapped_empty_reply() -> None:
+    """A heartbeat through an in-process broker is the inner text of the wrapped one."""
+    wrapped = envelope.encode_heartbeat("m1")
+    bare = envelope.encode_heartbeat("m1", bare=True)
+    assert bare == orjson.loads(wrapped)["oslo.message"].encode()
+    assert envelope.decode_reply(bare, bare=True).is_heartbeat
+    assert envelope.decode_reply(bare).is_heartbeat

@@ -26,7 +26,7 @@ from nova_lite.exceptions import (
     TransportClosed,
     UnsupportedVersion,
 )
-from nova_lite.rpc import endpoint
+from nova_lite.rpc import endpoint, envelope
 from nova_lite.rpc.invoker import accept_replies_up_to
 from nova_lite.testing import TransportFactory
 from nova_lite.transport import (
@@ -36,6 +36,7 @@ from nova_lite.transport import (
     Message,
     Transport,
 )
+from transports.memory import MemoryTransport
 
 log = structlog.get_logger("tests.endpoint")
 WAIT = 10.0
@@ -52,6 +53,7 @@ class Recorder:
         self.entered: asyncio.Queue[int] = asyncio.Queue()
         self.tasks: list[asyncio.Task[object]] = []
         self.cancelled = asyncio.Event()
+        self.kept: list[dict[str, Any]] = []
 
     @endpoint
     async def echo(self, ctx: RequestContext, value: object) -> object:
@@ -61,6 +63,11 @@ class Recorder:
     @endpoint
     async def repeat(self, ctx: RequestContext, text: str, times: int) -> str:
         return text * times
+
+    @endpoint
+    async def keep(self, ctx: RequestContext, value: dict[str, Any]) -> dict[str, Any]:
+        self.kept.append(value)
+        return value
 
     @endpoint
     async def whoami(self, ctx: RequestContext) -> str:
@@ -678,3 +685,65 @@ async def test_a_reply_over_the_limit_fails_the_call_at_once(fleet: Fleet) -> No
     to_w2 = Invoker(fleet.transport, attrs.evolve(fleet.target, server="w2"), timeout=WAIT * 3)
     big = await to_w2.call(CTX, "repeat", text="y", times=5 * 1024 * 1024)
     assert big == "y" * (5 * 1024 * 1024)
+
+
+async def test_the_reply_limit_is_met_at_the_same_byte_on_every_broker(fleet: Fleet) -> None:
+    """A reply exactly at ``max_message_bytes`` (as oslo's wrapped message counts it)
+    is sent, one byte more is a MessageTooLarge: on the in-process broker too, whose
+    messages go without the envelope (`Transport.in_process`)."""
+    times = 3000
+    limit = len(envelope.encode_reply("0" * 32, result="x" * times))  # a message id's 32 digits
+    await fleet.add_worker("w1", max_message_bytes=limit)
+    assert await fleet.invoker.call(CTX, "repeat", text="x", times=times) == "x" * times
+    with pytest.raises(MessageTooLarge, match=rf"is {limit + 1} bytes, over"):
+        await fleet.invoker.call(CTX, "repeat", text="x", times=times + 1)
+    quotes = times // 2  # a quote takes two bytes in the envelope, one in the bare text
+    limit = len(envelope.encode_reply("0" * 32, result='"' * quotes))
+    await fleet.add_worker("w2", max_message_bytes=limit)
+    to_w2 = Invoker(fleet.transport, attrs.evolve(fleet.target, server="w2"), timeout=WAIT)
+    assert await to_w2.call(CTX, "repeat", text='"', times=quotes) == '"' * quotes
+    with pytest.raises(MessageTooLarge):
+        await to_w2.call(CTX, "repeat", text='"', times=quotes + 1)
+
+
+async def test_requests_go_bare_in_process_and_wrapped_as_oslos_over_a_broker(
+    fleet: Fleet,
+) -> None:
+    """The in-process broker carries a request as its inner JSON text (oslo's 1.0 form,
+    which any decoder reads); a real broker's is oslo's 2.0 envelope, byte for byte."""
+    await fleet.add_worker("w1")
+    tap = await fleet.transport.declare_queue(exclusive=True)
+    await fleet.transport.bind_queue(tap, fleet.target.exchange, f"{fleet.target.topic}.w1")
+    bodies: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery: Delivery) -> None:
+        await bodies.put(delivery.message.body)
+
+    consumer = await fleet.transport.consume(tap, take, no_ack=True)
+    try:
+        to_w1 = fleet.invoker.prepare(server="w1")
+        await to_w1.cast(CTX, "note", n=1)
+        body = await asyncio.wait_for(bodies.get(), WAIT)
+    finally:
+        await consumer.cancel()
+    request = envelope.decode_request(body)  # as a RabbitMQ-wire (or oslo 1.0) reader does
+    assert (request.method, request.args, request.context) == ("note", {"n": 1}, CTX)
+    wrapped = body.startswith(b'{"oslo.version":"2.0","oslo.message":"')
+    assert wrapped is not fleet.transport.in_process
+    assert fleet.transport.in_process is isinstance(fleet.transport, MemoryTransport)
+
+
+async def test_caller_and_worker_never_share_a_mutable_object(fleet: Fleet) -> None:
+    """Arguments and results are copies on every broker (the in-process one included):
+    what either side changes afterwards, the other never sees."""
+    served = await fleet.add_worker("w1")
+    sent = {"items": [1, 2], "nested": {"k": "v"}}
+    got = await fleet.invoker.call(CTX, "keep", value=sent)
+    assert got == sent and got is not sent
+    kept = served.kept[0]
+    assert kept is not sent and kept is not got
+    sent["items"].append(3)  # type: ignore[attr-defined]
+    got["nested"]["k"] = "changed"
+    assert kept == {"items": [1, 2], "nested": {"k": "v"}}
+    kept["items"].append(9)
+    assert got["items"] == [1, 2]
