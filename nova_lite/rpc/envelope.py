@@ -73,6 +73,7 @@ _CONTEXT_KEYS = tuple((name, _CONTEXT_PREFIX + name) for name in RequestContext(
 # ``project`` (Nova's own context sends both spellings): nova_lite does the same.
 _OSLO_ALIASES = (("user_id", "_context_user"), ("project_id", "_context_project"))
 _TRACEPARENT = _CONTEXT_PREFIX + "traceparent"
+_TRACESTATE = _CONTEXT_PREFIX + "tracestate"
 _TRACE_KEYS = tuple((key, _CONTEXT_PREFIX + key) for key in propagation.KEYS)
 _NO_TRACE: Mapping[str, str] = types.MappingProxyType({})
 
@@ -317,6 +318,9 @@ def _trace_of(message: Mapping[str, Any]) -> Mapping[str, str]:
     """The sender's trace context keys, if it sent any (strings only)."""
     if _TRACEPARENT not in message:
         return _NO_TRACE
+    if _TRACESTATE not in message:  # nova_lite's own hops: the traceparent alone
+        parent = message[_TRACEPARENT]
+        return {"traceparent": parent} if type(parent) is str else {}
     found = {}
     for key, wire in _TRACE_KEYS:
         value = message.get(wire)
