@@ -314,3 +314,19 @@ def test_a_bare_heartbeat_is_oslos_unwrapped_empty_reply() -> None:
     assert bare == orjson.loads(wrapped)["oslo.message"].encode()
     assert envelope.decode_reply(bare, bare=True).is_heartbeat
     assert envelope.decode_reply(bare).is_heartbeat
+
+
+def test_only_string_trace_keys_are_read_and_a_tracestate_goes_with_its_parent() -> None:
+    """A ``traceparent`` that is no string is no trace context; one with a
+    ``tracestate`` gives both (for the handler's full-span path)."""
+    base = {"method": "m", "args": {}, "_context_request_id": "req-1"}
+    odd = envelope.decode_request(_oslo_body({**base, "_context_traceparent": 5}))
+    assert odd.trace == {}
+    parent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    plain = envelope.decode_request(_oslo_body({**base, "_context_traceparent": parent}))
+    assert plain.trace == {"traceparent": parent}
+    both = {**base, "_context_traceparent": parent, "_context_tracestate": "k=v"}
+    assert envelope.decode_request(_oslo_body(both)).trace == {
+        "traceparent": parent,
+        "tracestate": "k=v",
+    }

@@ -24,11 +24,14 @@ from nova_lite.launcher import serve_metrics
 from nova_lite.metrics import Metrics
 from nova_lite.metrics.queues import QueueDepths
 from nova_lite.rpc import envelope
+from nova_lite.rpc.target import Target
 from nova_lite.scheduler.explain import FilterTally
 from nova_lite.telemetry import Telemetry
+from nova_lite.telemetry.rpc import RpcObserver, instance_of
 from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
 from nova_lite.tracing import propagation, tracing_from_config
 from nova_lite.tracing.exporters import MemoryExporter
+from nova_lite.tracing.light import Hop
 from nova_lite.transport import Message
 from tests.http_fixtures import boot_one_then_stop
 
@@ -178,3 +181,48 @@ def test_a_traceparent_is_continued_as_the_remote_parent() -> None:
     )
     broken = propagation.parent_context({"traceparent": "00-zz-yy-01"})
     assert not trace.get_current_span(broken).get_span_context().is_valid
+
+
+def test_a_message_gets_the_same_trace_keys_as_the_carrier_gives() -> None:
+    """`propagation.write` puts a hop's one ``traceparent`` string straight into the
+    message, and any other span's carrier keys: what `carrier()` would have given."""
+    tracing = tracing_from_config(Config.load(environ={}), exporter=MemoryExporter())
+    assert tracing is not None
+    observer = RpcObserver(None, tracing.tracer)
+    try:
+        hop = observer.sending("call", Target(topic="calc", server="h1"), "ping", {})
+        assert isinstance(hop, Hop)
+        written: dict[str, Any] = {}
+        propagation.write(written, "_context_")
+        expected = {"_context_" + key: value for key, value in propagation.carrier().items()}
+        assert written == expected == {"_context_traceparent": hop.traceparent()}
+        hop.end()
+        with tracing.tracer.start_as_current_span("send"):
+            written = {}
+            propagation.write(written, "_context_")
+            expected = {"_context_" + key: value for key, value in propagation.carrier().items()}
+            assert written == expected and "_context_traceparent" in written
+        written = {}
+        propagation.write(written, "_context_")  # outside any span: nothing
+        assert written == {}
+    finally:
+        tracing.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("args", "uuid"),
+    [
+        ({"instance_uuid": "u1", "instance": {"uuid": "u2"}}, "u1"),
+        ({"instance": {"nova_object.data": {"uuid": "u2"}}}, "u2"),
+        ({"spec": {"instance_uuid": "u3"}}, "u3"),
+        ({"request_spec": {"nova_object.data": {"instance_uuid": "u4"}}}, "u4"),
+        ({"value": {"instance_uuid": "u5"}, "n": 1}, None),
+        ({}, None),
+        ({"instance_uuid": 7}, None),
+    ],
+)
+def test_a_span_names_the_instance_its_arguments_hold(
+    args: dict[str, Any], uuid: str | None
+) -> None:
+    """`instance_of` finds the uuid where a request's arguments can hold it, and no other."""
+    assert instance_of(args) == uuid
