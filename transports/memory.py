@@ -325,6 +325,12 @@ class MemoryBroker:
 
     def _next_ready_consumer(self, queue: _Queue) -> _MemoryConsumer | None:
         count = len(queue.consumers)
+        if count == 1:  # a reply queue, a worker's own queue: no turn to keep
+            only = queue.consumers[0]
+            if not only.has_room():
+                return None
+            queue.next_consumer = 0  # as the turn below leaves it with one consumer
+            return only
         for offset in range(count):
             consumer = queue.consumers[(queue.next_consumer + offset) % count]
             if consumer.has_room():
@@ -631,7 +637,8 @@ class MemoryTransport(Transport):
         mandatory: bool = False,
         confirm: bool = True,
     ) -> None:
-        self._check()
+        if not self._connected:
+            self._check()  # raises
         if mandatory and not confirm:
             raise ValueError("A mandatory message must be published with confirm=True.")
         self.broker.publish(exchange, routing_key, message, mandatory=mandatory)

@@ -287,7 +287,7 @@ def encode_request(
     if msg_id is not None:
         message["_msg_id"] = msg_id
         message["_reply_q"] = reply_q
-        message["_timeout"] = _wire_seconds(client_timeout)
+        message["_timeout"] = None if client_timeout is None else _wire_seconds(client_timeout)
     message.update(ctx.wire_fields(_CONTEXT_PREFIX))
     message["_context_user"] = ctx.user_id  # the two `_OSLO_ALIASES`
     message["_context_project"] = ctx.project_id
