@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import orjson
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.conductor.quotas import QuotaBook
 from nova_lite.conductor.server_groups import ServerGroupStore
@@ -33,6 +33,8 @@ from nova_lite.exceptions import (
 __all__ = ["ANY", "InstanceStore"]
 
 ANY: Any = object()  # "do not check the task_state"
+
+_MARKER = "SELECT 1 FROM instances WHERE uuid = ?"
 
 _UPDATABLE = frozenset(
     {
@@ -213,6 +215,26 @@ class InstanceStore:
             (created_before.isoformat(),),
         )
         return [self._load(r["uuid"], r["data"]) for r in rows]
+
+    async def page(
+        self,
+        *,
+        marker: str | None,
+        limit: int,
+        project_id: str | None = None,
+        host: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        """A page of `list` by uuid: at most `limit`, those after `marker`, which must
+        name an instance, deleted or not (as Nova's); `MarkerNotFound` otherwise."""
+        if marker is not None and await self.db.fetchone(_MARKER, (marker,)) is None:
+            raise paging.marker_not_found(marker, what="instances")
+        rows = await self.db.fetchall(
+            "SELECT data FROM instances WHERE uuid > ? AND (? IS NULL OR project_id = ?) "
+            "AND (? IS NULL OR host = ?) AND (? OR deleted = 0) ORDER BY uuid LIMIT ?",
+            (marker or "", project_id, project_id, host, host, int(read_deleted), limit),
+        )
+        return [objects.load(objects.Instance, r["data"]) for r in rows]
 
     async def list(
         self,

@@ -18,12 +18,12 @@ from typing import Any, ClassVar
 import attrs
 import structlog
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.admin import require_admin
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import Invalid, NoValidHost, NovaLiteError
+from nova_lite.exceptions import NoValidHost, NovaLiteError
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.scheduler.driver import FilterScheduler, HostSearch, SamplingRule
@@ -233,8 +233,7 @@ class SchedulerManager(Manager):
         names sort after it; it need not be a host any more): at 10,000 hosts the whole
         list is a reply over the 4 MiB message limit. Without either, every host.
         """
-        if limit is not None and limit < 1:
-            raise Invalid(f"limit must be a positive number of hosts, not {limit!r}.")
+        limit = paging.check_limit(limit, what="hosts")
         down_after = self.config.compute.service_down_time
         states = sorted(self.hosts.hosts.values(), key=lambda s: s.host)
         if marker is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
 
@@ -56,10 +57,19 @@ class SchedulerAPI(RPCAPI):
         self, ctx: RequestContext, *, marker: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Every host by name; or a page: at most `limit` hosts, those after `marker`."""
-        page = {k: v for k, v in (("marker", marker), ("limit", limit)) if v is not None}
+        page = paging.page_arguments(marker, limit)
         invoker = self.invoker.prepare(version="1.2") if page else self.invoker
         result: list[dict[str, Any]] = await invoker.call(ctx, "list_hosts", **page)
         return result
+
+    async def all_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every host `list_hosts` gives, by name, read `paging.PAGE_SIZE` at a time
+        (10,000 hosts in one reply are over the 4 MiB message limit)."""
+
+        def fetch(*, marker: str | None, limit: int) -> Awaitable[list[dict[str, Any]]]:
+            return self.list_hosts(ctx, marker=marker, limit=limit)
+
+        return await paging.read_all(fetch, _host_name)
 
     async def move_allocation(
         self, ctx: RequestContext, from_consumer: str, to_consumer: str
@@ -87,3 +97,7 @@ class SchedulerAPI(RPCAPI):
             memory_mb=flavor.memory_mb,
             disk_gb=flavor.disk_gb,
         )
+
+
+def _host_name(host: dict[str, Any]) -> str:
+    return str(host["host"])

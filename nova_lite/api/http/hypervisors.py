@@ -111,7 +111,7 @@ def _matching(hosts: list[dict[str, Any]], pattern: str) -> list[tuple[int, dict
 
 async def _servers(request: web.Request, host: str) -> list[dict[str, str]]:
     ctx = context_of(request)
-    instances = await request.app[API].conductor.instance_get_all(ctx, host=host)
+    instances = await request.app[API].conductor.all_instances(ctx, host=host)
     return [{"name": i.display_name, "uuid": i.uuid} for i in instances]
 
 

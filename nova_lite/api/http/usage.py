@@ -141,7 +141,7 @@ async def _usages(
     request: web.Request, project: str | None, period: Period
 ) -> tuple[list[dict[str, Any]], list[objects.Instance], int | None]:
     conductor, ctx = request.app[API].conductor, context_of(request)
-    instances = await conductor.instance_get_all(ctx, project_id=project, read_deleted=True)
+    instances = await conductor.all_instances(ctx, project_id=project, read_deleted=True)
     page, limit = _page(request, instances)
     usages = [u for i in page if (u := server_usage(i, period)) is not None]
     return usages, page, limit
