@@ -342,7 +342,7 @@ async def test_ports_page_by_id_and_every_page_holds_every_port_once(api: Networ
         device = next(changes, None)
         if device is not None:  # between pages: a server made, a server gone
             await api.allocate_for_instance(ADMIN, device, [network.id], "p1")
-            await api.deallocate_for_instance(ADMIN, every[-1].device_id)
+            await api.deallocate_for_instance(ADMIN, str(every[-1].device_id))
         return page
 
     api.list_ports = changing  # type: ignore[method-assign]
