@@ -11,7 +11,8 @@ import pytest
 from nova_lite import paging
 from nova_lite.audit import Audit
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Invalid, MarkerNotFound
+from nova_lite.exceptions import Forbidden, Invalid, MarkerNotFound
+from nova_lite.scheduler import rpcapi as scheduler_rpcapi
 from nova_lite.testing import CloudFactory, assert_audit_clean
 
 ADMIN = RequestContext.admin()
@@ -122,10 +123,38 @@ async def test_the_audit_reads_every_page_of_a_cloud_larger_than_a_page(
     for server in servers:
         await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
     monkeypatch.setattr(paging, "PAGE_SIZE", 2)
+    monkeypatch.setattr(scheduler_rpcapi, "ALLOCATION_PAGE", 2)
 
     books = await Audit(cloud.transport, cloud.config).read_books(ADMIN)
 
     assert len(books.hosts) == 3
+    assert sorted(books.allocations) == sorted(s.id for s in servers)
     assert sorted(books.instances) == sorted(s.id for s in servers)
     assert sorted(str(p.device_id) for p in books.ports) == sorted(s.id for s in servers)
     await assert_audit_clean(cloud)
+
+
+async def test_the_schedulers_allocations_page_by_consumer(memory_clouds: CloudFactory) -> None:
+    """`list_allocations(limit=, marker=)` gives claims by consumer after the marker
+    (which need not hold a claim, as for hosts); unpaged, every claim; admins only."""
+    cloud = await memory_clouds.start(computes=2)
+    admin = await cloud.login_admin()
+    servers = await admin.servers.create("srv", flavor="m1.tiny", image="cirros", count=4)
+    for server in servers:
+        await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
+    api = cloud.api.scheduler
+    every = sorted(a["instance_uuid"] for a in await api.list_allocations(ADMIN))
+    assert every == sorted(s.id for s in servers)
+
+    def consumers(page: list[dict[str, object]]) -> list[object]:
+        return [a["instance_uuid"] for a in page]
+
+    assert consumers(await api.list_allocations(ADMIN, limit=3)) == every[:3]
+    assert consumers(await api.list_allocations(ADMIN, marker=every[1], limit=3)) == every[2:]
+    assert consumers(await api.list_allocations(ADMIN, marker=every[0] + "x")) == every[1:]
+    assert consumers(await api.all_allocations(ADMIN)) == every
+    with pytest.raises(Invalid, match="limit must be"):
+        await api.list_allocations(ADMIN, limit=0)
+    member = await admin.context()
+    with pytest.raises(Forbidden):
+        await api.list_allocations(RequestContext(user_id="u", project_id=member.project_id))

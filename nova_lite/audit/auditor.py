@@ -90,7 +90,7 @@ class Audit:
         """Every book, consumers' before their owners' (so no new owner looks missing)."""
         ctx = ctx.elevated()
         hosts = await self.scheduler.all_hosts(ctx)
-        allocations = {a["instance_uuid"]: a for a in await self.scheduler.list_allocations(ctx)}
+        allocations = {a["instance_uuid"]: a for a in await self.scheduler.all_allocations(ctx)}
         ledgers: dict[str, objects.HostLedger] = {}
         unaudited: dict[str, str] = {}
         for host in hosts:
