@@ -36,7 +36,13 @@ from nova_lite.api.http.server_filters import ServerFilter
 from nova_lite.api.http.server_views import Parts, ServerView
 from nova_lite.api.http.views import link
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import FlavorNotFound, ImageNotFound, InstanceNotFound, Invalid
+from nova_lite.exceptions import (
+    FlavorNotFound,
+    ImageNotFound,
+    InstanceNotFound,
+    Invalid,
+    MarkerNotFound,
+)
 
 __all__ = ["routes", "server_view", "visible_instance"]
 
@@ -158,7 +164,7 @@ def _page(
     if marker is not None:
         ids = [i.uuid for i in ordered]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     if limit is not None:

@@ -36,7 +36,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import usectime
 from nova_lite.api.zones import compute_hosts
-from nova_lite.exceptions import Invalid
+from nova_lite.exceptions import Invalid, MarkerNotFound
 
 __all__ = ["Period", "routes", "server_usage"]
 
@@ -131,7 +131,7 @@ def _page(
     if marker is not None:
         ids = [i.uuid for i in ordered]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     return (ordered if limit is None else ordered[:limit]), limit
