@@ -13,7 +13,7 @@ from nova_lite.audit import Audit
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, Invalid, MarkerNotFound
 from nova_lite.scheduler import rpcapi as scheduler_rpcapi
-from nova_lite.testing import CloudFactory, assert_audit_clean
+from nova_lite.testing import CloudFactory, assert_audit_clean, restart_compute
 
 ADMIN = RequestContext.admin()
 
@@ -158,3 +158,21 @@ async def test_the_schedulers_allocations_page_by_consumer(memory_clouds: CloudF
     member = await admin.context()
     with pytest.raises(Forbidden):
         await api.list_allocations(RequestContext(user_id="u", project_id=member.project_id))
+
+
+async def test_a_restarted_host_with_more_servers_than_a_page_tracks_them_all(
+    memory_clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compute host's start-up reads its instances two to a page: after a restart its
+    tracker counts all five servers on it, and the books agree."""
+    cloud = await memory_clouds.start(computes=1)
+    admin = await cloud.login_admin()
+    servers = await admin.servers.create("srv", flavor="m1.tiny", image="cirros", count=5)
+    for server in servers:
+        await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
+    monkeypatch.setattr(paging, "PAGE_SIZE", 2)
+
+    manager = await restart_compute(cloud, "compute1")
+
+    assert sorted(manager.tracker.instances) == sorted(s.id for s in servers)
+    await assert_audit_clean(cloud)
