@@ -11,7 +11,7 @@ import pytest
 from nova_lite import paging
 from nova_lite.audit import Audit
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import Forbidden, Invalid, MarkerNotFound
+from nova_lite.exceptions import Forbidden, Invalid, MarkerNotFound, MessageTooLarge
 from nova_lite.scheduler import rpcapi as scheduler_rpcapi
 from nova_lite.testing import CloudFactory, assert_audit_clean, restart_compute
 
@@ -96,6 +96,27 @@ async def test_every_item_given_deleted_starts_again_from_the_start() -> None:
 
     assert await paging.read_all(book.fetch, same, page_size=2) == ["a", "b", "c"]
     assert [marker for marker, _ in book.calls] == [None, "b", "a", None]
+
+
+async def test_a_page_too_large_for_a_message_is_asked_again_at_half_the_size() -> None:
+    """A list whose pages of more than 2 are over the message limit is read whole, 2 at
+    a time once halved; a single item over it is the caller's error."""
+    book = Book([f"k{i}" for i in range(9)])
+    fetch = book.fetch
+
+    async def weighed(*, marker: str | None, limit: int) -> list[str]:
+        if limit > 2:
+            raise MessageTooLarge("The reply to list is too large.")
+        return await fetch(marker=marker, limit=limit)
+
+    assert await paging.read_all(weighed, same, page_size=8) == book.keys
+    assert [limit for _, limit in book.calls] == [2, 2, 2, 2, 2]
+
+    async def huge(*, marker: str | None, limit: int) -> list[str]:
+        raise MessageTooLarge("The reply to list is too large.")
+
+    with pytest.raises(MessageTooLarge):
+        await paging.read_all(huge, same, page_size=4)
 
 
 @pytest.mark.parametrize("limit", [0, -1, paging.MAX_LIMIT + 1, "2", 2.0, True])
