@@ -36,6 +36,19 @@ ANY: Any = object()  # "do not check the task_state"
 
 _MARKER = "SELECT 1 FROM instances WHERE uuid = ?"
 
+# A page of instances, by which filters are given (project, host). A host's few
+# instances are found through its index and sorted; any other page walks the primary
+# key from the marker and stops at the limit (``+project_id``: not through the
+# project's index, which would sort all of a large project's rows for every page).
+_PAGE_OF = {
+    (project, host): "SELECT data FROM instances WHERE "
+    + ("+project_id = ? AND " if project else "")
+    + ("host = ? AND " if host else "")
+    + "uuid > ? AND (? OR deleted = 0) ORDER BY uuid LIMIT ?"
+    for project in (False, True)
+    for host in (False, True)
+}
+
 _UPDATABLE = frozenset(
     {
         "vm_state",
@@ -229,10 +242,10 @@ class InstanceStore:
         name an instance, deleted or not (as Nova's); `MarkerNotFound` otherwise."""
         if marker is not None and await self.db.fetchone(_MARKER, (marker,)) is None:
             raise paging.marker_not_found(marker, what="instances")
+        filters = tuple(v for v in (project_id, host) if v is not None)
         rows = await self.db.fetchall(
-            "SELECT data FROM instances WHERE uuid > ? AND (? IS NULL OR project_id = ?) "
-            "AND (? IS NULL OR host = ?) AND (? OR deleted = 0) ORDER BY uuid LIMIT ?",
-            (marker or "", project_id, project_id, host, host, int(read_deleted), limit),
+            _PAGE_OF[project_id is not None, host is not None],
+            (*filters, marker or "", int(read_deleted), limit),
         )
         return [objects.load(objects.Instance, r["data"]) for r in rows]
 
