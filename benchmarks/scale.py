@@ -28,13 +28,10 @@ from drivers.fake import FakeDriver, FakeGuest
 from nova_lite.api.client import Session
 from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
-from nova_lite.context import RequestContext
 
 __all__ = ["ScaleSpec", "check_capacity", "problems", "run_scale"]
 
 Advance = Callable[[int], None]
-
-HOST_PAGE = 500  # hosts per page of the scheduler's host list
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +52,7 @@ async def check_capacity(cloud: Cloud, session: Session) -> dict[str, Any]:
               "claims_guests_disagree": 0, "guests": 0}  # fmt: skip
     drivers = {s.manager.host: s.manager.driver for s in cloud.services
                if isinstance(s.manager, ComputeManager)}  # fmt: skip
-    for host in await _every_host(cloud, ctx):
+    for host in await cloud.api.scheduler.all_hosts(ctx):
         cpu_cap = host["vcpus"] * host["cpu_allocation_ratio"]
         ram_cap = host["memory_mb"] * host["ram_allocation_ratio"]
         disk_cap = host["local_gb"] * host["disk_allocation_ratio"]
@@ -71,17 +68,6 @@ async def check_capacity(cloud: Cloud, session: Session) -> dict[str, Any]:
         counts["claims_guests_disagree"] += len(guests) != host["running_vms"]
         counts["guests"] += len(guests)
     return counts
-
-
-async def _every_host(cloud: Cloud, ctx: RequestContext) -> list[dict[str, Any]]:
-    """The scheduler's hosts, a page at a time (10,000 in one reply are over 4 MiB)."""
-    hosts: list[dict[str, Any]] = []
-    while True:
-        marker = str(hosts[-1]["host"]) if hosts else None
-        page = await cloud.api.scheduler.list_hosts(ctx, marker=marker, limit=HOST_PAGE)
-        hosts += page
-        if len(page) < HOST_PAGE:
-            return hosts
 
 
 def _guests(driver: object) -> list[FakeGuest]:

@@ -26,7 +26,8 @@ Leaves also inherit the builtin they resemble, so callers can catch either::
         ├── NotFound(LookupError)                404: InstanceNotFound, ImageNotFound,
         │                                             KeypairNotFound, ...
         │                                             SubnetNotFound, SecurityGroupNotFound, ...
-        ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch)
+        ├── Invalid(ValueError)                  400: bad input (ImageChecksumMismatch,
+        │                                             MarkerNotFound)
         ├── NotAcceptable(ValueError)            406: an API microversion not served
         ├── Conflict                             409: InstanceInvalidState, InstanceLocked,
         │                                             InstanceNotReady, UnexpectedTaskStateError,
@@ -66,6 +67,7 @@ __all__ = [
     "IpAddressInUse",
     "KeypairNotFound",
     "MacAddressInUse",
+    "MarkerNotFound",
     "MessageDecodeError",
     "MessageTooLarge",
     "MessageUndeliverable",
@@ -268,6 +270,11 @@ class PolicyNotAuthorized(Forbidden):
 
 class QuotaExceeded(Forbidden):
     """The request would take the project over one of its quotas."""
+
+
+class MarkerNotFound(Invalid):
+    """A page was asked after a marker that names no item of the list (Nova's
+    MarkerNotFound, which its API answers with 400: the request is wrong)."""
 
 
 class InstanceNotFound(NotFound):

@@ -364,7 +364,7 @@ async def test_the_host_list_pages_by_name_and_the_audit_reads_every_page(
     assert [h["host"] for h in await api.list_hosts(ADMIN, marker="compute3a")] == every[3:]
     assert await api.list_hosts(ADMIN, marker=every[-1]) == []
     instance = await _boot(cloud)
-    monkeypatch.setattr("nova_lite.audit.auditor.HOST_PAGE", 2)
+    monkeypatch.setattr("nova_lite.paging.PAGE_SIZE", 2)
     books = await Audit(cloud.transport, cloud.config).read_books(ADMIN)
     assert books.hosts == tuple(every)
     assert sorted(books.ledgers) == every and not books.unaudited

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
+from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -22,10 +23,13 @@ from nova_lite.exceptions import (
     Forbidden,
     InstanceNotFound,
     Invalid,
+    MarkerNotFound,
     QuotaExceeded,
     UnexpectedDeletingTaskStateError,
     UnexpectedTaskStateError,
+    UnsupportedVersion,
 )
+from nova_lite.rpc import Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 
@@ -339,3 +343,77 @@ async def test_set_error_records_a_fault_unless_the_instance_is_being_deleted(
 
     assert (failed.vm_state, failed.task_state, failed.fault) == (vm_states.ERROR, None, fault)
     assert (untouched.vm_state, untouched.task_state) == (vm_states.BUILDING, task_states.DELETING)
+
+
+# -- paging the instance list -----------------------------------------------------------
+
+
+async def _one_in_each_project(api: ConductorAPI, count: int) -> list[objects.Instance]:
+    """`count` instances, each in a project of its own (the fixture's quota is 3)."""
+    made = []
+    for n in range(count):
+        made += await api.create_instances(ADMIN, [instance(project_id=f"p{n}")])
+    return made
+
+
+async def test_instances_page_by_uuid_and_every_page_holds_every_instance_once(
+    api: ConductorAPI,
+) -> None:
+    """`instance_get_all(limit=, marker=)` gives instances by uuid after the marker (a
+    deleted one still marks its place, as in Nova); reading every page gives each once,
+    oldest first as the unpaged list, with creates and deletes between pages."""
+    made = await _one_in_each_project(api, 7)
+    uuids = sorted(i.uuid for i in made)
+    assert [i.uuid for i in await api.instance_get_all(ADMIN, limit=3)] == uuids[:3]
+    page = await api.instance_get_all(ADMIN, marker=uuids[2], limit=3)
+    assert [i.uuid for i in page] == uuids[3:6]
+    assert await api.instance_get_all(ADMIN) == await api.all_instances(ADMIN)
+    await api.instance_update(ADMIN, uuids[3], {"deleted": True})
+    assert [i.uuid for i in await api.instance_get_all(ADMIN, marker=uuids[3], limit=1)] == [
+        uuids[4]
+    ]
+    assert [i.uuid for i in await api.instance_get_all(ADMIN, limit=2, host="nowhere")] == []
+
+    read, extra = api.instance_get_all, iter(range(100, 103))
+
+    async def changing(ctx: RequestContext, **kwargs: Any) -> list[objects.Instance]:
+        found = await read(ctx, **kwargs)
+        n = next(extra, None)
+        if n is not None:  # between pages: a server made, another deleted
+            await api.create_instances(ADMIN, [instance(project_id=f"p{n}")])
+            await api.instance_update(ADMIN, uuids[n - 100], {"deleted": True})
+        return found
+
+    api.instance_get_all = changing  # type: ignore[method-assign]
+    got = [i.uuid for i in await api.all_instances(ADMIN)]
+    assert len(got) == len(set(got))
+    assert set(uuids[6:]) <= set(got)  # what no change touched
+
+
+async def test_an_unknown_instance_marker_or_a_bad_limit_is_refused(api: ConductorAPI) -> None:
+    """A marker that names no instance is `MarkerNotFound`; a limit of 0, over the
+    maximum, negative or text is `Invalid`."""
+    await _one_in_each_project(api, 2)
+    with pytest.raises(MarkerNotFound, match="no-such-uuid"):
+        await api.instance_get_all(ADMIN, marker="no-such-uuid", limit=1)
+    for limit in (0, -1, paging.MAX_LIMIT + 1):
+        with pytest.raises(Invalid, match="limit must be"):
+            await api.instance_get_all(ADMIN, limit=limit)
+    with pytest.raises(Invalid, match="limit"):
+        await api.instance_get_all(ADMIN, limit="3")  # type: ignore[arg-type]
+
+
+async def test_an_unpaged_list_still_goes_to_a_conductor_of_the_version_before(
+    broker: TransportFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conductor whose instance records are at 1.0 (before paging) still lists every
+    instance to a caller that does not page; a page asked of it is refused."""
+    monkeypatch.setattr(InstanceRecords, "target", Target(version="1.0"))
+    transport = await broker.connect()
+    config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
+    async with Service(ConductorManager(config, transport, "c1"), serializer=objects.serializer()):
+        api = ConductorAPI(transport, config)
+        made = await _one_in_each_project(api, 3)
+        assert await api.instance_get_all(ADMIN) == made
+        with pytest.raises(UnsupportedVersion):
+            await api.instance_get_all(ADMIN, limit=2)

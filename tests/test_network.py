@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import (
@@ -24,12 +24,15 @@ from nova_lite.exceptions import (
     Forbidden,
     Invalid,
     IpAddressExhausted,
+    MarkerNotFound,
     NetworkNotFound,
     PortNotFound,
+    UnsupportedVersion,
 )
 from nova_lite.network import ipam
 from nova_lite.network.manager import NetworkManager
 from nova_lite.network.rpcapi import NetworkAPI
+from nova_lite.rpc import Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 
@@ -309,3 +312,84 @@ async def test_released_addresses_come_back_lowest_first(api: NetworkAPI) -> Non
     await api.delete_port(ADMIN, fixed.id)
     (port,) = await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
     assert ip_of(port) == "10.0.0.8"
+
+
+# -- paging the port list ----------------------------------------------------------
+
+
+async def test_ports_page_by_id_and_every_page_holds_every_port_once(api: NetworkAPI) -> None:
+    """`list_ports(limit=, marker=)` gives ports by id after the marker, each port whole
+    (two fixed IPs); reading page after page gives the whole list in id order, with a
+    port made and one deleted between pages never given twice."""
+    network, _ = await shared_net(api)
+    other, _ = await shared_net(api, "10.5.0.0/24")
+    for _ in range(5):
+        await api.allocate_for_instance(ADMIN, new_uuid(), [network.id, other.id], "p1")
+    every = await api.list_ports(ADMIN)
+    ids = sorted(p.id for p in every)
+
+    first = await api.list_ports(ADMIN, limit=3)
+    assert [p.id for p in first] == ids[:3]
+    assert [p.id for p in await api.list_ports(ADMIN, marker=ids[2], limit=3)] == ids[3:6]
+    assert await api.list_ports(ADMIN, marker=ids[-1], limit=3) == []
+    assert {p.id: p for p in every} == {p.id: p for p in await api.all_ports(ADMIN)}
+
+    changes = iter([new_uuid(), new_uuid()])
+    read = api.list_ports
+
+    async def changing(ctx: RequestContext, **kwargs: object) -> list[objects.Port]:
+        page = await read(ctx, **kwargs)  # type: ignore[arg-type]
+        device = next(changes, None)
+        if device is not None:  # between pages: a server made, a server gone
+            await api.allocate_for_instance(ADMIN, device, [network.id], "p1")
+            await api.deallocate_for_instance(ADMIN, str(every[-1].device_id))
+        return page
+
+    api.list_ports = changing  # type: ignore[method-assign]
+    monkeypatched = await api.all_ports(ADMIN)
+    got = [p.id for p in monkeypatched]
+    assert got == sorted(set(got))
+    assert {p.id for p in every[:-2]} <= set(got)  # the ports no change touched
+
+
+async def test_an_unknown_marker_or_a_bad_limit_is_refused(api: NetworkAPI) -> None:
+    """A marker that is no port the caller sees is `MarkerNotFound` (400); a limit of 0,
+    over the maximum or not an integer is `Invalid` naming it."""
+    network, _ = await shared_net(api)
+    (port,) = await api.allocate_for_instance(ALICE, new_uuid(), [network.id], "p-alice")
+    with pytest.raises(MarkerNotFound, match="no-such-port"):
+        await api.list_ports(ADMIN, marker="no-such-port", limit=2)
+    with pytest.raises(MarkerNotFound):
+        await api.list_ports(BOB, marker=port.id, limit=2)  # another project's port
+    assert await api.list_ports(ALICE, marker=port.id, limit=2) == []
+    for limit in (0, -3, paging.MAX_LIMIT + 1):
+        with pytest.raises(Invalid, match="limit must be"):
+            await api.list_ports(ADMIN, limit=limit)
+    with pytest.raises(Invalid, match="limit"):
+        await api.list_ports(ADMIN, limit="2")  # type: ignore[arg-type]
+
+
+async def test_a_list_without_paging_still_goes_to_a_server_of_the_version_before(
+    broker: TransportFactory, tmp_path: Path
+) -> None:
+    """A network service at 1.0 (before paging) still gives every port to a caller that
+    does not page (sent as 1.0); a page asked of it is refused as a version it lacks."""
+    topic = broker.name("network")
+
+    class OldManager(NetworkManager):
+        target = Target(version="1.0")
+
+    class TestAPI(NetworkAPI):
+        pass
+
+    OldManager.topic = TestAPI.topic = topic
+    transport = await broker.connect()
+    config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
+    async with Service(OldManager(config, transport, "host1"), serializer=objects.serializer()):
+        api = TestAPI(transport, config)
+        network, _ = await shared_net(api)
+        for _ in range(3):
+            await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
+        assert len(await api.list_ports(ADMIN)) == 3
+        with pytest.raises(UnsupportedVersion):
+            await api.list_ports(ADMIN, limit=2)

@@ -290,7 +290,7 @@ class ServerActions(ClaimingActions):
         """A named destination: allowed by `rule`, a known compute host, not the source."""
         source = self._host(instance)
         self.api.authorize(ctx, rule, instance.project_id)
-        known = {h["host"] for h in await self.api.scheduler.list_hosts(ctx)}
+        known = {h["host"] for h in await self.api.scheduler.all_hosts(ctx)}
         if host not in known:
             raise Invalid(f"Compute host {host} could not be found.")
         if host == source:

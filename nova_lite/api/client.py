@@ -178,7 +178,7 @@ class Session:
         """Every compute host with state and usage (admins only)."""
         ctx = await self.context()
         self.api.authorize(ctx, "os_compute_api:os-hypervisors:list", ctx.project_id)
-        return list(await self.api.scheduler.list_hosts(ctx))
+        return list(await self.api.scheduler.all_hosts(ctx))
 
     async def audit(self, *, heal: bool = False, stuck_after: float = 300.0) -> dict[str, Any]:
         """The audit of the cloud's books, repaired with `heal` (admins only; see audit.py)."""

@@ -125,7 +125,7 @@ class ServerRecords:
         limit = self.api.config.network.quota_port
         if limit < 0 or new_ports <= 0:
             return
-        ports = await self.api.network.list_ports(ctx)
+        ports = await self.api.network.all_ports(ctx)
         used = sum(1 for p in ports if p.project_id == ctx.project_id)
         if used + new_ports > limit:
             raise QuotaExceeded(

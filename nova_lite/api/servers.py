@@ -299,7 +299,7 @@ class Servers(ServerActions, ServerRecords):
         """The project's servers; every project's for an admin asking for all."""
         ctx = await self.session.context()
         project = None if (all_projects and ctx.is_admin) else ctx.project_id
-        instances = await self.api.conductor.instance_get_all(ctx, project_id=project)
+        instances = await self.api.conductor.all_instances(ctx, project_id=project)
         return [Server.from_instance(i, show_host=ctx.is_admin) for i in instances]
 
     async def delete(self, server_id: str, *, action: str = "delete") -> None:

@@ -46,7 +46,7 @@ async def compute_hosts(api: NovaAPI, ctx: RequestContext) -> list[HostZone]:
             enabled=h["status"] == "enabled",
             up=h["state"] == "up",
         )
-        for h in await api.scheduler.list_hosts(ctx)
+        for h in await api.scheduler.all_hosts(ctx)
     ]
 
 

@@ -44,9 +44,6 @@ from nova_lite.transport import Transport
 
 __all__ = ["Audit"]
 
-# Hosts per page of the scheduler's host list (a few hundred bytes each).
-HOST_PAGE = 500
-
 # Repairs run in this order: a migration ends before its allocation is released.
 _REPAIR_ORDER = (
     STUCK_MIGRATION,
@@ -92,8 +89,8 @@ class Audit:
     async def read_books(self, ctx: RequestContext) -> Books:
         """Every book, consumers' before their owners' (so no new owner looks missing)."""
         ctx = ctx.elevated()
-        hosts = await self._hosts(ctx)
-        allocations = {a["instance_uuid"]: a for a in await self.scheduler.list_allocations(ctx)}
+        hosts = await self.scheduler.all_hosts(ctx)
+        allocations = {a["instance_uuid"]: a for a in await self.scheduler.all_allocations(ctx)}
         ledgers: dict[str, objects.HostLedger] = {}
         unaudited: dict[str, str] = {}
         for host in hosts:
@@ -105,8 +102,8 @@ class Audit:
                 ledgers[name] = await self.compute.host_ledger(ctx, name)
             except NovaLiteError as exc:
                 unaudited[name] = f"Compute host {name} did not show its books: {exc}"
-        ports = await self.network.list_ports(ctx)
-        instances = await self.conductor.instance_get_all(ctx)
+        ports = await self.network.all_ports(ctx)
+        instances = await self.conductor.all_instances(ctx)
         migrations = await self.conductor.migration_list(
             ctx, statuses=[*migration_states.IN_PROGRESS, *migration_states.LIVE_IN_PROGRESS]
         )
@@ -119,17 +116,6 @@ class Audit:
             instances={i.uuid: i for i in instances},
             migrations=tuple(migrations),
         )
-
-    async def _hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
-        """Every host the scheduler knows, read `HOST_PAGE` at a time (one reply for
-        all of 10,000 hosts is over the 4 MiB message limit)."""
-        hosts: list[dict[str, Any]] = []
-        while True:
-            marker = str(hosts[-1]["host"]) if hosts else None
-            page = await self.scheduler.list_hosts(ctx, marker=marker, limit=HOST_PAGE)
-            hosts += page
-            if len(page) < HOST_PAGE:
-                return hosts
 
     async def run(self, ctx: RequestContext) -> AuditReport:
         """Read the books and list every disagreement."""

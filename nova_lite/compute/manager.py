@@ -224,7 +224,7 @@ class ComputeManager(Manager):
         delay = 0.5
         while True:
             try:
-                return await self.conductor.instance_get_all(ctx, host=self.host)
+                return await self.conductor.all_instances(ctx, host=self.host)
             except (MessageUndeliverable, MessagingTimeout) as exc:
                 log.warning("compute.waiting_for_conductor", host=self.host, error=str(exc))
                 await asyncio.sleep(delay)

@@ -97,7 +97,7 @@ class HostMaintenance:
         return f"<HostMaintenance {self.host}>"
 
     async def _instances_here(self, ctx: RequestContext) -> list[objects.Instance]:
-        return await self.conductor.instance_get_all(ctx, host=self.host)
+        return await self.conductor.all_instances(ctx, host=self.host)
 
     async def reap_deleted_guests(self, ctx: RequestContext) -> None:
         """Destroy guests whose instance was deleted while this host was down.

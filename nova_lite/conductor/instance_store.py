@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import orjson
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.conductor.quotas import QuotaBook
 from nova_lite.conductor.server_groups import ServerGroupStore
@@ -33,6 +33,21 @@ from nova_lite.exceptions import (
 __all__ = ["ANY", "InstanceStore"]
 
 ANY: Any = object()  # "do not check the task_state"
+
+_MARKER = "SELECT 1 FROM instances WHERE uuid = ?"
+
+# A page of instances, by which filters are given (project, host). A host's few
+# instances are found through its index and sorted; any other page walks the primary
+# key from the marker and stops at the limit (``+project_id``: not through the
+# project's index, which would sort all of a large project's rows for every page).
+_PAGE_OF = {
+    (project, host): "SELECT data FROM instances WHERE "
+    + ("+project_id = ? AND " if project else "")
+    + ("host = ? AND " if host else "")
+    + "uuid > ? AND (? OR deleted = 0) ORDER BY uuid LIMIT ?"
+    for project in (False, True)
+    for host in (False, True)
+}
 
 _UPDATABLE = frozenset(
     {
@@ -213,6 +228,26 @@ class InstanceStore:
             (created_before.isoformat(),),
         )
         return [self._load(r["uuid"], r["data"]) for r in rows]
+
+    async def page(
+        self,
+        *,
+        marker: str | None,
+        limit: int,
+        project_id: str | None = None,
+        host: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        """A page of `list` by uuid: at most `limit`, those after `marker`, which must
+        name an instance, deleted or not (as Nova's); `MarkerNotFound` otherwise."""
+        if marker is not None and await self.db.fetchone(_MARKER, (marker,)) is None:
+            raise paging.marker_not_found(marker, what="instances")
+        filters = tuple(v for v in (project_id, host) if v is not None)
+        rows = await self.db.fetchall(
+            _PAGE_OF[project_id is not None, host is not None],
+            (*filters, marker or "", int(read_deleted), limit),
+        )
+        return [objects.load(objects.Instance, r["data"]) for r in rows]
 
     async def list(
         self,

@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.conductor.actions import ActionStore, EventStep, event_step
 from nova_lite.conductor.instance_store import ANY, InstanceStore
-from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import UnexpectedTaskStateError
 from nova_lite.notifications import Notifier
@@ -33,7 +32,9 @@ __all__ = ["InstanceRecords"]
 class InstanceRecords:
     """The conductor endpoints that read and save instances."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    # 1.1: instance_get_all pages. The other parts stay at 1.0, which is all their
+    # callers send; only a paged instance_get_all is sent as 1.1.
+    target: ClassVar[Target] = Target(version="1.1")
 
     def __init__(
         self,
@@ -80,8 +81,20 @@ class InstanceRecords:
         project_id: str | None = None,
         host: str | None = None,
         read_deleted: bool = False,
+        marker: str | None = None,
+        limit: int | None = None,
     ) -> list[objects.Instance]:
-        return await self.store.list(project_id=project_id, host=host, read_deleted=read_deleted)
+        """The instances (of a project, on a host), oldest first; or, with `limit` or
+        `marker` (1.1), a page of them by uuid (every instance of a large cloud in one
+        reply is over the 4 MiB message limit)."""
+        size = paging.check_limit(limit, what="instances", marker=marker)
+        if size is None:
+            return await self.store.list(
+                project_id=project_id, host=host, read_deleted=read_deleted
+            )
+        return await self.store.page(
+            marker=marker, limit=size, project_id=project_id, host=host, read_deleted=read_deleted
+        )
 
     @endpoint
     async def instance_update(

@@ -116,7 +116,7 @@ class LiveMigrationTasks:
         group = await self.groups.group_of(instance.uuid)
         avoid = {instance.host or ""}
         if host is not None:
-            avoid |= {h["host"] for h in await self.scheduler.list_hosts(ctx) if h["host"] != host}
+            avoid |= {h["host"] for h in await self.scheduler.all_hosts(ctx) if h["host"] != host}
         spec = objects.RequestSpec(
             instance_uuid=instance.uuid,
             project_id=instance.project_id,

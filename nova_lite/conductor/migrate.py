@@ -191,7 +191,7 @@ class MigrationTasks:
         if (cold or not self.allow_resize_to_same_host) and instance.host is not None:
             spec = _without(spec, instance.host)
         if host is not None:
-            others = [h["host"] for h in await self.scheduler.list_hosts(ctx) if h["host"] != host]
+            others = [h["host"] for h in await self.scheduler.all_hosts(ctx) if h["host"] != host]
             spec = attrs.evolve(spec, ignore_hosts=(*spec.ignore_hosts, *others))
         return spec
 

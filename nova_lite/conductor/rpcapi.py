@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
 
@@ -12,7 +13,11 @@ __all__ = ["ConductorAPI"]
 
 
 class ConductorAPI(RPCAPI):
-    """The conductor's RPC API, version 1.0."""
+    """The conductor's RPC API, version 1.1.
+
+    1.1: instance_get_all's marker and limit (sent as 1.1 only when paging, so a 1.0
+    server still answers every other call). `all_instances` reads every page.
+    """
 
     topic: ClassVar[str] = "conductor"
     version: ClassVar[str] = "1.0"
@@ -95,15 +100,46 @@ class ConductorAPI(RPCAPI):
         project_id: str | None = None,
         host: str | None = None,
         read_deleted: bool = False,
+        marker: str | None = None,
+        limit: int | None = None,
     ) -> list[objects.Instance]:
-        result: list[objects.Instance] = await self.invoker.call(
+        """The instances (of a project, on a host), oldest first; or a page of them by
+        uuid: at most `limit`, those after the instance `marker` (version 1.1)."""
+        page = paging.page_arguments(marker, limit)
+        invoker = self.invoker.prepare(version="1.1") if page else self.invoker
+        result: list[objects.Instance] = await invoker.call(
             ctx,
             "instance_get_all",
             project_id=project_id,
             host=host,
             read_deleted=read_deleted,
+            **page,
         )
         return result
+
+    async def all_instances(
+        self,
+        ctx: RequestContext,
+        *,
+        project_id: str | None = None,
+        host: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        """Every instance `instance_get_all` gives, oldest first as it gives them, read by
+        uuid `paging.PAGE_SIZE` at a time."""
+
+        def fetch(*, marker: str | None, limit: int) -> Awaitable[list[objects.Instance]]:
+            return self.instance_get_all(
+                ctx,
+                project_id=project_id,
+                host=host,
+                read_deleted=read_deleted,
+                marker=marker,
+                limit=limit,
+            )
+
+        every = await paging.read_all(fetch, _uuid)
+        return sorted(every, key=lambda i: (i.created_at, i.uuid))
 
     async def instance_update(
         self,
@@ -524,3 +560,7 @@ class ConductorAPI(RPCAPI):
         """The availability zone of every host an aggregate puts in one."""
         result: dict[str, str] = await self.invoker.call(ctx, "host_zones")
         return result
+
+
+def _uuid(instance: objects.Instance) -> str:
+    return instance.uuid

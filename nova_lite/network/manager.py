@@ -29,7 +29,7 @@ from typing import ClassVar
 import aiosqlite
 import structlog
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
@@ -73,7 +73,7 @@ class NetworkManager(Manager):
     """Serves the ``network`` topic: networks, subnets, ports, security groups, routers."""
 
     topic: ClassVar[str] = "network"
-    target: ClassVar[Target] = Target(version="1.0")
+    target: ClassVar[Target] = Target(version="1.1")  # 1.1: list_ports pages
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
@@ -208,12 +208,23 @@ class NetworkManager(Manager):
         ctx: RequestContext,
         device_id: str | None = None,
         network_id: str | None = None,
+        marker: str | None = None,
+        limit: int | None = None,
     ) -> list[objects.Port]:
-        """The caller's ports (all, for admins), optionally of one device or network."""
+        """The caller's ports (all, for admins), optionally of one device or network.
+
+        With `limit` (1.1), a page of them by id: at most that many, those after the
+        port `marker` (`MarkerNotFound` if the caller sees no such port). Every port
+        of a large cloud in one reply is over the 4 MiB message limit.
+        """
         device = check.text("device_id", device_id) if device_id is not None else None
         network = check.text("network_id", network_id) if network_id is not None else None
+        marker = check.text("marker", marker) if marker is not None else None
+        limit = paging.check_limit(limit, what="ports", marker=marker)
+        if marker is not None:
+            await self._check_marker(ctx, marker)
         params = (*_caller(ctx), device, device, network, network)
-        return await rows.load_ports(self.db, _PORT_FILTERED, params)
+        return await rows.load_ports(self.db, _PORT_FILTERED, params, after=marker, limit=limit)
 
     @endpoint
     async def get_port(self, ctx: RequestContext, port_id: str) -> objects.Port:
@@ -238,6 +249,14 @@ class NetworkManager(Manager):
         return await self.get_port(ctx, port_id)
 
     # -- helpers ------------------------------------------------------------
+
+    async def _check_marker(self, ctx: RequestContext, marker: str) -> None:
+        """Raise `MarkerNotFound` unless `marker` is a port the caller sees."""
+        row = await self.db.fetchone(
+            f"SELECT 1 FROM ports p WHERE {_PORT_BY_ID}", (marker, *_caller(ctx))
+        )
+        if row is None:
+            raise paging.marker_not_found(marker, what="ports")
 
     async def _ports_of(self, device: str) -> list[objects.Port]:
         return await rows.load_ports(self.db, "p.device_id = ?", (device,))

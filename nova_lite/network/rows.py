@@ -128,17 +128,41 @@ def subnet_values(value: objects.Subnet) -> tuple[Any, ...]:
     )
 
 
-async def load_ports(db: Database, where: str, params: Iterable[Any]) -> list[objects.Port]:
+_PORT_COLUMNS = (
+    "SELECT p.*, a.subnet_id, a.ip_address, "
+    "(SELECT group_concat(g.group_id) FROM port_security_groups g "
+    " WHERE g.port_id = p.id) AS group_ids "
+)
+
+
+async def load_ports(
+    db: Database,
+    where: str,
+    params: Iterable[Any],
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[objects.Port]:
     """The ports matching `where` (a fixed SQL fragment over alias ``p``), with their IPs
-    and security groups."""
-    rows = await db.fetchall(
-        "SELECT p.*, a.subnet_id, a.ip_address, "
-        "(SELECT group_concat(g.group_id) FROM port_security_groups g "
-        " WHERE g.port_id = p.id) AS group_ids "
-        "FROM ports p LEFT JOIN ip_allocations a ON a.port_id = p.id "
-        f"WHERE {where} ORDER BY p.rowid, a.rowid",
-        params,
-    )
+    and security groups, in the order they were made.
+
+    With `limit`, a page instead: at most that many, those whose id sorts after
+    `after`, by id (the primary key's index; the page is cut before the join, so a
+    port's addresses are never split between pages).
+    """
+    if limit is None:
+        sql = (
+            f"{_PORT_COLUMNS} FROM ports p LEFT JOIN ip_allocations a ON a.port_id = p.id "
+            f"WHERE {where} ORDER BY p.rowid, a.rowid"
+        )
+    else:
+        sql = (
+            f"{_PORT_COLUMNS} FROM (SELECT * FROM ports p WHERE {where} AND p.id > ? "
+            "ORDER BY p.id LIMIT ?) p LEFT JOIN ip_allocations a ON a.port_id = p.id "
+            "ORDER BY p.id, a.rowid"
+        )
+        params = (*params, after or "", limit)
+    rows = await db.fetchall(sql, params)
     grouped: dict[str, list[sqlite3.Row]] = {}
     for row in rows:
         grouped.setdefault(row["id"], []).append(row)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
 
@@ -13,7 +14,10 @@ __all__ = ["NetworkAPI"]
 
 
 class NetworkAPI(RPCAPI):
-    """The network service's RPC API, version 1.0 (every method is a call).
+    """The network service's RPC API, version 1.1 (every method is a call).
+
+    1.1: list_ports' marker and limit (sent as 1.1 only when paging, so a 1.0 server
+    still answers every other call). `all_ports` reads every page.
 
     Compute uses `allocate_for_instance`, `deallocate_for_instance`, `bind_port` and
     the port lists; the API the rest, Neutron's resources with their attributes under
@@ -109,12 +113,33 @@ class NetworkAPI(RPCAPI):
         *,
         device_id: str | None = None,
         network_id: str | None = None,
+        marker: str | None = None,
+        limit: int | None = None,
     ) -> list[objects.Port]:
-        """The caller's ports, optionally of one device or network."""
-        result: list[objects.Port] = await self.invoker.call(
-            ctx, "list_ports", device_id=device_id, network_id=network_id
+        """The caller's ports, optionally of one device or network; or a page of them
+        by id: at most `limit`, those after the port `marker` (version 1.1)."""
+        page = paging.page_arguments(marker, limit)
+        invoker = self.invoker.prepare(version="1.1") if page else self.invoker
+        result: list[objects.Port] = await invoker.call(
+            ctx, "list_ports", device_id=device_id, network_id=network_id, **page
         )
         return result
+
+    async def all_ports(
+        self,
+        ctx: RequestContext,
+        *,
+        device_id: str | None = None,
+        network_id: str | None = None,
+    ) -> list[objects.Port]:
+        """Every port `list_ports` gives, read `paging.PAGE_SIZE` at a time."""
+
+        def fetch(*, marker: str | None, limit: int) -> Awaitable[list[objects.Port]]:
+            return self.list_ports(
+                ctx, device_id=device_id, network_id=network_id, marker=marker, limit=limit
+            )
+
+        return await paging.read_all(fetch, _port_id)
 
     async def get_port(self, ctx: RequestContext, port_id: str) -> objects.Port:
         """One visible port (PortNotFound otherwise)."""
@@ -431,3 +456,7 @@ class NetworkAPI(RPCAPI):
             ctx, "get_subnetpool", subnetpool_id=subnetpool_id
         )
         return result
+
+
+def _port_id(port: objects.Port) -> str:
+    return port.id

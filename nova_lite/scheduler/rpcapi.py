@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
 
-__all__ = ["SchedulerAPI"]
+__all__ = ["ALLOCATION_PAGE", "SchedulerAPI"]
+
+# Allocations per page: a claim is a small record (about 150 bytes, so 1,000 are
+# 150 KB) and each page costs the scheduler a pass over every claim, so fewer,
+# larger pages than `paging.PAGE_SIZE`.
+ALLOCATION_PAGE = paging.MAX_LIMIT
 
 
 class SchedulerAPI(RPCAPI):
-    """The scheduler's RPC API, version 1.2.
+    """The scheduler's RPC API, version 1.3.
 
-    1.1: select_destinations_batch; 1.2: list_hosts' marker and limit.
+    1.1: select_destinations_batch; 1.2: list_hosts' marker and limit; 1.3:
+    list_allocations' marker and limit. A call is sent at the version it needs, so
+    an older scheduler still answers the calls it knows.
     """
 
     topic: ClassVar[str] = "scheduler"
@@ -56,10 +64,19 @@ class SchedulerAPI(RPCAPI):
         self, ctx: RequestContext, *, marker: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Every host by name; or a page: at most `limit` hosts, those after `marker`."""
-        page = {k: v for k, v in (("marker", marker), ("limit", limit)) if v is not None}
+        page = paging.page_arguments(marker, limit)
         invoker = self.invoker.prepare(version="1.2") if page else self.invoker
         result: list[dict[str, Any]] = await invoker.call(ctx, "list_hosts", **page)
         return result
+
+    async def all_hosts(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every host `list_hosts` gives, by name, read `paging.PAGE_SIZE` at a time
+        (10,000 hosts in one reply are over the 4 MiB message limit)."""
+
+        def fetch(*, marker: str | None, limit: int) -> Awaitable[list[dict[str, Any]]]:
+            return self.list_hosts(ctx, marker=marker, limit=limit)
+
+        return await paging.read_all(fetch, _host_name)
 
     async def move_allocation(
         self, ctx: RequestContext, from_consumer: str, to_consumer: str
@@ -69,10 +86,23 @@ class SchedulerAPI(RPCAPI):
             ctx, "move_allocation", from_consumer=from_consumer, to_consumer=to_consumer
         )
 
-    async def list_allocations(self, ctx: RequestContext) -> list[dict[str, Any]]:
-        """Every allocation the scheduler holds (admins only)."""
-        result: list[dict[str, Any]] = await self.invoker.call(ctx, "list_allocations")
+    async def list_allocations(
+        self, ctx: RequestContext, *, marker: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every allocation the scheduler holds (admins only); or a page by consumer: at
+        most `limit`, those after `marker` (version 1.3)."""
+        page = paging.page_arguments(marker, limit)
+        invoker = self.invoker.prepare(version="1.3") if page else self.invoker
+        result: list[dict[str, Any]] = await invoker.call(ctx, "list_allocations", **page)
         return result
+
+    async def all_allocations(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every allocation, by consumer, `ALLOCATION_PAGE` at a time."""
+
+        def fetch(*, marker: str | None, limit: int) -> Awaitable[list[dict[str, Any]]]:
+            return self.list_allocations(ctx, marker=marker, limit=limit)
+
+        return await paging.read_all(fetch, _consumer, page_size=ALLOCATION_PAGE)
 
     async def put_allocation(
         self, ctx: RequestContext, consumer: str, host: str, flavor: objects.Flavor
@@ -87,3 +117,11 @@ class SchedulerAPI(RPCAPI):
             memory_mb=flavor.memory_mb,
             disk_gb=flavor.disk_gb,
         )
+
+
+def _host_name(host: dict[str, Any]) -> str:
+    return str(host["host"])
+
+
+def _consumer(allocation: dict[str, Any]) -> str:
+    return str(allocation["instance_uuid"])

@@ -63,7 +63,6 @@ __all__ = ["SIMULATION_PASSWORD", "Simulation", "SimulationSpec"]
 log = structlog.get_logger(__name__)
 
 SIMULATION_PASSWORD = "simulation-admin"
-SIMULATION_MESSAGE_BYTES = 1 << 30
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: simulated time 0, the same every run
 
 
@@ -121,11 +120,8 @@ class SimulationSpec:
             # metrics would cost a queue-depth timer per service every 15 s.
             "metrics": {"enabled": False},
             "network": {"quota_port": -1},  # one project holds every simulated server
-            # The broker is in this process: no frame limit to keep under. The audit at
-            # the end reads every port, instance and allocation in one reply each (the
-            # scheduler's hosts come a page at a time): at thousands of servers that is
-            # more than the 4 MiB a RabbitMQ deployment is held to.
-            "rpc": {"max_message_bytes": SIMULATION_MESSAGE_BYTES},
+            # No [rpc] max_message_bytes lift: the audit at the end reads every host,
+            # port, instance and allocation a page at a time (nova_lite.paging).
             "scheduler": dict(self.scheduler),
         }
         for key, value in self.overrides.items():

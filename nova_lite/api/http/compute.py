@@ -36,7 +36,13 @@ from nova_lite.api.http.server_filters import ServerFilter
 from nova_lite.api.http.server_views import Parts, ServerView
 from nova_lite.api.http.views import link
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import FlavorNotFound, ImageNotFound, InstanceNotFound, Invalid
+from nova_lite.exceptions import (
+    FlavorNotFound,
+    ImageNotFound,
+    InstanceNotFound,
+    Invalid,
+    MarkerNotFound,
+)
 
 __all__ = ["routes", "server_view", "visible_instance"]
 
@@ -130,7 +136,7 @@ async def server_view(
     groups = await security_groups.names_by_server(api.network, ctx, instances)
     host_states: dict[str, str] = {}
     if ctx.is_admin and version.at_least("2.16"):
-        hosts = await api.scheduler.list_hosts(ctx)
+        hosts = await api.scheduler.all_hosts(ctx)
         host_states = {h["host"]: "UP" if h["state"] == "up" else "DOWN" for h in hosts}
     return ServerView(
         base=base_url(request),
@@ -158,7 +164,7 @@ def _page(
     if marker is not None:
         ids = [i.uuid for i in ordered]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     if limit is not None:
@@ -173,7 +179,7 @@ async def _list(request: web.Request, *, detail: bool) -> web.Response:
     if not all_tenants:
         project = ctx.project_id
     wanted = ServerFilter.of(request.query, microversion_of(request), is_admin=ctx.is_admin)
-    instances = await api.conductor.instance_get_all(
+    instances = await api.conductor.all_instances(
         ctx, project_id=project, read_deleted=wanted.read_deleted
     )
     page, limit = _page(request, [i for i in instances if wanted(i)])

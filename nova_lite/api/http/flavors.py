@@ -23,7 +23,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import flavor_brief, flavor_detail
 from nova_lite.api.servers import MAX_SERVER_META
-from nova_lite.exceptions import Invalid, NotFound
+from nova_lite.exceptions import Invalid, MarkerNotFound, NotFound
 from nova_lite.image.checks import MAX_PROPERTIES as MAX_IMAGE_META
 
 __all__ = ["routes"]
@@ -65,7 +65,7 @@ async def _flavors(request: web.Request) -> list[objects.Flavor]:
     if marker is not None:
         ids = [f.flavorid for f in found]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         found = found[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     return found if limit is None else found[:limit]

@@ -55,7 +55,7 @@ async def list_hosts(request: web.Request) -> web.Response:
 
 async def _compute_host(request: web.Request) -> dict[str, Any]:
     name = request.match_info["host_name"]
-    for host in await request.app[API].scheduler.list_hosts(context_of(request)):
+    for host in await request.app[API].scheduler.all_hosts(context_of(request)):
         if host["host"] == name:
             return dict(host)
     raise NotFound(f"Compute host {name} could not be found.")
@@ -79,7 +79,7 @@ async def show_host(request: web.Request) -> web.Response:
     _authorize(request, "show")
     host = await _compute_host(request)
     name = host["host"]
-    instances = await request.app[API].conductor.instance_get_all(context_of(request), host=name)
+    instances = await request.app[API].conductor.all_instances(context_of(request), host=name)
     by_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for instance in instances:
         used = by_project[instance.project_id]

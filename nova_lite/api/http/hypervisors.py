@@ -30,7 +30,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.microversion import APIVersion
 from nova_lite.api.http.views import stable_id
-from nova_lite.exceptions import Invalid, MessagingError, NotFound, TransportError
+from nova_lite.exceptions import Invalid, MarkerNotFound, MessagingError, NotFound, TransportError
 
 __all__ = ["hypervisor_view", "routes"]
 
@@ -111,7 +111,7 @@ def _matching(hosts: list[dict[str, Any]], pattern: str) -> list[tuple[int, dict
 
 async def _servers(request: web.Request, host: str) -> list[dict[str, str]]:
     ctx = context_of(request)
-    instances = await request.app[API].conductor.instance_get_all(ctx, host=host)
+    instances = await request.app[API].conductor.all_instances(ctx, host=host)
     return [{"name": i.display_name, "uuid": i.uuid} for i in instances]
 
 
@@ -126,7 +126,7 @@ def _page(
     if marker is not None:
         ids = [str(hypervisor_view(h, i, version, detail=False)["id"]) for i, h in rows]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         rows = rows[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     return (rows if limit is None else rows[:limit]), limit

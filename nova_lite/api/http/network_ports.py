@@ -47,7 +47,7 @@ def _has_fixed_ip(port: dict[str, Any], wanted: list[str]) -> bool:
 @routes.get(PREFIX + "/ports")
 async def list_ports(request: web.Request) -> web.Response:
     """The caller's ports; any attribute filters (``device_id``, ``fixed_ips``, ...)."""
-    found = await request.app[API].network.list_ports(
+    found = await request.app[API].network.all_ports(
         context_of(request),
         device_id=request.query.get("device_id"),
         network_id=request.query.get("network_id"),

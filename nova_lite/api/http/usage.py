@@ -36,7 +36,7 @@ from nova_lite.api.http.common import (
 from nova_lite.api.http.compute import PREFIX
 from nova_lite.api.http.views import usectime
 from nova_lite.api.zones import compute_hosts
-from nova_lite.exceptions import Invalid
+from nova_lite.exceptions import Invalid, MarkerNotFound
 
 __all__ = ["Period", "routes", "server_usage"]
 
@@ -131,7 +131,7 @@ def _page(
     if marker is not None:
         ids = [i.uuid for i in ordered]
         if marker not in ids:
-            raise Invalid(f"marker [{marker}] not found")
+            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
         ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     return (ordered if limit is None else ordered[:limit]), limit
@@ -141,7 +141,7 @@ async def _usages(
     request: web.Request, project: str | None, period: Period
 ) -> tuple[list[dict[str, Any]], list[objects.Instance], int | None]:
     conductor, ctx = request.app[API].conductor, context_of(request)
-    instances = await conductor.instance_get_all(ctx, project_id=project, read_deleted=True)
+    instances = await conductor.all_instances(ctx, project_id=project, read_deleted=True)
     page, limit = _page(request, instances)
     usages = [u for i in page if (u := server_usage(i, period)) is not None]
     return usages, page, limit
