@@ -49,6 +49,18 @@ _PAGE_OF = {
     for host in (False, True)
 }
 
+# The whole list, by which filters are given, each only when given: under
+# ``(? IS NULL OR host = ?)`` SQLite cannot use `instances_by_host` and scans every
+# instance (82 ms at 100,000).
+_LIST_OF = {
+    (project, host): "SELECT data FROM instances WHERE "
+    + ("project_id = ? AND " if project else "")
+    + ("host = ? AND " if host else "")
+    + "(? OR deleted = 0) ORDER BY created_at, uuid"
+    for project in (False, True)
+    for host in (False, True)
+}
+
 _UPDATABLE = frozenset(
     {
         "vm_state",
@@ -256,10 +268,9 @@ class InstanceStore:
         host: str | None = None,
         read_deleted: bool = False,
     ) -> list[objects.Instance]:
+        filters = tuple(v for v in (project_id, host) if v is not None)
         rows = await self.db.fetchall(
-            "SELECT data FROM instances WHERE (? IS NULL OR project_id = ?) "
-            "AND (? IS NULL OR host = ?) AND (? OR deleted = 0) ORDER BY created_at, uuid",
-            (project_id, project_id, host, host, int(read_deleted)),
+            _LIST_OF[project_id is not None, host is not None], (*filters, int(read_deleted))
         )
         return [objects.load(objects.Instance, r["data"]) for r in rows]
 
