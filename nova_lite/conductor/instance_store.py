@@ -430,7 +430,9 @@ def _evolve(instance: objects.Instance, changes: dict[str, Any]) -> objects.Inst
         raise TypeError(f"Instance has no fields {sorted(unknown)}.")
     made = object.__new__(objects.Instance)
     for name, value in zip(names, read(instance), strict=True):
-        _set(made, name, changes.get(name, value))
+        _set(made, name, value)
+    for name, value in changes.items():
+        _set(made, name, value)
     return made
 
 
