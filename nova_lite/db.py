@@ -240,8 +240,7 @@ class Database:
                     log.warning("db.close_failed", database=self.name, error=str(exc))
         self._conn = self._reader = None
 
-    @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
+    def _exclusive(self) -> _Exclusive:
         """Use the connection alone (re-entrant for the task that already does).
 
         Every statement goes through here, reads included: a read left open on the
@@ -249,16 +248,7 @@ class Database:
         that write ("database is locked", at once) whenever another process wrote
         in between.
         """
-        task = asyncio.current_task()
-        if task is not None and self._owner is task:
-            yield
-            return
-        async with self._lock:
-            self._owner = task
-            try:
-                yield
-            finally:
-                self._owner = None
+        return _Exclusive(self)
 
     def _holds(self) -> bool:
         """Whether the current task is the one using the connection now."""
@@ -410,6 +400,34 @@ class Database:
         if not nested:
             await group.committed()
         return count
+
+
+class _Exclusive:
+    """`Database._exclusive()`: its connection's lock, taken unless this task holds it.
+
+    A class rather than a generator-based context manager: every statement enters
+    one, and contextlib's wrapping was three times the calls.
+    """
+
+    __slots__ = ("db", "taken")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.taken = False
+
+    async def __aenter__(self) -> None:
+        db = self.db
+        task = asyncio.current_task()
+        if task is not None and db._owner is task:
+            return
+        await db._lock.acquire()
+        db._owner = task
+        self.taken = True
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.taken:
+            self.db._owner = None
+            self.db._lock.release()
 
 
 class WriteGroup:
