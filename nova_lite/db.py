@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import structlog
@@ -25,6 +25,8 @@ from nova_lite.exceptions import NovaLiteError
 __all__ = ["Database", "DatabaseError", "WriteGroup"]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class DatabaseError(NovaLiteError):
@@ -59,10 +61,10 @@ class _InlineConnection(aiosqlite.Connection):
     which its cursors also call; tests/test_simulate_clock.py checks it.)
     """
 
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+    def __await__(self) -> Generator[Any, None, _InlineConnection]:
         return self._connect().__await__()
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self) -> _InlineConnection:
         if self._connection is None:
             self._connection = self._connector()
         return self
@@ -83,6 +85,26 @@ class _InlineConnection(aiosqlite.Connection):
                     raise
                 await asyncio.sleep(0.005)
 
+    async def run(
+        self, sql: str, params: tuple[Any, ...], read: Callable[[sqlite3.Cursor], T]
+    ) -> T:
+        """Run one statement and `read` its cursor (closed after), as one inline step.
+
+        aiosqlite's ``execute`` wraps the cursor and closes it in a second step; the
+        database's own statements (`Database.execute`, `fetchone`, `fetchall`) are
+        read at once, so they skip both.
+        """
+
+        def step() -> T:
+            cursor = self._conn.execute(sql, params)
+            try:
+                return read(cursor)
+            finally:
+                cursor.close()
+
+        result: T = await self._execute(step)
+        return result
+
     def stop(self) -> None:
         self._running = False
         if self._connection is not None:
@@ -96,7 +118,20 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _connect(path: str) -> aiosqlite.Connection:
+def _rowcount(cursor: sqlite3.Cursor) -> int:
+    return cursor.rowcount
+
+
+def _one(cursor: sqlite3.Cursor) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = cursor.fetchone()
+    return row
+
+
+def _all(cursor: sqlite3.Cursor) -> list[sqlite3.Row]:
+    return cursor.fetchall()
+
+
+def _connect(path: str) -> _InlineConnection:
     """A connection to `path` whose statements run inline on the event loop's thread."""
 
     def connector() -> sqlite3.Connection:
@@ -133,18 +168,19 @@ class Database:
         self.migrations = list(migrations)
         self.name = name
         self.group_commit = group_commit and self.path != ":memory:"
-        self._conn: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._conn: _InlineConnection | None = None
+        self._reader: _InlineConnection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._group: WriteGroup | None = None
+        self._batch: list[WriteGroup] | None = None  # the groups a `batch()` joined
 
     def __repr__(self) -> str:
         state = "open" if self._conn is not None else "closed"
         return f"<Database {self.name} {self.path} {state}>"
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> _InlineConnection:
         if self._conn is None:
             raise DatabaseError(f"Database {self.name} at {self.path} is not open.")
         return self._conn
@@ -204,8 +240,7 @@ class Database:
                     log.warning("db.close_failed", database=self.name, error=str(exc))
         self._conn = self._reader = None
 
-    @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
+    def _exclusive(self) -> _Exclusive:
         """Use the connection alone (re-entrant for the task that already does).
 
         Every statement goes through here, reads included: a read left open on the
@@ -213,16 +248,7 @@ class Database:
         that write ("database is locked", at once) whenever another process wrote
         in between.
         """
-        task = asyncio.current_task()
-        if task is not None and self._owner is task:
-            yield
-            return
-        async with self._lock:
-            self._owner = task
-            try:
-                yield
-            finally:
-                self._owner = None
+        return _Exclusive(self)
 
     def _holds(self) -> bool:
         """Whether the current task is the one using the connection now."""
@@ -245,6 +271,8 @@ class Database:
         nested = self._holds()
         async with self._exclusive():
             group = await self._joined()
+            if self._batch is not None:
+                self._batch.append(group)
             await self.conn.execute("SAVEPOINT txn")
             try:
                 yield self.conn
@@ -253,6 +281,31 @@ class Database:
                 raise
             await self.conn.execute("RELEASE txn")
         if not nested:
+            await group.committed()
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Statements that share one wait for their commit: each `execute()` inside is
+        still atomic on its own (a failed one undoes only itself, as outside), but
+        none waits for the COMMIT; the batch waits once, at its end.
+
+        For writes that follow each other anyway (an instance's save and the action
+        event it carries): one commit to wait for instead of one per statement. The
+        connection is this task's for the whole batch, so nothing in it may wait on
+        anything but this database. Without `group_commit` every statement commits as
+        it runs, and the batch only keeps other writers out between them.
+        """
+        if self._holds():  # inside another batch or transaction: its end waits
+            yield
+            return
+        async with self._exclusive():
+            joined: list[WriteGroup] = []
+            self._batch = joined
+            try:
+                yield
+            finally:
+                self._batch = None
+        for group in dict.fromkeys(joined):  # the group, or a later one if SQLite ended it
             await group.committed()
 
     async def _begin_immediate(self) -> None:
@@ -304,7 +357,7 @@ class Database:
             self._group = None
             group.fail(DatabaseError(f"Database {self.name} rolled the write group back."))
 
-    def _reading(self) -> aiosqlite.Connection | None:
+    def _reading(self) -> _InlineConnection | None:
         """The reader connection for a read outside a write, else None (the writer's)."""
         return None if self._reader is None or self._holds() else self._reader
 
@@ -312,21 +365,17 @@ class Database:
         """The first row of a query, or None."""
         reader = self._reading()
         if reader is not None:
-            async with reader.execute(sql, tuple(params)) as cursor:
-                found: sqlite3.Row | None = await cursor.fetchone()
-                return found
-        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+            return await reader.run(sql, tuple(params), _one)
+        async with self._exclusive():
+            return await self.conn.run(sql, tuple(params), _one)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query."""
         reader = self._reading()
         if reader is not None:
-            async with reader.execute(sql, tuple(params)) as cursor:
-                return list(await cursor.fetchall())
-        async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+            return await reader.run(sql, tuple(params), _all)
+        async with self._exclusive():
+            return await self.conn.run(sql, tuple(params), _all)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one write statement, atomically on its own; return the rows changed.
@@ -335,14 +384,15 @@ class Database:
         lock keeps it out of another coroutine's open transaction.
         """
         if not self.group_commit:
-            async with self._exclusive(), self.conn.execute(sql, tuple(params)) as cursor:
-                return cursor.rowcount
+            async with self._exclusive():
+                return await self.conn.run(sql, tuple(params), _rowcount)
         nested = self._holds()
         async with self._exclusive():
             group = await self._joined()
+            if self._batch is not None:
+                self._batch.append(group)
             try:
-                async with self.conn.execute(sql, tuple(params)) as cursor:
-                    count = cursor.rowcount
+                count = await self.conn.run(sql, tuple(params), _rowcount)
             except BaseException:
                 if not self.conn.in_transaction:
                     await self._undo(group)
@@ -350,6 +400,34 @@ class Database:
         if not nested:
             await group.committed()
         return count
+
+
+class _Exclusive:
+    """`Database._exclusive()`: its connection's lock, taken unless this task holds it.
+
+    A class rather than a generator-based context manager: every statement enters
+    one, and contextlib's wrapping was three times the calls.
+    """
+
+    __slots__ = ("db", "taken")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.taken = False
+
+    async def __aenter__(self) -> None:
+        db = self.db
+        task = asyncio.current_task()
+        if task is not None and db._owner is task:
+            return
+        await db._lock.acquire()
+        db._owner = task
+        self.taken = True
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.taken:
+            self.db._owner = None
+            self.db._lock.release()
 
 
 class WriteGroup:

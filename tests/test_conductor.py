@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
+from nova_lite.conductor import instance_store
 from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.rpcapi import ConductorAPI
@@ -299,6 +302,62 @@ async def test_concurrent_saves_expecting_one_state_let_only_one_win(api: Conduc
     assert len(winners) == 1
     assert all(isinstance(r, UnexpectedTaskStateError) for r in results if r not in winners)
     assert (await api.instance_get(ALICE, record.uuid)).host == winners[0].host
+
+
+async def test_a_save_and_its_event_are_committed_when_it_returns(
+    api: ConductorAPI, tmp_path: Path
+) -> None:
+    """A save carrying an event returns once both are committed (another connection
+    sees them); a save refused for a stale task_state records no event and changes
+    nothing; the event of a save that ends the build closes it."""
+    [record] = await api.create_instances(ALICE, [instance()])
+    await api.actions_start(ALICE, [record.uuid], "create")
+    event: dict[str, str | None] = {
+        "event": "compute__do_build_and_run_instance",
+        "host": "compute1",
+    }
+
+    await api.instance_update(
+        ALICE, record.uuid, {"task_state": task_states.NETWORKING},
+        expected_task_state=[task_states.SCHEDULING], event=event,
+    )  # fmt: skip
+    with sqlite3.connect(tmp_path / "conductor.sqlite") as other:
+        assert other.execute(
+            "SELECT task_state FROM instances WHERE uuid = ?", (record.uuid,)
+        ).fetchall() == [(task_states.NETWORKING,)]
+        assert other.execute("SELECT event, host FROM instance_action_events").fetchall() == [
+            ("compute__do_build_and_run_instance", "compute1")
+        ]
+    with pytest.raises(UnexpectedTaskStateError):
+        await api.instance_update(
+            ALICE, record.uuid, {"task_state": task_states.NETWORKING},
+            expected_task_state=[task_states.SCHEDULING], event={**event, "host": "compute2"},
+        )  # fmt: skip
+    (action,) = await api.actions_list(ALICE, record.uuid)
+    assert [(e.host, e.finish_time) for e in action.events] == [("compute1", None)]
+
+    done = await api.instance_update(
+        ALICE, record.uuid,
+        {"vm_state": vm_states.ACTIVE, "task_state": None, "launched_at": objects.utcnow()},
+        expected_task_state=[task_states.NETWORKING],
+        event={"event": "compute__do_build_and_run_instance", "result": "Success"},
+    )  # fmt: skip
+    assert await api.instance_get(ALICE, record.uuid) == done
+    (action,) = await api.actions_list(ALICE, record.uuid)
+    assert [e.result for e in action.events] == ["Success"]
+    assert action.finish_time is not None
+
+
+def test_a_save_makes_the_record_evolve_would() -> None:
+    """The store's copy of a record with changed fields equals `attrs.evolve`'s, every
+    field included, and refuses a field the record does not have."""
+    record = instance(addresses=({"addr": "10.0.0.2"},), metadata={"k": "v"})
+    changes: dict[str, Any] = {"task_state": None, "launched_at": objects.utcnow(), "host": "h1"}
+    made = instance_store._evolve(record, dict(changes))
+    assert made == attrs.evolve(record, **changes)
+    assert type(made) is objects.Instance and made.metadata is record.metadata
+    with pytest.raises(TypeError, match="nope"):
+        instance_store._evolve(record, {"nope": 1})
 
 
 async def test_an_update_of_an_unknown_field_or_value_is_invalid(api: ConductorAPI) -> None:

@@ -186,3 +186,28 @@ async def test_a_write_group_left_open_is_committed_at_close(tmp_path: Path) -> 
         assert other.execute("SELECT x FROM t").fetchall() == [(3,)]
     finally:
         other.close()
+
+
+async def test_a_batch_waits_once_for_the_commit_of_its_statements(tmp_path: Path) -> None:
+    """Statements in a batch return before their COMMIT (none waits for it), the batch
+    returns once it is committed (a second connection sees every row), and a failed
+    statement in it undoes only itself."""
+    database = await _grouped(tmp_path / "t.sqlite")
+    seen: list[str] = []
+    try:
+        await database.execute("CREATE UNIQUE INDEX t_x ON t (x)")
+        await database.set_trace_callback(seen.append)
+        async with database.batch():
+            assert await database.execute("INSERT INTO t VALUES (?)", (1,)) == 1
+            with pytest.raises(sqlite3.IntegrityError):
+                await database.execute("INSERT INTO t VALUES (?)", (1,))
+            assert await database.execute("INSERT INTO t VALUES (?)", (2,)) == 1
+            assert "COMMIT" not in seen
+        assert seen.count("COMMIT") == 1
+        other = sqlite3.connect(tmp_path / "t.sqlite")
+        try:
+            assert other.execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (2,)]
+        finally:
+            other.close()
+    finally:
+        await database.close()

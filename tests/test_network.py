@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -228,6 +229,64 @@ async def test_allocate_again_returns_the_same_ports(api: NetworkAPI) -> None:
     ports = await api.allocate_for_instance(ADMIN, instance, [network.id, other.id], "p1")
     assert await api.allocate_for_instance(ADMIN, instance, [network.id, other.id], "p1") == ports
     assert len(await api.list_ports(ADMIN, device_id=instance)) == 2
+
+
+async def test_allocated_ports_are_returned_as_stored(api: NetworkAPI) -> None:
+    """The ports an allocation makes (bound to a host, with the groups asked for, or on a
+    network without subnets) are returned as a read of them gives them, with no read."""
+    network, _ = await shared_net(api)
+    bare = await api.create_network(ADMIN, "bare")
+    web = await api.create_security_group(ALICE, {"name": "web"})
+    instance = new_uuid()
+    await api.request_security_groups(ALICE, [instance], [web.id, web.id])
+    ports = await api.allocate_for_instance(
+        ALICE, instance, [network.id, bare.id], "p-alice", host="compute-3"
+    )
+    assert [(p.status, p.binding_host, p.security_groups) for p in ports] == [
+        ("ACTIVE", "compute-3", (web.id,)),
+        ("ACTIVE", "compute-3", (web.id,)),
+    ]
+    assert ports[1].fixed_ips == ()
+    assert [await api.get_port(ALICE, port.id) for port in ports] == ports
+    assert await api.list_ports(ALICE, device_id=instance) == ports
+
+
+async def test_an_address_another_connection_took_is_skipped(
+    api: NetworkAPI, tmp_path: Path
+) -> None:
+    """An address the allocator's free set still holds free, taken meanwhile by another
+    connection, is refused by the insert itself: the next one is handed out, never one
+    twice; a pool used up that way leaves neither a port nor an address row behind."""
+    network, subnet = await shared_net(
+        api, "10.0.0.0/29", pool_start="10.0.0.2", pool_end="10.0.0.4"
+    )
+    (first,) = await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
+    assert ip_of(first) == "10.0.0.2"
+    with sqlite3.connect(tmp_path / "network.sqlite") as other:
+        for address in ("10.0.0.3", "10.0.0.4"):
+            other.execute(
+                "INSERT INTO ports (id, network_id, mac_address, created_at) VALUES (?, ?, ?, '')",
+                (f"other-{address}", network.id, ipam.random_mac()),
+            )
+            other.execute(
+                "INSERT INTO ip_allocations (port_id, subnet_id, ip_address) VALUES (?, ?, ?)",
+                (f"other-{address}", subnet.id, address),
+            )
+    instance = new_uuid()
+    with pytest.raises(IpAddressExhausted):
+        await api.allocate_for_instance(ADMIN, instance, [network.id], "p1")
+    assert await api.list_ports(ADMIN, device_id=instance) == []
+    with sqlite3.connect(tmp_path / "network.sqlite") as other:
+        rows = other.execute("SELECT port_id, ip_address FROM ip_allocations ORDER BY 2")
+        assert rows.fetchall() == [
+            (first.id, "10.0.0.2"),
+            ("other-10.0.0.3", "10.0.0.3"),
+            ("other-10.0.0.4", "10.0.0.4"),
+        ]
+        other.execute("PRAGMA foreign_keys=ON")  # its address goes with it
+        other.execute("DELETE FROM ports WHERE id = 'other-10.0.0.4'")
+    (port,) = await api.allocate_for_instance(ADMIN, instance, [network.id], "p1")
+    assert ip_of(port) == "10.0.0.4"
 
 
 async def test_bind_port_marks_it_active_on_the_host(api: NetworkAPI) -> None:

@@ -110,17 +110,20 @@ class InstanceRecords:
         """Save `values`, if the instance is in one of the expected states (and on
         `expected_host`, when given); then record `event` (only if the save was made)."""
         step = None if event is None else event_step(event)
-        instance = await self.store.update(
-            instance_uuid,
-            values,
-            expected_task_state=ANY if expected_task_state is None else expected_task_state,
-            expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
-            expected_host=ANY if expected_host is None else expected_host,
-        )
-        # The admission hears of the save before the event is written: once the save is
-        # visible (a build ACTIVE), its slot must already be free.
-        self.on_saved(instance)
-        await self._record(ctx, instance_uuid, step)
+        # The save and its event wait for one commit together (each is still its own
+        # statement: an event that cannot be written does not undo the save).
+        async with self.store.db.batch():
+            instance = await self.store.update(
+                instance_uuid,
+                values,
+                expected_task_state=ANY if expected_task_state is None else expected_task_state,
+                expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
+                expected_host=ANY if expected_host is None else expected_host,
+            )
+            # The admission hears of the save before the event is written: once the save
+            # is visible (a build ACTIVE), its slot must already be free.
+            self.on_saved(instance)
+            await self._record(ctx, instance_uuid, step)
         await self._notify(ctx, instance)
         return instance
 

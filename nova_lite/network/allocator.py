@@ -5,10 +5,12 @@ from __future__ import annotations
 import heapq
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiosqlite
 
+from nova_lite import objects
 from nova_lite.db import Database
 from nova_lite.exceptions import Conflict, IpAddressExhausted, NetworkNotFound
 from nova_lite.network import ipam, rows
@@ -43,52 +45,71 @@ class PortAllocator:
         project: str,
         *,
         host: str | None = None,
-    ) -> str:
-        """Create a port of `device` on the network, with one fixed IP; its id.
+        groups: Sequence[str] = (),
+    ) -> objects.Port:
+        """Create a port of `device` on the network, with one fixed IP and `groups`.
 
-        The port is DOWN, or with `host` bound there and ACTIVE.
+        The port is DOWN, or with `host` bound there and ACTIVE. It is returned as
+        written (as `rows.load_ports` would read it back): the caller needs no read.
+        The network and its first subnet are read in one statement; neither is kept,
+        since both may change (a subnet's pools, the network's sharing) between builds.
         """
-        network = await self.db.fetchone(
-            "SELECT * FROM networks WHERE id = ? AND (shared = 1 OR project_id = ?)",
-            (network_id, project),
-        )
-        if network is None:
+        found = await self.db.fetchone(_NETWORK_AND_SUBNET, (network_id, project))
+        if found is None:
             raise NetworkNotFound(
                 f"Network {network_id} could not be found or is not usable by project {project}.",
                 network_id=network_id,
             )
         port_id = rows.new_id()
         status = "DOWN" if host is None else "ACTIVE"
-        await self._insert_port(conn, (port_id, network_id, device, project, status, host))
-        subnet = await self.db.fetchone(
-            "SELECT * FROM subnets WHERE network_id = ? ORDER BY rowid LIMIT 1", (network_id,)
+        created = rows.now()
+        values = (port_id, network_id, device, project, status, host)
+        mac = await self._insert_port(conn, values, created)
+        fixed_ips: tuple[dict[str, str], ...] = ()
+        if found["id"] is not None:  # a network without subnets gets ports without addresses
+            network = {"id": network_id, "name": found["network_name"]}
+            address = await self.insert_address(conn, port_id, found, network)
+            fixed_ips = ({"subnet_id": found["id"], "ip_address": address},)
+        security_groups = await rows.add_port_groups(conn, port_id, groups)
+        return objects.Port(
+            id=port_id,
+            network_id=network_id,
+            mac_address=mac,
+            fixed_ips=fixed_ips,
+            device_id=device,
+            project_id=project,
+            status=status,
+            binding_host=host,
+            device_owner=COMPUTE_OWNER,
+            security_groups=security_groups,
+            created_at=created,
+            updated_at=created,
         )
-        if subnet is not None:  # a network without subnets gets ports without addresses
-            await rows.write(
-                conn,
-                "INSERT INTO ip_allocations (port_id, subnet_id, ip_address) VALUES (?, ?, ?)",
-                (port_id, subnet["id"], await self.free_address(subnet, network)),
-            )
-        return port_id
 
-    async def _insert_port(self, conn: aiosqlite.Connection, values: tuple[Any, ...]) -> None:
-        """Insert the port with a random MAC; the column's UNIQUE refuses one in use."""
+    async def _insert_port(
+        self, conn: aiosqlite.Connection, values: tuple[Any, ...], created: str
+    ) -> str:
+        """Insert the port with a random MAC (returned); the column's UNIQUE refuses one
+        in use."""
         for _ in range(MAC_ATTEMPTS):
+            mac = ipam.random_mac()
             try:
                 await rows.write(
                     conn,
                     "INSERT INTO ports (id, network_id, device_id, project_id, status, "
                     "binding_host, mac_address, device_owner, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'compute:nova', ?)",
-                    (*values, ipam.random_mac(), rows.now()),
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, '{COMPUTE_OWNER}', ?)",
+                    (*values, mac, created),
                 )
-                return
+                return mac
             except sqlite3.IntegrityError as exc:
                 if "mac_address" not in str(exc):
                     raise
         raise Conflict(f"No unique MAC address found in {MAC_ATTEMPTS} attempts; try again.")
 
-    async def free_address(self, subnet: sqlite3.Row, network: sqlite3.Row) -> str:
+    async def free_address(
+        self, subnet: sqlite3.Row, network: Mapping[str, Any] | sqlite3.Row
+    ) -> str:
         """The lowest free address of the subnet's allocation pools (the one way to
         pick one), the first pool first.
 
@@ -107,22 +128,65 @@ class PortAllocator:
         taken but is not (released by another connection) is found again by a new
         scan when the pools look used up.
         """
+
+        async def unheld(address: str) -> bool:
+            held = await self.db.fetchone(
+                "SELECT 1 FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?",
+                (subnet["id"], address),
+            )
+            return held is None
+
+        return await self._hand_out(subnet, network, unheld)
+
+    async def insert_address(
+        self,
+        conn: aiosqlite.Connection,
+        port_id: str,
+        subnet: sqlite3.Row,
+        network: Mapping[str, Any] | sqlite3.Row,
+    ) -> str:
+        """Give the port the subnet's lowest free address (returned), as `free_address`
+        picks it, in one statement per candidate instead of a check and an insert.
+
+        The insert is the check: ``UNIQUE(subnet_id, ip_address)`` refuses an address
+        another connection took (SQLite undoes that one statement, not the caller's
+        transaction), and the next candidate is tried, as a held one is skipped there.
+        """
+
+        async def inserted(address: str) -> bool:
+            try:
+                await rows.write(conn, _INSERT_ADDRESS, (port_id, subnet["id"], address))
+            except sqlite3.IntegrityError as exc:
+                if not str(exc).startswith(_ADDRESS_TAKEN):
+                    raise
+                return False
+            return True
+
+        return await self._hand_out(subnet, network, inserted)
+
+    async def _hand_out(
+        self,
+        subnet: sqlite3.Row,
+        network: Mapping[str, Any] | sqlite3.Row,
+        claim: Callable[[str], Awaitable[bool]],
+    ) -> str:
+        """The first candidate, lowest first, that `claim` finds free (see `free_address`)."""
         pools = await self._pool(subnet)
         for fresh in (pools.fresh, True):
             while (candidate := pools.lowest()) is not None:
                 address = ipam.to_address(candidate, subnet["cidr"])
-                held = await self.db.fetchone(
-                    "SELECT 1 FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?",
-                    (subnet["id"], address),
-                )
+                claimed = await claim(address)
                 pools.take(candidate)
-                if held is None:
+                if claimed:
                     pools.fresh = False
                     pools.pending.append(candidate)
                     return address
             if fresh:
                 break
             pools = await self._rebuild(subnet)
+        # Used up as of now: the next allocation scans again (another connection may
+        # release an address meanwhile, which no release log here would tell).
+        pools.fresh = False
         raise IpAddressExhausted(
             f"No more IP addresses available on subnet {subnet['id']} ({subnet['cidr']}) "
             f"of network {network['id']} ({network['name']}).",
@@ -188,6 +252,18 @@ class PortAllocator:
         pools = self._pools[subnet["id"]] = _FreeSet(_shape(subnet), taken)
         return pools
 
+
+COMPUTE_OWNER = "compute:nova"  # the device owner of an instance's ports
+
+# A network the project may use, with its first subnet's columns (NULL when it has none)
+# and its name as ``network_name``: what a port on it needs, in one statement.
+_NETWORK_AND_SUBNET = (
+    "SELECT s.*, n.name AS network_name FROM networks n LEFT JOIN subnets s ON s.rowid = "
+    "(SELECT rowid FROM subnets WHERE network_id = n.id ORDER BY rowid LIMIT 1) "
+    "WHERE n.id = ? AND (n.shared = 1 OR n.project_id = ?)"
+)
+_INSERT_ADDRESS = "INSERT INTO ip_allocations (port_id, subnet_id, ip_address) VALUES (?, ?, ?)"
+_ADDRESS_TAKEN = "UNIQUE constraint failed: ip_allocations."
 
 _LOG_TABLE = "nova_lite_released_ips"
 _LOG = f"temp.{_LOG_TABLE}"

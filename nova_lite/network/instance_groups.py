@@ -97,13 +97,23 @@ class InstanceSecurityGroups:
     async def groups_for_device(
         self, conn: aiosqlite.Connection, device: str, project: str | None
     ) -> list[str]:
-        """The groups a new port of `device` gets: those requested, else the default one."""
+        """The groups a new port of `device` gets: those requested, else the default one.
+
+        Both are read in one statement (the requested ones first, by rowid); the
+        default group is made only when the device asked for none and the project
+        has none yet.
+        """
         found = await self.db.fetchall(
-            "SELECT group_id FROM device_security_groups WHERE device_id = ? ORDER BY rowid",
-            (device,),
+            "SELECT group_id, 0 AS fallback, rowid AS position FROM device_security_groups "
+            "WHERE device_id = ? UNION ALL SELECT group_id, 1, 0 FROM default_security_groups "
+            "WHERE project_id = ? ORDER BY fallback, position",
+            (device, project),
         )
-        if found:
-            return [row["group_id"] for row in found]
+        requested = [row["group_id"] for row in found if not row["fallback"]]
+        if requested:
+            return requested
+        if found:  # the project's default group, which exists
+            return [found[0]["group_id"]]
         default = await self.groups.ensure_default(conn, project)
         return [] if default is None else [default]
 

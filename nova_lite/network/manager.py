@@ -151,10 +151,18 @@ class NetworkManager(Manager):
         if binding is not None:
             self.policy.authorize(ctx, "update_port:binding:host_id", {"project_id": project})
         async with self.db.transaction() as conn:
-            port_ids = await self._allocate(conn, device, wanted, project, binding)
-            ports = {port.id: port for port in await self._ports_of(device)}
-        log.info("network.allocated", instance_uuid=device, ports=port_ids, binding_host=binding)
-        return [ports[port_id] for port_id in port_ids]
+            made = await self._allocate(conn, device, wanted, project, binding)
+            if any(isinstance(port, str) for port in made):  # reused: read as they are now
+                stored = {port.id: port for port in await self._ports_of(device)}
+                made = [stored[port if isinstance(port, str) else port.id] for port in made]
+        ports = [port for port in made if not isinstance(port, str)]
+        log.info(
+            "network.allocated",
+            instance_uuid=device,
+            ports=[port.id for port in ports],
+            binding_host=binding,
+        )
+        return ports
 
     async def _allocate(
         self,
@@ -163,8 +171,9 @@ class NetworkManager(Manager):
         wanted: list[str],
         project: str,
         host: str | None,
-    ) -> list[str]:
-        """The ids of the device's ports on `wanted`, reused or made (bound to `host`)."""
+    ) -> list[str | objects.Port]:
+        """The device's ports on `wanted`: the ids of those reused, the ports made (bound
+        to `host`) as written."""
         existing: dict[str, list[str]] = {}
         for row in await self.db.fetchall(
             "SELECT id, network_id FROM ports WHERE device_id = ? ORDER BY rowid", (device,)
@@ -173,20 +182,23 @@ class NetworkManager(Manager):
         reused_count = sum(min(len(existing.get(n, ())), wanted.count(n)) for n in set(wanted))
         await self.quotas.check("port", project, len(wanted) - reused_count)
         groups: list[str] | None = None
-        port_ids = []
+        ports: list[str | objects.Port] = []
         for net in wanted:
             reused = existing.get(net)
             if reused:
-                port_ids.append(reused.pop(0))
+                port_id = reused.pop(0)
+                ports.append(port_id)
                 if host is not None:
-                    await rows.write(conn, _BIND, (host, port_ids[-1], True, None))
+                    await rows.write(conn, _BIND, (host, port_id, True, None))
                 continue
             if groups is None:
                 groups = await self.instance_groups.groups_for_device(conn, device, project)
-            port_id = await self.allocator.create_port(conn, net, device, project, host=host)
-            await self.maker.add_groups(conn, port_id, groups)
-            port_ids.append(port_id)
-        return port_ids
+            ports.append(
+                await self.allocator.create_port(
+                    conn, net, device, project, host=host, groups=groups
+                )
+            )
+        return ports
 
     @endpoint
     async def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:

@@ -201,12 +201,7 @@ class PortMaker:
         self, conn: aiosqlite.Connection, port_id: str, group_ids: Sequence[str]
     ) -> None:
         """Give a port (a new one, with none yet) the security groups `group_ids`."""
-        for group_id in dict.fromkeys(group_ids):
-            await rows.write(
-                conn,
-                "INSERT INTO port_security_groups (port_id, group_id) VALUES (?, ?)",
-                (port_id, group_id),
-            )
+        await rows.add_port_groups(conn, port_id, group_ids)
 
 
 def _status(owner: str, host: object, request: Mapping[str, Any]) -> str:

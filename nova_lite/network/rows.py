@@ -15,6 +15,7 @@ from nova_lite.db import Database
 
 __all__ = [
     "IDS_IN",
+    "add_port_groups",
     "from_json",
     "load_ports",
     "network",
@@ -57,6 +58,21 @@ async def write(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> 
     """Run one statement inside the caller's transaction; return the rows changed."""
     async with conn.execute(sql, tuple(params)) as cursor:
         return cursor.rowcount
+
+
+async def add_port_groups(
+    conn: aiosqlite.Connection, port_id: str, group_ids: Iterable[str]
+) -> tuple[str, ...]:
+    """Give a port (a new one, with none yet) the security groups `group_ids`, inside
+    the caller's transaction; the groups it has now, as a `Port` lists them (sorted)."""
+    unique = list(dict.fromkeys(group_ids))
+    if unique:
+        async with conn.executemany(
+            "INSERT INTO port_security_groups (port_id, group_id) VALUES (?, ?)",
+            [(port_id, group_id) for group_id in unique],
+        ):
+            pass
+    return tuple(sorted(unique))
 
 
 def _stamps(row: sqlite3.Row) -> dict[str, Any]:
