@@ -219,9 +219,11 @@ async def unlimited_quota(cloud: Cloud, admin: Session, project_id: str | None =
     await cloud.api.conductor.quota_update(ctx, project_id or ctx.project_id or "", unlimited)
 
 
-async def wait_all(session: Session, servers: Iterable[Server], status: str) -> list[Server]:
-    """Every server once it shows `status` (or ERROR)."""
-    waits = (session.servers.wait_for(s.id, status, timeout=WAIT) for s in servers)
+async def wait_all(
+    session: Session, servers: Iterable[Server], status: str, *, timeout: float = WAIT
+) -> list[Server]:
+    """Every server once it shows `status` (or ERROR), each within `timeout`."""
+    waits = (session.servers.wait_for(s.id, status, timeout=timeout) for s in servers)
     return list(await asyncio.gather(*waits))
 
 
