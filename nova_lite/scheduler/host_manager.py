@@ -1,7 +1,8 @@
 """The scheduler's view of every compute host: capacity, claims, liveness.
 
-Compute hosts report their capacity (`ComputeNode`) every ``report_interval``; the
-scheduler records when it last heard from each. Usage is the sum of the allocations
+Compute hosts report their capacity (`ComputeNode`) when it changes or every
+``resource_report_interval``, and send a heartbeat (their name) every other
+``report_interval``; the scheduler records when it last heard from each. Usage is the sum of the allocations
 the scheduler itself claimed (as Nova's placement service does), so two requests
 placed back to back see each other's claims even before the hosts report again.
 Everything is kept in memory for speed and written through to the scheduler's own
@@ -215,6 +216,25 @@ class HostManager:
             (node.host, objects.dump(node)),
         )
         await self._reload_allocations(node.host)
+
+    async def heartbeat(self, host: str) -> bool:
+        """Take a host's heartbeat: its last report still holds, and it is alive now.
+
+        The same as that report received again (the claims it had not counted yet
+        are in its builds under way, which did not change: else the host would have
+        sent a full report). In memory, a timestamp; with a database of its own, the
+        report is written again with its new time and the host's allocations re-read,
+        as a full report's intake does (other schedulers may claim there). False for
+        a host this scheduler has no report of.
+        """
+        state = self.hosts.get(host)
+        if state is None:
+            return False
+        if self.db.path != ":memory:":
+            await self.update_node(attrs.evolve(state.node, updated_at=objects.utcnow()))
+            return True
+        state.last_seen, state.in_progress = self.clock(), 0
+        return True
 
     async def _reload_allocations(self, host: str) -> None:
         """Re-read a host's allocations, taking in claims other schedulers made there."""

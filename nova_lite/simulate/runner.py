@@ -16,9 +16,11 @@ the scheduler's sample draws from, and `uuid.uuid4`, which the trace's request i
 and so the instance uuids come from), so one trace, seed and configuration give the
 same result and the same servers.
 
-Virtual-time settings: hosts report every `report_interval` simulated seconds
-(600 by default: heartbeats of thousands of hosts are most of a day's messages)
-and a host is down after `service_down_time` (1800). Periodic work a simulation
+Virtual-time settings: hosts send a heartbeat every `report_interval` simulated
+seconds (600 by default: heartbeats of thousands of hosts are most of a day's
+messages), their full resource report only when it changed or once every
+`resource_report_interval` (a simulated day), and a host is down after
+`service_down_time` (1800). Periodic work a simulation
 has no use for is turned off in its configuration: Prometheus metrics (each
 service's queue depths read every 15 s: at 10,000 hosts, more timers than
 everything else), and the power-state sync runs once a simulated day unless
@@ -84,6 +86,11 @@ class SimulationSpec:
     seed: int = 0
     sample_interval: float = 60.0
     report_interval: float = 600.0
+    # A host's full resource report when what the scheduler reads from it changed
+    # (capacity, zone, ratios, builds under way, failed builds), else once a
+    # simulated day; the other reports are heartbeats (its name). The scheduler
+    # counts usage from its own claims, so placement does not depend on this.
+    resource_report_interval: float = 86400.0
     service_down_time: float = 1800.0
     # The hosts' power-state sync, which also reaps guests of servers deleted while
     # their host could not be told (a host down, a broker outage): a simulated day by
@@ -99,6 +106,7 @@ class SimulationSpec:
             "transport_url": "memory://",
             "compute": {
                 "report_interval": self.report_interval,
+                "resource_report_interval": self.resource_report_interval,
                 "service_down_time": self.service_down_time,
                 "sync_power_state_interval": self.power_sync_interval,
                 "reserved_host_memory_mb": 0,
