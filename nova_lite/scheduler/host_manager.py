@@ -2,9 +2,10 @@
 
 Compute hosts report their capacity (`ComputeNode`) when it changes or every
 ``resource_report_interval``, and send a heartbeat (their name) every other
-``report_interval``; the scheduler records when it last heard from each. Usage is the sum of the allocations
-the scheduler itself claimed (as Nova's placement service does), so two requests
-placed back to back see each other's claims even before the hosts report again.
+``report_interval``; the scheduler records when it last heard from each. Usage is
+the sum of the allocations the scheduler itself claimed (as Nova's placement
+service does), so two requests placed back to back see each other's claims even
+before the hosts report again.
 Everything is kept in memory for speed and written through to the scheduler's own
 database, from which a restarted scheduler recovers.
 
@@ -169,6 +170,7 @@ class HostManager:
         self.index = HostIndex()
         self._zones: dict[str, HostList] = {}
         self._groups: dict[str, HostList] = {}
+        self._on_change: Callable[[HostState], None] = self.index.update
 
     def __repr__(self) -> str:
         return f"<HostManager {len(self.hosts)} hosts, {len(self.allocations)} allocations>"
@@ -187,9 +189,27 @@ class HostManager:
         """Close the inline connection (the Database is closed by its owner)."""
         self.sql.close()
 
+    def watch(self, listener: Callable[[HostState], None]) -> None:
+        """Have `listener` hear every host as it is added and after each change to its
+        capacity or usage (as the index does), starting with every host known now.
+
+        For a reader that keeps figures over all hosts (a simulation's samples)
+        without a scan of them all each time.
+        """
+        previous = self._on_change  # the index's update, and earlier listeners
+
+        def changed(state: HostState) -> None:
+            previous(state)
+            listener(state)
+
+        self._on_change = changed
+        for state in self.hosts.values():
+            state.on_change = changed
+            listener(state)
+
     def _add_host(self, node: objects.ComputeNode, last_seen: float) -> HostState:
-        state = self.hosts[node.host] = HostState(node, last_seen, on_change=self.index.update)
-        self.index.update(state)
+        state = self.hosts[node.host] = HostState(node, last_seen, on_change=self._on_change)
+        self._on_change(state)
         self._zone(node.availability_zone).add(state)
         return state
 
