@@ -273,7 +273,7 @@ async def test_the_sync_reads_only_what_disagrees_with_its_guest(host: CloudHarn
         listings.append(kwargs)
         return await instance_get_all(ctx, **kwargs)
 
-    conductor.instance_get = counted_get  # type: ignore[method-assign]
+    conductor.instance_get = counted_get  # type: ignore[method-assign,assignment]
     conductor.instance_get_all = counted_all  # type: ignore[method-assign]
     stray = "00000000-0000-4000-8000-000000000001"  # a guest this cloud never had
     host.driver(HOST).guests[stray] = host.driver(HOST).guests[agree]
