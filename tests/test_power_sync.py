@@ -263,7 +263,7 @@ async def test_the_sync_reads_only_what_disagrees_with_its_guest(host: CloudHarn
     conductor = host.compute(HOST).maintenance.conductor
     reads: list[str] = []
     listings: list[dict[str, Any]] = []
-    instance_get, instance_get_all = conductor.instance_get, conductor.instance_get_all
+    instance_get, all_instances = conductor.instance_get, conductor.all_instances
 
     async def counted_get(ctx: RequestContext, uuid: str, **kwargs: Any) -> objects.Instance:
         reads.append(uuid)
@@ -271,10 +271,10 @@ async def test_the_sync_reads_only_what_disagrees_with_its_guest(host: CloudHarn
 
     async def counted_all(ctx: RequestContext, **kwargs: Any) -> list[objects.Instance]:
         listings.append(kwargs)
-        return await instance_get_all(ctx, **kwargs)
+        return await all_instances(ctx, **kwargs)
 
     conductor.instance_get = counted_get  # type: ignore[method-assign,assignment]
-    conductor.instance_get_all = counted_all  # type: ignore[method-assign]
+    conductor.all_instances = counted_all  # type: ignore[method-assign]
     stray = "00000000-0000-4000-8000-000000000001"  # a guest this cloud never had
     host.driver(HOST).guests[stray] = host.driver(HOST).guests[agree]
     try:

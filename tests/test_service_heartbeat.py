@@ -109,12 +109,12 @@ async def test_a_heartbeat_is_written_where_the_scheduler_keeps_a_database(
 
 
 async def test_a_capped_client_sends_no_heartbeat() -> None:
-    """Under a version cap below 1.3 nothing is sent, and the compute falls back to its
+    """Under a version cap below 1.4 nothing is sent, and the compute falls back to its
     full report (which every scheduler version takes as the heartbeat)."""
     cfg = Config.load(environ={}, state_path=":memory:", transport_url="memory://")
     transport = get_transport(cfg.transport_url)
     api = SchedulerAPI(transport, cfg)
-    api.invoker = Invoker(transport, api.invoker.target, version_cap="1.2")
+    api.invoker = Invoker(transport, api.invoker.target, version_cap="1.3")
     assert not await api.service_heartbeat(ADMIN, "a")
 
 
