@@ -227,6 +227,10 @@ class ComputeConfig:
 
     driver: str = "fake"
     report_interval: float = attrs.field(default=10.0, validator=_positive)
+    # Seconds between two full resource reports of a host when nothing the scheduler
+    # reads from them changed (a changed one goes at the next report_interval; the
+    # others are heartbeats: the host's name only). Nova's update_available_resource.
+    resource_report_interval: float = attrs.field(default=60.0, validator=_positive)
     service_down_time: float = attrs.field(default=60.0, validator=_positive)
     instance_build_timeout: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     availability_zone: str = "nova"

@@ -252,3 +252,37 @@ async def test_a_build_older_than_the_timeout_goes_to_error(
     assert (await host.instance(server.id)).vm_state == vm_states.ERROR
     await assert_nothing_leaked(host.cloud, host.admin, [server.id])
     await assert_audit_clean(host.cloud)
+
+
+async def test_the_sync_reads_only_what_disagrees_with_its_guest(host: CloudHarness) -> None:
+    """One listing of the host's instances; an instance whose record agrees with its
+    guest is not read again (nor locked); one that disagrees is read and reconciled;
+    a guest the listing does not account for is asked about (and reaped if deleted)."""
+    agree, shut = await host.boot(), await host.boot()
+    host.driver(HOST).inject_power_state(shut, SHUTDOWN)
+    conductor = host.compute(HOST).maintenance.conductor
+    reads: list[str] = []
+    listings: list[dict[str, Any]] = []
+    instance_get, all_instances = conductor.instance_get, conductor.all_instances
+
+    async def counted_get(ctx: RequestContext, uuid: str, **kwargs: Any) -> objects.Instance:
+        reads.append(uuid)
+        return await instance_get(ctx, uuid, **kwargs)
+
+    async def counted_all(ctx: RequestContext, **kwargs: Any) -> list[objects.Instance]:
+        listings.append(kwargs)
+        return await all_instances(ctx, **kwargs)
+
+    conductor.instance_get = counted_get  # type: ignore[method-assign,assignment]
+    conductor.all_instances = counted_all  # type: ignore[method-assign]
+    stray = "00000000-0000-4000-8000-000000000001"  # a guest this cloud never had
+    host.driver(HOST).guests[stray] = host.driver(HOST).guests[agree]
+    try:
+        await host.compute(HOST).maintenance.sync_power_states(ADMIN)
+    finally:
+        del host.driver(HOST).guests[stray]
+
+    assert listings == [{"host": HOST}]
+    assert sorted(reads) == sorted([stray, shut])  # not `agree`
+    assert (await host.wait(shut, "SHUTOFF")).power_state == SHUTDOWN
+    assert (await host.wait(agree, "ACTIVE")).power_state == RUNNING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -146,3 +147,25 @@ def test_only_one_virtual_clock_at_a_time() -> None:
             pass
     finally:
         loop.close()
+
+
+def test_a_registered_file_is_polled_before_the_clock_jumps() -> None:
+    """The real selector is polled only now and then while the loop's own wake-up pipe
+    is its only file; a reader added on a socket is heard at once, before a timer an
+    hour away moves the clock."""
+
+    async def main() -> list[tuple[bytes, float]]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        heard: list[tuple[bytes, float]] = []
+        loop.add_reader(ours, lambda: heard.append((ours.recv(1), loop.time())))
+        try:
+            theirs.send(b"x")
+            await asyncio.sleep(3600)
+        finally:
+            loop.remove_reader(ours)
+            ours.close()
+            theirs.close()
+        return heard
+
+    assert run_virtual(main) == [(b"x", 0.0)]

@@ -37,7 +37,7 @@ from typing import ClassVar
 
 import structlog
 
-from nova_lite import loader, objects
+from nova_lite import clock, loader, objects
 from nova_lite.compute.action_runner import ActionRunner
 from nova_lite.compute.actions import LifecycleActions
 from nova_lite.compute.books import HostBooks
@@ -276,9 +276,17 @@ class ComputeManager(Manager):
         return tasks
 
     async def _report(self, ctx: RequestContext) -> None:
-        """Send this host's capacity and usage to the schedulers (the heartbeat)."""
-        self.tracker.resources = await self.driver.get_available_resource()
+        """Tell the schedulers this host is alive: a heartbeat, or the full report of
+        its capacity and usage when it changed or is due (`ResourceTracker.full_report_due`)."""
+        tracker = self.tracker
+        tracker.resources = await self.driver.get_available_resource()
+        now = clock.monotonic()
         try:
-            await self.scheduler.update_compute_node(ctx, self.tracker.compute_node())
+            if tracker.full_report_due(now, self.config.compute.resource_report_interval) or (
+                not await self.scheduler.service_heartbeat(ctx, self.host)
+            ):
+                fields = tracker.scheduled_fields()
+                await self.scheduler.update_compute_node(ctx, tracker.compute_node())
+                tracker.reported(fields, now)
         except MessageUndeliverable:
             log.warning("compute.report_unheard", host=self.host, reason="no scheduler")

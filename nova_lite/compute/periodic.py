@@ -25,7 +25,7 @@ hypervisor events call:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import structlog
 
@@ -99,14 +99,20 @@ class HostMaintenance:
     async def _instances_here(self, ctx: RequestContext) -> list[objects.Instance]:
         return await self.conductor.all_instances(ctx, host=self.host)
 
-    async def reap_deleted_guests(self, ctx: RequestContext) -> None:
+    async def reap_deleted_guests(
+        self, ctx: RequestContext, here: Collection[str] = frozenset()
+    ) -> None:
         """Destroy guests whose instance was deleted while this host was down.
 
         A delete made while the host was down is done locally (without the host), so
         the guest is still on the hypervisor when the host comes back; Nova's
         ``_cleanup_running_deleted_instances`` removes such guests the same way.
+        Guests in `here` (instances just listed as this host's, hence not deleted
+        then) are not asked about one by one.
         """
         for uuid in await self.driver.list_instances():
+            if uuid in here:
+                continue
             try:
                 instance = await self.conductor.instance_get(ctx, uuid, read_deleted=True)
             except InstanceNotFound:
@@ -117,10 +123,23 @@ class HostMaintenance:
                 self.tracker.drop(uuid)
 
     async def sync_power_states(self, ctx: RequestContext) -> None:
-        """Reconcile every idle instance on this host with the hypervisor."""
-        await self.reap_deleted_guests(ctx)
-        for instance in await self._instances_here(ctx):
+        """Reconcile every idle instance on this host with the hypervisor.
+
+        As Nova's ``_sync_power_states``: one listing of the host's instances, each
+        compared with its guest's power state; only an instance whose record and
+        guest disagree is read again under its lock and reconciled
+        (`sync_instance_power_state`). An instance that agrees needs nothing: the
+        sync would have found the same had it run at that moment. At 10,000 hosts
+        the sync was two calls to the conductor per server (a read per guest for the
+        reaping, a read per instance under its lock); now one call per host, and a
+        call for each guest the listing does not account for.
+        """
+        listed = await self._instances_here(ctx)
+        await self.reap_deleted_guests(ctx, {instance.uuid for instance in listed})
+        for instance in listed:
             if instance.task_state is not None:
+                continue
+            if not await self._disagrees(instance):
                 continue
             try:
                 await self.sync_instance_power_state(ctx, instance.uuid)
@@ -128,6 +147,11 @@ class HostMaintenance:
                 log.warning(
                     "compute.power_sync_failed", instance_uuid=instance.uuid, error=str(exc)
                 )
+
+    async def _disagrees(self, instance: objects.Instance) -> bool:
+        """Whether the record (as listed) and the guest need reconciling."""
+        actual = await power_state_of(self.driver, instance)
+        return actual != instance.power_state or actual in _STOP_WHEN.get(instance.vm_state, ())
 
     async def sync_instance_power_state(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Bring one instance's recorded states in line with its guest's power state.

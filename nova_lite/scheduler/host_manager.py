@@ -1,9 +1,11 @@
 """The scheduler's view of every compute host: capacity, claims, liveness.
 
-Compute hosts report their capacity (`ComputeNode`) every ``report_interval``; the
-scheduler records when it last heard from each. Usage is the sum of the allocations
-the scheduler itself claimed (as Nova's placement service does), so two requests
-placed back to back see each other's claims even before the hosts report again.
+Compute hosts report their capacity (`ComputeNode`) when it changes or every
+``resource_report_interval``, and send a heartbeat (their name) every other
+``report_interval``; the scheduler records when it last heard from each. Usage is
+the sum of the allocations the scheduler itself claimed (as Nova's placement
+service does), so two requests placed back to back see each other's claims even
+before the hosts report again.
 Everything is kept in memory for speed and written through to the scheduler's own
 database, from which a restarted scheduler recovers.
 
@@ -168,6 +170,7 @@ class HostManager:
         self.index = HostIndex()
         self._zones: dict[str, HostList] = {}
         self._groups: dict[str, HostList] = {}
+        self._on_change: Callable[[HostState], None] = self.index.update
 
     def __repr__(self) -> str:
         return f"<HostManager {len(self.hosts)} hosts, {len(self.allocations)} allocations>"
@@ -186,9 +189,27 @@ class HostManager:
         """Close the inline connection (the Database is closed by its owner)."""
         self.sql.close()
 
+    def watch(self, listener: Callable[[HostState], None]) -> None:
+        """Have `listener` hear every host as it is added and after each change to its
+        capacity or usage (as the index does), starting with every host known now.
+
+        For a reader that keeps figures over all hosts (a simulation's samples)
+        without a scan of them all each time.
+        """
+        previous = self._on_change  # the index's update, and earlier listeners
+
+        def changed(state: HostState) -> None:
+            previous(state)
+            listener(state)
+
+        self._on_change = changed
+        for state in self.hosts.values():
+            state.on_change = changed
+            listener(state)
+
     def _add_host(self, node: objects.ComputeNode, last_seen: float) -> HostState:
-        state = self.hosts[node.host] = HostState(node, last_seen, on_change=self.index.update)
-        self.index.update(state)
+        state = self.hosts[node.host] = HostState(node, last_seen, on_change=self._on_change)
+        self._on_change(state)
         self._zone(node.availability_zone).add(state)
         return state
 
@@ -215,6 +236,25 @@ class HostManager:
             (node.host, objects.dump(node)),
         )
         await self._reload_allocations(node.host)
+
+    async def heartbeat(self, host: str) -> bool:
+        """Take a host's heartbeat: its last report still holds, and it is alive now.
+
+        The same as that report received again (the claims it had not counted yet
+        are in its builds under way, which did not change: else the host would have
+        sent a full report). In memory, a timestamp; with a database of its own, the
+        report is written again with its new time and the host's allocations re-read,
+        as a full report's intake does (other schedulers may claim there). False for
+        a host this scheduler has no report of.
+        """
+        state = self.hosts.get(host)
+        if state is None:
+            return False
+        if self.db.path != ":memory:":
+            await self.update_node(attrs.evolve(state.node, updated_at=objects.utcnow()))
+            return True
+        state.last_seen, state.in_progress = self.clock(), 0
+        return True
 
     async def _reload_allocations(self, host: str) -> None:
         """Re-read a host's allocations, taking in claims other schedulers made there."""

@@ -48,8 +48,9 @@ class SchedulerManager(Manager):
 
     topic: ClassVar[str] = "scheduler"
     target: ClassVar[Target] = Target(
-        version="1.3"
-    )  # 1.1: select_destinations_batch; 1.2: list_hosts pages; 1.3: list_allocations pages
+        version="1.4"
+    )  # 1.1: select_destinations_batch; 1.2: list_hosts pages; 1.3: list_allocations pages;
+    # 1.4: service_heartbeat
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
@@ -74,6 +75,14 @@ class SchedulerManager(Manager):
     async def update_compute_node(self, ctx: RequestContext, node: objects.ComputeNode) -> None:
         """A compute host's periodic report: its capacity, and that it is alive."""
         await self.hosts.update_node(node)
+
+    @endpoint
+    async def service_heartbeat(self, ctx: RequestContext, host: str) -> None:
+        """A compute host is alive and its last full report still holds (1.4)."""
+        if not await self.hosts.heartbeat(host):
+            # Not reported here yet (this scheduler started after the host's last
+            # full report): its next one, within resource_report_interval, adds it.
+            log.debug("scheduler.heartbeat_of_unknown_host", host=host)
 
     @endpoint
     async def select_destinations(

@@ -18,11 +18,11 @@ ALLOCATION_PAGE = paging.MAX_LIMIT
 
 
 class SchedulerAPI(RPCAPI):
-    """The scheduler's RPC API, version 1.3.
+    """The scheduler's RPC API, version 1.4.
 
     1.1: select_destinations_batch; 1.2: list_hosts' marker and limit; 1.3:
-    list_allocations' marker and limit. A call is sent at the version it needs, so
-    an older scheduler still answers the calls it knows.
+    list_allocations' marker and limit; 1.4: service_heartbeat. A call is sent at
+    the version it needs, so an older scheduler still answers the calls it knows.
     """
 
     topic: ClassVar[str] = "scheduler"
@@ -55,6 +55,18 @@ class SchedulerAPI(RPCAPI):
     async def update_compute_node(self, ctx: RequestContext, node: objects.ComputeNode) -> None:
         """Report a host to every scheduler (a fanout cast, as Nova's computes do)."""
         await self.invoker.prepare(fanout=True).cast(ctx, "update_compute_node", node=node)
+
+    async def service_heartbeat(self, ctx: RequestContext, host: str) -> bool:
+        """Tell every scheduler `host` is alive (a fanout cast of its name, version 1.4).
+
+        False, with nothing sent, when the version cap is below 1.4: the caller sends
+        its full report instead, which older schedulers take as the heartbeat.
+        """
+        invoker = self.invoker.prepare(fanout=True, version="1.4")
+        if not invoker.can_send_version():
+            return False
+        await invoker.cast(ctx, "service_heartbeat", host=host)
+        return True
 
     async def host_is_up(self, ctx: RequestContext, host: str) -> bool:
         result: bool = await self.invoker.call(ctx, "host_is_up", host=host)

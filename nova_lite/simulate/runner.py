@@ -7,7 +7,8 @@ through the same library API a user calls, and at its departure deletes it. The
 cloud's own notifications say when a build ended ACTIVE (placed: the placement
 latency is virtual seconds from the create call) or ERROR (rejected, with the
 fault; the server is deleted at once). Every `sample_interval` simulated seconds
-a sample of the scheduler's view of every host is taken (`nova_lite.simulate.report`).
+a sample of the scheduler's view of every host is taken (`nova_lite.simulate.report`),
+from sums the scheduler's host changes keep (`HostTally`).
 
 When the trace is done, the simulation waits until every build and delete has
 finished, checks the books with the audit (`nova-lite audit`) and returns a
@@ -16,9 +17,11 @@ the scheduler's sample draws from, and `uuid.uuid4`, which the trace's request i
 and so the instance uuids come from), so one trace, seed and configuration give the
 same result and the same servers.
 
-Virtual-time settings: hosts report every `report_interval` simulated seconds
-(600 by default: heartbeats of thousands of hosts are most of a day's messages)
-and a host is down after `service_down_time` (1800). Periodic work a simulation
+Virtual-time settings: hosts send a heartbeat every `report_interval` simulated
+seconds (600 by default: heartbeats of thousands of hosts are most of a day's
+messages), their full resource report only when it changed or once every
+`resource_report_interval` (a simulated day), and a host is down after
+`service_down_time` (1800). Periodic work a simulation
 has no use for is turned off in its configuration: Prometheus metrics (each
 service's queue depths read every 15 s: at 10,000 hosts, more timers than
 everything else), and the power-state sync runs once a simulated day unless
@@ -55,7 +58,7 @@ from nova_lite.simulate.faults import BrokerOutage, HostFailure, SlowHost
 from nova_lite.simulate.loop import VirtualTimeLoop
 from nova_lite.simulate.outage import OutageTransport
 from nova_lite.simulate.replay import Catalog, Progress, Replay, RetryPolicy
-from nova_lite.simulate.report import Recorder, SimulationResult
+from nova_lite.simulate.report import HostTally, Recorder, SimulationResult
 from nova_lite.simulate.trace import Arrival
 
 __all__ = ["SIMULATION_PASSWORD", "Simulation", "SimulationSpec"]
@@ -84,6 +87,11 @@ class SimulationSpec:
     seed: int = 0
     sample_interval: float = 60.0
     report_interval: float = 600.0
+    # A host's full resource report when what the scheduler reads from it changed
+    # (capacity, zone, ratios, builds under way, failed builds), else once a
+    # simulated day; the other reports are heartbeats (its name). The scheduler
+    # counts usage from its own claims, so placement does not depend on this.
+    resource_report_interval: float = 86400.0
     service_down_time: float = 1800.0
     # The hosts' power-state sync, which also reaps guests of servers deleted while
     # their host could not be told (a host down, a broker outage): a simulated day by
@@ -99,6 +107,7 @@ class SimulationSpec:
             "transport_url": "memory://",
             "compute": {
                 "report_interval": self.report_interval,
+                "resource_report_interval": self.resource_report_interval,
                 "service_down_time": self.service_down_time,
                 "sync_power_state_interval": self.power_sync_interval,
                 "reserved_host_memory_mb": 0,
@@ -227,7 +236,9 @@ class Simulation:
             replay = Replay(cloud, session, recorder, catalog, retry=spec.retry)
             self.replay = replay
             await replay.watch()
-            sampler = asyncio.create_task(self._sample(cloud, recorder))
+            tally = recorder.tally()
+            _scheduler(cloud).hosts.watch(tally.update)
+            sampler = asyncio.create_task(self._sample(tally, recorder))
             faults = [asyncio.create_task(c) for c in self._faults(cloud, outages, recorder)]
             if started is not None:
                 started()
@@ -244,9 +255,7 @@ class Simulation:
             if replay.failures:
                 raise replay.failures[0]
             recorder.totals["strays_deleted"] = await replay.sweep()
-            recorder.sample(
-                _scheduler(cloud).hosts.hosts.values(), asyncio.get_running_loop().time()
-            )
+            recorder.sample(tally, asyncio.get_running_loop().time())
             audit = await _audit(session)
             self._mark("stop")
         self._mark("")
@@ -272,13 +281,13 @@ class Simulation:
             acts += [inject.broker_outage(outages, f, recorder) for f in spec.outages]
         return acts
 
-    async def _sample(self, cloud: Cloud, recorder: Recorder) -> None:
-        """A sample every `sample_interval`, read from the scheduler's own host states
-        in this process (no RPC: it costs the cloud nothing, and works in an outage)."""
+    async def _sample(self, tally: HostTally, recorder: Recorder) -> None:
+        """A sample every `sample_interval`, of the scheduler's own host states in this
+        process (no RPC: it costs the cloud nothing, and works in an outage), summed
+        as they change (`HostTally`: no scan of every host a sample)."""
         loop = asyncio.get_running_loop()
-        hosts = _scheduler(cloud).hosts.hosts
         while True:
-            recorder.sample(hosts.values(), loop.time())
+            recorder.sample(tally, loop.time())
             await asyncio.sleep(self.spec.sample_interval)
 
 
