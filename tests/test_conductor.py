@@ -15,7 +15,6 @@ import pytest
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.conductor import instance_store
-from nova_lite.conductor.instances import InstanceRecords
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -465,12 +464,14 @@ async def test_an_unknown_instance_marker_or_a_bad_limit_is_refused(api: Conduct
 async def test_an_unpaged_list_still_goes_to_a_conductor_of_the_version_before(
     broker: TransportFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A conductor whose instance records are at 1.0 (before paging) still lists every
-    instance to a caller that does not page; a page asked of it is refused."""
-    monkeypatch.setattr(InstanceRecords, "target", Target(version="1.0"))
+    """A conductor at 1.0 (before paging) still lists every instance to a caller that
+    does not page; a page asked of it is refused as a version it lacks."""
     transport = await broker.connect()
     config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
-    async with Service(ConductorManager(config, transport, "c1"), serializer=objects.serializer()):
+    manager = ConductorManager(config, transport, "c1")
+    for part in {type(manager), *(type(p) for p in manager.endpoints())}:
+        monkeypatch.setattr(part, "target", Target(version="1.0"))  # every part, as a 1.0 one
+    async with Service(manager, serializer=objects.serializer()):
         api = ConductorAPI(transport, config)
         made = await _one_in_each_project(api, 3)
         assert await api.instance_get_all(ADMIN) == made

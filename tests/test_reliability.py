@@ -229,6 +229,15 @@ def test_sql_is_only_built_with_parameters() -> None:
     assert not offenders, f"SQL built from values at {offenders}"
 
 
+def _constant_sql(node: ast.expr) -> bool:
+    """A literal, a module constant, or an entry of a constant table (``_TABLE[key]``)."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, ast.Name) and node.id.lstrip("_").isupper()
+    )
+
+
 def test_load_ports_is_only_given_literal_sql() -> None:
     """Every caller of network.rows.load_ports passes a constant as its WHERE fragment."""
     calls = [
@@ -239,11 +248,7 @@ def test_load_ports_is_only_given_literal_sql() -> None:
         and "load_ports" in (getattr(node.func, "id", None), getattr(node.func, "attr", None))
     ]
     assert calls
-    assert all(
-        isinstance(c.args[1], ast.Constant)
-        or (isinstance(c.args[1], ast.Name) and c.args[1].id.lstrip("_").isupper())
-        for c in calls
-    )
+    assert all(_constant_sql(c.args[1]) for c in calls)
 
 
 async def test_no_secret_reaches_a_log_line(broker: TransportFactory, tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ def _migration(row: Any) -> objects.Migration:
 class ActionRecords:
     """The conductor's RPC endpoints for instance actions and migrations."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, actions: ActionStore) -> None:
         self.actions = actions

@@ -209,7 +209,7 @@ class AggregateStore:
 class AggregateRecords:
     """The conductor endpoints of host aggregates (administrators only, but the zones)."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, store: AggregateStore) -> None:
         self.store = store

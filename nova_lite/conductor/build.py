@@ -63,7 +63,7 @@ ADMISSION_SWEEP_SECONDS = 10.0
 class BuildTasks:
     """The conductor endpoints that place new instances, and the build timeout check."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
         self,

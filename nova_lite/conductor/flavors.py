@@ -155,7 +155,7 @@ def _project_filter(ctx: RequestContext) -> str | None:
 class FlavorRecords:
     """The conductor endpoints of flavors: create, read, update, delete and access."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, store: FlavorStore) -> None:
         self.store = store

@@ -32,7 +32,7 @@ MAX_TAGS = 50  # Nova's per-server limit of tags
 class InstanceEdits:
     """The conductor endpoints that edit a server's metadata and tags in place."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, store: InstanceStore, notifier: Notifier) -> None:
         self.store = store

@@ -20,6 +20,7 @@ from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
 from nova_lite.conductor.actions import ActionStore, EventStep, event_step
 from nova_lite.conductor.instance_store import ANY, InstanceStore
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import UnexpectedTaskStateError
 from nova_lite.notifications import Notifier
@@ -32,9 +33,8 @@ __all__ = ["InstanceRecords"]
 class InstanceRecords:
     """The conductor endpoints that read and save instances."""
 
-    # 1.1: instance_get_all pages. The other parts stay at 1.0, which is all their
-    # callers send; only a paged instance_get_all is sent as 1.1.
-    target: ClassVar[Target] = Target(version="1.1")
+    # 1.1: instance_get_all pages (only a paged instance_get_all is sent as 1.1).
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
         self,

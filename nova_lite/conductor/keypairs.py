@@ -31,7 +31,7 @@ __all__ = ["KeypairRecords"]
 class KeypairRecords:
     """The conductor endpoints that keep users' key pairs."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, db: Database, *, quotas: QuotaBook) -> None:
         self.db = db

@@ -47,7 +47,7 @@ EVENT = "conductor_live_migrate_instance"
 class LiveMigrationTasks:
     """The conductor endpoint that starts a live migration (module doc)."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
         self,

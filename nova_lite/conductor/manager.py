@@ -69,7 +69,7 @@ class ConductorManager(Manager):
     """Owns the instance database and orchestrates scheduling."""
 
     topic: ClassVar[str] = "conductor"
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)

@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 class MigrationTasks:
     """Conductor endpoints that place an existing instance on a (new) host."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
         self,

@@ -278,7 +278,7 @@ async def _used(
 class QuotaRecords:
     """The conductor endpoints of compute quotas and quota classes."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, book: QuotaBook) -> None:
         self.book = book

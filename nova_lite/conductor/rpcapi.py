@@ -20,7 +20,10 @@ class ConductorAPI(RPCAPI):
     """
 
     topic: ClassVar[str] = "conductor"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.0"  # what a call is sent as unless it needs more
+    # What a conductor of this code answers, every part alike (a 1.1 server answers
+    # 1.0 calls too): the manager's target and each endpoint part's.
+    served_version: ClassVar[str] = "1.1"
 
     async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
         result: objects.Flavor = await self.invoker.call(ctx, "flavor_create", flavor=flavor)

@@ -151,7 +151,7 @@ class ServerGroupStore:
 class ServerGroupRecords:
     """The conductor endpoints of server groups."""
 
-    target: ClassVar[Target] = Target(version=ConductorAPI.version)
+    target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(self, store: ServerGroupStore) -> None:
         self.store = store
