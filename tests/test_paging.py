@@ -13,7 +13,7 @@ from nova_lite.audit import Audit
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import Forbidden, Invalid, MarkerNotFound, MessageTooLarge
 from nova_lite.scheduler import rpcapi as scheduler_rpcapi
-from nova_lite.testing import CloudFactory, assert_audit_clean, restart_compute
+from nova_lite.testing import CloudFactory, assert_audit_clean, restart_compute, wait_all
 
 ADMIN = RequestContext.admin()
 
@@ -141,8 +141,7 @@ async def test_the_audit_reads_every_page_of_a_cloud_larger_than_a_page(
     cloud = await memory_clouds.start(computes=3)
     admin = await cloud.login_admin()
     servers = await admin.servers.create("srv", flavor="m1.tiny", image="cirros", count=5)
-    for server in servers:
-        await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
+    await wait_all(admin, servers, "ACTIVE", timeout=30)
     monkeypatch.setattr(paging, "PAGE_SIZE", 2)
     monkeypatch.setattr(scheduler_rpcapi, "ALLOCATION_PAGE", 2)
 
@@ -161,8 +160,7 @@ async def test_the_schedulers_allocations_page_by_consumer(memory_clouds: CloudF
     cloud = await memory_clouds.start(computes=2)
     admin = await cloud.login_admin()
     servers = await admin.servers.create("srv", flavor="m1.tiny", image="cirros", count=4)
-    for server in servers:
-        await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
+    await wait_all(admin, servers, "ACTIVE", timeout=30)
     api = cloud.api.scheduler
     every = sorted(a["instance_uuid"] for a in await api.list_allocations(ADMIN))
     assert every == sorted(s.id for s in servers)
@@ -189,8 +187,7 @@ async def test_a_restarted_host_with_more_servers_than_a_page_tracks_them_all(
     cloud = await memory_clouds.start(computes=1)
     admin = await cloud.login_admin()
     servers = await admin.servers.create("srv", flavor="m1.tiny", image="cirros", count=5)
-    for server in servers:
-        await admin.servers.wait_for(server.id, "ACTIVE", timeout=30)
+    await wait_all(admin, servers, "ACTIVE", timeout=30)
     monkeypatch.setattr(paging, "PAGE_SIZE", 2)
 
     manager = await restart_compute(cloud, "compute1")
