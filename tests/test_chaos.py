@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import io
 import os
 import random
 import signal
@@ -152,6 +153,13 @@ class Probe:
             await self._arrived.wait()
 
 
+def _hung(kind: str, running: asyncio.Future[object]) -> str:
+    """What a hung operation was waiting on when `CALL_BOUND` ran out: its stack."""
+    stack = io.StringIO()
+    running.print_stack(file=stack)  # type: ignore[attr-defined]
+    return f"{kind}, waiting at:\n{stack.getvalue()}"
+
+
 class Clients:
     """Streams of boots, actions and deletes; what each answered, and the hung ones."""
 
@@ -166,14 +174,17 @@ class Clients:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             kind, operation = self._pick()
-            try:
-                await asyncio.wait_for(operation(), CALL_BOUND)
-            except TimeoutError:
-                self.hung.append(kind)
+            running = asyncio.ensure_future(operation())
+            await asyncio.wait({running}, timeout=CALL_BOUND)
+            if not running.done():
+                self.hung.append(_hung(kind, running))
                 self.outcomes[f"{kind}:hung"] += 1
-            except NovaLiteError as exc:
-                self.outcomes[f"{kind}:{type(exc).__name__}"] += 1
+                running.cancel()
+                await asyncio.wait({running})
+            elif isinstance(running.exception(), NovaLiteError):
+                self.outcomes[f"{kind}:{type(running.exception()).__name__}"] += 1
             else:
+                running.result()  # anything else is the test's failure
                 self.outcomes[f"{kind}:ok"] += 1
             await asyncio.sleep(self.rng.uniform(0.05, 0.3))
 
@@ -340,7 +351,8 @@ async def test_chaos(
         "casts": {"confirmed": len(probe.confirmed), "unconfirmed": probe.failed},
     }
     print(f"\nchaos: {counts}")
-    assert [h for c in clients for h in c.hung] == [], counts  # no caller hung
+    hung = [h for c in clients for h in c.hung]
+    assert hung == [], f"{counts}\n" + "\n".join(hung)  # no caller hung
     assert probe.confirmed <= probe.received  # no confirmed cast lost
     expected = ["conductor", "scheduler", "network", "compute"]
     expected += [f"{t}.ctl" for t in ("conductor", "scheduler", "network")]
