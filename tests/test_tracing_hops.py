@@ -23,6 +23,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import NotFound
 from nova_lite.rpc import Invoker, Target, Worker, endpoint
 from nova_lite.telemetry import Telemetry, install, uninstall
+from nova_lite.telemetry import rpc as rpc_hooks
 from nova_lite.testing import TransportFactory
 from nova_lite.tracing import light
 from nova_lite.tracing.exporters import MemoryExporter
@@ -177,3 +178,38 @@ async def test_a_relayed_call_makes_the_same_tree_on_every_broker(pair: _Pair) -
         assert span.attributes["nova_lite.instance_uuid"] == "u-3"  # type: ignore[attr-defined]
     assert server.attributes["nova_lite.request_id"] == ctx.request_id  # type: ignore[attr-defined]
     assert consumer.attributes["nova_lite.request_id"] == ctx.request_id  # type: ignore[attr-defined]
+
+
+async def test_an_in_process_broker_hands_the_senders_hop_over(
+    pair: _Pair, broker: TransportFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the in-memory broker, with tracing alone, the handler's hook takes its
+    parent from the sender's hop found by the ``traceparent`` (no parsing), the entry
+    gone once taken; over RabbitMQ (or with metrics on: the general hooks) nothing is
+    handed over and the string is parsed. The spans are the same either way (above)."""
+    found: list[object] = []
+
+    def take(parent: str, default: None) -> object:
+        hop = light.HANDED_OVER.pop(parent, default)
+        found.append(hop)
+        return hop
+
+    monkeypatch.setattr(rpc_hooks, "_handed_over", take)
+    assert await pair.invoker.call(RequestContext(), "relay", instance_uuid="u-4") == "u-4"
+    await asyncio.wait_for(pair.endpoint.noted.wait(), 10)
+    for _ in range(100):
+        if pair.spans(SpanKind.CONSUMER):
+            break
+        await asyncio.sleep(0.01)
+    [client] = pair.spans(SpanKind.CLIENT)
+    [producer] = pair.spans(SpanKind.PRODUCER)
+    handed = [hop for hop in found if hop is not None]
+    if broker.kind == "memory" and pair.telemetry.metrics is None:
+        assert [hop.span_id for hop in handed] == [  # type: ignore[attr-defined]
+            f"{client.context.span_id:016x}",  # type: ignore[attr-defined]
+            f"{producer.context.span_id:016x}",  # type: ignore[attr-defined]
+        ]
+    else:
+        assert handed == []
+    trace_id = f"{client.context.trace_id:032x}"  # type: ignore[attr-defined]
+    assert not [hop for hop in light.HANDED_OVER.values() if hop.trace_id == trace_id]

@@ -50,7 +50,7 @@ import orjson
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError
 from nova_lite.tracing import propagation
-from nova_lite.tracing.light import Hop
+from nova_lite.tracing.light import HANDED_MAX, HANDED_OVER, Hop
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -279,8 +279,9 @@ def encode_request(
     driver writes its call_monitor_timeout: a server that reads it sends heartbeats.
     `bare`: without the outer envelope (for an in-process broker, see the module).
     `sent`: what the RPC hooks made of the message (`nova_lite.telemetry.rpc`); a
-    `Hop` (tracing alone on, not made current) gives the ``traceparent``, else the
-    current span does (`propagation.write`).
+    `Hop` (tracing alone on, not made current) gives the ``traceparent``, and,
+    `bare`, is handed over beside it (`nova_lite.tracing.light.HANDED_OVER`); else
+    the current span does (`propagation.write`).
     """
     message: dict[str, Any] = {"method": method, "args": args, "_unique_id": unique_id}
     # As oslo.messaging's client: no key for an unset namespace or version (a server
@@ -300,7 +301,11 @@ def encode_request(
     # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
     if sent is not None and type(sent) is Hop:  # `Hop.traceparent`, inline
         flags = "01" if sent.sampled else "00"
-        message[_TRACEPARENT] = f"00-{sent.trace_id}-{sent.span_id}-{flags}"
+        parent = message[_TRACEPARENT] = f"00-{sent.trace_id}-{sent.span_id}-{flags}"
+        if bare:  # an in-process broker's: the handler finds the hop by it
+            if len(HANDED_OVER) >= HANDED_MAX:
+                HANDED_OVER.clear()
+            HANDED_OVER[parent] = sent
     else:
         propagation.write(message, _CONTEXT_PREFIX)
     return _body(message, bare)

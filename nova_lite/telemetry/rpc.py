@@ -28,6 +28,7 @@ from nova_lite.metrics import Metrics
 from nova_lite.tracing.hops import Shape
 from nova_lite.tracing.light import (
     CURRENT,
+    HANDED_OVER,
     NOWHERE,
     SAMPLED_FLAGS,
     VALID_00,
@@ -52,6 +53,7 @@ __all__ = ["Observed", "RpcObserver", "instance_of"]
 SYSTEM = "oslo.messaging"
 _new = object.__new__
 _now = time.time_ns
+_handed_over = HANDED_OVER.pop
 #: Span shapes an observer keeps (emptied when full: hosts x methods is unbounded).
 SHAPES = 4096
 
@@ -231,14 +233,20 @@ class RpcObserver:
     def _handle_hop(self, target: Target, request: Request) -> Observed | Hop:
         """`handling` with tracing alone on: the hop made here, and made current.
 
-        No ``traceparent``: a new trace; nova_lite's version-00 one (checked whole,
-        as `LightTracer.handling` does): its trace continued; anything else (a
-        ``tracestate``, another version, an invalid one) goes the general way.
+        No ``traceparent``: a new trace; one this process wrote into a message of
+        an in-process broker (`nova_lite.tracing.light.HANDED_OVER`): the sender's
+        hop continued, its ids as they are; nova_lite's version-00 one from
+        elsewhere (checked whole, as `LightTracer.handling` does): its trace
+        continued; anything else (a ``tracestate``, another version, an invalid
+        one) goes the general way.
         """
         headers = request.trace
         parent = headers.get("traceparent")
-        if parent is not None and (VALID_00.fullmatch(parent) is None or "tracestate" in headers):
-            return RpcObserver.handling(self, target, request)
+        sender = None
+        if parent is not None:
+            sender = _handed_over(parent, None)  # this process's own: no parsing
+            if sender is None and (VALID_00.fullmatch(parent) is None or "tracestate" in headers):
+                return RpcObserver.handling(self, target, request)
         key = (
             request.msg_id is not None and request.reply_q is not None,  # `Request.is_call`
             target.topic or "",
@@ -260,6 +268,10 @@ class RpcObserver:
             hop.trace_id = trace_id
             hop.parent_id = None
             hop.sampled = self._every or int(trace_id[16:], 16) < self._bound
+        elif sender is not None:
+            hop.trace_id = sender.trace_id
+            hop.parent_id = sender.span_id
+            hop.sampled = sender.sampled
         else:
             hop.trace_id = parent[3:35]
             hop.parent_id = parent[36:52]

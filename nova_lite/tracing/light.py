@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT",
+    "HANDED_MAX",
+    "HANDED_OVER",
     "NOWHERE",
     "SAMPLED_FLAGS",
     "VALID_00",
@@ -137,6 +139,15 @@ def new_trace_id() -> str:
 
 
 os.register_at_fork(after_in_child=_pool.clear)
+
+#: Hops whose ``traceparent`` this process wrote into a message of an in-process
+#: broker, by that string: the handler's hook takes its parent's ids from the hop
+#: (popping it) instead of parsing and checking the string, which it knows to be
+#: valid since this process wrote it. The wire form is the same either way. A
+#: message nobody handles leaves its entry: emptied when `HANDED_MAX` wait.
+HANDED_OVER: dict[str, Hop] = {}
+HANDED_MAX = 4096
+os.register_at_fork(after_in_child=HANDED_OVER.clear)
 
 
 class Parent(Protocol):
