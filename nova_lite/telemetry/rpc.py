@@ -8,9 +8,12 @@ one lookup. It counts the message, times it, counts a failure by its exception
 class, and (tracing on) runs it inside a span: a CLIENT (call) or PRODUCER (cast)
 span around the send, so the message carries its ``traceparent``; a SERVER or
 CONSUMER span around the handler, continuing the sender's trace from the message
-(`nova_lite.tracing.propagation.remote`). The spans are the light tracer's, made
-current in its context variable, with their attributes left to the export
-(`LightSpan.defer`): these hooks run for every message.
+(`nova_lite.tracing.propagation.remote`; through an in-process broker, from the
+sender's hop itself, `nova_lite.tracing.light.HANDED_OVER`). The spans are the
+light tracer's, made current in its context variable (but, with tracing alone on,
+a sent message's, which the Invoker hands to the encoder instead), with their
+attributes left to the export (`LightSpan.defer`) or, for a `Hop`, taken as its
+row's values: these hooks run for every message.
 """
 
 from __future__ import annotations
