@@ -29,7 +29,7 @@ from nova_lite.scheduler.explain import FilterTally
 from nova_lite.telemetry import Telemetry
 from nova_lite.telemetry.rpc import RpcObserver, instance_of
 from nova_lite.testing import CloudFactory, NotificationTap, TransportFactory
-from nova_lite.tracing import propagation, tracing_from_config
+from nova_lite.tracing import light, propagation, tracing_from_config
 from nova_lite.tracing.exporters import MemoryExporter
 from nova_lite.tracing.light import Hop
 from nova_lite.transport import Message
@@ -190,8 +190,9 @@ def test_a_message_gets_the_same_trace_keys_as_the_carrier_gives() -> None:
     assert tracing is not None
     observer = RpcObserver(None, tracing.tracer)
     try:
-        hop = observer.sending("call", Target(topic="calc", server="h1"), "ping", {})
-        assert isinstance(hop, Hop)
+        request = envelope.Request("ping", {}, RequestContext(), msg_id="m1", reply_q="r")
+        hop = observer.handling(Target(topic="calc", server="h1"), request)
+        assert isinstance(hop, Hop) and light.CURRENT.get() is hop
         written: dict[str, Any] = {}
         propagation.write(written, "_context_")
         expected = {"_context_" + key: value for key, value in propagation.carrier().items()}
@@ -205,6 +206,47 @@ def test_a_message_gets_the_same_trace_keys_as_the_carrier_gives() -> None:
         written = {}
         propagation.write(written, "_context_")  # outside any span: nothing
         assert written == {}
+    finally:
+        tracing.shutdown()
+
+
+def test_a_sent_hop_is_not_current_and_its_message_carries_it() -> None:
+    """Tracing alone, the hop of a message sent is not made current (nothing runs in a
+    send but the publish): the encoder writes the hop's ``traceparent`` it is handed,
+    the one `write` would write were it current, and the handler's hop continues it."""
+    exporter = MemoryExporter()
+    tracing = tracing_from_config(Config.load(environ={}), exporter=exporter)
+    assert tracing is not None
+    observer = RpcObserver(None, tracing.tracer)
+    ctx = RequestContext()
+    try:
+        sent = observer.sending("call", Target(topic="calc", server="h1"), "ping", {})
+        assert isinstance(sent, Hop) and light.CURRENT.get() is None
+        body = envelope.encode_request(
+            ctx, "ping", {}, namespace=None, version=None, unique_id="u1", msg_id="m1",
+            reply_q="r", bare=True, sent=sent,
+        )  # fmt: skip
+        assert orjson.loads(body)["_context_traceparent"] == sent.traceparent()
+        token = light.CURRENT.set(sent)  # were it current: the same key
+        written: dict[str, Any] = {}
+        propagation.write(written, "_context_")
+        light.CURRENT.reset(token)
+        assert written == {"_context_traceparent": sent.traceparent()}
+        request = envelope.decode_request(body, bare=True)
+        handled = observer.handling(Target(topic="calc", server="h1"), request)
+        assert isinstance(handled, Hop) and light.CURRENT.get() is handled
+        assert (handled.trace_id, handled.parent_id) == (sent.trace_id, sent.span_id)
+        inner = observer.sending("cast", Target(topic="calc"), "note", {"instance_uuid": "u"})
+        assert isinstance(inner, Hop) and inner.parent_id == handled.span_id
+        assert inner.where == handled.where == ("calc", "h1")  # the handler's, inherited
+        inner.end()
+        handled.end()
+        sent.end()
+        assert light.CURRENT.get() is None
+        tracing.tracer.flush()
+        spans = {span.name: span for span in exporter.spans()}
+        assert spans["calc/ping"].context is not None and spans["calc/note"].parent is not None
+        assert spans["calc/note"].parent.span_id == int(handled.span_id, 16)
     finally:
         tracing.shutdown()
 

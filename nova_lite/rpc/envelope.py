@@ -50,6 +50,7 @@ import orjson
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import MessageDecodeError, NovaLiteError
 from nova_lite.tracing import propagation
+from nova_lite.tracing.light import HANDED_MAX, HANDED_OVER, Hop
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -270,12 +271,17 @@ def encode_request(
     reply_q: str | None = None,
     client_timeout: float | None = None,
     bare: bool = False,
+    sent: object = None,
 ) -> bytes:
     """The body of an rpc.call (with `msg_id` and `reply_q`) or rpc.cast message.
 
     A call carries `client_timeout` as ``_timeout`` (null when unset), as oslo's
     driver writes its call_monitor_timeout: a server that reads it sends heartbeats.
     `bare`: without the outer envelope (for an in-process broker, see the module).
+    `sent`: what the RPC hooks made of the message (`nova_lite.telemetry.rpc`); a
+    `Hop` (tracing alone on, not made current) gives the ``traceparent``, and,
+    `bare`, is handed over beside it (`nova_lite.tracing.light.HANDED_OVER`); else
+    the current span does (`propagation.write`).
     """
     message: dict[str, Any] = {"method": method, "args": args, "_unique_id": unique_id}
     # As oslo.messaging's client: no key for an unset namespace or version (a server
@@ -293,7 +299,15 @@ def encode_request(
     message["_context_project"] = ctx.project_id
     # Inside a span, its W3C trace context as extra context keys, as oslo's profiler
     # carries its ``trace_info`` (one more ``_context_`` key, which oslo.context ignores).
-    propagation.write(message, _CONTEXT_PREFIX)
+    if sent is not None and type(sent) is Hop:  # `Hop.traceparent`, inline
+        flags = "01" if sent.sampled else "00"
+        parent = message[_TRACEPARENT] = f"00-{sent.trace_id}-{sent.span_id}-{flags}"
+        if bare:  # an in-process broker's: the handler finds the hop by it
+            if len(HANDED_OVER) >= HANDED_MAX:
+                HANDED_OVER.clear()
+            HANDED_OVER[parent] = sent
+    else:
+        propagation.write(message, _CONTEXT_PREFIX)
     return _body(message, bare)
 
 
@@ -407,6 +421,13 @@ def decode_request(
             for key in _OPTIONAL_STRINGS:  # name the first wrong one
                 _optional_str(message, key)
     timeout = get("_timeout")
+    parent = get(_TRACEPARENT)  # `_trace_of`, inline for nova_lite's own traceparent alone
+    if parent is None:
+        trace = _NO_TRACE
+    elif type(parent) is str and _TRACESTATE not in message:
+        trace = {"traceparent": parent}
+    else:
+        trace = _trace_of(message)
     return Request(
         method,
         args,
@@ -417,7 +438,7 @@ def decode_request(
         reply_q,
         unique_id,
         None if timeout is None else _client_timeout(message),
-        _NO_TRACE if _TRACEPARENT not in message else _trace_of(message),
+        trace,
     )
 
 

@@ -346,8 +346,14 @@ class Invoker:
             )
 
     def _encode(
-        self, ctx: RequestContext, method: str, kwargs: dict[str, Any], **reply: Any
+        self,
+        ctx: RequestContext,
+        method: str,
+        kwargs: dict[str, Any],
+        sent: object,
+        **reply: Any,
     ) -> bytes:
+        """The request's body; `sent` is what the RPC hooks gave (its trace context)."""
         serializer = self._options.serializer
         if type(serializer) is ObjectSerializer:  # plain values stay as they are
             serialize = serializer.serialize_entity
@@ -365,6 +371,7 @@ class Invoker:
             version=self.target.version,
             unique_id=_new_id(),
             bare=self.transport.in_process,  # no oslo envelope through an in-process broker
+            sent=sent,
             **reply,
         )
 
@@ -390,7 +397,7 @@ class Invoker:
         try:
             if self._options.version_cap is not None:
                 self._check_version()
-            body = self._encode(ctx, method, kwargs)
+            body = self._encode(ctx, method, kwargs, observed)
             try:
                 message = Message(body, persistent=self._options.persistent_casts)
                 await self._publisher.publish(self.target, message, self._routed())
@@ -433,7 +440,13 @@ class Invoker:
             msg_id = _new_id()
             monitor, timeout = options.call_monitor_timeout, options.timeout
             body = self._encode(
-                ctx, method, kwargs, msg_id=msg_id, reply_q=replies.queue, client_timeout=monitor
+                ctx,
+                method,
+                kwargs,
+                observed,
+                msg_id=msg_id,
+                reply_q=replies.queue,
+                client_timeout=monitor,
             )
             # A request nobody has taken once its caller gives up (silence, with a call
             # monitor: no worker holds it to beat for it) expires on the broker then too.

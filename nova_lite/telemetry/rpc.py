@@ -8,9 +8,12 @@ one lookup. It counts the message, times it, counts a failure by its exception
 class, and (tracing on) runs it inside a span: a CLIENT (call) or PRODUCER (cast)
 span around the send, so the message carries its ``traceparent``; a SERVER or
 CONSUMER span around the handler, continuing the sender's trace from the message
-(`nova_lite.tracing.propagation.remote`). The spans are the light tracer's, made
-current in its context variable, with their attributes left to the export
-(`LightSpan.defer`): these hooks run for every message.
+(`nova_lite.tracing.propagation.remote`; through an in-process broker, from the
+sender's hop itself, `nova_lite.tracing.light.HANDED_OVER`). The spans are the
+light tracer's, made current in its context variable (but, with tracing alone on,
+a sent message's, which the Invoker hands to the encoder instead), with their
+attributes left to the export (`LightSpan.defer`) or, for a `Hop`, taken as its
+row's values: these hooks run for every message.
 """
 
 from __future__ import annotations
@@ -25,8 +28,21 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from nova_lite.metrics import Metrics
-from nova_lite.tracing.hops import Row, Shape
-from nova_lite.tracing.light import CURRENT, NOWHERE, Hop, LightSpan, LightTracer, parent_of
+from nova_lite.tracing.hops import Shape
+from nova_lite.tracing.light import (
+    CURRENT,
+    HANDED_OVER,
+    NOWHERE,
+    SAMPLED_FLAGS,
+    VALID_00,
+    Hop,
+    LightSpan,
+    LightTracer,
+    new_id,
+    new_trace_id,
+    parent_of,
+    pop_id,
+)
 
 if TYPE_CHECKING:
     from nova_lite.metrics.families import CounterChild as Counter
@@ -38,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = ["Observed", "RpcObserver", "instance_of"]
 
 SYSTEM = "oslo.messaging"
+_new = object.__new__
+_now = time.time_ns
+_handed_over = HANDED_OVER.pop
 #: Span shapes an observer keeps (emptied when full: hosts x methods is unbounded).
 SHAPES = 4096
 
@@ -76,6 +95,14 @@ class RpcObserver:
 
     The labelled children of the hot metrics are made once per (topic, method, kind)
     and kept: ``labels()`` on every message would cost more than the rest together.
+
+    With tracing alone on (no metrics, no OpenTelemetry bridge), `sending` and
+    `handling` are `_send_hop` and `_handle_hop`: the common hop (a new trace, or
+    one under a hop of this process; a handled message with nova_lite's own
+    ``traceparent``) made right there, its attributes taken inline, with no other
+    call; anything else goes the general way. These run twice per message, and
+    an in-memory call costs only some 60 µs: every bytecode shows (see
+    benchmarks/README.md, "tracing cost on in-memory calls").
     """
 
     def __init__(self, metrics: Metrics | None, tracer: LightTracer | None) -> None:
@@ -85,6 +112,12 @@ class RpcObserver:
         self._handled: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self._in_flight: dict[str, Gauge] = {}
         self._shapes: dict[tuple[Any, ...], Shape] = {}
+        # The sampling of a new trace, as `LightTracer.hop` decides it.
+        self._every = tracer is not None and tracer._every
+        self._bound = tracer._bound if tracer is not None else 0
+        if tracer is not None and metrics is None and not tracer.bridge:
+            self.sending = self._send_hop  # type: ignore[method-assign]
+            self.handling = self._handle_hop  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<RpcObserver sent={len(self._sent)} handled={len(self._handled)} kinds>"
@@ -155,6 +188,118 @@ class RpcObserver:
             self, span, token, bridged, children, time.perf_counter(), topic, method, None
         )
 
+    def _send_hop(
+        self, kind: str, target: Target, method: str, args: Mapping[str, Any]
+    ) -> Observed | Hop:
+        """`sending` with tracing alone on: the hop made here (see the class).
+
+        The hop is not made current: nothing runs inside a send but the publish,
+        and the Invoker hands the hop to the encoder, which writes its
+        ``traceparent`` (`nova_lite.rpc.envelope.encode_request`'s `sent`). It is
+        made as `Hop.__init__` makes one, inline (no second frame per message).
+        """
+        parent = CURRENT.get()
+        if parent is None:
+            where = NOWHERE
+        elif type(parent) is Hop:
+            where = parent.shape.where
+        else:  # a full span's child (a tracestate, a foreign parent): the general way
+            return RpcObserver.sending(self, kind, target, method, args)
+        key = (kind, target.topic or "", method, target.server, where)
+        shape = self._shapes.get(key) or self._new_shape(key)
+        uuid = args.get("instance_uuid")  # `instance_of`, inline for the common case
+        if type(uuid) is not str:
+            uuid = instance_of(args)
+        hop = _new(Hop)
+        hop.shape = shape
+        if parent is None:
+            try:
+                trace_id = pop_id() + pop_id()  # `new_trace_id`, inline
+            except IndexError:
+                trace_id = new_trace_id()
+            hop.trace_id = trace_id
+            hop.parent_id = None
+            hop.sampled = self._every or int(trace_id[16:], 16) < self._bound
+        else:
+            hop.trace_id = parent.trace_id
+            hop.parent_id = parent.span_id
+            hop.sampled = parent.sampled
+        try:
+            hop.span_id = pop_id()  # `new_id`, inline
+        except IndexError:
+            hop.span_id = new_id()
+        hop.values = (uuid,)
+        hop.token = hop.full = None
+        hop.start_time = _now()
+        return hop
+
+    def _handle_hop(self, target: Target, request: Request) -> Observed | Hop:
+        """`handling` with tracing alone on: the hop made here, and made current.
+
+        No ``traceparent``: a new trace; one this process wrote into a message of
+        an in-process broker (`nova_lite.tracing.light.HANDED_OVER`): the sender's
+        hop continued, its ids as they are; nova_lite's version-00 one from
+        elsewhere (checked whole, as `LightTracer.handling` does): its trace
+        continued; anything else (a ``tracestate``, another version, an invalid
+        one) goes the general way.
+        """
+        headers = request.trace
+        parent = headers.get("traceparent")
+        sender = None
+        if parent is not None:
+            sender = _handed_over(parent, None)  # this process's own: no parsing
+            if sender is None and (VALID_00.fullmatch(parent) is None or "tracestate" in headers):
+                return RpcObserver.handling(self, target, request)
+        key = (
+            request.msg_id is not None and request.reply_q is not None,  # `Request.is_call`
+            target.topic or "",
+            request.method,
+            target.server,
+        )
+        shape = self._shapes.get(key) or self._new_shape(key)
+        args = request.args
+        uuid = args.get("instance_uuid")  # `instance_of`, inline for the common case
+        if type(uuid) is not str:
+            uuid = instance_of(args)
+        hop = _new(Hop)
+        hop.shape = shape
+        if parent is None:
+            try:
+                trace_id = pop_id() + pop_id()
+            except IndexError:
+                trace_id = new_trace_id()
+            hop.trace_id = trace_id
+            hop.parent_id = None
+            hop.sampled = self._every or int(trace_id[16:], 16) < self._bound
+        elif sender is not None:
+            hop.trace_id = sender.trace_id
+            hop.parent_id = sender.span_id
+            hop.sampled = sender.sampled
+        else:
+            hop.trace_id = parent[3:35]
+            hop.parent_id = parent[36:52]
+            hop.sampled = parent[53:] in SAMPLED_FLAGS
+        try:
+            hop.span_id = pop_id()
+        except IndexError:
+            hop.span_id = new_id()
+        hop.values = (request.context.request_id, uuid)
+        hop.full = None
+        hop.start_time = _now()
+        hop.token = CURRENT.set(hop)
+        return hop
+
+    def _new_shape(self, key: tuple[Any, ...]) -> Shape:
+        """`_shape` for the hop hooks' keys, whose handler keys say a call by True."""
+        tracer = self.tracer
+        assert tracer is not None
+        if len(key) == 4:
+            shape = self._shape(("call" if key[0] else "cast", *key[1:]), tracer)
+        else:
+            shape = self._shape(key, tracer)
+        self._shapes[key] = shape
+        return shape
+
     def _shape(self, key: tuple[Any, ...], tracer: LightTracer) -> Shape:
         """The shape of the spans of one kind of hop: a send (5 keys) or a handler (4)."""
         if len(self._shapes) >= SHAPES:
@@ -169,7 +314,7 @@ class RpcObserver:
             if server:
                 attributes["server.address"] = server
             shape = Shape(
-                name, _CLIENT_KINDS[kind], tracer, attributes, _SENT, _sent_values, _sent_row,
+                name, _CLIENT_KINDS[kind], tracer, attributes, _SENT, _sent_values,
                 remote_parent=False, where=key[4],
             )  # fmt: skip
         else:
@@ -177,7 +322,6 @@ class RpcObserver:
             attributes["nova_lite.host"] = server or ""
             shape = Shape(
                 name, _SERVER_KINDS[kind], tracer, attributes, _HANDLED, _handled_values,
-                _handled_row,
                 remote_parent=True, where=(topic, server or ""),
             )  # fmt: skip
         self._shapes[key] = shape
@@ -304,20 +448,3 @@ def _sent_values(args: Mapping[str, Any]) -> tuple[Any, ...]:
 def _handled_values(request: Request) -> tuple[Any, ...]:
     """A handled request's own span attributes (`_HANDLED`): request id, instance."""
     return (request.context.request_id, instance_of(request.args))
-
-
-def _sent_row(hop: Hop, end: int) -> Row:
-    """A finished sent hop's row (`nova_lite.tracing.hops`), `_sent_values` at its end."""
-    return (
-        hop.shape, hop.trace_id, hop.span_id, hop.parent_id, hop.start_time, end,
-        instance_of(hop.arg),
-    )  # fmt: skip
-
-
-def _handled_row(hop: Hop, end: int) -> Row:
-    """A finished handled hop's row, `_handled_values` at its end."""
-    request: Request = hop.arg
-    return (
-        hop.shape, hop.trace_id, hop.span_id, hop.parent_id, hop.start_time, end,
-        request.context.request_id, instance_of(request.args),
-    )  # fmt: skip

@@ -9,9 +9,10 @@ finished hop is one tuple, its *row*::
     (shape, trace_id, span_id, parent_id, start_ns, end_ns, *values)
 
 where `values` are the span's own attributes, in the order of ``shape.extra``
-(an instance uuid; a handler's request id), None for one it does not have. A row
-is made by `nova_lite.tracing.light.Hop.end` with no span object, attribute dict
-or record made; `record` and `readable` make the span-file record and the SDK's
+(an instance uuid; a handler's request id), None for one it does not have, taken
+when the hop starts (`nova_lite.tracing.light.Hop.values`). A row is made by
+`nova_lite.tracing.light.Hop.end` with no call, span object, attribute dict or
+record made; `record` and `readable` make the span-file record and the SDK's
 `ReadableSpan` of a row when an exporter wants them (the memory exporter when read,
 OTLP and console in their thread).
 
@@ -39,7 +40,7 @@ from nova_lite.tracing.light import span_context
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-    from nova_lite.tracing.light import Hop, LightSpan, LightTracer
+    from nova_lite.tracing.light import LightSpan, LightTracer
 
 __all__ = ["Row", "Shape", "encode", "expand", "readable", "record"]
 
@@ -54,8 +55,8 @@ class Shape(str):
     """What every span of one kind of hop shares; the string itself is the shape's id.
 
     `values` gives, from the hop's argument, the values of the `extra` attribute
-    keys (none of them a fixed key); `row` makes a finished hop's whole row, those
-    values included, as one tuple (``row(hop, end_ns)``). A handler's shape
+    keys (none of them a fixed key), as a tuple: the tail of the hop's row (the RPC
+    hooks make it inline, `nova_lite.telemetry.rpc`). A handler's shape
     (`remote_parent`) has its parent in the sender's process; `where` is the
     (service, host) a hop of the shape runs in.
     """
@@ -66,7 +67,6 @@ class Shape(str):
     attributes: dict[str, Any]
     extra: tuple[str, ...]
     values: Callable[[Any], tuple[Any, ...]]
-    row: Callable[[Hop, int], Row]
     remote_parent: bool
     where: tuple[str, str]
     tracer: LightTracer
@@ -81,7 +81,6 @@ class Shape(str):
         attributes: Mapping[str, Any],
         extra: tuple[str, ...],
         values: Callable[[Any], tuple[Any, ...]],
-        row: Callable[[Hop, int], Row],
         *,
         remote_parent: bool,
         where: tuple[str, str],
@@ -102,7 +101,6 @@ class Shape(str):
         self.attributes = dict(attributes)
         self.extra = extra
         self.values = values
-        self.row = row
         self.remote_parent = remote_parent
         self.where = where  # a handler's (service, host), or the sender's
         self.tracer = tracer

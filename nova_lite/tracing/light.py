@@ -61,7 +61,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT",
+    "HANDED_MAX",
+    "HANDED_OVER",
     "NOWHERE",
+    "SAMPLED_FLAGS",
+    "VALID_00",
     "Current",
     "Hop",
     "LightSpan",
@@ -69,7 +73,9 @@ __all__ = [
     "Parent",
     "Remote",
     "current_span",
+    "new_trace_id",
     "parent_of",
+    "pop_id",
     "remote_of",
     "where",
 ]
@@ -89,9 +95,9 @@ NOWHERE = ("", "")  # (service, host) of work outside any service
 #: A version-00 ``traceparent``: trace id, span id, flags (lowercase hex, W3C).
 VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 # The same with neither id all zeros (a valid parent, by the regular expression alone).
-_VALID_00 = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+VALID_00 = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 # The flags bytes with the sampled bit set.
-_SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(256) if flags & 1)
+SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(256) if flags & 1)
 _now = time.time_ns
 
 # Span ids, 16 hex digits each, cut from one `os.urandom` draw a refill: `new_id`
@@ -101,6 +107,8 @@ _now = time.time_ns
 _ID_POOL = 1024
 _pool: list[str] = []
 _pop = _pool.pop
+#: The pool's own pop, for hooks that inline `new_id` (IndexError: call `new_id`).
+pop_id = _pop
 
 
 _SIXTEEN = re.compile(".{16}", re.DOTALL)
@@ -131,6 +139,15 @@ def new_trace_id() -> str:
 
 
 os.register_at_fork(after_in_child=_pool.clear)
+
+#: Hops whose ``traceparent`` this process wrote into a message of an in-process
+#: broker, by that string: the handler's hook takes its parent's ids from the hop
+#: (popping it) instead of parsing and checking the string, which it knows to be
+#: valid since this process wrote it. The wire form is the same either way. A
+#: message nobody handles leaves its entry: emptied when `HANDED_MAX` wait.
+HANDED_OVER: dict[str, Hop] = {}
+HANDED_MAX = 4096
+os.register_at_fork(after_in_child=HANDED_OVER.clear)
 
 
 class Parent(Protocol):
@@ -339,18 +356,21 @@ class Hop:
     """An RPC hop's span while it runs: its ids, and what its children and messages need.
 
     The RPC hooks make one per message sent or handled instead of a `LightSpan`
-    (`LightTracer.hop`, `LightTracer.handling`): it is current while the hop runs
-    (a `Parent`, and `carrier` writes its ``traceparent``), and `end` hands its
-    tracer one row (`nova_lite.tracing.hops`): no span object outlives it. `failed`
-    gives a full `LightSpan` with the same ids instead, which keeps the error (and
-    which `end` then ends). With tracing alone on, the RPC hooks hand the Invoker or
-    Worker the hop itself (`nova_lite.telemetry.rpc.RpcObserver.sending`), with the
-    `token` that made it current: `end` resets it, so no other object per message.
+    (`nova_lite.telemetry.rpc.RpcObserver`, or `LightTracer.hop` and
+    `LightTracer.handling`): it is current while the hop runs (a `Parent`, and
+    `nova_lite.tracing.propagation.write` writes its ``traceparent``), and `end`
+    hands its tracer one row (`nova_lite.tracing.hops`): no span object outlives it.
+    `values` are the span's own attributes (its shape's ``extra``), taken when the
+    hop starts, so that the row is made at the end with no call. `failed` gives a
+    full `LightSpan` with the same ids instead, which keeps the error (and which
+    `end` then ends). With tracing alone on, the RPC hooks hand the Invoker or
+    Worker the hop itself, with the `token` that made it current: `end` resets it,
+    so no other object per message.
     """
 
     __slots__ = (
-        "arg", "full", "parent_id", "sampled", "shape", "span_id", "start_time", "token",
-        "trace_id",
+        "full", "parent_id", "sampled", "shape", "span_id", "start_time", "token", "trace_id",
+        "values",
     )  # fmt: skip
     is_remote = False  # as a parent (`Parent`)
     trace_state = None  # a trace with a tracestate gets full spans
@@ -361,7 +381,7 @@ class Hop:
         trace_id: str,
         parent_id: str | None,
         sampled: bool,
-        arg: Any,
+        values: tuple[Any, ...],
     ) -> None:
         self.shape = shape
         self.trace_id = trace_id
@@ -371,7 +391,7 @@ class Hop:
             self.span_id = _refill()
         self.parent_id = parent_id
         self.sampled = sampled
-        self.arg = arg
+        self.values = values
         self.token: contextvars.Token[Any] | None = None
         self.full: LightSpan | None = None
         self.start_time = _now()
@@ -386,8 +406,7 @@ class Hop:
 
     def traceparent(self) -> str:
         """The hop's W3C ``traceparent`` (version 00), the one header it has."""
-        flags = "01" if self.sampled else "00"
-        return f"00-{self.trace_id}-{self.span_id}-{flags}"
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
     def headers(self) -> dict[str, str]:
         """The hop as W3C Trace Context headers (``traceparent``)."""
@@ -407,10 +426,10 @@ class Hop:
             shape.remote_parent and self.parent_id is not None,
             None,
             True,
-            self.where,
+            shape.where,
             self.start_time,
-            shape,
-            (self.arg,),
+            _attributes_of_values,
+            (shape, self.values),
         )
         full.span_id = self.span_id
         full.failed(exc)
@@ -428,10 +447,18 @@ class Hop:
         elif self.sampled:
             shape = self.shape
             rows = shape.rows
-            rows.append(shape.row(self, _now()))
+            head = (shape, self.trace_id, self.span_id, self.parent_id, self.start_time, _now())
+            rows.append(head + self.values)  # (a concatenation: no list made)
             waiting = len(rows)
             if waiting == 1 or waiting >= BATCH:
                 shape.tracer.rows_waiting()
+
+
+def _attributes_of_values(span: LightSpan, shape: Shape, values: tuple[Any, ...]) -> dict[str, Any]:
+    """A failed hop's attributes (`LightSpan.defer`): its shape's, and its own `values`."""
+    from nova_lite.tracing.hops import attributes_of
+
+    return attributes_of(shape, values)
 
 
 class LightTracer(trace.Tracer):
@@ -567,9 +594,9 @@ class LightTracer(trace.Tracer):
             except IndexError:
                 trace_id = new_trace_id()
             sampled = self._every or int(trace_id[16:], 16) < self._bound
-            return Hop(shape, trace_id, None, sampled, arg)
+            return Hop(shape, trace_id, None, sampled, shape.values(arg))
         if parent.trace_state is None and not parent.is_remote:
-            return Hop(shape, parent.trace_id, parent.span_id, parent.sampled, arg)
+            return Hop(shape, parent.trace_id, parent.span_id, parent.sampled, shape.values(arg))
         return self.child(shape.name, shape.kind, parent, make=shape, args=(arg,))
 
     def handling(self, shape: Shape, headers: Mapping[str, str], arg: Any) -> Hop | LightSpan:
@@ -586,12 +613,13 @@ class LightTracer(trace.Tracer):
             except IndexError:
                 trace_id = new_trace_id()
             sampled = self._every or int(trace_id[16:], 16) < self._bound
-            return Hop(shape, trace_id, None, sampled, arg)
-        if _VALID_00.fullmatch(parent) is None or "tracestate" in headers:
+            return Hop(shape, trace_id, None, sampled, shape.values(arg))
+        if VALID_00.fullmatch(parent) is None or "tracestate" in headers:
             return self.continued(
                 shape.name, shape.kind, headers, shape.where, make=shape, args=(arg,)
             )
-        return Hop(shape, parent[3:35], parent[36:52], parent[53:] in _SAMPLED_FLAGS, arg)
+        sampled = parent[53:] in SAMPLED_FLAGS
+        return Hop(shape, parent[3:35], parent[36:52], sampled, shape.values(arg))
 
     def start_span(
         self,

@@ -78,8 +78,9 @@ def write(message: dict[str, Any], prefix: str) -> None:
     if not _alive:
         return
     span = CURRENT.get()
-    if type(span) is Hop:
-        message[prefix + "traceparent"] = span.traceparent()
+    if type(span) is Hop:  # `Hop.traceparent`, inline
+        flags = "01" if span.sampled else "00"
+        message[prefix + "traceparent"] = f"00-{span.trace_id}-{span.span_id}-{flags}"
         return
     for key, value in carrier().items():
         message[prefix + key] = value
