@@ -372,7 +372,7 @@ async def test_a_save_of_the_record_its_caller_holds_is_answered_without_it(
     )  # fmt: skip
     assert set(reply) == {"updated_at"}
     stored = await api.instance_get(ALICE, record.uuid)
-    assert reply["updated_at"] == stored.updated_at.isoformat()
+    assert stored.updated_at is not None and reply["updated_at"] == stored.updated_at.isoformat()
     assert stored.addresses == tuple(addresses)
 
     done = await api.instance_save(
