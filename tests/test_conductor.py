@@ -31,7 +31,7 @@ from nova_lite.exceptions import (
     UnexpectedTaskStateError,
     UnsupportedVersion,
 )
-from nova_lite.rpc import Target
+from nova_lite.rpc import Invoker, Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 
@@ -395,6 +395,34 @@ async def test_a_save_of_the_record_its_caller_holds_is_answered_without_it(
             ALICE, later, {"task_state": task_states.SPAWNING}, expected_task_state=[None]
         )
     assert await api.instance_get(ALICE, record.uuid) == later
+
+
+async def test_a_save_under_a_version_cap_below_1_2_is_an_instance_update(
+    api: ConductorAPI,
+) -> None:
+    """A caller capped below 1.2 (its conductors not yet upgraded) sends no
+    instance_save: the save is an instance_update (1.0), answered with the record."""
+    [record] = await api.create_instances(ALICE, [instance()])
+    capped = ConductorAPI.__new__(ConductorAPI)
+    capped.invoker = Invoker(
+        api.invoker.transport, api.invoker.target, version_cap="1.1",
+        serializer=objects.serializer(),
+    )  # fmt: skip
+    sent: list[str] = []
+    call = capped.invoker.call
+
+    async def counted(ctx: RequestContext, method: str, **kwargs: Any) -> Any:
+        sent.append(method)
+        return await call(ctx, method, **kwargs)
+
+    capped.invoker.call = counted  # type: ignore[method-assign]
+    saved = await capped.instance_save(
+        ALICE, record, {"task_state": task_states.NETWORKING},
+        expected_task_state=[task_states.SCHEDULING],
+    )  # fmt: skip
+    assert sent == ["instance_update"]
+    assert saved == await api.instance_get(ALICE, record.uuid)
+    assert saved.task_state == task_states.NETWORKING
 
 
 def test_a_save_makes_the_record_evolve_would() -> None:

@@ -192,11 +192,22 @@ class ConductorAPI(RPCAPI):
 
         When nobody else wrote the record since, the conductor answers with the new
         ``updated_at`` only and the saved record is made here from `values`, as the
-        conductor made it; otherwise the reply is the record as saved.
+        conductor made it; otherwise the reply is the record as saved. Under a version
+        cap below 1.2 (conductors not yet upgraded) it is an `instance_update`.
         """
+        invoker = self.invoker.prepare(version="1.2")
+        if not invoker.can_send_version():
+            return await self.instance_update(
+                ctx,
+                instance.uuid,
+                values,
+                expected_task_state=expected_task_state,
+                expected_vm_state=expected_vm_state,
+                event=event,
+            )
         known = instance.updated_at.isoformat() if instance.updated_at is not None else ""
         condition: dict[str, Any] = {} if event is None else {"event": event}
-        reply: dict[str, Any] = await self.invoker.prepare(version="1.2").call(
+        reply: dict[str, Any] = await invoker.call(
             ctx,
             "instance_save",
             instance_uuid=instance.uuid,
