@@ -22,6 +22,7 @@ from nova_lite.conductor.actions import event_step
 from nova_lite.conductor.build import SCHEDULE_EVENT
 from nova_lite.exceptions import Invalid
 from nova_lite.testing import WAIT, CloudFactory, CloudHarness
+from nova_lite.testing.notifications import NotificationTap
 from nova_lite.tracing.timeline import build_timeline, rows
 
 
@@ -92,6 +93,27 @@ async def test_a_build_held_mid_spawn_shows_the_compute_event_started_not_finish
     assert server.status == "ACTIVE"
     building = _events(await _create_action(harness, server.id))[BUILD_EVENT]
     assert building.result == "Success" and building.finish_time is not None
+    await harness.assert_audit_clean()
+
+
+async def test_a_rename_mid_spawn_reaches_the_hosts_copy_of_the_record(
+    clouds: CloudFactory,
+) -> None:
+    """Renamed while its host spawns it: the build's ACTIVE save is answered with the
+    whole record (someone wrote it since the host had it), so create.end names the
+    server as it is now, and the stored record keeps the rename and the build's states."""
+    harness = await CloudHarness.start(clouds, computes=1)
+    tap = await NotificationTap.attach(harness.cloud)
+    with harness.faults().hold("spawn") as spawning:
+        [server] = await harness.admin.servers.create("web", flavor="m1.tiny", image="cirros")
+        await spawning.wait_reached()
+        await harness.admin.servers.update(server.id, {"display_name": "renamed"})
+    end = await tap.wait_event(server.id, "instance.create.end")
+    assert (end.payload["display_name"], end.payload["vm_state"]) == ("renamed", "active")
+    ctx = await harness.admin.context()
+    record = await harness.cloud.api.conductor.instance_get(ctx, server.id)
+    assert (record.display_name, record.vm_state, record.task_state) == ("renamed", "active", None)
+    assert record.launched_at is not None and record.addresses
     await harness.assert_audit_clean()
 
 
@@ -179,7 +201,9 @@ async def test_the_events_ride_on_saves_the_build_makes_anyway(
         server = await harness.admin.servers.wait_for(server.id, "ACTIVE", timeout=WAIT)
     assert server.status == "ACTIVE"
     calls = Counter({m: n for (kind, _, m), n in counts.messages.items() if kind == "call"})
-    assert calls["instance_update"] == 3  # networking, spawning, ACTIVE: as without events
+    # networking, spawning, ACTIVE: as without events (the two after the first are
+    # instance_save, answered without the record the host holds)
+    assert (calls["instance_update"], calls["instance_save"]) == (1, 2)
     assert not [m for m in calls if m.startswith("action_event")]
     events = _events(await _create_action(harness, server.id))
     assert {e.result for e in events.values()} == {"Success"}

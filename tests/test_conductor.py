@@ -14,7 +14,7 @@ import pytest
 
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
-from nova_lite.conductor import instance_store
+from nova_lite.conductor import instance_changes
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -31,7 +31,7 @@ from nova_lite.exceptions import (
     UnexpectedTaskStateError,
     UnsupportedVersion,
 )
-from nova_lite.rpc import Target
+from nova_lite.rpc import Invoker, Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 
@@ -347,16 +347,94 @@ async def test_a_save_and_its_event_are_committed_when_it_returns(
     assert action.finish_time is not None
 
 
+async def test_a_save_of_the_record_its_caller_holds_is_answered_without_it(
+    api: ConductorAPI,
+) -> None:
+    """instance_save (1.2): when nobody wrote the record since the caller had it, the
+    reply is the new updated_at only, and the record the caller makes from it equals
+    the stored one, every field included; when someone did (a metadata edit between
+    two build steps), the reply is the whole record, their change in it; a save from
+    a stale task_state is still refused."""
+    [record] = await api.create_instances(ALICE, [instance()])
+    held = await api.instance_update(
+        ALICE, record.uuid, {"task_state": task_states.NETWORKING, "host": "h1"},
+        expected_task_state=[task_states.SCHEDULING],
+    )  # fmt: skip
+    addresses = [
+        {"network_id": "n1", "port_id": "p1", "mac": "fa:16:3e:00:00:01", "addr": "10.0.0.3"}
+    ]
+    assert held.updated_at is not None
+    reply = await api.invoker.prepare(version="1.2").call(
+        ALICE, "instance_save", instance_uuid=record.uuid,
+        values={"task_state": task_states.SPAWNING, "addresses": addresses},
+        known_updated_at=held.updated_at.isoformat(),
+        expected_task_state=[task_states.NETWORKING],
+    )  # fmt: skip
+    assert set(reply) == {"updated_at"}
+    stored = await api.instance_get(ALICE, record.uuid)
+    assert stored.updated_at is not None and reply["updated_at"] == stored.updated_at.isoformat()
+    assert stored.addresses == tuple(addresses)
+
+    done = await api.instance_save(
+        ALICE, stored,
+        {"vm_state": vm_states.ACTIVE, "task_state": None, "launched_at": objects.utcnow()},
+        expected_task_state=[task_states.SPAWNING],
+    )  # fmt: skip
+    assert done == await api.instance_get(ALICE, record.uuid)
+    assert done.vm_state == vm_states.ACTIVE and done.addresses == tuple(addresses)
+
+    # Another writer between: the caller's copy is stale, so the record comes back.
+    await api.instance_edit_metadata(ALICE, record.uuid, {"role": "web"}, [])
+    later = await api.instance_save(
+        ALICE, done, {"task_state": task_states.REBOOTING}, expected_task_state=[None]
+    )
+    assert later == await api.instance_get(ALICE, record.uuid)
+    assert later.metadata == {"role": "web"} and later.task_state == task_states.REBOOTING
+    with pytest.raises(UnexpectedTaskStateError):
+        await api.instance_save(
+            ALICE, later, {"task_state": task_states.SPAWNING}, expected_task_state=[None]
+        )
+    assert await api.instance_get(ALICE, record.uuid) == later
+
+
+async def test_a_save_under_a_version_cap_below_1_2_is_an_instance_update(
+    api: ConductorAPI,
+) -> None:
+    """A caller capped below 1.2 (its conductors not yet upgraded) sends no
+    instance_save: the save is an instance_update (1.0), answered with the record."""
+    [record] = await api.create_instances(ALICE, [instance()])
+    capped = ConductorAPI.__new__(ConductorAPI)
+    capped.invoker = Invoker(
+        api.invoker.transport, api.invoker.target, version_cap="1.1",
+        serializer=objects.serializer(),
+    )  # fmt: skip
+    sent: list[str] = []
+    call = capped.invoker.call
+
+    async def counted(ctx: RequestContext, method: str, **kwargs: Any) -> Any:
+        sent.append(method)
+        return await call(ctx, method, **kwargs)
+
+    capped.invoker.call = counted  # type: ignore[method-assign]
+    saved = await capped.instance_save(
+        ALICE, record, {"task_state": task_states.NETWORKING},
+        expected_task_state=[task_states.SCHEDULING],
+    )  # fmt: skip
+    assert sent == ["instance_update"]
+    assert saved == await api.instance_get(ALICE, record.uuid)
+    assert saved.task_state == task_states.NETWORKING
+
+
 def test_a_save_makes_the_record_evolve_would() -> None:
     """The store's copy of a record with changed fields equals `attrs.evolve`'s, every
     field included, and refuses a field the record does not have."""
     record = instance(addresses=({"addr": "10.0.0.2"},), metadata={"k": "v"})
     changes: dict[str, Any] = {"task_state": None, "launched_at": objects.utcnow(), "host": "h1"}
-    made = instance_store._evolve(record, dict(changes))
+    made = instance_changes.evolve(record, dict(changes))
     assert made == attrs.evolve(record, **changes)
     assert type(made) is objects.Instance and made.metadata is record.metadata
     with pytest.raises(TypeError, match="nope"):
-        instance_store._evolve(record, {"nope": 1})
+        instance_changes.evolve(record, {"nope": 1})
 
 
 async def test_an_update_of_an_unknown_field_or_value_is_invalid(api: ConductorAPI) -> None:

@@ -210,11 +210,10 @@ class InstanceBuilder:
         expected: str | None,
         **values: Any,
     ) -> objects.Instance:
-        return await self.conductor.instance_update(
-            ctx,
-            instance.uuid,
-            {"task_state": task_state, **values},
-            expected_task_state=[expected],
+        """Save the build's next step; `instance` is the record as the last save left it,
+        so the conductor sends it back only if someone else wrote it since (1.2)."""
+        return await self.conductor.instance_save(
+            ctx, instance, {"task_state": task_state, **values}, expected_task_state=[expected]
         )
 
     async def _build_resources_and_spawn(
@@ -254,9 +253,9 @@ class InstanceBuilder:
             await self.driver.spawn(instance, image, image_path, ports, volumes)
             info = await self.driver.get_info(instance)
         with _stage(watch, vm_states.ACTIVE):
-            return await self.conductor.instance_update(
+            return await self.conductor.instance_save(
                 ctx,
-                instance.uuid,
+                instance,
                 {
                     "vm_state": vm_states.ACTIVE,
                     "task_state": None,

@@ -9,17 +9,15 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 from __future__ import annotations
 
 import datetime
-import functools
-import operator
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import attrs
 import orjson
 
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
+from nova_lite.conductor.instance_changes import apply_values
 from nova_lite.conductor.quotas import QuotaBook
 from nova_lite.conductor.server_groups import ServerGroupStore
 from nova_lite.db import Database
@@ -288,10 +286,16 @@ class InstanceStore:
         expected_task_state: Collection[str | None] | Any = ANY,
         expected_vm_state: Collection[str] | Any = ANY,
         expected_host: str | Any = ANY,
+        seen: Callable[[objects.Instance], None] = lambda current: None,
     ) -> objects.Instance:
-        """Apply `values` if the instance is in an expected state (compare-and-swap)."""
+        """Apply `values` if the instance is in an expected state (compare-and-swap).
+
+        `seen` is shown the record the values were applied to (the last one, if the
+        swap had to be tried again), before the save is written.
+        """
 
         def change(current: objects.Instance) -> Mapping[str, Any]:
+            seen(current)
             _check_expected(current, expected_task_state, expected_vm_state)
             if expected_host is not ANY and current.host != expected_host:
                 raise UnexpectedTaskStateError(
@@ -350,7 +354,7 @@ class InstanceStore:
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-        return _apply(current, values)
+        return apply_values(current, values)
 
     async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
         """Write `updated` only if the row still holds `expected_data` (one statement)."""
@@ -406,85 +410,3 @@ def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: 
         instance_uuid=current.uuid,
         actual=current.task_state,
     )
-
-
-def _apply(instance: objects.Instance, values: Mapping[str, Any]) -> objects.Instance:
-    """`instance` with `values` (primitives or objects) in place, and a new updated_at.
-
-    Each value is made its field's type by the data converter, as a whole record
-    loaded from its JSON would have it.
-    """
-    converter = objects.serializer().converter
-    types = _field_types()
-    plain = _plain_types()
-    try:
-        changes = {
-            name: value
-            if type(value) in plain[name]  # already what the field holds: nothing to convert
-            else converter.structure(converter.unstructure(value), types[name])
-            for name, value in values.items()
-        }
-        changes["updated_at"] = objects.utcnow()
-        return _evolve(instance, changes)
-    except Exception as exc:
-        raise Invalid(f"Invalid instance update {sorted(values)}: {exc}") from None
-
-
-def _evolve(instance: objects.Instance, changes: dict[str, Any]) -> objects.Instance:
-    """`attrs.evolve(instance, **changes)` for values already of their fields' types.
-
-    `Instance` has no validators, converters or post-init hook, so a copy of its
-    slots with `changes` set is what evolve would make, without evolve's walk over
-    the fields' definitions and its keyword call of ``__init__`` (a third of its
-    time, on every save). Were any of those added, evolve is used again.
-    """
-    names, read = _slots()
-    if not read:
-        return attrs.evolve(instance, **changes)
-    unknown = changes.keys() - names
-    if unknown:  # as evolve would refuse it
-        raise TypeError(f"Instance has no fields {sorted(unknown)}.")
-    made = object.__new__(objects.Instance)
-    for name, value in zip(names, read(instance), strict=True):
-        _set(made, name, value)
-    for name, value in changes.items():
-        _set(made, name, value)
-    return made
-
-
-_set = object.__setattr__
-
-
-@functools.cache
-def _slots() -> tuple[tuple[str, ...], Callable[[objects.Instance], tuple[Any, ...]] | None]:
-    """`Instance`'s field names, and a reader of their values (None if a field has a
-    validator or converter, or the class a post-init hook: then evolve must run)."""
-    fields = attrs.fields(objects.Instance)
-    names = tuple(field.name for field in fields)
-    plain = not hasattr(objects.Instance, "__attrs_post_init__") and all(
-        field.validator is None and field.converter is None and field.init for field in fields
-    )
-    return names, operator.attrgetter(*names) if plain else None
-
-
-_SCALARS: dict[Any, frozenset[type]] = {
-    str: frozenset({str}),
-    int: frozenset({int}),
-    bool: frozenset({bool}),
-    str | None: frozenset({str, type(None)}),
-    int | None: frozenset({int, type(None)}),
-    bool | None: frozenset({bool, type(None)}),
-}
-
-
-@functools.cache
-def _plain_types() -> dict[str, frozenset[type]]:
-    """Per field, the exact value types a converted value would come out as unchanged
-    (text for a ``str | None`` field, None): those skip the converter's round trip."""
-    return {name: _SCALARS.get(tp, frozenset()) for name, tp in _field_types().items()}
-
-
-@functools.cache
-def _field_types() -> dict[str, Any]:
-    """Each `Instance` field's type (annotations resolved)."""
-    return {field.name: field.type for field in attrs.fields(attrs.resolve_types(objects.Instance))}

@@ -34,6 +34,7 @@ class InstanceRecords:
     """The conductor endpoints that read and save instances."""
 
     # 1.1: instance_get_all pages (only a paged instance_get_all is sent as 1.1).
+    # 1.2: instance_save (a save answered without the record its caller holds).
     target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
@@ -109,7 +110,57 @@ class InstanceRecords:
     ) -> objects.Instance:
         """Save `values`, if the instance is in one of the expected states (and on
         `expected_host`, when given); then record `event` (only if the save was made)."""
+        instance, _before = await self._save(
+            ctx, instance_uuid, values, expected_task_state, expected_vm_state, expected_host, event
+        )
+        return instance
+
+    @endpoint
+    async def instance_save(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        values: dict[str, Any],
+        known_updated_at: str,
+        expected_task_state: list[str | None] | None = None,
+        expected_vm_state: list[str] | None = None,
+        expected_host: str | None = None,
+        event: EventStep | None = None,
+    ) -> dict[str, Any]:
+        """`instance_update` (1.2) for a caller that holds the record as it was when
+        its ``updated_at`` was `known_updated_at` (ISO 8601).
+
+        If the values were applied to that very record, nobody wrote it in between:
+        the reply is only the save's ``{"updated_at": ...}``, from which the caller
+        makes the saved record itself (`apply_values`); otherwise it is the record as
+        saved, ``{"instance": ...}``. A build's saves after its first are answered
+        so: the whole instance is not sent back to a host that has it.
+        """
+        instance, before = await self._save(
+            ctx, instance_uuid, values, expected_task_state, expected_vm_state, expected_host, event
+        )
+        if (
+            before is not None
+            and before.updated_at is not None
+            and instance.updated_at is not None  # every save sets it
+            and before.updated_at.isoformat() == known_updated_at
+        ):
+            return {"updated_at": instance.updated_at.isoformat()}
+        return {"instance": instance}
+
+    async def _save(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        values: dict[str, Any],
+        expected_task_state: list[str | None] | None,
+        expected_vm_state: list[str] | None,
+        expected_host: str | None,
+        event: EventStep | None,
+    ) -> tuple[objects.Instance, objects.Instance | None]:
+        """The saved record, and the one the values were applied to."""
         step = None if event is None else event_step(event)
+        applied_to: list[objects.Instance] = []
         # The save and its event wait for one commit together (each is still its own
         # statement: an event that cannot be written does not undo the save).
         async with self.store.db.batch():
@@ -119,13 +170,14 @@ class InstanceRecords:
                 expected_task_state=ANY if expected_task_state is None else expected_task_state,
                 expected_vm_state=ANY if expected_vm_state is None else expected_vm_state,
                 expected_host=ANY if expected_host is None else expected_host,
+                seen=applied_to.append,
             )
             # The admission hears of the save before the event is written: once the save
             # is visible (a build ACTIVE), its slot must already be free.
             self.on_saved(instance)
             await self._record(ctx, instance_uuid, step)
         await self._notify(ctx, instance)
-        return instance
+        return instance, applied_to[-1] if applied_to else None
 
     @endpoint
     async def instance_set_error(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Awaitable
 from typing import Any, ClassVar
 
 from nova_lite import objects, paging
+from nova_lite.conductor.instance_changes import apply_values
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
 
@@ -13,17 +15,20 @@ __all__ = ["ConductorAPI"]
 
 
 class ConductorAPI(RPCAPI):
-    """The conductor's RPC API, version 1.1.
+    """The conductor's RPC API, version 1.2.
 
     1.1: instance_get_all's marker and limit (sent as 1.1 only when paging, so a 1.0
     server still answers every other call). `all_instances` reads every page.
+    1.2: instance_save, an instance_update for a caller that holds the record (a
+    build's saves after its first): answered with the record only if someone else
+    wrote it since. Only `instance_save` is sent as 1.2.
     """
 
     topic: ClassVar[str] = "conductor"
     version: ClassVar[str] = "1.0"  # what a call is sent as unless it needs more
     # What a conductor of this code answers, every part alike (a 1.1 server answers
     # 1.0 calls too): the manager's target and each endpoint part's.
-    served_version: ClassVar[str] = "1.1"
+    served_version: ClassVar[str] = "1.2"
 
     async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
         result: objects.Flavor = await self.invoker.call(ctx, "flavor_create", flavor=flavor)
@@ -172,6 +177,51 @@ class ConductorAPI(RPCAPI):
             **condition,
         )
         return result
+
+    async def instance_save(
+        self,
+        ctx: RequestContext,
+        instance: objects.Instance,
+        values: dict[str, Any],
+        *,
+        expected_task_state: list[str | None] | None = None,
+        expected_vm_state: list[str] | None = None,
+        event: dict[str, str | None] | None = None,
+    ) -> objects.Instance:
+        """`instance_update` of `instance`, the record as this caller last had it (1.2).
+
+        When nobody else wrote the record since, the conductor answers with the new
+        ``updated_at`` only and the saved record is made here from `values`, as the
+        conductor made it; otherwise the reply is the record as saved. Under a version
+        cap below 1.2 (conductors not yet upgraded) it is an `instance_update`.
+        """
+        invoker = self.invoker.prepare(version="1.2")
+        if not invoker.can_send_version():
+            return await self.instance_update(
+                ctx,
+                instance.uuid,
+                values,
+                expected_task_state=expected_task_state,
+                expected_vm_state=expected_vm_state,
+                event=event,
+            )
+        known = instance.updated_at.isoformat() if instance.updated_at is not None else ""
+        condition: dict[str, Any] = {} if event is None else {"event": event}
+        reply: dict[str, Any] = await invoker.call(
+            ctx,
+            "instance_save",
+            instance_uuid=instance.uuid,
+            values=values,
+            known_updated_at=known,
+            expected_task_state=expected_task_state,
+            expected_vm_state=expected_vm_state,
+            **condition,
+        )
+        saved = reply.get("instance")
+        if isinstance(saved, objects.Instance):
+            return saved
+        updated_at = datetime.datetime.fromisoformat(reply["updated_at"])
+        return apply_values(instance, values, updated_at=updated_at)
 
     async def instance_set_error(
         self,
