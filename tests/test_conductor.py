@@ -397,6 +397,32 @@ async def test_a_save_of_the_record_its_caller_holds_is_answered_without_it(
     assert await api.instance_get(ALICE, record.uuid) == later
 
 
+async def test_writes_at_one_instant_still_tell_a_held_record_is_stale(
+    api: ConductorAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the clock standing still (a simulation's virtual clock while tasks run, or
+    a coarse system clock), every write still moves the record's updated_at on: a
+    save from a copy held before another writer's edit gets the whole record back,
+    that edit in it, not a short reply that would leave the caller's copy stale."""
+    instant = objects.utcnow()
+    monkeypatch.setattr("nova_lite.clock.now", lambda: instant)
+    [record] = await api.create_instances(ALICE, [instance()])
+    held = await api.instance_update(
+        ALICE, record.uuid, {"task_state": task_states.NETWORKING, "host": "h1"},
+        expected_task_state=[task_states.SCHEDULING],
+    )  # fmt: skip
+    await api.instance_edit_metadata(ALICE, record.uuid, {"role": "web"}, [])
+    saved = await api.instance_save(
+        ALICE, held, {"task_state": task_states.SPAWNING},
+        expected_task_state=[task_states.NETWORKING],
+    )  # fmt: skip
+    stored = await api.instance_get(ALICE, record.uuid)
+    assert saved == stored
+    assert saved.metadata == {"role": "web"} and saved.task_state == task_states.SPAWNING
+    assert held.updated_at is not None and stored.updated_at is not None
+    assert stored.updated_at > held.updated_at >= instant
+
+
 async def test_a_save_under_a_version_cap_below_1_2_is_an_instance_update(
     api: ConductorAPI,
 ) -> None:

@@ -354,7 +354,7 @@ class InstanceStore:
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
-        return apply_values(current, values)
+        return apply_values(current, values, updated_at=_later_than(current.updated_at))
 
     async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
         """Write `updated` only if the row still holds `expected_data` (one statement)."""
@@ -410,3 +410,21 @@ def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: 
         instance_uuid=current.uuid,
         actual=current.task_state,
     )
+
+
+_TICK = datetime.timedelta(microseconds=1)
+
+
+def _later_than(previous: datetime.datetime | None) -> datetime.datetime:
+    """Now, or a microsecond after `previous` if the clock has not passed it.
+
+    Every write of a record moves its ``updated_at`` on, so a caller that holds the
+    record as of one ``updated_at`` knows no one wrote it since while that is still
+    the stored one (``instance_save``). The clock alone would not say so: under a
+    simulation's virtual clock no time passes while tasks run, so two writes of one
+    busy moment share the instant; a coarse or stepped-back system clock can too.
+    """
+    now = objects.utcnow()
+    if previous is None or now > previous:
+        return now
+    return previous + _TICK
