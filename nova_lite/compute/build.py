@@ -64,7 +64,7 @@ _RESCHEDULABLE = (RescheduledException, HypervisorError)
 class InstanceBuilder:
     """Builds and tears down the instances of one host (its build and delete endpoints)."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)  # 1.1: terminate
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

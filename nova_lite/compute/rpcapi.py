@@ -17,8 +17,8 @@ class ComputeAPI(RPCAPI):
     1.1: ``terminate_instance``'s `instance`, the record the API has just marked
     deleting (Nova's cast carries the instance too), so the host need not read it
     again. Sent as 1.1 only with it: a host serving 1.0 still takes every other
-    cast and the uuid-only terminate. `served_version` is what the host's delete
-    endpoint serves; the other endpoints serve `version`.
+    cast and the uuid-only terminate. `served_version` is what every part of the
+    host's manager serves; `version` is what a cast asks for unless it needs more.
     """
 
     topic: ClassVar[str] = "compute"
