@@ -25,14 +25,15 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
-from unittest import mock
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from benchmarks.common import Figure
-from benchmarks.hops import HopCounts, counting
 from benchmarks.scale import peak_rss_mib
+
+if TYPE_CHECKING:
+    from benchmarks.hops import HopCounts
 
 __all__ = ["SimulateSpec", "delete_hops", "run_simulate"]
 
@@ -152,7 +153,12 @@ async def run_simulate(
 @contextlib.contextmanager
 def _counted_simulation() -> Iterator[list[HopCounts]]:
     """While the block runs, each `Simulation` counts its cloud's messages and
-    statements (`benchmarks.hops.counting` on the transport it makes)."""
+    statements (`benchmarks.hops.counting` on the transport it makes). Imported
+    here, not by the timed child: what a process imports moves where its objects
+    live in memory (see `main`)."""
+    from unittest import mock
+
+    from benchmarks.hops import counting
     from nova_lite.loader import get_transport as make
 
     found: list[HopCounts] = []
