@@ -400,21 +400,33 @@ def scale(runs: int, count: int, hosts: int, batch: int, timeout: float, in_flig
     show_default=True,
     help="Simulated seconds between two reports of a host (down after twice that).",
 )
+@click.option("--delete-hops/--no-delete-hops", default=True, show_default=True,
+              help="Also count the messages and statements of one server delete "
+                   "(a small seeded simulation in this process, a few seconds).")  # fmt: skip
 @common_options
 def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: float,
-             seed: int, report_interval: float, output: Path, plot: bool) -> None:  # fmt: skip
+             seed: int, report_interval: float, delete_hops: bool, output: Path,
+             plot: bool) -> None:  # fmt: skip
     """nova-lite simulate in the harness: simulated hours per wall minute, memory, and
     whether every run gave the same result."""
     from benchmarks.simulate import SimulateSpec, run_simulate
+    from benchmarks.simulate import delete_hops as count_delete_hops
 
     spec = SimulateSpec(hosts=hosts, hours=hours, arrivals_per_hour=rate,
                         median_lifetime=median_lifetime, seed=seed,
                         report_interval=report_interval)  # fmt: skip
     figures, raw = asyncio.run(run_simulate(spec, runs=runs))
     tables.simulate_table(figures, spec, runs=runs, raw=raw)
+    hops = None
+    if delete_hops:
+        from nova_lite.log import configure_logging
+
+        configure_logging(level="error")
+        hops = count_delete_hops()
+        tables.delete_hops_table(hops)
     _finish("simulate", {
         "config": attrs.asdict(spec) | {"runs": runs},
-        "figures": figures, "runs": raw,
+        "figures": figures, "runs": raw, "delete_hops": hops,
     }, output, plot)  # fmt: skip
 
 

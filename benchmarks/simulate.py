@@ -7,24 +7,38 @@ synthetic workload with `nova_lite.simulate.Simulation`, so its peak resident
 memory is its own; it reports its wall time, the simulated span, the result's
 totals and the SHA-256 of the result JSON. Equal digests over the runs show the
 simulation deterministic across processes.
+
+`delete_hops` counts what one server's delete costs (RPC messages and SQLite
+statements, as `benchmarks.hops` counts a boot's): a small trace replayed twice in
+this process, once with its servers departing and once without, the difference
+divided by the servers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from benchmarks.common import Figure
 from benchmarks.scale import peak_rss_mib
 
-__all__ = ["SimulateSpec", "run_simulate"]
+if TYPE_CHECKING:
+    from benchmarks.hops import HopCounts
+
+__all__ = ["SimulateSpec", "delete_hops", "run_simulate"]
+
+DELETE_HOP_SERVERS = 50  # servers deleted in `delete_hops`' counted run
+DELETE_HOP_HOSTS = 10
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +148,75 @@ async def run_simulate(
         ),
     }  # fmt: skip
     return figures, raw
+
+
+@contextlib.contextmanager
+def _counted_simulation() -> Iterator[list[HopCounts]]:
+    """While the block runs, each `Simulation` counts its cloud's messages and
+    statements (`benchmarks.hops.counting` on the transport it makes). Imported
+    here, not by the timed child: what a process imports moves where its objects
+    live in memory (see `main`)."""
+    from unittest import mock
+
+    from benchmarks.hops import counting
+    from nova_lite.loader import get_transport as make
+
+    found: list[HopCounts] = []
+    with contextlib.ExitStack() as stack:
+
+        def counted(url: str, **options: Any) -> Any:
+            transport = make(url, **options)
+            found.append(stack.enter_context(counting(transport)))
+            return transport
+
+        stack.enter_context(mock.patch("nova_lite.simulate.runner.get_transport", counted))
+        yield found
+
+
+def _hops_of(servers: int, *, depart: bool) -> HopCounts:
+    from nova_lite.simulate import Simulation, SimulationSpec
+    from nova_lite.simulate.trace import Arrival
+
+    arrivals = [
+        Arrival(arrival=float(i), departure=2000.0 + i if depart else None,
+                vcpus=1, ram_mb=512, disk_gb=1)
+        for i in range(servers)
+    ]  # fmt: skip
+    # No heartbeat, report or power sync inside the window: only the servers' work.
+    spec = SimulationSpec(hosts=DELETE_HOP_HOSTS, report_interval=1e6, service_down_time=2e6,
+                          power_sync_interval=1e7, end=5000.0)  # fmt: skip
+    with _counted_simulation() as found:
+        Simulation(spec, arrivals).run()
+    return found[0]
+
+
+def delete_hops(servers: int = DELETE_HOP_SERVERS) -> dict[str, Any]:
+    """Messages and statements per server delete: (boot and delete `servers`) less
+    (boot them only), divided by `servers`. Deterministic (a seeded simulation)."""
+    kept, deleted = _hops_of(servers, depart=False), _hops_of(servers, depart=True)
+    messages: collections.Counter[tuple[str, str, str]] = collections.Counter(deleted.messages)
+    messages.subtract(kept.messages)
+    statements: collections.Counter[str] = collections.Counter(deleted.statements)
+    statements.subtract(kept.statements)
+    texts: collections.Counter[tuple[str, str]] = collections.Counter(deleted.texts)
+    texts.subtract(kept.texts)
+    by_method = {
+        (f"{kind} {topic}.{method}" if method else f"{kind} {topic}".strip()): n / servers
+        for (kind, topic, method), n in messages.most_common() if n
+    }  # fmt: skip
+    return {
+        "servers": servers,
+        "messages_per_delete": round(sum(messages.values()) / servers, 2),
+        "messages_by_method": {k: round(v, 2) for k, v in by_method.items()},
+        "statements_per_delete": round(sum(statements.values()) / servers, 2),
+        "statements_by_database": {
+            name: round(n / servers, 2) for name, n in sorted(statements.items()) if n
+        },
+        "statements_by_text": {
+            f"{name}: {text}": round(n / servers, 2)
+            for (name, text), n in texts.most_common(20) if n
+        },
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

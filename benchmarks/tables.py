@@ -114,6 +114,19 @@ def simulate_table(
     )  # fmt: skip
 
 
+def delete_hops_table(hops: dict[str, Any]) -> None:
+    """Messages by method and statements by database, per server delete."""
+    rows = [[name, f"{count:g}"] for name, count in hops["messages_by_method"].items()]
+    rows.append(["all messages", f"{hops['messages_per_delete']:g}"])
+    rows += [[f"statements: {name}", f"{count:g}"]
+             for name, count in hops["statements_by_database"].items()]  # fmt: skip
+    rows.append(["all statements", f"{hops['statements_per_delete']:g}"])
+    print_table(
+        f"Per server delete ({hops['servers']} servers booted and deleted, less booted only)",
+        ["message / statements", "per delete"], rows,
+    )  # fmt: skip
+
+
 def scheduler_table(results: dict[int, dict[str, Figure]], *, runs: int) -> None:
     """Speed per host count (sampled, and the exhaustive reference of the same runs),
     then the quality of the sampled picks against exhaustive weighing.

@@ -23,6 +23,7 @@ from benchmarks.restart import RestartSpec, restart_run
 from benchmarks.rpc import run_rpc
 from benchmarks.scale import ScaleSpec, run_scale
 from benchmarks.scheduler import SchedulerSpec, run_scheduler
+from benchmarks.simulate import delete_hops
 from nova_lite.cli import main as nova_lite_main
 from nova_lite.testing import PrivateRabbitMQ, TransportFactory
 
@@ -145,6 +146,22 @@ async def test_boot_scenario_counts_hops_per_boot(broker: TransportFactory) -> N
     assert {"conductor", "network"} <= set(hops["statements_by_database"])
     assert hops["statements_per_boot"] > 0
     assert "publish" not in vars(transport)  # the counter is gone with the run
+
+
+def test_simulate_counts_what_one_server_delete_costs() -> None:
+    """The per-delete count: each delete is cast to its host once, the host does not
+    read the record the cast carries, asks for the server's volumes once, and every
+    service's statements are counted."""
+    hops = delete_hops(servers=4)
+    methods = hops["messages_by_method"]
+    assert methods["cast compute.terminate_instance"] == 1.0
+    for call in ("conductor.instance_destroy", "network.deallocate_for_instance",
+                 "volume.list", "scheduler.release"):  # fmt: skip
+        assert methods[f"call {call}"] == 1.0, methods
+    # One read: the API's (the host takes the cast's record, compute 1.1).
+    assert methods["call conductor.instance_get"] == 1.0
+    assert hops["messages_per_delete"] == pytest.approx(sum(methods.values()), abs=0.05)
+    assert {"conductor", "network", "scheduler", "volume"} <= set(hops["statements_by_database"])
 
 
 async def test_boot_scenario_can_pace_its_requests() -> None:

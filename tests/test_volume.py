@@ -26,15 +26,18 @@ from nova_lite.exceptions import (
     ImageNotFound,
     Invalid,
     QuotaExceeded,
+    UnsupportedVersion,
     VolumeInvalidState,
     VolumeNotFound,
     VolumeSnapshotNotFound,
     VolumeTypeNotFound,
 )
+from nova_lite.rpc import Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 from nova_lite.volume.manager import VolumeManager
 from nova_lite.volume.rpcapi import VolumeAPI
+from nova_lite.volume.volumes import VolumeRecords
 
 ADMIN = RequestContext.admin(user_id="admin", project_id="admin")
 ALICE = RequestContext(user_id="alice", project_id="p-alice", roles=("member",))
@@ -202,6 +205,36 @@ async def test_detach_from_another_instance_changes_nothing(api: VolumeAPI) -> N
         await api.detach(ALICE, volume.id, new_uuid())
     assert await api.get(ALICE, volume.id) == volume
     assert (await api.detach(ALICE, volume.id, instance)).status == "available"
+
+
+async def test_a_list_by_server_gives_its_attached_volumes_only(api: VolumeAPI) -> None:
+    """``list(attached_to=...)`` (1.1): the server's volumes now attached, visible to
+    the caller; not another server's, not a detached one, not another project's."""
+    server, other = new_uuid(), new_uuid()
+    first = await attached_volume(api, server)
+    await attached_volume(api, other)
+    await api.create(ALICE, 1)  # attached to nothing
+    second = await attached_volume(api, server)
+    assert [v.id for v in await api.list(ALICE, attached_to=server)] == [first.id, second.id]
+    assert [v.id for v in await api.list(ADMIN, attached_to=server)] == [first.id, second.id]
+    assert await api.list(BOB, attached_to=server) == []
+    await api.begin_detaching(ALICE, first.id)
+    await api.detach(ALICE, first.id, server)
+    assert [v.id for v in await api.list(ALICE, attached_to=server)] == [second.id]
+    assert await api.list(ALICE, attached_to=new_uuid()) == []
+    assert len(await api.list(ALICE)) == 4  # the unfiltered list (1.0) is unchanged
+
+
+async def test_a_1_0_volume_service_still_answers_the_unfiltered_list(
+    api: VolumeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter is sent as 1.1 only: a service serving 1.0 answers ``list`` as
+    before and refuses the filtered one (the caller learns it is too old)."""
+    volume = await api.create(ALICE, 1)
+    monkeypatch.setattr(VolumeRecords, "target", Target(version="1.0"))
+    assert [v.id for v in await api.list(ALICE)] == [volume.id]
+    with pytest.raises(UnsupportedVersion):
+        await api.list(ALICE, attached_to=new_uuid())
 
 
 async def test_unreserve_and_roll_detaching_undo_their_steps(api: VolumeAPI) -> None:

@@ -331,7 +331,11 @@ class Servers(ServerActions, ServerRecords):
         """Have the host delete the instance, or delete it here if no host can."""
         if instance.host is not None and host_up:
             try:
-                await self.api.compute.terminate_instance(ctx, instance.host, instance.uuid)
+                # The record as marked deleting goes with the cast (compute 1.1): the
+                # host does not read it again.
+                await self.api.compute.terminate_instance(
+                    ctx, instance.host, instance.uuid, instance=instance
+                )
                 return
             except NovaLiteError as exc:
                 log.warning("api.terminate_unsent", instance_uuid=instance.uuid, error=str(exc))

@@ -30,7 +30,7 @@ __all__ = ["LifecycleActions"]
 class LifecycleActions:
     """The compute endpoints for the power, rescue, password and soft-delete actions."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

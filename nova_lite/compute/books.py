@@ -29,7 +29,7 @@ __all__ = ["HostBooks"]
 class HostBooks:
     """One host's tracker and guests, for the audit (see the module docstring)."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

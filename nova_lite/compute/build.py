@@ -64,7 +64,7 @@ _RESCHEDULABLE = (RescheduledException, HypervisorError)
 class InstanceBuilder:
     """Builds and tears down the instances of one host (its build and delete endpoints)."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,
@@ -108,17 +108,38 @@ class InstanceBuilder:
             await self._build(ctx, instance_uuid, request_spec, alternates, attempt)
 
     @endpoint
-    async def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """Destroy the guest, release its ports, volumes and claims, mark it deleted."""
+    async def terminate_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        instance: objects.Instance | None = None,
+    ) -> None:
+        """Destroy the guest, release its ports, volumes and claims, mark it deleted.
+
+        With `instance` (1.1: the record the API marked deleting) the record is not
+        read again, as Nova's compute takes the cast's instance, unless another
+        operation on this host held the instance when the cast came (it may have
+        changed the record since: then it is read under the lock, as for 1.0). A
+        terminate sent twice finds the instance gone at its destroy and stops there
+        (the release steps before it are idempotent); one without `instance` finds
+        it gone at once.
+        """
+        given = instance is not None and instance.uuid == instance_uuid
+        known = instance if given and instance_uuid not in self.locks.held() else None
         async with self.locks.hold(instance_uuid):
             try:
-                instance = await self.conductor.instance_get(ctx, instance_uuid)
+                if known is None:
+                    known = await self.conductor.instance_get(ctx, instance_uuid)
             except InstanceNotFound:
                 return
-            await self.notifier.info(ctx, "instance.delete.start", instance_payload(instance))
-            await self.release_resources(ctx, instance)
-            instance = await self.conductor.instance_destroy(ctx, instance_uuid)
-            await self.notifier.info(ctx, "instance.delete.end", instance_payload(instance))
+            await self.notifier.info(ctx, "instance.delete.start", instance_payload(known))
+            await self.release_resources(ctx, known)
+            try:
+                destroyed = await self.conductor.instance_destroy(ctx, instance_uuid)
+            except InstanceNotFound:  # another terminate of it finished first
+                log.info("compute.terminate.already_deleted", instance_uuid=instance_uuid)
+                return
+            await self.notifier.info(ctx, "instance.delete.end", instance_payload(destroyed))
 
     async def _build(
         self,

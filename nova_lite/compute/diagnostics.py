@@ -67,7 +67,7 @@ def _nic(mac: str | None) -> dict[str, Any]:
 class GuestDiagnostics:
     """The compute endpoints reporting a guest's diagnostics and the host's uptime (admins)."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(self, host: str, driver: ComputeDriver, conductor: ConductorAPI) -> None:
         self.host = host

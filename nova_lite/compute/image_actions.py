@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 class ImageActions:
     """The compute endpoints for the actions that touch images and volumes."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

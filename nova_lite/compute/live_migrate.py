@@ -58,7 +58,7 @@ EVENT = "compute_live_migration"
 class LiveMigration:
     """The endpoints of a live migration's source and destination (module doc)."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

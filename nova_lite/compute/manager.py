@@ -76,7 +76,7 @@ class ComputeManager(Manager):
     """Manages the instances of one host through its hypervisor driver."""
 
     topic: ClassVar[str] = "compute"
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

@@ -54,7 +54,7 @@ log = structlog.get_logger(__name__)
 class ResizeActions:
     """The compute endpoints of a resize's hops, on its source and destination hosts."""
 
-    target: ClassVar[Target] = Target(version=ComputeAPI.version)
+    target: ClassVar[Target] = Target(version=ComputeAPI.served_version)
 
     def __init__(
         self,

@@ -123,7 +123,7 @@ class VolumeManager(Manager):
     """Serves the ``volume`` topic: volumes, attachments, snapshots, types, quotas."""
 
     topic: ClassVar[str] = "volume"
-    target: ClassVar[Target] = Target(version="1.0")
+    target: ClassVar[Target] = Target(version="1.1")  # 1.1: list(attached_to)
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)

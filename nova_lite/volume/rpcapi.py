@@ -14,7 +14,11 @@ __all__ = ["VolumeAPI"]
 
 
 class VolumeAPI(VolumeGroupCalls, RPCAPI):
-    """The volume service's RPC API, version 1.0 (every method is a call).
+    """The volume service's RPC API, version 1.1 (every method is a call).
+
+    1.1: ``list``'s `attached_to` (the volumes attached to one server, found by the
+    attachment's index instead of read all: sent as 1.1 only with it, so a 1.0
+    server still answers every other call).
 
     An attach is ``reserve`` then ``attach`` (``unreserve`` if it fails); a detach is
     ``begin_detaching`` then ``detach`` (``roll_detaching`` if it fails). Compute uses
@@ -63,9 +67,17 @@ class VolumeAPI(VolumeGroupCalls, RPCAPI):
         """One visible volume (VolumeNotFound otherwise)."""
         return await self._volume_call(ctx, "get", volume_id)
 
-    async def list(self, ctx: RequestContext) -> builtins.list[objects.Volume]:
-        """The caller's project's volumes (all, for admins)."""
-        result: builtins.list[objects.Volume] = await self.invoker.call(ctx, "list")
+    async def list(
+        self, ctx: RequestContext, *, attached_to: str | None = None
+    ) -> builtins.list[objects.Volume]:
+        """The caller's project's volumes (all, for admins); with `attached_to` (1.1),
+        only those attached to that server."""
+        if attached_to is None:
+            result: builtins.list[objects.Volume] = await self.invoker.call(ctx, "list")
+        else:
+            result = await self.invoker.prepare(version="1.1").call(
+                ctx, "list", attached_to=attached_to
+            )
         return result
 
     async def update(

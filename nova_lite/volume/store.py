@@ -140,6 +140,17 @@ class VolumeStore:
         )
         return [self._volume(row) for row in found]
 
+    async def volumes_attached_to(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> builtins.list[objects.Volume]:
+        """The visible volumes attached (now) to server `instance_uuid`, oldest first:
+        found through the attachments' index on the server."""
+        found = await self.db.fetchall(
+            f"{_SELECT_VOLUME} WHERE a.instance_uuid = ? AND {_VISIBLE} ORDER BY v.rowid",
+            (DEFAULT_TYPE_ID, instance_uuid, *_caller(ctx)),
+        )
+        return [self._volume(row) for row in found]
+
     async def swap_status(
         self,
         conn: aiosqlite.Connection,

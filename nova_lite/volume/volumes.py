@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 import structlog
@@ -22,6 +22,7 @@ from nova_lite.context import RequestContext
 from nova_lite.exceptions import Invalid, NotFound, VolumeInvalidState
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.policy import Enforcer
+from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
 from nova_lite.volume import backend, messages, validation
 from nova_lite.volume.group_rows import check_member
@@ -53,6 +54,8 @@ _UPDATABLE = ("name", "description", "metadata")
 
 class VolumeRecords:
     """The volume endpoints that are not about attachments (see the module docstring)."""
+
+    target: ClassVar[Target] = Target(version="1.1")  # 1.1: list(attached_to)
 
     def __init__(
         self,
@@ -212,9 +215,18 @@ class VolumeRecords:
         return volume
 
     @endpoint
-    async def list(self, ctx: RequestContext) -> builtins.list[objects.Volume]:
-        """The caller's project's volumes (all, for admins), oldest first."""
+    async def list(
+        self, ctx: RequestContext, attached_to: str | None = None
+    ) -> builtins.list[objects.Volume]:
+        """The caller's project's volumes (all, for admins), oldest first; with
+        `attached_to` (1.1), only those attached to that server.
+
+        A server's delete asks for its volumes: read through the attachments'
+        index on the server, not every volume of the cloud filtered by the caller.
+        """
         self.policy.authorize(ctx, RULES["get_all"], {"project_id": ctx.project_id})
+        if attached_to is not None:
+            return await self.store.volumes_attached_to(ctx, check.text("attached_to", attached_to))
         return await self.store.volumes(ctx)
 
     @endpoint
