@@ -17,6 +17,7 @@ import pytest
 from nova_lite.conductor import instance_store
 from nova_lite.conductor.schema import MIGRATIONS as CONDUCTOR_SCHEMA
 from nova_lite.context import RequestContext
+from nova_lite.network import access
 from nova_lite.network.manager import NetworkManager
 from nova_lite.network.schema import MIGRATIONS as NETWORK_SCHEMA
 
@@ -62,3 +63,11 @@ def test_a_filtered_instance_list_is_found_by_an_index(project: bool, host: bool
     plan = _plan(CONDUCTOR_SCHEMA, sql, (None,) * sql.count("?"))
     assert "USING INDEX instances_by_" in plan, plan
     assert "SCAN instances" not in plan, plan
+
+
+@pytest.mark.parametrize("resource", ["port", "security_group_rule", "floatingip"])
+def test_a_network_quota_count_is_found_by_the_project_index(resource: str) -> None:
+    """Every port allocated (each boot) counts its project's ports first: by index."""
+    plan = _plan(NETWORK_SCHEMA, access._COUNTS[resource], ("p",))
+    assert "USING COVERING INDEX" in plan and "_project" in plan, plan
+    assert "SCAN" not in plan, plan

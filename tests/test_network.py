@@ -33,7 +33,7 @@ from nova_lite.exceptions import (
 from nova_lite.network import ipam
 from nova_lite.network.manager import NetworkManager
 from nova_lite.network.rpcapi import NetworkAPI
-from nova_lite.rpc import Target
+from nova_lite.rpc import Invoker, Target
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 
@@ -426,6 +426,49 @@ async def test_an_unknown_marker_or_a_bad_limit_is_refused(api: NetworkAPI) -> N
             await api.list_ports(ADMIN, limit=limit)
     with pytest.raises(Invalid, match="limit"):
         await api.list_ports(ADMIN, limit="2")  # type: ignore[arg-type]
+
+
+async def test_a_project_port_count_is_its_own_ports(api: NetworkAPI) -> None:
+    """count_ports (1.2) counts the caller's project's ports, an admin's included (its
+    own project, not the cloud's)."""
+    network, _ = await shared_net(api)
+    for project, count in (("p-alice", 3), ("p-bob", 2)):
+        for _ in range(count):
+            await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], project)
+    for ctx, expected in ((ALICE, 3), (BOB, 2), (ADMIN, 0)):
+        assert await api.project_port_count(ctx) == expected
+
+
+async def test_a_caller_capped_below_1_2_counts_ports_a_1_1_service_lists(
+    broker: TransportFactory, tmp_path: Path
+) -> None:
+    """A network service at 1.1 has no count_ports: an API capped at 1.1 (its network
+    services not yet upgraded) reads and counts the project's ports instead; one not
+    capped is refused the version."""
+    topic = broker.name("network")
+
+    class OldManager(NetworkManager):
+        target = Target(version="1.1")
+
+    class TestAPI(NetworkAPI):
+        pass
+
+    OldManager.topic = TestAPI.topic = topic
+    transport = await broker.connect()
+    config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
+    async with Service(OldManager(config, transport, "host1"), serializer=objects.serializer()):
+        api = TestAPI(transport, config)
+        network, _ = await shared_net(api)
+        for project in ("p-alice", "p-alice", "p-bob"):
+            await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], project)
+        capped = TestAPI.__new__(TestAPI)
+        capped.invoker = Invoker(
+            transport, api.invoker.target, version_cap="1.1", serializer=objects.serializer()
+        )
+        assert await capped.project_port_count(ALICE) == 2
+        assert await capped.project_port_count(BOB) == 1
+        with pytest.raises(UnsupportedVersion):
+            await api.project_port_count(ALICE)
 
 
 async def test_a_list_without_paging_still_goes_to_a_server_of_the_version_before(

@@ -125,8 +125,7 @@ class ServerRecords:
         limit = self.api.config.network.quota_port
         if limit < 0 or new_ports <= 0:
             return
-        ports = await self.api.network.all_ports(ctx)
-        used = sum(1 for p in ports if p.project_id == ctx.project_id)
+        used = await self.api.network.project_port_count(ctx)
         if used + new_ports > limit:
             raise QuotaExceeded(
                 f"Maximum number of ports exceeded: the servers need {new_ports} ports and "

@@ -129,13 +129,17 @@ class Quotas:
     db: Database
     limits: Mapping[str, int]  # resource -> limit
 
+    async def used(self, resource: str, project: str) -> int:
+        """How many `resource` `project` has (one count by the project's index)."""
+        row = await self.db.fetchone(_COUNTS[resource], (project,))
+        return int(row[0]) if row else 0
+
     async def check(self, resource: str, project: str | None, new: int = 1) -> None:
         """`QuotaExceeded` if `new` more `resource` would take `project` over its limit."""
         limit = self.limits.get(resource, -1)
         if limit < 0 or new <= 0 or project is None:
             return
-        row = await self.db.fetchone(_COUNTS[resource], (project,))
-        used = row[0] if row else 0
+        used = await self.used(resource, project)
         if used + new > limit:
             raise QuotaExceeded(
                 f"Quota exceeded for resources: ['{resource}']: project {project} has {used} "

@@ -81,7 +81,7 @@ class NetworkManager(Manager):
     """Serves the ``network`` topic: networks, subnets, ports, security groups, routers."""
 
     topic: ClassVar[str] = "network"
-    target: ClassVar[Target] = Target(version="1.1")  # 1.1: list_ports pages
+    target: ClassVar[Target] = Target(version="1.2")  # 1.1: list_ports pages; 1.2: count_ports
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
@@ -251,6 +251,18 @@ class NetworkManager(Manager):
             after=marker,
             limit=limit,
         )
+
+    @endpoint
+    async def count_ports(self, ctx: RequestContext) -> int:
+        """How many ports the caller's project has (1.2).
+
+        What a create checks against ``[network] quota_port`` before it records
+        anything: one count by the project's index, where reading the caller's
+        visible ports to count them would read, for an admin, every port of the cloud.
+        """
+        if ctx.project_id is None:
+            return 0
+        return await self.quotas.used("port", ctx.project_id)
 
     @endpoint
     async def get_port(self, ctx: RequestContext, port_id: str) -> objects.Port:

@@ -14,10 +14,12 @@ __all__ = ["NetworkAPI"]
 
 
 class NetworkAPI(RPCAPI):
-    """The network service's RPC API, version 1.1 (every method is a call).
+    """The network service's RPC API, version 1.2 (every method is a call).
 
     1.1: list_ports' marker and limit (sent as 1.1 only when paging, so a 1.0 server
-    still answers every other call). `all_ports` reads every page.
+    still answers every other call). `all_ports` reads every page. 1.2: count_ports
+    (`project_port_count`: under a version cap below 1.2, the ports are read and
+    counted instead).
 
     Compute uses `allocate_for_instance`, `deallocate_for_instance`, `bind_port` and
     the port lists; the API the rest, Neutron's resources with their attributes under
@@ -123,6 +125,19 @@ class NetworkAPI(RPCAPI):
         result: list[objects.Port] = await invoker.call(
             ctx, "list_ports", device_id=device_id, network_id=network_id, **page
         )
+        return result
+
+    async def project_port_count(self, ctx: RequestContext) -> int:
+        """How many ports the caller's project has (``count_ports``, version 1.2).
+
+        Under a version cap below 1.2 (network services not yet upgraded) the
+        caller's visible ports are read and those of its project counted.
+        """
+        invoker = self.invoker.prepare(version="1.2")
+        if not invoker.can_send_version():
+            ports = await self.all_ports(ctx)
+            return sum(1 for p in ports if p.project_id == ctx.project_id)
+        result: int = await invoker.call(ctx, "count_ports")
         return result
 
     async def all_ports(

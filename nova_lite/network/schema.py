@@ -179,4 +179,12 @@ MIGRATIONS: list[str] = [
         revision INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 3: the per-project counts of every quota check (each port allocated, each rule
+    # and floating IP made) by index: a scan of the whole table at every boot costs
+    # each boot in proportion to the cloud, not to the project.
+    """
+    CREATE INDEX ports_project ON ports(project_id);
+    CREATE INDEX security_group_rules_project ON security_group_rules(project_id);
+    CREATE INDEX floating_ips_project ON floating_ips(project_id);
+    """,
 ]
