@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -550,6 +551,55 @@ async def test_instances_page_by_uuid_and_every_page_holds_every_instance_once(
     got = [i.uuid for i in await api.all_instances(ADMIN)]
     assert len(got) == len(set(got))
     assert set(uuids[6:]) <= set(got)  # what no change touched
+
+
+async def test_the_newest_instances_page_by_creation_then_uuid_at_any_version_cap(
+    api: ConductorAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """newest_instances (1.3) pages newest first, ties at one instant by uuid
+    descending; every page read after the last one's marker gives each instance once,
+    a project's only its own, deleted ones only when asked; a marker that is not one
+    of the listing's is MarkerNotFound; a caller capped below 1.3 (the whole list read,
+    the page cut on its side) gets the very same pages."""
+    start = objects.utcnow()
+    made = []
+    for project, hours in (("p1", 3), ("p2", 2), ("p1", 2), ("p3", 2), ("p2", 1), ("p1", 0)):
+        at = start - datetime.timedelta(hours=hours)
+        monkeypatch.setattr("nova_lite.clock.now", lambda at=at: at)
+        [one] = await api.create_instances(ADMIN, [instance(project_id=project)])
+        made.append(one)
+    monkeypatch.undo()
+    newest = sorted(made, key=lambda i: (i.created_at, i.uuid), reverse=True)
+    await api.instance_update(ADMIN, newest[1].uuid, {"deleted": True})
+    capped = ConductorAPI.__new__(ConductorAPI)
+    capped.invoker = Invoker(
+        api.invoker.transport, api.invoker.target, version_cap="1.2",
+        serializer=objects.serializer(),
+    )  # fmt: skip
+
+    async def read_all(conductor: ConductorAPI, **kwargs: Any) -> list[str]:
+        read: list[str] = []
+        marker = None
+        while True:
+            page = await conductor.newest_instances(ADMIN, limit=2, marker=marker, **kwargs)
+            assert len(page) <= 2
+            read.extend(i.uuid for i in page)
+            if len(page) < 2:
+                return read
+            marker = page[-1].uuid
+
+    every = [i.uuid for i in newest]
+    live = [u for u in every if u != newest[1].uuid]
+    p1 = [i.uuid for i in newest if i.project_id == "p1" and i.uuid in live]
+    p2 = next(i.uuid for i in made if i.project_id == "p2")
+    for conductor in (api, capped):
+        assert await read_all(conductor) == live
+        assert await read_all(conductor, read_deleted=True) == every
+        assert await read_all(conductor, project_id="p1") == p1
+        with pytest.raises(MarkerNotFound):  # p2's server is no marker of p1's list
+            await conductor.newest_instances(ADMIN, limit=2, project_id="p1", marker=p2)
+        with pytest.raises(MarkerNotFound):  # deleted: no marker of the live list
+            await conductor.newest_instances(ADMIN, limit=2, marker=newest[1].uuid)
 
 
 async def test_an_unknown_instance_marker_or_a_bad_limit_is_refused(api: ConductorAPI) -> None:

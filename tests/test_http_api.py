@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import structlog
 
 from nova_lite.api.http.openapi import document
+from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.objects import utcnow
 from nova_lite.testing import PASSWORD, CloudFactory, add_user, identity_of
 from tests.http_fixtures import FrontEnd, auth_body
@@ -225,6 +227,33 @@ async def test_server_lists_filter_and_paginate(front: FrontEnd) -> None:
     assert first.body["servers_links"][0]["rel"] == "next"
     assert [s["id"] for s in rest.body["servers"]] == [ids[0]]
     assert "servers_links" not in rest.body
+
+
+async def test_a_server_list_reads_only_the_pages_it_needs(
+    front: FrontEnd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /servers reads the conductor's newest-first pages until `limit` servers
+    match (at two a page here): a first page needs one read, a filter matching only
+    the oldest server reads every page; either way newest first, as before."""
+    token = await front.token()
+    ids = [await front.boot(token, f"s{n}") for n in range(5)]
+    monkeypatch.setattr("nova_lite.paging.PAGE_SIZE", 2)
+    reads: list[int] = []
+    original = ConductorAPI.newest_instances
+
+    async def counted(self: ConductorAPI, ctx: Any, **kwargs: Any) -> Any:
+        reads.append(kwargs["limit"])
+        return await original(self, ctx, **kwargs)
+
+    monkeypatch.setattr(ConductorAPI, "newest_instances", counted)
+    first = await front.call("GET", COMPUTE + "/servers?limit=1", token=token)
+    assert [s["id"] for s in first.body["servers"]] == [ids[-1]] and reads == [2]
+    reads.clear()
+    oldest = await front.call("GET", COMPUTE + "/servers?limit=1&name=^s0$", token=token)
+    assert [s["id"] for s in oldest.body["servers"]] == [ids[0]] and reads == [2, 2, 2]
+    reads.clear()
+    every = await front.call("GET", COMPUTE + "/servers", token=token)
+    assert [s["id"] for s in every.body["servers"]] == ids[::-1] and len(reads) == 3
 
 
 async def test_a_server_can_be_renamed_and_deleted(front: FrontEnd) -> None:

@@ -63,7 +63,7 @@ async def test_another_request_is_served_while_a_pathological_filter_is_in_fligh
     evil_owner, other = await front.token("mia", "demo"), await front.token("sam", "beta")
     await front.boot(evil_owner, EVIL_NAME)
     listed, release = asyncio.Event(), asyncio.Event()
-    original = ConductorAPI.instance_get_all
+    original = ConductorAPI.newest_instances
 
     async def held_listing(self: ConductorAPI, ctx: Any, **kwargs: Any) -> Any:
         found = await original(self, ctx, **kwargs)
@@ -72,7 +72,7 @@ async def test_another_request_is_served_while_a_pathological_filter_is_in_fligh
             await release.wait()
         return found
 
-    monkeypatch.setattr(ConductorAPI, "instance_get_all", held_listing)
+    monkeypatch.setattr(ConductorAPI, "newest_instances", held_listing)
     evil = asyncio.create_task(
         front.call("GET", f"{COMPUTE}/servers?name={EVIL_PATTERN}", token=evil_owner)
     )

@@ -71,3 +71,17 @@ def test_a_network_quota_count_is_found_by_the_project_index(resource: str) -> N
     plan = _plan(NETWORK_SCHEMA, access._COUNTS[resource], ("p",))
     assert "USING COVERING INDEX" in plan and "_project" in plan, plan
     assert "SCAN" not in plan, plan
+
+
+@pytest.mark.parametrize("project", [False, True])
+@pytest.mark.parametrize("after", [False, True])
+def test_a_page_of_the_newest_servers_is_read_off_an_index_in_order(
+    project: bool, after: bool
+) -> None:
+    """GET /servers' page (conductor 1.3): the live servers, of a project or all, newest
+    first after a marker, searched on an index in its order: no scan, no sort."""
+    sql = instance_store._NEWEST_OF[project, True, after]
+    plan = _plan(CONDUCTOR_SCHEMA, sql, (None,) * sql.count("?"))
+    index = "instances_project_newest" if project else "instances_newest"
+    assert f"SEARCH instances USING INDEX {index} " in plan, plan
+    assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan

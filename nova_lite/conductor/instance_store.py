@@ -9,6 +9,7 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -63,6 +64,31 @@ _PAGE_OF = {
 # The whole list, by which filters are given.
 _LIST_OF = {
     key: _instances_where(*key) + "(? OR deleted = 0) ORDER BY created_at, uuid" for key in _FILTERS
+}
+
+
+def _newest_where(project: bool, live: bool, after: bool) -> str:
+    """A page of instances newest first, by (created_at, uuid) descending: an equality
+    on each leading column of `instances_newest` / `instances_project_newest` (the
+    project when given; ``deleted = 0`` for the live list), so the page is read off
+    the index in order from the marker. With deleted ones too (``deleted IN (0, 1)``)
+    SQLite sorts what matches: only admins' deleted-server listings ask that."""
+    return (
+        "SELECT data FROM instances WHERE "
+        + ("project_id = ? AND " if project else "")
+        + ("deleted = 0" if live else "deleted IN (0, 1)")
+        + (" AND (created_at, uuid) < (?, ?)" if after else "")
+        + " ORDER BY created_at DESC, uuid DESC LIMIT ?"
+    )
+
+
+# By (project given, live only, after a marker).
+_NEWEST_OF = {key: _newest_where(*key) for key in itertools.product((False, True), repeat=3)}
+_NEWEST_MARKER = {
+    project: "SELECT created_at, uuid FROM instances WHERE uuid = ? "
+    + ("AND project_id = ? " if project else "")
+    + "AND (? OR deleted = 0)"
+    for project in (False, True)
 }
 
 _UPDATABLE = frozenset(
@@ -262,6 +288,33 @@ class InstanceStore:
         rows = await self.db.fetchall(
             _PAGE_OF[project_id is not None, host is not None],
             (*filters, marker or "", int(read_deleted), limit),
+        )
+        return [objects.load(objects.Instance, r["data"]) for r in rows]
+
+    async def newest(
+        self,
+        *,
+        marker: str | None,
+        limit: int,
+        project_id: str | None = None,
+        read_deleted: bool = False,
+    ) -> list[objects.Instance]:
+        """A page of the instances (of a project) newest first: at most `limit`, those
+        after `marker`, which must be one of them (`MarkerNotFound` otherwise), as
+        Nova looks its marker up among the servers the caller may list."""
+        project = project_id is not None
+        filters = (project_id,) if project_id is not None else ()
+        after: tuple[Any, ...] = ()
+        if marker is not None:
+            found = await self.db.fetchone(
+                _NEWEST_MARKER[project], (marker, *filters, int(read_deleted))
+            )
+            if found is None:
+                raise paging.marker_not_found(marker, what="instances")
+            after = (found["created_at"], found["uuid"])
+        rows = await self.db.fetchall(
+            _NEWEST_OF[project, not read_deleted, marker is not None],
+            (*filters, *after, limit),
         )
         return [objects.load(objects.Instance, r["data"]) for r in rows]
 

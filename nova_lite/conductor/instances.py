@@ -98,6 +98,24 @@ class InstanceRecords:
         )
 
     @endpoint
+    async def instance_get_newest(
+        self,
+        ctx: RequestContext,
+        limit: int,
+        project_id: str | None = None,
+        read_deleted: bool = False,
+        marker: str | None = None,
+    ) -> list[objects.Instance]:
+        """A page of the instances (of a project) newest first, by creation time and
+        uuid: at most `limit`, those after the instance `marker` (1.3). What GET
+        /servers lists: a page read off an index, not every server of the project
+        (for an admin's all_tenants, of the cloud) read and sorted per request."""
+        size = paging.check_limit(limit, what="instances", marker=marker) or paging.MAX_LIMIT
+        return await self.store.newest(
+            marker=marker, limit=size, project_id=project_id, read_deleted=read_deleted
+        )
+
+    @endpoint
     async def instance_update(
         self,
         ctx: RequestContext,

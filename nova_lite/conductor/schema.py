@@ -159,4 +159,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX instance_action_events_by_action ON instance_action_events (action_id);
     """,
+    # The server list newest first, a page at a time (conductor 1.3,
+    # instance_get_newest): a page is a search of these, not a sort of every row.
+    """
+    CREATE INDEX instances_newest ON instances (deleted, created_at, uuid);
+    CREATE INDEX instances_project_newest ON instances (project_id, deleted, created_at, uuid);
+    """,
 ]

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from nova_lite import objects
+from nova_lite import objects, paging
 from nova_lite.api import policy, security_groups
 from nova_lite.api.http import server_create
 from nova_lite.api.http.common import (
@@ -41,7 +41,6 @@ from nova_lite.exceptions import (
     ImageNotFound,
     InstanceNotFound,
     Invalid,
-    MarkerNotFound,
 )
 
 __all__ = ["routes", "server_view", "visible_instance"]
@@ -156,33 +155,45 @@ def _all_tenants(request: web.Request, ctx: RequestContext) -> bool:
     return True
 
 
-def _page(
-    request: web.Request, instances: Sequence[objects.Instance]
+async def _listed(
+    request: web.Request, project: str | None, wanted: ServerFilter
 ) -> tuple[list[objects.Instance], int | None]:
-    ordered = sorted(instances, key=lambda i: (i.created_at, i.uuid), reverse=True)
+    """The servers a listing shows, newest first, and its limit (capped at `MAX_LIMIT`).
+
+    Read from the conductor a page at a time after the ``marker`` (which must name a
+    server of the listing: 400 otherwise), each page filtered here, until `limit`
+    servers match or the pages run out: a listing costs the servers it passes over,
+    not every server of the project (an admin's all_tenants: of the cloud).
+    """
+    api, ctx = request.app[API], context_of(request)
     marker = request.query.get("marker")
-    if marker is not None:
-        ids = [i.uuid for i in ordered]
-        if marker not in ids:
-            raise MarkerNotFound(f"marker [{marker}] not found", marker=marker)
-        ordered = ordered[ids.index(marker) + 1 :]
     limit = query_int(request, "limit")
     if limit is not None:
         limit = min(limit, MAX_LIMIT)
-    return (ordered if limit is None else ordered[:limit]), limit
+        if limit == 0:
+            return [], limit
+    size = paging.PAGE_SIZE if limit is None else max(limit, paging.PAGE_SIZE)
+    shown: list[objects.Instance] = []
+    while True:
+        page = await api.conductor.newest_instances(
+            ctx, limit=size, project_id=project, read_deleted=wanted.read_deleted, marker=marker
+        )
+        shown.extend(i for i in page if wanted(i))
+        if limit is not None and len(shown) >= limit:
+            return shown[:limit], limit
+        if len(page) < size:
+            return shown, limit
+        marker = page[-1].uuid
 
 
 async def _list(request: web.Request, *, detail: bool) -> web.Response:
-    api, ctx = request.app[API], context_of(request)
+    ctx = context_of(request)
     all_tenants = _all_tenants(request, ctx)
     project = request.query.get("project_id") or request.query.get("tenant_id")
     if not all_tenants:
         project = ctx.project_id
     wanted = ServerFilter.of(request.query, microversion_of(request), is_admin=ctx.is_admin)
-    instances = await api.conductor.all_instances(
-        ctx, project_id=project, read_deleted=wanted.read_deleted
-    )
-    page, limit = _page(request, [i for i in instances if wanted(i)])
+    page, limit = await _listed(request, project, wanted)
     view = await server_view(request, page if detail else ())
     body: dict[str, Any] = {"servers": [view.listed(i) if detail else view.brief(i) for i in page]}
     if limit is not None and page and len(page) == limit:
