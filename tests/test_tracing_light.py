@@ -247,7 +247,7 @@ def test_trace_ids_come_from_a_pool_of_their_own_never_all_zero(
     empty; an all-zero draw (invalid in W3C) is left out of the pool."""
     light._trace_pool.clear()
     draw = bytes(16) + bytes(range(1, 17)) + bytes(16 * (light._ID_POOL - 3)) + b"\xff" * 16
-    monkeypatch.setattr(light.os, "urandom", lambda n: draw[:n])
+    monkeypatch.setattr("nova_lite.tracing.light.os.urandom", lambda n: draw[:n])
     first = light.new_trace_id()
     assert first == "f" * 32  # popped from the end
     assert len(light._trace_pool) == 1  # every all-zero id left out
