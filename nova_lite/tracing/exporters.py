@@ -80,12 +80,13 @@ class MemoryExporter(SpanExporter):
         with self._lock:
             kept = list(self._spans)
         return [
-            hops.readable(s)
-            if isinstance(s, tuple)
-            else readable(s)
-            if isinstance(s, LightSpan)
-            else s
-            for s in kept
+            readable(s) if isinstance(s, LightSpan) else s
+            for kept_one in kept
+            for s in (
+                map(hops.readable, hops.unpaired(kept_one))
+                if isinstance(kept_one, tuple)
+                else (kept_one,)
+            )
         ]
 
     def clear(self) -> None:

@@ -77,8 +77,13 @@ def export(exporter: SpanExporter, spans: Sequence[LightSpan | Row]) -> None:
 
     exporter.export(
         [
-            hops.readable(span) if isinstance(span, tuple) else records.readable(span)
+            made
             for span in spans
+            for made in (
+                map(hops.readable, hops.unpaired(span))
+                if isinstance(span, tuple)
+                else (records.readable(span),)
+            )
         ]
     )
 
