@@ -32,7 +32,7 @@ from nova_lite.rpc import endpoint
 from nova_lite.telemetry import Telemetry, install, uninstall
 from nova_lite.telemetry.rpc import RpcObserver
 from nova_lite.testing import CloudFactory, TransportFactory
-from nova_lite.tracing import hops, light
+from nova_lite.tracing import hops
 from nova_lite.tracing.exporters import JsonLinesExporter, MemoryExporter, span_record
 from nova_lite.tracing.light import CURRENT, LightTracer
 from nova_lite.tracing.timeline import read_span_file
@@ -347,73 +347,6 @@ def test_rows_read_back_as_the_records_of_their_sdk_spans(tmp_path: Path) -> Non
     )
     shapes = [line for line in path.read_bytes().splitlines() if b'"shape"' in line]
     assert len(shapes) == 2 and shapes[0] == shapes[1]  # the same id from both writers
-
-
-def test_a_call_and_its_in_process_handler_are_one_row_read_back_as_both_spans(
-    tmp_path: Path,
-) -> None:
-    """A handler joined to its caller that ends first rides on the caller's row; the
-    file (its handler's shape line too, though the caller's went out before), the
-    memory exporter and the SDK spans give both spans, as two rows would. A handler
-    ending after its caller, or beside a failed one, writes its own row."""
-    path = tmp_path / "t.jsonl"
-    tracer = LightTracer(JsonLinesExporter(path), Resource.create({"service.name": "svc"}))
-    observer = RpcObserver(None, tracer)
-    calling = observer._shape(("call", "compute", "ping", "h1", ("api", "host-a")), tracer)
-    serving = observer._shape(("call", "compute", "ping", "h1"), tracer)
-    tracer.rows_waiting = lambda: None  # flushed below
-    written: list[hops.Row] = []
-
-    def flush() -> None:
-        written.extend(tracer.rows)
-        tracer.flush()
-
-    tracer.hop(calling, None, {"instance_uuid": "u-0"}).end()
-    flush()  # the caller's shape line out, nothing nested in it yet
-
-    def joined(caller: light.Hop, request_id: str) -> light.Hop:
-        handler = light.Hop(serving, caller.trace_id, caller.span_id, True, (request_id, "u-1"))
-        handler.joined = caller
-        return handler
-
-    caller = tracer.hop(calling, None, {"instance_uuid": "u-1"})
-    assert isinstance(caller, light.Hop)
-    handler = joined(caller, "req-1")
-    handler.end()
-    assert tracer.rows == []  # waits on the caller
-    caller.end()
-    [paired] = tracer.rows
-    assert paired[-1][:2] == (serving, handler.span_id)
-    late = tracer.hop(calling, None, {"instance_uuid": "u-2"})
-    assert isinstance(late, light.Hop)
-    handler = joined(late, "req-2")
-    late.end()
-    handler.end()  # after its caller: its own row
-    assert len(tracer.rows) == 3 and not any(isinstance(r[-1], tuple) for r in tracer.rows[1:])
-    flush()
-    failing = tracer.hop(calling, None, {"instance_uuid": "u-3"})
-    assert isinstance(failing, light.Hop)
-    joined(failing, "req-3").end()
-    failed = failing.failed(RuntimeError("boom"))
-    assert isinstance(failed, light.LightSpan)
-    failing.end()  # its full span (written at once: no event loop), the handler's own row
-    [alone] = tracer.rows
-    assert alone[0] is serving and alone[3] == failing.span_id
-    flush()
-    expected = [hops.record(r) for row in written for r in hops.unpaired(row)]
-    records = [r for r in read_span_file(path) if r["status"] == "UNSET"]
-    assert records == expected
-    assert records == [span_record(hops.readable(r)) for row in written for r in hops.unpaired(row)]
-    assert [(r["kind"], r["attributes"].get("nova_lite.request_id")) for r in records] == [
-        ("CLIENT", None), ("SERVER", "req-1"), ("CLIENT", None), ("CLIENT", None),
-        ("SERVER", "req-2"), ("SERVER", "req-3"),
-    ]  # fmt: skip
-    server, client = records[1], records[2]
-    assert (server["trace_id"], server["parent_id"]) == (client["trace_id"], client["span_id"])
-    assert [r["name"] for r in read_span_file(path) if r["status"] != "UNSET"] == [failed.name]
-    memory = MemoryExporter()
-    memory.export_light([paired])
-    assert [span_record(s) for s in memory.spans()] == records[1:3]
 
 
 def test_a_truncated_span_file_gets_its_shapes_again(tmp_path: Path) -> None:

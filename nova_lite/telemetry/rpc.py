@@ -230,7 +230,7 @@ class RpcObserver:
         except IndexError:
             hop.span_id = new_id()
         hop.values = (uuid,)
-        hop.token = hop.full = hop.joined = hop.child = None
+        hop.token = hop.full = None
         hop.start_time = _now()
         return hop
 
@@ -246,7 +246,7 @@ class RpcObserver:
         """
         headers = request.trace
         parent = headers.get("traceparent")
-        sender = joined = None
+        sender = None
         if parent is not None:
             sender = _handed_over(parent, None)  # this process's own: no parsing
             if sender is None and (VALID_00.fullmatch(parent) is None or "tracestate" in headers):
@@ -276,8 +276,6 @@ class RpcObserver:
             hop.trace_id = sender.trace_id
             hop.parent_id = sender.span_id
             hop.sampled = sender.sampled
-            if sender.shape.rows is shape.rows:  # the same tracer: one row for both
-                joined = sender
         else:
             hop.trace_id = parent[3:35]
             hop.parent_id = parent[36:52]
@@ -287,8 +285,7 @@ class RpcObserver:
         except IndexError:
             hop.span_id = new_id()
         hop.values = (request.context.request_id, uuid)
-        hop.full = hop.child = None
-        hop.joined = joined
+        hop.full = None
         hop.start_time = _now()
         hop.token = CURRENT.set(hop)
         return hop

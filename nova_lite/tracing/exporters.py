@@ -80,13 +80,12 @@ class MemoryExporter(SpanExporter):
         with self._lock:
             kept = list(self._spans)
         return [
-            readable(s) if isinstance(s, LightSpan) else s
-            for kept_one in kept
-            for s in (
-                map(hops.readable, hops.unpaired(kept_one))
-                if isinstance(kept_one, tuple)
-                else (kept_one,)
-            )
+            hops.readable(s)
+            if isinstance(s, tuple)
+            else readable(s)
+            if isinstance(s, LightSpan)
+            else s
+            for s in kept
         ]
 
     def clear(self) -> None:

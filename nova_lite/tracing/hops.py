@@ -10,14 +10,7 @@ finished hop is one tuple, its *row*::
 
 where `values` are the span's own attributes, in the order of ``shape.extra``
 (an instance uuid; a handler's request id), None for one it does not have, taken
-when the hop starts (`nova_lite.tracing.light.Hop.values`). An in-process call and
-its handling (same tracer, the handler's parent handed over) are one row: the
-caller's, with the handler's own part as its last item, a tuple::
-
-    (..., *values, (handler_shape, span_id, start_ns, end_ns, *handler_values))
-
-its trace id the caller's, its parent the caller's span (`pair`; `unpaired` gives
-the two rows). Every reader gives both spans, the handler's first, as before. A row is made by
+when the hop starts (`nova_lite.tracing.light.Hop.values`). A row is made by
 `nova_lite.tracing.light.Hop.end` with no call, span object, attribute dict or
 record made; `record` and `readable` make the span-file record and the SDK's
 `ReadableSpan` of a row when an exporter wants them (the memory exporter when read,
@@ -49,7 +42,7 @@ if TYPE_CHECKING:
 
     from nova_lite.tracing.light import LightSpan, LightTracer
 
-__all__ = ["Row", "Shape", "encode", "expand", "readable", "record", "unpaired"]
+__all__ = ["Row", "Shape", "encode", "expand", "readable", "record"]
 
 #: A finished hop: (shape, trace_id, span_id, parent_id, start, end, *values).
 Row = tuple[Any, ...]
@@ -79,7 +72,6 @@ class Shape(str):
     tracer: LightTracer
     rows: list[Row]  # the tracer's finished rows
     line: bytes  # the shape's own line in a span file
-    nested: set[Shape]  # handlers' shapes whose rows rode on one of this shape
 
     def __new__(
         cls,
@@ -113,7 +105,6 @@ class Shape(str):
         self.where = where  # a handler's (service, host), or the sender's
         self.tracer = tracer
         self.rows = tracer.rows
-        self.nested = set()
         self.line = orjson.dumps({"shape": str(self), **definition}, option=_LINE)
         return self
 
@@ -132,15 +123,6 @@ def attributes_of(shape: Shape, values: Iterable[Any]) -> dict[str, Any]:
         if value is not None:
             made[key] = value
     return made
-
-
-def unpaired(row: Row) -> tuple[Row, ...]:
-    """A row as the rows of its spans: a call's with its handler's part, the handler's
-    row then the caller's; any other, itself."""
-    last = row[-1]
-    if type(last) is not tuple:
-        return (row,)
-    return ((last[0], row[1], last[1], row[2], *last[2:]), row[:-1])
 
 
 def record(row: Row) -> dict[str, Any]:
@@ -190,10 +172,7 @@ def encode(rows: Sequence[Row], written: set[str]) -> bytes:
     out), then the rows as one line, a JSON array of arrays (one orjson call)."""
     if not rows:
         return b""
-    shapes = set(map(_first, rows))
-    for shape in tuple(shapes):  # a few a batch
-        shapes.update(shape.nested)
-    new = shapes.difference(written)
+    new = set(map(_first, rows)).difference(written)
     written.update(new)
     return b"".join(shape.line for shape in new) + orjson.dumps(rows, option=_LINE)
 
@@ -215,10 +194,6 @@ def expand(line: Any, shapes: dict[str, dict[str, Any]]) -> Iterator[dict[str, A
     for row in line:
         if not isinstance(row, list) or len(row) < 6 or not isinstance(row[0], str):
             continue
-        last = row[-1]
-        if isinstance(last, list) and len(last) >= 4:  # a call's row with its handler's
-            yield from expand([[last[0], row[1], last[1], row[2], *last[2:]]], shapes)
-            row = row[:-1]
         shape = shapes.get(row[0])
         if shape is None:
             continue

@@ -385,8 +385,8 @@ class Hop:
     """
 
     __slots__ = (
-        "child", "full", "joined", "parent_id", "sampled", "shape", "span_id", "start_time",
-        "token", "trace_id", "values",
+        "full", "parent_id", "sampled", "shape", "span_id", "start_time", "token", "trace_id",
+        "values",
     )  # fmt: skip
     is_remote = False  # as a parent (`Parent`)
     trace_state = None  # a trace with a tracestate gets full spans
@@ -410,8 +410,6 @@ class Hop:
         self.values = values
         self.token: contextvars.Token[Any] | None = None
         self.full: LightSpan | None = None
-        self.joined: Hop | None = None
-        self.child: tuple[Any, ...] | bool | None = None
         self.start_time = _now()
 
     @property
@@ -456,40 +454,17 @@ class Hop:
 
     def end(self) -> None:
         """The hop is over: no longer current (`token`), its row to the tracer's buffer
-        (if sampled), or its full span ended if it `failed`.
-
-        An in-process call's two hops make one row (`nova_lite.tracing.hops`): a
-        handler that took its parent from the sender's hop (`joined`, same tracer)
-        and ends while that call still waits leaves its row's own part on the
-        sender (`child`), whose row carries it as its last item. `child` is False
-        once the hop ended: a handler ending after its caller (a call given up, a
-        cast) writes its own row.
-        """
+        (if sampled), or its full span ended if it `failed`."""
         token = self.token
         if token is not None:
             CURRENT.reset(token)
-        child = self.child
-        self.child = False
         if self.full is not None:
             self.full.end()
-            if type(child) is tuple:  # the handler's row, on its own
-                alone = (child[0], self.trace_id, child[1], self.span_id)
-                self.shape.rows.append(alone + child[2:])
-                self.shape.tracer.rows_waiting()
         elif self.sampled:
             shape = self.shape
-            joined = self.joined
-            if joined is not None and joined.child is None:  # the caller still waits
-                part = (shape, self.span_id, self.start_time, _now())
-                joined.child = part + self.values
-                joined.shape.nested.add(shape)  # its line goes out with the caller's
-                return
             rows = shape.rows
             head = (shape, self.trace_id, self.span_id, self.parent_id, self.start_time, _now())
-            if child:
-                rows.append(head + self.values + (child,))  # the handler's part last
-            else:
-                rows.append(head + self.values)  # (a concatenation: no list made)
+            rows.append(head + self.values)  # (a concatenation: no list made)
             waiting = len(rows)
             if waiting == 1 or waiting >= BATCH:
                 shape.tracer.rows_waiting()

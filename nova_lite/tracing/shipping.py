@@ -77,13 +77,8 @@ def export(exporter: SpanExporter, spans: Sequence[LightSpan | Row]) -> None:
 
     exporter.export(
         [
-            made
+            hops.readable(span) if isinstance(span, tuple) else records.readable(span)
             for span in spans
-            for made in (
-                map(hops.readable, hops.unpaired(span))
-                if isinstance(span, tuple)
-                else (records.readable(span),)
-            )
         ]
     )
 
