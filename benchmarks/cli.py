@@ -432,7 +432,9 @@ def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: 
 
 @main.command("observe")
 @click.option("--blocks", default=30, show_default=True, help="Alternating blocks per mode.")
-@click.option("--calls", default=200, show_default=True, help="Sequential calls per block.")
+@click.option("--calls", default=200, show_default=True, help="Calls per block.")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Calls in flight; above 1: calls/s and CPU per call, no p50.")  # fmt: skip
 @click.option("--transport", type=TRANSPORTS, default="memory", show_default=True)
 @click.option("--amqp-url", default=DEFAULT_AMQP_URL, show_default=True)
 @click.option("--observe", "modes", multiple=True, default=("unhooked", "off"),
@@ -441,14 +443,21 @@ def simulate(runs: int, hosts: int, hours: float, rate: float, median_lifetime: 
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
               default=Path("benchmarks/results"), show_default=True,
               help="Directory for the JSON result file.")  # fmt: skip
-def observe_command(blocks: int, calls: int, transport: str, amqp_url: str,
+def observe_command(blocks: int, calls: int, concurrency: int, transport: str, amqp_url: str,
                     modes: tuple[str, ...], output: Path) -> None:  # fmt: skip
-    """Call latency per telemetry mode in alternating blocks: each mode over the first."""
+    """Call latency (or, with calls in flight, calls/s) and CPU per call per telemetry
+    mode in alternating blocks: each mode over the first."""
     from benchmarks.common import Figure
-    from benchmarks.observe import latency_blocks
+    from benchmarks.observe import concurrent_blocks, latency_blocks
 
-    medians, cpu = asyncio.run(latency_blocks(_url_for(transport, amqp_url), modes,
-                                              blocks=blocks, calls=calls))  # fmt: skip
+    url = _url_for(transport, amqp_url)
+    if concurrency == 1:
+        medians, cpu = asyncio.run(latency_blocks(url, modes, blocks=blocks, calls=calls))
+        key, what, unit = "p50_us", "p50 per block", "us"
+    else:
+        medians, cpu = asyncio.run(concurrent_blocks(url, modes, blocks=blocks, calls=calls,
+                                                     concurrency=concurrency))  # fmt: skip
+        key, what, unit = "calls_per_s", f"calls/s @{concurrency} per block", "calls/s"
 
     def over_first(values: list[float], reference: list[float]) -> Figure:
         ratios = tuple(a / b for a, b in zip(values, reference, strict=True))
@@ -456,17 +465,18 @@ def observe_command(blocks: int, calls: int, transport: str, amqp_url: str,
 
     figures = {
         mode: {
-            "p50_us": Figure("p50 per block", "us", tuple(values)),
+            key: Figure(what, unit, tuple(values)),
             "ratio": over_first(values, medians[modes[0]]),
             "cpu_us": Figure("CPU per call per block", "us", tuple(cpu[mode])),
             "cpu_ratio": over_first(cpu[mode], cpu[modes[0]]),
         }
         for mode, values in medians.items()
     }
-    tables.observe_table(figures, reference=modes[0], blocks=blocks, calls=calls)
+    tables.observe_table(figures, reference=modes[0], blocks=blocks, calls=calls,
+                         concurrency=concurrency)  # fmt: skip
     _finish("observe", {
-        "config": {"blocks": blocks, "calls": calls, "transport": transport,
-                   "observe": list(modes)},
+        "config": {"blocks": blocks, "calls": calls, "concurrency": concurrency,
+                   "transport": transport, "observe": list(modes)},
         "figures": figures,
     }, output, False)  # fmt: skip
 

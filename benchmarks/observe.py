@@ -18,6 +18,7 @@ run, so the cost of each is a same-run ratio against ``off``:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import statistics
@@ -32,6 +33,7 @@ from nova_lite.telemetry import Telemetry
 
 __all__ = [
     "MODES",
+    "concurrent_blocks",
     "label",
     "latency_blocks",
     "overrides",
@@ -123,3 +125,51 @@ async def latency_blocks(
         for contender in contenders.values():
             await contender.teardown()
     return medians, cpu
+
+
+async def concurrent_blocks(
+    url: str, modes: Sequence[str], *, blocks: int, calls: int, concurrency: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each mode's calls/s and CPU time per call (µs) with `concurrency` calls in
+    flight, block by block.
+
+    As `latency_blocks`, one contender per mode and blocks taken in turn, but a
+    block is `calls` calls made by `concurrency` callers at once (each makes
+    ``calls // concurrency``), the way `bench rpc` loads a server: what a call costs
+    when the loop is never idle. The CPU time per call (this thread's, the block's
+    spans flushed inside it) is the steady figure: the calls/s of one block swings
+    with the machine's load, the CPU a call does much less.
+    """
+    from benchmarks.contenders import NovaLite
+
+    per_caller = max(1, calls // concurrency)
+    made = per_caller * concurrency
+
+    async def block(contender: NovaLite) -> tuple[float, float]:
+        async def caller() -> None:
+            for _ in range(per_caller):
+                await contender.call()
+
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        if contender.telemetry.tracing is not None:
+            contender.telemetry.tracing.flush()
+        cpu_used = time.thread_time() - cpu_started
+        return made / (time.perf_counter() - started), cpu_used / made * 1e6
+
+    contenders = {mode: NovaLite(url, observe=mode) for mode in modes}
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    try:
+        for contender in contenders.values():
+            await contender.setup()
+            await block(contender)  # warm up
+        for _ in range(blocks):
+            for mode, contender in contenders.items():
+                rate, per_call = await block(contender)
+                rates[mode].append(rate)
+                cpu[mode].append(per_call)
+    finally:
+        for contender in contenders.values():
+            await contender.teardown()
+    return rates, cpu

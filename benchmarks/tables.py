@@ -193,14 +193,26 @@ def ratio_table(ratios: dict[str, Figure]) -> None:
 
 
 def observe_table(
-    figures: dict[str, dict[str, Figure]], *, reference: str, blocks: int, calls: int
+    figures: dict[str, dict[str, Figure]],
+    *,
+    reference: str,
+    blocks: int,
+    calls: int,
+    concurrency: int = 1,
 ) -> None:
-    """Each mode's median per-block p50 and CPU per call, and their ratios over the reference."""
+    """Each mode's median per-block p50 (or calls/s, with calls in flight) and CPU per
+    call, and their ratios over the reference."""
+    key, head, title = (
+        ("p50_us", "p50 µs (median of blocks)", f"{calls} sequential calls")
+        if concurrency == 1
+        else ("calls_per_s", f"calls/s @{concurrency} (median of blocks)",
+              f"{calls} calls, {concurrency} in flight")
+    )  # fmt: skip
     print_table(
-        f"Call latency by telemetry mode: {blocks} alternating blocks of {calls} calls",
-        ["mode", "p50 µs (median of blocks)", f"ratio over {reference}", "min-max",
+        f"Calls by telemetry mode: {blocks} alternating blocks of {title}",
+        ["mode", head, f"ratio over {reference}", "min-max",
          "CPU µs per call", f"CPU ratio over {reference}", "min-max"],
-        [[mode, f"{f['p50_us'].median:.1f}", f"{f['ratio'].median:.3f}x",
+        [[mode, f"{f[key].median:.1f}", f"{f['ratio'].median:.3f}x",
           f"{f['ratio'].spread[0]:.3f}-{f['ratio'].spread[1]:.3f}",
           f"{f['cpu_us'].median:.1f}", f"{f['cpu_ratio'].median:.3f}x",
           f"{f['cpu_ratio'].spread[0]:.3f}-{f['cpu_ratio'].spread[1]:.3f}"]

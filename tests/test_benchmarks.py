@@ -85,6 +85,29 @@ def test_bench_observe_compares_call_latency_in_alternating_blocks(tmp_path: Pat
     assert figures["off"]["cpu_us"]["median"] > 0
 
 
+def test_bench_observe_at_concurrency_gives_calls_per_s_and_cpu_per_call(tmp_path: Path) -> None:
+    """``bench observe --concurrency`` runs blocks with calls in flight, modes alternating:
+    each mode's calls/s and CPU per call, their ratios over the first mode."""
+    result = CliRunner().invoke(
+        bench_main,
+        ["observe", "--blocks", "2", "--calls", "16", "--concurrency", "4", "--observe", "off",
+         "--observe", "tracing", "--output", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4 in flight" in result.output
+    [written] = tmp_path.glob("observe-*.json")
+    data = json.loads(written.read_text())
+    assert data["config"]["concurrency"] == 4
+    figures = data["figures"]
+    assert set(figures) == {"off", "tracing"}
+    assert figures["off"]["cpu_ratio"]["median"] == 1.0
+    for mode in ("off", "tracing"):
+        assert len(figures[mode]["calls_per_s"]["runs"]) == 2
+        assert figures[mode]["calls_per_s"]["median"] > 0
+        assert figures[mode]["cpu_us"]["median"] > 0
+    assert "p50_us" not in figures["tracing"]
+
+
 async def test_boot_scenario_interleaves_telemetry_modes() -> None:
     """Boot runs under each mode, one after the other, every server ACTIVE in each."""
     spec = BootSpec(servers=3, hosts=1, batch=3, transport_url="memory://", timeout=60)

@@ -238,3 +238,21 @@ def test_a_traceparent_is_read_as_w3c_says(
     else:
         assert found is not None and found.is_remote
         assert (found.trace_id, found.span_id, found.sampled) == expected
+
+
+def test_trace_ids_come_from_a_pool_of_their_own_never_all_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`new_trace_id` pops 32 lowercase hex digits from its own pool, refilled when
+    empty; an all-zero draw (invalid in W3C) is left out of the pool."""
+    light._trace_pool.clear()
+    draw = bytes(16) + bytes(range(1, 17)) + bytes(16 * (light._ID_POOL - 3)) + b"\xff" * 16
+    monkeypatch.setattr("nova_lite.tracing.light.os.urandom", lambda n: draw[:n])
+    first = light.new_trace_id()
+    assert first == "f" * 32  # popped from the end
+    assert len(light._trace_pool) == 1  # every all-zero id left out
+    assert light.new_trace_id() == bytes(range(1, 17)).hex()
+    monkeypatch.undo()
+    ids = {light.new_trace_id() for _ in range(3 * light._ID_POOL)}  # two refills
+    assert len(ids) == 3 * light._ID_POOL
+    assert all(len(i) == 32 and int(i, 16) and i == i.lower() for i in ids)

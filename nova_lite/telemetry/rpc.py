@@ -42,6 +42,7 @@ from nova_lite.tracing.light import (
     new_trace_id,
     parent_of,
     pop_id,
+    pop_trace_id,
 )
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class RpcObserver:
         hop.shape = shape
         if parent is None:
             try:
-                trace_id = pop_id() + pop_id()  # `new_trace_id`, inline
+                trace_id = pop_trace_id()  # `new_trace_id`, inline
             except IndexError:
                 trace_id = new_trace_id()
             hop.trace_id = trace_id
@@ -265,7 +266,7 @@ class RpcObserver:
         hop.shape = shape
         if parent is None:
             try:
-                trace_id = pop_id() + pop_id()
+                trace_id = pop_trace_id()
             except IndexError:
                 trace_id = new_trace_id()
             hop.trace_id = trace_id

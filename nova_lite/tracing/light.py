@@ -76,6 +76,7 @@ __all__ = [
     "new_trace_id",
     "parent_of",
     "pop_id",
+    "pop_trace_id",
     "remote_of",
     "where",
 ]
@@ -101,17 +102,23 @@ SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(256) if flags & 1)
 _now = time.time_ns
 
 # Span ids, 16 hex digits each, cut from one `os.urandom` draw a refill: `new_id`
-# pops one (a list's pop is atomic, so threads never share one), a trace id is two.
-# An all-zero id (invalid in W3C) is left out when the pool is filled. A forked
-# child empties its copy: it must not hand out its parent's ids.
+# pops one (a list's pop is atomic, so threads never share one). Trace ids, 32 hex
+# digits, have a pool of their own cut the same way (`new_trace_id`: one pop, no
+# concatenation of two span ids). An all-zero id (invalid in W3C) is left out when a
+# pool is filled. A forked child empties its copies: it must not hand out its
+# parent's ids.
 _ID_POOL = 1024
 _pool: list[str] = []
 _pop = _pool.pop
 #: The pool's own pop, for hooks that inline `new_id` (IndexError: call `new_id`).
 pop_id = _pop
+_trace_pool: list[str] = []
+#: The trace-id pool's pop, for hooks that inline `new_trace_id` (IndexError: call it).
+pop_trace_id = _trace_pool.pop
 
 
 _SIXTEEN = re.compile(".{16}", re.DOTALL)
+_THIRTY_TWO = re.compile(".{32}", re.DOTALL)
 
 
 def _refill() -> str:
@@ -120,6 +127,14 @@ def _refill() -> str:
         ids.remove(ZERO_SPAN_ID)
     _pool.extend(ids)
     return _pop()
+
+
+def _refill_traces() -> str:
+    ids = _THIRTY_TWO.findall(os.urandom(16 * _ID_POOL).hex())
+    while ZERO_TRACE_ID in ids:
+        ids.remove(ZERO_TRACE_ID)
+    _trace_pool.extend(ids)
+    return pop_trace_id()
 
 
 def new_id() -> str:
@@ -133,12 +148,13 @@ def new_id() -> str:
 def new_trace_id() -> str:
     """A new trace id: 32 lowercase hex digits, never all zero."""
     try:
-        return _pop() + _pop()
+        return pop_trace_id()
     except IndexError:
-        return _refill() + _refill()
+        return _refill_traces()
 
 
 os.register_at_fork(after_in_child=_pool.clear)
+os.register_at_fork(after_in_child=_trace_pool.clear)
 
 #: Hops whose ``traceparent`` this process wrote into a message of an in-process
 #: broker, by that string: the handler's hook takes its parent's ids from the hop
@@ -590,7 +606,7 @@ class LightTracer(trace.Tracer):
         """
         if parent is None:
             try:
-                trace_id = _pop() + _pop()  # `new_trace_id`, inline
+                trace_id = pop_trace_id()  # `new_trace_id`, inline
             except IndexError:
                 trace_id = new_trace_id()
             sampled = self._every or int(trace_id[16:], 16) < self._bound
