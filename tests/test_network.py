@@ -8,6 +8,7 @@ RabbitMQ would otherwise consume (and at teardown delete) each other's queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import sqlite3
@@ -439,16 +440,15 @@ async def test_a_project_port_count_is_its_own_ports(api: NetworkAPI) -> None:
         assert await api.project_port_count(ctx) == expected
 
 
-async def test_a_caller_capped_below_1_2_counts_ports_a_1_1_service_lists(
-    broker: TransportFactory, tmp_path: Path
-) -> None:
-    """A network service at 1.1 has no count_ports: an API capped at 1.1 (its network
-    services not yet upgraded) reads and counts the project's ports instead; one not
-    capped is refused the version."""
+@contextlib.asynccontextmanager
+async def _old_network(
+    broker: TransportFactory, tmp_path: Path, version: str
+) -> AsyncIterator[NetworkAPI]:
+    """A network service of an older version (its target's), and an API that reaches it."""
     topic = broker.name("network")
 
     class OldManager(NetworkManager):
-        target = Target(version="1.1")
+        target = Target(version=version)
 
     class TestAPI(NetworkAPI):
         pass
@@ -457,13 +457,25 @@ async def test_a_caller_capped_below_1_2_counts_ports_a_1_1_service_lists(
     transport = await broker.connect()
     config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
     async with Service(OldManager(config, transport, "host1"), serializer=objects.serializer()):
-        api = TestAPI(transport, config)
+        yield TestAPI(transport, config)
+
+
+async def test_a_caller_capped_below_1_2_counts_ports_a_1_1_service_lists(
+    broker: TransportFactory, tmp_path: Path
+) -> None:
+    """A network service at 1.1 has no count_ports: an API capped at 1.1 (its network
+    services not yet upgraded) reads and counts the project's ports instead; one not
+    capped is refused the version."""
+    async with _old_network(broker, tmp_path, "1.1") as api:
         network, _ = await shared_net(api)
         for project in ("p-alice", "p-alice", "p-bob"):
             await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], project)
-        capped = TestAPI.__new__(TestAPI)
+        capped = type(api).__new__(type(api))
         capped.invoker = Invoker(
-            transport, api.invoker.target, version_cap="1.1", serializer=objects.serializer()
+            api.invoker.transport,
+            api.invoker.target,
+            version_cap="1.1",
+            serializer=objects.serializer(),
         )
         assert await capped.project_port_count(ALICE) == 2
         assert await capped.project_port_count(BOB) == 1
@@ -476,19 +488,7 @@ async def test_a_list_without_paging_still_goes_to_a_server_of_the_version_befor
 ) -> None:
     """A network service at 1.0 (before paging) still gives every port to a caller that
     does not page (sent as 1.0); a page asked of it is refused as a version it lacks."""
-    topic = broker.name("network")
-
-    class OldManager(NetworkManager):
-        target = Target(version="1.0")
-
-    class TestAPI(NetworkAPI):
-        pass
-
-    OldManager.topic = TestAPI.topic = topic
-    transport = await broker.connect()
-    config = Config.load(environ={}, state_path=str(tmp_path), rpc=broker.rpc_options())
-    async with Service(OldManager(config, transport, "host1"), serializer=objects.serializer()):
-        api = TestAPI(transport, config)
+    async with _old_network(broker, tmp_path, "1.0") as api:
         network, _ = await shared_net(api)
         for _ in range(3):
             await api.allocate_for_instance(ADMIN, new_uuid(), [network.id], "p1")
