@@ -558,9 +558,10 @@ async def test_the_newest_instances_page_by_creation_then_uuid_at_any_version_ca
 ) -> None:
     """newest_instances (1.3) pages newest first, ties at one instant by uuid
     descending; every page read after the last one's marker gives each instance once,
-    a project's only its own, deleted ones only when asked; a marker that is not one
-    of the listing's is MarkerNotFound; a caller capped below 1.3 (the whole list read,
-    the page cut on its side) gets the very same pages."""
+    a project's only its own, deleted ones only when asked; a marker of another
+    project or of no instance is MarkerNotFound, a deleted one still marks its place;
+    a caller capped below 1.3 (the whole list read, the page cut on its side) gets the
+    very same pages."""
     start = objects.utcnow()
     made = []
     for project, hours in (("p1", 3), ("p2", 2), ("p1", 2), ("p3", 2), ("p2", 1), ("p1", 0)):
@@ -598,8 +599,11 @@ async def test_the_newest_instances_page_by_creation_then_uuid_at_any_version_ca
         assert await read_all(conductor, project_id="p1") == p1
         with pytest.raises(MarkerNotFound):  # p2's server is no marker of p1's list
             await conductor.newest_instances(ADMIN, limit=2, project_id="p1", marker=p2)
-        with pytest.raises(MarkerNotFound):  # deleted: no marker of the live list
-            await conductor.newest_instances(ADMIN, limit=2, marker=newest[1].uuid)
+        # A deleted server still marks its place (a page after one deleted since).
+        after = await conductor.newest_instances(ADMIN, limit=2, marker=newest[1].uuid)
+        assert [i.uuid for i in after] == live[1:3]
+        with pytest.raises(MarkerNotFound):
+            await conductor.newest_instances(ADMIN, limit=2, marker="no-such-uuid")
 
 
 async def test_an_unknown_instance_marker_or_a_bad_limit_is_refused(api: ConductorAPI) -> None:

@@ -255,6 +255,18 @@ async def test_a_server_list_reads_only_the_pages_it_needs(
     every = await front.call("GET", COMPUTE + "/servers", token=token)
     assert [s["id"] for s in every.body["servers"]] == ids[::-1] and len(reads) == 3
 
+    # A server deleted between two of a listing's pages: the next page still starts
+    # after it (the marker is looked up deleted or not), no 400 for the listing.
+    async def deleting(self: ConductorAPI, ctx: Any, **kwargs: Any) -> Any:
+        page = await original(self, ctx, **kwargs)
+        if kwargs.get("marker") is None:
+            await self.instance_update(ctx, page[-1].uuid, {"deleted": True})
+        return page
+
+    monkeypatch.setattr(ConductorAPI, "newest_instances", deleting)
+    listed = await front.call("GET", COMPUTE + "/servers?name=^s0$", token=token)
+    assert listed.status == 200 and [s["id"] for s in listed.body["servers"]] == [ids[0]]
+
 
 async def test_a_server_can_be_renamed_and_deleted(front: FrontEnd) -> None:
     """PUT /servers/{id} renames (200) and DELETE answers 204 and deletes."""

@@ -85,3 +85,16 @@ def test_a_page_of_the_newest_servers_is_read_off_an_index_in_order(
     index = "instances_project_newest" if project else "instances_newest"
     assert f"SEARCH instances USING INDEX {index} " in plan, plan
     assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
+def test_several_devices_ports_are_found_by_the_device_index() -> None:
+    """A listing's servers' ports (network 1.3 ports_of_devices): each by ports_device."""
+    from nova_lite.network import manager
+
+    sql = (
+        "SELECT * FROM ports p LEFT JOIN ip_allocations a ON a.port_id = p.id "
+        f"WHERE {manager._PORTS_OF_DEVICES}"
+    )
+    plan = _plan(NETWORK_SCHEMA, sql, (True, "p", '["d1", "d2"]'))
+    assert "USING INDEX ports_device" in plan, plan
+    assert "SCAN p" not in plan, plan

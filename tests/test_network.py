@@ -429,6 +429,28 @@ async def test_an_unknown_marker_or_a_bad_limit_is_refused(api: NetworkAPI) -> N
         await api.list_ports(ADMIN, limit="2")  # type: ignore[arg-type]
 
 
+async def test_the_ports_of_some_devices_are_theirs_and_visible_only(api: NetworkAPI) -> None:
+    """ports_of_devices (1.3) gives the visible ports of the devices named, each once,
+    and none of another; a member sees only its project's; more devices than a call
+    may name are asked in parts by the client, and refused on the wire."""
+    network, _ = await shared_net(api)
+    devices = [new_uuid() for _ in range(5)]
+    projects = ("p-alice", "p-alice", "p-bob", "p-bob", "p-alice")
+    for device, project in zip(devices, projects, strict=True):
+        await api.allocate_for_instance(ADMIN, device, [network.id, network.id], project)
+    asked = devices[:3]
+    found = await api.devices_ports(ADMIN, asked)
+    assert sorted(p.device_id or "" for p in found) == sorted(asked * 2)
+    assert len({p.id for p in found}) == 6
+    mine = await api.devices_ports(ALICE, devices)
+    assert {p.device_id for p in mine} == {devices[0], devices[1], devices[4]}
+    assert await api.devices_ports(ALICE, []) == []
+    many = [new_uuid() for _ in range(paging.PAGE_SIZE)] + devices[:1]
+    assert len(await api.devices_ports(ADMIN, many)) == 2  # two calls, one device found
+    with pytest.raises(Invalid, match="At most"):
+        await api.invoker.prepare(version="1.3").call(ADMIN, "ports_of_devices", device_ids=many)
+
+
 async def test_a_project_port_count_is_its_own_ports(api: NetworkAPI) -> None:
     """count_ports (1.2) counts the caller's project's ports, an admin's included (its
     own project, not the cloud's)."""
@@ -481,6 +503,12 @@ async def test_a_caller_capped_below_1_2_counts_ports_a_1_1_service_lists(
         assert await capped.project_port_count(BOB) == 1
         with pytest.raises(UnsupportedVersion):
             await api.project_port_count(ALICE)
+        every = await api.all_ports(ADMIN)
+        some = {every[0].device_id or "", every[2].device_id or ""}
+        picked = await capped.devices_ports(ADMIN, some)
+        assert sorted(p.id for p in picked) == sorted(p.id for p in every if p.device_id in some)
+        with pytest.raises(UnsupportedVersion):
+            await api.devices_ports(ADMIN, some)
 
 
 async def test_a_list_without_paging_still_goes_to_a_server_of_the_version_before(

@@ -55,7 +55,8 @@ async def names_by_server(
     without a name: its id).
 
     One server asks the network service for its groups (those it asked for while it
-    has no port yet); several read the caller's ports and groups once.
+    has no port yet); several ask for those servers' ports by device (network 1.3),
+    never for every port the caller sees, and for the caller's groups once.
     """
     if len(instances) == 1:
         uuid = instances[0].uuid
@@ -66,7 +67,7 @@ async def names_by_server(
     wanted = {instance.uuid for instance in instances}
     groups = {g.id: g.name or g.id for g in await network.list_security_groups(ctx)}
     names: dict[str, set[str]] = {}
-    for port in await network.all_ports(ctx):
+    for port in await network.devices_ports(ctx, wanted):
         if port.device_id in wanted:
             shown = names.setdefault(port.device_id, set())
             shown.update(groups[g] for g in port.security_groups if g in groups)

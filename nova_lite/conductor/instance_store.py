@@ -84,10 +84,11 @@ def _newest_where(project: bool, live: bool, after: bool) -> str:
 
 # By (project given, live only, after a marker).
 _NEWEST_OF = {key: _newest_where(*key) for key in itertools.product((False, True), repeat=3)}
+# A marker deleted or not (as Nova looks its marker up, read_deleted "yes"): a page
+# asked after a server deleted since the page before still starts in its place.
 _NEWEST_MARKER = {
-    project: "SELECT created_at, uuid FROM instances WHERE uuid = ? "
-    + ("AND project_id = ? " if project else "")
-    + "AND (? OR deleted = 0)"
+    project: "SELECT created_at, uuid FROM instances WHERE uuid = ?"
+    + (" AND project_id = ?" if project else "")
     for project in (False, True)
 }
 
@@ -300,15 +301,14 @@ class InstanceStore:
         read_deleted: bool = False,
     ) -> list[objects.Instance]:
         """A page of the instances (of a project) newest first: at most `limit`, those
-        after `marker`, which must be one of them (`MarkerNotFound` otherwise), as
-        Nova looks its marker up among the servers the caller may list."""
+        after `marker`, which must be an instance (of the project), deleted or not
+        (`MarkerNotFound` otherwise), as Nova looks its marker up: a server deleted
+        since it ended the page before still marks its place."""
         project = project_id is not None
         filters = (project_id,) if project_id is not None else ()
         after: tuple[Any, ...] = ()
         if marker is not None:
-            found = await self.db.fetchone(
-                _NEWEST_MARKER[project], (marker, *filters, int(read_deleted))
-            )
+            found = await self.db.fetchone(_NEWEST_MARKER[project], (marker, *filters))
             if found is None:
                 raise paging.marker_not_found(marker, what="instances")
             after = (found["created_at"], found["uuid"])

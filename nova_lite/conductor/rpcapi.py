@@ -162,7 +162,8 @@ class ConductorAPI(RPCAPI):
     ) -> list[objects.Instance]:
         """A page of the instances (of a project) newest first, by creation time then
         uuid, descending: at most `limit`, those after the instance `marker`
-        (`MarkerNotFound` if it is not one of them). ``instance_get_newest`` (1.3);
+        (`MarkerNotFound` if no instance of the project has that uuid; a deleted one
+        still marks its place). ``instance_get_newest`` (1.3);
         under a version cap below 1.3 the whole list is read and the page cut here,
         with the same answer."""
         invoker = self.invoker.prepare(version="1.3")
@@ -176,14 +177,14 @@ class ConductorAPI(RPCAPI):
                 marker=marker,
             )
             return result
-        every = await self.all_instances(ctx, project_id=project_id, read_deleted=read_deleted)
+        every = await self.all_instances(ctx, project_id=project_id, read_deleted=True)
         ordered = every[::-1]  # all_instances gives them oldest first
         if marker is not None:
             ids = [i.uuid for i in ordered]
             if marker not in ids:
                 raise paging.marker_not_found(marker, what="instances")
             ordered = ordered[ids.index(marker) + 1 :]
-        return ordered[:limit]
+        return [i for i in ordered if read_deleted or not i.deleted][:limit]
 
     async def instance_update(
         self,

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import aiosqlite
+import orjson
 import structlog
 
 from nova_lite import objects, paging
@@ -34,7 +35,7 @@ from nova_lite import validators as check
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.db import Database
-from nova_lite.exceptions import PortNotFound
+from nova_lite.exceptions import Invalid, PortNotFound
 from nova_lite.network import rows
 from nova_lite.network.access import Quotas
 from nova_lite.network.addresses import Addresses
@@ -75,13 +76,19 @@ _PORTS_FILTERED = {
     for network in (False, True)
 }
 _PORT_BY_ID = f"p.id = ? AND {_PORT_VISIBLE}"
+# Several devices' ports (a page of servers): their ids as one JSON array, so the
+# statement is one text whatever their number, and each found by `ports_device`.
+_PORTS_OF_DEVICES = f"{_PORT_VISIBLE} AND p.device_id IN (SELECT value FROM json_each(?))"
+#: The most devices one `ports_of_devices` call may name (its reply within the limit).
+DEVICES_PER_CALL = paging.PAGE_SIZE
 
 
 class NetworkManager(Manager):
     """Serves the ``network`` topic: networks, subnets, ports, security groups, routers."""
 
     topic: ClassVar[str] = "network"
-    target: ClassVar[Target] = Target(version="1.2")  # 1.1: list_ports pages; 1.2: count_ports
+    # 1.1: list_ports pages; 1.2: count_ports; 1.3: ports_of_devices
+    target: ClassVar[Target] = Target(version="1.3")
 
     def __init__(self, config: Config, transport: Transport, host: str) -> None:
         super().__init__(config, transport, host)
@@ -250,6 +257,28 @@ class NetworkManager(Manager):
             params,
             after=marker,
             limit=limit,
+        )
+
+    @endpoint
+    async def ports_of_devices(
+        self, ctx: RequestContext, device_ids: list[str]
+    ) -> list[objects.Port]:
+        """The caller's ports (all, for admins) of the devices `device_ids` (1.3).
+
+        What a listing of several servers shows of their ports (their security
+        groups): each device's ports by `ports_device`, where listing the caller's
+        ports to pick them out reads, for an admin, every port of the cloud. At most
+        `DEVICES_PER_CALL` devices a call (`Invalid` beyond), so a reply stays a page.
+        """
+        if not isinstance(device_ids, list):
+            raise Invalid(f"device_ids must be a list of ids, not {device_ids!r}.")
+        if len(device_ids) > DEVICES_PER_CALL:
+            raise Invalid(f"At most {DEVICES_PER_CALL} device ids a call, not {len(device_ids)}.")
+        wanted = [check.text("device_id", d) for d in device_ids]
+        if not wanted:
+            return []
+        return await rows.load_ports(
+            self.db, _PORTS_OF_DEVICES, (*_caller(ctx), orjson.dumps(wanted).decode())
         )
 
     @endpoint

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Any, ClassVar
 
 from nova_lite import objects, paging
@@ -19,7 +19,8 @@ class NetworkAPI(RPCAPI):
     1.1: list_ports' marker and limit (sent as 1.1 only when paging, so a 1.0 server
     still answers every other call). `all_ports` reads every page. 1.2: count_ports
     (`project_port_count`: under a version cap below 1.2, the ports are read and
-    counted instead).
+    counted instead). 1.3: ports_of_devices (`devices_ports`: likewise read and picked
+    out under a cap below 1.3).
 
     Compute uses `allocate_for_instance`, `deallocate_for_instance`, `bind_port` and
     the port lists; the API the rest, Neutron's resources with their attributes under
@@ -126,6 +127,26 @@ class NetworkAPI(RPCAPI):
             ctx, "list_ports", device_id=device_id, network_id=network_id, **page
         )
         return result
+
+    async def devices_ports(
+        self, ctx: RequestContext, device_ids: Collection[str]
+    ) -> list[objects.Port]:
+        """The caller's ports of the devices `device_ids` (``ports_of_devices``, 1.3,
+        asked `paging.PAGE_SIZE` devices at a time, the most one call may name).
+
+        Under a version cap below 1.3 (network services not yet upgraded) the
+        caller's visible ports are read and those of the devices picked out.
+        """
+        wanted = sorted(set(device_ids))
+        invoker = self.invoker.prepare(version="1.3")
+        if not invoker.can_send_version():
+            chosen = set(wanted)
+            return [p for p in await self.all_ports(ctx) if p.device_id in chosen]
+        found: list[objects.Port] = []
+        for start in range(0, len(wanted), paging.PAGE_SIZE):
+            part = wanted[start : start + paging.PAGE_SIZE]
+            found.extend(await invoker.call(ctx, "ports_of_devices", device_ids=part))
+        return found
 
     async def project_port_count(self, ctx: RequestContext) -> int:
         """How many ports the caller's project has (``count_ports``, version 1.2).

@@ -41,6 +41,7 @@ from nova_lite.exceptions import (
     ImageNotFound,
     InstanceNotFound,
     Invalid,
+    MessageTooLarge,
 )
 
 __all__ = ["routes", "server_view", "visible_instance"]
@@ -160,10 +161,11 @@ async def _listed(
 ) -> tuple[list[objects.Instance], int | None]:
     """The servers a listing shows, newest first, and its limit (capped at `MAX_LIMIT`).
 
-    Read from the conductor a page at a time after the ``marker`` (which must name a
-    server of the listing: 400 otherwise), each page filtered here, until `limit`
-    servers match or the pages run out: a listing costs the servers it passes over,
-    not every server of the project (an admin's all_tenants: of the cloud).
+    Read from the conductor `paging.PAGE_SIZE` at a time (fewer if a page's reply
+    would pass the message limit) after the ``marker`` (which must name a server of
+    the project, deleted or not, as Nova's: 400 otherwise), each page filtered here,
+    until `limit` servers match or the pages run out: a listing costs the servers it
+    passes over, not every server of the project (an admin's all_tenants: of the cloud).
     """
     api, ctx = request.app[API], context_of(request)
     marker = request.query.get("marker")
@@ -172,12 +174,18 @@ async def _listed(
         limit = min(limit, MAX_LIMIT)
         if limit == 0:
             return [], limit
-    size = paging.PAGE_SIZE if limit is None else max(limit, paging.PAGE_SIZE)
+    size = paging.PAGE_SIZE
     shown: list[objects.Instance] = []
     while True:
-        page = await api.conductor.newest_instances(
-            ctx, limit=size, project_id=project, read_deleted=wanted.read_deleted, marker=marker
-        )
+        try:
+            page = await api.conductor.newest_instances(
+                ctx, limit=size, project_id=project, read_deleted=wanted.read_deleted, marker=marker
+            )
+        except MessageTooLarge:  # servers with large metadata: ask fewer, as `paging.pages`
+            if size == 1:
+                raise
+            size //= 2
+            continue
         shown.extend(i for i in page if wanted(i))
         if limit is not None and len(shown) >= limit:
             return shown[:limit], limit
