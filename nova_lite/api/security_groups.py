@@ -67,7 +67,7 @@ async def names_by_server(
     wanted = {instance.uuid for instance in instances}
     groups = {g.id: g.name or g.id for g in await network.list_security_groups(ctx)}
     names: dict[str, set[str]] = {}
-    for port in await network.devices_ports(ctx, wanted):
+    for port in await network.devices_ports(ctx, sorted(wanted)):
         if port.device_id in wanted:
             shown = names.setdefault(port.device_id, set())
             shown.update(groups[g] for g in port.security_groups if g in groups)

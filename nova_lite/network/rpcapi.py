@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
 from nova_lite import objects, paging
@@ -128,9 +128,7 @@ class NetworkAPI(RPCAPI):
         )
         return result
 
-    async def devices_ports(
-        self, ctx: RequestContext, device_ids: Collection[str]
-    ) -> list[objects.Port]:
+    async def devices_ports(self, ctx: RequestContext, device_ids: list[str]) -> list[objects.Port]:
         """The caller's ports of the devices `device_ids` (``ports_of_devices``, 1.3,
         asked `paging.PAGE_SIZE` devices at a time, the most one call may name).
 
