@@ -28,13 +28,22 @@ SMALL_HOSTS = {"fake_driver": {"memory_mb": 1536}}
 BOOTS = 3
 
 
+async def _start(clouds: CloudFactory, *, tracing: bool = True) -> FrontEnd:
+    """Two small hosts behind the HTTP API, tokens checked each time, tracing into memory
+    (or metrics alone: the RPC hooks' `Metered` way, not the one beside spans)."""
+    cloud = await clouds.start(
+        computes=2,
+        api={"token_cache_ttl": 0},
+        tracing={"exporter": "memory" if tracing else "none"},
+        **SMALL_HOSTS,
+    )
+    return await FrontEnd.start(cloud)
+
+
 @pytest.fixture
 async def front(clouds: CloudFactory) -> AsyncIterator[FrontEnd]:
     """Two small hosts behind the HTTP API, tracing into memory, tokens checked each time."""
-    cloud = await clouds.start(
-        computes=2, api={"token_cache_ttl": 0}, tracing={"exporter": "memory"}, **SMALL_HOSTS
-    )
-    front = await FrontEnd.start(cloud)
+    front = await _start(clouds)
     try:
         yield front
     finally:
@@ -68,8 +77,21 @@ def _metrics(cloud: Cloud) -> Metrics:
     return cloud.telemetry.metrics
 
 
-async def test_the_metrics_count_a_known_workload(front: FrontEnd) -> None:
-    """Boots, the refusal, RPC, scheduling, tokens and HTTP requests counted as they ran."""
+@pytest.mark.parametrize("tracing", [True, False], ids=["beside-tracing", "metrics-alone"])
+async def test_the_metrics_count_a_known_workload(clouds: CloudFactory, tracing: bool) -> None:
+    """Boots, the refusal, RPC, scheduling, tokens and HTTP requests counted as they ran,
+    with tracing on too (`Observed`) and with metrics alone (`Metered`)."""
+    front = await _start(clouds, tracing=tracing)
+    try:
+        await _the_metrics_count_a_known_workload(front)
+    finally:
+        await front.aclose()
+
+
+async def _the_metrics_count_a_known_workload(front: FrontEnd) -> None:
+    telemetry = front.cloud.telemetry
+    hook = telemetry.rpc.sending.__name__
+    assert hook == ("sending" if telemetry.tracing is not None else "_send_metered"), hook
     await _workload(front)
     scraped = await front.call("GET", "/metrics")
     await front.cloud.stop()  # every worker drained: each handler has counted
