@@ -491,6 +491,55 @@ async def test_a_destroyed_instance_is_gone_but_readable_as_deleted(api: Conduct
     assert await api.instance_get_all(ALICE, project_id="p-alice") == []
 
 
+async def test_the_indexed_columns_follow_every_save_of_the_record(
+    api: ConductorAPI, tmp_path: Path
+) -> None:
+    """A save sets only the columns that changed: each still holds the record's value after it.
+
+    The listings by host, project, state and deletion read the columns, not the data;
+    a save that left one stale would hide a server from them or show a deleted one.
+    """
+    [record] = await api.create_instances(ALICE, [instance()])
+    [other] = await api.create_instances(ALICE, [instance()])
+
+    def columns(uuid: str) -> tuple[Any, ...]:
+        with sqlite3.connect(tmp_path / "conductor.sqlite") as db:
+            row = db.execute(
+                "SELECT host, vm_state, task_state, vcpus, memory_mb, deleted FROM instances "
+                "WHERE uuid = ?",
+                (uuid,),
+            ).fetchone()
+        assert row is not None
+        return tuple(row)
+
+    def of(record: objects.Instance) -> tuple[Any, ...]:
+        flavor = record.flavor
+        return (
+            record.host,
+            record.vm_state,
+            record.task_state,
+            flavor.vcpus,
+            flavor.memory_mb,
+            int(record.deleted),
+        )
+
+    saves: list[dict[str, Any]] = [
+        {"task_state": task_states.NETWORKING},
+        {"host": "compute1", "task_state": task_states.SPAWNING},
+        {"vm_state": vm_states.ACTIVE, "task_state": None},
+        {"flavor": MEDIUM},
+        {"host": None},
+        {"display_name": "renamed"},
+    ]
+    for values in saves:
+        updated = await api.instance_update(ALICE, record.uuid, values)
+        assert columns(record.uuid) == of(updated), values
+    assert columns(other.uuid) == of(other)  # a save touches its own row only
+    deleted = await api.instance_destroy(ALICE, record.uuid)
+    assert columns(record.uuid) == of(deleted) == (None, "deleted", None, 2, 4096, 1)
+    assert [i.uuid for i in await api.instance_get_all(ALICE, host="compute1")] == []
+
+
 async def test_set_error_records_a_fault_unless_the_instance_is_being_deleted(
     api: ConductorAPI,
 ) -> None:

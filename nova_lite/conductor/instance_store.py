@@ -9,6 +9,7 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -387,7 +388,7 @@ class InstanceStore:
             except Exception:  # judged again on the record as it is now, below
                 pass
             else:
-                if await self._swap(uuid, kept[0], updated):
+                if await self._swap(uuid, kept[0], kept[1], updated):
                     return updated
         while True:  # re-read and retry if another writer got there first
             row = await self.db.fetchone(
@@ -395,8 +396,9 @@ class InstanceStore:
             )
             if row is None or row["deleted"]:
                 raise InstanceNotFound(f"Instance {uuid} could not be found.", instance_id=uuid)
-            updated = self._changed(self._load(uuid, row["data"]), change)
-            if await self._swap(uuid, row["data"], updated):
+            current = self._load(uuid, row["data"])
+            updated = self._changed(current, change)
+            if await self._swap(uuid, row["data"], current, updated):
                 return updated
 
     @staticmethod
@@ -409,23 +411,28 @@ class InstanceStore:
             raise Invalid(f"Cannot update instance fields {sorted(unknown)}.")
         return apply_values(current, values, updated_at=_later_than(current.updated_at))
 
-    async def _swap(self, uuid: str, expected_data: str, updated: objects.Instance) -> bool:
-        """Write `updated` only if the row still holds `expected_data` (one statement)."""
+    async def _swap(
+        self,
+        uuid: str,
+        expected_data: str,
+        current: objects.Instance,
+        updated: objects.Instance,
+    ) -> bool:
+        """Write `updated` only if the row still holds `expected_data` (one statement).
+
+        `current` is the record `expected_data` holds; of the columns kept beside
+        the data (each indexed), only those whose value differs from it are set:
+        SQLite rewrites the entries of every index on a column the statement
+        assigns, changed or not, and a save assigned all of them (a build's saves
+        change the task state alone, twice as fast to write without the rest).
+        """
         data = objects.dump(updated)
+        columns = _column_values(updated)
+        before = _column_values(current)
+        names = tuple(name for name in _COLUMNS if columns[name] != before[name])
         changed = await self.db.execute(
-            "UPDATE instances SET host = ?, vm_state = ?, task_state = ?, vcpus = ?, "
-            "memory_mb = ?, deleted = ?, data = ? WHERE uuid = ? AND data = ?",
-            (
-                updated.host,
-                updated.vm_state,
-                updated.task_state,
-                updated.flavor.vcpus,
-                updated.flavor.memory_mb,
-                int(updated.deleted),
-                data,
-                uuid,
-                expected_data,
-            ),
+            _swap_statement(names),
+            (*(columns[name] for name in names), data, uuid, expected_data),
         )
         if changed == 1:
             self._keep(uuid, data, updated)
@@ -440,6 +447,28 @@ class InstanceStore:
             "deleted": True,
         }
         return await self.update(uuid, values)
+
+
+# The instance's fields kept as columns beside its data, for the indexes and filters.
+_COLUMNS = ("host", "vm_state", "task_state", "vcpus", "memory_mb", "deleted")
+
+
+def _column_values(instance: objects.Instance) -> dict[str, Any]:
+    return {
+        "host": instance.host,
+        "vm_state": instance.vm_state,
+        "task_state": instance.task_state,
+        "vcpus": instance.flavor.vcpus,
+        "memory_mb": instance.flavor.memory_mb,
+        "deleted": int(instance.deleted),
+    }
+
+
+@functools.cache
+def _swap_statement(names: tuple[str, ...]) -> str:
+    """The compare-and-swap UPDATE setting `names` (a few distinct sets: cached)."""
+    assigned = "".join(f"{name} = ?, " for name in names)
+    return f"UPDATE instances SET {assigned}data = ? WHERE uuid = ? AND data = ?"
 
 
 def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: Any) -> None:
