@@ -172,10 +172,10 @@ class InstanceStore:
         deleted instance has, is a `Conflict` naming it, and nothing is inserted.
         """
         async with self.db.transaction() as conn:
-            retried = await self._retried(conn, instances)
+            retried, taken = await self._retried(conn, instances)
             if retried is not None:
                 return retried, False
-            await self._check_new_uuids(conn, [i.uuid for i in instances])
+            _check_new_uuids([i.uuid for i in instances], taken)
             for project_id in {i.project_id for i in instances}:
                 mine = [i for i in instances if i.project_id == project_id]
                 await self._check_quota(conn, project_id, mine)
@@ -208,8 +208,9 @@ class InstanceStore:
 
     async def _retried(
         self, conn: Any, instances: Sequence[objects.Instance]
-    ) -> list[objects.Instance] | None:
-        """The stored instances if `instances` were all recorded by one earlier create."""
+    ) -> tuple[list[objects.Instance] | None, list[str]]:
+        """The stored instances if `instances` were all recorded by one earlier create,
+        and the uuids of `instances` already taken (one read answers both)."""
         uuids = [i.uuid for i in instances]
         cursor = await conn.execute(
             "SELECT uuid, project_id, deleted, data FROM instances "
@@ -217,26 +218,13 @@ class InstanceStore:
             (orjson.dumps(uuids).decode(),),
         )
         rows = {row[0]: row for row in await cursor.fetchall()}
+        taken = sorted(rows)
         projects = {i.project_id for i in instances}
         if len(set(uuids)) != len(uuids) or set(rows) != set(uuids):
-            return None
+            return None, taken
         if any(row[2] for row in rows.values()) or {r[1] for r in rows.values()} != projects:
-            return None  # deleted since, or another project's: a conflict, said below
-        return [objects.load(objects.Instance, rows[u][3]) for u in uuids]
-
-    async def _check_new_uuids(self, conn: Any, uuids: Sequence[str]) -> None:
-        twice = sorted(u for u, n in Counter(uuids).items() if n > 1)
-        if twice:
-            raise Conflict(
-                f"Instance uuid {twice[0]!r} is given twice in one request.", uuid=twice[0]
-            )
-        cursor = await conn.execute(
-            "SELECT uuid FROM instances WHERE uuid IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(uuids)).decode(),),
-        )
-        taken = sorted(row[0] for row in await cursor.fetchall())
-        if taken:
-            raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
+            return None, taken  # deleted since, or another project's: a conflict, said below
+        return [objects.load(objects.Instance, rows[u][3]) for u in uuids], taken
 
     async def _check_quota(
         self, conn: Any, project_id: str, new: Sequence[objects.Instance]
@@ -469,6 +457,15 @@ def _swap_statement(names: tuple[str, ...]) -> str:
     """The compare-and-swap UPDATE setting `names` (a few distinct sets: cached)."""
     assigned = "".join(f"{name} = ?, " for name in names)
     return f"UPDATE instances SET {assigned}data = ? WHERE uuid = ? AND data = ?"
+
+
+def _check_new_uuids(uuids: Sequence[str], taken: Sequence[str]) -> None:
+    """A `Conflict` for a uuid given twice in one request or `taken` already."""
+    twice = sorted(u for u, n in Counter(uuids).items() if n > 1)
+    if twice:
+        raise Conflict(f"Instance uuid {twice[0]!r} is given twice in one request.", uuid=twice[0])
+    if taken:
+        raise Conflict(f"An instance with uuid {taken[0]!r} already exists.", uuid=taken[0])
 
 
 def _check_expected(current: objects.Instance, expected_task: Any, expected_vm: Any) -> None:
