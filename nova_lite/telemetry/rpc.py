@@ -451,11 +451,7 @@ class Observed:
             self.span = span.failed(exc)
         metrics = self.observer.metrics
         if metrics is not None:
-            name = type(exc).__name__
-            if self.kind is None:
-                metrics.rpc_handle_failures.labels(self.topic, self.method, name).inc()
-            else:
-                metrics.rpc_send_failures.labels(self.topic, self.method, self.kind, name).inc()
+            _count_failure(metrics, self.topic, self.method, self.kind, exc)
 
     def end(self) -> None:
         """The send or the handler is over, however it went."""
@@ -521,11 +517,7 @@ class Metered:
             meter = self.meter
             metrics = meter.observer.metrics
             assert metrics is not None
-            name = type(exc).__name__
-            if meter.kind is None:
-                metrics.rpc_handle_failures.labels(meter.topic, meter.method, name).inc()
-            else:
-                metrics.rpc_send_failures.labels(meter.topic, meter.method, meter.kind, name).inc()
+            _count_failure(metrics, meter.topic, meter.method, meter.kind, exc)
 
     def end(self) -> None:
         """The send or the handler is over: counted, timed, the in-flight gauge down."""
@@ -539,6 +531,17 @@ class Metered:
         gauge = meter.in_flight
         if gauge is not None:
             gauge.value -= 1.0
+
+
+def _count_failure(
+    metrics: Metrics, topic: str, method: str, kind: str | None, exc: Exception
+) -> None:
+    """A failed send (`kind` "call" or "cast") or handler (`kind` None), by `exc`'s class."""
+    name = type(exc).__name__
+    if kind is None:
+        metrics.rpc_handle_failures.labels(topic, method, name).inc()
+    else:
+        metrics.rpc_send_failures.labels(topic, method, kind, name).inc()
 
 
 _CLIENT_KINDS = {"call": SpanKind.CLIENT, "cast": SpanKind.PRODUCER}
