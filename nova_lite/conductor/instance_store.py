@@ -9,7 +9,6 @@ delete that set ``deleting`` always wins over a build that expected ``spawning``
 from __future__ import annotations
 
 import datetime
-import functools
 import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -419,7 +418,7 @@ class InstanceStore:
         before = _column_values(current)
         names = tuple(name for name in _COLUMNS if columns[name] != before[name])
         changed = await self.db.execute(
-            _swap_statement(names),
+            _SWAP_STATEMENTS[names],
             (*(columns[name] for name in names), data, uuid, expected_data),
         )
         if changed == 1:
@@ -452,11 +451,19 @@ def _column_values(instance: objects.Instance) -> dict[str, Any]:
     }
 
 
-@functools.cache
 def _swap_statement(names: tuple[str, ...]) -> str:
-    """The compare-and-swap UPDATE setting `names` (a few distinct sets: cached)."""
+    """The compare-and-swap UPDATE setting the columns `names` (and the data)."""
     assigned = "".join(f"{name} = ?, " for name in names)
     return f"UPDATE instances SET {assigned}data = ? WHERE uuid = ? AND data = ?"
+
+
+# Every such statement, by the columns it sets (each subset of `_COLUMNS`, in order):
+# a table of constants, so no SQL text is formatted when a save runs.
+_SWAP_STATEMENTS = {
+    names: _swap_statement(names)
+    for size in range(len(_COLUMNS) + 1)
+    for names in itertools.combinations(_COLUMNS, size)
+}
 
 
 def _check_new_uuids(uuids: Sequence[str], taken: Sequence[str]) -> None:
