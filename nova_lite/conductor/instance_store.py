@@ -183,18 +183,12 @@ class InstanceStore:
                 data = objects.dump(instance)
                 stored.append((instance, data))
                 await conn.execute(
-                    "INSERT INTO instances (uuid, project_id, user_id, host, vm_state, "
-                    "task_state, vcpus, memory_mb, created_at, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _INSERT,
                     (
                         instance.uuid,
                         instance.project_id,
                         instance.user_id,
-                        instance.host,
-                        instance.vm_state,
-                        instance.task_state,
-                        instance.flavor.vcpus,
-                        instance.flavor.memory_mb,
+                        *_column_values(instance).values(),
                         instance.created_at.isoformat(),
                         data,
                     ),
@@ -441,6 +435,7 @@ _COLUMNS = ("host", "vm_state", "task_state", "vcpus", "memory_mb", "deleted")
 
 
 def _column_values(instance: objects.Instance) -> dict[str, Any]:
+    """The record's values of `_COLUMNS`, in that order."""
     return {
         "host": instance.host,
         "vm_state": instance.vm_state,
@@ -449,6 +444,12 @@ def _column_values(instance: objects.Instance) -> dict[str, Any]:
         "memory_mb": instance.flavor.memory_mb,
         "deleted": int(instance.deleted),
     }
+
+
+_INSERT = (
+    f"INSERT INTO instances (uuid, project_id, user_id, {', '.join(_COLUMNS)}, created_at, "
+    f"data) VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})"
+)
 
 
 def _swap_statement(names: tuple[str, ...]) -> str:
