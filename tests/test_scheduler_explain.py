@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from nova_lite import objects
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.exceptions import NoValidHost
+from nova_lite.scheduler.host_manager import Allocation
 from nova_lite.scheduler.manager import SchedulerManager
 from nova_lite.testing import capture_logs, events_named
 from transports.memory import MemoryTransport
@@ -67,6 +69,53 @@ async def test_a_claim_lost_to_another_scheduler_is_explained(tmp_path: Path) ->
         # The books: one allocation, the winner's; the loser claimed nothing.
         rows = await second.db.fetchall("SELECT instance_uuid, host FROM allocations")
         assert [tuple(row) for row in rows] == [("u1", "h1")]
+    finally:
+        await second.cleanup_host()
+        await first.cleanup_host()
+
+
+@pytest.mark.parametrize(
+    ("resource", "claim"),
+    [
+        ("vcpus", Allocation("u2", "h1", vcpus=2, memory_mb=1, disk_gb=1)),
+        ("memory_mb", Allocation("u2", "h1", vcpus=1, memory_mb=2048, disk_gb=1)),
+        ("disk_gb", Allocation("u2", "h1", vcpus=1, memory_mb=1, disk_gb=10)),
+    ],
+)
+async def test_a_verified_claim_counts_every_resource_other_claims_hold(
+    tmp_path: Path, resource: str, claim: Allocation
+) -> None:
+    """The database's check of a claim sums each resource over the host's other claims:
+    a claim that overflows any one of the three is refused, one that fits all is written,
+    and an instance's own earlier claim (a claim made again) is not counted against it."""
+    first = await _scheduler(tmp_path, "s1")
+    second = await _scheduler(tmp_path, "s2")
+    node = objects.ComputeNode(host="h1", hypervisor_hostname="h1", hypervisor_type="fake",
+                               vcpus=3, memory_mb=3072, local_gb=15, cpu_allocation_ratio=1.0,
+                               ram_allocation_ratio=1.0, disk_allocation_ratio=1.0)  # fmt: skip
+    try:
+        for scheduler in (first, second):
+            await scheduler.hosts.update_node(node)
+        held = Allocation("u1", "h1", vcpus=2, memory_mb=2048, disk_gb=10)
+        assert await first.hosts.claim(held, verify=True)
+        # `second` has not heard of u1's claim; only the database can refuse it.
+        assert not await second.hosts.claim(claim, verify=True), resource
+        smaller = attrs.evolve(claim, vcpus=1, memory_mb=1, disk_gb=1)
+        assert await second.hosts.claim(smaller, verify=True), resource
+        # u1 claims again on the same host, as large as the host less u2's claim.
+        again = attrs.evolve(
+            held, vcpus=3 - smaller.vcpus, memory_mb=3072 - smaller.memory_mb,
+            disk_gb=15 - smaller.disk_gb,
+        )  # fmt: skip
+        assert await first.hosts.claim(again, verify=True)
+        assert not await first.hosts.claim(attrs.evolve(again, vcpus=again.vcpus + 1), verify=True)
+        rows = await second.db.fetchall(
+            "SELECT instance_uuid, vcpus, memory_mb, disk_gb FROM allocations ORDER BY 1"
+        )
+        assert [tuple(row) for row in rows] == [
+            ("u1", again.vcpus, again.memory_mb, again.disk_gb),
+            ("u2", smaller.vcpus, smaller.memory_mb, smaller.disk_gb),
+        ]
     finally:
         await second.cleanup_host()
         await first.cleanup_host()

@@ -126,19 +126,21 @@ class FilterScheduler:
 
     def _narrowest(self, spec: objects.RequestSpec) -> tuple[HostPool, str | None]:
         """`pool`, with the name of the filter whose index gave it (None: every host)."""
-        best: tuple[HostPool, str | None] = (self.hosts.index.all(), None)
+        index = self.hosts.index
+        best: HostPool | None = None
+        best_size, by = len(index), None
         for host_filter in self.filters:
             narrowed = narrow(host_filter, spec)
-            if narrowed is not None and len(narrowed) < len(best[0]):
-                best = (narrowed, type(host_filter).__name__)
-        return best
+            if narrowed is not None and (size := len(narrowed)) < best_size:
+                best, best_size, by = narrowed, size, type(host_filter).__name__
+        return (index.all() if best is None else best), by
 
     def _tallied_pool(self, spec: objects.RequestSpec, tally: FilterTally | None) -> HostPool:
         """The pool; the hosts its filter's index left out count as that filter's removals
         (so "No valid host" names the filter, not an empty cloud)."""
         pool, by = self._narrowest(spec)
         if tally is not None and by is not None:
-            left_out = len(self.hosts.index.all()) - len(pool)
+            left_out = len(self.hosts.index) - len(pool)
             tally.began(left_out)
             tally.record(by, left_out, 0)
         return pool

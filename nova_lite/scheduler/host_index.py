@@ -59,8 +59,10 @@ class SortedRange:
         return len(self.entries) - self.start
 
     def slice(self, start: int, stop: int) -> list[HostState]:
-        first = self.start + start
-        return list(map(_HOST, self.entries.islice(first, self.start + stop)))
+        # Indexing, not `islice`: a slice within one of the list's sublists (every
+        # block of a sample, in a list of up to a few thousand hosts) is one C-level
+        # list slice, where `islice` makes an iterator chain over two bisections.
+        return list(map(_HOST, self.entries[self.start + start : self.start + stop]))
 
     def ends(self, size: int) -> list[HostState]:
         return _ends(self, size)
@@ -85,7 +87,8 @@ class FeasibleHosts:
         """The most and the least free of every resource: the spreading and the packing
         choice of each resource weigher are always weighed.
         """
-        return list(dict.fromkeys(h for suffix in self.ranges for h in suffix.ends(size)))
+        ram, vcpus, disk = self.ranges
+        return list(dict.fromkeys(ram.ends(size) + vcpus.ends(size) + disk.ends(size)))
 
 
 class HostList:

@@ -52,13 +52,14 @@ _INSERT = (
     "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, disk_gb, "
     "instance_group) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_USED = "(SELECT COALESCE(SUM({0}), 0) FROM allocations WHERE host = ? AND instance_uuid != ?)"
+# The host's usage by every other consumer, summed in one pass over its allocations
+# (an aggregate gives one row even over none), then the claim if it fits all three.
 _INSERT_IF_IT_FITS = (
     "INSERT OR REPLACE INTO allocations (instance_uuid, host, vcpus, memory_mb, disk_gb, "
-    "instance_group) SELECT ?, ?, ?, ?, ?, ? WHERE "
-    + " AND ".join(
-        f"{_USED.format(column)} + ? <= ?" for column in ("vcpus", "memory_mb", "disk_gb")
-    )
+    "instance_group) SELECT ?, ?, ?, ?, ?, ? FROM (SELECT COALESCE(SUM(vcpus), 0) AS vcpus, "
+    "COALESCE(SUM(memory_mb), 0) AS memory_mb, COALESCE(SUM(disk_gb), 0) AS disk_gb "
+    "FROM allocations WHERE host = ? AND instance_uuid != ?) AS used "
+    "WHERE used.vcpus + ? <= ? AND used.memory_mb + ? <= ? AND used.disk_gb + ? <= ?"
 )
 
 
@@ -301,12 +302,8 @@ class HostManager:
             a.instance_uuid,
             a.vcpus,
             node.vcpus * node.cpu_allocation_ratio,
-            a.host,
-            a.instance_uuid,
             a.memory_mb,
             node.memory_mb * node.ram_allocation_ratio,
-            a.host,
-            a.instance_uuid,
             a.disk_gb,
             node.local_gb * node.disk_allocation_ratio,
         )
