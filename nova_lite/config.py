@@ -57,6 +57,7 @@ __all__ = [
     "LoggingConfig",
     "MetricsConfig",
     "NetworkConfig",
+    "NotificationsConfig",
     "PolicyConfig",
     "ProcessConfig",
     "QuotaConfig",
@@ -379,6 +380,20 @@ class TracingConfig:
 
 
 @attrs.frozen(kw_only=True)
+class NotificationsConfig:
+    """``[notifications]``: which saves of an instance send ``instance.update``."""
+
+    # "status": a save that changes what the API shows of the server (its status, or
+    # whether a task runs) or its vm_state; the steps of a task that leave both alone
+    # (a build's scheduling -> networking -> spawning, its host being set) send none.
+    # "vm_and_task_state": every save, as Nova with notify_on_state_change =
+    # vm_and_task_state. (Nova's default sends none; nova_lite's waits need these.)
+    notify_on_state_change: str = attrs.field(
+        default="status", validator=_one_of("status", "vm_and_task_state")
+    )
+
+
+@attrs.frozen(kw_only=True)
 class ProcessConfig:
     """``[process]``: how each nova_lite process tunes its interpreter (`nova_lite.process`)."""
 
@@ -418,6 +433,7 @@ class Config:
     client: ClientConfig = attrs.field(factory=ClientConfig)
     metrics: MetricsConfig = attrs.field(factory=MetricsConfig)
     tracing: TracingConfig = attrs.field(factory=TracingConfig)
+    notifications: NotificationsConfig = attrs.field(factory=NotificationsConfig)
     process: ProcessConfig = attrs.field(factory=ProcessConfig)
 
     @classmethod

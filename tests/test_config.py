@@ -48,6 +48,10 @@ def test_swapping_the_transport_is_one_variable() -> None:
         ("[rpc]\ntimeout = 'soon'", "rpc.timeout = 'soon' is not a valid float"),
         ("[rpc]\ntimeout = -1", "timeout = -1"),
         ("[logging]\nformat = 'xml'", "format = 'xml'"),
+        (
+            "[notifications]\nnotify_on_state_change = 'vm_state'",
+            "notify_on_state_change = 'vm_state'",
+        ),
         ("rpc = 3", r"\[rpc\] must be a table"),
         ("this is not toml", "not valid TOML"),
     ],

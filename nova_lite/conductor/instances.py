@@ -1,9 +1,11 @@
 """The conductor's endpoints for instance records.
 
 Compute hosts never touch a database; they read and save instances through these
-endpoints, over the `InstanceStore`. Every change to an instance is announced as an
-``instance.update`` notification (the API's waiters wake on it). The build and
-migration tasks save instances through the same methods, so they announce too.
+endpoints, over the `InstanceStore`. A save that changes what the API shows of the
+server's state is announced as an ``instance.update`` notification (the API's waiters
+wake on it; `_seen_to_change`), and so is every save with ``[notifications]
+notify_on_state_change = "vm_and_task_state"``. The build and migration tasks save
+instances through the same methods, so they announce too.
 
 A save may carry an instance-action event's start or end (`EventStep`): a build
 records ``compute__do_build_and_run_instance`` on saves it makes anyway, so the
@@ -18,6 +20,7 @@ from typing import Any, ClassVar
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.notification_payloads import instance_payload
+from nova_lite.compute.status import status_from_state
 from nova_lite.conductor.actions import ActionStore, EventStep, event_step
 from nova_lite.conductor.instance_store import ANY, InstanceStore
 from nova_lite.conductor.rpcapi import ConductorAPI
@@ -44,11 +47,15 @@ class InstanceRecords:
         *,
         on_saved: Callable[[objects.Instance], None] = lambda instance: None,
         actions: ActionStore | None = None,
+        every_save: bool = False,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.on_saved = on_saved  # told of every instance saved here (the build admission)
         self.actions = actions  # where the events saves carry are written
+        # [notifications] notify_on_state_change = "vm_and_task_state": announce every
+        # save; otherwise only those `_seen_to_change`.
+        self.every_save = every_save
 
     def __repr__(self) -> str:
         return "<InstanceRecords>"
@@ -194,8 +201,10 @@ class InstanceRecords:
             # is visible (a build ACTIVE), its slot must already be free.
             self.on_saved(instance)
             await self._record(ctx, instance_uuid, step)
-        await self._notify(ctx, instance)
-        return instance, applied_to[-1] if applied_to else None
+        before = applied_to[-1] if applied_to else None
+        if self.every_save or _seen_to_change(before, instance):
+            await self._notify(ctx, instance)
+        return instance, before
 
     @endpoint
     async def instance_set_error(
@@ -240,3 +249,19 @@ class InstanceRecords:
 
     async def _notify(self, ctx: RequestContext, instance: objects.Instance) -> None:
         await self.notifier.info(ctx, "instance.update", instance_payload(instance))
+
+
+def _seen_to_change(before: objects.Instance | None, after: objects.Instance) -> bool:
+    """Whether a save changed what a client of the API can see of the server's state:
+    its vm_state, its status, or whether a task runs (what `wait_for` waits on).
+
+    `before` is the record the save was applied to; without one (never, for a save
+    made) the save is announced.
+    """
+    if before is None or before.vm_state != after.vm_state:
+        return True
+    if (before.task_state is None) != (after.task_state is None):
+        return True
+    return status_from_state(before.vm_state, before.task_state) != status_from_state(
+        after.vm_state, after.task_state
+    )

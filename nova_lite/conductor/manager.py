@@ -89,7 +89,13 @@ class ConductorManager(Manager):
         groups = ServerGroupStore(self.db, quotas)
         store = InstanceStore(self.db, quotas, groups)
         actions = ActionStore(self.db)
-        self.instances = InstanceRecords(store, notifier, on_saved=admission.saw, actions=actions)
+        self.instances = InstanceRecords(
+            store,
+            notifier,
+            on_saved=admission.saw,
+            actions=actions,
+            every_save=config.notifications.notify_on_state_change == "vm_and_task_state",
+        )
         self.edits = InstanceEdits(store, notifier)
         self.keypairs = KeypairRecords(self.db, quotas=quotas)
         self.quotas = QuotaRecords(quotas)
