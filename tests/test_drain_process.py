@@ -3,9 +3,10 @@
 The control plane runs in this process (a `Cloud` with no compute host) over
 RabbitMQ; one compute host runs as its own process (``python -m nova_lite service
 compute``) with the fake driver's spawn held for a few seconds. Once every server
-has reached task_state ``spawning`` on that host (seen in its notifications), the
-process gets SIGTERM: it must stop consuming, let the builds finish, and exit 0,
-with every server ACTIVE.
+has reached task_state ``spawning`` on that host (seen in its notifications: the
+control plane announces every save, ``notify_on_state_change = "vm_and_task_state"``,
+where by default a build's steps are not announced), the process gets SIGTERM: it
+must stop consuming, let the builds finish, and exit 0, with every server ACTIVE.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ async def control_plane(
         '[logging]\nformat = "json"\n'
         f'[identity]\nbootstrap_password = "{PASSWORD}"\n'
         f"[fake_driver]\nspawn_delay = {SPAWN_DELAY}\n"
+        '[notifications]\nnotify_on_state_change = "vm_and_task_state"\n'
     )
     config = Config.load(str(config_path), environ={})
     cloud = Cloud(config, computes=0, transport=await names.connect())
