@@ -28,7 +28,7 @@ from benchmarks.hops import counting
 from benchmarks.observe import overrides, unhooked
 from benchmarks.spans import CREATE, STAGES, EventRecorder, Mark, recording, stage_medians
 from nova_lite.api.client import Session
-from nova_lite.cloud import Cloud, compute_host_name
+from nova_lite.cloud import Cloud
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.notifications import decode_notification
@@ -179,9 +179,8 @@ async def report_hosts(cloud: Cloud) -> None:
     """
     scheduler = next(s.manager for s in cloud.services if isinstance(s.manager, SchedulerManager))
     ctx = RequestContext.admin()
-    for index in range(1, cloud.computes + 1):
-        node = cloud.compute(compute_host_name(index)).tracker.compute_node()
-        await scheduler.update_compute_node(ctx, node)
+    for compute in cloud.compute_managers():
+        await scheduler.update_compute_node(ctx, compute.tracker.compute_node())
 
 
 async def boot_run(

@@ -106,6 +106,11 @@ class Cloud(AsyncLifecycle):
             return configured
         return (self.config.service_dir() / "admin-password").read_text().strip()
 
+    def compute_managers(self) -> list[ComputeManager]:
+        """Every embedded compute host's manager, in the order the hosts started (one
+        pass over the services: looking each host up with `compute` is a pass each)."""
+        return [s.manager for s in self.services if isinstance(s.manager, ComputeManager)]
+
     def compute(self, host: str) -> ComputeManager:
         """The compute manager of one embedded host."""
         for service in self.services:

@@ -165,8 +165,8 @@ class CloudFactory:
 async def _hosts_reported(cloud: Cloud) -> None:
     """Apply each host's start-up report now, so no test races the fanout cast."""
     hosts = scheduler_of(cloud).hosts
-    for index in range(1, cloud.computes + 1):
-        await hosts.update_node(cloud.compute(compute_host_name(index)).tracker.compute_node())
+    for compute in cloud.compute_managers():
+        await hosts.update_node(compute.tracker.compute_node())
 
 
 def _manager(cloud: Cloud, kind: type[M]) -> M:
