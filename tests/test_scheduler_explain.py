@@ -9,6 +9,8 @@ filter removed them, or an operator looks for a capacity problem that is not the
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
@@ -38,7 +40,11 @@ def _spec(uuid: str) -> objects.RequestSpec:
     return objects.RequestSpec(instance_uuid=uuid, project_id="p", flavor=ONE_SLOT)
 
 
-async def test_a_claim_lost_to_another_scheduler_is_explained(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _two_schedulers(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[SchedulerManager, SchedulerManager]]:
+    """Two schedulers on one database, both told of one host h1 (3 vCPU, 3 GiB, 15 GB)."""
     first = await _scheduler(tmp_path, "s1")
     second = await _scheduler(tmp_path, "s2")
     node = objects.ComputeNode(host="h1", hypervisor_hostname="h1", hypervisor_type="fake",
@@ -47,6 +53,14 @@ async def test_a_claim_lost_to_another_scheduler_is_explained(tmp_path: Path) ->
     try:
         for scheduler in (first, second):
             await scheduler.hosts.update_node(node)
+        yield first, second
+    finally:
+        await second.cleanup_host()
+        await first.cleanup_host()
+
+
+async def test_a_claim_lost_to_another_scheduler_is_explained(tmp_path: Path) -> None:
+    async with _two_schedulers(tmp_path) as (first, second):
         [won] = await first.select_destinations(ADMIN, _spec("u1"))
         assert won.host == "h1"
         # The second scheduler still sees h1 empty: its filters pass it, its claim is refused.
@@ -69,9 +83,6 @@ async def test_a_claim_lost_to_another_scheduler_is_explained(tmp_path: Path) ->
         # The books: one allocation, the winner's; the loser claimed nothing.
         rows = await second.db.fetchall("SELECT instance_uuid, host FROM allocations")
         assert [tuple(row) for row in rows] == [("u1", "h1")]
-    finally:
-        await second.cleanup_host()
-        await first.cleanup_host()
 
 
 @pytest.mark.parametrize(
@@ -88,14 +99,7 @@ async def test_a_verified_claim_counts_every_resource_other_claims_hold(
     """The database's check of a claim sums each resource over the host's other claims:
     a claim that overflows any one of the three is refused, one that fits all is written,
     and an instance's own earlier claim (a claim made again) is not counted against it."""
-    first = await _scheduler(tmp_path, "s1")
-    second = await _scheduler(tmp_path, "s2")
-    node = objects.ComputeNode(host="h1", hypervisor_hostname="h1", hypervisor_type="fake",
-                               vcpus=3, memory_mb=3072, local_gb=15, cpu_allocation_ratio=1.0,
-                               ram_allocation_ratio=1.0, disk_allocation_ratio=1.0)  # fmt: skip
-    try:
-        for scheduler in (first, second):
-            await scheduler.hosts.update_node(node)
+    async with _two_schedulers(tmp_path) as (first, second):
         held = Allocation("u1", "h1", vcpus=2, memory_mb=2048, disk_gb=10)
         assert await first.hosts.claim(held, verify=True)
         # `second` has not heard of u1's claim; only the database can refuse it.
@@ -116,6 +120,3 @@ async def test_a_verified_claim_counts_every_resource_other_claims_hold(
             ("u1", again.vcpus, again.memory_mb, again.disk_gb),
             ("u2", smaller.vcpus, smaller.memory_mb, smaller.disk_gb),
         ]
-    finally:
-        await second.cleanup_host()
-        await first.cleanup_host()
