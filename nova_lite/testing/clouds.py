@@ -21,7 +21,7 @@ from nova_lite import objects
 from nova_lite.api.client import Session
 from nova_lite.api.views import Server
 from nova_lite.audit import Audit, AuditReport
-from nova_lite.cloud import Cloud, compute_host_name
+from nova_lite.cloud import Cloud
 from nova_lite.compute.manager import ComputeManager
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.quotas import RESOURCES as QUOTA_RESOURCES
@@ -231,8 +231,7 @@ async def assert_nothing_leaked(cloud: Cloud, admin: Session, uuids: Iterable[st
     """No guest, host tracker entry, port or scheduler claim is left for the instances."""
     ctx = await admin.context()
     gone = set(uuids)
-    for index in range(1, cloud.computes + 1):
-        compute = cloud.compute(compute_host_name(index))
+    for compute in cloud.compute_managers():
         guests = gone & set(await compute.driver.list_instances())
         assert not guests, f"{compute.host} still has guests {sorted(guests)}"
         tracked = gone & set(compute.tracker.instances)

@@ -122,8 +122,8 @@ class CloudHarness:
 
     @property
     def computes(self) -> list[ComputeManager]:
-        """The compute managers, one per host, in `hosts` order."""
-        return [self.cloud.compute(h) for h in self.hosts]
+        """The compute managers, one per host, in `hosts` order (the order they started)."""
+        return self.cloud.compute_managers()
 
     def compute(self, host: str | None) -> ComputeManager:
         """The compute manager of `host` (a server's ``host``: not None)."""
