@@ -424,25 +424,34 @@ async def test_writes_at_one_instant_still_tell_a_held_record_is_stale(
     assert stored.updated_at > held.updated_at >= instant
 
 
+def _counting(
+    api: ConductorAPI, version_cap: str | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ConductorAPI, list[str]]:
+    """A client of `api`'s conductor (capped at `version_cap`), and the methods every
+    Invoker calls from now on (a prepared Invoker is another object: the class counts)."""
+    client = ConductorAPI.__new__(ConductorAPI)
+    client.invoker = Invoker(
+        api.invoker.transport, api.invoker.target, version_cap=version_cap,
+        serializer=objects.serializer(),
+    )  # fmt: skip
+    sent: list[str] = []
+    call = Invoker.call
+
+    async def counted(self: Invoker, ctx: RequestContext, method: str, **kwargs: Any) -> Any:
+        sent.append(method)
+        return await call(self, ctx, method, **kwargs)
+
+    monkeypatch.setattr(Invoker, "call", counted)
+    return client, sent
+
+
 async def test_a_save_under_a_version_cap_below_1_2_is_an_instance_update(
-    api: ConductorAPI,
+    api: ConductorAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A caller capped below 1.2 (its conductors not yet upgraded) sends no
     instance_save: the save is an instance_update (1.0), answered with the record."""
     [record] = await api.create_instances(ALICE, [instance()])
-    capped = ConductorAPI.__new__(ConductorAPI)
-    capped.invoker = Invoker(
-        api.invoker.transport, api.invoker.target, version_cap="1.1",
-        serializer=objects.serializer(),
-    )  # fmt: skip
-    sent: list[str] = []
-    call = capped.invoker.call
-
-    async def counted(ctx: RequestContext, method: str, **kwargs: Any) -> Any:
-        sent.append(method)
-        return await call(ctx, method, **kwargs)
-
-    capped.invoker.call = counted  # type: ignore[method-assign]
+    capped, sent = _counting(api, "1.1", monkeypatch)
     saved = await capped.instance_save(
         ALICE, record, {"task_state": task_states.NETWORKING},
         expected_task_state=[task_states.SCHEDULING],
@@ -450,6 +459,32 @@ async def test_a_save_under_a_version_cap_below_1_2_is_an_instance_update(
     assert sent == ["instance_update"]
     assert saved == await api.instance_get(ALICE, record.uuid)
     assert saved.task_state == task_states.NETWORKING
+
+
+@pytest.mark.parametrize("version_cap", [None, "1.3"])
+async def test_an_update_records_the_action_it_starts_only_if_it_is_made(
+    api: ConductorAPI, version_cap: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """instance_update's `action` (1.4): the action the request starts is recorded with
+    the save, in the one call; a compare-and-swap that fails records none. Capped
+    below 1.4 (conductors not yet upgraded) it is the update, then action_start."""
+    [record] = await api.create_instances(ALICE, [instance()])
+    client, sent = _counting(api, version_cap, monkeypatch)
+    ctx = RequestContext(user_id="alice", project_id="p-alice", request_id="req-stop-1")
+    with pytest.raises(UnexpectedTaskStateError):
+        await client.instance_update(
+            ctx, record.uuid, {"task_state": task_states.POWERING_OFF},
+            expected_task_state=[None], action="stop",
+        )  # fmt: skip
+    assert await api.actions_list(ALICE, record.uuid) == []
+    saved = await client.instance_update(
+        ctx, record.uuid, {"task_state": task_states.DELETING}, action="delete"
+    )
+    assert saved.task_state == task_states.DELETING
+    expected = ["instance_update"] if version_cap is None else ["instance_update", "action_start"]
+    assert sent == ["instance_update", "actions_list", *expected]
+    (action,) = await api.actions_list(ALICE, record.uuid)
+    assert (action.action, action.request_id, action.user_id) == ("delete", "req-stop-1", "alice")
 
 
 def test_a_save_makes_the_record_evolve_would() -> None:

@@ -439,9 +439,8 @@ class ServerActions(ClaimingActions):
             return
         locked_by = "admin" if ctx.is_admin else "owner"
         await self.api.conductor.instance_update(
-            ctx, instance.uuid, {"locked": True, "locked_by": locked_by}
+            ctx, instance.uuid, {"locked": True, "locked_by": locked_by}, action="lock"
         )
-        await self.api.conductor.action_start(ctx, instance.uuid, "lock")
 
     async def unlock(self, server_id: str) -> None:
         """Unlock; a lock set by an admin can only be removed by an admin."""
@@ -451,9 +450,8 @@ class ServerActions(ClaimingActions):
         if instance.locked_by == "admin" and not ctx.is_admin:
             raise Forbidden(f"Server {server_id} was locked by an administrator.")
         await self.api.conductor.instance_update(
-            ctx, instance.uuid, {"locked": False, "locked_by": None}
+            ctx, instance.uuid, {"locked": False, "locked_by": None}, action="unlock"
         )
-        await self.api.conductor.action_start(ctx, instance.uuid, "unlock")
 
     # -- volumes ---------------------------------------------------------------
 

@@ -65,7 +65,7 @@ class ClaimingActions:
     async def _claim(
         self, ctx: RequestContext, instance: objects.Instance, action: str, task_state: str
     ) -> objects.Instance:
-        """Set the task with a compare-and-swap on the states read, and record the action."""
+        """Set the task with a compare-and-swap on the states read, recording the action."""
         try:
             claimed = await self.api.conductor.instance_update(
                 ctx,
@@ -73,6 +73,7 @@ class ClaimingActions:
                 {"task_state": task_state},
                 expected_task_state=[instance.task_state],
                 expected_vm_state=[instance.vm_state],
+                action=action,  # recorded with the claim (conductor 1.4)
             )
         except UnexpectedTaskStateError as exc:
             raise InstanceInvalidState(
@@ -81,7 +82,6 @@ class ClaimingActions:
                 instance_uuid=instance.uuid,
                 action=action,
             ) from None
-        await self.api.conductor.action_start(ctx, instance.uuid, action)
         return claimed
 
     async def _give_back(

@@ -314,13 +314,13 @@ class Servers(ServerActions, ServerRecords):
         before = await self._visible_instance(ctx, server_id)
         self.api.authorize(ctx, action, before.project_id)
         check_instance_state(ctx, before, action)
+        # The mark and the action's record in one round trip (conductor 1.4).
         instance = await self.api.conductor.instance_update(
-            ctx, server_id, {"task_state": task_states.DELETING}
+            ctx, server_id, {"task_state": task_states.DELETING}, action=action
         )
         # The host as marked, not as read: a build placed in between is its host's to
         # undo (placement needs task_state scheduling, so none is placed after the mark).
         host_up = instance.host is not None and await self._host_is_up(ctx, instance.host)
-        await self.api.conductor.action_start(ctx, instance.uuid, action)
         await self._drop_shelved_image(ctx, instance)
         await self._terminate(ctx, instance, host_up=host_up)
         await self._confirm_resize_on_deleting(ctx, before)

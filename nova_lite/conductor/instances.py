@@ -38,6 +38,7 @@ class InstanceRecords:
 
     # 1.1: instance_get_all pages (only a paged instance_get_all is sent as 1.1).
     # 1.2: instance_save (a save answered without the record its caller holds).
+    # 1.4: instance_update's action (an API action's record made with its claim).
     target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
@@ -132,12 +133,15 @@ class InstanceRecords:
         expected_vm_state: list[str] | None = None,
         expected_host: str | None = None,
         event: EventStep | None = None,
+        action: str | None = None,
     ) -> objects.Instance:
         """Save `values`, if the instance is in one of the expected states (and on
-        `expected_host`, when given); then record `event` (only if the save was made)."""
+        `expected_host`, when given); then record `event`, and `action` (1.4: the
+        instance action the request starts), only if the save was made."""
         instance, _before = await self._save(
-            ctx, instance_uuid, values, expected_task_state, expected_vm_state, expected_host, event
-        )
+            ctx, instance_uuid, values, expected_task_state, expected_vm_state, expected_host,
+            event, action,
+        )  # fmt: skip
         return instance
 
     @endpoint
@@ -182,6 +186,7 @@ class InstanceRecords:
         expected_vm_state: list[str] | None,
         expected_host: str | None,
         event: EventStep | None,
+        action: str | None = None,
     ) -> tuple[objects.Instance, objects.Instance | None]:
         """The saved record, and the one the values were applied to."""
         step = None if event is None else event_step(event)
@@ -200,6 +205,8 @@ class InstanceRecords:
             # The admission hears of the save before the event is written: once the save
             # is visible (a build ACTIVE), its slot must already be free.
             self.on_saved(instance)
+            if action is not None and self.actions is not None:
+                await self.actions.start(ctx, instance_uuid, action)
             await self._record(ctx, instance_uuid, step)
         before = applied_to[-1] if applied_to else None
         if self.every_save or _seen_to_change(before, instance):
