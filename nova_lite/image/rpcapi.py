@@ -12,7 +12,6 @@ import asyncio
 import base64
 import builtins
 import os
-import uuid
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -21,7 +20,15 @@ import structlog
 from nova_lite.config import Config
 from nova_lite.context import RequestContext
 from nova_lite.image.checks import chunk_limit
-from nova_lite.image.transfer import Digests, abort_quietly, chunks, close_synced, verify
+from nova_lite.image.transfer import (
+    Digests,
+    abort_quietly,
+    chunks,
+    close_synced,
+    open_partial,
+    verify,
+    write_digested,
+)
 from nova_lite.objects import Image, ImageChange, ImageMember, ImageQuery, ImageTask
 from nova_lite.rpc import ObjectSerializer
 from nova_lite.rpcapi import RPCAPI
@@ -447,9 +454,7 @@ class ImageAPI(RPCAPI):
         SHA-512, and only then renamed to `dest`.
         """
         image = await self.get(ctx, image_id)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
-        handle: BinaryIO = await asyncio.to_thread(partial.open, "xb")
+        partial, handle = await asyncio.to_thread(open_partial, dest)
         try:
             digests = await self._download_into(ctx, image, handle)
             await asyncio.to_thread(close_synced, handle)
@@ -468,6 +473,5 @@ class ImageAPI(RPCAPI):
             data, eof = await self.download_chunk(ctx, image.id, digests.size, self.chunk_bytes)
             if not data and not eof:
                 break  # the store has less than the image claims; _verify reports it
-            await asyncio.to_thread(handle.write, data)
-            digests.update(data)
+            await asyncio.to_thread(write_digested, handle, digests, data)
         return digests

@@ -3,6 +3,8 @@
 `ImageAPI` streams with these: `chunks` cuts bytes or a file into pieces, `Digests`
 measures what arrives, `verify` compares it with the image's recorded checksums, and
 `abort_quietly` gives back a failed upload without hiding the original failure.
+A download's file work (`open_partial`, `write_digested`, `close_synced`) runs on a
+worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +22,15 @@ import structlog
 from nova_lite.exceptions import ImageChecksumMismatch
 from nova_lite.objects import Image
 
-__all__ = ["Digests", "abort_quietly", "chunks", "close_synced", "verify"]
+__all__ = [
+    "Digests",
+    "abort_quietly",
+    "chunks",
+    "close_synced",
+    "open_partial",
+    "verify",
+    "write_digested",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +74,22 @@ def verify(image: Image, digests: Digests, expected_checksum: str | None) -> Non
             f"expected {image.os_hash_value}.",
             image_id=image.id,
         )
+
+
+def write_digested(handle: BinaryIO, digests: Digests, data: bytes) -> None:
+    """Write `data` and take it into `digests`, on a worker thread: hashlib lets go of
+    the GIL for buffers this large, so the hashing runs beside the event loop (a
+    host's first boot of an image hashed every chunk twice on the loop)."""
+    handle.write(data)
+    digests.update(data)
+
+
+def open_partial(dest: Path) -> tuple[Path, BinaryIO]:
+    """A new temporary file beside `dest` (its directory made if need be), for a
+    worker thread: the directories of a host's first download are several syscalls."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+    return partial, partial.open("xb")
 
 
 def close_synced(handle: BinaryIO) -> None:
