@@ -10,6 +10,8 @@ On the in-memory broker and on RabbitMQ.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -184,12 +186,14 @@ async def test_no_heartbeat_for_a_call_without_a_monitor(
     assert len(set(beaten)) == 1, "only the monitored call was beaten for"
 
 
-def _request(client_timeout: float | None, *, call: bool = True) -> envelope.Request:
+def _request(
+    client_timeout: float | None, *, call: bool = True, msg_id: str = "m1"
+) -> envelope.Request:
     return envelope.Request(
         method="m",
         args={},
         context=RequestContext(request_id=generate_request_id()),
-        msg_id="m1" if call else None,
+        msg_id=msg_id if call else None,
         reply_q="reply_x" if call else None,
         client_timeout=client_timeout,
     )
@@ -240,3 +244,32 @@ async def test_a_shared_timer_still_times_the_call_out() -> None:
         await asyncio.wait_for(future, 5)
     assert clock.reason == "timeout"
     assert loop.time() >= started + 0.01
+
+
+async def test_held_calls_beat_on_shared_ticks_and_stop_when_they_end() -> None:
+    """Fifty calls held at once beat every interval off one or two loop timers, not
+    fifty; a call that ends leaves its tick and is beaten for no more."""
+    loop = asyncio.get_running_loop()
+    sent: collections.Counter[str | None] = collections.Counter()
+    twice = asyncio.Event()
+    requests = [_request(0.1, msg_id=f"m{i}") for i in range(50)]
+
+    async def send(request: envelope.Request) -> None:
+        sent[request.msg_id] += 1
+        if len(sent) == len(requests) and min(sent.values()) >= 2:
+            twice.set()
+
+    beats = Heartbeats(send)
+    timers = len(loop._scheduled)  # type: ignore[attr-defined]
+    with contextlib.ExitStack() as held:
+        for request in requests:
+            held.enter_context(beats.keep_alive(request))
+        assert beats._ticks is not None
+        assert len(beats._ticks._ticks) <= 2  # one tick, two if they straddle a boundary
+        assert len(loop._scheduled) - timers <= 2  # type: ignore[attr-defined]
+        await asyncio.wait_for(twice.wait(), 5)  # a beat every 0.05 s: twice each
+    assert set(sent) == {r.msg_id for r in requests}
+    assert sum(len(due) for due in beats._ticks._ticks.values()) == 0
+    ended = sent.total()
+    await asyncio.sleep(0.15)  # three intervals
+    assert sent.total() == ended, "no beat after the calls ended"

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -48,6 +48,10 @@ def heartbeat_interval(client_timeout: float | None) -> float | None:
     return max(client_timeout / 2, MIN_HEARTBEAT_INTERVAL)
 
 
+class _Due(Protocol):
+    def _check(self) -> None: ...
+
+
 class Deadlines:
     """One event loop's call timers, grouped in ticks of `RESOLUTION` seconds.
 
@@ -55,19 +59,20 @@ class Deadlines:
     nearly every call is answered long before its time: here a call joins the set of
     its tick (a dict insertion) and leaves it when answered (a removal); one loop
     timer serves every call due in the same tick. A call gives up at most one tick
-    after its time.
+    after its time. A worker's heartbeats (`Heartbeats`) are grouped the same way:
+    each held call's next beat joins a tick, and leaves it when the call ends.
     """
 
     RESOLUTION = 1 / 64
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._ticks: dict[int, dict[CallClock, None]] = {}
+        self._ticks: dict[int, dict[_Due, None]] = {}
 
     def __repr__(self) -> str:
         return f"<Deadlines ticks={len(self._ticks)}>"
 
-    def add(self, clock: CallClock, when: float) -> int:
+    def add(self, clock: _Due, when: float) -> int:
         """Check `clock` once `when` (loop time) has passed; the tick it joined."""
         tick = math.ceil(when / self.RESOLUTION)
         due = self._ticks.get(tick)
@@ -77,7 +82,7 @@ class Deadlines:
         due[clock] = None
         return tick
 
-    def remove(self, clock: CallClock, tick: int) -> None:
+    def remove(self, clock: _Due, tick: int) -> None:
         """`clock` needs no check any more."""
         due = self._ticks.get(tick)
         if due is not None:
@@ -171,12 +176,15 @@ class Heartbeats:
     and running; every `heartbeat_interval` a task sends one heartbeat through
     `send`. A heartbeat that cannot be sent (`send` raised a nova_lite error) ends
     that call's beats, as oslo's watchdog does: the caller then times out as it
-    would have without them.
+    would have without them. The beats' times are kept in ticks (`Deadlines`), not a
+    loop timer per held call: nearly every call ends before its first beat, and a
+    timer each was a heap push and a cancellation per call handled.
     """
 
     def __init__(self, send: SendHeartbeat) -> None:
         self._send = send
         self._sending: set[asyncio.Task[None]] = set()
+        self._ticks: Deadlines | None = None  # made on the first call held (needs the loop)
         self.sent = 0
 
     def __repr__(self) -> str:
@@ -194,7 +202,10 @@ class Heartbeats:
         if interval is None or not request.is_call:
             yield
             return
-        beating = _Beating(self._spawn, request, interval)
+        ticks = self._ticks
+        if ticks is None:
+            ticks = self._ticks = Deadlines()
+        beating = _Beating(self._spawn, request, interval, ticks)
         if now:
             beating.beat_now()
         try:
@@ -218,27 +229,35 @@ class Heartbeats:
 
 
 class _Beating:
-    """One held call's heartbeat timer."""
+    """One held call's heartbeats: its next beat's place in the worker's ticks."""
 
     def __init__(
-        self, spawn: Callable[[_Beating], None], request: Request, interval: float
+        self,
+        spawn: Callable[[_Beating], None],
+        request: Request,
+        interval: float,
+        ticks: Deadlines,
     ) -> None:
         self.request = request
         self._spawn = spawn
         self._interval = interval
+        self._ticks = ticks
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = self._loop.call_later(interval, self._due)
+        self._tick: int | None = ticks.add(self, self._loop.time() + interval)
 
     def beat_now(self) -> None:
-        """Send one heartbeat now (the timer keeps its rhythm)."""
+        """Send one heartbeat now (the next one keeps its time)."""
         self._spawn(self)
 
-    def _due(self) -> None:
-        self._timer = self._loop.call_later(self._interval, self._due)
+    def _check(self) -> None:
+        """The tick of the next beat has come (`Deadlines`): beat, and join the next."""
+        if self._tick is None:
+            return
+        self._tick = self._ticks.add(self, self._loop.time() + self._interval)
         self._spawn(self)
 
     def stop(self) -> None:
         """No more heartbeats for this call."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._tick is not None:
+            self._ticks.remove(self, self._tick)
+            self._tick = None
