@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 import pytest
@@ -21,9 +24,11 @@ from nova_lite.exceptions import (
     ImageNotFound,
     Invalid,
 )
+from nova_lite.image import transfer
 from nova_lite.image.manager import ImageManager
 from nova_lite.image.rpcapi import ImageAPI
 from nova_lite.image.store import ImageStore
+from nova_lite.image.transfer import open_partial
 from nova_lite.service import Service
 from nova_lite.testing import TransportFactory
 from nova_lite.transport import Transport
@@ -202,6 +207,44 @@ async def test_tampered_data_fails_the_checksum(images: Images, tmp_path: Path) 
     dest_dir = tmp_path / "cache"
     with pytest.raises(ImageChecksumMismatch, match=image.id):
         await images.api.download_to(ALICE, image.id, dest_dir / "victim.img")
+    assert files_in(dest_dir) == []
+
+
+async def test_a_download_cancelled_while_its_file_opens_leaves_no_file(
+    images: Images, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download cancelled while the worker thread makes its directory and opens its
+    partial file (a host stopped mid-build) leaves nothing open and nothing on disk:
+    the file the thread goes on to open is closed and removed once it has."""
+    image = await images.api.create_from_bytes(ALICE, "img", DATA)
+    entered, release = threading.Event(), threading.Event()
+    opened: list[BinaryIO] = []
+
+    def held_open(dest: Path) -> tuple[Path, BinaryIO]:
+        entered.set()
+        release.wait(5)
+        partial, handle = open_partial(dest)
+        opened.append(handle)
+        return partial, handle
+
+    dropped = asyncio.Event()
+    drop = transfer._drop_opened
+
+    def drop_and_tell(opening: asyncio.Future[tuple[Path, BinaryIO]]) -> None:
+        drop(opening)
+        dropped.set()
+
+    monkeypatch.setattr(transfer, "open_partial", held_open)
+    monkeypatch.setattr(transfer, "_drop_opened", drop_and_tell)
+    dest_dir = tmp_path / "cache"
+    download = asyncio.create_task(images.api.download_to(ALICE, image.id, dest_dir / "img"))
+    await asyncio.to_thread(entered.wait, 5)  # the thread is in, the file not yet opened
+    download.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await download
+    release.set()
+    await asyncio.wait_for(dropped.wait(), 5)  # the thread opened it; the loop closed it
+    assert opened and opened[0].closed
     assert files_in(dest_dir) == []
 
 

@@ -25,7 +25,7 @@ from nova_lite.image.transfer import (
     abort_quietly,
     chunks,
     close_synced,
-    open_partial,
+    opened_partial,
     verify,
     write_digested,
 )
@@ -454,7 +454,7 @@ class ImageAPI(RPCAPI):
         SHA-512, and only then renamed to `dest`.
         """
         image = await self.get(ctx, image_id)
-        partial, handle = await asyncio.to_thread(open_partial, dest)
+        partial, handle = await opened_partial(dest)
         try:
             digests = await self._download_into(ctx, image, handle)
             await asyncio.to_thread(close_synced, handle)

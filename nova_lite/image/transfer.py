@@ -3,8 +3,8 @@
 `ImageAPI` streams with these: `chunks` cuts bytes or a file into pieces, `Digests`
 measures what arrives, `verify` compares it with the image's recorded checksums, and
 `abort_quietly` gives back a failed upload without hiding the original failure.
-A download's file work (`open_partial`, `write_digested`, `close_synced`) runs on a
-worker thread, off the event loop.
+A download's file work (`opened_partial`, `write_digested`, `close_synced`) runs on
+a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "chunks",
     "close_synced",
     "open_partial",
+    "opened_partial",
     "verify",
     "write_digested",
 ]
@@ -85,11 +86,31 @@ def write_digested(handle: BinaryIO, digests: Digests, data: bytes) -> None:
 
 
 def open_partial(dest: Path) -> tuple[Path, BinaryIO]:
-    """A new temporary file beside `dest` (its directory made if need be), for a
-    worker thread: the directories of a host's first download are several syscalls."""
+    """A new temporary file beside `dest`, its directory made if need be (for a worker
+    thread: the directories of a host's first download are several syscalls)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
     return partial, partial.open("xb")
+
+
+async def opened_partial(dest: Path) -> tuple[Path, BinaryIO]:
+    """`open_partial` on a worker thread, safe to cancel: a download cancelled while
+    the thread runs (its host stopped mid-build) has the file the thread goes on to
+    open closed and removed when it does, not left open and on disk."""
+    opening = asyncio.get_running_loop().run_in_executor(None, open_partial, dest)
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_drop_opened)
+        raise
+
+
+def _drop_opened(opening: asyncio.Future[tuple[Path, BinaryIO]]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    partial, handle = opening.result()
+    handle.close()
+    partial.unlink(missing_ok=True)
 
 
 def close_synced(handle: BinaryIO) -> None:
