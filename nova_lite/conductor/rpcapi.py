@@ -212,13 +212,8 @@ class ConductorAPI(RPCAPI):
         if event is not None:
             condition["event"] = event
         invoker = self.invoker
-        separate = None
-        if action is not None:
-            invoker = invoker.prepare(version="1.4")
-            if invoker.can_send_version():
-                condition["action"] = action
-            else:  # a conductor not yet upgraded: the action is its own call, after
-                invoker, separate = self.invoker, action
+        if action is not None and (upgraded := invoker.prepare(version="1.4")).can_send_version():
+            invoker, condition["action"] = upgraded, action
         result: objects.Instance = await invoker.call(
             ctx,
             "instance_update",
@@ -228,8 +223,8 @@ class ConductorAPI(RPCAPI):
             expected_vm_state=expected_vm_state,
             **condition,
         )
-        if separate is not None:
-            await self.action_start(ctx, instance_uuid, separate)
+        if action is not None and "action" not in condition:  # a conductor below 1.4
+            await self.action_start(ctx, instance_uuid, action)
         return result
 
     async def instance_save(
