@@ -16,6 +16,7 @@ import pytest
 from nova_lite import objects, paging
 from nova_lite.compute import task_states, vm_states
 from nova_lite.conductor import instance_changes
+from nova_lite.conductor.actions import ActionStore
 from nova_lite.conductor.manager import ConductorManager
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.config import Config
@@ -590,6 +591,75 @@ async def test_set_error_records_a_fault_unless_the_instance_is_being_deleted(
 
     assert (failed.vm_state, failed.task_state, failed.fault) == (vm_states.ERROR, None, fault)
     assert (untouched.vm_state, untouched.task_state) == (vm_states.BUILDING, task_states.DELETING)
+
+
+@pytest.mark.parametrize("version_cap", [None, "1.4"])
+async def test_set_error_clears_the_host_that_released_the_instance_in_the_same_save(
+    api: ConductorAPI, version_cap: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """instance_set_error's `released_host` (1.5): the host that gave back everything the
+    instance held there comes off the record with the ERROR, in the one call, and only
+    if the record still names it. Capped below 1.5 (conductors not yet upgraded) it is
+    the set_error, then an update clearing the host."""
+    here, elsewhere = await api.create_instances(ALICE, [instance(), instance()])
+    for record in (here, elsewhere):
+        await api.instance_update(ALICE, record.uuid, {"host": "compute1", "node": "compute1"})
+    await api.instance_update(ALICE, elsewhere.uuid, {"host": "compute2", "node": "compute2"})
+    client, sent = _counting(api, version_cap, monkeypatch)
+    fault = objects.InstanceFault(code=500, message="spawn failed")
+
+    failed = await client.instance_set_error(ALICE, here.uuid, fault, released_host="compute1")
+    kept = await client.instance_set_error(ALICE, elsewhere.uuid, fault, released_host="compute1")
+
+    assert (failed.vm_state, failed.task_state, failed.host, failed.node) == (
+        vm_states.ERROR, None, None, None,
+    )  # fmt: skip
+    assert (kept.vm_state, kept.host, kept.node) == (vm_states.ERROR, "compute2", "compute2")
+    one = ["instance_set_error"]
+    assert sent == (one * 2 if version_cap is None else [*one, "instance_update", *one])
+    assert failed == await api.instance_get(ALICE, here.uuid)
+
+
+async def test_set_error_overrules_a_save_that_lands_while_it_is_handled(
+    api: ConductorAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build step's save whose reply the broker lost may land late, while the host's
+    ERROR save (it gave the build up) is being handled: the ERROR is saved on the record
+    as it is then, never lost because the record was read before the late save.
+
+    The late save is sent while the set_error's event is being recorded (between its
+    read and its write, when it had one) and given up to half a second to land there.
+    """
+    [record] = await api.create_instances(ALICE, [instance()])
+    await api.instance_update(ALICE, record.uuid, {"host": "compute1"})
+    spawning = await api.instance_update(ALICE, record.uuid, {"task_state": task_states.SPAWNING})
+    late: list[asyncio.Task[objects.Instance]] = []
+    record_event = ActionStore.record
+
+    async def landing_meanwhile(self: ActionStore, ctx: RequestContext, *args: Any) -> Any:
+        values = {"vm_state": vm_states.ACTIVE, "task_state": None}
+        saving = api.instance_save(
+            ALICE, spawning, values, expected_task_state=[task_states.SPAWNING]
+        )
+        late.append(asyncio.ensure_future(saving))
+        await asyncio.wait(late, timeout=0.5)
+        return await record_event(self, ctx, *args)
+
+    monkeypatch.setattr(ActionStore, "record", landing_meanwhile)
+    fault = objects.InstanceFault(code=500, message="The reply to the save was lost.")
+    failed = await api.instance_set_error(
+        ALICE, record.uuid, fault, event={"event": "build", "result": "Error"},
+        released_host="compute1",
+    )  # fmt: skip
+    [landed] = late
+    await asyncio.wait([landed])
+
+    assert (failed.vm_state, failed.task_state, failed.host) == (vm_states.ERROR, None, None)
+    assert failed == await api.instance_get(ALICE, record.uuid)
+    if landed.exception() is None:  # it landed first: the ERROR overruled it
+        assert landed.result().vm_state == vm_states.ACTIVE
+    else:  # it came after: its compare-and-swap found the ERROR
+        assert isinstance(landed.exception(), UnexpectedTaskStateError)
 
 
 # -- paging the instance list -----------------------------------------------------------

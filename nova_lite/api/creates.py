@@ -11,7 +11,7 @@ So, here:
   the conductor answers the same batch again with the records it made; the action
   is recorded once per request id; a placement asked twice is done once), and a
   step whose outcome the broker left unknown is sent once more when the broker is
-  back (`retried`, within ``[rpc] timeout``).
+  back (`nova_lite.rpc.retry.retried`, within ``[rpc] timeout``).
 - A step that still fails after the instances were recorded gives them back
   (deletes them) before the error is answered: an error means nothing was created.
 - The one case left, the broker away for longer than ``[rpc] timeout`` while the
@@ -25,26 +25,16 @@ So, here:
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Mapping
+from typing import Any, Final
 
 import orjson
-import structlog
 
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import ConnectionLost, MessagingTimeout, TransportUnreachable
-from nova_lite.transport import Transport
 
-__all__ = ["OUTCOME_UNKNOWN", "instance_uuids", "retried"]
+__all__ = ["instance_uuids"]
 
-log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-
-#: The failures after which a request may or may not have been carried out.
-OUTCOME_UNKNOWN: Final = (ConnectionLost, MessagingTimeout, TransportUnreachable)
 #: The namespace of the uuids derived from a global request id.
 _NAMESPACE: Final = uuid.UUID("6f1d6b2e-2f55-5b8e-9c1e-0a6e1f0c5a11")
 
@@ -62,24 +52,3 @@ def instance_uuids(ctx: RequestContext, request: Mapping[str, Any], count: int) 
     content = orjson.dumps(request, option=orjson.OPT_SORT_KEYS, default=str).decode()
     seed = f"{ctx.project_id}\n{ctx.global_request_id}\n{content}"
     return [str(uuid.uuid5(_NAMESPACE, f"{seed}\n{index}")) for index in range(count)]
-
-
-async def retried(
-    transport: Transport, timeout: float, what: str, step: Callable[[], Awaitable[T]]
-) -> T:
-    """Run `step`; if the broker left its outcome unknown, once more when it is back.
-
-    `step` must be idempotent. The second attempt waits at most `timeout` seconds
-    for the transport to reconnect; its failure is raised as it is.
-    """
-    try:
-        return await step()
-    except OUTCOME_UNKNOWN as exc:
-        log.warning("api.create.step_retried", step=what, error=str(exc))
-    try:
-        await asyncio.wait_for(transport.wait_until_up(), timeout)
-    except TimeoutError:
-        raise TransportUnreachable(
-            f"The message bus did not come back within {timeout:g} s to {what}; try again later."
-        ) from None
-    return await step()

@@ -20,7 +20,7 @@ from nova_lite import clock, objects, validators
 from nova_lite.api import policy
 from nova_lite.api import security_groups as requested_groups
 from nova_lite.api.actions import ServerActions
-from nova_lite.api.creates import instance_uuids, retried
+from nova_lite.api.creates import instance_uuids
 from nova_lite.api.placement import Placement, placement_for
 from nova_lite.api.server_fields import CreateFields
 from nova_lite.api.server_records import ServerRecords
@@ -39,6 +39,7 @@ from nova_lite.exceptions import (
     QuotaExceeded,
     WaitTimeout,
 )
+from nova_lite.rpc.retry import retried
 
 if TYPE_CHECKING:
     from nova_lite.api.client import Session

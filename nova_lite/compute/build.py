@@ -18,9 +18,9 @@ the traceback). Those saves carry the event (`EventStep`), so it costs no messag
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import structlog
 
@@ -47,6 +47,7 @@ from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
+from nova_lite.rpc.retry import retried
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.telemetry.steps import NO_STAGE, BuildWatch
 from nova_lite.virt.driver import ComputeDriver
@@ -57,6 +58,8 @@ __all__ = ["BUILD_EVENT", "InstanceBuilder"]
 BUILD_EVENT = "compute__do_build_and_run_instance"
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 _RESCHEDULABLE = (RescheduledException, HypervisorError)
 
@@ -343,29 +346,59 @@ class InstanceBuilder:
             log.info("compute.build.taken_over", instance_uuid=instance.uuid)
             await self.release_resources(ctx, instance)
             await self._event_failed(ctx, instance.uuid, exc)
-            if current.host is not None:
-                current = await self.conductor.instance_update(
-                    ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
+            if current.host == self.host:
+                current = await self._retried(
+                    "clear the host of a build given up",
+                    lambda: self.conductor.instance_update(
+                        ctx,
+                        instance.uuid,
+                        {"host": None, "node": None},
+                        expected_task_state=[None],
+                        expected_host=self.host,
+                    ),
                 )
             await self.notifier.error(ctx, "instance.create.error", instance_payload(current))
             return
         await self._abort(ctx, instance, exc)
 
     async def _abort(self, ctx: RequestContext, instance: objects.Instance, exc: Exception) -> None:
-        if not isinstance(exc, NovaLiteError):
+        if isinstance(exc, NovaLiteError):
+            log.warning("compute.build.failed", instance_uuid=instance.uuid, error=str(exc))
+        else:
             log.exception("compute.build.crashed", instance_uuid=instance.uuid)
         self.tracker.build_result(failed=True)
         await self.release_resources(ctx, instance)
         code = exc.code if isinstance(exc, NovaError) else 500
         fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
-        instance = await self.conductor.instance_set_error(
-            ctx, instance.uuid, fault, event=_failed_step(exc)
-        )
-        if instance.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
-            instance = await self.conductor.instance_update(
-                ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
-            )
+        instance = await self.record_error(ctx, instance.uuid, fault, event=_failed_step(exc))
         await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))
+
+    async def record_error(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        fault: objects.InstanceFault,
+        *,
+        event: dict[str, str | None] | None = None,
+    ) -> objects.Instance:
+        """ERROR with `fault`, and this host off the record, for an instance whose
+        resources here were all given back (claim, tracker entry, ports, guest).
+
+        One save (conductor 1.5), so no failure between two saves can leave the
+        record naming a host that holds nothing for it; and sent once more if the
+        broker left its outcome unknown: the guest is gone, so the record must say
+        so, and an ERROR saved twice is saved once.
+        """
+        return await self._retried(
+            "record the failed build",
+            lambda: self.conductor.instance_set_error(
+                ctx, uuid, fault, event=event, released_host=self.host
+            ),
+        )
+
+    async def _retried(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        invoker = self.conductor.invoker
+        return await retried(invoker.transport, invoker.timeout, what, step)
 
     async def _event_failed(self, ctx: RequestContext, uuid: str, exc: Exception) -> None:
         """End the build event with `exc` when no save is left to carry it (rare paths)."""

@@ -203,11 +203,7 @@ class HostMaintenance:
                 details="RecoveredAtStartup",
             )
             await self.builder.release_resources(ctx, instance)
-            failed = await self.conductor.instance_set_error(ctx, instance.uuid, fault)
-            if failed.vm_state == vm_states.ERROR:  # its claim is gone: it holds no host
-                await self.conductor.instance_update(
-                    ctx, instance.uuid, {"host": None, "node": None}, expected_task_state=[None]
-                )
+            await self.builder.record_error(ctx, instance.uuid, fault)
         elif task and task.startswith("resize"):
             fault = objects.InstanceFault(
                 code=500,

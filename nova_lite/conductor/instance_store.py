@@ -340,15 +340,7 @@ class InstanceStore:
                 )
             return values
 
-        updated = await self.edit(uuid, change)
-        if "fault" in values and updated.fault is not None:
-            fault = updated.fault
-            await self.db.execute(
-                "INSERT INTO instance_faults (instance_uuid, code, message, details, "
-                "created_at) VALUES (?, ?, ?, ?, ?)",
-                (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
-            )
-        return updated
+        return await self.edit(uuid, change)
 
     async def edit(
         self, uuid: str, change: Callable[[objects.Instance], Mapping[str, Any]]
@@ -358,7 +350,29 @@ class InstanceStore:
         `change` sees the record as it is and may raise to refuse; if another writer
         got there first, the record is read again and `change` runs again, so an
         edit computed from the record (merging metadata, adding a tag) loses nothing.
+        A ``fault`` among the values saved joins the instance's fault history.
         """
+        faulted = False
+
+        def tracked(current: objects.Instance) -> Mapping[str, Any]:
+            nonlocal faulted
+            values = change(current)
+            faulted = "fault" in values
+            return values
+
+        updated = await self._swapped(uuid, tracked)
+        fault = updated.fault
+        if faulted and fault is not None:
+            await self.db.execute(
+                "INSERT INTO instance_faults (instance_uuid, code, message, details, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                (uuid, fault.code, fault.message, fault.details, fault.created_at.isoformat()),
+            )
+        return updated
+
+    async def _swapped(
+        self, uuid: str, change: Callable[[objects.Instance], Mapping[str, Any]]
+    ) -> objects.Instance:
         kept = self._loaded.get(uuid)
         if kept is not None and not kept[1].deleted:
             # Optimistic on the record as this store last saw it: the swap checks that

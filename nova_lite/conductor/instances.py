@@ -25,7 +25,6 @@ from nova_lite.conductor.actions import ActionStore, EventStep, event_step
 from nova_lite.conductor.instance_store import ANY, InstanceStore
 from nova_lite.conductor.rpcapi import ConductorAPI
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import UnexpectedTaskStateError
 from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
@@ -39,6 +38,7 @@ class InstanceRecords:
     # 1.1: instance_get_all pages (only a paged instance_get_all is sent as 1.1).
     # 1.2: instance_save (a save answered without the record its caller holds).
     # 1.4: instance_update's action (an API action's record made with its claim).
+    # 1.5: instance_set_error's released_host (the host off the record in the ERROR's save).
     target: ClassVar[Target] = Target(version=ConductorAPI.served_version)
 
     def __init__(
@@ -220,21 +220,35 @@ class InstanceRecords:
         instance_uuid: str,
         fault: objects.InstanceFault,
         event: EventStep | None = None,
+        released_host: str | None = None,
     ) -> objects.Instance:
         """Put the instance in ERROR with `fault`, unless it is being deleted; record
-        `event` either way (the step that failed has ended)."""
+        `event` either way (the step that failed has ended).
+
+        One compare-and-swap on the record as it is when the save is written: a save
+        that lands meanwhile (a build step whose reply the broker lost, carried out
+        after all) is read again and overruled, never left to win because the
+        record was read before it. `released_host` (1.5): the host that gave back
+        everything the instance held there (claim, tracker entry, guest) is cleared
+        from the record in the same save, if the record still names it, so no
+        failure between two saves leaves an ERROR instance on a host that holds
+        nothing for it.
+        """
         step = None if event is None else event_step(event)
-        current = await self.store.get(instance_uuid)
-        await self._record(ctx, instance_uuid, step)
-        if current.task_state == task_states.DELETING:
-            return current
+        values: dict[str, Any] = {"vm_state": vm_states.ERROR, "task_state": None, "fault": fault}
+
+        def error(current: objects.Instance) -> dict[str, Any]:
+            if current.task_state == task_states.DELETING:
+                raise _BeingDeleted
+            if released_host is not None and current.host == released_host:
+                return {**values, "host": None, "node": None}
+            return values
+
         try:
-            instance = await self.store.update(
-                instance_uuid,
-                {"vm_state": vm_states.ERROR, "task_state": None, "fault": fault},
-                expected_task_state=[current.task_state],
-            )
-        except UnexpectedTaskStateError:
+            async with self.store.db.batch():  # the save and its event: one commit
+                await self._record(ctx, instance_uuid, step)
+                instance = await self.store.edit(instance_uuid, error)
+        except _BeingDeleted:
             return await self.store.get(instance_uuid)
         await self._announce(ctx, instance)
         return instance
@@ -272,3 +286,7 @@ def _seen_to_change(before: objects.Instance | None, after: objects.Instance) ->
     return status_from_state(before.vm_state, before.task_state) != status_from_state(
         after.vm_state, after.task_state
     )
+
+
+class _BeingDeleted(Exception):
+    """Refuses an ERROR save: the instance is being deleted (the delete wins)."""

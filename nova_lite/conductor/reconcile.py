@@ -268,12 +268,21 @@ class BuildReconciler:
             details=BuildAbortException.__name__,
         )
         try:
+            # The host comes off the record in the same save: what it held is given
+            # back below, and the record must not name a host that holds nothing.
             failed = await self.records.instance_update(
                 ctx,
                 uuid,
-                {"vm_state": vm_states.ERROR, "task_state": None, "fault": fault},
+                {
+                    "vm_state": vm_states.ERROR,
+                    "task_state": None,
+                    "fault": fault,
+                    "host": None,
+                    "node": None,
+                },
                 expected_task_state=[instance.task_state],
                 expected_vm_state=[vm_states.BUILDING],
+                expected_host=instance.host,
             )
         except NovaLiteError:
             return  # it moved on meanwhile (finished, deleted, or another pass got it)
@@ -281,9 +290,6 @@ class BuildReconciler:
         await _quietly(self.scheduler.release(ctx, uuid))
         await _quietly(self.network.deallocate_for_instance(ctx, uuid))
         if instance.host is not None:
-            await self.records.instance_update(
-                ctx, uuid, {"host": None, "node": None}, expected_task_state=[None]
-            )
             await _quietly(self.compute.settle_instance(ctx, instance.host, uuid))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Any, ClassVar
 
 from nova_lite import objects, paging
+from nova_lite.compute import vm_states
 from nova_lite.conductor.instance_changes import apply_values
 from nova_lite.context import RequestContext
 from nova_lite.rpcapi import RPCAPI
@@ -15,7 +16,7 @@ __all__ = ["ConductorAPI"]
 
 
 class ConductorAPI(RPCAPI):
-    """The conductor's RPC API, version 1.2.
+    """The conductor's RPC API, 1.0 to 1.5.
 
     1.1: instance_get_all's marker and limit (sent as 1.1 only when paging, so a 1.0
     server still answers every other call). `all_instances` reads every page.
@@ -28,13 +29,17 @@ class ConductorAPI(RPCAPI):
     with the save (one round trip for an API action's claim and its record, not two).
     Only an update with an action is sent as 1.4; under a cap below 1.4 it is an
     update and then an `action_start`.
+    1.5: instance_set_error's `released_host`, the host that gave back what the
+    instance held there, cleared from the record with the ERROR in one save. Only a
+    set_error with it is sent as 1.5; under a cap below 1.5 it is a set_error and
+    then an update clearing the host.
     """
 
     topic: ClassVar[str] = "conductor"
     version: ClassVar[str] = "1.0"  # what a call is sent as unless it needs more
     # What a conductor of this code answers, every part alike (a 1.1 server answers
     # 1.0 calls too): the manager's target and each endpoint part's.
-    served_version: ClassVar[str] = "1.4"
+    served_version: ClassVar[str] = "1.5"
 
     async def flavor_create(self, ctx: RequestContext, flavor: objects.Flavor) -> objects.Flavor:
         result: objects.Flavor = await self.invoker.call(ctx, "flavor_create", flavor=flavor)
@@ -279,12 +284,26 @@ class ConductorAPI(RPCAPI):
         fault: objects.InstanceFault,
         *,
         event: dict[str, str | None] | None = None,
+        released_host: str | None = None,
     ) -> objects.Instance:
-        """ERROR with `fault`; `event` (the failed step's end) is recorded with it."""
-        extra = {} if event is None else {"event": event}
-        result: objects.Instance = await self.invoker.call(
+        """ERROR with `fault`, unless the instance is being deleted; `event` (the failed
+        step's end) is recorded with it. `released_host` (1.5): the caller's host,
+        which gave back everything the instance held there; the record stops naming
+        it in the same save."""
+        extra: dict[str, Any] = {} if event is None else {"event": event}
+        invoker = self.invoker.prepare(version="1.5")
+        if released_host is not None and invoker.can_send_version():
+            extra["released_host"] = released_host
+        else:
+            invoker = self.invoker
+        result: objects.Instance = await invoker.call(
             ctx, "instance_set_error", instance_uuid=instance_uuid, fault=fault, **extra
         )
+        stays = released_host is not None and "released_host" not in extra  # a conductor < 1.5
+        if stays and result.vm_state == vm_states.ERROR and result.host == released_host:
+            result = await self.instance_update(
+                ctx, instance_uuid, {"host": None, "node": None}, expected_task_state=[None]
+            )
         return result
 
     async def instance_destroy(self, ctx: RequestContext, instance_uuid: str) -> objects.Instance:

@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 import attrs
 
 from nova_lite.api.client import Session
-from nova_lite.api.creates import OUTCOME_UNKNOWN
 from nova_lite.cloud import Cloud
 from nova_lite.exceptions import Invalid, NotFound
 from nova_lite.notifications import decode_notification
 from nova_lite.objects import Flavor
+from nova_lite.rpc.retry import OUTCOME_UNKNOWN
 from nova_lite.simulate.report import Recorder
 from nova_lite.simulate.trace import Arrival
 from nova_lite.transport import Delivery, ExchangeType
