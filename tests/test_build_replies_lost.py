@@ -13,6 +13,8 @@ disagreeing (both reproduced here on purpose, on the in-memory broker):
   record, leaving an ERROR server on a host that held nothing for it (or, when the
   save was lost before it was made, a build in ``spawning`` that nothing works on).
 
+A reschedule's hand-back and a delete's last save are sent once more the same way.
+
 Each test checks the server ends in ERROR on no host, with no guest, port, tracker
 entry or claim left, and a clean audit.
 """
@@ -26,11 +28,11 @@ from typing import Any
 import pytest
 
 from nova_lite import objects
-from nova_lite.compute import vm_states
+from nova_lite.compute import task_states, vm_states
 from nova_lite.compute.build import BUILD_EVENT
 from nova_lite.conductor.actions import ActionStore
 from nova_lite.context import RequestContext
-from nova_lite.exceptions import ConnectionLost, UnexpectedTaskStateError
+from nova_lite.exceptions import ConnectionLost, HypervisorError, UnexpectedTaskStateError
 from nova_lite.testing import CloudFactory, CloudHarness
 
 LOST = "The connection to the broker was lost while waiting for the reply (test)."
@@ -121,3 +123,67 @@ async def test_a_build_failure_whose_error_save_reply_was_lost_is_recorded_once_
     [server] = await harness.admin.servers.create("lost", flavor="m1.tiny", image="cirros")
     await _ends_in_error_with_nothing_left(harness, server.id)
     assert calls == [server.id, server.id]
+
+
+async def test_a_reschedule_whose_hand_back_reply_was_lost_is_sent_once_more(
+    memory_clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first host's spawn fails (a hypervisor error: reschedule), and the save that
+    hands the build back (``scheduling``, no host) loses its reply before it is made:
+    the host sends it once more, and the other host builds the server."""
+    harness = await CloudHarness.start(memory_clouds, computes=2)
+    failed: list[str] = []
+    lost: list[str] = []
+    for compute in harness.computes:
+        spawn = compute.driver.spawn
+
+        async def first_fails(*args: Any, _spawn: Any = spawn, _host: str = compute.host) -> None:
+            if not failed:
+                failed.append(_host)
+                raise HypervisorError("The first spawn fails (test).")
+            await _spawn(*args)
+
+        monkeypatch.setattr(compute.driver, "spawn", first_fails)
+        update = compute.builder.conductor.instance_update
+
+        async def hand_back_lost(
+            ctx: RequestContext, uuid: str, values: dict[str, Any], _update: Any = update, **kw: Any
+        ) -> objects.Instance:
+            if values.get("task_state") == task_states.SCHEDULING and not lost:
+                lost.append(uuid)
+                raise ConnectionLost(LOST)
+            result: objects.Instance = await _update(ctx, uuid, values, **kw)
+            return result
+
+        monkeypatch.setattr(compute.builder.conductor, "instance_update", hand_back_lost)
+
+    [server] = await harness.admin.servers.create("again", flavor="m1.tiny", image="cirros")
+    instance = await harness.wait(server.id, "ACTIVE")
+    assert lost == [server.id] and instance.host not in failed
+    assert list(harness.guests(server.id)) == [instance.host]
+    await harness.assert_audit_clean()
+
+
+@pytest.mark.parametrize("carried_out", [True, False], ids=["made", "not-made"])
+async def test_a_delete_whose_destroy_reply_was_lost_ends_deleted(
+    memory_clouds: CloudFactory, monkeypatch: pytest.MonkeyPatch, carried_out: bool
+) -> None:
+    """The host tore the server down and its save marking it deleted lost its reply,
+    made or not: the host sends it once more, and the server is gone, nothing left."""
+    harness = await CloudHarness.start(memory_clouds, computes=1)
+    server_id = await harness.boot()
+    conductor = harness.compute("compute1").builder.conductor
+    destroy = conductor.instance_destroy
+    calls: list[str] = []
+
+    async def first_reply_lost(ctx: RequestContext, uuid: str) -> objects.Instance:
+        calls.append(uuid)
+        if len(calls) == 1:
+            if carried_out:
+                await destroy(ctx, uuid)
+            raise ConnectionLost(LOST)
+        return await destroy(ctx, uuid)
+
+    monkeypatch.setattr(conductor, "instance_destroy", first_reply_lost)
+    await harness.delete(server_id)  # DELETED, nothing leaked, nothing claimed, audit clean
+    assert calls == [server_id, server_id]

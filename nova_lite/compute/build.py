@@ -138,8 +138,11 @@ class InstanceBuilder:
             await self.notifier.info(ctx, "instance.delete.start", instance_payload(known))
             await self.release_resources(ctx, known)
             try:
-                destroyed = await self.conductor.instance_destroy(ctx, instance_uuid)
-            except InstanceNotFound:  # another terminate of it finished first
+                destroyed = await self._retried(
+                    "mark the instance deleted",
+                    lambda: self.conductor.instance_destroy(ctx, instance_uuid),
+                )
+            except InstanceNotFound:  # another terminate of it (or this one's first try) did
                 log.info("compute.terminate.already_deleted", instance_uuid=instance_uuid)
                 return
             await self.notifier.info(ctx, "instance.delete.end", instance_payload(destroyed))
@@ -321,16 +324,24 @@ class InstanceBuilder:
         self.tracker.build_result(failed=True)
         await self.release_resources(ctx, instance)
         try:
-            await self.conductor.instance_update(
-                ctx,
-                instance.uuid,
-                {"task_state": task_states.SCHEDULING, "host": None, "node": None, "addresses": []},
-                expected_vm_state=[vm_states.BUILDING],
-                expected_task_state=_BUILD_TASK_STATES,
-                event=_failed_step(exc),
+            await self._retried(  # a second try finds its own save: still a build task
+                "hand the build back for rescheduling",
+                lambda: self.conductor.instance_update(
+                    ctx,
+                    instance.uuid,
+                    {
+                        "task_state": task_states.SCHEDULING,
+                        "host": None,
+                        "node": None,
+                        "addresses": [],
+                    },
+                    expected_vm_state=[vm_states.BUILDING],
+                    expected_task_state=_BUILD_TASK_STATES,
+                    event=_failed_step(exc),
+                ),
             )
         except NovaLiteError:
-            return  # deleted meanwhile: nothing left to build
+            return  # deleted meanwhile (or the bus stayed away: the reconciliation ends it)
         await self.conductor.reschedule_instance(ctx, spec, alternates, attempt, str(exc))
 
     async def _taken_over(
