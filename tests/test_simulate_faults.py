@@ -52,9 +52,10 @@ def assert_conserved(totals: dict[str, int]) -> None:
 def test_a_short_broker_outage_is_ridden_out_with_clean_books() -> None:
     """The bus is away from 900 s to 1200 s while servers arrive every 30 s: the
     creates that meet it are sent again once it is back (one request id, so never
-    twice) and placed late, the build it cut short is ended by the reconciliation,
-    and at the end every arrival is placed or rejected, every departure deleted,
-    the audit clean; twice the same, byte for byte."""
+    twice) and placed late, the build it cut short ends in ERROR as interrupted (its
+    host records it once the bus is back, or the reconciliation does), and at the end
+    every arrival is placed or rejected, every departure deleted, the audit clean;
+    twice the same, byte for byte."""
     spec = attrs.evolve(QUICK, hosts=4, seed=1, outages=(BrokerOutage(900.0, 1200.0),))
     arrivals = steady(120, every=30.0, lifetime=600.0)
     simulation = Simulation(spec, arrivals)
@@ -93,7 +94,7 @@ def test_an_outage_longer_than_the_client_waits_rejects_what_meets_it() -> None:
     result = Simulation(spec, steady(80, every=30.0, lifetime=300.0)).run()
     totals = result.totals
     unreachable = [r for r in totals["rejected_by"] if "broker is unreachable" in r]
-    assert unreachable and totals["rejected_by"][unreachable[0]] >= 10
+    assert sum(totals["rejected_by"][r] for r in unreachable) >= 10
     assert totals["placed"] > 20
     assert_conserved(totals)
     assert totals["remaining"] == 0

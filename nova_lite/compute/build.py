@@ -47,7 +47,7 @@ from nova_lite.network.rpcapi import NetworkAPI
 from nova_lite.notifications import Notifier
 from nova_lite.rpc import Target
 from nova_lite.rpc.endpoint import endpoint
-from nova_lite.rpc.retry import retried
+from nova_lite.rpc.retry import OUTCOME_UNKNOWN, retried
 from nova_lite.scheduler.rpcapi import SchedulerAPI
 from nova_lite.telemetry.steps import NO_STAGE, BuildWatch
 from nova_lite.virt.driver import ComputeDriver
@@ -380,7 +380,9 @@ class InstanceBuilder:
         self.tracker.build_result(failed=True)
         await self.release_resources(ctx, instance)
         code = exc.code if isinstance(exc, NovaError) else 500
-        fault = objects.InstanceFault(code=code, message=str(exc), details=type(exc).__name__)
+        fault = objects.InstanceFault(
+            code=code, message=_fault_message(exc), details=type(exc).__name__
+        )
         instance = await self.record_error(ctx, instance.uuid, fault, event=_failed_step(exc))
         await self.notifier.error(ctx, "instance.create.error", instance_payload(instance))
 
@@ -435,6 +437,18 @@ class InstanceBuilder:
             bdm = _mapping_for(instance.block_devices, volume.id)
             if bdm is None or bdm.delete_on_termination:
                 await _quietly("delete volume", self.volume.delete(ctx, volume.id))
+
+
+def _fault_message(exc: Exception) -> str:
+    """The fault a build given up on shows: the error's own message, but for a call the
+    bus failed (its message names message ids, and the client needs only what it meant;
+    the event's traceback keeps the whole error)."""
+    if isinstance(exc, OUTCOME_UNKNOWN):
+        return (
+            f"The build was interrupted: a call it made failed on the message bus "
+            f"({type(exc).__name__}: a broker outage or restart)."
+        )
+    return str(exc)
 
 
 _BUILD_TASK_STATES: list[str | None] = [
